@@ -1,0 +1,231 @@
+//! Pure analysis of one VPC: which ENIs private DNS would capture ([`clients`]), whether each
+//! can reach every endpoint destination on tcp/443 ([`reach`]), and the fewest security-group
+//! rules that fix what can be fixed ([`remediation`]).
+//!
+//! No I/O, no clock, no Kubernetes: (spec, owner, snapshot) → [`Analysis`].
+
+use std::fmt;
+use std::net::IpAddr;
+
+use ipnet::IpNet;
+use serde::Serialize;
+
+use crate::aws::RulePeer;
+use crate::model::Protocol;
+
+/// The port every check is about.
+pub const HTTPS_PORT: u16 = 443;
+/// Ephemeral ports return traffic uses; NACLs are stateless and must allow them back.
+pub const EPHEMERAL_PORTS: (u16, u16) = (1024, 65535);
+
+/// One of the four things that must all hold for a client to reach a destination.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+pub enum Check {
+    /// An endpoint security group admits tcp/443 from the client.
+    EndpointIngress,
+    /// A client security group lets tcp/443 out to the destination.
+    ClientEgress,
+    /// The client subnet's NACL lets tcp/443 out and ephemeral ports back in.
+    ClientSubnetNacl,
+    /// The endpoint subnet's NACL lets tcp/443 in and ephemeral ports back out.
+    EndpointSubnetNacl,
+}
+
+impl Check {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Check::EndpointIngress => "EndpointIngress",
+            Check::ClientEgress => "ClientEgress",
+            Check::ClientSubnetNacl => "ClientSubnetNacl",
+            Check::EndpointSubnetNacl => "EndpointSubnetNacl",
+        }
+    }
+
+    /// Whether the controller can fix a failure of this check with a security-group rule.
+    pub fn is_fixable(self) -> bool {
+        matches!(self, Check::EndpointIngress | Check::ClientEgress)
+    }
+}
+
+impl fmt::Display for Check {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Where clients must get to: an endpoint ENI address, or (before the endpoint exists) the
+/// whole CIDR of a subnet the endpoint will have an ENI in.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Destination {
+    pub subnet_id: String,
+    /// A single address (`/32` or `/128`) for an existing ENI, the subnet CIDR otherwise.
+    pub net: IpNet,
+    /// The endpoint ENI, when the endpoint exists.
+    pub network_interface_id: Option<String>,
+    /// The security groups guarding the destination (observed, or the spec's).
+    pub security_group_ids: Vec<String>,
+}
+
+/// A failed check for one client and one destination.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Block {
+    pub check: Check,
+    /// The destination (`10.0.1.25` or `10.0.1.0/24`).
+    pub destination: IpNet,
+    /// Why, in a sentence a person can act on (e.g. which NACL rule denies).
+    pub detail: String,
+}
+
+/// One client and what stops it, if anything.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ClientVerdict {
+    pub network_interface_id: String,
+    /// Sorted.
+    pub security_group_ids: Vec<String>,
+    pub subnet_id: String,
+    /// The address the client's traffic comes from (primary private IPv4, else first IPv6).
+    pub address: IpAddr,
+    pub interface_type: String,
+    /// Every failing check for every destination; empty when the client is reachable.
+    pub blocks: Vec<Block>,
+}
+
+impl ClientVerdict {
+    pub fn is_reachable(&self) -> bool {
+        self.blocks.is_empty()
+    }
+
+    /// The distinct failing checks, sorted.
+    pub fn failing_checks(&self) -> Vec<Check> {
+        let mut checks: Vec<Check> = self.blocks.iter().map(|b| b.check).collect();
+        checks.sort();
+        checks.dedup();
+        checks
+    }
+}
+
+/// An ENI in the VPC that is not a client, and why.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ExcludedInterface {
+    pub network_interface_id: String,
+    pub reason: ExclusionReason,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ExclusionReason {
+    /// One of this endpoint's own ENIs.
+    EndpointInterface,
+    /// An interface type that never originates API calls (built-in list, or `spec.clients.exclude`).
+    InterfaceType(String),
+    /// Listed in `spec.clients.exclude.networkInterfaceIds`.
+    ExcludedInterface,
+    /// Carries a security group listed in `spec.clients.exclude.securityGroupIds`.
+    ExcludedSecurityGroup(String),
+    /// Carries none of `spec.clients.securityGroupIds`.
+    NotSelected,
+    /// Has no private address the analysis can use.
+    NoAddress,
+}
+
+impl fmt::Display for ExclusionReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::EndpointInterface => write!(f, "endpoint network interface"),
+            Self::InterfaceType(t) => write!(f, "interface type {t} does not originate API calls"),
+            Self::ExcludedInterface => write!(f, "excluded by spec.clients.exclude.networkInterfaceIds"),
+            Self::ExcludedSecurityGroup(sg) => {
+                write!(f, "carries {sg}, excluded by spec.clients.exclude.securityGroupIds")
+            }
+            Self::NotSelected => write!(f, "carries none of spec.clients.securityGroupIds"),
+            Self::NoAddress => write!(f, "has no private IP address"),
+        }
+    }
+}
+
+/// Which direction a planned rule opens.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+pub enum Direction {
+    Ingress,
+    Egress,
+}
+
+impl Direction {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Direction::Ingress => "ingress",
+            Direction::Egress => "egress",
+        }
+    }
+}
+
+/// One security-group rule the remediation adds.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct RuleChange {
+    /// The group the rule is added to.
+    pub group_id: String,
+    pub direction: Direction,
+    pub protocol: Protocol,
+    pub from_port: u16,
+    pub to_port: u16,
+    pub peer: RulePeer,
+    /// Which check the rule clears: `EndpointIngress` (ingress on an endpoint SG) or
+    /// `ClientEgress` (egress on a client SG).
+    pub clears: Check,
+}
+
+/// A blocked client the controller will not fix, and why.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Unfixable {
+    pub network_interface_id: String,
+    pub check: Check,
+    pub detail: String,
+}
+
+/// The fewest rules that clear every EndpointIngress and ClientEgress block, and the blocks no
+/// rule of the controller's can clear.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Remediation {
+    /// Sorted, no duplicates.
+    pub rules: Vec<RuleChange>,
+    pub unfixable: Vec<Unfixable>,
+}
+
+/// The result of analysing one VPC for one endpoint spec.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Analysis {
+    /// The endpoint owned by this object, if it exists.
+    pub endpoint_id: Option<String>,
+    pub destinations: Vec<Destination>,
+    /// Sorted by ENI id.
+    pub clients: Vec<ClientVerdict>,
+    /// Sorted by ENI id.
+    pub excluded: Vec<ExcludedInterface>,
+    pub remediation: Remediation,
+}
+
+impl Analysis {
+    pub fn blocked(&self) -> impl Iterator<Item = &ClientVerdict> {
+        self.clients.iter().filter(|c| !c.is_reachable())
+    }
+
+    pub fn all_reachable(&self) -> bool {
+        self.clients.iter().all(ClientVerdict::is_reachable)
+    }
+}
+
+/// The spec does not fit the AWS world: reported as `InvalidSpec`, nothing is changed.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum AnalysisError {
+    #[error("VPC {0} not found")]
+    VpcNotFound(String),
+    #[error("subnet {0} not found")]
+    SubnetNotFound(String),
+    #[error("subnet {subnet} is in {actual}, not in {vpc}")]
+    SubnetInOtherVpc { subnet: String, vpc: String, actual: String },
+    #[error("security group {0} not found")]
+    SecurityGroupNotFound(String),
+    #[error("security group {group} is in {actual}, not in {vpc}")]
+    SecurityGroupInOtherVpc { group: String, vpc: String, actual: String },
+    #[error("{what} has an invalid address {value:?}")]
+    InvalidAddress { what: String, value: String },
+}

@@ -1,0 +1,513 @@
+//! The `InterfaceEndpoint` custom resource: what app teams declare (spec) and what the
+//! controller reports (status).
+//!
+//! Everything the API server can check by itself is in the schema (ID patterns, enums, a
+//! non-empty subnet list); what needs the AWS world is checked by [`crate::analysis`] and
+//! [`crate::plan`] and reported as a condition.
+
+pub mod conditions;
+
+use std::collections::BTreeMap;
+
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
+use kube::CustomResource;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+pub use conditions::{ConditionReason, ConditionType};
+
+/// API group of the custom resource.
+pub const GROUP: &str = "vpce-rollout.dev";
+/// Finalizer that makes deletion revoke the controller's rules and delete the endpoint.
+pub const FINALIZER: &str = "vpce-rollout.dev/cleanup";
+/// Tag key on every AWS resource and rule the controller creates: `<namespace>/<name>`.
+pub const OWNER_TAG: &str = "vpce-rollout.dev/owner";
+/// Tag key on every AWS resource and rule the controller creates: the object's UID.
+pub const UID_TAG: &str = "vpce-rollout.dev/uid";
+/// Most blocked-client groups kept in status; the rest are counted, not listed.
+pub const MAX_STATUS_GROUPS: usize = 20;
+/// Most example ENI ids kept per blocked-client group in status.
+pub const MAX_GROUP_EXAMPLES: usize = 5;
+
+/// The endpoint to roll out. It is created with private DNS off; every ENI in the VPC that
+/// private DNS would capture is checked for tcp/443 reachability to the endpoint's ENIs (security
+/// groups and network ACLs, both ways); missing rules are added (or proposed for approval); only
+/// then is private DNS enabled.
+#[derive(CustomResource, Deserialize, Serialize, Clone, Debug, PartialEq, JsonSchema)]
+#[kube(
+    group = "vpce-rollout.dev",
+    version = "v1alpha1",
+    kind = "InterfaceEndpoint",
+    plural = "interfaceendpoints",
+    singular = "interfaceendpoint",
+    shortname = "vpce",
+    namespaced,
+    status = "InterfaceEndpointStatus",
+    derive = "PartialEq",
+    doc = "An AWS interface VPC endpoint rolled out with private DNS enabled only once every client in the VPC can reach it.",
+    printcolumn(name = "Phase", type_ = "string", json_path = ".status.phase"),
+    printcolumn(name = "Endpoint", type_ = "string", json_path = ".status.endpointId"),
+    printcolumn(name = "Private DNS", type_ = "boolean", json_path = ".status.privateDnsEnabled"),
+    printcolumn(
+        name = "Clients",
+        type_ = "string",
+        description = "Reachable/total clients that private DNS would capture",
+        json_path = ".status.clients.ready"
+    ),
+    printcolumn(name = "Age", type_ = "date", json_path = ".metadata.creationTimestamp")
+)]
+#[serde(rename_all = "camelCase")]
+pub struct InterfaceEndpointSpec {
+    /// The VPC the endpoint is created in, e.g. `vpc-0a1b2c3d`.
+    #[schemars(pattern(r"^vpc-[0-9a-f]{8,17}$"))]
+    pub vpc_id: String,
+
+    /// The endpoint service, e.g. `com.amazonaws.ap-northeast-1.logs`.
+    #[schemars(length(min = 3, max = 255), pattern(r"^[a-z0-9][a-z0-9.\-]*[a-z0-9]$"))]
+    pub service_name: String,
+
+    /// Subnets for the endpoint's network interfaces, at most one per Availability Zone.
+    #[schemars(length(min = 1, max = 32), inner(pattern(r"^subnet-[0-9a-f]{8,17}$")))]
+    pub subnet_ids: Vec<String>,
+
+    /// Security groups attached to the endpoint's network interfaces.
+    #[schemars(length(min = 1, max = 5), inner(pattern(r"^sg-[0-9a-f]{8,17}$")))]
+    pub security_group_ids: Vec<String>,
+
+    /// Endpoint policy as a JSON document; the service's default (full access) when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 2, max = 20480))]
+    pub policy: Option<String>,
+
+    /// Extra tags for the endpoint. Keys under `vpce-rollout.dev/` are reserved.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub tags: BTreeMap<String, String>,
+
+    /// AWS region; the controller's region (environment, profile or IMDS) when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(pattern(r"^[a-z]{2}(-[a-z]+)+-[0-9]+$"))]
+    pub region: Option<String>,
+
+    /// Private DNS for the service's default name (e.g. `logs.<region>.amazonaws.com`).
+    #[serde(default)]
+    pub private_dns: PrivateDnsSpec,
+
+    /// Which ENIs in the VPC count as clients of the service.
+    #[serde(default)]
+    pub clients: ClientSelection,
+
+    /// What the controller may change by itself to open the path from clients to the endpoint.
+    #[serde(default)]
+    pub remediation: RemediationSpec,
+
+    /// Approval of a remediation plan: set `planId` to the `status.plan.id` you reviewed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub approval: Option<Approval>,
+
+    /// What happens to the endpoint when this object is deleted.
+    #[serde(default)]
+    pub deletion_policy: DeletionPolicy,
+}
+
+/// Private DNS settings.
+#[derive(Deserialize, Serialize, Clone, Debug, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct PrivateDnsSpec {
+    /// Enable private DNS once every client can reach the endpoint.
+    #[serde(default = "default_true")]
+    pub enabled: bool,
+    /// Enable private DNS even while some clients are blocked. They will lose access.
+    #[serde(default)]
+    pub force: bool,
+}
+
+impl Default for PrivateDnsSpec {
+    fn default() -> Self {
+        Self { enabled: true, force: false }
+    }
+}
+
+fn default_true() -> bool {
+    true
+}
+
+/// Which network interfaces in the VPC count as clients.
+#[derive(Deserialize, Serialize, Clone, Debug, Default, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ClientSelection {
+    /// When set, only ENIs carrying at least one of these security groups are clients.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(inner(pattern(r"^sg-[0-9a-f]{8,17}$")))]
+    pub security_group_ids: Option<Vec<String>>,
+    /// ENIs that are never clients, in addition to the built-in interface types.
+    #[serde(default)]
+    pub exclude: ClientExclusions,
+}
+
+/// ENIs excluded from the clients.
+#[derive(Deserialize, Serialize, Clone, Debug, Default, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ClientExclusions {
+    /// ENIs carrying any of these security groups are not clients.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(inner(pattern(r"^sg-[0-9a-f]{8,17}$")))]
+    pub security_group_ids: Vec<String>,
+    /// These ENIs are not clients.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(inner(pattern(r"^eni-[0-9a-f]{8,17}$")))]
+    pub network_interface_ids: Vec<String>,
+    /// ENIs of these interface types (as `describe-network-interfaces` prints them, e.g.
+    /// `lambda`, `interface`) are not clients, in addition to the built-in list.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(inner(pattern(r"^[A-Za-z][A-Za-z0-9_\-]*$")))]
+    pub interface_types: Vec<String>,
+}
+
+/// What the controller may change by itself.
+#[derive(Deserialize, Serialize, Clone, Debug, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct RemediationSpec {
+    /// Ingress rules on the endpoint's security groups admitting client security groups.
+    #[serde(default = "RemediationMode::auto")]
+    pub endpoint_ingress: RemediationMode,
+    /// Egress rules on client security groups towards the endpoint's security groups.
+    #[serde(default = "RemediationMode::approval")]
+    pub client_egress: RemediationMode,
+}
+
+impl Default for RemediationSpec {
+    fn default() -> Self {
+        Self { endpoint_ingress: RemediationMode::Auto, client_egress: RemediationMode::Approval }
+    }
+}
+
+/// How one kind of missing rule is handled.
+#[derive(Deserialize, Serialize, Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, JsonSchema)]
+pub enum RemediationMode {
+    /// Add the rules at once.
+    Auto,
+    /// Add the rules once `spec.approval.planId` equals `status.plan.id`.
+    Approval,
+    /// Never change security groups; wait until someone else opens the path.
+    Off,
+}
+
+impl RemediationMode {
+    fn auto() -> Self {
+        Self::Auto
+    }
+    fn approval() -> Self {
+        Self::Approval
+    }
+}
+
+/// Approval of one exact remediation plan.
+#[derive(Deserialize, Serialize, Clone, Debug, Default, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Approval {
+    /// The `status.plan.id` being approved.
+    #[schemars(pattern(r"^[0-9a-f]{6,64}$"))]
+    pub plan_id: String,
+}
+
+/// What happens to the endpoint when the object is deleted.
+#[derive(Deserialize, Serialize, Clone, Copy, Debug, Default, PartialEq, Eq, JsonSchema)]
+pub enum DeletionPolicy {
+    /// Revoke the controller's rules and delete the endpoint.
+    #[default]
+    Delete,
+    /// Leave the endpoint and the controller's rules in place.
+    Retain,
+}
+
+/// Where the rollout stands.
+#[derive(Deserialize, Serialize, Clone, Copy, Debug, Default, PartialEq, Eq, Hash, JsonSchema)]
+pub enum RolloutPhase {
+    /// Seen, nothing done yet.
+    #[default]
+    Pending,
+    /// Creating the endpoint (private DNS off).
+    Creating,
+    /// The endpoint exists and is not `available` yet.
+    Provisioning,
+    /// Checking every client's path to the endpoint.
+    Verifying,
+    /// Adding the rules the remediation modes allow.
+    Remediating,
+    /// Waiting for `spec.approval.planId` to equal `status.plan.id`.
+    AwaitingApproval,
+    /// Clients are blocked and the controller may not fix it (mode `Off`, or network ACLs).
+    Blocked,
+    /// Every client can reach the endpoint; enabling private DNS.
+    EnablingPrivateDns,
+    /// Private DNS is as the spec asks and every client can reach the endpoint.
+    Ready,
+    /// Was Ready; something changed (rule removed, new blocked client, DNS turned off by hand).
+    Degraded,
+    /// Cannot progress until the spec or the AWS account is fixed (see conditions).
+    Failed,
+    /// The object is being deleted.
+    Deleting,
+}
+
+impl RolloutPhase {
+    /// The phase as it appears in status and the `Phase` column.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Pending => "Pending",
+            Self::Creating => "Creating",
+            Self::Provisioning => "Provisioning",
+            Self::Verifying => "Verifying",
+            Self::Remediating => "Remediating",
+            Self::AwaitingApproval => "AwaitingApproval",
+            Self::Blocked => "Blocked",
+            Self::EnablingPrivateDns => "EnablingPrivateDns",
+            Self::Ready => "Ready",
+            Self::Degraded => "Degraded",
+            Self::Failed => "Failed",
+            Self::Deleting => "Deleting",
+        }
+    }
+
+    /// Every phase, for metrics that report a gauge per phase (a bounded label set).
+    pub const ALL: [RolloutPhase; 12] = [
+        Self::Pending,
+        Self::Creating,
+        Self::Provisioning,
+        Self::Verifying,
+        Self::Remediating,
+        Self::AwaitingApproval,
+        Self::Blocked,
+        Self::EnablingPrivateDns,
+        Self::Ready,
+        Self::Degraded,
+        Self::Failed,
+        Self::Deleting,
+    ];
+}
+
+impl std::fmt::Display for RolloutPhase {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// What the controller observed and did. Small by construction: lists that grow with the VPC
+/// (clients) are summarised and bounded.
+#[derive(Deserialize, Serialize, Clone, Debug, Default, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct InterfaceEndpointStatus {
+    #[serde(default)]
+    pub phase: RolloutPhase,
+    /// The `metadata.generation` this status describes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub observed_generation: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub endpoint_id: Option<String>,
+    /// The endpoint's state as EC2 reports it (`pending`, `available`, ...).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub endpoint_state: Option<String>,
+    #[serde(default)]
+    pub private_dns_enabled: bool,
+    /// The service's private DNS name (e.g. `logs.ap-northeast-1.amazonaws.com`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub private_dns_name: Option<String>,
+    /// DNS names of the endpoint.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub dns_entries: Vec<String>,
+    /// The endpoint's network interfaces.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub network_interfaces: Vec<EndpointNetworkInterface>,
+    /// Clients that private DNS would capture, and whether they can reach the endpoint.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub clients: Option<ClientSummary>,
+    /// The remediation plan: rules to add so every fixable client can reach the endpoint.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub plan: Option<PlanStatus>,
+    /// When the clients were last verified against the AWS world (RFC 3339).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_verified_time: Option<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub conditions: Vec<Condition>,
+}
+
+/// One network interface of the endpoint.
+#[derive(Deserialize, Serialize, Clone, Debug, Default, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct EndpointNetworkInterface {
+    pub network_interface_id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub subnet_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub private_ip_address: Option<String>,
+}
+
+/// Clients private DNS would capture: counts, and the blocked ones grouped.
+#[derive(Deserialize, Serialize, Clone, Debug, Default, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ClientSummary {
+    pub total: u32,
+    pub reachable: u32,
+    pub blocked: u32,
+    /// ENIs in the VPC that are not clients (endpoint ENIs, excluded types or selection).
+    #[serde(default)]
+    pub excluded: u32,
+    /// `reachable/total`, for the `Clients` column.
+    pub ready: String,
+    /// Blocked clients grouped by security groups and failing checks, largest first, at most 20.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub groups: Vec<BlockedClientGroup>,
+    /// Groups left out of `groups` to keep the status small.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub omitted_groups: u32,
+}
+
+fn is_zero(n: &u32) -> bool {
+    *n == 0
+}
+
+/// Blocked clients that share security groups and failing checks.
+#[derive(Deserialize, Serialize, Clone, Debug, Default, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct BlockedClientGroup {
+    /// The security groups the group's ENIs carry (sorted).
+    pub security_group_ids: Vec<String>,
+    /// Every failing check: `EndpointIngress`, `ClientEgress`, `ClientSubnetNacl`,
+    /// `EndpointSubnetNacl`.
+    pub reasons: Vec<String>,
+    /// How many ENIs are in the group.
+    pub count: u32,
+    /// Some of the group's ENIs, at most 5.
+    pub network_interface_ids: Vec<String>,
+    /// Whether the plan's rules fix the group (NACL blocks are never fixed by the controller).
+    pub fixable: bool,
+}
+
+/// The remediation plan as reported in status.
+#[derive(Deserialize, Serialize, Clone, Debug, Default, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct PlanStatus {
+    /// Short stable hash of the rules that need approval: what `spec.approval.planId` approves.
+    pub id: String,
+    /// Whether some rules wait for approval.
+    pub requires_approval: bool,
+    /// Whether `spec.approval.planId` equals `id`.
+    #[serde(default)]
+    pub approved: bool,
+    /// The rules to add.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub rules: Vec<PlannedRule>,
+    /// Blocks the controller cannot fix (network ACLs, or a mode set to `Off`), one line each.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub unfixable: Vec<String>,
+}
+
+/// One security group rule of the plan.
+#[derive(Deserialize, Serialize, Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct PlannedRule {
+    /// The security group the rule is added to.
+    pub group_id: String,
+    /// `ingress` or `egress`.
+    pub direction: String,
+    pub protocol: String,
+    pub from_port: u16,
+    pub to_port: u16,
+    /// The security group the rule refers to.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub peer_group_id: Option<String>,
+    /// The CIDR the rule refers to.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cidr: Option<String>,
+    /// `Auto`, `Approval` or `Off`: how `spec.remediation` treats the rule.
+    pub mode: RemediationMode,
+    /// Whether the rule exists in AWS now.
+    #[serde(default)]
+    pub applied: bool,
+}
+
+/// The object's identity as it appears in ownership tags.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct Owner {
+    pub namespace: String,
+    pub name: String,
+    pub uid: String,
+}
+
+impl Owner {
+    /// The value of [`OWNER_TAG`].
+    pub fn owner_tag(&self) -> String {
+        format!("{}/{}", self.namespace, self.name)
+    }
+
+    /// The tags the controller puts on everything it creates.
+    pub fn tags(&self) -> BTreeMap<String, String> {
+        BTreeMap::from([
+            (OWNER_TAG.to_string(), self.owner_tag()),
+            (UID_TAG.to_string(), self.uid.clone()),
+        ])
+    }
+
+    /// Whether `tags` mark a resource as created for this object (both tags must match:
+    /// a re-created object with the same name is a different owner).
+    pub fn owns<'a>(&self, tags: impl IntoIterator<Item = (&'a str, &'a str)>) -> bool {
+        let (mut owner, mut uid) = (false, false);
+        for (k, v) in tags {
+            if k == OWNER_TAG && v == self.owner_tag() {
+                owner = true;
+            }
+            if k == UID_TAG && v == self.uid {
+                uid = true;
+            }
+        }
+        owner && uid
+    }
+
+    /// EC2 ClientToken for CreateVpcEndpoint: the UID (36 chars, within EC2's 64).
+    pub fn client_token(&self) -> String {
+        format!("vpce-rollout-{}", self.uid)
+    }
+}
+
+impl InterfaceEndpoint {
+    /// The object's owner identity; `None` until the API server has assigned a UID.
+    pub fn owner(&self) -> Option<Owner> {
+        Some(Owner {
+            namespace: self.metadata.namespace.clone()?,
+            name: self.metadata.name.clone()?,
+            uid: self.metadata.uid.clone()?,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn spec_defaults_match_the_contract() {
+        let spec: InterfaceEndpointSpec = serde_json::from_value(serde_json::json!({
+            "vpcId": "vpc-0123456789abcdef0",
+            "serviceName": "com.amazonaws.ap-northeast-1.logs",
+            "subnetIds": ["subnet-01234567"],
+            "securityGroupIds": ["sg-01234567"],
+        }))
+        .unwrap();
+        assert!(spec.private_dns.enabled);
+        assert!(!spec.private_dns.force);
+        assert_eq!(spec.remediation.endpoint_ingress, RemediationMode::Auto);
+        assert_eq!(spec.remediation.client_egress, RemediationMode::Approval);
+        assert_eq!(spec.deletion_policy, DeletionPolicy::Delete);
+        assert!(spec.approval.is_none());
+    }
+
+    #[test]
+    fn ownership_needs_both_tags() {
+        let owner = Owner { namespace: "ns".into(), name: "logs".into(), uid: "u-1".into() };
+        assert!(owner.owns([(OWNER_TAG, "ns/logs"), (UID_TAG, "u-1")]));
+        assert!(!owner.owns([(OWNER_TAG, "ns/logs"), (UID_TAG, "u-2")]));
+        assert!(!owner.owns([(OWNER_TAG, "ns/logs")]));
+        assert!(owner.client_token().len() <= 64);
+    }
+}
+

@@ -1,0 +1,325 @@
+//! The EC2 port: every EC2 call the engine makes, as one trait.
+//!
+//! Two implementations: [`sdk`] (aws-sdk-ec2, the real thing) and [`sim`] (an in-memory world
+//! with the AWS behaviour the engine relies on, on virtual time). Both return the AWS JSON shapes
+//! of [`crate::model`] and errors classified into [`ErrorKind`], so the engine never sees an SDK
+//! type and the simulated world cannot drift from the wire (see the contract tests).
+
+pub mod observe;
+pub mod sdk;
+pub mod sim;
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::future::Future;
+
+use crate::model::{
+    NetworkAcl, NetworkInterface, PrefixList, PrefixListEntry, Protocol, SecurityGroup, SecurityGroupRule,
+    ServiceDetail, Subnet, Tag, Vpc, VpcDnsAttributes, VpcEndpoint,
+};
+
+/// Every EC2 operation the port performs: a bounded label set for metrics and rate limits.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Ec2Operation {
+    DescribeVpcs,
+    DescribeVpcAttribute,
+    DescribeSubnets,
+    DescribeSecurityGroups,
+    DescribeSecurityGroupRules,
+    DescribeNetworkInterfaces,
+    DescribeNetworkAcls,
+    DescribeVpcEndpoints,
+    DescribeVpcEndpointServices,
+    DescribeManagedPrefixLists,
+    GetManagedPrefixListEntries,
+    CreateVpcEndpoint,
+    ModifyVpcEndpoint,
+    DeleteVpcEndpoints,
+    AuthorizeSecurityGroupIngress,
+    AuthorizeSecurityGroupEgress,
+    RevokeSecurityGroupIngress,
+    RevokeSecurityGroupEgress,
+}
+
+impl Ec2Operation {
+    pub const ALL: [Ec2Operation; 18] = [
+        Self::DescribeVpcs,
+        Self::DescribeVpcAttribute,
+        Self::DescribeSubnets,
+        Self::DescribeSecurityGroups,
+        Self::DescribeSecurityGroupRules,
+        Self::DescribeNetworkInterfaces,
+        Self::DescribeNetworkAcls,
+        Self::DescribeVpcEndpoints,
+        Self::DescribeVpcEndpointServices,
+        Self::DescribeManagedPrefixLists,
+        Self::GetManagedPrefixListEntries,
+        Self::CreateVpcEndpoint,
+        Self::ModifyVpcEndpoint,
+        Self::DeleteVpcEndpoints,
+        Self::AuthorizeSecurityGroupIngress,
+        Self::AuthorizeSecurityGroupEgress,
+        Self::RevokeSecurityGroupIngress,
+        Self::RevokeSecurityGroupEgress,
+    ];
+
+    /// The EC2 API action name (also the IAM action after `ec2:`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::DescribeVpcs => "DescribeVpcs",
+            Self::DescribeVpcAttribute => "DescribeVpcAttribute",
+            Self::DescribeSubnets => "DescribeSubnets",
+            Self::DescribeSecurityGroups => "DescribeSecurityGroups",
+            Self::DescribeSecurityGroupRules => "DescribeSecurityGroupRules",
+            Self::DescribeNetworkInterfaces => "DescribeNetworkInterfaces",
+            Self::DescribeNetworkAcls => "DescribeNetworkAcls",
+            Self::DescribeVpcEndpoints => "DescribeVpcEndpoints",
+            Self::DescribeVpcEndpointServices => "DescribeVpcEndpointServices",
+            Self::DescribeManagedPrefixLists => "DescribeManagedPrefixLists",
+            Self::GetManagedPrefixListEntries => "GetManagedPrefixListEntries",
+            Self::CreateVpcEndpoint => "CreateVpcEndpoint",
+            Self::ModifyVpcEndpoint => "ModifyVpcEndpoint",
+            Self::DeleteVpcEndpoints => "DeleteVpcEndpoints",
+            Self::AuthorizeSecurityGroupIngress => "AuthorizeSecurityGroupIngress",
+            Self::AuthorizeSecurityGroupEgress => "AuthorizeSecurityGroupEgress",
+            Self::RevokeSecurityGroupIngress => "RevokeSecurityGroupIngress",
+            Self::RevokeSecurityGroupEgress => "RevokeSecurityGroupEgress",
+        }
+    }
+
+    /// Whether the operation changes the AWS world.
+    pub fn is_mutation(self) -> bool {
+        matches!(
+            self,
+            Self::CreateVpcEndpoint
+                | Self::ModifyVpcEndpoint
+                | Self::DeleteVpcEndpoints
+                | Self::AuthorizeSecurityGroupIngress
+                | Self::AuthorizeSecurityGroupEgress
+                | Self::RevokeSecurityGroupIngress
+                | Self::RevokeSecurityGroupEgress
+        )
+    }
+}
+
+impl fmt::Display for Ec2Operation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// What kind of failure an EC2 error is: decides retry, backoff and the condition reason.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum ErrorKind {
+    /// `RequestLimitExceeded` (or the SDK's throttling): back off.
+    Throttled,
+    /// `*.NotFound` for something created moments ago (eventual consistency): retry soon.
+    NotYetVisible,
+    /// `*.NotFound`: it does not exist.
+    NotFound,
+    /// `InvalidPermission.Duplicate`: the rule exists already.
+    Duplicate,
+    /// `IdempotentParameterMismatch`: the ClientToken was used with other parameters.
+    IdempotencyMismatch,
+    /// A precondition or quota: DNS attributes, conflicting private DNS, no private DNS name,
+    /// rules or endpoints limit.
+    Precondition,
+    /// `UnauthorizedOperation`, `AccessDenied*`: the IAM policy lacks the action.
+    AccessDenied,
+    /// A malformed or inconsistent request: bad IDs, a subnet in another VPC, ...
+    Invalid,
+    /// 5xx, timeouts, connection failures: retry with backoff.
+    Transient,
+}
+
+impl ErrorKind {
+    /// A short fixed label, for metrics and logs.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Throttled => "throttled",
+            Self::NotYetVisible => "not_yet_visible",
+            Self::NotFound => "not_found",
+            Self::Duplicate => "duplicate",
+            Self::IdempotencyMismatch => "idempotency_mismatch",
+            Self::Precondition => "precondition",
+            Self::AccessDenied => "access_denied",
+            Self::Invalid => "invalid",
+            Self::Transient => "transient",
+        }
+    }
+
+    /// Whether retrying the same call later can succeed without anyone changing anything.
+    pub fn is_retryable(self) -> bool {
+        matches!(self, Self::Throttled | Self::NotYetVisible | Self::Transient)
+    }
+}
+
+/// A failed EC2 call.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{operation} failed ({code}): {message}")]
+pub struct Ec2Error {
+    pub kind: ErrorKind,
+    pub operation: Ec2Operation,
+    /// The EC2 error code (`RequestLimitExceeded`, `InvalidGroup.NotFound`, ...), or a short
+    /// description of a transport failure.
+    pub code: String,
+    pub message: String,
+}
+
+impl Ec2Error {
+    pub fn new(kind: ErrorKind, operation: Ec2Operation, code: impl Into<String>, message: impl Into<String>) -> Self {
+        Self { kind, operation, code: code.into(), message: message.into() }
+    }
+}
+
+/// Parameters of CreateVpcEndpoint (interface endpoints only, private DNS always off).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CreateVpcEndpoint {
+    pub vpc_id: String,
+    pub service_name: String,
+    pub subnet_ids: Vec<String>,
+    pub security_group_ids: Vec<String>,
+    pub policy_document: Option<String>,
+    /// Idempotency token: the same token with the same parameters returns the same endpoint.
+    pub client_token: String,
+    pub tags: Vec<Tag>,
+}
+
+/// Parameters of ModifyVpcEndpoint. `None` and empty lists leave things as they are.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ModifyVpcEndpoint {
+    pub vpc_endpoint_id: String,
+    pub private_dns_enabled: Option<bool>,
+    pub add_subnet_ids: Vec<String>,
+    pub remove_subnet_ids: Vec<String>,
+    pub add_security_group_ids: Vec<String>,
+    pub remove_security_group_ids: Vec<String>,
+    pub policy_document: Option<String>,
+    pub reset_policy: bool,
+}
+
+/// What a security group rule refers to.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum RulePeer {
+    Group(String),
+    CidrIpv4(String),
+    CidrIpv6(String),
+    PrefixList(String),
+}
+
+/// One rule to authorize, with its description and (ownership) tags.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NewRule {
+    pub protocol: Protocol,
+    pub from_port: i32,
+    pub to_port: i32,
+    pub peer: RulePeer,
+    pub description: String,
+}
+
+/// AuthorizeSecurityGroupIngress/Egress: rules added to one group in one call, all tagged.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AuthorizeRules {
+    pub group_id: String,
+    pub egress: bool,
+    pub rules: Vec<NewRule>,
+    pub tags: Vec<Tag>,
+}
+
+/// Filter for DescribeSecurityGroupRules: by groups, and/or by one tag.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct RuleFilter {
+    pub group_ids: Vec<String>,
+    pub tag: Option<(String, String)>,
+}
+
+/// Filter for DescribeVpcEndpoints.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct EndpointFilter {
+    pub vpc_id: Option<String>,
+    pub vpc_endpoint_ids: Vec<String>,
+    pub service_name: Option<String>,
+    pub tag: Option<(String, String)>,
+}
+
+/// Every EC2 call the engine makes. Describe calls return everything (all pages).
+///
+/// Implementations must be cheap to share (`&self`), and classify every error into
+/// [`ErrorKind`]. Nothing here decides anything.
+pub trait Ec2: Send + Sync {
+    fn describe_vpcs(&self, vpc_ids: &[String]) -> impl Future<Output = Result<Vec<Vpc>, Ec2Error>> + Send;
+    /// Both DNS attributes of a VPC (two DescribeVpcAttribute calls).
+    fn describe_vpc_dns_attributes(
+        &self,
+        vpc_id: &str,
+    ) -> impl Future<Output = Result<VpcDnsAttributes, Ec2Error>> + Send;
+    fn describe_subnets(&self, vpc_id: &str) -> impl Future<Output = Result<Vec<Subnet>, Ec2Error>> + Send;
+    fn describe_security_groups(
+        &self,
+        vpc_id: &str,
+    ) -> impl Future<Output = Result<Vec<SecurityGroup>, Ec2Error>> + Send;
+    fn describe_security_group_rules(
+        &self,
+        filter: &RuleFilter,
+    ) -> impl Future<Output = Result<Vec<SecurityGroupRule>, Ec2Error>> + Send;
+    fn describe_network_interfaces(
+        &self,
+        vpc_id: &str,
+    ) -> impl Future<Output = Result<Vec<NetworkInterface>, Ec2Error>> + Send;
+    fn describe_network_acls(&self, vpc_id: &str)
+    -> impl Future<Output = Result<Vec<NetworkAcl>, Ec2Error>> + Send;
+    fn describe_vpc_endpoints(
+        &self,
+        filter: &EndpointFilter,
+    ) -> impl Future<Output = Result<Vec<VpcEndpoint>, Ec2Error>> + Send;
+    fn describe_vpc_endpoint_services(
+        &self,
+        service_names: &[String],
+    ) -> impl Future<Output = Result<Vec<ServiceDetail>, Ec2Error>> + Send;
+    fn describe_managed_prefix_lists(
+        &self,
+        prefix_list_ids: &[String],
+    ) -> impl Future<Output = Result<Vec<PrefixList>, Ec2Error>> + Send;
+    fn get_managed_prefix_list_entries(
+        &self,
+        prefix_list_id: &str,
+    ) -> impl Future<Output = Result<Vec<PrefixListEntry>, Ec2Error>> + Send;
+
+    fn create_vpc_endpoint(
+        &self,
+        request: &CreateVpcEndpoint,
+    ) -> impl Future<Output = Result<VpcEndpoint, Ec2Error>> + Send;
+    fn modify_vpc_endpoint(&self, request: &ModifyVpcEndpoint) -> impl Future<Output = Result<(), Ec2Error>> + Send;
+    /// Deletes endpoints; EC2 reports failures per item, returned keyed by endpoint id.
+    fn delete_vpc_endpoints(
+        &self,
+        vpc_endpoint_ids: &[String],
+    ) -> impl Future<Output = Result<BTreeMap<String, Ec2Error>, Ec2Error>> + Send;
+    /// Authorizes all rules in one call (ingress or egress per `request.egress`); returns the
+    /// created rules with their ids.
+    fn authorize_security_group_rules(
+        &self,
+        request: &AuthorizeRules,
+    ) -> impl Future<Output = Result<Vec<SecurityGroupRule>, Ec2Error>> + Send;
+    /// Revokes rules of one group by rule id (ingress or egress per `egress`).
+    fn revoke_security_group_rules(
+        &self,
+        group_id: &str,
+        egress: bool,
+        rule_ids: &[String],
+    ) -> impl Future<Output = Result<(), Ec2Error>> + Send;
+}
+
+/// The EC2 port for a region could not be set up (no region configured, bad endpoint URL).
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct ProviderError(pub String);
+
+/// Makes EC2 ports per region (`spec.region`, or the default region when `None`).
+pub trait Ec2Provider: Send + Sync + 'static {
+    type Client: Ec2 + 'static;
+    fn client(
+        &self,
+        region: Option<&str>,
+    ) -> impl Future<Output = Result<std::sync::Arc<Self::Client>, ProviderError>> + Send;
+}

@@ -1,0 +1,1 @@
+//! The EC2 port over aws-sdk-ec2.

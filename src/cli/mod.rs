@@ -1,0 +1,1 @@
+//! The `vpce-rollout` commands.

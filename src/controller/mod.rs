@@ -1,0 +1,1 @@
+//! kube-runtime wiring: finalizer, status by server-side apply, Events, metrics.

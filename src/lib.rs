@@ -1,0 +1,25 @@
+//! vpce-rollout: roll out AWS interface VPC endpoints without cutting anyone off.
+//!
+//! The flow, and where each part lives:
+//!
+//! - [`api`]: the `InterfaceEndpoint` custom resource (spec, status, conditions).
+//! - [`model`]: the VPC network as AWS describes it (`aws ec2 describe-*` JSON), the snapshot.
+//! - [`analysis`]: pure: which ENIs private DNS would capture, whether each can reach the
+//!   endpoint on tcp/443 (security groups and NACLs, both ways), and the fewest rules that fix it.
+//! - [`plan`]: pure: the rollout state machine, (spec, status, observed world) → next step.
+//! - [`aws`]: the EC2 port (one trait), its aws-sdk-ec2 adapter and the simulated world `sim`.
+//! - [`engine`]: one reconcile pass over the port: observe → plan → act → report. No Kubernetes.
+//! - [`controller`]: kube-runtime wiring: finalizer, status by server-side apply, Events, metrics.
+//! - [`cli`]: the `vpce-rollout` commands.
+//!
+//! Decisions never do I/O; I/O never decides.
+#![forbid(unsafe_code)]
+
+pub mod analysis;
+pub mod api;
+pub mod aws;
+pub mod cli;
+pub mod controller;
+pub mod engine;
+pub mod model;
+pub mod plan;
