@@ -134,7 +134,10 @@ impl fmt::Display for ExclusionReason {
             Self::InterfaceType(t) => write!(f, "interface type {t} does not originate API calls"),
             Self::ExcludedInterface => write!(f, "excluded by spec.clients.exclude.networkInterfaceIds"),
             Self::ExcludedSecurityGroup(sg) => {
-                write!(f, "carries {sg}, excluded by spec.clients.exclude.securityGroupIds")
+                write!(
+                    f,
+                    "carries {sg}, excluded by spec.clients.exclude.securityGroupIds"
+                )
             }
             Self::NotSelected => write!(f, "carries none of spec.clients.securityGroupIds"),
             Self::NoAddress => write!(f, "has no private IP address"),
@@ -221,11 +224,19 @@ pub enum AnalysisError {
     #[error("subnet {0} not found")]
     SubnetNotFound(String),
     #[error("subnet {subnet} is in {actual}, not in {vpc}")]
-    SubnetInOtherVpc { subnet: String, vpc: String, actual: String },
+    SubnetInOtherVpc {
+        subnet: String,
+        vpc: String,
+        actual: String,
+    },
     #[error("security group {0} not found")]
     SecurityGroupNotFound(String),
     #[error("security group {group} is in {actual}, not in {vpc}")]
-    SecurityGroupInOtherVpc { group: String, vpc: String, actual: String },
+    SecurityGroupInOtherVpc {
+        group: String,
+        vpc: String,
+        actual: String,
+    },
     #[error("{what} has an invalid address {value:?}")]
     InvalidAddress { what: String, value: String },
 }

@@ -168,16 +168,35 @@ pub struct ConditionUpdate {
 }
 
 impl ConditionUpdate {
-    pub fn new(type_: ConditionType, status: bool, reason: ConditionReason, message: impl Into<String>) -> Self {
-        Self { type_, status, reason, message: message.into() }
+    pub fn new(
+        type_: ConditionType,
+        status: bool,
+        reason: ConditionReason,
+        message: impl Into<String>,
+    ) -> Self {
+        Self {
+            type_,
+            status,
+            reason,
+            message: message.into(),
+        }
     }
 }
 
 /// Sets `update` in `conditions`, keeping `lastTransitionTime` when the status is unchanged,
 /// and keeps the list in [`ConditionType::ALL`] order with foreign types after.
-pub fn set_condition(conditions: &mut Vec<Condition>, update: &ConditionUpdate, generation: Option<i64>, now: Timestamp) {
+pub fn set_condition(
+    conditions: &mut Vec<Condition>,
+    update: &ConditionUpdate,
+    generation: Option<i64>,
+    now: Timestamp,
+) {
     let status = if update.status { "True" } else { "False" };
-    let message = if update.message.is_empty() { update.reason.as_str().to_string() } else { update.message.clone() };
+    let message = if update.message.is_empty() {
+        update.reason.as_str().to_string()
+    } else {
+        update.message.clone()
+    };
     match conditions.iter_mut().find(|c| c.type_ == update.type_.as_str()) {
         Some(existing) => {
             if existing.status != status {
@@ -198,7 +217,10 @@ pub fn set_condition(conditions: &mut Vec<Condition>, update: &ConditionUpdate, 
         }),
     }
     let rank = |c: &Condition| {
-        ConditionType::ALL.iter().position(|t| t.as_str() == c.type_).unwrap_or(ConditionType::ALL.len())
+        ConditionType::ALL
+            .iter()
+            .position(|t| t.as_str() == c.type_)
+            .unwrap_or(ConditionType::ALL.len())
     };
     conditions.sort_by_key(rank);
 }
@@ -226,7 +248,10 @@ mod tests {
             "1 client blocked",
         );
         set_condition(&mut conditions, &blocked, Some(1), at(100));
-        let still_blocked = ConditionUpdate { message: "2 clients blocked".into(), ..blocked.clone() };
+        let still_blocked = ConditionUpdate {
+            message: "2 clients blocked".into(),
+            ..blocked.clone()
+        };
         set_condition(&mut conditions, &still_blocked, Some(2), at(200));
         let c = find_condition(&conditions, ConditionType::ClientsReachable).unwrap();
         assert_eq!(c.last_transition_time, Time(at(100)));
@@ -249,7 +274,11 @@ mod tests {
     #[test]
     fn conditions_keep_a_stable_order() {
         let mut conditions = Vec::new();
-        for t in [ConditionType::Ready, ConditionType::EndpointAvailable, ConditionType::PlanApproved] {
+        for t in [
+            ConditionType::Ready,
+            ConditionType::EndpointAvailable,
+            ConditionType::PlanApproved,
+        ] {
             set_condition(
                 &mut conditions,
                 &ConditionUpdate::new(t, true, ConditionReason::InProgress, "x"),

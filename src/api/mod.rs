@@ -47,7 +47,11 @@ pub const MAX_GROUP_EXAMPLES: usize = 5;
     doc = "An AWS interface VPC endpoint rolled out with private DNS enabled only once every client in the VPC can reach it.",
     printcolumn(name = "Phase", type_ = "string", json_path = ".status.phase"),
     printcolumn(name = "Endpoint", type_ = "string", json_path = ".status.endpointId"),
-    printcolumn(name = "Private DNS", type_ = "boolean", json_path = ".status.privateDnsEnabled"),
+    printcolumn(
+        name = "Private DNS",
+        type_ = "boolean",
+        json_path = ".status.privateDnsEnabled"
+    ),
     printcolumn(
         name = "Clients",
         type_ = "string",
@@ -123,7 +127,10 @@ pub struct PrivateDnsSpec {
 
 impl Default for PrivateDnsSpec {
     fn default() -> Self {
-        Self { enabled: true, force: false }
+        Self {
+            enabled: true,
+            force: false,
+        }
     }
 }
 
@@ -177,7 +184,10 @@ pub struct RemediationSpec {
 
 impl Default for RemediationSpec {
     fn default() -> Self {
-        Self { endpoint_ingress: RemediationMode::Auto, client_egress: RemediationMode::Approval }
+        Self {
+            endpoint_ingress: RemediationMode::Auto,
+            client_egress: RemediationMode::Approval,
+        }
     }
 }
 
@@ -503,11 +513,14 @@ mod tests {
 
     #[test]
     fn ownership_needs_both_tags() {
-        let owner = Owner { namespace: "ns".into(), name: "logs".into(), uid: "u-1".into() };
+        let owner = Owner {
+            namespace: "ns".into(),
+            name: "logs".into(),
+            uid: "u-1".into(),
+        };
         assert!(owner.owns([(OWNER_TAG, "ns/logs"), (UID_TAG, "u-1")]));
         assert!(!owner.owns([(OWNER_TAG, "ns/logs"), (UID_TAG, "u-2")]));
         assert!(!owner.owns([(OWNER_TAG, "ns/logs")]));
         assert!(owner.client_token().len() <= 64);
     }
 }
-

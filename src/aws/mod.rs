@@ -167,8 +167,18 @@ pub struct Ec2Error {
 }
 
 impl Ec2Error {
-    pub fn new(kind: ErrorKind, operation: Ec2Operation, code: impl Into<String>, message: impl Into<String>) -> Self {
-        Self { kind, operation, code: code.into(), message: message.into() }
+    pub fn new(
+        kind: ErrorKind,
+        operation: Ec2Operation,
+        code: impl Into<String>,
+        message: impl Into<String>,
+    ) -> Self {
+        Self {
+            kind,
+            operation,
+            code: code.into(),
+            message: message.into(),
+        }
     }
 }
 
@@ -266,8 +276,10 @@ pub trait Ec2: Send + Sync {
         &self,
         vpc_id: &str,
     ) -> impl Future<Output = Result<Vec<NetworkInterface>, Ec2Error>> + Send;
-    fn describe_network_acls(&self, vpc_id: &str)
-    -> impl Future<Output = Result<Vec<NetworkAcl>, Ec2Error>> + Send;
+    fn describe_network_acls(
+        &self,
+        vpc_id: &str,
+    ) -> impl Future<Output = Result<Vec<NetworkAcl>, Ec2Error>> + Send;
     fn describe_vpc_endpoints(
         &self,
         filter: &EndpointFilter,
@@ -289,7 +301,10 @@ pub trait Ec2: Send + Sync {
         &self,
         request: &CreateVpcEndpoint,
     ) -> impl Future<Output = Result<VpcEndpoint, Ec2Error>> + Send;
-    fn modify_vpc_endpoint(&self, request: &ModifyVpcEndpoint) -> impl Future<Output = Result<(), Ec2Error>> + Send;
+    fn modify_vpc_endpoint(
+        &self,
+        request: &ModifyVpcEndpoint,
+    ) -> impl Future<Output = Result<(), Ec2Error>> + Send;
     /// Deletes endpoints; EC2 reports failures per item, returned keyed by endpoint id.
     fn delete_vpc_endpoints(
         &self,

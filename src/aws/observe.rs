@@ -25,9 +25,16 @@ pub struct ObserveScope<'a> {
 ///
 /// A VPC that does not exist yields a snapshot without it (the analysis reports it); errors are
 /// the EC2 port's, already classified.
-pub async fn observe_vpc<E: Ec2>(ec2: &E, vpc_id: &str, scope: ObserveScope<'_>) -> Result<Snapshot, Ec2Error> {
+pub async fn observe_vpc<E: Ec2>(
+    ec2: &E,
+    vpc_id: &str,
+    scope: ObserveScope<'_>,
+) -> Result<Snapshot, Ec2Error> {
     let vpc_ids = [vpc_id.to_string()];
-    let endpoint_filter = EndpointFilter { vpc_id: Some(vpc_id.to_string()), ..Default::default() };
+    let endpoint_filter = EndpointFilter {
+        vpc_id: Some(vpc_id.to_string()),
+        ..Default::default()
+    };
     let (vpcs, subnets, security_groups, network_interfaces, network_acls, vpc_endpoints) = futures::try_join!(
         ec2.describe_vpcs(&vpc_ids),
         ec2.describe_subnets(vpc_id),
@@ -60,7 +67,10 @@ pub async fn observe_vpc<E: Ec2>(ec2: &E, vpc_id: &str, scope: ObserveScope<'_>)
     let owned_rules = async {
         match scope.owner {
             Some(owner) => {
-                let filter = RuleFilter { group_ids: Vec::new(), tag: Some((UID_TAG.to_string(), owner.uid.clone())) };
+                let filter = RuleFilter {
+                    group_ids: Vec::new(),
+                    tag: Some((UID_TAG.to_string(), owner.uid.clone())),
+                };
                 ec2.describe_security_group_rules(&filter).await
             }
             None => Ok(Vec::new()),
@@ -73,7 +83,10 @@ pub async fn observe_vpc<E: Ec2>(ec2: &E, vpc_id: &str, scope: ObserveScope<'_>)
         }
         let lists = ec2.describe_managed_prefix_lists(&prefix_list_ids).await?;
         let entries = try_join_all(lists.iter().map(|pl| async move {
-            Ok::<_, Ec2Error>((pl.prefix_list_id.clone(), ec2.get_managed_prefix_list_entries(&pl.prefix_list_id).await?))
+            Ok::<_, Ec2Error>((
+                pl.prefix_list_id.clone(),
+                ec2.get_managed_prefix_list_entries(&pl.prefix_list_id).await?,
+            ))
         }))
         .await?;
         Ok((lists, entries))

@@ -23,7 +23,13 @@ pub fn tag_pairs(tags: &[Tag]) -> impl Iterator<Item = (&str, &str)> {
 
 /// Builds tags from pairs.
 pub fn tags_from<K: Into<String>, V: Into<String>>(pairs: impl IntoIterator<Item = (K, V)>) -> Vec<Tag> {
-    pairs.into_iter().map(|(k, v)| Tag { key: k.into(), value: v.into() }).collect()
+    pairs
+        .into_iter()
+        .map(|(k, v)| Tag {
+            key: k.into(),
+            value: v.into(),
+        })
+        .collect()
 }
 
 /// An IP protocol as AWS spells it: `tcp`, `udp`, `icmp`, `icmpv6`, `-1` (all), or a number.
@@ -504,7 +510,11 @@ impl ServiceDetail {
     pub fn private_dns_name(&self) -> Option<&str> {
         self.private_dns_name
             .as_deref()
-            .or_else(|| self.private_dns_names.first().map(|d| d.private_dns_name.as_str()))
+            .or_else(|| {
+                self.private_dns_names
+                    .first()
+                    .map(|d| d.private_dns_name.as_str())
+            })
             .filter(|s| !s.is_empty())
     }
 }
@@ -568,7 +578,9 @@ mod tests {
         ] {
             assert_eq!(serde_json::from_str::<Protocol>(raw).unwrap(), want, "{raw}");
         }
-        let err = serde_json::from_str::<Protocol>(r#""tpc""#).unwrap_err().to_string();
+        let err = serde_json::from_str::<Protocol>(r#""tpc""#)
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("unknown protocol \"tpc\""), "{err}");
         assert!(serde_json::from_str::<Protocol>("300").is_err());
     }
@@ -576,14 +588,18 @@ mod tests {
     #[test]
     fn vpc_attributes_accept_the_cli_shape_and_plain_booleans() {
         let a: VpcDnsAttributes =
-            serde_json::from_str(r#"{"EnableDnsSupport": {"Value": true}, "EnableDnsHostnames": false}"#).unwrap();
+            serde_json::from_str(r#"{"EnableDnsSupport": {"Value": true}, "EnableDnsHostnames": false}"#)
+                .unwrap();
         assert_eq!(a.enable_dns_support, Some(AttributeBoolean(true)));
         assert_eq!(a.enable_dns_hostnames, Some(AttributeBoolean(false)));
     }
 
     #[test]
     fn endpoint_state_is_compared_ignoring_case() {
-        let e = VpcEndpoint { state: Some("Available".into()), ..Default::default() };
+        let e = VpcEndpoint {
+            state: Some("Available".into()),
+            ..Default::default()
+        };
         assert!(e.is_available());
     }
 }

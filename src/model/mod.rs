@@ -62,14 +62,19 @@ impl Snapshot {
         serde_path_to_error::deserialize(de).map_err(|e| {
             let path = e.path().to_string();
             let path = if path == "." { "$".to_string() } else { path };
-            SnapshotError::Invalid { path, message: e.into_inner().to_string() }
+            SnapshotError::Invalid {
+                path,
+                message: e.into_inner().to_string(),
+            }
         })
     }
 
     /// Reads and parses a snapshot file.
     pub fn from_file(path: &Path) -> Result<Snapshot, SnapshotError> {
-        let text = std::fs::read_to_string(path)
-            .map_err(|source| SnapshotError::Io { path: path.display().to_string(), source })?;
+        let text = std::fs::read_to_string(path).map_err(|source| SnapshotError::Io {
+            path: path.display().to_string(),
+            source,
+        })?;
         Self::from_json(&text)
     }
 
@@ -85,8 +90,9 @@ mod tests {
 
     #[test]
     fn missing_keys_are_empty_and_unknown_keys_are_ignored() {
-        let s = Snapshot::from_json(r#"{"Vpcs": [{"VpcId": "vpc-1", "Whatever": 1}], "ResponseMetadata": {}}"#)
-            .unwrap();
+        let s =
+            Snapshot::from_json(r#"{"Vpcs": [{"VpcId": "vpc-1", "Whatever": 1}], "ResponseMetadata": {}}"#)
+                .unwrap();
         assert_eq!(s.vpcs.len(), 1);
         assert!(s.security_groups.is_empty());
     }
@@ -98,7 +104,10 @@ mod tests {
         )
         .unwrap_err()
         .to_string();
-        assert!(err.contains("SecurityGroups[0].IpPermissions[0].IpProtocol"), "{err}");
+        assert!(
+            err.contains("SecurityGroups[0].IpPermissions[0].IpProtocol"),
+            "{err}"
+        );
         assert!(err.contains("unknown protocol"), "{err}");
     }
 
