@@ -10,6 +10,7 @@ use std::net::IpAddr;
 use ipnet::IpNet;
 use serde::Serialize;
 
+use crate::api::{RemediationMode, RemediationSpec};
 use crate::aws::RulePeer;
 use crate::model::Protocol;
 
@@ -176,6 +177,47 @@ pub struct RuleChange {
     pub clears: Check,
 }
 
+impl RuleChange {
+    /// How `spec.remediation` treats this rule.
+    pub fn mode(&self, remediation: &RemediationSpec) -> RemediationMode {
+        match self.clears {
+            Check::EndpointIngress => remediation.endpoint_ingress,
+            _ => remediation.client_egress,
+        }
+    }
+
+    /// One canonical line per rule, the input of [`plan_id`]:
+    /// `sg-1 ingress tcp 443-443 group:sg-2`.
+    pub fn canonical(&self) -> String {
+        let peer = match &self.peer {
+            RulePeer::Group(g) => format!("group:{g}"),
+            RulePeer::CidrIpv4(c) => format!("cidr:{c}"),
+            RulePeer::CidrIpv6(c) => format!("cidr6:{c}"),
+            RulePeer::PrefixList(p) => format!("prefix-list:{p}"),
+        };
+        format!(
+            "{} {} {} {}-{} {}",
+            self.group_id,
+            self.direction.as_str(),
+            self.protocol,
+            self.from_port,
+            self.to_port,
+            peer
+        )
+    }
+}
+
+/// A short stable hash of a set of rules (order and duplicates do not matter): 10 hex digits
+/// of SHA-256 over the sorted canonical lines.
+pub fn plan_id<'a>(rules: impl IntoIterator<Item = &'a RuleChange>) -> String {
+    use sha2::{Digest, Sha256};
+    let mut lines: Vec<String> = rules.into_iter().map(RuleChange::canonical).collect();
+    lines.sort();
+    lines.dedup();
+    let digest = Sha256::digest(lines.join("\n").as_bytes());
+    digest.iter().take(5).map(|b| format!("{b:02x}")).collect()
+}
+
 /// A blocked client the controller will not fix, and why.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Unfixable {
@@ -191,6 +233,29 @@ pub struct Remediation {
     /// Sorted, no duplicates.
     pub rules: Vec<RuleChange>,
     pub unfixable: Vec<Unfixable>,
+}
+
+impl Remediation {
+    /// The rules `spec.approval.planId` must approve: those whose mode is `Approval`.
+    pub fn rules_needing_approval<'a>(
+        &'a self,
+        remediation: &'a RemediationSpec,
+    ) -> impl Iterator<Item = &'a RuleChange> + 'a {
+        self.rules
+            .iter()
+            .filter(|r| r.mode(remediation) == RemediationMode::Approval)
+    }
+
+    /// The plan id: the hash of the rules needing approval, or of all rules when none does
+    /// (so the id still names the plan). A change of clients changes the rules, hence the id.
+    pub fn plan_id(&self, remediation: &RemediationSpec) -> String {
+        let approval: Vec<&RuleChange> = self.rules_needing_approval(remediation).collect();
+        if approval.is_empty() {
+            plan_id(&self.rules)
+        } else {
+            plan_id(approval)
+        }
+    }
 }
 
 /// The result of analysing one VPC for one endpoint spec.
@@ -213,6 +278,53 @@ impl Analysis {
 
     pub fn all_reachable(&self) -> bool {
         self.clients.iter().all(ClientVerdict::is_reachable)
+    }
+}
+
+#[cfg(test)]
+mod plan_id_tests {
+    use super::*;
+
+    fn rule(group: &str, peer: &str, clears: Check) -> RuleChange {
+        RuleChange {
+            group_id: group.into(),
+            direction: if clears == Check::EndpointIngress {
+                Direction::Ingress
+            } else {
+                Direction::Egress
+            },
+            protocol: Protocol::Tcp,
+            from_port: HTTPS_PORT,
+            to_port: HTTPS_PORT,
+            peer: RulePeer::Group(peer.into()),
+            clears,
+        }
+    }
+
+    #[test]
+    fn plan_id_ignores_order_and_changes_with_the_rules() {
+        let a = rule("sg-vpce", "sg-zabbix", Check::EndpointIngress);
+        let b = rule("sg-zabbix", "sg-vpce", Check::ClientEgress);
+        assert_eq!(plan_id([&a, &b]), plan_id([&b, &a]));
+        assert_eq!(plan_id([&a]).len(), 10);
+        assert_ne!(plan_id([&a]), plan_id([&a, &b]));
+    }
+
+    #[test]
+    fn plan_id_covers_only_rules_needing_approval_when_there_are_some() {
+        let ingress = rule("sg-vpce", "sg-zabbix", Check::EndpointIngress);
+        let egress = rule("sg-zabbix", "sg-vpce", Check::ClientEgress);
+        let remediation = Remediation {
+            rules: vec![ingress.clone(), egress.clone()],
+            unfixable: vec![],
+        };
+        let modes = RemediationSpec::default(); // ingress Auto, egress Approval
+        assert_eq!(remediation.plan_id(&modes), plan_id([&egress]));
+        let all_auto = RemediationSpec {
+            endpoint_ingress: RemediationMode::Auto,
+            client_egress: RemediationMode::Auto,
+        };
+        assert_eq!(remediation.plan_id(&all_auto), plan_id([&ingress, &egress]));
     }
 }
 

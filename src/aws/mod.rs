@@ -5,6 +5,7 @@
 //! of [`crate::model`] and errors classified into [`ErrorKind`], so the engine never sees an SDK
 //! type and the simulated world cannot drift from the wire (see the contract tests).
 
+pub mod errors;
 pub mod observe;
 pub mod sdk;
 pub mod sim;
