@@ -5,8 +5,9 @@ It stops when its standard input closes (the Rust test process holding the other
 so a crashed test run leaves no server behind.
 
 moto[server] 5.2.5 (tests/moto/requirements.txt) differs from EC2 where the controller relies on
-EC2's behaviour. Each patch below closes one such gap and is covered by a wire test in
-tests/wire/ that fails on stock moto (run with ``--stock`` to check that):
+EC2's behaviour. Each patch below closes one such gap (named in GAPS) and is covered by a wire
+test in tests/wire/ that fails without it (``--without GAP`` or ``--stock`` to check that; the
+tests pass them on through VPCE_MOTO_WITHOUT and VPCE_MOTO_STOCK):
 
 - ModifyVpcEndpoint ignores PrivateDnsEnabled; there is no enableDnsSupport/enableDnsHostnames
   precondition, no "service has no private DNS name" error and no conflict error for a second
@@ -48,6 +49,29 @@ import uuid
 
 PENDING_SECONDS = 1.0
 FAULTS_PATH = "/_vpce-rollout/faults"
+
+# Every gap the launcher closes, by name. `--without NAME,...` leaves some open, `--stock` all,
+# to check that a wire test fails without its patch.
+GAPS = {
+    "pending-state": "CreateVpcEndpoint: endpoints are available at once, never pending",
+    "client-token": "CreateVpcEndpoint ignores ClientToken",
+    "endpoint-validation": "CreateVpcEndpoint accepts unknown groups, other VPCs' groups and subnets, two subnets in a zone",
+    "endpoint-enis": "endpoint ENIs: the VPC default group, addresses outside the subnet, type interface",
+    "modify-private-dns": "ModifyVpcEndpoint ignores PrivateDnsEnabled",
+    "private-dns-preconditions": "no DNS-attribute, service-name or conflict check before private DNS",
+    "modify-reaches-enis": "ModifyVpcEndpoint Add/RemoveSecurityGroupIds do not reach the ENIs",
+    "delete-unsuccessful": "DeleteVpcEndpoints reports nothing for unknown endpoints",
+    "authorize-response": "AuthorizeSecurityGroup* answers with the last permission's rules only",
+    "authorize-atomic": "AuthorizeSecurityGroup* is not atomic",
+    "duplicate-description": "the same group reference with another description is not a duplicate",
+    "rule-descriptions": "DescribeSecurityGroupRules drops descriptions of group and prefix-list references",
+    "eni-paging": "DescribeNetworkInterfaces ignores MaxResults/NextToken",
+}
+CLOSED = set(GAPS)
+
+
+def closes(gap):
+    return gap in CLOSED
 
 
 def ec2_error(code, message):
@@ -221,8 +245,9 @@ def patch_endpoints():
     def set_state(self, value):
         self._state = value
 
-    VPCEndPoint.__init__ = init
-    VPCEndPoint.state = property(get_state, set_state)
+    if closes("pending-state"):
+        VPCEndPoint.__init__ = init
+        VPCEndPoint.state = property(get_state, set_state)
 
     # --- CreateVpcEndpoint: validation, ClientToken, private DNS, ENIs ------------------------
     original_create = VPCBackend.create_vpc_endpoint
@@ -237,7 +262,7 @@ def patch_endpoints():
              sorted(subnet_ids or []), sorted(security_group_ids or []), bool(private_dns_enabled)],
         )
         tokens = self.__dict__.setdefault("_vpce_client_tokens", {})
-        if client_token:
+        if client_token and closes("client-token"):
             known = tokens.get(client_token)
             if known is not None:
                 if known[0] != request:
@@ -248,10 +273,10 @@ def patch_endpoints():
                     )
                 return self.vpc_end_points[known[1]]
         self.get_vpc(vpc_id)
-        if interface:
+        if interface and closes("endpoint-validation"):
             check_endpoint_network(self, vpc_id, subnet_ids or [], security_group_ids or [])
-            if private_dns_enabled:
-                check_private_dns(self, vpc_id, service_name)
+        if interface and private_dns_enabled and closes("private-dns-preconditions"):
+            check_private_dns(self, vpc_id, service_name)
         endpoint = original_create(
             self, vpc_id, service_name, endpoint_type, policy_document, route_table_ids,
             subnet_ids=list(subnet_ids or []), network_interface_ids=network_interface_ids,
@@ -259,7 +284,7 @@ def patch_endpoints():
             security_group_ids=list(security_group_ids or []), tags=tags,
             private_dns_enabled=private_dns_enabled,
         )
-        if interface:
+        if interface and closes("endpoint-enis"):
             for eni_id in endpoint.network_interface_ids:
                 self.enis.pop(eni_id, None)
             endpoint.network_interface_ids = []
@@ -279,18 +304,18 @@ def patch_endpoints():
         private_dns = self._get_param("PrivateDnsEnabled")
         enable = None if private_dns is None else str(private_dns).lower() == "true"
         interface = (endpoint.vpc_endpoint_type or "").lower() == "interface"
-        if interface:
+        if interface and closes("endpoint-validation"):
             subnets = [s for s in endpoint.subnet_ids or [] if s not in self._get_param("RemoveSubnetIds", [])]
             subnets += [s for s in self._get_param("AddSubnetIds", []) if s not in subnets]
             groups = [g for g in endpoint.security_group_ids if g not in self._get_param("RemoveSecurityGroupIds", [])]
             groups += [g for g in self._get_param("AddSecurityGroupIds", []) if g not in groups]
             check_endpoint_network(backend, endpoint.vpc_id, subnets, groups)
-        if enable and not endpoint.private_dns_enabled:
+        if enable and not endpoint.private_dns_enabled and closes("private-dns-preconditions"):
             check_private_dns(backend, endpoint.vpc_id, endpoint.service_name, endpoint.id)
         result = original_modify_response(self)
-        if enable is not None:
+        if enable is not None and closes("modify-private-dns"):
             endpoint.private_dns_enabled = enable
-        if interface:
+        if interface and closes("modify-reaches-enis"):
             sync_endpoint_enis(backend, endpoint)
         return result
 
@@ -319,7 +344,8 @@ def patch_endpoints():
         backend.delete_vpc_endpoints(vpce_ids=found)
         return ActionResult({"Unsuccessful": unsuccessful})
 
-    VPCs.delete_vpc_endpoints = delete_vpc_endpoints_response
+    if closes("delete-unsuccessful"):
+        VPCs.delete_vpc_endpoints = delete_vpc_endpoints_response
 
 
 # --------------------------------------------------------------------------------------------
@@ -351,8 +377,9 @@ def patch_security_groups():
         finally:
             self.source_group, other.source_group = saved
 
-    SecurityGroupRule.__eq__ = rule_eq
-    SecurityGroupRule.__hash__ = None
+    if closes("duplicate-description"):
+        SecurityGroupRule.__eq__ = rule_eq
+        SecurityGroupRule.__hash__ = None
 
     original_rule_init = SecurityGroupRule.__init__
 
@@ -369,8 +396,9 @@ def patch_security_groups():
             or self.__dict__.get("_prefix_list_description")
         )
 
-    SecurityGroupRule.__init__ = rule_init
-    SecurityGroupRule.description = property(rule_description)
+    if closes("rule-descriptions"):
+        SecurityGroupRule.__init__ = rule_init
+        SecurityGroupRule.description = property(rule_description)
 
     # One call authorizes every permission or none, and answers with every rule it added.
     def atomic_authorize(egress):
@@ -395,12 +423,14 @@ def patch_security_groups():
             try:
                 for kwargs in requests:
                     rules, _ = authorize(**kwargs)
-                    added.extend(rules)
+                    # Stock moto answers with the last permission's rules only.
+                    added = added + rules if closes("authorize-response") else rules
             except Exception:
-                if egress:
-                    group.egress_rules = before
-                else:
-                    group.ingress_rules = before
+                if closes("authorize-atomic"):
+                    if egress:
+                        group.egress_rules = before
+                    else:
+                        group.ingress_rules = before
                 raise
             return ActionResult({"Return": True, "SecurityGroupRules": added})
 
@@ -450,7 +480,8 @@ def patch_network_interfaces():
             result["NextToken"] = f"after:{page[-1].id}"
         return ActionResult(result)
 
-    ElasticNetworkInterfaces.describe_network_interfaces = describe_network_interfaces
+    if closes("eni-paging"):
+        ElasticNetworkInterfaces.describe_network_interfaces = describe_network_interfaces
 
 
 # --------------------------------------------------------------------------------------------
@@ -547,14 +578,20 @@ def main():
     parser.add_argument("--pending-seconds", type=float, default=PENDING_SECONDS,
                         help="how long a new endpoint stays pending")
     parser.add_argument("--stock", action="store_true",
-                        help="serve moto without the patches (to see which wire tests need them)")
+                        help="serve moto without any patch (to see which wire tests need them)")
+    parser.add_argument("--without", default="",
+                        help="comma-separated gaps to leave open: " + ", ".join(GAPS))
     args = parser.parse_args()
     PENDING_SECONDS = args.pending_seconds
+    without = {g for g in args.without.split(",") if g}
+    unknown = without - set(GAPS)
+    if unknown:
+        parser.error(f"unknown gaps {sorted(unknown)}; known: {', '.join(GAPS)}")
+    CLOSED.difference_update(set(GAPS) if args.stock else without)
 
-    if not args.stock:
-        patch_endpoints()
-        patch_security_groups()
-        patch_network_interfaces()
+    patch_endpoints()
+    patch_security_groups()
+    patch_network_interfaces()
 
     from moto.moto_server.werkzeug_app import (
         DomainDispatcherApplication,

@@ -1,0 +1,16 @@
+//! Wire tests: the aws-sdk-ec2 adapter against a real EC2 API implementation, moto's server,
+//! started through tests/moto/launcher.py (which closes moto's gaps; see its docstring).
+//!
+//! Needs moto: `.ci/install-moto`. Without it these tests fail and say so; they never skip.
+//!
+//! - [`contract`]: the scenario suite shared with the simulated world, run here on moto.
+//! - [`port`]: every port method on the wire, paging, the endpoint `State` trap.
+//! - [`errors`]: each error category, as EC2 reports it, classified by the adapter.
+
+mod bench;
+mod contract;
+mod errors;
+mod moto;
+mod port;
+
+contract::contract_suite!(contract_on_moto, crate::bench::MotoBench::incident().await);
