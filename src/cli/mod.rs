@@ -1,1 +1,4 @@
 //! The `vpce-rollout` commands.
+
+pub mod live;
+pub mod snapshot;

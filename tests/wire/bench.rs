@@ -124,7 +124,11 @@ impl MotoBench {
             .send()
             .await
             .expect("CreateSubnet");
-        let id = out.subnet().and_then(|s| s.subnet_id()).expect("subnet id").to_string();
+        let id = out
+            .subnet()
+            .and_then(|s| s.subnet_id())
+            .expect("subnet id")
+            .to_string();
         self.ids.insert(name.to_string(), id.clone());
         id
     }

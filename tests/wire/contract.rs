@@ -32,7 +32,13 @@ pub fn owner_tags(owner: &Owner) -> Vec<Tag> {
 }
 
 /// CreateVpcEndpoint for `owner` in the named VPC, subnets and groups of the bench.
-pub fn create_request<B: Bench>(b: &B, owner: &Owner, vpc: &str, subnets: &[&str], groups: &[&str]) -> CreateVpcEndpoint {
+pub fn create_request<B: Bench>(
+    b: &B,
+    owner: &Owner,
+    vpc: &str,
+    subnets: &[&str],
+    groups: &[&str],
+) -> CreateVpcEndpoint {
     CreateVpcEndpoint {
         vpc_id: b.id(vpc),
         service_name: logs_service(),
@@ -49,20 +55,36 @@ pub async fn endpoint<B: Bench>(b: &B, id: &str) -> VpcEndpoint {
         vpc_endpoint_ids: vec![id.to_string()],
         ..Default::default()
     };
-    let mut found = b.port().describe_vpc_endpoints(&filter).await.expect("DescribeVpcEndpoints");
+    let mut found = b
+        .port()
+        .describe_vpc_endpoints(&filter)
+        .await
+        .expect("DescribeVpcEndpoints");
     assert_eq!(found.len(), 1, "{id}: {found:?}");
     found.remove(0)
 }
 
 /// Polls until the endpoint is `available` (compared ignoring case), within two minutes of
-/// bench time.
+/// bench time. Right after create EC2 may not know the id yet (eventual consistency): that,
+/// and an empty answer, mean "not yet".
 pub async fn wait_available<B: Bench>(b: &B, id: &str) -> VpcEndpoint {
+    let filter = EndpointFilter {
+        vpc_endpoint_ids: vec![id.to_string()],
+        ..Default::default()
+    };
     for _ in 0..240 {
-        let e = endpoint(b, id).await;
-        if e.is_available() {
-            return e;
+        match b.port().describe_vpc_endpoints(&filter).await {
+            Ok(found) if found.len() == 1 && found[0].is_available() => return found[0].clone(),
+            Ok(found) if found.len() == 1 => {
+                assert_eq!(
+                    found[0].state_lower(),
+                    "pending",
+                    "{id} is neither pending nor available"
+                )
+            }
+            Ok(found) => assert!(found.is_empty(), "{id}: {found:?}"),
+            Err(e) => assert_eq!(e.kind, ErrorKind::NotYetVisible, "{e}"),
         }
-        assert_eq!(e.state_lower(), "pending", "{id} is neither pending nor available");
         b.pass(Duration::from_millis(500)).await;
     }
     panic!("{id} never became available");
@@ -101,18 +123,32 @@ pub async fn observing_the_incident_vpc_finds_its_subnets_groups_and_clients<B: 
 
     let subnets: Vec<&str> = world.subnets.iter().map(|s| s.subnet_id.as_str()).collect();
     for name in ["main-a", "main-b", "main-a2"] {
-        assert!(subnets.contains(&b.id(name).as_str()), "{name} missing: {subnets:?}");
+        assert!(
+            subnets.contains(&b.id(name).as_str()),
+            "{name} missing: {subnets:?}"
+        );
     }
-    assert!(!subnets.contains(&b.id("other-a").as_str()), "a subnet of another VPC");
+    assert!(
+        !subnets.contains(&b.id("other-a").as_str()),
+        "a subnet of another VPC"
+    );
     for name in ["endpoint-sg", "zabbix-sg", "lambda-sg"] {
         assert!(
             world.security_groups.iter().any(|g| g.group_id == b.id(name)),
             "{name} missing"
         );
     }
-    assert!(world.security_groups.iter().all(|g| g.vpc_id.as_deref() == Some(b.id("main").as_str())));
+    assert!(
+        world
+            .security_groups
+            .iter()
+            .all(|g| g.vpc_id.as_deref() == Some(b.id("main").as_str()))
+    );
 
-    for (client, subnet, group) in [("zabbix", "main-a", "zabbix-sg"), ("lambda", "main-b", "lambda-sg")] {
+    for (client, subnet, group) in [
+        ("zabbix", "main-a", "zabbix-sg"),
+        ("lambda", "main-b", "lambda-sg"),
+    ] {
         let eni = world
             .network_interfaces
             .iter()
@@ -130,7 +166,12 @@ pub async fn observing_the_incident_vpc_finds_its_subnets_groups_and_clients<B: 
             .expect("subnet cidr")
             .parse()
             .unwrap();
-        let address: Ipv4Addr = eni.private_ip_address.as_deref().expect("address").parse().unwrap();
+        let address: Ipv4Addr = eni
+            .private_ip_address
+            .as_deref()
+            .expect("address")
+            .parse()
+            .unwrap();
         assert!(cidr.contains(&address), "{client} at {address} outside {cidr}");
     }
     assert!(world.network_acls.iter().all(|a| a.vpc_id == b.id("main")));
@@ -147,15 +188,25 @@ pub async fn observing_the_incident_vpc_finds_its_subnets_groups_and_clients<B: 
 
     let nodns = observe(b, "nodns").await;
     assert_eq!(
-        nodns.vpc_attributes[&b.id("nodns")].enable_dns_hostnames.map(|a| a.0),
+        nodns.vpc_attributes[&b.id("nodns")]
+            .enable_dns_hostnames
+            .map(|a| a.0),
         Some(false)
     );
 }
 
 pub async fn an_unknown_vpc_is_an_empty_observation_not_an_error<B: Bench>(b: &B) {
     let unknown = "vpc-0fedcba9876543210".to_string();
-    assert!(b.port().describe_vpcs(&[unknown.clone()]).await.unwrap().is_empty());
-    let world = observe_vpc(b.port(), &unknown, ObserveScope::default()).await.unwrap();
+    assert!(
+        b.port()
+            .describe_vpcs(&[unknown.clone()])
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let world = observe_vpc(b.port(), &unknown, ObserveScope::default())
+        .await
+        .unwrap();
     assert!(world.vpcs.is_empty() && world.network_interfaces.is_empty());
 }
 
@@ -227,15 +278,27 @@ pub async fn an_endpoint_is_created_with_private_dns_off_tagged_and_becomes_avai
         vpc_id: Some(b.id("other")),
         ..Default::default()
     };
-    assert!(b.port().describe_vpc_endpoints(&elsewhere).await.unwrap().is_empty());
+    assert!(
+        b.port()
+            .describe_vpc_endpoints(&elsewhere)
+            .await
+            .unwrap()
+            .is_empty()
+    );
 }
 
-pub async fn the_same_client_token_returns_the_same_endpoint_and_other_parameters_are_refused<B: Bench>(b: &B) {
+pub async fn the_same_client_token_returns_the_same_endpoint_and_other_parameters_are_refused<B: Bench>(
+    b: &B,
+) {
     let owner = owner("token");
     let request = create_request(b, &owner, "main", &["main-a"], &["endpoint-sg"]);
     let first = b.port().create_vpc_endpoint(&request).await.expect("create");
     // A retry after an ambiguous timeout: same token, same parameters.
-    let again = b.port().create_vpc_endpoint(&request).await.expect("same token again");
+    let again = b
+        .port()
+        .create_vpc_endpoint(&request)
+        .await
+        .expect("same token again");
     assert_eq!(again.vpc_endpoint_id, first.vpc_endpoint_id);
 
     let mut changed = request.clone();
@@ -264,11 +327,20 @@ pub async fn private_dns_is_enabled_only_when_the_vpc_and_service_allow_it<B: Be
 
     // DNS hostnames off in the VPC.
     let nodns = port
-        .create_vpc_endpoint(&create_request(b, &owner("nodns"), "nodns", &["nodns-a"], &["nodns-endpoint-sg"]))
+        .create_vpc_endpoint(&create_request(
+            b,
+            &owner("nodns"),
+            "nodns",
+            &["nodns-a"],
+            &["nodns-endpoint-sg"],
+        ))
         .await
         .unwrap();
     wait_available(b, &nodns.vpc_endpoint_id).await;
-    let err = port.modify_vpc_endpoint(&enable(&nodns.vpc_endpoint_id, true)).await.unwrap_err();
+    let err = port
+        .modify_vpc_endpoint(&enable(&nodns.vpc_endpoint_id, true))
+        .await
+        .unwrap_err();
     assert_eq!(err.kind, ErrorKind::Precondition, "{err}");
     assert!(!endpoint(b, &nodns.vpc_endpoint_id).await.private_dns_enabled);
 
@@ -277,37 +349,65 @@ pub async fn private_dns_is_enabled_only_when_the_vpc_and_service_allow_it<B: Be
     request.service_name = service_without_private_dns();
     let iot = port.create_vpc_endpoint(&request).await.unwrap();
     wait_available(b, &iot.vpc_endpoint_id).await;
-    let err = port.modify_vpc_endpoint(&enable(&iot.vpc_endpoint_id, true)).await.unwrap_err();
+    let err = port
+        .modify_vpc_endpoint(&enable(&iot.vpc_endpoint_id, true))
+        .await
+        .unwrap_err();
     assert_eq!(err.kind, ErrorKind::Precondition, "{err}");
 
     // The happy path.
     let logs = port
-        .create_vpc_endpoint(&create_request(b, &owner("logs"), "main", &["main-a"], &["endpoint-sg"]))
+        .create_vpc_endpoint(&create_request(
+            b,
+            &owner("logs"),
+            "main",
+            &["main-a"],
+            &["endpoint-sg"],
+        ))
         .await
         .unwrap();
     wait_available(b, &logs.vpc_endpoint_id).await;
-    port.modify_vpc_endpoint(&enable(&logs.vpc_endpoint_id, true)).await.expect("enable");
+    port.modify_vpc_endpoint(&enable(&logs.vpc_endpoint_id, true))
+        .await
+        .expect("enable");
     assert!(endpoint(b, &logs.vpc_endpoint_id).await.private_dns_enabled);
 
     // A second endpoint of the same service cannot take the same name.
     let second = port
-        .create_vpc_endpoint(&create_request(b, &owner("logs-two"), "main", &["main-b"], &["endpoint-sg"]))
+        .create_vpc_endpoint(&create_request(
+            b,
+            &owner("logs-two"),
+            "main",
+            &["main-b"],
+            &["endpoint-sg"],
+        ))
         .await
         .unwrap();
     wait_available(b, &second.vpc_endpoint_id).await;
-    let err = port.modify_vpc_endpoint(&enable(&second.vpc_endpoint_id, true)).await.unwrap_err();
+    let err = port
+        .modify_vpc_endpoint(&enable(&second.vpc_endpoint_id, true))
+        .await
+        .unwrap_err();
     assert_eq!(err.kind, ErrorKind::Precondition, "{err}");
     assert!(!endpoint(b, &second.vpc_endpoint_id).await.private_dns_enabled);
 
     // Turning it off again.
-    port.modify_vpc_endpoint(&enable(&logs.vpc_endpoint_id, false)).await.expect("disable");
+    port.modify_vpc_endpoint(&enable(&logs.vpc_endpoint_id, false))
+        .await
+        .expect("disable");
     assert!(!endpoint(b, &logs.vpc_endpoint_id).await.private_dns_enabled);
 }
 
 pub async fn security_groups_added_to_an_endpoint_reach_its_interfaces<B: Bench>(b: &B) {
     let port = b.port();
     let created = port
-        .create_vpc_endpoint(&create_request(b, &owner("groups"), "main", &["main-a"], &["endpoint-sg"]))
+        .create_vpc_endpoint(&create_request(
+            b,
+            &owner("groups"),
+            "main",
+            &["main-a"],
+            &["endpoint-sg"],
+        ))
         .await
         .unwrap();
     wait_available(b, &created.vpc_endpoint_id).await;
@@ -403,22 +503,38 @@ pub async fn owned_rules_are_authorized_atomically_found_by_tag_and_revoked<B: B
         ],
         tags: tags.clone(),
     };
-    let created = port.authorize_security_group_rules(&ingress).await.expect("authorize");
-    assert_eq!(created.len(), 2, "every rule of the call is answered: {created:?}");
+    let created = port
+        .authorize_security_group_rules(&ingress)
+        .await
+        .expect("authorize");
+    assert_eq!(
+        created.len(),
+        2,
+        "every rule of the call is answered: {created:?}"
+    );
     for r in &created {
         assert!(r.security_group_rule_id.starts_with("sgr-"));
         assert_eq!(r.group_id, endpoint_sg);
         assert!(!r.is_egress);
-        assert_eq!((r.ip_protocol, r.from_port, r.to_port), (Protocol::Tcp, Some(443), Some(443)));
+        assert_eq!(
+            (r.ip_protocol, r.from_port, r.to_port),
+            (Protocol::Tcp, Some(443), Some(443))
+        );
         assert!(owner.owns(r.tags.iter().map(|t| (t.key.as_str(), t.value.as_str()))));
     }
 
-    let found = port.describe_security_group_rules(&uid_filter(&owner)).await.unwrap();
+    let found = port
+        .describe_security_group_rules(&uid_filter(&owner))
+        .await
+        .unwrap();
     let mut seen: Vec<(String, Option<String>)> = found
         .iter()
         .map(|r| {
             (
-                r.referenced_group_info.as_ref().map(|g| g.group_id.clone()).unwrap_or_default(),
+                r.referenced_group_info
+                    .as_ref()
+                    .map(|g| g.group_id.clone())
+                    .unwrap_or_default(),
                 r.description.clone(),
             )
         })
@@ -441,40 +557,73 @@ pub async fn owned_rules_are_authorized_atomically_found_by_tag_and_revoked<B: B
     };
     let err = port.authorize_security_group_rules(&mixed).await.unwrap_err();
     assert_eq!(err.kind, ErrorKind::Duplicate, "{err}");
-    let after = port.describe_security_group_rules(&uid_filter(&owner)).await.unwrap();
+    let after = port
+        .describe_security_group_rules(&uid_filter(&owner))
+        .await
+        .unwrap();
     assert_eq!(after.len(), 2, "the call was not atomic: {after:?}");
 
     let egress = AuthorizeRules {
         group_id: b.id("zabbix-sg"),
         egress: true,
-        rules: vec![rule(RulePeer::Group(endpoint_sg.clone()), "vpce-rollout: to logs")],
+        rules: vec![rule(
+            RulePeer::Group(endpoint_sg.clone()),
+            "vpce-rollout: to logs",
+        )],
         tags,
     };
-    let out = port.authorize_security_group_rules(&egress).await.expect("egress");
+    let out = port
+        .authorize_security_group_rules(&egress)
+        .await
+        .expect("egress");
     assert!(out[0].is_egress);
 
     // Revoking by id removes exactly the owned rules, direction by direction.
     let ids: Vec<String> = created.iter().map(|r| r.security_group_rule_id.clone()).collect();
-    port.revoke_security_group_rules(&endpoint_sg, false, &ids).await.expect("revoke ingress");
-    let left = port.describe_security_group_rules(&uid_filter(&owner)).await.unwrap();
+    port.revoke_security_group_rules(&endpoint_sg, false, &ids)
+        .await
+        .expect("revoke ingress");
+    let left = port
+        .describe_security_group_rules(&uid_filter(&owner))
+        .await
+        .unwrap();
     assert_eq!(left.len(), 1);
     assert!(left[0].is_egress);
-    port.revoke_security_group_rules(&b.id("zabbix-sg"), true, &[left[0].security_group_rule_id.clone()])
-        .await
-        .expect("revoke egress");
-    assert!(port.describe_security_group_rules(&uid_filter(&owner)).await.unwrap().is_empty());
+    port.revoke_security_group_rules(
+        &b.id("zabbix-sg"),
+        true,
+        &[left[0].security_group_rule_id.clone()],
+    )
+    .await
+    .expect("revoke egress");
+    assert!(
+        port.describe_security_group_rules(&uid_filter(&owner))
+            .await
+            .unwrap()
+            .is_empty()
+    );
 
     // The owner tags are on the rules, the groups are untouched.
     let groups = port.describe_security_groups(&b.id("main")).await.unwrap();
     let endpoint_group = groups.iter().find(|g| g.group_id == endpoint_sg).unwrap();
-    assert!(endpoint_group.ip_permissions.is_empty(), "{:?}", endpoint_group.ip_permissions);
+    assert!(
+        endpoint_group.ip_permissions.is_empty(),
+        "{:?}",
+        endpoint_group.ip_permissions
+    );
     assert!(!endpoint_group.tags.iter().any(|t| t.key == OWNER_TAG));
 }
 
 pub async fn deleting_reports_unknown_endpoints_per_item<B: Bench>(b: &B) {
     let port = b.port();
     let created = port
-        .create_vpc_endpoint(&create_request(b, &owner("delete"), "main", &["main-a"], &["endpoint-sg"]))
+        .create_vpc_endpoint(&create_request(
+            b,
+            &owner("delete"),
+            "main",
+            &["main-a"],
+            &["endpoint-sg"],
+        ))
         .await
         .unwrap();
     wait_available(b, &created.vpc_endpoint_id).await;

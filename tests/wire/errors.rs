@@ -22,7 +22,11 @@ async fn request_limit_exceeded_past_the_retries_is_throttled() {
     let err = account.ec2.describe_vpcs(&[]).await.unwrap_err();
     assert_eq!(
         (err.kind, err.operation, err.code.as_str()),
-        (ErrorKind::Throttled, Ec2Operation::DescribeVpcs, "RequestLimitExceeded")
+        (
+            ErrorKind::Throttled,
+            Ec2Operation::DescribeVpcs,
+            "RequestLimitExceeded"
+        )
     );
 }
 
@@ -30,7 +34,11 @@ async fn request_limit_exceeded_past_the_retries_is_throttled() {
 async fn a_single_throttle_is_absorbed_by_the_sdk_retry() {
     let account = Account::new();
     account.inject_fault("DescribeVpcs", "RequestLimitExceeded", 503, 1);
-    let vpcs = account.ec2.describe_vpcs(&[]).await.expect("the second attempt succeeds");
+    let vpcs = account
+        .ec2
+        .describe_vpcs(&[])
+        .await
+        .expect("the second attempt succeeds");
     assert!(!vpcs.is_empty(), "moto's default VPC");
 }
 
@@ -41,11 +49,21 @@ async fn unauthorized_operation_is_access_denied_naming_the_action_and_creates_n
         .inject_fault("CreateVpcEndpoint", "UnauthorizedOperation", 403, 1);
     let err = b
         .port()
-        .create_vpc_endpoint(&create_request(&b, &owner("denied"), "main", &["main-a"], &["endpoint-sg"]))
+        .create_vpc_endpoint(&create_request(
+            &b,
+            &owner("denied"),
+            "main",
+            &["main-a"],
+            &["endpoint-sg"],
+        ))
         .await
         .unwrap_err();
     assert_eq!(err.kind, ErrorKind::AccessDenied, "{err}");
-    assert_eq!(err.operation.as_str(), "CreateVpcEndpoint", "the IAM action to grant");
+    assert_eq!(
+        err.operation.as_str(),
+        "CreateVpcEndpoint",
+        "the IAM action to grant"
+    );
     let all = b
         .port()
         .describe_vpc_endpoints(&EndpointFilter {
@@ -62,7 +80,13 @@ async fn not_found_right_after_create_is_not_yet_visible_and_later_not_found() {
     let b = MotoBench::incident().await;
     let created = b
         .port()
-        .create_vpc_endpoint(&create_request(&b, &owner("visible"), "main", &["main-a"], &["endpoint-sg"]))
+        .create_vpc_endpoint(&create_request(
+            &b,
+            &owner("visible"),
+            "main",
+            &["main-a"],
+            &["endpoint-sg"],
+        ))
         .await
         .unwrap();
     wait_available(&b, &created.vpc_endpoint_id).await;
@@ -96,7 +120,13 @@ async fn a_quota_is_a_precondition() {
         .inject_fault("CreateVpcEndpoint", "VpcEndpointLimitExceeded", 400, 1);
     let err = b
         .port()
-        .create_vpc_endpoint(&create_request(&b, &owner("quota"), "main", &["main-a"], &["endpoint-sg"]))
+        .create_vpc_endpoint(&create_request(
+            &b,
+            &owner("quota"),
+            "main",
+            &["main-a"],
+            &["endpoint-sg"],
+        ))
         .await
         .unwrap_err();
     assert_eq!(err.kind, ErrorKind::Precondition, "{err}");
@@ -106,11 +136,21 @@ async fn a_quota_is_a_precondition() {
 async fn server_errors_past_the_retries_are_transient() {
     let account = Account::new();
     account.inject_fault("DescribeSubnets", "InternalError", 500, 5);
-    let err = account.ec2.describe_subnets("vpc-0123456789abcdef0").await.unwrap_err();
-    assert_eq!((err.kind, err.code.as_str()), (ErrorKind::Transient, "InternalError"));
+    let err = account
+        .ec2
+        .describe_subnets("vpc-0123456789abcdef0")
+        .await
+        .unwrap_err();
+    assert_eq!(
+        (err.kind, err.code.as_str()),
+        (ErrorKind::Transient, "InternalError")
+    );
 }
 
-fn unreachable_port(endpoint_url: String, options: SdkOptions) -> std::sync::Arc<vpce_rollout::aws::sdk::SdkEc2> {
+fn unreachable_port(
+    endpoint_url: String,
+    options: SdkOptions,
+) -> std::sync::Arc<vpce_rollout::aws::sdk::SdkEc2> {
     let config = SdkConfig::builder()
         .behavior_version(BehaviorVersion::latest())
         .region(Region::new("us-east-1"))
@@ -124,13 +164,19 @@ fn unreachable_port(endpoint_url: String, options: SdkOptions) -> std::sync::Arc
         .endpoint_url(endpoint_url)
         .http_client(https_client())
         .build();
-    SdkProvider::from_sdk_config(config, options).client_for(None).unwrap()
+    SdkProvider::from_sdk_config(config, options)
+        .client_for(None)
+        .unwrap()
 }
 
 #[tokio::test]
 async fn a_refused_connection_is_transient() {
     // A port that was free a moment ago: nothing listens there.
-    let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let port = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
     let ec2 = unreachable_port(format!("http://127.0.0.1:{port}"), test_options());
     let err = ec2.describe_vpcs(&[]).await.unwrap_err();
     assert_eq!(err.kind, ErrorKind::Transient, "{err}");
@@ -157,6 +203,10 @@ async fn a_server_that_never_answers_is_a_bounded_transient_timeout() {
     let started = std::time::Instant::now();
     let err = ec2.describe_vpcs(&[]).await.unwrap_err();
     assert_eq!(err.kind, ErrorKind::Transient, "{err}");
-    assert!(started.elapsed() < Duration::from_secs(3), "{:?}", started.elapsed());
+    assert!(
+        started.elapsed() < Duration::from_secs(3),
+        "{:?}",
+        started.elapsed()
+    );
     drop(held);
 }

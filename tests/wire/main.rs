@@ -6,8 +6,10 @@
 //! - [`contract`]: the scenario suite shared with the simulated world, run here on moto.
 //! - [`port`]: every port method on the wire, paging, the endpoint `State` trap.
 //! - [`errors`]: each error category, as EC2 reports it, classified by the adapter.
+//! - [`commands`]: `snapshot` over the wire.
 
 mod bench;
+mod commands;
 mod contract;
 mod errors;
 mod moto;

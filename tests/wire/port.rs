@@ -59,7 +59,13 @@ async fn the_sdk_reads_a_wire_available_state_as_unknown_and_the_adapter_still_s
     let b = MotoBench::incident().await;
     let created = b
         .port()
-        .create_vpc_endpoint(&create_request(&b, &owner("state"), "main", &["main-a"], &["endpoint-sg"]))
+        .create_vpc_endpoint(&create_request(
+            &b,
+            &owner("state"),
+            "main",
+            &["main-a"],
+            &["endpoint-sg"],
+        ))
         .await
         .unwrap();
     let ready = wait_available(&b, &created.vpc_endpoint_id).await;
@@ -73,7 +79,11 @@ async fn the_sdk_reads_a_wire_available_state_as_unknown_and_the_adapter_still_s
         .await
         .unwrap();
     let state = raw.vpc_endpoints()[0].state().expect("a state");
-    assert_ne!(state, &State::Available, "the SDK variant does not match the wire value");
+    assert_ne!(
+        state,
+        &State::Available,
+        "the SDK variant does not match the wire value"
+    );
     assert!(state.as_str().eq_ignore_ascii_case("available"));
 }
 
@@ -117,8 +127,14 @@ async fn prefix_lists_referenced_by_security_groups_are_observed_with_their_entr
         .await
         .unwrap();
 
-    let world = observe_vpc(b.port(), &b.id("main"), ObserveScope::default()).await.unwrap();
-    assert!(world.prefix_lists.iter().any(|p| p.prefix_list_id == list_id), "{:?}", world.prefix_lists);
+    let world = observe_vpc(b.port(), &b.id("main"), ObserveScope::default())
+        .await
+        .unwrap();
+    assert!(
+        world.prefix_lists.iter().any(|p| p.prefix_list_id == list_id),
+        "{:?}",
+        world.prefix_lists
+    );
     let entries = &world.prefix_list_entries[&list_id];
     assert_eq!(entries.len(), 1);
     assert_eq!(entries[0].cidr, "10.99.0.0/16");
@@ -131,7 +147,10 @@ async fn prefix_lists_referenced_by_security_groups_are_observed_with_their_entr
         })
         .await
         .unwrap();
-    let rule = rules.iter().find(|r| r.prefix_list_id.as_deref() == Some(&list_id)).unwrap();
+    let rule = rules
+        .iter()
+        .find(|r| r.prefix_list_id.as_deref() == Some(&list_id))
+        .unwrap();
     assert_eq!(rule.description.as_deref(), Some("vpce-rollout: monitoring"));
 }
 
@@ -163,7 +182,10 @@ async fn endpoint_services_are_described_with_their_private_dns_names() {
             .find(|s| s.service_name == name)
             .map(|s| s.private_dns_name().map(str::to_string))
     };
-    assert_eq!(dns(logs_service()), Some(Some("logs.us-east-1.amazonaws.com".into())));
+    assert_eq!(
+        dns(logs_service()),
+        Some(Some("logs.us-east-1.amazonaws.com".into()))
+    );
     assert_eq!(dns(service_without_private_dns()), Some(None));
 
     let err = b
@@ -186,7 +208,11 @@ async fn revoking_a_rule_without_the_owner_tags_is_refused_and_the_rule_stays() 
                 .ip_protocol("tcp")
                 .from_port(443)
                 .to_port(443)
-                .ip_ranges(aws_sdk_ec2::types::IpRange::builder().cidr_ip("10.0.0.0/8").build())
+                .ip_ranges(
+                    aws_sdk_ec2::types::IpRange::builder()
+                        .cidr_ip("10.0.0.0/8")
+                        .build(),
+                )
                 .build(),
         )
         .send()
@@ -201,7 +227,11 @@ async fn revoking_a_rule_without_the_owner_tags_is_refused_and_the_rule_stays() 
         .revoke_security_group_rules(&b.id("endpoint-sg"), false, std::slice::from_ref(&id))
         .await
         .unwrap_err();
-    assert_eq!((err.kind, err.code.as_str()), (ErrorKind::Invalid, RULE_NOT_OWNED), "{err}");
+    assert_eq!(
+        (err.kind, err.code.as_str()),
+        (ErrorKind::Invalid, RULE_NOT_OWNED),
+        "{err}"
+    );
     let rules = b
         .port()
         .describe_security_group_rules(&RuleFilter {
