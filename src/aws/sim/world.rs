@@ -143,6 +143,16 @@ impl World {
     /// The whole world as a snapshot (every VPC, every rule, endpoints whether or not describes
     /// can see them yet), in the format [`Snapshot::from_json`] reads.
     pub(super) fn to_snapshot(&self) -> Snapshot {
+        // Rules by group, direction and id: an order that survives a reload, unlike creation
+        // order (a reload rebuilds rules from each group's permissions).
+        let mut rules = self.rules.clone();
+        rules.sort_by(|a, b| {
+            (&a.group_id, a.is_egress, &a.security_group_rule_id).cmp(&(
+                &b.group_id,
+                b.is_egress,
+                &b.security_group_rule_id,
+            ))
+        });
         Snapshot {
             vpcs: self.vpcs.values().cloned().collect(),
             vpc_attributes: self
@@ -156,7 +166,7 @@ impl World {
                 .values()
                 .map(|g| self.security_group_view(g))
                 .collect(),
-            security_group_rules: self.rules.clone(),
+            security_group_rules: rules,
             network_interfaces: self.network_interfaces.values().cloned().collect(),
             network_acls: self.network_acls.values().cloned().collect(),
             vpc_endpoints: self.endpoints.values().map(|e| e.endpoint.clone()).collect(),
