@@ -45,11 +45,11 @@ impl World {
     }
 
     pub(super) fn describe_security_groups(&self, vpc_id: &str) -> Vec<SecurityGroup> {
-        self.groups
-            .values()
-            .filter(|g| g.vpc_id.as_deref() == Some(vpc_id))
-            .map(|g| self.security_group_view(g))
-            .collect()
+        self.security_group_views(
+            self.groups
+                .values()
+                .filter(|g| g.vpc_id.as_deref() == Some(vpc_id)),
+        )
     }
 
     pub(super) fn describe_network_interfaces(

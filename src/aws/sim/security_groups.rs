@@ -10,6 +10,8 @@
 //!   counts once for its family, a security group reference once for each family (it admits
 //!   both), a prefix list as its maximum size (AWS-managed lists weigh what their MaxEntries says).
 
+use std::collections::HashMap;
+
 use ipnet::{IpNet, Ipv4Net, Ipv6Net};
 
 use super::codes;
@@ -31,17 +33,28 @@ struct RuleKey {
 }
 
 impl World {
-    /// A group as DescribeSecurityGroups prints it: `IpPermissions*` derived from its rules.
-    pub(super) fn security_group_view(&self, group: &SecurityGroup) -> SecurityGroup {
-        let mut view = group.clone();
-        let rules = |egress: bool| {
-            self.rules
-                .iter()
-                .filter(move |r| r.group_id == group.group_id && r.is_egress == egress)
-        };
-        view.ip_permissions = permissions(rules(false));
-        view.ip_permissions_egress = permissions(rules(true));
-        view
+    /// Groups as DescribeSecurityGroups prints them: `IpPermissions*` derived from their rules
+    /// (one pass over the rules, so describing thousands of groups stays linear).
+    pub(super) fn security_group_views<'a>(
+        &self,
+        groups: impl Iterator<Item = &'a SecurityGroup>,
+    ) -> Vec<SecurityGroup> {
+        let mut by_group: HashMap<&str, Vec<&SecurityGroupRule>> = HashMap::new();
+        for rule in &self.rules {
+            by_group.entry(rule.group_id.as_str()).or_default().push(rule);
+        }
+        groups
+            .map(|group| {
+                let rules = by_group
+                    .get(group.group_id.as_str())
+                    .map(Vec::as_slice)
+                    .unwrap_or_default();
+                let mut view = group.clone();
+                view.ip_permissions = permissions(rules.iter().copied().filter(|r| !r.is_egress));
+                view.ip_permissions_egress = permissions(rules.iter().copied().filter(|r| r.is_egress));
+                view
+            })
+            .collect()
     }
 
     /// Adds a group and the rules its `IpPermissions` describe (ids assigned later, or taken from
@@ -66,6 +79,7 @@ impl World {
     /// the groups' permissions already hold; rules only found there are added.
     pub(super) fn merge_described_rules(&mut self, described: &[SecurityGroupRule]) {
         for rule in described {
+            self.external_rule_ids.insert(rule.security_group_rule_id.clone());
             let Some(key) = key_of(rule) else { continue };
             let existing = self
                 .rules
@@ -130,6 +144,7 @@ impl World {
             let clash = self
                 .rules
                 .iter()
+                .filter(|r| r.group_id == request.group_id)
                 .chain(&new_rules)
                 .any(|r| key_of(r).as_ref() == Some(&key));
             if clash {

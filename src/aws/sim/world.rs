@@ -5,7 +5,7 @@
 //! their lifecycle (when they become visible, when they turn `available` or disappear), applied
 //! lazily by [`World::settle`] at the start of every call.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 use std::time::Duration;
 
 use k8s_openapi::jiff::Timestamp;
@@ -92,6 +92,8 @@ pub(super) struct World {
     pub prefix_list_entries: BTreeMap<String, Vec<PrefixListEntry>>,
     pub client_tokens: BTreeMap<String, ClientTokenUse>,
     pub ids: IdSequence,
+    /// Rule ids not drawn from `ids` (from a snapshot's `SecurityGroupRules`).
+    pub external_rule_ids: HashSet<String>,
 }
 
 impl World {
@@ -161,11 +163,7 @@ impl World {
                 .map(|id| (id.clone(), self.dns_attributes(id)))
                 .collect(),
             subnets: self.subnets.values().cloned().collect(),
-            security_groups: self
-                .groups
-                .values()
-                .map(|g| self.security_group_view(g))
-                .collect(),
+            security_groups: self.security_group_views(self.groups.values()),
             security_group_rules: rules,
             network_interfaces: self.network_interfaces.values().cloned().collect(),
             network_acls: self.network_acls.values().cloned().collect(),
@@ -236,11 +234,13 @@ impl World {
         }
     }
 
-    /// Whether an id of any kind is in use (fresh ids skip these).
+    /// Whether an id of any kind is in use (fresh ids skip these). Ids the sequence drew never
+    /// repeat, so only ids that came from outside can clash: endpoints and ENIs are looked up in
+    /// their maps, rule ids in the set of those a snapshot or a drift helper brought in.
     pub(super) fn id_taken(&self, id: &str) -> bool {
         self.endpoints.contains_key(id)
             || self.network_interfaces.contains_key(id)
-            || self.rules.iter().any(|r| r.security_group_rule_id == id)
+            || self.external_rule_ids.contains(id)
     }
 }
 

@@ -443,3 +443,46 @@ fn the_region_can_be_configured_instead_of_read_from_the_snapshot() {
     assert_eq!(sim.region(), "us-west-2");
     assert_eq!(instant_sim().region(), "ap-northeast-1");
 }
+
+#[test]
+fn ids_stay_unique_after_reloading_an_exported_world() {
+    let first = instant_sim();
+    run(first.create_vpc_endpoint(&create_logs("t1"))).unwrap();
+    run(first.authorize_security_group_rules(&authorize(
+        "sg-zabbix",
+        false,
+        vec![tcp_443(RulePeer::Group("sg-lambda".into()), "")],
+    )))
+    .unwrap();
+    // The reloaded world draws from the same id sequence again.
+    let second = SimEc2::with_config(
+        &first.snapshot(),
+        SimClock::new(),
+        SimConfig::default().instant().without_throttling(),
+    );
+    run(second.create_vpc_endpoint(&create_logs("t2"))).unwrap();
+    run(second.authorize_security_group_rules(&authorize(
+        "sg-lambda",
+        false,
+        vec![tcp_443(RulePeer::Group("sg-zabbix".into()), "")],
+    )))
+    .unwrap();
+    let world = second.snapshot();
+    let mut ids: Vec<&str> = world
+        .security_group_rules
+        .iter()
+        .map(|r| r.security_group_rule_id.as_str())
+        .chain(
+            world
+                .network_interfaces
+                .iter()
+                .map(|n| n.network_interface_id.as_str()),
+        )
+        .chain(world.vpc_endpoints.iter().map(|e| e.vpc_endpoint_id.as_str()))
+        .collect();
+    let total = ids.len();
+    ids.sort();
+    ids.dedup();
+    assert_eq!(ids.len(), total);
+    assert_eq!(world.vpc_endpoints.len(), 2);
+}
