@@ -482,6 +482,7 @@ impl World {
         let used: HashSet<Ipv4Addr> = self
             .network_interfaces
             .values()
+            .filter(|n| n.subnet_id == subnet_id)
             .flat_map(|n| {
                 n.private_ip_address
                     .iter()
