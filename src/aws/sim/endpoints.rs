@@ -160,7 +160,13 @@ impl World {
                 "PolicyDocument and ResetPolicy cannot be used together",
             ));
         }
-        let service = self.service(op, &current.service_name)?.clone();
+        // An endpoint loaded from a snapshot without its service's details can still be modified;
+        // only enabling private DNS needs to know the service.
+        let known_service = self.services.get(&current.service_name).cloned();
+        let service = known_service.clone().unwrap_or_else(|| ServiceDetail {
+            service_name: current.service_name.clone(),
+            ..Default::default()
+        });
 
         // Validate everything before changing anything: a failed modify changes nothing.
         for subnet in &request.remove_subnet_ids {
@@ -195,6 +201,9 @@ impl World {
         };
         let enable_dns = request.private_dns_enabled == Some(true) && !current.private_dns_enabled;
         if enable_dns {
+            if known_service.is_none() {
+                return Err(codes::service_not_found(op, &current.service_name));
+            }
             self.check_private_dns(op, &current, &service)?;
         }
         let mut group_ids: Vec<String> = current

@@ -708,3 +708,33 @@ fn describe_matches_every_filter_given() {
         0
     );
 }
+
+#[test]
+fn an_endpoint_whose_service_the_snapshot_does_not_describe_can_change_groups_but_not_enable_private_dns() {
+    let mut seed = snapshot();
+    seed.vpc_endpoints.push(
+        serde_json::from_str(
+            r#"{"VpcEndpointId": "vpce-0seed", "VpcEndpointType": "Interface", "VpcId": "vpc-1",
+                "ServiceName": "com.amazonaws.ap-northeast-1.sqs", "State": "available",
+                "SubnetIds": [], "Groups": [{"GroupId": "sg-endpoint"}], "NetworkInterfaceIds": [],
+                "PrivateDnsEnabled": false}"#,
+        )
+        .unwrap(),
+    );
+    let sim = SimEc2::with_config(
+        &seed,
+        SimClock::new(),
+        SimConfig::default().instant().without_throttling(),
+    );
+    let add_group = ModifyVpcEndpoint {
+        vpc_endpoint_id: "vpce-0seed".into(),
+        add_security_group_ids: vec!["sg-default".into()],
+        ..Default::default()
+    };
+    run(sim.modify_vpc_endpoint(&add_group)).unwrap();
+    assert_eq!(describe_one(&sim, "vpce-0seed").unwrap().groups.len(), 2);
+    assert_eq!(
+        code(run(sim.modify_vpc_endpoint(&enable_private_dns("vpce-0seed")))),
+        "InvalidServiceName"
+    );
+}
