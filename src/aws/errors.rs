@@ -61,7 +61,7 @@ fn is_private_dns_precondition(msg: &str) -> bool {
             || msg.contains("enablednshostnames")
             || msg.contains("conflicting")
             || msg.contains("does not support")
-            || msg.contains("does not provide")
+            || msg.contains("does not provide a private dns name")
             || msg.contains("no private dns name"))
 }
 
@@ -119,7 +119,7 @@ mod tests {
         assert_eq!(
             classify(
                 "InvalidParameter",
-                "Private DNS can't be enabled because the service com.amazonaws.us-east-1.iot.data does not provide a private DNS name."
+                "Private DNS can't be enabled because the service com.amazonaws.vpce.ap-northeast-1.vpce-svc-0123 does not provide a private DNS name."
             ),
             ErrorKind::Precondition
         );
