@@ -195,15 +195,10 @@ pub async fn observing_the_incident_vpc_finds_its_subnets_groups_and_clients<B: 
     );
 }
 
-pub async fn an_unknown_vpc_is_an_empty_observation_not_an_error<B: Bench>(b: &B) {
+pub async fn an_unknown_vpc_is_not_found_by_id_and_an_empty_observation<B: Bench>(b: &B) {
     let unknown = "vpc-0fedcba9876543210".to_string();
-    assert!(
-        b.port()
-            .describe_vpcs(&[unknown.clone()])
-            .await
-            .unwrap()
-            .is_empty()
-    );
+    let err = b.port().describe_vpcs(&[unknown.clone()]).await.unwrap_err();
+    assert_eq!(err.kind, ErrorKind::NotFound, "{err}");
     let world = observe_vpc(b.port(), &unknown, ObserveScope::default())
         .await
         .unwrap();
@@ -300,6 +295,8 @@ pub async fn the_same_client_token_returns_the_same_endpoint_and_other_parameter
         .await
         .expect("same token again");
     assert_eq!(again.vpc_endpoint_id, first.vpc_endpoint_id);
+
+    wait_available(b, &first.vpc_endpoint_id).await;
 
     let mut changed = request.clone();
     changed.subnet_ids = vec![b.id("main-b")];
@@ -659,8 +656,8 @@ macro_rules! contract_suite {
             }
 
             #[tokio::test]
-            async fn an_unknown_vpc_is_an_empty_observation_not_an_error() {
-                crate::contract::an_unknown_vpc_is_an_empty_observation_not_an_error(&$bench).await;
+            async fn an_unknown_vpc_is_not_found_by_id_and_an_empty_observation() {
+                crate::contract::an_unknown_vpc_is_not_found_by_id_and_an_empty_observation(&$bench).await;
             }
 
             #[tokio::test]

@@ -3,7 +3,7 @@
 //!
 //! Needs moto: `.ci/install-moto`. Without it these tests fail and say so; they never skip.
 //!
-//! - [`contract`]: the scenario suite shared with the simulated world, run here on moto.
+//! - [`contract`]: one scenario suite, run on moto and on the simulated world.
 //! - [`port`]: every port method on the wire, paging, the endpoint `State` trap.
 //! - [`errors`]: each error category, as EC2 reports it, classified by the adapter.
 //! - [`commands`]: `snapshot` over the wire.
@@ -16,3 +16,4 @@ mod moto;
 mod port;
 
 contract::contract_suite!(contract_on_moto, crate::bench::MotoBench::incident().await);
+contract::contract_suite!(contract_on_sim, crate::bench::SimBench::incident().await);

@@ -195,21 +195,17 @@ fn tag_specification(
 
 impl Ec2 for SdkEc2 {
     async fn describe_vpcs(&self, vpc_ids: &[String]) -> Result<Vec<Vpc>, Ec2Error> {
-        // A filter, not VpcIds: an unknown VPC is an empty answer, not an error.
-        let filters = non_empty(vpc_ids).map(|ids| {
-            vec![
-                sdk::Filter::builder()
-                    .name("vpc-id")
-                    .set_values(Some(ids))
-                    .build(),
-            ]
-        });
+        // By id, as EC2 and the simulated world both answer it: an unknown VPC is
+        // InvalidVpcID.NotFound (observe_vpc reads that as "no VPC"). EC2 takes no MaxResults
+        // together with ids; all of them fit in one answer.
+        let ids = non_empty(vpc_ids);
+        let page_size = ids.is_none().then(|| self.page(5, 1000));
         Ok(every_page!(
             Op::DescribeVpcs,
             self.client
                 .describe_vpcs()
-                .set_filters(filters)
-                .max_results(self.page(5, 1000))
+                .set_vpc_ids(ids)
+                .set_max_results(page_size)
                 .into_paginator(),
             |page| page.vpcs().iter().map(convert::vpc)
         ))
