@@ -2,7 +2,7 @@
 //! offline `plan` reads.
 
 use vpce_rollout::aws::Ec2;
-use vpce_rollout::cli::live::LiveError;
+use vpce_rollout::cli::live::{LiveError, LiveTarget, observe_live};
 use vpce_rollout::cli::snapshot::{SnapshotArgs, SnapshotCommandError, run_with};
 use vpce_rollout::model::Snapshot;
 
@@ -85,4 +85,119 @@ async fn a_snapshot_of_an_unknown_vpc_fails_naming_it_and_writes_nothing() {
         "{err}"
     );
     assert!(!path.exists());
+}
+
+/// Runs this very test in a child process with `env` (and nothing of the AWS configuration
+/// this machine may have), so `observe_live` reads its configuration from a real process
+/// environment without racing the other tests' threads.
+fn rerun_in_child(test: &str, mode: &str, env: &[(&str, String)]) {
+    let mut command = std::process::Command::new(std::env::current_exe().unwrap());
+    command
+        .args([test, "--exact", "--nocapture", "--test-threads=1"])
+        .env("VPCE_WIRE_CHILD", mode)
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .env("AWS_CONFIG_FILE", "/nonexistent/vpce-rollout/config")
+        .env(
+            "AWS_SHARED_CREDENTIALS_FILE",
+            "/nonexistent/vpce-rollout/credentials",
+        );
+    for variable in [
+        "AWS_PROFILE",
+        "AWS_REGION",
+        "AWS_DEFAULT_REGION",
+        "AWS_ENDPOINT_URL",
+        "AWS_ENDPOINT_URL_EC2",
+        "AWS_ACCESS_KEY_ID",
+        "AWS_SECRET_ACCESS_KEY",
+        "AWS_SESSION_TOKEN",
+        "AWS_ROLE_ARN",
+        "AWS_WEB_IDENTITY_TOKEN_FILE",
+        "AWS_CONTAINER_CREDENTIALS_FULL_URI",
+        "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
+    ] {
+        command.env_remove(variable);
+    }
+    for (k, v) in env {
+        command.env(k, v);
+    }
+    let out = command.output().unwrap();
+    assert!(
+        out.status.success(),
+        "the child ({mode}) failed:\n{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("1 passed"),
+        "the child ran no test: {}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+}
+
+#[tokio::test]
+async fn a_live_observation_takes_credentials_region_and_endpoint_from_the_environment() {
+    const TEST: &str =
+        "commands::a_live_observation_takes_credentials_region_and_endpoint_from_the_environment";
+    match std::env::var("VPCE_WIRE_CHILD").as_deref() {
+        Ok("observe") => {
+            let vpc_id = std::env::var("VPCE_WIRE_VPC").unwrap();
+            let target = LiveTarget {
+                vpc_id: &vpc_id,
+                service_name: Some("com.amazonaws.us-east-1.logs"),
+                ..Default::default()
+            };
+            let snapshot = observe_live(&target)
+                .await
+                .expect("observe through the environment");
+            assert_eq!(snapshot.vpcs[0].vpc_id, vpc_id);
+            assert!(!snapshot.network_interfaces.is_empty());
+        }
+        Ok("no-region") => {
+            let target = LiveTarget {
+                vpc_id: "vpc-0a1b2c3d",
+                ..Default::default()
+            };
+            let err = observe_live(&target).await.unwrap_err();
+            assert!(matches!(err, LiveError::Setup(_)), "{err}");
+            assert!(err.to_string().contains("no AWS region"), "{err}");
+        }
+        Ok("bad-endpoint") => {
+            let target = LiveTarget {
+                vpc_id: "vpc-0a1b2c3d",
+                region: Some("us-east-1"),
+                ..Default::default()
+            };
+            let err = observe_live(&target).await.unwrap_err();
+            assert!(err.to_string().contains("AWS_ENDPOINT_URL_EC2"), "{err}");
+        }
+        Ok(other) => panic!("unknown child mode {other}"),
+        Err(_) => {
+            let b = MotoBench::incident().await;
+            let dead = std::net::TcpListener::bind("127.0.0.1:0")
+                .unwrap()
+                .local_addr()
+                .unwrap()
+                .port();
+            // AWS_ENDPOINT_URL_EC2 wins over AWS_ENDPOINT_URL (which points nowhere); the
+            // credentials' key id selects the test's moto account.
+            rerun_in_child(
+                TEST,
+                "observe",
+                &[
+                    ("VPCE_WIRE_VPC", b.id("main")),
+                    ("AWS_REGION", "us-east-1".into()),
+                    ("AWS_ACCESS_KEY_ID", b.account.id.clone()),
+                    ("AWS_SECRET_ACCESS_KEY", "wire-test-secret".into()),
+                    ("AWS_ENDPOINT_URL", format!("http://127.0.0.1:{dead}")),
+                    ("AWS_ENDPOINT_URL_EC2", crate::moto::moto().endpoint_url()),
+                ],
+            );
+            rerun_in_child(TEST, "no-region", &[]);
+            rerun_in_child(
+                TEST,
+                "bad-endpoint",
+                &[("AWS_ENDPOINT_URL_EC2", "localhost:4566".into())],
+            );
+        }
+    }
 }

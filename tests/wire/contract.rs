@@ -646,6 +646,101 @@ pub async fn deleting_reports_unknown_endpoints_per_item<B: Bench>(b: &B) {
     );
 }
 
+/// The rollout, call by call, as the engine makes it: create with private DNS off, open the
+/// path (owned, tagged rules), enable private DNS, then on deletion revoke exactly the owned rules
+/// (found by tag) and delete the endpoint.
+pub async fn the_rollout_sequence_creates_with_dns_off_adds_rules_enables_dns_and_cleans_up<B: Bench>(b: &B) {
+    let port = b.port();
+    let owner = owner("rollout");
+    let created = port
+        .create_vpc_endpoint(&create_request(
+            b,
+            &owner,
+            "main",
+            &["main-a", "main-b"],
+            &["endpoint-sg"],
+        ))
+        .await
+        .expect("create");
+    assert!(!created.private_dns_enabled);
+    let id = created.vpc_endpoint_id.clone();
+    wait_available(b, &id).await;
+
+    let endpoint_sg = b.id("endpoint-sg");
+    port.authorize_security_group_rules(&AuthorizeRules {
+        group_id: endpoint_sg.clone(),
+        egress: false,
+        rules: vec![rule(
+            RulePeer::Group(b.id("zabbix-sg")),
+            "vpce-rollout: zabbix to logs",
+        )],
+        tags: owner_tags(&owner),
+    })
+    .await
+    .expect("endpoint ingress");
+    port.authorize_security_group_rules(&AuthorizeRules {
+        group_id: b.id("zabbix-sg"),
+        egress: true,
+        rules: vec![rule(
+            RulePeer::Group(endpoint_sg.clone()),
+            "vpce-rollout: to logs endpoint",
+        )],
+        tags: owner_tags(&owner),
+    })
+    .await
+    .expect("client egress");
+
+    port.modify_vpc_endpoint(&ModifyVpcEndpoint {
+        vpc_endpoint_id: id.clone(),
+        private_dns_enabled: Some(true),
+        ..Default::default()
+    })
+    .await
+    .expect("enable private DNS");
+    let live = wait_available(b, &id).await;
+    assert!(live.private_dns_enabled);
+
+    // Deletion: the owned rules, found by tag, grouped by group and direction.
+    let owned = port
+        .describe_security_group_rules(&uid_filter(&owner))
+        .await
+        .unwrap();
+    assert_eq!(owned.len(), 2, "{owned:?}");
+    for r in &owned {
+        port.revoke_security_group_rules(
+            &r.group_id,
+            r.is_egress,
+            std::slice::from_ref(&r.security_group_rule_id),
+        )
+        .await
+        .expect("revoke");
+    }
+    assert!(
+        port.describe_security_group_rules(&uid_filter(&owner))
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let failed = port
+        .delete_vpc_endpoints(std::slice::from_ref(&id))
+        .await
+        .expect("delete");
+    assert!(failed.is_empty(), "{failed:?}");
+    let left = port
+        .describe_vpc_endpoints(&EndpointFilter {
+            vpc_id: Some(b.id("main")),
+            tag: Some((UID_TAG.to_string(), owner.uid.clone())),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert!(
+        left.iter()
+            .all(|e| matches!(e.state_lower().as_str(), "deleting" | "deleted")),
+        "{left:?}"
+    );
+}
+
 /// Runs every scenario against one backend: `contract_suite!(module, async { bench })`.
 macro_rules! contract_suite {
     ($module:ident, $bench:expr) => {
@@ -692,6 +787,14 @@ macro_rules! contract_suite {
             #[tokio::test]
             async fn owned_rules_are_authorized_atomically_found_by_tag_and_revoked() {
                 crate::contract::owned_rules_are_authorized_atomically_found_by_tag_and_revoked(&$bench).await;
+            }
+
+            #[tokio::test]
+            async fn the_rollout_sequence_creates_with_dns_off_adds_rules_enables_dns_and_cleans_up() {
+                crate::contract::the_rollout_sequence_creates_with_dns_off_adds_rules_enables_dns_and_cleans_up(
+                    &$bench,
+                )
+                .await;
             }
 
             #[tokio::test]
