@@ -197,7 +197,11 @@ pub async fn observing_the_incident_vpc_finds_its_subnets_groups_and_clients<B: 
 
 pub async fn an_unknown_vpc_is_not_found_by_id_and_an_empty_observation<B: Bench>(b: &B) {
     let unknown = "vpc-0fedcba9876543210".to_string();
-    let err = b.port().describe_vpcs(&[unknown.clone()]).await.unwrap_err();
+    let err = b
+        .port()
+        .describe_vpcs(std::slice::from_ref(&unknown))
+        .await
+        .unwrap_err();
     assert_eq!(err.kind, ErrorKind::NotFound, "{err}");
     let world = observe_vpc(b.port(), &unknown, ObserveScope::default())
         .await

@@ -182,7 +182,7 @@ mod tests {
     #[test]
     fn a_missing_region_is_a_clear_error_and_a_spec_region_wins() {
         let provider = SdkProvider::from_sdk_config(SdkConfig::builder().build(), SdkOptions::default());
-        let err = provider.client_for(None).err().expect("no region anywhere");
+        let err = provider.client_for(None).expect_err("no region anywhere");
         assert!(err.0.contains("no AWS region"), "{err}");
         assert!(err.0.contains("AWS_REGION"), "{err}");
 
