@@ -8,4 +8,5 @@
 
 pub mod http;
 pub mod instrumented_ec2;
+pub mod leader;
 pub mod metrics;
