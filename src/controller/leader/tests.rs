@@ -55,7 +55,7 @@ impl LeaseStore {
             return status(StatusCode::NOT_FOUND, "NotFound", "unknown path");
         };
         let mut leases = self.leases.lock().unwrap();
-        let mut stamp = |mut lease: serde_json::Value| {
+        let stamp = |mut lease: serde_json::Value| {
             let mut rv = self.next_rv.lock().unwrap();
             *rv += 1;
             lease["metadata"]["resourceVersion"] = serde_json::Value::String(rv.to_string());
