@@ -5,3 +5,5 @@
 //! makes the generated-file tests rewrite the files instead of failing.
 
 mod crd;
+mod examples;
+mod schema;
