@@ -4,6 +4,7 @@
 //! When one fails, its message says how to fix or regenerate the file. `UPDATE_ARTIFACTS=1`
 //! makes the generated-file tests rewrite the files instead of failing.
 
+mod chart;
 mod crd;
 mod examples;
 mod iam;

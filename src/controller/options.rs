@@ -136,6 +136,16 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
     Ok(total)
 }
 
+/// A command around [`RunOptions`], for tests that inspect its flags and environment variables.
+#[cfg(test)]
+pub(crate) mod tests_support {
+    #[derive(clap::Parser, Debug)]
+    pub(crate) struct RunCommand {
+        #[command(flatten)]
+        pub(crate) options: super::RunOptions,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
