@@ -10,8 +10,8 @@ use std::sync::Arc;
 
 use super::metrics::Metrics;
 use crate::aws::{
-    AuthorizeRules, CreateVpcEndpoint, Ec2, Ec2Error, Ec2Operation, EndpointFilter, ModifyVpcEndpoint,
-    RuleFilter,
+    AuthorizeRules, CreateVpcEndpoint, Ec2, Ec2Error, Ec2Operation, Ec2Provider, EndpointFilter,
+    ModifyVpcEndpoint, ProviderError, RuleFilter,
 };
 use crate::model::{
     NetworkAcl, NetworkInterface, PrefixList, PrefixListEntry, SecurityGroup, SecurityGroupRule,
@@ -21,12 +21,17 @@ use crate::model::{
 /// Wraps `inner`, recording each call's outcome in `metrics`.
 #[derive(Debug)]
 pub struct InstrumentedEc2<E> {
-    inner: E,
+    inner: Arc<E>,
     metrics: Arc<Metrics>,
 }
 
 impl<E: Ec2> InstrumentedEc2<E> {
     pub fn new(inner: E, metrics: Arc<Metrics>) -> Self {
+        Self::shared(Arc::new(inner), metrics)
+    }
+
+    /// Wraps a port that is shared already (as [`Ec2Provider`] hands them out).
+    pub fn shared(inner: Arc<E>, metrics: Arc<Metrics>) -> Self {
         Self { inner, metrics }
     }
 
@@ -172,6 +177,28 @@ impl<E: Ec2> Ec2 for InstrumentedEc2<E> {
             Ec2Operation::RevokeSecurityGroupIngress
         };
         self.record(op, r)
+    }
+}
+
+/// An [`Ec2Provider`] whose ports are instrumented: what the controller is wired with.
+#[derive(Debug)]
+pub struct InstrumentedProvider<P> {
+    inner: P,
+    metrics: Arc<Metrics>,
+}
+
+impl<P: Ec2Provider> InstrumentedProvider<P> {
+    pub fn new(inner: P, metrics: Arc<Metrics>) -> Self {
+        Self { inner, metrics }
+    }
+}
+
+impl<P: Ec2Provider> Ec2Provider for InstrumentedProvider<P> {
+    type Client = InstrumentedEc2<P::Client>;
+
+    async fn client(&self, region: Option<&str>) -> Result<Arc<Self::Client>, ProviderError> {
+        let inner = self.inner.client(region).await?;
+        Ok(Arc::new(InstrumentedEc2::shared(inner, self.metrics.clone())))
     }
 }
 
@@ -333,6 +360,28 @@ mod tests {
         assert_eq!(err.operation, Ec2Operation::DescribeSecurityGroups);
         assert_eq!(calls(&metrics, "DescribeSecurityGroups", "throttled"), 1);
         assert_eq!(calls(&metrics, "DescribeSecurityGroups", "ok"), 0);
+    }
+
+    struct FakeProvider;
+
+    impl Ec2Provider for FakeProvider {
+        type Client = FakeEc2;
+        async fn client(&self, region: Option<&str>) -> Result<Arc<FakeEc2>, ProviderError> {
+            match region {
+                Some("nowhere-1") => Err(ProviderError("no such region".into())),
+                _ => Ok(Arc::new(FakeEc2::default())),
+            }
+        }
+    }
+
+    #[tokio::test]
+    async fn ports_from_an_instrumented_provider_count_their_calls() {
+        let metrics = Arc::new(Metrics::new());
+        let provider = InstrumentedProvider::new(FakeProvider, metrics.clone());
+        let ec2 = provider.client(Some("ap-northeast-1")).await.unwrap();
+        ec2.describe_subnets("vpc-1").await.unwrap();
+        assert_eq!(calls(&metrics, "DescribeSubnets", "ok"), 1);
+        assert!(provider.client(Some("nowhere-1")).await.is_err());
     }
 
     #[tokio::test]

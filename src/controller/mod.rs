@@ -5,7 +5,8 @@
 //! - [`options`]: the `run` command's operational flags and their environment variables;
 //! - [`logging`]: tracing setup (text or JSON, `RUST_LOG`-style filter);
 //! - [`metrics`]: the Prometheus registry (bounded labels only) and its text exposition;
-//! - [`instrumented_ec2`]: an EC2 port wrapper that counts calls by operation and outcome;
+//! - [`instrumented_ec2`]: EC2 port and provider wrappers that count calls by operation and
+//!   outcome;
 //! - [`http`]: `/metrics`, `/healthz`, `/readyz`, with graceful shutdown;
 //! - [`leader`]: leader election on a `coordination.k8s.io/v1` Lease.
 
