@@ -362,6 +362,47 @@ mod tests {
         assert_eq!(calls(&metrics, "DescribeSecurityGroups", "ok"), 0);
     }
 
+    #[tokio::test]
+    async fn counts_over_the_simulated_world_match_its_own_call_record() {
+        use crate::aws::sim::{CallOutcome, SimClock, SimEc2};
+        let sim = SimEc2::new(&crate::model::Snapshot::default(), SimClock::new());
+        sim.inject_error(
+            Ec2Operation::DescribeSubnets,
+            "RequestLimitExceeded",
+            "Request limit exceeded.",
+            1,
+        );
+        let metrics = Arc::new(Metrics::new());
+        let ec2 = InstrumentedEc2::new(sim, metrics.clone());
+        assert!(ec2.describe_subnets("vpc-0a1b2c3d").await.is_err());
+        let _ = ec2.describe_subnets("vpc-0a1b2c3d").await;
+        let _ = ec2.describe_network_acls("vpc-0a1b2c3d").await;
+
+        let records = ec2.inner().calls();
+        let count = |op: Ec2Operation, outcome: &str| {
+            records
+                .iter()
+                .filter(|r| r.operation == op)
+                .filter(|r| match &r.outcome {
+                    CallOutcome::Ok => outcome == "ok",
+                    CallOutcome::Failed { kind, .. } => kind.as_str() == outcome,
+                })
+                .count() as u64
+        };
+        for (op, outcome) in [
+            (Ec2Operation::DescribeSubnets, "throttled"),
+            (Ec2Operation::DescribeSubnets, "ok"),
+            (Ec2Operation::DescribeNetworkAcls, "ok"),
+        ] {
+            assert_eq!(
+                calls(&metrics, op.as_str(), outcome),
+                count(op, outcome),
+                "{op} {outcome}"
+            );
+        }
+        assert_eq!(calls(&metrics, "DescribeSubnets", "throttled"), 1);
+    }
+
     struct FakeProvider;
 
     impl Ec2Provider for FakeProvider {
