@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use aws_config::retry::RetryConfig;
 use aws_config::timeout::TimeoutConfig;
-use aws_config::{BehaviorVersion, Region, SdkConfig};
+use aws_config::{AppName, BehaviorVersion, Region, SdkConfig};
 use aws_smithy_http_client::tls::{Provider, rustls_provider::CryptoMode};
 
 use super::SdkEc2;
@@ -97,6 +97,8 @@ impl SdkProvider {
             }
         }
         let mut loader = aws_config::defaults(BehaviorVersion::latest())
+            // In the User-Agent, so CloudTrail shows which calls were vpce-rollout's.
+            .app_name(AppName::new("vpce-rollout").expect("a valid app name"))
             .http_client(https_client())
             .retry_config(options.retry_config())
             .timeout_config(options.timeout_config());

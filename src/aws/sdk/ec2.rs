@@ -114,7 +114,6 @@ impl SdkEc2 {
                 .describe_security_group_rules()
                 .filters(filter("group-id", group_id))
                 .set_security_group_rule_ids(Some(rule_ids.to_vec()))
-                .max_results(self.page(5, 1000))
                 .into_paginator(),
             |page| page.security_group_rules().to_vec()
         );
@@ -329,7 +328,8 @@ impl Ec2 for SdkEc2 {
                     .describe_vpc_endpoints()
                     .set_vpc_endpoint_ids(non_empty(ids))
                     .set_filters(Some(filters))
-                    .max_results(self.page(5, 1000))
+                    // Ids are answered in one page; some EC2 APIs reject MaxResults with ids.
+                    .set_max_results(ids.is_empty().then(|| self.page(5, 1000)))
                     .into_paginator(),
                 |page| page.vpc_endpoints().iter().map(convert::vpc_endpoint)
             ))
