@@ -493,6 +493,16 @@ fn compare(schema: Option<&Schema>, old: &Value, new: &Value) -> (FieldSet, Fiel
             changed.insert(&p);
         }
     }
+    // Like structured-merge-diff's comparison, a node that did not exist before is itself
+    // added (`.` in FieldsV1), not only its leaves; `metadata` always exists.
+    for p in changed.paths() {
+        for i in 1..p.len() {
+            let prefix = &p[..i];
+            if prefix != ["f:metadata"] && value_at(old, prefix).is_none() {
+                changed.insert(prefix);
+            }
+        }
+    }
     let mut removed = FieldSet::default();
     for p in old_set.paths() {
         if !new_set.contains(&p) {

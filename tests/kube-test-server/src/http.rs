@@ -19,6 +19,7 @@ use tokio::sync::mpsc;
 use crate::builtin;
 use crate::cluster::{Cluster, DeleteOptions, FieldValidation, Outcome, PatchKind, WriteOptions};
 use crate::discovery;
+use crate::openapi;
 use crate::list::{ListOptions, WatchCursor, WatchEvent};
 use crate::resources::{Flavor, ResourceType};
 use crate::status::ApiError;
@@ -176,6 +177,13 @@ fn route(shared: &Shared, path: &str) -> Route {
         ["version"] => return Route::Json(discovery::version()),
         ["healthz" | "livez" | "readyz"] => return Route::Text("ok"),
         ["api"] => return Route::Json(discovery::core_versions(&shared.address)),
+        ["openapi", "v3"] => return Route::Json(openapi::root(reg)),
+        ["openapi", "v3", "api", v] => {
+            return openapi::group_version(reg, "", v).map_or(Route::NotFoundPage, Route::Json);
+        }
+        ["openapi", "v3", "apis", g, v] => {
+            return openapi::group_version(reg, g, v).map_or(Route::NotFoundPage, Route::Json);
+        }
         ["apis"] => return Route::Json(discovery::group_list(reg)),
         ["api", v] => {
             return match discovery::resource_list(reg, "", v) {

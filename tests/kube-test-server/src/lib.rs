@@ -6,7 +6,8 @@
 //!
 //! Where things are:
 //! - [`TestServer`] (this file): start, kubeconfig, CRD registration, stop on drop.
-//! - `http`: routing, negotiation, watch streaming; `discovery`: the discovery documents.
+//! - `http`: routing, negotiation, watch streaming; `discovery`: the discovery documents;
+//!   `openapi`: the minimal OpenAPI v3 kubectl needs to validate on the server.
 //! - `cluster`: write semantics; `list`: list pages and watch event selection.
 //! - `store`: objects, the resourceVersion counter and change history.
 //! - `resources`: served types and CRD parsing; `schema`: structural schema prune/default/
@@ -24,6 +25,7 @@ mod discovery;
 mod http;
 mod list;
 mod metadata;
+mod openapi;
 mod patch;
 mod resources;
 mod schema;
