@@ -739,7 +739,15 @@ mod tests {
         let forced = apply(Some(&s), MAIN, &live, &config, true, &writer("ctl")).expect("forced");
         assert_eq!(forced["spec"]["a"], "2");
         let entries = read_entries(&forced);
-        assert_eq!(entries.len(), 1, "the editor lost its only field: {entries:?}");
+        let editor = entries
+            .iter()
+            .find(|e| e.manager == "kubectl-edit")
+            .expect("editor keeps .spec");
+        assert_eq!(
+            editor.set.to_fields_v1(),
+            json!({"f:spec": {}}),
+            "the editor lost .spec.a"
+        );
         assert_eq!(entries[0].operation, "Apply");
     }
 

@@ -499,6 +499,7 @@ impl Cluster {
     }
 
     /// PATCH on the object or its status.
+    #[allow(clippy::too_many_arguments)] // one per part of the request: resource, object, body
     pub fn patch(
         &mut self,
         rt: &ResourceType,
@@ -787,7 +788,7 @@ impl Cluster {
         }
         let cascades = match rt.flavor {
             Flavor::Namespace => true,
-            Flavor::CustomResourceDefinition => self.registry.storage_type(&format!("{}", key.2)).is_some(),
+            Flavor::CustomResourceDefinition => self.registry.storage_type(&key.2).is_some(),
             _ => false,
         };
         if !finalizers(&old).is_empty() || cascades {

@@ -19,8 +19,8 @@ use tokio::sync::mpsc;
 use crate::builtin;
 use crate::cluster::{Cluster, DeleteOptions, FieldValidation, Outcome, PatchKind, WriteOptions};
 use crate::discovery;
-use crate::openapi;
 use crate::list::{ListOptions, WatchCursor, WatchEvent};
+use crate::openapi;
 use crate::resources::{Flavor, ResourceType};
 use crate::status::ApiError;
 use crate::table::{self, IncludeObject};
@@ -337,10 +337,8 @@ impl Ctx {
     fn body_object(&self) -> Result<Value, ApiError> {
         let ct = self.content_type.to_ascii_lowercase();
         if ct.contains("protobuf") {
-            return Err(ApiError::unsupported_media_type(&[
-                "application/json",
-                "application/yaml",
-            ]));
+            return crate::proto::decode_namespace(&self.body)
+                .ok_or_else(|| ApiError::unsupported_media_type(&["application/json", "application/yaml"]));
         }
         if ct.starts_with("application/yaml") {
             let text = std::str::from_utf8(&self.body).map_err(|e| ApiError::bad_request(e.to_string()))?;

@@ -7,7 +7,8 @@
 //! Where things are:
 //! - [`TestServer`] (this file): start, kubeconfig, CRD registration, stop on drop.
 //! - `http`: routing, negotiation, watch streaming; `discovery`: the discovery documents;
-//!   `openapi`: the minimal OpenAPI v3 kubectl needs to validate on the server.
+//!   `openapi`: the minimal OpenAPI v3 kubectl needs to validate on the server; `proto`: the
+//!   protobuf Namespace `kubectl create namespace` sends.
 //! - `cluster`: write semantics; `list`: list pages and watch event selection.
 //! - `store`: objects, the resourceVersion counter and change history.
 //! - `resources`: served types and CRD parsing; `schema`: structural schema prune/default/
@@ -27,6 +28,7 @@ mod list;
 mod metadata;
 mod openapi;
 mod patch;
+mod proto;
 mod resources;
 mod schema;
 mod selectors;

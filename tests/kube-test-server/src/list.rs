@@ -232,7 +232,7 @@ impl Cluster {
                 self.store.oldest_rv()
             )));
         }
-        Ok(Vec::new())
+        self.watch_poll(cursor)
     }
 
     /// Events since the cursor, filtered; advances the cursor. Objects moving into or out of

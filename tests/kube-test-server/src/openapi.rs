@@ -20,7 +20,10 @@ pub fn root(reg: &Registry) -> Value {
     let mut paths = Map::new();
     for t in reg.all() {
         let p = gv_path(&t.group, &t.version);
-        paths.insert(p.clone(), json!({"serverRelativeURL": format!("/openapi/v3/{p}")}));
+        paths.insert(
+            p.clone(),
+            json!({"serverRelativeURL": format!("/openapi/v3/{p}")}),
+        );
     }
     json!({"paths": paths})
 }
@@ -35,7 +38,8 @@ fn schema_name(t: &ResourceType) -> String {
 }
 
 fn patch_operation(t: &ResourceType) -> Value {
-    let query = |name: &str| json!({"name": name, "in": "query", "schema": {"type": "string", "uniqueItems": true}});
+    let query =
+        |name: &str| json!({"name": name, "in": "query", "schema": {"type": "string", "uniqueItems": true}});
     let body = json!({"schema": {"type": "object"}});
     json!({
         "operationId": format!("patch{}", t.kind),
@@ -59,7 +63,11 @@ pub fn group_version(reg: &Registry, group: &str, version: &str) -> Option<Value
     let prefix = format!("/{}", gv_path(group, version));
     let mut paths = Map::new();
     let mut schemas = Map::new();
-    for t in reg.all().iter().filter(|t| t.group == group && t.version == version) {
+    for t in reg
+        .all()
+        .iter()
+        .filter(|t| t.group == group && t.version == version)
+    {
         let item = if t.namespaced {
             format!("{prefix}/namespaces/{{namespace}}/{}/{{name}}", t.plural)
         } else {
@@ -67,7 +75,8 @@ pub fn group_version(reg: &Registry, group: &str, version: &str) -> Option<Value
         };
         paths.insert(item, json!({"patch": patch_operation(t)}));
         let mut schema = json!({"type": "object"});
-        schema["x-kubernetes-group-version-kind"] = json!([{"group": t.group, "version": t.version, "kind": t.kind}]);
+        schema["x-kubernetes-group-version-kind"] =
+            json!([{"group": t.group, "version": t.version, "kind": t.kind}]);
         schemas.insert(schema_name(t), schema);
     }
     Some(json!({
@@ -89,7 +98,13 @@ mod tests {
         let doc = group_version(&reg, "coordination.k8s.io", "v1").expect("served");
         let op = &doc["paths"]["/apis/coordination.k8s.io/v1/namespaces/{namespace}/leases/{name}"]["patch"];
         assert_eq!(op["x-kubernetes-group-version-kind"]["kind"], "Lease");
-        assert!(op["parameters"].as_array().expect("list").iter().any(|p| p["name"] == "fieldValidation"));
+        assert!(
+            op["parameters"]
+                .as_array()
+                .expect("list")
+                .iter()
+                .any(|p| p["name"] == "fieldValidation")
+        );
         assert!(doc["components"]["schemas"]["io.k8s.coordination.v1.Lease"].is_object());
     }
 }

@@ -199,13 +199,11 @@ fn event_last_seen(obj: &Value, now: jiff::Timestamp) -> String {
     age(ts, now)
 }
 
+/// Builds one row's cells from an object, at a given time.
+type RowCells<'a> = Box<dyn Fn(&Value, jiff::Timestamp) -> Vec<Value> + 'a>;
+
 /// Column definitions and a row builder for one resource type.
-fn columns_and_cells(
-    rt: &ResourceType,
-) -> (
-    Vec<Value>,
-    Box<dyn Fn(&Value, jiff::Timestamp) -> Vec<Value> + '_>,
-) {
+fn columns_and_cells(rt: &ResourceType) -> (Vec<Value>, RowCells<'_>) {
     let created = |o: &Value, now| {
         Value::String(age(
             o.pointer("/metadata/creationTimestamp").and_then(Value::as_str),

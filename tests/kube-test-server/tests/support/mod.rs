@@ -72,9 +72,13 @@ impl Harness {
 
 /// A valid endpoint in `default`.
 pub fn endpoint(name: &str) -> InterfaceEndpoint {
+    endpoint_in("default", name)
+}
+
+pub fn endpoint_in(namespace: &str, name: &str) -> InterfaceEndpoint {
     serde_json::from_value(json!({
         "apiVersion": "vpce-rollout.dev/v1alpha1", "kind": "InterfaceEndpoint",
-        "metadata": {"name": name, "namespace": "default"},
+        "metadata": {"name": name, "namespace": namespace},
         "spec": {"vpcId": "vpc-0a1b2c3d", "serviceName": "com.amazonaws.ap-northeast-1.logs",
                  "subnetIds": ["subnet-0000000a"], "securityGroupIds": ["sg-0000000a"]}
     }))
@@ -82,20 +86,33 @@ pub fn endpoint(name: &str) -> InterfaceEndpoint {
 }
 
 async fn send(client: &Client, req: http::Request<Vec<u8>>) -> (u16, Value) {
-    let resp = client.send(req.map(kube::client::Body::from)).await.expect("sent");
+    let resp = client
+        .send(req.map(kube::client::Body::from))
+        .await
+        .expect("sent");
     let code = resp.status().as_u16();
     let bytes = resp.into_body().collect().await.expect("body").to_bytes();
-    let value = serde_json::from_slice(&bytes).unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into()));
+    let value = serde_json::from_slice(&bytes)
+        .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into()));
     (code, value)
 }
 
 /// A request kube-rs' typed API does not make (wrong bodies, odd content types).
-pub async fn raw(client: &Client, method: &str, path: &str, content_type: Option<&str>, body: Option<Value>) -> (u16, Value) {
+pub async fn raw(
+    client: &Client,
+    method: &str,
+    path: &str,
+    content_type: Option<&str>,
+    body: Option<Value>,
+) -> (u16, Value) {
     let req = http::Request::builder()
         .method(method)
         .uri(path)
         .header("Content-Type", content_type.unwrap_or("application/json"))
-        .body(body.map(|b| serde_json::to_vec(&b).expect("json")).unwrap_or_default())
+        .body(
+            body.map(|b| serde_json::to_vec(&b).expect("json"))
+                .unwrap_or_default(),
+        )
         .expect("request");
     send(client, req).await
 }
@@ -130,15 +147,23 @@ struct Context {
     recorder: Recorder,
 }
 
-async fn reconcile(obj: Arc<InterfaceEndpoint>, ctx: Arc<Context>) -> Result<Action, finalizer::Error<kube::Error>> {
-    let api: Api<InterfaceEndpoint> = Api::namespaced(ctx.client.clone(), &obj.namespace().unwrap_or_default());
+async fn reconcile(
+    obj: Arc<InterfaceEndpoint>,
+    ctx: Arc<Context>,
+) -> Result<Action, finalizer::Error<kube::Error>> {
+    let api: Api<InterfaceEndpoint> =
+        Api::namespaced(ctx.client.clone(), &obj.namespace().unwrap_or_default());
     finalizer(&api, FINALIZER, obj, |event| async {
         match event {
             finalizer::Event::Apply(o) => {
                 let status = json!({"apiVersion": "vpce-rollout.dev/v1alpha1", "kind": "InterfaceEndpoint",
                     "status": {"phase": "Ready", "observedGeneration": o.metadata.generation}});
-                api.patch_status(&o.name_any(), &PatchParams::apply("test-controller").force(), &Patch::Apply(&status))
-                    .await?;
+                api.patch_status(
+                    &o.name_any(),
+                    &PatchParams::apply("test-controller").force(),
+                    &Patch::Apply(&status),
+                )
+                .await?;
                 publish(&ctx, &o, "Reconciled", "Reconcile").await?;
                 Ok(Action::await_change())
             }
@@ -151,7 +176,12 @@ async fn reconcile(obj: Arc<InterfaceEndpoint>, ctx: Arc<Context>) -> Result<Act
     .await
 }
 
-async fn publish(ctx: &Context, o: &InterfaceEndpoint, reason: &str, action: &str) -> Result<(), kube::Error> {
+async fn publish(
+    ctx: &Context,
+    o: &InterfaceEndpoint,
+    reason: &str,
+    action: &str,
+) -> Result<(), kube::Error> {
     let ev = Event {
         type_: EventType::Normal,
         reason: reason.into(),
@@ -225,7 +255,11 @@ impl Kubectl {
     /// Runs kubectl, asserts failure, returns stderr.
     pub fn fail(&self, args: &[&str]) -> String {
         let out = self.output(args);
-        assert!(!out.status.success(), "kubectl {args:?} succeeded: {}", String::from_utf8_lossy(&out.stdout));
+        assert!(
+            !out.status.success(),
+            "kubectl {args:?} succeeded: {}",
+            String::from_utf8_lossy(&out.stdout)
+        );
         String::from_utf8_lossy(&out.stderr).into_owned()
     }
 }
