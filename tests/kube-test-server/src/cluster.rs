@@ -275,6 +275,7 @@ impl Cluster {
             unknown.extend(schema::prune(s, obj));
             schema::apply_defaults(s, obj);
         }
+        builtin::default_on_decode(rt, obj);
         obj["apiVersion"] = Value::String(rt.api_version());
         obj["kind"] = Value::String(rt.kind.clone());
         unknown.sort();
@@ -314,10 +315,16 @@ impl Cluster {
             errs.extend(schema_errs);
         }
         errs.extend(builtin::validate(rt, obj));
+        // Event validation lives in the core API group whichever API the event came through.
+        let group = if matches!(rt.flavor, Flavor::CoreEvent | Flavor::EventsV1) {
+            ""
+        } else {
+            rt.group.as_str()
+        };
         if errs.is_empty() {
             Ok(())
         } else {
-            Err(ApiError::invalid(&rt.group, &rt.kind, &name, &errs))
+            Err(ApiError::invalid(group, &rt.kind, &name, &errs))
         }
     }
 
@@ -415,20 +422,8 @@ impl Cluster {
         {
             m.remove("status");
         }
-        builtin::prepare_create(rt, &mut obj);
-        Self::validate(rt, &obj, None)?;
-        let name = meta_str(&obj, "name");
-        let key = Self::key(rt, ns, &name);
-        if self.store.get(&key).is_some() {
-            return Err(ApiError::already_exists(rt.gr(), &name));
-        }
-        let mut new_types = None;
-        if rt.flavor == Flavor::CustomResourceDefinition {
-            let types =
-                from_crd(&obj).map_err(|errs| ApiError::invalid(&rt.group, &rt.kind, &name, &errs))?;
-            obj["status"] = builtin::crd_status(&obj, &stamp);
-            new_types = Some(types);
-        }
+        // managedFields describe the request after defaulting, before the type's own
+        // additions (a Namespace's spec.finalizers), as on the real server.
         if !applied {
             set_meta(&mut obj, "managedFields", None);
             let av = rt.api_version();
@@ -442,6 +437,20 @@ impl Cluster {
                 &mut obj,
                 &w,
             );
+        }
+        builtin::prepare_create(rt, &mut obj);
+        Self::validate(rt, &obj, None)?;
+        let name = meta_str(&obj, "name");
+        let key = Self::key(rt, ns, &name);
+        if self.store.get(&key).is_some() {
+            return Err(ApiError::already_exists(rt.gr(), &name));
+        }
+        let mut new_types = None;
+        if rt.flavor == Flavor::CustomResourceDefinition {
+            let types =
+                from_crd(&obj).map_err(|errs| ApiError::invalid(&rt.group, &rt.kind, &name, &errs))?;
+            obj["status"] = builtin::crd_status(&obj, &stamp);
+            new_types = Some(types);
         }
         if opts.dry_run {
             return Ok(Outcome {
@@ -573,8 +582,11 @@ impl Cluster {
             return Err(invalid_patch_options("fieldManager", "is required for apply patch").with_required());
         }
         let text = std::str::from_utf8(body).map_err(|e| ApiError::bad_request(e.to_string()))?;
-        let config: Value = serde_yaml::from_str(text)
-            .map_err(|e| ApiError::bad_request(format!("error decoding YAML: {e}")))?;
+        let config: Value = crate::yaml::documents(text)
+            .map_err(|e| ApiError::bad_request(format!("error decoding YAML: {e}")))?
+            .into_iter()
+            .next()
+            .unwrap_or(Value::Null);
         if !config.is_object() {
             return Err(ApiError::bad_request(
                 "error decoding YAML: the applied configuration is not an object",
@@ -707,12 +719,13 @@ impl Cluster {
         }
         if is_deleting(&new) && finalizers(&new).is_empty() {
             // The last finalizer is gone: the object is deleted in the same write. Watchers
-            // see only DELETED, carrying the last stored state (as on the real server).
+            // see only DELETED carrying the last stored state; the caller gets the object as
+            // its write left it, with the previous resourceVersion (as on the real server).
             self.remove(rt, &key);
             self.reap();
             return Ok(Outcome {
                 code: 200,
-                body: old,
+                body: new,
                 warnings,
             });
         }
@@ -834,11 +847,10 @@ impl Cluster {
         }
         let last = self.remove(rt, &key).unwrap_or(old);
         self.reap();
-        let body = match rt.flavor {
-            Flavor::Custom { .. } | Flavor::Namespace | Flavor::CustomResourceDefinition => last,
-            _ => json!({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success",
-                        "details": {"name": name, "group": rt.group, "kind": rt.plural, "uid": meta_str(&last, "uid")}}),
-        };
+        // An object deleted at once is answered with a Status, whatever its kind (namespaces
+        // and CRDs never get here: they always pass through their terminating state).
+        let body = json!({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success",
+            "details": {"name": name, "group": rt.group, "kind": rt.plural, "uid": meta_str(&last, "uid")}});
         Ok(Outcome {
             code: 200,
             body,

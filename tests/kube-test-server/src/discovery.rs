@@ -58,6 +58,15 @@ pub fn group(reg: &Registry, group: &str) -> Option<Value> {
     Some(doc)
 }
 
+/// `discovery.StorageVersionHash`: the first 8 bytes of sha256("group/version/kind") in
+/// base64 (the core group is empty: "/v1/Namespace").
+fn storage_version_hash(group: &str, version: &str, kind: &str) -> String {
+    use base64::Engine;
+    use sha2::Digest;
+    let digest = sha2::Sha256::digest(format!("{group}/{version}/{kind}").as_bytes());
+    base64::engine::general_purpose::STANDARD.encode(&digest[..8])
+}
+
 /// `/api/v1` or `/apis/{group}/{version}`, or None when that version is not served.
 pub fn resource_list(reg: &Registry, group: &str, version: &str) -> Option<Value> {
     if !reg.serves(group, version) {
@@ -69,17 +78,23 @@ pub fn resource_list(reg: &Registry, group: &str, version: &str) -> Option<Value
         format!("{group}/{version}")
     };
     let mut resources = Vec::new();
-    for t in reg
+    let mut types: Vec<_> = reg
         .all()
         .iter()
         .filter(|t| t.group == group && t.version == version)
-    {
+        .collect();
+    types.sort_by(|a, b| a.plural.cmp(&b.plural));
+    for t in types {
+        let storage_version = reg
+            .storage_type(&t.storage)
+            .map_or_else(|| t.version.clone(), |s| s.version.clone());
         let mut r = json!({
             "name": t.plural,
             "singularName": t.singular,
             "namespaced": t.namespaced,
             "kind": t.kind,
             "verbs": t.verbs(),
+            "storageVersionHash": storage_version_hash(&t.group, &storage_version, &t.kind),
         });
         if !t.short_names.is_empty() {
             r["shortNames"] = json!(t.short_names);
@@ -124,10 +139,24 @@ mod tests {
             "coordination.k8s.io/v1"
         );
         let core = resource_list(&reg, "", "v1").expect("served");
-        let ns = &core["resources"][0];
-        assert_eq!(ns["name"], "namespaces");
-        assert_eq!(ns["shortNames"], json!(["ns"]));
-        assert_eq!(core["resources"][1]["name"], "namespaces/status");
+        let names: Vec<&str> = core["resources"]
+            .as_array()
+            .expect("list")
+            .iter()
+            .map(|r| r["name"].as_str().expect("name"))
+            .collect();
+        assert_eq!(
+            names,
+            vec!["events", "namespaces", "namespaces/status"],
+            "sorted by name"
+        );
+        assert_eq!(core["resources"][1]["shortNames"], json!(["ns"]));
         assert!(resource_list(&reg, "nope.example.com", "v1").is_none());
+        // The values the real server gives for these kinds.
+        assert_eq!(
+            storage_version_hash("coordination.k8s.io", "v1", "Lease"),
+            "gqkMMb/YqFM="
+        );
+        assert_eq!(storage_version_hash("", "v1", "Namespace"), "Q3oi5N2YM8M=");
     }
 }

@@ -222,7 +222,7 @@ fn route(shared: &Shared, path: &str) -> Route {
         return Route::NotFoundPage;
     }
     let Some(rt) = reg.find(group, version, plural) else {
-        return Route::Error(ApiError::path_not_found());
+        return Route::NotFoundPage;
     };
     if (!rt.namespaced && namespace.is_some()) || (rt.namespaced && namespace.is_none() && name.is_some()) {
         return Route::NotFoundPage;
@@ -303,10 +303,12 @@ struct Ctx {
 }
 
 impl Ctx {
-    fn write_options(&self) -> Result<WriteOptions, ApiError> {
+    /// Options of a write; server-side apply needs an explicit `fieldManager`, other writes
+    /// fall back to the user agent up to its first '/', as on the real server.
+    fn write_options(&self, apply: bool) -> Result<WriteOptions, ApiError> {
         let manager = match self.query.get("fieldManager") {
             Some(m) => m.to_string(),
-            // As the real server does: the user agent up to its first '/'.
+            None if apply => String::new(),
             None => self
                 .user_agent
                 .split('/')
@@ -342,8 +344,11 @@ impl Ctx {
         }
         if ct.starts_with("application/yaml") {
             let text = std::str::from_utf8(&self.body).map_err(|e| ApiError::bad_request(e.to_string()))?;
-            return serde_yaml::from_str(text)
-                .map_err(|e| ApiError::bad_request(format!("error decoding YAML: {e}")));
+            return crate::yaml::documents(text)
+                .map_err(|e| ApiError::bad_request(format!("error decoding YAML: {e}")))?
+                .into_iter()
+                .next()
+                .ok_or_else(|| ApiError::bad_request("error decoding YAML: empty document"));
         }
         serde_json::from_slice(&self.body)
             .map_err(|e| ApiError::bad_request(format!("error decoding JSON: {e}")))
@@ -464,7 +469,7 @@ fn dispatch(shared: &Shared, method: &Method, t: &Target, ctx: &Ctx) -> Result<R
             Ok(json_response(200, &body, &[]))
         }
         ("POST", None) => {
-            let opts = ctx.write_options()?;
+            let opts = ctx.write_options(false)?;
             let obj = ctx.body_object()?;
             let mut cluster = shared.lock();
             let out = cluster.create(rt, ns, obj, &opts, false)?;
@@ -472,7 +477,7 @@ fn dispatch(shared: &Shared, method: &Method, t: &Target, ctx: &Ctx) -> Result<R
             Ok(object_response(shared, rt, out, ctx.repr))
         }
         ("PUT", Some(name)) => {
-            let opts = ctx.write_options()?;
+            let opts = ctx.write_options(false)?;
             let obj = ctx.body_object()?;
             let mut cluster = shared.lock();
             let out = cluster.update(rt, ns, name, obj, t.status, &opts)?;
@@ -480,7 +485,6 @@ fn dispatch(shared: &Shared, method: &Method, t: &Target, ctx: &Ctx) -> Result<R
             Ok(object_response(shared, rt, out, ctx.repr))
         }
         ("PATCH", Some(name)) => {
-            let opts = ctx.write_options()?;
             let ct = ctx
                 .content_type
                 .split(';')
@@ -503,6 +507,7 @@ fn dispatch(shared: &Shared, method: &Method, t: &Target, ctx: &Ctx) -> Result<R
                     ]));
                 }
             };
+            let opts = ctx.write_options(kind == PatchKind::Apply)?;
             let mut cluster = shared.lock();
             let out = cluster.patch(rt, ns, name, kind, &ctx.body, t.status, &opts)?;
             shared.notify(&cluster);

@@ -14,7 +14,7 @@
 //! - `resources`: served types and CRD parsing; `schema`: structural schema prune/default/
 //!   validate; `metadata`: ObjectMeta rules; `builtin`: Namespaces, Events, Leases, CRDs.
 //! - `patch`: merge and JSON patch; `apply`: server-side apply and managedFields.
-//! - `table`: server-side printing for `kubectl get`.
+//! - `table`: server-side printing for `kubectl get`; `yaml`: YAML read as kubectl reads it.
 //!
 //! It is never part of the shipped controller. See README.md for what it approximates.
 #![forbid(unsafe_code)]
@@ -35,6 +35,7 @@ mod selectors;
 mod status;
 mod store;
 mod table;
+mod yaml;
 
 use std::net::{SocketAddr, TcpListener};
 use std::path::{Path, PathBuf};
@@ -43,7 +44,6 @@ use std::thread::JoinHandle;
 use std::time::Duration;
 
 use hyper_util::rt::TokioIo;
-use serde::Deserialize;
 use serde_json::Value;
 
 pub use status::ApiError;
@@ -289,24 +289,18 @@ impl TestServer {
         &self.kubeconfig
     }
 
-    /// Registers every CustomResourceDefinition in a YAML file, as `kubectl create -f` would.
+    /// Registers every CustomResourceDefinition in a YAML file, read as `kubectl create -f`
+    /// would read it (YAML 1.1: an unquoted `Off` is `false`).
     /// Returns the CRD names.
     pub fn register_crd_file(&self, path: impl AsRef<Path>) -> Result<Vec<String>, Error> {
         let path = path.as_ref();
         let text = std::fs::read_to_string(path)?;
         let mut names = Vec::new();
-        for doc in serde_yaml::Deserializer::from_str(&text) {
-            let v = serde_yaml::Value::deserialize(doc).map_err(|e| Error::Yaml {
-                path: path.to_path_buf(),
-                message: e.to_string(),
-            })?;
-            if v.is_null() {
-                continue;
-            }
-            let json: Value = serde_json::to_value(&v).map_err(|e| Error::Yaml {
-                path: path.to_path_buf(),
-                message: e.to_string(),
-            })?;
+        let docs = yaml::documents(&text).map_err(|message| Error::Yaml {
+            path: path.to_path_buf(),
+            message,
+        })?;
+        for json in docs {
             if json.get("kind").and_then(Value::as_str) != Some("CustomResourceDefinition") {
                 continue;
             }

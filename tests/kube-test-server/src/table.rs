@@ -7,6 +7,8 @@ use serde_json::{Value, json};
 
 use crate::resources::{CREATION_TIMESTAMP_DOC, Flavor, NAME_DOC, PrinterColumn, ResourceType};
 
+const SUBOBJECT_DOC: &str = "If referring to a piece of an object instead of an entire object, this string should contain a valid JSON/Go field access statement, such as desiredState.manifest.containers[2]. For example, if the object reference is to a container within a pod, this would take on a value like: \"spec.containers{name}\" (where \"name\" refers to the name of the container that triggered the event) or if no container name is specified \"spec.containers[2]\" (container with index 2 in this pod). This syntax is chosen only to have some well-defined way of referencing a part of an object.";
+
 /// What each row carries besides its cells (`includeObject`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum IncludeObject {
@@ -190,13 +192,53 @@ fn text(obj: &Value, pointer: &str) -> Value {
         .unwrap_or(Value::String(String::new()))
 }
 
-fn event_last_seen(obj: &Value, now: jiff::Timestamp) -> String {
-    let pick = |p: &str| obj.pointer(p).and_then(Value::as_str).filter(|s| !s.is_empty());
-    let ts = pick("/series/lastObservedTime")
-        .or_else(|| pick("/lastTimestamp"))
-        .or_else(|| pick("/eventTime"))
-        .or_else(|| pick("/metadata/creationTimestamp"));
-    age(ts, now)
+/// `printEvent`'s cells: first/last seen (legacy timestamps, else the new-API ones), the
+/// target, the source (legacy source, else the reporting controller and instance), the count.
+fn event_cells(o: &Value, now: jiff::Timestamp) -> Vec<Value> {
+    let pick = |p: &str| o.pointer(p).and_then(Value::as_str).filter(|s| !s.is_empty());
+    let first = match pick("/firstTimestamp") {
+        Some(t) => age(Some(t), now),
+        None => age(pick("/eventTime"), now),
+    };
+    let mut last = match pick("/lastTimestamp") {
+        Some(t) => age(Some(t), now),
+        None => first.clone(),
+    };
+    let mut count = o.get("count").and_then(Value::as_i64).unwrap_or(0);
+    if o.get("series").is_some_and(Value::is_object) {
+        last = age(pick("/series/lastObservedTime"), now);
+        count = o.pointer("/series/count").and_then(Value::as_i64).unwrap_or(0);
+    } else if count == 0 {
+        count = 1;
+    }
+    let kind = pick("/involvedObject/kind").unwrap_or_default().to_lowercase();
+    let target = match pick("/involvedObject/name") {
+        Some(n) => format!("{kind}/{n}"),
+        None => kind,
+    };
+    let component = pick("/source/component")
+        .or_else(|| pick("/reportingComponent"))
+        .unwrap_or_default();
+    let instance = pick("/source/host")
+        .or_else(|| pick("/reportingInstance"))
+        .unwrap_or_default();
+    let source = if instance.is_empty() {
+        component.to_string()
+    } else {
+        format!("{component}, {instance}")
+    };
+    vec![
+        Value::String(last),
+        text(o, "/type"),
+        text(o, "/reason"),
+        Value::String(target),
+        text(o, "/involvedObject/fieldPath"),
+        Value::String(source),
+        Value::String(pick("/message").unwrap_or_default().trim().to_string()),
+        Value::String(first),
+        json!(count),
+        text(o, "/metadata/name"),
+    ]
 }
 
 /// Builds one row's cells from an object, at a given time.
@@ -245,7 +287,13 @@ fn columns_and_cells(rt: &ResourceType) -> (Vec<Value>, RowCells<'_>) {
         Flavor::Lease => (
             vec![
                 name_column(),
-                column("Holder", "string", "", "The holder of the lease", 0),
+                column(
+                    "Holder",
+                    "string",
+                    "",
+                    "holderIdentity contains the identity of the holder of a current lease.",
+                    0,
+                ),
                 age_column(),
             ],
             Box::new(move |o, now| vec![name(o), text(o, "/spec/holderIdentity"), created(o, now)]),
@@ -259,12 +307,18 @@ fn columns_and_cells(rt: &ResourceType) -> (Vec<Value>, RowCells<'_>) {
         ),
         Flavor::CoreEvent | Flavor::EventsV1 => (
             vec![
-                column("Last Seen", "string", "", "Time when this Event was last seen", 0),
+                column(
+                    "Last Seen",
+                    "string",
+                    "",
+                    "The time at which the most recent occurrence of this event was recorded.",
+                    0,
+                ),
                 column(
                     "Type",
                     "string",
                     "",
-                    "Type of this event (Normal, Warning), new types could be added in the future.",
+                    "Type of this event (Normal, Warning), new types could be added in the future",
                     0,
                 ),
                 column(
@@ -274,12 +328,14 @@ fn columns_and_cells(rt: &ResourceType) -> (Vec<Value>, RowCells<'_>) {
                     "This should be a short, machine understandable string that gives the reason for the transition into the object's current status.",
                     0,
                 ),
+                column("Object", "string", "", "The object that this event is about.", 0),
+                column("Subobject", "string", "", SUBOBJECT_DOC, 1),
                 column(
-                    "Object",
+                    "Source",
                     "string",
                     "",
-                    "The object that this event is about. Mapped to the Event's involvedObject.",
-                    0,
+                    "The component reporting this event. Should be a short machine understandable string.",
+                    1,
                 ),
                 column(
                     "Message",
@@ -288,25 +344,24 @@ fn columns_and_cells(rt: &ResourceType) -> (Vec<Value>, RowCells<'_>) {
                     "A human-readable description of the status of this operation.",
                     0,
                 ),
+                column(
+                    "First Seen",
+                    "string",
+                    "",
+                    "The time at which the event was first recorded. (Time of server receipt is in TypeMeta.)",
+                    1,
+                ),
+                column(
+                    "Count",
+                    "string",
+                    "",
+                    "The number of times this event has occurred.",
+                    1,
+                ),
+                column("Name", "string", "name", NAME_DOC, 1),
             ],
             // Rows are built from the core shape; the caller converts events.k8s.io objects.
-            Box::new(move |o, now| {
-                let kind = o
-                    .pointer("/involvedObject/kind")
-                    .and_then(Value::as_str)
-                    .unwrap_or_default();
-                let obj_name = o
-                    .pointer("/involvedObject/name")
-                    .and_then(Value::as_str)
-                    .unwrap_or_default();
-                vec![
-                    Value::String(event_last_seen(o, now)),
-                    text(o, "/type"),
-                    text(o, "/reason"),
-                    Value::String(format!("{}/{obj_name}", kind.to_lowercase())),
-                    text(o, "/message"),
-                ]
-            }),
+            Box::new(event_cells),
         ),
     }
 }
@@ -327,7 +382,7 @@ pub fn table(
         .map(|(served, core_shape)| {
             let mut row = json!({"cells": cells(core_shape, now)});
             match include {
-                IncludeObject::None => {}
+                IncludeObject::None => row["object"] = Value::Null,
                 IncludeObject::Metadata => {
                     row["object"] = json!({
                         "kind": "PartialObjectMetadata",
