@@ -85,16 +85,18 @@ pub fn resource_list(reg: &Registry, group: &str, version: &str) -> Option<Value
         .collect();
     types.sort_by(|a, b| a.plural.cmp(&b.plural));
     for t in types {
-        let storage_version = reg
-            .storage_type(&t.storage)
-            .map_or_else(|| t.version.clone(), |s| s.version.clone());
+        // The hash names the stored group/version (both Event APIs store core/v1 Events).
+        let (storage_group, storage_version) = reg.storage_type(&t.storage).map_or_else(
+            || (t.group.clone(), t.version.clone()),
+            |s| (s.group.clone(), s.version.clone()),
+        );
         let mut r = json!({
             "name": t.plural,
             "singularName": t.singular,
             "namespaced": t.namespaced,
             "kind": t.kind,
             "verbs": t.verbs(),
-            "storageVersionHash": storage_version_hash(&t.group, &storage_version, &t.kind),
+            "storageVersionHash": storage_version_hash(&storage_group, &storage_version, &t.kind),
         });
         if !t.short_names.is_empty() {
             r["shortNames"] = json!(t.short_names);

@@ -67,7 +67,15 @@ fn encode_continue(rv: u64, start: &str) -> String {
 
 fn decode_continue(token: &str) -> Result<(u64, String), ApiError> {
     let bytes = STANDARD.decode(token).map_err(|e| {
-        ApiError::bad_request(format!("invalid continue token: continue key is not valid: {e}"))
+        // Go's decoder reports the offset of the first undecodable 4-byte quantum.
+        let at = match e {
+            base64::DecodeError::InvalidByte(i, _) | base64::DecodeError::InvalidLastSymbol(i, _) => i,
+            base64::DecodeError::InvalidLength(n) => n / 4 * 4,
+            base64::DecodeError::InvalidPadding => token.len(),
+        };
+        ApiError::bad_request(format!(
+            "invalid continue token: continue key is not valid: illegal base64 data at input byte {at}"
+        ))
     })?;
     let v: Value = serde_json::from_slice(&bytes)
         .map_err(|e| ApiError::bad_request(format!("invalid continue token: {e}")))?;

@@ -107,6 +107,19 @@ impl ResourceType {
     pub fn verbs(&self) -> Vec<&'static str> {
         match self.flavor {
             Flavor::Namespace => vec!["create", "delete", "get", "list", "patch", "update", "watch"],
+            // The order the real server lists them in for custom resources.
+            Flavor::Custom { .. } => {
+                vec![
+                    "delete",
+                    "deletecollection",
+                    "get",
+                    "list",
+                    "patch",
+                    "create",
+                    "update",
+                    "watch",
+                ]
+            }
             _ => vec![
                 "create",
                 "delete",
