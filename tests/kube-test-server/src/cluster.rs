@@ -358,14 +358,7 @@ impl Cluster {
         }
     }
 
-    fn writer<'a>(
-        rt: &ResourceType,
-        opts: &'a WriteOptions,
-        api_version: &'a str,
-        sub: &'a str,
-        now: &'a str,
-    ) -> Writer<'a> {
-        let _ = rt;
+    fn writer<'a>(opts: &'a WriteOptions, api_version: &'a str, sub: &'a str, now: &'a str) -> Writer<'a> {
         Writer {
             manager: &opts.manager,
             api_version,
@@ -427,7 +420,7 @@ impl Cluster {
         if !applied {
             set_meta(&mut obj, "managedFields", None);
             let av = rt.api_version();
-            let w = Self::writer(rt, opts, &av, "", &stamp);
+            let w = Self::writer(opts, &av, "", &stamp);
             apply::record_update(
                 rt.schema.as_deref(),
                 Part::Main {
@@ -604,7 +597,7 @@ impl Cluster {
         let stamp = format_time(now());
         let av = rt.api_version();
         let sub = if status { "status" } else { "" };
-        let w = Self::writer(rt, opts, &av, sub, &stamp);
+        let w = Self::writer(opts, &av, sub, &stamp);
         match self.store.get(&key) {
             None => {
                 if status {
@@ -686,7 +679,7 @@ impl Cluster {
         if !applied {
             let av = rt.api_version();
             let sub = if status { "status" } else { "" };
-            let w = Self::writer(rt, opts, &av, sub, &stamp);
+            let w = Self::writer(opts, &av, sub, &stamp);
             let part = if status {
                 Part::Status
             } else {

@@ -355,7 +355,7 @@ impl Ctx {
     }
 }
 
-fn object_response(shared: &Shared, rt: &ResourceType, out: Outcome, repr: Representation) -> Response<Body> {
+fn object_response(out: Outcome, repr: Representation) -> Response<Body> {
     let body = match repr {
         Representation::Metadata if out.body.get("metadata").is_some() && out.body["kind"] != "Status" => {
             json!({
@@ -364,7 +364,6 @@ fn object_response(shared: &Shared, rt: &ResourceType, out: Outcome, repr: Repre
         }
         _ => out.body,
     };
-    let _ = (shared, rt);
     json_response(out.code, &body, &out.warnings)
 }
 
@@ -408,8 +407,6 @@ fn dispatch(shared: &Shared, method: &Method, t: &Target, ctx: &Ctx) -> Result<R
                 return Ok(json_response(200, &tbl, &[]));
             }
             Ok(object_response(
-                shared,
-                rt,
                 Outcome {
                     code: 200,
                     body: obj,
@@ -474,7 +471,7 @@ fn dispatch(shared: &Shared, method: &Method, t: &Target, ctx: &Ctx) -> Result<R
             let mut cluster = shared.lock();
             let out = cluster.create(rt, ns, obj, &opts, false)?;
             shared.notify(&cluster);
-            Ok(object_response(shared, rt, out, ctx.repr))
+            Ok(object_response(out, ctx.repr))
         }
         ("PUT", Some(name)) => {
             let opts = ctx.write_options(false)?;
@@ -482,7 +479,7 @@ fn dispatch(shared: &Shared, method: &Method, t: &Target, ctx: &Ctx) -> Result<R
             let mut cluster = shared.lock();
             let out = cluster.update(rt, ns, name, obj, t.status, &opts)?;
             shared.notify(&cluster);
-            Ok(object_response(shared, rt, out, ctx.repr))
+            Ok(object_response(out, ctx.repr))
         }
         ("PATCH", Some(name)) => {
             let ct = ctx
@@ -511,14 +508,14 @@ fn dispatch(shared: &Shared, method: &Method, t: &Target, ctx: &Ctx) -> Result<R
             let mut cluster = shared.lock();
             let out = cluster.patch(rt, ns, name, kind, &ctx.body, t.status, &opts)?;
             shared.notify(&cluster);
-            Ok(object_response(shared, rt, out, ctx.repr))
+            Ok(object_response(out, ctx.repr))
         }
         ("DELETE", Some(name)) => {
             let opts = delete_options(ctx)?;
             let mut cluster = shared.lock();
             let out = cluster.delete(rt, ns, name, &opts)?;
             shared.notify(&cluster);
-            Ok(object_response(shared, rt, out, ctx.repr))
+            Ok(object_response(out, ctx.repr))
         }
         ("DELETE", None) => {
             let list_opts = ListOptions::parse(rt, &ctx.query.0)?;

@@ -163,12 +163,10 @@ impl Cluster {
             last = Some(position(k, within));
             items.push(o);
         }
-        let rest = opts
-            .limit
-            .and_then(|l| if items.len() >= l { Some(()) } else { None });
+        let page_full = opts.limit.is_some_and(|l| items.len() >= l);
         let mut metadata = json!({"resourceVersion": list_rv.to_string()});
-        if rest.is_some() {
-            // Count what is left after this page (the iterator consumed one extra when full).
+        if page_full {
+            // Whatever matches after this page is what a continue token would return.
             let remaining = entries
                 .iter()
                 .filter(|(k, _)| last.as_deref().is_some_and(|l| position(k, within).as_str() > l))

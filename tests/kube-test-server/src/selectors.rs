@@ -161,8 +161,6 @@ impl FieldSelector {
         self.0.iter().all(|(f, eq, v)| (lookup(f) == *v) == *eq)
     }
 
-    /// The single `metadata.name=X` requirement, if that is what this selector is (kubectl
-    /// uses it to watch one object).
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()
     }
