@@ -30,15 +30,32 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Offline analysis: which clients private DNS would capture, which are blocked and why,
-    /// and the rules that would fix them. Exit code 0: every client can reach the endpoint;
-    /// 2: some are blocked; 1: error.
+    /// Check, offline, which clients an endpoint's private DNS would cut off
+    ///
+    /// Reads the InterfaceEndpoint manifest and a VPC snapshot; prints which ENIs private DNS
+    /// would capture, which of them cannot reach the endpoint on tcp/443 and why, and the
+    /// fewest security-group rules that would fix them.
+    ///
+    /// Exit code 0: every client can reach the endpoint; 2: some are blocked; 1: error.
     Plan(plan::PlanArgs),
 }
 
 /// Parses the command line and runs the command.
+///
+/// A usage error exits with [`exit::ERROR`], not clap's default 2, which means "blocked" here.
 pub fn main() -> ExitCode {
-    run(Cli::parse())
+    match Cli::try_parse() {
+        Ok(cli) => run(cli),
+        Err(e) => {
+            let _ = e.print();
+            if e.use_stderr() {
+                ExitCode::from(exit::ERROR)
+            } else {
+                // --help and --version.
+                ExitCode::from(exit::OK)
+            }
+        }
+    }
 }
 
 pub fn run(cli: Cli) -> ExitCode {
