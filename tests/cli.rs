@@ -145,7 +145,7 @@ fn the_table_shows_the_plan_and_the_exact_approval_edit_without_colour_in_a_pipe
     let approved = incident_manifest() + &format!("  approval:\n    planId: \"{id}\"\n");
     let out = plan(&scratch("approved.yaml", &approved), &snapshot, &[]);
     assert!(
-        stdout(&out).contains(&format!("Approved: spec.approval.planId in")),
+        stdout(&out).contains("Approved: spec.approval.planId in"),
         "{}",
         stdout(&out)
     );

@@ -6,7 +6,7 @@
 //! Each exclusion is kept with its reason, so nothing disappears silently. ENIs of other VPCs
 //! are not looked at: private DNS only answers inside the endpoint's VPC.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{HashMap, HashSet};
 use std::net::IpAddr;
 
 use super::index::{VpcIndex, primary_address};
@@ -119,17 +119,23 @@ pub fn discover<'a>(
         .filter(|ids| !ids.is_empty())
         .map(|ids| ids.iter().map(String::as_str).collect());
 
-    // By id, first occurrence wins: a snapshot merged from overlapping pages may repeat ENIs.
-    let mut in_vpc: BTreeMap<&'a str, &'a NetworkInterface> = BTreeMap::new();
-    for eni in &index.snapshot.network_interfaces {
-        if eni.vpc_id == index.vpc_id {
-            in_vpc.entry(eni.network_interface_id.as_str()).or_insert(eni);
-        }
-    }
+    // By id, first occurrence wins (the sort is stable): a snapshot merged from overlapping
+    // pages may repeat ENIs.
+    let mut in_vpc: Vec<&'a NetworkInterface> = index
+        .snapshot
+        .network_interfaces
+        .iter()
+        .filter(|eni| eni.vpc_id == index.vpc_id)
+        .collect();
+    in_vpc.sort_by(|a, b| a.network_interface_id.cmp(&b.network_interface_id));
+    in_vpc.dedup_by(|later, first| later.network_interface_id == first.network_interface_id);
+    // A VPC has a handful of distinct type spellings; normalise each once.
+    let mut type_excluded: HashMap<&str, bool> = HashMap::new();
 
     let mut clients = Vec::with_capacity(in_vpc.len());
     let mut excluded = Vec::new();
-    for (id, eni) in in_vpc {
+    for eni in in_vpc {
+        let id = eni.network_interface_id.as_str();
         let mut groups: Vec<&str> = eni.groups.iter().map(|g| g.group_id.as_str()).collect();
         groups.sort_unstable();
         groups.dedup();
@@ -137,7 +143,10 @@ pub fn discover<'a>(
 
         let reason = if endpoint_interfaces.contains(id) {
             Some(ExclusionReason::EndpointInterface)
-        } else if excluded_types.contains(&normalize_interface_type(interface_type)) {
+        } else if *type_excluded
+            .entry(interface_type)
+            .or_insert_with(|| excluded_types.contains(&normalize_interface_type(interface_type)))
+        {
             Some(ExclusionReason::InterfaceType(interface_type.to_string()))
         } else if excluded_enis.contains(id) {
             Some(ExclusionReason::ExcludedInterface)

@@ -1,11 +1,19 @@
-//! Pure analysis of one VPC for one endpoint spec: which ENIs private DNS would capture
-//! ([`clients`]), whether each can reach every endpoint destination on tcp/443 ([`reach`],
-//! [`nacl`]), and the fewest security-group rules that fix what can be fixed ([`remediation`]).
+//! Pure analysis of one VPC for one endpoint spec: which ENIs private DNS would capture, whether
+//! each can reach every endpoint destination on tcp/443, and the fewest security-group rules
+//! that fix what can be fixed.
 //!
 //! No I/O, no clock, no Kubernetes: (spec, owner, snapshot) → [`Analysis`], through [`analyze`].
-//! The order of work: index the snapshot once ([`index`]), check the spec against it and find
-//! the destinations ([`endpoint`]), discover the clients, check each, plan the rules.
-//! [`apply_rules`] gives the world as it would be once rules are added.
+//! The work, one file per step:
+//!
+//! - `index.rs`: the snapshot indexed once (lookups by id, CIDRs parsed, each security group
+//!   reduced to what it allows on tcp/443); `addr.rs`: address ranges and sets.
+//! - `endpoint.rs`: the spec checked against the VPC, this object's endpoint, the destinations.
+//! - `clients.rs`: the ENIs private DNS would capture, and why the others are excluded.
+//! - `reach.rs`: the security-group checks per client and destination; `nacl.rs`: the ACLs.
+//! - `remediation.rs`: the fewest rules (greedy set cover), and what no rule can fix.
+//! - `apply.rs`: [`apply_rules`], the world as it would be once rules are added.
+//!
+//! `docs/snapshot.md` describes the checks for users.
 
 mod addr;
 mod apply;
