@@ -8,6 +8,7 @@ use std::fmt;
 
 use crate::api::Owner;
 use crate::aws::observe::{ObserveScope, observe_vpc};
+use crate::aws::sdk::errors::NO_CREDENTIALS;
 use crate::aws::sdk::{SdkOptions, SdkProvider};
 use crate::aws::{Ec2, Ec2Error, ErrorKind, ProviderError};
 use crate::model::Snapshot;
@@ -42,6 +43,10 @@ impl fmt::Display for LiveError {
             LiveError::Ec2(e) => {
                 write!(f, "{e}")?;
                 match e.kind {
+                    ErrorKind::AccessDenied if e.code == NO_CREDENTIALS => write!(
+                        f,
+                        "\n  give vpce-rollout AWS credentials: environment, profile, IRSA, EKS Pod Identity or an instance profile (docs/aws.md)"
+                    ),
                     ErrorKind::AccessDenied => write!(
                         f,
                         "\n  the credentials lack the IAM action ec2:{} (docs/aws.md lists every action vpce-rollout needs)",
@@ -114,6 +119,21 @@ mod tests {
         let text = err.to_string();
         assert!(text.contains("ec2:DescribeNetworkInterfaces"), "{text}");
         assert!(text.contains("docs/aws.md"), "{text}");
+    }
+
+    #[test]
+    fn missing_credentials_say_where_credentials_come_from_not_which_action_is_denied() {
+        let err = LiveError::Ec2(Ec2Error::new(
+            ErrorKind::AccessDenied,
+            Ec2Operation::DescribeVpcs,
+            NO_CREDENTIALS,
+            "no AWS credentials found",
+        ));
+        let text = err.to_string();
+        assert!(
+            text.contains("IRSA") && !text.contains("lack the IAM action"),
+            "{text}"
+        );
     }
 
     #[test]

@@ -6,7 +6,10 @@
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
+use std::process::ExitCode;
+
 use super::live::{LiveError, LiveTarget, observe, observe_live};
+use super::{exit, fail};
 use crate::aws::Ec2;
 use crate::model::Snapshot;
 
@@ -45,6 +48,18 @@ impl SnapshotArgs {
             service_name: self.service_name.as_deref(),
             owner: None,
         }
+    }
+}
+
+/// `vpce-rollout snapshot`: exit 0 with the snapshot written, 1 with the reason on stderr.
+pub fn run_command(args: &SnapshotArgs) -> ExitCode {
+    let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+        Ok(r) => r,
+        Err(e) => return fail(format_args!("cannot start the async runtime: {e}")),
+    };
+    match runtime.block_on(run(args)) {
+        Ok(()) => ExitCode::from(exit::OK),
+        Err(e) => fail(e),
     }
 }
 

@@ -201,3 +201,146 @@ async fn a_live_observation_takes_credentials_region_and_endpoint_from_the_envir
         }
     }
 }
+
+/// The environment of a `vpce-rollout` process that talks to this bench's moto account, and to
+/// nothing else (no profile files, no instance metadata).
+fn moto_environment(command: &mut std::process::Command, b: &MotoBench) {
+    for variable in [
+        "AWS_PROFILE",
+        "AWS_DEFAULT_REGION",
+        "AWS_ENDPOINT_URL",
+        "AWS_SESSION_TOKEN",
+    ] {
+        command.env_remove(variable);
+    }
+    command
+        .env("AWS_REGION", "us-east-1")
+        .env("AWS_ACCESS_KEY_ID", &b.account.id)
+        .env("AWS_SECRET_ACCESS_KEY", "wire-test-secret")
+        .env("AWS_ENDPOINT_URL_EC2", crate::moto::moto().endpoint_url())
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .env("AWS_CONFIG_FILE", "/nonexistent/vpce-rollout/config")
+        .env(
+            "AWS_SHARED_CREDENTIALS_FILE",
+            "/nonexistent/vpce-rollout/credentials",
+        )
+        .env("NO_COLOR", "1");
+}
+
+fn vpce_rollout(b: &MotoBench, args: &[&str]) -> std::process::Output {
+    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_vpce-rollout"));
+    command.args(args);
+    moto_environment(&mut command, b);
+    command.output().expect("the binary runs")
+}
+
+#[tokio::test]
+async fn a_live_snapshot_planned_offline_gives_the_verdicts_of_a_live_plan() {
+    let b = MotoBench::incident().await;
+    // The incident: the endpoint's group admits the Lambda's group, not the monitoring agent's.
+    b.client()
+        .authorize_security_group_ingress()
+        .group_id(b.id("endpoint-sg"))
+        .ip_permissions(
+            aws_sdk_ec2::types::IpPermission::builder()
+                .ip_protocol("tcp")
+                .from_port(443)
+                .to_port(443)
+                .user_id_group_pairs(
+                    aws_sdk_ec2::types::UserIdGroupPair::builder()
+                        .group_id(b.id("lambda-sg"))
+                        .build(),
+                )
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let manifest = temp_file("incident-endpoint.yaml");
+    std::fs::write(
+        &manifest,
+        format!(
+            "apiVersion: vpce-rollout.dev/v1alpha1\nkind: InterfaceEndpoint\nmetadata:\n  name: logs\n  namespace: monitoring\n\
+             spec:\n  vpcId: {}\n  serviceName: {}\n  region: us-east-1\n  subnetIds: [{}, {}]\n  securityGroupIds: [{}]\n",
+            b.id("main"),
+            logs_service(),
+            b.id("main-a"),
+            b.id("main-b"),
+            b.id("endpoint-sg"),
+        ),
+    )
+    .unwrap();
+    let snapshot = temp_file("incident-live.json");
+
+    let taken = vpce_rollout(
+        &b,
+        &[
+            "snapshot",
+            "--vpc-id",
+            &b.id("main"),
+            "--service-name",
+            &logs_service(),
+            "-o",
+            snapshot.to_str().unwrap(),
+        ],
+    );
+    assert!(
+        taken.status.success(),
+        "snapshot: {}",
+        String::from_utf8_lossy(&taken.stderr)
+    );
+
+    let manifest_arg = manifest.to_str().unwrap();
+    let offline = vpce_rollout(
+        &b,
+        &[
+            "plan",
+            "-f",
+            manifest_arg,
+            "--snapshot",
+            snapshot.to_str().unwrap(),
+            "-o",
+            "json",
+        ],
+    );
+    let live = vpce_rollout(&b, &["plan", "-f", manifest_arg, "-o", "json"]);
+    for (name, out) in [("offline", &offline), ("live", &live)] {
+        assert_eq!(
+            out.status.code(),
+            Some(2),
+            "{name} plan: zabbix is blocked; stderr: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    assert_eq!(
+        String::from_utf8_lossy(&offline.stdout),
+        String::from_utf8_lossy(&live.stdout),
+        "the same verdicts, rules and plan id"
+    );
+
+    let report: serde_json::Value = serde_json::from_slice(&live.stdout).unwrap();
+    let verdict = |eni: String| {
+        report["clients"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["networkInterfaceId"] == eni.as_str())
+            .unwrap_or_else(|| panic!("{eni} is not a client: {report}"))
+            .clone()
+    };
+    let zabbix = verdict(b.id("zabbix"));
+    assert_eq!(zabbix["verdict"], "Blocked", "{zabbix}");
+    assert!(
+        zabbix["reasons"].to_string().contains("EndpointIngress"),
+        "{zabbix}"
+    );
+    assert_eq!(verdict(b.id("lambda"))["verdict"], "Reachable");
+    let rules = report["plan"]["rules"].to_string();
+    assert!(
+        rules.contains(&b.id("zabbix-sg")),
+        "the plan admits zabbix's group: {rules}"
+    );
+
+    std::fs::remove_file(&manifest).unwrap();
+    std::fs::remove_file(&snapshot).unwrap();
+}
