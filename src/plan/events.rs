@@ -186,8 +186,15 @@ pub(crate) fn transitions(
     let mut notes = Vec::new();
     let phase_changed = previous.phase != next.phase;
 
+    // Announced once per endpoint: enabling private DNS makes EC2 show the endpoint `pending`
+    // for a while, which is not news when it is `available` again.
     let available = |s: &InterfaceEndpointStatus| s.endpoint_state.as_deref() == Some("available");
-    if available(next) && (!available(previous) || previous.endpoint_id != next.endpoint_id) {
+    let announced = available(previous)
+        || !matches!(
+            previous.phase,
+            RolloutPhase::Pending | RolloutPhase::Creating | RolloutPhase::Provisioning
+        );
+    if available(next) && (previous.endpoint_id != next.endpoint_id || !announced) {
         notes.push(note(
             EventReason::EndpointAvailable,
             false,

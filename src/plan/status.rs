@@ -111,6 +111,47 @@ pub(crate) fn finish(input: &PlanInput<'_>, step: Step<'_>) -> Decision {
     }
 }
 
+/// Puts the endpoint CreateVpcEndpoint returned into the status: a fact from an action's
+/// result (the decision could not know the id).
+pub fn record_created(status: &mut InterfaceEndpointStatus, endpoint: &VpcEndpoint) {
+    status.endpoint_id = Some(endpoint.vpc_endpoint_id.clone());
+    status.endpoint_state = endpoint.state.as_ref().map(|s| s.to_ascii_lowercase());
+    status.private_dns_enabled = endpoint.private_dns_enabled;
+    status.dns_entries = endpoint.dns_entries.iter().map(|d| d.dns_name.clone()).collect();
+    status.network_interfaces = endpoint
+        .network_interface_ids
+        .iter()
+        .map(|id| EndpointNetworkInterface {
+            network_interface_id: id.clone(),
+            ..Default::default()
+        })
+        .collect();
+}
+
+/// Marks the plan's rules that an AuthorizeSecurityGroupIngress/Egress call added (or found
+/// already there) as applied.
+pub fn record_authorized(status: &mut InterfaceEndpointStatus, request: &crate::aws::AuthorizeRules) {
+    let Some(plan) = status.plan.as_mut() else {
+        return;
+    };
+    let direction = if request.egress { "egress" } else { "ingress" };
+    for planned in plan
+        .rules
+        .iter_mut()
+        .filter(|p| p.group_id == request.group_id && p.direction == direction)
+    {
+        let peer = planned.peer_group_id.as_deref().or(planned.cidr.as_deref());
+        let added = request.rules.iter().any(|r| {
+            Some(peer_text(&r.peer)) == peer
+                && i32::from(planned.from_port) == r.from_port
+                && i32::from(planned.to_port) == r.to_port
+        });
+        if added {
+            planned.applied = true;
+        }
+    }
+}
+
 fn endpoint_facts(status: &mut InterfaceEndpointStatus, endpoint: &VpcEndpoint, input: &PlanInput<'_>) {
     status.endpoint_id = Some(endpoint.vpc_endpoint_id.clone());
     status.endpoint_state = endpoint.state.as_ref().map(|s| s.to_ascii_lowercase());
