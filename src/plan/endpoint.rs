@@ -119,7 +119,7 @@ fn missing<'a>(input: &PlanInput<'a>, analysis: &'a Analysis, timing: &Timing) -
         // EC2 is eventually consistent: DescribeVpcEndpoints may not list an endpoint for a
         // while after CreateVpcEndpoint returned it. Creating again would be answered with the
         // same endpoint anyway (same token), but waiting costs nothing and keeps calls down.
-        let mut step = Step::new(input, RolloutPhase::Creating, timing.after_change);
+        let mut step = Step::new(input, RolloutPhase::Creating, pending_backoff(input, timing));
         step.keep_previous_endpoint = true;
         step.analysis = Some(analysis);
         let which = previous.endpoint_id.as_deref().unwrap_or("the endpoint");
@@ -339,7 +339,7 @@ mod tests {
         assert!(d.actions.is_empty(), "{:?}", d.actions);
         assert_eq!(d.status.phase, RolloutPhase::Creating);
         assert_eq!(d.status.endpoint_id.as_deref(), Some(ENDPOINT));
-        assert_eq!(d.requeue, timing().after_change);
+        assert_eq!(d.requeue, timing().pending_min);
         assert!(d.events.is_empty());
     }
 

@@ -94,6 +94,14 @@ pub(crate) fn finish(input: &PlanInput<'_>, step: Step<'_>) -> Decision {
     } else {
         events::transitions(previous, &next)
     };
+    // A step that reports Degraded (clients lost access) already names the blocked clients.
+    if step
+        .events
+        .iter()
+        .any(|e| e.reason == super::EventReason::Degraded)
+    {
+        notes.retain(|e| e.reason != super::EventReason::ClientsBlocked);
+    }
     notes.extend(step.events);
     if !step.quiet_actions {
         notes.extend(
