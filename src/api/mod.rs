@@ -413,7 +413,8 @@ pub struct PlanStatus {
     pub id: String,
     /// Whether some rules wait for approval.
     pub requires_approval: bool,
-    /// Whether `spec.approval.planId` equals `id`.
+    /// Whether nothing waits for approval: no rule needs it, or `spec.approval.planId` equals
+    /// `id` (the `PlanApproved` condition says which).
     #[serde(default)]
     pub approved: bool,
     /// The rules to add (`applied: false`) and the object's own rules present in AWS

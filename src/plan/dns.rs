@@ -493,7 +493,8 @@ mod tests {
 
     #[test]
     fn each_unmet_precondition_is_a_condition_reason_and_no_mutation() {
-        let cases: [(&str, fn(&mut Snapshot)); 4] = [
+        type BreakIt = fn(&mut Snapshot);
+        let cases: [(&str, BreakIt); 4] = [
             ("VpcDnsSupportDisabled", |w| {
                 w.vpc_attributes.get_mut(VPC).unwrap().enable_dns_support = Some(AttributeBoolean(false))
             }),

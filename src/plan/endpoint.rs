@@ -101,6 +101,9 @@ pub(crate) fn decide<'a>(input: &PlanInput<'a>, analysis: &'a Analysis, timing: 
     };
     step.endpoint = Some(endpoint);
     step.analysis = Some(analysis);
+    // While private DNS is being enabled the endpoint is `pending` but its ENIs are in place:
+    // the clients' verdicts still hold.
+    step.verified = step.phase == RolloutPhase::EnablingPrivateDns;
     step
 }
 

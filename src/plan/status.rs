@@ -196,7 +196,9 @@ fn mode_for(check: Check, modes: &RemediationSpec) -> Option<RemediationMode> {
 /// group first, bounded.
 pub fn client_summary(analysis: &Analysis, modes: &RemediationSpec) -> ClientSummary {
     let total = analysis.clients.len();
-    let mut groups: BTreeMap<(&[String], Vec<Check>), (u32, Vec<&str>)> = BTreeMap::new();
+    // (security groups, failing checks) → (count, examples)
+    type Groups<'a> = BTreeMap<(&'a [String], Vec<Check>), (u32, Vec<&'a str>)>;
+    let mut groups: Groups<'_> = BTreeMap::new();
     for client in analysis.blocked() {
         let entry = groups
             .entry((client.security_group_ids.as_slice(), client.failing_checks()))
@@ -253,7 +255,9 @@ pub fn plan_status(analysis: Option<&Analysis>, input: &PlanInput<'_>) -> Option
     }
     let id = analysis.map_or_else(|| crate::analysis::plan_id([]), |a| a.remediation.plan_id(modes));
     let requires_approval = missing.iter().any(|r| r.mode(modes) == RemediationMode::Approval);
-    let approved = spec.approval.as_ref().is_some_and(|a| a.plan_id == id);
+    // Mirrors the PlanApproved condition: nothing waits for approval. (Once approved rules are
+    // in place the plan has a new id, and "approved: false" would read as a refused approval.)
+    let approved = !requires_approval || spec.approval.as_ref().is_some_and(|a| a.plan_id == id);
     let mut rules: Vec<PlannedRule> = missing.iter().map(|r| planned(r, modes)).collect();
     let mut applied: Vec<PlannedRule> = owned.iter().map(|r| owned_planned(r, modes)).collect();
     applied.sort();
@@ -455,7 +459,7 @@ fn clients_condition(
             false,
             ConditionReason::NotVerified,
             format!(
-                "Verified once the endpoint is available; preview from the spec's subnets: {blocked} of {} blocked",
+                "Verified once the endpoint is available (preview: {blocked} of {} would be blocked)",
                 count(total, "client")
             ),
         );
@@ -515,7 +519,7 @@ fn approval_condition(access: Option<&Access<'_>>) -> ConditionUpdate {
             true,
             ConditionReason::ApprovalNotRequired,
             format!(
-                "No rule needs approval; {} added automatically (mode Auto)",
+                "No rule needs approval ({} to add in mode Auto)",
                 rules(access.auto.len())
             ),
         ),
@@ -534,7 +538,7 @@ fn approval_condition(access: Option<&Access<'_>>) -> ConditionUpdate {
             false,
             ConditionReason::AwaitingApproval,
             format!(
-                "Plan {} adds {} that need approval ({}); to approve, set spec.approval.planId: {}",
+                "Plan {} adds {} needing approval ({}); to approve, set spec.approval.planId: {}",
                 access.plan_id,
                 rules(access.needs_approval.len()),
                 listed(&access.needs_approval),
