@@ -23,3 +23,6 @@ pub mod controller;
 pub mod engine;
 pub mod model;
 pub mod plan;
+
+#[cfg(test)]
+mod artifacts;

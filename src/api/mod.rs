@@ -6,6 +6,7 @@
 //! [`crate::plan`] and reported as a condition.
 
 pub mod conditions;
+pub mod crd;
 
 use std::collections::BTreeMap;
 

@@ -61,6 +61,7 @@ fn is_private_dns_precondition(msg: &str) -> bool {
             || msg.contains("enablednshostnames")
             || msg.contains("conflicting")
             || msg.contains("does not support")
+            || msg.contains("does not provide a private dns name")
             || msg.contains("no private dns name"))
 }
 
@@ -112,6 +113,13 @@ mod tests {
             classify(
                 "InvalidParameter",
                 "private-dns-enabled cannot be set because there is already a conflicting DNS domain for logs.ap-northeast-1.amazonaws.com in the VPC vpc-1"
+            ),
+            ErrorKind::Precondition
+        );
+        assert_eq!(
+            classify(
+                "InvalidParameter",
+                "Private DNS can't be enabled because the service com.amazonaws.vpce.ap-northeast-1.vpce-svc-0123 does not provide a private DNS name."
             ),
             ErrorKind::Precondition
         );

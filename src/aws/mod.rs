@@ -181,6 +181,19 @@ impl Ec2Error {
             message: message.into(),
         }
     }
+
+    /// An error from an EC2 error code and message, classified by [`errors::classify`] (the one
+    /// table shared by the SDK adapter and the simulated world).
+    pub fn from_code(operation: Ec2Operation, code: impl Into<String>, message: impl Into<String>) -> Self {
+        let code = code.into();
+        let message = message.into();
+        Self {
+            kind: errors::classify(&code, &message),
+            operation,
+            code,
+            message,
+        }
+    }
 }
 
 /// Parameters of CreateVpcEndpoint (interface endpoints only, private DNS always off).

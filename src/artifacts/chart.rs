@@ -1,0 +1,159 @@
+//! What can be checked in `charts/vpce-rollout` without Helm (scripts/helm_lint.py runs the real
+//! `helm lint`): the chart's version matches the crate, every value is documented, templates
+//! only use values that exist and every value is used, and the environment variables the
+//! Deployment sets are the ones `vpce-rollout run` reads.
+
+use std::collections::BTreeSet;
+
+use clap::CommandFactory;
+
+use super::crd::repo_path;
+use crate::controller::options::tests_support::RunCommand;
+
+const CHART: &str = "charts/vpce-rollout";
+
+fn read(relative: &str) -> String {
+    std::fs::read_to_string(repo_path(&format!("{CHART}/{relative}")))
+        .unwrap_or_else(|e| panic!("{CHART}/{relative}: {e}"))
+}
+
+fn templates() -> Vec<(String, String)> {
+    let dir = repo_path(&format!("{CHART}/templates"));
+    let mut out: Vec<_> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .map(|p| {
+            let name = p.file_name().unwrap().to_string_lossy().to_string();
+            (name, std::fs::read_to_string(&p).unwrap())
+        })
+        .collect();
+    out.sort();
+    out
+}
+
+/// Every path in values.yaml (`image`, `image.tag`, ...), with whether it is a leaf.
+fn value_paths(value: &serde_yaml::Value, prefix: &str, out: &mut Vec<(String, bool)>) {
+    if let serde_yaml::Value::Mapping(map) = value {
+        for (k, v) in map {
+            let path = format!("{prefix}{}", k.as_str().unwrap());
+            let is_map = matches!(v, serde_yaml::Value::Mapping(m) if !m.is_empty());
+            out.push((path.clone(), !is_map));
+            value_paths(v, &format!("{path}."), out);
+        }
+    }
+}
+
+#[test]
+fn chart_version_follows_the_crate() {
+    let chart: serde_yaml::Value = serde_yaml::from_str(&read("Chart.yaml")).unwrap();
+    assert_eq!(chart["apiVersion"], "v2");
+    assert_eq!(chart["name"], "vpce-rollout");
+    assert_eq!(
+        chart["appVersion"].as_str(),
+        Some(env!("CARGO_PKG_VERSION")),
+        "Chart.yaml appVersion must be the crate version (the image tag by default)"
+    );
+}
+
+#[test]
+fn every_value_is_documented_in_values_yaml() {
+    // A key is documented by a `# --` comment right above it, or above one of its parents
+    // (e.g. `resources` documents its requests and limits).
+    let text = read("values.yaml");
+    let mut documented_at: Vec<(usize, bool)> = Vec::new(); // (indent, documented) of open keys
+    let mut previous_is_doc = false;
+    let mut undocumented = Vec::new();
+    let key = regex::Regex::new(r"^(\s*)([A-Za-z][A-Za-z0-9]*):").unwrap();
+    for line in text.lines() {
+        let trimmed = line.trim_start();
+        if trimmed.starts_with('#') {
+            if trimmed.starts_with("# --") {
+                previous_is_doc = true;
+            }
+            continue;
+        }
+        if let Some(caps) = key.captures(line) {
+            let indent = caps[1].len();
+            documented_at.retain(|(i, _)| *i < indent);
+            let inherited = documented_at.iter().any(|(_, d)| *d);
+            let documented = previous_is_doc || inherited;
+            let has_value = !line[caps.get(0).unwrap().end()..].trim().is_empty();
+            if has_value && !documented {
+                undocumented.push(caps[2].to_string());
+            }
+            documented_at.push((indent, documented));
+        }
+        previous_is_doc = false;
+    }
+    assert!(
+        undocumented.is_empty(),
+        "values without a `# --` comment in values.yaml: {undocumented:?}"
+    );
+}
+
+#[test]
+fn templates_use_only_existing_values_and_every_value_is_used() {
+    let values: serde_yaml::Value = serde_yaml::from_str(&read("values.yaml")).unwrap();
+    let mut paths = Vec::new();
+    value_paths(&values, "", &mut paths);
+    let known: BTreeSet<&str> = paths.iter().map(|(p, _)| p.as_str()).collect();
+    let reference =
+        regex::Regex::new(r"\.Values\.([A-Za-z][A-Za-z0-9]*(?:\.[A-Za-z][A-Za-z0-9]*)*)").unwrap();
+    let mut used = BTreeSet::new();
+    for (name, text) in templates() {
+        for caps in reference.captures_iter(&text) {
+            let path = caps[1].to_string();
+            assert!(
+                known.contains(path.as_str()),
+                "templates/{name} uses .Values.{path}, which values.yaml does not define"
+            );
+            used.insert(path);
+        }
+    }
+    for (path, leaf) in &paths {
+        // A value is used when it, or a map around it, is referenced (toYaml of a whole map).
+        let covered = used
+            .iter()
+            .any(|u| u == path || path.starts_with(&format!("{u}.")));
+        assert!(
+            !leaf || covered,
+            "values.yaml defines {path}, which no template uses"
+        );
+    }
+}
+
+#[test]
+fn deployment_sets_only_environment_variables_the_binary_reads() {
+    let command = RunCommand::command();
+    let read_by_binary: BTreeSet<String> = command
+        .get_arguments()
+        .filter_map(|a| a.get_env())
+        .map(|e| e.to_string_lossy().to_string())
+        .collect();
+    let deployment = read("templates/deployment.yaml");
+    let env_name = regex::Regex::new(r"- name: ((?:VPCE_ROLLOUT_|RUST_LOG)[A-Z_]*)").unwrap();
+    let set: BTreeSet<String> = env_name
+        .captures_iter(&deployment)
+        .map(|c| c[1].to_string())
+        .collect();
+    assert!(set.len() >= 8, "{set:?}");
+    let unknown: Vec<_> = set.difference(&read_by_binary).collect();
+    assert!(
+        unknown.is_empty(),
+        "the Deployment sets {unknown:?}, which `run` does not read (known: {read_by_binary:?})"
+    );
+}
+
+#[test]
+fn the_pod_runs_non_root_with_a_read_only_root_file_system() {
+    let values: serde_yaml::Value = serde_yaml::from_str(&read("values.yaml")).unwrap();
+    let pod = &values["podSecurityContext"];
+    assert_eq!(pod["runAsNonRoot"], true);
+    assert_eq!(pod["seccompProfile"]["type"], "RuntimeDefault");
+    let container = &values["securityContext"];
+    assert_eq!(container["allowPrivilegeEscalation"], false);
+    assert_eq!(container["readOnlyRootFilesystem"], true);
+    assert_eq!(container["capabilities"]["drop"][0], "ALL");
+    let deployment = read("templates/deployment.yaml");
+    assert!(deployment.contains("path: /healthz") && deployment.contains("path: /readyz"));
+}

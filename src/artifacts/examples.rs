@@ -1,0 +1,145 @@
+//! Every file in `examples/` is an `InterfaceEndpoint` that the API server would accept as
+//! written: it deserializes into the Rust type and validates against the generated CRD schema,
+//! with no field the server would prune and no YAML 1.1 boolean trap.
+
+use std::collections::BTreeMap;
+
+use super::crd::repo_path;
+use super::schema::validate;
+use crate::api::{DeletionPolicy, InterfaceEndpoint, RemediationMode};
+
+fn schema() -> serde_json::Value {
+    let crd = serde_json::to_value(crate::api::crd::crd()).unwrap();
+    crd["spec"]["versions"][0]["schema"]["openAPIV3Schema"].clone()
+}
+
+/// The examples by file name, as JSON (what the API server sees) and as the typed object.
+fn examples() -> BTreeMap<String, (String, serde_json::Value, InterfaceEndpoint)> {
+    let dir = repo_path("examples");
+    let mut out = BTreeMap::new();
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_none_or(|e| e != "yaml") {
+            continue;
+        }
+        let name = path.file_name().unwrap().to_string_lossy().to_string();
+        let text = std::fs::read_to_string(&path).unwrap();
+        let json: serde_json::Value =
+            serde_yaml::from_str(&text).unwrap_or_else(|e| panic!("examples/{name} is not YAML: {e}"));
+        let typed: InterfaceEndpoint = serde_json::from_value(json.clone())
+            .unwrap_or_else(|e| panic!("examples/{name} is not an InterfaceEndpoint: {e}"));
+        out.insert(name, (text, json, typed));
+    }
+    out
+}
+
+#[test]
+fn every_example_validates_against_the_crd_schema() {
+    let schema = schema();
+    let examples = examples();
+    assert!(
+        examples.len() >= 4,
+        "examples/ holds the four documented examples"
+    );
+    for (name, (_, json, typed)) in &examples {
+        assert_eq!(json["apiVersion"], "vpce-rollout.dev/v1alpha1", "{name}");
+        assert_eq!(json["kind"], "InterfaceEndpoint", "{name}");
+        assert!(
+            typed.metadata.name.is_some() && typed.metadata.namespace.is_some(),
+            "{name}: name and namespace"
+        );
+        let errors = validate(json, &schema);
+        assert!(
+            errors.is_empty(),
+            "examples/{name} does not validate:\n  {}",
+            errors.join("\n  ")
+        );
+    }
+}
+
+#[test]
+fn no_example_has_an_unquoted_yaml_1_1_boolean() {
+    // kubectl reads YAML 1.1, where a bare `Off`, `on`, `yes` or `no` is a boolean: `clientEgress:
+    // Off` would reach the API server as `false` and be rejected.
+    let trap = regex::Regex::new(r"(?i):\s+(on|off|yes|no|y|n)\s*(#.*)?$").unwrap();
+    for (name, (text, _, _)) in examples() {
+        for (i, line) in text.lines().enumerate() {
+            assert!(
+                !trap.is_match(line),
+                "examples/{name}:{}: quote the value: {line}",
+                i + 1
+            );
+        }
+    }
+}
+
+#[test]
+fn the_examples_cover_the_documented_variants() {
+    let examples = examples();
+    let get = |n: &str| {
+        &examples
+            .get(n)
+            .unwrap_or_else(|| panic!("examples/{n} is missing"))
+            .2
+            .spec
+    };
+
+    let incident = get("cloudwatch-logs.yaml");
+    assert_eq!(incident.service_name, "com.amazonaws.ap-northeast-1.logs");
+    assert_eq!(
+        incident.remediation.client_egress,
+        RemediationMode::Approval,
+        "the default mode"
+    );
+    assert!(incident.private_dns.enabled && !incident.private_dns.force);
+    assert!(
+        incident.approval.is_none(),
+        "nothing is approved before the plan exists"
+    );
+
+    let auto = get("cloudwatch-logs-auto.yaml");
+    assert_eq!(auto.remediation.endpoint_ingress, RemediationMode::Auto);
+    assert_eq!(auto.remediation.client_egress, RemediationMode::Auto);
+
+    assert_eq!(get("sts-retain.yaml").deletion_policy, DeletionPolicy::Retain);
+
+    let selected = get("ssm-selected-clients.yaml");
+    assert_eq!(
+        selected.clients.security_group_ids.as_ref().map(Vec::len),
+        Some(2)
+    );
+    assert_eq!(selected.remediation.client_egress, RemediationMode::Off);
+}
+
+#[test]
+fn the_schema_check_catches_what_the_api_server_would_refuse_or_drop() {
+    let schema = schema();
+    let (_, json, _) = examples().remove("cloudwatch-logs.yaml").unwrap();
+    let mut bad = json.clone();
+    bad["spec"]["vpcId"] = "vpc-XYZ".into();
+    bad["spec"]["subnetIds"] = serde_json::json!([]);
+    bad["spec"]["deletionPolicyy"] = "Retain".into();
+    bad["spec"]["remediation"] = serde_json::json!({ "clientEgress": false });
+    bad["spec"].as_object_mut().unwrap().remove("serviceName");
+    let errors = validate(&bad, &schema).join("\n");
+    assert!(
+        errors.contains(".spec.vpcId: \"vpc-XYZ\" does not match"),
+        "{errors}"
+    );
+    assert!(
+        errors.contains(".spec.subnetIds: 0 items, fewer than the minimum 1"),
+        "{errors}"
+    );
+    assert!(
+        errors.contains(".spec.deletionPolicyy: unknown field"),
+        "{errors}"
+    );
+    assert!(
+        errors.contains(".spec.remediation.clientEgress: expected string"),
+        "{errors}"
+    );
+    assert!(
+        errors.contains("missing required field \"serviceName\""),
+        "{errors}"
+    );
+}

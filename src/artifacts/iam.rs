@@ -1,0 +1,174 @@
+//! `docs/iam-policy.json` grants exactly the EC2 actions the adapter calls, and puts the
+//! ownership conditions where EC2 supports them (see docs/iam.md for each statement).
+
+use std::collections::BTreeSet;
+
+use serde_json::Value;
+
+use super::crd::repo_path;
+use crate::api::{OWNER_TAG, UID_TAG};
+use crate::aws::Ec2Operation;
+
+/// Actions EC2 authorizes implicitly for the calls above: tags given in CreateVpcEndpoint and
+/// AuthorizeSecurityGroup* are authorized as `ec2:CreateTags`.
+const IMPLIED_ACTIONS: [&str; 1] = ["CreateTags"];
+
+fn policy() -> Value {
+    let text = std::fs::read_to_string(repo_path("docs/iam-policy.json")).unwrap();
+    serde_json::from_str(&text).expect("docs/iam-policy.json is JSON")
+}
+
+fn list(v: &Value) -> Vec<String> {
+    match v {
+        Value::String(s) => vec![s.clone()],
+        Value::Array(items) => items.iter().map(|i| i.as_str().unwrap().to_string()).collect(),
+        _ => vec![],
+    }
+}
+
+fn statements() -> Vec<Value> {
+    policy()["Statement"].as_array().unwrap().clone()
+}
+
+fn actions(statement: &Value) -> BTreeSet<String> {
+    list(&statement["Action"])
+        .into_iter()
+        .map(|a| {
+            a.strip_prefix("ec2:")
+                .unwrap_or_else(|| panic!("only EC2 actions are expected, found {a}"))
+                .to_string()
+        })
+        .collect()
+}
+
+fn statement(sid: &str) -> Value {
+    statements()
+        .into_iter()
+        .find(|s| s["Sid"] == sid)
+        .unwrap_or_else(|| panic!("no statement {sid}"))
+}
+
+/// Both ownership tags must be present (`Null: false`) under `prefix` (`aws:RequestTag/` or
+/// `aws:ResourceTag/`).
+fn requires_owner_tags(statement: &Value, prefix: &str) -> bool {
+    [OWNER_TAG, UID_TAG]
+        .iter()
+        .all(|tag| statement["Condition"]["Null"][format!("{prefix}{tag}")] == "false")
+}
+
+#[test]
+fn the_policy_allows_exactly_the_ec2_actions_the_adapter_calls() {
+    let expected: BTreeSet<String> = Ec2Operation::ALL
+        .iter()
+        .map(|op| op.as_str().to_string())
+        .chain(IMPLIED_ACTIONS.iter().map(|a| a.to_string()))
+        .collect();
+    let mut granted = BTreeSet::new();
+    for s in statements() {
+        assert_eq!(s["Effect"], "Allow", "{s}");
+        assert!(
+            s.get("NotAction").is_none() && s.get("NotResource").is_none(),
+            "{s}"
+        );
+        for action in actions(&s) {
+            assert!(!action.contains('*'), "no wildcard actions: {action}");
+            granted.insert(action);
+        }
+    }
+    let missing: Vec<_> = expected.difference(&granted).collect();
+    let extra: Vec<_> = granted.difference(&expected).collect();
+    assert!(
+        missing.is_empty() && extra.is_empty(),
+        "docs/iam-policy.json is out of step with Ec2Operation::ALL: missing {missing:?}, not called {extra:?}; update the policy and docs/iam.md"
+    );
+}
+
+#[test]
+fn only_reads_are_granted_on_every_resource() {
+    for s in statements() {
+        if list(&s["Resource"]).iter().any(|r| r == "*") {
+            for action in actions(&s) {
+                let op = Ec2Operation::ALL.iter().find(|op| op.as_str() == action);
+                assert!(
+                    op.is_some_and(|op| !op.is_mutation()),
+                    "{action} is granted on \"*\" in {}",
+                    s["Sid"]
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn endpoints_are_created_only_with_the_owner_tags_and_changed_only_when_they_carry_them() {
+    let create = statement("CreateOnlyEndpointsTaggedAsOwned");
+    assert_eq!(list(&create["Resource"]), ["arn:aws:ec2:*:*:vpc-endpoint/*"]);
+    assert!(requires_owner_tags(&create, "aws:RequestTag/"), "{create}");
+
+    let owned = statement("ModifyAndDeleteOnlyOwnedEndpoints");
+    assert_eq!(
+        actions(&owned),
+        BTreeSet::from(["ModifyVpcEndpoint".to_string(), "DeleteVpcEndpoints".to_string()])
+    );
+    assert!(requires_owner_tags(&owned, "aws:ResourceTag/"), "{owned}");
+
+    // No other statement may grant these actions on endpoints without the conditions.
+    for s in statements() {
+        let on_endpoints = list(&s["Resource"])
+            .iter()
+            .any(|r| r.contains("vpc-endpoint/") || r == "*");
+        let endpoint_writes = actions(&s)
+            .into_iter()
+            .filter(|a| {
+                ["CreateVpcEndpoint", "ModifyVpcEndpoint", "DeleteVpcEndpoints"].contains(&a.as_str())
+            })
+            .count();
+        if on_endpoints && endpoint_writes > 0 {
+            assert!(
+                requires_owner_tags(&s, "aws:RequestTag/") || requires_owner_tags(&s, "aws:ResourceTag/"),
+                "{} writes endpoints without an ownership condition",
+                s["Sid"]
+            );
+        }
+    }
+}
+
+#[test]
+fn rules_are_added_only_with_the_owner_tags() {
+    let rules = statement("AddOnlyRulesTaggedAsOwned");
+    assert_eq!(
+        list(&rules["Resource"]),
+        ["arn:aws:ec2:*:*:security-group-rule/*"]
+    );
+    assert!(requires_owner_tags(&rules, "aws:RequestTag/"), "{rules}");
+}
+
+#[test]
+fn tags_can_only_be_written_while_creating_an_endpoint_or_a_rule() {
+    let tag = statement("TagOnlyWhileCreating");
+    assert_eq!(actions(&tag), BTreeSet::from(["CreateTags".to_string()]));
+    let create_actions: BTreeSet<String> = list(&tag["Condition"]["StringEquals"]["ec2:CreateAction"])
+        .into_iter()
+        .collect();
+    let tagging_calls: BTreeSet<String> = [
+        Ec2Operation::CreateVpcEndpoint,
+        Ec2Operation::AuthorizeSecurityGroupIngress,
+        Ec2Operation::AuthorizeSecurityGroupEgress,
+    ]
+    .iter()
+    .map(|op| op.as_str().to_string())
+    .collect();
+    assert_eq!(create_actions, tagging_calls);
+}
+
+#[test]
+fn iam_doc_explains_every_statement() {
+    let doc = std::fs::read_to_string(repo_path("docs/iam.md")).unwrap();
+    for s in statements() {
+        let sid = s["Sid"].as_str().unwrap();
+        assert!(
+            doc.contains(&format!("`{sid}`")),
+            "docs/iam.md does not explain {sid}"
+        );
+    }
+}

@@ -1,1 +1,0 @@
-//! The simulated EC2 world.

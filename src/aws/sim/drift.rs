@@ -1,0 +1,141 @@
+//! Out-of-band changes: what someone else does to the account while the controller runs.
+//!
+//! Drift tests use these to revoke a rule behind the controller's back, delete its endpoint,
+//! turn private DNS off, start an instance (a new client ENI), or change the VPC's DNS
+//! attributes. They act at once, are not EC2 calls (no throttling, no faults, not in the call
+//! log) and skip EC2's preconditions, as a console user with other permissions might.
+
+use std::collections::HashSet;
+
+use super::SimEc2;
+use crate::model::{
+    AttributeBoolean, NetworkInterface, PrivateIpAddress, SecurityGroup, ServiceDetail, VpcDnsAttributes,
+};
+
+/// The resource a drift helper was asked to change is not in the world.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{0} does not exist in the simulated world")]
+pub struct Missing(pub String);
+
+impl SimEc2 {
+    /// Someone revokes a rule (ingress or egress) by id.
+    pub fn revoke_rule_out_of_band(&self, rule_id: &str) -> Result<(), Missing> {
+        let mut state = self.lock();
+        let rules = &mut state.world.rules;
+        let before = rules.len();
+        rules.retain(|r| r.security_group_rule_id != rule_id);
+        if rules.len() == before {
+            return Err(Missing(rule_id.to_string()));
+        }
+        Ok(())
+    }
+
+    /// Someone deletes an endpoint: it and its ENIs are gone at once.
+    pub fn delete_endpoint_out_of_band(&self, endpoint_id: &str) -> Result<(), Missing> {
+        let mut state = self.lock();
+        if !state.world.endpoints.contains_key(endpoint_id) {
+            return Err(Missing(endpoint_id.to_string()));
+        }
+        state.world.remove_endpoint(endpoint_id);
+        Ok(())
+    }
+
+    /// Someone turns private DNS on or off, without EC2's preconditions.
+    pub fn set_private_dns_out_of_band(&self, endpoint_id: &str, enabled: bool) -> Result<(), Missing> {
+        let mut state = self.lock();
+        let sim = state
+            .world
+            .endpoints
+            .get_mut(endpoint_id)
+            .ok_or_else(|| Missing(endpoint_id.to_string()))?;
+        sim.endpoint.private_dns_enabled = enabled;
+        state.world.refresh_dns_entries(endpoint_id);
+        Ok(())
+    }
+
+    /// Someone starts an instance or a function: a new ENI. An empty id gets a fresh `eni-…`; an
+    /// ENI without an address gets the subnet's lowest free one. Returns the ENI as stored.
+    pub fn add_network_interface(&self, mut eni: NetworkInterface) -> Result<NetworkInterface, Missing> {
+        let mut state = self.lock();
+        let world = &mut state.world;
+        let subnet = world
+            .subnets
+            .get(&eni.subnet_id)
+            .ok_or_else(|| Missing(eni.subnet_id.clone()))?;
+        if eni.vpc_id.is_empty() {
+            eni.vpc_id = subnet.vpc_id.clone();
+        }
+        if eni.availability_zone.is_none() {
+            eni.availability_zone = subnet.availability_zone.clone();
+        }
+        if eni.network_interface_id.is_empty() {
+            eni.network_interface_id = world.fresh_id("eni");
+        }
+        if eni.private_ip_address.is_none() && eni.private_ip_addresses.is_empty() {
+            let address = world
+                .free_address(&eni.subnet_id, &HashSet::new())
+                .ok_or_else(|| Missing(format!("a free address in {}", eni.subnet_id)))?;
+            eni.private_ip_address = Some(address.to_string());
+            eni.private_ip_addresses = vec![PrivateIpAddress {
+                private_ip_address: address.to_string(),
+                primary: Some(true),
+            }];
+        }
+        world
+            .network_interfaces
+            .insert(eni.network_interface_id.clone(), eni.clone());
+        Ok(eni)
+    }
+
+    /// Someone deletes an ENI (an instance terminates).
+    pub fn remove_network_interface(&self, eni_id: &str) -> Result<(), Missing> {
+        let mut state = self.lock();
+        state
+            .world
+            .network_interfaces
+            .remove(eni_id)
+            .map(|_| ())
+            .ok_or_else(|| Missing(eni_id.to_string()))
+    }
+
+    /// Someone creates a security group (its `IpPermissions` become rules with fresh ids).
+    pub fn add_security_group(&self, group: SecurityGroup) {
+        let mut state = self.lock();
+        state.world.rules.retain(|r| r.group_id != group.group_id);
+        state.world.add_group(&group);
+        state.world.assign_missing_rule_ids();
+    }
+
+    /// Someone changes a VPC's DNS attributes (`None` leaves one as it is).
+    pub fn set_vpc_dns_attributes(
+        &self,
+        vpc_id: &str,
+        dns_support: Option<bool>,
+        dns_hostnames: Option<bool>,
+    ) -> Result<(), Missing> {
+        let mut state = self.lock();
+        let world = &mut state.world;
+        if !world.vpcs.contains_key(vpc_id) {
+            return Err(Missing(vpc_id.to_string()));
+        }
+        let current = world.dns_attributes(vpc_id);
+        world.vpc_attributes.insert(
+            vpc_id.to_string(),
+            VpcDnsAttributes {
+                enable_dns_support: dns_support.map(AttributeBoolean).or(current.enable_dns_support),
+                enable_dns_hostnames: dns_hostnames
+                    .map(AttributeBoolean)
+                    .or(current.enable_dns_hostnames),
+            },
+        );
+        Ok(())
+    }
+
+    /// Makes an endpoint service available in the region (replaces one of the same name).
+    pub fn add_service(&self, service: ServiceDetail) {
+        self.lock()
+            .world
+            .services
+            .insert(service.service_name.clone(), service);
+    }
+}

@@ -1,0 +1,637 @@
+//! Interface VPC endpoints in the simulated world: create, modify, delete and describe, with the
+//! validation, lifecycle and side effects EC2 has and the controller relies on.
+//!
+//! - Create checks the VPC, the service, every subnet (exists, in the VPC, in a zone the service
+//!   offers, one per zone) and every security group (exists, in the VPC), then makes one
+//!   requester-managed `vpc_endpoint` ENI per subnet with a free address of the subnet and the
+//!   endpoint's groups. The endpoint is `pending` until the provisioning delay has passed, and for
+//!   a short while describes do not see it at all (EC2 is eventually consistent).
+//! - A ClientToken makes create idempotent: the same token with the same parameters returns the
+//!   same endpoint, with other parameters `IdempotentParameterMismatch`.
+//! - Enabling private DNS checks EC2's preconditions (the service has a private DNS name, the VPC
+//!   has enableDnsSupport and enableDnsHostnames, no other endpoint in the VPC already holds the
+//!   name) and makes the endpoint `pending` for a while.
+//! - Delete makes the endpoint `deleting`; after the deletion delay it and its ENIs are gone.
+
+use std::collections::{BTreeMap, BTreeSet, HashSet};
+use std::net::{IpAddr, Ipv4Addr};
+use std::time::Duration;
+
+use ipnet::Ipv4Net;
+
+use super::world::{ClientTokenUse, CreateFingerprint, Lifecycle, Now, SimEndpoint, World};
+use super::{SimConfig, clock, codes, ids, limits};
+use crate::aws::{CreateVpcEndpoint, Ec2Error, Ec2Operation, EndpointFilter, ModifyVpcEndpoint};
+use crate::model::{
+    DnsEntry, GroupIdentifier, NetworkInterface, PrivateIpAddress, SecurityGroupIdentifier, ServiceDetail,
+    Tag, VpcEndpoint, tag_pairs,
+};
+
+/// The policy EC2 attaches when none is given: full access.
+pub const DEFAULT_ENDPOINT_POLICY: &str = r#"{"Version":"2008-10-17","Statement":[{"Effect":"Allow","Principal":"*","Action":"*","Resource":"*"}]}"#;
+
+/// The AWS account that owns endpoint network interfaces (their `RequesterId`).
+const ENDPOINT_ENI_REQUESTER: &str = "amazon-vpce";
+
+impl World {
+    pub(super) fn create_endpoint(
+        &mut self,
+        op: Ec2Operation,
+        request: &CreateVpcEndpoint,
+        now: Now,
+        config: &SimConfig,
+    ) -> Result<VpcEndpoint, Ec2Error> {
+        if request.client_token.len() > limits::CLIENT_TOKEN_MAX_LEN {
+            return Err(codes::client_token_too_long(op, limits::CLIENT_TOKEN_MAX_LEN));
+        }
+        let fingerprint = fingerprint(request);
+        if let Some(used) = self.client_tokens.get(&request.client_token) {
+            if used.fingerprint != fingerprint {
+                return Err(codes::idempotency_mismatch(op));
+            }
+            let current = self.endpoints.get(&used.endpoint_id).map(|e| e.endpoint.clone());
+            return Ok(current.unwrap_or_else(|| used.response.clone()));
+        }
+
+        if !self.vpcs.contains_key(&request.vpc_id) {
+            return Err(codes::vpc_not_found(op, &request.vpc_id));
+        }
+        let service = self.service(op, &request.service_name)?.clone();
+        self.check_subnets(op, &request.vpc_id, &service, &[], &request.subnet_ids)?;
+        let group_ids = if request.security_group_ids.is_empty() {
+            // EC2 attaches the VPC's default group when none is given.
+            self.default_group(&request.vpc_id).into_iter().collect()
+        } else {
+            request.security_group_ids.clone()
+        };
+        self.check_groups(op, &request.vpc_id, &group_ids, request.subnet_ids.first())?;
+        let policy = match &request.policy_document {
+            Some(p) => validate_policy(op, p)?,
+            None => DEFAULT_ENDPOINT_POLICY.to_string(),
+        };
+        let in_vpc = self
+            .endpoints
+            .values()
+            .filter(|e| e.endpoint.vpc_id == request.vpc_id)
+            .count();
+        if in_vpc >= config.interface_endpoints_per_vpc {
+            return Err(codes::endpoints_limit(
+                op,
+                &request.vpc_id,
+                config.interface_endpoints_per_vpc,
+            ));
+        }
+
+        let endpoint_id = self.fresh_id("vpce");
+        let groups = self.endpoint_groups(&group_ids);
+        let enis = self.new_endpoint_enis(op, &endpoint_id, &request.subnet_ids, &groups)?;
+        let dns_label = self.ids.dns_label();
+        let endpoint = VpcEndpoint {
+            vpc_endpoint_id: endpoint_id.clone(),
+            vpc_endpoint_type: Some("Interface".into()),
+            vpc_id: request.vpc_id.clone(),
+            service_name: request.service_name.clone(),
+            state: Some("pending".into()),
+            policy_document: Some(policy),
+            subnet_ids: request.subnet_ids.clone(),
+            groups,
+            network_interface_ids: enis.iter().map(|e| e.network_interface_id.clone()).collect(),
+            private_dns_enabled: false,
+            dns_entries: Vec::new(),
+            creation_timestamp: Some(clock::aws_timestamp(now.timestamp)),
+            owner_id: Some(self.account_id.clone()),
+            requester_managed: Some(false),
+            tags: request.tags.clone(),
+        };
+        for eni in enis {
+            self.network_interfaces
+                .insert(eni.network_interface_id.clone(), eni);
+        }
+        self.endpoints.insert(
+            endpoint_id.clone(),
+            SimEndpoint {
+                endpoint,
+                dns_label,
+                visible_from: now.elapsed + config.visibility_delay,
+                next: None,
+            },
+        );
+        self.refresh_dns_entries(&endpoint_id);
+        // The response is what EC2 answers: still `pending`, even when provisioning takes no time.
+        let response = self.endpoints[&endpoint_id].endpoint.clone();
+        self.schedule(
+            &endpoint_id,
+            now.elapsed,
+            config.provisioning_delay,
+            Lifecycle::BecomeAvailable,
+        );
+        if !request.client_token.is_empty() {
+            self.client_tokens.insert(
+                request.client_token.clone(),
+                ClientTokenUse {
+                    fingerprint,
+                    endpoint_id,
+                    response: response.clone(),
+                },
+            );
+        }
+        Ok(response)
+    }
+
+    pub(super) fn modify_endpoint(
+        &mut self,
+        op: Ec2Operation,
+        request: &ModifyVpcEndpoint,
+        now: Now,
+        config: &SimConfig,
+    ) -> Result<(), Ec2Error> {
+        let id = &request.vpc_endpoint_id;
+        let current = match self.endpoints.get(id) {
+            Some(e) if e.is_visible(now.elapsed) => e.endpoint.clone(),
+            _ => return Err(codes::endpoint_not_found(op, id)),
+        };
+        let state = current.state_lower();
+        if state == "deleting" || state == "deleted" {
+            return Err(codes::incorrect_state(op, id, &state));
+        }
+        if request.policy_document.is_some() && request.reset_policy {
+            return Err(codes::invalid_combination(
+                op,
+                "PolicyDocument and ResetPolicy cannot be used together",
+            ));
+        }
+        // An endpoint loaded from a snapshot without its service's details can still be modified;
+        // only enabling private DNS needs to know the service.
+        let known_service = self.services.get(&current.service_name).cloned();
+        let service = known_service.clone().unwrap_or_else(|| ServiceDetail {
+            service_name: current.service_name.clone(),
+            ..Default::default()
+        });
+
+        // Validate everything before changing anything: a failed modify changes nothing.
+        for subnet in &request.remove_subnet_ids {
+            if !current.subnet_ids.contains(subnet) {
+                return Err(codes::not_attached(op, "subnet", subnet, id));
+            }
+        }
+        let kept: Vec<String> = current
+            .subnet_ids
+            .iter()
+            .filter(|s| !request.remove_subnet_ids.contains(s))
+            .cloned()
+            .collect();
+        let added: Vec<String> = request
+            .add_subnet_ids
+            .iter()
+            .filter(|s| !kept.contains(s))
+            .cloned()
+            .collect();
+        self.check_subnets(op, &current.vpc_id, &service, &kept, &added)?;
+        for group in &request.remove_security_group_ids {
+            if !current.groups.iter().any(|g| &g.group_id == group) {
+                return Err(codes::not_attached(op, "security group", group, id));
+            }
+        }
+        let any_subnet = kept.first().or(added.first());
+        self.check_groups(op, &current.vpc_id, &request.add_security_group_ids, any_subnet)?;
+        let policy = match (&request.policy_document, request.reset_policy) {
+            (Some(p), _) => Some(validate_policy(op, p)?),
+            (None, true) => Some(DEFAULT_ENDPOINT_POLICY.to_string()),
+            (None, false) => None,
+        };
+        let enable_dns = request.private_dns_enabled == Some(true) && !current.private_dns_enabled;
+        if enable_dns {
+            if known_service.is_none() {
+                return Err(codes::service_not_found(op, &current.service_name));
+            }
+            self.check_private_dns(op, &current, &service)?;
+        }
+        let mut group_ids: Vec<String> = current
+            .groups
+            .iter()
+            .map(|g| g.group_id.clone())
+            .filter(|g| !request.remove_security_group_ids.contains(g))
+            .collect();
+        for g in &request.add_security_group_ids {
+            if !group_ids.contains(g) {
+                group_ids.push(g.clone());
+            }
+        }
+        let groups = self.endpoint_groups(&group_ids);
+        let new_enis = self.new_endpoint_enis(op, id, &added, &groups)?;
+
+        // Apply.
+        let removed_enis: Vec<String> = current
+            .network_interface_ids
+            .iter()
+            .filter(|eni| {
+                self.network_interfaces
+                    .get(*eni)
+                    .is_some_and(|n| request.remove_subnet_ids.contains(&n.subnet_id))
+            })
+            .cloned()
+            .collect();
+        for eni in &removed_enis {
+            self.network_interfaces.remove(eni);
+        }
+        let new_eni_ids: Vec<String> = new_enis.iter().map(|e| e.network_interface_id.clone()).collect();
+        for eni in new_enis {
+            self.network_interfaces
+                .insert(eni.network_interface_id.clone(), eni);
+        }
+        let sim = self.endpoints.get_mut(id).expect("checked above");
+        let e = &mut sim.endpoint;
+        e.subnet_ids = kept.into_iter().chain(added).collect();
+        e.network_interface_ids.retain(|n| !removed_enis.contains(n));
+        e.network_interface_ids.extend(new_eni_ids);
+        e.groups = groups;
+        if let Some(p) = policy {
+            e.policy_document = Some(p);
+        }
+        if let Some(enabled) = request.private_dns_enabled {
+            e.private_dns_enabled = enabled;
+        }
+        self.sync_endpoint_eni_groups(id);
+        self.refresh_dns_entries(id);
+        if enable_dns {
+            // EC2 shows the endpoint `pending` while it associates the private hosted zone.
+            if let Some(sim) = self.endpoints.get_mut(id) {
+                sim.endpoint.state = Some("pending".into());
+            }
+            self.schedule(
+                id,
+                now.elapsed,
+                config.private_dns_delay,
+                Lifecycle::BecomeAvailable,
+            );
+        }
+        Ok(())
+    }
+
+    /// DeleteVpcEndpoints: per-item failures, keyed by id.
+    pub(super) fn delete_endpoints(
+        &mut self,
+        op: Ec2Operation,
+        ids: &[String],
+        now: Now,
+        config: &SimConfig,
+    ) -> Result<BTreeMap<String, Ec2Error>, Ec2Error> {
+        if ids.is_empty() {
+            return Err(codes::missing_parameter(op, "VpcEndpointId"));
+        }
+        let mut unsuccessful = BTreeMap::new();
+        for id in ids {
+            let Some(sim) = self.endpoints.get_mut(id).filter(|e| e.is_visible(now.elapsed)) else {
+                unsuccessful.insert(id.clone(), codes::endpoint_item_not_found(op, id));
+                continue;
+            };
+            if sim.endpoint.state_lower() == "deleting" {
+                continue;
+            }
+            sim.endpoint.state = Some("deleting".into());
+            sim.next = None;
+            self.schedule(id, now.elapsed, config.deletion_delay, Lifecycle::Disappear);
+        }
+        Ok(unsuccessful)
+    }
+
+    /// DescribeVpcEndpoints: ids (each must be visible) and filters, all of which must match.
+    pub(super) fn describe_endpoints(
+        &self,
+        op: Ec2Operation,
+        filter: &EndpointFilter,
+        now: Now,
+    ) -> Result<Vec<VpcEndpoint>, Ec2Error> {
+        for id in &filter.vpc_endpoint_ids {
+            if !self.endpoints.get(id).is_some_and(|e| e.is_visible(now.elapsed)) {
+                return Err(codes::endpoint_not_found(op, id));
+            }
+        }
+        Ok(self
+            .endpoints
+            .values()
+            .filter(|e| e.is_visible(now.elapsed))
+            .map(|e| &e.endpoint)
+            .filter(|e| {
+                filter.vpc_endpoint_ids.is_empty() || filter.vpc_endpoint_ids.contains(&e.vpc_endpoint_id)
+            })
+            .filter(|e| filter.vpc_id.as_ref().is_none_or(|v| v == &e.vpc_id))
+            .filter(|e| filter.service_name.as_ref().is_none_or(|s| s == &e.service_name))
+            .filter(|e| match &filter.tag {
+                None => true,
+                Some((k, v)) => tag_pairs(&e.tags).any(|(ek, ev)| ek == k && ev == v),
+            })
+            .cloned()
+            .collect())
+    }
+
+    /// Network interfaces of endpoints describes cannot see yet are not seen either.
+    pub(super) fn hidden_network_interfaces(&self, now: Duration) -> HashSet<&str> {
+        self.endpoints
+            .values()
+            .filter(|e| !e.is_visible(now))
+            .flat_map(|e| e.endpoint.network_interface_ids.iter().map(String::as_str))
+            .collect()
+    }
+
+    pub(super) fn service(&self, op: Ec2Operation, name: &str) -> Result<&ServiceDetail, Ec2Error> {
+        self.services
+            .get(name)
+            .ok_or_else(|| codes::service_not_found(op, name))
+    }
+
+    fn default_group(&self, vpc_id: &str) -> Option<String> {
+        self.groups
+            .values()
+            .find(|g| g.vpc_id.as_deref() == Some(vpc_id) && g.group_name.as_deref() == Some("default"))
+            .map(|g| g.group_id.clone())
+    }
+
+    /// Subnets `added` to an endpoint that already has `kept`: each exists, is in the VPC, is in a
+    /// zone the service offers, and no two share a zone.
+    fn check_subnets(
+        &self,
+        op: Ec2Operation,
+        vpc_id: &str,
+        service: &ServiceDetail,
+        kept: &[String],
+        added: &[String],
+    ) -> Result<(), Ec2Error> {
+        let mut zones: BTreeSet<String> = kept
+            .iter()
+            .filter_map(|s| self.subnets.get(s))
+            .filter_map(|s| s.availability_zone.clone())
+            .collect();
+        for subnet_id in added {
+            let subnet = self
+                .subnets
+                .get(subnet_id)
+                .ok_or_else(|| codes::subnet_not_found(op, subnet_id))?;
+            if subnet.vpc_id != vpc_id {
+                return Err(codes::subnet_in_other_vpc(op, subnet_id, vpc_id));
+            }
+            let zone = subnet.availability_zone.clone().unwrap_or_default();
+            if !service.availability_zones.is_empty() && !service.availability_zones.contains(&zone) {
+                return Err(codes::zone_not_supported(op, &service.service_name, subnet_id));
+            }
+            if !zones.insert(zone) {
+                return Err(codes::duplicate_subnet_zone(op, subnet_id));
+            }
+        }
+        Ok(())
+    }
+
+    fn check_groups(
+        &self,
+        op: Ec2Operation,
+        vpc_id: &str,
+        group_ids: &[String],
+        any_subnet: Option<&String>,
+    ) -> Result<(), Ec2Error> {
+        for group_id in group_ids {
+            let group = self
+                .groups
+                .get(group_id)
+                .ok_or_else(|| codes::group_not_found(op, group_id))?;
+            if group.vpc_id.as_deref() != Some(vpc_id) {
+                let other = any_subnet.map(String::as_str).unwrap_or(vpc_id);
+                return Err(codes::group_and_subnet_in_other_networks(op, group_id, other));
+            }
+        }
+        Ok(())
+    }
+
+    /// EC2's preconditions for private DNS, in the order a person would fix them.
+    fn check_private_dns(
+        &self,
+        op: Ec2Operation,
+        endpoint: &VpcEndpoint,
+        service: &ServiceDetail,
+    ) -> Result<(), Ec2Error> {
+        let Some(domain) = service.private_dns_name() else {
+            return Err(codes::no_private_dns_name(op, &service.service_name));
+        };
+        let attrs = self.dns_attributes(&endpoint.vpc_id);
+        let on = |a: Option<crate::model::AttributeBoolean>| a.is_some_and(|a| a.0);
+        if !on(attrs.enable_dns_support) || !on(attrs.enable_dns_hostnames) {
+            return Err(codes::dns_attributes_required(op, &endpoint.vpc_id));
+        }
+        let conflict = self.endpoints.values().any(|other| {
+            let o = &other.endpoint;
+            o.vpc_endpoint_id != endpoint.vpc_endpoint_id
+                && o.vpc_id == endpoint.vpc_id
+                && o.private_dns_enabled
+                && self
+                    .services
+                    .get(&o.service_name)
+                    .and_then(|s| s.private_dns_name())
+                    == Some(domain)
+        });
+        if conflict {
+            return Err(codes::private_dns_conflict(op, domain, &endpoint.vpc_id));
+        }
+        Ok(())
+    }
+
+    fn endpoint_groups(&self, group_ids: &[String]) -> Vec<SecurityGroupIdentifier> {
+        group_ids
+            .iter()
+            .map(|id| SecurityGroupIdentifier {
+                group_id: id.clone(),
+                group_name: self.groups.get(id).and_then(|g| g.group_name.clone()),
+            })
+            .collect()
+    }
+
+    /// One ENI per subnet, each with the lowest free address of its subnet.
+    fn new_endpoint_enis(
+        &mut self,
+        op: Ec2Operation,
+        endpoint_id: &str,
+        subnet_ids: &[String],
+        groups: &[SecurityGroupIdentifier],
+    ) -> Result<Vec<NetworkInterface>, Ec2Error> {
+        let mut claimed: HashSet<Ipv4Addr> = HashSet::new();
+        let mut out = Vec::new();
+        for subnet_id in subnet_ids {
+            let address = self
+                .free_address(subnet_id, &claimed)
+                .ok_or_else(|| codes::insufficient_addresses(op, subnet_id))?;
+            claimed.insert(address);
+            let subnet = &self.subnets[subnet_id];
+            let (vpc_id, zone) = (subnet.vpc_id.clone(), subnet.availability_zone.clone());
+            // The sequence never repeats, so ids drawn within one request are distinct too.
+            let eni_id = self.fresh_id("eni");
+            out.push(NetworkInterface {
+                network_interface_id: eni_id,
+                vpc_id,
+                subnet_id: subnet_id.clone(),
+                interface_type: Some("vpc_endpoint".into()),
+                private_ip_address: Some(address.to_string()),
+                private_ip_addresses: vec![PrivateIpAddress {
+                    private_ip_address: address.to_string(),
+                    primary: Some(true),
+                }],
+                groups: eni_groups(groups),
+                description: Some(format!("VPC Endpoint Interface {endpoint_id}")),
+                status: Some("in-use".into()),
+                requester_id: Some(ENDPOINT_ENI_REQUESTER.into()),
+                requester_managed: Some(true),
+                availability_zone: zone,
+                ..Default::default()
+            });
+        }
+        Ok(out)
+    }
+
+    /// The lowest address of the subnet that no ENI uses, skipping the five EC2 reserves (network,
+    /// router, DNS, future use, broadcast).
+    pub(super) fn free_address(&self, subnet_id: &str, claimed: &HashSet<Ipv4Addr>) -> Option<Ipv4Addr> {
+        let cidr: Ipv4Net = self.subnets.get(subnet_id)?.cidr_block.as_deref()?.parse().ok()?;
+        let used: HashSet<Ipv4Addr> = self
+            .network_interfaces
+            .values()
+            .filter(|n| n.subnet_id == subnet_id)
+            .flat_map(|n| {
+                n.private_ip_address
+                    .iter()
+                    .chain(n.private_ip_addresses.iter().map(|a| &a.private_ip_address))
+            })
+            .filter_map(|a| a.parse::<IpAddr>().ok())
+            .filter_map(|a| match a {
+                IpAddr::V4(v4) => Some(v4),
+                IpAddr::V6(_) => None,
+            })
+            .collect();
+        let first = u32::from(cidr.network()).checked_add(4)?;
+        let last = u32::from(cidr.broadcast()).checked_sub(1)?;
+        (first..=last)
+            .map(Ipv4Addr::from)
+            .find(|a| !used.contains(a) && !claimed.contains(a))
+    }
+
+    /// The endpoint's ENIs carry exactly the endpoint's groups (EC2 keeps them in step).
+    pub(super) fn sync_endpoint_eni_groups(&mut self, endpoint_id: &str) {
+        let Some(sim) = self.endpoints.get(endpoint_id) else {
+            return;
+        };
+        let groups = eni_groups(&sim.endpoint.groups);
+        for eni in sim.endpoint.network_interface_ids.clone() {
+            if let Some(n) = self.network_interfaces.get_mut(&eni) {
+                n.groups = groups.clone();
+            }
+        }
+    }
+
+    /// DNS entries as EC2 shows them: the regional name, one per zone, and the service's private
+    /// DNS name while private DNS is on.
+    pub(super) fn refresh_dns_entries(&mut self, endpoint_id: &str) {
+        let Some(sim) = self.endpoints.get(endpoint_id) else {
+            return;
+        };
+        let e = &sim.endpoint;
+        let service_part = service_dns_part(&e.service_name, &self.region);
+        let regional_zone = ids::hosted_zone_id(&format!("vpce.{}", self.region));
+        let stem = format!("{}-{}", e.vpc_endpoint_id, sim.dns_label);
+        let suffix = format!("{service_part}.{}.vpce.amazonaws.com", self.region);
+        let mut entries = vec![DnsEntry {
+            dns_name: format!("{stem}.{suffix}"),
+            hosted_zone_id: Some(regional_zone.clone()),
+        }];
+        let zones: BTreeSet<String> = e
+            .subnet_ids
+            .iter()
+            .filter_map(|s| self.subnets.get(s)?.availability_zone.clone())
+            .collect();
+        entries.extend(zones.iter().map(|zone| DnsEntry {
+            dns_name: format!("{stem}-{zone}.{suffix}"),
+            hosted_zone_id: Some(regional_zone.clone()),
+        }));
+        if e.private_dns_enabled
+            && let Some(name) = self
+                .services
+                .get(&e.service_name)
+                .and_then(|s| s.private_dns_name())
+        {
+            entries.push(DnsEntry {
+                dns_name: name.to_string(),
+                hosted_zone_id: Some(ids::hosted_zone_id(&format!("private.{}", e.vpc_endpoint_id))),
+            });
+        }
+        if let Some(sim) = self.endpoints.get_mut(endpoint_id) {
+            sim.endpoint.dns_entries = entries;
+        }
+    }
+}
+
+fn eni_groups(groups: &[SecurityGroupIdentifier]) -> Vec<GroupIdentifier> {
+    groups
+        .iter()
+        .map(|g| GroupIdentifier {
+            group_id: g.group_id.clone(),
+            group_name: g.group_name.clone(),
+        })
+        .collect()
+}
+
+fn fingerprint(request: &CreateVpcEndpoint) -> CreateFingerprint {
+    let sorted = |v: &[String]| v.iter().cloned().collect::<BTreeSet<_>>().into_iter().collect();
+    let tags: BTreeSet<(String, String)> = request
+        .tags
+        .iter()
+        .map(|Tag { key, value }| (key.clone(), value.clone()))
+        .collect();
+    CreateFingerprint {
+        vpc_id: request.vpc_id.clone(),
+        service_name: request.service_name.clone(),
+        subnet_ids: sorted(&request.subnet_ids),
+        security_group_ids: sorted(&request.security_group_ids),
+        policy_document: request.policy_document.clone(),
+        tags: tags.into_iter().collect(),
+    }
+}
+
+fn validate_policy(op: Ec2Operation, policy: &str) -> Result<String, Ec2Error> {
+    match serde_json::from_str::<serde_json::Value>(policy) {
+        Ok(serde_json::Value::Object(_)) => Ok(policy.to_string()),
+        Ok(_) => Err(codes::invalid_policy(op, "the document must be a JSON object")),
+        Err(e) => Err(codes::invalid_policy(op, &e.to_string())),
+    }
+}
+
+/// The service part of endpoint DNS names: `com.amazonaws.<region>.ecr.api` → `api.ecr`,
+/// `com.amazonaws.vpce.<region>.vpce-svc-1` → `vpce-svc-1`.
+fn service_dns_part(service_name: &str, region: &str) -> String {
+    if let Some(rest) = service_name.strip_prefix(&format!("com.amazonaws.vpce.{region}.")) {
+        return rest.to_string();
+    }
+    if let Some(rest) = service_name.strip_prefix(&format!("com.amazonaws.{region}.")) {
+        return rest.rsplit('.').collect::<Vec<_>>().join(".");
+    }
+    service_name
+        .rsplit('.')
+        .next()
+        .unwrap_or(service_name)
+        .to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn service_names_map_to_their_dns_part_like_aws() {
+        assert_eq!(
+            service_dns_part("com.amazonaws.us-east-1.logs", "us-east-1"),
+            "logs"
+        );
+        assert_eq!(
+            service_dns_part("com.amazonaws.us-east-1.ecr.api", "us-east-1"),
+            "api.ecr"
+        );
+        assert_eq!(
+            service_dns_part("com.amazonaws.vpce.us-east-1.vpce-svc-0abc", "us-east-1"),
+            "vpce-svc-0abc"
+        );
+    }
+}

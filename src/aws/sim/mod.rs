@@ -1,0 +1,413 @@
+//! The simulated EC2 world: an in-memory implementation of the [`Ec2`] port with the AWS
+//! behaviour the engine relies on, on virtual time.
+//!
+//! Used by unit and contract tests, benchmarks and `vpce-rollout demo`. It loads from a
+//! [`Snapshot`] (the same JSON `plan --snapshot` reads), exports its current state as one, and
+//! answers with EC2's own error codes, classified by the same table as the SDK adapter.
+//!
+//! Where things are:
+//! - [`SimEc2`] (here): the port, every call going through one gate: settle the world at the
+//!   current virtual time, fire an injected fault, take a rate-limit token, act, log.
+//! - `world.rs`: the state and its snapshot conversion; `endpoints.rs`, `security_groups.rs`,
+//!   `describe.rs`: what each call does; `codes.rs`: EC2's error codes and messages.
+//! - [`limits`]: EC2's token-bucket figures and quotas, in one table.
+//! - [`clock`]: [`SimClock`], the shared virtual clock. Nothing sleeps; tests advance time.
+//! - [`faults`]: injected failures and the call log; `drift.rs`: out-of-band changes
+//!   (someone revokes a rule, deletes the endpoint, turns private DNS off, starts an instance).
+//! - [`SimProvider`]: the [`crate::aws::Ec2Provider`] over one world.
+//!
+//! Everything is behind one mutex, so a `SimEc2` can be shared across tasks; calls never await.
+
+pub mod clock;
+mod codes;
+mod describe;
+mod drift;
+mod endpoints;
+pub mod faults;
+mod ids;
+pub mod limits;
+mod provider;
+mod security_groups;
+mod world;
+
+#[cfg(test)]
+mod tests;
+
+use std::collections::BTreeMap;
+use std::sync::{Mutex, MutexGuard};
+use std::time::Duration;
+
+pub use clock::SimClock;
+pub use drift::Missing;
+pub use endpoints::DEFAULT_ENDPOINT_POLICY;
+pub use faults::{CallOutcome, CallRecord};
+pub use provider::SimProvider;
+
+use super::{
+    AuthorizeRules, CreateVpcEndpoint, Ec2, Ec2Error, Ec2Operation, EndpointFilter, ModifyVpcEndpoint,
+    RuleFilter,
+};
+use crate::model::{
+    NetworkAcl, NetworkInterface, PrefixList, PrefixListEntry, PrivateDnsDetails, SecurityGroup,
+    SecurityGroupRule, ServiceDetail, ServiceTypeDetail, Snapshot, Subnet, Vpc, VpcDnsAttributes,
+    VpcEndpoint,
+};
+use faults::Faults;
+use limits::RateLimiter;
+use world::{Now, World};
+
+/// How the simulated world behaves. Defaults are realistic; tests that do not care about time
+/// or throttling use [`SimConfig::instant`] and [`SimConfig::without_throttling`].
+#[derive(Clone, Debug)]
+pub struct SimConfig {
+    /// The world's region; `None` reads it from the snapshot (service names, zones).
+    pub region: Option<String>,
+    /// The account that owns everything (rule `UserId`s, endpoint `OwnerId`).
+    pub account_id: String,
+    /// A new endpoint stays `pending` this long.
+    pub provisioning_delay: Duration,
+    /// Enabling private DNS makes the endpoint `pending` this long.
+    pub private_dns_delay: Duration,
+    /// A deleted endpoint stays `deleting` this long, then disappears with its ENIs.
+    pub deletion_delay: Duration,
+    /// For this long after create, describes do not see the new endpoint.
+    pub visibility_delay: Duration,
+    /// Whether EC2's request token buckets apply.
+    pub throttling: bool,
+    /// Rules per security group, per direction and address family.
+    pub rules_per_group: u32,
+    /// Interface endpoints per VPC.
+    pub interface_endpoints_per_vpc: usize,
+}
+
+impl Default for SimConfig {
+    fn default() -> Self {
+        Self {
+            region: None,
+            account_id: "123456789012".into(),
+            provisioning_delay: Duration::from_secs(60),
+            private_dns_delay: Duration::from_secs(30),
+            deletion_delay: Duration::from_secs(30),
+            visibility_delay: Duration::from_secs(5),
+            throttling: true,
+            rules_per_group: limits::RULES_PER_SECURITY_GROUP,
+            interface_endpoints_per_vpc: limits::INTERFACE_ENDPOINTS_PER_VPC,
+        }
+    }
+}
+
+impl SimConfig {
+    /// No token buckets.
+    pub fn without_throttling(mut self) -> Self {
+        self.throttling = false;
+        self
+    }
+
+    /// Every delay zero: endpoints are visible and `available` right after create (the create
+    /// response still says `pending`, as EC2's does).
+    pub fn instant(mut self) -> Self {
+        self.provisioning_delay = Duration::ZERO;
+        self.private_dns_delay = Duration::ZERO;
+        self.deletion_delay = Duration::ZERO;
+        self.visibility_delay = Duration::ZERO;
+        self
+    }
+
+    pub fn in_region(mut self, region: impl Into<String>) -> Self {
+        self.region = Some(region.into());
+        self
+    }
+}
+
+/// An AWS service as `describe-vpc-endpoint-services` shows it, e.g. `aws_service("ap-northeast-1",
+/// "logs", &["ap-northeast-1a"])`: interface type, private DNS name `logs.<region>.amazonaws.com`.
+pub fn aws_service(region: &str, name: &str, zones: &[&str]) -> ServiceDetail {
+    let dns = format!("{name}.{region}.amazonaws.com");
+    ServiceDetail {
+        service_name: format!("com.amazonaws.{region}.{name}"),
+        service_id: None,
+        service_type: vec![ServiceTypeDetail {
+            service_type: "Interface".into(),
+        }],
+        availability_zones: zones.iter().map(|z| z.to_string()).collect(),
+        private_dns_name: Some(dns.clone()),
+        private_dns_names: vec![PrivateDnsDetails {
+            private_dns_name: dns,
+        }],
+        vpc_endpoint_policy_supported: Some(true),
+        acceptance_required: Some(false),
+        owner: Some("amazon".into()),
+    }
+}
+
+struct SimState {
+    world: World,
+    config: SimConfig,
+    limiter: RateLimiter,
+    faults: Faults,
+    calls: Vec<CallRecord>,
+}
+
+/// The simulated EC2 port for one account and region. See the module docs.
+pub struct SimEc2 {
+    clock: SimClock,
+    state: Mutex<SimState>,
+}
+
+impl std::fmt::Debug for SimEc2 {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let state = self.lock();
+        f.debug_struct("SimEc2")
+            .field("region", &state.world.region)
+            .field("now", &self.clock.now())
+            .field("endpoints", &state.world.endpoints.len())
+            .field("calls", &state.calls.len())
+            .finish()
+    }
+}
+
+impl SimEc2 {
+    /// A world loaded from `snapshot` with the default (realistic) behaviour.
+    pub fn new(snapshot: &Snapshot, clock: SimClock) -> Self {
+        Self::with_config(snapshot, clock, SimConfig::default())
+    }
+
+    pub fn with_config(snapshot: &Snapshot, clock: SimClock, config: SimConfig) -> Self {
+        let region = config
+            .region
+            .clone()
+            .unwrap_or_else(|| world::infer_region(snapshot));
+        let world = World::from_snapshot(snapshot, region, &config, clock.now());
+        Self {
+            clock,
+            state: Mutex::new(SimState {
+                world,
+                config,
+                limiter: RateLimiter::default(),
+                faults: Faults::default(),
+                calls: Vec::new(),
+            }),
+        }
+    }
+
+    /// The clock the world runs on (shared: advancing a clone advances this one).
+    pub fn clock(&self) -> &SimClock {
+        &self.clock
+    }
+
+    pub fn region(&self) -> String {
+        self.lock().world.region.clone()
+    }
+
+    pub fn config(&self) -> SimConfig {
+        self.lock().config.clone()
+    }
+
+    /// The whole world now, as a snapshot (every VPC and rule; endpoints even before describes
+    /// can see them).
+    pub fn snapshot(&self) -> Snapshot {
+        let mut state = self.lock();
+        state.world.settle(self.clock.now());
+        state.world.to_snapshot()
+    }
+
+    /// Every call served so far, in order.
+    pub fn calls(&self) -> Vec<CallRecord> {
+        self.lock().calls.clone()
+    }
+
+    /// The successful calls that changed the world.
+    pub fn mutations(&self) -> Vec<CallRecord> {
+        self.lock()
+            .calls
+            .iter()
+            .filter(|c| c.is_mutation())
+            .cloned()
+            .collect()
+    }
+
+    pub fn clear_calls(&self) {
+        self.lock().calls.clear();
+    }
+
+    /// Makes the next `times` calls of `operation` fail with `error` (its operation is set to
+    /// `operation`). Faults for one operation queue up in injection order.
+    pub fn inject_fault(&self, operation: Ec2Operation, error: Ec2Error, times: u32) {
+        self.lock().faults.inject(operation, error, times);
+    }
+
+    /// [`SimEc2::inject_fault`] from an EC2 error code and message, classified as the adapter
+    /// would classify it.
+    pub fn inject_error(&self, operation: Ec2Operation, code: &str, message: &str, times: u32) {
+        self.inject_fault(operation, Ec2Error::from_code(operation, code, message), times);
+    }
+
+    /// Injected failures not fired yet.
+    pub fn pending_faults(&self) -> u32 {
+        self.lock().faults.pending()
+    }
+
+    /// Turns EC2's request token buckets on or off.
+    pub fn set_throttling(&self, enabled: bool) {
+        self.lock().config.throttling = enabled;
+    }
+
+    fn lock(&self) -> MutexGuard<'_, SimState> {
+        // A test that panicked while holding the lock must not hide its own failure behind a
+        // poisoned mutex in the next assertion.
+        self.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// The gate every port call goes through.
+    fn call<T>(
+        &self,
+        operation: Ec2Operation,
+        tokens: u32,
+        act: impl FnOnce(&mut World, Now, &SimConfig) -> Result<T, Ec2Error>,
+    ) -> Result<T, Ec2Error> {
+        let elapsed = self.clock.now();
+        let now = Now {
+            elapsed,
+            timestamp: self.clock.timestamp_at(elapsed),
+        };
+        let mut guard = self.lock();
+        let state = &mut *guard;
+        state.world.settle(elapsed);
+        let result = if let Some(fault) = state.faults.take(operation) {
+            Err(fault)
+        } else if state.config.throttling && !state.limiter.try_take(operation, tokens, elapsed) {
+            Err(codes::throttled(operation))
+        } else {
+            act(&mut state.world, now, &state.config)
+        };
+        state.calls.push(CallRecord::new(operation, elapsed, &result));
+        result
+    }
+}
+
+impl Ec2 for SimEc2 {
+    async fn describe_vpcs(&self, vpc_ids: &[String]) -> Result<Vec<Vpc>, Ec2Error> {
+        let op = Ec2Operation::DescribeVpcs;
+        self.call(op, 1, |w, _, _| w.describe_vpcs(op, vpc_ids))
+    }
+
+    /// Two DescribeVpcAttribute requests on the wire, so two tokens.
+    async fn describe_vpc_dns_attributes(&self, vpc_id: &str) -> Result<VpcDnsAttributes, Ec2Error> {
+        let op = Ec2Operation::DescribeVpcAttribute;
+        self.call(op, 2, |w, _, _| w.describe_vpc_dns_attributes(op, vpc_id))
+    }
+
+    async fn describe_subnets(&self, vpc_id: &str) -> Result<Vec<Subnet>, Ec2Error> {
+        self.call(Ec2Operation::DescribeSubnets, 1, |w, _, _| {
+            Ok(w.describe_subnets(vpc_id))
+        })
+    }
+
+    async fn describe_security_groups(&self, vpc_id: &str) -> Result<Vec<SecurityGroup>, Ec2Error> {
+        self.call(Ec2Operation::DescribeSecurityGroups, 1, |w, _, _| {
+            Ok(w.describe_security_groups(vpc_id))
+        })
+    }
+
+    async fn describe_security_group_rules(
+        &self,
+        filter: &RuleFilter,
+    ) -> Result<Vec<SecurityGroupRule>, Ec2Error> {
+        self.call(Ec2Operation::DescribeSecurityGroupRules, 1, |w, _, _| {
+            Ok(w.describe_rules(filter))
+        })
+    }
+
+    async fn describe_network_interfaces(&self, vpc_id: &str) -> Result<Vec<NetworkInterface>, Ec2Error> {
+        self.call(Ec2Operation::DescribeNetworkInterfaces, 1, |w, now, _| {
+            Ok(w.describe_network_interfaces(vpc_id, now.elapsed))
+        })
+    }
+
+    async fn describe_network_acls(&self, vpc_id: &str) -> Result<Vec<NetworkAcl>, Ec2Error> {
+        self.call(Ec2Operation::DescribeNetworkAcls, 1, |w, _, _| {
+            Ok(w.describe_network_acls(vpc_id))
+        })
+    }
+
+    async fn describe_vpc_endpoints(&self, filter: &EndpointFilter) -> Result<Vec<VpcEndpoint>, Ec2Error> {
+        let op = Ec2Operation::DescribeVpcEndpoints;
+        self.call(op, 1, |w, now, _| w.describe_endpoints(op, filter, now))
+    }
+
+    async fn describe_vpc_endpoint_services(
+        &self,
+        service_names: &[String],
+    ) -> Result<Vec<ServiceDetail>, Ec2Error> {
+        let op = Ec2Operation::DescribeVpcEndpointServices;
+        self.call(op, 1, |w, _, _| w.describe_services(op, service_names))
+    }
+
+    async fn describe_managed_prefix_lists(
+        &self,
+        prefix_list_ids: &[String],
+    ) -> Result<Vec<PrefixList>, Ec2Error> {
+        let op = Ec2Operation::DescribeManagedPrefixLists;
+        self.call(op, 1, |w, _, _| w.describe_prefix_lists(op, prefix_list_ids))
+    }
+
+    async fn get_managed_prefix_list_entries(
+        &self,
+        prefix_list_id: &str,
+    ) -> Result<Vec<PrefixListEntry>, Ec2Error> {
+        let op = Ec2Operation::GetManagedPrefixListEntries;
+        self.call(op, 1, |w, _, _| w.prefix_list_entries(op, prefix_list_id))
+    }
+
+    async fn create_vpc_endpoint(&self, request: &CreateVpcEndpoint) -> Result<VpcEndpoint, Ec2Error> {
+        let op = Ec2Operation::CreateVpcEndpoint;
+        self.call(op, 1, |w, now, config| {
+            w.create_endpoint(op, request, now, config)
+        })
+    }
+
+    async fn modify_vpc_endpoint(&self, request: &ModifyVpcEndpoint) -> Result<(), Ec2Error> {
+        let op = Ec2Operation::ModifyVpcEndpoint;
+        self.call(op, 1, |w, now, config| {
+            w.modify_endpoint(op, request, now, config)
+        })
+    }
+
+    async fn delete_vpc_endpoints(
+        &self,
+        vpc_endpoint_ids: &[String],
+    ) -> Result<BTreeMap<String, Ec2Error>, Ec2Error> {
+        let op = Ec2Operation::DeleteVpcEndpoints;
+        self.call(op, 1, |w, now, config| {
+            w.delete_endpoints(op, vpc_endpoint_ids, now, config)
+        })
+    }
+
+    async fn authorize_security_group_rules(
+        &self,
+        request: &AuthorizeRules,
+    ) -> Result<Vec<SecurityGroupRule>, Ec2Error> {
+        let op = if request.egress {
+            Ec2Operation::AuthorizeSecurityGroupEgress
+        } else {
+            Ec2Operation::AuthorizeSecurityGroupIngress
+        };
+        self.call(op, 1, |w, _, config| {
+            w.authorize(op, request, config.rules_per_group)
+        })
+    }
+
+    async fn revoke_security_group_rules(
+        &self,
+        group_id: &str,
+        egress: bool,
+        rule_ids: &[String],
+    ) -> Result<(), Ec2Error> {
+        let op = if egress {
+            Ec2Operation::RevokeSecurityGroupEgress
+        } else {
+            Ec2Operation::RevokeSecurityGroupIngress
+        };
+        self.call(op, 1, |w, _, _| w.revoke(op, group_id, egress, rule_ids))
+    }
+}

@@ -1,0 +1,740 @@
+use std::net::Ipv4Addr;
+use std::time::Duration;
+
+use ipnet::Ipv4Net;
+
+use super::*;
+use crate::aws::sim::DEFAULT_ENDPOINT_POLICY;
+use crate::aws::{Ec2, Ec2Error, EndpointFilter, ErrorKind, ModifyVpcEndpoint};
+use crate::model::{NetworkInterface, VpcEndpoint};
+
+fn code<T: std::fmt::Debug>(result: Result<T, Ec2Error>) -> String {
+    result.expect_err("the call should fail").code
+}
+
+fn describe_one(sim: &SimEc2, id: &str) -> Result<VpcEndpoint, Ec2Error> {
+    let filter = EndpointFilter {
+        vpc_endpoint_ids: vec![id.into()],
+        ..Default::default()
+    };
+    run(sim.describe_vpc_endpoints(&filter)).map(|mut v| v.remove(0))
+}
+
+fn enis_of(sim: &SimEc2, endpoint: &VpcEndpoint) -> Vec<NetworkInterface> {
+    run(sim.describe_network_interfaces(&endpoint.vpc_id))
+        .unwrap()
+        .into_iter()
+        .filter(|n| endpoint.network_interface_ids.contains(&n.network_interface_id))
+        .collect()
+}
+
+fn enable_private_dns(id: &str) -> ModifyVpcEndpoint {
+    ModifyVpcEndpoint {
+        vpc_endpoint_id: id.into(),
+        private_dns_enabled: Some(true),
+        ..Default::default()
+    }
+}
+
+fn endpoint_count(sim: &SimEc2) -> usize {
+    sim.snapshot().vpc_endpoints.len()
+}
+
+#[test]
+fn create_returns_a_pending_interface_endpoint_with_private_dns_off_and_the_requested_tags() {
+    let sim = sim();
+    let e = run(sim.create_vpc_endpoint(&create_logs("t1"))).unwrap();
+    assert!(e.vpc_endpoint_id.starts_with("vpce-0"));
+    assert_eq!(e.state.as_deref(), Some("pending"));
+    assert_eq!(e.vpc_endpoint_type.as_deref(), Some("Interface"));
+    assert!(!e.private_dns_enabled);
+    assert_eq!(e.tags, owner_tags());
+    assert_eq!(e.subnet_ids, ["subnet-a", "subnet-c"]);
+    assert_eq!(e.groups[0].group_id, "sg-endpoint");
+    assert_eq!(e.groups[0].group_name.as_deref(), Some("vpce-logs"));
+    assert_eq!(e.policy_document.as_deref(), Some(DEFAULT_ENDPOINT_POLICY));
+    assert_eq!(e.creation_timestamp.as_deref(), Some("2025-01-01T00:00:00.000Z"));
+}
+
+#[test]
+fn the_endpoint_becomes_available_only_after_the_provisioning_delay() {
+    let sim = sim();
+    let id = run(sim.create_vpc_endpoint(&create_logs("t1")))
+        .unwrap()
+        .vpc_endpoint_id;
+    sim.clock().advance(Duration::from_secs(59));
+    assert_eq!(describe_one(&sim, &id).unwrap().state.as_deref(), Some("pending"));
+    sim.clock().advance(Duration::from_secs(1));
+    assert!(describe_one(&sim, &id).unwrap().is_available());
+}
+
+#[test]
+fn each_subnet_gets_one_requester_managed_endpoint_eni_with_a_free_address_and_the_endpoint_groups() {
+    let sim = instant_sim();
+    let e = run(sim.create_vpc_endpoint(&create_logs("t1"))).unwrap();
+    let enis = enis_of(&sim, &e);
+    assert_eq!(enis.len(), 2);
+    for eni in &enis {
+        assert_eq!(eni.interface_type.as_deref(), Some("vpc_endpoint"));
+        assert_eq!(eni.requester_managed, Some(true));
+        assert_eq!(eni.groups.len(), 1);
+        assert_eq!(eni.groups[0].group_id, "sg-endpoint");
+        assert_eq!(
+            eni.description.as_deref(),
+            Some(format!("VPC Endpoint Interface {}", e.vpc_endpoint_id).as_str())
+        );
+    }
+    let in_a = enis.iter().find(|n| n.subnet_id == "subnet-a").unwrap();
+    let in_c = enis.iter().find(|n| n.subnet_id == "subnet-c").unwrap();
+    // 10.0.1.0-3 are EC2's reserves and the Zabbix ENI holds 10.0.1.4.
+    assert_eq!(in_a.private_ip_address.as_deref(), Some("10.0.1.5"));
+    assert_eq!(in_a.availability_zone.as_deref(), Some("ap-northeast-1a"));
+    assert_eq!(in_c.private_ip_address.as_deref(), Some("10.0.2.4"));
+    let subnet_c: Ipv4Net = "10.0.2.0/24".parse().unwrap();
+    let address: Ipv4Addr = in_c.private_ip_address.as_deref().unwrap().parse().unwrap();
+    assert!(subnet_c.contains(&address));
+}
+
+#[test]
+fn a_second_endpoint_takes_the_next_free_addresses() {
+    let sim = instant_sim();
+    run(sim.create_vpc_endpoint(&create_logs("t1"))).unwrap();
+    let second = run(sim.create_vpc_endpoint(&create_logs("t2"))).unwrap();
+    let mut addresses: Vec<String> = enis_of(&sim, &second)
+        .into_iter()
+        .filter_map(|n| n.private_ip_address)
+        .collect();
+    addresses.sort();
+    assert_eq!(addresses, ["10.0.1.6", "10.0.2.5"]);
+}
+
+#[test]
+fn dns_entries_name_the_endpoint_regionally_and_per_zone_like_aws() {
+    let sim = instant_sim();
+    let e = run(sim.create_vpc_endpoint(&create_logs("t1"))).unwrap();
+    let names: Vec<&str> = e.dns_entries.iter().map(|d| d.dns_name.as_str()).collect();
+    assert_eq!(names.len(), 3, "{names:?}");
+    let stem = &names[0][..names[0].find('.').unwrap()];
+    assert!(stem.starts_with(&format!("{}-", e.vpc_endpoint_id)), "{stem}");
+    assert_eq!(stem.len(), e.vpc_endpoint_id.len() + 9);
+    assert_eq!(names[0], format!("{stem}.logs.ap-northeast-1.vpce.amazonaws.com"));
+    assert_eq!(
+        names[1],
+        format!("{stem}-ap-northeast-1a.logs.ap-northeast-1.vpce.amazonaws.com")
+    );
+    assert_eq!(
+        names[2],
+        format!("{stem}-ap-northeast-1c.logs.ap-northeast-1.vpce.amazonaws.com")
+    );
+    assert!(e.dns_entries.iter().all(|d| d.hosted_zone_id.is_some()));
+}
+
+#[test]
+fn creating_in_an_unknown_vpc_is_invalid_vpc_id_not_found() {
+    let sim = instant_sim();
+    let request = CreateVpcEndpoint {
+        vpc_id: "vpc-404".into(),
+        ..create_logs("t1")
+    };
+    let err = run(sim.create_vpc_endpoint(&request)).unwrap_err();
+    assert_eq!(err.code, "InvalidVpcID.NotFound");
+    assert_eq!(err.message, "The vpc ID 'vpc-404' does not exist");
+    assert_eq!(err.kind, ErrorKind::NotFound);
+}
+
+#[test]
+fn subnet_validation_follows_ec2() {
+    let sim = instant_sim();
+    let with_subnets = |subnets: &[&str]| CreateVpcEndpoint {
+        subnet_ids: subnets.iter().map(|s| s.to_string()).collect(),
+        ..create_logs("")
+    };
+    assert_eq!(
+        code(run(sim.create_vpc_endpoint(&with_subnets(&["subnet-404"])))),
+        "InvalidSubnetID.NotFound"
+    );
+    let other_vpc = run(sim.create_vpc_endpoint(&with_subnets(&["subnet-x"]))).unwrap_err();
+    assert_eq!(
+        (other_vpc.code.as_str(), other_vpc.kind),
+        ("InvalidParameter", ErrorKind::Invalid)
+    );
+    let same_zone = run(sim.create_vpc_endpoint(&with_subnets(&["subnet-a", "subnet-a2"]))).unwrap_err();
+    assert_eq!(same_zone.code, "DuplicateSubnetsInSameZone");
+    assert!(
+        same_zone.message.contains("availability zone of subnet-a2"),
+        "{}",
+        same_zone.message
+    );
+    let zone_not_offered = run(sim.create_vpc_endpoint(&with_subnets(&["subnet-d"]))).unwrap_err();
+    assert_eq!(zone_not_offered.code, "InvalidParameter");
+    assert!(
+        zone_not_offered
+            .message
+            .contains("does not support the availability zone of the subnet: subnet-d")
+    );
+    assert_eq!(endpoint_count(&sim), 0, "a rejected create creates nothing");
+    assert!(sim.mutations().is_empty());
+}
+
+#[test]
+fn security_group_validation_follows_ec2() {
+    let sim = instant_sim();
+    let with_groups = |groups: &[&str]| CreateVpcEndpoint {
+        security_group_ids: groups.iter().map(|s| s.to_string()).collect(),
+        ..create_logs("")
+    };
+    let unknown = run(sim.create_vpc_endpoint(&with_groups(&["sg-404"]))).unwrap_err();
+    assert_eq!(unknown.code, "InvalidGroup.NotFound");
+    assert_eq!(unknown.message, "The security group 'sg-404' does not exist");
+    let other_vpc = run(sim.create_vpc_endpoint(&with_groups(&["sg-endpoint", "sg-other"]))).unwrap_err();
+    assert_eq!(other_vpc.code, "InvalidParameter");
+    assert!(other_vpc.message.contains("belong to different networks"));
+    assert_eq!(endpoint_count(&sim), 0);
+}
+
+#[test]
+fn without_security_groups_the_endpoint_gets_the_vpc_default_group() {
+    let sim = instant_sim();
+    let request = CreateVpcEndpoint {
+        security_group_ids: vec![],
+        ..create_logs("t1")
+    };
+    let e = run(sim.create_vpc_endpoint(&request)).unwrap();
+    assert_eq!(e.groups[0].group_id, "sg-default");
+    assert!(
+        enis_of(&sim, &e)
+            .iter()
+            .all(|n| n.groups[0].group_id == "sg-default")
+    );
+}
+
+#[test]
+fn an_unknown_service_is_invalid_service_name() {
+    let sim = instant_sim();
+    let request = CreateVpcEndpoint {
+        service_name: "com.amazonaws.ap-northeast-1.nope".into(),
+        ..create_logs("t1")
+    };
+    let err = run(sim.create_vpc_endpoint(&request)).unwrap_err();
+    assert_eq!(err.code, "InvalidServiceName");
+    assert_eq!(
+        err.message,
+        "The Vpc Endpoint Service 'com.amazonaws.ap-northeast-1.nope' does not exist"
+    );
+}
+
+#[test]
+fn a_subnet_without_free_addresses_is_insufficient_free_addresses_in_subnet() {
+    let sim = instant_sim();
+    // A /29 has eight addresses; EC2 keeps five, so three endpoints fit.
+    let in_tiny = |token: &str| CreateVpcEndpoint {
+        subnet_ids: vec!["subnet-tiny".into()],
+        ..create_logs(token)
+    };
+    for token in ["t1", "t2", "t3"] {
+        run(sim.create_vpc_endpoint(&in_tiny(token))).unwrap();
+    }
+    assert_eq!(
+        code(run(sim.create_vpc_endpoint(&in_tiny("t4")))),
+        "InsufficientFreeAddressesInSubnet"
+    );
+    assert_eq!(endpoint_count(&sim), 3);
+}
+
+#[test]
+fn a_policy_that_is_not_a_json_object_is_invalid_policy_document() {
+    let sim = instant_sim();
+    for policy in ["{not json", "[1, 2]"] {
+        let request = CreateVpcEndpoint {
+            policy_document: Some(policy.into()),
+            ..create_logs("")
+        };
+        assert_eq!(
+            code(run(sim.create_vpc_endpoint(&request))),
+            "InvalidPolicyDocument"
+        );
+    }
+}
+
+#[test]
+fn endpoints_beyond_the_per_vpc_quota_are_vpc_endpoint_limit_exceeded() {
+    let config = SimConfig {
+        interface_endpoints_per_vpc: 2,
+        ..SimConfig::default().instant().without_throttling()
+    };
+    let sim = SimEc2::with_config(&snapshot(), SimClock::new(), config);
+    run(sim.create_vpc_endpoint(&create_logs("t1"))).unwrap();
+    run(sim.create_vpc_endpoint(&create_logs("t2"))).unwrap();
+    let err = run(sim.create_vpc_endpoint(&create_logs("t3"))).unwrap_err();
+    assert_eq!(
+        (err.code.as_str(), err.kind),
+        ("VpcEndpointLimitExceeded", ErrorKind::Precondition)
+    );
+}
+
+#[test]
+fn a_client_token_longer_than_64_characters_is_rejected() {
+    let sim = instant_sim();
+    let token = "x".repeat(65);
+    assert_eq!(
+        code(run(sim.create_vpc_endpoint(&create_logs(&token)))),
+        "InvalidClientToken"
+    );
+    run(sim.create_vpc_endpoint(&create_logs(&"x".repeat(64)))).unwrap();
+}
+
+#[test]
+fn the_same_client_token_with_the_same_parameters_returns_the_same_endpoint() {
+    let sim = sim();
+    let first = run(sim.create_vpc_endpoint(&create_logs("uid-1"))).unwrap();
+    let mut again = create_logs("uid-1");
+    again.subnet_ids.reverse();
+    let second = run(sim.create_vpc_endpoint(&again)).unwrap();
+    assert_eq!(second.vpc_endpoint_id, first.vpc_endpoint_id);
+    assert_eq!(endpoint_count(&sim), 1);
+    assert_eq!(sim.snapshot().network_interfaces.len(), 3 + 2);
+}
+
+#[test]
+fn the_same_client_token_with_other_parameters_is_idempotent_parameter_mismatch() {
+    let sim = sim();
+    run(sim.create_vpc_endpoint(&create_logs("uid-1"))).unwrap();
+    let other = CreateVpcEndpoint {
+        subnet_ids: vec!["subnet-a".into()],
+        ..create_logs("uid-1")
+    };
+    let err = run(sim.create_vpc_endpoint(&other)).unwrap_err();
+    assert_eq!(
+        (err.code.as_str(), err.kind),
+        ("IdempotentParameterMismatch", ErrorKind::IdempotencyMismatch)
+    );
+    assert_eq!(endpoint_count(&sim), 1);
+}
+
+#[test]
+fn a_retry_with_the_token_returns_the_current_state_of_the_endpoint() {
+    let sim = sim();
+    let id = run(sim.create_vpc_endpoint(&create_logs("uid-1")))
+        .unwrap()
+        .vpc_endpoint_id;
+    sim.clock().advance(Duration::from_secs(120));
+    let again = run(sim.create_vpc_endpoint(&create_logs("uid-1"))).unwrap();
+    assert_eq!(again.vpc_endpoint_id, id);
+    assert!(again.is_available());
+}
+
+#[test]
+fn a_new_endpoint_is_not_found_by_id_nor_listed_until_the_visibility_delay_has_passed() {
+    let sim = sim();
+    let created = run(sim.create_vpc_endpoint(&create_logs("uid-1"))).unwrap();
+    let id = created.vpc_endpoint_id.clone();
+    let err = describe_one(&sim, &id).unwrap_err();
+    assert_eq!(err.code, "InvalidVpcEndpointId.NotFound");
+    assert_eq!(err.message, format!("The Vpc Endpoint Id '{id}' does not exist"));
+    let by_vpc = EndpointFilter {
+        vpc_id: Some("vpc-1".into()),
+        ..Default::default()
+    };
+    assert!(run(sim.describe_vpc_endpoints(&by_vpc)).unwrap().is_empty());
+    assert!(enis_of(&sim, &created).is_empty(), "its ENIs are not seen either");
+    // The token still finds it: a retry never makes a second endpoint.
+    assert_eq!(
+        run(sim.create_vpc_endpoint(&create_logs("uid-1")))
+            .unwrap()
+            .vpc_endpoint_id,
+        id
+    );
+
+    sim.clock().advance(Duration::from_secs(5));
+    assert_eq!(describe_one(&sim, &id).unwrap().vpc_endpoint_id, id);
+    assert_eq!(run(sim.describe_vpc_endpoints(&by_vpc)).unwrap().len(), 1);
+    assert_eq!(enis_of(&sim, &created).len(), 2);
+}
+
+#[test]
+fn enabling_private_dns_makes_the_endpoint_briefly_pending_and_adds_the_private_name() {
+    let sim = sim();
+    let id = run(sim.create_vpc_endpoint(&create_logs("t1")))
+        .unwrap()
+        .vpc_endpoint_id;
+    sim.clock().advance(Duration::from_secs(60));
+    run(sim.modify_vpc_endpoint(&enable_private_dns(&id))).unwrap();
+    let e = describe_one(&sim, &id).unwrap();
+    assert!(e.private_dns_enabled);
+    assert_eq!(e.state.as_deref(), Some("pending"));
+    let last = e.dns_entries.last().unwrap();
+    assert_eq!(last.dns_name, "logs.ap-northeast-1.amazonaws.com");
+    sim.clock().advance(Duration::from_secs(30));
+    assert!(describe_one(&sim, &id).unwrap().is_available());
+}
+
+#[test]
+fn disabling_private_dns_removes_the_private_name() {
+    let sim = instant_sim();
+    let id = run(sim.create_vpc_endpoint(&create_logs("t1")))
+        .unwrap()
+        .vpc_endpoint_id;
+    run(sim.modify_vpc_endpoint(&enable_private_dns(&id))).unwrap();
+    let off = ModifyVpcEndpoint {
+        private_dns_enabled: Some(false),
+        ..enable_private_dns(&id)
+    };
+    run(sim.modify_vpc_endpoint(&off)).unwrap();
+    let e = describe_one(&sim, &id).unwrap();
+    assert!(!e.private_dns_enabled);
+    assert!(
+        e.dns_entries
+            .iter()
+            .all(|d| d.dns_name.contains("vpce.amazonaws.com"))
+    );
+}
+
+#[test]
+fn private_dns_needs_dns_support_and_dns_hostnames_on_the_vpc() {
+    let sim = instant_sim();
+    let request = CreateVpcEndpoint {
+        vpc_id: "vpc-2".into(),
+        subnet_ids: vec!["subnet-x".into()],
+        security_group_ids: vec!["sg-other".into()],
+        ..create_logs("t1")
+    };
+    let id = run(sim.create_vpc_endpoint(&request)).unwrap().vpc_endpoint_id;
+    let err = run(sim.modify_vpc_endpoint(&enable_private_dns(&id))).unwrap_err();
+    assert_eq!(
+        (err.code.as_str(), err.kind),
+        ("InvalidParameter", ErrorKind::Precondition)
+    );
+    assert_eq!(
+        err.message,
+        "Enabling private DNS requires both enableDnsSupport and enableDnsHostnames VPC attributes set to \
+         true for vpc-2"
+    );
+    assert!(
+        !describe_one(&sim, &id).unwrap().private_dns_enabled,
+        "nothing changed"
+    );
+    sim.set_vpc_dns_attributes("vpc-2", None, Some(true)).unwrap();
+    run(sim.modify_vpc_endpoint(&enable_private_dns(&id))).unwrap();
+}
+
+#[test]
+fn private_dns_needs_a_service_that_offers_a_private_dns_name() {
+    let sim = instant_sim();
+    let request = CreateVpcEndpoint {
+        service_name: PARTNER.into(),
+        ..create_logs("t1")
+    };
+    let id = run(sim.create_vpc_endpoint(&request)).unwrap().vpc_endpoint_id;
+    let err = run(sim.modify_vpc_endpoint(&enable_private_dns(&id))).unwrap_err();
+    assert_eq!(
+        (err.code.as_str(), err.kind),
+        ("InvalidParameter", ErrorKind::Precondition)
+    );
+    assert!(
+        err.message.contains("does not provide a private DNS name"),
+        "{}",
+        err.message
+    );
+}
+
+#[test]
+fn a_second_private_dns_endpoint_for_the_same_service_in_the_vpc_is_the_conflict_error() {
+    let sim = instant_sim();
+    let first = run(sim.create_vpc_endpoint(&create_logs("t1")))
+        .unwrap()
+        .vpc_endpoint_id;
+    let second = run(sim.create_vpc_endpoint(&create_logs("t2")))
+        .unwrap()
+        .vpc_endpoint_id;
+    run(sim.modify_vpc_endpoint(&enable_private_dns(&first))).unwrap();
+    let err = run(sim.modify_vpc_endpoint(&enable_private_dns(&second))).unwrap_err();
+    assert_eq!(
+        (err.code.as_str(), err.kind),
+        ("InvalidParameter", ErrorKind::Precondition)
+    );
+    assert_eq!(
+        err.message,
+        "private-dns-enabled cannot be set because there is already a conflicting DNS domain for \
+         logs.ap-northeast-1.amazonaws.com in the VPC vpc-1"
+    );
+    assert!(!describe_one(&sim, &second).unwrap().private_dns_enabled);
+}
+
+#[test]
+fn adding_and_removing_subnets_moves_the_endpoint_enis() {
+    let sim = instant_sim();
+    let e = run(sim.create_vpc_endpoint(&create_logs("t1"))).unwrap();
+    let eni_in_c = enis_of(&sim, &e)
+        .into_iter()
+        .find(|n| n.subnet_id == "subnet-c")
+        .unwrap();
+    let swap = ModifyVpcEndpoint {
+        vpc_endpoint_id: e.vpc_endpoint_id.clone(),
+        remove_subnet_ids: vec!["subnet-a".into()],
+        add_subnet_ids: vec!["subnet-a2".into()],
+        ..Default::default()
+    };
+    run(sim.modify_vpc_endpoint(&swap)).unwrap();
+    let after = describe_one(&sim, &e.vpc_endpoint_id).unwrap();
+    assert_eq!(after.subnet_ids, ["subnet-c", "subnet-a2"]);
+    let enis = enis_of(&sim, &after);
+    let mut subnets: Vec<&str> = enis.iter().map(|n| n.subnet_id.as_str()).collect();
+    subnets.sort();
+    assert_eq!(subnets, ["subnet-a2", "subnet-c"]);
+    assert!(enis.contains(&eni_in_c), "the untouched subnet keeps its ENI");
+    assert!(
+        !sim.snapshot()
+            .network_interfaces
+            .iter()
+            .any(|n| n.subnet_id == "subnet-a" && n.interface_type.as_deref() == Some("vpc_endpoint")),
+        "the removed subnet's ENI is gone"
+    );
+    assert!(
+        after
+            .dns_entries
+            .iter()
+            .any(|d| d.dns_name.contains("ap-northeast-1a"))
+    );
+}
+
+#[test]
+fn adding_a_subnet_in_a_zone_the_endpoint_already_covers_is_duplicate_subnets_in_same_zone() {
+    let sim = instant_sim();
+    let e = run(sim.create_vpc_endpoint(&create_logs("t1"))).unwrap();
+    let add = ModifyVpcEndpoint {
+        vpc_endpoint_id: e.vpc_endpoint_id.clone(),
+        add_subnet_ids: vec!["subnet-a2".into()],
+        ..Default::default()
+    };
+    assert_eq!(
+        code(run(sim.modify_vpc_endpoint(&add))),
+        "DuplicateSubnetsInSameZone"
+    );
+    let remove_unattached = ModifyVpcEndpoint {
+        vpc_endpoint_id: e.vpc_endpoint_id.clone(),
+        remove_subnet_ids: vec!["subnet-d".into()],
+        ..Default::default()
+    };
+    assert_eq!(
+        code(run(sim.modify_vpc_endpoint(&remove_unattached))),
+        "InvalidParameter"
+    );
+    assert_eq!(
+        describe_one(&sim, &e.vpc_endpoint_id).unwrap().subnet_ids,
+        e.subnet_ids
+    );
+}
+
+#[test]
+fn security_group_changes_reach_every_endpoint_eni() {
+    let sim = instant_sim();
+    let e = run(sim.create_vpc_endpoint(&create_logs("t1"))).unwrap();
+    let change = ModifyVpcEndpoint {
+        vpc_endpoint_id: e.vpc_endpoint_id.clone(),
+        add_security_group_ids: vec!["sg-default".into()],
+        remove_security_group_ids: vec!["sg-endpoint".into()],
+        ..Default::default()
+    };
+    run(sim.modify_vpc_endpoint(&change)).unwrap();
+    let after = describe_one(&sim, &e.vpc_endpoint_id).unwrap();
+    assert_eq!(after.groups.len(), 1);
+    assert_eq!(after.groups[0].group_id, "sg-default");
+    for eni in enis_of(&sim, &after) {
+        let groups: Vec<&str> = eni.groups.iter().map(|g| g.group_id.as_str()).collect();
+        assert_eq!(groups, ["sg-default"], "{}", eni.network_interface_id);
+    }
+    let foreign = ModifyVpcEndpoint {
+        vpc_endpoint_id: e.vpc_endpoint_id.clone(),
+        add_security_group_ids: vec!["sg-other".into()],
+        ..Default::default()
+    };
+    assert_eq!(code(run(sim.modify_vpc_endpoint(&foreign))), "InvalidParameter");
+}
+
+#[test]
+fn the_policy_can_be_replaced_and_reset_to_full_access() {
+    let sim = instant_sim();
+    let id = run(sim.create_vpc_endpoint(&create_logs("t1")))
+        .unwrap()
+        .vpc_endpoint_id;
+    let narrow =
+        r#"{"Statement":[{"Effect":"Allow","Principal":"*","Action":"logs:PutLogEvents","Resource":"*"}]}"#;
+    let set = ModifyVpcEndpoint {
+        vpc_endpoint_id: id.clone(),
+        policy_document: Some(narrow.into()),
+        ..Default::default()
+    };
+    run(sim.modify_vpc_endpoint(&set)).unwrap();
+    assert_eq!(
+        describe_one(&sim, &id).unwrap().policy_document.as_deref(),
+        Some(narrow)
+    );
+    let both = ModifyVpcEndpoint {
+        reset_policy: true,
+        ..set.clone()
+    };
+    assert_eq!(
+        code(run(sim.modify_vpc_endpoint(&both))),
+        "InvalidParameterCombination"
+    );
+    let reset = ModifyVpcEndpoint {
+        vpc_endpoint_id: id.clone(),
+        reset_policy: true,
+        ..Default::default()
+    };
+    run(sim.modify_vpc_endpoint(&reset)).unwrap();
+    assert_eq!(
+        describe_one(&sim, &id).unwrap().policy_document.as_deref(),
+        Some(DEFAULT_ENDPOINT_POLICY)
+    );
+}
+
+#[test]
+fn modifying_an_unknown_or_not_yet_visible_endpoint_is_invalid_vpc_endpoint_id_not_found() {
+    let sim = sim();
+    assert_eq!(
+        code(run(sim.modify_vpc_endpoint(&enable_private_dns("vpce-404")))),
+        "InvalidVpcEndpointId.NotFound"
+    );
+    let id = run(sim.create_vpc_endpoint(&create_logs("t1")))
+        .unwrap()
+        .vpc_endpoint_id;
+    assert_eq!(
+        code(run(sim.modify_vpc_endpoint(&enable_private_dns(&id)))),
+        "InvalidVpcEndpointId.NotFound"
+    );
+}
+
+#[test]
+fn deleting_reports_unknown_ids_per_item_and_deletes_the_others() {
+    let sim = sim();
+    let id = run(sim.create_vpc_endpoint(&create_logs("t1")))
+        .unwrap()
+        .vpc_endpoint_id;
+    sim.clock().advance(Duration::from_secs(60));
+    let failures = run(sim.delete_vpc_endpoints(&[id.clone(), "vpce-404".into()])).unwrap();
+    assert_eq!(failures.len(), 1);
+    let item = &failures["vpce-404"];
+    assert_eq!(
+        (item.code.as_str(), item.kind),
+        ("InvalidVpcEndpoint.NotFound", ErrorKind::NotFound)
+    );
+    assert_eq!(
+        describe_one(&sim, &id).unwrap().state.as_deref(),
+        Some("deleting")
+    );
+}
+
+#[test]
+fn a_deleted_endpoint_is_deleting_for_a_while_then_gone_with_its_enis() {
+    let sim = sim();
+    let e = run(sim.create_vpc_endpoint(&create_logs("t1"))).unwrap();
+    sim.clock().advance(Duration::from_secs(60));
+    assert!(
+        run(sim.delete_vpc_endpoints(std::slice::from_ref(&e.vpc_endpoint_id)))
+            .unwrap()
+            .is_empty()
+    );
+    assert!(
+        run(sim.delete_vpc_endpoints(std::slice::from_ref(&e.vpc_endpoint_id)))
+            .unwrap()
+            .is_empty(),
+        "deleting a deleting endpoint again is fine"
+    );
+    let err = run(sim.modify_vpc_endpoint(&enable_private_dns(&e.vpc_endpoint_id))).unwrap_err();
+    assert_eq!(err.code, "IncorrectState");
+    sim.clock().advance(Duration::from_secs(29));
+    assert_eq!(enis_of(&sim, &e).len(), 2);
+    sim.clock().advance(Duration::from_secs(1));
+    assert_eq!(
+        code(describe_one(&sim, &e.vpc_endpoint_id)),
+        "InvalidVpcEndpointId.NotFound"
+    );
+    assert!(enis_of(&sim, &e).is_empty());
+    assert!(
+        sim.snapshot()
+            .network_interfaces
+            .iter()
+            .all(|n| n.interface_type.as_deref() != Some("vpc_endpoint"))
+    );
+}
+
+#[test]
+fn describe_matches_every_filter_given() {
+    let sim = instant_sim();
+    let logs = run(sim.create_vpc_endpoint(&create_logs("t1"))).unwrap();
+    let partner = CreateVpcEndpoint {
+        service_name: PARTNER.into(),
+        tags: vec![],
+        ..create_logs("t2")
+    };
+    run(sim.create_vpc_endpoint(&partner)).unwrap();
+    let count = |filter: EndpointFilter| run(sim.describe_vpc_endpoints(&filter)).unwrap().len();
+    assert_eq!(count(EndpointFilter::default()), 2);
+    assert_eq!(
+        count(EndpointFilter {
+            vpc_id: Some("vpc-1".into()),
+            ..Default::default()
+        }),
+        2
+    );
+    assert_eq!(
+        count(EndpointFilter {
+            vpc_id: Some("vpc-2".into()),
+            ..Default::default()
+        }),
+        0
+    );
+    assert_eq!(
+        count(EndpointFilter {
+            service_name: Some(LOGS.into()),
+            ..Default::default()
+        }),
+        1
+    );
+    let by_tag = EndpointFilter {
+        tag: Some(("vpce-rollout.dev/uid".into(), OWNER_UID.into())),
+        ..Default::default()
+    };
+    let found = run(sim.describe_vpc_endpoints(&by_tag)).unwrap();
+    assert_eq!(found.len(), 1);
+    assert_eq!(found[0].vpc_endpoint_id, logs.vpc_endpoint_id);
+    assert_eq!(
+        count(EndpointFilter {
+            vpc_endpoint_ids: vec![logs.vpc_endpoint_id.clone()],
+            service_name: Some(PARTNER.into()),
+            ..Default::default()
+        }),
+        0
+    );
+}
+
+#[test]
+fn an_endpoint_whose_service_the_snapshot_does_not_describe_can_change_groups_but_not_enable_private_dns() {
+    let mut seed = snapshot();
+    seed.vpc_endpoints.push(
+        serde_json::from_str(
+            r#"{"VpcEndpointId": "vpce-0seed", "VpcEndpointType": "Interface", "VpcId": "vpc-1",
+                "ServiceName": "com.amazonaws.ap-northeast-1.sqs", "State": "available",
+                "SubnetIds": [], "Groups": [{"GroupId": "sg-endpoint"}], "NetworkInterfaceIds": [],
+                "PrivateDnsEnabled": false}"#,
+        )
+        .unwrap(),
+    );
+    let sim = SimEc2::with_config(
+        &seed,
+        SimClock::new(),
+        SimConfig::default().instant().without_throttling(),
+    );
+    let add_group = ModifyVpcEndpoint {
+        vpc_endpoint_id: "vpce-0seed".into(),
+        add_security_group_ids: vec!["sg-default".into()],
+        ..Default::default()
+    };
+    run(sim.modify_vpc_endpoint(&add_group)).unwrap();
+    assert_eq!(describe_one(&sim, "vpce-0seed").unwrap().groups.len(), 2);
+    assert_eq!(
+        code(run(sim.modify_vpc_endpoint(&enable_private_dns("vpce-0seed")))),
+        "InvalidServiceName"
+    );
+}

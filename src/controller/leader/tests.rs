@@ -1,0 +1,286 @@
+//! Two electors through real `kube::Client`s against an in-memory Lease API that enforces
+//! `resourceVersion` like the API server (409 on a stale write, 409 AlreadyExists on a second
+//! create). Each client can be cut off, to play a replica that stops renewing.
+//!
+//! This stands in for the Kubernetes API test server (tests/kube-test-server) until it is on
+//! main; the same scenarios are to run against it there.
+
+use std::collections::HashMap;
+use std::convert::Infallible;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use hyper::{Method, Request, Response, StatusCode};
+use tokio::sync::{oneshot, watch};
+
+use super::*;
+
+/// The Lease store: name → (resourceVersion, Lease JSON).
+#[derive(Default)]
+struct LeaseStore {
+    leases: Mutex<HashMap<String, (u64, serde_json::Value)>>,
+    next_rv: Mutex<u64>,
+    /// Runs once right after the next GET has been answered: another writer in the window
+    /// between an elector's read and its write.
+    after_get: Mutex<Option<Box<dyn FnOnce() + Send>>>,
+}
+
+fn status(code: StatusCode, reason: &str, message: &str) -> Response<Full<Bytes>> {
+    let body = serde_json::json!({
+        "kind": "Status", "apiVersion": "v1", "status": "Failure",
+        "message": message, "reason": reason, "code": code.as_u16(),
+    });
+    json(code, &body)
+}
+
+fn json(code: StatusCode, body: &serde_json::Value) -> Response<Full<Bytes>> {
+    let mut resp = Response::new(Full::new(Bytes::from(body.to_string())));
+    *resp.status_mut() = code;
+    resp.headers_mut()
+        .insert("content-type", "application/json".parse().unwrap());
+    resp
+}
+
+impl LeaseStore {
+    fn on_next_get(&self, f: Box<dyn FnOnce() + Send>) {
+        *self.after_get.lock().unwrap() = Some(f);
+    }
+
+    fn handle(&self, method: &Method, path: &str, body: &[u8]) -> Response<Full<Bytes>> {
+        let prefix = "/apis/coordination.k8s.io/v1/namespaces/ops/leases";
+        let Some(rest) = path.strip_prefix(prefix) else {
+            return status(StatusCode::NOT_FOUND, "NotFound", "unknown path");
+        };
+        let mut leases = self.leases.lock().unwrap();
+        let stamp = |mut lease: serde_json::Value| {
+            let mut rv = self.next_rv.lock().unwrap();
+            *rv += 1;
+            lease["metadata"]["resourceVersion"] = serde_json::Value::String(rv.to_string());
+            (*rv, lease)
+        };
+        match (method, rest.strip_prefix('/')) {
+            (&Method::GET, Some(name)) => match leases.get(name) {
+                Some((_, lease)) => json(StatusCode::OK, lease),
+                None => status(StatusCode::NOT_FOUND, "NotFound", "lease not found"),
+            },
+            (&Method::POST, None) => {
+                let lease: serde_json::Value = serde_json::from_slice(body).unwrap();
+                let name = lease["metadata"]["name"].as_str().unwrap().to_string();
+                if leases.contains_key(&name) {
+                    return status(StatusCode::CONFLICT, "AlreadyExists", "lease already exists");
+                }
+                let (rv, lease) = stamp(lease);
+                leases.insert(name, (rv, lease.clone()));
+                json(StatusCode::CREATED, &lease)
+            }
+            (&Method::PUT, Some(name)) => {
+                let lease: serde_json::Value = serde_json::from_slice(body).unwrap();
+                let sent_rv = lease["metadata"]["resourceVersion"].as_str().unwrap_or("");
+                match leases.get(name) {
+                    None => status(StatusCode::NOT_FOUND, "NotFound", "lease not found"),
+                    Some((rv, _)) if rv.to_string() != sent_rv => status(
+                        StatusCode::CONFLICT,
+                        "Conflict",
+                        "the object has been modified; please apply your changes to the latest version and try again",
+                    ),
+                    Some(_) => {
+                        let (rv, lease) = stamp(lease);
+                        leases.insert(name.to_string(), (rv, lease.clone()));
+                        json(StatusCode::OK, &lease)
+                    }
+                }
+            }
+            _ => status(StatusCode::METHOD_NOT_ALLOWED, "MethodNotAllowed", "unsupported"),
+        }
+    }
+
+    fn holder(&self) -> Option<String> {
+        let leases = self.leases.lock().unwrap();
+        leases
+            .get(DEFAULT_LEASE_NAME)
+            .and_then(|(_, l)| l["spec"]["holderIdentity"].as_str().map(str::to_string))
+    }
+}
+
+/// A client of `store`; requests fail with 503 while `cut_off` is set.
+fn client(store: Arc<LeaseStore>, cut_off: Arc<AtomicBool>) -> kube::Client {
+    let service = tower::service_fn(move |req: Request<kube::client::Body>| {
+        let store = store.clone();
+        let cut_off = cut_off.clone();
+        async move {
+            let (parts, body) = req.into_parts();
+            let body = body.collect().await.unwrap().to_bytes();
+            if cut_off.load(Ordering::SeqCst) {
+                return Ok::<_, Infallible>(status(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "ServiceUnavailable",
+                    "partitioned",
+                ));
+            }
+            let resp = store.handle(&parts.method, parts.uri.path(), &body);
+            if parts.method == Method::GET {
+                let hook = store.after_get.lock().unwrap().take();
+                if let Some(hook) = hook {
+                    hook();
+                }
+            }
+            Ok(resp)
+        }
+    });
+    kube::Client::new(service, "ops")
+}
+
+fn fast_config(identity: &str) -> LeaseConfig {
+    LeaseConfig {
+        lease_duration: Duration::from_secs(2),
+        renew_deadline: Duration::from_millis(1000),
+        retry_period: Duration::from_millis(100),
+        ..LeaseConfig::new("ops", identity)
+    }
+}
+
+struct Replica {
+    identity: String,
+    cut_off: Arc<AtomicBool>,
+    state: watch::Receiver<Leadership>,
+    stop: Option<oneshot::Sender<()>>,
+    run: tokio::task::JoinHandle<ElectionEnd>,
+}
+
+fn start(store: &Arc<LeaseStore>, identity: &str) -> Replica {
+    let cut_off = Arc::new(AtomicBool::new(false));
+    let elector = LeaderElector::new(client(store.clone(), cut_off.clone()), fast_config(identity)).unwrap();
+    let (tx, state) = watch::channel(Leadership::Unsettled);
+    let (stop, stopped) = oneshot::channel::<()>();
+    let run = tokio::spawn(elector.run(tx, async {
+        let _ = stopped.await;
+    }));
+    Replica {
+        identity: identity.to_string(),
+        cut_off,
+        state,
+        stop: Some(stop),
+        run,
+    }
+}
+
+/// Waits (bounded) until `pred` holds for the replicas' states, checking at every step that
+/// they never both lead.
+async fn wait_until(replicas: &[&Replica], what: &str, pred: impl Fn(&[Leadership]) -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let states: Vec<Leadership> = replicas.iter().map(|r| r.state.borrow().clone()).collect();
+        assert!(
+            states.iter().filter(|s| s.is_leading()).count() <= 1,
+            "two leaders at once: {states:?}"
+        );
+        if pred(&states) {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "timed out waiting for {what}: {states:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+#[tokio::test]
+async fn two_replicas_elect_one_leader_and_the_standby_names_it() {
+    let store = Arc::new(LeaseStore::default());
+    let a = start(&store, "pod-a_1");
+    let b = start(&store, "pod-b_2");
+    wait_until(&[&a, &b], "one leader and one standby", |s| {
+        s.iter().any(Leadership::is_leading)
+            && s.iter()
+                .any(|x| matches!(x, Leadership::StandingBy { holder } if !holder.is_empty()))
+    })
+    .await;
+    let leader = if a.state.borrow().is_leading() { &a } else { &b };
+    assert_eq!(store.holder().as_deref(), Some(leader.identity.as_str()));
+    // Both keep their roles over several renewals.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    wait_until(&[&a, &b], "roles kept", |s| s.iter().any(Leadership::is_leading)).await;
+}
+
+#[tokio::test]
+async fn the_standby_takes_over_at_once_when_the_leader_shuts_down_and_releases() {
+    let store = Arc::new(LeaseStore::default());
+    let mut a = start(&store, "pod-a_1");
+    wait_until(&[&a], "a leads", |s| s[0].is_leading()).await;
+    let b = start(&store, "pod-b_2");
+    wait_until(&[&a, &b], "b stands by", |s| {
+        matches!(s[1], Leadership::StandingBy { .. })
+    })
+    .await;
+
+    let released_at = Instant::now();
+    a.stop.take().unwrap().send(()).unwrap();
+    assert_eq!((&mut a.run).await.unwrap(), ElectionEnd::ShutDown);
+    wait_until(&[&a, &b], "b leads", |s| s[1].is_leading()).await;
+    assert!(
+        released_at.elapsed() < fast_config("x").lease_duration,
+        "a released Lease is taken without waiting out its duration"
+    );
+    assert_eq!(store.holder().as_deref(), Some("pod-b_2"));
+}
+
+#[tokio::test]
+async fn a_leader_that_cannot_renew_steps_down_before_the_standby_takes_over() {
+    let store = Arc::new(LeaseStore::default());
+    let mut a = start(&store, "pod-a_1");
+    wait_until(&[&a], "a leads", |s| s[0].is_leading()).await;
+    let b = start(&store, "pod-b_2");
+    wait_until(&[&a, &b], "b stands by", |s| {
+        matches!(s[1], Leadership::StandingBy { .. })
+    })
+    .await;
+
+    a.cut_off.store(true, Ordering::SeqCst);
+    // `wait_until` asserts at every step that a and b never lead at the same time.
+    wait_until(&[&a, &b], "b leads after a stepped down", |s| s[1].is_leading()).await;
+    let end = tokio::time::timeout(Duration::from_secs(1), &mut a.run)
+        .await
+        .expect("a's election ended")
+        .unwrap();
+    assert_eq!(end, ElectionEnd::LostLeadership);
+    assert_eq!(store.holder().as_deref(), Some("pod-b_2"));
+}
+
+#[tokio::test]
+async fn losing_a_write_race_is_standing_by_not_an_error() {
+    let store = Arc::new(LeaseStore::default());
+    let mut a = LeaderElector::new(client(store.clone(), Arc::default()), fast_config("pod-a_1")).unwrap();
+    assert_eq!(a.try_acquire_or_renew().await.unwrap(), Leadership::Leading);
+    assert!(a.release().await.unwrap());
+
+    // b reads the released Lease; before its write lands, c takes it (a newer resourceVersion).
+    let racer = store.clone();
+    store.on_next_get(Box::new(move || {
+        let mut leases = racer.leases.lock().unwrap();
+        let (rv, lease) = leases.get_mut(DEFAULT_LEASE_NAME).unwrap();
+        *rv += 1000;
+        lease["metadata"]["resourceVersion"] = serde_json::Value::String(rv.to_string());
+        lease["spec"]["holderIdentity"] = "pod-c_3".into();
+    }));
+    let mut b = LeaderElector::new(client(store.clone(), Arc::default()), fast_config("pod-b_2")).unwrap();
+    assert!(matches!(
+        b.try_acquire_or_renew().await.unwrap(),
+        Leadership::StandingBy { .. }
+    ));
+    assert_eq!(
+        store.holder().as_deref(),
+        Some("pod-c_3"),
+        "b's stale write was refused"
+    );
+    // Next attempt: b reads c's Lease and waits on it.
+    assert_eq!(
+        b.try_acquire_or_renew().await.unwrap(),
+        Leadership::StandingBy {
+            holder: "pod-c_3".into()
+        }
+    );
+}

@@ -1,0 +1,229 @@
+//! The `run` command's operational options: namespace scope, resync, metrics address, leader
+//! election and logging. Each flag has an environment variable, which is what the Helm chart
+//! sets (see `charts/vpce-rollout/templates/deployment.yaml`); `cli` flattens [`RunOptions`]
+//! into its `run` subcommand.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use super::leader::{self, LeaseConfig};
+use super::logging::{self, LogFormat};
+
+/// Operational options of `vpce-rollout run`.
+#[derive(clap::Args, Clone, Debug, PartialEq, Eq)]
+pub struct RunOptions {
+    /// Watch InterfaceEndpoints in this namespace only (default: all namespaces).
+    #[arg(long, env = "VPCE_ROLLOUT_WATCH_NAMESPACE", value_name = "NAMESPACE")]
+    pub watch_namespace: Option<String>,
+
+    /// Re-verify Ready endpoints this often (e.g. 30s, 5m, 1h).
+    #[arg(long, env = "VPCE_ROLLOUT_RESYNC", default_value = "5m", value_parser = parse_duration)]
+    pub resync: Duration,
+
+    /// Address of the /metrics, /healthz and /readyz server.
+    #[arg(long, env = "VPCE_ROLLOUT_METRICS_ADDRESS", default_value = "0.0.0.0:8080")]
+    pub metrics_address: SocketAddr,
+
+    #[command(flatten)]
+    pub leader_election: LeaderElectionOptions,
+
+    #[command(flatten)]
+    pub log: LogOptions,
+}
+
+/// Leader election options (see [`super::leader`]).
+#[derive(clap::Args, Clone, Debug, PartialEq, Eq)]
+pub struct LeaderElectionOptions {
+    /// Run only while holding the leader Lease, so that several replicas are safe.
+    #[arg(long = "leader-elect", env = "VPCE_ROLLOUT_LEADER_ELECT")]
+    pub enabled: bool,
+
+    /// Namespace of the Lease (default: the pod's namespace, from POD_NAMESPACE or the service
+    /// account).
+    #[arg(
+        long = "leader-election-namespace",
+        env = "VPCE_ROLLOUT_LEADER_ELECTION_NAMESPACE",
+        value_name = "NAMESPACE"
+    )]
+    pub namespace: Option<String>,
+
+    /// Name of the Lease.
+    #[arg(long = "leader-election-lease-name", env = "VPCE_ROLLOUT_LEADER_ELECTION_LEASE_NAME", default_value = leader::DEFAULT_LEASE_NAME)]
+    pub lease_name: String,
+
+    /// holderIdentity (default: POD_NAME or the host name, with a random suffix).
+    #[arg(
+        long = "leader-election-identity",
+        env = "VPCE_ROLLOUT_LEADER_ELECTION_IDENTITY"
+    )]
+    pub identity: Option<String>,
+
+    /// How long standbys wait after the Lease last changed before taking it over.
+    #[arg(long = "leader-election-lease-duration", env = "VPCE_ROLLOUT_LEADER_ELECTION_LEASE_DURATION", default_value = "15s", value_parser = parse_duration)]
+    pub lease_duration: Duration,
+
+    /// How long the leader keeps leading without a successful renewal.
+    #[arg(long = "leader-election-renew-deadline", env = "VPCE_ROLLOUT_LEADER_ELECTION_RENEW_DEADLINE", default_value = "10s", value_parser = parse_duration)]
+    pub renew_deadline: Duration,
+
+    /// Time between attempts to acquire or renew the Lease.
+    #[arg(long = "leader-election-retry-period", env = "VPCE_ROLLOUT_LEADER_ELECTION_RETRY_PERIOD", default_value = "2s", value_parser = parse_duration)]
+    pub retry_period: Duration,
+}
+
+impl LeaderElectionOptions {
+    /// The Lease to hold, or `None` when leader election is off. Errors say what to set.
+    pub fn lease_config(&self) -> Result<Option<LeaseConfig>, String> {
+        if !self.enabled {
+            return Ok(None);
+        }
+        let namespace = self.namespace.clone().or_else(leader::default_namespace).ok_or(
+            "leader election needs the Lease's namespace: set --leader-election-namespace or POD_NAMESPACE",
+        )?;
+        let config = LeaseConfig {
+            name: self.lease_name.clone(),
+            namespace,
+            identity: self.identity.clone().unwrap_or_else(leader::default_identity),
+            lease_duration: self.lease_duration,
+            renew_deadline: self.renew_deadline,
+            retry_period: self.retry_period,
+        };
+        config.validate()?;
+        Ok(Some(config))
+    }
+}
+
+/// Logging options (see [`super::logging`]).
+#[derive(clap::Args, Clone, Debug, PartialEq, Eq)]
+pub struct LogOptions {
+    /// Log line format.
+    #[arg(long, env = "VPCE_ROLLOUT_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
+
+    /// Log filter in RUST_LOG syntax, e.g. "info" or "info,vpce_rollout=debug".
+    #[arg(long, env = "RUST_LOG", default_value = logging::DEFAULT_FILTER)]
+    pub log_filter: String,
+}
+
+/// Parses `300ms`, `30s`, `5m`, `1h`, `1h30m`: what Kubernetes and Go users write. A bare
+/// number is refused, since seconds and minutes are both plausible readings.
+pub fn parse_duration(text: &str) -> Result<Duration, String> {
+    let help =
+        || format!("invalid duration {text:?}: use a number with a unit, e.g. 30s, 5m, 1h30m or 500ms");
+    let mut rest = text.trim();
+    if rest.is_empty() {
+        return Err(help());
+    }
+    let mut total = Duration::ZERO;
+    while !rest.is_empty() {
+        let digits = rest.find(|c: char| !c.is_ascii_digit()).ok_or_else(help)?;
+        if digits == 0 {
+            return Err(help());
+        }
+        let n: u64 = rest[..digits].parse().map_err(|_| help())?;
+        rest = &rest[digits..];
+        let unit_len = rest.find(|c: char| c.is_ascii_digit()).unwrap_or(rest.len());
+        let part = match &rest[..unit_len] {
+            "ms" => Duration::from_millis(n),
+            "s" => Duration::from_secs(n),
+            "m" => Duration::from_secs(n.saturating_mul(60)),
+            "h" => Duration::from_secs(n.saturating_mul(3600)),
+            _ => return Err(help()),
+        };
+        total = total.saturating_add(part);
+        rest = &rest[unit_len..];
+    }
+    Ok(total)
+}
+
+/// A command around [`RunOptions`], for tests that inspect its flags and environment variables.
+#[cfg(test)]
+pub(crate) mod tests_support {
+    #[derive(clap::Parser, Debug)]
+    pub(crate) struct RunCommand {
+        #[command(flatten)]
+        pub(crate) options: super::RunOptions,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[derive(Parser, Debug)]
+    struct Run {
+        #[command(flatten)]
+        options: RunOptions,
+    }
+
+    #[test]
+    fn durations_read_as_people_write_them() {
+        assert_eq!(parse_duration("30s"), Ok(Duration::from_secs(30)));
+        assert_eq!(parse_duration("5m"), Ok(Duration::from_secs(300)));
+        assert_eq!(parse_duration("1h30m"), Ok(Duration::from_secs(5400)));
+        assert_eq!(parse_duration("500ms"), Ok(Duration::from_millis(500)));
+        for bad in ["", "300", "5 m", "m5", "5d", "-5s"] {
+            let err = parse_duration(bad).unwrap_err();
+            assert!(err.contains("e.g. 30s"), "{bad}: {err}");
+        }
+    }
+
+    #[test]
+    fn defaults_match_the_documented_ones() {
+        let run = Run::try_parse_from(["run"]).unwrap().options;
+        assert_eq!(run.watch_namespace, None);
+        assert_eq!(run.resync, Duration::from_secs(300));
+        assert_eq!(run.metrics_address, "0.0.0.0:8080".parse().unwrap());
+        assert!(!run.leader_election.enabled);
+        assert_eq!(run.leader_election.lease_config(), Ok(None));
+        assert_eq!(run.log.log_format, LogFormat::Text);
+        assert_eq!(run.log.log_filter, logging::DEFAULT_FILTER);
+    }
+
+    #[test]
+    fn leader_election_flags_build_a_safe_lease_config() {
+        let run = Run::try_parse_from([
+            "run",
+            "--leader-elect",
+            "--leader-election-namespace",
+            "vpce-system",
+            "--leader-election-identity",
+            "pod-a",
+            "--log-format",
+            "json",
+        ])
+        .unwrap()
+        .options;
+        let config = run.leader_election.lease_config().unwrap().unwrap();
+        assert_eq!(config.namespace, "vpce-system");
+        assert_eq!(config.identity, "pod-a");
+        assert_eq!(config.name, "vpce-rollout");
+        assert_eq!(config.lease_duration, Duration::from_secs(15));
+        assert_eq!(run.log.log_format, LogFormat::Json);
+    }
+
+    #[test]
+    fn unsafe_leader_election_timings_are_refused() {
+        let run = Run::try_parse_from([
+            "run",
+            "--leader-elect",
+            "--leader-election-namespace",
+            "ops",
+            "--leader-election-lease-duration",
+            "5s",
+            "--leader-election-renew-deadline",
+            "10s",
+        ])
+        .unwrap()
+        .options;
+        let err = run.leader_election.lease_config().unwrap_err();
+        assert!(err.contains("longer than the renew deadline"), "{err}");
+    }
+
+    #[test]
+    fn a_bad_metrics_address_is_refused_at_parse_time() {
+        let err = Run::try_parse_from(["run", "--metrics-address", "8080"]).unwrap_err();
+        assert!(err.to_string().contains("--metrics-address"), "{err}");
+    }
+}
