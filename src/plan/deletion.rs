@@ -110,9 +110,10 @@ fn delete<'a>(input: &PlanInput<'a>, timing: &Timing, step: &mut Step<'a>) -> St
         .is_some_and(|t| endpoint::elapsed(t, input.now) < timing.visibility_window);
     if let Some(id) = previous.endpoint_id.as_deref()
         && just_created
-        && previous.endpoint_state.as_deref() != Some("deleted")
+        && !endpoint::seen_going(previous)
     {
         step.keep_previous_endpoint = true;
+        step.requeue = endpoint::pending_backoff(input, timing);
         return format!("Deleting: waiting for EC2 to list {id}, created moments ago");
     }
     step.finalized = true;
@@ -223,6 +224,14 @@ mod tests {
         assert!(!d.finalized);
         let d = deleting(&spec(), &world, &created_status(now_minus(600)));
         assert!(d.finalized, "the wait is bounded");
+    }
+
+    #[test]
+    fn an_endpoint_seen_deleting_and_now_gone_is_done_even_moments_after_its_creation() {
+        let mut status = created_status(now_minus(30));
+        status.endpoint_state = Some("deleting".into());
+        let d = deleting(&spec(), &incident_world(), &status);
+        assert!(d.finalized);
     }
 
     #[test]

@@ -28,6 +28,12 @@ pub fn is_deleting(endpoint: &VpcEndpoint) -> bool {
     endpoint.state_lower() == "deleting"
 }
 
+/// Whether the last status saw the endpoint `deleting` or `deleted`: if EC2 no longer lists
+/// it, it is gone, not "not listed yet".
+pub(crate) fn seen_going(previous: &crate::api::InterfaceEndpointStatus) -> bool {
+    matches!(previous.endpoint_state.as_deref(), Some("deleting" | "deleted"))
+}
+
 /// Every endpoint in the observed VPC that carries both ownership tags of `owner`, whatever its
 /// service, except tombstones.
 pub fn owned_endpoints<'a>(world: &'a Snapshot, owner: &'a Owner) -> impl Iterator<Item = &'a VpcEndpoint> {
@@ -114,9 +120,8 @@ fn missing<'a>(input: &PlanInput<'a>, analysis: &'a Analysis, timing: &Timing) -
         .endpoint_create_time
         .as_deref()
         .and_then(|t| t.parse::<Timestamp>().ok());
-    let known_gone = matches!(previous.endpoint_state.as_deref(), Some("deleted"));
     if let Some(created_at) = created_at
-        && !known_gone
+        && !seen_going(previous)
         && elapsed(created_at, input.now) < timing.visibility_window
     {
         // EC2 is eventually consistent: DescribeVpcEndpoints may not list an endpoint for a
