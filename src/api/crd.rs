@@ -20,5 +20,70 @@ pub fn crd() -> CustomResourceDefinition {
 /// The CRD as YAML, exactly as checked in at `crds/interfaceendpoints.yaml`.
 pub fn crd_yaml() -> String {
     let yaml = serde_yaml::to_string(&crd()).expect("a CustomResourceDefinition serializes to YAML");
-    format!("{HEADER}{yaml}")
+    format!("{HEADER}{}", quote_yaml11_booleans(&yaml))
+}
+
+/// Words YAML 1.1 reads as booleans. serde_yaml writes YAML 1.2, where they are plain strings,
+/// but kubectl and the API server read YAML 1.1: an unquoted enum value `Off` would become
+/// `false` there, and `remediation.endpointIngress: Off` would be rejected.
+const YAML11_BOOLEANS: [&str; 22] = [
+    "y", "Y", "yes", "Yes", "YES", "n", "N", "no", "No", "NO", "true", "True", "TRUE", "false", "False",
+    "FALSE", "on", "On", "ON", "off", "Off", "OFF",
+];
+
+/// Quotes plain scalars (`- Off`, `default: Off`) that YAML 1.1 would read as booleans.
+fn quote_yaml11_booleans(yaml: &str) -> String {
+    let mut out = String::with_capacity(yaml.len());
+    for line in yaml.lines() {
+        let (head, value) = match line.rsplit_once(": ") {
+            Some((head, value)) if !head.trim_start().starts_with('#') => (format!("{head}: "), value),
+            _ => match line.trim_start().strip_prefix("- ") {
+                Some(value) => (line[..line.len() - value.len()].to_string(), value),
+                None => (String::new(), ""),
+            },
+        };
+        if YAML11_BOOLEANS.contains(&value) && !(value == "true" || value == "false") {
+            out.push_str(&format!("{head}'{value}'"));
+        } else {
+            out.push_str(line);
+        }
+        out.push('\n');
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn remediation_mode_off_is_quoted_so_yaml_1_1_readers_keep_it_a_string() {
+        let yaml = crd_yaml();
+        assert!(yaml.contains("- 'Off'"), "the enum value Off must be quoted");
+        for line in yaml.lines() {
+            let value = line
+                .rsplit_once(": ")
+                .map(|(_, v)| v)
+                .unwrap_or(line.trim_start().trim_start_matches("- "));
+            assert!(
+                !YAML11_BOOLEANS.contains(&value) || value == "true" || value == "false",
+                "unquoted YAML 1.1 boolean in: {line}"
+            );
+        }
+        let parsed: serde_json::Value = serde_yaml::from_str(&yaml).unwrap();
+        assert_eq!(
+            parsed,
+            serde_json::to_value(crd()).unwrap(),
+            "quoting changes no value"
+        );
+    }
+
+    #[test]
+    fn real_booleans_and_other_strings_are_left_alone() {
+        let yaml = "a: true\nb: Off\nc:\n- On\n- Auto\nd: 'x'\n";
+        assert_eq!(
+            quote_yaml11_booleans(yaml),
+            "a: true\nb: 'Off'\nc:\n- 'On'\n- Auto\nd: 'x'\n"
+        );
+    }
 }

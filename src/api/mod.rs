@@ -37,6 +37,8 @@ pub const MAX_STATUS_RULES: usize = 50;
 /// private DNS would capture is checked for tcp/443 reachability to the endpoint's ENIs (security
 /// groups and network ACLs, both ways); missing rules are added (or proposed for approval); only
 /// then is private DNS enabled.
+// clippy reads the repeated `type_ = "string"` of separate printcolumns as duplicated attributes.
+#[allow(clippy::duplicated_attributes)]
 #[derive(CustomResource, Deserialize, Serialize, Clone, Debug, PartialEq, JsonSchema)]
 #[kube(
     group = "vpce-rollout.dev",

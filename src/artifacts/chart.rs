@@ -1,4 +1,4 @@
-//! What can be checked in `charts/vpce-rollout` without Helm (scripts/helm_lint.py runs the real
+//! What can be checked in `charts/vpce-rollout` without Helm (.ci/helm_lint.py runs the real
 //! `helm lint`): the chart's version matches the crate, every value is documented, templates
 //! only use values that exist and every value is used, and the environment variables the
 //! Deployment sets are the ones `vpce-rollout run` reads.

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs Helm's Go library (from the PyPI package helm-sdkpy, which ships it as a shared object)
-# into .cache/helm-sdkpy/, for scripts/helm_lint.py. No helm binary is available from the package
+# into .cache/helm-sdkpy/, for .ci/helm_lint.py. No helm binary is available from the package
 # registries the project's machines reach; this is the real Helm code, called through its C ABI.
 #
 # The wheel is pure-Python around the .so and declares Python >= 3.12; only the .so is used here

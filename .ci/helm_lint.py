@@ -12,7 +12,7 @@ What this does not give: the rendered manifests (the library has no `template` a
 messages (they reach us as path and severity only; the error text is lost in the library's
 JSON). A failing case names the file; `helm lint` elsewhere gives the text.
 
-Usage: scripts/helm_lint.py [LIBHELM_SO]  (default: what scripts/install-helm-lib.sh installed)
+Usage: .ci/helm_lint.py [LIBHELM_SO]  (default: what .ci/install-helm-lib.sh installed)
 Exit status: 0 when every case passes, 1 otherwise; prints one line per case and a summary.
 """
 import copy
@@ -126,7 +126,7 @@ class Helm:
 def main():
     lib = sys.argv[1] if len(sys.argv) > 1 else DEFAULT_LIB
     if not os.path.exists(lib):
-        print(f"helm library not found at {lib}: run scripts/install-helm-lib.sh first", file=sys.stderr)
+        print(f"helm library not found at {lib}: run .ci/install-helm-lib.sh first", file=sys.stderr)
         return 1
     helm = Helm(lib)
     print(f"helm lint through {helm.version()}")

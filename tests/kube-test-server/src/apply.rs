@@ -1,0 +1,796 @@
+//! Server-side apply and `managedFields`: field ownership as sets of paths (the FieldsV1 trie),
+//! merging an applied configuration into the live object, conflicts between managers.
+//!
+//! This follows sigs.k8s.io/structured-merge-diff's rules where they matter to controllers:
+//! - a manager's Apply set is the field set of its last applied configuration;
+//! - fields it stops applying are removed unless another manager still owns them;
+//! - an Apply that would change a field another manager owns is a 409 conflict unless forced
+//!   (forcing moves ownership); equal values are shared, not conflicting;
+//! - any other write (create, update, patch) makes its manager own the fields it changed and
+//!   takes them from the others;
+//! - granular objects merge per field, `x-kubernetes-list-type: map` lists merge per key,
+//!   `set` lists per value, other lists are atomic.
+//!
+//! Approximations (see README): ownership is tracked per API version of the write but never
+//! converted between versions, the order of merged list items keeps the live order and
+//! appends new items, and only labels, annotations, finalizers, ownerReferences and
+//! generateName of `metadata` are tracked.
+
+use std::collections::BTreeMap;
+
+use serde_json::{Map, Value, json};
+
+use crate::schema::Schema;
+use crate::status::ApiError;
+
+/// A set of field paths, shaped like `managedFields[].fieldsV1`.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct FieldSet {
+    member: bool,
+    children: BTreeMap<String, FieldSet>,
+}
+
+impl FieldSet {
+    pub fn is_empty(&self) -> bool {
+        !self.member && self.children.values().all(FieldSet::is_empty)
+    }
+
+    pub fn from_fields_v1(v: &Value) -> FieldSet {
+        let mut s = FieldSet::default();
+        if let Some(m) = v.as_object() {
+            for (k, cv) in m {
+                if k == "." {
+                    s.member = true;
+                } else {
+                    let mut c = FieldSet::from_fields_v1(cv);
+                    if cv.as_object().is_some_and(|o| o.is_empty()) {
+                        c.member = true;
+                    }
+                    s.children.insert(k.clone(), c);
+                }
+            }
+        }
+        s
+    }
+
+    pub fn to_fields_v1(&self) -> Value {
+        let mut m = Map::new();
+        let kids: Vec<(&String, &FieldSet)> = self.children.iter().filter(|(_, c)| !c.is_empty()).collect();
+        if self.member && !kids.is_empty() {
+            m.insert(".".into(), json!({}));
+        }
+        for (k, c) in kids {
+            m.insert(k.clone(), c.to_fields_v1());
+        }
+        Value::Object(m)
+    }
+
+    fn insert(&mut self, path: &[String]) {
+        match path.split_first() {
+            None => self.member = true,
+            Some((head, rest)) => self.children.entry(head.clone()).or_default().insert(rest),
+        }
+    }
+
+    fn contains(&self, path: &[String]) -> bool {
+        match path.split_first() {
+            None => self.member,
+            Some((head, rest)) => self.children.get(head).is_some_and(|c| c.contains(rest)),
+        }
+    }
+
+    fn remove(&mut self, path: &[String]) {
+        match path.split_first() {
+            None => self.member = false,
+            Some((head, rest)) => {
+                if let Some(c) = self.children.get_mut(head) {
+                    c.remove(rest);
+                    if c.is_empty() {
+                        self.children.remove(head);
+                    }
+                }
+            }
+        }
+    }
+
+    /// Every member path, parents before children.
+    pub fn paths(&self) -> Vec<Vec<String>> {
+        let mut out = Vec::new();
+        self.collect(&mut Vec::new(), &mut out);
+        out
+    }
+
+    fn collect(&self, prefix: &mut Vec<String>, out: &mut Vec<Vec<String>>) {
+        if self.member {
+            out.push(prefix.clone());
+        }
+        for (k, c) in &self.children {
+            prefix.push(k.clone());
+            c.collect(prefix, out);
+            prefix.pop();
+        }
+    }
+
+    fn union(&mut self, other: &FieldSet) {
+        for p in other.paths() {
+            self.insert(&p);
+        }
+    }
+
+    fn subtract(&mut self, other: &FieldSet) {
+        for p in other.paths() {
+            self.remove(&p);
+        }
+    }
+}
+
+/// A path printed the way structured-merge-diff prints it in conflict messages:
+/// `.spec.subnetIds`, `.spec.items[name="a"].port`, `.metadata.finalizers[="x"]`.
+pub fn path_string(path: &[String]) -> String {
+    let mut s = String::new();
+    for p in path {
+        if let Some(f) = p.strip_prefix("f:") {
+            s.push('.');
+            s.push_str(f);
+        } else if let Some(k) = p.strip_prefix("k:") {
+            let keys: Map<String, Value> = serde_json::from_str(k).unwrap_or_default();
+            let parts: Vec<String> = keys.iter().map(|(k, v)| format!("{k}={v}")).collect();
+            s.push_str(&format!("[{}]", parts.join(",")));
+        } else if let Some(v) = p.strip_prefix("v:") {
+            s.push_str(&format!("[={v}]"));
+        } else if let Some(i) = p.strip_prefix("i:") {
+            s.push_str(&format!("[{i}]"));
+        }
+    }
+    s
+}
+
+/// The schema of ObjectMeta's tracked fields.
+fn metadata_schema() -> Schema {
+    Schema::compile(&json!({
+        "type": "object",
+        "properties": {
+            "generateName": {"type": "string"},
+            "labels": {"type": "object", "additionalProperties": {"type": "string"}},
+            "annotations": {"type": "object", "additionalProperties": {"type": "string"}},
+            "finalizers": {"type": "array", "items": {"type": "string"}, "x-kubernetes-list-type": "set"},
+            "ownerReferences": {"type": "array", "x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["uid"],
+                "items": {"type": "object", "x-kubernetes-preserve-unknown-fields": true}}
+        }
+    }))
+    .expect("metadata schema compiles")
+}
+
+/// Which part of an object a write may touch: the main resource or the status subresource.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Part {
+    Main { status_is_separate: bool },
+    Status,
+}
+
+/// The object reduced to the fields ownership is tracked for.
+pub fn tracked(obj: &Value, part: Part) -> Value {
+    let Some(map) = obj.as_object() else {
+        return json!({});
+    };
+    let mut out = Map::new();
+    for (k, v) in map {
+        match (k.as_str(), part) {
+            ("apiVersion" | "kind", _) => {}
+            ("metadata", Part::Main { .. }) => {
+                if let Some(meta) = v.as_object() {
+                    let kept: Map<String, Value> = meta
+                        .iter()
+                        .filter(|(mk, _)| {
+                            matches!(
+                                mk.as_str(),
+                                "labels" | "annotations" | "finalizers" | "ownerReferences" | "generateName"
+                            )
+                        })
+                        .map(|(mk, mv)| (mk.clone(), mv.clone()))
+                        .collect();
+                    if !kept.is_empty() {
+                        out.insert(k.clone(), Value::Object(kept));
+                    }
+                }
+            }
+            (
+                "status",
+                Part::Main {
+                    status_is_separate: true,
+                },
+            ) => {}
+            ("status", Part::Status) => {
+                out.insert(k.clone(), v.clone());
+            }
+            (_, Part::Status) => {}
+            _ => {
+                out.insert(k.clone(), v.clone());
+            }
+        }
+    }
+    Value::Object(out)
+}
+
+fn child_schema<'a>(
+    schema: Option<&'a Schema>,
+    key: &str,
+    root: bool,
+    meta: &'a Schema,
+) -> (Option<&'a Schema>, bool) {
+    if root && key == "metadata" {
+        return (Some(meta), true);
+    }
+    match schema {
+        Some(s) => match s.properties.get(key) {
+            Some(c) => (Some(c), true),
+            None => (s.additional_properties.as_deref(), false),
+        },
+        None => (None, false),
+    }
+}
+
+fn list_key(schema: Option<&Schema>, item: &Value) -> Option<String> {
+    let s = schema?;
+    match s.list_type.as_deref() {
+        Some("map") => {
+            let mut keys = Map::new();
+            for k in &s.list_map_keys {
+                keys.insert(k.clone(), item.get(k).cloned().unwrap_or(Value::Null));
+            }
+            Some(format!("k:{}", Value::Object(keys)))
+        }
+        Some("set") => Some(format!("v:{item}")),
+        _ => None,
+    }
+}
+
+fn is_atomic_object(schema: Option<&Schema>) -> bool {
+    schema.is_some_and(|s| s.map_type.as_deref() == Some("atomic"))
+}
+
+/// The set of fields a value sets (structured-merge-diff's `ToFieldSet`).
+pub fn field_set(schema: Option<&Schema>, value: &Value) -> FieldSet {
+    let meta = metadata_schema();
+    let mut set = FieldSet::default();
+    walk(schema, value, &mut Vec::new(), true, &meta, &mut set);
+    set
+}
+
+fn walk(
+    schema: Option<&Schema>,
+    value: &Value,
+    path: &mut Vec<String>,
+    root: bool,
+    meta: &Schema,
+    set: &mut FieldSet,
+) {
+    match value {
+        Value::Object(map) if !is_atomic_object(schema) => {
+            for (k, v) in map {
+                let (cs, declared) = child_schema(schema, k, root, meta);
+                path.push(format!("f:{k}"));
+                walk(cs, v, path, false, meta, set);
+                let empty = v.is_null() || v.as_object().is_some_and(|o| o.is_empty());
+                if empty || !declared {
+                    set.insert(path);
+                }
+                path.pop();
+            }
+        }
+        Value::Array(items) => {
+            let item_schema = schema.and_then(|s| s.items.as_deref());
+            let granular = schema.is_some_and(|s| matches!(s.list_type.as_deref(), Some("map" | "set")));
+            if !granular {
+                set.insert(path);
+                return;
+            }
+            for item in items {
+                let Some(k) = list_key(schema, item) else { continue };
+                path.push(k);
+                if item.is_object() {
+                    walk(item_schema, item, path, false, meta, set);
+                }
+                set.insert(path);
+                path.pop();
+            }
+        }
+        _ => set.insert(path),
+    }
+}
+
+/// The value at a field path, if the object has it.
+fn value_at<'a>(value: &'a Value, path: &[String]) -> Option<&'a Value> {
+    let mut cur = value;
+    for p in path {
+        cur = if let Some(f) = p.strip_prefix("f:") {
+            cur.get(f)?
+        } else if let Some(k) = p.strip_prefix("k:") {
+            let keys: Map<String, Value> = serde_json::from_str(k).ok()?;
+            cur.as_array()?.iter().find(|item| {
+                keys.iter()
+                    .all(|(kk, kv)| item.get(kk).unwrap_or(&Value::Null) == kv)
+            })?
+        } else if let Some(v) = p.strip_prefix("v:") {
+            let want: Value = serde_json::from_str(v).ok()?;
+            cur.as_array()?.iter().find(|item| **item == want)?
+        } else {
+            return None;
+        };
+    }
+    Some(cur)
+}
+
+fn remove_at(value: &mut Value, path: &[String]) {
+    let Some((last, parents)) = path.split_last() else {
+        return;
+    };
+    let mut cur = value;
+    for p in parents {
+        let next = if let Some(f) = p.strip_prefix("f:") {
+            cur.get_mut(f)
+        } else if let Some(k) = p.strip_prefix("k:") {
+            let keys: Map<String, Value> = serde_json::from_str(k).unwrap_or_default();
+            cur.as_array_mut().and_then(|a| {
+                a.iter_mut().find(|item| {
+                    keys.iter()
+                        .all(|(kk, kv)| item.get(kk).unwrap_or(&Value::Null) == kv)
+                })
+            })
+        } else {
+            None
+        };
+        match next {
+            Some(n) => cur = n,
+            None => return,
+        }
+    }
+    if let Some(f) = last.strip_prefix("f:") {
+        if let Some(m) = cur.as_object_mut() {
+            m.remove(f);
+        }
+    } else if let Some(k) = last.strip_prefix("k:") {
+        let keys: Map<String, Value> = serde_json::from_str(k).unwrap_or_default();
+        if let Some(a) = cur.as_array_mut() {
+            a.retain(|item| {
+                !keys
+                    .iter()
+                    .all(|(kk, kv)| item.get(kk).unwrap_or(&Value::Null) == kv)
+            });
+        }
+    } else if let Some(v) = last.strip_prefix("v:") {
+        let want: Value = serde_json::from_str(v).unwrap_or(Value::Null);
+        if let Some(a) = cur.as_array_mut() {
+            a.retain(|item| *item != want);
+        }
+    }
+}
+
+/// Merges an applied configuration into the live object following the schema.
+pub fn merge_config(schema: Option<&Schema>, live: &mut Value, config: &Value) {
+    let meta = metadata_schema();
+    merge_at(schema, live, config, true, &meta);
+}
+
+fn merge_at(schema: Option<&Schema>, live: &mut Value, config: &Value, root: bool, meta: &Schema) {
+    match (live, config) {
+        (Value::Object(lm), Value::Object(cm)) if !is_atomic_object(schema) => {
+            for (k, cv) in cm {
+                let (cs, _) = child_schema(schema, k, root, meta);
+                match lm.get_mut(k) {
+                    Some(lv) => merge_at(cs, lv, cv, false, meta),
+                    None => {
+                        lm.insert(k.clone(), cv.clone());
+                    }
+                }
+            }
+        }
+        (Value::Array(la), Value::Array(ca))
+            if schema.is_some_and(|s| matches!(s.list_type.as_deref(), Some("map" | "set"))) =>
+        {
+            let item_schema = schema.and_then(|s| s.items.as_deref());
+            for citem in ca {
+                let key = list_key(schema, citem);
+                match la.iter_mut().find(|l| list_key(schema, l) == key) {
+                    Some(litem) => merge_at(item_schema, litem, citem, false, meta),
+                    None => la.push(citem.clone()),
+                }
+            }
+        }
+        (live, config) => *live = config.clone(),
+    }
+}
+
+/// One `managedFields` entry.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Entry {
+    pub manager: String,
+    pub operation: String,
+    pub api_version: String,
+    pub time: String,
+    pub subresource: String,
+    pub set: FieldSet,
+}
+
+impl Entry {
+    fn same_owner(&self, manager: &str, operation: &str, subresource: &str) -> bool {
+        self.manager == manager && self.operation == operation && self.subresource == subresource
+    }
+
+    /// How conflict messages name this manager (`printManager`).
+    fn printed(&self) -> String {
+        let mut s = crate::status::go_quote(&self.manager);
+        if !self.subresource.is_empty() {
+            s = format!(
+                "{s} with subresource {}",
+                crate::status::go_quote(&self.subresource)
+            );
+        }
+        // The real server names Update managers by API version, not time (the key it prints
+        // from carries no time).
+        if self.operation == "Update" {
+            s = format!("{s} using {}", self.api_version);
+        }
+        s
+    }
+}
+
+pub fn read_entries(obj: &Value) -> Vec<Entry> {
+    obj.pointer("/metadata/managedFields")
+        .and_then(Value::as_array)
+        .map(|a| {
+            a.iter()
+                .map(|e| Entry {
+                    manager: e["manager"].as_str().unwrap_or_default().to_string(),
+                    operation: e["operation"].as_str().unwrap_or_default().to_string(),
+                    api_version: e["apiVersion"].as_str().unwrap_or_default().to_string(),
+                    time: e["time"].as_str().unwrap_or_default().to_string(),
+                    subresource: e["subresource"].as_str().unwrap_or_default().to_string(),
+                    set: FieldSet::from_fields_v1(&e["fieldsV1"]),
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// Writes entries back, Apply before Update, then oldest first, as the server orders them.
+pub fn write_entries(obj: &mut Value, mut entries: Vec<Entry>) {
+    entries.retain(|e| !e.set.is_empty());
+    entries.sort_by(|a, b| {
+        (a.operation != "Apply", &a.time, &a.manager).cmp(&(b.operation != "Apply", &b.time, &b.manager))
+    });
+    let list: Vec<Value> = entries
+        .iter()
+        .map(|e| {
+            let mut v = json!({
+                "manager": e.manager,
+                "operation": e.operation,
+                "apiVersion": e.api_version,
+                "time": e.time,
+                "fieldsType": "FieldsV1",
+                "fieldsV1": e.set.to_fields_v1(),
+            });
+            if !e.subresource.is_empty() {
+                v["subresource"] = json!(e.subresource);
+            }
+            v
+        })
+        .collect();
+    if let Some(meta) = obj.get_mut("metadata").and_then(Value::as_object_mut) {
+        if list.is_empty() {
+            meta.remove("managedFields");
+        } else {
+            meta.insert("managedFields".into(), Value::Array(list));
+        }
+    }
+}
+
+/// Paths that `new` adds or changes relative to `old`, and paths it removes.
+fn compare(schema: Option<&Schema>, old: &Value, new: &Value) -> (FieldSet, FieldSet) {
+    let old_set = field_set(schema, old);
+    let new_set = field_set(schema, new);
+    let mut changed = FieldSet::default();
+    for p in new_set.paths() {
+        if !old_set.contains(&p) || value_at(old, &p) != value_at(new, &p) {
+            changed.insert(&p);
+        }
+    }
+    // Like structured-merge-diff's comparison, a node that did not exist before is itself
+    // added (`.` in FieldsV1), not only its leaves; `metadata` always exists.
+    for p in changed.paths() {
+        for i in 1..p.len() {
+            let prefix = &p[..i];
+            if prefix != ["f:metadata"] && value_at(old, prefix).is_none() {
+                changed.insert(prefix);
+            }
+        }
+    }
+    let mut removed = FieldSet::default();
+    for p in old_set.paths() {
+        if !new_set.contains(&p) {
+            removed.insert(&p);
+        }
+    }
+    (changed, removed)
+}
+
+/// Who is writing: the field manager, the API version of the request, the subresource.
+pub struct Writer<'a> {
+    pub manager: &'a str,
+    pub api_version: &'a str,
+    pub subresource: &'a str,
+    pub now: &'a str,
+}
+
+/// Records a non-apply write (create, update, patch): the writer owns what it changed.
+pub fn record_update(
+    schema: Option<&Schema>,
+    part: Part,
+    old: Option<&Value>,
+    new: &mut Value,
+    w: &Writer<'_>,
+) {
+    let mut entries = read_entries(new);
+    let empty = json!({});
+    let old_t = old.map(|o| tracked(o, part)).unwrap_or(empty);
+    let new_t = tracked(new, part);
+    let (changed, removed) = compare(schema, &old_t, &new_t);
+    for e in entries.iter_mut() {
+        if !e.same_owner(w.manager, "Update", w.subresource) {
+            e.set.subtract(&changed);
+            e.set.subtract(&removed);
+        }
+    }
+    if !changed.is_empty() || !removed.is_empty() {
+        match entries
+            .iter_mut()
+            .find(|e| e.same_owner(w.manager, "Update", w.subresource))
+        {
+            Some(e) => {
+                e.set.union(&changed);
+                e.set.subtract(&removed);
+                e.time = w.now.to_string();
+                e.api_version = w.api_version.to_string();
+            }
+            None => entries.push(Entry {
+                manager: w.manager.to_string(),
+                operation: "Update".into(),
+                api_version: w.api_version.to_string(),
+                time: w.now.to_string(),
+                subresource: w.subresource.to_string(),
+                set: changed,
+            }),
+        }
+    }
+    write_entries(new, entries);
+}
+
+/// Server-side apply of `config` onto `live` (an empty object when creating). Returns the
+/// merged object with updated managedFields, or a 409 listing the conflicts.
+pub fn apply(
+    schema: Option<&Schema>,
+    part: Part,
+    live: &Value,
+    config: &Value,
+    force: bool,
+    w: &Writer<'_>,
+) -> Result<Value, ApiError> {
+    let mut entries = read_entries(live);
+    let config_t = tracked(config, part);
+    let new_set = field_set(schema, &config_t);
+    let last_set = entries
+        .iter()
+        .find(|e| e.same_owner(w.manager, "Apply", w.subresource))
+        .map(|e| e.set.clone())
+        .unwrap_or_default();
+
+    let mut merged = live.clone();
+    merge_config(schema, &mut merged, &config_t);
+    // Fields this manager applied before but no longer does go away unless someone else
+    // still owns them.
+    for p in last_set.paths() {
+        if new_set.contains(&p) {
+            continue;
+        }
+        let owned_elsewhere = entries
+            .iter()
+            .any(|e| !e.same_owner(w.manager, "Apply", w.subresource) && e.set.contains(&p));
+        if !owned_elsewhere {
+            remove_at(&mut merged, &p);
+        }
+    }
+
+    let (changed, removed) = compare(schema, &tracked(live, part), &tracked(&merged, part));
+    let mut conflicts: Vec<(usize, Vec<String>)> = Vec::new();
+    for (i, e) in entries.iter().enumerate() {
+        if e.same_owner(w.manager, "Apply", w.subresource) {
+            continue;
+        }
+        for p in changed.paths() {
+            if e.set.contains(&p) {
+                conflicts.push((i, p));
+            }
+        }
+    }
+    if !conflicts.is_empty() && !force {
+        return Err(conflict_error(&entries, &conflicts));
+    }
+    for (i, p) in &conflicts {
+        entries[*i].set.remove(p);
+    }
+    for e in entries.iter_mut() {
+        e.set.subtract(&removed);
+    }
+    match entries
+        .iter_mut()
+        .find(|e| e.same_owner(w.manager, "Apply", w.subresource))
+    {
+        Some(e) => {
+            e.set = new_set;
+            e.time = w.now.to_string();
+            e.api_version = w.api_version.to_string();
+        }
+        None => entries.push(Entry {
+            manager: w.manager.to_string(),
+            operation: "Apply".into(),
+            api_version: w.api_version.to_string(),
+            time: w.now.to_string(),
+            subresource: w.subresource.to_string(),
+            set: new_set,
+        }),
+    }
+    write_entries(&mut merged, entries);
+    Ok(merged)
+}
+
+fn conflict_error(entries: &[Entry], conflicts: &[(usize, Vec<String>)]) -> ApiError {
+    let causes: Vec<Value> = conflicts
+        .iter()
+        .map(|(i, p)| {
+            json!({"reason": "FieldManagerConflict", "message": format!("conflict with {}", entries[*i].printed()),
+                   "field": path_string(p)})
+        })
+        .collect();
+    let message = if conflicts.len() == 1 {
+        let (i, p) = &conflicts[0];
+        format!(
+            "Apply failed with 1 conflict: conflict with {}: {}",
+            entries[*i].printed(),
+            path_string(p)
+        )
+    } else {
+        let mut by_manager: BTreeMap<String, Vec<String>> = BTreeMap::new();
+        for (i, p) in conflicts {
+            by_manager
+                .entry(entries[*i].printed())
+                .or_default()
+                .push(path_string(p));
+        }
+        let mut lines = Vec::new();
+        for (m, paths) in by_manager {
+            lines.push(format!("conflicts with {m}:"));
+            lines.extend(paths.into_iter().map(|p| format!("- {p}")));
+        }
+        format!(
+            "Apply failed with {} conflicts: {}",
+            conflicts.len(),
+            lines.join("\n")
+        )
+    };
+    ApiError::new(409, "Conflict", message).with_details(json!({"causes": causes}))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn schema() -> Schema {
+        Schema::compile(&json!({"type": "object", "properties": {
+            "spec": {"type": "object", "properties": {
+                "a": {"type": "string"}, "b": {"type": "string"},
+                "items": {"type": "array", "x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["name"],
+                          "items": {"type": "object", "properties": {"name": {"type": "string"}, "port": {"type": "integer"}}}},
+                "tags": {"type": "array", "items": {"type": "string"}}
+            }},
+            "status": {"type": "object", "properties": {"phase": {"type": "string"}}}
+        }}))
+        .expect("compiles")
+    }
+
+    fn writer(manager: &str) -> Writer<'_> {
+        Writer {
+            manager,
+            api_version: "example.com/v1",
+            subresource: "",
+            now: "2024-01-01T00:00:00Z",
+        }
+    }
+
+    const MAIN: Part = Part::Main {
+        status_is_separate: true,
+    };
+
+    #[test]
+    fn field_sets_mark_list_items_and_map_entries_like_fields_v1() {
+        let s = schema();
+        let obj = json!({"metadata": {"labels": {"app": "x"}, "finalizers": ["a/b"]},
+                         "spec": {"a": "1", "items": [{"name": "n", "port": 1}], "tags": ["t"]}});
+        let fs = field_set(Some(&s), &tracked(&obj, MAIN));
+        assert_eq!(
+            fs.to_fields_v1(),
+            json!({"f:metadata": {"f:finalizers": {"v:\"a/b\"": {}}, "f:labels": {"f:app": {}}},
+                   "f:spec": {"f:a": {}, "f:items": {"k:{\"name\":\"n\"}": {".": {}, "f:name": {}, "f:port": {}}}, "f:tags": {}}})
+        );
+        assert_eq!(FieldSet::from_fields_v1(&fs.to_fields_v1()), fs);
+    }
+
+    #[test]
+    fn applying_a_field_another_manager_set_differently_conflicts_unless_forced() {
+        let s = schema();
+        let mut live = json!({"metadata": {"name": "x"}, "spec": {"a": "1"}});
+        record_update(Some(&s), MAIN, None, &mut live, &writer("kubectl-edit"));
+        let config = json!({"apiVersion": "example.com/v1", "kind": "W", "metadata": {"name": "x"}, "spec": {"a": "2"}});
+        let err = apply(Some(&s), MAIN, &live, &config, false, &writer("ctl")).expect_err("conflict");
+        assert_eq!(err.code, 409);
+        assert_eq!(
+            err.message,
+            "Apply failed with 1 conflict: conflict with \"kubectl-edit\" using example.com/v1: .spec.a"
+        );
+        let same = json!({"metadata": {"name": "x"}, "spec": {"a": "1"}});
+        apply(Some(&s), MAIN, &live, &same, false, &writer("ctl")).expect("equal values are shared");
+        let forced = apply(Some(&s), MAIN, &live, &config, true, &writer("ctl")).expect("forced");
+        assert_eq!(forced["spec"]["a"], "2");
+        let entries = read_entries(&forced);
+        let editor = entries
+            .iter()
+            .find(|e| e.manager == "kubectl-edit")
+            .expect("editor keeps .spec");
+        assert_eq!(
+            editor.set.to_fields_v1(),
+            json!({"f:spec": {}}),
+            "the editor lost .spec.a"
+        );
+        assert_eq!(entries[0].operation, "Apply");
+    }
+
+    #[test]
+    fn fields_a_manager_stops_applying_are_removed_and_list_maps_merge_by_key() {
+        let s = schema();
+        let live = json!({"metadata": {"name": "x"}, "spec": {"items": [{"name": "keep", "port": 1}]}});
+        let first = json!({"spec": {"a": "1", "b": "2", "items": [{"name": "mine", "port": 2}]}});
+        let out = apply(Some(&s), MAIN, &live, &first, false, &writer("ctl")).expect("applies");
+        assert_eq!(
+            out["spec"]["items"],
+            json!([{"name": "keep", "port": 1}, {"name": "mine", "port": 2}])
+        );
+        let second = json!({"spec": {"a": "1"}});
+        let out = apply(Some(&s), MAIN, &out, &second, false, &writer("ctl")).expect("applies");
+        assert_eq!(
+            out["spec"],
+            json!({"a": "1", "items": [{"name": "keep", "port": 1}]})
+        );
+    }
+
+    #[test]
+    fn status_is_tracked_separately_from_the_main_resource() {
+        let s = schema();
+        let live = json!({"metadata": {"name": "x"}, "spec": {"a": "1"}});
+        let w = Writer {
+            subresource: "status",
+            ..writer("ctl")
+        };
+        let out = apply(
+            Some(&s),
+            Part::Status,
+            &live,
+            &json!({"status": {"phase": "Ready"}}),
+            false,
+            &w,
+        )
+        .expect("applies");
+        assert_eq!(out["status"]["phase"], "Ready");
+        let e = &read_entries(&out)[0];
+        assert_eq!(e.subresource, "status");
+        assert_eq!(e.set.to_fields_v1(), json!({"f:status": {"f:phase": {}}}));
+    }
+}

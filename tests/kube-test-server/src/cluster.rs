@@ -1,0 +1,959 @@
+//! The cluster's state and the write semantics of the real API server: create, update, patch
+//! (merge, JSON, server-side apply), delete with finalizers, and the cascades that namespace
+//! and CRD deletion trigger. Everything here is synchronous and runs under one lock, so one
+//! write is one resourceVersion and watchers see writes in order.
+//!
+//! Requests are handled in the *served* shape of the resource they came through (the request's
+//! API version, events.k8s.io or core Events); objects are converted to the stored shape only
+//! when they are written (see [`crate::builtin`]).
+
+use std::sync::Arc;
+
+use serde_json::{Value, json};
+
+use crate::apply::{self, Part, Writer};
+use crate::builtin;
+use crate::metadata::{self, NameRule};
+use crate::patch::{self, JsonPatchError};
+use crate::resources::{Flavor, Registry, ResourceType, from_crd};
+use crate::schema;
+use crate::status::{ApiError, FieldError, FieldErrorKind, GroupResource};
+use crate::store::{Key, Store};
+
+/// `fieldValidation`: what to do with fields the schema does not know.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FieldValidation {
+    Ignore,
+    Warn,
+    Strict,
+}
+
+/// Per-request options of a write.
+#[derive(Debug, Clone)]
+pub struct WriteOptions {
+    pub manager: String,
+    pub dry_run: bool,
+    pub validation: FieldValidation,
+    pub force: bool,
+}
+
+/// The answer to a successful request.
+#[derive(Debug, Clone)]
+pub struct Outcome {
+    pub code: u16,
+    pub body: Value,
+    pub warnings: Vec<String>,
+}
+
+/// `DeleteOptions.preconditions` and `dryRun`.
+#[derive(Debug, Clone, Default)]
+pub struct DeleteOptions {
+    pub uid: Option<String>,
+    pub resource_version: Option<String>,
+    pub dry_run: bool,
+}
+
+/// Patch content types.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PatchKind {
+    Merge,
+    Json,
+    StrategicMerge,
+    Apply,
+}
+
+const CRD_CLEANUP_FINALIZER: &str = "customresourcecleanup.apiextensions.k8s.io";
+
+pub struct Cluster {
+    pub registry: Registry,
+    pub store: Store,
+    rng: u64,
+}
+
+fn now() -> jiff::Timestamp {
+    jiff::Timestamp::now()
+}
+
+/// RFC 3339 with second precision, as `metav1.Time` serializes.
+pub fn format_time(t: jiff::Timestamp) -> String {
+    t.strftime("%Y-%m-%dT%H:%M:%SZ").to_string()
+}
+
+fn meta(obj: &Value, field: &str) -> Option<Value> {
+    obj.get("metadata")
+        .and_then(|m| m.get(field))
+        .cloned()
+        .filter(|v| !v.is_null())
+}
+
+fn meta_str(obj: &Value, field: &str) -> String {
+    obj.get("metadata")
+        .and_then(|m| m.get(field))
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_string()
+}
+
+fn set_meta(obj: &mut Value, field: &str, v: Option<Value>) {
+    if !obj.get("metadata").is_some_and(Value::is_object) {
+        obj["metadata"] = json!({});
+    }
+    let m = obj["metadata"].as_object_mut().expect("made an object");
+    match v {
+        Some(v) => {
+            m.insert(field.into(), v);
+        }
+        None => {
+            m.remove(field);
+        }
+    }
+}
+
+fn finalizers(obj: &Value) -> Vec<String> {
+    obj.pointer("/metadata/finalizers")
+        .and_then(Value::as_array)
+        .map(|a| a.iter().filter_map(|f| f.as_str().map(str::to_string)).collect())
+        .unwrap_or_default()
+}
+
+fn is_deleting(obj: &Value) -> bool {
+    meta(obj, "deletionTimestamp").is_some()
+}
+
+/// Whether the resource's objects carry `metadata.generation`.
+fn has_generation(rt: &ResourceType) -> bool {
+    matches!(
+        rt.flavor,
+        Flavor::Custom { .. } | Flavor::CustomResourceDefinition
+    )
+}
+
+fn name_rule(rt: &ResourceType) -> NameRule {
+    match rt.flavor {
+        Flavor::Namespace => NameRule::Label,
+        Flavor::CoreEvent | Flavor::EventsV1 => NameRule::PathSegment,
+        _ => NameRule::Subdomain,
+    }
+}
+
+fn without_metadata(obj: &Value) -> Value {
+    let mut o = obj.clone();
+    if let Some(m) = o.as_object_mut() {
+        m.remove("metadata");
+    }
+    o
+}
+
+/// The object with what a no-op write may change removed: its resourceVersion and the times in
+/// managedFields.
+fn comparable(obj: &Value) -> Value {
+    let mut o = obj.clone();
+    if let Some(m) = o.get_mut("metadata").and_then(Value::as_object_mut) {
+        m.remove("resourceVersion");
+        if let Some(Value::Array(entries)) = m.get_mut("managedFields") {
+            for e in entries {
+                if let Some(e) = e.as_object_mut() {
+                    e.remove("time");
+                }
+            }
+        }
+    }
+    o
+}
+
+impl Cluster {
+    pub fn new(history_limit: usize) -> Self {
+        let seed = {
+            use std::hash::{BuildHasher, RandomState};
+            RandomState::new().hash_one(std::time::SystemTime::now())
+        };
+        let mut c = Self {
+            registry: Registry::with_builtins(),
+            store: Store::new(history_limit),
+            rng: seed | 1,
+        };
+        for ns in ["default", "kube-system", "kube-public", "kube-node-lease"] {
+            let rt = c.registry.find("", "v1", "namespaces").expect("built in");
+            let obj = json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}});
+            c.create(&rt, "", obj, &system_writer(), false)
+                .expect("built-in namespaces are valid");
+        }
+        c
+    }
+
+    fn random(&mut self) -> u64 {
+        // xorshift64*: plenty for UIDs and generated names in a test server.
+        self.rng ^= self.rng >> 12;
+        self.rng ^= self.rng << 25;
+        self.rng ^= self.rng >> 27;
+        self.rng.wrapping_mul(0x2545_F491_4F6C_DD1D)
+    }
+
+    fn new_uid(&mut self) -> String {
+        let mut bytes = [0u8; 16];
+        bytes[..8].copy_from_slice(&self.random().to_le_bytes());
+        bytes[8..].copy_from_slice(&self.random().to_le_bytes());
+        uuid::Builder::from_random_bytes(bytes).into_uuid().to_string()
+    }
+
+    fn generated_suffix(&mut self) -> String {
+        const ALPHABET: &[u8] = b"bcdfghjklmnpqrstvwxz2456789";
+        (0..5)
+            .map(|_| ALPHABET[(self.random() % ALPHABET.len() as u64) as usize] as char)
+            .collect()
+    }
+
+    pub fn key(rt: &ResourceType, ns: &str, name: &str) -> Key {
+        (
+            rt.storage.clone(),
+            if rt.namespaced {
+                ns.to_string()
+            } else {
+                String::new()
+            },
+            name.to_string(),
+        )
+    }
+
+    fn storage_api_version(&self, rt: &ResourceType) -> String {
+        self.registry
+            .storage_type(&rt.storage)
+            .map(|t| t.api_version())
+            .unwrap_or_else(|| rt.api_version())
+    }
+
+    /// The stored object as `rt` serves it.
+    pub fn served(&self, rt: &ResourceType, stored: &Value) -> Value {
+        builtin::from_storage(rt, stored)
+    }
+
+    fn commit(&mut self, rt: &ResourceType, key: Key, obj: Value) -> Value {
+        let stored = builtin::to_storage(rt, &self.storage_api_version(rt), obj);
+        let saved = self.store.put(key, stored);
+        self.served(rt, &saved)
+    }
+
+    pub fn get(&self, rt: &ResourceType, ns: &str, name: &str) -> Result<Value, ApiError> {
+        self.store
+            .get(&Self::key(rt, ns, name))
+            .map(|o| self.served(rt, &o))
+            .ok_or_else(|| ApiError::not_found(rt.gr(), name))
+    }
+
+    /// apiVersion and kind of a request body must name the resource it was sent to.
+    fn check_type_meta(rt: &ResourceType, obj: &Value) -> Result<(), ApiError> {
+        if !obj.is_object() {
+            return Err(ApiError::bad_request(format!(
+                "Object '{}' is missing in '{obj}'",
+                "Kind"
+            )));
+        }
+        let av = obj.get("apiVersion").and_then(Value::as_str).unwrap_or_default();
+        if !av.is_empty() && av != rt.api_version() {
+            return Err(ApiError::bad_request(format!(
+                "the API version in the data ({av}) does not match the expected API version ({})",
+                rt.api_version()
+            )));
+        }
+        let kind = obj.get("kind").and_then(Value::as_str).unwrap_or_default();
+        if !kind.is_empty() && kind != rt.kind {
+            let name = meta_str(obj, "name");
+            let err = FieldError::invalid("kind", Value::String(kind.into()), format!("must be {}", rt.kind));
+            return Err(ApiError::invalid(&rt.group, kind, &name, &[err]));
+        }
+        Ok(())
+    }
+
+    /// Prunes unknown fields (reporting them as `fieldValidation` asks) and applies defaults.
+    fn admit(
+        rt: &ResourceType,
+        obj: &mut Value,
+        validation: FieldValidation,
+    ) -> Result<Vec<String>, ApiError> {
+        let mut unknown = metadata::prune(obj);
+        if let Some(s) = &rt.schema {
+            unknown.extend(schema::prune(s, obj));
+            schema::apply_defaults(s, obj);
+        }
+        builtin::default_on_decode(rt, obj);
+        obj["apiVersion"] = Value::String(rt.api_version());
+        obj["kind"] = Value::String(rt.kind.clone());
+        unknown.sort();
+        let shown: Vec<String> = unknown.iter().map(|u| format!("unknown field \"{u}\"")).collect();
+        match validation {
+            FieldValidation::Strict if !shown.is_empty() => Err(ApiError::bad_request(format!(
+                "{kind} in version \"{v}\" cannot be handled as a {kind}: strict decoding error: {}",
+                shown.join(", "),
+                kind = rt.kind,
+                v = rt.version
+            ))),
+            FieldValidation::Warn => Ok(shown),
+            _ => Ok(Vec::new()),
+        }
+    }
+
+    /// Schema, ObjectMeta and type-specific validation of an object about to be stored.
+    fn validate(rt: &ResourceType, obj: &Value, old: Option<&Value>) -> Result<(), ApiError> {
+        let name = meta_str(obj, "name");
+        let mut errs = metadata::validate(obj, name_rule(rt), rt.namespaced);
+        if let Some(old) = old {
+            errs.extend(metadata::new_finalizers_while_deleting(old, obj));
+        }
+        if let Some(s) = &rt.schema {
+            let schema_errs = schema::validate(s, obj);
+            if !rt.is_custom()
+                && let Some(type_err) = schema_errs.iter().find(|e| e.kind == FieldErrorKind::TypeInvalid)
+            {
+                // Built-in types are decoded into Go structs: a wrong type is a 400 decode error.
+                return Err(ApiError::bad_request(format!(
+                    "{kind} in version \"{v}\" cannot be handled as a {kind}: {}",
+                    type_err.detail,
+                    kind = rt.kind,
+                    v = rt.version
+                )));
+            }
+            errs.extend(schema_errs);
+        }
+        errs.extend(builtin::validate(rt, obj));
+        // Event validation lives in the core API group whichever API the event came through.
+        let group = if matches!(rt.flavor, Flavor::CoreEvent | Flavor::EventsV1) {
+            ""
+        } else {
+            rt.group.as_str()
+        };
+        if errs.is_empty() {
+            Ok(())
+        } else {
+            Err(ApiError::invalid(group, &rt.kind, &name, &errs))
+        }
+    }
+
+    /// NamespaceLifecycle admission: the namespace must exist and not be terminating.
+    fn check_namespace(&self, rt: &ResourceType, ns: &str, name: &str) -> Result<(), ApiError> {
+        if !rt.namespaced {
+            return Ok(());
+        }
+        let ns_key = ("namespaces.".to_string(), String::new(), ns.to_string());
+        match self.store.get(&ns_key) {
+            None => Err(ApiError::not_found(
+                GroupResource {
+                    group: "",
+                    resource: "namespaces",
+                },
+                ns,
+            )),
+            Some(n) if is_deleting(&n) => {
+                let mut e = ApiError::forbidden(
+                    rt.gr(),
+                    name,
+                    &format!("unable to create new content in namespace {ns} because it is being terminated"),
+                );
+                if let Some(d) = e.details.as_mut() {
+                    d["causes"] = json!([{"reason": "NamespaceTerminating",
+                        "message": format!("namespace {ns} is being terminated"), "field": "metadata.namespace"}]);
+                }
+                Err(e)
+            }
+            Some(_) => Ok(()),
+        }
+    }
+
+    fn writer<'a>(opts: &'a WriteOptions, api_version: &'a str, sub: &'a str, now: &'a str) -> Writer<'a> {
+        Writer {
+            manager: &opts.manager,
+            api_version,
+            subresource: sub,
+            now,
+        }
+    }
+
+    /// POST, and server-side apply of an object that does not exist yet.
+    pub fn create(
+        &mut self,
+        rt: &ResourceType,
+        ns: &str,
+        mut obj: Value,
+        opts: &WriteOptions,
+        applied: bool,
+    ) -> Result<Outcome, ApiError> {
+        Self::check_type_meta(rt, &obj)?;
+        if rt.namespaced {
+            let body_ns = meta_str(&obj, "namespace");
+            if !body_ns.is_empty() && body_ns != ns {
+                return Err(ApiError::bad_request(
+                    "the namespace of the provided object does not match the namespace sent on the request",
+                ));
+            }
+            set_meta(&mut obj, "namespace", Some(Value::String(ns.to_string())));
+        } else {
+            set_meta(&mut obj, "namespace", None);
+        }
+        self.check_namespace(rt, ns, &meta_str(&obj, "name"))?;
+        if !meta_str(&obj, "resourceVersion").is_empty() {
+            return Err(ApiError {
+                code: 500,
+                reason: "",
+                message: "resourceVersion should not be set on objects to be created".into(),
+                details: None,
+            });
+        }
+        let warnings = Self::admit(rt, &mut obj, opts.validation)?;
+        let generate = meta_str(&obj, "generateName");
+        if meta_str(&obj, "name").is_empty() && !generate.is_empty() {
+            let name = format!("{generate}{}", self.generated_suffix());
+            set_meta(&mut obj, "name", Some(Value::String(name)));
+        }
+        let stamp = format_time(now());
+        for f in ["deletionTimestamp", "deletionGracePeriodSeconds", "selfLink"] {
+            set_meta(&mut obj, f, None);
+        }
+        set_meta(&mut obj, "uid", Some(Value::String(self.new_uid())));
+        set_meta(&mut obj, "creationTimestamp", Some(Value::String(stamp.clone())));
+        set_meta(&mut obj, "generation", has_generation(rt).then(|| json!(1)));
+        if rt.status_subresource
+            && let Some(m) = obj.as_object_mut()
+        {
+            m.remove("status");
+        }
+        // managedFields describe the request after defaulting, before the type's own
+        // additions (a Namespace's spec.finalizers), as on the real server.
+        if !applied {
+            set_meta(&mut obj, "managedFields", None);
+            let av = rt.api_version();
+            let w = Self::writer(opts, &av, "", &stamp);
+            apply::record_update(
+                rt.schema.as_deref(),
+                Part::Main {
+                    status_is_separate: rt.status_subresource,
+                },
+                None,
+                &mut obj,
+                &w,
+            );
+        }
+        builtin::prepare_create(rt, &mut obj);
+        Self::validate(rt, &obj, None)?;
+        let name = meta_str(&obj, "name");
+        let key = Self::key(rt, ns, &name);
+        if self.store.get(&key).is_some() {
+            return Err(ApiError::already_exists(rt.gr(), &name));
+        }
+        let mut new_types = None;
+        if rt.flavor == Flavor::CustomResourceDefinition {
+            let types =
+                from_crd(&obj).map_err(|errs| ApiError::invalid(&rt.group, &rt.kind, &name, &errs))?;
+            obj["status"] = builtin::crd_status(&obj, &stamp);
+            new_types = Some(types);
+        }
+        if opts.dry_run {
+            return Ok(Outcome {
+                code: 201,
+                body: obj,
+                warnings,
+            });
+        }
+        if let Some(types) = new_types {
+            self.registry.set_custom(&name, types);
+        }
+        let body = self.commit(rt, key, obj);
+        Ok(Outcome {
+            code: 201,
+            body,
+            warnings,
+        })
+    }
+
+    /// PUT on the object or its status.
+    pub fn update(
+        &mut self,
+        rt: &ResourceType,
+        ns: &str,
+        name: &str,
+        obj: Value,
+        status: bool,
+        opts: &WriteOptions,
+    ) -> Result<Outcome, ApiError> {
+        Self::check_type_meta(rt, &obj)?;
+        let key = Self::key(rt, ns, name);
+        let old = self
+            .store
+            .get(&key)
+            .ok_or_else(|| ApiError::not_found(rt.gr(), name))?;
+        let body_name = meta_str(&obj, "name");
+        if !body_name.is_empty() && body_name != name {
+            return Err(ApiError::bad_request(format!(
+                "the name of the object ({body_name}) does not match the name on the URL ({name})"
+            )));
+        }
+        if rt.namespaced {
+            let body_ns = meta_str(&obj, "namespace");
+            if !body_ns.is_empty() && body_ns != ns {
+                return Err(ApiError::bad_request(
+                    "the namespace of the provided object does not match the namespace sent on the request",
+                ));
+            }
+        }
+        let rv = meta_str(&obj, "resourceVersion");
+        if !rv.is_empty() && rv != meta_str(&old, "resourceVersion") {
+            return Err(ApiError::stale_resource_version(rt.gr(), name));
+        }
+        self.finish_update(rt, key, old, obj, status, opts, false)
+    }
+
+    /// PATCH on the object or its status.
+    #[allow(clippy::too_many_arguments)] // one per part of the request: resource, object, body
+    pub fn patch(
+        &mut self,
+        rt: &ResourceType,
+        ns: &str,
+        name: &str,
+        kind: PatchKind,
+        body: &[u8],
+        status: bool,
+        opts: &WriteOptions,
+    ) -> Result<Outcome, ApiError> {
+        let key = Self::key(rt, ns, name);
+        if kind == PatchKind::StrategicMerge && rt.is_custom() {
+            return Err(ApiError::unsupported_media_type(&[
+                "application/json-patch+json",
+                "application/merge-patch+json",
+                "application/apply-patch+yaml",
+            ]));
+        }
+        if kind == PatchKind::Apply {
+            return self.apply(rt, ns, name, body, status, opts);
+        }
+        if opts.force {
+            return Err(invalid_patch_options(
+                "force",
+                "may not be specified for non-apply patch",
+            ));
+        }
+        let old = self
+            .store
+            .get(&key)
+            .ok_or_else(|| ApiError::not_found(rt.gr(), name))?;
+        let base = self.served(rt, &old);
+        let doc: Value = serde_json::from_slice(body)
+            .map_err(|e| ApiError::bad_request(format!("error decoding patch: {e}")))?;
+        let patched = match kind {
+            // Built-in types accept strategic merge patches; without their patch strategies
+            // they are applied as JSON merge patches (see README).
+            PatchKind::Merge | PatchKind::StrategicMerge => {
+                let mut p = base.clone();
+                patch::merge(&mut p, &doc);
+                p
+            }
+            PatchKind::Json => patch::json_patch(&base, &doc).map_err(|e| match e {
+                JsonPatchError::Malformed(m) => ApiError::bad_request(m),
+                JsonPatchError::Failed(_) => ApiError::new(
+                    422,
+                    "Invalid",
+                    "the server rejected our request due to an error in our request",
+                )
+                .with_details(json!({})),
+            })?,
+            PatchKind::Apply => unreachable!("handled above"),
+        };
+        let rv = meta_str(&patched, "resourceVersion");
+        if !rv.is_empty() && rv != meta_str(&old, "resourceVersion") {
+            return Err(ApiError::stale_resource_version(rt.gr(), name));
+        }
+        self.finish_update(rt, key, old, patched, status, opts, false)
+    }
+
+    fn apply(
+        &mut self,
+        rt: &ResourceType,
+        ns: &str,
+        name: &str,
+        body: &[u8],
+        status: bool,
+        opts: &WriteOptions,
+    ) -> Result<Outcome, ApiError> {
+        if opts.manager.is_empty() {
+            return Err(invalid_patch_options("fieldManager", "is required for apply patch").with_required());
+        }
+        let text = std::str::from_utf8(body).map_err(|e| ApiError::bad_request(e.to_string()))?;
+        let config: Value = crate::yaml::documents(text)
+            .map_err(|e| ApiError::bad_request(format!("error decoding YAML: {e}")))?
+            .into_iter()
+            .next()
+            .unwrap_or(Value::Null);
+        if !config.is_object() {
+            return Err(ApiError::bad_request(
+                "error decoding YAML: the applied configuration is not an object",
+            ));
+        }
+        Self::check_type_meta(rt, &config)?;
+        let key = Self::key(rt, ns, name);
+        let part = if status {
+            Part::Status
+        } else {
+            Part::Main {
+                status_is_separate: rt.status_subresource,
+            }
+        };
+        let stamp = format_time(now());
+        let av = rt.api_version();
+        let sub = if status { "status" } else { "" };
+        let w = Self::writer(opts, &av, sub, &stamp);
+        match self.store.get(&key) {
+            None => {
+                if status {
+                    return Err(ApiError::not_found(rt.gr(), name));
+                }
+                let mut base = json!({"apiVersion": av, "kind": rt.kind, "metadata": {"name": name}});
+                if rt.namespaced {
+                    base["metadata"]["namespace"] = json!(ns);
+                }
+                let mut merged = apply::apply(rt.schema.as_deref(), part, &base, &config, opts.force, &w)?;
+                // Fields of the configuration the apply does not track (uid, generateName…)
+                // are ignored on creation, as on the real server.
+                set_meta(&mut merged, "name", Some(json!(name)));
+                self.create(rt, ns, merged, opts, true)
+            }
+            Some(old) => {
+                let base = self.served(rt, &old);
+                let merged = apply::apply(rt.schema.as_deref(), part, &base, &config, opts.force, &w)?;
+                self.finish_update(rt, key, old, merged, status, opts, true)
+            }
+        }
+    }
+
+    /// The common tail of PUT and PATCH: system fields, the status strategy, validation,
+    /// generation, managedFields, and the deletion of an object whose last finalizer is gone.
+    #[allow(clippy::too_many_arguments)]
+    fn finish_update(
+        &mut self,
+        rt: &ResourceType,
+        key: Key,
+        old_stored: Arc<Value>,
+        mut new: Value,
+        status: bool,
+        opts: &WriteOptions,
+        applied: bool,
+    ) -> Result<Outcome, ApiError> {
+        let old = self.served(rt, &old_stored);
+        let warnings = Self::admit(rt, &mut new, opts.validation)?;
+        for f in [
+            "name",
+            "namespace",
+            "uid",
+            "creationTimestamp",
+            "deletionTimestamp",
+            "deletionGracePeriodSeconds",
+            "generation",
+            "resourceVersion",
+        ] {
+            set_meta(&mut new, f, meta(&old, f));
+        }
+        if meta(&new, "managedFields").is_none() {
+            set_meta(&mut new, "managedFields", meta(&old, "managedFields"));
+        }
+        if status {
+            let new_status = new.get("status").cloned();
+            let managed = meta(&new, "managedFields");
+            new = old.clone();
+            match new_status {
+                Some(s) => new["status"] = s,
+                None => {
+                    new.as_object_mut().expect("object").remove("status");
+                }
+            }
+            set_meta(&mut new, "managedFields", managed);
+        } else if rt.status_subresource {
+            match old.get("status") {
+                Some(s) => new["status"] = s.clone(),
+                None => {
+                    new.as_object_mut().expect("object").remove("status");
+                }
+            }
+        }
+        Self::validate(rt, &new, Some(&old))?;
+        if has_generation(rt) && !status && without_metadata(&new) != without_metadata(&old) {
+            let g = meta(&old, "generation").and_then(|g| g.as_i64()).unwrap_or(0);
+            set_meta(&mut new, "generation", Some(json!(g + 1)));
+        }
+        let stamp = format_time(now());
+        if !applied {
+            let av = rt.api_version();
+            let sub = if status { "status" } else { "" };
+            let w = Self::writer(opts, &av, sub, &stamp);
+            let part = if status {
+                Part::Status
+            } else {
+                Part::Main {
+                    status_is_separate: rt.status_subresource,
+                }
+            };
+            apply::record_update(rt.schema.as_deref(), part, Some(&old), &mut new, &w);
+        }
+        let mut new_types = None;
+        if rt.flavor == Flavor::CustomResourceDefinition && !status {
+            let types =
+                from_crd(&new).map_err(|errs| ApiError::invalid(&rt.group, &rt.kind, &key.2, &errs))?;
+            new["status"] = builtin::crd_status(&new, &stamp);
+            new_types = Some(types);
+        }
+        if comparable(&new) == comparable(&old) {
+            return Ok(Outcome {
+                code: 200,
+                body: old,
+                warnings,
+            });
+        }
+        if opts.dry_run {
+            return Ok(Outcome {
+                code: 200,
+                body: new,
+                warnings,
+            });
+        }
+        if is_deleting(&new) && finalizers(&new).is_empty() {
+            // The last finalizer is gone: the object is deleted in the same write. Watchers
+            // see only DELETED carrying the last stored state; the caller gets the object as
+            // its write left it, with the previous resourceVersion (as on the real server).
+            self.remove(rt, &key);
+            self.reap();
+            return Ok(Outcome {
+                code: 200,
+                body: new,
+                warnings,
+            });
+        }
+        if let Some(types) = new_types {
+            self.registry.set_custom(&key.2, types);
+        }
+        let body = self.commit(rt, key, new);
+        Ok(Outcome {
+            code: 200,
+            body,
+            warnings,
+        })
+    }
+
+    fn remove(&mut self, rt: &ResourceType, key: &Key) -> Option<Value> {
+        let last = self.store.delete(key)?;
+        if rt.flavor == Flavor::CustomResourceDefinition {
+            self.registry.remove_custom(&key.2);
+        }
+        Some(self.served(rt, &last))
+    }
+
+    /// DELETE of one object.
+    pub fn delete(
+        &mut self,
+        rt: &ResourceType,
+        ns: &str,
+        name: &str,
+        opts: &DeleteOptions,
+    ) -> Result<Outcome, ApiError> {
+        let key = Self::key(rt, ns, name);
+        let old_stored = self
+            .store
+            .get(&key)
+            .ok_or_else(|| ApiError::not_found(rt.gr(), name))?;
+        let old = self.served(rt, &old_stored);
+        let qualified = GroupResource {
+            group: &rt.group,
+            resource: &rt.kind,
+        };
+        if let Some(uid) = &opts.uid
+            && *uid != meta_str(&old, "uid")
+        {
+            return Err(ApiError::conflict(
+                qualified,
+                name,
+                &format!(
+                    "the UID in the precondition ({uid}) does not match the UID in record ({}). The object might have been deleted and then recreated",
+                    meta_str(&old, "uid")
+                ),
+            )
+            .with_kind_details(&rt.group, &rt.kind, name));
+        }
+        if let Some(rv) = &opts.resource_version
+            && *rv != meta_str(&old, "resourceVersion")
+        {
+            return Err(ApiError::conflict(
+                qualified,
+                name,
+                &format!(
+                    "the ResourceVersion in the precondition ({rv}) does not match the ResourceVersion in record ({}). The object might have been modified",
+                    meta_str(&old, "resourceVersion")
+                ),
+            )
+            .with_kind_details(&rt.group, &rt.kind, name));
+        }
+        if opts.dry_run {
+            return Ok(Outcome {
+                code: 200,
+                body: old,
+                warnings: Vec::new(),
+            });
+        }
+        let cascades = match rt.flavor {
+            Flavor::Namespace => true,
+            Flavor::CustomResourceDefinition => self.registry.storage_type(&key.2).is_some(),
+            _ => false,
+        };
+        if !finalizers(&old).is_empty() || cascades {
+            if is_deleting(&old) {
+                return Ok(Outcome {
+                    code: 200,
+                    body: old,
+                    warnings: Vec::new(),
+                });
+            }
+            let mut new = old.clone();
+            set_meta(&mut new, "deletionTimestamp", Some(json!(format_time(now()))));
+            set_meta(&mut new, "deletionGracePeriodSeconds", Some(json!(0)));
+            if let Some(g) = meta(&new, "generation").and_then(|g| g.as_i64())
+                && g > 0
+            {
+                set_meta(&mut new, "generation", Some(json!(g + 1)));
+            }
+            match rt.flavor {
+                Flavor::Namespace => {
+                    new["status"]["phase"] = json!("Terminating");
+                }
+                Flavor::CustomResourceDefinition => {
+                    let mut f = finalizers(&new);
+                    f.push(CRD_CLEANUP_FINALIZER.to_string());
+                    set_meta(&mut new, "finalizers", Some(json!(f)));
+                }
+                _ => {}
+            }
+            let body = self.commit(rt, key.clone(), new);
+            match rt.flavor {
+                Flavor::Namespace => self.delete_namespace_content(name),
+                Flavor::CustomResourceDefinition => self.delete_custom_resources(name),
+                _ => {}
+            }
+            self.reap();
+            let body = self.store.get(&key).map(|o| self.served(rt, &o)).unwrap_or(body);
+            return Ok(Outcome {
+                code: 200,
+                body,
+                warnings: Vec::new(),
+            });
+        }
+        let last = self.remove(rt, &key).unwrap_or(old);
+        self.reap();
+        // An object deleted at once is answered with a Status, whatever its kind (namespaces
+        // and CRDs never get here: they always pass through their terminating state).
+        let body = json!({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success",
+            "details": {"name": name, "group": rt.group, "kind": rt.plural, "uid": meta_str(&last, "uid")}});
+        Ok(Outcome {
+            code: 200,
+            body,
+            warnings: Vec::new(),
+        })
+    }
+
+    /// Deletes (or marks for deletion) every object in a terminating namespace.
+    fn delete_namespace_content(&mut self, ns: &str) {
+        let types: Vec<Arc<ResourceType>> = self
+            .registry
+            .all()
+            .iter()
+            .filter(|t| t.namespaced && t.storage_version)
+            .cloned()
+            .collect();
+        for rt in types {
+            for (key, _) in self.store.list(&rt.storage, Some(ns)) {
+                let _ = self.delete(&rt, ns, &key.2, &DeleteOptions::default());
+            }
+        }
+    }
+
+    fn delete_custom_resources(&mut self, crd: &str) {
+        let Some(rt) = self.registry.storage_type(crd) else {
+            return;
+        };
+        for (key, _) in self.store.list(&rt.storage, None) {
+            let _ = self.delete(&rt, &key.1, &key.2, &DeleteOptions::default());
+        }
+    }
+
+    /// Finishes namespaces and CRDs whose content is gone.
+    fn reap(&mut self) {
+        loop {
+            let mut done = None;
+            for (key, ns) in self.store.list("namespaces.", None) {
+                if is_deleting(&ns)
+                    && !self.registry.all().iter().any(|t| {
+                        t.namespaced
+                            && t.storage_version
+                            && !self.store.list(&t.storage, Some(&key.2)).is_empty()
+                    })
+                {
+                    done = Some(("namespaces", key));
+                    break;
+                }
+            }
+            if done.is_none() {
+                for (key, crd) in self
+                    .store
+                    .list("customresourcedefinitions.apiextensions.k8s.io", None)
+                {
+                    if is_deleting(&crd) && self.store.list(&key.2, None).is_empty() {
+                        done = Some(("customresourcedefinitions", key));
+                        break;
+                    }
+                }
+            }
+            let Some((plural, key)) = done else { break };
+            let rt = self
+                .registry
+                .all()
+                .iter()
+                .find(|t| t.plural == plural && t.storage_version && t.group != "events.k8s.io")
+                .cloned()
+                .expect("built in");
+            self.remove(&rt, &key);
+        }
+    }
+}
+
+fn invalid_patch_options(field: &str, detail: &str) -> ApiError {
+    let e = FieldError::forbidden(field, detail);
+    ApiError::invalid("meta.k8s.io", "PatchOptions", "", &[e])
+}
+
+trait StatusTweaks {
+    fn with_required(self) -> Self;
+    fn with_kind_details(self, group: &str, kind: &str, name: &str) -> Self;
+}
+
+impl StatusTweaks for ApiError {
+    /// The fieldManager error is a Required, not a Forbidden, field error.
+    fn with_required(mut self) -> Self {
+        let detail = "is required for apply patch";
+        let e = FieldError::required("fieldManager", detail);
+        let rebuilt = ApiError::invalid("meta.k8s.io", "PatchOptions", "", &[e]);
+        self.message = rebuilt.message;
+        self.details = rebuilt.details;
+        self
+    }
+
+    /// Precondition failures name the Kind, not the resource, in their details.
+    fn with_kind_details(mut self, group: &str, kind: &str, name: &str) -> Self {
+        let mut d = json!({"name": name, "kind": kind});
+        if !group.is_empty() {
+            d["group"] = json!(group);
+        }
+        self.details = Some(d);
+        self
+    }
+}
+
+/// The writer the server itself uses for objects it creates (default namespaces, CRD files).
+pub fn system_writer() -> WriteOptions {
+    WriteOptions {
+        manager: "kube-test-server".into(),
+        dry_run: false,
+        validation: FieldValidation::Strict,
+        force: false,
+    }
+}
