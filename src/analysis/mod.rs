@@ -1,8 +1,35 @@
-//! Pure analysis of one VPC: which ENIs private DNS would capture ([`clients`]), whether each
-//! can reach every endpoint destination on tcp/443 ([`reach`]), and the fewest security-group
-//! rules that fix what can be fixed ([`remediation`]).
+//! Pure analysis of one VPC for one endpoint spec: which ENIs private DNS would capture, whether
+//! each can reach every endpoint destination on tcp/443, and the fewest security-group rules
+//! that fix what can be fixed.
 //!
-//! No I/O, no clock, no Kubernetes: (spec, owner, snapshot) → [`Analysis`].
+//! No I/O, no clock, no Kubernetes: (spec, owner, snapshot) → [`Analysis`], through [`analyze`].
+//! The work, one file per step:
+//!
+//! - `index.rs`: the snapshot indexed once (lookups by id, CIDRs parsed, each security group
+//!   reduced to what it allows on tcp/443); `addr.rs`: address ranges and sets.
+//! - `endpoint.rs`: the spec checked against the VPC, this object's endpoint, the destinations.
+//! - `clients.rs`: the ENIs private DNS would capture, and why the others are excluded.
+//! - `reach.rs`: the security-group checks per client and destination; `nacl.rs`: the ACLs.
+//! - `remediation.rs`: the fewest rules (greedy set cover), and what no rule can fix.
+//! - `apply.rs`: [`apply_rules`], the world as it would be once rules are added.
+//!
+//! `docs/snapshot.md` describes the checks for users.
+
+mod addr;
+mod apply;
+mod clients;
+mod endpoint;
+mod index;
+mod nacl;
+mod reach;
+mod remediation;
+
+#[cfg(test)]
+mod property_tests;
+#[cfg(test)]
+mod testkit;
+#[cfg(test)]
+mod tests;
 
 use std::fmt;
 use std::net::IpAddr;
@@ -10,9 +37,43 @@ use std::net::IpAddr;
 use ipnet::IpNet;
 use serde::Serialize;
 
-use crate::api::{RemediationMode, RemediationSpec};
+use crate::api::{InterfaceEndpointSpec, Owner, RemediationMode, RemediationSpec};
 use crate::aws::RulePeer;
-use crate::model::Protocol;
+use crate::model::{Protocol, Snapshot};
+
+pub use apply::apply_rules;
+pub use clients::{DEFAULT_EXCLUDED_INTERFACE_TYPES, normalize_interface_type};
+pub use endpoint::{owned_endpoint, unobserved_endpoint_interfaces};
+
+/// Analyses `snapshot` for the endpoint `spec` declares.
+///
+/// `owner` identifies this object's endpoint by its ownership tags; without it (or before the
+/// endpoint exists) the destinations are the whole CIDRs of `spec.subnetIds`. Errors when the
+/// spec does not fit the world (VPC, subnets or security groups missing or in another VPC) or
+/// the snapshot holds an address that does not parse; never panics.
+pub fn analyze(
+    spec: &InterfaceEndpointSpec,
+    owner: Option<&Owner>,
+    snapshot: &Snapshot,
+) -> Result<Analysis, AnalysisError> {
+    let index = index::VpcIndex::build(snapshot, &spec.vpc_id)?;
+    endpoint::validate_spec(spec, &index)?;
+    let endpoint = endpoint::owned_endpoint(spec, owner, snapshot);
+    let destinations = endpoint::destinations(spec, endpoint, &index)?;
+    let endpoint_interfaces = endpoint
+        .map(|e| e.network_interface_ids.as_slice())
+        .unwrap_or_default();
+    let discovery = clients::discover(spec, endpoint_interfaces, &index)?;
+    let clients = reach::verdicts(&index, &destinations, &discovery.clients);
+    let remediation = remediation::plan(&clients, &destinations);
+    Ok(Analysis {
+        endpoint_id: endpoint.map(|e| e.vpc_endpoint_id.clone()),
+        destinations,
+        clients,
+        excluded: discovery.excluded,
+        remediation,
+    })
+}
 
 /// The port every check is about.
 pub const HTTPS_PORT: u16 = 443;
@@ -65,6 +126,14 @@ pub struct Destination {
     pub network_interface_id: Option<String>,
     /// The security groups guarding the destination (observed, or the spec's).
     pub security_group_ids: Vec<String>,
+}
+
+impl Destination {
+    /// Whether the destination is a whole subnet: the endpoint does not exist yet, or the
+    /// snapshot does not show its ENI in this subnet.
+    pub fn is_whole_subnet(&self) -> bool {
+        self.network_interface_id.is_none()
+    }
 }
 
 /// A failed check for one client and one destination.
@@ -351,4 +420,8 @@ pub enum AnalysisError {
     },
     #[error("{what} has an invalid address {value:?}")]
     InvalidAddress { what: String, value: String },
+    #[error("spec.subnetIds is empty: the endpoint needs at least one subnet")]
+    NoSubnets,
+    #[error("spec.securityGroupIds is empty: the endpoint needs at least one security group")]
+    NoSecurityGroups,
 }

@@ -1,1 +1,82 @@
-//! The `vpce-rollout` commands.
+//! The `vpce-rollout` commands, one file per command; [`Command`] lists them and [`main`]
+//! dispatches. Commands print for people on stdout, errors on stderr, and say how things went
+//! through the exit code ([`exit`]).
+
+pub mod manifest;
+pub mod plan;
+pub mod table;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// Exit codes shared by the commands.
+pub mod exit {
+    /// Everything is as it should be (e.g. every client can reach the endpoint).
+    pub const OK: u8 = 0;
+    /// The command could not do its job: bad input, bad snapshot, a spec that does not fit.
+    pub const ERROR: u8 = 1;
+    /// The command worked and found clients that would be cut off.
+    pub const BLOCKED: u8 = 2;
+}
+
+/// Roll out AWS interface VPC endpoints without cutting anyone off.
+#[derive(Debug, Parser)]
+#[command(name = "vpce-rollout", version, about, long_about = None)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Check, offline, which clients an endpoint's private DNS would cut off
+    ///
+    /// Reads the InterfaceEndpoint manifest and a VPC snapshot; prints which ENIs private DNS
+    /// would capture, which of them cannot reach the endpoint on tcp/443 and why, and the
+    /// fewest security-group rules that would fix them.
+    ///
+    /// Exit code 0: every client can reach the endpoint; 2: some are blocked; 1: error.
+    Plan(plan::PlanArgs),
+}
+
+/// Parses the command line and runs the command.
+///
+/// A usage error exits with [`exit::ERROR`], not clap's default 2, which means "blocked" here.
+pub fn main() -> ExitCode {
+    match Cli::try_parse() {
+        Ok(cli) => run(cli),
+        Err(e) => {
+            let _ = e.print();
+            if e.use_stderr() {
+                ExitCode::from(exit::ERROR)
+            } else {
+                // --help and --version.
+                ExitCode::from(exit::OK)
+            }
+        }
+    }
+}
+
+pub fn run(cli: Cli) -> ExitCode {
+    match cli.command {
+        Command::Plan(args) => plan::run(&args),
+    }
+}
+
+/// Prints `error: ...` on stderr and returns [`exit::ERROR`].
+pub fn fail(message: impl std::fmt::Display) -> ExitCode {
+    eprintln!("error: {message}");
+    ExitCode::from(exit::ERROR)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn the_command_line_definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+}

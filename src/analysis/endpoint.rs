@@ -1,0 +1,202 @@
+//! The endpoint side: does the spec fit the VPC, which endpoint is this object's, and where must
+//! clients get to ([`Destination`]s).
+//!
+//! Once the endpoint exists, the destinations are its ENIs' addresses, guarded by its observed
+//! security groups. Before that (or for a subnet whose endpoint ENI the snapshot does not show,
+//! e.g. while the endpoint is `pending`), the destination is the whole subnet CIDR: the ENI will
+//! get some address in it, so a path that works for every address in the subnet works for the
+//! ENI. The check can be stricter than needed, never looser.
+
+use std::collections::BTreeSet;
+
+use super::addr::host_net;
+use super::index::{VpcIndex, primary_address};
+use super::{AnalysisError, Destination};
+use crate::api::{InterfaceEndpointSpec, OWNER_TAG, Owner};
+use crate::model::{Snapshot, VpcEndpoint, tag_pairs};
+
+/// Checks the spec against the world: the VPC exists, the subnets and security groups exist
+/// and are in it.
+pub fn validate_spec(spec: &InterfaceEndpointSpec, index: &VpcIndex<'_>) -> Result<(), AnalysisError> {
+    if !index.vpc_exists() {
+        return Err(AnalysisError::VpcNotFound(spec.vpc_id.clone()));
+    }
+    if spec.subnet_ids.is_empty() {
+        return Err(AnalysisError::NoSubnets);
+    }
+    if spec.security_group_ids.is_empty() {
+        return Err(AnalysisError::NoSecurityGroups);
+    }
+    for id in &spec.subnet_ids {
+        let view = index
+            .subnets
+            .get(id.as_str())
+            .ok_or_else(|| AnalysisError::SubnetNotFound(id.clone()))?;
+        if view.subnet.vpc_id != spec.vpc_id {
+            return Err(AnalysisError::SubnetInOtherVpc {
+                subnet: id.clone(),
+                vpc: spec.vpc_id.clone(),
+                actual: view.subnet.vpc_id.clone(),
+            });
+        }
+    }
+    for id in &spec.security_group_ids {
+        let view = index
+            .groups
+            .get(id.as_str())
+            .ok_or_else(|| AnalysisError::SecurityGroupNotFound(id.clone()))?;
+        // `VpcId` is absent only for EC2-Classic groups, which no VPC endpoint can use.
+        let actual = view.group.vpc_id.as_deref().unwrap_or("no VPC");
+        if actual != spec.vpc_id {
+            return Err(AnalysisError::SecurityGroupInOtherVpc {
+                group: id.clone(),
+                vpc: spec.vpc_id.clone(),
+                actual: actual.to_string(),
+            });
+        }
+    }
+    Ok(())
+}
+
+/// Whether the endpoint carries this object's ownership tags: both the owner and the UID tag,
+/// or the owner tag alone when the UID is empty (an offline `plan` of a manifest that was never
+/// applied, so has no UID).
+fn is_owned(endpoint: &VpcEndpoint, owner: &Owner) -> bool {
+    if owner.uid.is_empty() {
+        let want = owner.owner_tag();
+        tag_pairs(&endpoint.tags).any(|(k, v)| k == OWNER_TAG && v == want)
+    } else {
+        owner.owns(tag_pairs(&endpoint.tags))
+    }
+}
+
+/// This object's endpoint: in `spec.vpcId`, for `spec.serviceName`, carrying the owner tags.
+///
+/// Endpoints being deleted are ignored (their ENIs are going away). Should several remain (the
+/// ClientToken makes that unlikely), an `available` one is preferred, then the lowest id.
+/// Without an owner nothing is ours.
+pub fn owned_endpoint<'s>(
+    spec: &InterfaceEndpointSpec,
+    owner: Option<&Owner>,
+    snapshot: &'s Snapshot,
+) -> Option<&'s VpcEndpoint> {
+    let owner = owner?;
+    snapshot
+        .vpc_endpoints
+        .iter()
+        .filter(|e| e.vpc_id == spec.vpc_id && e.service_name == spec.service_name)
+        .filter(|e| !matches!(e.state_lower().as_str(), "deleting" | "deleted"))
+        .filter(|e| is_owned(e, owner))
+        .min_by_key(|e| (!e.is_available(), e.vpc_endpoint_id.as_str()))
+}
+
+/// The endpoint's ENIs that the snapshot does not describe (or describes without an address):
+/// their subnets are checked whole instead.
+pub fn unobserved_endpoint_interfaces<'e>(endpoint: &'e VpcEndpoint, snapshot: &Snapshot) -> Vec<&'e str> {
+    let mut missing: Vec<&str> = endpoint
+        .network_interface_ids
+        .iter()
+        .filter(|id| {
+            !snapshot
+                .network_interfaces
+                .iter()
+                .any(|n| &n.network_interface_id == *id && matches!(primary_address(n), Ok(Some(_))))
+        })
+        .map(String::as_str)
+        .collect();
+    missing.sort_unstable();
+    missing.dedup();
+    missing
+}
+
+fn sorted(ids: impl IntoIterator<Item = impl Into<String>>) -> Vec<String> {
+    let set: BTreeSet<String> = ids.into_iter().map(Into::into).collect();
+    set.into_iter().collect()
+}
+
+/// Where clients must get to, sorted by subnet then address.
+pub fn destinations(
+    spec: &InterfaceEndpointSpec,
+    endpoint: Option<&VpcEndpoint>,
+    index: &VpcIndex<'_>,
+) -> Result<Vec<Destination>, AnalysisError> {
+    let spec_groups = sorted(&spec.security_group_ids);
+    let Some(endpoint) = endpoint else {
+        let subnets = sorted(&spec.subnet_ids);
+        return subnets
+            .iter()
+            .map(|s| whole_subnet(index, s, &spec_groups))
+            .collect();
+    };
+
+    let observed_groups = sorted(endpoint.groups.iter().map(|g| g.group_id.as_str()));
+    // An interface endpoint always has a security group; an empty list means the snapshot
+    // was trimmed, and the spec's groups are the best knowledge left.
+    let groups = if observed_groups.is_empty() {
+        spec_groups
+    } else {
+        observed_groups
+    };
+    for g in &groups {
+        if !index.groups.contains_key(g.as_str()) {
+            return Err(AnalysisError::SecurityGroupNotFound(g.clone()));
+        }
+    }
+
+    let mut out = Vec::new();
+    let mut covered: BTreeSet<&str> = BTreeSet::new();
+    for id in sorted(&endpoint.network_interface_ids) {
+        let Some(eni) = index.interfaces.get(id.as_str()) else {
+            continue;
+        };
+        let Some(address) = primary_address(eni)? else {
+            continue;
+        };
+        covered.insert(eni.subnet_id.as_str());
+        out.push(Destination {
+            subnet_id: eni.subnet_id.clone(),
+            net: host_net(address),
+            network_interface_id: Some(id),
+            security_group_ids: groups.clone(),
+        });
+    }
+    let subnets = if endpoint.subnet_ids.is_empty() {
+        &spec.subnet_ids
+    } else {
+        &endpoint.subnet_ids
+    };
+    for subnet in sorted(subnets) {
+        if !covered.contains(subnet.as_str()) {
+            out.push(whole_subnet(index, &subnet, &groups)?);
+        }
+    }
+    out.sort_by(|a, b| (&a.subnet_id, a.net).cmp(&(&b.subnet_id, b.net)));
+    Ok(out)
+}
+
+/// The subnet's IPv4 CIDR (the address family endpoints use by default), else its IPv6 CIDR
+/// for an IPv6-only subnet.
+fn whole_subnet(
+    index: &VpcIndex<'_>,
+    subnet_id: &str,
+    groups: &[String],
+) -> Result<Destination, AnalysisError> {
+    let view = index
+        .subnets
+        .get(subnet_id)
+        .ok_or_else(|| AnalysisError::SubnetNotFound(subnet_id.to_string()))?;
+    let net = view
+        .nets
+        .first()
+        .copied()
+        .ok_or_else(|| AnalysisError::InvalidAddress {
+            what: format!("subnet {subnet_id} (no CIDR block)"),
+            value: String::new(),
+        })?;
+    Ok(Destination {
+        subnet_id: subnet_id.to_string(),
+        net,
+        network_interface_id: None,
+        security_group_ids: groups.to_vec(),
+    })
+}

@@ -1,0 +1,347 @@
+//! An indexed view of a [`Snapshot`], built once per analysis: lookups by id, every CIDR
+//! parsed, and each security group reduced to what it allows on tcp/443.
+//!
+//! Everything the checks read goes through here, so that a VPC with 20,000 ENIs costs a hash
+//! lookup per ENI instead of a scan of every rule. Malformed addresses are found here, once,
+//! and reported as [`AnalysisError::InvalidAddress`] naming where they are.
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+
+use ipnet::IpNet;
+
+use super::addr::{AddrRange, AddrSet, parse_net};
+use super::{AnalysisError, HTTPS_PORT};
+use crate::model::{
+    IpPermission, NetworkAcl, NetworkAclEntry, NetworkInterface, Protocol, SecurityGroup, Snapshot, Subnet,
+};
+
+/// What one direction of one or more security groups allows on tcp/443.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct HttpsPeers<'a> {
+    /// CIDRs and prefix-list entries, merged.
+    pub addrs: AddrSet,
+    /// Referenced security groups, sorted, without duplicates.
+    pub groups: Vec<&'a str>,
+    /// Referenced prefix lists whose entries the snapshot lacks (treated as empty).
+    pub unresolved_prefix_lists: Vec<&'a str>,
+}
+
+impl<'a> HttpsPeers<'a> {
+    /// The union of several groups' peers: security group rules only ever add up.
+    pub fn union<'p>(parts: impl IntoIterator<Item = &'p HttpsPeers<'a>> + Clone) -> HttpsPeers<'a>
+    where
+        'a: 'p,
+    {
+        let addrs = AddrSet::union(parts.clone().into_iter().map(|p| &p.addrs));
+        let mut groups: Vec<&'a str> = Vec::new();
+        let mut unresolved: Vec<&'a str> = Vec::new();
+        for p in parts {
+            groups.extend(&p.groups);
+            unresolved.extend(&p.unresolved_prefix_lists);
+        }
+        groups.sort_unstable();
+        groups.dedup();
+        unresolved.sort_unstable();
+        unresolved.dedup();
+        HttpsPeers {
+            addrs,
+            groups,
+            unresolved_prefix_lists: unresolved,
+        }
+    }
+
+    pub fn admits_group(&self, group_id: &str) -> bool {
+        self.groups.binary_search(&group_id).is_ok()
+    }
+}
+
+/// A security group with what it allows on tcp/443 each way.
+#[derive(Debug)]
+pub struct GroupView<'a> {
+    pub group: &'a SecurityGroup,
+    pub ingress: HttpsPeers<'a>,
+    pub egress: HttpsPeers<'a>,
+}
+
+/// A subnet and its parsed CIDRs (IPv4 first, then IPv6).
+#[derive(Debug)]
+pub struct SubnetView<'a> {
+    pub subnet: &'a Subnet,
+    pub nets: Vec<IpNet>,
+}
+
+/// One NACL entry that applies to TCP, with its CIDR and port range resolved.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NaclRule {
+    pub number: i32,
+    pub allow: bool,
+    pub range: AddrRange,
+    /// Inclusive; every port for protocol `-1`.
+    pub ports: (u16, u16),
+}
+
+/// A network ACL with its TCP entries split by direction, in rule-number order.
+#[derive(Debug)]
+pub struct NaclView<'a> {
+    pub acl: &'a NetworkAcl,
+    pub inbound: Vec<NaclRule>,
+    pub outbound: Vec<NaclRule>,
+}
+
+/// The snapshot, indexed for one VPC.
+#[derive(Debug)]
+pub struct VpcIndex<'a> {
+    pub snapshot: &'a Snapshot,
+    pub vpc_id: &'a str,
+    pub subnets: HashMap<&'a str, SubnetView<'a>>,
+    pub groups: HashMap<&'a str, GroupView<'a>>,
+    pub interfaces: HashMap<&'a str, &'a NetworkInterface>,
+    pub nacls: Vec<NaclView<'a>>,
+    nacl_by_subnet: HashMap<&'a str, usize>,
+    default_nacl: Option<usize>,
+}
+
+impl<'a> VpcIndex<'a> {
+    pub fn build(snapshot: &'a Snapshot, vpc_id: &'a str) -> Result<VpcIndex<'a>, AnalysisError> {
+        let prefix_lists = prefix_lists(snapshot)?;
+
+        let mut subnets = HashMap::with_capacity(snapshot.subnets.len());
+        for subnet in &snapshot.subnets {
+            subnets.insert(subnet.subnet_id.as_str(), subnet_view(subnet)?);
+        }
+
+        let mut groups = HashMap::with_capacity(snapshot.security_groups.len());
+        for group in &snapshot.security_groups {
+            let view = GroupView {
+                group,
+                ingress: https_peers(group, "ingress", &group.ip_permissions, &prefix_lists)?,
+                egress: https_peers(group, "egress", &group.ip_permissions_egress, &prefix_lists)?,
+            };
+            groups.insert(group.group_id.as_str(), view);
+        }
+
+        let interfaces = snapshot
+            .network_interfaces
+            .iter()
+            .map(|eni| (eni.network_interface_id.as_str(), eni))
+            .collect();
+
+        // Only this VPC's ACLs: a subnet can only be associated with an ACL of its own VPC,
+        // and the default ACL must be this VPC's.
+        let mut acls: Vec<&NetworkAcl> = snapshot
+            .network_acls
+            .iter()
+            .filter(|a| a.vpc_id == vpc_id)
+            .collect();
+        acls.sort_by(|a, b| a.network_acl_id.cmp(&b.network_acl_id));
+        let mut nacls = Vec::with_capacity(acls.len());
+        let mut nacl_by_subnet = HashMap::new();
+        let mut default_nacl = None;
+        for (i, acl) in acls.into_iter().enumerate() {
+            nacls.push(nacl_view(acl)?);
+            for assoc in &acl.associations {
+                // EC2 allows one association per subnet; should a snapshot hold two, the
+                // first ACL by id wins, deterministically.
+                nacl_by_subnet.entry(assoc.subnet_id.as_str()).or_insert(i);
+            }
+            if acl.is_default && default_nacl.is_none() {
+                default_nacl = Some(i);
+            }
+        }
+
+        Ok(VpcIndex {
+            snapshot,
+            vpc_id,
+            subnets,
+            groups,
+            interfaces,
+            nacls,
+            nacl_by_subnet,
+            default_nacl,
+        })
+    }
+
+    /// The ACL guarding `subnet_id`: its explicit association, else the VPC's default ACL.
+    /// `None` when the snapshot holds neither (every subnet has one in AWS, so the snapshot is
+    /// incomplete; the checks then fail rather than assume the traffic passes).
+    pub fn nacl_for_subnet(&self, subnet_id: &str) -> Option<&NaclView<'a>> {
+        self.nacl_by_subnet
+            .get(subnet_id)
+            .copied()
+            .or(self.default_nacl)
+            .map(|i| &self.nacls[i])
+    }
+
+    pub fn vpc_exists(&self) -> bool {
+        self.snapshot.vpcs.iter().any(|v| v.vpc_id == self.vpc_id)
+    }
+}
+
+/// The address an ENI's traffic comes from: the primary private IPv4, else the first IPv6.
+/// `Ok(None)` when it has no address at all (e.g. an `efa-only` interface).
+pub fn primary_address(eni: &NetworkInterface) -> Result<Option<IpAddr>, AnalysisError> {
+    let text = eni
+        .private_ip_address
+        .as_deref()
+        .filter(|s| !s.is_empty())
+        .or_else(|| {
+            let primary = eni.private_ip_addresses.iter().find(|a| a.primary == Some(true));
+            primary
+                .or(eni.private_ip_addresses.first())
+                .map(|a| a.private_ip_address.as_str())
+        })
+        .or_else(|| eni.ipv6_addresses.first().map(|a| a.ipv6_address.as_str()));
+    let Some(text) = text else {
+        return Ok(None);
+    };
+    text.trim()
+        .parse()
+        .map(Some)
+        .map_err(|_| AnalysisError::InvalidAddress {
+            what: format!("network interface {}", eni.network_interface_id),
+            value: text.to_string(),
+        })
+}
+
+fn subnet_view(subnet: &Subnet) -> Result<SubnetView<'_>, AnalysisError> {
+    let texts = subnet.cidr_block.iter().chain(
+        subnet
+            .ipv6_cidr_block_association_set
+            .iter()
+            .map(|a| &a.ipv6_cidr_block),
+    );
+    let mut nets = Vec::new();
+    for text in texts.filter(|t| !t.is_empty()) {
+        nets.push(parse_net(text).ok_or_else(|| AnalysisError::InvalidAddress {
+            what: format!("subnet {}", subnet.subnet_id),
+            value: text.clone(),
+        })?);
+    }
+    Ok(SubnetView { subnet, nets })
+}
+
+/// Prefix list id → its entries, merged.
+fn prefix_lists(snapshot: &Snapshot) -> Result<HashMap<&str, AddrSet>, AnalysisError> {
+    let mut lists = HashMap::with_capacity(snapshot.prefix_list_entries.len());
+    for (id, entries) in &snapshot.prefix_list_entries {
+        let mut ranges = Vec::with_capacity(entries.len());
+        for entry in entries {
+            let net = parse_net(&entry.cidr).ok_or_else(|| AnalysisError::InvalidAddress {
+                what: format!("prefix list {id}"),
+                value: entry.cidr.clone(),
+            })?;
+            ranges.push(AddrRange::of_net(&net));
+        }
+        lists.insert(id.as_str(), AddrSet::from_ranges(ranges));
+    }
+    Ok(lists)
+}
+
+/// Whether a permission covers tcp/443. Protocol `-1` covers every port whatever the ports
+/// say; a TCP rule without ports (or with -1) is read as every port.
+fn allows_https(p: &IpPermission) -> bool {
+    match p.ip_protocol {
+        Protocol::All => true,
+        Protocol::Tcp => {
+            let from = p.from_port.filter(|&f| f >= 0).unwrap_or(0);
+            let to = p.to_port.filter(|&t| t >= 0).unwrap_or(65535);
+            from <= i32::from(HTTPS_PORT) && i32::from(HTTPS_PORT) <= to
+        }
+        _ => false,
+    }
+}
+
+fn https_peers<'a>(
+    group: &'a SecurityGroup,
+    direction: &str,
+    permissions: &'a [IpPermission],
+    prefix_lists: &HashMap<&str, AddrSet>,
+) -> Result<HttpsPeers<'a>, AnalysisError> {
+    let mut ranges = Vec::new();
+    let mut sets: Vec<&AddrSet> = Vec::new();
+    let mut groups = Vec::new();
+    let mut unresolved = Vec::new();
+    for p in permissions.iter().filter(|p| allows_https(p)) {
+        let cidrs = p
+            .ip_ranges
+            .iter()
+            .map(|r| &r.cidr_ip)
+            .chain(p.ipv6_ranges.iter().map(|r| &r.cidr_ipv6));
+        for text in cidrs {
+            let net = parse_net(text).ok_or_else(|| AnalysisError::InvalidAddress {
+                what: format!("security group {} {direction} rule", group.group_id),
+                value: text.clone(),
+            })?;
+            ranges.push(AddrRange::of_net(&net));
+        }
+        for pl in &p.prefix_list_ids {
+            match prefix_lists.get(pl.prefix_list_id.as_str()) {
+                Some(set) => sets.push(set),
+                None => unresolved.push(pl.prefix_list_id.as_str()),
+            }
+        }
+        groups.extend(p.user_id_group_pairs.iter().map(|g| g.group_id.as_str()));
+    }
+    let own = AddrSet::from_ranges(ranges);
+    let addrs = AddrSet::union(sets.into_iter().chain([&own]));
+    groups.sort_unstable();
+    groups.dedup();
+    unresolved.sort_unstable();
+    unresolved.dedup();
+    Ok(HttpsPeers {
+        addrs,
+        groups,
+        unresolved_prefix_lists: unresolved,
+    })
+}
+
+fn nacl_view(acl: &NetworkAcl) -> Result<NaclView<'_>, AnalysisError> {
+    let mut inbound = Vec::new();
+    let mut outbound = Vec::new();
+    for entry in &acl.entries {
+        if !entry.protocol.covers_tcp() {
+            continue;
+        }
+        let Some(ports) = nacl_ports(entry) else {
+            continue;
+        };
+        let rules = if entry.egress { &mut outbound } else { &mut inbound };
+        for text in entry.cidr_block.iter().chain(&entry.ipv6_cidr_block) {
+            let net = parse_net(text).ok_or_else(|| AnalysisError::InvalidAddress {
+                what: format!("network ACL {} rule {}", acl.network_acl_id, entry.rule_number),
+                value: text.clone(),
+            })?;
+            rules.push(NaclRule {
+                number: entry.rule_number,
+                // Anything but `allow` is read as deny: the safe reading of a value we do not know.
+                allow: entry.rule_action.eq_ignore_ascii_case("allow"),
+                range: AddrRange::of_net(&net),
+                ports,
+            });
+        }
+    }
+    // First match wins in ascending rule-number order; the sort is stable, so equal numbers
+    // (impossible in EC2) keep the snapshot's order.
+    inbound.sort_by_key(|r| r.number);
+    outbound.sort_by_key(|r| r.number);
+    Ok(NaclView {
+        acl,
+        inbound,
+        outbound,
+    })
+}
+
+/// The entry's TCP port range; every port for `-1` or when absent. `None` when empty.
+fn nacl_ports(entry: &NetworkAclEntry) -> Option<(u16, u16)> {
+    let all = (0, u16::MAX);
+    if entry.protocol == Protocol::All {
+        return Some(all);
+    }
+    let Some(range) = &entry.port_range else {
+        return Some(all);
+    };
+    let clamp = |p: i32| p.clamp(0, i32::from(u16::MAX)) as u16;
+    let (from, to) = (clamp(range.from), clamp(range.to));
+    (from <= to).then_some((from, to))
+}

@@ -1,0 +1,246 @@
+//! Reading an `InterfaceEndpoint` manifest (the YAML an app team commits) for the offline
+//! commands: errors name the file, the field and the line, and unknown fields are refused as
+//! `kubectl apply` refuses them, so that a typo cannot silently change what is analysed.
+
+use std::collections::BTreeSet;
+use std::path::Path;
+
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+use serde::Deserialize;
+use serde_json::Value;
+
+use crate::api::{GROUP, InterfaceEndpointSpec, Owner};
+
+/// The `apiVersion` a manifest must declare.
+pub fn api_version() -> String {
+    format!("{GROUP}/v1alpha1")
+}
+/// The `kind` a manifest must declare.
+pub const KIND: &str = "InterfaceEndpoint";
+
+/// A manifest, read.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Manifest {
+    pub namespace: String,
+    pub name: String,
+    /// `metadata.uid` when present (a manifest fetched from the cluster has one).
+    pub uid: Option<String>,
+    pub spec: InterfaceEndpointSpec,
+}
+
+impl Manifest {
+    /// The identity in the ownership tags; the UID is empty for a manifest that was never
+    /// applied, and the analysis then matches the owner tag alone.
+    pub fn owner(&self) -> Owner {
+        Owner {
+            namespace: self.namespace.clone(),
+            name: self.name.clone(),
+            uid: self.uid.clone().unwrap_or_default(),
+        }
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Raw {
+    api_version: Option<String>,
+    kind: Option<String>,
+    #[serde(default)]
+    metadata: ObjectMeta,
+    spec: Option<InterfaceEndpointSpec>,
+}
+
+/// Reads a manifest; `-` reads standard input.
+pub fn read(path: &Path) -> Result<Manifest, String> {
+    let shown = path.display();
+    let text = if path.as_os_str() == "-" {
+        std::io::read_to_string(std::io::stdin()).map_err(|e| format!("cannot read standard input: {e}"))?
+    } else {
+        std::fs::read_to_string(path).map_err(|e| format!("cannot read {shown}: {e}"))?
+    };
+    parse(&text).map_err(|e| format!("{shown}: {e}"))
+}
+
+/// Parses one YAML document holding an `InterfaceEndpoint`.
+pub fn parse(text: &str) -> Result<Manifest, String> {
+    // serde_yaml's messages already start with the field path and end with the location.
+    let raw: Raw = serde_yaml::from_str(text).map_err(|e| e.to_string())?;
+
+    let want_version = api_version();
+    match (raw.api_version.as_deref(), raw.kind.as_deref()) {
+        (Some(v), Some(KIND)) if v == want_version => {}
+        (v, k) => {
+            return Err(format!(
+                "expected apiVersion {want_version} and kind {KIND}, found apiVersion {} and kind {}",
+                v.unwrap_or("(none)"),
+                k.unwrap_or("(none)")
+            ));
+        }
+    }
+    let spec = raw.spec.ok_or("spec is missing")?;
+    let name = raw
+        .metadata
+        .name
+        .filter(|n| !n.is_empty())
+        .ok_or("metadata.name is missing")?;
+
+    // The YAML parsed into the spec type; now refuse what the type silently ignored.
+    let value: Value = serde_yaml::from_str::<serde_yaml::Value>(text)
+        .ok()
+        .and_then(|v| serde_json::to_value(v).ok())
+        .unwrap_or(Value::Null);
+    if let Some(spec_value) = value.get("spec") {
+        let schema =
+            serde_json::to_value(schemars::schema_for!(InterfaceEndpointSpec)).unwrap_or(Value::Null);
+        let mut unknown = Vec::new();
+        unknown_fields(spec_value, &schema, &schema, "spec", &mut unknown);
+        if !unknown.is_empty() {
+            return Err(format!("unknown field {}", unknown.join(", ")));
+        }
+    }
+
+    Ok(Manifest {
+        namespace: raw
+            .metadata
+            .namespace
+            .filter(|n| !n.is_empty())
+            .unwrap_or_else(|| "default".into()),
+        name,
+        uid: raw.metadata.uid.filter(|u| !u.is_empty()),
+        spec,
+    })
+}
+
+/// The object schemas `schema` stands for, following `$ref` and `anyOf`/`oneOf`/`allOf`.
+fn object_schemas<'s>(schema: &'s Value, root: &'s Value, out: &mut Vec<&'s Value>) {
+    if let Some(reference) = schema.get("$ref").and_then(Value::as_str) {
+        let pointer = reference.trim_start_matches('#');
+        if let Some(target) = root.pointer(pointer) {
+            object_schemas(target, root, out);
+        }
+    }
+    for key in ["anyOf", "oneOf", "allOf"] {
+        for branch in schema.get(key).and_then(Value::as_array).into_iter().flatten() {
+            object_schemas(branch, root, out);
+        }
+    }
+    if schema.get("properties").is_some() {
+        out.push(schema);
+    }
+}
+
+/// Collects the JSON paths of keys in `value` that `schema` does not declare.
+fn unknown_fields(value: &Value, schema: &Value, root: &Value, path: &str, out: &mut Vec<String>) {
+    match value {
+        Value::Object(map) => {
+            let mut objects = Vec::new();
+            object_schemas(schema, root, &mut objects);
+            if objects.is_empty() {
+                // A free-form map (`tags`): any key goes.
+                return;
+            }
+            let known: BTreeSet<&str> = objects
+                .iter()
+                .filter_map(|o| o.get("properties").and_then(Value::as_object))
+                .flat_map(|p| p.keys().map(String::as_str))
+                .collect();
+            for (key, child) in map {
+                let child_path = format!("{path}.{key}");
+                if !known.contains(key.as_str()) {
+                    out.push(child_path);
+                    continue;
+                }
+                for object in &objects {
+                    if let Some(child_schema) = object.get("properties").and_then(|p| p.get(key)) {
+                        unknown_fields(child, child_schema, root, &child_path, out);
+                    }
+                }
+            }
+        }
+        Value::Array(items) => {
+            if let Some(item_schema) = schema.get("items") {
+                for (i, item) in items.iter().enumerate() {
+                    unknown_fields(item, item_schema, root, &format!("{path}[{i}]"), out);
+                }
+            }
+        }
+        _ => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MANIFEST: &str = "\
+apiVersion: vpce-rollout.dev/v1alpha1
+kind: InterfaceEndpoint
+metadata:
+  name: logs
+spec:
+  vpcId: vpc-0123456789abcdef0
+  serviceName: com.amazonaws.ap-northeast-1.logs
+  subnetIds: [subnet-0a000000000000001]
+  securityGroupIds: [sg-0e000000000000001]
+  clients:
+    exclude:
+      interfaceTypes: [lambda]
+";
+
+    #[test]
+    fn a_manifest_without_namespace_or_uid_is_in_default_and_owned_by_tag_alone() {
+        let m = parse(MANIFEST).unwrap();
+        assert_eq!(m.namespace, "default");
+        assert_eq!(m.name, "logs");
+        assert_eq!(m.owner().uid, "");
+        assert_eq!(m.spec.clients.exclude.interface_types, ["lambda"]);
+    }
+
+    #[test]
+    fn the_uid_is_kept_when_present() {
+        let text = MANIFEST.replace("  name: logs", "  name: logs\n  namespace: mon\n  uid: 1234-abcd");
+        let m = parse(&text).unwrap();
+        assert_eq!(
+            (m.namespace.as_str(), m.uid.as_deref()),
+            ("mon", Some("1234-abcd"))
+        );
+    }
+
+    #[test]
+    fn a_bad_value_names_the_field_and_the_line() {
+        let text = MANIFEST.replace(
+            "  clients:",
+            "  remediation:\n    endpointIngress: Automatic\n  clients:",
+        );
+        let err = parse(&text).unwrap_err();
+        assert!(
+            err.starts_with("spec.remediation.endpointIngress: unknown variant `Automatic`"),
+            "{err}"
+        );
+        assert!(err.contains("line 11"), "{err}");
+    }
+
+    #[test]
+    fn unknown_fields_are_refused_with_their_path() {
+        let text = MANIFEST.replace("      interfaceTypes", "      interfaceType");
+        assert_eq!(
+            parse(&text).unwrap_err(),
+            "unknown field spec.clients.exclude.interfaceType"
+        );
+        let text = MANIFEST.replace("  clients:", "  remediaton:\n    clientEgress: Auto\n  clients:");
+        assert_eq!(parse(&text).unwrap_err(), "unknown field spec.remediaton");
+        let text = MANIFEST.replace("  clients:", "  tags:\n    team: observability\n  clients:");
+        assert!(parse(&text).is_ok(), "tags take any key");
+    }
+
+    #[test]
+    fn another_kind_is_refused() {
+        let text = MANIFEST.replace("kind: InterfaceEndpoint", "kind: Deployment");
+        assert_eq!(
+            parse(&text).unwrap_err(),
+            "expected apiVersion vpce-rollout.dev/v1alpha1 and kind InterfaceEndpoint, \
+             found apiVersion vpce-rollout.dev/v1alpha1 and kind Deployment"
+        );
+        assert!(parse("spec: [").unwrap_err().contains("line 1"));
+    }
+}

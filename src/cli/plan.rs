@@ -1,0 +1,477 @@
+//! `vpce-rollout plan -f ENDPOINT.yaml --snapshot FILE [-o table|json]`: the analysis the
+//! controller would make, offline: no cluster, no AWS account.
+//!
+//! Exit code 0 when every client can reach the endpoint, 2 when some are blocked, 1 on error
+//! (unreadable manifest or snapshot, or a spec that does not fit the snapshot).
+
+use std::io::Write;
+use std::net::IpAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, ValueEnum};
+use ipnet::IpNet;
+use serde::Serialize;
+
+use super::manifest::{self, Manifest};
+use super::table::{Colour, Style, Table};
+use super::{exit, fail};
+use crate::analysis::{
+    Analysis, ClientVerdict, RuleChange, analyze, owned_endpoint, unobserved_endpoint_interfaces,
+};
+use crate::api::RemediationMode;
+use crate::aws::RulePeer;
+use crate::model::Snapshot;
+
+#[derive(Debug, Args)]
+pub struct PlanArgs {
+    /// The InterfaceEndpoint manifest (`-` reads standard input).
+    #[arg(short = 'f', long = "filename", value_name = "ENDPOINT.yaml")]
+    pub file: PathBuf,
+    /// The VPC as `aws ec2 describe-*` prints it, merged into one JSON object (docs/snapshot.md).
+    #[arg(long, value_name = "FILE")]
+    pub snapshot: PathBuf,
+    /// `table` for people, `json` for programs.
+    #[arg(short = 'o', long, value_enum, default_value_t = OutputFormat::Table)]
+    pub output: OutputFormat,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum OutputFormat {
+    Table,
+    Json,
+}
+
+pub fn run(args: &PlanArgs) -> ExitCode {
+    let manifest = match manifest::read(&args.file) {
+        Ok(m) => m,
+        Err(e) => return fail(e),
+    };
+    let snapshot = match Snapshot::from_file(&args.snapshot) {
+        Ok(s) => s,
+        Err(e) => return fail(e),
+    };
+    let owner = manifest.owner();
+    let analysis = match analyze(&manifest.spec, Some(&owner), &snapshot) {
+        Ok(a) => a,
+        Err(e) => {
+            return fail(format_args!(
+                "{} does not fit the snapshot {}: {e}",
+                args.file.display(),
+                args.snapshot.display()
+            ));
+        }
+    };
+
+    let text = match args.output {
+        OutputFormat::Json => {
+            let report = PlanReport::new(&manifest, &analysis);
+            serde_json::to_string_pretty(&report).expect("a report always serializes") + "\n"
+        }
+        OutputFormat::Table => render_table(
+            &args.file.display().to_string(),
+            &manifest,
+            &analysis,
+            &snapshot,
+            Style::detect(),
+        ),
+    };
+    let mut stdout = std::io::stdout().lock();
+    if let Err(e) = stdout.write_all(text.as_bytes()).and_then(|()| stdout.flush()) {
+        // A closed pipe (`| head`) is the reader's choice, not an error worth a message.
+        if e.kind() != std::io::ErrorKind::BrokenPipe {
+            return fail(format_args!("cannot write the plan: {e}"));
+        }
+    }
+    if analysis.all_reachable() {
+        ExitCode::from(exit::OK)
+    } else {
+        ExitCode::from(exit::BLOCKED)
+    }
+}
+
+/// `10.0.1.10` for a single address, the CIDR otherwise.
+fn show_net(net: &IpNet) -> String {
+    if net.prefix_len() == net.max_prefix_len() {
+        net.addr().to_string()
+    } else {
+        net.to_string()
+    }
+}
+
+/// The `-o json` document.
+#[derive(Debug, Serialize)]
+pub struct PlanReport {
+    /// Sorted by ENI id.
+    pub clients: Vec<ClientReport>,
+    pub excluded: Vec<ExcludedReport>,
+    pub plan: RemediationReport,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ClientReport {
+    pub network_interface_id: String,
+    pub security_group_ids: Vec<String>,
+    pub subnet_id: String,
+    pub address: IpAddr,
+    /// `Reachable` or `Blocked`.
+    pub verdict: &'static str,
+    pub reasons: Vec<ReasonReport>,
+}
+
+/// One failing check towards one destination.
+#[derive(Debug, Serialize)]
+pub struct ReasonReport {
+    /// `EndpointIngress`, `ClientEgress`, `ClientSubnetNacl` or `EndpointSubnetNacl`.
+    pub check: &'static str,
+    /// The endpoint ENI address, or the whole subnet CIDR before the endpoint exists.
+    pub destination: String,
+    pub detail: String,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ExcludedReport {
+    pub network_interface_id: String,
+    pub reason: String,
+}
+
+#[derive(Debug, Serialize)]
+pub struct RemediationReport {
+    /// What `spec.approval.planId` must be set to.
+    pub id: String,
+    pub rules: Vec<RuleReport>,
+    pub unfixable: Vec<UnfixableReport>,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RuleReport {
+    pub group_id: String,
+    /// `ingress` or `egress`.
+    pub direction: &'static str,
+    pub protocol: String,
+    pub from_port: u16,
+    pub to_port: u16,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub peer_group_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cidr: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub prefix_list_id: Option<String>,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct UnfixableReport {
+    pub network_interface_id: String,
+    pub check: &'static str,
+    pub detail: String,
+}
+
+impl RuleReport {
+    fn new(rule: &RuleChange) -> RuleReport {
+        let (mut peer_group_id, mut cidr, mut prefix_list_id) = (None, None, None);
+        match &rule.peer {
+            RulePeer::Group(g) => peer_group_id = Some(g.clone()),
+            RulePeer::CidrIpv4(c) | RulePeer::CidrIpv6(c) => cidr = Some(c.clone()),
+            RulePeer::PrefixList(p) => prefix_list_id = Some(p.clone()),
+        }
+        RuleReport {
+            group_id: rule.group_id.clone(),
+            direction: rule.direction.as_str(),
+            protocol: rule.protocol.as_aws(),
+            from_port: rule.from_port,
+            to_port: rule.to_port,
+            peer_group_id,
+            cidr,
+            prefix_list_id,
+        }
+    }
+}
+
+impl PlanReport {
+    pub fn new(manifest: &Manifest, analysis: &Analysis) -> PlanReport {
+        let clients = analysis
+            .clients
+            .iter()
+            .map(|c| ClientReport {
+                network_interface_id: c.network_interface_id.clone(),
+                security_group_ids: c.security_group_ids.clone(),
+                subnet_id: c.subnet_id.clone(),
+                address: c.address,
+                verdict: verdict(c),
+                reasons: c
+                    .blocks
+                    .iter()
+                    .map(|b| ReasonReport {
+                        check: b.check.as_str(),
+                        destination: show_net(&b.destination),
+                        detail: b.detail.clone(),
+                    })
+                    .collect(),
+            })
+            .collect();
+        let excluded = analysis
+            .excluded
+            .iter()
+            .map(|e| ExcludedReport {
+                network_interface_id: e.network_interface_id.clone(),
+                reason: e.reason.to_string(),
+            })
+            .collect();
+        let remediation = &analysis.remediation;
+        PlanReport {
+            clients,
+            excluded,
+            plan: RemediationReport {
+                id: remediation.plan_id(&manifest.spec.remediation),
+                rules: remediation.rules.iter().map(RuleReport::new).collect(),
+                unfixable: remediation
+                    .unfixable
+                    .iter()
+                    .map(|u| UnfixableReport {
+                        network_interface_id: u.network_interface_id.clone(),
+                        check: u.check.as_str(),
+                        detail: u.detail.clone(),
+                    })
+                    .collect(),
+            },
+        }
+    }
+}
+
+fn verdict(c: &ClientVerdict) -> &'static str {
+    if c.is_reachable() { "Reachable" } else { "Blocked" }
+}
+
+fn plural(n: usize, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
+}
+
+/// The table output: destinations, clients, why the blocked ones are blocked, exclusions, a
+/// summary, and the plan with the exact approval edit when rules wait for approval.
+pub fn render_table(
+    file: &str,
+    manifest: &Manifest,
+    analysis: &Analysis,
+    snapshot: &Snapshot,
+    style: Style,
+) -> String {
+    let spec = &manifest.spec;
+    let mut out = Vec::<String>::new();
+
+    let heading = |text: &str| style.paint(Colour::Bold, text);
+    match &analysis.endpoint_id {
+        Some(id) => out.push(format!(
+            "{} {id} ({}) in {}",
+            heading("Endpoint"),
+            spec.service_name,
+            spec.vpc_id
+        )),
+        None => out.push(format!(
+            "{} not created yet ({} in {}): checking the whole subnets it will use",
+            heading("Endpoint"),
+            spec.service_name,
+            spec.vpc_id
+        )),
+    }
+    let mut destinations = Table::new(&["DESTINATION", "ENI", "SUBNET", "SECURITY GROUPS"]);
+    for d in &analysis.destinations {
+        destinations.row(vec![
+            (show_net(&d.net), None),
+            (
+                d.network_interface_id
+                    .clone()
+                    .unwrap_or_else(|| "(whole subnet)".into()),
+                None,
+            ),
+            (d.subnet_id.clone(), None),
+            (d.security_group_ids.join(","), None),
+        ]);
+    }
+    out.push(destinations.render(style, "  "));
+    if let Some(endpoint) = owned_endpoint(spec, Some(&manifest.owner()), snapshot) {
+        let missing = unobserved_endpoint_interfaces(endpoint, snapshot);
+        if !missing.is_empty() {
+            out.push(style.paint(
+                Colour::Yellow,
+                &format!(
+                    "  note: the snapshot does not describe {} of {}; their subnets are checked whole",
+                    missing.join(", "),
+                    endpoint.vpc_endpoint_id
+                ),
+            ));
+        }
+    }
+    out.push(String::new());
+
+    if analysis.clients.is_empty() {
+        out.push("No clients: no ENI in the VPC would be captured by private DNS.".into());
+    } else {
+        let mut clients = Table::new(&[
+            "CLIENT",
+            "TYPE",
+            "SUBNET",
+            "ADDRESS",
+            "SECURITY GROUPS",
+            "VERDICT",
+        ]);
+        for c in &analysis.clients {
+            let verdict = if c.is_reachable() {
+                ("Reachable".to_string(), Some(Colour::Green))
+            } else {
+                let checks: Vec<&str> = c.failing_checks().iter().map(|k| k.as_str()).collect();
+                (format!("Blocked: {}", checks.join(", ")), Some(Colour::Red))
+            };
+            clients.row(vec![
+                (c.network_interface_id.clone(), None),
+                (c.interface_type.clone(), None),
+                (c.subnet_id.clone(), None),
+                (c.address.to_string(), None),
+                (c.security_group_ids.join(","), None),
+                verdict,
+            ]);
+        }
+        out.push(clients.render(style, ""));
+    }
+
+    let blocked: Vec<&ClientVerdict> = analysis.blocked().collect();
+    if !blocked.is_empty() {
+        out.push(String::new());
+        out.push(heading("Why blocked:"));
+        let mut why = Table::new(&["CLIENT", "TO", "CHECK", "DETAIL"]);
+        for c in &blocked {
+            for b in &c.blocks {
+                why.row(vec![
+                    (c.network_interface_id.clone(), None),
+                    (show_net(&b.destination), None),
+                    (b.check.as_str().to_string(), Some(Colour::Red)),
+                    (b.detail.clone(), None),
+                ]);
+            }
+        }
+        out.push(why.render(style, "  "));
+    }
+
+    if !analysis.excluded.is_empty() {
+        out.push(String::new());
+        out.push(heading(&format!("Excluded ({}):", analysis.excluded.len())));
+        let mut excluded = Table::new(&["ENI", "REASON"]);
+        for e in &analysis.excluded {
+            excluded.row(vec![
+                (e.network_interface_id.clone(), Some(Colour::Dim)),
+                (e.reason.to_string(), Some(Colour::Dim)),
+            ]);
+        }
+        out.push(excluded.render(style, "  "));
+    }
+
+    let remediation = &analysis.remediation;
+    let unfixable_clients: std::collections::BTreeSet<&str> = remediation
+        .unfixable
+        .iter()
+        .map(|u| u.network_interface_id.as_str())
+        .collect();
+    out.push(String::new());
+    let summary = format!(
+        "{}: {} reachable, {} blocked ({} fixable by the plan, {} not), {} excluded.",
+        plural(analysis.clients.len(), "client", "clients"),
+        analysis.clients.len() - blocked.len(),
+        blocked.len(),
+        blocked.len() - unfixable_clients.len(),
+        unfixable_clients.len(),
+        plural(analysis.excluded.len(), "ENI", "ENIs"),
+    );
+    let colour = if blocked.is_empty() {
+        Colour::Green
+    } else {
+        Colour::Red
+    };
+    out.push(style.paint(colour, &summary));
+
+    if remediation.rules.is_empty() && remediation.unfixable.is_empty() {
+        out.push("No rules needed.".into());
+        return out.join("\n") + "\n";
+    }
+
+    let modes = &spec.remediation;
+    let plan_id = remediation.plan_id(modes);
+    if !remediation.rules.is_empty() {
+        out.push(String::new());
+        out.push(heading(&format!(
+            "Plan {plan_id}: {}",
+            plural(remediation.rules.len(), "rule", "rules")
+        )));
+        let mut rules = Table::new(&["GROUP", "DIRECTION", "PROTOCOL", "PORTS", "PEER", "MODE"]);
+        for r in &remediation.rules {
+            let ports = if r.from_port == r.to_port {
+                r.from_port.to_string()
+            } else {
+                format!("{}-{}", r.from_port, r.to_port)
+            };
+            let peer = match &r.peer {
+                RulePeer::Group(g)
+                | RulePeer::CidrIpv4(g)
+                | RulePeer::CidrIpv6(g)
+                | RulePeer::PrefixList(g) => g.clone(),
+            };
+            let mode = match r.mode(modes) {
+                RemediationMode::Auto => ("Auto: the controller adds it".to_string(), Some(Colour::Green)),
+                RemediationMode::Approval => {
+                    ("Approval: added once approved".to_string(), Some(Colour::Yellow))
+                }
+                RemediationMode::Off => (
+                    "Off: never added by the controller".to_string(),
+                    Some(Colour::Red),
+                ),
+            };
+            rules.row(vec![
+                (r.group_id.clone(), None),
+                (r.direction.as_str().to_string(), None),
+                (r.protocol.as_aws(), None),
+                (ports, None),
+                (peer, None),
+                mode,
+            ]);
+        }
+        out.push(rules.render(style, "  "));
+
+        if remediation.rules_needing_approval(modes).next().is_some() {
+            let approved = spec.approval.as_ref().is_some_and(|a| a.plan_id == plan_id);
+            if approved {
+                out.push(format!("Approved: spec.approval.planId in {file} is {plan_id}."));
+            } else {
+                out.push(format!("To approve, set in {file}:"));
+                out.push(format!("  spec:\n    approval:\n      planId: \"{plan_id}\""));
+            }
+        }
+        if remediation
+            .rules
+            .iter()
+            .any(|r| r.mode(modes) == RemediationMode::Off)
+        {
+            out.push(
+                "Rules in mode Off must be added by someone else (or allow them in spec.remediation)."
+                    .to_string(),
+            );
+        }
+    }
+
+    if !remediation.unfixable.is_empty() {
+        out.push(String::new());
+        out.push(heading(
+            "Not fixable by the controller (it never changes network ACLs; details above):",
+        ));
+        let mut unfixable = Table::new(&["CLIENT", "CHECK"]);
+        for u in &remediation.unfixable {
+            unfixable.row(vec![
+                (u.network_interface_id.clone(), None),
+                (u.check.as_str().to_string(), Some(Colour::Red)),
+            ]);
+        }
+        out.push(unfixable.render(style, "  "));
+    }
+    out.join("\n") + "\n"
+}

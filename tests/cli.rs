@@ -1,0 +1,274 @@
+//! The built `vpce-rollout` binary on the incident fixture: exit codes, the JSON shape, and the
+//! messages people get for bad input.
+
+use std::path::PathBuf;
+use std::process::{Command, Output};
+
+use serde_json::Value;
+
+const ZABBIX_ENI: &str = "eni-0b00000000000b001";
+const ZABBIX_SG: &str = "sg-0f00000000000f001";
+const LAMBDA_ENI: &str = "eni-0d00000000000d001";
+const ENDPOINT_SG: &str = "sg-0e00000000000e001";
+const NAT_ENI: &str = "eni-0a00000000000a001";
+
+fn fixture(name: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(name)
+}
+
+/// Writes `text` to a file of this test run and returns its path.
+fn scratch(name: &str, text: &str) -> PathBuf {
+    let path = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(name);
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+fn plan(manifest: &PathBuf, snapshot: &PathBuf, extra: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_vpce-rollout"))
+        .arg("plan")
+        .arg("-f")
+        .arg(manifest)
+        .arg("--snapshot")
+        .arg(snapshot)
+        .args(extra)
+        .env_remove("NO_COLOR")
+        .output()
+        .expect("the binary runs")
+}
+
+fn incident_manifest() -> String {
+    std::fs::read_to_string(fixture("incident-endpoint.yaml")).unwrap()
+}
+
+fn stdout(out: &Output) -> String {
+    String::from_utf8(out.stdout.clone()).unwrap()
+}
+
+fn stderr(out: &Output) -> String {
+    String::from_utf8(out.stderr.clone()).unwrap()
+}
+
+#[test]
+fn the_incident_plan_blocks_zabbix_and_exits_2_with_the_json_the_issue_specifies() {
+    let out = plan(
+        &fixture("incident-endpoint.yaml"),
+        &fixture("incident-snapshot.json"),
+        &["-o", "json"],
+    );
+    assert_eq!(out.status.code(), Some(2), "stderr: {}", stderr(&out));
+    let json: Value = serde_json::from_str(&stdout(&out)).expect("stdout is JSON");
+
+    let keys: Vec<&str> = json.as_object().unwrap().keys().map(String::as_str).collect();
+    assert_eq!(keys, ["clients", "excluded", "plan"]);
+
+    let clients = json["clients"].as_array().unwrap();
+    let ids: Vec<&str> = clients
+        .iter()
+        .map(|c| c["networkInterfaceId"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        ids,
+        [ZABBIX_ENI, LAMBDA_ENI],
+        "sorted by id, NAT and endpoint ENIs excluded"
+    );
+    let zabbix = &clients[0];
+    assert_eq!(zabbix["verdict"], "Blocked");
+    assert_eq!(zabbix["securityGroupIds"], serde_json::json!([ZABBIX_SG]));
+    assert_eq!(zabbix["subnetId"], "subnet-0c00000000000c001");
+    assert_eq!(zabbix["address"], "10.20.2.31");
+    let reasons = zabbix["reasons"].as_array().unwrap();
+    assert_eq!(reasons.len(), 2, "one per endpoint ENI: {reasons:#?}");
+    assert!(reasons.iter().all(|r| r["check"] == "EndpointIngress"));
+    assert_eq!(reasons[0]["destination"], "10.20.1.200");
+    assert!(
+        reasons[0]["detail"].as_str().unwrap().contains(ZABBIX_SG),
+        "{reasons:#?}"
+    );
+    assert_eq!(clients[1]["verdict"], "Reachable");
+    assert_eq!(clients[1]["reasons"], serde_json::json!([]));
+
+    let excluded = json["excluded"].as_array().unwrap();
+    assert_eq!(excluded[0]["networkInterfaceId"], NAT_ENI);
+    assert!(
+        excluded[0]["reason"].as_str().unwrap().contains("nat_gateway"),
+        "{excluded:#?}"
+    );
+
+    let plan = &json["plan"];
+    let id = plan["id"].as_str().unwrap();
+    assert!(
+        id.len() == 10 && id.chars().all(|c| c.is_ascii_hexdigit()),
+        "{id}"
+    );
+    assert_eq!(
+        plan["rules"],
+        serde_json::json!([{
+            "groupId": ENDPOINT_SG,
+            "direction": "ingress",
+            "protocol": "tcp",
+            "fromPort": 443,
+            "toPort": 443,
+            "peerGroupId": ZABBIX_SG,
+        }])
+    );
+    assert_eq!(plan["unfixable"], serde_json::json!([]));
+}
+
+#[test]
+fn the_table_shows_the_plan_and_the_exact_approval_edit_without_colour_in_a_pipe() {
+    let manifest = fixture("incident-endpoint.yaml");
+    let snapshot = fixture("incident-snapshot.json");
+    let json: Value = serde_json::from_str(&stdout(&plan(&manifest, &snapshot, &["-o", "json"]))).unwrap();
+    let id = json["plan"]["id"].as_str().unwrap();
+
+    let out = plan(&manifest, &snapshot, &[]);
+    assert_eq!(out.status.code(), Some(2));
+    let text = stdout(&out);
+    assert!(
+        !text.contains('\x1b'),
+        "no colour when stdout is not a terminal:\n{text}"
+    );
+    assert!(text.contains(&format!("{ZABBIX_ENI}  interface")), "{text}");
+    assert!(text.contains("Blocked: EndpointIngress"), "{text}");
+    assert!(
+        text.contains("2 clients: 1 reachable, 1 blocked (1 fixable by the plan, 0 not), 3 ENIs excluded."),
+        "{text}"
+    );
+    assert!(
+        text.contains(&format!("    approval:\n      planId: \"{id}\"")),
+        "{text}"
+    );
+
+    // Once approved, the table says so instead of asking.
+    let approved = incident_manifest() + &format!("  approval:\n    planId: \"{id}\"\n");
+    let out = plan(&scratch("approved.yaml", &approved), &snapshot, &[]);
+    assert!(
+        stdout(&out).contains("Approved: spec.approval.planId in"),
+        "{}",
+        stdout(&out)
+    );
+}
+
+#[test]
+fn a_plan_with_every_client_reachable_exits_0() {
+    let manifest = incident_manifest().replace(
+        "  remediation:",
+        &format!("  clients:\n    exclude:\n      securityGroupIds: [{ZABBIX_SG}]\n  remediation:"),
+    );
+    let out = plan(
+        &scratch("without-zabbix.yaml", &manifest),
+        &fixture("incident-snapshot.json"),
+        &[],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}{}", stdout(&out), stderr(&out));
+    let text = stdout(&out);
+    assert!(text.contains("No rules needed."), "{text}");
+    assert!(
+        text.contains("excluded by spec.clients.exclude.securityGroupIds"),
+        "{text}"
+    );
+}
+
+#[test]
+fn a_malformed_snapshot_exits_1_naming_the_json_path() {
+    let snapshot = std::fs::read_to_string(fixture("incident-snapshot.json"))
+        .unwrap()
+        .replacen("\"IpProtocol\": \"tcp\"", "\"IpProtocol\": \"tcpp\"", 1);
+    let out = plan(
+        &fixture("incident-endpoint.yaml"),
+        &scratch("bad-protocol.json", &snapshot),
+        &[],
+    );
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stdout(&out).is_empty());
+    let err = stderr(&out);
+    assert!(
+        err.starts_with("error: invalid snapshot at SecurityGroups[0].IpPermissions[0].IpProtocol"),
+        "{err}"
+    );
+    assert!(err.contains("unknown protocol \"tcpp\""), "{err}");
+
+    let out = plan(
+        &fixture("incident-endpoint.yaml"),
+        &scratch("truncated.json", "{\"Vpcs\": ["),
+        &[],
+    );
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr(&out).contains("invalid snapshot"), "{}", stderr(&out));
+
+    let out = plan(
+        &fixture("incident-endpoint.yaml"),
+        &PathBuf::from("/nonexistent/snapshot.json"),
+        &[],
+    );
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out).contains("cannot read snapshot /nonexistent/snapshot.json"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn a_malformed_manifest_exits_1_naming_the_field_and_line() {
+    let manifest = incident_manifest().replace("endpointIngress: Approval", "endpointIngress: Manual");
+    let out = plan(
+        &scratch("bad-mode.yaml", &manifest),
+        &fixture("incident-snapshot.json"),
+        &[],
+    );
+    assert_eq!(out.status.code(), Some(1));
+    let err = stderr(&out);
+    assert!(
+        err.contains("spec.remediation.endpointIngress: unknown variant `Manual`"),
+        "{err}"
+    );
+    assert!(err.contains("line 16"), "{err}");
+
+    let manifest = incident_manifest().replace("  subnetIds:", "  subnetId:");
+    let out = plan(
+        &scratch("typo.yaml", &manifest),
+        &fixture("incident-snapshot.json"),
+        &[],
+    );
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out).contains("missing field `subnetIds`"),
+        "{}",
+        stderr(&out)
+    );
+
+    let out = plan(
+        &scratch("not-yaml.yaml", "spec: [unclosed"),
+        &fixture("incident-snapshot.json"),
+        &[],
+    );
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr(&out).contains("line 1"), "{}", stderr(&out));
+}
+
+#[test]
+fn a_usage_error_exits_1_not_2_which_means_blocked() {
+    let out = Command::new(env!("CARGO_BIN_EXE_vpce-rollout"))
+        .args(["plan", "-f", "endpoint.yaml"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr(&out).contains("--snapshot"), "{}", stderr(&out));
+}
+
+#[test]
+fn a_spec_that_does_not_fit_the_snapshot_exits_1_saying_why() {
+    let manifest = incident_manifest().replace("subnet-0c00000000000c001", "subnet-0ffffffffffffffff");
+    let out = plan(
+        &scratch("bad-subnet.yaml", &manifest),
+        &fixture("incident-snapshot.json"),
+        &[],
+    );
+    assert_eq!(out.status.code(), Some(1));
+    let err = stderr(&out);
+    assert!(err.contains("does not fit the snapshot"), "{err}");
+    assert!(err.contains("subnet subnet-0ffffffffffffffff not found"), "{err}");
+}
