@@ -643,3 +643,40 @@ async fn deletion_after_a_lost_status_still_cleans_up_everything() {
     assert!(h.owned_rules().is_empty());
     assert!(h.owned_endpoints().is_empty());
 }
+
+#[tokio::test]
+async fn a_vpc_without_dns_hostnames_stops_before_private_dns_and_resumes_once_fixed() {
+    let mut h = Harness::new(RemediationMode::Auto);
+    h.sim
+        .set_vpc_dns_attributes(incident::VPC, None, Some(false))
+        .unwrap();
+    h.run_until(RolloutPhase::Failed, 30).await;
+    let dns = h
+        .status
+        .conditions
+        .iter()
+        .find(|c| c.type_ == "PrivateDnsEnabled")
+        .unwrap();
+    assert_eq!(dns.reason, "VpcDnsHostnamesDisabled");
+    assert!(dns.message.contains("--enable-dns-hostnames"), "{}", dns.message);
+    assert_eq!(h.mutations(Ec2Operation::ModifyVpcEndpoint), 0);
+    let warnings = h
+        .events
+        .iter()
+        .filter(|e| e.reason == EventReason::Failed)
+        .count();
+    h.pass().await;
+    assert_eq!(
+        h.events
+            .iter()
+            .filter(|e| e.reason == EventReason::Failed)
+            .count(),
+        warnings,
+        "the warning is not repeated"
+    );
+
+    h.sim
+        .set_vpc_dns_attributes(incident::VPC, None, Some(true))
+        .unwrap();
+    h.run_until(RolloutPhase::Ready, 20).await;
+}
