@@ -29,6 +29,9 @@ pub const UID_TAG: &str = "vpce-rollout.dev/uid";
 pub const MAX_STATUS_GROUPS: usize = 20;
 /// Most example ENI ids kept per blocked-client group in status.
 pub const MAX_GROUP_EXAMPLES: usize = 5;
+/// Most rules listed in `status.plan.rules` (missing rules first); the rest are counted.
+/// `vpce-rollout plan` lists them all.
+pub const MAX_STATUS_RULES: usize = 50;
 
 /// The endpoint to roll out. It is created with private DNS off; every ENI in the VPC that
 /// private DNS would capture is checked for tcp/443 reachability to the endpoint's ENIs (security
@@ -340,6 +343,15 @@ pub struct InterfaceEndpointStatus {
     /// When the clients were last verified against the AWS world (RFC 3339).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_verified_time: Option<String>,
+    /// When CreateVpcEndpoint last succeeded (RFC 3339). EC2 is eventually consistent: an
+    /// endpoint created moments ago may not be listed yet, and is waited for, not created again.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub endpoint_create_time: Option<String>,
+    /// How many times the endpoint was re-created after being deleted outside the controller.
+    /// Part of the next CreateVpcEndpoint ClientToken: EC2 answers a reused token with the
+    /// endpoint it created for it, even a deleted one.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub endpoint_recreations: u32,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub conditions: Vec<Condition>,
 }
@@ -404,12 +416,17 @@ pub struct PlanStatus {
     pub id: String,
     /// Whether some rules wait for approval.
     pub requires_approval: bool,
-    /// Whether `spec.approval.planId` equals `id`.
+    /// Whether nothing waits for approval: no rule needs it, or `spec.approval.planId` equals
+    /// `id` (the `PlanApproved` condition says which).
     #[serde(default)]
     pub approved: bool,
-    /// The rules to add.
+    /// The rules to add (`applied: false`) and the object's own rules present in AWS
+    /// (`applied: true`), missing ones first, at most 50.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub rules: Vec<PlannedRule>,
+    /// Rules left out of `rules` to keep the status small.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub omitted_rules: u32,
     /// Blocks the controller cannot fix (network ACLs, or a mode set to `Off`), one line each.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub unfixable: Vec<String>,

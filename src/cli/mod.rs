@@ -2,6 +2,7 @@
 //! dispatches. Commands print for people on stdout, errors on stderr, and say how things went
 //! through the exit code ([`exit`]).
 
+pub mod demo;
 pub mod live;
 pub mod manifest;
 pub mod plan;
@@ -46,6 +47,13 @@ pub enum Command {
     /// Read-only EC2 calls with the environment's credentials, region and endpoint (docs/aws.md).
     /// `plan --snapshot` on the file later gives the verdicts a live `plan` gives now.
     Snapshot(snapshot::SnapshotArgs),
+    /// Replay the incident on a simulated EC2 world: the real engine, virtual time, no network
+    ///
+    /// A CloudWatch Logs endpoint for a VPC Lambda, in a VPC where a Zabbix agent on EC2 is not
+    /// admitted by the endpoint's security group. Shows each reconcile step (phase, checks,
+    /// actions, Events) in Auto and in Approval mode, the plan and the approval edit, and the
+    /// final status as `kubectl get vpce -o yaml` shows it. Takes well under a second.
+    Demo(demo::DemoArgs),
 }
 
 /// Parses the command line and runs the command.
@@ -70,6 +78,7 @@ pub fn run(cli: Cli) -> ExitCode {
     match cli.command {
         Command::Plan(args) => plan::run(&args),
         Command::Snapshot(args) => snapshot::run_command(&args),
+        Command::Demo(args) => demo::run(&args),
     }
 }
 

@@ -3,15 +3,52 @@
 //! and when to look again.
 //!
 //! Nothing here calls AWS or Kubernetes or reads a clock; [`crate::engine`] does the I/O.
+//!
+//! Where each decision is made:
+//! - [`deletion`]: the object is being deleted (revoke own rules, delete or retain the endpoint).
+//! - [`validate`]: spec problems the API server cannot see (reserved tags, a bad policy, ...).
+//! - [`endpoint`]: the endpoint's life: create (private DNS off), wait while EC2 catches up,
+//!   re-create after an out-of-band deletion, poll while `pending`, failed states.
+//! - [`drift`]: subnets, security groups or policy differ from the spec; the world as it would
+//!   be after the change, so that a change never cuts clients off either.
+//! - [`access`]: the clients' reachability and the remediation modes: add rules, wait for
+//!   approval, or wait for someone else.
+//! - [`dns`]: private DNS: preconditions, enabling it only when nobody would be cut off.
+//! - [`status`]: the status views (clients summary, plan, conditions), bounded in size.
+//! - [`events`]: Events, on transitions only.
+//! - [`failure`]: what a failed EC2 call means for the status ([`report_failure`]).
+//!
+//! Phase precedence when several things hold at once (the phase says what happens next, or
+//! what the user must do next): the controller acting (Creating, Remediating,
+//! EnablingPrivateDns) before the user approving (AwaitingApproval: an approval can be acted
+//! on at once) before someone else fixing the network (Blocked: NACLs or a mode set to Off).
+//! Once private DNS is on, blocked clients are cut off *now*, so a wait on a human is
+//! reported as Degraded, with the plan and approval conditions saying what is needed.
+
+pub mod access;
+pub mod deletion;
+pub mod dns;
+pub mod drift;
+pub mod endpoint;
+pub mod events;
+pub mod failure;
+pub mod status;
+pub mod validate;
+
+#[cfg(test)]
+mod fixtures;
 
 use std::time::Duration;
 
 use k8s_openapi::jiff::Timestamp;
 
 use crate::analysis::{Analysis, AnalysisError};
-use crate::api::{InterfaceEndpointSpec, InterfaceEndpointStatus, Owner};
+use crate::api::conditions::ConditionUpdate;
+use crate::api::{InterfaceEndpointSpec, InterfaceEndpointStatus, Owner, RolloutPhase};
 use crate::aws::{AuthorizeRules, CreateVpcEndpoint, ModifyVpcEndpoint};
-use crate::model::Snapshot;
+use crate::model::{Snapshot, VpcEndpoint};
+
+pub use failure::report_failure;
 
 /// Everything a decision depends on.
 #[derive(Clone, Debug)]
@@ -29,6 +66,10 @@ pub struct PlanInput<'a> {
     pub world: &'a Snapshot,
     /// `analysis::analyze` of `spec` over `world`.
     pub analysis: &'a Result<Analysis, AnalysisError>,
+    /// `analysis::analyze` of `spec` over [`drift::world_as_specified`]: the world as it would
+    /// be once the endpoint's subnets and security groups match the spec. `None` when they
+    /// already match. Needed to change a serving endpoint without cutting clients off.
+    pub analysis_as_specified: Option<&'a Result<Analysis, AnalysisError>>,
     pub now: Timestamp,
 }
 
@@ -71,6 +112,13 @@ pub enum EventReason {
     EndpointDeleted,
     /// The spec does not fit the AWS world, or AWS refused a call.
     Failed,
+    /// Private DNS was enabled although clients are blocked (`spec.privateDns.force`).
+    ForcedWithBlockedClients,
+    /// The endpoint's subnets, security groups or policy were changed to match the spec.
+    EndpointModified,
+    /// An EC2 call failed in a way that clears by itself (throttling, a transient error); the
+    /// controller retries with backoff.
+    Retrying,
 }
 
 impl EventReason {
@@ -87,6 +135,9 @@ impl EventReason {
             Self::RulesRevoked => "RulesRevoked",
             Self::EndpointDeleted => "EndpointDeleted",
             Self::Failed => "Failed",
+            Self::ForcedWithBlockedClients => "ForcedWithBlockedClients",
+            Self::EndpointModified => "EndpointModified",
+            Self::Retrying => "Retrying",
         }
     }
 }
@@ -153,4 +204,86 @@ pub struct FailureReport {
     /// `None` when the failure is expected to clear by itself (throttling, eventual
     /// consistency, transient): the caller backs off. `Some` for waits on a human.
     pub requeue: Option<Duration>,
+}
+
+/// Decides the next step for one object. Pure: same input, same decision.
+pub fn decide(input: &PlanInput<'_>, timing: &Timing) -> Decision {
+    let step = if input.deleting {
+        deletion::decide(input, timing)
+    } else {
+        rollout(input, timing)
+    };
+    status::finish(input, step)
+}
+
+fn rollout<'a>(input: &PlanInput<'a>, timing: &Timing) -> Step<'a> {
+    let analysis = match input.analysis {
+        Ok(analysis) => analysis,
+        Err(error) => return validate::invalid_spec(input, &error.to_string(), timing),
+    };
+    if let Some(problem) = validate::spec_problem(input) {
+        return validate::invalid_spec(input, &problem, timing);
+    }
+    endpoint::decide(input, analysis, timing)
+}
+
+/// A step as the submodules decide it; [`status::finish`] turns it into a [`Decision`] (status
+/// views, the conditions left unset, transition Events).
+#[derive(Debug)]
+pub(crate) struct Step<'a> {
+    pub phase: RolloutPhase,
+    pub actions: Vec<Action>,
+    /// The actions repeat the previous pass's (waiting for EC2 to apply them): their Events
+    /// were recorded then.
+    pub quiet_actions: bool,
+    pub requeue: Duration,
+    /// Events that are not action results nor phase transitions (e.g. an out-of-band change).
+    pub events: Vec<EventNote>,
+    /// Conditions set by the step; the others are derived from what was observed.
+    pub conditions: Conditions,
+    pub finalized: bool,
+    /// The object's endpoint as observed just now.
+    pub endpoint: Option<&'a VpcEndpoint>,
+    /// Keep the endpoint id and state of the previous status (an endpoint EC2 does not list yet).
+    pub keep_previous_endpoint: bool,
+    /// The analysis whose clients the status reports.
+    pub analysis: Option<&'a Analysis>,
+    /// The analysis whose plan the status reports, when not `analysis` (a held spec change).
+    pub plan_analysis: Option<&'a Analysis>,
+    /// The clients were verified against an available endpoint.
+    pub verified: bool,
+    pub endpoint_create_time: Option<String>,
+    pub endpoint_recreations: u32,
+}
+
+impl<'a> Step<'a> {
+    /// A step in `phase` that carries over the creation bookkeeping of the previous status.
+    pub(crate) fn new(input: &PlanInput<'a>, phase: RolloutPhase, requeue: Duration) -> Self {
+        Self {
+            phase,
+            actions: Vec::new(),
+            quiet_actions: false,
+            requeue,
+            events: Vec::new(),
+            conditions: Conditions::default(),
+            finalized: false,
+            endpoint: None,
+            keep_previous_endpoint: false,
+            analysis: None,
+            plan_analysis: None,
+            verified: false,
+            endpoint_create_time: input.status.endpoint_create_time.clone(),
+            endpoint_recreations: input.status.endpoint_recreations,
+        }
+    }
+}
+
+/// The five conditions; `None` means "derive from what was observed" (see [`status`]).
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Conditions {
+    pub endpoint: Option<ConditionUpdate>,
+    pub clients: Option<ConditionUpdate>,
+    pub approval: Option<ConditionUpdate>,
+    pub dns: Option<ConditionUpdate>,
+    pub ready: Option<ConditionUpdate>,
 }

@@ -23,7 +23,8 @@ tests pass them on through VPCE_MOTO_WITHOUT and VPCE_MOTO_STOCK):
   security-group reference with another description is not a duplicate; descriptions of
   security-group and prefix-list references are dropped by DescribeSecurityGroupRules.
 - DescribeNetworkInterfaces ignores MaxResults/NextToken.
-- DeleteVpcEndpoints reports nothing for endpoints that do not exist.
+- DeleteVpcEndpoints reports nothing for endpoints that do not exist; a deleted endpoint is
+  listed forever as ``deleted`` instead of ``deleting`` for a while and then not at all.
 
 Test support (not EC2 behaviour):
 
@@ -61,6 +62,7 @@ GAPS = {
     "private-dns-preconditions": "no DNS-attribute, service-name or conflict check before private DNS",
     "modify-reaches-enis": "ModifyVpcEndpoint Add/RemoveSecurityGroupIds do not reach the ENIs",
     "delete-unsuccessful": "DeleteVpcEndpoints reports nothing for unknown endpoints",
+    "delete-lifecycle": "a deleted endpoint is `deleted` at once and listed forever, never `deleting`, never gone",
     "authorize-response": "AuthorizeSecurityGroup* answers with the last permission's rules only",
     "authorize-atomic": "AuthorizeSecurityGroup* is not atomic",
     "duplicate-description": "the same group reference with another description is not a duplicate",
@@ -321,11 +323,57 @@ def patch_endpoints():
 
     VPCs.modify_vpc_endpoint = modify_vpc_endpoint_response
 
+    # --- DeleteVpcEndpoints: deleting for a while, then gone with its ENIs -------------------
+    original_delete = VPCBackend.delete_vpc_endpoints
+    original_describe = VPCBackend.describe_vpc_endpoints
+
+    def sweep(backend):
+        now = time.monotonic()
+        for endpoint in list(backend.vpc_end_points.values()):
+            gone_at = endpoint.__dict__.get("_gone_at")
+            if gone_at is not None and now >= gone_at:
+                backend.vpc_end_points.pop(endpoint.id, None)
+                for eni_id in endpoint.network_interface_ids:
+                    backend.enis.pop(eni_id, None)
+
+    def delete_vpc_endpoints(self, vpce_ids=None):
+        interface = []
+        for vpce_id in vpce_ids or []:
+            endpoint = self.vpc_end_points.get(vpce_id)
+            if endpoint is None:
+                continue
+            if (endpoint.vpc_endpoint_type or "").lower() != "interface":
+                original_delete(self, vpce_ids=[vpce_id])
+            elif "_gone_at" not in endpoint.__dict__:
+                interface.append(endpoint)
+        for endpoint in interface:
+            endpoint.state = "deleting"
+            endpoint.__dict__["_gone_at"] = time.monotonic() + PENDING_SECONDS
+
+    def describe_vpc_endpoints(self, vpc_end_point_ids, filters=None):
+        sweep(self)
+        return original_describe(self, vpc_end_point_ids, filters)
+
+    from moto.ec2.models.elastic_network_interfaces import NetworkInterfaceBackend
+
+    original_enis = NetworkInterfaceBackend.get_all_network_interfaces
+
+    def get_all_network_interfaces(self, eni_ids=None, filters=None):
+        sweep(self)
+        return original_enis(self, eni_ids, filters)
+
+    if closes("delete-lifecycle"):
+        VPCBackend.delete_vpc_endpoints = delete_vpc_endpoints
+        VPCBackend.describe_vpc_endpoints = describe_vpc_endpoints
+        NetworkInterfaceBackend.get_all_network_interfaces = get_all_network_interfaces
+
     # --- DeleteVpcEndpoints: per-item Unsuccessful -------------------------------------------
     from moto.core.responses import ActionResult
 
     def delete_vpc_endpoints_response(self):
         backend = self.ec2_backend
+        if closes("delete-lifecycle"):
+            sweep(backend)
         ids = self._get_param("VpcEndpointIds", [])
         unsuccessful = []
         found = []

@@ -644,10 +644,29 @@ pub async fn deleting_reports_unknown_endpoints_per_item<B: Bench>(b: &B) {
         .await
         .unwrap();
     assert!(
-        left.iter()
-            .all(|e| matches!(e.state_lower().as_str(), "deleting" | "deleted")),
-        "{left:?}"
+        left.iter().all(|e| e.state_lower() == "deleting"),
+        "a deleted endpoint is deleting for a while: {left:?}"
     );
+    wait_gone(b, &created.vpc_endpoint_id).await;
+}
+
+/// Polls until the endpoint is no longer listed (EC2 lists a deleted endpoint as `deleting`
+/// for a while, then not at all), within two minutes of bench time.
+pub async fn wait_gone<B: Bench>(b: &B, id: &str) {
+    let filter = EndpointFilter {
+        vpc_endpoint_ids: vec![id.to_string()],
+        ..Default::default()
+    };
+    for _ in 0..240 {
+        match b.port().describe_vpc_endpoints(&filter).await {
+            Ok(found) if found.is_empty() => return,
+            Ok(found) => assert_eq!(found[0].state_lower(), "deleting", "{id}"),
+            Err(e) if e.kind == ErrorKind::NotFound => return,
+            Err(e) => panic!("{e}"),
+        }
+        b.pass(Duration::from_millis(500)).await;
+    }
+    panic!("{id} is still listed long after its deletion");
 }
 
 /// The rollout, call by call, as the engine makes it: create with private DNS off, open the
@@ -739,10 +758,10 @@ pub async fn the_rollout_sequence_creates_with_dns_off_adds_rules_enables_dns_an
         .await
         .unwrap();
     assert!(
-        left.iter()
-            .all(|e| matches!(e.state_lower().as_str(), "deleting" | "deleted")),
-        "{left:?}"
+        left.iter().all(|e| e.state_lower() == "deleting"),
+        "a deleted endpoint is deleting for a while: {left:?}"
     );
+    wait_gone(b, &created.vpc_endpoint_id).await;
 }
 
 /// Runs every scenario against one backend: `contract_suite!(module, async { bench })`.

@@ -6,7 +6,8 @@
 //! - [`contract`]: one scenario suite, run on moto and on the simulated world.
 //! - [`port`]: every port method on the wire, paging, the endpoint `State` trap.
 //! - [`errors`]: each error category, as EC2 reports it, classified by the adapter.
-//! - [`commands`]: `snapshot` over the wire.
+//! - [`commands`]: `snapshot` and live `plan` over the wire.
+//! - [`rollout`]: the full rollout by the real engine on moto.
 
 mod bench;
 mod commands;
@@ -14,6 +15,7 @@ mod contract;
 mod errors;
 mod moto;
 mod port;
+mod rollout;
 
 contract::contract_suite!(contract_on_moto, crate::bench::MotoBench::incident().await);
 contract::contract_suite!(contract_on_sim, crate::bench::SimBench::incident().await);

@@ -482,7 +482,7 @@ impl Ec2 for SdkEc2 {
             .await
             .map_err(|e| self.recent.reclassify(errors::from_sdk(op, e), vpc_endpoint_ids))?;
         // EC2 answers 200 and lists the endpoints it could not delete, each with its own error.
-        Ok(out
+        let failed: BTreeMap<String, Ec2Error> = out
             .unsuccessful()
             .iter()
             .map(|item| {
@@ -493,7 +493,12 @@ impl Ec2 for SdkEc2 {
                 let err = self.recent.reclassify(err, [&id]);
                 (id, err)
             })
-            .collect())
+            .collect();
+        // Deleted here: a NotFound for them from now on means gone, not "not yet visible".
+        for id in vpc_endpoint_ids.iter().filter(|id| !failed.contains_key(*id)) {
+            self.recent.forget(id);
+        }
+        Ok(failed)
     }
 
     async fn authorize_security_group_rules(

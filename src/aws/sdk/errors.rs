@@ -147,6 +147,12 @@ impl RecentlyCreated {
         created.insert(id.to_string(), now);
     }
 
+    /// The id was deleted here: from now on, NotFound for it means gone.
+    pub fn forget(&self, id: &str) {
+        let mut created = self.created.lock().unwrap_or_else(|p| p.into_inner());
+        created.remove(id);
+    }
+
     fn is_recent(&self, id: &str) -> bool {
         let created = self.created.lock().unwrap_or_else(|p| p.into_inner());
         created.get(id).is_some_and(|at| at.elapsed() < self.window)
@@ -242,6 +248,13 @@ mod tests {
             ErrorKind::NotYetVisible
         );
         assert_eq!(recent.reclassify(not_found(), &old).kind, ErrorKind::NotFound);
+
+        recent.forget("vpce-new");
+        assert_eq!(
+            recent.reclassify(not_found(), &new).kind,
+            ErrorKind::NotFound,
+            "deleted here, so gone"
+        );
 
         let expired = RecentlyCreated::new(Duration::ZERO);
         expired.record("vpce-new");

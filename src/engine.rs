@@ -1,1 +1,0 @@
-//! One reconcile pass over the EC2 port, without Kubernetes: observe → plan → act → report.

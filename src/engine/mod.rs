@@ -1,0 +1,158 @@
+//! One reconcile pass over the EC2 port, without Kubernetes: observe → plan → act → report.
+//!
+//! - observe (EC2, read-only): [`observe_vpc`] describes the VPC, this object's own rules (by
+//!   UID tag), the VPC's DNS attributes and the service.
+//! - analyse (pure): [`analysis::analyze`] of the spec over the observation, and over the world
+//!   as it would be once the endpoint matches the spec ([`plan::drift::world_as_specified`]).
+//! - plan (pure): [`plan::decide`] picks the next step.
+//! - act (EC2, writes): [`act`] performs the decision's actions in order, stopping at the first
+//!   failure. Results that are facts (the new endpoint's id) go into the status through pure
+//!   functions of [`plan::status`]; a failure is reported by [`plan::report_failure`].
+//!
+//! The caller (the controller, the demo, the tests) writes `status`, records `events`,
+//! requeues, removes the finalizer when `finalized`, and backs off on `error`. The time comes
+//! from the request, so a simulated clock drives everything in tests and the demo.
+
+mod act;
+pub mod incident;
+#[cfg(test)]
+mod tests;
+
+use std::time::Duration;
+
+use k8s_openapi::jiff::Timestamp;
+
+use crate::analysis;
+use crate::api::{InterfaceEndpointSpec, InterfaceEndpointStatus, Owner};
+use crate::aws::observe::{ObserveScope, observe_vpc};
+use crate::aws::{Ec2, Ec2Error, Ec2Operation, ErrorKind};
+use crate::plan::{self, Action, EventNote, EventReason, PlanInput, Timing};
+
+/// One object, as the controller sees it.
+#[derive(Clone, Debug)]
+pub struct ReconcileRequest<'a> {
+    pub spec: &'a InterfaceEndpointSpec,
+    /// `metadata.generation`.
+    pub generation: Option<i64>,
+    pub owner: &'a Owner,
+    /// `metadata.deletionTimestamp` is set.
+    pub deleting: bool,
+    /// The status as last written (empty for a new object, or after a lost status).
+    pub status: &'a InterfaceEndpointStatus,
+    pub now: Timestamp,
+}
+
+/// What one pass did and what to do next.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ReconcileOutcome {
+    /// The status to write.
+    pub status: InterfaceEndpointStatus,
+    /// The Events to record.
+    pub events: Vec<EventNote>,
+    /// When to look again; `None` after an error that clears by itself: back off per object.
+    pub requeue: Option<Duration>,
+    /// Deletion is complete: remove the finalizer.
+    pub finalized: bool,
+    /// The EC2 failure that stopped the pass (its `kind.as_str()` is the bounded metric label).
+    pub error: Option<Ec2Error>,
+    /// The actions performed (all of the decision's, or those before the failure), for logs
+    /// and the demo.
+    pub performed: Vec<Action>,
+}
+
+/// One reconcile pass. Never panics on AWS input; every failure ends up in the outcome.
+pub async fn reconcile<E: Ec2>(ec2: &E, request: &ReconcileRequest<'_>, timing: &Timing) -> ReconcileOutcome {
+    let spec = request.spec;
+    let owner = request.owner;
+
+    // observe: EC2 reads.
+    let scope = ObserveScope {
+        service_name: Some(spec.service_name.as_str()),
+        owner: Some(owner),
+    };
+    let world = match observe_vpc(ec2, &spec.vpc_id, scope).await {
+        Ok(world) => world,
+        Err(error) => return failed(request, error, timing, Vec::new(), Vec::new()),
+    };
+
+    // analyse and plan: pure.
+    let analysis = analysis::analyze(spec, Some(owner), &world);
+    let analysis_as_specified = plan::drift::world_as_specified(spec, owner, &world)
+        .map(|after| analysis::analyze(spec, Some(owner), &after));
+    let input = PlanInput {
+        spec,
+        generation: request.generation,
+        owner,
+        deleting: request.deleting,
+        status: request.status,
+        world: &world,
+        analysis: &analysis,
+        analysis_as_specified: analysis_as_specified.as_ref(),
+        now: request.now,
+    };
+    let decision = plan::decide(&input, timing);
+
+    // act: EC2 writes, in order, stopping at the first failure.
+    let mut status = decision.status;
+    let mut events = decision.events;
+    for (done, action) in decision.actions.iter().enumerate() {
+        match act::perform(ec2, action).await {
+            Ok(act::Performed::Created(endpoint)) => {
+                plan::status::record_created(&mut status, &endpoint);
+                for event in events
+                    .iter_mut()
+                    .filter(|e| e.reason == EventReason::EndpointCreated)
+                {
+                    *event = plan::events::endpoint_created(&endpoint);
+                }
+            }
+            Ok(act::Performed::Authorized(requests)) => {
+                for request in &requests {
+                    plan::status::record_authorized(&mut status, request);
+                }
+            }
+            Ok(act::Performed::Done) => {}
+            Err(error) => {
+                // The actions before this one did happen: their Events are not lost.
+                let completed = &decision.actions[..done];
+                let notes = completed
+                    .iter()
+                    .filter_map(|a| plan::events::for_action(a, spec))
+                    .collect();
+                return failed(request, error, timing, notes, completed.to_vec());
+            }
+        }
+    }
+    ReconcileOutcome {
+        status,
+        events,
+        requeue: Some(decision.requeue),
+        finalized: decision.finalized,
+        error: None,
+        performed: decision.actions,
+    }
+}
+
+/// The outcome of a pass that an EC2 failure stopped.
+fn failed(
+    request: &ReconcileRequest<'_>,
+    error: Ec2Error,
+    timing: &Timing,
+    mut events: Vec<EventNote>,
+    performed: Vec<Action>,
+) -> ReconcileOutcome {
+    let report = plan::report_failure(request.status, request.generation, &error, request.now, timing);
+    events.extend(report.events);
+    // A ClientToken already used with other parameters is an expected wait (the endpoint is
+    // looked for by its tags next time), not an error to back off from.
+    let expected =
+        error.kind == ErrorKind::IdempotencyMismatch && error.operation == Ec2Operation::CreateVpcEndpoint;
+    ReconcileOutcome {
+        status: report.status,
+        events,
+        requeue: report.requeue,
+        finalized: false,
+        error: (!expected).then_some(error),
+        performed,
+    }
+}

@@ -1,0 +1,682 @@
+//! The full rollout on the simulated EC2 world, on virtual time: every remediation mode, drift
+//! after Ready, deletion and Retain, restarts in every phase, and EC2 failures.
+//!
+//! After every pass the harness checks the rule that matters most: when the controller turns
+//! private DNS on, the real analysis of the simulated world finds no blocked client.
+
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+use super::incident::{self, SG_ENDPOINT, SG_LAMBDA, SG_ZABBIX, SUBNET_PRIVATE_A};
+use super::{ReconcileOutcome, ReconcileRequest, reconcile};
+use crate::analysis;
+use crate::api::{
+    Approval, DeletionPolicy, InterfaceEndpointSpec, InterfaceEndpointStatus, Owner, RemediationMode,
+    RolloutPhase,
+};
+use crate::aws::sim::{SimClock, SimEc2};
+use crate::aws::{AuthorizeRules, Ec2, Ec2Operation, NewRule, RulePeer};
+use crate::model::{
+    GroupIdentifier, NetworkInterface, Protocol, SecurityGroup, SecurityGroupRule, VpcEndpoint, tag_pairs,
+};
+use crate::plan::{Action, EventNote, EventReason, Timing};
+
+/// One object reconciled against one simulated world, the way the controller would: write the
+/// status, record the Events, wait the requeue (or a backoff after an error).
+struct Harness {
+    sim: SimEc2,
+    spec: InterfaceEndpointSpec,
+    owner: Owner,
+    status: InterfaceEndpointStatus,
+    deleting: bool,
+    finalized: bool,
+    timing: Timing,
+    events: Vec<EventNote>,
+    phases: Vec<RolloutPhase>,
+}
+
+impl Harness {
+    fn new(endpoint_ingress: RemediationMode) -> Self {
+        Self {
+            sim: SimEc2::new(&incident::world(), SimClock::new()),
+            spec: incident::spec(endpoint_ingress),
+            owner: incident::owner(),
+            status: InterfaceEndpointStatus::default(),
+            deleting: false,
+            finalized: false,
+            timing: Timing::default(),
+            events: Vec::new(),
+            phases: Vec::new(),
+        }
+    }
+
+    async fn pass(&mut self) -> ReconcileOutcome {
+        let request = ReconcileRequest {
+            spec: &self.spec,
+            generation: Some(1),
+            owner: &self.owner,
+            deleting: self.deleting,
+            status: &self.status,
+            now: self.sim.clock().timestamp(),
+        };
+        let outcome = reconcile(&self.sim, &request, &self.timing).await;
+        self.status = outcome.status.clone();
+        self.events.extend(outcome.events.iter().cloned());
+        self.phases.push(outcome.status.phase);
+        self.finalized = outcome.finalized;
+        self.check_private_dns_never_cuts_anyone_off(&outcome.performed);
+        let wait = outcome.requeue.unwrap_or(Duration::from_secs(5));
+        self.sim.clock().advance(wait);
+        outcome
+    }
+
+    /// Runs passes until `phase`, failing with the phase history after `max` passes.
+    async fn run_until(&mut self, phase: RolloutPhase, max: usize) {
+        for _ in 0..max {
+            if self.pass().await.status.phase == phase {
+                return;
+            }
+        }
+        panic!("no {phase} after {max} passes: {:?}", self.phases);
+    }
+
+    /// The spec was edited: the controller wakes at once (no requeue wait).
+    fn edit(&mut self, edit: impl FnOnce(&mut InterfaceEndpointSpec)) {
+        edit(&mut self.spec);
+    }
+
+    /// Whenever this pass turned private DNS on, no client of the world (as it is after the
+    /// pass, with any rule the pass added) was blocked, unless the spec forces it.
+    fn check_private_dns_never_cuts_anyone_off(&self, performed: &[Action]) {
+        let enabled = performed
+            .iter()
+            .any(|a| matches!(a, Action::ModifyEndpoint(m) if m.private_dns_enabled == Some(true)));
+        if !enabled || self.spec.private_dns.force {
+            return;
+        }
+        let a = analysis::analyze(&self.spec, Some(&self.owner), &self.sim.snapshot()).unwrap();
+        let blocked: Vec<_> = a.blocked().map(|c| c.network_interface_id.clone()).collect();
+        assert!(
+            blocked.is_empty(),
+            "private DNS enabled while {blocked:?} are blocked"
+        );
+    }
+
+    fn owned_endpoints(&self) -> Vec<VpcEndpoint> {
+        self.sim
+            .snapshot()
+            .vpc_endpoints
+            .into_iter()
+            .filter(|e| self.owner.owns(tag_pairs(&e.tags)))
+            .collect()
+    }
+
+    fn owned_rules(&self) -> Vec<SecurityGroupRule> {
+        self.sim
+            .snapshot()
+            .security_group_rules
+            .into_iter()
+            .filter(|r| self.owner.owns(tag_pairs(&r.tags)))
+            .collect()
+    }
+
+    fn mutations(&self, op: Ec2Operation) -> usize {
+        self.sim.mutations().iter().filter(|c| c.operation == op).count()
+    }
+
+    fn event_reasons(&self) -> Vec<EventReason> {
+        self.events.iter().map(|e| e.reason).collect()
+    }
+
+    /// Someone else (another team, by hand) adds an untagged rule.
+    async fn add_foreign_rule(&self, group: &str, egress: bool, peer: &str) {
+        self.sim
+            .authorize_security_group_rules(&AuthorizeRules {
+                group_id: group.into(),
+                egress,
+                rules: vec![NewRule {
+                    protocol: Protocol::Tcp,
+                    from_port: 443,
+                    to_port: 443,
+                    peer: RulePeer::Group(peer.into()),
+                    description: "added by hand".into(),
+                }],
+                tags: vec![],
+            })
+            .await
+            .unwrap();
+    }
+}
+
+fn admits_zabbix(rule: &SecurityGroupRule) -> bool {
+    rule.group_id == SG_ENDPOINT
+        && !rule.is_egress
+        && rule.referenced_group_info.as_ref().map(|g| g.group_id.as_str()) == Some(SG_ZABBIX)
+}
+
+async fn ready_in(mode: RemediationMode) -> Harness {
+    let mut h = Harness::new(mode);
+    h.run_until(RolloutPhase::Ready, 40).await;
+    h
+}
+
+#[tokio::test]
+async fn auto_mode_admits_the_zabbix_agent_before_enabling_private_dns() {
+    let h = ready_in(RemediationMode::Auto).await;
+    let endpoints = h.owned_endpoints();
+    assert_eq!(endpoints.len(), 1);
+    assert!(endpoints[0].private_dns_enabled);
+    let rules = h.owned_rules();
+    assert_eq!(rules.len(), 1, "{rules:?}");
+    assert!(admits_zabbix(&rules[0]));
+    assert!(
+        rules[0]
+            .description
+            .as_deref()
+            .unwrap_or_default()
+            .contains("platform/cloudwatch-logs")
+    );
+
+    // The order on the wire: the rule before private DNS.
+    let calls = h.sim.mutations();
+    let position = |op| calls.iter().position(|c| c.operation == op).unwrap();
+    assert!(
+        position(Ec2Operation::AuthorizeSecurityGroupIngress) < position(Ec2Operation::ModifyVpcEndpoint)
+    );
+    assert_eq!(h.mutations(Ec2Operation::CreateVpcEndpoint), 1);
+
+    let phases: Vec<RolloutPhase> = h.phases.iter().copied().fold(Vec::new(), |mut v, p| {
+        if v.last() != Some(&p) {
+            v.push(p);
+        }
+        v
+    });
+    assert_eq!(
+        phases,
+        [
+            RolloutPhase::Creating,
+            RolloutPhase::Provisioning,
+            RolloutPhase::Remediating,
+            RolloutPhase::EnablingPrivateDns,
+            RolloutPhase::Ready
+        ]
+    );
+    assert_eq!(
+        h.event_reasons(),
+        [
+            EventReason::EndpointCreated,
+            EventReason::EndpointAvailable,
+            EventReason::ClientsBlocked,
+            EventReason::RulesAuthorized,
+            EventReason::PrivateDnsEnabled,
+            EventReason::Ready
+        ]
+    );
+    let clients = h.status.clients.as_ref().unwrap();
+    assert_eq!((clients.total, clients.reachable, clients.excluded), (2, 2, 3));
+    assert!(h.status.private_dns_enabled);
+    assert_eq!(
+        h.status.endpoint_id.as_deref(),
+        Some(endpoints[0].vpc_endpoint_id.as_str())
+    );
+    let plan = h.status.plan.as_ref().unwrap();
+    assert!(plan.rules.iter().all(|r| r.applied), "{plan:?}");
+}
+
+#[tokio::test]
+async fn a_resync_in_ready_changes_nothing_and_records_nothing() {
+    let mut h = ready_in(RemediationMode::Auto).await;
+    let before = h.sim.mutations().len();
+    let events = h.events.len();
+    let status = h.status.clone();
+    for _ in 0..3 {
+        let out = h.pass().await;
+        assert_eq!(out.requeue, Some(h.timing.resync));
+    }
+    assert_eq!(h.sim.mutations().len(), before);
+    assert_eq!(h.events.len(), events);
+    assert_eq!(h.status.conditions, status.conditions, "no transition time moves");
+}
+
+#[tokio::test]
+async fn approval_mode_waits_for_the_exact_plan_then_rolls_out() {
+    let mut h = Harness::new(RemediationMode::Approval);
+    h.run_until(RolloutPhase::AwaitingApproval, 30).await;
+    // Waiting is stable: nothing changes however long nobody approves.
+    let before = h.sim.mutations().len();
+    for _ in 0..3 {
+        h.pass().await;
+    }
+    assert_eq!(h.status.phase, RolloutPhase::AwaitingApproval);
+    assert_eq!(h.sim.mutations().len(), before);
+    assert!(!h.owned_endpoints()[0].private_dns_enabled);
+    let plan = h.status.plan.clone().unwrap();
+    assert!(plan.requires_approval && !plan.approved);
+    assert_eq!(plan.rules.len(), 1);
+    assert_eq!(plan.rules[0].peer_group_id.as_deref(), Some(SG_ZABBIX));
+    let awaiting = h
+        .events
+        .iter()
+        .filter(|e| e.reason == EventReason::PlanAwaitingApproval)
+        .count();
+    assert_eq!(awaiting, 1);
+
+    // A wrong id is reported as stale, with both ids, and changes nothing.
+    h.edit(|s| {
+        s.approval = Some(Approval {
+            plan_id: "0000000000".into(),
+        })
+    });
+    h.pass().await;
+    let condition = h
+        .status
+        .conditions
+        .iter()
+        .find(|c| c.type_ == "PlanApproved")
+        .unwrap();
+    assert_eq!(condition.reason, "StalePlanId");
+    assert!(condition.message.contains("0000000000") && condition.message.contains(&plan.id));
+    assert_eq!(h.sim.mutations().len(), before);
+
+    h.edit(|s| {
+        s.approval = Some(Approval {
+            plan_id: plan.id.clone(),
+        })
+    });
+    h.run_until(RolloutPhase::Ready, 20).await;
+    assert!(h.owned_rules().iter().any(admits_zabbix));
+    assert!(h.owned_endpoints()[0].private_dns_enabled);
+}
+
+#[tokio::test]
+async fn mode_off_waits_until_someone_else_opens_the_path() {
+    let mut h = Harness::new(RemediationMode::Off);
+    h.run_until(RolloutPhase::Blocked, 30).await;
+    for _ in 0..3 {
+        h.pass().await;
+    }
+    assert_eq!(h.status.phase, RolloutPhase::Blocked);
+    assert_eq!(h.mutations(Ec2Operation::AuthorizeSecurityGroupIngress), 0);
+    assert!(!h.owned_endpoints()[0].private_dns_enabled);
+
+    h.add_foreign_rule(SG_ENDPOINT, false, SG_ZABBIX).await;
+    h.run_until(RolloutPhase::Ready, 20).await;
+    assert!(h.owned_rules().is_empty(), "the controller added nothing");
+    assert!(h.owned_endpoints()[0].private_dns_enabled);
+}
+
+#[tokio::test]
+async fn an_owned_rule_revoked_after_ready_is_added_again_in_auto_mode() {
+    let mut h = ready_in(RemediationMode::Auto).await;
+    let rule = h.owned_rules().remove(0);
+    h.sim
+        .revoke_rule_out_of_band(&rule.security_group_rule_id)
+        .unwrap();
+    let out = h.pass().await;
+    assert_eq!(out.status.phase, RolloutPhase::Remediating);
+    assert!(out.events.iter().any(|e| e.reason == EventReason::Degraded));
+    h.run_until(RolloutPhase::Ready, 10).await;
+    assert!(h.owned_rules().iter().any(admits_zabbix));
+}
+
+#[tokio::test]
+async fn an_owned_rule_revoked_after_ready_degrades_in_approval_mode() {
+    let mut h = Harness::new(RemediationMode::Approval);
+    h.run_until(RolloutPhase::AwaitingApproval, 30).await;
+    let id = h.status.plan.as_ref().unwrap().id.clone();
+    h.edit(|s| s.approval = Some(Approval { plan_id: id }));
+    h.run_until(RolloutPhase::Ready, 20).await;
+
+    let rule = h.owned_rules().remove(0);
+    h.sim
+        .revoke_rule_out_of_band(&rule.security_group_rule_id)
+        .unwrap();
+    // The approved plan is the same rule again: still approved, so it is re-added.
+    h.run_until(RolloutPhase::Ready, 10).await;
+    assert!(h.owned_rules().iter().any(admits_zabbix));
+
+    // A new client whose rule nobody approved: Degraded, private DNS stays on.
+    let new_group = SecurityGroup {
+        group_id: "sg-0123456789abcdef7".into(),
+        vpc_id: Some(incident::VPC.into()),
+        ip_permissions_egress: incident::world().security_groups[2].ip_permissions_egress.clone(),
+        ..Default::default()
+    };
+    h.sim.add_security_group(new_group.clone());
+    let eni = h
+        .sim
+        .add_network_interface(NetworkInterface {
+            subnet_id: SUBNET_PRIVATE_A.into(),
+            interface_type: Some("interface".into()),
+            groups: vec![GroupIdentifier {
+                group_id: new_group.group_id.clone(),
+                group_name: None,
+            }],
+            ..Default::default()
+        })
+        .unwrap();
+    let out = h.pass().await;
+    assert_eq!(out.status.phase, RolloutPhase::Degraded);
+    let degraded = out
+        .events
+        .iter()
+        .find(|e| e.reason == EventReason::Degraded)
+        .unwrap();
+    assert!(
+        degraded.message.contains(&eni.network_interface_id),
+        "{}",
+        degraded.message
+    );
+    assert!(
+        h.owned_endpoints()[0].private_dns_enabled,
+        "never disabled by the controller"
+    );
+    let quiet = h.pass().await;
+    assert!(quiet.events.is_empty(), "{:?}", quiet.events);
+}
+
+#[tokio::test]
+async fn private_dns_turned_off_by_hand_is_turned_on_again() {
+    let mut h = ready_in(RemediationMode::Auto).await;
+    let id = h.owned_endpoints()[0].vpc_endpoint_id.clone();
+    h.sim.set_private_dns_out_of_band(&id, false).unwrap();
+    let out = h.pass().await;
+    assert_eq!(out.status.phase, RolloutPhase::EnablingPrivateDns);
+    let degraded = out
+        .events
+        .iter()
+        .find(|e| e.reason == EventReason::Degraded)
+        .unwrap();
+    assert!(degraded.message.contains("outside the controller"));
+    h.run_until(RolloutPhase::Ready, 20).await;
+    assert!(h.owned_endpoints()[0].private_dns_enabled);
+}
+
+#[tokio::test]
+async fn an_endpoint_deleted_out_of_band_is_recreated_with_a_new_client_token() {
+    let mut h = ready_in(RemediationMode::Auto).await;
+    let old = h.owned_endpoints()[0].vpc_endpoint_id.clone();
+    h.sim.delete_endpoint_out_of_band(&old).unwrap();
+    h.run_until(RolloutPhase::Ready, 60).await;
+    let endpoints = h.owned_endpoints();
+    assert_eq!(endpoints.len(), 1);
+    assert_ne!(endpoints[0].vpc_endpoint_id, old);
+    assert_eq!(h.status.endpoint_recreations, 1);
+    assert!(
+        h.events
+            .iter()
+            .any(|e| e.reason == EventReason::Degraded && e.message.contains(&old))
+    );
+}
+
+#[tokio::test]
+async fn a_security_group_swap_while_serving_adds_rules_first_then_modifies() {
+    let mut h = ready_in(RemediationMode::Auto).await;
+    let new_group = SecurityGroup {
+        group_id: "sg-0aaaaaaaaaaaaaaa9".into(),
+        vpc_id: Some(incident::VPC.into()),
+        ..Default::default()
+    };
+    h.sim.add_security_group(new_group.clone());
+    h.edit(|s| s.security_group_ids = vec![new_group.group_id.clone()]);
+    let out = h.pass().await;
+    assert_eq!(out.status.phase, RolloutPhase::Remediating);
+    assert!(matches!(
+        out.performed.as_slice(),
+        [Action::AuthorizeRules(_), Action::ModifyEndpoint(_)]
+    ));
+    h.run_until(RolloutPhase::Ready, 10).await;
+    let endpoint = &h.owned_endpoints()[0];
+    assert_eq!(endpoint.groups[0].group_id, new_group.group_id);
+    let peers: BTreeSet<String> = h
+        .owned_rules()
+        .iter()
+        .filter(|r| r.group_id == new_group.group_id)
+        .filter_map(|r| r.referenced_group_info.as_ref().map(|g| g.group_id.clone()))
+        .collect();
+    assert_eq!(
+        peers,
+        BTreeSet::from([SG_LAMBDA.to_string(), SG_ZABBIX.to_string()])
+    );
+}
+
+#[tokio::test]
+async fn deletion_revokes_own_rules_keeps_foreign_ones_and_deletes_the_endpoint() {
+    let mut h = ready_in(RemediationMode::Auto).await;
+    // The incident's own rule (endpoint SG admits the Lambda) is foreign; add another one.
+    h.add_foreign_rule(SG_ZABBIX, true, SG_ENDPOINT).await;
+    let foreign_before: Vec<SecurityGroupRule> = h
+        .sim
+        .snapshot()
+        .security_group_rules
+        .into_iter()
+        .filter(|r| !h.owner.owns(tag_pairs(&r.tags)))
+        .collect();
+    h.deleting = true;
+    for _ in 0..20 {
+        h.pass().await;
+        if h.finalized {
+            break;
+        }
+    }
+    assert!(h.finalized, "{:?}", h.phases);
+    assert!(h.owned_rules().is_empty());
+    assert!(h.owned_endpoints().is_empty());
+    let foreign_after: Vec<SecurityGroupRule> = h
+        .sim
+        .snapshot()
+        .security_group_rules
+        .into_iter()
+        .filter(|r| !h.owner.owns(tag_pairs(&r.tags)))
+        .collect();
+    assert_eq!(foreign_after, foreign_before);
+    let reasons = h.event_reasons();
+    assert!(reasons.contains(&EventReason::RulesRevoked) && reasons.contains(&EventReason::EndpointDeleted));
+}
+
+#[tokio::test]
+async fn retain_leaves_the_endpoint_and_its_rules() {
+    let mut h = ready_in(RemediationMode::Auto).await;
+    h.edit(|s| s.deletion_policy = DeletionPolicy::Retain);
+    h.deleting = true;
+    let before = h.sim.mutations().len();
+    h.pass().await;
+    assert!(h.finalized);
+    assert_eq!(h.sim.mutations().len(), before);
+    assert_eq!(h.owned_endpoints().len(), 1);
+    assert_eq!(h.owned_rules().len(), 1);
+}
+
+/// A controller restart (or a lost status) after any pass: the next controller continues from
+/// the last written status, or from nothing, and never makes a second endpoint.
+#[tokio::test]
+async fn a_restart_in_the_middle_of_each_phase_converges_without_a_second_endpoint() {
+    let reference = ready_in(RemediationMode::Auto).await;
+    let passes = reference.phases.len();
+    for cut in 1..passes {
+        for lose_status in [false, true] {
+            let mut h = Harness::new(RemediationMode::Auto);
+            for _ in 0..cut {
+                h.pass().await;
+            }
+            let at = h.status.phase;
+            if lose_status {
+                h.status = InterfaceEndpointStatus::default();
+            }
+            h.run_until(RolloutPhase::Ready, 60).await;
+            let ids: BTreeSet<String> = h
+                .owned_endpoints()
+                .into_iter()
+                .map(|e| e.vpc_endpoint_id)
+                .collect();
+            assert_eq!(
+                ids.len(),
+                1,
+                "restart after pass {cut} ({at}), status lost: {lose_status}"
+            );
+            assert_eq!(h.owned_rules().len(), 1);
+        }
+    }
+}
+
+#[tokio::test]
+async fn throttling_keeps_the_phase_and_the_rollout_recovers() {
+    let mut h = Harness::new(RemediationMode::Auto);
+    h.run_until(RolloutPhase::Provisioning, 10).await;
+    h.sim.inject_error(
+        Ec2Operation::DescribeNetworkInterfaces,
+        "RequestLimitExceeded",
+        "Request limit exceeded.",
+        2,
+    );
+    let out = h.pass().await;
+    let error = out.error.expect("reported as an error for backoff");
+    assert_eq!(error.kind.as_str(), "throttled");
+    assert_eq!(out.requeue, None);
+    assert_eq!(out.status.phase, RolloutPhase::Provisioning);
+    assert_eq!(out.events.len(), 1, "one warning");
+    let again = h.pass().await;
+    assert!(again.events.is_empty(), "not repeated: {:?}", again.events);
+    h.run_until(RolloutPhase::Ready, 40).await;
+}
+
+#[tokio::test]
+async fn a_rule_added_by_someone_else_meanwhile_counts_as_added() {
+    let mut h = Harness::new(RemediationMode::Auto);
+    h.run_until(RolloutPhase::Provisioning, 10).await;
+    // EC2 answers the controller's authorize with a duplicate: someone was faster.
+    h.sim.inject_error(
+        Ec2Operation::AuthorizeSecurityGroupIngress,
+        "InvalidPermission.Duplicate",
+        "the specified rule already exists",
+        1,
+    );
+    h.run_until(RolloutPhase::Ready, 40).await;
+    assert!(h.events.iter().all(|e| e.reason != EventReason::Failed));
+}
+
+#[tokio::test]
+async fn access_denied_on_create_fails_naming_the_iam_action_without_changes() {
+    let mut h = Harness::new(RemediationMode::Auto);
+    h.sim.inject_error(
+        Ec2Operation::CreateVpcEndpoint,
+        "UnauthorizedOperation",
+        "You are not authorized to perform this operation.",
+        1,
+    );
+    let out = h.pass().await;
+    assert_eq!(out.status.phase, RolloutPhase::Failed);
+    assert_eq!(out.error.as_ref().unwrap().kind.as_str(), "access_denied");
+    let ready = out.status.conditions.iter().find(|c| c.type_ == "Ready").unwrap();
+    assert_eq!(ready.reason, "AccessDenied");
+    assert!(
+        ready.message.contains("ec2:CreateVpcEndpoint"),
+        "{}",
+        ready.message
+    );
+    assert!(h.sim.mutations().is_empty());
+    // Once the policy is fixed, the next pass proceeds.
+    h.run_until(RolloutPhase::Ready, 40).await;
+}
+
+#[tokio::test]
+async fn a_reused_client_token_is_looked_up_by_tag_then_replaced() {
+    let mut h = Harness::new(RemediationMode::Auto);
+    h.sim.inject_error(
+        Ec2Operation::CreateVpcEndpoint,
+        "IdempotentParameterMismatch",
+        "The client token has already been used with different parameters.",
+        1,
+    );
+    let out = h.pass().await;
+    assert!(out.error.is_none(), "an expected wait");
+    assert_eq!(out.status.phase, RolloutPhase::Creating);
+    h.run_until(RolloutPhase::Ready, 80).await;
+    assert_eq!(h.owned_endpoints().len(), 1);
+    assert_eq!(
+        h.status.endpoint_recreations, 1,
+        "a new token after the visibility window"
+    );
+}
+
+#[tokio::test]
+async fn an_invalid_spec_fails_once_without_touching_aws() {
+    let mut h = Harness::new(RemediationMode::Auto);
+    h.edit(|s| s.subnet_ids = vec!["subnet-0deaddeaddeaddead".into()]);
+    h.pass().await;
+    h.pass().await;
+    assert_eq!(h.status.phase, RolloutPhase::Failed);
+    assert!(h.sim.mutations().is_empty());
+    assert_eq!(h.event_reasons(), [EventReason::Failed]);
+    assert!(h.events[0].message.contains("subnet-0deaddeaddeaddead"));
+}
+
+#[tokio::test]
+async fn deleting_right_after_create_does_not_leave_the_invisible_endpoint_behind() {
+    let mut h = Harness::new(RemediationMode::Auto);
+    h.pass().await; // CreateVpcEndpoint; EC2 does not list it for a few seconds
+    h.deleting = true;
+    for _ in 0..30 {
+        h.pass().await;
+        if h.finalized {
+            break;
+        }
+    }
+    assert!(h.finalized, "{:?}", h.phases);
+    assert!(h.owned_endpoints().is_empty(), "{:?}", h.owned_endpoints());
+    assert_eq!(h.mutations(Ec2Operation::DeleteVpcEndpoints), 1);
+}
+
+#[tokio::test]
+async fn deletion_after_a_lost_status_still_cleans_up_everything() {
+    let mut h = ready_in(RemediationMode::Auto).await;
+    h.deleting = true;
+    h.pass().await;
+    h.status = InterfaceEndpointStatus::default();
+    for _ in 0..20 {
+        h.pass().await;
+        if h.finalized {
+            break;
+        }
+    }
+    assert!(h.finalized, "{:?}", h.phases);
+    assert!(h.owned_rules().is_empty());
+    assert!(h.owned_endpoints().is_empty());
+}
+
+#[tokio::test]
+async fn a_vpc_without_dns_hostnames_stops_before_private_dns_and_resumes_once_fixed() {
+    let mut h = Harness::new(RemediationMode::Auto);
+    h.sim
+        .set_vpc_dns_attributes(incident::VPC, None, Some(false))
+        .unwrap();
+    h.run_until(RolloutPhase::Failed, 30).await;
+    let dns = h
+        .status
+        .conditions
+        .iter()
+        .find(|c| c.type_ == "PrivateDnsEnabled")
+        .unwrap();
+    assert_eq!(dns.reason, "VpcDnsHostnamesDisabled");
+    assert!(dns.message.contains("--enable-dns-hostnames"), "{}", dns.message);
+    assert_eq!(h.mutations(Ec2Operation::ModifyVpcEndpoint), 0);
+    let warnings = h
+        .events
+        .iter()
+        .filter(|e| e.reason == EventReason::Failed)
+        .count();
+    h.pass().await;
+    assert_eq!(
+        h.events
+            .iter()
+            .filter(|e| e.reason == EventReason::Failed)
+            .count(),
+        warnings,
+        "the warning is not repeated"
+    );
+
+    h.sim
+        .set_vpc_dns_attributes(incident::VPC, None, Some(true))
+        .unwrap();
+    h.run_until(RolloutPhase::Ready, 20).await;
+}

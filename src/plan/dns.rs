@@ -1,0 +1,551 @@
+//! Private DNS: the last step, and the one that can cut clients off.
+//!
+//! Reached only when every client can reach the endpoint, or when `spec.privateDns.force`
+//! says to go ahead anyway. Private DNS is enabled only after its preconditions hold (VPC DNS
+//! attributes, a private DNS name offered by the service, no other endpoint of the service with
+//! private DNS in the VPC); it is disabled only because the spec says so.
+
+use super::access::{Access, authorize, blocked_sentence, count, what_is_needed};
+use super::{Action, EventNote, EventReason, PlanInput, Step, Timing};
+use crate::analysis::Analysis;
+use crate::api::conditions::{ConditionReason, ConditionType, ConditionUpdate};
+use crate::api::{InterfaceEndpointSpec, RolloutPhase};
+use crate::aws::ModifyVpcEndpoint;
+use crate::model::{Snapshot, VpcEndpoint};
+
+/// A private DNS precondition that does not hold: the condition reason and what to do.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Unmet {
+    pub reason: ConditionReason,
+    pub message: String,
+}
+
+/// Checks what EC2 needs before it enables private DNS, from the observed world. Unknown facts
+/// (an attribute or the service missing from a snapshot) do not stop the rollout: EC2 still
+/// checks, and its refusal is reported by [`super::report_failure`].
+pub fn preconditions(
+    spec: &InterfaceEndpointSpec,
+    world: &Snapshot,
+    endpoint: &VpcEndpoint,
+) -> Result<(), Unmet> {
+    let vpc = spec.vpc_id.as_str();
+    let attributes = world.vpc_attributes.get(vpc);
+    if attributes
+        .and_then(|a| a.enable_dns_support)
+        .is_some_and(|a| !a.0)
+    {
+        return Err(Unmet {
+            reason: ConditionReason::VpcDnsSupportDisabled,
+            message: format!(
+                "VPC {vpc} has enableDnsSupport off; private DNS needs it on \
+                 (aws ec2 modify-vpc-attribute --vpc-id {vpc} --enable-dns-support)"
+            ),
+        });
+    }
+    if attributes
+        .and_then(|a| a.enable_dns_hostnames)
+        .is_some_and(|a| !a.0)
+    {
+        return Err(Unmet {
+            reason: ConditionReason::VpcDnsHostnamesDisabled,
+            message: format!(
+                "VPC {vpc} has enableDnsHostnames off; private DNS needs it on \
+                 (aws ec2 modify-vpc-attribute --vpc-id {vpc} --enable-dns-hostnames)"
+            ),
+        });
+    }
+    let service = world
+        .service_details
+        .iter()
+        .find(|s| s.service_name == spec.service_name);
+    if let Some(service) = service
+        && service.private_dns_name().is_none()
+    {
+        return Err(Unmet {
+            reason: ConditionReason::NoPrivateDnsName,
+            message: format!(
+                "Service {} offers no private DNS name; set spec.privateDns.enabled: false",
+                spec.service_name
+            ),
+        });
+    }
+    let conflicting = world.vpc_endpoints.iter().find(|other| {
+        other.vpc_endpoint_id != endpoint.vpc_endpoint_id
+            && other.vpc_id == spec.vpc_id
+            && other.service_name == spec.service_name
+            && other.private_dns_enabled
+            && !matches!(
+                other.state_lower().as_str(),
+                "deleted" | "deleting" | "failed" | "rejected"
+            )
+    });
+    if let Some(other) = conflicting {
+        let name = service
+            .and_then(|s| s.private_dns_name())
+            .unwrap_or(spec.service_name.as_str());
+        return Err(Unmet {
+            reason: ConditionReason::ConflictingPrivateDns,
+            message: format!(
+                "Endpoint {} already has private DNS for {name} in {vpc}; only one endpoint of a \
+                 service can. Disable it there, or set spec.privateDns.enabled: false",
+                other.vpc_endpoint_id
+            ),
+        });
+    }
+    Ok(())
+}
+
+/// The private DNS step for an available endpoint whose clients can all reach it (or forced).
+pub(crate) fn decide<'a>(
+    input: &PlanInput<'a>,
+    endpoint: &'a VpcEndpoint,
+    analysis: &'a Analysis,
+    access: &Access<'a>,
+    timing: &Timing,
+) -> Step<'a> {
+    let mut step = if !input.spec.private_dns.enabled {
+        not_requested(input, endpoint, timing)
+    } else if endpoint.private_dns_enabled {
+        serving(input, endpoint, access, timing)
+    } else {
+        enable(input, endpoint, access, timing)
+    };
+    step.endpoint = Some(endpoint);
+    step.analysis = Some(analysis);
+    step.verified = true;
+    step
+}
+
+fn not_requested<'a>(input: &PlanInput<'a>, endpoint: &VpcEndpoint, timing: &Timing) -> Step<'a> {
+    let id = &endpoint.vpc_endpoint_id;
+    if endpoint.private_dns_enabled {
+        // The only way the controller ever turns private DNS off: the spec asks for it.
+        let mut step = Step::new(input, RolloutPhase::Ready, timing.after_change);
+        step.actions.push(Action::ModifyEndpoint(ModifyVpcEndpoint {
+            vpc_endpoint_id: id.clone(),
+            private_dns_enabled: Some(false),
+            ..Default::default()
+        }));
+        step.conditions.dns = Some(ConditionUpdate::new(
+            ConditionType::PrivateDnsEnabled,
+            false,
+            ConditionReason::PrivateDnsNotRequested,
+            format!("Disabling private DNS on {id}: spec.privateDns.enabled is false"),
+        ));
+        return step;
+    }
+    let mut step = Step::new(input, RolloutPhase::Ready, timing.resync);
+    step.conditions.dns = Some(ConditionUpdate::new(
+        ConditionType::PrivateDnsEnabled,
+        false,
+        ConditionReason::PrivateDnsNotRequested,
+        format!("Private DNS is off on {id}, as spec.privateDns.enabled asks"),
+    ));
+    step
+}
+
+fn serving<'a>(
+    input: &PlanInput<'a>,
+    endpoint: &VpcEndpoint,
+    access: &Access<'a>,
+    timing: &Timing,
+) -> Step<'a> {
+    if access.blocked == 0 {
+        return Step::new(input, RolloutPhase::Ready, timing.resync);
+    }
+    // Forced: private DNS is on with blocked clients, as the spec asked. Still add what the
+    // modes allow, and still ask for approval: forcing does not make the plan unnecessary.
+    let forced = ConditionUpdate::new(
+        ConditionType::PrivateDnsEnabled,
+        true,
+        ConditionReason::ForcedWithBlockedClients,
+        format!(
+            "Private DNS is on (spec.privateDns.force) while {}",
+            blocked_sentence(access)
+        ),
+    );
+    let rules_now = access.rules_now();
+    let mut step = if !rules_now.is_empty() {
+        let mut step = Step::new(input, RolloutPhase::Remediating, timing.after_change);
+        step.actions.push(authorize(&rules_now, input.spec, input.owner));
+        step.conditions.ready = Some(ConditionUpdate::new(
+            ConditionType::Ready,
+            false,
+            ConditionReason::InProgress,
+            format!(
+                "Adding {} for the blocked clients",
+                count(rules_now.len(), "rule")
+            ),
+        ));
+        step
+    } else if access.awaits_approval() {
+        let mut step = Step::new(input, RolloutPhase::AwaitingApproval, timing.waiting);
+        step.conditions.ready = Some(ConditionUpdate::new(
+            ConditionType::Ready,
+            false,
+            ConditionReason::AwaitingApproval,
+            format!(
+                "Private DNS is forced on while {}; {}",
+                blocked_sentence(access),
+                what_is_needed(access)
+            ),
+        ));
+        step
+    } else {
+        let mut step = Step::new(input, RolloutPhase::Ready, timing.resync);
+        step.conditions.ready = Some(ConditionUpdate::new(
+            ConditionType::Ready,
+            true,
+            ConditionReason::ForcedWithBlockedClients,
+            format!(
+                "{} is available with private DNS forced on; {}; {}",
+                endpoint.vpc_endpoint_id,
+                blocked_sentence(access),
+                what_is_needed(access)
+            ),
+        ));
+        step
+    };
+    step.conditions.dns = Some(forced);
+    step
+}
+
+fn enable<'a>(
+    input: &PlanInput<'a>,
+    endpoint: &VpcEndpoint,
+    access: &Access<'a>,
+    timing: &Timing,
+) -> Step<'a> {
+    let id = &endpoint.vpc_endpoint_id;
+    if let Err(unmet) = preconditions(input.spec, input.world, endpoint) {
+        let mut step = Step::new(input, RolloutPhase::Failed, timing.waiting);
+        step.conditions.dns = Some(ConditionUpdate::new(
+            ConditionType::PrivateDnsEnabled,
+            false,
+            unmet.reason,
+            unmet.message.clone(),
+        ));
+        step.conditions.ready = Some(ConditionUpdate::new(
+            ConditionType::Ready,
+            false,
+            unmet.reason,
+            unmet.message,
+        ));
+        return step;
+    }
+
+    let mut step = Step::new(input, RolloutPhase::EnablingPrivateDns, timing.after_change);
+    // EC2 applies the modification asynchronously; until the endpoint reports it, asking again
+    // is harmless (same request), but the Events were recorded the first time.
+    let first = input.status.phase != RolloutPhase::EnablingPrivateDns;
+    step.quiet_actions = !first;
+    let rules_now = if access.blocked > 0 {
+        access.rules_now()
+    } else {
+        Vec::new()
+    };
+    if !rules_now.is_empty() {
+        step.actions.push(authorize(&rules_now, input.spec, input.owner));
+    }
+    step.actions.push(Action::ModifyEndpoint(ModifyVpcEndpoint {
+        vpc_endpoint_id: id.clone(),
+        private_dns_enabled: Some(true),
+        ..Default::default()
+    }));
+
+    let turned_off_by_hand =
+        input.status.private_dns_enabled && input.status.endpoint_id.as_deref() == Some(id.as_str());
+    let (reason, message) = if turned_off_by_hand {
+        (
+            ConditionReason::PrivateDnsDisabledOutOfBand,
+            format!("Private DNS on {id} was turned off outside the controller; re-enabling it"),
+        )
+    } else {
+        (
+            ConditionReason::PrivateDnsEnabling,
+            format!("Enabling private DNS on {id}; waiting for the endpoint to report it"),
+        )
+    };
+    if turned_off_by_hand && first {
+        step.events.push(EventNote {
+            reason: EventReason::Degraded,
+            warning: true,
+            message: format!(
+                "Private DNS on {id} was turned off outside the controller; re-enabling it \
+                 (spec.privateDns.enabled is true; set it to false to keep it off)"
+            ),
+        });
+    }
+    if access.blocked > 0 && first {
+        step.events.push(EventNote {
+            reason: EventReason::ForcedWithBlockedClients,
+            warning: true,
+            message: format!(
+                "Enabling private DNS on {id} although {} (spec.privateDns.force)",
+                blocked_sentence(access)
+            ),
+        });
+    }
+    step.conditions.dns = Some(ConditionUpdate::new(
+        ConditionType::PrivateDnsEnabled,
+        false,
+        reason,
+        message,
+    ));
+    let clients = if access.blocked > 0 {
+        format!("forced with {}", blocked_sentence(access))
+    } else {
+        format!(
+            "all {} can reach it",
+            count(access.analysis.clients.len(), "client")
+        )
+    };
+    step.conditions.ready = Some(ConditionUpdate::new(
+        ConditionType::Ready,
+        false,
+        ConditionReason::InProgress,
+        format!("Enabling private DNS on {id}: {clients}"),
+    ));
+    step
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::api::{PrivateDnsSpec, RemediationMode, RemediationSpec};
+    use crate::model::AttributeBoolean;
+    use crate::plan::fixtures::*;
+    use crate::plan::{Action, EventReason, decide};
+
+    fn verified_status() -> crate::api::InterfaceEndpointStatus {
+        let mut s = created_status(now_minus(600));
+        s.phase = RolloutPhase::Remediating;
+        s.endpoint_state = Some("available".into());
+        s
+    }
+
+    fn dns_modify(d: &crate::plan::Decision) -> Option<bool> {
+        d.actions.iter().find_map(|a| match a {
+            Action::ModifyEndpoint(m) => m.private_dns_enabled,
+            _ => None,
+        })
+    }
+
+    #[test]
+    fn private_dns_is_enabled_once_every_client_can_reach_the_endpoint() {
+        let world = with_endpoint(incident_world(), "available", false);
+        let analysis = Ok(reachable_analysis());
+        let status = verified_status();
+        let d = decide(&input(&world, &analysis, &status), &timing());
+        assert_eq!(d.status.phase, RolloutPhase::EnablingPrivateDns);
+        assert_eq!(dns_modify(&d), Some(true));
+        assert_eq!(d.actions.len(), 1);
+        assert!(
+            d.events
+                .iter()
+                .any(|e| e.reason == EventReason::PrivateDnsEnabled)
+        );
+        assert_eq!(
+            condition(&d.status, ConditionType::PrivateDnsEnabled).reason,
+            "PrivateDnsEnabling"
+        );
+        assert_eq!(
+            condition(&d.status, ConditionType::ClientsReachable).status,
+            "True"
+        );
+
+        let again = decide(&input(&world, &analysis, &d.status), &timing());
+        assert_eq!(dns_modify(&again), Some(true), "asks again until EC2 reports it");
+        assert!(
+            again.events.is_empty(),
+            "but records the Event once: {:?}",
+            again.events
+        );
+    }
+
+    #[test]
+    fn the_rollout_is_ready_once_the_endpoint_reports_private_dns() {
+        let world = with_endpoint(incident_world(), "available", true);
+        let analysis = Ok(reachable_analysis());
+        let mut status = verified_status();
+        status.phase = RolloutPhase::EnablingPrivateDns;
+        let d = decide(&input(&world, &analysis, &status), &timing());
+        assert_eq!(d.status.phase, RolloutPhase::Ready);
+        assert!(d.actions.is_empty());
+        assert!(d.status.private_dns_enabled);
+        assert_eq!(d.requeue, timing().resync);
+        assert_eq!(d.status.private_dns_name.as_deref(), Some(DNS_NAME));
+        for t in ConditionType::ALL {
+            assert_eq!(condition(&d.status, t).status, "True", "{t:?}");
+        }
+        assert!(d.events.iter().any(|e| e.reason == EventReason::Ready));
+        let again = decide(&input(&world, &analysis, &d.status), &timing());
+        assert!(again.events.is_empty(), "{:?}", again.events);
+        assert_eq!(again.status.conditions, d.status.conditions);
+    }
+
+    #[test]
+    fn private_dns_is_never_enabled_while_a_client_is_blocked() {
+        for analysis in [endpoint_analysis(), two_way_analysis(), nacl_analysis()] {
+            for ingress in [
+                RemediationMode::Auto,
+                RemediationMode::Approval,
+                RemediationMode::Off,
+            ] {
+                let spec = InterfaceEndpointSpec {
+                    remediation: RemediationSpec {
+                        endpoint_ingress: ingress,
+                        client_egress: RemediationMode::Approval,
+                    },
+                    ..spec()
+                };
+                let world = with_endpoint(incident_world(), "available", false);
+                let analysis = Ok(analysis.clone());
+                let status = verified_status();
+                let d = decide(&input_with(&spec, &world, &analysis, &status), &timing());
+                assert_eq!(dns_modify(&d), None, "{ingress:?}: {:?}", d.actions);
+            }
+        }
+    }
+
+    #[test]
+    fn force_enables_private_dns_with_blocked_clients_and_warns() {
+        let spec = InterfaceEndpointSpec {
+            private_dns: PrivateDnsSpec {
+                enabled: true,
+                force: true,
+            },
+            ..spec()
+        };
+        let world = with_endpoint(incident_world(), "available", false);
+        let analysis = Ok(nacl_analysis());
+        let status = verified_status();
+        let d = decide(&input_with(&spec, &world, &analysis, &status), &timing());
+        assert_eq!(dns_modify(&d), Some(true));
+        let warning = d
+            .events
+            .iter()
+            .find(|e| e.reason == EventReason::ForcedWithBlockedClients)
+            .unwrap();
+        assert!(
+            warning.warning && warning.message.contains(ENI_ZABBIX),
+            "{warning:?}"
+        );
+
+        let on = with_endpoint(incident_world(), "available", true);
+        let d = decide(&input_with(&spec, &on, &analysis, &d.status), &timing());
+        assert_eq!(d.status.phase, RolloutPhase::Ready);
+        assert_eq!(
+            condition(&d.status, ConditionType::PrivateDnsEnabled).reason,
+            "ForcedWithBlockedClients"
+        );
+        assert_eq!(
+            condition(&d.status, ConditionType::ClientsReachable).status,
+            "False"
+        );
+    }
+
+    #[test]
+    fn private_dns_disabled_in_the_spec_stays_off_and_is_turned_off_when_on() {
+        let spec = InterfaceEndpointSpec {
+            private_dns: PrivateDnsSpec {
+                enabled: false,
+                force: false,
+            },
+            ..spec()
+        };
+        let analysis = Ok(reachable_analysis());
+        let status = verified_status();
+        let off = with_endpoint(incident_world(), "available", false);
+        let d = decide(&input_with(&spec, &off, &analysis, &status), &timing());
+        assert_eq!(d.status.phase, RolloutPhase::Ready);
+        assert!(d.actions.is_empty());
+        assert_eq!(
+            condition(&d.status, ConditionType::PrivateDnsEnabled).reason,
+            "PrivateDnsNotRequested"
+        );
+        assert_eq!(condition(&d.status, ConditionType::Ready).status, "True");
+
+        let on = with_endpoint(incident_world(), "available", true);
+        let d = decide(&input_with(&spec, &on, &analysis, &status), &timing());
+        assert_eq!(dns_modify(&d), Some(false));
+    }
+
+    #[test]
+    fn private_dns_turned_off_by_hand_is_re_enabled_and_reported() {
+        let world = with_endpoint(incident_world(), "available", false);
+        let analysis = Ok(reachable_analysis());
+        let mut status = verified_status();
+        status.phase = RolloutPhase::Ready;
+        status.private_dns_enabled = true;
+        let d = decide(&input(&world, &analysis, &status), &timing());
+        assert_eq!(dns_modify(&d), Some(true));
+        assert_eq!(
+            condition(&d.status, ConditionType::PrivateDnsEnabled).reason,
+            "PrivateDnsDisabledOutOfBand"
+        );
+        assert!(
+            d.events
+                .iter()
+                .any(|e| e.reason == EventReason::Degraded && e.warning)
+        );
+    }
+
+    #[test]
+    fn each_unmet_precondition_is_a_condition_reason_and_no_mutation() {
+        type BreakIt = fn(&mut Snapshot);
+        let cases: [(&str, BreakIt); 4] = [
+            ("VpcDnsSupportDisabled", |w| {
+                w.vpc_attributes.get_mut(VPC).unwrap().enable_dns_support = Some(AttributeBoolean(false))
+            }),
+            ("VpcDnsHostnamesDisabled", |w| {
+                w.vpc_attributes.get_mut(VPC).unwrap().enable_dns_hostnames = Some(AttributeBoolean(false))
+            }),
+            ("NoPrivateDnsName", |w| {
+                w.service_details[0].private_dns_name = None
+            }),
+            ("ConflictingPrivateDns", |w| {
+                let mut other = w.vpc_endpoints[0].clone();
+                other.vpc_endpoint_id = "vpce-0ffffffffffffffff".into();
+                other.tags.clear();
+                other.private_dns_enabled = true;
+                w.vpc_endpoints.push(other);
+            }),
+        ];
+        for (reason, break_it) in cases {
+            let mut world = with_endpoint(incident_world(), "available", false);
+            break_it(&mut world);
+            let analysis = Ok(reachable_analysis());
+            let status = verified_status();
+            let d = decide(&input(&world, &analysis, &status), &timing());
+            assert!(d.actions.is_empty(), "{reason}: {:?}", d.actions);
+            assert_eq!(d.status.phase, RolloutPhase::Failed, "{reason}");
+            assert_eq!(
+                condition(&d.status, ConditionType::PrivateDnsEnabled).reason,
+                reason
+            );
+            assert_eq!(condition(&d.status, ConditionType::Ready).reason, reason);
+            assert!(
+                d.events
+                    .iter()
+                    .any(|e| e.reason == EventReason::Failed && e.warning)
+            );
+        }
+    }
+
+    #[test]
+    fn a_conflict_names_the_other_endpoint() {
+        let mut world = with_endpoint(incident_world(), "available", false);
+        let mut other = world.vpc_endpoints[0].clone();
+        other.vpc_endpoint_id = "vpce-0ffffffffffffffff".into();
+        other.private_dns_enabled = true;
+        world.vpc_endpoints.push(other);
+        let unmet = preconditions(&spec(), &world, &world.vpc_endpoints[0]).unwrap_err();
+        assert!(
+            unmet.message.contains("vpce-0ffffffffffffffff"),
+            "{}",
+            unmet.message
+        );
+        assert!(unmet.message.contains(DNS_NAME), "{}", unmet.message);
+    }
+}

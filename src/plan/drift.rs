@@ -1,0 +1,485 @@
+//! The endpoint's shape (subnets, security groups, policy) differs from the spec.
+//!
+//! While private DNS is off nobody resolves the service to the endpoint, so a change cuts
+//! nobody off and is applied at once. Once private DNS is on, a change of subnets or security
+//! groups changes who can reach the endpoint: the world as it would be after the change
+//! ([`world_as_specified`], pure) is analysed first, and the change is applied only if no
+//! client would be blocked, after adding the rules the modes allow; otherwise it is held,
+//! with the reason, until the plan is approved or the path is opened by someone else.
+
+use std::collections::BTreeSet;
+
+use serde_json::Value;
+
+use super::access::{self, Access, authorize, blocked_sentence, what_is_needed};
+use super::{Action, EventNote, EventReason, PlanInput, Step, Timing, endpoint, validate};
+use crate::analysis::Analysis;
+use crate::api::conditions::ConditionReason;
+use crate::api::{InterfaceEndpointSpec, Owner, RolloutPhase};
+use crate::aws::ModifyVpcEndpoint;
+use crate::model::{SecurityGroupIdentifier, Snapshot, VpcEndpoint};
+
+/// How the endpoint must change to match the spec.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SpecChange {
+    pub modify: ModifyVpcEndpoint,
+    /// `subnets +subnet-a -subnet-b; security groups +sg-c; policy`, for messages.
+    pub summary: String,
+}
+
+impl SpecChange {
+    /// Whether the change can change who reaches the endpoint (subnets or security groups;
+    /// the policy decides what API calls may do, not whether packets arrive).
+    pub fn changes_reachability(&self) -> bool {
+        let m = &self.modify;
+        !(m.add_subnet_ids.is_empty()
+            && m.remove_subnet_ids.is_empty()
+            && m.add_security_group_ids.is_empty()
+            && m.remove_security_group_ids.is_empty())
+    }
+}
+
+/// The change that makes `endpoint` match `spec`, if any (private DNS aside: [`super::dns`]).
+pub fn spec_change(spec: &InterfaceEndpointSpec, endpoint: &VpcEndpoint) -> Option<SpecChange> {
+    let groups: Vec<String> = endpoint.groups.iter().map(|g| g.group_id.clone()).collect();
+    let (add_subnet_ids, remove_subnet_ids) = difference(&spec.subnet_ids, &endpoint.subnet_ids);
+    let (add_security_group_ids, remove_security_group_ids) = difference(&spec.security_group_ids, &groups);
+    let mut modify = ModifyVpcEndpoint {
+        vpc_endpoint_id: endpoint.vpc_endpoint_id.clone(),
+        add_subnet_ids,
+        remove_subnet_ids,
+        add_security_group_ids,
+        remove_security_group_ids,
+        ..Default::default()
+    };
+    let observed = endpoint.policy_document.as_deref();
+    match spec.policy.as_deref() {
+        // EC2 returns the document reformatted: compare as JSON, not as text.
+        Some(wanted) if json(Some(wanted)) != json(observed) => {
+            modify.policy_document = Some(wanted.to_string());
+        }
+        None if observed.is_some_and(|p| !is_full_access_policy(p)) => modify.reset_policy = true,
+        _ => {}
+    }
+    let mut parts = Vec::new();
+    let list = |add: &[String], remove: &[String]| {
+        add.iter()
+            .map(|a| format!("+{a}"))
+            .chain(remove.iter().map(|r| format!("-{r}")))
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
+    if !(modify.add_subnet_ids.is_empty() && modify.remove_subnet_ids.is_empty()) {
+        parts.push(format!(
+            "subnets {}",
+            list(&modify.add_subnet_ids, &modify.remove_subnet_ids)
+        ));
+    }
+    if !(modify.add_security_group_ids.is_empty() && modify.remove_security_group_ids.is_empty()) {
+        parts.push(format!(
+            "security groups {}",
+            list(&modify.add_security_group_ids, &modify.remove_security_group_ids)
+        ));
+    }
+    if modify.policy_document.is_some() {
+        parts.push("policy".to_string());
+    }
+    if modify.reset_policy {
+        parts.push("policy reset to full access".to_string());
+    }
+    (!parts.is_empty()).then(|| SpecChange {
+        modify,
+        summary: parts.join("; "),
+    })
+}
+
+/// `(wanted - have, have - wanted)`, each in the order of its list.
+fn difference(wanted: &[String], have: &[String]) -> (Vec<String>, Vec<String>) {
+    let w: BTreeSet<&String> = wanted.iter().collect();
+    let h: BTreeSet<&String> = have.iter().collect();
+    let mut add: Vec<String> = wanted.iter().filter(|x| !h.contains(x)).cloned().collect();
+    let mut remove: Vec<String> = have.iter().filter(|x| !w.contains(x)).cloned().collect();
+    add.dedup();
+    remove.dedup();
+    (add, remove)
+}
+
+fn json(text: Option<&str>) -> Option<Value> {
+    text.and_then(|t| serde_json::from_str(t).ok())
+}
+
+/// Whether `document` is the default endpoint policy: one statement allowing every action on
+/// every resource to every principal, without conditions.
+pub fn is_full_access_policy(document: &str) -> bool {
+    let Some(doc) = json(Some(document)) else {
+        return false;
+    };
+    let statements = match doc.get("Statement") {
+        Some(Value::Array(s)) => s.clone(),
+        Some(s @ Value::Object(_)) => vec![s.clone()],
+        _ => return false,
+    };
+    let star = |v: Option<&Value>| match v {
+        Some(Value::String(s)) => s == "*",
+        Some(Value::Array(a)) => a.len() == 1 && a[0] == "*",
+        _ => false,
+    };
+    let [statement] = statements.as_slice() else {
+        return false;
+    };
+    let principal = match statement.get("Principal") {
+        Some(Value::Object(p)) => p.len() == 1 && star(p.get("AWS")),
+        other => star(other),
+    };
+    statement.get("Effect").and_then(Value::as_str) == Some("Allow")
+        && star(statement.get("Action"))
+        && star(statement.get("Resource"))
+        && principal
+        && statement.get("Condition").is_none()
+        && statement.get("NotAction").is_none()
+}
+
+/// The observed world as it would be once the object's endpoint has the spec's subnets and
+/// security groups; `None` when it already has them (or there is no endpoint). Pure.
+///
+/// Security groups are swapped in place. Subnets removed take their endpoint ENIs with them.
+/// Subnets added have no ENI address yet, so the endpoint is then left out altogether and
+/// the analysis checks the spec's subnets' whole CIDRs and security groups, as before the
+/// endpoint existed: stricter than needed, never looser.
+pub fn world_as_specified(spec: &InterfaceEndpointSpec, owner: &Owner, world: &Snapshot) -> Option<Snapshot> {
+    let current = endpoint::owned_endpoints(world, owner)
+        .filter(|e| e.vpc_id == spec.vpc_id && e.service_name == spec.service_name && e.is_available())
+        .min_by_key(|e| e.vpc_endpoint_id.as_str())?;
+    let change = spec_change(spec, current)?;
+    if !change.changes_reachability() {
+        return None;
+    }
+    let id = current.vpc_endpoint_id.clone();
+    let mut after = world.clone();
+    if !change.modify.add_subnet_ids.is_empty() {
+        after.vpc_endpoints.retain(|e| e.vpc_endpoint_id != id);
+        return Some(after);
+    }
+    let removed: BTreeSet<&String> = change.modify.remove_subnet_ids.iter().collect();
+    let gone: BTreeSet<String> = world
+        .network_interfaces
+        .iter()
+        .filter(|n| current.network_interface_ids.contains(&n.network_interface_id))
+        .filter(|n| removed.contains(&n.subnet_id))
+        .map(|n| n.network_interface_id.clone())
+        .collect();
+    let groups: Vec<SecurityGroupIdentifier> = spec
+        .security_group_ids
+        .iter()
+        .map(|g| SecurityGroupIdentifier {
+            group_id: g.clone(),
+            group_name: None,
+        })
+        .collect();
+    for e in after.vpc_endpoints.iter_mut().filter(|e| e.vpc_endpoint_id == id) {
+        e.subnet_ids = spec.subnet_ids.clone();
+        e.groups = groups.clone();
+        e.network_interface_ids.retain(|n| !gone.contains(n));
+    }
+    after
+        .network_interfaces
+        .retain(|n| !gone.contains(&n.network_interface_id));
+    for n in after
+        .network_interfaces
+        .iter_mut()
+        .filter(|n| current.network_interface_ids.contains(&n.network_interface_id))
+    {
+        n.groups = groups
+            .iter()
+            .map(|g| crate::model::GroupIdentifier {
+                group_id: g.group_id.clone(),
+                group_name: None,
+            })
+            .collect();
+    }
+    Some(after)
+}
+
+/// The drift step for an available endpoint: apply a spec change when it is safe, otherwise
+/// hold it; without a change, go on to the clients' access.
+pub(crate) fn decide<'a>(
+    input: &PlanInput<'a>,
+    endpoint: &'a VpcEndpoint,
+    analysis: &'a Analysis,
+    timing: &Timing,
+) -> Step<'a> {
+    let Some(change) = spec_change(input.spec, endpoint) else {
+        return access::decide(input, endpoint, analysis, timing);
+    };
+    let id = &endpoint.vpc_endpoint_id;
+    let mut step = if !endpoint.private_dns_enabled || !change.changes_reachability() {
+        let mut step = Step::new(input, RolloutPhase::Verifying, timing.after_change);
+        step.actions.push(Action::ModifyEndpoint(change.modify.clone()));
+        step.conditions.ready = Some(access::ready(
+            ConditionReason::InProgress,
+            format!(
+                "Applying the spec to {id} ({}); the clients are verified again once EC2 reports it",
+                change.summary
+            ),
+        ));
+        step
+    } else {
+        match input.analysis_as_specified {
+            Some(Ok(after)) => serving_change(input, endpoint, after, &change, timing),
+            Some(Err(error)) => return validate::invalid_spec(input, &error.to_string(), timing),
+            None => {
+                // The caller did not analyse the changed world: never apply a change blind.
+                let mut step = Step::new(input, RolloutPhase::Blocked, timing.waiting);
+                step.conditions.ready = Some(access::ready(
+                    ConditionReason::InProgress,
+                    format!(
+                        "Spec change to {id} ({}) held: the world after the change was not analysed",
+                        change.summary
+                    ),
+                ));
+                step
+            }
+        }
+    };
+    step.endpoint = Some(endpoint);
+    step.analysis = Some(analysis);
+    step.verified = true;
+    step
+}
+
+/// A change of subnets or security groups while private DNS is on.
+fn serving_change<'a>(
+    input: &PlanInput<'a>,
+    endpoint: &VpcEndpoint,
+    after: &'a Analysis,
+    change: &SpecChange,
+    timing: &Timing,
+) -> Step<'a> {
+    let id = &endpoint.vpc_endpoint_id;
+    let access = Access::new(after, input.spec);
+    let forced = input.spec.private_dns.force;
+    let rules_now = if access.blocked > 0 {
+        access.rules_now()
+    } else {
+        Vec::new()
+    };
+    let apply = access.blocked == 0 || access.fixed_by_rules_now() || forced;
+    let phase = match (apply, rules_now.is_empty()) {
+        (_, false) => RolloutPhase::Remediating,
+        (true, true) => RolloutPhase::Verifying,
+        (false, true) if access.awaits_approval() => RolloutPhase::AwaitingApproval,
+        (false, true) => RolloutPhase::Blocked,
+    };
+    let requeue = if apply || !rules_now.is_empty() {
+        timing.after_change
+    } else {
+        timing.waiting
+    };
+    let mut step = Step::new(input, phase, requeue);
+    step.plan_analysis = Some(after);
+    if !rules_now.is_empty() {
+        step.actions.push(authorize(&rules_now, input.spec, input.owner));
+    }
+    if apply {
+        step.actions.push(Action::ModifyEndpoint(change.modify.clone()));
+        if access.blocked > 0 && !access.fixed_by_rules_now() {
+            step.events.push(EventNote {
+                reason: EventReason::ForcedWithBlockedClients,
+                warning: true,
+                message: format!(
+                    "Applying the spec to {id} ({}) although afterwards {} (spec.privateDns.force)",
+                    change.summary,
+                    blocked_sentence(&access)
+                ),
+            });
+        }
+        step.conditions.ready = Some(access::ready(
+            ConditionReason::InProgress,
+            format!("Applying the spec to {id} ({})", change.summary),
+        ));
+    } else {
+        let reason = match access.approval {
+            access::ApprovalState::Stale { .. } => ConditionReason::StalePlanId,
+            access::ApprovalState::Awaiting => ConditionReason::AwaitingApproval,
+            _ => ConditionReason::ClientsBlocked,
+        };
+        step.conditions.ready = Some(access::ready(
+            reason,
+            format!(
+                "Spec change to {id} ({}) held while private DNS is on: afterwards {}; {}",
+                change.summary,
+                blocked_sentence(&access),
+                what_is_needed(&access)
+            ),
+        ));
+    }
+    step
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::analysis::Check;
+    use crate::api::RemediationMode;
+    use crate::api::conditions::ConditionType;
+    use crate::plan::fixtures::*;
+    use crate::plan::{Action, decide};
+
+    const SG_NEW: &str = "sg-0ccccccccccccccc1";
+
+    fn spec_with_sg(sg: &str) -> InterfaceEndpointSpec {
+        InterfaceEndpointSpec {
+            security_group_ids: vec![sg.into()],
+            ..spec()
+        }
+    }
+
+    fn ready_status() -> crate::api::InterfaceEndpointStatus {
+        let mut s = created_status(now_minus(3600));
+        s.phase = RolloutPhase::Ready;
+        s.endpoint_state = Some("available".into());
+        s.private_dns_enabled = true;
+        s
+    }
+
+    #[test]
+    fn a_changed_security_group_is_applied_at_once_while_private_dns_is_off() {
+        let world = with_endpoint(incident_world(), "available", false);
+        let analysis = Ok(reachable_analysis());
+        let spec = spec_with_sg(SG_NEW);
+        let status = created_status(now_minus(600));
+        let d = decide(&input_with(&spec, &world, &analysis, &status), &timing());
+        assert_eq!(d.status.phase, RolloutPhase::Verifying);
+        let [Action::ModifyEndpoint(m)] = d.actions.as_slice() else {
+            panic!("{:?}", d.actions)
+        };
+        assert_eq!(m.add_security_group_ids, [SG_NEW]);
+        assert_eq!(m.remove_security_group_ids, [SG_VPCE]);
+        assert_eq!(m.private_dns_enabled, None);
+        assert!(d.events.iter().any(|e| e.reason == EventReason::EndpointModified));
+    }
+
+    #[test]
+    fn a_spec_change_that_would_cut_clients_off_is_held_while_private_dns_is_on() {
+        let world = with_endpoint(incident_world(), "available", true);
+        let analysis = Ok(reachable_analysis());
+        // After the swap the new SG admits nobody, and rules for it need approval.
+        let mut spec = spec_with_sg(SG_NEW);
+        spec.remediation.endpoint_ingress = RemediationMode::Approval;
+        let after = Ok(analysis_with(
+            Some(ENDPOINT),
+            &[Check::EndpointIngress],
+            vec![rule(SG_NEW, SG_ZABBIX, Check::EndpointIngress)],
+            vec![],
+        ));
+        let status = ready_status();
+        let mut i = input_with(&spec, &world, &analysis, &status);
+        i.analysis_as_specified = Some(&after);
+        let d = decide(&i, &timing());
+        assert!(d.actions.is_empty(), "{:?}", d.actions);
+        assert_eq!(d.status.phase, RolloutPhase::AwaitingApproval);
+        let ready = condition(&d.status, ConditionType::Ready);
+        assert!(ready.message.contains("held"), "{}", ready.message);
+        assert!(ready.message.contains(ENI_ZABBIX), "{}", ready.message);
+        let plan = d.status.plan.as_ref().unwrap();
+        assert_eq!(
+            plan.rules[0].group_id, SG_NEW,
+            "the plan is the one for after the change"
+        );
+        assert!(d.status.private_dns_enabled);
+
+        // Approving that plan adds its rule and applies the change in one step.
+        let id = plan.id.clone();
+        spec.approval = Some(crate::api::Approval { plan_id: id });
+        let mut i = input_with(&spec, &world, &analysis, &d.status);
+        i.analysis_as_specified = Some(&after);
+        let d = decide(&i, &timing());
+        assert!(matches!(
+            d.actions.as_slice(),
+            [Action::AuthorizeRules(_), Action::ModifyEndpoint(_)]
+        ));
+    }
+
+    #[test]
+    fn a_spec_change_blocked_by_nacls_is_held_as_blocked() {
+        let world = with_endpoint(incident_world(), "available", true);
+        let analysis = Ok(reachable_analysis());
+        let spec = spec_with_sg(SG_NEW);
+        let after = Ok(nacl_analysis());
+        let status = ready_status();
+        let mut i = input_with(&spec, &world, &analysis, &status);
+        i.analysis_as_specified = Some(&after);
+        let d = decide(&i, &timing());
+        assert!(d.actions.is_empty());
+        assert_eq!(d.status.phase, RolloutPhase::Blocked);
+    }
+
+    #[test]
+    fn a_spec_change_is_never_applied_blind_while_private_dns_is_on() {
+        let world = with_endpoint(incident_world(), "available", true);
+        let analysis = Ok(reachable_analysis());
+        let spec = spec_with_sg(SG_NEW);
+        let status = ready_status();
+        let d = decide(&input_with(&spec, &world, &analysis, &status), &timing());
+        assert!(d.actions.is_empty());
+    }
+
+    #[test]
+    fn a_safe_spec_change_is_applied_while_private_dns_is_on() {
+        let world = with_endpoint(incident_world(), "available", true);
+        let analysis = Ok(reachable_analysis());
+        let spec = spec_with_sg(SG_NEW);
+        let after = Ok(reachable_analysis());
+        let status = ready_status();
+        let mut i = input_with(&spec, &world, &analysis, &status);
+        i.analysis_as_specified = Some(&after);
+        let d = decide(&i, &timing());
+        assert!(matches!(d.actions.as_slice(), [Action::ModifyEndpoint(_)]));
+    }
+
+    #[test]
+    fn policies_are_compared_as_json_and_reset_only_when_not_full_access() {
+        let mut endpoint = with_endpoint(incident_world(), "available", false).vpc_endpoints[0].clone();
+        endpoint.policy_document = Some(
+            r#"{"Version":"2008-10-17","Statement":[{"Effect":"Allow","Principal":"*","Action":"*","Resource":"*"}]}"#.into(),
+        );
+        assert_eq!(spec_change(&spec(), &endpoint), None);
+        let reformatted = InterfaceEndpointSpec {
+            policy: Some(
+                r#"{ "Statement": [ {"Resource":"*","Action":"*","Principal":"*","Effect":"Allow"} ],
+                    "Version": "2008-10-17" }"#
+                    .into(),
+            ),
+            ..spec()
+        };
+        assert_eq!(spec_change(&reformatted, &endpoint), None);
+        endpoint.policy_document =
+            Some(r#"{"Statement":[{"Effect":"Deny","Principal":"*","Action":"*","Resource":"*"}]}"#.into());
+        let change = spec_change(&spec(), &endpoint).unwrap();
+        assert!(change.modify.reset_policy);
+        assert!(!change.changes_reachability());
+    }
+
+    #[test]
+    fn the_world_as_specified_swaps_groups_or_drops_the_endpoint_for_new_subnets() {
+        let world = with_endpoint(incident_world(), "available", true);
+        assert!(world_as_specified(&spec(), &owner(), &world).is_none());
+
+        let after = world_as_specified(&spec_with_sg(SG_NEW), &owner(), &world).unwrap();
+        let e = &after.vpc_endpoints[0];
+        assert_eq!(e.groups[0].group_id, SG_NEW);
+        let eni = after
+            .network_interfaces
+            .iter()
+            .find(|n| n.network_interface_id == ENI_VPCE)
+            .unwrap();
+        assert_eq!(eni.groups[0].group_id, SG_NEW);
+
+        let more_subnets = InterfaceEndpointSpec {
+            subnet_ids: vec![SUBNET_APP.into(), SUBNET_PUBLIC.into()],
+            ..spec()
+        };
+        let after = world_as_specified(&more_subnets, &owner(), &world).unwrap();
+        assert!(after.vpc_endpoints.is_empty());
+    }
+}

@@ -1,0 +1,265 @@
+//! Events: one per change, never one per resync.
+//!
+//! Two sources: the actions of a decision (one Event per action, recorded once it succeeded:
+//! [`for_action`]), and transitions between the previous and the next status
+//! ([`transitions`]: the endpoint became available, clients became blocked, a plan waits for
+//! approval, the rollout became Ready, Degraded or Failed). Comparing statuses makes Events
+//! idempotent: a resync that changes nothing records nothing.
+
+use super::access::count;
+use super::status::with_more;
+use super::{Action, EventNote, EventReason};
+use crate::api::conditions::{ConditionType, find_condition};
+use crate::api::{InterfaceEndpointSpec, InterfaceEndpointStatus, RolloutPhase};
+use crate::model::VpcEndpoint;
+
+fn note(reason: EventReason, warning: bool, message: String) -> EventNote {
+    EventNote {
+        reason,
+        warning,
+        message,
+    }
+}
+
+/// The Event for an action that succeeded.
+pub fn for_action(action: &Action, spec: &InterfaceEndpointSpec) -> Option<EventNote> {
+    match action {
+        Action::CreateEndpoint(create) => Some(note(
+            EventReason::EndpointCreated,
+            false,
+            format!(
+                "Creating an endpoint for {} in {} (subnets {}; security groups {}) with private DNS off",
+                create.service_name,
+                create.vpc_id,
+                create.subnet_ids.join(", "),
+                create.security_group_ids.join(", ")
+            ),
+        )),
+        Action::ModifyEndpoint(modify) => match modify.private_dns_enabled {
+            Some(true) => Some(note(
+                EventReason::PrivateDnsEnabled,
+                false,
+                format!(
+                    "Enabled private DNS on {}: the service's name now resolves to the endpoint in {}",
+                    modify.vpc_endpoint_id, spec.vpc_id
+                ),
+            )),
+            // Only ever because the spec says so; the condition says it, no Event needed.
+            Some(false) => None,
+            None => {
+                let mut parts = Vec::new();
+                for (what, ids) in [
+                    ("added subnets", &modify.add_subnet_ids),
+                    ("removed subnets", &modify.remove_subnet_ids),
+                    ("added security groups", &modify.add_security_group_ids),
+                    ("removed security groups", &modify.remove_security_group_ids),
+                ] {
+                    if !ids.is_empty() {
+                        parts.push(format!("{what} {}", ids.join(", ")));
+                    }
+                }
+                if modify.policy_document.is_some() {
+                    parts.push("set the policy from spec.policy".into());
+                }
+                if modify.reset_policy {
+                    parts.push("reset the policy to full access".into());
+                }
+                Some(note(
+                    EventReason::EndpointModified,
+                    false,
+                    format!(
+                        "Changed {} to match the spec: {}",
+                        modify.vpc_endpoint_id,
+                        parts.join("; ")
+                    ),
+                ))
+            }
+        },
+        Action::AuthorizeRules(batches) => {
+            let lines: Vec<String> = batches
+                .iter()
+                .flat_map(|b| {
+                    b.rules.iter().map(move |r| {
+                        let (direction, preposition) = if b.egress {
+                            ("egress", "to")
+                        } else {
+                            ("ingress", "from")
+                        };
+                        format!(
+                            "{} {direction} {}/{} {preposition} {}",
+                            b.group_id,
+                            r.protocol,
+                            port_range(r.from_port, r.to_port),
+                            super::access::peer_text(&r.peer)
+                        )
+                    })
+                })
+                .collect();
+            let refs: Vec<&str> = lines.iter().map(String::as_str).collect();
+            Some(note(
+                EventReason::RulesAuthorized,
+                false,
+                format!(
+                    "Authorized {} tagged as this object's: {}",
+                    count(lines.len(), "rule"),
+                    with_more(&refs, lines.len())
+                ),
+            ))
+        }
+        Action::RevokeRules(batches) => {
+            let lines: Vec<String> = batches
+                .iter()
+                .flat_map(|b| {
+                    let direction = if b.egress { "egress" } else { "ingress" };
+                    b.rule_ids
+                        .iter()
+                        .map(move |id| format!("{id} ({} {direction})", b.group_id))
+                })
+                .collect();
+            let refs: Vec<&str> = lines.iter().map(String::as_str).collect();
+            Some(note(
+                EventReason::RulesRevoked,
+                false,
+                format!(
+                    "Revoked {} owned by this object: {}",
+                    count(lines.len(), "rule"),
+                    with_more(&refs, lines.len())
+                ),
+            ))
+        }
+        Action::DeleteEndpoint { vpc_endpoint_id } => Some(note(
+            EventReason::EndpointDeleted,
+            false,
+            format!("Deleting endpoint {vpc_endpoint_id}"),
+        )),
+    }
+}
+
+fn port_range(from: i32, to: i32) -> String {
+    if from == to {
+        from.to_string()
+    } else {
+        format!("{from}-{to}")
+    }
+}
+
+/// The EndpointCreated Event once EC2 has answered with the endpoint.
+pub fn endpoint_created(endpoint: &VpcEndpoint) -> EventNote {
+    note(
+        EventReason::EndpointCreated,
+        false,
+        format!(
+            "Created endpoint {} for {} in {} (subnets {}) with private DNS off",
+            endpoint.vpc_endpoint_id,
+            endpoint.service_name,
+            endpoint.vpc_id,
+            endpoint.subnet_ids.join(", ")
+        ),
+    )
+}
+
+fn reason_of(status: &InterfaceEndpointStatus, t: ConditionType) -> Option<&str> {
+    find_condition(&status.conditions, t).map(|c| c.reason.as_str())
+}
+
+fn message_of(status: &InterfaceEndpointStatus, t: ConditionType) -> String {
+    find_condition(&status.conditions, t)
+        .map(|c| c.message.clone())
+        .unwrap_or_default()
+}
+
+/// Keys of the blocked-client groups in a status.
+fn group_keys(status: &InterfaceEndpointStatus) -> Vec<(&[String], &[String])> {
+    status
+        .clients
+        .iter()
+        .flat_map(|c| &c.groups)
+        .map(|g| (g.security_group_ids.as_slice(), g.reasons.as_slice()))
+        .collect()
+}
+
+/// Events for what changed between the last written status and the next one.
+pub(crate) fn transitions(
+    previous: &InterfaceEndpointStatus,
+    next: &InterfaceEndpointStatus,
+) -> Vec<EventNote> {
+    let mut notes = Vec::new();
+    let phase_changed = previous.phase != next.phase;
+
+    // Announced once per endpoint: enabling private DNS makes EC2 show the endpoint `pending`
+    // for a while, which is not news when it is `available` again.
+    let available = |s: &InterfaceEndpointStatus| s.endpoint_state.as_deref() == Some("available");
+    let announced = available(previous)
+        || !matches!(
+            previous.phase,
+            RolloutPhase::Pending | RolloutPhase::Creating | RolloutPhase::Provisioning
+        );
+    if available(next) && (previous.endpoint_id != next.endpoint_id || !announced) {
+        notes.push(note(
+            EventReason::EndpointAvailable,
+            false,
+            message_of(next, ConditionType::EndpointAvailable),
+        ));
+    }
+
+    if next.phase == RolloutPhase::Degraded && phase_changed {
+        notes.push(note(
+            EventReason::Degraded,
+            true,
+            message_of(next, ConditionType::Ready),
+        ));
+    } else if reason_of(next, ConditionType::ClientsReachable) == Some("ClientsBlocked") {
+        let was_blocked = reason_of(previous, ConditionType::ClientsReachable) == Some("ClientsBlocked");
+        let known = group_keys(previous);
+        let new_group = group_keys(next).iter().any(|k| !known.contains(k));
+        if !was_blocked || new_group {
+            notes.push(note(
+                EventReason::ClientsBlocked,
+                true,
+                message_of(next, ConditionType::ClientsReachable),
+            ));
+        }
+    }
+
+    let awaiting = |s: &InterfaceEndpointStatus| {
+        matches!(
+            reason_of(s, ConditionType::PlanApproved),
+            Some("AwaitingApproval" | "StalePlanId")
+        )
+    };
+    let plan_id = |s: &InterfaceEndpointStatus| s.plan.as_ref().map(|p| p.id.clone());
+    if awaiting(next)
+        && (!awaiting(previous)
+            || plan_id(previous) != plan_id(next)
+            || reason_of(previous, ConditionType::PlanApproved)
+                != reason_of(next, ConditionType::PlanApproved))
+    {
+        notes.push(note(
+            EventReason::PlanAwaitingApproval,
+            false,
+            message_of(next, ConditionType::PlanApproved),
+        ));
+    }
+
+    if next.phase == RolloutPhase::Failed {
+        let same = !phase_changed
+            && reason_of(previous, ConditionType::Ready) == reason_of(next, ConditionType::Ready)
+            && message_of(previous, ConditionType::Ready) == message_of(next, ConditionType::Ready);
+        if !same {
+            notes.push(note(
+                EventReason::Failed,
+                true,
+                message_of(next, ConditionType::Ready),
+            ));
+        }
+    }
+
+    if next.phase == RolloutPhase::Ready && phase_changed {
+        notes.push(note(
+            EventReason::Ready,
+            false,
+            message_of(next, ConditionType::Ready),
+        ));
+    }
+    notes
+}

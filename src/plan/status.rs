@@ -1,0 +1,819 @@
+//! The status as the user reads it: endpoint facts, a bounded summary of the clients, the plan,
+//! and all five conditions with a reason and a message every time.
+//!
+//! Sizes are bounded whatever the VPC: blocked clients are grouped by security groups and
+//! failing checks (largest first, at most [`MAX_STATUS_GROUPS`], with [`MAX_GROUP_EXAMPLES`]
+//! ENI ids each), the plan lists at most [`MAX_STATUS_RULES`] rules, and unfixable blocks are
+//! grouped into at most [`MAX_STATUS_GROUPS`] lines. A VPC with 20,000 ENIs stays far below
+//! the 100 KiB the issue allows (see the test below).
+
+use std::collections::BTreeMap;
+
+use super::access::{Access, ApprovalState, count, peer_text};
+use super::{Decision, PlanInput, Step, events};
+use crate::analysis::{Analysis, Check, ClientVerdict, RuleChange};
+use crate::api::conditions::{ConditionReason, ConditionType, ConditionUpdate, set_condition};
+use crate::api::{
+    BlockedClientGroup, ClientSummary, EndpointNetworkInterface, InterfaceEndpointSpec,
+    InterfaceEndpointStatus, MAX_GROUP_EXAMPLES, MAX_STATUS_GROUPS, MAX_STATUS_RULES, PlanStatus,
+    PlannedRule, RemediationMode, RemediationSpec, RolloutPhase,
+};
+use crate::model::{SecurityGroupRule, VpcEndpoint, tag_pairs};
+
+/// How many blocked ENIs a condition or Event message names before "and N more".
+const MESSAGE_EXAMPLES: usize = 3;
+
+/// Turns a step into the decision: status views, the conditions the step left to derive,
+/// and the Events (transitions, the step's own, one per action).
+pub(crate) fn finish(input: &PlanInput<'_>, step: Step<'_>) -> Decision {
+    let previous = input.status;
+    let mut next = InterfaceEndpointStatus {
+        phase: step.phase,
+        observed_generation: input.generation,
+        conditions: previous.conditions.clone(),
+        endpoint_create_time: step.endpoint_create_time.clone(),
+        endpoint_recreations: step.endpoint_recreations,
+        ..Default::default()
+    };
+    if let Some(endpoint) = step.endpoint {
+        endpoint_facts(&mut next, endpoint, input);
+    } else if step.keep_previous_endpoint {
+        next.endpoint_id = previous.endpoint_id.clone();
+        next.endpoint_state = previous.endpoint_state.clone();
+    }
+    next.private_dns_name = input
+        .world
+        .service_details
+        .iter()
+        .find(|s| s.service_name == input.spec.service_name)
+        .and_then(|s| s.private_dns_name())
+        .map(str::to_string);
+    next.clients = step.analysis.map(|a| client_summary(a, &input.spec.remediation));
+    let plan_analysis = step.plan_analysis.or(step.analysis);
+    next.plan = if input.deleting {
+        plan_status(None, input)
+    } else {
+        plan_status(plan_analysis, input)
+    };
+    next.last_verified_time = if step.verified {
+        Some(input.now.to_string())
+    } else {
+        previous.last_verified_time.clone()
+    };
+
+    let access = plan_analysis.map(|a| Access::new(a, input.spec));
+    let conditions = [
+        step.conditions
+            .endpoint
+            .clone()
+            .unwrap_or_else(|| endpoint_condition(step.endpoint, input.spec)),
+        step.conditions
+            .clients
+            .clone()
+            .unwrap_or_else(|| clients_condition(step.analysis, step.verified, step.endpoint)),
+        step.conditions
+            .approval
+            .clone()
+            .unwrap_or_else(|| approval_condition(access.as_ref())),
+        step.conditions
+            .dns
+            .clone()
+            .unwrap_or_else(|| dns_condition(step.endpoint, input.spec)),
+        step.conditions
+            .ready
+            .clone()
+            .unwrap_or_else(|| ready_condition(step.phase, step.endpoint, step.analysis, input.spec)),
+    ];
+    for update in &conditions {
+        set_condition(&mut next.conditions, update, input.generation, input.now);
+    }
+
+    // While deleting, only what is done to AWS is news.
+    let mut notes = if input.deleting {
+        Vec::new()
+    } else {
+        events::transitions(previous, &next)
+    };
+    // A step that reports Degraded (clients lost access) already names the blocked clients.
+    if step
+        .events
+        .iter()
+        .any(|e| e.reason == super::EventReason::Degraded)
+    {
+        notes.retain(|e| e.reason != super::EventReason::ClientsBlocked);
+    }
+    notes.extend(step.events);
+    if !step.quiet_actions {
+        notes.extend(
+            step.actions
+                .iter()
+                .filter_map(|a| events::for_action(a, input.spec)),
+        );
+    }
+    Decision {
+        actions: step.actions,
+        status: next,
+        events: notes,
+        requeue: step.requeue,
+        finalized: step.finalized,
+    }
+}
+
+/// Puts the endpoint CreateVpcEndpoint returned into the status: a fact from an action's
+/// result (the decision could not know the id).
+pub fn record_created(status: &mut InterfaceEndpointStatus, endpoint: &VpcEndpoint) {
+    status.endpoint_id = Some(endpoint.vpc_endpoint_id.clone());
+    status.endpoint_state = endpoint.state.as_ref().map(|s| s.to_ascii_lowercase());
+    status.private_dns_enabled = endpoint.private_dns_enabled;
+    status.dns_entries = endpoint.dns_entries.iter().map(|d| d.dns_name.clone()).collect();
+    status.network_interfaces = endpoint
+        .network_interface_ids
+        .iter()
+        .map(|id| EndpointNetworkInterface {
+            network_interface_id: id.clone(),
+            ..Default::default()
+        })
+        .collect();
+}
+
+/// Marks the plan's rules that an AuthorizeSecurityGroupIngress/Egress call added (or found
+/// already there) as applied.
+pub fn record_authorized(status: &mut InterfaceEndpointStatus, request: &crate::aws::AuthorizeRules) {
+    let Some(plan) = status.plan.as_mut() else {
+        return;
+    };
+    let direction = if request.egress { "egress" } else { "ingress" };
+    for planned in plan
+        .rules
+        .iter_mut()
+        .filter(|p| p.group_id == request.group_id && p.direction == direction)
+    {
+        let peer = planned.peer_group_id.as_deref().or(planned.cidr.as_deref());
+        let added = request.rules.iter().any(|r| {
+            Some(peer_text(&r.peer)) == peer
+                && i32::from(planned.from_port) == r.from_port
+                && i32::from(planned.to_port) == r.to_port
+        });
+        if added {
+            planned.applied = true;
+        }
+    }
+}
+
+fn endpoint_facts(status: &mut InterfaceEndpointStatus, endpoint: &VpcEndpoint, input: &PlanInput<'_>) {
+    status.endpoint_id = Some(endpoint.vpc_endpoint_id.clone());
+    status.endpoint_state = endpoint.state.as_ref().map(|s| s.to_ascii_lowercase());
+    status.private_dns_enabled = endpoint.private_dns_enabled;
+    status.dns_entries = endpoint.dns_entries.iter().map(|d| d.dns_name.clone()).collect();
+    status.network_interfaces = endpoint
+        .network_interface_ids
+        .iter()
+        .map(|id| {
+            let eni = input
+                .world
+                .network_interfaces
+                .iter()
+                .find(|n| &n.network_interface_id == id);
+            EndpointNetworkInterface {
+                network_interface_id: id.clone(),
+                subnet_id: eni.map(|n| n.subnet_id.clone()),
+                private_ip_address: eni.and_then(|n| n.private_ip_address.clone()),
+            }
+        })
+        .collect();
+}
+
+/// The mode that governs rules clearing `check`; `None` for checks no rule clears (NACLs).
+fn mode_for(check: Check, modes: &RemediationSpec) -> Option<RemediationMode> {
+    match check {
+        Check::EndpointIngress => Some(modes.endpoint_ingress),
+        Check::ClientEgress => Some(modes.client_egress),
+        Check::ClientSubnetNacl | Check::EndpointSubnetNacl => None,
+    }
+}
+
+/// Counts, and the blocked clients grouped by (security groups, failing checks), largest
+/// group first, bounded.
+pub fn client_summary(analysis: &Analysis, modes: &RemediationSpec) -> ClientSummary {
+    let total = analysis.clients.len();
+    // (security groups, failing checks) → (count, examples)
+    type Groups<'a> = BTreeMap<(&'a [String], Vec<Check>), (u32, Vec<&'a str>)>;
+    let mut groups: Groups<'_> = BTreeMap::new();
+    for client in analysis.blocked() {
+        let entry = groups
+            .entry((client.security_group_ids.as_slice(), client.failing_checks()))
+            .or_default();
+        entry.0 += 1;
+        if entry.1.len() < MAX_GROUP_EXAMPLES {
+            entry.1.push(&client.network_interface_id);
+        }
+    }
+    let blocked: u32 = groups.values().map(|g| g.0).sum();
+    let mut listed: Vec<BlockedClientGroup> = groups
+        .into_iter()
+        .map(|((sgs, checks), (count, mut examples))| {
+            examples.sort();
+            BlockedClientGroup {
+                security_group_ids: sgs.to_vec(),
+                fixable: checks
+                    .iter()
+                    .all(|c| mode_for(*c, modes).is_some_and(|m| m != RemediationMode::Off)),
+                reasons: checks.iter().map(|c| c.as_str().to_string()).collect(),
+                count,
+                network_interface_ids: examples.into_iter().map(str::to_string).collect(),
+            }
+        })
+        .collect();
+    // Largest first; the map order (security groups, checks) breaks ties, so the list is stable.
+    listed.sort_by_key(|g| std::cmp::Reverse(g.count));
+    let omitted = listed.len().saturating_sub(MAX_STATUS_GROUPS);
+    listed.truncate(MAX_STATUS_GROUPS);
+    let total = total as u32;
+    let reachable = total - blocked;
+    ClientSummary {
+        total,
+        reachable,
+        blocked,
+        excluded: analysis.excluded.len() as u32,
+        ready: format!("{reachable}/{total}"),
+        groups: listed,
+        omitted_groups: omitted as u32,
+    }
+}
+
+/// The plan in status: the missing rules (`applied: false`), then the object's own rules
+/// present in AWS (`applied: true`), bounded; `None` when there is nothing to add, nothing
+/// owned and nothing unfixable to report.
+pub fn plan_status(analysis: Option<&Analysis>, input: &PlanInput<'_>) -> Option<PlanStatus> {
+    let spec = input.spec;
+    let modes = &spec.remediation;
+    let owned: Vec<&SecurityGroupRule> = owned_rules(input).collect();
+    let missing: &[RuleChange] = analysis.map_or(&[], |a| a.remediation.rules.as_slice());
+    let unfixable = analysis.map(|a| unfixable_lines(a, modes)).unwrap_or_default();
+    if missing.is_empty() && owned.is_empty() && unfixable.is_empty() {
+        return None;
+    }
+    let id = analysis.map_or_else(|| crate::analysis::plan_id([]), |a| a.remediation.plan_id(modes));
+    let requires_approval = missing.iter().any(|r| r.mode(modes) == RemediationMode::Approval);
+    // Mirrors the PlanApproved condition: nothing waits for approval. (Once approved rules are
+    // in place the plan has a new id, and "approved: false" would read as a refused approval.)
+    let approved = !requires_approval || spec.approval.as_ref().is_some_and(|a| a.plan_id == id);
+    let mut rules: Vec<PlannedRule> = missing.iter().map(|r| planned(r, modes)).collect();
+    let mut applied: Vec<PlannedRule> = owned.iter().map(|r| owned_planned(r, modes)).collect();
+    applied.sort();
+    rules.extend(applied);
+    let omitted_rules = rules.len().saturating_sub(MAX_STATUS_RULES) as u32;
+    rules.truncate(MAX_STATUS_RULES);
+    Some(PlanStatus {
+        id,
+        requires_approval,
+        approved,
+        rules,
+        omitted_rules,
+        unfixable,
+    })
+}
+
+/// Rules in the observed world carrying both ownership tags of the object.
+pub(crate) fn owned_rules<'a>(input: &PlanInput<'a>) -> impl Iterator<Item = &'a SecurityGroupRule> {
+    let owner = input.owner;
+    input
+        .world
+        .security_group_rules
+        .iter()
+        .filter(move |r| owner.owns(tag_pairs(&r.tags)))
+}
+
+fn planned(rule: &RuleChange, modes: &RemediationSpec) -> PlannedRule {
+    let (peer_group_id, cidr) = match &rule.peer {
+        crate::aws::RulePeer::Group(g) => (Some(g.clone()), None),
+        other => (None, Some(peer_text(other).to_string())),
+    };
+    PlannedRule {
+        group_id: rule.group_id.clone(),
+        direction: rule.direction.as_str().to_string(),
+        protocol: rule.protocol.as_aws(),
+        from_port: rule.from_port,
+        to_port: rule.to_port,
+        peer_group_id,
+        cidr,
+        mode: rule.mode(modes),
+        applied: false,
+    }
+}
+
+fn owned_planned(rule: &SecurityGroupRule, modes: &RemediationSpec) -> PlannedRule {
+    let port = |p: Option<i32>, all: u16| p.and_then(|p| u16::try_from(p).ok()).unwrap_or(all);
+    PlannedRule {
+        group_id: rule.group_id.clone(),
+        direction: if rule.is_egress { "egress" } else { "ingress" }.to_string(),
+        protocol: rule.ip_protocol.as_aws(),
+        from_port: port(rule.from_port, 0),
+        to_port: port(rule.to_port, u16::MAX),
+        peer_group_id: rule.referenced_group_info.as_ref().map(|g| g.group_id.clone()),
+        cidr: rule
+            .cidr_ipv4
+            .clone()
+            .or_else(|| rule.cidr_ipv6.clone())
+            .or_else(|| rule.prefix_list_id.clone()),
+        mode: if rule.is_egress {
+            modes.client_egress
+        } else {
+            modes.endpoint_ingress
+        },
+        applied: true,
+    }
+}
+
+/// One line per kind of block the controller will not fix: NACL blocks grouped by check and
+/// detail, and the checks whose mode is `Off`. At most [`MAX_STATUS_GROUPS`] lines.
+fn unfixable_lines(analysis: &Analysis, modes: &RemediationSpec) -> Vec<String> {
+    let mut by_cause: BTreeMap<(Check, &str), (usize, Vec<&str>)> = BTreeMap::new();
+    for u in &analysis.remediation.unfixable {
+        let entry = by_cause.entry((u.check, u.detail.as_str())).or_default();
+        entry.0 += 1;
+        if entry.1.len() < MESSAGE_EXAMPLES {
+            entry.1.push(&u.network_interface_id);
+        }
+    }
+    let mut causes: Vec<_> = by_cause.into_iter().collect();
+    causes.sort_by_key(|(_, (n, _))| std::cmp::Reverse(*n));
+    let mut lines: Vec<String> = causes
+        .iter()
+        .map(|((check, detail), (n, examples))| {
+            format!(
+                "{check}: {detail} ({}: {})",
+                count(*n, "client"),
+                with_more(examples, *n)
+            )
+        })
+        .collect();
+    for (check, field, mode) in [
+        (Check::EndpointIngress, "endpointIngress", modes.endpoint_ingress),
+        (Check::ClientEgress, "clientEgress", modes.client_egress),
+    ] {
+        let n = analysis
+            .remediation
+            .rules
+            .iter()
+            .filter(|r| r.clears == check)
+            .count();
+        if mode == RemediationMode::Off && n > 0 {
+            lines.push(format!(
+                "{check}: spec.remediation.{field} is Off; add the {} with mode Off by hand",
+                count(n, "rule")
+            ));
+        }
+    }
+    if lines.len() > MAX_STATUS_GROUPS {
+        let more = lines.len() - (MAX_STATUS_GROUPS - 1);
+        lines.truncate(MAX_STATUS_GROUPS - 1);
+        lines.push(format!(
+            "... and {more} more causes (vpce-rollout plan lists them all)"
+        ));
+    }
+    lines
+}
+
+/// `a, b, c and 7 more`.
+pub(crate) fn with_more(examples: &[&str], total: usize) -> String {
+    let shown = examples.len().min(MESSAGE_EXAMPLES);
+    let mut text = examples[..shown].join(", ");
+    if total > shown {
+        text.push_str(&format!(" and {} more", total - shown));
+    }
+    text
+}
+
+/// A few blocked clients with their security groups and failing checks, and the rest counted:
+/// `eni-0b… [sg-0b…] EndpointIngress; eni-0c… [...] ...; and 12 more`.
+pub(crate) fn blocked_examples(analysis: &Analysis) -> String {
+    let blocked: Vec<&ClientVerdict> = analysis.blocked().take(MESSAGE_EXAMPLES).collect();
+    let total = analysis.blocked().count();
+    let mut parts: Vec<String> = blocked
+        .iter()
+        .map(|c| {
+            let checks: Vec<&str> = c.failing_checks().iter().map(|k| k.as_str()).collect();
+            format!(
+                "{} [{}] {}",
+                c.network_interface_id,
+                c.security_group_ids.join(","),
+                checks.join("+")
+            )
+        })
+        .collect();
+    if total > parts.len() {
+        parts.push(format!("and {} more", total - parts.len()));
+    }
+    parts.join("; ")
+}
+
+fn endpoint_condition(endpoint: Option<&VpcEndpoint>, spec: &InterfaceEndpointSpec) -> ConditionUpdate {
+    let t = ConditionType::EndpointAvailable;
+    match endpoint {
+        None => ConditionUpdate::new(
+            t,
+            false,
+            ConditionReason::EndpointNotCreated,
+            format!("No endpoint for {} in {} yet", spec.service_name, spec.vpc_id),
+        ),
+        Some(e) if e.is_available() => ConditionUpdate::new(
+            t,
+            true,
+            ConditionReason::EndpointAvailable,
+            format!(
+                "{} is available with {} in {}",
+                e.vpc_endpoint_id,
+                count(e.network_interface_ids.len(), "network interface"),
+                e.subnet_ids.join(", ")
+            ),
+        ),
+        Some(e) => ConditionUpdate::new(
+            t,
+            false,
+            ConditionReason::EndpointPending,
+            format!("{} is {}", e.vpc_endpoint_id, e.state_lower()),
+        ),
+    }
+}
+
+fn clients_condition(
+    analysis: Option<&Analysis>,
+    verified: bool,
+    endpoint: Option<&VpcEndpoint>,
+) -> ConditionUpdate {
+    let t = ConditionType::ClientsReachable;
+    let Some(a) = analysis else {
+        return ConditionUpdate::new(
+            t,
+            false,
+            ConditionReason::NotVerified,
+            "Not verified: the clients are checked while the endpoint is available",
+        );
+    };
+    let total = a.clients.len();
+    let blocked = a.blocked().count();
+    if !verified {
+        return ConditionUpdate::new(
+            t,
+            false,
+            ConditionReason::NotVerified,
+            format!(
+                "Verified once the endpoint is available (preview: {blocked} of {} would be blocked)",
+                count(total, "client")
+            ),
+        );
+    }
+    let id = endpoint.map_or("the endpoint", |e| e.vpc_endpoint_id.as_str());
+    if total == 0 {
+        return ConditionUpdate::new(
+            t,
+            true,
+            ConditionReason::NoClients,
+            format!(
+                "No ENI in the VPC is a client ({} excluded)",
+                count(a.excluded.len(), "ENI")
+            ),
+        );
+    }
+    if blocked == 0 {
+        return ConditionUpdate::new(
+            t,
+            true,
+            ConditionReason::AllClientsReachable,
+            format!("All {} can reach {id} on tcp/443", count(total, "client")),
+        );
+    }
+    ConditionUpdate::new(
+        t,
+        false,
+        ConditionReason::ClientsBlocked,
+        format!(
+            "{blocked} of {} cannot reach {id} on tcp/443: {}",
+            count(total, "client"),
+            blocked_examples(a)
+        ),
+    )
+}
+
+fn approval_condition(access: Option<&Access<'_>>) -> ConditionUpdate {
+    let t = ConditionType::PlanApproved;
+    let Some(access) = access else {
+        return ConditionUpdate::new(t, false, ConditionReason::NotVerified, "No plan yet");
+    };
+    let rules = |n: usize| count(n, "rule");
+    let listed = |rules: &[&RuleChange]| {
+        let lines: Vec<String> = rules.iter().map(|r| r.canonical()).collect();
+        let refs: Vec<&str> = lines.iter().map(String::as_str).collect();
+        with_more(&refs, rules.len())
+    };
+    match &access.approval {
+        ApprovalState::NotRequired if access.auto.is_empty() => ConditionUpdate::new(
+            t,
+            true,
+            ConditionReason::ApprovalNotRequired,
+            "No rule needs approval",
+        ),
+        ApprovalState::NotRequired => ConditionUpdate::new(
+            t,
+            true,
+            ConditionReason::ApprovalNotRequired,
+            format!(
+                "No rule needs approval ({} to add in mode Auto)",
+                rules(access.auto.len())
+            ),
+        ),
+        ApprovalState::Approved => ConditionUpdate::new(
+            t,
+            true,
+            ConditionReason::PlanApproved,
+            format!(
+                "spec.approval.planId approves plan {} ({})",
+                access.plan_id,
+                rules(access.needs_approval.len())
+            ),
+        ),
+        ApprovalState::Awaiting => ConditionUpdate::new(
+            t,
+            false,
+            ConditionReason::AwaitingApproval,
+            format!(
+                "Plan {} adds {} needing approval ({}); to approve, set spec.approval.planId: {}",
+                access.plan_id,
+                rules(access.needs_approval.len()),
+                listed(&access.needs_approval),
+                access.plan_id
+            ),
+        ),
+        ApprovalState::Stale { given } => ConditionUpdate::new(
+            t,
+            false,
+            ConditionReason::StalePlanId,
+            format!(
+                "spec.approval.planId {given} approves an earlier plan; the current plan is {} ({}: {}); \
+                 to approve it, set spec.approval.planId: {}",
+                access.plan_id,
+                rules(access.needs_approval.len()),
+                listed(&access.needs_approval),
+                access.plan_id
+            ),
+        ),
+    }
+}
+
+fn dns_condition(endpoint: Option<&VpcEndpoint>, spec: &InterfaceEndpointSpec) -> ConditionUpdate {
+    let t = ConditionType::PrivateDnsEnabled;
+    match endpoint {
+        Some(e) if e.private_dns_enabled => ConditionUpdate::new(
+            t,
+            true,
+            ConditionReason::PrivateDnsOn,
+            format!(
+                "Private DNS is on: the service's name resolves to {} in the VPC",
+                e.vpc_endpoint_id
+            ),
+        ),
+        _ if !spec.private_dns.enabled => ConditionUpdate::new(
+            t,
+            false,
+            ConditionReason::PrivateDnsNotRequested,
+            "Private DNS stays off: spec.privateDns.enabled is false",
+        ),
+        _ => ConditionUpdate::new(
+            t,
+            false,
+            ConditionReason::WaitingForClients,
+            "Private DNS stays off until every client can reach the endpoint",
+        ),
+    }
+}
+
+fn ready_condition(
+    phase: RolloutPhase,
+    endpoint: Option<&VpcEndpoint>,
+    analysis: Option<&Analysis>,
+    spec: &InterfaceEndpointSpec,
+) -> ConditionUpdate {
+    let t = ConditionType::Ready;
+    if phase != RolloutPhase::Ready {
+        return ConditionUpdate::new(t, false, ConditionReason::InProgress, format!("Phase {phase}"));
+    }
+    let id = endpoint.map_or("The endpoint", |e| e.vpc_endpoint_id.as_str());
+    let clients = analysis.map_or(0, |a| a.clients.len());
+    let dns = if spec.private_dns.enabled {
+        "private DNS on"
+    } else {
+        "private DNS off as the spec asks"
+    };
+    ConditionUpdate::new(
+        t,
+        true,
+        ConditionReason::RolloutComplete,
+        format!(
+            "{id} is available, all {} can reach it, {dns}",
+            count(clients, "client")
+        ),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::analysis::{Remediation, Unfixable};
+    use crate::plan::fixtures::*;
+    use crate::plan::{decide, fixtures};
+
+    #[test]
+    fn blocked_clients_are_grouped_by_security_groups_and_checks_largest_first() {
+        let mut a = endpoint_analysis();
+        a.clients.push(verdict(
+            "eni-0c1",
+            &[SG_LAMBDA],
+            "10.0.1.41",
+            "interface",
+            &[Check::ClientEgress],
+        ));
+        a.clients.push(verdict(
+            "eni-0c2",
+            &[SG_LAMBDA],
+            "10.0.1.42",
+            "interface",
+            &[Check::ClientEgress],
+        ));
+        let s = client_summary(&a, &RemediationSpec::default());
+        assert_eq!((s.total, s.reachable, s.blocked, s.excluded), (4, 1, 3, 1));
+        assert_eq!(s.ready, "1/4");
+        assert_eq!(s.groups.len(), 2);
+        assert_eq!(s.groups[0].count, 2);
+        assert_eq!(s.groups[0].reasons, ["ClientEgress"]);
+        assert_eq!(s.groups[0].network_interface_ids, ["eni-0c1", "eni-0c2"]);
+        assert_eq!(s.groups[1].network_interface_ids, [ENI_ZABBIX]);
+        assert!(s.groups[1].fixable);
+    }
+
+    #[test]
+    fn the_plan_lists_missing_rules_then_the_objects_own_rules() {
+        let mut world = with_endpoint(incident_world(), "available", false);
+        world.security_group_rules = vec![
+            owned_rule("sgr-0000000000000000a", SG_VPCE, false, SG_LAMBDA),
+            // A foreign rule with only one of the tags is not ours.
+            SecurityGroupRule {
+                tags: crate::model::tags_from([(crate::api::OWNER_TAG, "monitoring/logs")]),
+                ..owned_rule("sgr-0000000000000000b", SG_VPCE, false, SG_ZABBIX)
+            },
+        ];
+        let analysis = Ok(endpoint_analysis());
+        let status = Default::default();
+        let i = input(&world, &analysis, &status);
+        let plan = plan_status(analysis.as_ref().ok(), &i).unwrap();
+        assert_eq!(plan.rules.len(), 2);
+        assert!(!plan.rules[0].applied);
+        assert_eq!(plan.rules[0].peer_group_id.as_deref(), Some(SG_ZABBIX));
+        assert_eq!(plan.rules[0].mode, RemediationMode::Auto);
+        assert!(plan.rules[1].applied);
+        assert_eq!(plan.rules[1].peer_group_id.as_deref(), Some(SG_LAMBDA));
+        assert!(!plan.requires_approval);
+        assert_eq!(
+            plan.id,
+            endpoint_analysis()
+                .remediation
+                .plan_id(&RemediationSpec::default())
+        );
+    }
+
+    #[test]
+    fn there_is_no_plan_when_nothing_is_missing_or_owned() {
+        let world = with_endpoint(incident_world(), "available", true);
+        let analysis = Ok(reachable_analysis());
+        let status = Default::default();
+        let d = decide(&input(&world, &analysis, &status), &timing());
+        assert_eq!(d.status.plan, None);
+    }
+
+    #[test]
+    fn every_decision_sets_all_five_conditions_with_reason_and_message() {
+        let worlds = [
+            incident_world(),
+            with_endpoint(incident_world(), "pending", false),
+            with_endpoint(incident_world(), "available", false),
+            with_endpoint(incident_world(), "available", true),
+            with_endpoint(incident_world(), "failed", false),
+        ];
+        let analyses = [
+            Ok(endpoint_analysis()),
+            Ok(two_way_analysis()),
+            Ok(nacl_analysis()),
+            Ok(reachable_analysis()),
+            Err(crate::analysis::AnalysisError::VpcNotFound(VPC.into())),
+        ];
+        for world in &worlds {
+            for analysis in &analyses {
+                for deleting in [false, true] {
+                    let status = Default::default();
+                    let mut i = input(world, analysis, &status);
+                    i.deleting = deleting;
+                    let d = decide(&i, &timing());
+                    let types: Vec<&str> = d.status.conditions.iter().map(|c| c.type_.as_str()).collect();
+                    assert_eq!(
+                        types,
+                        ConditionType::ALL.map(|t| t.as_str()),
+                        "{:?}",
+                        d.status.phase
+                    );
+                    for c in &d.status.conditions {
+                        assert!(!c.reason.is_empty() && !c.message.is_empty(), "{c:?}");
+                        assert_eq!(c.observed_generation, Some(1));
+                    }
+                    assert_eq!(d.status.observed_generation, Some(1));
+                }
+            }
+        }
+    }
+
+    /// 20,000 ENIs: 400 security groups of 50 ENIs each, half blocked (hundreds of groups),
+    /// each needing its own rule, some also blocked by a NACL.
+    fn huge_analysis() -> Analysis {
+        let mut clients = Vec::new();
+        let mut rules = Vec::new();
+        let mut unfixable = Vec::new();
+        for g in 0..400u32 {
+            let sg = format!("sg-{g:017x}");
+            let blocked = g % 2 == 0;
+            for i in 0..50u32 {
+                let n = g * 50 + i;
+                let id = format!("eni-{n:017x}");
+                let ip = format!("10.{}.{}.{}", n >> 16, (n >> 8) & 255, n & 255);
+                let mut checks = vec![];
+                if blocked {
+                    checks.push(Check::EndpointIngress);
+                    if g % 10 == 0 {
+                        checks.push(Check::ClientSubnetNacl);
+                        unfixable.push(Unfixable {
+                            network_interface_id: id.clone(),
+                            check: Check::ClientSubnetNacl,
+                            detail: format!("acl-{:017x} rule 100 denies tcp/443 to 10.0.1.100", g),
+                        });
+                    }
+                }
+                clients.push(verdict(&id, &[sg.as_str()], &ip, "interface", &checks));
+            }
+            if blocked {
+                rules.push(fixtures::rule(SG_VPCE, &sg, Check::EndpointIngress));
+            }
+        }
+        Analysis {
+            clients,
+            remediation: Remediation { rules, unfixable },
+            ..endpoint_analysis()
+        }
+    }
+
+    #[test]
+    fn the_status_for_a_vpc_with_20000_enis_serialises_well_under_100_kib() {
+        let world = with_endpoint(incident_world(), "available", false);
+        let analysis = Ok(huge_analysis());
+        let status = Default::default();
+        let spec = crate::api::InterfaceEndpointSpec {
+            remediation: RemediationSpec {
+                endpoint_ingress: RemediationMode::Approval,
+                client_egress: RemediationMode::Approval,
+            },
+            ..spec()
+        };
+        let d = decide(&input_with(&spec, &world, &analysis, &status), &timing());
+        let json = serde_json::to_string(&d.status).unwrap();
+        let yaml = serde_yaml::to_string(&d.status).unwrap();
+        println!(
+            "status for 20,000 ENIs: {} bytes JSON, {} bytes YAML",
+            json.len(),
+            yaml.len()
+        );
+        assert!(json.len() < 32 * 1024, "status JSON is {} bytes", json.len());
+        assert!(yaml.len() < 48 * 1024, "status YAML is {} bytes", yaml.len());
+        let clients = d.status.clients.as_ref().unwrap();
+        assert_eq!((clients.total, clients.blocked), (20_000, 10_000));
+        assert_eq!(clients.groups.len(), MAX_STATUS_GROUPS);
+        assert_eq!(clients.omitted_groups, 200 - MAX_STATUS_GROUPS as u32);
+        assert!(
+            clients
+                .groups
+                .iter()
+                .all(|g| g.network_interface_ids.len() <= MAX_GROUP_EXAMPLES)
+        );
+        let plan = d.status.plan.as_ref().unwrap();
+        assert_eq!(plan.rules.len(), MAX_STATUS_RULES);
+        assert_eq!(plan.omitted_rules, 200 - MAX_STATUS_RULES as u32);
+        assert!(plan.unfixable.len() <= MAX_STATUS_GROUPS);
+        for c in &d.status.conditions {
+            assert!(c.message.len() < 2048, "{}: {} bytes", c.type_, c.message.len());
+        }
+        for e in &d.events {
+            assert!(
+                e.message.len() < 1024,
+                "{:?}: {} bytes",
+                e.reason,
+                e.message.len()
+            );
+        }
+    }
+}
