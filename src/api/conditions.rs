@@ -114,6 +114,8 @@ pub enum ConditionReason {
     Throttled,
     /// A transient AWS failure; the controller retries.
     TransientError,
+    /// No EC2 client could be set up for the object (no region, bad endpoint URL).
+    AwsConfiguration,
     /// The object is being deleted.
     Deleting,
 }
@@ -153,6 +155,7 @@ impl ConditionReason {
             Self::PreconditionFailed => "PreconditionFailed",
             Self::Throttled => "Throttled",
             Self::TransientError => "TransientError",
+            Self::AwsConfiguration => "AwsConfiguration",
             Self::Deleting => "Deleting",
         }
     }

@@ -1,5 +1,10 @@
 //! kube-runtime wiring: finalizer, status by server-side apply, Events, metrics.
 //!
+//! - [`run`]: the HTTP endpoints, leader election and the kube-runtime `Controller`;
+//! - [`reconcile`]: one pass for one object: finalizer → [`crate::engine::reconcile`] → status,
+//!   Events, metrics; the error policy (exponential backoff per object);
+//! - [`writes`]: the Kubernetes writes (finalizer, status by server-side apply, Events).
+//!
 //! The operational building blocks the reconcile loop is wired with:
 //!
 //! - [`options`]: the `run` command's operational flags and their environment variables;
@@ -16,3 +21,6 @@ pub mod leader;
 pub mod logging;
 pub mod metrics;
 pub mod options;
+pub mod reconcile;
+pub mod run;
+pub mod writes;

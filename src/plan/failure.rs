@@ -127,6 +127,43 @@ pub fn report_failure(
     }
 }
 
+/// Reports that no EC2 client could be set up for the object (no region configured, a bad
+/// endpoint URL): nothing was called, so nothing changed; the rollout waits for the controller's
+/// configuration or `spec.region` to be fixed.
+pub fn report_configuration_failure(
+    previous: &InterfaceEndpointStatus,
+    generation: Option<i64>,
+    problem: &str,
+    now: Timestamp,
+    timing: &Timing,
+) -> FailureReport {
+    let mut status = previous.clone();
+    status.observed_generation = generation;
+    status.phase = RolloutPhase::Failed;
+    let reason = ConditionReason::AwsConfiguration;
+    let message = format!("Cannot set up the EC2 client: {problem}");
+    let unchanged = previous.phase == RolloutPhase::Failed
+        && find_condition(&previous.conditions, ConditionType::Ready)
+            .is_some_and(|c| c.reason == reason.as_str() && c.message == message);
+    let ready = ConditionUpdate::new(ConditionType::Ready, false, reason, message.clone());
+    set_condition(&mut status.conditions, &ready, generation, now);
+    fill_missing_conditions(&mut status, generation, now);
+    let events = if unchanged {
+        Vec::new()
+    } else {
+        vec![EventNote {
+            reason: EventReason::Failed,
+            warning: true,
+            message,
+        }]
+    };
+    FailureReport {
+        status,
+        events,
+        requeue: Some(timing.waiting),
+    }
+}
+
 /// Which precondition EC2 named. EC2 reports private-DNS preconditions as generic
 /// InvalidParameter errors; the message is the only place the cause is named.
 fn precondition_reason(error: &Ec2Error) -> ConditionReason {
@@ -189,6 +226,26 @@ mod tests {
         let mut s = created_status(now_minus(3600));
         s.phase = RolloutPhase::Ready;
         s
+    }
+
+    #[test]
+    fn a_missing_region_fails_the_rollout_once_and_waits() {
+        let r = report_configuration_failure(
+            &InterfaceEndpointStatus::default(),
+            Some(1),
+            "no region",
+            now(),
+            &timing(),
+        );
+        assert_eq!(r.status.phase, RolloutPhase::Failed);
+        assert_eq!(r.requeue, Some(timing().waiting));
+        let ready = condition(&r.status, ConditionType::Ready);
+        assert_eq!(ready.reason, "AwsConfiguration");
+        assert!(ready.message.contains("no region"), "{}", ready.message);
+        assert_eq!(r.status.conditions.len(), 5);
+        assert_eq!(r.events.len(), 1);
+        let again = report_configuration_failure(&r.status, Some(1), "no region", now(), &timing());
+        assert!(again.events.is_empty(), "recorded once, not on every retry");
     }
 
     #[test]

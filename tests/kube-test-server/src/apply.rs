@@ -366,6 +366,36 @@ fn remove_at(value: &mut Value, path: &[String]) {
     }
 }
 
+/// After `path` was pruned: a map that the prune left empty goes too, unless some manager owns
+/// the map itself. This is what the real server does (structured-merge-diff): applying a status
+/// without `clients` removes `clients`, not only its fields — an empty `clients: {}` left behind
+/// would get its defaults and then fail its `required` list.
+fn remove_emptied_parents(
+    merged: &mut Value,
+    live: &Value,
+    path: &[String],
+    entries: &[Entry],
+    w: &Writer<'_>,
+) {
+    let mut parent = path;
+    while let Some((_, up)) = parent.split_last() {
+        parent = up;
+        if parent.len() < 2 || !parent.last().is_some_and(|p| p.starts_with("f:")) {
+            // Top-level parts (spec, status, metadata) and list items stay.
+            return;
+        }
+        let emptied = value_at(merged, parent).is_some_and(|v| v.as_object().is_some_and(Map::is_empty))
+            && value_at(live, parent).is_some_and(|v| v.as_object().is_some_and(|m| !m.is_empty()));
+        let owned = entries
+            .iter()
+            .any(|e| !e.same_owner(w.manager, "Apply", w.subresource) && e.set.contains(parent));
+        if !emptied || owned {
+            return;
+        }
+        remove_at(merged, parent);
+    }
+}
+
 /// Merges an applied configuration into the live object following the schema.
 pub fn merge_config(schema: Option<&Schema>, live: &mut Value, config: &Value) {
     let meta = metadata_schema();
@@ -597,6 +627,7 @@ pub fn apply(
             .any(|e| !e.same_owner(w.manager, "Apply", w.subresource) && e.set.contains(&p));
         if !owned_elsewhere {
             remove_at(&mut merged, &p);
+            remove_emptied_parents(&mut merged, live, &p, &entries, w);
         }
     }
 
@@ -690,7 +721,8 @@ mod tests {
                 "a": {"type": "string"}, "b": {"type": "string"},
                 "items": {"type": "array", "x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["name"],
                           "items": {"type": "object", "properties": {"name": {"type": "string"}, "port": {"type": "integer"}}}},
-                "tags": {"type": "array", "items": {"type": "string"}}
+                "tags": {"type": "array", "items": {"type": "string"}},
+                "nested": {"type": "object", "properties": {"x": {"type": "integer"}, "y": {"type": "integer"}}}
             }},
             "status": {"type": "object", "properties": {"phase": {"type": "string"}}}
         }}))
@@ -768,6 +800,21 @@ mod tests {
         assert_eq!(
             out["spec"],
             json!({"a": "1", "items": [{"name": "keep", "port": 1}]})
+        );
+    }
+
+    #[test]
+    fn a_map_whose_fields_a_manager_stops_applying_goes_away_with_them() {
+        let s = schema();
+        let live = json!({"metadata": {"name": "x"}});
+        let first = json!({"spec": {"a": "1", "nested": {"x": 1, "y": 2}}});
+        let out = apply(Some(&s), MAIN, &live, &first, false, &writer("ctl")).expect("applies");
+        let second = json!({"spec": {"a": "1"}});
+        let out = apply(Some(&s), MAIN, &out, &second, false, &writer("ctl")).expect("applies");
+        assert_eq!(
+            out["spec"],
+            json!({"a": "1"}),
+            "no empty `nested: {{}}` is left behind"
         );
     }
 

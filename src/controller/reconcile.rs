@@ -1,0 +1,279 @@
+//! The reconcile function kube-runtime calls for each InterfaceEndpoint, and its error policy.
+//!
+//! Steps, and whether they touch the world:
+//! 1. finalizer (Kubernetes write): added before anything is created in AWS, so that deletion
+//!    always gets to clean up;
+//! 2. EC2 client for the spec's region (no I/O);
+//! 3. [`engine::reconcile`] (EC2 reads and writes; the decisions inside are pure);
+//! 4. report (Kubernetes writes): status by server-side apply, Events, metrics;
+//! 5. finalizer removed once the engine says deletion is complete.
+//!
+//! kube-runtime's `finalizer()` helper is not used: it removes the finalizer as soon as cleanup
+//! returns `Ok`, while cleanup here takes several passes (revoke rules, delete the endpoint,
+//! wait while it is `deleting`), each an expected wait rather than an error.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use k8s_openapi::jiff::Timestamp;
+use kube::api::Api;
+use kube::runtime::controller::Action;
+use kube::runtime::events::Recorder;
+use kube::runtime::reflector::ObjectRef;
+use kube::{Resource, ResourceExt};
+
+use super::metrics::{ErrorCategory, Metrics};
+use super::writes;
+use crate::api::conditions::{ConditionReason, ConditionType, find_condition};
+use crate::api::{FINALIZER, InterfaceEndpoint, RolloutPhase};
+use crate::aws::{Ec2Error, Ec2Provider};
+use crate::engine::{self, ReconcileRequest};
+use crate::plan::{self, Timing};
+
+/// First delay after an error; doubles per consecutive error of the same object.
+pub const BACKOFF_MIN: Duration = Duration::from_secs(2);
+/// Longest delay between retries after errors.
+pub const BACKOFF_MAX: Duration = Duration::from_secs(300);
+
+/// What every reconcile shares.
+pub struct Context<P: Ec2Provider> {
+    pub client: kube::Client,
+    pub provider: P,
+    pub recorder: Recorder,
+    pub metrics: Arc<Metrics>,
+    pub timing: Timing,
+    /// The time decisions are made at: the wall clock, or a simulated clock in tests.
+    pub clock: Arc<dyn Fn() -> Timestamp + Send + Sync>,
+    /// Consecutive failures per object, for exponential backoff.
+    failures: Mutex<HashMap<ObjectRef<InterfaceEndpoint>, u32>>,
+}
+
+impl<P: Ec2Provider> Context<P> {
+    pub fn new(
+        client: kube::Client,
+        provider: P,
+        recorder: Recorder,
+        metrics: Arc<Metrics>,
+        timing: Timing,
+        clock: Arc<dyn Fn() -> Timestamp + Send + Sync>,
+    ) -> Self {
+        Self {
+            client,
+            provider,
+            recorder,
+            metrics,
+            timing,
+            clock,
+            failures: Mutex::default(),
+        }
+    }
+
+    fn succeeded(&self, obj: &InterfaceEndpoint) {
+        self.failures
+            .lock()
+            .expect("failures lock")
+            .remove(&ObjectRef::from_obj(obj));
+    }
+
+    /// Counts one more failure of `obj` and returns how long to wait before the next attempt.
+    fn failed(&self, obj: &InterfaceEndpoint) -> Duration {
+        let mut failures = self.failures.lock().expect("failures lock");
+        let n = failures.entry(ObjectRef::from_obj(obj)).or_insert(0);
+        *n = n.saturating_add(1);
+        backoff(*n)
+    }
+}
+
+/// `BACKOFF_MIN * 2^(n-1)`, capped at [`BACKOFF_MAX`].
+pub fn backoff(consecutive_failures: u32) -> Duration {
+    let exponent = consecutive_failures.saturating_sub(1).min(16);
+    BACKOFF_MIN.saturating_mul(1 << exponent).min(BACKOFF_MAX)
+}
+
+/// Why a reconcile failed: retried with backoff, counted under [`ReconcileError::category`].
+#[derive(Debug, thiserror::Error)]
+pub enum ReconcileError {
+    #[error("the object has no namespace, name or uid yet")]
+    MissingMetadata,
+    #[error("Kubernetes API: {0}")]
+    Kubernetes(#[from] kube::Error),
+    #[error(transparent)]
+    Aws(#[from] Ec2Error),
+}
+
+impl ReconcileError {
+    /// A bounded label for metrics and logs.
+    pub fn category(&self) -> ErrorCategory {
+        match self {
+            Self::MissingMetadata | Self::Kubernetes(_) => ErrorCategory::Kubernetes,
+            Self::Aws(e) => ErrorCategory::Aws(e.kind),
+        }
+    }
+}
+
+/// kube-runtime's reconcile callback.
+pub async fn reconcile<P: Ec2Provider>(
+    obj: Arc<InterfaceEndpoint>,
+    ctx: Arc<Context<P>>,
+) -> Result<Action, ReconcileError> {
+    let started = Instant::now();
+    let span = tracing::info_span!("reconcile", object = %format!("{}/{}", obj.namespace().unwrap_or_default(), obj.name_any()));
+    let result = tracing::Instrument::instrument(reconcile_object(&obj, &ctx), span).await;
+    let category = match &result {
+        Ok(Pass { failure, .. }) => *failure,
+        Err(e) => Some(e.category()),
+    };
+    ctx.metrics.observe_reconcile(started.elapsed(), category);
+    match result {
+        Ok(pass) => {
+            if pass.failure.is_none() {
+                ctx.succeeded(&obj);
+            }
+            Ok(pass.action)
+        }
+        Err(e) => Err(e),
+    }
+}
+
+/// kube-runtime's error callback: exponential backoff per object.
+pub fn error_policy<P: Ec2Provider>(
+    obj: Arc<InterfaceEndpoint>,
+    error: &ReconcileError,
+    ctx: Arc<Context<P>>,
+) -> Action {
+    let delay = ctx.failed(&obj);
+    tracing::warn!(
+        object = %format!("{}/{}", obj.namespace().unwrap_or_default(), obj.name_any()),
+        category = error.category().as_str(),
+        %error,
+        retry_in = ?delay,
+        "reconcile failed"
+    );
+    Action::requeue(delay)
+}
+
+/// A pass that ended as expected; `failure` counts a wait on a person (invalid spec, IAM) in
+/// the error metrics without backing off.
+struct Pass {
+    action: Action,
+    failure: Option<ErrorCategory>,
+}
+
+async fn reconcile_object<P: Ec2Provider>(
+    obj: &InterfaceEndpoint,
+    ctx: &Context<P>,
+) -> Result<Pass, ReconcileError> {
+    let owner = obj.owner().ok_or(ReconcileError::MissingMetadata)?;
+    let api: Api<InterfaceEndpoint> = Api::namespaced(ctx.client.clone(), &owner.namespace);
+    let key = format!("{}/{}", owner.namespace, owner.name);
+    let deleting = obj.meta().deletion_timestamp.is_some();
+    let has_finalizer = obj.finalizers().iter().any(|f| f == FINALIZER);
+
+    if deleting && !has_finalizer {
+        // Cleaned up already (or never created anything): nothing left to do.
+        ctx.metrics.forget_object(&key);
+        return Ok(Pass {
+            action: Action::await_change(),
+            failure: None,
+        });
+    }
+    if !deleting {
+        writes::add_finalizer(&api, obj).await?;
+    }
+
+    let previous = obj.status.clone().unwrap_or_default();
+    let generation = obj.meta().generation;
+    let now = (ctx.clock)();
+    let ec2 = match ctx.provider.client(obj.spec.region.as_deref()).await {
+        Ok(ec2) => ec2,
+        Err(problem) => {
+            let report =
+                plan::report_configuration_failure(&previous, generation, &problem.0, now, &ctx.timing);
+            report_status(&api, obj, ctx, &key, &report.status, &report.events).await?;
+            let wait = report.requeue.unwrap_or(ctx.timing.waiting);
+            return Ok(Pass {
+                action: Action::requeue(wait),
+                failure: Some(ErrorCategory::AwsConfig),
+            });
+        }
+    };
+
+    let request = ReconcileRequest {
+        spec: &obj.spec,
+        generation,
+        owner: &owner,
+        deleting,
+        status: &previous,
+        now,
+    };
+    let outcome = engine::reconcile(&*ec2, &request, &ctx.timing).await;
+    for action in &outcome.performed {
+        tracing::info!(?action, "performed");
+    }
+    report_status(&api, obj, ctx, &key, &outcome.status, &outcome.events).await?;
+
+    if deleting && outcome.finalized {
+        writes::remove_finalizer(&api, obj).await?;
+        ctx.metrics.forget_object(&key);
+        tracing::info!("cleanup complete; finalizer removed");
+        return Ok(Pass {
+            action: Action::await_change(),
+            failure: None,
+        });
+    }
+
+    match (outcome.error, outcome.requeue) {
+        // Throttling, eventual consistency, 5xx: back off.
+        (Some(error), None) => Err(ReconcileError::Aws(error)),
+        // A failure that waits on a person: counted, not retried faster than `waiting`.
+        (Some(error), Some(wait)) => Ok(Pass {
+            action: Action::requeue(wait),
+            failure: Some(ErrorCategory::Aws(error.kind)),
+        }),
+        (None, wait) => {
+            let failure = invalid_spec(&outcome.status).then_some(ErrorCategory::InvalidSpec);
+            Ok(Pass {
+                action: Action::requeue(wait.unwrap_or(ctx.timing.resync)),
+                failure,
+            })
+        }
+    }
+}
+
+/// Writes the status when it changed, records the Events and the phase gauge.
+async fn report_status<P: Ec2Provider>(
+    api: &Api<InterfaceEndpoint>,
+    obj: &InterfaceEndpoint,
+    ctx: &Context<P>,
+    key: &str,
+    status: &crate::api::InterfaceEndpointStatus,
+    events: &[plan::EventNote],
+) -> Result<(), ReconcileError> {
+    if obj.status.as_ref() != Some(status) {
+        writes::apply_status(api, &obj.name_any(), status).await?;
+    }
+    writes::publish_events(&ctx.recorder, obj, events).await;
+    ctx.metrics.set_phase(key, status.phase);
+    Ok(())
+}
+
+fn invalid_spec(status: &crate::api::InterfaceEndpointStatus) -> bool {
+    status.phase == RolloutPhase::Failed
+        && find_condition(&status.conditions, ConditionType::Ready)
+            .is_some_and(|c| c.reason == ConditionReason::InvalidSpec.as_str())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_doubles_from_two_seconds_up_to_five_minutes() {
+        assert_eq!(backoff(1), Duration::from_secs(2));
+        assert_eq!(backoff(2), Duration::from_secs(4));
+        assert_eq!(backoff(5), Duration::from_secs(32));
+        assert_eq!(backoff(9), BACKOFF_MAX);
+        assert_eq!(backoff(u32::MAX), BACKOFF_MAX);
+    }
+}

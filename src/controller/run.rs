@@ -1,0 +1,314 @@
+//! Running the controller: the HTTP endpoints, leader election, and the kube-runtime
+//! `Controller` over InterfaceEndpoints, until shutdown.
+//!
+//! [`run`] is what `vpce-rollout run` calls with the aws-sdk-ec2 provider; tests call it (or
+//! [`run_controller`]) with the simulated world and the Kubernetes API test server.
+
+use std::future::Future;
+use std::sync::Arc;
+
+use futures::StreamExt;
+use k8s_openapi::jiff::Timestamp;
+use kube::api::{Api, ListParams};
+use kube::runtime::events::{Recorder, Reporter};
+use kube::runtime::reflector;
+use kube::runtime::utils::Predicate;
+use kube::runtime::watcher;
+use kube::runtime::{Controller, WatchStreamExt, predicates};
+use tokio::sync::watch;
+
+use super::http::{self, ElectionState, HttpState, Readiness};
+use super::leader::{ElectionEnd, LeaderElector, Leadership};
+use super::metrics::Metrics;
+use super::options::RunOptions;
+use super::reconcile::{self, Context};
+use crate::api::InterfaceEndpoint;
+use crate::aws::Ec2Provider;
+use crate::plan::Timing;
+
+/// Why the controller stopped other than by shutdown.
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    #[error(
+        "the InterfaceEndpoint CRD is not installed (kubectl apply -f crds/interfaceendpoints.yaml, or install the Helm chart)"
+    )]
+    CrdMissing,
+    #[error("not allowed to list InterfaceEndpoints{scope}: {message} (check the ServiceAccount's RBAC)")]
+    Forbidden { scope: String, message: String },
+    #[error("Kubernetes API: {0}")]
+    Kubernetes(#[from] kube::Error),
+    #[error("{0}")]
+    Config(String),
+    #[error("cannot serve metrics and probes: {0}")]
+    Http(#[from] std::io::Error),
+    #[error("lost the leader Lease; exiting so that a restart campaigns again")]
+    LostLeadership,
+}
+
+/// Where and how the controller reconciles.
+#[derive(Clone, Debug)]
+pub struct ControllerSettings {
+    /// Only this namespace (all namespaces when `None`).
+    pub watch_namespace: Option<String>,
+    pub timing: Timing,
+    /// `reportingInstance` of Events: the pod's name.
+    pub instance: String,
+}
+
+impl ControllerSettings {
+    pub fn from_options(options: &RunOptions) -> Self {
+        Self {
+            watch_namespace: options.watch_namespace.clone(),
+            timing: Timing {
+                resync: options.resync,
+                ..Timing::default()
+            },
+            instance: super::leader::default_identity(),
+        }
+    }
+}
+
+/// A shutdown signal any number of tasks can wait for.
+#[derive(Clone, Debug)]
+pub struct Shutdown {
+    tx: Arc<watch::Sender<bool>>,
+}
+
+impl Default for Shutdown {
+    fn default() -> Self {
+        Self {
+            tx: Arc::new(watch::channel(false).0),
+        }
+    }
+}
+
+impl Shutdown {
+    /// Starts the shutdown.
+    pub fn trigger(&self) {
+        self.tx.send_replace(true);
+    }
+
+    /// Resolves once [`Shutdown::trigger`] was called.
+    pub fn wait(&self) -> impl Future<Output = ()> + Send + Sync + 'static {
+        let mut rx = self.tx.subscribe();
+        async move {
+            let _ = rx.wait_for(|done| *done).await;
+        }
+    }
+
+    /// Triggers on SIGTERM (what Kubernetes sends) or Ctrl-C.
+    pub fn on_signals(&self) {
+        let this = self.clone();
+        tokio::spawn(async move {
+            let ctrl_c = tokio::signal::ctrl_c();
+            #[cfg(unix)]
+            {
+                let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+                    .expect("a SIGTERM handler can be installed");
+                tokio::select! {
+                    _ = ctrl_c => {}
+                    _ = term.recv() => {}
+                }
+            }
+            #[cfg(not(unix))]
+            let _ = ctrl_c.await;
+            tracing::info!("shutdown requested");
+            this.trigger();
+        });
+    }
+}
+
+/// Serves /metrics, /healthz and /readyz, campaigns for the Lease when asked, and reconciles
+/// while leading (or always, without leader election) until `shutdown`.
+pub async fn run<P: Ec2Provider>(
+    client: kube::Client,
+    provider: P,
+    options: &RunOptions,
+    shutdown: Shutdown,
+) -> Result<(), RunError> {
+    let lease = options.leader_election.lease_config().map_err(RunError::Config)?;
+    let metrics = Arc::new(Metrics::new());
+    let readiness = Arc::new(Readiness::new(lease.is_some()));
+    let listener = http::bind(options.metrics_address).await?;
+    tracing::info!(address = %listener.local_addr()?, "serving /metrics, /healthz and /readyz");
+    let server = tokio::spawn(http::serve(
+        listener,
+        HttpState {
+            metrics: metrics.clone(),
+            readiness: readiness.clone(),
+        },
+        shutdown.wait(),
+    ));
+
+    let settings = ControllerSettings::from_options(options);
+    let clock: Arc<dyn Fn() -> Timestamp + Send + Sync> = Arc::new(Timestamp::now);
+    let result = match lease {
+        None => {
+            run_controller(
+                client,
+                provider,
+                settings,
+                metrics,
+                readiness,
+                clock,
+                shutdown.wait(),
+            )
+            .await
+        }
+        Some(lease) => {
+            let elector = LeaderElector::new(client.clone(), lease).map_err(RunError::Config)?;
+            let (tx, rx) = watch::channel(Leadership::Unsettled);
+            let election = tokio::spawn(elector.run(tx, shutdown.wait()));
+            tokio::spawn(mirror_leadership(rx.clone(), readiness.clone(), metrics.clone()));
+            let result = lead(
+                client, provider, settings, metrics, readiness, clock, rx, &shutdown,
+            )
+            .await;
+            shutdown.trigger();
+            match election.await {
+                Ok(ElectionEnd::LostLeadership) if result.is_ok() => Err(RunError::LostLeadership),
+                _ => result,
+            }
+        }
+    };
+    shutdown.trigger();
+    let _ = server.await;
+    result
+}
+
+/// Waits for the Lease, then reconciles until shutdown or until the Lease is lost.
+#[allow(clippy::too_many_arguments)]
+async fn lead<P: Ec2Provider>(
+    client: kube::Client,
+    provider: P,
+    settings: ControllerSettings,
+    metrics: Arc<Metrics>,
+    readiness: Arc<Readiness>,
+    clock: Arc<dyn Fn() -> Timestamp + Send + Sync>,
+    mut leadership: watch::Receiver<Leadership>,
+    shutdown: &Shutdown,
+) -> Result<(), RunError> {
+    tokio::select! {
+        leading = leadership.wait_for(Leadership::is_leading) => {
+            if leading.is_err() {
+                return Ok(()); // The election ended before this replica led: shutdown.
+            }
+        }
+        () = shutdown.wait() => return Ok(()),
+    }
+    tracing::info!("leading: starting the controller");
+    let stop = {
+        let shutdown = shutdown.wait();
+        let mut leadership = leadership.clone();
+        async move {
+            tokio::select! {
+                () = shutdown => {}
+                _ = leadership.wait_for(|l| !l.is_leading()) => {
+                    tracing::warn!("lost the leader Lease: stopping the controller");
+                }
+            }
+        }
+    };
+    run_controller(client, provider, settings, metrics, readiness, clock, stop).await
+}
+
+async fn mirror_leadership(
+    mut rx: watch::Receiver<Leadership>,
+    readiness: Arc<Readiness>,
+    metrics: Arc<Metrics>,
+) {
+    loop {
+        let state = rx.borrow_and_update().clone();
+        readiness.set_election(state.election_state());
+        metrics.set_leader(state.is_leading());
+        if rx.changed().await.is_err() {
+            return;
+        }
+    }
+}
+
+/// Reconciles InterfaceEndpoints until `stop` resolves.
+///
+/// Only changes of `metadata.generation` (spec edits, deletion) and of the finalizers trigger a
+/// reconcile: the controller's own status writes must not, or every pass would schedule the
+/// next at once. Time-driven work (polling a pending endpoint, resync) is the requeue's job.
+pub async fn run_controller<P: Ec2Provider>(
+    client: kube::Client,
+    provider: P,
+    settings: ControllerSettings,
+    metrics: Arc<Metrics>,
+    readiness: Arc<Readiness>,
+    clock: Arc<dyn Fn() -> Timestamp + Send + Sync>,
+    stop: impl Future<Output = ()> + Send + Sync + 'static,
+) -> Result<(), RunError> {
+    let api: Api<InterfaceEndpoint> = match &settings.watch_namespace {
+        Some(ns) => Api::namespaced(client.clone(), ns),
+        None => Api::all(client.clone()),
+    };
+    check_access(&api, settings.watch_namespace.as_deref()).await?;
+
+    let reporter = Reporter {
+        controller: "vpce-rollout".into(),
+        instance: Some(settings.instance.clone()),
+    };
+    let recorder = Recorder::new(client.clone(), reporter);
+    let ctx = Arc::new(Context::new(
+        client,
+        provider,
+        recorder,
+        metrics,
+        settings.timing,
+        clock,
+    ));
+
+    let (reader, writer) = reflector::store();
+    let trigger = watcher(api, watcher::Config::default())
+        .default_backoff()
+        .reflect(writer)
+        .applied_objects()
+        .predicate_filter(
+            predicates::generation.combine(predicates::finalizers),
+            Default::default(),
+        );
+
+    let synced = {
+        let reader = reader.clone();
+        let readiness = readiness.clone();
+        async move {
+            if reader.wait_until_ready().await.is_ok() {
+                tracing::info!("listed InterfaceEndpoints; ready");
+                readiness.set_synced(true);
+            }
+        }
+    };
+    let controller = Controller::for_stream(trigger, reader)
+        .graceful_shutdown_on(stop)
+        .run(reconcile::reconcile, reconcile::error_policy, ctx)
+        .for_each(|result| async move {
+            if let Err(error) = result {
+                tracing::debug!(%error, "reconcile loop");
+            }
+        });
+    tokio::join!(synced, controller);
+    readiness.set_synced(false);
+    if readiness.election() == ElectionState::Leading {
+        readiness.set_election(ElectionState::Unsettled);
+    }
+    tracing::info!("controller stopped");
+    Ok(())
+}
+
+/// Fails fast, with what to do, when the CRD is missing or RBAC forbids listing.
+async fn check_access(api: &Api<InterfaceEndpoint>, namespace: Option<&str>) -> Result<(), RunError> {
+    match api.list(&ListParams::default().limit(1)).await {
+        Ok(_) => Ok(()),
+        Err(kube::Error::Api(status)) if status.is_not_found() => Err(RunError::CrdMissing),
+        Err(kube::Error::Api(status)) if status.is_forbidden() => Err(RunError::Forbidden {
+            scope: namespace
+                .map(|ns| format!(" in namespace {ns}"))
+                .unwrap_or_default(),
+            message: status.message,
+        }),
+        Err(e) => Err(RunError::Kubernetes(e)),
+    }
+}

@@ -1,0 +1,122 @@
+//! Shared pieces: the API test server with the project's CRD, a client, waiting for a
+//! condition on an object, and reading its Events.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use k8s_openapi::api::core::v1::Namespace;
+use k8s_openapi::api::events::v1::Event;
+use kube::api::{Api, ListParams, PostParams};
+use kube::config::{KubeConfigOptions, Kubeconfig};
+use kube_test_server::TestServer;
+use vpce_rollout::api::InterfaceEndpoint;
+
+/// The repository's root.
+pub fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// The API test server with `crds/interfaceendpoints.yaml` registered, and a client for it.
+/// Controller logs go to the test's output (shown for failing tests; `RUST_LOG` filters).
+pub async fn cluster() -> (TestServer, kube::Client) {
+    let filter = std::env::var("RUST_LOG").unwrap_or_else(|_| "info,vpce_rollout=debug".into());
+    let _ = tracing_subscriber::fmt()
+        .with_test_writer()
+        .with_env_filter(filter)
+        .try_init();
+    let server = TestServer::builder()
+        .crd_file(repo().join("crds/interfaceendpoints.yaml"))
+        .start()
+        .expect("the Kubernetes API test server starts");
+    let kubeconfig =
+        Kubeconfig::read_from(server.kubeconfig_path()).expect("the test server writes a kubeconfig");
+    let config = kube::Config::from_custom_kubeconfig(kubeconfig, &KubeConfigOptions::default())
+        .await
+        .expect("the kubeconfig is usable");
+    let client = kube::Client::try_from(config).expect("a client for the test server");
+    (server, client)
+}
+
+pub async fn create_namespace(client: &kube::Client, name: &str) {
+    let ns: Namespace = serde_json::from_value(serde_json::json!({"metadata": {"name": name}})).unwrap();
+    Api::<Namespace>::all(client.clone())
+        .create(&PostParams::default(), &ns)
+        .await
+        .expect("namespace created");
+}
+
+/// Polls `api.get(name)` until `check` holds; panics with the last object seen after `timeout`.
+pub async fn wait_for(
+    api: &Api<InterfaceEndpoint>,
+    name: &str,
+    timeout: Duration,
+    what: &str,
+    check: impl Fn(&InterfaceEndpoint) -> bool,
+) -> InterfaceEndpoint {
+    let deadline = tokio::time::Instant::now() + timeout;
+    let mut last = None;
+    while tokio::time::Instant::now() < deadline {
+        if let Some(obj) = api.get_opt(name).await.expect("get the object") {
+            if check(&obj) {
+                return obj;
+            }
+            last = Some(obj);
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!(
+        "timed out after {timeout:?} waiting for {what}; last seen status: {}",
+        serde_json::to_string_pretty(&last.and_then(|o| o.status)).unwrap()
+    );
+}
+
+/// Polls until the object is gone.
+pub async fn wait_gone(api: &Api<InterfaceEndpoint>, name: &str, timeout: Duration) {
+    let deadline = tokio::time::Instant::now() + timeout;
+    while tokio::time::Instant::now() < deadline {
+        if api.get_opt(name).await.expect("get the object").is_none() {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let obj = api.get(name).await.unwrap();
+    panic!(
+        "{name} still exists after {timeout:?}: {:?} {:?}",
+        obj.metadata.finalizers,
+        obj.status.map(|s| s.phase)
+    );
+}
+
+/// The reasons of the Events recorded about `name` in `namespace`, oldest first; a reason
+/// recorded again within a few minutes appears as one Event series (see [`event_count`]).
+pub async fn event_reasons(client: &kube::Client, namespace: &str, name: &str) -> Vec<String> {
+    events_about(client, namespace, name)
+        .await
+        .iter()
+        .filter_map(|e| e.reason.clone())
+        .collect()
+}
+
+/// How many times an Event with `reason` was recorded about `name`, counting series.
+pub async fn event_count(client: &kube::Client, namespace: &str, name: &str, reason: &str) -> i32 {
+    events_about(client, namespace, name)
+        .await
+        .iter()
+        .filter(|e| e.reason.as_deref() == Some(reason))
+        .map(|e| e.series.as_ref().map_or(1, |s| s.count))
+        .sum()
+}
+
+async fn events_about(client: &kube::Client, namespace: &str, name: &str) -> Vec<Event> {
+    let events = Api::<Event>::namespaced(client.clone(), namespace)
+        .list(&ListParams::default())
+        .await
+        .expect("list Events");
+    let mut about: Vec<Event> = events
+        .items
+        .into_iter()
+        .filter(|e| e.regarding.as_ref().and_then(|r| r.name.as_deref()) == Some(name))
+        .collect();
+    about.sort_by_key(|e| e.event_time.as_ref().map(|t| t.0));
+    about
+}

@@ -1,0 +1,11 @@
+//! End-to-end tests: the controller against the Kubernetes API test server (real HTTP, watch,
+//! resourceVersion, status subresource, finalizers).
+//!
+//! - `on_sim`: the controller in-process over the simulated EC2 world, whose clock follows the
+//!   wall clock: the full rollout through Kubernetes, approval by a spec patch, drift,
+//!   deletion, Retain, restarts.
+//! - `binary_on_moto`: the real `vpce-rollout` binary against the test server and moto through
+//!   the launcher: what a platform team runs.
+
+mod harness;
+mod on_sim;

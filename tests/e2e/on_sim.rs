@@ -1,0 +1,402 @@
+//! The controller in-process, over the simulated EC2 world, through the Kubernetes API test
+//! server. The simulated clock follows the wall clock, with AWS's delays shortened to
+//! fractions of a second so that a full rollout takes a few seconds.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use kube::api::{Api, DeleteParams, Patch, PatchParams, PostParams};
+use serde_json::json;
+use tokio::task::JoinHandle;
+use vpce_rollout::api::{
+    DeletionPolicy, InterfaceEndpoint, InterfaceEndpointSpec, OWNER_TAG, RemediationMode, RolloutPhase,
+    UID_TAG,
+};
+use vpce_rollout::aws::sim::{SimClock, SimConfig, SimEc2, SimProvider};
+use vpce_rollout::aws::{AuthorizeRules, Ec2, NewRule, RuleFilter, RulePeer};
+use vpce_rollout::controller::http::Readiness;
+use vpce_rollout::controller::metrics::Metrics;
+use vpce_rollout::controller::run::{ControllerSettings, RunError, Shutdown, run_controller};
+use vpce_rollout::engine::incident;
+use vpce_rollout::model::{Protocol, tags_from};
+use vpce_rollout::plan::Timing;
+
+use crate::harness::{self, create_namespace, event_count, event_reasons, wait_for, wait_gone};
+
+const NS: &str = "platform";
+const NAME: &str = "cloudwatch-logs";
+const PATIENCE: Duration = Duration::from_secs(30);
+
+/// The simulated AWS side, with a clock that follows the wall clock.
+struct Aws {
+    sim: Arc<SimEc2>,
+    ticker: JoinHandle<()>,
+}
+
+impl Aws {
+    fn incident() -> Aws {
+        let clock = SimClock::new();
+        let config = SimConfig {
+            provisioning_delay: Duration::from_millis(1500),
+            private_dns_delay: Duration::from_millis(500),
+            deletion_delay: Duration::from_millis(500),
+            visibility_delay: Duration::from_millis(300),
+            ..SimConfig::default()
+        }
+        .without_throttling();
+        let sim = Arc::new(SimEc2::with_config(&incident::world(), clock.clone(), config));
+        let ticker = tokio::spawn(async move {
+            let tick = Duration::from_millis(20);
+            loop {
+                tokio::time::sleep(tick).await;
+                clock.advance(tick);
+            }
+        });
+        Aws { sim, ticker }
+    }
+
+    async fn owned_rules(&self, uid: &str) -> Vec<vpce_rollout::model::SecurityGroupRule> {
+        let filter = RuleFilter {
+            group_ids: vec![],
+            tag: Some((UID_TAG.into(), uid.into())),
+        };
+        self.sim.describe_security_group_rules(&filter).await.unwrap()
+    }
+
+    fn endpoints(&self) -> Vec<vpce_rollout::model::VpcEndpoint> {
+        self.sim.snapshot().vpc_endpoints
+    }
+}
+
+impl Drop for Aws {
+    fn drop(&mut self) {
+        self.ticker.abort();
+    }
+}
+
+/// The controller, running in-process until stopped.
+struct Controller {
+    shutdown: Shutdown,
+    task: JoinHandle<Result<(), RunError>>,
+}
+
+impl Controller {
+    fn start(client: &kube::Client, aws: &Aws) -> Controller {
+        let settings = ControllerSettings {
+            watch_namespace: None,
+            timing: Timing {
+                after_change: Duration::from_millis(200),
+                pending_min: Duration::from_millis(200),
+                pending_max: Duration::from_millis(800),
+                waiting: Duration::from_secs(1),
+                resync: Duration::from_secs(1),
+                visibility_window: Duration::from_secs(10),
+            },
+            instance: "e2e".into(),
+        };
+        let clock = aws.sim.clock().clone();
+        let shutdown = Shutdown::default();
+        let task = tokio::spawn(run_controller(
+            client.clone(),
+            SimProvider::new(aws.sim.clone()),
+            settings,
+            Arc::new(Metrics::new()),
+            Arc::new(Readiness::new(false)),
+            Arc::new(move || clock.timestamp()),
+            shutdown.wait(),
+        ));
+        Controller { shutdown, task }
+    }
+
+    async fn stop(self) {
+        self.shutdown.trigger();
+        self.task
+            .await
+            .expect("the controller task")
+            .expect("the controller stops cleanly");
+    }
+}
+
+fn endpoint(spec: InterfaceEndpointSpec) -> InterfaceEndpoint {
+    let mut obj = InterfaceEndpoint::new(NAME, spec);
+    obj.metadata.namespace = Some(NS.into());
+    obj
+}
+
+fn phase_is(phase: RolloutPhase) -> impl Fn(&InterfaceEndpoint) -> bool {
+    move |o| o.status.as_ref().is_some_and(|s| s.phase == phase)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn approval_by_a_spec_patch_unblocks_the_rollout_and_private_dns_comes_only_after() {
+    let (_server, client) = harness::cluster().await;
+    create_namespace(&client, NS).await;
+    let aws = Aws::incident();
+    let controller = Controller::start(&client, &aws);
+    let api: Api<InterfaceEndpoint> = Api::namespaced(client.clone(), NS);
+    let created = api
+        .create(
+            &PostParams::default(),
+            &endpoint(incident::spec(RemediationMode::Approval)),
+        )
+        .await
+        .unwrap();
+    let uid = created.metadata.uid.clone().unwrap();
+
+    let waiting = wait_for(
+        &api,
+        NAME,
+        PATIENCE,
+        "AwaitingApproval",
+        phase_is(RolloutPhase::AwaitingApproval),
+    )
+    .await;
+    let status = waiting.status.clone().unwrap();
+    let plan = status.plan.clone().expect("the plan is in status");
+    assert!(plan.requires_approval && !plan.approved);
+    assert_eq!(
+        plan.rules.len(),
+        1,
+        "one ingress rule admits the Zabbix agent: {plan:?}"
+    );
+    assert!(!status.private_dns_enabled);
+    assert_eq!(status.clients.as_ref().unwrap().ready, "1/2");
+    assert!(
+        waiting
+            .metadata
+            .finalizers
+            .as_ref()
+            .unwrap()
+            .contains(&"vpce-rollout.dev/cleanup".to_string())
+    );
+    let endpoints = aws.endpoints();
+    assert_eq!(endpoints.len(), 1);
+    assert!(
+        !endpoints[0].private_dns_enabled,
+        "private DNS stays off while the Zabbix agent is blocked"
+    );
+    assert!(
+        aws.owned_rules(&uid).await.is_empty(),
+        "nothing is authorized before approval"
+    );
+
+    // Approval is a spec edit (a Git commit in practice).
+    let approve = json!({"spec": {"approval": {"planId": plan.id}}});
+    api.patch(NAME, &PatchParams::default(), &Patch::Merge(&approve))
+        .await
+        .unwrap();
+    let ready = wait_for(&api, NAME, PATIENCE, "Ready", phase_is(RolloutPhase::Ready)).await;
+    let status = ready.status.unwrap();
+    assert!(status.private_dns_enabled);
+    assert_eq!(status.clients.as_ref().unwrap().ready, "2/2");
+    let rules = aws.owned_rules(&uid).await;
+    assert_eq!(rules.len(), 1);
+    assert!(
+        rules[0]
+            .tags
+            .iter()
+            .any(|t| t.key == OWNER_TAG && t.value == format!("{NS}/{NAME}"))
+    );
+
+    // Private DNS was enabled only after the rule was authorized.
+    let mutations = aws.sim.mutations();
+    let authorized = mutations
+        .iter()
+        .position(|c| c.operation.as_str() == "AuthorizeSecurityGroupIngress")
+        .unwrap();
+    let dns_on = mutations
+        .iter()
+        .position(|c| c.operation.as_str() == "ModifyVpcEndpoint")
+        .unwrap();
+    assert!(authorized < dns_on, "{mutations:?}");
+
+    let reasons = event_reasons(&client, NS, NAME).await;
+    for expected in [
+        "EndpointCreated",
+        "ClientsBlocked",
+        "PlanAwaitingApproval",
+        "RulesAuthorized",
+        "PrivateDnsEnabled",
+    ] {
+        assert!(
+            reasons.iter().any(|r| r == expected),
+            "no {expected} Event in {reasons:?}"
+        );
+    }
+    controller.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn drift_is_re_remediated_and_deletion_revokes_only_the_controllers_rules() {
+    let (_server, client) = harness::cluster().await;
+    create_namespace(&client, NS).await;
+    let aws = Aws::incident();
+    let controller = Controller::start(&client, &aws);
+    let api: Api<InterfaceEndpoint> = Api::namespaced(client.clone(), NS);
+    let created = api
+        .create(
+            &PostParams::default(),
+            &endpoint(incident::spec(RemediationMode::Auto)),
+        )
+        .await
+        .unwrap();
+    let uid = created.metadata.uid.clone().unwrap();
+    wait_for(&api, NAME, PATIENCE, "Ready", phase_is(RolloutPhase::Ready)).await;
+
+    // Someone removes the controller's rule by hand: the Auto mode puts it back.
+    let rule = aws.owned_rules(&uid).await.remove(0);
+    aws.sim
+        .revoke_rule_out_of_band(&rule.security_group_rule_id)
+        .unwrap();
+    let deadline = tokio::time::Instant::now() + PATIENCE;
+    loop {
+        let rules = aws.owned_rules(&uid).await;
+        if rules.len() == 1 && rules[0].security_group_rule_id != rule.security_group_rule_id {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the revoked rule was not re-added"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    wait_for(&api, NAME, PATIENCE, "Ready again", phase_is(RolloutPhase::Ready)).await;
+    assert!(
+        event_count(&client, NS, NAME, "RulesAuthorized").await >= 2,
+        "the rule was authorized twice"
+    );
+
+    // A rule someone else added to the endpoint's security group must survive the deletion.
+    let foreign = aws
+        .sim
+        .authorize_security_group_rules(&AuthorizeRules {
+            group_id: incident::SG_ENDPOINT.into(),
+            egress: false,
+            rules: vec![NewRule {
+                protocol: Protocol::Tcp,
+                from_port: 443,
+                to_port: 443,
+                peer: RulePeer::CidrIpv4("10.9.0.0/16".into()),
+                description: "added by the network team".into(),
+            }],
+            tags: tags_from([("team", "network")]),
+        })
+        .await
+        .unwrap();
+
+    api.delete(NAME, &DeleteParams::default()).await.unwrap();
+    wait_gone(&api, NAME, PATIENCE).await;
+    assert!(
+        aws.owned_rules(&uid).await.is_empty(),
+        "the controller's rules are revoked"
+    );
+    assert!(
+        aws.endpoints().is_empty(),
+        "the endpoint is deleted: {:?}",
+        aws.endpoints()
+    );
+    let remaining = aws
+        .sim
+        .describe_security_group_rules(&RuleFilter {
+            group_ids: vec![incident::SG_ENDPOINT.into()],
+            tag: None,
+        })
+        .await
+        .unwrap();
+    assert!(
+        remaining
+            .iter()
+            .any(|r| r.security_group_rule_id == foreign[0].security_group_rule_id),
+        "the foreign rule is intact"
+    );
+    let reasons = event_reasons(&client, NS, NAME).await;
+    assert!(
+        reasons.iter().any(|r| r == "RulesRevoked") && reasons.iter().any(|r| r == "EndpointDeleted"),
+        "{reasons:?}"
+    );
+    controller.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn retain_leaves_the_endpoint_and_its_rules_when_the_object_is_deleted() {
+    let (_server, client) = harness::cluster().await;
+    create_namespace(&client, NS).await;
+    let aws = Aws::incident();
+    let controller = Controller::start(&client, &aws);
+    let api: Api<InterfaceEndpoint> = Api::namespaced(client.clone(), NS);
+    let mut spec = incident::spec(RemediationMode::Auto);
+    spec.deletion_policy = DeletionPolicy::Retain;
+    let created = api.create(&PostParams::default(), &endpoint(spec)).await.unwrap();
+    let uid = created.metadata.uid.clone().unwrap();
+    wait_for(&api, NAME, PATIENCE, "Ready", phase_is(RolloutPhase::Ready)).await;
+
+    api.delete(NAME, &DeleteParams::default()).await.unwrap();
+    wait_gone(&api, NAME, PATIENCE).await;
+    let endpoints = aws.endpoints();
+    assert_eq!(endpoints.len(), 1);
+    assert!(endpoints[0].is_available() && endpoints[0].private_dns_enabled);
+    assert_eq!(
+        aws.owned_rules(&uid).await.len(),
+        1,
+        "the rule stays with the retained endpoint"
+    );
+    controller.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_controller_restarted_in_every_phase_converges_without_a_second_endpoint() {
+    let (_server, client) = harness::cluster().await;
+    create_namespace(&client, NS).await;
+    let aws = Aws::incident();
+    let api: Api<InterfaceEndpoint> = Api::namespaced(client.clone(), NS);
+    let mut controller = Controller::start(&client, &aws);
+    api.create(
+        &PostParams::default(),
+        &endpoint(incident::spec(RemediationMode::Approval)),
+    )
+    .await
+    .unwrap();
+
+    let mut restarted_in = Vec::new();
+    let deadline = tokio::time::Instant::now() + PATIENCE * 2;
+    loop {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "no Ready after restarts in {restarted_in:?}"
+        );
+        let obj = api.get(NAME).await.unwrap();
+        let Some(status) = obj.status.clone() else {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+            continue;
+        };
+        if status.phase == RolloutPhase::Ready {
+            break;
+        }
+        if !restarted_in.contains(&status.phase) {
+            restarted_in.push(status.phase);
+            controller.stop().await;
+            controller = Controller::start(&client, &aws);
+        }
+        if status.phase == RolloutPhase::AwaitingApproval && obj.spec.approval.is_none() {
+            let id = status.plan.unwrap().id;
+            let approve = json!({"spec": {"approval": {"planId": id}}});
+            api.patch(NAME, &PatchParams::default(), &Patch::Merge(&approve))
+                .await
+                .unwrap();
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(
+        restarted_in.contains(&RolloutPhase::AwaitingApproval) && restarted_in.len() >= 3,
+        "restarted in {restarted_in:?}"
+    );
+    assert_eq!(aws.endpoints().len(), 1, "one endpoint whatever the restarts");
+    let creates = aws
+        .sim
+        .mutations()
+        .iter()
+        .filter(|c| c.operation.as_str() == "CreateVpcEndpoint")
+        .count();
+    assert!(creates >= 1);
+    controller.stop().await;
+}
