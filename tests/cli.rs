@@ -252,11 +252,11 @@ fn a_malformed_manifest_exits_1_naming_the_field_and_line() {
 #[test]
 fn a_usage_error_exits_1_not_2_which_means_blocked() {
     let out = Command::new(env!("CARGO_BIN_EXE_vpce-rollout"))
-        .args(["plan", "-f", "endpoint.yaml"])
+        .args(["plan", "--snapshot", "snapshot.json"])
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(1));
-    assert!(stderr(&out).contains("--snapshot"), "{}", stderr(&out));
+    assert!(stderr(&out).contains("--filename"), "{}", stderr(&out));
 }
 
 #[test]

@@ -8,7 +8,7 @@ use std::collections::BTreeSet;
 
 use futures::future::try_join_all;
 
-use super::{Ec2, Ec2Error, EndpointFilter, RuleFilter};
+use super::{Ec2, Ec2Error, EndpointFilter, ErrorKind, RuleFilter};
 use crate::api::{Owner, UID_TAG};
 use crate::model::Snapshot;
 
@@ -35,8 +35,16 @@ pub async fn observe_vpc<E: Ec2>(
         vpc_id: Some(vpc_id.to_string()),
         ..Default::default()
     };
+    // DescribeVpcs names the VPC by id, so EC2 (and the sim) answer NotFound when it is gone:
+    // that is an observation (no VPC), not a failure.
+    let vpcs = async {
+        match ec2.describe_vpcs(&vpc_ids).await {
+            Err(e) if e.kind == ErrorKind::NotFound => Ok(Vec::new()),
+            other => other,
+        }
+    };
     let (vpcs, subnets, security_groups, network_interfaces, network_acls, vpc_endpoints) = futures::try_join!(
-        ec2.describe_vpcs(&vpc_ids),
+        vpcs,
         ec2.describe_subnets(vpc_id),
         ec2.describe_security_groups(vpc_id),
         ec2.describe_network_interfaces(vpc_id),

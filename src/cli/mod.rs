@@ -3,8 +3,10 @@
 //! through the exit code ([`exit`]).
 
 pub mod demo;
+pub mod live;
 pub mod manifest;
 pub mod plan;
+pub mod snapshot;
 pub mod table;
 
 use std::process::ExitCode;
@@ -31,14 +33,20 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Check, offline, which clients an endpoint's private DNS would cut off
+    /// Check which clients an endpoint's private DNS would cut off
     ///
-    /// Reads the InterfaceEndpoint manifest and a VPC snapshot; prints which ENIs private DNS
+    /// Reads the InterfaceEndpoint manifest and a VPC snapshot (`--snapshot`), or the live VPC
+    /// when no snapshot is given (read-only EC2 calls, docs/aws.md); prints which ENIs private DNS
     /// would capture, which of them cannot reach the endpoint on tcp/443 and why, and the
     /// fewest security-group rules that would fix them.
     ///
     /// Exit code 0: every client can reach the endpoint; 2: some are blocked; 1: error.
     Plan(plan::PlanArgs),
+    /// Write one VPC, as the live account shows it, in the snapshot format `plan` reads
+    ///
+    /// Read-only EC2 calls with the environment's credentials, region and endpoint (docs/aws.md).
+    /// `plan --snapshot` on the file later gives the verdicts a live `plan` gives now.
+    Snapshot(snapshot::SnapshotArgs),
     /// Replay the incident on a simulated EC2 world: the real engine, virtual time, no network
     ///
     /// A CloudWatch Logs endpoint for a VPC Lambda, in a VPC where a Zabbix agent on EC2 is not
@@ -69,6 +77,7 @@ pub fn main() -> ExitCode {
 pub fn run(cli: Cli) -> ExitCode {
     match cli.command {
         Command::Plan(args) => plan::run(&args),
+        Command::Snapshot(args) => snapshot::run_command(&args),
         Command::Demo(args) => demo::run(&args),
     }
 }

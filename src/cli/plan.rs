@@ -1,5 +1,7 @@
-//! `vpce-rollout plan -f ENDPOINT.yaml --snapshot FILE [-o table|json]`: the analysis the
-//! controller would make, offline: no cluster, no AWS account.
+//! `vpce-rollout plan -f ENDPOINT.yaml [--snapshot FILE] [-o table|json]`: the analysis the
+//! controller would make. With `--snapshot`, offline: no cluster, no AWS account. Without it, the
+//! VPC is read live from the account the environment's credentials name (docs/aws.md), the
+//! same observation the controller makes; nothing is changed.
 //!
 //! Exit code 0 when every client can reach the endpoint, 2 when some are blocked, 1 on error
 //! (unreadable manifest or snapshot, or a spec that does not fit the snapshot).
@@ -13,13 +15,14 @@ use clap::{Args, ValueEnum};
 use ipnet::IpNet;
 use serde::Serialize;
 
+use super::live::{LiveTarget, observe_live};
 use super::manifest::{self, Manifest};
 use super::table::{Colour, Style, Table};
 use super::{exit, fail};
 use crate::analysis::{
     Analysis, ClientVerdict, RuleChange, analyze, owned_endpoint, unobserved_endpoint_interfaces,
 };
-use crate::api::RemediationMode;
+use crate::api::{Owner, RemediationMode};
 use crate::aws::RulePeer;
 use crate::model::Snapshot;
 
@@ -28,9 +31,10 @@ pub struct PlanArgs {
     /// The InterfaceEndpoint manifest (`-` reads standard input).
     #[arg(short = 'f', long = "filename", value_name = "ENDPOINT.yaml")]
     pub file: PathBuf,
-    /// The VPC as `aws ec2 describe-*` prints it, merged into one JSON object (docs/snapshot.md).
+    /// The VPC as `aws ec2 describe-*` (or `vpce-rollout snapshot`) prints it, merged into one
+    /// JSON object (docs/snapshot.md). Without it, the VPC is read live (read-only EC2 calls).
     #[arg(long, value_name = "FILE")]
-    pub snapshot: PathBuf,
+    pub snapshot: Option<PathBuf>,
     /// `table` for people, `json` for programs.
     #[arg(short = 'o', long, value_enum, default_value_t = OutputFormat::Table)]
     pub output: OutputFormat,
@@ -47,19 +51,21 @@ pub fn run(args: &PlanArgs) -> ExitCode {
         Ok(m) => m,
         Err(e) => return fail(e),
     };
-    let snapshot = match Snapshot::from_file(&args.snapshot) {
-        Ok(s) => s,
-        Err(e) => return fail(e),
-    };
     let owner = manifest.owner();
+    let (snapshot, source) = match &args.snapshot {
+        Some(path) => match Snapshot::from_file(path) {
+            Ok(s) => (s, format!("the snapshot {}", path.display())),
+            Err(e) => return fail(e),
+        },
+        None => match observe_live_vpc(&manifest, &owner) {
+            Ok(s) => (s, format!("the live VPC {}", manifest.spec.vpc_id)),
+            Err(e) => return fail(e),
+        },
+    };
     let analysis = match analyze(&manifest.spec, Some(&owner), &snapshot) {
         Ok(a) => a,
         Err(e) => {
-            return fail(format_args!(
-                "{} does not fit the snapshot {}: {e}",
-                args.file.display(),
-                args.snapshot.display()
-            ));
+            return fail(format_args!("{} does not fit {source}: {e}", args.file.display(),));
         }
     };
 
@@ -88,6 +94,22 @@ pub fn run(args: &PlanArgs) -> ExitCode {
     } else {
         ExitCode::from(exit::BLOCKED)
     }
+}
+
+/// The VPC of the spec as the account shows it now (region: the spec's, else the environment's).
+fn observe_live_vpc(manifest: &Manifest, owner: &Owner) -> Result<Snapshot, String> {
+    let spec = &manifest.spec;
+    let target = LiveTarget {
+        vpc_id: &spec.vpc_id,
+        region: spec.region.as_deref(),
+        service_name: Some(&spec.service_name),
+        owner: (!owner.uid.is_empty()).then_some(owner),
+    };
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| format!("cannot start the async runtime: {e}"))?;
+    runtime.block_on(observe_live(&target)).map_err(|e| e.to_string())
 }
 
 /// `10.0.1.10` for a single address, the CIDR otherwise.

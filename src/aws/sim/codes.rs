@@ -6,7 +6,7 @@
 //! Where EC2's exact wording for a case is not published, the message says plainly what is wrong
 //! in EC2's style; the code is what the engine acts on.
 
-use crate::aws::{Ec2Error, Ec2Operation};
+use crate::aws::{Ec2Error, Ec2Operation, ErrorKind};
 
 fn err(op: Ec2Operation, code: &str, message: String) -> Ec2Error {
     Ec2Error::from_code(op, code, message)
@@ -55,6 +55,14 @@ pub(super) fn endpoint_not_found(op: Ec2Operation, endpoint_id: &str) -> Ec2Erro
         "InvalidVpcEndpointId.NotFound",
         format!("The Vpc Endpoint Id '{endpoint_id}' does not exist"),
     )
+}
+
+/// `error` about an endpoint that exists but that describes cannot see yet (created moments
+/// ago): EC2 answers NotFound, and the SDK adapter reports it as `NotYetVisible` because it
+/// created that id itself; the simulated world does the same, so the engine sees one kind.
+pub(super) fn not_yet_visible(mut error: Ec2Error) -> Ec2Error {
+    error.kind = ErrorKind::NotYetVisible;
+    error
 }
 
 /// DeleteVpcEndpoints reports unknown ids per item with this code (the one Terraform's AWS

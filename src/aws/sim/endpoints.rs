@@ -148,7 +148,8 @@ impl World {
         let id = &request.vpc_endpoint_id;
         let current = match self.endpoints.get(id) {
             Some(e) if e.is_visible(now.elapsed) => e.endpoint.clone(),
-            _ => return Err(codes::endpoint_not_found(op, id)),
+            Some(_) => return Err(codes::not_yet_visible(codes::endpoint_not_found(op, id))),
+            None => return Err(codes::endpoint_not_found(op, id)),
         };
         let state = current.state_lower();
         if state == "deleting" || state == "deleted" {
@@ -282,7 +283,11 @@ impl World {
         let mut unsuccessful = BTreeMap::new();
         for id in ids {
             let Some(sim) = self.endpoints.get_mut(id).filter(|e| e.is_visible(now.elapsed)) else {
-                unsuccessful.insert(id.clone(), codes::endpoint_item_not_found(op, id));
+                let mut error = codes::endpoint_item_not_found(op, id);
+                if self.endpoints.contains_key(id) {
+                    error = codes::not_yet_visible(error);
+                }
+                unsuccessful.insert(id.clone(), error);
                 continue;
             };
             if sim.endpoint.state_lower() == "deleting" {
@@ -303,8 +308,10 @@ impl World {
         now: Now,
     ) -> Result<Vec<VpcEndpoint>, Ec2Error> {
         for id in &filter.vpc_endpoint_ids {
-            if !self.endpoints.get(id).is_some_and(|e| e.is_visible(now.elapsed)) {
-                return Err(codes::endpoint_not_found(op, id));
+            match self.endpoints.get(id) {
+                Some(e) if e.is_visible(now.elapsed) => {}
+                Some(_) => return Err(codes::not_yet_visible(codes::endpoint_not_found(op, id))),
+                None => return Err(codes::endpoint_not_found(op, id)),
             }
         }
         Ok(self

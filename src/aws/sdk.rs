@@ -1,1 +1,0 @@
-//! The EC2 port over aws-sdk-ec2.

@@ -1,0 +1,263 @@
+//! SDK errors → [`Ec2Error`]: service errors through the shared [`classify`] table, transport
+//! failures as `Transient`, and `NotFound` for something this process just created as
+//! `NotYetVisible` (EC2 is eventually consistent: a new endpoint can be unknown to the next
+//! call for a few seconds).
+
+use std::collections::HashMap;
+use std::error::Error as StdError;
+use std::fmt::Debug;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use aws_credential_types::provider::error::CredentialsError;
+use aws_sdk_ec2::error::{ProvideErrorMetadata, SdkError};
+
+use crate::aws::errors::classify;
+use crate::aws::{Ec2Error, Ec2Operation, ErrorKind};
+
+/// Code of an error that never reached EC2 because no credentials could be found.
+pub const NO_CREDENTIALS: &str = "NoCredentials";
+/// Code of an EC2 response the adapter cannot use (a missing field, an unknown protocol).
+pub const UNEXPECTED_RESPONSE: &str = "UnexpectedResponse";
+
+/// Classifies a failed SDK call.
+pub fn from_sdk<E, R>(operation: Ec2Operation, err: SdkError<E, R>) -> Ec2Error
+where
+    E: ProvideErrorMetadata + StdError + 'static,
+    R: Debug + 'static,
+{
+    match &err {
+        SdkError::ServiceError(context) => {
+            let service = context.err();
+            let code = service.code().unwrap_or("Unknown");
+            let message = service.message().unwrap_or_default();
+            Ec2Error::new(classify(code, message), operation, code, message)
+        }
+        SdkError::TimeoutError(_) => Ec2Error::new(
+            ErrorKind::Transient,
+            operation,
+            "Timeout",
+            "no response within the configured timeout",
+        ),
+        SdkError::DispatchFailure(failure) => {
+            if let Some(credentials) = find_source::<CredentialsError>(&err) {
+                return credentials_error(operation, credentials);
+            }
+            let (code, kind) = if failure.is_timeout() {
+                ("Timeout", ErrorKind::Transient)
+            } else if failure.is_io() {
+                ("ConnectionFailed", ErrorKind::Transient)
+            } else if failure.is_user() {
+                ("InvalidRequest", ErrorKind::Invalid)
+            } else {
+                ("DispatchFailure", ErrorKind::Transient)
+            };
+            Ec2Error::new(kind, operation, code, chain_message(&err))
+        }
+        SdkError::ResponseError(_) => Ec2Error::new(
+            ErrorKind::Transient,
+            operation,
+            "ResponseError",
+            chain_message(&err),
+        ),
+        SdkError::ConstructionFailure(_) => Ec2Error::new(
+            ErrorKind::Invalid,
+            operation,
+            "InvalidRequest",
+            chain_message(&err),
+        ),
+        _ => Ec2Error::new(ErrorKind::Transient, operation, "SdkError", chain_message(&err)),
+    }
+}
+
+/// An EC2 response without something the adapter needs.
+pub fn unexpected(operation: Ec2Operation, what: impl Into<String>) -> Ec2Error {
+    Ec2Error::new(ErrorKind::Invalid, operation, UNEXPECTED_RESPONSE, what)
+}
+
+fn credentials_error(operation: Ec2Operation, err: &CredentialsError) -> Ec2Error {
+    let message = chain_message(err);
+    match err {
+        // Nothing in the chain (environment, profile, web identity, container, IMDS) had
+        // credentials: a deployment problem that waiting will not fix.
+        CredentialsError::CredentialsNotLoaded(_) => Ec2Error::new(
+            ErrorKind::AccessDenied,
+            operation,
+            NO_CREDENTIALS,
+            format!(
+                "no AWS credentials found (environment, profile, web identity, container, IMDS): {message}"
+            ),
+        ),
+        CredentialsError::InvalidConfiguration(_) => Ec2Error::new(
+            ErrorKind::Invalid,
+            operation,
+            "InvalidCredentialsConfiguration",
+            message,
+        ),
+        _ => Ec2Error::new(ErrorKind::Transient, operation, "CredentialsUnavailable", message),
+    }
+}
+
+/// The first error of type `T` in `err`'s source chain.
+fn find_source<'a, T: StdError + 'static>(err: &'a (dyn StdError + 'static)) -> Option<&'a T> {
+    let mut current: Option<&(dyn StdError + 'static)> = Some(err);
+    while let Some(e) = current {
+        if let Some(found) = e.downcast_ref::<T>() {
+            return Some(found);
+        }
+        current = e.source();
+    }
+    None
+}
+
+/// Every message of an error chain, joined: the SDK's top-level messages ("dispatch failure")
+/// say nothing a person can act on; the cause is at the bottom.
+fn chain_message(err: &(dyn StdError + 'static)) -> String {
+    let mut parts = vec![err.to_string()];
+    let mut current = err.source();
+    while let Some(e) = current {
+        let text = e.to_string();
+        if !parts.iter().any(|p| p == &text) {
+            parts.push(text);
+        }
+        current = e.source();
+    }
+    parts.join(": ")
+}
+
+/// Ids this process created recently, to tell "not yet visible" from "gone".
+#[derive(Debug)]
+pub struct RecentlyCreated {
+    window: Duration,
+    created: Mutex<HashMap<String, Instant>>,
+}
+
+impl RecentlyCreated {
+    pub fn new(window: Duration) -> Self {
+        Self {
+            window,
+            created: Mutex::new(HashMap::new()),
+        }
+    }
+
+    pub fn record(&self, id: &str) {
+        let now = Instant::now();
+        let mut created = self.created.lock().unwrap_or_else(|p| p.into_inner());
+        created.retain(|_, at| now.duration_since(*at) < self.window);
+        created.insert(id.to_string(), now);
+    }
+
+    /// The id was deleted here: from now on, NotFound for it means gone.
+    pub fn forget(&self, id: &str) {
+        let mut created = self.created.lock().unwrap_or_else(|p| p.into_inner());
+        created.remove(id);
+    }
+
+    fn is_recent(&self, id: &str) -> bool {
+        let created = self.created.lock().unwrap_or_else(|p| p.into_inner());
+        created.get(id).is_some_and(|at| at.elapsed() < self.window)
+    }
+
+    /// `NotFound` about one of `ids`, created here moments ago, becomes `NotYetVisible`.
+    pub fn reclassify<'a>(&self, mut err: Ec2Error, ids: impl IntoIterator<Item = &'a String>) -> Ec2Error {
+        if err.kind == ErrorKind::NotFound && ids.into_iter().any(|id| self.is_recent(id)) {
+            err.kind = ErrorKind::NotYetVisible;
+        }
+        err
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use aws_sdk_ec2::error::ErrorMetadata;
+    use aws_sdk_ec2::operation::describe_vpcs::DescribeVpcsError;
+
+    use super::*;
+
+    fn service_error(code: &str, message: &str) -> SdkError<DescribeVpcsError, ()> {
+        let meta = ErrorMetadata::builder().code(code).message(message).build();
+        SdkError::service_error(DescribeVpcsError::generic(meta), ())
+    }
+
+    #[test]
+    fn service_errors_are_classified_by_their_ec2_code() {
+        for (code, kind) in [
+            ("RequestLimitExceeded", ErrorKind::Throttled),
+            ("UnauthorizedOperation", ErrorKind::AccessDenied),
+            ("InvalidVpcEndpointId.NotFound", ErrorKind::NotFound),
+            ("InvalidParameterValue", ErrorKind::Invalid),
+            ("InternalError", ErrorKind::Transient),
+        ] {
+            let err = from_sdk(Ec2Operation::DescribeVpcs, service_error(code, "because"));
+            assert_eq!((err.kind, err.code.as_str()), (kind, code));
+            assert_eq!(err.message, "because");
+            assert_eq!(err.operation, Ec2Operation::DescribeVpcs);
+        }
+    }
+
+    #[test]
+    fn timeouts_and_connection_failures_are_transient() {
+        let timeout: SdkError<DescribeVpcsError, ()> = SdkError::timeout_error("slow");
+        assert_eq!(
+            from_sdk(Ec2Operation::DescribeVpcs, timeout).kind,
+            ErrorKind::Transient
+        );
+
+        let io = aws_sdk_ec2::error::ConnectorError::io("connection refused".into());
+        let err = from_sdk(
+            Ec2Operation::DescribeVpcs,
+            SdkError::<DescribeVpcsError, ()>::dispatch_failure(io),
+        );
+        assert_eq!(
+            (err.kind, err.code.as_str()),
+            (ErrorKind::Transient, "ConnectionFailed")
+        );
+        assert!(err.message.contains("connection refused"), "{}", err.message);
+    }
+
+    #[test]
+    fn missing_credentials_are_access_denied_not_a_retry_loop() {
+        let missing = CredentialsError::not_loaded("no providers in chain provided credentials");
+        let dispatch = aws_sdk_ec2::error::ConnectorError::other(Box::new(missing), None);
+        let err = from_sdk(
+            Ec2Operation::DescribeVpcs,
+            SdkError::<DescribeVpcsError, ()>::dispatch_failure(dispatch),
+        );
+        assert_eq!(
+            (err.kind, err.code.as_str()),
+            (ErrorKind::AccessDenied, NO_CREDENTIALS)
+        );
+    }
+
+    #[test]
+    fn not_found_for_a_freshly_created_endpoint_is_not_yet_visible() {
+        let recent = RecentlyCreated::new(Duration::from_secs(60));
+        recent.record("vpce-new");
+        let not_found = || {
+            Ec2Error::new(
+                ErrorKind::NotFound,
+                Ec2Operation::ModifyVpcEndpoint,
+                "InvalidVpcEndpointId.NotFound",
+                "",
+            )
+        };
+        let new = ["vpce-new".to_string()];
+        let old = ["vpce-old".to_string()];
+        assert_eq!(
+            recent.reclassify(not_found(), &new).kind,
+            ErrorKind::NotYetVisible
+        );
+        assert_eq!(recent.reclassify(not_found(), &old).kind, ErrorKind::NotFound);
+
+        recent.forget("vpce-new");
+        assert_eq!(
+            recent.reclassify(not_found(), &new).kind,
+            ErrorKind::NotFound,
+            "deleted here, so gone"
+        );
+
+        let expired = RecentlyCreated::new(Duration::ZERO);
+        expired.record("vpce-new");
+        assert_eq!(expired.reclassify(not_found(), &new).kind, ErrorKind::NotFound);
+    }
+}

@@ -1,0 +1,244 @@
+//! Port methods on the wire beyond the contract: paging, prefix lists, NACLs, endpoint
+//! services, the endpoint `State` trap, and the adapter's refusal to revoke foreign rules.
+
+use aws_sdk_ec2::types::{AddPrefixListEntry, Filter, State};
+use vpce_rollout::aws::observe::{ObserveScope, observe_vpc};
+use vpce_rollout::aws::sdk::SdkOptions;
+use vpce_rollout::aws::sdk::ec2::RULE_NOT_OWNED;
+use vpce_rollout::aws::{AuthorizeRules, Ec2, ErrorKind, NewRule, RuleFilter, RulePeer};
+use vpce_rollout::model::Protocol;
+
+use crate::bench::{Bench, MotoBench, logs_service, service_without_private_dns};
+use crate::contract::{create_request, owner, owner_tags, wait_available};
+use crate::moto::test_options;
+
+#[tokio::test]
+async fn network_interfaces_are_read_page_by_page() {
+    let mut b = MotoBench::incident_with(SdkOptions {
+        page_size: 5,
+        ..test_options()
+    })
+    .await;
+    for i in 0..7 {
+        b.eni(&format!("worker-{i}"), "main-b", &["lambda-sg"]).await;
+    }
+
+    // EC2 honours MaxResults (the launcher makes moto do so too) ...
+    let first = b
+        .client()
+        .describe_network_interfaces()
+        .filters(Filter::builder().name("vpc-id").values(b.id("main")).build())
+        .max_results(5)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(first.network_interfaces().len(), 5);
+    let token = first.next_token().expect("a second page").to_string();
+    let second = b
+        .client()
+        .describe_network_interfaces()
+        .filters(Filter::builder().name("vpc-id").values(b.id("main")).build())
+        .max_results(5)
+        .next_token(token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(second.network_interfaces().len(), 4);
+    assert!(second.next_token().is_none());
+
+    // ... and the adapter reads every page.
+    let enis = b.port().describe_network_interfaces(&b.id("main")).await.unwrap();
+    let mut ids: Vec<&str> = enis.iter().map(|e| e.network_interface_id.as_str()).collect();
+    ids.sort();
+    ids.dedup();
+    assert_eq!(ids.len(), 9, "{ids:?}");
+}
+
+#[tokio::test]
+async fn the_sdk_reads_a_wire_available_state_as_unknown_and_the_adapter_still_sees_it_available() {
+    let b = MotoBench::incident().await;
+    let created = b
+        .port()
+        .create_vpc_endpoint(&create_request(
+            &b,
+            &owner("state"),
+            "main",
+            &["main-a"],
+            &["endpoint-sg"],
+        ))
+        .await
+        .unwrap();
+    let ready = wait_available(&b, &created.vpc_endpoint_id).await;
+    assert_eq!(ready.state.as_deref(), Some("available"));
+
+    let raw = b
+        .client()
+        .describe_vpc_endpoints()
+        .vpc_endpoint_ids(&created.vpc_endpoint_id)
+        .send()
+        .await
+        .unwrap();
+    let state = raw.vpc_endpoints()[0].state().expect("a state");
+    assert_ne!(
+        state,
+        &State::Available,
+        "the SDK variant does not match the wire value"
+    );
+    assert!(state.as_str().eq_ignore_ascii_case("available"));
+}
+
+#[tokio::test]
+async fn prefix_lists_referenced_by_security_groups_are_observed_with_their_entries() {
+    let b = MotoBench::incident().await;
+    let created = b
+        .client()
+        .create_managed_prefix_list()
+        .prefix_list_name("monitoring")
+        .address_family("IPv4")
+        .max_entries(5)
+        .entries(
+            AddPrefixListEntry::builder()
+                .cidr("10.99.0.0/16")
+                .description("monitoring")
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let list_id = created
+        .prefix_list()
+        .and_then(|p| p.prefix_list_id())
+        .unwrap()
+        .to_string();
+    let owner = owner("prefix");
+    b.port()
+        .authorize_security_group_rules(&AuthorizeRules {
+            group_id: b.id("endpoint-sg"),
+            egress: false,
+            rules: vec![NewRule {
+                protocol: Protocol::Tcp,
+                from_port: 443,
+                to_port: 443,
+                peer: RulePeer::PrefixList(list_id.clone()),
+                description: "vpce-rollout: monitoring".into(),
+            }],
+            tags: owner_tags(&owner),
+        })
+        .await
+        .unwrap();
+
+    let world = observe_vpc(b.port(), &b.id("main"), ObserveScope::default())
+        .await
+        .unwrap();
+    assert!(
+        world.prefix_lists.iter().any(|p| p.prefix_list_id == list_id),
+        "{:?}",
+        world.prefix_lists
+    );
+    let entries = &world.prefix_list_entries[&list_id];
+    assert_eq!(entries.len(), 1);
+    assert_eq!(entries[0].cidr, "10.99.0.0/16");
+
+    let rules = b
+        .port()
+        .describe_security_group_rules(&RuleFilter {
+            group_ids: vec![b.id("endpoint-sg")],
+            tag: None,
+        })
+        .await
+        .unwrap();
+    let rule = rules
+        .iter()
+        .find(|r| r.prefix_list_id.as_deref() == Some(&list_id))
+        .unwrap();
+    assert_eq!(rule.description.as_deref(), Some("vpce-rollout: monitoring"));
+}
+
+#[tokio::test]
+async fn network_acls_are_observed_with_their_ordered_entries() {
+    let b = MotoBench::incident().await;
+    let acls = b.port().describe_network_acls(&b.id("main")).await.unwrap();
+    let default = acls.iter().find(|a| a.is_default).expect("the VPC's default ACL");
+    let inbound: Vec<(i32, Protocol, &str)> = default
+        .entries
+        .iter()
+        .filter(|e| !e.egress)
+        .map(|e| (e.rule_number, e.protocol, e.rule_action.as_str()))
+        .collect();
+    assert!(inbound.contains(&(100, Protocol::All, "allow")), "{inbound:?}");
+}
+
+#[tokio::test]
+async fn endpoint_services_are_described_with_their_private_dns_names() {
+    let b = MotoBench::incident().await;
+    let services = b
+        .port()
+        .describe_vpc_endpoint_services(&[logs_service(), service_without_private_dns()])
+        .await
+        .unwrap();
+    let dns = |name: String| {
+        services
+            .iter()
+            .find(|s| s.service_name == name)
+            .map(|s| s.private_dns_name().map(str::to_string))
+    };
+    assert_eq!(
+        dns(logs_service()),
+        Some(Some("logs.us-east-1.amazonaws.com".into()))
+    );
+    assert_eq!(dns(service_without_private_dns()), Some(None));
+
+    let err = b
+        .port()
+        .describe_vpc_endpoint_services(&["com.amazonaws.us-east-1.nonexistent".into()])
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind, ErrorKind::Invalid, "{err}");
+}
+
+#[tokio::test]
+async fn revoking_a_rule_without_the_owner_tags_is_refused_and_the_rule_stays() {
+    let b = MotoBench::incident().await;
+    let foreign = b
+        .client()
+        .authorize_security_group_ingress()
+        .group_id(b.id("endpoint-sg"))
+        .ip_permissions(
+            aws_sdk_ec2::types::IpPermission::builder()
+                .ip_protocol("tcp")
+                .from_port(443)
+                .to_port(443)
+                .ip_ranges(
+                    aws_sdk_ec2::types::IpRange::builder()
+                        .cidr_ip("10.0.0.0/8")
+                        .build(),
+                )
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let id = foreign.security_group_rules()[0]
+        .security_group_rule_id()
+        .unwrap()
+        .to_string();
+    let err = b
+        .port()
+        .revoke_security_group_rules(&b.id("endpoint-sg"), false, std::slice::from_ref(&id))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        (err.kind, err.code.as_str()),
+        (ErrorKind::Invalid, RULE_NOT_OWNED),
+        "{err}"
+    );
+    let rules = b
+        .port()
+        .describe_security_group_rules(&RuleFilter {
+            group_ids: vec![b.id("endpoint-sg")],
+            tag: None,
+        })
+        .await
+        .unwrap();
+    assert!(rules.iter().any(|r| r.security_group_rule_id == id));
+}

@@ -1,0 +1,201 @@
+//! The full rollout on moto through the launcher, by the real engine over the aws-sdk-ec2
+//! adapter: create with private DNS off, open the path for the blocked client, enable private
+//! DNS, then on deletion revoke exactly the controller's rules and delete the endpoint.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use vpce_rollout::analysis;
+use vpce_rollout::api::{
+    InterfaceEndpointSpec, InterfaceEndpointStatus, Owner, RemediationMode, RemediationSpec, RolloutPhase,
+};
+use vpce_rollout::aws::observe::{ObserveScope, observe_vpc};
+use vpce_rollout::aws::{Ec2, EndpointFilter, RuleFilter};
+use vpce_rollout::engine::{ReconcileOutcome, ReconcileRequest, reconcile};
+use vpce_rollout::plan::Timing;
+
+use crate::bench::{Bench, MotoBench, logs_service};
+use crate::contract::owner;
+
+/// Short waits: moto's endpoints are pending for a second, not minutes.
+fn quick_timing() -> Timing {
+    Timing {
+        after_change: Duration::from_millis(200),
+        pending_min: Duration::from_millis(300),
+        pending_max: Duration::from_secs(1),
+        waiting: Duration::from_secs(1),
+        resync: Duration::from_secs(5),
+        ..Timing::default()
+    }
+}
+
+struct Rollout<'a> {
+    bench: &'a MotoBench,
+    spec: InterfaceEndpointSpec,
+    owner: Owner,
+    status: InterfaceEndpointStatus,
+    deleting: bool,
+    phases: Vec<RolloutPhase>,
+}
+
+impl Rollout<'_> {
+    async fn pass(&mut self) -> ReconcileOutcome {
+        let request = ReconcileRequest {
+            spec: &self.spec,
+            generation: Some(1),
+            owner: &self.owner,
+            deleting: self.deleting,
+            status: &self.status,
+            now: k8s_openapi::jiff::Timestamp::now(),
+        };
+        let outcome = reconcile(self.bench.port(), &request, &quick_timing()).await;
+        self.status = outcome.status.clone();
+        self.phases.push(outcome.status.phase);
+        let wait = outcome.requeue.unwrap_or(Duration::from_millis(500));
+        tokio::time::sleep(wait.min(Duration::from_secs(1))).await;
+        outcome
+    }
+
+    async fn until(&mut self, done: impl Fn(&ReconcileOutcome) -> bool, max: usize) -> ReconcileOutcome {
+        for _ in 0..max {
+            let outcome = self.pass().await;
+            if let Some(error) = &outcome.error {
+                assert!(
+                    error.kind.is_retryable(),
+                    "the rollout failed: {error}; phases {:?}",
+                    self.phases
+                );
+            }
+            if done(&outcome) {
+                return outcome;
+            }
+        }
+        panic!(
+            "not done after {max} passes: {:?}; status {:?}",
+            self.phases, self.status
+        );
+    }
+}
+
+#[tokio::test]
+async fn the_incident_rolls_out_on_the_wire_and_cleans_up_only_its_own_rules() {
+    let b = MotoBench::incident().await;
+    // Someone else's rule: the endpoint group admits the Lambda, not the monitoring agent.
+    let foreign = b
+        .client()
+        .authorize_security_group_ingress()
+        .group_id(b.id("endpoint-sg"))
+        .ip_permissions(
+            aws_sdk_ec2::types::IpPermission::builder()
+                .ip_protocol("tcp")
+                .from_port(443)
+                .to_port(443)
+                .user_id_group_pairs(
+                    aws_sdk_ec2::types::UserIdGroupPair::builder()
+                        .group_id(b.id("lambda-sg"))
+                        .build(),
+                )
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let foreign_rule = foreign.security_group_rules()[0]
+        .security_group_rule_id()
+        .unwrap()
+        .to_string();
+
+    let spec = InterfaceEndpointSpec {
+        vpc_id: b.id("main"),
+        service_name: logs_service(),
+        subnet_ids: vec![b.id("main-a"), b.id("main-b")],
+        security_group_ids: vec![b.id("endpoint-sg")],
+        policy: None,
+        tags: BTreeMap::new(),
+        region: Some("us-east-1".into()),
+        private_dns: Default::default(),
+        clients: Default::default(),
+        remediation: RemediationSpec {
+            endpoint_ingress: RemediationMode::Auto,
+            client_egress: RemediationMode::Auto,
+        },
+        approval: None,
+        deletion_policy: Default::default(),
+    };
+    let mut rollout = Rollout {
+        bench: &b,
+        owner: owner("wire-rollout"),
+        spec,
+        status: InterfaceEndpointStatus::default(),
+        deleting: false,
+        phases: Vec::new(),
+    };
+
+    // Create: the endpoint exists, private DNS off, before anything else happens.
+    let created = rollout.until(|o| o.status.endpoint_id.is_some(), 5).await;
+    let endpoint_id = created.status.endpoint_id.clone().unwrap();
+    let filter = EndpointFilter {
+        vpc_endpoint_ids: vec![endpoint_id.clone()],
+        ..Default::default()
+    };
+    let first = b.port().describe_vpc_endpoints(&filter).await.unwrap();
+    assert!(!first[0].private_dns_enabled, "created with private DNS off");
+
+    // Ready: the path is open and private DNS is on.
+    rollout.until(|o| o.status.phase == RolloutPhase::Ready, 40).await;
+    let live = b.port().describe_vpc_endpoints(&filter).await.unwrap();
+    assert!(live[0].private_dns_enabled, "phases {:?}", rollout.phases);
+    let scope = ObserveScope {
+        service_name: Some(&rollout.spec.service_name),
+        owner: Some(&rollout.owner),
+    };
+    let world = observe_vpc(b.port(), &b.id("main"), scope).await.unwrap();
+    let verdicts = analysis::analyze(&rollout.spec, Some(&rollout.owner), &world).expect("the spec fits");
+    assert!(
+        verdicts.all_reachable(),
+        "private DNS is on while a client is blocked"
+    );
+    let owned = RuleFilter {
+        group_ids: Vec::new(),
+        tag: Some((vpce_rollout::api::UID_TAG.to_string(), rollout.owner.uid.clone())),
+    };
+    let rules = b.port().describe_security_group_rules(&owned).await.unwrap();
+    assert!(
+        rules.iter().any(|r| r.group_id == b.id("endpoint-sg")
+            && r.referenced_group_info.as_ref().map(|g| g.group_id.as_str())
+                == Some(b.id("zabbix-sg").as_str())),
+        "the endpoint admits zabbix's group through an owned rule: {rules:?}"
+    );
+
+    // Deletion: the owned rules go, the foreign one stays, the endpoint is deleted.
+    rollout.deleting = true;
+    rollout.until(|o| o.finalized, 20).await;
+    assert!(
+        b.port()
+            .describe_security_group_rules(&owned)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let left = b
+        .port()
+        .describe_security_group_rules(&RuleFilter {
+            group_ids: vec![b.id("endpoint-sg")],
+            tag: None,
+        })
+        .await
+        .unwrap();
+    assert!(
+        left.iter().any(|r| r.security_group_rule_id == foreign_rule),
+        "someone else's rule was revoked"
+    );
+    let gone = b
+        .port()
+        .describe_vpc_endpoints(&EndpointFilter {
+            vpc_id: Some(b.id("main")),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert!(gone.iter().all(|e| e.state_lower() == "deleting"), "{gone:?}");
+}
