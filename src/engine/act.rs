@@ -11,6 +11,8 @@ pub(super) enum Performed {
     Created(Box<VpcEndpoint>),
     /// The requests whose rules are now in place (added now or found already there).
     Authorized(Vec<AuthorizeRules>),
+    /// EC2 accepted the deletion (or the endpoint was already gone).
+    Deleted(String),
     Done,
 }
 
@@ -39,7 +41,7 @@ pub(super) async fn perform<E: Ec2>(ec2: &E, action: &Action) -> Result<Performe
             match failures.remove(vpc_endpoint_id) {
                 // Already gone counts as deleted: a finalizer must be able to complete.
                 Some(e) if e.kind != ErrorKind::NotFound => Err(e),
-                _ => Ok(Performed::Done),
+                _ => Ok(Performed::Deleted(vpc_endpoint_id.clone())),
             }
         }
     }

@@ -111,6 +111,7 @@ pub async fn reconcile<E: Ec2>(ec2: &E, request: &ReconcileRequest<'_>, timing: 
                     plan::status::record_authorized(&mut status, request);
                 }
             }
+            Ok(act::Performed::Deleted(id)) => plan::status::record_deleting(&mut status, &id),
             Ok(act::Performed::Done) => {}
             Err(error) => {
                 // The actions before this one did happen: their Events are not lost.

@@ -14,7 +14,7 @@ use crate::api::{
     Approval, DeletionPolicy, InterfaceEndpointSpec, InterfaceEndpointStatus, Owner, RemediationMode,
     RolloutPhase,
 };
-use crate::aws::sim::{SimClock, SimEc2};
+use crate::aws::sim::{SimClock, SimConfig, SimEc2};
 use crate::aws::{AuthorizeRules, Ec2, Ec2Operation, NewRule, RulePeer};
 use crate::model::{
     GroupIdentifier, NetworkInterface, Protocol, SecurityGroup, SecurityGroupRule, VpcEndpoint, tag_pairs,
@@ -472,6 +472,38 @@ async fn deletion_revokes_own_rules_keeps_foreign_ones_and_deletes_the_endpoint(
     assert_eq!(foreign_after, foreign_before);
     let reasons = h.event_reasons();
     assert!(reasons.contains(&EventReason::RulesRevoked) && reasons.contains(&EventReason::EndpointDeleted));
+}
+
+#[tokio::test]
+async fn an_endpoint_gone_before_the_next_look_ends_the_deletion_at_once() {
+    // EC2 may take less time to delete than the controller waits between passes: the pass after
+    // DeleteVpcEndpoints finds nothing. That is the end of the deletion, not an endpoint created
+    // moments ago that EC2 does not list yet (which would hold the finalizer for the whole
+    // visibility window).
+    let config = SimConfig {
+        deletion_delay: Duration::from_secs(1),
+        ..SimConfig::default()
+    };
+    let mut h = Harness::new(RemediationMode::Auto);
+    h.sim = SimEc2::with_config(&incident::world(), SimClock::new(), config);
+    // Deleted while the create is still within the visibility window.
+    h.timing.visibility_window = Duration::from_secs(3600);
+    h.run_until(RolloutPhase::Ready, 40).await;
+    h.deleting = true;
+    let started = h.sim.clock().now();
+    for _ in 0..5 {
+        h.pass().await;
+        if h.finalized {
+            break;
+        }
+    }
+    assert!(h.finalized, "{:?}", h.phases);
+    assert!(
+        h.sim.clock().now() - started < Duration::from_secs(60),
+        "{:?}",
+        h.sim.clock().now() - started
+    );
+    assert!(h.owned_endpoints().is_empty());
 }
 
 #[tokio::test]

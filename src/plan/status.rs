@@ -136,6 +136,15 @@ pub fn record_created(status: &mut InterfaceEndpointStatus, endpoint: &VpcEndpoi
         .collect();
 }
 
+/// Records that EC2 accepted the deletion of the object's endpoint. The next pass may find it
+/// already gone (a short `deleting`): known as going, its absence is the end of the deletion,
+/// not an endpoint created moments ago that EC2 does not list yet.
+pub fn record_deleting(status: &mut InterfaceEndpointStatus, vpc_endpoint_id: &str) {
+    if status.endpoint_id.as_deref() == Some(vpc_endpoint_id) {
+        status.endpoint_state = Some("deleting".to_string());
+    }
+}
+
 /// Marks the plan's rules that an AuthorizeSecurityGroupIngress/Egress call added (or found
 /// already there) as applied.
 pub fn record_authorized(status: &mut InterfaceEndpointStatus, request: &crate::aws::AuthorizeRules) {
