@@ -2,10 +2,12 @@
 //! dispatches. Commands print for people on stdout, errors on stderr, and say how things went
 //! through the exit code ([`exit`]).
 
+pub mod crd;
 pub mod demo;
 pub mod live;
 pub mod manifest;
 pub mod plan;
+pub mod run;
 pub mod snapshot;
 pub mod table;
 
@@ -25,14 +27,25 @@ pub mod exit {
 
 /// Roll out AWS interface VPC endpoints without cutting anyone off.
 #[derive(Debug, Parser)]
-#[command(name = "vpce-rollout", version, about, long_about = None)]
+#[command(name = "vpce-rollout", version, about, long_about = None, args_conflicts_with_subcommands = true)]
 pub struct Cli {
     #[command(subcommand)]
-    pub command: Command,
+    pub command: Option<Command>,
+    /// Without a command, `vpce-rollout` runs the controller (`run`) with these options.
+    #[command(flatten)]
+    pub run: run::RunArgs,
 }
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Run the controller (the default command)
+    ///
+    /// Watches InterfaceEndpoints with the kubeconfig or in-cluster configuration and rolls them
+    /// out in the AWS account of the default credential chain (docs/aws.md). Serves /metrics,
+    /// /healthz and /readyz; with --leader-elect, only the replica holding the Lease reconciles.
+    Run(run::RunArgs),
+    /// Print the InterfaceEndpoint CustomResourceDefinition (as in crds/interfaceendpoints.yaml)
+    Crd,
     /// Check which clients an endpoint's private DNS would cut off
     ///
     /// Reads the InterfaceEndpoint manifest and a VPC snapshot (`--snapshot`), or the live VPC
@@ -76,9 +89,12 @@ pub fn main() -> ExitCode {
 
 pub fn run(cli: Cli) -> ExitCode {
     match cli.command {
-        Command::Plan(args) => plan::run(&args),
-        Command::Snapshot(args) => snapshot::run_command(&args),
-        Command::Demo(args) => demo::run(&args),
+        None => run::run(&cli.run),
+        Some(Command::Run(args)) => run::run(&args),
+        Some(Command::Crd) => crd::run(),
+        Some(Command::Plan(args)) => plan::run(&args),
+        Some(Command::Snapshot(args)) => snapshot::run_command(&args),
+        Some(Command::Demo(args)) => demo::run(&args),
     }
 }
 

@@ -212,6 +212,13 @@ async fn reconcile_object<P: Ec2Provider>(
         tracing::info!(?action, "performed");
     }
     report_status(&api, obj, ctx, &key, &outcome.status, &outcome.events).await?;
+    tracing::debug!(
+        phase = %outcome.status.phase,
+        requeue = ?outcome.requeue,
+        finalized = outcome.finalized,
+        error = outcome.error.as_ref().map(|e| e.kind.as_str()),
+        "reconciled"
+    );
 
     if deleting && outcome.finalized {
         writes::remove_finalizer(&api, obj).await?;

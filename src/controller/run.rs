@@ -18,6 +18,7 @@ use kube::runtime::{Controller, WatchStreamExt, predicates};
 use tokio::sync::watch;
 
 use super::http::{self, ElectionState, HttpState, Readiness};
+use super::instrumented_ec2::InstrumentedProvider;
 use super::leader::{ElectionEnd, LeaderElector, Leadership};
 use super::metrics::Metrics;
 use super::options::RunOptions;
@@ -140,6 +141,7 @@ pub async fn run<P: Ec2Provider>(
         shutdown.wait(),
     ));
 
+    let provider = InstrumentedProvider::new(provider, metrics.clone());
     let settings = ControllerSettings::from_options(options);
     let clock: Arc<dyn Fn() -> Timestamp + Send + Sync> = Arc::new(Timestamp::now);
     let result = match lease {

@@ -81,9 +81,9 @@ pub async fn wait_gone(api: &Api<InterfaceEndpoint>, name: &str, timeout: Durati
     }
     let obj = api.get(name).await.unwrap();
     panic!(
-        "{name} still exists after {timeout:?}: {:?} {:?}",
+        "{name} still exists after {timeout:?}: finalizers {:?}, status {}",
         obj.metadata.finalizers,
-        obj.status.map(|s| s.phase)
+        serde_json::to_string_pretty(&obj.status).unwrap()
     );
 }
 

@@ -7,5 +7,14 @@
 //! - `binary_on_moto`: the real `vpce-rollout` binary against the test server and moto through
 //!   the launcher: what a platform team runs.
 
+// moto through the launcher and the incident world on it, shared with the wire tests.
+#[allow(dead_code)]
+#[path = "../wire/bench.rs"]
+mod bench;
+#[allow(dead_code)]
+#[path = "../wire/moto.rs"]
+mod moto;
+
+mod binary_on_moto;
 mod harness;
 mod on_sim;

@@ -1,0 +1,502 @@
+//! The real `vpce-rollout` binary, as a platform team runs it: a kubeconfig (the Kubernetes API
+//! test server) and an AWS endpoint URL with credentials (moto through the launcher). Objects
+//! are applied and approved with kubectl.
+
+use std::io::Write;
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use aws_sdk_ec2::types::{IpPermission, IpRange};
+use kube::api::Api;
+use vpce_rollout::analysis;
+use vpce_rollout::api::{InterfaceEndpoint, OWNER_TAG, RolloutPhase, UID_TAG};
+use vpce_rollout::aws::observe::{ObserveScope, observe_vpc};
+use vpce_rollout::aws::{Ec2, EndpointFilter, RuleFilter};
+
+use crate::bench::{Bench, MotoBench, logs_service};
+use crate::harness::{self, create_namespace, event_reasons, wait_for, wait_gone};
+use crate::moto::{REGION, moto};
+
+const PATIENCE: Duration = Duration::from_secs(90);
+
+/// The binary, running until dropped; its log goes to a file that failing tests print.
+struct Binary {
+    child: Child,
+    log: PathBuf,
+    metrics: String,
+}
+
+impl Binary {
+    fn start(kubeconfig: &Path, bench: &MotoBench, log: PathBuf) -> Binary {
+        let port = TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let out = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&log)
+            .unwrap();
+        let child = Command::new(env!("CARGO_BIN_EXE_vpce-rollout"))
+            .args([
+                "run",
+                "--resync",
+                "3s",
+                "--metrics-address",
+                &format!("127.0.0.1:{port}"),
+            ])
+            .env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .env("KUBECONFIG", kubeconfig)
+            .env("AWS_ENDPOINT_URL", moto().endpoint_url())
+            .env("AWS_ACCESS_KEY_ID", &bench.account.id)
+            .env("AWS_SECRET_ACCESS_KEY", "e2e-secret")
+            .env("AWS_REGION", REGION)
+            .env("AWS_EC2_METADATA_DISABLED", "true")
+            .env("RUST_LOG", "info,vpce_rollout=debug")
+            .stdout(out.try_clone().unwrap())
+            .stderr(out)
+            .spawn()
+            .expect("the vpce-rollout binary starts");
+        Binary {
+            child,
+            log,
+            metrics: format!("127.0.0.1:{port}"),
+        }
+    }
+
+    fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// GET on the binary's HTTP server: (status line, body).
+    fn http_get(&self, path: &str) -> (String, String) {
+        use std::io::Read;
+        let Ok(mut stream) = std::net::TcpStream::connect(&self.metrics) else {
+            return (String::new(), String::new());
+        };
+        write!(
+            stream,
+            "GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+        )
+        .unwrap();
+        let mut response = String::new();
+        let _ = stream.read_to_string(&mut response);
+        let (head, body) = response.split_once("\r\n\r\n").unwrap_or((&response, ""));
+        (
+            head.lines().next().unwrap_or_default().to_string(),
+            body.to_string(),
+        )
+    }
+
+    async fn wait_ready(&self) {
+        let deadline = tokio::time::Instant::now() + PATIENCE;
+        while tokio::time::Instant::now() < deadline {
+            if self.http_get("/readyz").0.contains(" 200") {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!("the binary never became ready; its log:\n{}", self.log());
+    }
+
+    /// Stops it like a crash would (no graceful shutdown).
+    fn kill(mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for Binary {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        if std::thread::panicking() {
+            eprintln!("---- vpce-rollout log ----\n{}", self.log());
+        }
+    }
+}
+
+fn kubectl(kubeconfig: &Path, args: &[&str], stdin: Option<&str>) -> String {
+    let mut child = Command::new("kubectl")
+        .args(args)
+        .env("KUBECONFIG", kubeconfig)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("kubectl is needed by the e2e tests (it is on the CI image)");
+    if let Some(input) = stdin {
+        child.stdin.take().unwrap().write_all(input.as_bytes()).unwrap();
+    }
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "kubectl {args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+/// An example from examples/, pointed at the moto world's ids.
+fn example_for(file: &str, bench: &MotoBench, edit: impl FnOnce(&mut serde_yaml::Value)) -> String {
+    let text = std::fs::read_to_string(harness::repo().join("examples").join(file)).unwrap();
+    let mut doc: serde_yaml::Value = serde_yaml::from_str(&text).unwrap();
+    let spec = &mut doc["spec"];
+    spec["vpcId"] = bench.id("main").into();
+    spec["serviceName"] = logs_service().into();
+    spec["subnetIds"] = vec![bench.id("main-a"), bench.id("main-b")].into();
+    spec["securityGroupIds"] = vec![bench.id("endpoint-sg")].into();
+    edit(&mut doc);
+    serde_yaml::to_string(&doc).unwrap()
+}
+
+/// Polls the object, recording each new phase, until `done`; asserts `invariant` on every look.
+async fn watch_phases(
+    api: &Api<InterfaceEndpoint>,
+    name: &str,
+    phases: &mut Vec<RolloutPhase>,
+    done: impl Fn(&InterfaceEndpoint) -> bool,
+    invariant: impl AsyncFn(&InterfaceEndpoint),
+) -> InterfaceEndpoint {
+    let deadline = tokio::time::Instant::now() + PATIENCE;
+    loop {
+        let obj = api.get(name).await.unwrap();
+        if let Some(phase) = obj.status.as_ref().map(|s| s.phase)
+            && phases.last() != Some(&phase)
+        {
+            phases.push(phase);
+        }
+        invariant(&obj).await;
+        if done(&obj) {
+            return obj;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "timed out; phases so far {phases:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_binary_rolls_out_the_incident_on_moto_with_approval_drift_restart_and_deletion() {
+    let (server, client) = harness::cluster().await;
+    let kubeconfig = server.kubeconfig_path().to_path_buf();
+    let ns = "platform-network";
+    create_namespace(&client, ns).await;
+    let bench = MotoBench::incident().await;
+    let log = std::env::temp_dir().join(format!("vpce-rollout-e2e-{}.log", std::process::id()));
+    let binary = Binary::start(&kubeconfig, &bench, log.clone());
+    binary.wait_ready().await;
+
+    // The app team's endpoint: the incident example, ingress rules by approval.
+    let manifest = example_for("cloudwatch-logs.yaml", &bench, |doc| {
+        doc["spec"]["remediation"] = serde_yaml::from_str("{endpointIngress: Approval}").unwrap();
+    });
+    kubectl(&kubeconfig, &["apply", "-f", "-"], Some(&manifest));
+    let api: Api<InterfaceEndpoint> = Api::namespaced(client.clone(), ns);
+    let name = "logs";
+    let ec2 = bench.port();
+    let vpc = bench.id("main");
+    let endpoints = || async {
+        let filter = EndpointFilter {
+            vpc_id: Some(vpc.clone()),
+            ..Default::default()
+        };
+        ec2.describe_vpc_endpoints(&filter).await.unwrap()
+    };
+    // The safety property, checked against AWS itself on every look: private DNS is never on
+    // while some client in the VPC cannot reach the endpoint.
+    let private_dns_stays_off_until_ready = async |o: &InterfaceEndpoint| {
+        if endpoints().await.iter().any(|e| e.private_dns_enabled) {
+            let owner = o.owner().unwrap();
+            let scope = ObserveScope {
+                service_name: Some(&o.spec.service_name),
+                owner: Some(&owner),
+            };
+            let world = observe_vpc(ec2, &vpc, scope).await.unwrap();
+            let analysis = analysis::analyze(&o.spec, Some(&owner), &world).unwrap();
+            assert!(
+                analysis.all_reachable(),
+                "private DNS on while clients are blocked: {:?}",
+                o.status
+            );
+        }
+    };
+
+    // A crash right after the endpoint was created: the restarted binary finds it by its tags.
+    let mut phases = Vec::new();
+    watch_phases(
+        &api,
+        name,
+        &mut phases,
+        |o| o.status.as_ref().is_some_and(|s| s.endpoint_id.is_some()),
+        private_dns_stays_off_until_ready,
+    )
+    .await;
+    binary.kill();
+    let binary = Binary::start(&kubeconfig, &bench, log.clone());
+
+    let waiting = watch_phases(
+        &api,
+        name,
+        &mut phases,
+        |o| {
+            o.status
+                .as_ref()
+                .is_some_and(|s| s.phase == RolloutPhase::AwaitingApproval)
+        },
+        private_dns_stays_off_until_ready,
+    )
+    .await;
+    let status = waiting.status.clone().unwrap();
+    let plan = status.plan.expect("the plan is in status");
+    assert!(plan.requires_approval && !plan.rules.is_empty(), "{plan:?}");
+    let uid = waiting.metadata.uid.clone().unwrap();
+    let owned = RuleFilter {
+        group_ids: vec![],
+        tag: Some((UID_TAG.into(), uid.clone())),
+    };
+    assert!(
+        ec2.describe_security_group_rules(&owned)
+            .await
+            .unwrap()
+            .is_empty(),
+        "nothing before approval"
+    );
+
+    // Approval: the exact plan id, by a spec patch.
+    let patch = format!(r#"{{"spec":{{"approval":{{"planId":"{}"}}}}}}"#, plan.id);
+    kubectl(
+        &kubeconfig,
+        &["-n", ns, "patch", "vpce", name, "--type", "merge", "-p", &patch],
+        None,
+    );
+    let ready = watch_phases(
+        &api,
+        name,
+        &mut phases,
+        |o| o.status.as_ref().is_some_and(|s| s.phase == RolloutPhase::Ready),
+        private_dns_stays_off_until_ready,
+    )
+    .await;
+    let order = |p: RolloutPhase| phases.iter().position(|x| *x == p);
+    assert!(
+        order(RolloutPhase::AwaitingApproval) < order(RolloutPhase::Ready),
+        "{phases:?}"
+    );
+    assert!(
+        !phases[..order(RolloutPhase::AwaitingApproval).unwrap()].contains(&RolloutPhase::EnablingPrivateDns),
+        "{phases:?}"
+    );
+    assert!(ready.status.as_ref().unwrap().private_dns_enabled);
+    let live = endpoints().await;
+    assert_eq!(live.len(), 1, "one endpoint despite the crash: {live:?}");
+    assert!(live[0].private_dns_enabled);
+    let rules = ec2.describe_security_group_rules(&owned).await.unwrap();
+    assert_eq!(rules.len(), plan.rules.len());
+    assert!(rules.iter().all(|r| {
+        r.tags
+            .iter()
+            .any(|t| t.key == OWNER_TAG && t.value == format!("{ns}/{name}"))
+    }));
+
+    let reasons = event_reasons(&client, ns, name).await;
+    for expected in [
+        "EndpointCreated",
+        "PlanAwaitingApproval",
+        "RulesAuthorized",
+        "PrivateDnsEnabled",
+    ] {
+        assert!(
+            reasons.iter().any(|r| r == expected),
+            "no {expected} Event in {reasons:?}"
+        );
+    }
+    let table = kubectl(&kubeconfig, &["-n", ns, "get", "vpce"], None);
+    let header: Vec<&str> = table.lines().next().unwrap().split_whitespace().collect();
+    assert_eq!(
+        header,
+        ["NAME", "PHASE", "ENDPOINT", "PRIVATE", "DNS", "CLIENTS", "AGE"],
+        "{table}"
+    );
+    let row = table.lines().nth(1).unwrap();
+    assert!(
+        row.contains("Ready") && row.contains(&live[0].vpc_endpoint_id) && row.contains("true"),
+        "{table}"
+    );
+    let (_, metrics) = binary.http_get("/metrics");
+    assert!(
+        metrics.contains("CreateVpcEndpoint"),
+        "EC2 calls are counted:\n{metrics}"
+    );
+
+    // Drift: someone revokes one of the controller's rules. The rules are approved ones, so the
+    // controller may not simply re-add them: the rule set to approve changed (a new plan id).
+    // Private DNS is on and a client is cut off: Degraded, naming the client, until approved.
+    let revoked = rules[0].clone();
+    bench
+        .client()
+        .revoke_security_group_ingress()
+        .group_id(&revoked.group_id)
+        .security_group_rule_ids(&revoked.security_group_rule_id)
+        .send()
+        .await
+        .unwrap();
+    let degraded = wait_for(&api, name, PATIENCE, "Degraded", |o| {
+        o.status
+            .as_ref()
+            .is_some_and(|s| s.phase == RolloutPhase::Degraded)
+    })
+    .await;
+    let status = degraded.status.unwrap();
+    let new_plan = status.plan.expect("a new plan");
+    assert_ne!(new_plan.id, plan.id, "a changed rule set is a new plan");
+    assert!(new_plan.requires_approval && !new_plan.approved);
+    let reachable = status
+        .conditions
+        .iter()
+        .find(|c| c.type_ == "ClientsReachable")
+        .unwrap();
+    assert_eq!(reachable.status, "False");
+    assert!(
+        reachable.message.contains("eni-"),
+        "the condition names the blocked clients: {}",
+        reachable.message
+    );
+    assert!(
+        event_reasons(&client, ns, name)
+            .await
+            .iter()
+            .any(|r| r == "Degraded")
+    );
+    let patch = format!(r#"{{"spec":{{"approval":{{"planId":"{}"}}}}}}"#, new_plan.id);
+    kubectl(
+        &kubeconfig,
+        &["-n", ns, "patch", "vpce", name, "--type", "merge", "-p", &patch],
+        None,
+    );
+    wait_for(&api, name, PATIENCE, "Ready after re-approval", |o| {
+        o.status.as_ref().is_some_and(|s| s.phase == RolloutPhase::Ready)
+    })
+    .await;
+    let now = ec2.describe_security_group_rules(&owned).await.unwrap();
+    assert_eq!(now.len(), rules.len(), "the revoked rule is back: {now:?}");
+
+    // Deletion: someone else's rule on the endpoint's group survives; the controller's go.
+    let foreign_id = bench
+        .client()
+        .authorize_security_group_ingress()
+        .group_id(bench.id("endpoint-sg"))
+        .ip_permissions(
+            IpPermission::builder()
+                .ip_protocol("tcp")
+                .from_port(443)
+                .to_port(443)
+                .ip_ranges(
+                    IpRange::builder()
+                        .cidr_ip("10.99.0.0/16")
+                        .description("the network team's")
+                        .build(),
+                )
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap()
+        .security_group_rules()[0]
+        .security_group_rule_id()
+        .unwrap()
+        .to_string();
+    kubectl(
+        &kubeconfig,
+        &["-n", ns, "delete", "vpce", name, "--wait=false"],
+        None,
+    );
+    wait_gone(&api, name, PATIENCE).await;
+    assert!(
+        ec2.describe_security_group_rules(&owned)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let left = ec2
+        .describe_security_group_rules(&RuleFilter {
+            group_ids: vec![bench.id("endpoint-sg")],
+            tag: None,
+        })
+        .await
+        .unwrap();
+    assert!(
+        left.iter().any(|r| r.security_group_rule_id == foreign_id),
+        "the foreign rule is intact"
+    );
+    assert!(
+        endpoints().await.iter().all(|e| e.state_lower() != "available"),
+        "the endpoint is deleted"
+    );
+    let reasons = event_reasons(&client, ns, name).await;
+    assert!(reasons.iter().any(|r| r == "EndpointDeleted"), "{reasons:?}");
+    drop(binary);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_example_applies_and_an_unknown_vpc_is_reported_without_touching_aws() {
+    let (server, client) = harness::cluster().await;
+    let kubeconfig = server.kubeconfig_path().to_path_buf();
+    let bench = MotoBench::incident().await;
+    let log = std::env::temp_dir().join(format!("vpce-rollout-e2e-examples-{}.log", std::process::id()));
+    let binary = Binary::start(&kubeconfig, &bench, log);
+    binary.wait_ready().await;
+
+    let mut applied = Vec::new();
+    for entry in std::fs::read_dir(harness::repo().join("examples")).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_none_or(|e| e != "yaml") {
+            continue;
+        }
+        let doc: serde_yaml::Value = serde_yaml::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+        let ns = doc["metadata"]["namespace"].as_str().unwrap().to_string();
+        let name = doc["metadata"]["name"].as_str().unwrap().to_string();
+        if !applied.iter().any(|(n, _): &(String, String)| *n == ns) {
+            create_namespace(&client, &ns).await;
+        }
+        // As written: the API server accepts every example (schema, enums, the quoted "Off").
+        kubectl(&kubeconfig, &["apply", "-f", path.to_str().unwrap()], None);
+        applied.push((ns, name));
+    }
+    assert!(applied.len() >= 4, "{applied:?}");
+
+    // Their VPC is not in this account: each is Failed with InvalidSpec, and nothing is created.
+    for (ns, name) in &applied {
+        let api: Api<InterfaceEndpoint> = Api::namespaced(client.clone(), ns);
+        let failed = wait_for(&api, name, PATIENCE, "InvalidSpec", |o| {
+            o.status.as_ref().is_some_and(|s| s.phase == RolloutPhase::Failed)
+        })
+        .await;
+        let ready = failed
+            .status
+            .unwrap()
+            .conditions
+            .into_iter()
+            .find(|c| c.type_ == "Ready")
+            .unwrap();
+        assert_eq!(ready.reason, "InvalidSpec", "{ns}/{name}: {}", ready.message);
+        assert!(ready.message.contains("not found"), "{}", ready.message);
+    }
+    let filter = EndpointFilter::default();
+    assert!(
+        bench
+            .port()
+            .describe_vpc_endpoints(&filter)
+            .await
+            .unwrap()
+            .is_empty(),
+        "no endpoint was created"
+    );
+    drop(binary);
+}
