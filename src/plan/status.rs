@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 
 use super::access::{Access, ApprovalState, count, peer_text};
 use super::{Decision, PlanInput, Step, events};
-use crate::analysis::{Analysis, Check, ClientVerdict, RuleChange};
+use crate::analysis::{Analysis, Check, ClientVerdict, Direction, Remediation, RuleChange};
 use crate::api::conditions::{ConditionReason, ConditionType, ConditionUpdate, set_condition};
 use crate::api::{
     BlockedClientGroup, ClientSummary, EndpointNetworkInterface, InterfaceEndpointSpec,
@@ -262,7 +262,16 @@ pub fn plan_status(analysis: Option<&Analysis>, input: &PlanInput<'_>) -> Option
     if missing.is_empty() && owned.is_empty() && unfixable.is_empty() {
         return None;
     }
-    let id = analysis.map_or_else(|| crate::analysis::plan_id([]), |a| a.remediation.plan_id(modes));
+    // With nothing left to add, the id names the rules in place: after an approved plan is
+    // applied, `status.plan.id` still equals the `spec.approval.planId` that approved it.
+    let id = match analysis {
+        Some(a) if !missing.is_empty() => a.remediation.plan_id(modes),
+        _ => Remediation {
+            rules: owned.iter().filter_map(|r| as_change(r)).collect(),
+            unfixable: Vec::new(),
+        }
+        .plan_id(modes),
+    };
     let requires_approval = missing.iter().any(|r| r.mode(modes) == RemediationMode::Approval);
     // Mirrors the PlanApproved condition: nothing waits for approval. (Once approved rules are
     // in place the plan has a new id, and "approved: false" would read as a refused approval.)
@@ -309,6 +318,33 @@ fn planned(rule: &RuleChange, modes: &RemediationSpec) -> PlannedRule {
         mode: rule.mode(modes),
         applied: false,
     }
+}
+
+/// An owned rule as the remediation rule that added it (for its share of the plan id).
+fn as_change(rule: &SecurityGroupRule) -> Option<RuleChange> {
+    let peer = if let Some(g) = &rule.referenced_group_info {
+        crate::aws::RulePeer::Group(g.group_id.clone())
+    } else if let Some(c) = &rule.cidr_ipv4 {
+        crate::aws::RulePeer::CidrIpv4(c.clone())
+    } else if let Some(c) = &rule.cidr_ipv6 {
+        crate::aws::RulePeer::CidrIpv6(c.clone())
+    } else {
+        crate::aws::RulePeer::PrefixList(rule.prefix_list_id.clone()?)
+    };
+    let (direction, clears) = if rule.is_egress {
+        (Direction::Egress, Check::ClientEgress)
+    } else {
+        (Direction::Ingress, Check::EndpointIngress)
+    };
+    Some(RuleChange {
+        group_id: rule.group_id.clone(),
+        direction,
+        protocol: rule.ip_protocol,
+        from_port: u16::try_from(rule.from_port?).ok()?,
+        to_port: u16::try_from(rule.to_port?).ok()?,
+        peer,
+        clears,
+    })
 }
 
 fn owned_planned(rule: &SecurityGroupRule, modes: &RemediationSpec) -> PlannedRule {
