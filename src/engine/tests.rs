@@ -287,7 +287,10 @@ async fn approval_mode_waits_for_the_exact_plan_then_rolls_out() {
     assert!(h.owned_rules().iter().any(admits_zabbix));
     assert!(h.owned_endpoints()[0].private_dns_enabled);
     let applied = h.status.plan.clone().unwrap();
-    assert_eq!(applied.id, plan.id, "once applied, the plan in status is still the approved one");
+    assert_eq!(
+        applied.id, plan.id,
+        "once applied, the plan in status is still the approved one"
+    );
     assert!(applied.approved && !applied.requires_approval);
     assert!(applied.rules.iter().all(|r| r.applied));
 }

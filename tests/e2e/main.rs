@@ -4,6 +4,7 @@
 //! - `on_sim`: the controller in-process over the simulated EC2 world, whose clock follows the
 //!   wall clock: the full rollout through Kubernetes, approval by a spec patch, drift,
 //!   deletion, Retain, restarts.
+//! - `leader`: two replicas with leader election: only the Lease holder reconciles.
 //! - `binary_on_moto`: the real `vpce-rollout` binary against the test server and moto through
 //!   the launcher: what a platform team runs.
 
@@ -17,4 +18,5 @@ mod moto;
 
 mod binary_on_moto;
 mod harness;
+mod leader;
 mod on_sim;

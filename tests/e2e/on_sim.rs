@@ -28,13 +28,13 @@ const NAME: &str = "cloudwatch-logs";
 const PATIENCE: Duration = Duration::from_secs(30);
 
 /// The simulated AWS side, with a clock that follows the wall clock.
-struct Aws {
-    sim: Arc<SimEc2>,
+pub struct Aws {
+    pub sim: Arc<SimEc2>,
     ticker: JoinHandle<()>,
 }
 
 impl Aws {
-    fn incident() -> Aws {
+    pub fn incident() -> Aws {
         let clock = SimClock::new();
         let config = SimConfig {
             provisioning_delay: Duration::from_millis(1500),
@@ -63,7 +63,7 @@ impl Aws {
         self.sim.describe_security_group_rules(&filter).await.unwrap()
     }
 
-    fn endpoints(&self) -> Vec<vpce_rollout::model::VpcEndpoint> {
+    pub fn endpoints(&self) -> Vec<vpce_rollout::model::VpcEndpoint> {
         self.sim.snapshot().vpc_endpoints
     }
 }
