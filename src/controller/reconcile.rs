@@ -16,7 +16,6 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use k8s_openapi::jiff::Timestamp;
 use kube::api::Api;
 use kube::runtime::controller::Action;
 use kube::runtime::events::Recorder;
@@ -24,6 +23,7 @@ use kube::runtime::reflector::ObjectRef;
 use kube::{Resource, ResourceExt};
 
 use super::metrics::{ErrorCategory, Metrics};
+use super::run::Clock;
 use super::writes;
 use crate::api::conditions::{ConditionReason, ConditionType, find_condition};
 use crate::api::{FINALIZER, InterfaceEndpoint, RolloutPhase};
@@ -43,8 +43,7 @@ pub struct Context<P: Ec2Provider> {
     pub recorder: Recorder,
     pub metrics: Arc<Metrics>,
     pub timing: Timing,
-    /// The time decisions are made at: the wall clock, or a simulated clock in tests.
-    pub clock: Arc<dyn Fn() -> Timestamp + Send + Sync>,
+    pub clock: Clock,
     /// Consecutive failures per object, for exponential backoff.
     failures: Mutex<HashMap<ObjectRef<InterfaceEndpoint>, u32>>,
 }
@@ -56,7 +55,7 @@ impl<P: Ec2Provider> Context<P> {
         recorder: Recorder,
         metrics: Arc<Metrics>,
         timing: Timing,
-        clock: Arc<dyn Fn() -> Timestamp + Send + Sync>,
+        clock: Clock,
     ) -> Self {
         Self {
             client,

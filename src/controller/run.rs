@@ -69,6 +69,20 @@ impl ControllerSettings {
     }
 }
 
+/// The time decisions are made at: the wall clock, or a simulated clock in tests.
+pub type Clock = Arc<dyn Fn() -> Timestamp + Send + Sync>;
+
+/// What a running controller is made of.
+pub struct ControllerSetup<P> {
+    pub client: kube::Client,
+    /// EC2 per region (aws-sdk-ec2, or the simulated world in tests).
+    pub provider: P,
+    pub settings: ControllerSettings,
+    pub metrics: Arc<Metrics>,
+    pub readiness: Arc<Readiness>,
+    pub clock: Clock,
+}
+
 /// A shutdown signal any number of tasks can wait for.
 #[derive(Clone, Debug)]
 pub struct Shutdown {
@@ -141,31 +155,26 @@ pub async fn run<P: Ec2Provider>(
         shutdown.wait(),
     ));
 
-    let provider = InstrumentedProvider::new(provider, metrics.clone());
-    let settings = ControllerSettings::from_options(options);
-    let clock: Arc<dyn Fn() -> Timestamp + Send + Sync> = Arc::new(Timestamp::now);
+    let setup = ControllerSetup {
+        provider: InstrumentedProvider::new(provider, metrics.clone()),
+        settings: ControllerSettings::from_options(options),
+        clock: Arc::new(Timestamp::now),
+        client,
+        metrics,
+        readiness,
+    };
     let result = match lease {
-        None => {
-            run_controller(
-                client,
-                provider,
-                settings,
-                metrics,
-                readiness,
-                clock,
-                shutdown.wait(),
-            )
-            .await
-        }
+        None => run_controller(setup, shutdown.wait()).await,
         Some(lease) => {
-            let elector = LeaderElector::new(client.clone(), lease).map_err(RunError::Config)?;
+            let elector = LeaderElector::new(setup.client.clone(), lease).map_err(RunError::Config)?;
             let (tx, rx) = watch::channel(Leadership::Unsettled);
             let election = tokio::spawn(elector.run(tx, shutdown.wait()));
-            tokio::spawn(mirror_leadership(rx.clone(), readiness.clone(), metrics.clone()));
-            let result = lead(
-                client, provider, settings, metrics, readiness, clock, rx, &shutdown,
-            )
-            .await;
+            tokio::spawn(mirror_leadership(
+                rx.clone(),
+                setup.readiness.clone(),
+                setup.metrics.clone(),
+            ));
+            let result = lead(setup, rx, &shutdown).await;
             shutdown.trigger();
             match election.await {
                 Ok(ElectionEnd::LostLeadership) if result.is_ok() => Err(RunError::LostLeadership),
@@ -179,14 +188,8 @@ pub async fn run<P: Ec2Provider>(
 }
 
 /// Waits for the Lease, then reconciles until shutdown or until the Lease is lost.
-#[allow(clippy::too_many_arguments)]
 async fn lead<P: Ec2Provider>(
-    client: kube::Client,
-    provider: P,
-    settings: ControllerSettings,
-    metrics: Arc<Metrics>,
-    readiness: Arc<Readiness>,
-    clock: Arc<dyn Fn() -> Timestamp + Send + Sync>,
+    setup: ControllerSetup<P>,
     mut leadership: watch::Receiver<Leadership>,
     shutdown: &Shutdown,
 ) -> Result<(), RunError> {
@@ -211,7 +214,7 @@ async fn lead<P: Ec2Provider>(
             }
         }
     };
-    run_controller(client, provider, settings, metrics, readiness, clock, stop).await
+    run_controller(setup, stop).await
 }
 
 async fn mirror_leadership(
@@ -235,14 +238,17 @@ async fn mirror_leadership(
 /// reconcile: the controller's own status writes must not, or every pass would schedule the
 /// next at once. Time-driven work (polling a pending endpoint, resync) is the requeue's job.
 pub async fn run_controller<P: Ec2Provider>(
-    client: kube::Client,
-    provider: P,
-    settings: ControllerSettings,
-    metrics: Arc<Metrics>,
-    readiness: Arc<Readiness>,
-    clock: Arc<dyn Fn() -> Timestamp + Send + Sync>,
+    setup: ControllerSetup<P>,
     stop: impl Future<Output = ()> + Send + Sync + 'static,
 ) -> Result<(), RunError> {
+    let ControllerSetup {
+        client,
+        provider,
+        settings,
+        metrics,
+        readiness,
+        clock,
+    } = setup;
     let api: Api<InterfaceEndpoint> = match &settings.watch_namespace {
         Some(ns) => Api::namespaced(client.clone(), ns),
         None => Api::all(client.clone()),

@@ -16,7 +16,9 @@ use vpce_rollout::aws::sim::{SimClock, SimConfig, SimEc2, SimProvider};
 use vpce_rollout::aws::{AuthorizeRules, Ec2, NewRule, RuleFilter, RulePeer};
 use vpce_rollout::controller::http::Readiness;
 use vpce_rollout::controller::metrics::Metrics;
-use vpce_rollout::controller::run::{ControllerSettings, RunError, Shutdown, run_controller};
+use vpce_rollout::controller::run::{
+    ControllerSettings, ControllerSetup, RunError, Shutdown, run_controller,
+};
 use vpce_rollout::engine::incident;
 use vpce_rollout::model::{Protocol, tags_from};
 use vpce_rollout::plan::Timing;
@@ -96,15 +98,15 @@ impl Controller {
         };
         let clock = aws.sim.clock().clone();
         let shutdown = Shutdown::default();
-        let task = tokio::spawn(run_controller(
-            client.clone(),
-            SimProvider::new(aws.sim.clone()),
+        let setup = ControllerSetup {
+            client: client.clone(),
+            provider: SimProvider::new(aws.sim.clone()),
             settings,
-            Arc::new(Metrics::new()),
-            Arc::new(Readiness::new(false)),
-            Arc::new(move || clock.timestamp()),
-            shutdown.wait(),
-        ));
+            metrics: Arc::new(Metrics::new()),
+            readiness: Arc::new(Readiness::new(false)),
+            clock: Arc::new(move || clock.timestamp()),
+        };
+        let task = tokio::spawn(run_controller(setup, shutdown.wait()));
         Controller { shutdown, task }
     }
 
