@@ -103,11 +103,6 @@ impl SdkEc2 {
     /// The rules `rule_ids` of `group_id`, refusing unless each carries vpce-rollout's ownership
     /// tags: the last line of defence of "never revoke a rule we did not create".
     async fn check_owned(&self, group_id: &str, egress: bool, rule_ids: &[String]) -> Result<(), Ec2Error> {
-        let op = if egress {
-            Op::RevokeSecurityGroupEgress
-        } else {
-            Op::RevokeSecurityGroupIngress
-        };
         let rules = every_page!(
             Op::DescribeSecurityGroupRules,
             self.client
@@ -131,7 +126,7 @@ impl SdkEc2 {
             if !owned {
                 return Err(Ec2Error::new(
                     ErrorKind::Invalid,
-                    op,
+                    Op::revoke(egress),
                     RULE_NOT_OWNED,
                     format!(
                         "refusing to revoke {id} of {group_id}: it is not an {} rule of that group carrying the {OWNER_TAG} and {UID_TAG} tags",
