@@ -500,44 +500,32 @@ impl Ec2 for SdkEc2 {
         &self,
         request: &AuthorizeRules,
     ) -> Result<Vec<SecurityGroupRule>, Ec2Error> {
+        let op = Op::authorize(request.egress);
         let permissions: Vec<sdk::IpPermission> = request.rules.iter().map(ip_permission).collect();
         let tags = tag_specification(sdk::ResourceType::SecurityGroupRule, &request.tags).map(|t| vec![t]);
-        let (op, returned, rules) = if request.egress {
-            let op = Op::AuthorizeSecurityGroupEgress;
-            let out = self
-                .client
-                .authorize_security_group_egress()
-                .group_id(&request.group_id)
-                .set_ip_permissions(Some(permissions))
-                .set_tag_specifications(tags)
-                .send()
-                .await
-                .map_err(|e| errors::from_sdk(op, e))?;
-            let rules: Vec<_> = out
-                .security_group_rules()
-                .iter()
-                .map(convert::security_group_rule)
-                .collect();
-            (op, out.r#return(), rules)
+        // The ingress and egress builders (and outputs) are distinct SDK types with the same
+        // methods: one request, written once.
+        macro_rules! authorize {
+            ($builder:expr) => {{
+                let out = $builder
+                    .group_id(&request.group_id)
+                    .set_ip_permissions(Some(permissions))
+                    .set_tag_specifications(tags)
+                    .send()
+                    .await
+                    .map_err(|e| errors::from_sdk(op, e))?;
+                check_return(op, out.r#return())?;
+                out.security_group_rules()
+                    .iter()
+                    .map(convert::security_group_rule)
+                    .collect()
+            }};
+        }
+        let rules = if request.egress {
+            authorize!(self.client.authorize_security_group_egress())
         } else {
-            let op = Op::AuthorizeSecurityGroupIngress;
-            let out = self
-                .client
-                .authorize_security_group_ingress()
-                .group_id(&request.group_id)
-                .set_ip_permissions(Some(permissions))
-                .set_tag_specifications(tags)
-                .send()
-                .await
-                .map_err(|e| errors::from_sdk(op, e))?;
-            let rules: Vec<_> = out
-                .security_group_rules()
-                .iter()
-                .map(convert::security_group_rule)
-                .collect();
-            (op, out.r#return(), rules)
+            authorize!(self.client.authorize_security_group_ingress())
         };
-        check_return(op, returned)?;
         all_converted(op, rules)
     }
 
@@ -551,29 +539,24 @@ impl Ec2 for SdkEc2 {
             return Ok(());
         }
         self.check_owned(group_id, egress, rule_ids).await?;
+        let op = Op::revoke(egress);
         let ids = Some(rule_ids.to_vec());
-        let (op, returned) = if egress {
-            let op = Op::RevokeSecurityGroupEgress;
-            let out = self
-                .client
-                .revoke_security_group_egress()
-                .group_id(group_id)
-                .set_security_group_rule_ids(ids)
-                .send()
-                .await
-                .map_err(|e| errors::from_sdk(op, e))?;
-            (op, out.r#return())
+        // As for authorize: two SDK types, one request.
+        macro_rules! revoke {
+            ($builder:expr) => {
+                $builder
+                    .group_id(group_id)
+                    .set_security_group_rule_ids(ids)
+                    .send()
+                    .await
+                    .map_err(|e| errors::from_sdk(op, e))?
+                    .r#return()
+            };
+        }
+        let returned = if egress {
+            revoke!(self.client.revoke_security_group_egress())
         } else {
-            let op = Op::RevokeSecurityGroupIngress;
-            let out = self
-                .client
-                .revoke_security_group_ingress()
-                .group_id(group_id)
-                .set_security_group_rule_ids(ids)
-                .send()
-                .await
-                .map_err(|e| errors::from_sdk(op, e))?;
-            (op, out.r#return())
+            revoke!(self.client.revoke_security_group_ingress())
         };
         check_return(op, returned)
     }
