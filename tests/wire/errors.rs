@@ -147,6 +147,28 @@ async fn server_errors_past_the_retries_are_transient() {
     );
 }
 
+#[tokio::test]
+async fn a_gateway_error_page_past_the_retries_is_transient() {
+    let account = Account::new();
+    account.inject_error_page(
+        "DescribeSubnets",
+        502,
+        "<html><body><h1>502 Bad Gateway</h1></body></html>",
+        5,
+    );
+    let err = account
+        .ec2
+        .describe_subnets("vpc-0123456789abcdef0")
+        .await
+        .unwrap_err();
+    assert_eq!(
+        (err.kind, err.code.as_str()),
+        (ErrorKind::Transient, "HTTP502"),
+        "{err}"
+    );
+    assert!(err.message.contains("502 Bad Gateway"), "{err}");
+}
+
 fn unreachable_port(
     endpoint_url: String,
     options: SdkOptions,

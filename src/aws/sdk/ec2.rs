@@ -484,8 +484,9 @@ impl Ec2 for SdkEc2 {
                 let id = item.resource_id().unwrap_or_default().to_string();
                 let code = item.error().and_then(|e| e.code()).unwrap_or("Unknown");
                 let message = item.error().and_then(|e| e.message()).unwrap_or_default();
-                let err = Ec2Error::new(crate::aws::errors::classify(code, message), op, code, message);
-                let err = self.recent.reclassify(err, [&id]);
+                let err = self
+                    .recent
+                    .reclassify(Ec2Error::from_code(op, code, message), [&id]);
                 (id, err)
             })
             .collect();
