@@ -215,6 +215,10 @@ impl Ec2Error {
     }
 }
 
+/// The longest ClientToken EC2 accepts ("up to 64 ASCII characters"): the adapter refuses a
+/// longer one before sending it, the simulated world answers it as EC2 does.
+pub const CLIENT_TOKEN_MAX_LEN: usize = 64;
+
 /// Parameters of CreateVpcEndpoint (interface endpoints only, private DNS always off).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct CreateVpcEndpoint {

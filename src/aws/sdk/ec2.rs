@@ -10,16 +10,14 @@ use super::convert::{self, ConversionError};
 use super::errors::{self, unexpected};
 use crate::api::{OWNER_TAG, UID_TAG};
 use crate::aws::{
-    AuthorizeRules, CreateVpcEndpoint, Ec2, Ec2Error, Ec2Operation as Op, EndpointFilter, ErrorKind,
-    ModifyVpcEndpoint, NewRule, RuleFilter, RulePeer,
+    AuthorizeRules, CLIENT_TOKEN_MAX_LEN, CreateVpcEndpoint, Ec2, Ec2Error, Ec2Operation as Op,
+    EndpointFilter, ErrorKind, ModifyVpcEndpoint, NewRule, RuleFilter, RulePeer,
 };
 use crate::model::{
     NetworkAcl, NetworkInterface, PrefixList, PrefixListEntry, Protocol, SecurityGroup, SecurityGroupRule,
     ServiceDetail, Subnet, Vpc, VpcDnsAttributes, VpcEndpoint,
 };
 
-/// EC2 allows ClientToken values of at most 64 ASCII characters.
-const MAX_CLIENT_TOKEN_LEN: usize = 64;
 /// DescribeVpcEndpointServices has no SDK paginator; this bounds the hand-written loop.
 const MAX_SERVICE_PAGES: usize = 100;
 /// Code of the refusal to revoke a rule that vpce-rollout did not create.
@@ -407,12 +405,12 @@ impl Ec2 for SdkEc2 {
     async fn create_vpc_endpoint(&self, request: &CreateVpcEndpoint) -> Result<VpcEndpoint, Ec2Error> {
         let op = Op::CreateVpcEndpoint;
         let token = &request.client_token;
-        if token.is_empty() || token.len() > MAX_CLIENT_TOKEN_LEN || !token.is_ascii() {
+        if token.is_empty() || token.len() > CLIENT_TOKEN_MAX_LEN || !token.is_ascii() {
             return Err(Ec2Error::new(
                 ErrorKind::Invalid,
                 op,
                 "InvalidClientToken",
-                format!("ClientToken must be 1-{MAX_CLIENT_TOKEN_LEN} ASCII characters, got {token:?}"),
+                format!("ClientToken must be 1-{CLIENT_TOKEN_MAX_LEN} ASCII characters, got {token:?}"),
             ));
         }
         // The token makes the SDK's own retries, and the engine's retries after an ambiguous
