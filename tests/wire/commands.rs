@@ -1,7 +1,7 @@
 //! The commands over the wire: `snapshot` writes what a live observation sees, in the format the
 //! offline `plan` reads.
 
-use vpce_rollout::aws::Ec2;
+use vpce_rollout::aws::{Ec2, RulePeer};
 use vpce_rollout::cli::live::{LiveError, LiveTarget, observe_live};
 use vpce_rollout::cli::snapshot::{SnapshotArgs, SnapshotCommandError, run_with};
 use vpce_rollout::model::Snapshot;
@@ -238,24 +238,8 @@ fn vpce_rollout(b: &MotoBench, args: &[&str]) -> std::process::Output {
 async fn a_live_snapshot_planned_offline_gives_the_verdicts_of_a_live_plan() {
     let b = MotoBench::incident().await;
     // The incident: the endpoint's group admits the Lambda's group, not the monitoring agent's.
-    b.client()
-        .authorize_security_group_ingress()
-        .group_id(b.id("endpoint-sg"))
-        .ip_permissions(
-            aws_sdk_ec2::types::IpPermission::builder()
-                .ip_protocol("tcp")
-                .from_port(443)
-                .to_port(443)
-                .user_id_group_pairs(
-                    aws_sdk_ec2::types::UserIdGroupPair::builder()
-                        .group_id(b.id("lambda-sg"))
-                        .build(),
-                )
-                .build(),
-        )
-        .send()
-        .await
-        .unwrap();
+    b.foreign_https_ingress("endpoint-sg", RulePeer::Group(b.id("lambda-sg")))
+        .await;
     let manifest = temp_file("incident-endpoint.yaml");
     std::fs::write(
         &manifest,

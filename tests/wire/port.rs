@@ -199,29 +199,9 @@ async fn endpoint_services_are_described_with_their_private_dns_names() {
 #[tokio::test]
 async fn revoking_a_rule_without_the_owner_tags_is_refused_and_the_rule_stays() {
     let b = MotoBench::incident().await;
-    let foreign = b
-        .client()
-        .authorize_security_group_ingress()
-        .group_id(b.id("endpoint-sg"))
-        .ip_permissions(
-            aws_sdk_ec2::types::IpPermission::builder()
-                .ip_protocol("tcp")
-                .from_port(443)
-                .to_port(443)
-                .ip_ranges(
-                    aws_sdk_ec2::types::IpRange::builder()
-                        .cidr_ip("10.0.0.0/8")
-                        .build(),
-                )
-                .build(),
-        )
-        .send()
-        .await
-        .unwrap();
-    let id = foreign.security_group_rules()[0]
-        .security_group_rule_id()
-        .unwrap()
-        .to_string();
+    let id = b
+        .foreign_https_ingress("endpoint-sg", RulePeer::CidrIpv4("10.0.0.0/8".into()))
+        .await;
     let err = b
         .port()
         .revoke_security_group_rules(&b.id("endpoint-sg"), false, std::slice::from_ref(&id))
