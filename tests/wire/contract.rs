@@ -19,11 +19,16 @@ use vpce_rollout::model::{Protocol, Snapshot, Tag, VpcEndpoint, tags_from};
 
 use crate::bench::{Bench, logs_service, service_without_private_dns};
 
+/// The owner `observability/<name>`, with a UID derived from the name (FNV-1a), so that two
+/// owners in one test never share a UID, and with it a ClientToken and an ownership tag.
 pub fn owner(name: &str) -> Owner {
+    let hash = name.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+    });
     Owner {
         namespace: "observability".into(),
         name: name.into(),
-        uid: format!("0c6f3b1e-5d2a-4c55-9e0b-{:0>12}", name.len()),
+        uid: format!("0c6f3b1e-5d2a-4c55-9e0b-{:012x}", hash & 0xffff_ffff_ffff),
     }
 }
 
