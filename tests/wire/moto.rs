@@ -180,6 +180,10 @@ impl Account {
     fn post_fault(&self, fault: serde_json::Value) {
         let body = fault.to_string();
         let mut stream = TcpStream::connect(("127.0.0.1", moto().port)).expect("connect to moto");
+        // A launcher that stopped answering fails the test instead of hanging the run.
+        let limit = Some(Duration::from_secs(30));
+        stream.set_read_timeout(limit).expect("read timeout");
+        stream.set_write_timeout(limit).expect("write timeout");
         write!(
             stream,
             "POST /_vpce-rollout/faults HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n\
