@@ -9,7 +9,7 @@ use vpce_rollout::aws::{AuthorizeRules, Ec2, ErrorKind, NewRule, RuleFilter, Rul
 use vpce_rollout::model::Protocol;
 
 use crate::bench::{Bench, MotoBench, logs_service, service_without_private_dns};
-use crate::contract::{create_request, owner, owner_tags, wait_available};
+use crate::contract::{create_available, create_request, owner, owner_tags};
 use crate::moto::test_options;
 
 #[tokio::test]
@@ -57,24 +57,17 @@ async fn network_interfaces_are_read_page_by_page() {
 #[tokio::test]
 async fn the_sdk_reads_a_wire_available_state_as_unknown_and_the_adapter_still_sees_it_available() {
     let b = MotoBench::incident().await;
-    let created = b
-        .port()
-        .create_vpc_endpoint(&create_request(
-            &b,
-            &owner("state"),
-            "main",
-            &["main-a"],
-            &["endpoint-sg"],
-        ))
-        .await
-        .unwrap();
-    let ready = wait_available(&b, &created.vpc_endpoint_id).await;
+    let ready = create_available(
+        &b,
+        &create_request(&b, &owner("state"), "main", &["main-a"], &["endpoint-sg"]),
+    )
+    .await;
     assert_eq!(ready.state.as_deref(), Some("available"));
 
     let raw = b
         .client()
         .describe_vpc_endpoints()
-        .vpc_endpoint_ids(&created.vpc_endpoint_id)
+        .vpc_endpoint_ids(&ready.vpc_endpoint_id)
         .send()
         .await
         .unwrap();
