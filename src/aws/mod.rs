@@ -88,6 +88,25 @@ impl Ec2Operation {
         }
     }
 
+    /// AuthorizeSecurityGroupEgress or AuthorizeSecurityGroupIngress: one port method, two EC2
+    /// actions (and two IAM actions, rate buckets and metric labels).
+    pub fn authorize(egress: bool) -> Self {
+        if egress {
+            Self::AuthorizeSecurityGroupEgress
+        } else {
+            Self::AuthorizeSecurityGroupIngress
+        }
+    }
+
+    /// RevokeSecurityGroupEgress or RevokeSecurityGroupIngress (see [`Ec2Operation::authorize`]).
+    pub fn revoke(egress: bool) -> Self {
+        if egress {
+            Self::RevokeSecurityGroupEgress
+        } else {
+            Self::RevokeSecurityGroupIngress
+        }
+    }
+
     /// Whether the operation changes the AWS world.
     pub fn is_mutation(self) -> bool {
         matches!(
@@ -195,6 +214,10 @@ impl Ec2Error {
         }
     }
 }
+
+/// The longest ClientToken EC2 accepts ("up to 64 ASCII characters"): the adapter refuses a
+/// longer one before sending it, the simulated world answers it as EC2 does.
+pub const CLIENT_TOKEN_MAX_LEN: usize = 64;
 
 /// Parameters of CreateVpcEndpoint (interface endpoints only, private DNS always off).
 #[derive(Clone, Debug, PartialEq, Eq)]

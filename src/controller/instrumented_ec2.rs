@@ -153,12 +153,7 @@ impl<E: Ec2> Ec2 for InstrumentedEc2<E> {
         request: &AuthorizeRules,
     ) -> Result<Vec<SecurityGroupRule>, Ec2Error> {
         let r = self.inner.authorize_security_group_rules(request).await;
-        let op = if request.egress {
-            Ec2Operation::AuthorizeSecurityGroupEgress
-        } else {
-            Ec2Operation::AuthorizeSecurityGroupIngress
-        };
-        self.record(op, r)
+        self.record(Ec2Operation::authorize(request.egress), r)
     }
 
     async fn revoke_security_group_rules(
@@ -171,12 +166,7 @@ impl<E: Ec2> Ec2 for InstrumentedEc2<E> {
             .inner
             .revoke_security_group_rules(group_id, egress, rule_ids)
             .await;
-        let op = if egress {
-            Ec2Operation::RevokeSecurityGroupEgress
-        } else {
-            Ec2Operation::RevokeSecurityGroupIngress
-        };
-        self.record(op, r)
+        self.record(Ec2Operation::revoke(egress), r)
     }
 }
 
@@ -291,11 +281,7 @@ mod tests {
             &self,
             r: &AuthorizeRules,
         ) -> Result<Vec<SecurityGroupRule>, Ec2Error> {
-            self.answer(if r.egress {
-                Ec2Operation::AuthorizeSecurityGroupEgress
-            } else {
-                Ec2Operation::AuthorizeSecurityGroupIngress
-            })
+            self.answer(Ec2Operation::authorize(r.egress))
         }
         async fn revoke_security_group_rules(
             &self,
@@ -303,11 +289,7 @@ mod tests {
             egress: bool,
             _: &[String],
         ) -> Result<(), Ec2Error> {
-            self.answer(if egress {
-                Ec2Operation::RevokeSecurityGroupEgress
-            } else {
-                Ec2Operation::RevokeSecurityGroupIngress
-            })
+            self.answer(Ec2Operation::revoke(egress))
         }
     }
 

@@ -32,7 +32,9 @@ Test support (not EC2 behaviour):
   gets a world of its own on one server.
 - Faults: ``POST /_vpce-rollout/faults`` with JSON ``{"account", "action", "code", "message",
   "status", "count"}`` makes the next ``count`` calls of ``action`` in ``account`` fail with that
-  EC2 error (e.g. RequestLimitExceeded/503, UnauthorizedOperation/403).
+  EC2 error (e.g. RequestLimitExceeded/503, UnauthorizedOperation/403). With ``"page"`` instead
+  of ``"code"``, the answer is that text as an HTML page, no EC2 error document: what a proxy or
+  load balancer in front of EC2 answers (e.g. a 502).
 """
 
 import argparse
@@ -546,11 +548,14 @@ class Faults:
 
     def add(self, spec):
         key = (str(spec["account"]), spec["action"])
-        fault = {
-            "code": spec["code"],
-            "message": spec.get("message", spec["code"]),
-            "status": int(spec.get("status", 400)),
-        }
+        if "page" in spec:
+            fault = {"page": str(spec["page"]), "status": int(spec.get("status", 502))}
+        else:
+            fault = {
+                "code": spec["code"],
+                "message": spec.get("message", spec["code"]),
+                "status": int(spec.get("status", 400)),
+            }
         with self.lock:
             self.pending[key] = [fault, int(spec.get("count", 1))]
 
@@ -568,15 +573,25 @@ class Faults:
 def error_response(start_response, fault):
     from xml.sax.saxutils import escape
 
-    body = (
-        '<?xml version="1.0" encoding="UTF-8"?>\n<Response><Errors><Error>'
-        f"<Code>{escape(fault['code'])}</Code><Message>{escape(fault['message'])}</Message>"
-        f"</Error></Errors><RequestID>{uuid.uuid4()}</RequestID></Response>"
-    ).encode()
-    reason = {400: "Bad Request", 403: "Forbidden", 500: "Internal Server Error", 503: "Service Unavailable"}
+    if "page" in fault:
+        body, content_type = fault["page"].encode(), "text/html"
+    else:
+        body = (
+            '<?xml version="1.0" encoding="UTF-8"?>\n<Response><Errors><Error>'
+            f"<Code>{escape(fault['code'])}</Code><Message>{escape(fault['message'])}</Message>"
+            f"</Error></Errors><RequestID>{uuid.uuid4()}</RequestID></Response>"
+        ).encode()
+        content_type = "text/xml"
+    reason = {
+        400: "Bad Request",
+        403: "Forbidden",
+        500: "Internal Server Error",
+        502: "Bad Gateway",
+        503: "Service Unavailable",
+    }
     start_response(
         f"{fault['status']} {reason.get(fault['status'], 'Error')}",
-        [("Content-Type", "text/xml"), ("Content-Length", str(len(body)))],
+        [("Content-Type", content_type), ("Content-Length", str(len(body)))],
     )
     return [body]
 

@@ -9,10 +9,12 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use aws_sdk_ec2::types::AttributeBooleanValue;
-use vpce_rollout::aws::Ec2;
+use aws_sdk_ec2::types::{
+    AttributeBooleanValue, IpPermission, IpRange, Ipv6Range, PrefixListId, UserIdGroupPair,
+};
 use vpce_rollout::aws::sdk::{SdkEc2, SdkOptions};
 use vpce_rollout::aws::sim::{SimClock, SimConfig, SimEc2, aws_service};
+use vpce_rollout::aws::{Ec2, RulePeer};
 use vpce_rollout::model::{
     AttributeBoolean, GroupIdentifier, NetworkAcl, NetworkInterface, PrivateIpAddress, SecurityGroup,
     Snapshot, Subnet, Vpc, VpcDnsAttributes,
@@ -151,6 +153,37 @@ impl MotoBench {
         let id = out.group_id().expect("group id").to_string();
         self.ids.insert(name.to_string(), id.clone());
         id
+    }
+
+    /// Someone else's rule: the named group admits `peer` on tcp/443, authorized through the raw
+    /// SDK without vpce-rollout's tags. Returns the rule's id.
+    pub async fn foreign_https_ingress(&self, group: &str, peer: RulePeer) -> String {
+        let permission = IpPermission::builder()
+            .ip_protocol("tcp")
+            .from_port(443)
+            .to_port(443);
+        let permission = match peer {
+            RulePeer::Group(id) => {
+                permission.user_id_group_pairs(UserIdGroupPair::builder().group_id(id).build())
+            }
+            RulePeer::CidrIpv4(cidr) => permission.ip_ranges(IpRange::builder().cidr_ip(cidr).build()),
+            RulePeer::CidrIpv6(cidr) => permission.ipv6_ranges(Ipv6Range::builder().cidr_ipv6(cidr).build()),
+            RulePeer::PrefixList(id) => {
+                permission.prefix_list_ids(PrefixListId::builder().prefix_list_id(id).build())
+            }
+        };
+        let out = self
+            .client()
+            .authorize_security_group_ingress()
+            .group_id(self.id(group))
+            .ip_permissions(permission.build())
+            .send()
+            .await
+            .expect("AuthorizeSecurityGroupIngress");
+        out.security_group_rules()[0]
+            .security_group_rule_id()
+            .expect("rule id")
+            .to_string()
     }
 
     pub async fn eni(&mut self, name: &str, subnet: &str, groups: &[&str]) -> String {

@@ -1,13 +1,13 @@
 //! The commands over the wire: `snapshot` writes what a live observation sees, in the format the
 //! offline `plan` reads.
 
-use vpce_rollout::aws::Ec2;
+use vpce_rollout::aws::RulePeer;
 use vpce_rollout::cli::live::{LiveError, LiveTarget, observe_live};
 use vpce_rollout::cli::snapshot::{SnapshotArgs, SnapshotCommandError, run_with};
 use vpce_rollout::model::Snapshot;
 
 use crate::bench::{Bench, MotoBench, logs_service};
-use crate::contract::{create_request, owner, wait_available};
+use crate::contract::{create_available, create_request, owner};
 
 fn temp_file(name: &str) -> std::path::PathBuf {
     let dir = std::env::temp_dir().join(format!("vpce-rollout-wire-{}", std::process::id()));
@@ -18,18 +18,11 @@ fn temp_file(name: &str) -> std::path::PathBuf {
 #[tokio::test]
 async fn a_live_snapshot_file_reads_back_as_exactly_what_was_observed() {
     let b = MotoBench::incident().await;
-    let created = b
-        .port()
-        .create_vpc_endpoint(&create_request(
-            &b,
-            &owner("snap"),
-            "main",
-            &["main-a"],
-            &["endpoint-sg"],
-        ))
-        .await
-        .unwrap();
-    wait_available(&b, &created.vpc_endpoint_id).await;
+    let created = create_available(
+        &b,
+        &create_request(&b, &owner("snap"), "main", &["main-a"], &["endpoint-sg"]),
+    )
+    .await;
 
     let path = temp_file("incident.json");
     let args = SnapshotArgs {
@@ -238,24 +231,8 @@ fn vpce_rollout(b: &MotoBench, args: &[&str]) -> std::process::Output {
 async fn a_live_snapshot_planned_offline_gives_the_verdicts_of_a_live_plan() {
     let b = MotoBench::incident().await;
     // The incident: the endpoint's group admits the Lambda's group, not the monitoring agent's.
-    b.client()
-        .authorize_security_group_ingress()
-        .group_id(b.id("endpoint-sg"))
-        .ip_permissions(
-            aws_sdk_ec2::types::IpPermission::builder()
-                .ip_protocol("tcp")
-                .from_port(443)
-                .to_port(443)
-                .user_id_group_pairs(
-                    aws_sdk_ec2::types::UserIdGroupPair::builder()
-                        .group_id(b.id("lambda-sg"))
-                        .build(),
-                )
-                .build(),
-        )
-        .send()
-        .await
-        .unwrap();
+    b.foreign_https_ingress("endpoint-sg", RulePeer::Group(b.id("lambda-sg")))
+        .await;
     let manifest = temp_file("incident-endpoint.yaml");
     std::fs::write(
         &manifest,

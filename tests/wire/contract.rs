@@ -19,11 +19,16 @@ use vpce_rollout::model::{Protocol, Snapshot, Tag, VpcEndpoint, tags_from};
 
 use crate::bench::{Bench, logs_service, service_without_private_dns};
 
+/// The owner `observability/<name>`, with a UID derived from the name (FNV-1a), so that two
+/// owners in one test never share a UID, and with it a ClientToken and an ownership tag.
 pub fn owner(name: &str) -> Owner {
+    let hash = name.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+    });
     Owner {
         namespace: "observability".into(),
         name: name.into(),
-        uid: format!("0c6f3b1e-5d2a-4c55-9e0b-{:0>12}", name.len()),
+        uid: format!("0c6f3b1e-5d2a-4c55-9e0b-{:012x}", hash & 0xffff_ffff_ffff),
     }
 }
 
@@ -62,6 +67,17 @@ pub async fn endpoint<B: Bench>(b: &B, id: &str) -> VpcEndpoint {
         .expect("DescribeVpcEndpoints");
     assert_eq!(found.len(), 1, "{id}: {found:?}");
     found.remove(0)
+}
+
+/// Creates the endpoint of `request` and waits until it is `available`; returns it as described
+/// then.
+pub async fn create_available<B: Bench>(b: &B, request: &CreateVpcEndpoint) -> VpcEndpoint {
+    let created = b
+        .port()
+        .create_vpc_endpoint(request)
+        .await
+        .expect("CreateVpcEndpoint");
+    wait_available(b, &created.vpc_endpoint_id).await
 }
 
 /// Polls until the endpoint is `available` (compared ignoring case), within two minutes of
@@ -327,17 +343,11 @@ pub async fn private_dns_is_enabled_only_when_the_vpc_and_service_allow_it<B: Be
     };
 
     // DNS hostnames off in the VPC.
-    let nodns = port
-        .create_vpc_endpoint(&create_request(
-            b,
-            &owner("nodns"),
-            "nodns",
-            &["nodns-a"],
-            &["nodns-endpoint-sg"],
-        ))
-        .await
-        .unwrap();
-    wait_available(b, &nodns.vpc_endpoint_id).await;
+    let nodns = create_available(
+        b,
+        &create_request(b, &owner("nodns"), "nodns", &["nodns-a"], &["nodns-endpoint-sg"]),
+    )
+    .await;
     let err = port
         .modify_vpc_endpoint(&enable(&nodns.vpc_endpoint_id, true))
         .await
@@ -348,8 +358,7 @@ pub async fn private_dns_is_enabled_only_when_the_vpc_and_service_allow_it<B: Be
     // A service without a private DNS name.
     let mut request = create_request(b, &owner("iot"), "main", &["main-a"], &["endpoint-sg"]);
     request.service_name = service_without_private_dns();
-    let iot = port.create_vpc_endpoint(&request).await.unwrap();
-    wait_available(b, &iot.vpc_endpoint_id).await;
+    let iot = create_available(b, &request).await;
     let err = port
         .modify_vpc_endpoint(&enable(&iot.vpc_endpoint_id, true))
         .await
@@ -357,34 +366,22 @@ pub async fn private_dns_is_enabled_only_when_the_vpc_and_service_allow_it<B: Be
     assert_eq!(err.kind, ErrorKind::Precondition, "{err}");
 
     // The happy path.
-    let logs = port
-        .create_vpc_endpoint(&create_request(
-            b,
-            &owner("logs"),
-            "main",
-            &["main-a"],
-            &["endpoint-sg"],
-        ))
-        .await
-        .unwrap();
-    wait_available(b, &logs.vpc_endpoint_id).await;
+    let logs = create_available(
+        b,
+        &create_request(b, &owner("logs"), "main", &["main-a"], &["endpoint-sg"]),
+    )
+    .await;
     port.modify_vpc_endpoint(&enable(&logs.vpc_endpoint_id, true))
         .await
         .expect("enable");
     assert!(endpoint(b, &logs.vpc_endpoint_id).await.private_dns_enabled);
 
     // A second endpoint of the same service cannot take the same name.
-    let second = port
-        .create_vpc_endpoint(&create_request(
-            b,
-            &owner("logs-two"),
-            "main",
-            &["main-b"],
-            &["endpoint-sg"],
-        ))
-        .await
-        .unwrap();
-    wait_available(b, &second.vpc_endpoint_id).await;
+    let second = create_available(
+        b,
+        &create_request(b, &owner("logs-two"), "main", &["main-b"], &["endpoint-sg"]),
+    )
+    .await;
     let err = port
         .modify_vpc_endpoint(&enable(&second.vpc_endpoint_id, true))
         .await
@@ -401,17 +398,11 @@ pub async fn private_dns_is_enabled_only_when_the_vpc_and_service_allow_it<B: Be
 
 pub async fn security_groups_added_to_an_endpoint_reach_its_interfaces<B: Bench>(b: &B) {
     let port = b.port();
-    let created = port
-        .create_vpc_endpoint(&create_request(
-            b,
-            &owner("groups"),
-            "main",
-            &["main-a"],
-            &["endpoint-sg"],
-        ))
-        .await
-        .unwrap();
-    wait_available(b, &created.vpc_endpoint_id).await;
+    let created = create_available(
+        b,
+        &create_request(b, &owner("groups"), "main", &["main-a"], &["endpoint-sg"]),
+    )
+    .await;
     port.modify_vpc_endpoint(&ModifyVpcEndpoint {
         vpc_endpoint_id: created.vpc_endpoint_id.clone(),
         add_security_group_ids: vec![b.id("lambda-sg")],
@@ -617,17 +608,11 @@ pub async fn owned_rules_are_authorized_atomically_found_by_tag_and_revoked<B: B
 
 pub async fn deleting_reports_unknown_endpoints_per_item<B: Bench>(b: &B) {
     let port = b.port();
-    let created = port
-        .create_vpc_endpoint(&create_request(
-            b,
-            &owner("delete"),
-            "main",
-            &["main-a"],
-            &["endpoint-sg"],
-        ))
-        .await
-        .unwrap();
-    wait_available(b, &created.vpc_endpoint_id).await;
+    let created = create_available(
+        b,
+        &create_request(b, &owner("delete"), "main", &["main-a"], &["endpoint-sg"]),
+    )
+    .await;
     let unknown = "vpce-0123456789abcdef0".to_string();
     let failed = port
         .delete_vpc_endpoints(&[created.vpc_endpoint_id.clone(), unknown.clone()])

@@ -12,7 +12,7 @@ use vpce_rollout::aws::sdk::{SdkOptions, SdkProvider, https_client};
 use vpce_rollout::aws::{Ec2, Ec2Operation, EndpointFilter, ErrorKind, ModifyVpcEndpoint};
 
 use crate::bench::{Bench, MotoBench};
-use crate::contract::{create_request, owner, wait_available};
+use crate::contract::{create_available, create_request, owner};
 use crate::moto::{Account, test_options};
 
 #[tokio::test]
@@ -78,18 +78,11 @@ async fn unauthorized_operation_is_access_denied_naming_the_action_and_creates_n
 #[tokio::test]
 async fn not_found_right_after_create_is_not_yet_visible_and_later_not_found() {
     let b = MotoBench::incident().await;
-    let created = b
-        .port()
-        .create_vpc_endpoint(&create_request(
-            &b,
-            &owner("visible"),
-            "main",
-            &["main-a"],
-            &["endpoint-sg"],
-        ))
-        .await
-        .unwrap();
-    wait_available(&b, &created.vpc_endpoint_id).await;
+    let created = create_available(
+        &b,
+        &create_request(&b, &owner("visible"), "main", &["main-a"], &["endpoint-sg"]),
+    )
+    .await;
     let modify = ModifyVpcEndpoint {
         vpc_endpoint_id: created.vpc_endpoint_id.clone(),
         private_dns_enabled: Some(false),
@@ -145,6 +138,28 @@ async fn server_errors_past_the_retries_are_transient() {
         (err.kind, err.code.as_str()),
         (ErrorKind::Transient, "InternalError")
     );
+}
+
+#[tokio::test]
+async fn a_gateway_error_page_past_the_retries_is_transient() {
+    let account = Account::new();
+    account.inject_error_page(
+        "DescribeSubnets",
+        502,
+        "<html><body><h1>502 Bad Gateway</h1></body></html>",
+        5,
+    );
+    let err = account
+        .ec2
+        .describe_subnets("vpc-0123456789abcdef0")
+        .await
+        .unwrap_err();
+    assert_eq!(
+        (err.kind, err.code.as_str()),
+        (ErrorKind::Transient, "HTTP502"),
+        "{err}"
+    );
+    assert!(err.message.contains("502 Bad Gateway"), "{err}");
 }
 
 fn unreachable_port(

@@ -155,16 +155,35 @@ impl Account {
 
     /// Makes the next `count` calls of `action` in this account fail with an EC2 error.
     pub fn inject_fault(&self, action: &str, code: &str, status: u16, count: u32) {
-        let body = serde_json::json!({
+        self.post_fault(serde_json::json!({
             "account": self.id,
             "action": action,
             "code": code,
             "message": format!("injected by the wire test: {code}"),
             "status": status,
             "count": count,
-        })
-        .to_string();
+        }));
+    }
+
+    /// Makes the next `count` calls of `action` in this account answer `status` with `page` as
+    /// an HTML page instead of an EC2 error (a proxy or load balancer in front of EC2).
+    pub fn inject_error_page(&self, action: &str, status: u16, page: &str, count: u32) {
+        self.post_fault(serde_json::json!({
+            "account": self.id,
+            "action": action,
+            "page": page,
+            "status": status,
+            "count": count,
+        }));
+    }
+
+    fn post_fault(&self, fault: serde_json::Value) {
+        let body = fault.to_string();
         let mut stream = TcpStream::connect(("127.0.0.1", moto().port)).expect("connect to moto");
+        // A launcher that stopped answering fails the test instead of hanging the run.
+        let limit = Some(Duration::from_secs(30));
+        stream.set_read_timeout(limit).expect("read timeout");
+        stream.set_write_timeout(limit).expect("write timeout");
         write!(
             stream,
             "POST /_vpce-rollout/faults HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n\

@@ -9,7 +9,7 @@ use vpce_rollout::aws::{AuthorizeRules, Ec2, ErrorKind, NewRule, RuleFilter, Rul
 use vpce_rollout::model::Protocol;
 
 use crate::bench::{Bench, MotoBench, logs_service, service_without_private_dns};
-use crate::contract::{create_request, owner, owner_tags, wait_available};
+use crate::contract::{create_available, create_request, owner, owner_tags};
 use crate::moto::test_options;
 
 #[tokio::test]
@@ -57,24 +57,17 @@ async fn network_interfaces_are_read_page_by_page() {
 #[tokio::test]
 async fn the_sdk_reads_a_wire_available_state_as_unknown_and_the_adapter_still_sees_it_available() {
     let b = MotoBench::incident().await;
-    let created = b
-        .port()
-        .create_vpc_endpoint(&create_request(
-            &b,
-            &owner("state"),
-            "main",
-            &["main-a"],
-            &["endpoint-sg"],
-        ))
-        .await
-        .unwrap();
-    let ready = wait_available(&b, &created.vpc_endpoint_id).await;
+    let ready = create_available(
+        &b,
+        &create_request(&b, &owner("state"), "main", &["main-a"], &["endpoint-sg"]),
+    )
+    .await;
     assert_eq!(ready.state.as_deref(), Some("available"));
 
     let raw = b
         .client()
         .describe_vpc_endpoints()
-        .vpc_endpoint_ids(&created.vpc_endpoint_id)
+        .vpc_endpoint_ids(&ready.vpc_endpoint_id)
         .send()
         .await
         .unwrap();
@@ -199,29 +192,9 @@ async fn endpoint_services_are_described_with_their_private_dns_names() {
 #[tokio::test]
 async fn revoking_a_rule_without_the_owner_tags_is_refused_and_the_rule_stays() {
     let b = MotoBench::incident().await;
-    let foreign = b
-        .client()
-        .authorize_security_group_ingress()
-        .group_id(b.id("endpoint-sg"))
-        .ip_permissions(
-            aws_sdk_ec2::types::IpPermission::builder()
-                .ip_protocol("tcp")
-                .from_port(443)
-                .to_port(443)
-                .ip_ranges(
-                    aws_sdk_ec2::types::IpRange::builder()
-                        .cidr_ip("10.0.0.0/8")
-                        .build(),
-                )
-                .build(),
-        )
-        .send()
-        .await
-        .unwrap();
-    let id = foreign.security_group_rules()[0]
-        .security_group_rule_id()
-        .unwrap()
-        .to_string();
+    let id = b
+        .foreign_https_ingress("endpoint-sg", RulePeer::CidrIpv4("10.0.0.0/8".into()))
+        .await;
     let err = b
         .port()
         .revoke_security_group_rules(&b.id("endpoint-sg"), false, std::slice::from_ref(&id))

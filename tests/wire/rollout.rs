@@ -10,7 +10,7 @@ use vpce_rollout::api::{
     InterfaceEndpointSpec, InterfaceEndpointStatus, Owner, RemediationMode, RemediationSpec, RolloutPhase,
 };
 use vpce_rollout::aws::observe::{ObserveScope, observe_vpc};
-use vpce_rollout::aws::{Ec2, EndpointFilter, RuleFilter};
+use vpce_rollout::aws::{Ec2, EndpointFilter, RuleFilter, RulePeer};
 use vpce_rollout::engine::{ReconcileOutcome, ReconcileRequest, reconcile};
 use vpce_rollout::plan::Timing;
 
@@ -81,29 +81,9 @@ impl Rollout<'_> {
 async fn the_incident_rolls_out_on_the_wire_and_cleans_up_only_its_own_rules() {
     let b = MotoBench::incident().await;
     // Someone else's rule: the endpoint group admits the Lambda, not the monitoring agent.
-    let foreign = b
-        .client()
-        .authorize_security_group_ingress()
-        .group_id(b.id("endpoint-sg"))
-        .ip_permissions(
-            aws_sdk_ec2::types::IpPermission::builder()
-                .ip_protocol("tcp")
-                .from_port(443)
-                .to_port(443)
-                .user_id_group_pairs(
-                    aws_sdk_ec2::types::UserIdGroupPair::builder()
-                        .group_id(b.id("lambda-sg"))
-                        .build(),
-                )
-                .build(),
-        )
-        .send()
-        .await
-        .unwrap();
-    let foreign_rule = foreign.security_group_rules()[0]
-        .security_group_rule_id()
-        .unwrap()
-        .to_string();
+    let foreign_rule = b
+        .foreign_https_ingress("endpoint-sg", RulePeer::Group(b.id("lambda-sg")))
+        .await;
 
     let spec = InterfaceEndpointSpec {
         vpc_id: b.id("main"),

@@ -10,16 +10,14 @@ use super::convert::{self, ConversionError};
 use super::errors::{self, unexpected};
 use crate::api::{OWNER_TAG, UID_TAG};
 use crate::aws::{
-    AuthorizeRules, CreateVpcEndpoint, Ec2, Ec2Error, Ec2Operation as Op, EndpointFilter, ErrorKind,
-    ModifyVpcEndpoint, NewRule, RuleFilter, RulePeer,
+    AuthorizeRules, CLIENT_TOKEN_MAX_LEN, CreateVpcEndpoint, Ec2, Ec2Error, Ec2Operation as Op,
+    EndpointFilter, ErrorKind, ModifyVpcEndpoint, NewRule, RuleFilter, RulePeer,
 };
 use crate::model::{
     NetworkAcl, NetworkInterface, PrefixList, PrefixListEntry, Protocol, SecurityGroup, SecurityGroupRule,
     ServiceDetail, Subnet, Vpc, VpcDnsAttributes, VpcEndpoint,
 };
 
-/// EC2 allows ClientToken values of at most 64 ASCII characters.
-const MAX_CLIENT_TOKEN_LEN: usize = 64;
 /// DescribeVpcEndpointServices has no SDK paginator; this bounds the hand-written loop.
 const MAX_SERVICE_PAGES: usize = 100;
 /// Code of the refusal to revoke a rule that vpce-rollout did not create.
@@ -103,11 +101,6 @@ impl SdkEc2 {
     /// The rules `rule_ids` of `group_id`, refusing unless each carries vpce-rollout's ownership
     /// tags: the last line of defence of "never revoke a rule we did not create".
     async fn check_owned(&self, group_id: &str, egress: bool, rule_ids: &[String]) -> Result<(), Ec2Error> {
-        let op = if egress {
-            Op::RevokeSecurityGroupEgress
-        } else {
-            Op::RevokeSecurityGroupIngress
-        };
         let rules = every_page!(
             Op::DescribeSecurityGroupRules,
             self.client
@@ -131,7 +124,7 @@ impl SdkEc2 {
             if !owned {
                 return Err(Ec2Error::new(
                     ErrorKind::Invalid,
-                    op,
+                    Op::revoke(egress),
                     RULE_NOT_OWNED,
                     format!(
                         "refusing to revoke {id} of {group_id}: it is not an {} rule of that group carrying the {OWNER_TAG} and {UID_TAG} tags",
@@ -412,12 +405,12 @@ impl Ec2 for SdkEc2 {
     async fn create_vpc_endpoint(&self, request: &CreateVpcEndpoint) -> Result<VpcEndpoint, Ec2Error> {
         let op = Op::CreateVpcEndpoint;
         let token = &request.client_token;
-        if token.is_empty() || token.len() > MAX_CLIENT_TOKEN_LEN || !token.is_ascii() {
+        if token.is_empty() || token.len() > CLIENT_TOKEN_MAX_LEN || !token.is_ascii() {
             return Err(Ec2Error::new(
                 ErrorKind::Invalid,
                 op,
                 "InvalidClientToken",
-                format!("ClientToken must be 1-{MAX_CLIENT_TOKEN_LEN} ASCII characters, got {token:?}"),
+                format!("ClientToken must be 1-{CLIENT_TOKEN_MAX_LEN} ASCII characters, got {token:?}"),
             ));
         }
         // The token makes the SDK's own retries, and the engine's retries after an ambiguous
@@ -489,8 +482,9 @@ impl Ec2 for SdkEc2 {
                 let id = item.resource_id().unwrap_or_default().to_string();
                 let code = item.error().and_then(|e| e.code()).unwrap_or("Unknown");
                 let message = item.error().and_then(|e| e.message()).unwrap_or_default();
-                let err = Ec2Error::new(crate::aws::errors::classify(code, message), op, code, message);
-                let err = self.recent.reclassify(err, [&id]);
+                let err = self
+                    .recent
+                    .reclassify(Ec2Error::from_code(op, code, message), [&id]);
                 (id, err)
             })
             .collect();
@@ -505,44 +499,32 @@ impl Ec2 for SdkEc2 {
         &self,
         request: &AuthorizeRules,
     ) -> Result<Vec<SecurityGroupRule>, Ec2Error> {
+        let op = Op::authorize(request.egress);
         let permissions: Vec<sdk::IpPermission> = request.rules.iter().map(ip_permission).collect();
         let tags = tag_specification(sdk::ResourceType::SecurityGroupRule, &request.tags).map(|t| vec![t]);
-        let (op, returned, rules) = if request.egress {
-            let op = Op::AuthorizeSecurityGroupEgress;
-            let out = self
-                .client
-                .authorize_security_group_egress()
-                .group_id(&request.group_id)
-                .set_ip_permissions(Some(permissions))
-                .set_tag_specifications(tags)
-                .send()
-                .await
-                .map_err(|e| errors::from_sdk(op, e))?;
-            let rules: Vec<_> = out
-                .security_group_rules()
-                .iter()
-                .map(convert::security_group_rule)
-                .collect();
-            (op, out.r#return(), rules)
+        // The ingress and egress builders (and outputs) are distinct SDK types with the same
+        // methods: one request, written once.
+        macro_rules! authorize {
+            ($builder:expr) => {{
+                let out = $builder
+                    .group_id(&request.group_id)
+                    .set_ip_permissions(Some(permissions))
+                    .set_tag_specifications(tags)
+                    .send()
+                    .await
+                    .map_err(|e| errors::from_sdk(op, e))?;
+                check_return(op, out.r#return())?;
+                out.security_group_rules()
+                    .iter()
+                    .map(convert::security_group_rule)
+                    .collect()
+            }};
+        }
+        let rules = if request.egress {
+            authorize!(self.client.authorize_security_group_egress())
         } else {
-            let op = Op::AuthorizeSecurityGroupIngress;
-            let out = self
-                .client
-                .authorize_security_group_ingress()
-                .group_id(&request.group_id)
-                .set_ip_permissions(Some(permissions))
-                .set_tag_specifications(tags)
-                .send()
-                .await
-                .map_err(|e| errors::from_sdk(op, e))?;
-            let rules: Vec<_> = out
-                .security_group_rules()
-                .iter()
-                .map(convert::security_group_rule)
-                .collect();
-            (op, out.r#return(), rules)
+            authorize!(self.client.authorize_security_group_ingress())
         };
-        check_return(op, returned)?;
         all_converted(op, rules)
     }
 
@@ -556,29 +538,24 @@ impl Ec2 for SdkEc2 {
             return Ok(());
         }
         self.check_owned(group_id, egress, rule_ids).await?;
+        let op = Op::revoke(egress);
         let ids = Some(rule_ids.to_vec());
-        let (op, returned) = if egress {
-            let op = Op::RevokeSecurityGroupEgress;
-            let out = self
-                .client
-                .revoke_security_group_egress()
-                .group_id(group_id)
-                .set_security_group_rule_ids(ids)
-                .send()
-                .await
-                .map_err(|e| errors::from_sdk(op, e))?;
-            (op, out.r#return())
+        // As for authorize: two SDK types, one request.
+        macro_rules! revoke {
+            ($builder:expr) => {
+                $builder
+                    .group_id(group_id)
+                    .set_security_group_rule_ids(ids)
+                    .send()
+                    .await
+                    .map_err(|e| errors::from_sdk(op, e))?
+                    .r#return()
+            };
+        }
+        let returned = if egress {
+            revoke!(self.client.revoke_security_group_egress())
         } else {
-            let op = Op::RevokeSecurityGroupIngress;
-            let out = self
-                .client
-                .revoke_security_group_ingress()
-                .group_id(group_id)
-                .set_security_group_rule_ids(ids)
-                .send()
-                .await
-                .map_err(|e| errors::from_sdk(op, e))?;
-            (op, out.r#return())
+            revoke!(self.client.revoke_security_group_ingress())
         };
         check_return(op, returned)
     }

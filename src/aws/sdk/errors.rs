@@ -5,33 +5,34 @@
 
 use std::collections::HashMap;
 use std::error::Error as StdError;
-use std::fmt::Debug;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use aws_credential_types::provider::error::CredentialsError;
+use aws_sdk_ec2::config::http::HttpResponse;
 use aws_sdk_ec2::error::{ProvideErrorMetadata, SdkError};
 
-use crate::aws::errors::classify;
 use crate::aws::{Ec2Error, Ec2Operation, ErrorKind};
 
 /// Code of an error that never reached EC2 because no credentials could be found.
 pub const NO_CREDENTIALS: &str = "NoCredentials";
 /// Code of an EC2 response the adapter cannot use (a missing field, an unknown protocol).
 pub const UNEXPECTED_RESPONSE: &str = "UnexpectedResponse";
+/// How much of an error page without an EC2 error code goes into the message.
+const MAX_PAGE_EXCERPT: usize = 200;
 
 /// Classifies a failed SDK call.
-pub fn from_sdk<E, R>(operation: Ec2Operation, err: SdkError<E, R>) -> Ec2Error
+pub fn from_sdk<E>(operation: Ec2Operation, err: SdkError<E, HttpResponse>) -> Ec2Error
 where
     E: ProvideErrorMetadata + StdError + 'static,
-    R: Debug + 'static,
 {
     match &err {
         SdkError::ServiceError(context) => {
             let service = context.err();
-            let code = service.code().unwrap_or("Unknown");
-            let message = service.message().unwrap_or_default();
-            Ec2Error::new(classify(code, message), operation, code, message)
+            match service.code() {
+                Some(code) => Ec2Error::from_code(operation, code, service.message().unwrap_or_default()),
+                None => uncoded_response(operation, context.raw()),
+            }
         }
         SdkError::TimeoutError(_) => Ec2Error::new(
             ErrorKind::Transient,
@@ -68,6 +69,28 @@ where
         ),
         _ => Ec2Error::new(ErrorKind::Transient, operation, "SdkError", chain_message(&err)),
     }
+}
+
+/// An error response without an EC2 error code (a proxy's or load balancer's page, an empty
+/// body): the HTTP status is all there is to classify. A 5xx is a server error as much as EC2's
+/// own `InternalError`, so it must not become a permanent `Invalid`. The SDK's own message says
+/// nothing here ("unhandled error"), so the message quotes the start of what came back.
+fn uncoded_response(operation: Ec2Operation, response: &HttpResponse) -> Ec2Error {
+    let status = response.status().as_u16();
+    let kind = match status {
+        429 => ErrorKind::Throttled,
+        500..=599 => ErrorKind::Transient,
+        _ => ErrorKind::Invalid,
+    };
+    let body = String::from_utf8_lossy(response.body().bytes().unwrap_or_default());
+    let words: Vec<&str> = body.split_whitespace().collect();
+    let excerpt: String = words.join(" ").chars().take(MAX_PAGE_EXCERPT).collect();
+    let message = if excerpt.is_empty() {
+        format!("HTTP {status} without an EC2 error (empty body)")
+    } else {
+        format!("HTTP {status} without an EC2 error: {excerpt}")
+    };
+    Ec2Error::new(kind, operation, format!("HTTP{status}"), message)
 }
 
 /// An EC2 response without something the adapter needs.
@@ -174,9 +197,19 @@ mod tests {
 
     use super::*;
 
-    fn service_error(code: &str, message: &str) -> SdkError<DescribeVpcsError, ()> {
+    type Failure = SdkError<DescribeVpcsError, HttpResponse>;
+
+    fn response(status: u16) -> HttpResponse {
+        page(status, "")
+    }
+
+    fn page(status: u16, body: &str) -> HttpResponse {
+        HttpResponse::new(status.try_into().unwrap(), body.to_string().into())
+    }
+
+    fn service_error(code: &str, message: &str) -> Failure {
         let meta = ErrorMetadata::builder().code(code).message(message).build();
-        SdkError::service_error(DescribeVpcsError::generic(meta), ())
+        SdkError::service_error(DescribeVpcsError::generic(meta), response(400))
     }
 
     #[test]
@@ -196,18 +229,57 @@ mod tests {
     }
 
     #[test]
+    fn an_error_page_without_an_ec2_code_is_classified_by_its_http_status() {
+        // What a proxy or load balancer in front of EC2 may answer: a page with no EC2 error
+        // code in it.
+        let bad_gateway = "<html>\n  <body><h1>502 Bad Gateway</h1></body>\n</html>";
+        for (status, kind) in [
+            (502, ErrorKind::Transient),
+            (503, ErrorKind::Transient),
+            (429, ErrorKind::Throttled),
+            (403, ErrorKind::Invalid),
+        ] {
+            let uncoded = DescribeVpcsError::generic(ErrorMetadata::builder().build());
+            let err = from_sdk(
+                Ec2Operation::DescribeVpcs,
+                SdkError::service_error(uncoded, page(status, bad_gateway)),
+            );
+            assert_eq!(
+                (err.kind, err.code.as_str()),
+                (kind, format!("HTTP{status}").as_str())
+            );
+            assert_eq!(
+                err.message,
+                format!(
+                    "HTTP {status} without an EC2 error: <html> <body><h1>502 Bad Gateway</h1></body> </html>"
+                )
+            );
+        }
+
+        let empty = DescribeVpcsError::generic(ErrorMetadata::builder().build());
+        let err = from_sdk(
+            Ec2Operation::DescribeVpcs,
+            SdkError::service_error(empty, response(503)),
+        );
+        assert_eq!(err.message, "HTTP 503 without an EC2 error (empty body)");
+        let long = DescribeVpcsError::generic(ErrorMetadata::builder().build());
+        let err = from_sdk(
+            Ec2Operation::DescribeVpcs,
+            SdkError::service_error(long, page(502, &"x".repeat(10_000))),
+        );
+        assert!(err.message.len() < 300, "{}", err.message.len());
+    }
+
+    #[test]
     fn timeouts_and_connection_failures_are_transient() {
-        let timeout: SdkError<DescribeVpcsError, ()> = SdkError::timeout_error("slow");
+        let timeout: Failure = SdkError::timeout_error("slow");
         assert_eq!(
             from_sdk(Ec2Operation::DescribeVpcs, timeout).kind,
             ErrorKind::Transient
         );
 
         let io = aws_sdk_ec2::error::ConnectorError::io("connection refused".into());
-        let err = from_sdk(
-            Ec2Operation::DescribeVpcs,
-            SdkError::<DescribeVpcsError, ()>::dispatch_failure(io),
-        );
+        let err = from_sdk(Ec2Operation::DescribeVpcs, Failure::dispatch_failure(io));
         assert_eq!(
             (err.kind, err.code.as_str()),
             (ErrorKind::Transient, "ConnectionFailed")
@@ -219,10 +291,7 @@ mod tests {
     fn missing_credentials_are_access_denied_not_a_retry_loop() {
         let missing = CredentialsError::not_loaded("no providers in chain provided credentials");
         let dispatch = aws_sdk_ec2::error::ConnectorError::other(Box::new(missing), None);
-        let err = from_sdk(
-            Ec2Operation::DescribeVpcs,
-            SdkError::<DescribeVpcsError, ()>::dispatch_failure(dispatch),
-        );
+        let err = from_sdk(Ec2Operation::DescribeVpcs, Failure::dispatch_failure(dispatch));
         assert_eq!(
             (err.kind, err.code.as_str()),
             (ErrorKind::AccessDenied, NO_CREDENTIALS)

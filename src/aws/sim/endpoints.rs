@@ -20,8 +20,10 @@ use std::time::Duration;
 use ipnet::Ipv4Net;
 
 use super::world::{ClientTokenUse, CreateFingerprint, Lifecycle, Now, SimEndpoint, World};
-use super::{SimConfig, clock, codes, ids, limits};
-use crate::aws::{CreateVpcEndpoint, Ec2Error, Ec2Operation, EndpointFilter, ModifyVpcEndpoint};
+use super::{SimConfig, clock, codes, ids};
+use crate::aws::{
+    CLIENT_TOKEN_MAX_LEN, CreateVpcEndpoint, Ec2Error, Ec2Operation, EndpointFilter, ModifyVpcEndpoint,
+};
 use crate::model::{
     DnsEntry, GroupIdentifier, NetworkInterface, PrivateIpAddress, SecurityGroupIdentifier, ServiceDetail,
     Tag, VpcEndpoint, tag_pairs,
@@ -41,8 +43,8 @@ impl World {
         now: Now,
         config: &SimConfig,
     ) -> Result<VpcEndpoint, Ec2Error> {
-        if request.client_token.len() > limits::CLIENT_TOKEN_MAX_LEN {
-            return Err(codes::client_token_too_long(op, limits::CLIENT_TOKEN_MAX_LEN));
+        if request.client_token.len() > CLIENT_TOKEN_MAX_LEN {
+            return Err(codes::client_token_too_long(op, CLIENT_TOKEN_MAX_LEN));
         }
         let fingerprint = fingerprint(request);
         if let Some(used) = self.client_tokens.get(&request.client_token) {

@@ -95,9 +95,6 @@ pub const RULES_PER_SECURITY_GROUP: u32 = 60;
 /// Interface and Gateway Load Balancer endpoints per VPC (Amazon VPC quotas).
 pub const INTERFACE_ENDPOINTS_PER_VPC: usize = 50;
 
-/// The longest ClientToken EC2 accepts ("up to 64 ASCII characters").
-pub const CLIENT_TOKEN_MAX_LEN: usize = 64;
-
 /// The row for `operation`.
 pub fn rate_limit(operation: Ec2Operation) -> RateLimit {
     REQUEST_RATE_LIMITS

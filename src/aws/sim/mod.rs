@@ -387,11 +387,7 @@ impl Ec2 for SimEc2 {
         &self,
         request: &AuthorizeRules,
     ) -> Result<Vec<SecurityGroupRule>, Ec2Error> {
-        let op = if request.egress {
-            Ec2Operation::AuthorizeSecurityGroupEgress
-        } else {
-            Ec2Operation::AuthorizeSecurityGroupIngress
-        };
+        let op = Ec2Operation::authorize(request.egress);
         self.call(op, 1, |w, _, config| {
             w.authorize(op, request, config.rules_per_group)
         })
@@ -403,11 +399,7 @@ impl Ec2 for SimEc2 {
         egress: bool,
         rule_ids: &[String],
     ) -> Result<(), Ec2Error> {
-        let op = if egress {
-            Ec2Operation::RevokeSecurityGroupEgress
-        } else {
-            Ec2Operation::RevokeSecurityGroupIngress
-        };
+        let op = Ec2Operation::revoke(egress);
         self.call(op, 1, |w, _, _| w.revoke(op, group_id, egress, rule_ids))
     }
 }

@@ -226,20 +226,16 @@ impl World {
         new_rules: &[SecurityGroupRule],
         quota: u32,
     ) -> Result<(), Ec2Error> {
-        let (mut v4, mut v6) = (0u32, 0u32);
-        let existing = self
+        let add = |(v4, v6): (u32, u32), rule: &SecurityGroupRule| {
+            let (a, b) = self.rule_weight(rule);
+            (v4 + a, v6 + b)
+        };
+        let (new_v4, new_v6) = new_rules.iter().fold((0, 0), add);
+        let (v4, v6) = self
             .rules
             .iter()
-            .filter(|r| r.group_id == group_id && r.is_egress == egress);
-        for rule in existing.chain(new_rules) {
-            let (a, b) = self.rule_weight(rule);
-            v4 += a;
-            v6 += b;
-        }
-        let (new_v4, new_v6) = new_rules.iter().fold((0, 0), |(a, b), r| {
-            let (x, y) = self.rule_weight(r);
-            (a + x, b + y)
-        });
+            .filter(|r| r.group_id == group_id && r.is_egress == egress)
+            .fold((new_v4, new_v6), add);
         // A group already over the quota (a raised quota in the account a snapshot came from)
         // only fails when the new rules add to the family that is over.
         if (new_v4 > 0 && v4 > quota) || (new_v6 > 0 && v6 > quota) {
