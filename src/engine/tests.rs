@@ -592,6 +592,13 @@ async fn a_rule_added_by_someone_else_meanwhile_counts_as_added() {
     );
     h.run_until(RolloutPhase::Ready, 40).await;
     assert!(h.events.iter().all(|e| e.reason != EventReason::Failed));
+    // Taken as a failure, the duplicate would only have been retried (a Retrying warning) and
+    // the rollout would have reached Ready all the same.
+    assert!(
+        h.events.iter().all(|e| e.reason != EventReason::Retrying),
+        "{:?}",
+        h.event_reasons()
+    );
 }
 
 #[tokio::test]
