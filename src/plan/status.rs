@@ -24,7 +24,8 @@ use crate::model::{SecurityGroupRule, VpcEndpoint, tag_pairs};
 const MESSAGE_EXAMPLES: usize = 3;
 
 /// Turns a step into the decision: status views, the conditions the step left to derive,
-/// and the Events (transitions, the step's own, one per action).
+/// and the Events (what was observed, the step's own, one per action, where the rollout
+/// stands: [`events`]).
 pub(crate) fn finish(input: &PlanInput<'_>, step: Step<'_>) -> Decision {
     let previous = input.status;
     let mut next = InterfaceEndpointStatus {
@@ -89,11 +90,12 @@ pub(crate) fn finish(input: &PlanInput<'_>, step: Step<'_>) -> Decision {
     }
 
     // While deleting, only what is done to AWS is news.
-    let mut notes = if input.deleting {
-        Vec::new()
+    let transitions = if input.deleting {
+        events::Transitions::default()
     } else {
         events::transitions(previous, &next)
     };
+    let mut notes = transitions.observed;
     // A step that reports Degraded (clients lost access) already names the blocked clients.
     if step
         .events
@@ -110,6 +112,7 @@ pub(crate) fn finish(input: &PlanInput<'_>, step: Step<'_>) -> Decision {
                 .filter_map(|a| events::for_action(a, input.spec)),
         );
     }
+    notes.extend(transitions.outcome);
     Decision {
         actions: step.actions,
         status: next,
