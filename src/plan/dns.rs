@@ -30,29 +30,29 @@ pub fn preconditions(
 ) -> Result<(), Unmet> {
     let vpc = spec.vpc_id.as_str();
     let attributes = world.vpc_attributes.get(vpc);
-    if attributes
-        .and_then(|a| a.enable_dns_support)
-        .is_some_and(|a| !a.0)
-    {
-        return Err(Unmet {
-            reason: ConditionReason::VpcDnsSupportDisabled,
-            message: format!(
-                "VPC {vpc} has enableDnsSupport off; private DNS needs it on \
-                 (aws ec2 modify-vpc-attribute --vpc-id {vpc} --enable-dns-support)"
-            ),
-        });
-    }
-    if attributes
-        .and_then(|a| a.enable_dns_hostnames)
-        .is_some_and(|a| !a.0)
-    {
-        return Err(Unmet {
-            reason: ConditionReason::VpcDnsHostnamesDisabled,
-            message: format!(
-                "VPC {vpc} has enableDnsHostnames off; private DNS needs it on \
-                 (aws ec2 modify-vpc-attribute --vpc-id {vpc} --enable-dns-hostnames)"
-            ),
-        });
+    for (value, name, flag, reason) in [
+        (
+            attributes.and_then(|a| a.enable_dns_support),
+            "enableDnsSupport",
+            "--enable-dns-support",
+            ConditionReason::VpcDnsSupportDisabled,
+        ),
+        (
+            attributes.and_then(|a| a.enable_dns_hostnames),
+            "enableDnsHostnames",
+            "--enable-dns-hostnames",
+            ConditionReason::VpcDnsHostnamesDisabled,
+        ),
+    ] {
+        if value.is_some_and(|on| !on.0) {
+            return Err(Unmet {
+                reason,
+                message: format!(
+                    "VPC {vpc} has {name} off; private DNS needs it on \
+                     (aws ec2 modify-vpc-attribute --vpc-id {vpc} {flag})"
+                ),
+            });
+        }
     }
     let service = world
         .service_details
