@@ -350,7 +350,7 @@ mod tests {
 
     #[test]
     fn rule_descriptions_use_only_characters_ec2_accepts() {
-        let r = rule(SG_VPCE, SG_ZABBIX, Check::EndpointIngress);
+        let r = RuleChange::https(SG_VPCE, SG_ZABBIX, Check::EndpointIngress);
         let text = description(&r, &spec(), &owner());
         let allowed = |c: char| c.is_ascii_alphanumeric() || " ._-:/()#,@[]+=&;{}!$*".contains(c);
         assert!(text.chars().all(allowed), "{text}");
@@ -360,9 +360,9 @@ mod tests {
     #[test]
     fn one_request_per_group_and_direction() {
         let rules = [
-            rule(SG_VPCE, SG_ZABBIX, Check::EndpointIngress),
-            rule(SG_VPCE, SG_LAMBDA, Check::EndpointIngress),
-            rule(SG_ZABBIX, SG_VPCE, Check::ClientEgress),
+            RuleChange::https(SG_VPCE, SG_ZABBIX, Check::EndpointIngress),
+            RuleChange::https(SG_VPCE, SG_LAMBDA, Check::EndpointIngress),
+            RuleChange::https(SG_ZABBIX, SG_VPCE, Check::ClientEgress),
         ];
         let refs: Vec<&RuleChange> = rules.iter().collect();
         let Action::AuthorizeRules(batches) = authorize(&refs, &spec(), &owner()) else {

@@ -319,7 +319,7 @@ fn serving_change<'a>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::analysis::Check;
+    use crate::analysis::{Check, RuleChange};
     use crate::api::RemediationMode;
     use crate::api::conditions::ConditionType;
     use crate::plan::fixtures::*;
@@ -369,7 +369,7 @@ mod tests {
         let after = Ok(analysis_with(
             Some(ENDPOINT),
             &[Check::EndpointIngress],
-            vec![rule(SG_NEW, SG_ZABBIX, Check::EndpointIngress)],
+            vec![RuleChange::https(SG_NEW, SG_ZABBIX, Check::EndpointIngress)],
             vec![],
         ));
         let status = ready_status();

@@ -669,7 +669,7 @@ mod tests {
     use super::*;
     use crate::analysis::{Remediation, Unfixable};
     use crate::plan::fixtures::*;
-    use crate::plan::{decide, fixtures};
+    use crate::plan::decide;
 
     #[test]
     fn blocked_clients_are_grouped_by_security_groups_and_checks_largest_first() {
@@ -806,7 +806,7 @@ mod tests {
                 clients.push(verdict(&id, &[sg.as_str()], &ip, "interface", &checks));
             }
             if blocked {
-                rules.push(fixtures::rule(SG_VPCE, &sg, Check::EndpointIngress));
+                rules.push(RuleChange::https(SG_VPCE, &sg, Check::EndpointIngress));
             }
         }
         Analysis {
