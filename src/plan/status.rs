@@ -668,8 +668,8 @@ fn ready_condition(
 mod tests {
     use super::*;
     use crate::analysis::{Remediation, Unfixable};
-    use crate::plan::fixtures::*;
     use crate::plan::decide;
+    use crate::plan::fixtures::*;
 
     #[test]
     fn blocked_clients_are_grouped_by_security_groups_and_checks_largest_first() {
