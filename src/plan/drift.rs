@@ -15,7 +15,7 @@ use super::access::{self, Access, authorize, blocked_sentence, what_is_needed};
 use super::{Action, EventNote, EventReason, PlanInput, Step, Timing, endpoint, validate};
 use crate::analysis::Analysis;
 use crate::api::conditions::ConditionReason;
-use crate::api::{InterfaceEndpointSpec, Owner, RolloutPhase};
+use crate::api::{InterfaceEndpointSpec, RolloutPhase};
 use crate::aws::ModifyVpcEndpoint;
 use crate::model::{SecurityGroupIdentifier, Snapshot, VpcEndpoint};
 
@@ -140,16 +140,30 @@ pub fn is_full_access_policy(document: &str) -> bool {
 }
 
 /// The observed world as it would be once the object's endpoint has the spec's subnets and
-/// security groups; `None` when it already has them (or there is no endpoint). Pure.
+/// security groups, for [`PlanInput::analysis_as_specified`]. Pure.
+///
+/// `None` whenever [`decide`] would not read its analysis, so that the caller analyses a second
+/// world only for a change that could cut clients off: when the endpoint already has them (or
+/// only its policy differs), when there is no available endpoint, while private DNS is off
+/// (nobody resolves the service to the endpoint, so the change is applied at once), and while
+/// the object is being deleted.
 ///
 /// Security groups are swapped in place. Subnets removed take their endpoint ENIs with them.
 /// Subnets added have no ENI address yet, so the endpoint is then left out altogether and
 /// the analysis checks the spec's subnets' whole CIDRs and security groups, as before the
 /// endpoint existed: stricter than needed, never looser.
-pub fn world_as_specified(spec: &InterfaceEndpointSpec, owner: &Owner, world: &Snapshot) -> Option<Snapshot> {
-    let current = endpoint::owned_endpoints(world, owner)
+pub fn world_as_specified(input: &PlanInput<'_>) -> Option<Snapshot> {
+    let (spec, world) = (input.spec, input.world);
+    if input.deleting {
+        return None;
+    }
+    // The endpoint the analysis takes for the object's (available first, lowest id).
+    let current = endpoint::owned_endpoints(world, input.owner)
         .filter(|e| e.vpc_id == spec.vpc_id && e.service_name == spec.service_name && e.is_available())
         .min_by_key(|e| e.vpc_endpoint_id.as_str())?;
+    if !current.private_dns_enabled {
+        return None;
+    }
     let change = spec_change(spec, current)?;
     if !change.changes_reachability() {
         return None;
@@ -460,12 +474,21 @@ mod tests {
         assert!(!change.changes_reachability());
     }
 
+    /// The world as specified for `spec`, from the object's point of view in `world`.
+    fn as_specified(spec: &InterfaceEndpointSpec, world: &Snapshot, deleting: bool) -> Option<Snapshot> {
+        let analysis = Ok(reachable_analysis());
+        let status = ready_status();
+        let mut i = input_with(spec, world, &analysis, &status);
+        i.deleting = deleting;
+        world_as_specified(&i)
+    }
+
     #[test]
     fn the_world_as_specified_swaps_groups_or_drops_the_endpoint_for_new_subnets() {
         let world = with_endpoint(incident_world(), "available", true);
-        assert!(world_as_specified(&spec(), &owner(), &world).is_none());
+        assert!(as_specified(&spec(), &world, false).is_none());
 
-        let after = world_as_specified(&spec_with_sg(SG_NEW), &owner(), &world).unwrap();
+        let after = as_specified(&spec_with_sg(SG_NEW), &world, false).unwrap();
         let e = &after.vpc_endpoints[0];
         assert_eq!(e.groups[0].group_id, SG_NEW);
         let eni = after
@@ -479,7 +502,24 @@ mod tests {
             subnet_ids: vec![SUBNET_APP.into(), SUBNET_PUBLIC.into()],
             ..spec()
         };
-        let after = world_as_specified(&more_subnets, &owner(), &world).unwrap();
+        let after = as_specified(&more_subnets, &world, false).unwrap();
         assert!(after.vpc_endpoints.is_empty());
+    }
+
+    #[test]
+    fn the_world_as_specified_is_built_only_for_a_change_that_could_cut_clients_off() {
+        let change = spec_with_sg(SG_NEW);
+        let serving = with_endpoint(incident_world(), "available", true);
+        assert!(as_specified(&change, &serving, false).is_some());
+        // Private DNS off: the change is applied at once; deleting: it is never applied.
+        let dark = with_endpoint(incident_world(), "available", false);
+        assert!(as_specified(&change, &dark, false).is_none());
+        assert!(as_specified(&change, &serving, true).is_none());
+        // Only the policy differs: nobody's packets change path.
+        let policy = InterfaceEndpointSpec {
+            policy: Some(r#"{"Statement":[]}"#.into()),
+            ..spec()
+        };
+        assert!(as_specified(&policy, &serving, false).is_none());
     }
 }

@@ -67,8 +67,9 @@ pub struct PlanInput<'a> {
     /// `analysis::analyze` of `spec` over `world`.
     pub analysis: &'a Result<Analysis, AnalysisError>,
     /// `analysis::analyze` of `spec` over [`drift::world_as_specified`]: the world as it would
-    /// be once the endpoint's subnets and security groups match the spec. `None` when they
-    /// already match. Needed to change a serving endpoint without cutting clients off.
+    /// be once the endpoint's subnets and security groups match the spec. `None` when that
+    /// function says there is nothing to analyse (they match, or private DNS is off). Needed to
+    /// change a serving endpoint without cutting clients off.
     pub analysis_as_specified: Option<&'a Result<Analysis, AnalysisError>>,
     pub now: Timestamp,
 }
