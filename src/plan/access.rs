@@ -5,9 +5,9 @@
 
 use std::collections::BTreeMap;
 
-use super::{Action, EventNote, EventReason, PlanInput, Step, Timing, dns, status};
+use super::{Action, EventNote, EventReason, PlanInput, Step, Timing, dns, not_ready, status};
 use crate::analysis::{Analysis, Direction, RuleChange};
-use crate::api::conditions::{ConditionReason, ConditionType, ConditionUpdate};
+use crate::api::conditions::ConditionReason;
 use crate::api::{InterfaceEndpointSpec, Owner, RemediationMode, RolloutPhase};
 use crate::aws::{AuthorizeRules, NewRule, RulePeer};
 use crate::model::{VpcEndpoint, tags_from};
@@ -124,7 +124,7 @@ pub(crate) fn decide<'a>(
             endpoint.vpc_endpoint_id,
             blocked_sentence(&access)
         );
-        step.conditions.ready = Some(ready(ConditionReason::InProgress, message));
+        step.conditions.ready = Some(not_ready(ConditionReason::InProgress, message));
         step
     } else if serving {
         let mut step = Step::new(input, RolloutPhase::Degraded, timing.waiting);
@@ -133,7 +133,7 @@ pub(crate) fn decide<'a>(
             blocked_sentence(&access),
             what_is_needed(&access)
         );
-        step.conditions.ready = Some(ready(ConditionReason::ClientsBlocked, message));
+        step.conditions.ready = Some(not_ready(ConditionReason::ClientsBlocked, message));
         step
     } else if access.awaits_approval() {
         let mut step = Step::new(input, RolloutPhase::AwaitingApproval, timing.waiting);
@@ -146,7 +146,7 @@ pub(crate) fn decide<'a>(
             blocked_sentence(&access),
             what_is_needed(&access)
         );
-        step.conditions.ready = Some(ready(reason, message));
+        step.conditions.ready = Some(not_ready(reason, message));
         step
     } else {
         let mut step = Step::new(input, RolloutPhase::Blocked, timing.waiting);
@@ -155,7 +155,7 @@ pub(crate) fn decide<'a>(
             blocked_sentence(&access),
             what_is_needed(&access)
         );
-        step.conditions.ready = Some(ready(ConditionReason::ClientsBlocked, message));
+        step.conditions.ready = Some(not_ready(ConditionReason::ClientsBlocked, message));
         step
     };
     if serving && matches!(input.status.phase, RolloutPhase::Ready) && step.phase != RolloutPhase::Degraded {
@@ -289,14 +289,11 @@ pub(crate) fn what_is_needed(access: &Access<'_>) -> String {
     }
 }
 
-pub(crate) fn ready(reason: ConditionReason, message: String) -> ConditionUpdate {
-    ConditionUpdate::new(ConditionType::Ready, false, reason, message)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::analysis::Check;
+    use crate::api::conditions::ConditionType;
     use crate::api::{Approval, RemediationSpec};
     use crate::plan::fixtures::*;
     use crate::plan::{Action, EventReason, decide};

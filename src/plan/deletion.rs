@@ -8,8 +8,8 @@
 
 use std::collections::BTreeMap;
 
-use super::{Action, PlanInput, RevokeRules, Step, Timing, endpoint, status};
-use crate::api::conditions::{ConditionReason, ConditionType, ConditionUpdate};
+use super::{Action, PlanInput, RevokeRules, Step, Timing, endpoint, not_ready, status};
+use crate::api::conditions::ConditionReason;
 use crate::api::{DeletionPolicy, RolloutPhase};
 
 pub(crate) fn decide<'a>(input: &PlanInput<'a>, timing: &Timing) -> Step<'a> {
@@ -30,12 +30,7 @@ pub(crate) fn decide<'a>(input: &PlanInput<'a>, timing: &Timing) -> Step<'a> {
         }
         DeletionPolicy::Delete => delete(input, timing, &mut step),
     };
-    step.conditions.ready = Some(ConditionUpdate::new(
-        ConditionType::Ready,
-        false,
-        ConditionReason::Deleting,
-        message,
-    ));
+    step.conditions.ready = Some(not_ready(ConditionReason::Deleting, message));
     step
 }
 
@@ -117,6 +112,7 @@ fn delete<'a>(input: &PlanInput<'a>, timing: &Timing, step: &mut Step<'a>) -> St
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::api::conditions::ConditionType;
     use crate::api::{InterfaceEndpointSpec, OWNER_TAG, UID_TAG};
     use crate::model::{SecurityGroupRule, Snapshot, tags_from};
     use crate::plan::fixtures::*;

@@ -6,7 +6,7 @@
 //! private DNS in the VPC); it is disabled only because the spec says so.
 
 use super::access::{Access, authorize, blocked_sentence, count, what_is_needed};
-use super::{Action, EventNote, EventReason, PlanInput, Step, Timing};
+use super::{Action, EventNote, EventReason, PlanInput, Step, Timing, not_ready};
 use crate::analysis::Analysis;
 use crate::api::conditions::{ConditionReason, ConditionType, ConditionUpdate};
 use crate::api::{InterfaceEndpointSpec, RolloutPhase};
@@ -168,9 +168,7 @@ fn serving<'a>(
     let mut step = if !rules_now.is_empty() {
         let mut step = Step::new(input, RolloutPhase::Remediating, timing.after_change);
         step.actions.push(authorize(&rules_now, input.spec, input.owner));
-        step.conditions.ready = Some(ConditionUpdate::new(
-            ConditionType::Ready,
-            false,
+        step.conditions.ready = Some(not_ready(
             ConditionReason::InProgress,
             format!(
                 "Adding {} for the blocked clients",
@@ -180,9 +178,7 @@ fn serving<'a>(
         step
     } else if access.awaits_approval() {
         let mut step = Step::new(input, RolloutPhase::AwaitingApproval, timing.waiting);
-        step.conditions.ready = Some(ConditionUpdate::new(
-            ConditionType::Ready,
-            false,
+        step.conditions.ready = Some(not_ready(
             ConditionReason::AwaitingApproval,
             format!(
                 "Private DNS is forced on while {}; {}",
@@ -225,12 +221,7 @@ fn enable<'a>(
             unmet.reason,
             unmet.message.clone(),
         ));
-        step.conditions.ready = Some(ConditionUpdate::new(
-            ConditionType::Ready,
-            false,
-            unmet.reason,
-            unmet.message,
-        ));
+        step.conditions.ready = Some(not_ready(unmet.reason, unmet.message));
         return step;
     }
 
@@ -300,9 +291,7 @@ fn enable<'a>(
             count(access.analysis.clients.len(), "client")
         )
     };
-    step.conditions.ready = Some(ConditionUpdate::new(
-        ConditionType::Ready,
-        false,
+    step.conditions.ready = Some(not_ready(
         ConditionReason::InProgress,
         format!("Enabling private DNS on {id}: {clients}"),
     ));

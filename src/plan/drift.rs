@@ -12,7 +12,7 @@ use std::collections::BTreeSet;
 use serde_json::Value;
 
 use super::access::{self, Access, authorize, blocked_sentence, what_is_needed};
-use super::{Action, EventNote, EventReason, PlanInput, Step, Timing, endpoint, validate};
+use super::{Action, EventNote, EventReason, PlanInput, Step, Timing, endpoint, not_ready, validate};
 use crate::analysis::Analysis;
 use crate::api::conditions::ConditionReason;
 use crate::api::{InterfaceEndpointSpec, RolloutPhase};
@@ -229,7 +229,7 @@ pub(crate) fn decide<'a>(
     let mut step = if !endpoint.private_dns_enabled || !change.changes_reachability() {
         let mut step = Step::new(input, RolloutPhase::Verifying, timing.after_change);
         step.actions.push(Action::ModifyEndpoint(change.modify.clone()));
-        step.conditions.ready = Some(access::ready(
+        step.conditions.ready = Some(not_ready(
             ConditionReason::InProgress,
             format!(
                 "Applying the spec to {id} ({}); the clients are verified again once EC2 reports it",
@@ -244,7 +244,7 @@ pub(crate) fn decide<'a>(
             None => {
                 // The caller did not analyse the changed world: never apply a change blind.
                 let mut step = Step::new(input, RolloutPhase::Blocked, timing.waiting);
-                step.conditions.ready = Some(access::ready(
+                step.conditions.ready = Some(not_ready(
                     ConditionReason::InProgress,
                     format!(
                         "Spec change to {id} ({}) held: the world after the change was not analysed",
@@ -307,7 +307,7 @@ fn serving_change<'a>(
                 ),
             });
         }
-        step.conditions.ready = Some(access::ready(
+        step.conditions.ready = Some(not_ready(
             ConditionReason::InProgress,
             format!("Applying the spec to {id} ({})", change.summary),
         ));
@@ -317,7 +317,7 @@ fn serving_change<'a>(
             access::ApprovalState::Awaiting => ConditionReason::AwaitingApproval,
             _ => ConditionReason::ClientsBlocked,
         };
-        step.conditions.ready = Some(access::ready(
+        step.conditions.ready = Some(not_ready(
             reason,
             format!(
                 "Spec change to {id} ({}) held while private DNS is on: afterwards {}; {}",

@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use k8s_openapi::jiff::Timestamp;
 
-use super::{EventNote, EventReason, FailureReport, Timing};
+use super::{EventNote, EventReason, FailureReport, Timing, not_ready};
 use crate::api::conditions::{
     ConditionReason, ConditionType, ConditionUpdate, find_condition, set_condition,
 };
@@ -157,7 +157,7 @@ fn report(
     let unchanged = previous.phase == phase
         && find_condition(&previous.conditions, ConditionType::Ready)
             .is_some_and(|c| c.reason == reason.as_str() && c.message == message);
-    let ready = ConditionUpdate::new(ConditionType::Ready, false, reason, message.clone());
+    let ready = not_ready(reason, message.clone());
     set_condition(&mut status.conditions, &ready, generation, now);
     if matches!(
         reason,

@@ -43,7 +43,7 @@ use std::time::Duration;
 use k8s_openapi::jiff::Timestamp;
 
 use crate::analysis::{Analysis, AnalysisError};
-use crate::api::conditions::ConditionUpdate;
+use crate::api::conditions::{ConditionReason, ConditionType, ConditionUpdate};
 use crate::api::{InterfaceEndpointSpec, InterfaceEndpointStatus, Owner, RolloutPhase};
 use crate::aws::{AuthorizeRules, CreateVpcEndpoint, ModifyVpcEndpoint};
 use crate::model::{Snapshot, VpcEndpoint};
@@ -277,6 +277,11 @@ impl<'a> Step<'a> {
             endpoint_recreations: input.status.endpoint_recreations,
         }
     }
+}
+
+/// Ready=False: the rollout is not where the spec asks, and `message` says why.
+pub(crate) fn not_ready(reason: ConditionReason, message: impl Into<String>) -> ConditionUpdate {
+    ConditionUpdate::new(ConditionType::Ready, false, reason, message)
 }
 
 /// The five conditions; `None` means "derive from what was observed" (see [`status`]).
