@@ -400,6 +400,24 @@ async fn private_dns_turned_off_by_hand_is_turned_on_again() {
 }
 
 #[tokio::test]
+async fn private_dns_turned_off_in_the_spec_goes_off_while_the_plan_still_waits_for_approval() {
+    // Forced on while the Zabbix agent is blocked and its rule waits for approval.
+    let mut h = Harness::new(RemediationMode::Approval);
+    h.edit(|s| s.private_dns.force = true);
+    h.run_until(RolloutPhase::AwaitingApproval, 30).await;
+    assert!(h.owned_endpoints()[0].private_dns_enabled);
+
+    // The way back: the spec turns private DNS off, without approving anything.
+    h.edit(|s| s.private_dns.enabled = false);
+    for _ in 0..10 {
+        h.pass().await;
+    }
+    assert!(!h.owned_endpoints()[0].private_dns_enabled, "{:?}", h.phases);
+    assert_eq!(h.status.phase, RolloutPhase::AwaitingApproval);
+    assert_eq!(h.mutations(Ec2Operation::AuthorizeSecurityGroupIngress), 0);
+}
+
+#[tokio::test]
 async fn an_endpoint_deleted_out_of_band_is_recreated_with_a_new_client_token() {
     let mut h = ready_in(RemediationMode::Auto).await;
     let old = h.owned_endpoints()[0].vpc_endpoint_id.clone();

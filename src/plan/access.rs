@@ -128,11 +128,13 @@ pub(crate) fn decide<'a>(
         step
     } else if serving {
         let mut step = Step::new(input, RolloutPhase::Degraded, timing.waiting);
-        let message = format!(
-            "Private DNS is on and {}; {}",
-            blocked_sentence(&access),
+        let next = if dns::unwanted(input, endpoint) {
+            dns::turn_off(&mut step, endpoint, timing);
+            "turning it off, as spec.privateDns.enabled asks".to_string()
+        } else {
             what_is_needed(&access)
-        );
+        };
+        let message = format!("Private DNS is on and {}; {next}", blocked_sentence(&access));
         step.conditions.ready = Some(not_ready(ConditionReason::ClientsBlocked, message));
         step
     } else if access.awaits_approval() {
@@ -555,6 +557,29 @@ mod tests {
             d.status.private_dns_enabled,
             "private DNS is never disabled by the controller"
         );
+    }
+
+    #[test]
+    fn private_dns_the_spec_turned_off_is_turned_off_even_while_clients_wait_for_approval() {
+        // Degraded (private DNS on, Zabbix cut off, its rule waits for approval): the user
+        // reaches for spec.privateDns.enabled: false, which gives Zabbix the public name back.
+        let world = with_endpoint(incident_world(), "available", true);
+        let analysis = Ok(endpoint_analysis());
+        let mut spec = spec_with(RemediationMode::Approval, RemediationMode::Approval, None);
+        spec.private_dns.enabled = false;
+        let mut status = available_status();
+        status.phase = RolloutPhase::Degraded;
+        status.private_dns_enabled = true;
+        let d = decide(&input_with(&spec, &world, &analysis, &status), &timing());
+        let [Action::ModifyEndpoint(m)] = d.actions.as_slice() else {
+            panic!("{:?}", d.actions)
+        };
+        assert_eq!(m.private_dns_enabled, Some(false));
+        assert_eq!(
+            condition(&d.status, ConditionType::PrivateDnsEnabled).reason,
+            "PrivateDnsNotRequested"
+        );
+        assert_eq!(d.requeue, timing().after_change);
     }
 
     #[test]

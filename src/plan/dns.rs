@@ -119,19 +119,8 @@ pub(crate) fn decide<'a>(
 fn not_requested<'a>(input: &PlanInput<'a>, endpoint: &VpcEndpoint, timing: &Timing) -> Step<'a> {
     let id = &endpoint.vpc_endpoint_id;
     if endpoint.private_dns_enabled {
-        // The only way the controller ever turns private DNS off: the spec asks for it.
         let mut step = Step::new(input, RolloutPhase::Ready, timing.after_change);
-        step.actions.push(Action::ModifyEndpoint(ModifyVpcEndpoint {
-            vpc_endpoint_id: id.clone(),
-            private_dns_enabled: Some(false),
-            ..Default::default()
-        }));
-        step.conditions.dns = Some(ConditionUpdate::new(
-            ConditionType::PrivateDnsEnabled,
-            false,
-            ConditionReason::PrivateDnsNotRequested,
-            format!("Disabling private DNS on {id}: spec.privateDns.enabled is false"),
-        ));
+        turn_off(&mut step, endpoint, timing);
         return step;
     }
     let mut step = Step::new(input, RolloutPhase::Ready, timing.resync);
@@ -142,6 +131,31 @@ fn not_requested<'a>(input: &PlanInput<'a>, endpoint: &VpcEndpoint, timing: &Tim
         format!("Private DNS is off on {id}, as spec.privateDns.enabled asks"),
     ));
     step
+}
+
+/// Whether private DNS is on although `spec.privateDns.enabled` is false: then turning it off
+/// comes before anything else that waits (blocked clients, a held spec change). It cuts nobody
+/// off, since the service's name resolves publicly again, and it is what the spec asks.
+pub(crate) fn unwanted(input: &PlanInput<'_>, endpoint: &VpcEndpoint) -> bool {
+    endpoint.private_dns_enabled && !input.spec.private_dns.enabled
+}
+
+/// Turns private DNS off in `step`: the only way the controller ever does, because
+/// `spec.privateDns.enabled` is false.
+pub(crate) fn turn_off(step: &mut Step<'_>, endpoint: &VpcEndpoint, timing: &Timing) {
+    let id = &endpoint.vpc_endpoint_id;
+    step.actions.push(Action::ModifyEndpoint(ModifyVpcEndpoint {
+        vpc_endpoint_id: id.clone(),
+        private_dns_enabled: Some(false),
+        ..Default::default()
+    }));
+    step.conditions.dns = Some(ConditionUpdate::new(
+        ConditionType::PrivateDnsEnabled,
+        false,
+        ConditionReason::PrivateDnsNotRequested,
+        format!("Disabling private DNS on {id}: spec.privateDns.enabled is false"),
+    ));
+    step.requeue = timing.after_change;
 }
 
 fn serving<'a>(

@@ -12,7 +12,7 @@ use std::collections::BTreeSet;
 use serde_json::Value;
 
 use super::access::{self, Access, authorize, blocked_sentence, what_is_needed};
-use super::{Action, EventNote, EventReason, PlanInput, Step, Timing, endpoint, not_ready, validate};
+use super::{Action, EventNote, EventReason, PlanInput, Step, Timing, dns, endpoint, not_ready, validate};
 use crate::analysis::Analysis;
 use crate::api::conditions::ConditionReason;
 use crate::api::{InterfaceEndpointSpec, RolloutPhase};
@@ -278,6 +278,20 @@ fn serving_change<'a>(
         Vec::new()
     };
     let apply = access.blocked == 0 || access.fixed_by_rules_now() || forced;
+    if !apply && dns::unwanted(input, endpoint) {
+        // Held while private DNS is on, but the spec turns it off too: off first, then the
+        // change cuts nobody off and is applied on the next pass.
+        let mut step = Step::new(input, RolloutPhase::Verifying, timing.after_change);
+        dns::turn_off(&mut step, endpoint, timing);
+        step.conditions.ready = Some(not_ready(
+            ConditionReason::InProgress,
+            format!(
+                "Disabling private DNS on {id} as spec.privateDns.enabled asks, then applying the spec ({})",
+                change.summary
+            ),
+        ));
+        return step;
+    }
     let phase = match (apply, rules_now.is_empty()) {
         (_, false) => RolloutPhase::Remediating,
         (true, true) => RolloutPhase::Verifying,
@@ -412,6 +426,41 @@ mod tests {
             d.actions.as_slice(),
             [Action::AuthorizeRules(_), Action::ModifyEndpoint(_)]
         ));
+    }
+
+    #[test]
+    fn a_held_change_waits_for_private_dns_to_go_off_when_the_spec_turns_it_off() {
+        // The SG swap would cut Zabbix off while private DNS is on; the spec also turns private
+        // DNS off, after which the swap cuts nobody off. Private DNS goes off first.
+        let analysis = Ok(reachable_analysis());
+        let mut spec = spec_with_sg(SG_NEW);
+        spec.remediation.endpoint_ingress = RemediationMode::Approval;
+        spec.private_dns.enabled = false;
+        let after = Ok(analysis_with(
+            Some(ENDPOINT),
+            &[Check::EndpointIngress],
+            vec![RuleChange::https(SG_NEW, SG_ZABBIX, Check::EndpointIngress)],
+            vec![],
+        ));
+        let serving = with_endpoint(incident_world(), "available", true);
+        let status = ready_status();
+        let mut i = input_with(&spec, &serving, &analysis, &status);
+        i.analysis_as_specified = Some(&after);
+        let d = decide(&i, &timing());
+        let [Action::ModifyEndpoint(m)] = d.actions.as_slice() else {
+            panic!("{:?}", d.actions)
+        };
+        assert_eq!(m.private_dns_enabled, Some(false));
+        assert!(m.add_security_group_ids.is_empty(), "{m:?}");
+        assert_eq!(d.requeue, timing().after_change);
+
+        // Once it is off, the change is applied at once.
+        let dark = with_endpoint(incident_world(), "available", false);
+        let d = decide(&input_with(&spec, &dark, &analysis, &d.status), &timing());
+        let [Action::ModifyEndpoint(m)] = d.actions.as_slice() else {
+            panic!("{:?}", d.actions)
+        };
+        assert_eq!(m.add_security_group_ids, [SG_NEW]);
     }
 
     #[test]
