@@ -271,7 +271,9 @@ fn serving_change<'a>(
 ) -> Step<'a> {
     let id = &endpoint.vpc_endpoint_id;
     let access = Access::new(after, input.spec);
-    let forced = input.spec.private_dns.force;
+    // As in access::decide: `force` forces private DNS on; it forces nothing while the spec
+    // asks private DNS off.
+    let forced = input.spec.private_dns.enabled && input.spec.private_dns.force;
     let rules_now = if access.blocked > 0 {
         access.rules_now()
     } else {
@@ -453,6 +455,17 @@ mod tests {
         assert_eq!(m.private_dns_enabled, Some(false));
         assert!(m.add_security_group_ids.is_empty(), "{m:?}");
         assert_eq!(d.requeue, timing().after_change);
+        // `force` forces private DNS on; with it off, there is nothing to force.
+        let forced = InterfaceEndpointSpec {
+            private_dns: crate::api::PrivateDnsSpec {
+                enabled: false,
+                force: true,
+            },
+            ..spec.clone()
+        };
+        let mut i = input_with(&forced, &serving, &analysis, &status);
+        i.analysis_as_specified = Some(&after);
+        assert_eq!(decide(&i, &timing()).actions, d.actions);
 
         // Once it is off, the change is applied at once.
         let dark = with_endpoint(incident_world(), "available", false);
