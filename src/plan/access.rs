@@ -106,8 +106,7 @@ pub(crate) fn decide<'a>(
     timing: &Timing,
 ) -> Step<'a> {
     let access = Access::new(analysis, input.spec);
-    let forced = input.spec.private_dns.enabled && input.spec.private_dns.force;
-    if access.blocked == 0 || forced {
+    if access.blocked == 0 || dns::forced(input.spec) {
         return dns::decide(input, endpoint, analysis, &access, timing);
     }
 

@@ -133,6 +133,12 @@ fn not_requested<'a>(input: &PlanInput<'a>, endpoint: &VpcEndpoint, timing: &Tim
     step
 }
 
+/// Whether the spec asks for private DNS even while clients are blocked. `force` forces
+/// private DNS on; it forces nothing while the spec asks private DNS off.
+pub(crate) fn forced(spec: &InterfaceEndpointSpec) -> bool {
+    spec.private_dns.enabled && spec.private_dns.force
+}
+
 /// Whether private DNS is on although `spec.privateDns.enabled` is false: then turning it off
 /// comes before anything else that waits (blocked clients, a held spec change). It cuts nobody
 /// off, since the service's name resolves publicly again, and it is what the spec asks.

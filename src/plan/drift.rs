@@ -271,15 +271,12 @@ fn serving_change<'a>(
 ) -> Step<'a> {
     let id = &endpoint.vpc_endpoint_id;
     let access = Access::new(after, input.spec);
-    // As in access::decide: `force` forces private DNS on; it forces nothing while the spec
-    // asks private DNS off.
-    let forced = input.spec.private_dns.enabled && input.spec.private_dns.force;
     let rules_now = if access.blocked > 0 {
         access.rules_now()
     } else {
         Vec::new()
     };
-    let apply = access.blocked == 0 || access.fixed_by_rules_now() || forced;
+    let apply = access.blocked == 0 || access.fixed_by_rules_now() || dns::forced(input.spec);
     if !apply && dns::unwanted(input, endpoint) {
         // Held while private DNS is on, but the spec turns it off too: off first, then the
         // change cuts nobody off and is applied on the next pass.
