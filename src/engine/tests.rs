@@ -80,6 +80,18 @@ impl Harness {
         panic!("no {phase} after {max} passes: {:?}", self.phases);
     }
 
+    /// Runs deletion passes until the finalizer may go, failing with the phase history after
+    /// `max` passes.
+    async fn run_until_finalized(&mut self, max: usize) {
+        for _ in 0..max {
+            self.pass().await;
+            if self.finalized {
+                return;
+            }
+        }
+        panic!("not finalized after {max} passes: {:?}", self.phases);
+    }
+
     /// The spec was edited: the controller wakes at once (no requeue wait).
     fn edit(&mut self, edit: impl FnOnce(&mut InterfaceEndpointSpec)) {
         edit(&mut self.spec);
@@ -478,13 +490,7 @@ async fn deletion_revokes_own_rules_keeps_foreign_ones_and_deletes_the_endpoint(
         .filter(|r| !h.owner.owns(tag_pairs(&r.tags)))
         .collect();
     h.deleting = true;
-    for _ in 0..20 {
-        h.pass().await;
-        if h.finalized {
-            break;
-        }
-    }
-    assert!(h.finalized, "{:?}", h.phases);
+    h.run_until_finalized(20).await;
     assert!(h.owned_rules().is_empty());
     assert!(h.owned_endpoints().is_empty());
     let foreign_after: Vec<SecurityGroupRule> = h
@@ -516,13 +522,7 @@ async fn an_endpoint_gone_before_the_next_look_ends_the_deletion_at_once() {
     h.run_until(RolloutPhase::Ready, 40).await;
     h.deleting = true;
     let started = h.sim.clock().now();
-    for _ in 0..5 {
-        h.pass().await;
-        if h.finalized {
-            break;
-        }
-    }
-    assert!(h.finalized, "{:?}", h.phases);
+    h.run_until_finalized(5).await;
     assert!(
         h.sim.clock().now() - started < Duration::from_secs(60),
         "{:?}",
@@ -680,13 +680,7 @@ async fn deleting_right_after_create_does_not_leave_the_invisible_endpoint_behin
     let mut h = Harness::new(RemediationMode::Auto);
     h.pass().await; // CreateVpcEndpoint; EC2 does not list it for a few seconds
     h.deleting = true;
-    for _ in 0..30 {
-        h.pass().await;
-        if h.finalized {
-            break;
-        }
-    }
-    assert!(h.finalized, "{:?}", h.phases);
+    h.run_until_finalized(30).await;
     assert!(h.owned_endpoints().is_empty(), "{:?}", h.owned_endpoints());
     assert_eq!(h.mutations(Ec2Operation::DeleteVpcEndpoints), 1);
 }
@@ -697,13 +691,7 @@ async fn deletion_after_a_lost_status_still_cleans_up_everything() {
     h.deleting = true;
     h.pass().await;
     h.status = InterfaceEndpointStatus::default();
-    for _ in 0..20 {
-        h.pass().await;
-        if h.finalized {
-            break;
-        }
-    }
-    assert!(h.finalized, "{:?}", h.phases);
+    h.run_until_finalized(20).await;
     assert!(h.owned_rules().is_empty());
     assert!(h.owned_endpoints().is_empty());
 }
