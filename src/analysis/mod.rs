@@ -247,6 +247,25 @@ pub struct RuleChange {
 }
 
 impl RuleChange {
+    /// The tcp/443 rule on `group_id` referring to `peer_group` that clears `clears`: ingress on
+    /// an endpoint security group from a client's (`EndpointIngress`), or egress on a client
+    /// security group to an endpoint's (`ClientEgress`).
+    pub fn https(group_id: &str, peer_group: &str, clears: Check) -> RuleChange {
+        RuleChange {
+            group_id: group_id.to_string(),
+            direction: if clears == Check::EndpointIngress {
+                Direction::Ingress
+            } else {
+                Direction::Egress
+            },
+            protocol: Protocol::Tcp,
+            from_port: HTTPS_PORT,
+            to_port: HTTPS_PORT,
+            peer: RulePeer::Group(peer_group.to_string()),
+            clears,
+        }
+    }
+
     /// How `spec.remediation` treats this rule.
     pub fn mode(&self, remediation: &RemediationSpec) -> RemediationMode {
         match self.clears {
@@ -354,26 +373,10 @@ impl Analysis {
 mod plan_id_tests {
     use super::*;
 
-    fn rule(group: &str, peer: &str, clears: Check) -> RuleChange {
-        RuleChange {
-            group_id: group.into(),
-            direction: if clears == Check::EndpointIngress {
-                Direction::Ingress
-            } else {
-                Direction::Egress
-            },
-            protocol: Protocol::Tcp,
-            from_port: HTTPS_PORT,
-            to_port: HTTPS_PORT,
-            peer: RulePeer::Group(peer.into()),
-            clears,
-        }
-    }
-
     #[test]
     fn plan_id_ignores_order_and_changes_with_the_rules() {
-        let a = rule("sg-vpce", "sg-zabbix", Check::EndpointIngress);
-        let b = rule("sg-zabbix", "sg-vpce", Check::ClientEgress);
+        let a = RuleChange::https("sg-vpce", "sg-zabbix", Check::EndpointIngress);
+        let b = RuleChange::https("sg-zabbix", "sg-vpce", Check::ClientEgress);
         assert_eq!(plan_id([&a, &b]), plan_id([&b, &a]));
         assert_eq!(plan_id([&a]).len(), 10);
         assert_ne!(plan_id([&a]), plan_id([&a, &b]));
@@ -381,8 +384,8 @@ mod plan_id_tests {
 
     #[test]
     fn plan_id_covers_only_rules_needing_approval_when_there_are_some() {
-        let ingress = rule("sg-vpce", "sg-zabbix", Check::EndpointIngress);
-        let egress = rule("sg-zabbix", "sg-vpce", Check::ClientEgress);
+        let ingress = RuleChange::https("sg-vpce", "sg-zabbix", Check::EndpointIngress);
+        let egress = RuleChange::https("sg-zabbix", "sg-vpce", Check::ClientEgress);
         let remediation = Remediation {
             rules: vec![ingress.clone(), egress.clone()],
             unfixable: vec![],

@@ -18,9 +18,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use ipnet::IpNet;
 
-use super::{Check, ClientVerdict, Destination, Direction, HTTPS_PORT, Remediation, RuleChange, Unfixable};
-use crate::aws::RulePeer;
-use crate::model::Protocol;
+use super::{Check, ClientVerdict, Destination, Remediation, RuleChange, Unfixable};
 
 /// The fewest groups (greedy) such that every client carries at least one of them.
 /// `clients` holds each client's groups; clients without groups cannot be covered and must be
@@ -68,16 +66,13 @@ fn greedy_cover<'c>(clients: &[&'c [String]]) -> Vec<&'c str> {
     chosen
 }
 
-fn https_rule(group_id: &str, direction: Direction, peer_group: &str, clears: Check) -> RuleChange {
-    RuleChange {
-        group_id: group_id.to_string(),
-        direction,
-        protocol: Protocol::Tcp,
-        from_port: HTTPS_PORT,
-        to_port: HTTPS_PORT,
-        peer: RulePeer::Group(peer_group.to_string()),
-        clears,
-    }
+/// The fewest of the `blocked` clients' groups that together cover them all.
+fn cover<'c>(clients: &'c [ClientVerdict], blocked: &BTreeSet<usize>) -> Vec<&'c str> {
+    let groups: Vec<&[String]> = blocked
+        .iter()
+        .map(|&i| clients[i].security_group_ids.as_slice())
+        .collect();
+    greedy_cover(&groups)
 }
 
 /// The plan for the analysed clients.
@@ -127,36 +122,16 @@ pub fn plan(clients: &[ClientVerdict], destinations: &[Destination]) -> Remediat
         }
     }
 
+    // The endpoint group a rule is on, or refers to: the smallest id of the set, for determinism.
     let mut rules = BTreeSet::new();
     for (set, blocked) in &ingress {
-        // The endpoint group that receives the rules: the smallest id, for determinism.
-        let target = &set[0];
-        let groups: Vec<&[String]> = blocked
-            .iter()
-            .map(|&i| clients[i].security_group_ids.as_slice())
-            .collect();
-        for client_group in greedy_cover(&groups) {
-            rules.insert(https_rule(
-                target,
-                Direction::Ingress,
-                client_group,
-                Check::EndpointIngress,
-            ));
+        for client_group in cover(clients, blocked) {
+            rules.insert(RuleChange::https(&set[0], client_group, Check::EndpointIngress));
         }
     }
     for (set, blocked) in &egress {
-        let target = &set[0];
-        let groups: Vec<&[String]> = blocked
-            .iter()
-            .map(|&i| clients[i].security_group_ids.as_slice())
-            .collect();
-        for client_group in greedy_cover(&groups) {
-            rules.insert(https_rule(
-                client_group,
-                Direction::Egress,
-                target,
-                Check::ClientEgress,
-            ));
+        for client_group in cover(clients, blocked) {
+            rules.insert(RuleChange::https(client_group, &set[0], Check::ClientEgress));
         }
     }
 

@@ -468,8 +468,8 @@ impl ObjectView {
     /// What a person writes: apiVersion, kind, metadata name and namespace, spec.
     fn manifest_yaml(&self) -> String {
         let value = serde_json::json!({
-            "apiVersion": "vpce-rollout.dev/v1alpha1",
-            "kind": "InterfaceEndpoint",
+            "apiVersion": super::manifest::api_version(),
+            "kind": super::manifest::KIND,
             "metadata": {"name": self.0.metadata.name, "namespace": self.0.metadata.namespace},
             "spec": self.0.spec,
         });

@@ -25,6 +25,7 @@ use crate::analysis::{
 use crate::api::{Owner, RemediationMode};
 use crate::aws::RulePeer;
 use crate::model::Snapshot;
+use crate::plan::access::count;
 
 #[derive(Debug, Args)]
 pub struct PlanArgs {
@@ -268,10 +269,6 @@ fn verdict(c: &ClientVerdict) -> &'static str {
     if c.is_reachable() { "Reachable" } else { "Blocked" }
 }
 
-fn plural(n: usize, one: &str, many: &str) -> String {
-    format!("{n} {}", if n == 1 { one } else { many })
-}
-
 /// The table output: destinations, clients, why the blocked ones are blocked, exclusions, a
 /// summary, and the plan with the exact approval edit when rules wait for approval.
 pub fn render_table(
@@ -399,12 +396,12 @@ pub fn render_table(
     out.push(String::new());
     let summary = format!(
         "{}: {} reachable, {} blocked ({} fixable by the plan, {} not), {} excluded.",
-        plural(analysis.clients.len(), "client", "clients"),
+        count(analysis.clients.len(), "client"),
         analysis.clients.len() - blocked.len(),
         blocked.len(),
         blocked.len() - unfixable_clients.len(),
         unfixable_clients.len(),
-        plural(analysis.excluded.len(), "ENI", "ENIs"),
+        count(analysis.excluded.len(), "ENI"),
     );
     let colour = if blocked.is_empty() {
         Colour::Green
@@ -424,7 +421,7 @@ pub fn render_table(
         out.push(String::new());
         out.push(heading(&format!(
             "Plan {plan_id}: {}",
-            plural(remediation.rules.len(), "rule", "rules")
+            count(remediation.rules.len(), "rule")
         )));
         let mut rules = Table::new(&["GROUP", "DIRECTION", "PROTOCOL", "PORTS", "PEER", "MODE"]);
         for r in &remediation.rules {

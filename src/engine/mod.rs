@@ -2,8 +2,9 @@
 //!
 //! - observe (EC2, read-only): [`observe_vpc`] describes the VPC, this object's own rules (by
 //!   UID tag), the VPC's DNS attributes and the service.
-//! - analyse (pure): [`analysis::analyze`] of the spec over the observation, and over the world
-//!   as it would be once the endpoint matches the spec ([`plan::drift::world_as_specified`]).
+//! - analyse (pure): [`analysis::analyze`] of the spec over the observation, and, for a change
+//!   of subnets or security groups while private DNS is on, over the world as it would be once
+//!   the endpoint matches the spec ([`plan::drift::world_as_specified`] says when).
 //! - plan (pure): [`plan::decide`] picks the next step.
 //! - act (EC2, writes): [`act`] performs the decision's actions in order, stopping at the first
 //!   failure. Results that are facts (the new endpoint's id) go into the status through pure
@@ -77,9 +78,7 @@ pub async fn reconcile<E: Ec2>(ec2: &E, request: &ReconcileRequest<'_>, timing: 
 
     // analyse and plan: pure.
     let analysis = analysis::analyze(spec, Some(owner), &world);
-    let analysis_as_specified = plan::drift::world_as_specified(spec, owner, &world)
-        .map(|after| analysis::analyze(spec, Some(owner), &after));
-    let input = PlanInput {
+    let mut input = PlanInput {
         spec,
         generation: request.generation,
         owner,
@@ -87,9 +86,12 @@ pub async fn reconcile<E: Ec2>(ec2: &E, request: &ReconcileRequest<'_>, timing: 
         status: request.status,
         world: &world,
         analysis: &analysis,
-        analysis_as_specified: analysis_as_specified.as_ref(),
+        analysis_as_specified: None,
         now: request.now,
     };
+    let analysis_as_specified =
+        plan::drift::world_as_specified(&input).map(|after| analysis::analyze(spec, Some(owner), &after));
+    input.analysis_as_specified = analysis_as_specified.as_ref();
     let decision = plan::decide(&input, timing);
 
     // act: EC2 writes, in order, stopping at the first failure.

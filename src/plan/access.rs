@@ -5,9 +5,9 @@
 
 use std::collections::BTreeMap;
 
-use super::{Action, EventNote, EventReason, PlanInput, Step, Timing, dns, status};
+use super::{Action, EventNote, EventReason, PlanInput, Step, Timing, dns, not_ready, status};
 use crate::analysis::{Analysis, Direction, RuleChange};
-use crate::api::conditions::{ConditionReason, ConditionType, ConditionUpdate};
+use crate::api::conditions::ConditionReason;
 use crate::api::{InterfaceEndpointSpec, Owner, RemediationMode, RolloutPhase};
 use crate::aws::{AuthorizeRules, NewRule, RulePeer};
 use crate::model::{VpcEndpoint, tags_from};
@@ -106,8 +106,7 @@ pub(crate) fn decide<'a>(
     timing: &Timing,
 ) -> Step<'a> {
     let access = Access::new(analysis, input.spec);
-    let forced = input.spec.private_dns.enabled && input.spec.private_dns.force;
-    if access.blocked == 0 || forced {
+    if access.blocked == 0 || dns::forced(input.spec) {
         return dns::decide(input, endpoint, analysis, &access, timing);
     }
 
@@ -124,16 +123,18 @@ pub(crate) fn decide<'a>(
             endpoint.vpc_endpoint_id,
             blocked_sentence(&access)
         );
-        step.conditions.ready = Some(ready(ConditionReason::InProgress, message));
+        step.conditions.ready = Some(not_ready(ConditionReason::InProgress, message));
         step
     } else if serving {
         let mut step = Step::new(input, RolloutPhase::Degraded, timing.waiting);
-        let message = format!(
-            "Private DNS is on and {}; {}",
-            blocked_sentence(&access),
+        let next = if dns::unwanted(input, endpoint) {
+            dns::turn_off(&mut step, endpoint, timing);
+            "turning it off, as spec.privateDns.enabled asks".to_string()
+        } else {
             what_is_needed(&access)
-        );
-        step.conditions.ready = Some(ready(ConditionReason::ClientsBlocked, message));
+        };
+        let message = format!("Private DNS is on and {}; {next}", blocked_sentence(&access));
+        step.conditions.ready = Some(not_ready(ConditionReason::ClientsBlocked, message));
         step
     } else if access.awaits_approval() {
         let mut step = Step::new(input, RolloutPhase::AwaitingApproval, timing.waiting);
@@ -146,7 +147,7 @@ pub(crate) fn decide<'a>(
             blocked_sentence(&access),
             what_is_needed(&access)
         );
-        step.conditions.ready = Some(ready(reason, message));
+        step.conditions.ready = Some(not_ready(reason, message));
         step
     } else {
         let mut step = Step::new(input, RolloutPhase::Blocked, timing.waiting);
@@ -155,7 +156,7 @@ pub(crate) fn decide<'a>(
             blocked_sentence(&access),
             what_is_needed(&access)
         );
-        step.conditions.ready = Some(ready(ConditionReason::ClientsBlocked, message));
+        step.conditions.ready = Some(not_ready(ConditionReason::ClientsBlocked, message));
         step
     };
     if serving && matches!(input.status.phase, RolloutPhase::Ready) && step.phase != RolloutPhase::Degraded {
@@ -289,14 +290,11 @@ pub(crate) fn what_is_needed(access: &Access<'_>) -> String {
     }
 }
 
-pub(crate) fn ready(reason: ConditionReason, message: String) -> ConditionUpdate {
-    ConditionUpdate::new(ConditionType::Ready, false, reason, message)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::analysis::Check;
+    use crate::api::conditions::ConditionType;
     use crate::api::{Approval, RemediationSpec};
     use crate::plan::fixtures::*;
     use crate::plan::{Action, EventReason, decide};
@@ -350,7 +348,7 @@ mod tests {
 
     #[test]
     fn rule_descriptions_use_only_characters_ec2_accepts() {
-        let r = rule(SG_VPCE, SG_ZABBIX, Check::EndpointIngress);
+        let r = RuleChange::https(SG_VPCE, SG_ZABBIX, Check::EndpointIngress);
         let text = description(&r, &spec(), &owner());
         let allowed = |c: char| c.is_ascii_alphanumeric() || " ._-:/()#,@[]+=&;{}!$*".contains(c);
         assert!(text.chars().all(allowed), "{text}");
@@ -360,9 +358,9 @@ mod tests {
     #[test]
     fn one_request_per_group_and_direction() {
         let rules = [
-            rule(SG_VPCE, SG_ZABBIX, Check::EndpointIngress),
-            rule(SG_VPCE, SG_LAMBDA, Check::EndpointIngress),
-            rule(SG_ZABBIX, SG_VPCE, Check::ClientEgress),
+            RuleChange::https(SG_VPCE, SG_ZABBIX, Check::EndpointIngress),
+            RuleChange::https(SG_VPCE, SG_LAMBDA, Check::EndpointIngress),
+            RuleChange::https(SG_ZABBIX, SG_VPCE, Check::ClientEgress),
         ];
         let refs: Vec<&RuleChange> = rules.iter().collect();
         let Action::AuthorizeRules(batches) = authorize(&refs, &spec(), &owner()) else {
@@ -558,6 +556,29 @@ mod tests {
             d.status.private_dns_enabled,
             "private DNS is never disabled by the controller"
         );
+    }
+
+    #[test]
+    fn private_dns_the_spec_turned_off_is_turned_off_even_while_clients_wait_for_approval() {
+        // Degraded (private DNS on, Zabbix cut off, its rule waits for approval): the user
+        // reaches for spec.privateDns.enabled: false, which gives Zabbix the public name back.
+        let world = with_endpoint(incident_world(), "available", true);
+        let analysis = Ok(endpoint_analysis());
+        let mut spec = spec_with(RemediationMode::Approval, RemediationMode::Approval, None);
+        spec.private_dns.enabled = false;
+        let mut status = available_status();
+        status.phase = RolloutPhase::Degraded;
+        status.private_dns_enabled = true;
+        let d = decide(&input_with(&spec, &world, &analysis, &status), &timing());
+        let [Action::ModifyEndpoint(m)] = d.actions.as_slice() else {
+            panic!("{:?}", d.actions)
+        };
+        assert_eq!(m.private_dns_enabled, Some(false));
+        assert_eq!(
+            condition(&d.status, ConditionType::PrivateDnsEnabled).reason,
+            "PrivateDnsNotRequested"
+        );
+        assert_eq!(d.requeue, timing().after_change);
     }
 
     #[test]

@@ -8,10 +8,9 @@
 
 use std::collections::BTreeMap;
 
-use super::{Action, PlanInput, RevokeRules, Step, Timing, endpoint, status};
-use crate::api::conditions::{ConditionReason, ConditionType, ConditionUpdate};
+use super::{Action, PlanInput, RevokeRules, Step, Timing, endpoint, not_ready, status};
+use crate::api::conditions::ConditionReason;
 use crate::api::{DeletionPolicy, RolloutPhase};
-use crate::model::tag_pairs;
 
 pub(crate) fn decide<'a>(input: &PlanInput<'a>, timing: &Timing) -> Step<'a> {
     let mut step = Step::new(input, RolloutPhase::Deleting, timing.after_change);
@@ -31,12 +30,7 @@ pub(crate) fn decide<'a>(input: &PlanInput<'a>, timing: &Timing) -> Step<'a> {
         }
         DeletionPolicy::Delete => delete(input, timing, &mut step),
     };
-    step.conditions.ready = Some(ConditionUpdate::new(
-        ConditionType::Ready,
-        false,
-        ConditionReason::Deleting,
-        message,
-    ));
+    step.conditions.ready = Some(not_ready(ConditionReason::Deleting, message));
     step
 }
 
@@ -45,12 +39,7 @@ fn delete<'a>(input: &PlanInput<'a>, timing: &Timing, step: &mut Step<'a>) -> St
     // Ownership is checked again on each rule's own tags, whatever filter found it: a rule
     // without both tags of this object is never revoked.
     let mut revoke: BTreeMap<(String, bool), Vec<String>> = BTreeMap::new();
-    for rule in input
-        .world
-        .security_group_rules
-        .iter()
-        .filter(|r| input.owner.owns(tag_pairs(&r.tags)))
-    {
+    for rule in status::owned_rules(input) {
         revoke
             .entry((rule.group_id.clone(), rule.is_egress))
             .or_default()
@@ -123,6 +112,7 @@ fn delete<'a>(input: &PlanInput<'a>, timing: &Timing, step: &mut Step<'a>) -> St
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::api::conditions::ConditionType;
     use crate::api::{InterfaceEndpointSpec, OWNER_TAG, UID_TAG};
     use crate::model::{SecurityGroupRule, Snapshot, tags_from};
     use crate::plan::fixtures::*;

@@ -6,7 +6,7 @@
 //! private DNS in the VPC); it is disabled only because the spec says so.
 
 use super::access::{Access, authorize, blocked_sentence, count, what_is_needed};
-use super::{Action, EventNote, EventReason, PlanInput, Step, Timing};
+use super::{Action, EventNote, EventReason, PlanInput, Step, Timing, not_ready};
 use crate::analysis::Analysis;
 use crate::api::conditions::{ConditionReason, ConditionType, ConditionUpdate};
 use crate::api::{InterfaceEndpointSpec, RolloutPhase};
@@ -30,29 +30,29 @@ pub fn preconditions(
 ) -> Result<(), Unmet> {
     let vpc = spec.vpc_id.as_str();
     let attributes = world.vpc_attributes.get(vpc);
-    if attributes
-        .and_then(|a| a.enable_dns_support)
-        .is_some_and(|a| !a.0)
-    {
-        return Err(Unmet {
-            reason: ConditionReason::VpcDnsSupportDisabled,
-            message: format!(
-                "VPC {vpc} has enableDnsSupport off; private DNS needs it on \
-                 (aws ec2 modify-vpc-attribute --vpc-id {vpc} --enable-dns-support)"
-            ),
-        });
-    }
-    if attributes
-        .and_then(|a| a.enable_dns_hostnames)
-        .is_some_and(|a| !a.0)
-    {
-        return Err(Unmet {
-            reason: ConditionReason::VpcDnsHostnamesDisabled,
-            message: format!(
-                "VPC {vpc} has enableDnsHostnames off; private DNS needs it on \
-                 (aws ec2 modify-vpc-attribute --vpc-id {vpc} --enable-dns-hostnames)"
-            ),
-        });
+    for (value, name, flag, reason) in [
+        (
+            attributes.and_then(|a| a.enable_dns_support),
+            "enableDnsSupport",
+            "--enable-dns-support",
+            ConditionReason::VpcDnsSupportDisabled,
+        ),
+        (
+            attributes.and_then(|a| a.enable_dns_hostnames),
+            "enableDnsHostnames",
+            "--enable-dns-hostnames",
+            ConditionReason::VpcDnsHostnamesDisabled,
+        ),
+    ] {
+        if value.is_some_and(|on| !on.0) {
+            return Err(Unmet {
+                reason,
+                message: format!(
+                    "VPC {vpc} has {name} off; private DNS needs it on \
+                     (aws ec2 modify-vpc-attribute --vpc-id {vpc} {flag})"
+                ),
+            });
+        }
     }
     let service = world
         .service_details
@@ -119,19 +119,8 @@ pub(crate) fn decide<'a>(
 fn not_requested<'a>(input: &PlanInput<'a>, endpoint: &VpcEndpoint, timing: &Timing) -> Step<'a> {
     let id = &endpoint.vpc_endpoint_id;
     if endpoint.private_dns_enabled {
-        // The only way the controller ever turns private DNS off: the spec asks for it.
         let mut step = Step::new(input, RolloutPhase::Ready, timing.after_change);
-        step.actions.push(Action::ModifyEndpoint(ModifyVpcEndpoint {
-            vpc_endpoint_id: id.clone(),
-            private_dns_enabled: Some(false),
-            ..Default::default()
-        }));
-        step.conditions.dns = Some(ConditionUpdate::new(
-            ConditionType::PrivateDnsEnabled,
-            false,
-            ConditionReason::PrivateDnsNotRequested,
-            format!("Disabling private DNS on {id}: spec.privateDns.enabled is false"),
-        ));
+        turn_off(&mut step, endpoint, timing);
         return step;
     }
     let mut step = Step::new(input, RolloutPhase::Ready, timing.resync);
@@ -142,6 +131,37 @@ fn not_requested<'a>(input: &PlanInput<'a>, endpoint: &VpcEndpoint, timing: &Tim
         format!("Private DNS is off on {id}, as spec.privateDns.enabled asks"),
     ));
     step
+}
+
+/// Whether the spec asks for private DNS even while clients are blocked. `force` forces
+/// private DNS on; it forces nothing while the spec asks private DNS off.
+pub(crate) fn forced(spec: &InterfaceEndpointSpec) -> bool {
+    spec.private_dns.enabled && spec.private_dns.force
+}
+
+/// Whether private DNS is on although `spec.privateDns.enabled` is false: then turning it off
+/// comes before anything else that waits (blocked clients, a held spec change). It cuts nobody
+/// off, since the service's name resolves publicly again, and it is what the spec asks.
+pub(crate) fn unwanted(input: &PlanInput<'_>, endpoint: &VpcEndpoint) -> bool {
+    endpoint.private_dns_enabled && !input.spec.private_dns.enabled
+}
+
+/// Turns private DNS off in `step`: the only way the controller ever does, because
+/// `spec.privateDns.enabled` is false.
+pub(crate) fn turn_off(step: &mut Step<'_>, endpoint: &VpcEndpoint, timing: &Timing) {
+    let id = &endpoint.vpc_endpoint_id;
+    step.actions.push(Action::ModifyEndpoint(ModifyVpcEndpoint {
+        vpc_endpoint_id: id.clone(),
+        private_dns_enabled: Some(false),
+        ..Default::default()
+    }));
+    step.conditions.dns = Some(ConditionUpdate::new(
+        ConditionType::PrivateDnsEnabled,
+        false,
+        ConditionReason::PrivateDnsNotRequested,
+        format!("Disabling private DNS on {id}: spec.privateDns.enabled is false"),
+    ));
+    step.requeue = timing.after_change;
 }
 
 fn serving<'a>(
@@ -168,9 +188,7 @@ fn serving<'a>(
     let mut step = if !rules_now.is_empty() {
         let mut step = Step::new(input, RolloutPhase::Remediating, timing.after_change);
         step.actions.push(authorize(&rules_now, input.spec, input.owner));
-        step.conditions.ready = Some(ConditionUpdate::new(
-            ConditionType::Ready,
-            false,
+        step.conditions.ready = Some(not_ready(
             ConditionReason::InProgress,
             format!(
                 "Adding {} for the blocked clients",
@@ -180,9 +198,7 @@ fn serving<'a>(
         step
     } else if access.awaits_approval() {
         let mut step = Step::new(input, RolloutPhase::AwaitingApproval, timing.waiting);
-        step.conditions.ready = Some(ConditionUpdate::new(
-            ConditionType::Ready,
-            false,
+        step.conditions.ready = Some(not_ready(
             ConditionReason::AwaitingApproval,
             format!(
                 "Private DNS is forced on while {}; {}",
@@ -225,12 +241,7 @@ fn enable<'a>(
             unmet.reason,
             unmet.message.clone(),
         ));
-        step.conditions.ready = Some(ConditionUpdate::new(
-            ConditionType::Ready,
-            false,
-            unmet.reason,
-            unmet.message,
-        ));
+        step.conditions.ready = Some(not_ready(unmet.reason, unmet.message));
         return step;
     }
 
@@ -300,9 +311,7 @@ fn enable<'a>(
             count(access.analysis.clients.len(), "client")
         )
     };
-    step.conditions.ready = Some(ConditionUpdate::new(
-        ConditionType::Ready,
-        false,
+    step.conditions.ready = Some(not_ready(
         ConditionReason::InProgress,
         format!("Enabling private DNS on {id}: {clients}"),
     ));

@@ -12,10 +12,10 @@ use std::collections::BTreeSet;
 use serde_json::Value;
 
 use super::access::{self, Access, authorize, blocked_sentence, what_is_needed};
-use super::{Action, EventNote, EventReason, PlanInput, Step, Timing, endpoint, validate};
+use super::{Action, EventNote, EventReason, PlanInput, Step, Timing, dns, endpoint, not_ready, validate};
 use crate::analysis::Analysis;
 use crate::api::conditions::ConditionReason;
-use crate::api::{InterfaceEndpointSpec, Owner, RolloutPhase};
+use crate::api::{InterfaceEndpointSpec, RolloutPhase};
 use crate::aws::ModifyVpcEndpoint;
 use crate::model::{SecurityGroupIdentifier, Snapshot, VpcEndpoint};
 
@@ -140,16 +140,30 @@ pub fn is_full_access_policy(document: &str) -> bool {
 }
 
 /// The observed world as it would be once the object's endpoint has the spec's subnets and
-/// security groups; `None` when it already has them (or there is no endpoint). Pure.
+/// security groups, for [`PlanInput::analysis_as_specified`]. Pure.
+///
+/// `None` whenever [`decide`] would not read its analysis, so that the caller analyses a second
+/// world only for a change that could cut clients off: when the endpoint already has them (or
+/// only its policy differs), when there is no available endpoint, while private DNS is off
+/// (nobody resolves the service to the endpoint, so the change is applied at once), and while
+/// the object is being deleted.
 ///
 /// Security groups are swapped in place. Subnets removed take their endpoint ENIs with them.
 /// Subnets added have no ENI address yet, so the endpoint is then left out altogether and
 /// the analysis checks the spec's subnets' whole CIDRs and security groups, as before the
 /// endpoint existed: stricter than needed, never looser.
-pub fn world_as_specified(spec: &InterfaceEndpointSpec, owner: &Owner, world: &Snapshot) -> Option<Snapshot> {
-    let current = endpoint::owned_endpoints(world, owner)
+pub fn world_as_specified(input: &PlanInput<'_>) -> Option<Snapshot> {
+    let (spec, world) = (input.spec, input.world);
+    if input.deleting {
+        return None;
+    }
+    // The endpoint the analysis takes for the object's (available first, lowest id).
+    let current = endpoint::owned_endpoints(world, input.owner)
         .filter(|e| e.vpc_id == spec.vpc_id && e.service_name == spec.service_name && e.is_available())
         .min_by_key(|e| e.vpc_endpoint_id.as_str())?;
+    if !current.private_dns_enabled {
+        return None;
+    }
     let change = spec_change(spec, current)?;
     if !change.changes_reachability() {
         return None;
@@ -215,7 +229,7 @@ pub(crate) fn decide<'a>(
     let mut step = if !endpoint.private_dns_enabled || !change.changes_reachability() {
         let mut step = Step::new(input, RolloutPhase::Verifying, timing.after_change);
         step.actions.push(Action::ModifyEndpoint(change.modify.clone()));
-        step.conditions.ready = Some(access::ready(
+        step.conditions.ready = Some(not_ready(
             ConditionReason::InProgress,
             format!(
                 "Applying the spec to {id} ({}); the clients are verified again once EC2 reports it",
@@ -230,7 +244,7 @@ pub(crate) fn decide<'a>(
             None => {
                 // The caller did not analyse the changed world: never apply a change blind.
                 let mut step = Step::new(input, RolloutPhase::Blocked, timing.waiting);
-                step.conditions.ready = Some(access::ready(
+                step.conditions.ready = Some(not_ready(
                     ConditionReason::InProgress,
                     format!(
                         "Spec change to {id} ({}) held: the world after the change was not analysed",
@@ -257,13 +271,26 @@ fn serving_change<'a>(
 ) -> Step<'a> {
     let id = &endpoint.vpc_endpoint_id;
     let access = Access::new(after, input.spec);
-    let forced = input.spec.private_dns.force;
     let rules_now = if access.blocked > 0 {
         access.rules_now()
     } else {
         Vec::new()
     };
-    let apply = access.blocked == 0 || access.fixed_by_rules_now() || forced;
+    let apply = access.blocked == 0 || access.fixed_by_rules_now() || dns::forced(input.spec);
+    if !apply && dns::unwanted(input, endpoint) {
+        // Held while private DNS is on, but the spec turns it off too: off first, then the
+        // change cuts nobody off and is applied on the next pass.
+        let mut step = Step::new(input, RolloutPhase::Verifying, timing.after_change);
+        dns::turn_off(&mut step, endpoint, timing);
+        step.conditions.ready = Some(not_ready(
+            ConditionReason::InProgress,
+            format!(
+                "Disabling private DNS on {id} as spec.privateDns.enabled asks, then applying the spec ({})",
+                change.summary
+            ),
+        ));
+        return step;
+    }
     let phase = match (apply, rules_now.is_empty()) {
         (_, false) => RolloutPhase::Remediating,
         (true, true) => RolloutPhase::Verifying,
@@ -293,7 +320,7 @@ fn serving_change<'a>(
                 ),
             });
         }
-        step.conditions.ready = Some(access::ready(
+        step.conditions.ready = Some(not_ready(
             ConditionReason::InProgress,
             format!("Applying the spec to {id} ({})", change.summary),
         ));
@@ -303,7 +330,7 @@ fn serving_change<'a>(
             access::ApprovalState::Awaiting => ConditionReason::AwaitingApproval,
             _ => ConditionReason::ClientsBlocked,
         };
-        step.conditions.ready = Some(access::ready(
+        step.conditions.ready = Some(not_ready(
             reason,
             format!(
                 "Spec change to {id} ({}) held while private DNS is on: afterwards {}; {}",
@@ -319,7 +346,7 @@ fn serving_change<'a>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::analysis::Check;
+    use crate::analysis::{Check, RuleChange};
     use crate::api::RemediationMode;
     use crate::api::conditions::ConditionType;
     use crate::plan::fixtures::*;
@@ -369,7 +396,7 @@ mod tests {
         let after = Ok(analysis_with(
             Some(ENDPOINT),
             &[Check::EndpointIngress],
-            vec![rule(SG_NEW, SG_ZABBIX, Check::EndpointIngress)],
+            vec![RuleChange::https(SG_NEW, SG_ZABBIX, Check::EndpointIngress)],
             vec![],
         ));
         let status = ready_status();
@@ -398,6 +425,52 @@ mod tests {
             d.actions.as_slice(),
             [Action::AuthorizeRules(_), Action::ModifyEndpoint(_)]
         ));
+    }
+
+    #[test]
+    fn a_held_change_waits_for_private_dns_to_go_off_when_the_spec_turns_it_off() {
+        // The SG swap would cut Zabbix off while private DNS is on; the spec also turns private
+        // DNS off, after which the swap cuts nobody off. Private DNS goes off first.
+        let analysis = Ok(reachable_analysis());
+        let mut spec = spec_with_sg(SG_NEW);
+        spec.remediation.endpoint_ingress = RemediationMode::Approval;
+        spec.private_dns.enabled = false;
+        let after = Ok(analysis_with(
+            Some(ENDPOINT),
+            &[Check::EndpointIngress],
+            vec![RuleChange::https(SG_NEW, SG_ZABBIX, Check::EndpointIngress)],
+            vec![],
+        ));
+        let serving = with_endpoint(incident_world(), "available", true);
+        let status = ready_status();
+        let mut i = input_with(&spec, &serving, &analysis, &status);
+        i.analysis_as_specified = Some(&after);
+        let d = decide(&i, &timing());
+        let [Action::ModifyEndpoint(m)] = d.actions.as_slice() else {
+            panic!("{:?}", d.actions)
+        };
+        assert_eq!(m.private_dns_enabled, Some(false));
+        assert!(m.add_security_group_ids.is_empty(), "{m:?}");
+        assert_eq!(d.requeue, timing().after_change);
+        // `force` forces private DNS on; with it off, there is nothing to force.
+        let forced = InterfaceEndpointSpec {
+            private_dns: crate::api::PrivateDnsSpec {
+                enabled: false,
+                force: true,
+            },
+            ..spec.clone()
+        };
+        let mut i = input_with(&forced, &serving, &analysis, &status);
+        i.analysis_as_specified = Some(&after);
+        assert_eq!(decide(&i, &timing()).actions, d.actions);
+
+        // Once it is off, the change is applied at once.
+        let dark = with_endpoint(incident_world(), "available", false);
+        let d = decide(&input_with(&spec, &dark, &analysis, &d.status), &timing());
+        let [Action::ModifyEndpoint(m)] = d.actions.as_slice() else {
+            panic!("{:?}", d.actions)
+        };
+        assert_eq!(m.add_security_group_ids, [SG_NEW]);
     }
 
     #[test]
@@ -460,12 +533,21 @@ mod tests {
         assert!(!change.changes_reachability());
     }
 
+    /// The world as specified for `spec`, from the object's point of view in `world`.
+    fn as_specified(spec: &InterfaceEndpointSpec, world: &Snapshot, deleting: bool) -> Option<Snapshot> {
+        let analysis = Ok(reachable_analysis());
+        let status = ready_status();
+        let mut i = input_with(spec, world, &analysis, &status);
+        i.deleting = deleting;
+        world_as_specified(&i)
+    }
+
     #[test]
     fn the_world_as_specified_swaps_groups_or_drops_the_endpoint_for_new_subnets() {
         let world = with_endpoint(incident_world(), "available", true);
-        assert!(world_as_specified(&spec(), &owner(), &world).is_none());
+        assert!(as_specified(&spec(), &world, false).is_none());
 
-        let after = world_as_specified(&spec_with_sg(SG_NEW), &owner(), &world).unwrap();
+        let after = as_specified(&spec_with_sg(SG_NEW), &world, false).unwrap();
         let e = &after.vpc_endpoints[0];
         assert_eq!(e.groups[0].group_id, SG_NEW);
         let eni = after
@@ -479,7 +561,24 @@ mod tests {
             subnet_ids: vec![SUBNET_APP.into(), SUBNET_PUBLIC.into()],
             ..spec()
         };
-        let after = world_as_specified(&more_subnets, &owner(), &world).unwrap();
+        let after = as_specified(&more_subnets, &world, false).unwrap();
         assert!(after.vpc_endpoints.is_empty());
+    }
+
+    #[test]
+    fn the_world_as_specified_is_built_only_for_a_change_that_could_cut_clients_off() {
+        let change = spec_with_sg(SG_NEW);
+        let serving = with_endpoint(incident_world(), "available", true);
+        assert!(as_specified(&change, &serving, false).is_some());
+        // Private DNS off: the change is applied at once; deleting: it is never applied.
+        let dark = with_endpoint(incident_world(), "available", false);
+        assert!(as_specified(&change, &dark, false).is_none());
+        assert!(as_specified(&change, &serving, true).is_none());
+        // Only the policy differs: nobody's packets change path.
+        let policy = InterfaceEndpointSpec {
+            policy: Some(r#"{"Statement":[]}"#.into()),
+            ..spec()
+        };
+        assert!(as_specified(&policy, &serving, false).is_none());
     }
 }

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use k8s_openapi::jiff::Timestamp;
 
-use super::{Action, EventNote, EventReason, PlanInput, Step, Timing, drift};
+use super::{Action, EventNote, EventReason, PlanInput, Step, Timing, drift, not_ready};
 use crate::analysis::Analysis;
 use crate::api::conditions::{ConditionReason, ConditionType, ConditionUpdate, find_condition};
 use crate::api::{InterfaceEndpointSpec, Owner, RolloutPhase};
@@ -138,9 +138,7 @@ fn missing<'a>(input: &PlanInput<'a>, analysis: &'a Analysis, timing: &Timing) -
             ConditionReason::EndpointCreating,
             format!("CreateVpcEndpoint returned {which} {waited}s ago; waiting for EC2 to list it"),
         ));
-        step.conditions.ready = Some(ConditionUpdate::new(
-            ConditionType::Ready,
-            false,
+        step.conditions.ready = Some(not_ready(
             ConditionReason::InProgress,
             format!("Creating the endpoint: waiting for EC2 to list {which}"),
         ));
@@ -188,12 +186,7 @@ fn missing<'a>(input: &PlanInput<'a>, analysis: &'a Analysis, timing: &Timing) -
         reason,
         endpoint_message.clone(),
     ));
-    step.conditions.ready = Some(ConditionUpdate::new(
-        ConditionType::Ready,
-        false,
-        reason,
-        endpoint_message,
-    ));
+    step.conditions.ready = Some(not_ready(reason, endpoint_message));
     step
 }
 
@@ -221,12 +214,7 @@ fn provisioning<'a>(input: &PlanInput<'a>, endpoint: &VpcEndpoint, state: &str, 
         ConditionReason::EndpointPending,
         message.clone(),
     ));
-    step.conditions.ready = Some(ConditionUpdate::new(
-        ConditionType::Ready,
-        false,
-        ConditionReason::InProgress,
-        message,
-    ));
+    step.conditions.ready = Some(not_ready(ConditionReason::InProgress, message));
     step
 }
 
@@ -243,12 +231,7 @@ fn failed<'a>(input: &PlanInput<'a>, endpoint: &VpcEndpoint, state: &str, timing
         ConditionReason::EndpointFailed,
         message.clone(),
     ));
-    step.conditions.ready = Some(ConditionUpdate::new(
-        ConditionType::Ready,
-        false,
-        ConditionReason::EndpointFailed,
-        message,
-    ));
+    step.conditions.ready = Some(not_ready(ConditionReason::EndpointFailed, message));
     step
 }
 
@@ -265,12 +248,7 @@ fn deleting_out_of_band<'a>(input: &PlanInput<'a>, endpoint: &VpcEndpoint, timin
         ConditionReason::EndpointMissing,
         message.clone(),
     ));
-    step.conditions.ready = Some(ConditionUpdate::new(
-        ConditionType::Ready,
-        false,
-        ConditionReason::EndpointMissing,
-        message,
-    ));
+    step.conditions.ready = Some(not_ready(ConditionReason::EndpointMissing, message));
     step
 }
 

@@ -5,6 +5,10 @@
 //! ([`transitions`]: the endpoint became available, clients became blocked, a plan waits for
 //! approval, the rollout became Ready, Degraded or Failed). Comparing statuses makes Events
 //! idempotent: a resync that changes nothing records nothing.
+//!
+//! One pass records them in the order it works: what it observed (available, blocked,
+//! Degraded), what it did (the actions), then where the rollout stands (a plan waiting for
+//! approval, Ready, Failed). `kubectl describe` lists Events of the same second in that order.
 
 use super::access::count;
 use super::status::with_more;
@@ -178,11 +182,19 @@ fn group_keys(status: &InterfaceEndpointStatus) -> Vec<(&[String], &[String])> {
         .collect()
 }
 
+/// The Events for what changed between the last written status and the next one.
+#[derive(Debug, Default)]
+pub(crate) struct Transitions {
+    /// What the pass observed (the endpoint became available, clients blocked or cut off):
+    /// recorded before the Events of the pass's actions.
+    pub observed: Vec<EventNote>,
+    /// Where the rollout stands after the pass (a plan waiting for approval, Ready, Failed):
+    /// recorded after them.
+    pub outcome: Vec<EventNote>,
+}
+
 /// Events for what changed between the last written status and the next one.
-pub(crate) fn transitions(
-    previous: &InterfaceEndpointStatus,
-    next: &InterfaceEndpointStatus,
-) -> Vec<EventNote> {
+pub(crate) fn transitions(previous: &InterfaceEndpointStatus, next: &InterfaceEndpointStatus) -> Transitions {
     let mut notes = Vec::new();
     let phase_changed = previous.phase != next.phase;
 
@@ -220,6 +232,7 @@ pub(crate) fn transitions(
             ));
         }
     }
+    let observed = std::mem::take(&mut notes);
 
     let awaiting = |s: &InterfaceEndpointStatus| {
         matches!(
@@ -261,5 +274,56 @@ pub(crate) fn transitions(
             message_of(next, ConditionType::Ready),
         ));
     }
-    notes
+    Transitions {
+        observed,
+        outcome: notes,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::api::{RemediationMode, RemediationSpec};
+    use crate::plan::decide;
+    use crate::plan::fixtures::*;
+
+    fn reasons(d: &crate::plan::Decision) -> Vec<EventReason> {
+        d.events.iter().map(|e| e.reason).collect()
+    }
+
+    #[test]
+    fn action_events_follow_what_was_observed_and_precede_where_the_rollout_stands() {
+        let approval = InterfaceEndpointSpec {
+            remediation: RemediationSpec {
+                endpoint_ingress: RemediationMode::Approval,
+                client_egress: RemediationMode::Approval,
+            },
+            ..spec()
+        };
+        // The pass that creates the endpoint in Approval mode: created, then the plan waits.
+        let world = incident_world();
+        let analysis = Ok(preview_analysis());
+        let status = Default::default();
+        let d = decide(&input_with(&approval, &world, &analysis, &status), &timing());
+        assert_eq!(
+            reasons(&d),
+            [EventReason::EndpointCreated, EventReason::PlanAwaitingApproval]
+        );
+
+        // Auto ingress rules added while an egress rule waits: seen, done, then what is left.
+        let world = with_endpoint(incident_world(), "available", false);
+        let analysis = Ok(two_way_analysis());
+        let mut status = created_status(now_minus(600));
+        status.phase = RolloutPhase::Provisioning;
+        let d = decide(&input(&world, &analysis, &status), &timing());
+        assert_eq!(
+            reasons(&d),
+            [
+                EventReason::EndpointAvailable,
+                EventReason::ClientsBlocked,
+                EventReason::RulesAuthorized,
+                EventReason::PlanAwaitingApproval
+            ]
+        );
+    }
 }

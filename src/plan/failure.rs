@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use k8s_openapi::jiff::Timestamp;
 
-use super::{EventNote, EventReason, FailureReport, Timing};
+use super::{EventNote, EventReason, FailureReport, Timing, not_ready};
 use crate::api::conditions::{
     ConditionReason, ConditionType, ConditionUpdate, find_condition, set_condition,
 };
@@ -27,7 +27,6 @@ pub fn report_failure(
     timing: &Timing,
 ) -> FailureReport {
     let mut status = previous.clone();
-    status.observed_generation = generation;
     let op = error.operation;
     let what = format!("{op} failed ({}): {}", error.code, error.message);
 
@@ -88,43 +87,18 @@ pub fn report_failure(
             }
         };
 
-    status.phase = phase;
-    let ready = ConditionUpdate::new(ConditionType::Ready, false, reason, message.clone());
-    let unchanged = find_condition(&previous.conditions, ConditionType::Ready)
-        .is_some_and(|c| c.reason == reason.as_str() && c.message == message && previous.phase == phase);
-    set_condition(&mut status.conditions, &ready, generation, now);
-    if matches!(
-        reason,
-        ConditionReason::VpcDnsSupportDisabled
-            | ConditionReason::VpcDnsHostnamesDisabled
-            | ConditionReason::ConflictingPrivateDns
-            | ConditionReason::NoPrivateDnsName
-    ) {
-        let dns = ConditionUpdate::new(ConditionType::PrivateDnsEnabled, false, reason, message.clone());
-        set_condition(&mut status.conditions, &dns, generation, now);
-    }
-    fill_missing_conditions(&mut status, generation, now);
-
-    let events = if unchanged {
-        Vec::new()
-    } else if error.kind.is_retryable() || phase != RolloutPhase::Failed {
-        vec![EventNote {
-            reason: EventReason::Retrying,
-            warning: true,
-            message,
-        }]
+    let event = if error.kind.is_retryable() || phase != RolloutPhase::Failed {
+        EventReason::Retrying
     } else {
-        vec![EventNote {
-            reason: EventReason::Failed,
-            warning: true,
-            message,
-        }]
+        EventReason::Failed
     };
-    FailureReport {
-        status,
-        events,
+    let failure = Failure {
+        phase,
+        reason,
+        message,
         requeue,
-    }
+    };
+    report(previous, status, generation, now, failure, event)
 }
 
 /// Reports that no EC2 client could be set up for the object (no region configured, a bad
@@ -137,22 +111,70 @@ pub fn report_configuration_failure(
     now: Timestamp,
     timing: &Timing,
 ) -> FailureReport {
-    let mut status = previous.clone();
+    let failure = Failure {
+        phase: RolloutPhase::Failed,
+        reason: ConditionReason::AwsConfiguration,
+        message: format!("Cannot set up the EC2 client: {problem}"),
+        requeue: Some(timing.waiting),
+    };
+    report(
+        previous,
+        previous.clone(),
+        generation,
+        now,
+        failure,
+        EventReason::Failed,
+    )
+}
+
+/// How a failure is reported: the phase, Ready's reason and message, when to look again.
+struct Failure {
+    phase: RolloutPhase,
+    reason: ConditionReason,
+    message: String,
+    requeue: Option<Duration>,
+}
+
+/// `status` (the last written one, with what the failure itself changed) in the failure's
+/// phase, with Ready=False saying why, all five conditions set, and a Warning Event unless the
+/// previous status already reported this very failure (recorded once, not on every retry).
+fn report(
+    previous: &InterfaceEndpointStatus,
+    mut status: InterfaceEndpointStatus,
+    generation: Option<i64>,
+    now: Timestamp,
+    failure: Failure,
+    event: EventReason,
+) -> FailureReport {
+    let Failure {
+        phase,
+        reason,
+        message,
+        requeue,
+    } = failure;
     status.observed_generation = generation;
-    status.phase = RolloutPhase::Failed;
-    let reason = ConditionReason::AwsConfiguration;
-    let message = format!("Cannot set up the EC2 client: {problem}");
-    let unchanged = previous.phase == RolloutPhase::Failed
+    status.phase = phase;
+    let unchanged = previous.phase == phase
         && find_condition(&previous.conditions, ConditionType::Ready)
             .is_some_and(|c| c.reason == reason.as_str() && c.message == message);
-    let ready = ConditionUpdate::new(ConditionType::Ready, false, reason, message.clone());
+    let ready = not_ready(reason, message.clone());
     set_condition(&mut status.conditions, &ready, generation, now);
+    if matches!(
+        reason,
+        ConditionReason::VpcDnsSupportDisabled
+            | ConditionReason::VpcDnsHostnamesDisabled
+            | ConditionReason::ConflictingPrivateDns
+            | ConditionReason::NoPrivateDnsName
+    ) {
+        let dns = ConditionUpdate::new(ConditionType::PrivateDnsEnabled, false, reason, message.clone());
+        set_condition(&mut status.conditions, &dns, generation, now);
+    }
     fill_missing_conditions(&mut status, generation, now);
     let events = if unchanged {
         Vec::new()
     } else {
         vec![EventNote {
-            reason: EventReason::Failed,
+            reason: event,
             warning: true,
             message,
         }]
@@ -160,7 +182,7 @@ pub fn report_configuration_failure(
     FailureReport {
         status,
         events,
-        requeue: Some(timing.waiting),
+        requeue,
     }
 }
 

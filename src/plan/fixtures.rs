@@ -10,12 +10,11 @@ use k8s_openapi::jiff::Timestamp;
 
 use super::{PlanInput, Timing};
 use crate::analysis::{
-    Analysis, AnalysisError, Block, Check, ClientVerdict, Destination, Direction, ExcludedInterface,
-    ExclusionReason, HTTPS_PORT, Remediation, RuleChange, Unfixable,
+    Analysis, AnalysisError, Block, Check, ClientVerdict, Destination, ExcludedInterface, ExclusionReason,
+    Remediation, RuleChange, Unfixable,
 };
 use crate::api::conditions::{ConditionType, find_condition};
 use crate::api::{InterfaceEndpointSpec, InterfaceEndpointStatus, Owner};
-use crate::aws::RulePeer;
 use crate::model::*;
 
 pub const VPC: &str = "vpc-0a1b2c3d4e5f60718";
@@ -256,28 +255,12 @@ pub fn verdict(id: &str, sgs: &[&str], ip: &str, kind: &str, checks: &[Check]) -
     }
 }
 
-pub fn rule(group: &str, peer: &str, clears: Check) -> RuleChange {
-    RuleChange {
-        group_id: group.into(),
-        direction: if clears == Check::EndpointIngress {
-            Direction::Ingress
-        } else {
-            Direction::Egress
-        },
-        protocol: Protocol::Tcp,
-        from_port: HTTPS_PORT,
-        to_port: HTTPS_PORT,
-        peer: RulePeer::Group(peer.into()),
-        clears,
-    }
-}
-
 /// The analysis of the incident with the endpoint in place: Zabbix blocked by the endpoint SG.
 pub fn endpoint_analysis() -> Analysis {
     analysis_with(
         Some(ENDPOINT),
         &[Check::EndpointIngress],
-        vec![rule(SG_VPCE, SG_ZABBIX, Check::EndpointIngress)],
+        vec![RuleChange::https(SG_VPCE, SG_ZABBIX, Check::EndpointIngress)],
         vec![],
     )
 }
@@ -287,7 +270,7 @@ pub fn preview_analysis() -> Analysis {
     analysis_with(
         None,
         &[Check::EndpointIngress],
-        vec![rule(SG_VPCE, SG_ZABBIX, Check::EndpointIngress)],
+        vec![RuleChange::https(SG_VPCE, SG_ZABBIX, Check::EndpointIngress)],
         vec![],
     )
 }
@@ -298,8 +281,8 @@ pub fn two_way_analysis() -> Analysis {
         Some(ENDPOINT),
         &[Check::EndpointIngress, Check::ClientEgress],
         vec![
-            rule(SG_VPCE, SG_ZABBIX, Check::EndpointIngress),
-            rule(SG_ZABBIX, SG_VPCE, Check::ClientEgress),
+            RuleChange::https(SG_VPCE, SG_ZABBIX, Check::EndpointIngress),
+            RuleChange::https(SG_ZABBIX, SG_VPCE, Check::ClientEgress),
         ],
         vec![],
     )

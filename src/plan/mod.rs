@@ -43,7 +43,7 @@ use std::time::Duration;
 use k8s_openapi::jiff::Timestamp;
 
 use crate::analysis::{Analysis, AnalysisError};
-use crate::api::conditions::ConditionUpdate;
+use crate::api::conditions::{ConditionReason, ConditionType, ConditionUpdate};
 use crate::api::{InterfaceEndpointSpec, InterfaceEndpointStatus, Owner, RolloutPhase};
 use crate::aws::{AuthorizeRules, CreateVpcEndpoint, ModifyVpcEndpoint};
 use crate::model::{Snapshot, VpcEndpoint};
@@ -67,8 +67,9 @@ pub struct PlanInput<'a> {
     /// `analysis::analyze` of `spec` over `world`.
     pub analysis: &'a Result<Analysis, AnalysisError>,
     /// `analysis::analyze` of `spec` over [`drift::world_as_specified`]: the world as it would
-    /// be once the endpoint's subnets and security groups match the spec. `None` when they
-    /// already match. Needed to change a serving endpoint without cutting clients off.
+    /// be once the endpoint's subnets and security groups match the spec. `None` when that
+    /// function says there is nothing to analyse (they match, or private DNS is off). Needed to
+    /// change a serving endpoint without cutting clients off.
     pub analysis_as_specified: Option<&'a Result<Analysis, AnalysisError>>,
     pub now: Timestamp,
 }
@@ -276,6 +277,11 @@ impl<'a> Step<'a> {
             endpoint_recreations: input.status.endpoint_recreations,
         }
     }
+}
+
+/// Ready=False: the rollout is not where the spec asks, and `message` says why.
+pub(crate) fn not_ready(reason: ConditionReason, message: impl Into<String>) -> ConditionUpdate {
+    ConditionUpdate::new(ConditionType::Ready, false, reason, message)
 }
 
 /// The five conditions; `None` means "derive from what was observed" (see [`status`]).

@@ -18,13 +18,14 @@ use crate::api::{
     InterfaceEndpointStatus, MAX_GROUP_EXAMPLES, MAX_STATUS_GROUPS, MAX_STATUS_RULES, PlanStatus,
     PlannedRule, RemediationMode, RemediationSpec, RolloutPhase,
 };
-use crate::model::{SecurityGroupRule, VpcEndpoint, tag_pairs};
+use crate::model::{NetworkInterface, SecurityGroupRule, VpcEndpoint, tag_pairs};
 
 /// How many blocked ENIs a condition or Event message names before "and N more".
 const MESSAGE_EXAMPLES: usize = 3;
 
 /// Turns a step into the decision: status views, the conditions the step left to derive,
-/// and the Events (transitions, the step's own, one per action).
+/// and the Events (what was observed, the step's own, one per action, where the rollout
+/// stands: [`events`]).
 pub(crate) fn finish(input: &PlanInput<'_>, step: Step<'_>) -> Decision {
     let previous = input.status;
     let mut next = InterfaceEndpointStatus {
@@ -36,7 +37,7 @@ pub(crate) fn finish(input: &PlanInput<'_>, step: Step<'_>) -> Decision {
         ..Default::default()
     };
     if let Some(endpoint) = step.endpoint {
-        endpoint_facts(&mut next, endpoint, input);
+        endpoint_facts(&mut next, endpoint, &input.world.network_interfaces);
     } else if step.keep_previous_endpoint {
         next.endpoint_id = previous.endpoint_id.clone();
         next.endpoint_state = previous.endpoint_state.clone();
@@ -89,11 +90,12 @@ pub(crate) fn finish(input: &PlanInput<'_>, step: Step<'_>) -> Decision {
     }
 
     // While deleting, only what is done to AWS is news.
-    let mut notes = if input.deleting {
-        Vec::new()
+    let transitions = if input.deleting {
+        events::Transitions::default()
     } else {
         events::transitions(previous, &next)
     };
+    let mut notes = transitions.observed;
     // A step that reports Degraded (clients lost access) already names the blocked clients.
     if step
         .events
@@ -110,6 +112,7 @@ pub(crate) fn finish(input: &PlanInput<'_>, step: Step<'_>) -> Decision {
                 .filter_map(|a| events::for_action(a, input.spec)),
         );
     }
+    notes.extend(transitions.outcome);
     Decision {
         actions: step.actions,
         status: next,
@@ -122,18 +125,8 @@ pub(crate) fn finish(input: &PlanInput<'_>, step: Step<'_>) -> Decision {
 /// Puts the endpoint CreateVpcEndpoint returned into the status: a fact from an action's
 /// result (the decision could not know the id).
 pub fn record_created(status: &mut InterfaceEndpointStatus, endpoint: &VpcEndpoint) {
-    status.endpoint_id = Some(endpoint.vpc_endpoint_id.clone());
-    status.endpoint_state = endpoint.state.as_ref().map(|s| s.to_ascii_lowercase());
-    status.private_dns_enabled = endpoint.private_dns_enabled;
-    status.dns_entries = endpoint.dns_entries.iter().map(|d| d.dns_name.clone()).collect();
-    status.network_interfaces = endpoint
-        .network_interface_ids
-        .iter()
-        .map(|id| EndpointNetworkInterface {
-            network_interface_id: id.clone(),
-            ..Default::default()
-        })
-        .collect();
+    // Its ENIs were not observed yet: ids only.
+    endpoint_facts(status, endpoint, &[]);
 }
 
 /// Records that EC2 accepted the deletion of the object's endpoint. The next pass may find it
@@ -169,7 +162,12 @@ pub fn record_authorized(status: &mut InterfaceEndpointStatus, request: &crate::
     }
 }
 
-fn endpoint_facts(status: &mut InterfaceEndpointStatus, endpoint: &VpcEndpoint, input: &PlanInput<'_>) {
+/// The endpoint's id, state, DNS and ENIs (with subnet and address when `interfaces` shows them).
+fn endpoint_facts(
+    status: &mut InterfaceEndpointStatus,
+    endpoint: &VpcEndpoint,
+    interfaces: &[NetworkInterface],
+) {
     status.endpoint_id = Some(endpoint.vpc_endpoint_id.clone());
     status.endpoint_state = endpoint.state.as_ref().map(|s| s.to_ascii_lowercase());
     status.private_dns_enabled = endpoint.private_dns_enabled;
@@ -178,11 +176,7 @@ fn endpoint_facts(status: &mut InterfaceEndpointStatus, endpoint: &VpcEndpoint, 
         .network_interface_ids
         .iter()
         .map(|id| {
-            let eni = input
-                .world
-                .network_interfaces
-                .iter()
-                .find(|n| &n.network_interface_id == id);
+            let eni = interfaces.iter().find(|n| &n.network_interface_id == id);
             EndpointNetworkInterface {
                 network_interface_id: id.clone(),
                 subnet_id: eni.map(|n| n.subnet_id.clone()),
@@ -665,8 +659,8 @@ fn ready_condition(
 mod tests {
     use super::*;
     use crate::analysis::{Remediation, Unfixable};
+    use crate::plan::decide;
     use crate::plan::fixtures::*;
-    use crate::plan::{decide, fixtures};
 
     #[test]
     fn blocked_clients_are_grouped_by_security_groups_and_checks_largest_first() {
@@ -803,7 +797,7 @@ mod tests {
                 clients.push(verdict(&id, &[sg.as_str()], &ip, "interface", &checks));
             }
             if blocked {
-                rules.push(fixtures::rule(SG_VPCE, &sg, Check::EndpointIngress));
+                rules.push(RuleChange::https(SG_VPCE, &sg, Check::EndpointIngress));
             }
         }
         Analysis {

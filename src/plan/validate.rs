@@ -5,7 +5,7 @@
 
 use std::collections::BTreeMap;
 
-use super::{PlanInput, Step, Timing, endpoint};
+use super::{PlanInput, Step, Timing, endpoint, not_ready};
 use crate::api::conditions::{ConditionReason, ConditionType, ConditionUpdate};
 use crate::api::{GROUP, RolloutPhase};
 
@@ -98,12 +98,7 @@ pub(crate) fn invalid_spec<'a>(input: &PlanInput<'a>, problem: &str, timing: &Ti
     let mut step = Step::new(input, RolloutPhase::Failed, timing.waiting);
     step.endpoint = endpoint::owned_endpoint(input);
     let message = format!("Invalid spec: {problem}");
-    step.conditions.ready = Some(ConditionUpdate::new(
-        ConditionType::Ready,
-        false,
-        ConditionReason::InvalidSpec,
-        message.clone(),
-    ));
+    step.conditions.ready = Some(not_ready(ConditionReason::InvalidSpec, message.clone()));
     step.conditions.clients = Some(ConditionUpdate::new(
         ConditionType::ClientsReachable,
         false,
