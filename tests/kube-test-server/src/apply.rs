@@ -561,6 +561,13 @@ pub fn record_update(
     w: &Writer<'_>,
 ) {
     let mut entries = read_entries(new);
+    entries.retain(|e| !e.set.is_empty());
+    if old.is_some() && entries.is_empty() {
+        // An object nobody manages (its managedFields were reset, or an apply emptied them)
+        // stays untracked until the next apply, as on the real server (skipNonApplied).
+        write_entries(new, entries);
+        return;
+    }
     let empty = json!({});
     let old_t = old.map(|o| tracked(o, part)).unwrap_or(empty);
     let new_t = tracked(new, part);
@@ -606,6 +613,22 @@ pub fn apply(
     w: &Writer<'_>,
 ) -> Result<Value, ApiError> {
     let mut entries = read_entries(live);
+    if entries.is_empty() {
+        // An object nobody manages yet: the real server first hands everything it holds to an
+        // Update manager "before-first-apply", so that changing it is a conflict and no
+        // prune removes it.
+        let (held, _) = compare(schema, &json!({}), &tracked(live, part));
+        if !held.is_empty() {
+            entries.push(Entry {
+                manager: "before-first-apply".into(),
+                operation: "Update".into(),
+                api_version: w.api_version.to_string(),
+                time: w.now.to_string(),
+                subresource: w.subresource.to_string(),
+                set: held,
+            });
+        }
+    }
     let config_t = tracked(config, part);
     let new_set = field_set(schema, &config_t);
     let last_set = entries
@@ -815,6 +838,61 @@ mod tests {
             out["spec"],
             json!({"a": "1"}),
             "no empty `nested: {{}}` is left behind"
+        );
+    }
+
+    #[test]
+    fn an_apply_to_an_object_nobody_manages_first_hands_its_fields_to_before_first_apply() {
+        let s = schema();
+        let live =
+            json!({"metadata": {"name": "x"}, "spec": {"a": "1", "items": [{"name": "keep", "port": 1}]}});
+        let out = apply(
+            Some(&s),
+            MAIN,
+            &live,
+            &json!({"spec": {"b": "2"}}),
+            false,
+            &writer("ctl"),
+        )
+        .expect("applies");
+        let entries = read_entries(&out);
+        let before = entries
+            .iter()
+            .find(|e| e.manager == "before-first-apply")
+            .expect("the fields held before are owned");
+        assert_eq!(before.operation, "Update");
+        assert_eq!(
+            before.set.to_fields_v1(),
+            json!({"f:spec": {".": {}, "f:a": {}, "f:items": {".": {}, "k:{\"name\":\"keep\"}": {".": {}, "f:name": {}, "f:port": {}}}}})
+        );
+        let err = apply(
+            Some(&s),
+            MAIN,
+            &live,
+            &json!({"spec": {"a": "2"}}),
+            false,
+            &writer("ctl"),
+        )
+        .expect_err("conflict");
+        assert_eq!(
+            err.message,
+            "Apply failed with 1 conflict: conflict with \"before-first-apply\" using example.com/v1: .spec.a"
+        );
+    }
+
+    #[test]
+    fn updates_to_an_object_whose_managed_fields_are_gone_are_not_tracked() {
+        let s = schema();
+        let old = json!({"metadata": {"name": "x", "managedFields": [{}]}, "spec": {"a": "1"}});
+        let mut new = json!({"metadata": {"name": "x", "managedFields": [{}]}, "spec": {"a": "2"}});
+        record_update(Some(&s), MAIN, Some(&old), &mut new, &writer("kubectl-edit"));
+        assert_eq!(new["metadata"], json!({"name": "x"}));
+        let mut created = json!({"metadata": {"name": "y"}, "spec": {"a": "1"}});
+        record_update(Some(&s), MAIN, None, &mut created, &writer("kubectl-create"));
+        assert_eq!(
+            read_entries(&created)[0].manager,
+            "kubectl-create",
+            "creation is tracked"
         );
     }
 
