@@ -3,7 +3,8 @@
 //!
 //! This follows sigs.k8s.io/structured-merge-diff's rules where they matter to controllers:
 //! - a manager's Apply set is the field set of its last applied configuration;
-//! - fields it stops applying are removed unless another manager still owns them;
+//! - fields it stops applying are removed unless another manager still owns them; a declared
+//!   field counts as owned while anything beneath it is, and goes with all beneath it;
 //! - an Apply that would change a field another manager owns is a 409 conflict unless forced
 //!   (forcing moves ownership); equal values are shared, not conflicting;
 //! - any other write (create, update, patch) makes its manager own the fields it changed and
@@ -32,7 +33,7 @@ pub struct FieldSet {
 
 impl FieldSet {
     pub fn is_empty(&self) -> bool {
-        !self.member && self.children.values().all(FieldSet::is_empty)
+        !self.member && self.children_empty()
     }
 
     pub fn from_fields_v1(v: &Value) -> FieldSet {
@@ -77,6 +78,23 @@ impl FieldSet {
             None => self.member,
             Some((head, rest)) => self.children.get(head).is_some_and(|c| c.contains(rest)),
         }
+    }
+
+    /// Whether the set owns `path`: has it as a member or, for a declared field, owns
+    /// anything beneath it.
+    fn owns(&self, path: &[String], declared: bool) -> bool {
+        self.contains(path) || (declared && self.node(path).is_some_and(|n| !n.children_empty()))
+    }
+
+    fn node(&self, path: &[String]) -> Option<&FieldSet> {
+        match path.split_first() {
+            None => Some(self),
+            Some((head, rest)) => self.children.get(head)?.node(rest),
+        }
+    }
+
+    fn children_empty(&self) -> bool {
+        self.children.values().all(FieldSet::is_empty)
     }
 
     fn remove(&mut self, path: &[String]) {
@@ -366,33 +384,47 @@ fn remove_at(value: &mut Value, path: &[String]) {
     }
 }
 
-/// After `path` was pruned: a map that the prune left empty goes too, unless some manager owns
-/// the map itself. This is what the real server does (structured-merge-diff): applying a status
-/// without `clients` removes `clients`, not only its fields — an empty `clients: {}` left behind
-/// would get its defaults and then fail its `required` list.
-fn remove_emptied_parents(
-    merged: &mut Value,
-    live: &Value,
-    path: &[String],
-    entries: &[Entry],
-    w: &Writer<'_>,
-) {
-    let mut parent = path;
-    while let Some((_, up)) = parent.split_last() {
-        parent = up;
-        if parent.len() < 2 || !parent.last().is_some_and(|p| p.starts_with("f:")) {
-            // Top-level parts (spec, status, metadata) and list items stay.
-            return;
+/// Whether the last step of `path` is a field the schema declares (a "named field" in
+/// structured-merge-diff's words), as opposed to a map key or a list item.
+fn is_declared(schema: Option<&Schema>, path: &[String]) -> bool {
+    let meta = metadata_schema();
+    let mut cur = schema;
+    let mut declared = false;
+    for (i, p) in path.iter().enumerate() {
+        (cur, declared) = match p.strip_prefix("f:") {
+            Some(f) => child_schema(cur, f, i == 0, &meta),
+            None => (cur.and_then(|s| s.items.as_deref()), false),
+        };
+    }
+    declared
+}
+
+/// Removes what the applying manager applied last time (`last`) and no longer applies, unless
+/// some manager still owns it (`owners`: every other manager's set and the new configuration's).
+/// This is structured-merge-diff's prune: a declared field counts as owned when anything
+/// beneath it is owned, and one that is not owned goes with everything beneath it, defaults
+/// and fields nobody owns included. So a status applied without `clients` loses `clients`
+/// entirely, rather than keeping a defaulted remnant that then fails its `required` list.
+/// `metadata` always stays: every applied configuration names the object, and the real
+/// server counts `metadata.name` as applied.
+fn prune(schema: Option<&Schema>, merged: &mut Value, last: &FieldSet, owners: &[&FieldSet]) {
+    let mut candidates = last.clone();
+    for p in last.paths() {
+        for end in 1..p.len() {
+            if is_declared(schema, &p[..end]) {
+                candidates.insert(&p[..end]);
+            }
         }
-        let emptied = value_at(merged, parent).is_some_and(|v| v.as_object().is_some_and(Map::is_empty))
-            && value_at(live, parent).is_some_and(|v| v.as_object().is_some_and(|m| !m.is_empty()));
-        let owned = entries
-            .iter()
-            .any(|e| !e.same_owner(w.manager, "Apply", w.subresource) && e.set.contains(parent));
-        if !emptied || owned {
-            return;
+    }
+    // Parents come before their children: once a parent goes, its children are gone with it.
+    for p in candidates.paths() {
+        if p == ["f:metadata"] {
+            continue;
         }
-        remove_at(merged, parent);
+        let declared = is_declared(schema, &p);
+        if !owners.iter().any(|s| s.owns(&p, declared)) {
+            remove_at(merged, &p);
+        }
     }
 }
 
@@ -639,20 +671,13 @@ pub fn apply(
 
     let mut merged = live.clone();
     merge_config(schema, &mut merged, &config_t);
-    // Fields this manager applied before but no longer does go away unless someone else
-    // still owns them.
-    for p in last_set.paths() {
-        if new_set.contains(&p) {
-            continue;
-        }
-        let owned_elsewhere = entries
-            .iter()
-            .any(|e| !e.same_owner(w.manager, "Apply", w.subresource) && e.set.contains(&p));
-        if !owned_elsewhere {
-            remove_at(&mut merged, &p);
-            remove_emptied_parents(&mut merged, live, &p, &entries, w);
-        }
-    }
+    let owners: Vec<&FieldSet> = entries
+        .iter()
+        .filter(|e| !e.same_owner(w.manager, "Apply", w.subresource))
+        .map(|e| &e.set)
+        .chain([&new_set])
+        .collect();
+    prune(schema, &mut merged, &last_set, &owners);
 
     let (changed, removed) = compare(schema, &tracked(live, part), &tracked(&merged, part));
     let mut conflicts: Vec<(usize, Vec<String>)> = Vec::new();
@@ -881,6 +906,23 @@ mod tests {
     }
 
     #[test]
+    fn a_declared_map_nobody_owns_any_more_goes_with_the_fields_nobody_ever_owned() {
+        let s = schema();
+        let live = json!({"metadata": {"name": "x"}});
+        let first = json!({"spec": {"a": "1", "nested": {"x": 1}}});
+        let mut out = apply(Some(&s), MAIN, &live, &first, false, &writer("ctl")).expect("applies");
+        // What defaulting adds after an apply belongs to no manager.
+        out["spec"]["nested"]["y"] = json!(2);
+        let second = json!({"spec": {"a": "1"}});
+        let out = apply(Some(&s), MAIN, &out, &second, false, &writer("ctl")).expect("applies");
+        assert_eq!(
+            out["spec"],
+            json!({"a": "1"}),
+            "no `nested: {{y: 2}}` remnant is left behind"
+        );
+    }
+
+    #[test]
     fn updates_to_an_object_whose_managed_fields_are_gone_are_not_tracked() {
         let s = schema();
         let old = json!({"metadata": {"name": "x", "managedFields": [{}]}, "spec": {"a": "1"}});
@@ -894,6 +936,40 @@ mod tests {
             "kubectl-create",
             "creation is tracked"
         );
+    }
+
+    #[test]
+    fn a_declared_map_stays_while_another_manager_owns_a_field_in_it() {
+        let s = schema();
+        let live = json!({"metadata": {"name": "x"}});
+        let first = json!({"spec": {"nested": {"x": 1}}});
+        let mut out = apply(Some(&s), MAIN, &live, &first, false, &writer("ctl")).expect("applies");
+        let old = out.clone();
+        out["spec"]["nested"]["y"] = json!(2);
+        record_update(Some(&s), MAIN, Some(&old), &mut out, &writer("kubectl-edit"));
+        let out = apply(
+            Some(&s),
+            MAIN,
+            &out,
+            &json!({"spec": {"a": "1"}}),
+            false,
+            &writer("ctl"),
+        )
+        .expect("applies");
+        assert_eq!(out["spec"], json!({"a": "1", "nested": {"y": 2}}));
+    }
+
+    #[test]
+    fn a_map_applied_empty_and_then_with_fields_keeps_the_fields() {
+        let s = schema();
+        let live = json!({"metadata": {"name": "x"}});
+        let empty = json!({"spec": {"nested": {}}});
+        let out = apply(Some(&s), MAIN, &live, &empty, false, &writer("ctl")).expect("applies");
+        let filled = json!({"spec": {"nested": {"x": 1}}});
+        let out = apply(Some(&s), MAIN, &out, &filled, false, &writer("ctl")).expect("applies");
+        assert_eq!(out["spec"], json!({"nested": {"x": 1}}));
+        let out = apply(Some(&s), MAIN, &out, &empty, false, &writer("ctl")).expect("applies");
+        assert_eq!(out["spec"], json!({"nested": {}}));
     }
 
     #[test]

@@ -690,6 +690,34 @@ async fn server_side_apply_merges_managers_records_managed_fields_and_conflicts_
 }
 
 #[tokio::test]
+async fn a_status_applied_without_a_map_it_applied_before_loses_the_map_and_its_defaults() {
+    let h = Harness::start().await;
+    let eps = h.endpoints();
+    eps.create(&PostParams::default(), &endpoint("logs"))
+        .await
+        .expect("created");
+    let status = |s: Value| json!({"apiVersion": "vpce-rollout.dev/v1alpha1", "kind": "InterfaceEndpoint", "status": s});
+    let controller = PatchParams::apply("controller");
+    let counted = json!({"phase": "Verifying",
+        "clients": {"total": 2, "reachable": 1, "blocked": 1, "ready": "1/2"}});
+    let with_clients = eps
+        .patch_status("logs", &controller, &Patch::Apply(status(counted)))
+        .await
+        .expect("applied");
+    let clients = with_clients.status.and_then(|s| s.clients).expect("clients");
+    assert_eq!(clients.excluded, 0, "defaulted, so owned by nobody");
+    let without = eps
+        .patch_status(
+            "logs",
+            &controller,
+            &Patch::Apply(status(json!({"phase": "Ready"}))),
+        )
+        .await
+        .expect("no defaulted remnant of `clients` is left to fail its required fields");
+    assert!(without.status.expect("status").clients.is_none());
+}
+
+#[tokio::test]
 async fn deletion_waits_for_finalizers_and_forbids_new_ones() {
     let h = Harness::start().await;
     let eps = h.endpoints();
