@@ -128,6 +128,16 @@ fn has_generation(rt: &ResourceType) -> bool {
     )
 }
 
+/// Whether a PUT without `metadata.resourceVersion` overwrites unconditionally
+/// (`AllowUnconditionalUpdate`): only for Namespaces and Events. A PUT of a Lease, a CRD or a
+/// custom resource (main resource or status) must name the version it replaces.
+fn allows_unconditional_update(rt: &ResourceType) -> bool {
+    matches!(
+        rt.flavor,
+        Flavor::Namespace | Flavor::CoreEvent | Flavor::EventsV1
+    )
+}
+
 fn name_rule(rt: &ResourceType) -> NameRule {
     match rt.flavor {
         Flavor::Namespace => NameRule::Label,
@@ -494,6 +504,17 @@ impl Cluster {
             }
         }
         let rv = meta_str(&obj, "resourceVersion");
+        if rv.is_empty() && !allows_unconditional_update(rt) {
+            // The real server names the resource as the kind here, and Go prints the missing
+            // version (a uint64 zero) as `0x0`.
+            let missing = FieldError {
+                kind: FieldErrorKind::Invalid,
+                field: "metadata.resourceVersion".into(),
+                value: None,
+                detail: "0x0: must be specified for an update".into(),
+            };
+            return Err(ApiError::invalid(&rt.group, &rt.plural, name, &[missing]));
+        }
         if !rv.is_empty() && rv != meta_str(&old, "resourceVersion") {
             return Err(ApiError::stale_resource_version(rt.gr(), name));
         }

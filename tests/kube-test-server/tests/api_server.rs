@@ -410,7 +410,7 @@ async fn lists_filter_by_label_and_field_selectors_and_page_with_continue() {
 }
 
 #[tokio::test]
-async fn replace_with_a_stale_resource_version_is_a_409_conflict() {
+async fn replace_with_a_stale_resource_version_is_a_409_conflict_and_without_one_a_422() {
     let h = Harness::start().await;
     let eps = h.endpoints();
     let v1 = eps
@@ -432,11 +432,33 @@ async fn replace_with_a_stale_resource_version_is_a_409_conflict() {
         stale.message,
         "Operation cannot be fulfilled on interfaceendpoints.vpce-rollout.dev \"logs\": the object has been modified; please apply your changes to the latest version and try again"
     );
+    // Custom resources (like Leases and CRDs) allow no unconditional update: a PUT must name
+    // the version it replaces, the main resource and the status alike.
     let mut unconditional = v1.clone();
     unconditional.metadata.resource_version = None;
-    eps.replace("logs", &PostParams::default(), &unconditional)
+    let refused = api_error(
+        eps.replace("logs", &PostParams::default(), &unconditional)
+            .await
+            .expect_err("no resourceVersion"),
+    );
+    assert_eq!((refused.code, refused.reason.as_str()), (422, "Invalid"));
+    assert_eq!(
+        refused.message,
+        "interfaceendpoints.vpce-rollout.dev \"logs\" is invalid: metadata.resourceVersion: Invalid value: 0x0: must be specified for an update"
+    );
+    let status = api_error(
+        eps.replace_status("logs", &PostParams::default(), &unconditional)
+            .await
+            .expect_err("no resourceVersion"),
+    );
+    assert_eq!(status.code, 422);
+    let namespaces: Api<Namespace> = Api::all(h.client.clone());
+    let mut ns = namespaces.get("default").await.expect("default");
+    ns.metadata.resource_version = None;
+    namespaces
+        .replace("default", &PostParams::default(), &ns)
         .await
-        .expect("no resourceVersion: unconditional");
+        .expect("Namespaces may be replaced unconditionally");
     eps.delete("logs", &DeleteParams::default())
         .await
         .expect("deleted");
