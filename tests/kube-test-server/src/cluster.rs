@@ -669,7 +669,9 @@ impl Cluster {
         ] {
             set_meta(&mut new, f, meta(&old, f));
         }
-        if meta(&new, "managedFields").is_none() {
+        // A body without managedFields keeps the old ones; an apply has written its own (none
+        // at all when it left nobody owning anything).
+        if !applied && meta(&new, "managedFields").is_none() {
             set_meta(&mut new, "managedFields", meta(&old, "managedFields"));
         }
         if status {
@@ -976,5 +978,71 @@ pub fn system_writer() -> WriteOptions {
         dry_run: false,
         validation: FieldValidation::Strict,
         force: false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn writer(manager: &str) -> WriteOptions {
+        WriteOptions {
+            manager: manager.into(),
+            ..system_writer()
+        }
+    }
+
+    #[test]
+    fn an_apply_that_leaves_nothing_owned_clears_managed_fields_until_the_next_apply() {
+        let mut c = Cluster::new(100);
+        let leases = c
+            .registry
+            .find("coordination.k8s.io", "v1", "leases")
+            .expect("built in");
+        let apply = |body: Value| serde_json::to_vec(&body).expect("json");
+        let config = json!({"apiVersion": "coordination.k8s.io/v1", "kind": "Lease",
+            "metadata": {"name": "l"}, "spec": {"holderIdentity": "a"}});
+        c.patch(
+            &leases,
+            "default",
+            "l",
+            PatchKind::Apply,
+            &apply(config),
+            false,
+            &writer("a"),
+        )
+        .expect("created");
+        let bare =
+            json!({"apiVersion": "coordination.k8s.io/v1", "kind": "Lease", "metadata": {"name": "l"}});
+        let out = c
+            .patch(
+                &leases,
+                "default",
+                "l",
+                PatchKind::Apply,
+                &apply(bare),
+                false,
+                &writer("a"),
+            )
+            .expect("applied");
+        assert_eq!(out.body.pointer("/metadata/managedFields"), None);
+        let merge = br#"{"spec": {"holderIdentity": "b"}}"#;
+        let out = c
+            .patch(
+                &leases,
+                "default",
+                "l",
+                PatchKind::Merge,
+                merge,
+                false,
+                &writer("b"),
+            )
+            .expect("patched");
+        assert_eq!(out.body["spec"]["holderIdentity"], "b");
+        assert_eq!(
+            out.body.pointer("/metadata/managedFields"),
+            None,
+            "not tracked until the next apply"
+        );
     }
 }
