@@ -83,7 +83,12 @@ impl FieldSet {
     /// Whether the set owns `path`: has it as a member or, for a declared field, owns
     /// anything beneath it.
     fn owns(&self, path: &[String], declared: bool) -> bool {
-        self.contains(path) || (declared && self.node(path).is_some_and(|n| !n.children_empty()))
+        self.contains(path) || (declared && self.has_children(path))
+    }
+
+    /// Whether the set has paths beneath `path`.
+    fn has_children(&self, path: &[String]) -> bool {
+        self.node(path).is_some_and(|n| !n.children_empty())
     }
 
     fn node(&self, path: &[String]) -> Option<&FieldSet> {
@@ -553,7 +558,10 @@ fn compare(schema: Option<&Schema>, old: &Value, new: &Value) -> (FieldSet, Fiel
     let new_set = field_set(schema, new);
     let mut changed = FieldSet::default();
     for p in new_set.paths() {
-        if !old_set.contains(&p) || value_at(old, &p) != value_at(new, &p) {
+        // A list item or map entry there before and after is not itself changed: the fields
+        // beneath it say what changed (structured-merge-diff compares leaves).
+        let leaf = !old_set.has_children(&p) && !new_set.has_children(&p);
+        if !old_set.contains(&p) || (leaf && value_at(old, &p) != value_at(new, &p)) {
             changed.insert(&p);
         }
     }
@@ -831,6 +839,54 @@ mod tests {
             "the editor lost .spec.a"
         );
         assert_eq!(entries[0].operation, "Apply");
+    }
+
+    #[test]
+    fn a_list_item_another_manager_created_is_not_itself_a_conflict() {
+        let s = schema();
+        let mut live = json!({"metadata": {"name": "x"}, "spec": {"items": [{"name": "i1"}]}});
+        record_update(Some(&s), MAIN, None, &mut live, &writer("creator"));
+        let config = json!({"spec": {"items": [{"name": "i1", "port": 2}]}});
+        let out = apply(Some(&s), MAIN, &live, &config, false, &writer("ctl"))
+            .expect("only the unowned port changes");
+        assert_eq!(out["spec"]["items"], json!([{"name": "i1", "port": 2}]));
+        let creator = read_entries(&out)
+            .into_iter()
+            .find(|e| e.manager == "creator")
+            .expect("creator");
+        assert_eq!(
+            creator.set.to_fields_v1(),
+            json!({"f:spec": {".": {}, "f:items": {".": {}, "k:{\"name\":\"i1\"}": {".": {}, "f:name": {}}}}}),
+            "the creator keeps the item"
+        );
+    }
+
+    #[test]
+    fn an_update_of_a_field_in_a_list_item_takes_the_field_not_the_item() {
+        let s = schema();
+        let live = json!({"metadata": {"name": "x"}});
+        let config = json!({"spec": {"items": [{"name": "i1", "port": 1}]}});
+        let old = apply(Some(&s), MAIN, &live, &config, false, &writer("ctl")).expect("applies");
+        let mut new = old.clone();
+        new["spec"]["items"][0]["port"] = json!(2);
+        record_update(Some(&s), MAIN, Some(&old), &mut new, &writer("kubectl-edit"));
+        let sets: Vec<(String, Value)> = read_entries(&new)
+            .into_iter()
+            .map(|e| (e.manager, e.set.to_fields_v1()))
+            .collect();
+        assert_eq!(
+            sets,
+            [
+                (
+                    "ctl".to_string(),
+                    json!({"f:spec": {"f:items": {"k:{\"name\":\"i1\"}": {".": {}, "f:name": {}}}}})
+                ),
+                (
+                    "kubectl-edit".to_string(),
+                    json!({"f:spec": {"f:items": {"k:{\"name\":\"i1\"}": {"f:port": {}}}}})
+                ),
+            ]
+        );
     }
 
     #[test]
