@@ -178,7 +178,7 @@ fn metadata_schema() -> Schema {
             "annotations": {"type": "object", "additionalProperties": {"type": "string"}},
             "finalizers": {"type": "array", "items": {"type": "string"}, "x-kubernetes-list-type": "set"},
             "ownerReferences": {"type": "array", "x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["uid"],
-                "items": {"type": "object", "x-kubernetes-preserve-unknown-fields": true}}
+                "items": {"type": "object", "x-kubernetes-preserve-unknown-fields": true, "x-kubernetes-map-type": "atomic"}}
         }
     }))
     .expect("metadata schema compiles")

@@ -992,6 +992,35 @@ mod tests {
         }
     }
 
+    fn fields_v1(out: &Outcome) -> Value {
+        out.body["metadata"]["managedFields"][0]["fieldsV1"].clone()
+    }
+
+    #[test]
+    fn object_and_owner_references_are_owned_whole_as_atomic_structs() {
+        let mut c = Cluster::new(100);
+        let events = c.registry.find("", "v1", "events").expect("built in");
+        let event = json!({"apiVersion": "v1", "kind": "Event", "metadata": {"name": "e"},
+            "involvedObject": {"kind": "Pod", "name": "p", "namespace": "default"}, "reason": "R"});
+        let out = c
+            .create(&events, "default", event, &writer("recorder"), false)
+            .expect("created");
+        assert_eq!(fields_v1(&out), json!({"f:involvedObject": {}, "f:reason": {}}));
+        let leases = c
+            .registry
+            .find("coordination.k8s.io", "v1", "leases")
+            .expect("built in");
+        let lease = json!({"apiVersion": "coordination.k8s.io/v1", "kind": "Lease", "metadata": {"name": "l",
+            "ownerReferences": [{"apiVersion": "v1", "kind": "ConfigMap", "name": "cm", "uid": "u1"}]}});
+        let out = c
+            .create(&leases, "default", lease, &writer("owner"), false)
+            .expect("created");
+        assert_eq!(
+            fields_v1(&out),
+            json!({"f:metadata": {"f:ownerReferences": {".": {}, "k:{\"uid\":\"u1\"}": {}}}})
+        );
+    }
+
     #[test]
     fn an_apply_that_leaves_nothing_owned_clears_managed_fields_until_the_next_apply() {
         let mut c = Cluster::new(100);

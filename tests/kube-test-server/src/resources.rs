@@ -277,12 +277,15 @@ fn obj(props: Value) -> Value {
     json!({"type": "object", "properties": props})
 }
 
+/// `ObjectReference` is an atomic struct (`+structType=atomic`): managedFields own it whole.
 fn object_reference() -> Value {
-    obj(json!({
+    let mut r = obj(json!({
         "apiVersion": {"type": "string"}, "fieldPath": {"type": "string"}, "kind": {"type": "string"},
         "name": {"type": "string"}, "namespace": {"type": "string"},
         "resourceVersion": {"type": "string"}, "uid": {"type": "string"}
-    }))
+    }));
+    r["x-kubernetes-map-type"] = json!("atomic");
+    r
 }
 
 fn builtins() -> Vec<ResourceType> {
