@@ -47,8 +47,8 @@ pub fn to_storage(rt: &ResourceType, storage_api_version: &str, obj: Value) -> V
     }
 }
 
-/// Fields Go's Event structs always serialize (zero times as null, empty structs as {}).
-fn event_zero_values(obj: &mut Value, fields: &[(&str, Value)]) {
+/// Fields Go's structs always serialize (zero times as null, empty structs as {}).
+fn go_zero_values(obj: &mut Value, fields: &[(&str, Value)]) {
     if let Some(m) = obj.as_object_mut() {
         for (k, v) in fields {
             m.entry(k.to_string()).or_insert_with(|| v.clone());
@@ -61,7 +61,7 @@ pub fn from_storage(rt: &ResourceType, obj: &Value) -> Value {
     match rt.flavor {
         Flavor::CoreEvent => {
             let mut o = obj.clone();
-            event_zero_values(
+            go_zero_values(
                 &mut o,
                 &[
                     ("firstTimestamp", Value::Null),
@@ -81,7 +81,7 @@ pub fn from_storage(rt: &ResourceType, obj: &Value) -> Value {
                     o.as_object_mut().expect("object").remove(k);
                 }
             }
-            event_zero_values(
+            go_zero_values(
                 &mut o,
                 &[
                     ("deprecatedFirstTimestamp", Value::Null),
@@ -90,6 +90,11 @@ pub fn from_storage(rt: &ResourceType, obj: &Value) -> Value {
                     ("deprecatedSource", json!({})),
                 ],
             );
+            o
+        }
+        Flavor::Lease => {
+            let mut o = obj.clone();
+            go_zero_values(&mut o, &[("spec", json!({}))]);
             o
         }
         Flavor::Custom { .. } => {
@@ -318,6 +323,16 @@ mod tests {
             json!({}),
             "Go's zero values are served too"
         );
+    }
+
+    #[test]
+    fn a_lease_without_a_spec_is_served_with_an_empty_one_as_go_serializes_it() {
+        let reg = Registry::with_builtins();
+        let leases = reg.find("coordination.k8s.io", "v1", "leases").expect("served");
+        let served = from_storage(&leases, &json!({"metadata": {"name": "l"}}));
+        assert_eq!(served["spec"], json!({}));
+        let held = json!({"metadata": {"name": "l"}, "spec": {"holderIdentity": "a"}});
+        assert_eq!(from_storage(&leases, &held), held);
     }
 
     #[test]
