@@ -606,7 +606,7 @@ impl Cluster {
                 "error decoding YAML: the applied configuration is not an object",
             ));
         }
-        Self::check_type_meta(rt, &config)?;
+        check_applied_type(rt, &config)?;
         let key = Self::key(rt, ns, name);
         let part = if status {
             Part::Status
@@ -939,6 +939,25 @@ impl Cluster {
     }
 }
 
+/// An applied configuration must name the resource's own apiVersion and kind: unlike a PUT or
+/// POST body, a missing one is not filled in (a 400 naming the group/version and kind it got).
+fn check_applied_type(rt: &ResourceType, config: &Value) -> Result<(), ApiError> {
+    let text = |k: &str| config.get(k).and_then(Value::as_str).unwrap_or_default();
+    let (api_version, kind) = (text("apiVersion"), text("kind"));
+    if api_version == rt.api_version() && kind == rt.kind {
+        return Ok(());
+    }
+    // Go's GroupVersionKind printing; an apiVersion it cannot parse prints as empty.
+    let (group, version) = match api_version.split_once('/') {
+        None => ("", api_version),
+        Some((_, v)) if v.contains('/') => ("", ""),
+        Some(gv) => gv,
+    };
+    Err(ApiError::bad_request(format!(
+        "invalid object type: {group}/{version}, Kind={kind}"
+    )))
+}
+
 fn invalid_patch_options(field: &str, detail: &str) -> ApiError {
     let e = FieldError::forbidden(field, detail);
     ApiError::invalid("meta.k8s.io", "PatchOptions", "", &[e])
@@ -1018,6 +1037,47 @@ mod tests {
         assert_eq!(
             fields_v1(&out),
             json!({"f:metadata": {"f:ownerReferences": {".": {}, "k:{\"uid\":\"u1\"}": {}}}})
+        );
+    }
+
+    #[test]
+    fn an_applied_configuration_must_name_its_api_version_and_kind() {
+        let mut c = Cluster::new(100);
+        let leases = c
+            .registry
+            .find("coordination.k8s.io", "v1", "leases")
+            .expect("built in");
+        let mut apply = |config: Value| {
+            let body = serde_json::to_vec(&config).expect("json");
+            c.patch(
+                &leases,
+                "default",
+                "l",
+                PatchKind::Apply,
+                &body,
+                false,
+                &writer("a"),
+            )
+            .map(|out| out.code)
+            .map_err(|e| (e.code, e.message))
+        };
+        let spec = json!({"holderIdentity": "a"});
+        let bad = |m: &str| Err((400, format!("invalid object type: {m}")));
+        assert_eq!(
+            apply(json!({"metadata": {"name": "l"}, "spec": spec})),
+            bad("/, Kind=")
+        );
+        assert_eq!(
+            apply(json!({"apiVersion": "coordination.k8s.io/v1", "spec": spec})),
+            bad("coordination.k8s.io/v1, Kind=")
+        );
+        assert_eq!(
+            apply(json!({"apiVersion": "v1", "kind": "Lease", "spec": spec})),
+            bad("/v1, Kind=Lease")
+        );
+        assert_eq!(
+            apply(json!({"apiVersion": "coordination.k8s.io/v1", "kind": "Lease", "spec": spec})),
+            Ok(201)
         );
     }
 
