@@ -18,6 +18,7 @@
 //! generateName of `metadata` are tracked.
 
 use std::collections::BTreeMap;
+use std::sync::LazyLock;
 
 use serde_json::{Map, Value, json};
 
@@ -168,8 +169,8 @@ pub fn path_string(path: &[String]) -> String {
     s
 }
 
-/// The schema of ObjectMeta's tracked fields.
-fn metadata_schema() -> Schema {
+/// The schema of ObjectMeta's tracked fields (the only ones [`tracked`] keeps).
+static METADATA: LazyLock<Schema> = LazyLock::new(|| {
     Schema::compile(&json!({
         "type": "object",
         "properties": {
@@ -182,7 +183,7 @@ fn metadata_schema() -> Schema {
         }
     }))
     .expect("metadata schema compiles")
-}
+});
 
 /// Which part of an object a write may touch: the main resource or the status subresource.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -204,12 +205,7 @@ pub fn tracked(obj: &Value, part: Part) -> Value {
                 if let Some(meta) = v.as_object() {
                     let kept: Map<String, Value> = meta
                         .iter()
-                        .filter(|(mk, _)| {
-                            matches!(
-                                mk.as_str(),
-                                "labels" | "annotations" | "finalizers" | "ownerReferences" | "generateName"
-                            )
-                        })
+                        .filter(|(mk, _)| METADATA.properties.contains_key(*mk))
                         .map(|(mk, mv)| (mk.clone(), mv.clone()))
                         .collect();
                     if !kept.is_empty() {
@@ -235,14 +231,10 @@ pub fn tracked(obj: &Value, part: Part) -> Value {
     Value::Object(out)
 }
 
-fn child_schema<'a>(
-    schema: Option<&'a Schema>,
-    key: &str,
-    root: bool,
-    meta: &'a Schema,
-) -> (Option<&'a Schema>, bool) {
+/// The schema of field `key` of an object with `schema`, and whether the schema declares it.
+fn child_schema<'a>(schema: Option<&'a Schema>, key: &str, root: bool) -> (Option<&'a Schema>, bool) {
     if root && key == "metadata" {
-        return (Some(meta), true);
+        return (Some(&METADATA), true);
     }
     match schema {
         Some(s) => match s.properties.get(key) {
@@ -274,26 +266,18 @@ fn is_atomic_object(schema: Option<&Schema>) -> bool {
 
 /// The set of fields a value sets (structured-merge-diff's `ToFieldSet`).
 pub fn field_set(schema: Option<&Schema>, value: &Value) -> FieldSet {
-    let meta = metadata_schema();
     let mut set = FieldSet::default();
-    walk(schema, value, &mut Vec::new(), true, &meta, &mut set);
+    walk(schema, value, &mut Vec::new(), true, &mut set);
     set
 }
 
-fn walk(
-    schema: Option<&Schema>,
-    value: &Value,
-    path: &mut Vec<String>,
-    root: bool,
-    meta: &Schema,
-    set: &mut FieldSet,
-) {
+fn walk(schema: Option<&Schema>, value: &Value, path: &mut Vec<String>, root: bool, set: &mut FieldSet) {
     match value {
         Value::Object(map) if !is_atomic_object(schema) => {
             for (k, v) in map {
-                let (cs, declared) = child_schema(schema, k, root, meta);
+                let (cs, declared) = child_schema(schema, k, root);
                 path.push(format!("f:{k}"));
-                walk(cs, v, path, false, meta, set);
+                walk(cs, v, path, false, set);
                 let empty = v.is_null() || v.as_object().is_some_and(|o| o.is_empty());
                 if empty || !declared {
                     set.insert(path);
@@ -312,7 +296,7 @@ fn walk(
                 let Some(k) = list_key(schema, item) else { continue };
                 path.push(k);
                 if item.is_object() {
-                    walk(item_schema, item, path, false, meta, set);
+                    walk(item_schema, item, path, false, set);
                 }
                 set.insert(path);
                 path.pop();
@@ -392,12 +376,11 @@ fn remove_at(value: &mut Value, path: &[String]) {
 /// Whether the last step of `path` is a field the schema declares (a "named field" in
 /// structured-merge-diff's words), as opposed to a map key or a list item.
 fn is_declared(schema: Option<&Schema>, path: &[String]) -> bool {
-    let meta = metadata_schema();
     let mut cur = schema;
     let mut declared = false;
     for (i, p) in path.iter().enumerate() {
         (cur, declared) = match p.strip_prefix("f:") {
-            Some(f) => child_schema(cur, f, i == 0, &meta),
+            Some(f) => child_schema(cur, f, i == 0),
             None => (cur.and_then(|s| s.items.as_deref()), false),
         };
     }
@@ -435,17 +418,16 @@ fn prune(schema: Option<&Schema>, merged: &mut Value, last: &FieldSet, owners: &
 
 /// Merges an applied configuration into the live object following the schema.
 pub fn merge_config(schema: Option<&Schema>, live: &mut Value, config: &Value) {
-    let meta = metadata_schema();
-    merge_at(schema, live, config, true, &meta);
+    merge_at(schema, live, config, true);
 }
 
-fn merge_at(schema: Option<&Schema>, live: &mut Value, config: &Value, root: bool, meta: &Schema) {
+fn merge_at(schema: Option<&Schema>, live: &mut Value, config: &Value, root: bool) {
     match (live, config) {
         (Value::Object(lm), Value::Object(cm)) if !is_atomic_object(schema) => {
             for (k, cv) in cm {
-                let (cs, _) = child_schema(schema, k, root, meta);
+                let (cs, _) = child_schema(schema, k, root);
                 match lm.get_mut(k) {
-                    Some(lv) => merge_at(cs, lv, cv, false, meta),
+                    Some(lv) => merge_at(cs, lv, cv, false),
                     None => {
                         lm.insert(k.clone(), cv.clone());
                     }
@@ -459,7 +441,7 @@ fn merge_at(schema: Option<&Schema>, live: &mut Value, config: &Value, root: boo
             for citem in ca {
                 let key = list_key(schema, citem);
                 match la.iter_mut().find(|l| list_key(schema, l) == key) {
-                    Some(litem) => merge_at(item_schema, litem, citem, false, meta),
+                    Some(litem) => merge_at(item_schema, litem, citem, false),
                     None => la.push(citem.clone()),
                 }
             }
