@@ -152,21 +152,81 @@ impl FieldSet {
 /// `.spec.subnetIds`, `.spec.items[name="a"].port`, `.metadata.finalizers[="x"]`.
 pub fn path_string(path: &[String]) -> String {
     let mut s = String::new();
-    for p in path {
-        if let Some(f) = p.strip_prefix("f:") {
-            s.push('.');
-            s.push_str(f);
-        } else if let Some(k) = p.strip_prefix("k:") {
-            let keys: Map<String, Value> = serde_json::from_str(k).unwrap_or_default();
-            let parts: Vec<String> = keys.iter().map(|(k, v)| format!("{k}={v}")).collect();
-            s.push_str(&format!("[{}]", parts.join(",")));
-        } else if let Some(v) = p.strip_prefix("v:") {
-            s.push_str(&format!("[={v}]"));
-        } else if let Some(i) = p.strip_prefix("i:") {
-            s.push_str(&format!("[{i}]"));
+    for step in path.iter().filter_map(|p| Step::parse(p)) {
+        match step {
+            Step::Field(f) => {
+                s.push('.');
+                s.push_str(f);
+            }
+            Step::Keys(keys) => {
+                let parts: Vec<String> = keys.iter().map(|(k, v)| format!("{k}={v}")).collect();
+                s.push_str(&format!("[{}]", parts.join(",")));
+            }
+            Step::Value(v) => s.push_str(&format!("[={v}]")),
         }
     }
     s
+}
+
+/// One step of a field path as FieldsV1 spells it: `f:name` a field, `k:{"name":"a"}` the item
+/// of a map list with these keys, `v:"x"` the item of a set list with this value.
+enum Step<'a> {
+    Field(&'a str),
+    Keys(Map<String, Value>),
+    Value(Value),
+}
+
+impl<'a> Step<'a> {
+    fn parse(p: &'a str) -> Option<Self> {
+        if let Some(f) = p.strip_prefix("f:") {
+            Some(Step::Field(f))
+        } else if let Some(k) = p.strip_prefix("k:") {
+            serde_json::from_str(k).ok().map(Step::Keys)
+        } else if let Some(v) = p.strip_prefix("v:") {
+            serde_json::from_str(v).ok().map(Step::Value)
+        } else {
+            None
+        }
+    }
+
+    /// Whether a list item is the one this step names.
+    fn selects(&self, item: &Value) -> bool {
+        match self {
+            Step::Field(_) => false,
+            Step::Keys(keys) => keys.iter().all(|(k, v)| item.get(k).unwrap_or(&Value::Null) == v),
+            Step::Value(v) => item == v,
+        }
+    }
+
+    fn child<'v>(&self, cur: &'v Value) -> Option<&'v Value> {
+        match self {
+            Step::Field(f) => cur.get(*f),
+            _ => cur.as_array()?.iter().find(|item| self.selects(item)),
+        }
+    }
+
+    fn child_mut<'v>(&self, cur: &'v mut Value) -> Option<&'v mut Value> {
+        match self {
+            Step::Field(f) => cur.get_mut(*f),
+            _ => cur.as_array_mut()?.iter_mut().find(|item| self.selects(item)),
+        }
+    }
+
+    /// Removes what this step names from `cur`.
+    fn remove_from(&self, cur: &mut Value) {
+        match self {
+            Step::Field(f) => {
+                if let Some(m) = cur.as_object_mut() {
+                    m.remove(*f);
+                }
+            }
+            _ => {
+                if let Some(items) = cur.as_array_mut() {
+                    items.retain(|item| !self.selects(item));
+                }
+            }
+        }
+    }
 }
 
 /// The schema of ObjectMeta's tracked fields (the only ones [`tracked`] keeps).
@@ -308,68 +368,23 @@ fn walk(schema: Option<&Schema>, value: &Value, path: &mut Vec<String>, root: bo
 
 /// The value at a field path, if the object has it.
 fn value_at<'a>(value: &'a Value, path: &[String]) -> Option<&'a Value> {
-    let mut cur = value;
-    for p in path {
-        cur = if let Some(f) = p.strip_prefix("f:") {
-            cur.get(f)?
-        } else if let Some(k) = p.strip_prefix("k:") {
-            let keys: Map<String, Value> = serde_json::from_str(k).ok()?;
-            cur.as_array()?.iter().find(|item| {
-                keys.iter()
-                    .all(|(kk, kv)| item.get(kk).unwrap_or(&Value::Null) == kv)
-            })?
-        } else if let Some(v) = p.strip_prefix("v:") {
-            let want: Value = serde_json::from_str(v).ok()?;
-            cur.as_array()?.iter().find(|item| **item == want)?
-        } else {
-            return None;
-        };
-    }
-    Some(cur)
+    path.iter().try_fold(value, |cur, p| Step::parse(p)?.child(cur))
 }
 
+/// Removes the value at a field path, if the object has it.
 fn remove_at(value: &mut Value, path: &[String]) {
     let Some((last, parents)) = path.split_last() else {
         return;
     };
     let mut cur = value;
     for p in parents {
-        let next = if let Some(f) = p.strip_prefix("f:") {
-            cur.get_mut(f)
-        } else if let Some(k) = p.strip_prefix("k:") {
-            let keys: Map<String, Value> = serde_json::from_str(k).unwrap_or_default();
-            cur.as_array_mut().and_then(|a| {
-                a.iter_mut().find(|item| {
-                    keys.iter()
-                        .all(|(kk, kv)| item.get(kk).unwrap_or(&Value::Null) == kv)
-                })
-            })
-        } else {
-            None
+        let Some(next) = Step::parse(p).and_then(|step| step.child_mut(cur)) else {
+            return;
         };
-        match next {
-            Some(n) => cur = n,
-            None => return,
-        }
+        cur = next;
     }
-    if let Some(f) = last.strip_prefix("f:") {
-        if let Some(m) = cur.as_object_mut() {
-            m.remove(f);
-        }
-    } else if let Some(k) = last.strip_prefix("k:") {
-        let keys: Map<String, Value> = serde_json::from_str(k).unwrap_or_default();
-        if let Some(a) = cur.as_array_mut() {
-            a.retain(|item| {
-                !keys
-                    .iter()
-                    .all(|(kk, kv)| item.get(kk).unwrap_or(&Value::Null) == kv)
-            });
-        }
-    } else if let Some(v) = last.strip_prefix("v:") {
-        let want: Value = serde_json::from_str(v).unwrap_or(Value::Null);
-        if let Some(a) = cur.as_array_mut() {
-            a.retain(|item| *item != want);
-        }
+    if let Some(step) = Step::parse(last) {
+        step.remove_from(cur);
     }
 }
 
