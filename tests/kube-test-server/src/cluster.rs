@@ -545,10 +545,10 @@ impl Cluster {
             return self.apply(rt, ns, name, body, status, opts);
         }
         if opts.force {
-            return Err(invalid_patch_options(
+            return Err(invalid_patch_options(FieldError::forbidden(
                 "force",
                 "may not be specified for non-apply patch",
-            ));
+            )));
         }
         let old = self
             .store
@@ -593,7 +593,10 @@ impl Cluster {
         opts: &WriteOptions,
     ) -> Result<Outcome, ApiError> {
         if opts.manager.is_empty() {
-            return Err(invalid_patch_options("fieldManager", "is required for apply patch").with_required());
+            return Err(invalid_patch_options(FieldError::required(
+                "fieldManager",
+                "is required for apply patch",
+            )));
         }
         let text = std::str::from_utf8(body).map_err(|e| ApiError::bad_request(e.to_string()))?;
         let config: Value = crate::yaml::documents(text)
@@ -778,35 +781,30 @@ impl Cluster {
             .get(&key)
             .ok_or_else(|| ApiError::not_found(rt.gr(), name))?;
         let old = self.served(rt, &old_stored);
+        // Precondition failures name the Kind, not the resource.
         let qualified = GroupResource {
             group: &rt.group,
             resource: &rt.kind,
         };
-        if let Some(uid) = &opts.uid
-            && *uid != meta_str(&old, "uid")
-        {
-            return Err(ApiError::conflict(
+        let failed = |what: &str, asked: &str, field: &str, consequence: &str| {
+            let recorded = meta_str(&old, field);
+            ApiError::conflict(
                 qualified,
                 name,
                 &format!(
-                    "the UID in the precondition ({uid}) does not match the UID in record ({}). The object might have been deleted and then recreated",
-                    meta_str(&old, "uid")
+                    "the {what} in the precondition ({asked}) does not match the {what} in record ({recorded}). The object might have been {consequence}"
                 ),
             )
-            .with_kind_details(&rt.group, &rt.kind, name));
+        };
+        if let Some(uid) = &opts.uid
+            && *uid != meta_str(&old, "uid")
+        {
+            return Err(failed("UID", uid, "uid", "deleted and then recreated"));
         }
         if let Some(rv) = &opts.resource_version
             && *rv != meta_str(&old, "resourceVersion")
         {
-            return Err(ApiError::conflict(
-                qualified,
-                name,
-                &format!(
-                    "the ResourceVersion in the precondition ({rv}) does not match the ResourceVersion in record ({}). The object might have been modified",
-                    meta_str(&old, "resourceVersion")
-                ),
-            )
-            .with_kind_details(&rt.group, &rt.kind, name));
+            return Err(failed("ResourceVersion", rv, "resourceVersion", "modified"));
         }
         if opts.dry_run {
             return Ok(Outcome {
@@ -958,36 +956,9 @@ fn check_applied_type(rt: &ResourceType, config: &Value) -> Result<(), ApiError>
     )))
 }
 
-fn invalid_patch_options(field: &str, detail: &str) -> ApiError {
-    let e = FieldError::forbidden(field, detail);
+/// A 422 for bad PatchOptions (`fieldManager` missing on apply, `force` on another patch).
+fn invalid_patch_options(e: FieldError) -> ApiError {
     ApiError::invalid("meta.k8s.io", "PatchOptions", "", &[e])
-}
-
-trait StatusTweaks {
-    fn with_required(self) -> Self;
-    fn with_kind_details(self, group: &str, kind: &str, name: &str) -> Self;
-}
-
-impl StatusTweaks for ApiError {
-    /// The fieldManager error is a Required, not a Forbidden, field error.
-    fn with_required(mut self) -> Self {
-        let detail = "is required for apply patch";
-        let e = FieldError::required("fieldManager", detail);
-        let rebuilt = ApiError::invalid("meta.k8s.io", "PatchOptions", "", &[e]);
-        self.message = rebuilt.message;
-        self.details = rebuilt.details;
-        self
-    }
-
-    /// Precondition failures name the Kind, not the resource, in their details.
-    fn with_kind_details(mut self, group: &str, kind: &str, name: &str) -> Self {
-        let mut d = json!({"name": name, "kind": kind});
-        if !group.is_empty() {
-            d["group"] = json!(group);
-        }
-        self.details = Some(d);
-        self
-    }
 }
 
 /// The writer the server itself uses for objects it creates (default namespaces, CRD files).
