@@ -138,6 +138,17 @@ fn allows_unconditional_update(rt: &ResourceType) -> bool {
     )
 }
 
+/// The part of an object a request through `rt` (or its `/status`) writes.
+fn part(rt: &ResourceType, status: bool) -> Part {
+    if status {
+        Part::Status
+    } else {
+        Part::Main {
+            status_is_separate: rt.status_subresource,
+        }
+    }
+}
+
 fn name_rule(rt: &ResourceType) -> NameRule {
     match rt.flavor {
         Flavor::Namespace => NameRule::Label,
@@ -338,6 +349,22 @@ impl Cluster {
         }
     }
 
+    /// For a CRD about to be stored: the resource types it will serve (the real 422 when it
+    /// cannot serve them), and its status once accepted. Nothing for other objects.
+    fn crd_types(
+        rt: &ResourceType,
+        obj: &mut Value,
+        name: &str,
+        stamp: &str,
+    ) -> Result<Option<Vec<ResourceType>>, ApiError> {
+        if rt.flavor != Flavor::CustomResourceDefinition {
+            return Ok(None);
+        }
+        let types = from_crd(obj).map_err(|errs| ApiError::invalid(&rt.group, &rt.kind, name, &errs))?;
+        obj["status"] = builtin::crd_status(obj, stamp);
+        Ok(Some(types))
+    }
+
     /// NamespaceLifecycle admission: the namespace must exist and not be terminating.
     fn check_namespace(&self, rt: &ResourceType, ns: &str, name: &str) -> Result<(), ApiError> {
         if !rt.namespaced {
@@ -431,15 +458,7 @@ impl Cluster {
             set_meta(&mut obj, "managedFields", None);
             let av = rt.api_version();
             let w = Self::writer(opts, &av, "", &stamp);
-            apply::record_update(
-                rt.schema.as_deref(),
-                Part::Main {
-                    status_is_separate: rt.status_subresource,
-                },
-                None,
-                &mut obj,
-                &w,
-            );
+            apply::record_update(rt.schema.as_deref(), part(rt, false), None, &mut obj, &w);
         }
         builtin::prepare_create(rt, &mut obj);
         Self::validate(rt, &obj, None)?;
@@ -448,13 +467,7 @@ impl Cluster {
         if self.store.get(&key).is_some() {
             return Err(ApiError::already_exists(rt.gr(), &name));
         }
-        let mut new_types = None;
-        if rt.flavor == Flavor::CustomResourceDefinition {
-            let types =
-                from_crd(&obj).map_err(|errs| ApiError::invalid(&rt.group, &rt.kind, &name, &errs))?;
-            obj["status"] = builtin::crd_status(&obj, &stamp);
-            new_types = Some(types);
-        }
+        let new_types = Self::crd_types(rt, &mut obj, &name, &stamp)?;
         if opts.dry_run {
             return Ok(Outcome {
                 code: 201,
@@ -611,13 +624,7 @@ impl Cluster {
         }
         check_applied_type(rt, &config)?;
         let key = Self::key(rt, ns, name);
-        let part = if status {
-            Part::Status
-        } else {
-            Part::Main {
-                status_is_separate: rt.status_subresource,
-            }
-        };
+        let part = part(rt, status);
         let stamp = format_time(now());
         let av = rt.api_version();
         let sub = if status { "status" } else { "" };
@@ -706,22 +713,13 @@ impl Cluster {
             let av = rt.api_version();
             let sub = if status { "status" } else { "" };
             let w = Self::writer(opts, &av, sub, &stamp);
-            let part = if status {
-                Part::Status
-            } else {
-                Part::Main {
-                    status_is_separate: rt.status_subresource,
-                }
-            };
-            apply::record_update(rt.schema.as_deref(), part, Some(&old), &mut new, &w);
+            apply::record_update(rt.schema.as_deref(), part(rt, status), Some(&old), &mut new, &w);
         }
-        let mut new_types = None;
-        if rt.flavor == Flavor::CustomResourceDefinition && !status {
-            let types =
-                from_crd(&new).map_err(|errs| ApiError::invalid(&rt.group, &rt.kind, &key.2, &errs))?;
-            new["status"] = builtin::crd_status(&new, &stamp);
-            new_types = Some(types);
-        }
+        let new_types = if status {
+            None
+        } else {
+            Self::crd_types(rt, &mut new, &key.2, &stamp)?
+        };
         if comparable(&new) == comparable(&old) {
             return Ok(Outcome {
                 code: 200,
