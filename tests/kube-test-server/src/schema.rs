@@ -310,48 +310,34 @@ fn type_matches(expected: &str, v: &Value) -> bool {
     }
 }
 
+/// `<path> in body must be of type <expected>: "<actual>"`: a wrong type, or a string that is
+/// not of its format (the actual value is then the string itself).
+fn type_invalid(path: &str, shown: &str, expected: &str, actual: &str) -> FieldError {
+    FieldError::invalid(
+        path,
+        Value::String(actual.into()),
+        format!("{shown} in body must be of type {expected}: \"{actual}\""),
+    )
+    .with_kind(FieldErrorKind::TypeInvalid)
+}
+
 fn validate_at(s: &Schema, v: &Value, path: &str, root: bool, errs: &mut Vec<FieldError>) {
     let shown = if path.is_empty() { "<root>" } else { path };
     if v.is_null() {
         if let Some(t) = &s.type_
             && !s.nullable
         {
-            errs.push(
-                FieldError::invalid(
-                    path,
-                    Value::String("null".into()),
-                    format!("{shown} in body must be of type {t}: \"null\""),
-                )
-                .with_kind(FieldErrorKind::TypeInvalid),
-            );
+            errs.push(type_invalid(path, shown, t, "null"));
         }
         return;
     }
-    if s.int_or_string {
-        if !(v.is_string() || type_matches("integer", v)) {
-            let actual = type_name(v);
-            errs.push(
-                FieldError::invalid(
-                    path,
-                    Value::String(actual.into()),
-                    format!("{shown} in body must be of type integer,string: \"{actual}\""),
-                )
-                .with_kind(FieldErrorKind::TypeInvalid),
-            );
-            return;
-        }
-    } else if let Some(t) = &s.type_
-        && !type_matches(t, v)
-    {
-        let actual = type_name(v);
-        errs.push(
-            FieldError::invalid(
-                path,
-                Value::String(actual.into()),
-                format!("{shown} in body must be of type {t}: \"{actual}\""),
-            )
-            .with_kind(FieldErrorKind::TypeInvalid),
-        );
+    let (expected, matches) = match &s.type_ {
+        _ if s.int_or_string => ("integer,string", v.is_string() || type_matches("integer", v)),
+        Some(t) => (t.as_str(), type_matches(t, v)),
+        None => ("", true),
+    };
+    if !matches {
+        errs.push(type_invalid(path, shown, expected, type_name(v)));
         return;
     }
     if let Some(allowed) = &s.enum_
@@ -466,14 +452,7 @@ fn validate_string(s: &Schema, text: &str, path: &str, shown: &str, errs: &mut V
     if let Some(f) = &s.format
         && !format_ok(f, text)
     {
-        errs.push(
-            FieldError::invalid(
-                path,
-                text.into(),
-                format!("{shown} in body must be of type {f}: \"{text}\""),
-            )
-            .with_kind(FieldErrorKind::TypeInvalid),
-        );
+        errs.push(type_invalid(path, shown, f, text));
     }
 }
 
