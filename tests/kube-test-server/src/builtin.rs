@@ -130,8 +130,17 @@ pub fn prepare_create(rt: &ResourceType, obj: &mut Value) {
     }
 }
 
-/// A CRD's status once the server has accepted its names and serves it.
+/// A CRD's status once the server has accepted its names and serves it. Conditions that were
+/// already true keep the time they became true.
 pub fn crd_status(crd: &Value, now: &str) -> Value {
+    let since = |kind: &str| {
+        crd.pointer("/status/conditions")
+            .and_then(Value::as_array)
+            .and_then(|cs| cs.iter().find(|c| c["type"] == kind && c["status"] == "True"))
+            .and_then(|c| c["lastTransitionTime"].as_str())
+            .unwrap_or(now)
+            .to_string()
+    };
     let names = crd.pointer("/spec/names").cloned().unwrap_or(json!({}));
     let mut accepted = names.clone();
     if accepted.get("singular").is_none()
@@ -158,9 +167,9 @@ pub fn crd_status(crd: &Value, now: &str) -> Value {
         "acceptedNames": accepted,
         "conditions": [
             {"type": "NamesAccepted", "status": "True", "reason": "NoConflicts",
-             "message": "no conflicts found", "lastTransitionTime": now},
+             "message": "no conflicts found", "lastTransitionTime": since("NamesAccepted")},
             {"type": "Established", "status": "True", "reason": "InitialNamesAccepted",
-             "message": "the initial names have been accepted", "lastTransitionTime": now}
+             "message": "the initial names have been accepted", "lastTransitionTime": since("Established")}
         ],
         "storedVersions": stored,
     })
@@ -333,6 +342,23 @@ mod tests {
         assert_eq!(served["spec"], json!({}));
         let held = json!({"metadata": {"name": "l"}, "spec": {"holderIdentity": "a"}});
         assert_eq!(from_storage(&leases, &held), held);
+    }
+
+    #[test]
+    fn a_crd_update_keeps_the_time_its_conditions_became_true() {
+        let mut crd = json!({"spec": {"names": {"kind": "Gadget", "plural": "gadgets"},
+            "versions": [{"name": "v1", "storage": true}]}});
+        let created = crd_status(&crd, "2024-01-01T00:00:00Z");
+        assert_eq!(created["acceptedNames"]["singular"], "gadget");
+        crd["status"] = created;
+        let updated = crd_status(&crd, "2024-06-01T00:00:00Z");
+        let times: Vec<&Value> = updated["conditions"]
+            .as_array()
+            .expect("conditions")
+            .iter()
+            .map(|c| &c["lastTransitionTime"])
+            .collect();
+        assert_eq!(times, [&json!("2024-01-01T00:00:00Z"); 2]);
     }
 
     #[test]
