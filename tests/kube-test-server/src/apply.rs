@@ -10,12 +10,14 @@
 //! - any other write (create, update, patch) makes its manager own the fields it changed and
 //!   takes them from the others;
 //! - granular objects merge per field, `x-kubernetes-list-type: map` lists merge per key,
-//!   `set` lists per value, other lists are atomic.
+//!   `set` lists per value, other lists and `x-kubernetes-map-type: atomic` objects are atomic;
+//! - an object nobody manages is handed to `before-first-apply` at its next apply.
 //!
 //! Approximations (see README): ownership is tracked per API version of the write but never
 //! converted between versions, the order of merged list items keeps the live order and
-//! appends new items, and only labels, annotations, finalizers, ownerReferences and
-//! generateName of `metadata` are tracked.
+//! appends new items, a prune that empties a list or map someone still owns leaves it empty
+//! (the real server leaves `null`), and only labels, annotations, finalizers, ownerReferences
+//! and generateName of `metadata` are tracked.
 
 use std::collections::BTreeMap;
 use std::sync::LazyLock;
