@@ -3,20 +3,24 @@
 //!
 //! This follows sigs.k8s.io/structured-merge-diff's rules where they matter to controllers:
 //! - a manager's Apply set is the field set of its last applied configuration;
-//! - fields it stops applying are removed unless another manager still owns them;
+//! - fields it stops applying are removed unless another manager still owns them; a declared
+//!   field counts as owned while anything beneath it is, and goes with all beneath it;
 //! - an Apply that would change a field another manager owns is a 409 conflict unless forced
 //!   (forcing moves ownership); equal values are shared, not conflicting;
 //! - any other write (create, update, patch) makes its manager own the fields it changed and
 //!   takes them from the others;
 //! - granular objects merge per field, `x-kubernetes-list-type: map` lists merge per key,
-//!   `set` lists per value, other lists are atomic.
+//!   `set` lists per value, other lists and `x-kubernetes-map-type: atomic` objects are atomic;
+//! - an object nobody manages is handed to `before-first-apply` at its next apply.
 //!
 //! Approximations (see README): ownership is tracked per API version of the write but never
 //! converted between versions, the order of merged list items keeps the live order and
-//! appends new items, and only labels, annotations, finalizers, ownerReferences and
-//! generateName of `metadata` are tracked.
+//! appends new items, a prune that empties a list or map someone still owns leaves it empty
+//! (the real server leaves `null`), and only labels, annotations, finalizers, ownerReferences
+//! and generateName of `metadata` are tracked.
 
 use std::collections::BTreeMap;
+use std::sync::LazyLock;
 
 use serde_json::{Map, Value, json};
 
@@ -32,7 +36,7 @@ pub struct FieldSet {
 
 impl FieldSet {
     pub fn is_empty(&self) -> bool {
-        !self.member && self.children.values().all(FieldSet::is_empty)
+        !self.member && self.children_empty()
     }
 
     pub fn from_fields_v1(v: &Value) -> FieldSet {
@@ -77,6 +81,28 @@ impl FieldSet {
             None => self.member,
             Some((head, rest)) => self.children.get(head).is_some_and(|c| c.contains(rest)),
         }
+    }
+
+    /// Whether the set owns `path`: has it as a member or, for a declared field, owns
+    /// anything beneath it.
+    fn owns(&self, path: &[String], declared: bool) -> bool {
+        self.contains(path) || (declared && self.has_children(path))
+    }
+
+    /// Whether the set has paths beneath `path`.
+    fn has_children(&self, path: &[String]) -> bool {
+        self.node(path).is_some_and(|n| !n.children_empty())
+    }
+
+    fn node(&self, path: &[String]) -> Option<&FieldSet> {
+        match path.split_first() {
+            None => Some(self),
+            Some((head, rest)) => self.children.get(head)?.node(rest),
+        }
+    }
+
+    fn children_empty(&self) -> bool {
+        self.children.values().all(FieldSet::is_empty)
     }
 
     fn remove(&mut self, path: &[String]) {
@@ -128,25 +154,85 @@ impl FieldSet {
 /// `.spec.subnetIds`, `.spec.items[name="a"].port`, `.metadata.finalizers[="x"]`.
 pub fn path_string(path: &[String]) -> String {
     let mut s = String::new();
-    for p in path {
-        if let Some(f) = p.strip_prefix("f:") {
-            s.push('.');
-            s.push_str(f);
-        } else if let Some(k) = p.strip_prefix("k:") {
-            let keys: Map<String, Value> = serde_json::from_str(k).unwrap_or_default();
-            let parts: Vec<String> = keys.iter().map(|(k, v)| format!("{k}={v}")).collect();
-            s.push_str(&format!("[{}]", parts.join(",")));
-        } else if let Some(v) = p.strip_prefix("v:") {
-            s.push_str(&format!("[={v}]"));
-        } else if let Some(i) = p.strip_prefix("i:") {
-            s.push_str(&format!("[{i}]"));
+    for step in path.iter().filter_map(|p| Step::parse(p)) {
+        match step {
+            Step::Field(f) => {
+                s.push('.');
+                s.push_str(f);
+            }
+            Step::Keys(keys) => {
+                let parts: Vec<String> = keys.iter().map(|(k, v)| format!("{k}={v}")).collect();
+                s.push_str(&format!("[{}]", parts.join(",")));
+            }
+            Step::Value(v) => s.push_str(&format!("[={v}]")),
         }
     }
     s
 }
 
-/// The schema of ObjectMeta's tracked fields.
-fn metadata_schema() -> Schema {
+/// One step of a field path as FieldsV1 spells it: `f:name` a field, `k:{"name":"a"}` the item
+/// of a map list with these keys, `v:"x"` the item of a set list with this value.
+enum Step<'a> {
+    Field(&'a str),
+    Keys(Map<String, Value>),
+    Value(Value),
+}
+
+impl<'a> Step<'a> {
+    fn parse(p: &'a str) -> Option<Self> {
+        if let Some(f) = p.strip_prefix("f:") {
+            Some(Step::Field(f))
+        } else if let Some(k) = p.strip_prefix("k:") {
+            serde_json::from_str(k).ok().map(Step::Keys)
+        } else if let Some(v) = p.strip_prefix("v:") {
+            serde_json::from_str(v).ok().map(Step::Value)
+        } else {
+            None
+        }
+    }
+
+    /// Whether a list item is the one this step names.
+    fn selects(&self, item: &Value) -> bool {
+        match self {
+            Step::Field(_) => false,
+            Step::Keys(keys) => keys.iter().all(|(k, v)| item.get(k).unwrap_or(&Value::Null) == v),
+            Step::Value(v) => item == v,
+        }
+    }
+
+    fn child<'v>(&self, cur: &'v Value) -> Option<&'v Value> {
+        match self {
+            Step::Field(f) => cur.get(*f),
+            _ => cur.as_array()?.iter().find(|item| self.selects(item)),
+        }
+    }
+
+    fn child_mut<'v>(&self, cur: &'v mut Value) -> Option<&'v mut Value> {
+        match self {
+            Step::Field(f) => cur.get_mut(*f),
+            _ => cur.as_array_mut()?.iter_mut().find(|item| self.selects(item)),
+        }
+    }
+
+    /// Removes what this step names from `cur`.
+    fn remove_from(&self, cur: &mut Value) {
+        match self {
+            Step::Field(f) => {
+                if let Some(m) = cur.as_object_mut() {
+                    m.remove(*f);
+                }
+            }
+            _ => {
+                if let Some(items) = cur.as_array_mut() {
+                    items.retain(|item| !self.selects(item));
+                }
+            }
+        }
+    }
+}
+
+/// The schema of ObjectMeta's tracked fields (the only ones [`tracked`] keeps).
+static METADATA: LazyLock<Schema> = LazyLock::new(|| {
     Schema::compile(&json!({
         "type": "object",
         "properties": {
@@ -155,11 +241,11 @@ fn metadata_schema() -> Schema {
             "annotations": {"type": "object", "additionalProperties": {"type": "string"}},
             "finalizers": {"type": "array", "items": {"type": "string"}, "x-kubernetes-list-type": "set"},
             "ownerReferences": {"type": "array", "x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["uid"],
-                "items": {"type": "object", "x-kubernetes-preserve-unknown-fields": true}}
+                "items": {"type": "object", "x-kubernetes-preserve-unknown-fields": true, "x-kubernetes-map-type": "atomic"}}
         }
     }))
     .expect("metadata schema compiles")
-}
+});
 
 /// Which part of an object a write may touch: the main resource or the status subresource.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -181,12 +267,7 @@ pub fn tracked(obj: &Value, part: Part) -> Value {
                 if let Some(meta) = v.as_object() {
                     let kept: Map<String, Value> = meta
                         .iter()
-                        .filter(|(mk, _)| {
-                            matches!(
-                                mk.as_str(),
-                                "labels" | "annotations" | "finalizers" | "ownerReferences" | "generateName"
-                            )
-                        })
+                        .filter(|(mk, _)| METADATA.properties.contains_key(*mk))
                         .map(|(mk, mv)| (mk.clone(), mv.clone()))
                         .collect();
                     if !kept.is_empty() {
@@ -212,14 +293,10 @@ pub fn tracked(obj: &Value, part: Part) -> Value {
     Value::Object(out)
 }
 
-fn child_schema<'a>(
-    schema: Option<&'a Schema>,
-    key: &str,
-    root: bool,
-    meta: &'a Schema,
-) -> (Option<&'a Schema>, bool) {
+/// The schema of field `key` of an object with `schema`, and whether the schema declares it.
+fn child_schema<'a>(schema: Option<&'a Schema>, key: &str, root: bool) -> (Option<&'a Schema>, bool) {
     if root && key == "metadata" {
-        return (Some(meta), true);
+        return (Some(&METADATA), true);
     }
     match schema {
         Some(s) => match s.properties.get(key) {
@@ -251,26 +328,18 @@ fn is_atomic_object(schema: Option<&Schema>) -> bool {
 
 /// The set of fields a value sets (structured-merge-diff's `ToFieldSet`).
 pub fn field_set(schema: Option<&Schema>, value: &Value) -> FieldSet {
-    let meta = metadata_schema();
     let mut set = FieldSet::default();
-    walk(schema, value, &mut Vec::new(), true, &meta, &mut set);
+    walk(schema, value, &mut Vec::new(), true, &mut set);
     set
 }
 
-fn walk(
-    schema: Option<&Schema>,
-    value: &Value,
-    path: &mut Vec<String>,
-    root: bool,
-    meta: &Schema,
-    set: &mut FieldSet,
-) {
+fn walk(schema: Option<&Schema>, value: &Value, path: &mut Vec<String>, root: bool, set: &mut FieldSet) {
     match value {
         Value::Object(map) if !is_atomic_object(schema) => {
             for (k, v) in map {
-                let (cs, declared) = child_schema(schema, k, root, meta);
+                let (cs, declared) = child_schema(schema, k, root);
                 path.push(format!("f:{k}"));
-                walk(cs, v, path, false, meta, set);
+                walk(cs, v, path, false, set);
                 let empty = v.is_null() || v.as_object().is_some_and(|o| o.is_empty());
                 if empty || !declared {
                     set.insert(path);
@@ -289,7 +358,7 @@ fn walk(
                 let Some(k) = list_key(schema, item) else { continue };
                 path.push(k);
                 if item.is_object() {
-                    walk(item_schema, item, path, false, meta, set);
+                    walk(item_schema, item, path, false, set);
                 }
                 set.insert(path);
                 path.pop();
@@ -301,114 +370,81 @@ fn walk(
 
 /// The value at a field path, if the object has it.
 fn value_at<'a>(value: &'a Value, path: &[String]) -> Option<&'a Value> {
-    let mut cur = value;
-    for p in path {
-        cur = if let Some(f) = p.strip_prefix("f:") {
-            cur.get(f)?
-        } else if let Some(k) = p.strip_prefix("k:") {
-            let keys: Map<String, Value> = serde_json::from_str(k).ok()?;
-            cur.as_array()?.iter().find(|item| {
-                keys.iter()
-                    .all(|(kk, kv)| item.get(kk).unwrap_or(&Value::Null) == kv)
-            })?
-        } else if let Some(v) = p.strip_prefix("v:") {
-            let want: Value = serde_json::from_str(v).ok()?;
-            cur.as_array()?.iter().find(|item| **item == want)?
-        } else {
-            return None;
-        };
-    }
-    Some(cur)
+    path.iter().try_fold(value, |cur, p| Step::parse(p)?.child(cur))
 }
 
+/// Removes the value at a field path, if the object has it.
 fn remove_at(value: &mut Value, path: &[String]) {
     let Some((last, parents)) = path.split_last() else {
         return;
     };
     let mut cur = value;
     for p in parents {
-        let next = if let Some(f) = p.strip_prefix("f:") {
-            cur.get_mut(f)
-        } else if let Some(k) = p.strip_prefix("k:") {
-            let keys: Map<String, Value> = serde_json::from_str(k).unwrap_or_default();
-            cur.as_array_mut().and_then(|a| {
-                a.iter_mut().find(|item| {
-                    keys.iter()
-                        .all(|(kk, kv)| item.get(kk).unwrap_or(&Value::Null) == kv)
-                })
-            })
-        } else {
-            None
+        let Some(next) = Step::parse(p).and_then(|step| step.child_mut(cur)) else {
+            return;
         };
-        match next {
-            Some(n) => cur = n,
-            None => return,
-        }
+        cur = next;
     }
-    if let Some(f) = last.strip_prefix("f:") {
-        if let Some(m) = cur.as_object_mut() {
-            m.remove(f);
-        }
-    } else if let Some(k) = last.strip_prefix("k:") {
-        let keys: Map<String, Value> = serde_json::from_str(k).unwrap_or_default();
-        if let Some(a) = cur.as_array_mut() {
-            a.retain(|item| {
-                !keys
-                    .iter()
-                    .all(|(kk, kv)| item.get(kk).unwrap_or(&Value::Null) == kv)
-            });
-        }
-    } else if let Some(v) = last.strip_prefix("v:") {
-        let want: Value = serde_json::from_str(v).unwrap_or(Value::Null);
-        if let Some(a) = cur.as_array_mut() {
-            a.retain(|item| *item != want);
-        }
+    if let Some(step) = Step::parse(last) {
+        step.remove_from(cur);
     }
 }
 
-/// After `path` was pruned: a map that the prune left empty goes too, unless some manager owns
-/// the map itself. This is what the real server does (structured-merge-diff): applying a status
-/// without `clients` removes `clients`, not only its fields — an empty `clients: {}` left behind
-/// would get its defaults and then fail its `required` list.
-fn remove_emptied_parents(
-    merged: &mut Value,
-    live: &Value,
-    path: &[String],
-    entries: &[Entry],
-    w: &Writer<'_>,
-) {
-    let mut parent = path;
-    while let Some((_, up)) = parent.split_last() {
-        parent = up;
-        if parent.len() < 2 || !parent.last().is_some_and(|p| p.starts_with("f:")) {
-            // Top-level parts (spec, status, metadata) and list items stay.
-            return;
+/// Whether the last step of `path` is a field the schema declares (a "named field" in
+/// structured-merge-diff's words), as opposed to a map key or a list item.
+fn is_declared(schema: Option<&Schema>, path: &[String]) -> bool {
+    let mut cur = schema;
+    let mut declared = false;
+    for (i, p) in path.iter().enumerate() {
+        (cur, declared) = match p.strip_prefix("f:") {
+            Some(f) => child_schema(cur, f, i == 0),
+            None => (cur.and_then(|s| s.items.as_deref()), false),
+        };
+    }
+    declared
+}
+
+/// Removes what the applying manager applied last time (`last`) and no longer applies, unless
+/// some manager still owns it (`owners`: every other manager's set and the new configuration's).
+/// This is structured-merge-diff's prune: a declared field counts as owned when anything
+/// beneath it is owned, and one that is not owned goes with everything beneath it, defaults
+/// and fields nobody owns included. So a status applied without `clients` loses `clients`
+/// entirely, rather than keeping a defaulted remnant that then fails its `required` list.
+/// `metadata` always stays: every applied configuration names the object, and the real
+/// server counts `metadata.name` as applied.
+fn prune(schema: Option<&Schema>, merged: &mut Value, last: &FieldSet, owners: &[&FieldSet]) {
+    let mut candidates = last.clone();
+    for p in last.paths() {
+        for end in 1..p.len() {
+            if is_declared(schema, &p[..end]) {
+                candidates.insert(&p[..end]);
+            }
         }
-        let emptied = value_at(merged, parent).is_some_and(|v| v.as_object().is_some_and(Map::is_empty))
-            && value_at(live, parent).is_some_and(|v| v.as_object().is_some_and(|m| !m.is_empty()));
-        let owned = entries
-            .iter()
-            .any(|e| !e.same_owner(w.manager, "Apply", w.subresource) && e.set.contains(parent));
-        if !emptied || owned {
-            return;
+    }
+    // Parents come before their children: once a parent goes, its children are gone with it.
+    for p in candidates.paths() {
+        if p == ["f:metadata"] {
+            continue;
         }
-        remove_at(merged, parent);
+        let declared = is_declared(schema, &p);
+        if !owners.iter().any(|s| s.owns(&p, declared)) {
+            remove_at(merged, &p);
+        }
     }
 }
 
 /// Merges an applied configuration into the live object following the schema.
 pub fn merge_config(schema: Option<&Schema>, live: &mut Value, config: &Value) {
-    let meta = metadata_schema();
-    merge_at(schema, live, config, true, &meta);
+    merge_at(schema, live, config, true);
 }
 
-fn merge_at(schema: Option<&Schema>, live: &mut Value, config: &Value, root: bool, meta: &Schema) {
+fn merge_at(schema: Option<&Schema>, live: &mut Value, config: &Value, root: bool) {
     match (live, config) {
         (Value::Object(lm), Value::Object(cm)) if !is_atomic_object(schema) => {
             for (k, cv) in cm {
-                let (cs, _) = child_schema(schema, k, root, meta);
+                let (cs, _) = child_schema(schema, k, root);
                 match lm.get_mut(k) {
-                    Some(lv) => merge_at(cs, lv, cv, false, meta),
+                    Some(lv) => merge_at(cs, lv, cv, false),
                     None => {
                         lm.insert(k.clone(), cv.clone());
                     }
@@ -422,7 +458,7 @@ fn merge_at(schema: Option<&Schema>, live: &mut Value, config: &Value, root: boo
             for citem in ca {
                 let key = list_key(schema, citem);
                 match la.iter_mut().find(|l| list_key(schema, l) == key) {
-                    Some(litem) => merge_at(item_schema, litem, citem, false, meta),
+                    Some(litem) => merge_at(item_schema, litem, citem, false),
                     None => la.push(citem.clone()),
                 }
             }
@@ -521,7 +557,10 @@ fn compare(schema: Option<&Schema>, old: &Value, new: &Value) -> (FieldSet, Fiel
     let new_set = field_set(schema, new);
     let mut changed = FieldSet::default();
     for p in new_set.paths() {
-        if !old_set.contains(&p) || value_at(old, &p) != value_at(new, &p) {
+        // A list item or map entry there before and after is not itself changed: the fields
+        // beneath it say what changed (structured-merge-diff compares leaves).
+        let leaf = !old_set.has_children(&p) && !new_set.has_children(&p);
+        if !old_set.contains(&p) || (leaf && value_at(old, &p) != value_at(new, &p)) {
             changed.insert(&p);
         }
     }
@@ -561,6 +600,13 @@ pub fn record_update(
     w: &Writer<'_>,
 ) {
     let mut entries = read_entries(new);
+    entries.retain(|e| !e.set.is_empty());
+    if old.is_some() && entries.is_empty() {
+        // An object nobody manages (its managedFields were reset, or an apply emptied them)
+        // stays untracked until the next apply, as on the real server (skipNonApplied).
+        write_entries(new, entries);
+        return;
+    }
     let empty = json!({});
     let old_t = old.map(|o| tracked(o, part)).unwrap_or(empty);
     let new_t = tracked(new, part);
@@ -606,6 +652,22 @@ pub fn apply(
     w: &Writer<'_>,
 ) -> Result<Value, ApiError> {
     let mut entries = read_entries(live);
+    if entries.is_empty() {
+        // An object nobody manages yet: the real server first hands everything it holds to an
+        // Update manager "before-first-apply", so that changing it is a conflict and no
+        // prune removes it.
+        let (held, _) = compare(schema, &json!({}), &tracked(live, part));
+        if !held.is_empty() {
+            entries.push(Entry {
+                manager: "before-first-apply".into(),
+                operation: "Update".into(),
+                api_version: w.api_version.to_string(),
+                time: w.now.to_string(),
+                subresource: w.subresource.to_string(),
+                set: held,
+            });
+        }
+    }
     let config_t = tracked(config, part);
     let new_set = field_set(schema, &config_t);
     let last_set = entries
@@ -616,20 +678,13 @@ pub fn apply(
 
     let mut merged = live.clone();
     merge_config(schema, &mut merged, &config_t);
-    // Fields this manager applied before but no longer does go away unless someone else
-    // still owns them.
-    for p in last_set.paths() {
-        if new_set.contains(&p) {
-            continue;
-        }
-        let owned_elsewhere = entries
-            .iter()
-            .any(|e| !e.same_owner(w.manager, "Apply", w.subresource) && e.set.contains(&p));
-        if !owned_elsewhere {
-            remove_at(&mut merged, &p);
-            remove_emptied_parents(&mut merged, live, &p, &entries, w);
-        }
-    }
+    let owners: Vec<&FieldSet> = entries
+        .iter()
+        .filter(|e| !e.same_owner(w.manager, "Apply", w.subresource))
+        .map(|e| &e.set)
+        .chain([&new_set])
+        .collect();
+    prune(schema, &mut merged, &last_set, &owners);
 
     let (changed, removed) = compare(schema, &tracked(live, part), &tracked(&merged, part));
     let mut conflicts: Vec<(usize, Vec<String>)> = Vec::new();
@@ -786,6 +841,54 @@ mod tests {
     }
 
     #[test]
+    fn a_list_item_another_manager_created_is_not_itself_a_conflict() {
+        let s = schema();
+        let mut live = json!({"metadata": {"name": "x"}, "spec": {"items": [{"name": "i1"}]}});
+        record_update(Some(&s), MAIN, None, &mut live, &writer("creator"));
+        let config = json!({"spec": {"items": [{"name": "i1", "port": 2}]}});
+        let out = apply(Some(&s), MAIN, &live, &config, false, &writer("ctl"))
+            .expect("only the unowned port changes");
+        assert_eq!(out["spec"]["items"], json!([{"name": "i1", "port": 2}]));
+        let creator = read_entries(&out)
+            .into_iter()
+            .find(|e| e.manager == "creator")
+            .expect("creator");
+        assert_eq!(
+            creator.set.to_fields_v1(),
+            json!({"f:spec": {".": {}, "f:items": {".": {}, "k:{\"name\":\"i1\"}": {".": {}, "f:name": {}}}}}),
+            "the creator keeps the item"
+        );
+    }
+
+    #[test]
+    fn an_update_of_a_field_in_a_list_item_takes_the_field_not_the_item() {
+        let s = schema();
+        let live = json!({"metadata": {"name": "x"}});
+        let config = json!({"spec": {"items": [{"name": "i1", "port": 1}]}});
+        let old = apply(Some(&s), MAIN, &live, &config, false, &writer("ctl")).expect("applies");
+        let mut new = old.clone();
+        new["spec"]["items"][0]["port"] = json!(2);
+        record_update(Some(&s), MAIN, Some(&old), &mut new, &writer("kubectl-edit"));
+        let sets: Vec<(String, Value)> = read_entries(&new)
+            .into_iter()
+            .map(|e| (e.manager, e.set.to_fields_v1()))
+            .collect();
+        assert_eq!(
+            sets,
+            [
+                (
+                    "ctl".to_string(),
+                    json!({"f:spec": {"f:items": {"k:{\"name\":\"i1\"}": {".": {}, "f:name": {}}}}})
+                ),
+                (
+                    "kubectl-edit".to_string(),
+                    json!({"f:spec": {"f:items": {"k:{\"name\":\"i1\"}": {"f:port": {}}}}})
+                ),
+            ]
+        );
+    }
+
+    #[test]
     fn fields_a_manager_stops_applying_are_removed_and_list_maps_merge_by_key() {
         let s = schema();
         let live = json!({"metadata": {"name": "x"}, "spec": {"items": [{"name": "keep", "port": 1}]}});
@@ -816,6 +919,112 @@ mod tests {
             json!({"a": "1"}),
             "no empty `nested: {{}}` is left behind"
         );
+    }
+
+    #[test]
+    fn an_apply_to_an_object_nobody_manages_first_hands_its_fields_to_before_first_apply() {
+        let s = schema();
+        let live =
+            json!({"metadata": {"name": "x"}, "spec": {"a": "1", "items": [{"name": "keep", "port": 1}]}});
+        let out = apply(
+            Some(&s),
+            MAIN,
+            &live,
+            &json!({"spec": {"b": "2"}}),
+            false,
+            &writer("ctl"),
+        )
+        .expect("applies");
+        let entries = read_entries(&out);
+        let before = entries
+            .iter()
+            .find(|e| e.manager == "before-first-apply")
+            .expect("the fields held before are owned");
+        assert_eq!(before.operation, "Update");
+        assert_eq!(
+            before.set.to_fields_v1(),
+            json!({"f:spec": {".": {}, "f:a": {}, "f:items": {".": {}, "k:{\"name\":\"keep\"}": {".": {}, "f:name": {}, "f:port": {}}}}})
+        );
+        let err = apply(
+            Some(&s),
+            MAIN,
+            &live,
+            &json!({"spec": {"a": "2"}}),
+            false,
+            &writer("ctl"),
+        )
+        .expect_err("conflict");
+        assert_eq!(
+            err.message,
+            "Apply failed with 1 conflict: conflict with \"before-first-apply\" using example.com/v1: .spec.a"
+        );
+    }
+
+    #[test]
+    fn a_declared_map_nobody_owns_any_more_goes_with_the_fields_nobody_ever_owned() {
+        let s = schema();
+        let live = json!({"metadata": {"name": "x"}});
+        let first = json!({"spec": {"a": "1", "nested": {"x": 1}}});
+        let mut out = apply(Some(&s), MAIN, &live, &first, false, &writer("ctl")).expect("applies");
+        // What defaulting adds after an apply belongs to no manager.
+        out["spec"]["nested"]["y"] = json!(2);
+        let second = json!({"spec": {"a": "1"}});
+        let out = apply(Some(&s), MAIN, &out, &second, false, &writer("ctl")).expect("applies");
+        assert_eq!(
+            out["spec"],
+            json!({"a": "1"}),
+            "no `nested: {{y: 2}}` remnant is left behind"
+        );
+    }
+
+    #[test]
+    fn updates_to_an_object_whose_managed_fields_are_gone_are_not_tracked() {
+        let s = schema();
+        let old = json!({"metadata": {"name": "x", "managedFields": [{}]}, "spec": {"a": "1"}});
+        let mut new = json!({"metadata": {"name": "x", "managedFields": [{}]}, "spec": {"a": "2"}});
+        record_update(Some(&s), MAIN, Some(&old), &mut new, &writer("kubectl-edit"));
+        assert_eq!(new["metadata"], json!({"name": "x"}));
+        let mut created = json!({"metadata": {"name": "y"}, "spec": {"a": "1"}});
+        record_update(Some(&s), MAIN, None, &mut created, &writer("kubectl-create"));
+        assert_eq!(
+            read_entries(&created)[0].manager,
+            "kubectl-create",
+            "creation is tracked"
+        );
+    }
+
+    #[test]
+    fn a_declared_map_stays_while_another_manager_owns_a_field_in_it() {
+        let s = schema();
+        let live = json!({"metadata": {"name": "x"}});
+        let first = json!({"spec": {"nested": {"x": 1}}});
+        let mut out = apply(Some(&s), MAIN, &live, &first, false, &writer("ctl")).expect("applies");
+        let old = out.clone();
+        out["spec"]["nested"]["y"] = json!(2);
+        record_update(Some(&s), MAIN, Some(&old), &mut out, &writer("kubectl-edit"));
+        let out = apply(
+            Some(&s),
+            MAIN,
+            &out,
+            &json!({"spec": {"a": "1"}}),
+            false,
+            &writer("ctl"),
+        )
+        .expect("applies");
+        assert_eq!(out["spec"], json!({"a": "1", "nested": {"y": 2}}));
+    }
+
+    #[test]
+    fn a_map_applied_empty_and_then_with_fields_keeps_the_fields() {
+        let s = schema();
+        let live = json!({"metadata": {"name": "x"}});
+        let empty = json!({"spec": {"nested": {}}});
+        let out = apply(Some(&s), MAIN, &live, &empty, false, &writer("ctl")).expect("applies");
+        let filled = json!({"spec": {"nested": {"x": 1}}});
+        let out = apply(Some(&s), MAIN, &out, &filled, false, &writer("ctl")).expect("applies");
+        assert_eq!(out["spec"], json!({"nested": {"x": 1}}));
+        let out = apply(Some(&s), MAIN, &out, &empty, false, &writer("ctl")).expect("applies");
+        assert_eq!(out["spec"], json!({"nested": {}}));
     }
 
     #[test]

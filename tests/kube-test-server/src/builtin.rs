@@ -47,8 +47,8 @@ pub fn to_storage(rt: &ResourceType, storage_api_version: &str, obj: Value) -> V
     }
 }
 
-/// Fields Go's Event structs always serialize (zero times as null, empty structs as {}).
-fn event_zero_values(obj: &mut Value, fields: &[(&str, Value)]) {
+/// Fields Go's structs always serialize (zero times as null, empty structs as {}).
+fn go_zero_values(obj: &mut Value, fields: &[(&str, Value)]) {
     if let Some(m) = obj.as_object_mut() {
         for (k, v) in fields {
             m.entry(k.to_string()).or_insert_with(|| v.clone());
@@ -61,7 +61,7 @@ pub fn from_storage(rt: &ResourceType, obj: &Value) -> Value {
     match rt.flavor {
         Flavor::CoreEvent => {
             let mut o = obj.clone();
-            event_zero_values(
+            go_zero_values(
                 &mut o,
                 &[
                     ("firstTimestamp", Value::Null),
@@ -81,7 +81,7 @@ pub fn from_storage(rt: &ResourceType, obj: &Value) -> Value {
                     o.as_object_mut().expect("object").remove(k);
                 }
             }
-            event_zero_values(
+            go_zero_values(
                 &mut o,
                 &[
                     ("deprecatedFirstTimestamp", Value::Null),
@@ -90,6 +90,11 @@ pub fn from_storage(rt: &ResourceType, obj: &Value) -> Value {
                     ("deprecatedSource", json!({})),
                 ],
             );
+            o
+        }
+        Flavor::Lease => {
+            let mut o = obj.clone();
+            go_zero_values(&mut o, &[("spec", json!({}))]);
             o
         }
         Flavor::Custom { .. } => {
@@ -125,8 +130,17 @@ pub fn prepare_create(rt: &ResourceType, obj: &mut Value) {
     }
 }
 
-/// A CRD's status once the server has accepted its names and serves it.
+/// A CRD's status once the server has accepted its names and serves it. Conditions that were
+/// already true keep the time they became true.
 pub fn crd_status(crd: &Value, now: &str) -> Value {
+    let since = |kind: &str| {
+        crd.pointer("/status/conditions")
+            .and_then(Value::as_array)
+            .and_then(|cs| cs.iter().find(|c| c["type"] == kind && c["status"] == "True"))
+            .and_then(|c| c["lastTransitionTime"].as_str())
+            .unwrap_or(now)
+            .to_string()
+    };
     let names = crd.pointer("/spec/names").cloned().unwrap_or(json!({}));
     let mut accepted = names.clone();
     if accepted.get("singular").is_none()
@@ -153,9 +167,9 @@ pub fn crd_status(crd: &Value, now: &str) -> Value {
         "acceptedNames": accepted,
         "conditions": [
             {"type": "NamesAccepted", "status": "True", "reason": "NoConflicts",
-             "message": "no conflicts found", "lastTransitionTime": now},
+             "message": "no conflicts found", "lastTransitionTime": since("NamesAccepted")},
             {"type": "Established", "status": "True", "reason": "InitialNamesAccepted",
-             "message": "the initial names have been accepted", "lastTransitionTime": now}
+             "message": "the initial names have been accepted", "lastTransitionTime": since("Established")}
         ],
         "storedVersions": stored,
     })
@@ -318,6 +332,33 @@ mod tests {
             json!({}),
             "Go's zero values are served too"
         );
+    }
+
+    #[test]
+    fn a_lease_without_a_spec_is_served_with_an_empty_one_as_go_serializes_it() {
+        let reg = Registry::with_builtins();
+        let leases = reg.find("coordination.k8s.io", "v1", "leases").expect("served");
+        let served = from_storage(&leases, &json!({"metadata": {"name": "l"}}));
+        assert_eq!(served["spec"], json!({}));
+        let held = json!({"metadata": {"name": "l"}, "spec": {"holderIdentity": "a"}});
+        assert_eq!(from_storage(&leases, &held), held);
+    }
+
+    #[test]
+    fn a_crd_update_keeps_the_time_its_conditions_became_true() {
+        let mut crd = json!({"spec": {"names": {"kind": "Gadget", "plural": "gadgets"},
+            "versions": [{"name": "v1", "storage": true}]}});
+        let created = crd_status(&crd, "2024-01-01T00:00:00Z");
+        assert_eq!(created["acceptedNames"]["singular"], "gadget");
+        crd["status"] = created;
+        let updated = crd_status(&crd, "2024-06-01T00:00:00Z");
+        let times: Vec<&Value> = updated["conditions"]
+            .as_array()
+            .expect("conditions")
+            .iter()
+            .map(|c| &c["lastTransitionTime"])
+            .collect();
+        assert_eq!(times, [&json!("2024-01-01T00:00:00Z"); 2]);
     }
 
     #[test]

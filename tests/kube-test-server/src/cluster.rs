@@ -128,6 +128,27 @@ fn has_generation(rt: &ResourceType) -> bool {
     )
 }
 
+/// Whether a PUT without `metadata.resourceVersion` overwrites unconditionally
+/// (`AllowUnconditionalUpdate`): only for Namespaces and Events. A PUT of a Lease, a CRD or a
+/// custom resource (main resource or status) must name the version it replaces.
+fn allows_unconditional_update(rt: &ResourceType) -> bool {
+    matches!(
+        rt.flavor,
+        Flavor::Namespace | Flavor::CoreEvent | Flavor::EventsV1
+    )
+}
+
+/// The part of an object a request through `rt` (or its `/status`) writes.
+fn part(rt: &ResourceType, status: bool) -> Part {
+    if status {
+        Part::Status
+    } else {
+        Part::Main {
+            status_is_separate: rt.status_subresource,
+        }
+    }
+}
+
 fn name_rule(rt: &ResourceType) -> NameRule {
     match rt.flavor {
         Flavor::Namespace => NameRule::Label,
@@ -328,6 +349,22 @@ impl Cluster {
         }
     }
 
+    /// For a CRD about to be stored: the resource types it will serve (the real 422 when it
+    /// cannot serve them), and its status once accepted. Nothing for other objects.
+    fn crd_types(
+        rt: &ResourceType,
+        obj: &mut Value,
+        name: &str,
+        stamp: &str,
+    ) -> Result<Option<Vec<ResourceType>>, ApiError> {
+        if rt.flavor != Flavor::CustomResourceDefinition {
+            return Ok(None);
+        }
+        let types = from_crd(obj).map_err(|errs| ApiError::invalid(&rt.group, &rt.kind, name, &errs))?;
+        obj["status"] = builtin::crd_status(obj, stamp);
+        Ok(Some(types))
+    }
+
     /// NamespaceLifecycle admission: the namespace must exist and not be terminating.
     fn check_namespace(&self, rt: &ResourceType, ns: &str, name: &str) -> Result<(), ApiError> {
         if !rt.namespaced {
@@ -421,15 +458,7 @@ impl Cluster {
             set_meta(&mut obj, "managedFields", None);
             let av = rt.api_version();
             let w = Self::writer(opts, &av, "", &stamp);
-            apply::record_update(
-                rt.schema.as_deref(),
-                Part::Main {
-                    status_is_separate: rt.status_subresource,
-                },
-                None,
-                &mut obj,
-                &w,
-            );
+            apply::record_update(rt.schema.as_deref(), part(rt, false), None, &mut obj, &w);
         }
         builtin::prepare_create(rt, &mut obj);
         Self::validate(rt, &obj, None)?;
@@ -438,13 +467,7 @@ impl Cluster {
         if self.store.get(&key).is_some() {
             return Err(ApiError::already_exists(rt.gr(), &name));
         }
-        let mut new_types = None;
-        if rt.flavor == Flavor::CustomResourceDefinition {
-            let types =
-                from_crd(&obj).map_err(|errs| ApiError::invalid(&rt.group, &rt.kind, &name, &errs))?;
-            obj["status"] = builtin::crd_status(&obj, &stamp);
-            new_types = Some(types);
-        }
+        let new_types = Self::crd_types(rt, &mut obj, &name, &stamp)?;
         if opts.dry_run {
             return Ok(Outcome {
                 code: 201,
@@ -494,6 +517,17 @@ impl Cluster {
             }
         }
         let rv = meta_str(&obj, "resourceVersion");
+        if rv.is_empty() && !allows_unconditional_update(rt) {
+            // The real server names the resource as the kind here, and Go prints the missing
+            // version (a uint64 zero) as `0x0`.
+            let missing = FieldError {
+                kind: FieldErrorKind::Invalid,
+                field: "metadata.resourceVersion".into(),
+                value: None,
+                detail: "0x0: must be specified for an update".into(),
+            };
+            return Err(ApiError::invalid(&rt.group, &rt.plural, name, &[missing]));
+        }
         if !rv.is_empty() && rv != meta_str(&old, "resourceVersion") {
             return Err(ApiError::stale_resource_version(rt.gr(), name));
         }
@@ -524,10 +558,10 @@ impl Cluster {
             return self.apply(rt, ns, name, body, status, opts);
         }
         if opts.force {
-            return Err(invalid_patch_options(
+            return Err(invalid_patch_options(FieldError::forbidden(
                 "force",
                 "may not be specified for non-apply patch",
-            ));
+            )));
         }
         let old = self
             .store
@@ -572,7 +606,10 @@ impl Cluster {
         opts: &WriteOptions,
     ) -> Result<Outcome, ApiError> {
         if opts.manager.is_empty() {
-            return Err(invalid_patch_options("fieldManager", "is required for apply patch").with_required());
+            return Err(invalid_patch_options(FieldError::required(
+                "fieldManager",
+                "is required for apply patch",
+            )));
         }
         let text = std::str::from_utf8(body).map_err(|e| ApiError::bad_request(e.to_string()))?;
         let config: Value = crate::yaml::documents(text)
@@ -585,15 +622,9 @@ impl Cluster {
                 "error decoding YAML: the applied configuration is not an object",
             ));
         }
-        Self::check_type_meta(rt, &config)?;
+        check_applied_type(rt, &config)?;
         let key = Self::key(rt, ns, name);
-        let part = if status {
-            Part::Status
-        } else {
-            Part::Main {
-                status_is_separate: rt.status_subresource,
-            }
-        };
+        let part = part(rt, status);
         let stamp = format_time(now());
         let av = rt.api_version();
         let sub = if status { "status" } else { "" };
@@ -648,7 +679,9 @@ impl Cluster {
         ] {
             set_meta(&mut new, f, meta(&old, f));
         }
-        if meta(&new, "managedFields").is_none() {
+        // A body without managedFields keeps the old ones; an apply has written its own (none
+        // at all when it left nobody owning anything).
+        if !applied && meta(&new, "managedFields").is_none() {
             set_meta(&mut new, "managedFields", meta(&old, "managedFields"));
         }
         if status {
@@ -680,22 +713,13 @@ impl Cluster {
             let av = rt.api_version();
             let sub = if status { "status" } else { "" };
             let w = Self::writer(opts, &av, sub, &stamp);
-            let part = if status {
-                Part::Status
-            } else {
-                Part::Main {
-                    status_is_separate: rt.status_subresource,
-                }
-            };
-            apply::record_update(rt.schema.as_deref(), part, Some(&old), &mut new, &w);
+            apply::record_update(rt.schema.as_deref(), part(rt, status), Some(&old), &mut new, &w);
         }
-        let mut new_types = None;
-        if rt.flavor == Flavor::CustomResourceDefinition && !status {
-            let types =
-                from_crd(&new).map_err(|errs| ApiError::invalid(&rt.group, &rt.kind, &key.2, &errs))?;
-            new["status"] = builtin::crd_status(&new, &stamp);
-            new_types = Some(types);
-        }
+        let new_types = if status {
+            None
+        } else {
+            Self::crd_types(rt, &mut new, &key.2, &stamp)?
+        };
         if comparable(&new) == comparable(&old) {
             return Ok(Outcome {
                 code: 200,
@@ -755,35 +779,30 @@ impl Cluster {
             .get(&key)
             .ok_or_else(|| ApiError::not_found(rt.gr(), name))?;
         let old = self.served(rt, &old_stored);
+        // Precondition failures name the Kind, not the resource.
         let qualified = GroupResource {
             group: &rt.group,
             resource: &rt.kind,
         };
-        if let Some(uid) = &opts.uid
-            && *uid != meta_str(&old, "uid")
-        {
-            return Err(ApiError::conflict(
+        let failed = |what: &str, asked: &str, field: &str, consequence: &str| {
+            let recorded = meta_str(&old, field);
+            ApiError::conflict(
                 qualified,
                 name,
                 &format!(
-                    "the UID in the precondition ({uid}) does not match the UID in record ({}). The object might have been deleted and then recreated",
-                    meta_str(&old, "uid")
+                    "the {what} in the precondition ({asked}) does not match the {what} in record ({recorded}). The object might have been {consequence}"
                 ),
             )
-            .with_kind_details(&rt.group, &rt.kind, name));
+        };
+        if let Some(uid) = &opts.uid
+            && *uid != meta_str(&old, "uid")
+        {
+            return Err(failed("UID", uid, "uid", "deleted and then recreated"));
         }
         if let Some(rv) = &opts.resource_version
             && *rv != meta_str(&old, "resourceVersion")
         {
-            return Err(ApiError::conflict(
-                qualified,
-                name,
-                &format!(
-                    "the ResourceVersion in the precondition ({rv}) does not match the ResourceVersion in record ({}). The object might have been modified",
-                    meta_str(&old, "resourceVersion")
-                ),
-            )
-            .with_kind_details(&rt.group, &rt.kind, name));
+            return Err(failed("ResourceVersion", rv, "resourceVersion", "modified"));
         }
         if opts.dry_run {
             return Ok(Outcome {
@@ -916,36 +935,28 @@ impl Cluster {
     }
 }
 
-fn invalid_patch_options(field: &str, detail: &str) -> ApiError {
-    let e = FieldError::forbidden(field, detail);
+/// An applied configuration must name the resource's own apiVersion and kind: unlike a PUT or
+/// POST body, a missing one is not filled in (a 400 naming the group/version and kind it got).
+fn check_applied_type(rt: &ResourceType, config: &Value) -> Result<(), ApiError> {
+    let text = |k: &str| config.get(k).and_then(Value::as_str).unwrap_or_default();
+    let (api_version, kind) = (text("apiVersion"), text("kind"));
+    if api_version == rt.api_version() && kind == rt.kind {
+        return Ok(());
+    }
+    // Go's GroupVersionKind printing; an apiVersion it cannot parse prints as empty.
+    let (group, version) = match api_version.split_once('/') {
+        None => ("", api_version),
+        Some((_, v)) if v.contains('/') => ("", ""),
+        Some(gv) => gv,
+    };
+    Err(ApiError::bad_request(format!(
+        "invalid object type: {group}/{version}, Kind={kind}"
+    )))
+}
+
+/// A 422 for bad PatchOptions (`fieldManager` missing on apply, `force` on another patch).
+fn invalid_patch_options(e: FieldError) -> ApiError {
     ApiError::invalid("meta.k8s.io", "PatchOptions", "", &[e])
-}
-
-trait StatusTweaks {
-    fn with_required(self) -> Self;
-    fn with_kind_details(self, group: &str, kind: &str, name: &str) -> Self;
-}
-
-impl StatusTweaks for ApiError {
-    /// The fieldManager error is a Required, not a Forbidden, field error.
-    fn with_required(mut self) -> Self {
-        let detail = "is required for apply patch";
-        let e = FieldError::required("fieldManager", detail);
-        let rebuilt = ApiError::invalid("meta.k8s.io", "PatchOptions", "", &[e]);
-        self.message = rebuilt.message;
-        self.details = rebuilt.details;
-        self
-    }
-
-    /// Precondition failures name the Kind, not the resource, in their details.
-    fn with_kind_details(mut self, group: &str, kind: &str, name: &str) -> Self {
-        let mut d = json!({"name": name, "kind": kind});
-        if !group.is_empty() {
-            d["group"] = json!(group);
-        }
-        self.details = Some(d);
-        self
-    }
 }
 
 /// The writer the server itself uses for objects it creates (default namespaces, CRD files).
@@ -955,5 +966,141 @@ pub fn system_writer() -> WriteOptions {
         dry_run: false,
         validation: FieldValidation::Strict,
         force: false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn writer(manager: &str) -> WriteOptions {
+        WriteOptions {
+            manager: manager.into(),
+            ..system_writer()
+        }
+    }
+
+    fn fields_v1(out: &Outcome) -> Value {
+        out.body["metadata"]["managedFields"][0]["fieldsV1"].clone()
+    }
+
+    #[test]
+    fn object_and_owner_references_are_owned_whole_as_atomic_structs() {
+        let mut c = Cluster::new(100);
+        let events = c.registry.find("", "v1", "events").expect("built in");
+        let event = json!({"apiVersion": "v1", "kind": "Event", "metadata": {"name": "e"},
+            "involvedObject": {"kind": "Pod", "name": "p", "namespace": "default"}, "reason": "R"});
+        let out = c
+            .create(&events, "default", event, &writer("recorder"), false)
+            .expect("created");
+        assert_eq!(fields_v1(&out), json!({"f:involvedObject": {}, "f:reason": {}}));
+        let leases = c
+            .registry
+            .find("coordination.k8s.io", "v1", "leases")
+            .expect("built in");
+        let lease = json!({"apiVersion": "coordination.k8s.io/v1", "kind": "Lease", "metadata": {"name": "l",
+            "ownerReferences": [{"apiVersion": "v1", "kind": "ConfigMap", "name": "cm", "uid": "u1"}]}});
+        let out = c
+            .create(&leases, "default", lease, &writer("owner"), false)
+            .expect("created");
+        assert_eq!(
+            fields_v1(&out),
+            json!({"f:metadata": {"f:ownerReferences": {".": {}, "k:{\"uid\":\"u1\"}": {}}}})
+        );
+    }
+
+    #[test]
+    fn an_applied_configuration_must_name_its_api_version_and_kind() {
+        let mut c = Cluster::new(100);
+        let leases = c
+            .registry
+            .find("coordination.k8s.io", "v1", "leases")
+            .expect("built in");
+        let mut apply = |config: Value| {
+            let body = serde_json::to_vec(&config).expect("json");
+            c.patch(
+                &leases,
+                "default",
+                "l",
+                PatchKind::Apply,
+                &body,
+                false,
+                &writer("a"),
+            )
+            .map(|out| out.code)
+            .map_err(|e| (e.code, e.message))
+        };
+        let spec = json!({"holderIdentity": "a"});
+        let bad = |m: &str| Err((400, format!("invalid object type: {m}")));
+        assert_eq!(
+            apply(json!({"metadata": {"name": "l"}, "spec": spec})),
+            bad("/, Kind=")
+        );
+        assert_eq!(
+            apply(json!({"apiVersion": "coordination.k8s.io/v1", "spec": spec})),
+            bad("coordination.k8s.io/v1, Kind=")
+        );
+        assert_eq!(
+            apply(json!({"apiVersion": "v1", "kind": "Lease", "spec": spec})),
+            bad("/v1, Kind=Lease")
+        );
+        assert_eq!(
+            apply(json!({"apiVersion": "coordination.k8s.io/v1", "kind": "Lease", "spec": spec})),
+            Ok(201)
+        );
+    }
+
+    #[test]
+    fn an_apply_that_leaves_nothing_owned_clears_managed_fields_until_the_next_apply() {
+        let mut c = Cluster::new(100);
+        let leases = c
+            .registry
+            .find("coordination.k8s.io", "v1", "leases")
+            .expect("built in");
+        let apply = |body: Value| serde_json::to_vec(&body).expect("json");
+        let config = json!({"apiVersion": "coordination.k8s.io/v1", "kind": "Lease",
+            "metadata": {"name": "l"}, "spec": {"holderIdentity": "a"}});
+        c.patch(
+            &leases,
+            "default",
+            "l",
+            PatchKind::Apply,
+            &apply(config),
+            false,
+            &writer("a"),
+        )
+        .expect("created");
+        let bare =
+            json!({"apiVersion": "coordination.k8s.io/v1", "kind": "Lease", "metadata": {"name": "l"}});
+        let out = c
+            .patch(
+                &leases,
+                "default",
+                "l",
+                PatchKind::Apply,
+                &apply(bare),
+                false,
+                &writer("a"),
+            )
+            .expect("applied");
+        assert_eq!(out.body.pointer("/metadata/managedFields"), None);
+        let merge = br#"{"spec": {"holderIdentity": "b"}}"#;
+        let out = c
+            .patch(
+                &leases,
+                "default",
+                "l",
+                PatchKind::Merge,
+                merge,
+                false,
+                &writer("b"),
+            )
+            .expect("patched");
+        assert_eq!(out.body["spec"]["holderIdentity"], "b");
+        assert_eq!(
+            out.body.pointer("/metadata/managedFields"),
+            None,
+            "not tracked until the next apply"
+        );
     }
 }

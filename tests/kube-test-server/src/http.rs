@@ -358,9 +358,7 @@ impl Ctx {
 fn object_response(out: Outcome, repr: Representation) -> Response<Body> {
     let body = match repr {
         Representation::Metadata if out.body.get("metadata").is_some() && out.body["kind"] != "Status" => {
-            json!({
-                "kind": "PartialObjectMetadata", "apiVersion": "meta.k8s.io/v1", "metadata": out.body["metadata"]
-            })
+            table::partial_object_metadata(&out.body)
         }
         _ => out.body,
     };
@@ -391,19 +389,7 @@ fn dispatch(shared: &Shared, method: &Method, t: &Target, ctx: &Ctx) -> Result<R
         ("GET", Some(name)) => {
             let obj = shared.lock().get(rt, ns, name)?;
             if ctx.repr == Representation::Table {
-                let rv = obj
-                    .pointer("/metadata/resourceVersion")
-                    .cloned()
-                    .unwrap_or(json!(""));
-                let core = core_shape(rt, &obj);
-                let tbl = table::table(
-                    rt,
-                    &[(obj, core)],
-                    json!({"resourceVersion": rv}),
-                    include_object(&ctx.query),
-                    false,
-                    now,
-                );
+                let tbl = object_table(rt, obj, include_object(&ctx.query), now);
                 return Ok(json_response(200, &tbl, &[]));
             }
             Ok(object_response(
@@ -438,11 +424,7 @@ fn dispatch(shared: &Shared, method: &Method, t: &Target, ctx: &Ctx) -> Result<R
                     )
                 }
                 Representation::Metadata => {
-                    let items: Vec<Value> = page
-                        .items
-                        .iter()
-                        .map(|o| json!({"kind": "PartialObjectMetadata", "apiVersion": "meta.k8s.io/v1", "metadata": o["metadata"]}))
-                        .collect();
+                    let items: Vec<Value> = page.items.iter().map(table::partial_object_metadata).collect();
                     json!({"kind": "PartialObjectMetadataList", "apiVersion": "meta.k8s.io/v1", "metadata": page.metadata, "items": items})
                 }
                 Representation::Object => {
@@ -493,9 +475,7 @@ fn dispatch(shared: &Shared, method: &Method, t: &Target, ctx: &Ctx) -> Result<R
                 "application/merge-patch+json" => PatchKind::Merge,
                 "application/json-patch+json" => PatchKind::Json,
                 "application/strategic-merge-patch+json" => PatchKind::StrategicMerge,
-                "application/apply-patch+yaml" | "application/apply-patch+cbor" if !ct.ends_with("cbor") => {
-                    PatchKind::Apply
-                }
+                "application/apply-patch+yaml" => PatchKind::Apply,
                 _ => {
                     return Err(ApiError::unsupported_media_type(&[
                         "application/json-patch+json",
@@ -596,29 +576,29 @@ fn bookmark(rt: &ResourceType, rv: u64, initial_end: bool) -> Bytes {
     )
 }
 
+/// The one-row Table of a single object (GET of one object, a watch event for `kubectl get -w`).
+fn object_table(rt: &ResourceType, obj: Value, include: IncludeObject, now: jiff::Timestamp) -> Value {
+    let rv = obj
+        .pointer("/metadata/resourceVersion")
+        .cloned()
+        .unwrap_or(json!(""));
+    let core = core_shape(rt, &obj);
+    table::table(
+        rt,
+        &[(obj, core)],
+        json!({"resourceVersion": rv}),
+        include,
+        false,
+        now,
+    )
+}
+
 /// Renders one watch event the way the client asked for it (objects, or one-row Tables for
 /// `kubectl get -w`).
 fn render(rt: &ResourceType, e: WatchEvent, repr: Representation, include: IncludeObject) -> Bytes {
     let object = match repr {
-        Representation::Table => {
-            let rv = e
-                .object
-                .pointer("/metadata/resourceVersion")
-                .cloned()
-                .unwrap_or(json!(""));
-            let core = core_shape(rt, &e.object);
-            table::table(
-                rt,
-                &[(e.object, core)],
-                json!({"resourceVersion": rv}),
-                include,
-                false,
-                jiff::Timestamp::now(),
-            )
-        }
-        Representation::Metadata => {
-            json!({"kind": "PartialObjectMetadata", "apiVersion": "meta.k8s.io/v1", "metadata": e.object["metadata"]})
-        }
+        Representation::Table => object_table(rt, e.object, include, jiff::Timestamp::now()),
+        Representation::Metadata => table::partial_object_metadata(&e.object),
         Representation::Object => e.object,
     };
     event_line(e.kind, object)

@@ -2,6 +2,8 @@
 //! from history, 410 once it is gone), and the event selection behind WATCH (resume from a
 //! resourceVersion, selector transitions, 410 for a resourceVersion older than the history).
 
+use std::sync::Arc;
+
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use serde_json::{Value, json};
@@ -147,39 +149,31 @@ impl Cluster {
         let within = ns.is_some();
         // etcd lists in key order; `namespace/name` strings sort differently from
         // (namespace, name) pairs when one namespace name prefixes another.
-        let mut entries = entries;
-        entries.sort_by_key(|(k, _)| position(k, within));
-        let mut matching = entries
-            .iter()
-            .filter(|(k, _)| after.as_deref().is_none_or(|a| position(k, within).as_str() > a))
-            .map(|(k, o)| (k, self.served(rt, o)))
-            .filter(|(_, o)| opts.matches(o));
-        let mut items = Vec::new();
-        let mut last = None;
-        for (k, o) in matching.by_ref() {
-            if opts.limit.is_some_and(|l| items.len() >= l) {
-                break;
-            }
-            last = Some(position(k, within));
-            items.push(o);
-        }
-        let page_full = opts.limit.is_some_and(|l| items.len() >= l);
+        let mut positioned: Vec<(String, &Arc<Value>)> =
+            entries.iter().map(|(k, o)| (position(k, within), o)).collect();
+        positioned.sort_by(|a, b| a.0.cmp(&b.0));
+        // Everything that matches after the continue position: the page is its first `limit`
+        // items, and what is left is what a continue token would return.
+        let mut matching: Vec<(String, Value)> = positioned
+            .into_iter()
+            .filter(|(pos, _)| after.as_deref().is_none_or(|a| pos.as_str() > a))
+            .map(|(pos, o)| (pos, self.served(rt, o)))
+            .filter(|(_, o)| opts.matches(o))
+            .collect();
+        let rest = match opts.limit {
+            Some(limit) if matching.len() > limit => matching.split_off(limit),
+            _ => Vec::new(),
+        };
         let mut metadata = json!({"resourceVersion": list_rv.to_string()});
-        if page_full {
-            // Whatever matches after this page is what a continue token would return.
-            let remaining = entries
-                .iter()
-                .filter(|(k, _)| last.as_deref().is_some_and(|l| position(k, within).as_str() > l))
-                .map(|(_, o)| self.served(rt, o))
-                .filter(|o| opts.matches(o))
-                .count();
-            if remaining > 0 {
-                metadata["continue"] = json!(encode_continue(list_rv, last.as_deref().unwrap_or_default()));
-                if opts.labels.is_empty() && opts.fields.is_empty() {
-                    metadata["remainingItemCount"] = json!(remaining);
-                }
+        if let Some((last, _)) = matching.last()
+            && !rest.is_empty()
+        {
+            metadata["continue"] = json!(encode_continue(list_rv, last));
+            if opts.labels.is_empty() && opts.fields.is_empty() {
+                metadata["remainingItemCount"] = json!(rest.len());
             }
         }
+        let items = matching.into_iter().map(|(_, o)| o).collect();
         Ok(Page { items, metadata })
     }
 }

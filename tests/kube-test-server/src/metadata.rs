@@ -203,13 +203,15 @@ pub fn validate(obj: &Value, rule: NameRule, namespaced: bool) -> Vec<FieldError
         }
     }
     if let Some(finalizers) = meta.get("finalizers").and_then(Value::as_array) {
-        for (i, f) in finalizers.iter().enumerate() {
+        for f in finalizers {
             let f = f.as_str().unwrap_or_default();
+            // Reported on the list, not the index, as the real server does.
             for m in qualified_name_errors(f) {
-                errs.push(
-                    FieldError::invalid(format!("metadata.finalizers[{i}]"), Value::String(f.into()), m)
-                        .field_as("metadata.finalizers"),
-                );
+                errs.push(FieldError::invalid(
+                    "metadata.finalizers",
+                    Value::String(f.into()),
+                    m,
+                ));
             }
         }
     }
@@ -247,18 +249,6 @@ pub fn new_finalizers_while_deleting(old: &Value, new: &Value) -> Vec<FieldError
         ),
     );
     vec![e.clone(), e]
-}
-
-trait FieldAs {
-    fn field_as(self, field: &str) -> Self;
-}
-
-impl FieldAs for FieldError {
-    /// The real server reports finalizer name errors on `metadata.finalizers`, not the index.
-    fn field_as(mut self, field: &str) -> Self {
-        self.field = field.to_string();
-        self
-    }
 }
 
 #[cfg(test)]

@@ -277,12 +277,15 @@ fn obj(props: Value) -> Value {
     json!({"type": "object", "properties": props})
 }
 
+/// `ObjectReference` is an atomic struct (`+structType=atomic`): managedFields own it whole.
 fn object_reference() -> Value {
-    obj(json!({
+    let mut r = obj(json!({
         "apiVersion": {"type": "string"}, "fieldPath": {"type": "string"}, "kind": {"type": "string"},
         "name": {"type": "string"}, "namespace": {"type": "string"},
         "resourceVersion": {"type": "string"}, "uid": {"type": "string"}
-    }))
+    }));
+    r["x-kubernetes-map-type"] = json!("atomic");
+    r
 }
 
 fn builtins() -> Vec<ResourceType> {
@@ -374,10 +377,6 @@ fn builtins() -> Vec<ResourceType> {
     ]
 }
 
-fn names_err(field: &str, detail: &str) -> FieldError {
-    FieldError::required(field, detail)
-}
-
 /// Turns a CustomResourceDefinition object into the resource types it serves (one per served
 /// version). Errors are the field errors the real server would answer a bad CRD with.
 pub fn from_crd(crd: &Value) -> Result<Vec<ResourceType>, Vec<FieldError>> {
@@ -397,13 +396,13 @@ pub fn from_crd(crd: &Value) -> Result<Vec<ResourceType>, Vec<FieldError>> {
     let plural = text("/names/plural");
     let mut errs = Vec::new();
     if group.is_empty() {
-        errs.push(names_err("spec.group", ""));
+        errs.push(FieldError::required("spec.group", ""));
     }
     if plural.is_empty() {
-        errs.push(names_err("spec.names.plural", ""));
+        errs.push(FieldError::required("spec.names.plural", ""));
     }
     if kind.is_empty() {
-        errs.push(names_err("spec.names.kind", ""));
+        errs.push(FieldError::required("spec.names.kind", ""));
     }
     if !group.is_empty() && !plural.is_empty() && name != format!("{plural}.{group}") {
         errs.push(FieldError::invalid(
@@ -458,7 +457,7 @@ pub fn from_crd(crd: &Value) -> Result<Vec<ResourceType>, Vec<FieldError>> {
             .unwrap_or_default()
             .to_string();
         if vname.is_empty() {
-            errs.push(names_err(&format!("spec.versions[{i}].name"), ""));
+            errs.push(FieldError::required(format!("spec.versions[{i}].name"), ""));
             continue;
         }
         let schema = match v.pointer("/schema/openAPIV3Schema") {
@@ -474,8 +473,8 @@ pub fn from_crd(crd: &Value) -> Result<Vec<ResourceType>, Vec<FieldError>> {
                 }
             },
             None => {
-                errs.push(names_err(
-                    &format!("spec.versions[{i}].schema.openAPIV3Schema"),
+                errs.push(FieldError::required(
+                    format!("spec.versions[{i}].schema.openAPIV3Schema"),
                     "schemas are required",
                 ));
                 continue;

@@ -310,8 +310,15 @@ fn type_matches(expected: &str, v: &Value) -> bool {
     }
 }
 
-fn err_invalid(path: &str, value: Value, detail: String) -> FieldError {
-    FieldError::invalid(path, value, detail)
+/// `<path> in body must be of type <expected>: "<actual>"`: a wrong type, or a string that is
+/// not of its format (the actual value is then the string itself).
+fn type_invalid(path: &str, shown: &str, expected: &str, actual: &str) -> FieldError {
+    FieldError::invalid(
+        path,
+        Value::String(actual.into()),
+        format!("{shown} in body must be of type {expected}: \"{actual}\""),
+    )
+    .with_kind(FieldErrorKind::TypeInvalid)
 }
 
 fn validate_at(s: &Schema, v: &Value, path: &str, root: bool, errs: &mut Vec<FieldError>) {
@@ -320,42 +327,17 @@ fn validate_at(s: &Schema, v: &Value, path: &str, root: bool, errs: &mut Vec<Fie
         if let Some(t) = &s.type_
             && !s.nullable
         {
-            errs.push(
-                err_invalid(
-                    path,
-                    Value::String("null".into()),
-                    format!("{shown} in body must be of type {t}: \"null\""),
-                )
-                .with_kind(FieldErrorKind::TypeInvalid),
-            );
+            errs.push(type_invalid(path, shown, t, "null"));
         }
         return;
     }
-    if s.int_or_string {
-        if !(v.is_string() || type_matches("integer", v)) {
-            let actual = type_name(v);
-            errs.push(
-                err_invalid(
-                    path,
-                    Value::String(actual.into()),
-                    format!("{shown} in body must be of type integer,string: \"{actual}\""),
-                )
-                .with_kind(FieldErrorKind::TypeInvalid),
-            );
-            return;
-        }
-    } else if let Some(t) = &s.type_
-        && !type_matches(t, v)
-    {
-        let actual = type_name(v);
-        errs.push(
-            err_invalid(
-                path,
-                Value::String(actual.into()),
-                format!("{shown} in body must be of type {t}: \"{actual}\""),
-            )
-            .with_kind(FieldErrorKind::TypeInvalid),
-        );
+    let (expected, matches) = match &s.type_ {
+        _ if s.int_or_string => ("integer,string", v.is_string() || type_matches("integer", v)),
+        Some(t) => (t.as_str(), type_matches(t, v)),
+        None => ("", true),
+    };
+    if !matches {
+        errs.push(type_invalid(path, shown, expected, type_name(v)));
         return;
     }
     if let Some(allowed) = &s.enum_
@@ -371,26 +353,8 @@ fn validate_at(s: &Schema, v: &Value, path: &str, root: bool, errs: &mut Vec<Fie
         Value::String(text) => validate_string(s, text, path, shown, errs),
         Value::Number(n) => validate_number(s, n.as_f64().unwrap_or(0.0), v, path, shown, errs),
         Value::Array(items) => {
-            let n = items.len() as u64;
-            if let Some(min) = s.min_items
-                && n < min
-            {
-                errs.push(err_invalid(
-                    path,
-                    n.into(),
-                    format!("{shown} in body should have at least {min} items"),
-                ));
-            }
-            if let Some(max) = s.max_items
-                && n > max
-            {
-                errs.push(FieldError {
-                    kind: FieldErrorKind::TooMany,
-                    field: path.to_string(),
-                    value: Some(n.into()),
-                    detail: format!("must have at most {max} items"),
-                });
-            }
+            let bounds = (s.min_items, s.max_items);
+            validate_count(items.len(), bounds, "items", path, shown, errs);
             if let Some(is) = &s.items {
                 for (i, item) in items.iter().enumerate() {
                     validate_at(is, item, &index(path, i), false, errs);
@@ -399,26 +363,8 @@ fn validate_at(s: &Schema, v: &Value, path: &str, root: bool, errs: &mut Vec<Fie
             validate_list_type(s, items, path, errs);
         }
         Value::Object(map) => {
-            let n = map.len() as u64;
-            if let Some(min) = s.min_properties
-                && n < min
-            {
-                errs.push(err_invalid(
-                    path,
-                    n.into(),
-                    format!("{shown} in body should have at least {min} properties"),
-                ));
-            }
-            if let Some(max) = s.max_properties
-                && n > max
-            {
-                errs.push(FieldError {
-                    kind: FieldErrorKind::TooMany,
-                    field: path.to_string(),
-                    value: Some(n.into()),
-                    detail: format!("must have at most {max} items"),
-                });
-            }
+            let bounds = (s.min_properties, s.max_properties);
+            validate_count(map.len(), bounds, "properties", path, shown, errs);
             for r in &s.required {
                 if !map.contains_key(r) {
                     errs.push(FieldError::required(child(path, r), ""));
@@ -440,6 +386,39 @@ fn validate_at(s: &Schema, v: &Value, path: &str, root: bool, errs: &mut Vec<Fie
     validate_combinators(s, v, path, shown, errs);
 }
 
+/// minItems/maxItems and minProperties/maxProperties. The real server words a minimum in
+/// kube-openapi's terms (`items`, `properties`) and a maximum as `field.TooMany` (always
+/// "items").
+fn validate_count(
+    n: usize,
+    (min, max): (Option<u64>, Option<u64>),
+    what: &str,
+    path: &str,
+    shown: &str,
+    errs: &mut Vec<FieldError>,
+) {
+    let n = n as u64;
+    if let Some(min) = min
+        && n < min
+    {
+        errs.push(FieldError::invalid(
+            path,
+            n.into(),
+            format!("{shown} in body should have at least {min} {what}"),
+        ));
+    }
+    if let Some(max) = max
+        && n > max
+    {
+        errs.push(FieldError {
+            kind: FieldErrorKind::TooMany,
+            field: path.to_string(),
+            value: Some(n.into()),
+            detail: format!("must have at most {max} items"),
+        });
+    }
+}
+
 fn validate_string(s: &Schema, text: &str, path: &str, shown: &str, errs: &mut Vec<FieldError>) {
     let len = text.chars().count() as u64;
     if let Some(max) = s.max_length
@@ -455,7 +434,7 @@ fn validate_string(s: &Schema, text: &str, path: &str, shown: &str, errs: &mut V
     if let Some(min) = s.min_length
         && len < min
     {
-        errs.push(err_invalid(
+        errs.push(FieldError::invalid(
             path,
             text.into(),
             format!("{shown} in body should be at least {min} chars long"),
@@ -464,7 +443,7 @@ fn validate_string(s: &Schema, text: &str, path: &str, shown: &str, errs: &mut V
     if let Some((p, re)) = &s.pattern
         && !re.is_match(text)
     {
-        errs.push(err_invalid(
+        errs.push(FieldError::invalid(
             path,
             text.into(),
             format!("{shown} in body should match '{p}'"),
@@ -473,14 +452,7 @@ fn validate_string(s: &Schema, text: &str, path: &str, shown: &str, errs: &mut V
     if let Some(f) = &s.format
         && !format_ok(f, text)
     {
-        errs.push(
-            err_invalid(
-                path,
-                text.into(),
-                format!("{shown} in body must be of type {f}: \"{text}\""),
-            )
-            .with_kind(FieldErrorKind::TypeInvalid),
-        );
+        errs.push(type_invalid(path, shown, f, text));
     }
 }
 
@@ -489,7 +461,6 @@ fn format_ok(format: &str, text: &str) -> bool {
     match format {
         "date-time" => text.parse::<jiff::Timestamp>().is_ok(),
         "date" => text.parse::<jiff::civil::Date>().is_ok() && text.len() == 10,
-        "int-or-string" | "byte" | "int32" | "int64" => true,
         _ => true,
     }
 }
@@ -504,13 +475,13 @@ fn validate_number(s: &Schema, x: f64, v: &Value, path: &str, shown: &str, errs:
     };
     if let Some(min) = s.minimum {
         if s.exclusive_minimum && x <= min {
-            errs.push(err_invalid(
+            errs.push(FieldError::invalid(
                 path,
                 v.clone(),
                 format!("{shown} in body should be greater than {}", shown_num(min)),
             ));
         } else if !s.exclusive_minimum && x < min {
-            errs.push(err_invalid(
+            errs.push(FieldError::invalid(
                 path,
                 v.clone(),
                 format!(
@@ -522,13 +493,13 @@ fn validate_number(s: &Schema, x: f64, v: &Value, path: &str, shown: &str, errs:
     }
     if let Some(max) = s.maximum {
         if s.exclusive_maximum && x >= max {
-            errs.push(err_invalid(
+            errs.push(FieldError::invalid(
                 path,
                 v.clone(),
                 format!("{shown} in body should be less than {}", shown_num(max)),
             ));
         } else if !s.exclusive_maximum && x > max {
-            errs.push(err_invalid(
+            errs.push(FieldError::invalid(
                 path,
                 v.clone(),
                 format!(
@@ -542,7 +513,7 @@ fn validate_number(s: &Schema, x: f64, v: &Value, path: &str, shown: &str, errs:
         && m > 0.0
         && (x / m).fract() != 0.0
     {
-        errs.push(err_invalid(
+        errs.push(FieldError::invalid(
             path,
             v.clone(),
             format!("{shown} in body should be a multiple of {}", shown_num(m)),
@@ -604,14 +575,14 @@ fn validate_combinators(s: &Schema, v: &Value, path: &str, shown: &str, errs: &m
         e.is_empty()
     };
     if !s.any_of.is_empty() && !s.any_of.iter().any(passes) {
-        errs.push(err_invalid(
+        errs.push(FieldError::invalid(
             path,
             v.clone(),
             format!("{shown} in body must be of type anyOf"),
         ));
     }
     if !s.one_of.is_empty() && s.one_of.iter().filter(|sub| passes(sub)).count() != 1 {
-        errs.push(err_invalid(
+        errs.push(FieldError::invalid(
             path,
             v.clone(),
             format!("{shown} in body must validate one and only one schema (oneOf)"),
@@ -620,7 +591,7 @@ fn validate_combinators(s: &Schema, v: &Value, path: &str, shown: &str, errs: &m
     if let Some(not) = &s.not
         && passes(not)
     {
-        errs.push(err_invalid(
+        errs.push(FieldError::invalid(
             path,
             v.clone(),
             format!("{shown} in body should not be valid against the schema (not)"),

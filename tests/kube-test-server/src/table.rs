@@ -366,6 +366,15 @@ fn columns_and_cells(rt: &ResourceType) -> (Vec<Value>, RowCells<'_>) {
     }
 }
 
+/// An object reduced to its metadata (`as=PartialObjectMetadata`, `includeObject=Metadata`).
+pub fn partial_object_metadata(obj: &Value) -> Value {
+    json!({
+        "kind": "PartialObjectMetadata",
+        "apiVersion": "meta.k8s.io/v1",
+        "metadata": obj.get("metadata").cloned().unwrap_or(json!({})),
+    })
+}
+
 /// A Table for a list (or one object). `core_shape` gives the object rows are computed from
 /// (Events are printed from their core shape); the row object is the served object.
 pub fn table(
@@ -383,13 +392,7 @@ pub fn table(
             let mut row = json!({"cells": cells(core_shape, now)});
             match include {
                 IncludeObject::None => row["object"] = Value::Null,
-                IncludeObject::Metadata => {
-                    row["object"] = json!({
-                        "kind": "PartialObjectMetadata",
-                        "apiVersion": "meta.k8s.io/v1",
-                        "metadata": served.get("metadata").cloned().unwrap_or(json!({})),
-                    });
-                }
+                IncludeObject::Metadata => row["object"] = partial_object_metadata(served),
                 IncludeObject::Object => row["object"] = served.clone(),
             }
             row

@@ -17,7 +17,7 @@ use kube::{CustomResourceExt, Resource, ResourceExt};
 use serde_json::{Value, json};
 use vpce_rollout::api::InterfaceEndpoint;
 
-use support::{Harness, endpoint, endpoint_in, raw};
+use support::{ENDPOINTS, Harness, endpoint, endpoint_in, merge, merge_status, raw};
 
 fn api_error(e: kube::Error) -> kube::core::Status {
     match e {
@@ -199,13 +199,9 @@ async fn a_namespace_with_finalized_content_stays_terminating_until_the_content_
             .deletion_timestamp
             .is_some()
     );
-    eps.patch(
-        "held",
-        &PatchParams::default(),
-        &Patch::Merge(json!({"metadata": {"finalizers": null}})),
-    )
-    .await
-    .expect("released");
+    merge(&eps, "held", json!({"metadata": {"finalizers": null}}))
+        .await
+        .expect("released");
     assert!(namespaces.get_opt("team-b").await.expect("get").is_none());
 }
 
@@ -389,9 +385,7 @@ async fn lists_filter_by_label_and_field_selectors_and_page_with_continue() {
     assert_eq!(first.metadata.remaining_item_count, Some(1));
     assert_eq!(names(first), ["a", "b", "c"]);
     // Pages are consistent: a write between pages does not show up in the next one.
-    eps.create(&PostParams::default(), &endpoint("e"))
-        .await
-        .expect("created");
+    h.create("e").await;
     let second = eps
         .list(&ListParams::default().limit(3).continue_token(&token))
         .await
@@ -410,13 +404,10 @@ async fn lists_filter_by_label_and_field_selectors_and_page_with_continue() {
 }
 
 #[tokio::test]
-async fn replace_with_a_stale_resource_version_is_a_409_conflict() {
+async fn replace_with_a_stale_resource_version_is_a_409_conflict_and_without_one_a_422() {
     let h = Harness::start().await;
     let eps = h.endpoints();
-    let v1 = eps
-        .create(&PostParams::default(), &endpoint("logs"))
-        .await
-        .expect("created");
+    let v1 = h.create("logs").await;
     let mut newer = v1.clone();
     newer.spec.service_name = "com.amazonaws.ap-northeast-1.ssm".into();
     eps.replace("logs", &PostParams::default(), &newer)
@@ -432,11 +423,33 @@ async fn replace_with_a_stale_resource_version_is_a_409_conflict() {
         stale.message,
         "Operation cannot be fulfilled on interfaceendpoints.vpce-rollout.dev \"logs\": the object has been modified; please apply your changes to the latest version and try again"
     );
+    // Custom resources (like Leases and CRDs) allow no unconditional update: a PUT must name
+    // the version it replaces, the main resource and the status alike.
     let mut unconditional = v1.clone();
     unconditional.metadata.resource_version = None;
-    eps.replace("logs", &PostParams::default(), &unconditional)
+    let refused = api_error(
+        eps.replace("logs", &PostParams::default(), &unconditional)
+            .await
+            .expect_err("no resourceVersion"),
+    );
+    assert_eq!((refused.code, refused.reason.as_str()), (422, "Invalid"));
+    assert_eq!(
+        refused.message,
+        "interfaceendpoints.vpce-rollout.dev \"logs\" is invalid: metadata.resourceVersion: Invalid value: 0x0: must be specified for an update"
+    );
+    let status = api_error(
+        eps.replace_status("logs", &PostParams::default(), &unconditional)
+            .await
+            .expect_err("no resourceVersion"),
+    );
+    assert_eq!(status.code, 422);
+    let namespaces: Api<Namespace> = Api::all(h.client.clone());
+    let mut ns = namespaces.get("default").await.expect("default");
+    ns.metadata.resource_version = None;
+    namespaces
+        .replace("default", &PostParams::default(), &ns)
         .await
-        .expect("no resourceVersion: unconditional");
+        .expect("Namespaces may be replaced unconditionally");
     eps.delete("logs", &DeleteParams::default())
         .await
         .expect("deleted");
@@ -448,30 +461,14 @@ async fn every_write_bumps_one_cluster_wide_resource_version_and_no_op_writes_do
     let h = Harness::start().await;
     let eps = h.endpoints();
     let rv = |o: &InterfaceEndpoint| o.resource_version().expect("rv").parse::<u64>().expect("number");
-    let a = eps
-        .create(&PostParams::default(), &endpoint("a"))
-        .await
-        .expect("a");
-    let b = eps
-        .create(&PostParams::default(), &endpoint("b"))
-        .await
-        .expect("b");
+    let a = h.create("a").await;
+    let b = h.create("b").await;
     assert_eq!(rv(&b), rv(&a) + 1);
-    let a2 = eps
-        .patch(
-            "a",
-            &PatchParams::default(),
-            &Patch::Merge(json!({"metadata": {"labels": {"x": "1"}}})),
-        )
+    let a2 = merge(&eps, "a", json!({"metadata": {"labels": {"x": "1"}}}))
         .await
         .expect("patched");
     assert_eq!(rv(&a2), rv(&b) + 1);
-    let same = eps
-        .patch(
-            "a",
-            &PatchParams::default(),
-            &Patch::Merge(json!({"metadata": {"labels": {"x": "1"}}})),
-        )
+    let same = merge(&eps, "a", json!({"metadata": {"labels": {"x": "1"}}}))
         .await
         .expect("no-op");
     assert_eq!(rv(&same), rv(&a2), "a patch that changes nothing writes nothing");
@@ -482,33 +479,16 @@ async fn every_write_bumps_one_cluster_wide_resource_version_and_no_op_writes_do
 async fn generation_bumps_on_spec_changes_only() {
     let h = Harness::start().await;
     let eps = h.endpoints();
-    eps.create(&PostParams::default(), &endpoint("logs"))
-        .await
-        .expect("created");
-    let labelled = eps
-        .patch(
-            "logs",
-            &PatchParams::default(),
-            &Patch::Merge(json!({"metadata": {"labels": {"a": "b"}}})),
-        )
+    h.create("logs").await;
+    let labelled = merge(&eps, "logs", json!({"metadata": {"labels": {"a": "b"}}}))
         .await
         .expect("labels");
     assert_eq!(labelled.metadata.generation, Some(1));
-    let status = eps
-        .patch_status(
-            "logs",
-            &PatchParams::default(),
-            &Patch::Merge(json!({"status": {"phase": "Verifying"}})),
-        )
+    let status = merge_status(&eps, "logs", json!({"status": {"phase": "Verifying"}}))
         .await
         .expect("status");
     assert_eq!(status.metadata.generation, Some(1));
-    let spec = eps
-        .patch(
-            "logs",
-            &PatchParams::default(),
-            &Patch::Merge(json!({"spec": {"region": "ap-northeast-1"}})),
-        )
+    let spec = merge(&eps, "logs", json!({"spec": {"region": "ap-northeast-1"}}))
         .await
         .expect("spec");
     assert_eq!(spec.metadata.generation, Some(2));
@@ -522,27 +502,25 @@ async fn the_status_subresource_separates_spec_and_status_writes() {
     e.status = Some(serde_json::from_value(json!({"phase": "Ready"})).expect("status"));
     let created = eps.create(&PostParams::default(), &e).await.expect("created");
     assert!(created.status.is_none(), "status is dropped on create");
-    let through_main = eps
-        .patch(
-            "logs",
-            &PatchParams::default(),
-            &Patch::Merge(json!({"spec": {"region": "eu-west-1"}, "status": {"phase": "Ready"}})),
-        )
-        .await
-        .expect("patched");
+    let through_main = merge(
+        &eps,
+        "logs",
+        json!({"spec": {"region": "eu-west-1"}, "status": {"phase": "Ready"}}),
+    )
+    .await
+    .expect("patched");
     assert!(
         through_main.status.is_none(),
         "writes to the main resource ignore status"
     );
     assert_eq!(through_main.spec.region.as_deref(), Some("eu-west-1"));
-    let through_status = eps
-        .patch_status(
-            "logs",
-            &PatchParams::default(),
-            &Patch::Merge(json!({"spec": {"region": "us-east-1"}, "status": {"phase": "Verifying"}})),
-        )
-        .await
-        .expect("patched");
+    let through_status = merge_status(
+        &eps,
+        "logs",
+        json!({"spec": {"region": "us-east-1"}, "status": {"phase": "Verifying"}}),
+    )
+    .await
+    .expect("patched");
     assert_eq!(
         through_status.spec.region.as_deref(),
         Some("eu-west-1"),
@@ -568,9 +546,7 @@ async fn the_status_subresource_separates_spec_and_status_writes() {
 async fn merge_and_json_patches_apply_and_a_failed_json_patch_test_is_422() {
     let h = Harness::start().await;
     let eps = h.endpoints();
-    eps.create(&PostParams::default(), &endpoint("logs"))
-        .await
-        .expect("created");
+    h.create("logs").await;
     let patch: json_patch::Patch = serde_json::from_value(json!([
         {"op": "test", "path": "/spec/vpcId", "value": "vpc-0a1b2c3d"},
         {"op": "add", "path": "/spec/subnetIds/-", "value": "subnet-0000000b"},
@@ -594,7 +570,7 @@ async fn merge_and_json_patches_apply_and_a_failed_json_patch_test_is_422() {
     let (code, status) = raw(
         &h.client,
         "PATCH",
-        "/apis/vpce-rollout.dev/v1alpha1/namespaces/default/interfaceendpoints/logs",
+        &format!("{ENDPOINTS}/logs"),
         Some("application/strategic-merge-patch+json"),
         Some(json!({})),
     )
@@ -677,7 +653,7 @@ async fn server_side_apply_merges_managers_records_managed_fields_and_conflicts_
     let no_manager = raw(
         &h.client,
         "PATCH",
-        "/apis/vpce-rollout.dev/v1alpha1/namespaces/default/interfaceendpoints/logs",
+        &format!("{ENDPOINTS}/logs"),
         Some("application/apply-patch+yaml"),
         Some(config),
     )
@@ -687,6 +663,32 @@ async fn server_side_apply_merges_managers_records_managed_fields_and_conflicts_
         no_manager.1["message"],
         "PatchOptions.meta.k8s.io \"\" is invalid: fieldManager: Required value: is required for apply patch"
     );
+}
+
+#[tokio::test]
+async fn a_status_applied_without_a_map_it_applied_before_loses_the_map_and_its_defaults() {
+    let h = Harness::start().await;
+    let eps = h.endpoints();
+    h.create("logs").await;
+    let status = |s: Value| json!({"apiVersion": "vpce-rollout.dev/v1alpha1", "kind": "InterfaceEndpoint", "status": s});
+    let controller = PatchParams::apply("controller");
+    let counted = json!({"phase": "Verifying",
+        "clients": {"total": 2, "reachable": 1, "blocked": 1, "ready": "1/2"}});
+    let with_clients = eps
+        .patch_status("logs", &controller, &Patch::Apply(status(counted)))
+        .await
+        .expect("applied");
+    let clients = with_clients.status.and_then(|s| s.clients).expect("clients");
+    assert_eq!(clients.excluded, 0, "defaulted, so owned by nobody");
+    let without = eps
+        .patch_status(
+            "logs",
+            &controller,
+            &Patch::Apply(status(json!({"phase": "Ready"}))),
+        )
+        .await
+        .expect("no defaulted remnant of `clients` is left to fail its required fields");
+    assert!(without.status.expect("status").clients.is_none());
 }
 
 #[tokio::test]
@@ -731,13 +733,9 @@ async fn deletion_waits_for_finalizers_and_forbids_new_ones() {
         "{}",
         refused.message
     );
-    eps.patch(
-        "logs",
-        &PatchParams::default(),
-        &Patch::Merge(json!({"metadata": {"finalizers": []}})),
-    )
-    .await
-    .expect("last finalizer removed");
+    merge(&eps, "logs", json!({"metadata": {"finalizers": []}}))
+        .await
+        .expect("last finalizer removed");
     assert!(eps.get_opt("logs").await.expect("get").is_none());
 }
 
@@ -752,16 +750,10 @@ async fn watches_stream_changes_and_resume_from_a_resource_version() {
         .metadata
         .resource_version
         .expect("rv");
-    eps.create(&PostParams::default(), &endpoint("a"))
+    h.create("a").await;
+    merge(&eps, "a", json!({"spec": {"region": "eu-west-1"}}))
         .await
-        .expect("created");
-    eps.patch(
-        "a",
-        &PatchParams::default(),
-        &Patch::Merge(json!({"spec": {"region": "eu-west-1"}})),
-    )
-    .await
-    .expect("patched");
+        .expect("patched");
     eps.delete("a", &DeleteParams::default()).await.expect("deleted");
     // Resuming from before the three writes replays them, in order.
     let mut stream = eps
@@ -793,13 +785,9 @@ async fn watches_stream_changes_and_resume_from_a_resource_version() {
     eps.create(&PostParams::default(), &labelled)
         .await
         .expect("created");
-    eps.patch(
-        "b",
-        &PatchParams::default(),
-        &Patch::Merge(json!({"metadata": {"labels": {"team": "y"}}})),
-    )
-    .await
-    .expect("relabelled");
+    merge(&eps, "b", json!({"metadata": {"labels": {"team": "y"}}}))
+        .await
+        .expect("relabelled");
     let mut stream = eps
         .watch(&WatchParams::default().labels("team=x").timeout(2), &now)
         .await
@@ -821,9 +809,7 @@ async fn watches_stream_changes_and_resume_from_a_resource_version() {
 async fn watches_send_bookmarks_when_asked_and_end_at_their_timeout() {
     let h = Harness::start().await;
     let eps = h.endpoints();
-    eps.create(&PostParams::default(), &endpoint("a"))
-        .await
-        .expect("created");
+    h.create("a").await;
     let rv = h.server.resource_version().to_string();
     let started = std::time::Instant::now();
     let stream = eps
@@ -861,9 +847,7 @@ async fn a_watch_from_a_compacted_resource_version_gets_410_expired() {
     let h = Harness::start().await;
     let eps = h.endpoints();
     let old = h.server.resource_version().to_string();
-    eps.create(&PostParams::default(), &endpoint("a"))
-        .await
-        .expect("created");
+    h.create("a").await;
     h.server.compact();
     let mut stream = eps
         .watch(&WatchParams::default().timeout(2), &old)
@@ -889,9 +873,7 @@ async fn a_watch_from_a_compacted_resource_version_gets_410_expired() {
 async fn the_kube_runtime_watcher_and_reflector_follow_the_server() {
     let h = Harness::start().await;
     let eps = h.endpoints();
-    eps.create(&PostParams::default(), &endpoint("before"))
-        .await
-        .expect("created");
+    h.create("before").await;
     let (reader, writer) = kube::runtime::reflector::store::<InterfaceEndpoint>();
     let stream = kube::runtime::reflector(
         writer,
@@ -902,9 +884,7 @@ async fn the_kube_runtime_watcher_and_reflector_follow_the_server() {
     );
     let task = tokio::spawn(stream.applied_objects().for_each(|_| async {}));
     reader.wait_until_ready().await.expect("initial list");
-    eps.create(&PostParams::default(), &endpoint("after"))
-        .await
-        .expect("created");
+    h.create("after").await;
     eps.delete("before", &DeleteParams::default())
         .await
         .expect("deleted");
@@ -917,9 +897,7 @@ async fn the_kube_runtime_watcher_and_reflector_follow_the_server() {
     assert_eq!(names, ["after"]);
     // After a compaction the watcher relists (410) and still converges.
     h.server.compact();
-    eps.create(&PostParams::default(), &endpoint("later"))
-        .await
-        .expect("created");
+    h.create("later").await;
     support::eventually(|| (reader.state().len() == 2).then_some(())).await;
     task.abort();
 }
@@ -928,9 +906,7 @@ async fn the_kube_runtime_watcher_and_reflector_follow_the_server() {
 async fn a_streaming_list_watcher_gets_initial_events_and_the_end_bookmark() {
     let h = Harness::start().await;
     let eps = h.endpoints();
-    eps.create(&PostParams::default(), &endpoint("a"))
-        .await
-        .expect("created");
+    h.create("a").await;
     let config = kube::runtime::watcher::Config::default().streaming_lists();
     let mut events = kube::runtime::watcher(eps.clone(), config).boxed();
     let mut applied = Vec::new();
@@ -949,9 +925,7 @@ async fn a_controller_with_the_finalizer_helper_ssa_status_and_events_runs_to_de
     let h = Harness::start().await;
     let eps = h.endpoints();
     let handle = tokio::spawn(support::run_controller(h.client.clone()));
-    eps.create(&PostParams::default(), &endpoint("logs"))
-        .await
-        .expect("created");
+    h.create("logs").await;
     let ready = support::eventually_async(|| async {
         let e = eps.get("logs").await.ok()?;
         (e.status.as_ref()?.phase == vpce_rollout::api::RolloutPhase::Ready).then_some(e)
@@ -1008,14 +982,7 @@ async fn invalid_custom_resources_get_422_with_field_causes_and_unknown_fields_a
     // Unknown fields are dropped, with a warning unless asked to be strict.
     let mut body = serde_json::to_value(endpoint("extra")).expect("json");
     body["spec"]["colour"] = json!("blue");
-    let (code, created) = raw(
-        &h.client,
-        "POST",
-        "/apis/vpce-rollout.dev/v1alpha1/namespaces/default/interfaceendpoints",
-        None,
-        Some(body.clone()),
-    )
-    .await;
+    let (code, created) = raw(&h.client, "POST", ENDPOINTS, None, Some(body.clone())).await;
     assert_eq!(code, 201);
     assert!(created["spec"].get("colour").is_none());
     assert_eq!(
@@ -1027,7 +994,7 @@ async fn invalid_custom_resources_get_422_with_field_causes_and_unknown_fields_a
     let (code, status) = raw(
         &h.client,
         "POST",
-        "/apis/vpce-rollout.dev/v1alpha1/namespaces/default/interfaceendpoints?fieldValidation=Strict",
+        &format!("{ENDPOINTS}?fieldValidation=Strict"),
         None,
         Some(body),
     )
@@ -1068,20 +1035,18 @@ async fn errors_are_statuses_with_the_real_reason_and_code() {
     let (code, status) = raw(
         &h.client,
         "PUT",
-        "/apis/vpce-rollout.dev/v1alpha1/namespaces/default/interfaceendpoints/x",
+        &format!("{ENDPOINTS}/x"),
         None,
         Some(json!({
         "apiVersion": "vpce-rollout.dev/v1alpha1", "kind": "InterfaceEndpoint", "metadata": {"name": "y"}})),
     )
     .await;
     assert_eq!((code, status["reason"].as_str()), (404, Some("NotFound")));
-    eps.create(&PostParams::default(), &endpoint("x"))
-        .await
-        .expect("created");
+    h.create("x").await;
     let (code, status) = raw(
         &h.client,
         "PUT",
-        "/apis/vpce-rollout.dev/v1alpha1/namespaces/default/interfaceendpoints/x",
+        &format!("{ENDPOINTS}/x"),
         None,
         Some(json!({
         "apiVersion": "vpce-rollout.dev/v1alpha1", "kind": "InterfaceEndpoint", "metadata": {"name": "y"}})),
@@ -1106,9 +1071,7 @@ async fn errors_are_statuses_with_the_real_reason_and_code() {
 async fn tables_use_the_printer_columns_and_format_ages() {
     let h = Harness::start().await;
     let eps = h.endpoints();
-    eps.create(&PostParams::default(), &endpoint("logs"))
-        .await
-        .expect("created");
+    h.create("logs").await;
     eps.patch_status(
         "logs",
         &PatchParams::default(),
@@ -1120,7 +1083,7 @@ async fn tables_use_the_printer_columns_and_format_ages() {
     .expect("status");
     let (code, table) = support::raw_accept(
         &h.client,
-        "/apis/vpce-rollout.dev/v1alpha1/namespaces/default/interfaceendpoints",
+        ENDPOINTS,
         "application/json;as=Table;v=v1;g=meta.k8s.io,application/json",
     )
     .await;

@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use futures::StreamExt;
 use http_body_util::BodyExt;
-use kube::api::{Api, Patch, PatchParams};
+use kube::api::{Api, Patch, PatchParams, PostParams};
 use kube::config::{KubeConfigOptions, Kubeconfig};
 use kube::runtime::controller::{Action, Controller};
 use kube::runtime::events::{Event, EventType, Recorder, Reporter};
@@ -68,6 +68,37 @@ impl Harness {
     pub fn endpoints(&self) -> Api<InterfaceEndpoint> {
         Api::namespaced(self.client.clone(), "default")
     }
+
+    /// Creates the valid endpoint `name` in `default`.
+    pub async fn create(&self, name: &str) -> InterfaceEndpoint {
+        self.endpoints()
+            .create(&PostParams::default(), &endpoint(name))
+            .await
+            .expect("created")
+    }
+}
+
+/// The URL of the endpoints in `default`, for raw requests.
+pub const ENDPOINTS: &str = "/apis/vpce-rollout.dev/v1alpha1/namespaces/default/interfaceendpoints";
+
+/// A JSON merge patch of an endpoint.
+pub async fn merge(
+    api: &Api<InterfaceEndpoint>,
+    name: &str,
+    patch: Value,
+) -> Result<InterfaceEndpoint, kube::Error> {
+    api.patch(name, &PatchParams::default(), &Patch::Merge(patch))
+        .await
+}
+
+/// A JSON merge patch of an endpoint's status.
+pub async fn merge_status(
+    api: &Api<InterfaceEndpoint>,
+    name: &str,
+    patch: Value,
+) -> Result<InterfaceEndpoint, kube::Error> {
+    api.patch_status(name, &PatchParams::default(), &Patch::Merge(patch))
+        .await
 }
 
 /// A valid endpoint in `default`.
