@@ -151,9 +151,14 @@ async fn only_the_lease_holder_reconciles_and_the_standby_takes_over_when_it_sto
     )
     .await;
 
-    let (reconciles_a, leader_a) = first.metrics().await;
+    // The status is written inside the reconcile; the counter moves when it returns.
+    eventually("replica-a to count its reconcile", async || {
+        first.metrics().await.0 > 0.0
+    })
+    .await;
+    let (_, leader_a) = first.metrics().await;
     let (reconciles_b, leader_b) = second.metrics().await;
-    assert!(reconciles_a > 0.0 && leader_a == 1.0, "the leader reconciles");
+    assert_eq!(leader_a, 1.0, "the leader says so");
     assert_eq!((reconciles_b, leader_b), (0.0, 0.0), "the standby does not");
     assert_eq!(holder(&client).await.as_deref(), Some("replica-a"));
 
