@@ -16,7 +16,7 @@ use vpce_rollout::aws::observe::{ObserveScope, observe_vpc};
 use vpce_rollout::aws::{Ec2, EndpointFilter, RuleFilter};
 
 use crate::bench::{Bench, MotoBench, logs_service};
-use crate::harness::{self, create_namespace, event_reasons, wait_for, wait_gone};
+use crate::harness::{self, assert_events, create_namespace, wait_for, wait_gone};
 use crate::moto::{REGION, moto};
 
 const PATIENCE: Duration = Duration::from_secs(90);
@@ -305,18 +305,18 @@ async fn the_binary_rolls_out_the_incident_on_moto_with_approval_drift_restart_a
             .any(|t| t.key == OWNER_TAG && t.value == format!("{ns}/{name}"))
     }));
 
-    let reasons = event_reasons(&client, ns, name).await;
-    for expected in [
-        "EndpointCreated",
-        "PlanAwaitingApproval",
-        "RulesAuthorized",
-        "PrivateDnsEnabled",
-    ] {
-        assert!(
-            reasons.iter().any(|r| r == expected),
-            "no {expected} Event in {reasons:?}"
-        );
-    }
+    assert_events(
+        &client,
+        ns,
+        name,
+        &[
+            "EndpointCreated",
+            "PlanAwaitingApproval",
+            "RulesAuthorized",
+            "PrivateDnsEnabled",
+        ],
+    )
+    .await;
     let table = kubectl(&kubeconfig, &["-n", ns, "get", "vpce"], None);
     let header: Vec<&str> = table.lines().next().unwrap().split_whitespace().collect();
     assert_eq!(
@@ -368,12 +368,7 @@ async fn the_binary_rolls_out_the_incident_on_moto_with_approval_drift_restart_a
         "the condition names the blocked clients: {}",
         reachable.message
     );
-    assert!(
-        event_reasons(&client, ns, name)
-            .await
-            .iter()
-            .any(|r| r == "Degraded")
-    );
+    assert_events(&client, ns, name, &["Degraded"]).await;
     let patch = format!(r#"{{"spec":{{"approval":{{"planId":"{}"}}}}}}"#, new_plan.id);
     kubectl(
         &kubeconfig,
@@ -439,8 +434,7 @@ async fn the_binary_rolls_out_the_incident_on_moto_with_approval_drift_restart_a
         endpoints().await.iter().all(|e| e.state_lower() != "available"),
         "the endpoint is deleted"
     );
-    let reasons = event_reasons(&client, ns, name).await;
-    assert!(reasons.iter().any(|r| r == "EndpointDeleted"), "{reasons:?}");
+    assert_events(&client, ns, name, &["EndpointDeleted"]).await;
     drop(binary);
 }
 

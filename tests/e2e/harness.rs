@@ -97,6 +97,27 @@ pub async fn event_reasons(client: &kube::Client, namespace: &str, name: &str) -
         .collect()
 }
 
+/// Asserts that an Event of each of `reasons` is recorded about `name`. Events are recorded
+/// right after the status is written, so a test that has just seen the status waits a little.
+pub async fn assert_events(client: &kube::Client, namespace: &str, name: &str, reasons: &[&str]) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let recorded = event_reasons(client, namespace, name).await;
+        let missing: Vec<&&str> = reasons
+            .iter()
+            .filter(|r| !recorded.iter().any(|x| x == **r))
+            .collect();
+        if missing.is_empty() {
+            return;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "no {missing:?} Event in {recorded:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
 /// How many times an Event with `reason` was recorded about `name`, counting series.
 pub async fn event_count(client: &kube::Client, namespace: &str, name: &str, reason: &str) -> i32 {
     events_about(client, namespace, name)

@@ -23,7 +23,7 @@ use vpce_rollout::engine::incident;
 use vpce_rollout::model::{Protocol, tags_from};
 use vpce_rollout::plan::Timing;
 
-use crate::harness::{self, create_namespace, event_count, event_reasons, wait_for, wait_gone};
+use crate::harness::{self, assert_events, create_namespace, event_count, wait_for, wait_gone};
 
 const NS: &str = "platform";
 const NAME: &str = "cloudwatch-logs";
@@ -129,21 +129,47 @@ fn phase_is(phase: RolloutPhase) -> impl Fn(&InterfaceEndpoint) -> bool {
     move |o| o.status.as_ref().is_some_and(|s| s.phase == phase)
 }
 
+/// The API server with the namespace, the simulated AWS side, a running controller, and the
+/// incident's InterfaceEndpoint created with `spec`.
+struct Scene {
+    _server: kube_test_server::TestServer,
+    client: kube::Client,
+    aws: Aws,
+    controller: Controller,
+    api: Api<InterfaceEndpoint>,
+    uid: String,
+}
+
+impl Scene {
+    async fn start(spec: InterfaceEndpointSpec) -> Scene {
+        let (server, client) = harness::cluster().await;
+        create_namespace(&client, NS).await;
+        let aws = Aws::incident();
+        let controller = Controller::start(&client, &aws);
+        let api: Api<InterfaceEndpoint> = Api::namespaced(client.clone(), NS);
+        let created = api.create(&PostParams::default(), &endpoint(spec)).await.unwrap();
+        let uid = created.metadata.uid.clone().unwrap();
+        Scene {
+            _server: server,
+            client,
+            aws,
+            controller,
+            api,
+            uid,
+        }
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn approval_by_a_spec_patch_unblocks_the_rollout_and_private_dns_comes_only_after() {
-    let (_server, client) = harness::cluster().await;
-    create_namespace(&client, NS).await;
-    let aws = Aws::incident();
-    let controller = Controller::start(&client, &aws);
-    let api: Api<InterfaceEndpoint> = Api::namespaced(client.clone(), NS);
-    let created = api
-        .create(
-            &PostParams::default(),
-            &endpoint(incident::spec(RemediationMode::Approval)),
-        )
-        .await
-        .unwrap();
-    let uid = created.metadata.uid.clone().unwrap();
+    let Scene {
+        _server,
+        client,
+        aws,
+        controller,
+        api,
+        uid,
+    } = Scene::start(incident::spec(RemediationMode::Approval)).await;
 
     let waiting = wait_for(
         &api,
@@ -212,37 +238,32 @@ async fn approval_by_a_spec_patch_unblocks_the_rollout_and_private_dns_comes_onl
         .unwrap();
     assert!(authorized < dns_on, "{mutations:?}");
 
-    let reasons = event_reasons(&client, NS, NAME).await;
-    for expected in [
-        "EndpointCreated",
-        "ClientsBlocked",
-        "PlanAwaitingApproval",
-        "RulesAuthorized",
-        "PrivateDnsEnabled",
-    ] {
-        assert!(
-            reasons.iter().any(|r| r == expected),
-            "no {expected} Event in {reasons:?}"
-        );
-    }
+    assert_events(
+        &client,
+        NS,
+        NAME,
+        &[
+            "EndpointCreated",
+            "ClientsBlocked",
+            "PlanAwaitingApproval",
+            "RulesAuthorized",
+            "PrivateDnsEnabled",
+        ],
+    )
+    .await;
     controller.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn drift_is_re_remediated_and_deletion_revokes_only_the_controllers_rules() {
-    let (_server, client) = harness::cluster().await;
-    create_namespace(&client, NS).await;
-    let aws = Aws::incident();
-    let controller = Controller::start(&client, &aws);
-    let api: Api<InterfaceEndpoint> = Api::namespaced(client.clone(), NS);
-    let created = api
-        .create(
-            &PostParams::default(),
-            &endpoint(incident::spec(RemediationMode::Auto)),
-        )
-        .await
-        .unwrap();
-    let uid = created.metadata.uid.clone().unwrap();
+    let Scene {
+        _server,
+        client,
+        aws,
+        controller,
+        api,
+        uid,
+    } = Scene::start(incident::spec(RemediationMode::Auto)).await;
     wait_for(&api, NAME, PATIENCE, "Ready", phase_is(RolloutPhase::Ready)).await;
 
     // Someone removes the controller's rule by hand: the Auto mode puts it back.
@@ -311,25 +332,22 @@ async fn drift_is_re_remediated_and_deletion_revokes_only_the_controllers_rules(
             .any(|r| r.security_group_rule_id == foreign[0].security_group_rule_id),
         "the foreign rule is intact"
     );
-    let reasons = event_reasons(&client, NS, NAME).await;
-    assert!(
-        reasons.iter().any(|r| r == "RulesRevoked") && reasons.iter().any(|r| r == "EndpointDeleted"),
-        "{reasons:?}"
-    );
+    assert_events(&client, NS, NAME, &["RulesRevoked", "EndpointDeleted"]).await;
     controller.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn retain_leaves_the_endpoint_and_its_rules_when_the_object_is_deleted() {
-    let (_server, client) = harness::cluster().await;
-    create_namespace(&client, NS).await;
-    let aws = Aws::incident();
-    let controller = Controller::start(&client, &aws);
-    let api: Api<InterfaceEndpoint> = Api::namespaced(client.clone(), NS);
     let mut spec = incident::spec(RemediationMode::Auto);
     spec.deletion_policy = DeletionPolicy::Retain;
-    let created = api.create(&PostParams::default(), &endpoint(spec)).await.unwrap();
-    let uid = created.metadata.uid.clone().unwrap();
+    let Scene {
+        _server,
+        aws,
+        controller,
+        api,
+        uid,
+        ..
+    } = Scene::start(spec).await;
     wait_for(&api, NAME, PATIENCE, "Ready", phase_is(RolloutPhase::Ready)).await;
 
     api.delete(NAME, &DeleteParams::default()).await.unwrap();
