@@ -362,6 +362,17 @@ pub struct InterfaceEndpointStatus {
     /// endpoint it created for it, even a deleted one.
     #[serde(default, skip_serializing_if = "is_zero")]
     pub endpoint_recreations: u32,
+    /// The VPC the endpoint was created in. From then on the controller observes, and deletion
+    /// cleans up, there: an edited `spec.vpcId` is reported, never followed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub endpoint_vpc_id: Option<String>,
+    /// The service the endpoint was created for.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub endpoint_service_name: Option<String>,
+    /// The region the endpoint was created in: `spec.region`, or the controller's region at the
+    /// time when the spec names none (the endpoint stays there if the controller's changes).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub endpoint_region: Option<String>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub conditions: Vec<Condition>,
 }
