@@ -815,7 +815,11 @@ async fn a_vpc_changed_after_creation_fails_and_nothing_is_created_or_changed() 
         "{message}"
     );
     assert_eq!(h.sim.mutations().len(), mutations, "no AWS change");
-    assert_eq!(h.owned_endpoints(), [endpoint.clone()], "no second endpoint");
+    assert_eq!(
+        h.owned_endpoints(),
+        std::slice::from_ref(&endpoint),
+        "no second endpoint"
+    );
     assert_eq!(h.owned_rules(), rules);
     let new_events = &h.events[events..];
     assert_eq!(new_events.len(), 1, "one warning: {new_events:?}");
