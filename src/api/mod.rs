@@ -2,16 +2,18 @@
 //! controller reports (status).
 //!
 //! Everything the API server can check by itself is in the schema (ID patterns, enums, a
-//! non-empty subnet list); what needs the AWS world is checked by [`crate::analysis`] and
-//! [`crate::plan`] and reported as a condition.
+//! non-empty subnet list, and [`immutable`] fields: the endpoint's VPC, service and region);
+//! what needs the AWS world is checked by [`crate::analysis`] and [`crate::plan`] and reported
+//! as a condition.
 
 pub mod conditions;
 pub mod crd;
+pub mod immutable;
 
 use std::collections::BTreeMap;
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
-use kube::CustomResource;
+use kube::{CustomResource, KubeSchema};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
@@ -37,9 +39,14 @@ pub const MAX_STATUS_RULES: usize = 50;
 /// private DNS would capture is checked for tcp/443 reachability to the endpoint's ENIs (security
 /// groups and network ACLs, both ways); missing rules are added (or proposed for approval); only
 /// then is private DNS enabled.
+//
+// `KubeSchema` (instead of `JsonSchema`) adds the `x_kube` CEL rules to the spec's schema: an
+// endpoint cannot move to another VPC, service or region, so the API server refuses those edits
+// where it evaluates CEL (Kubernetes ≥ 1.25). The controller does not rely on it
+// (`plan::location`): older clusters, and the project's test server, accept them.
 // clippy reads the repeated `type_ = "string"` of separate printcolumns as duplicated attributes.
 #[allow(clippy::duplicated_attributes)]
-#[derive(CustomResource, Deserialize, Serialize, Clone, Debug, PartialEq, JsonSchema)]
+#[derive(CustomResource, KubeSchema, Deserialize, Serialize, Clone, Debug, PartialEq)]
 #[kube(
     group = "vpce-rollout.dev",
     version = "v1alpha1",
@@ -66,6 +73,9 @@ pub const MAX_STATUS_RULES: usize = 50;
     ),
     printcolumn(name = "Age", type_ = "date", json_path = ".metadata.creationTimestamp")
 )]
+#[x_kube(validation = immutable::rule(immutable::VPC_ID))]
+#[x_kube(validation = immutable::rule(immutable::SERVICE_NAME))]
+#[x_kube(validation = immutable::rule(immutable::REGION))]
 #[serde(rename_all = "camelCase")]
 pub struct InterfaceEndpointSpec {
     /// The VPC the endpoint is created in, e.g. `vpc-0a1b2c3d`.
@@ -352,6 +362,17 @@ pub struct InterfaceEndpointStatus {
     /// endpoint it created for it, even a deleted one.
     #[serde(default, skip_serializing_if = "is_zero")]
     pub endpoint_recreations: u32,
+    /// The VPC the endpoint was created in. From then on the controller observes, and deletion
+    /// cleans up, there: an edited `spec.vpcId` is reported, never followed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub endpoint_vpc_id: Option<String>,
+    /// The service the endpoint was created for.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub endpoint_service_name: Option<String>,
+    /// The region the endpoint was created in: `spec.region`, or the controller's region at the
+    /// time when the spec names none (the endpoint stays there if the controller's changes).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub endpoint_region: Option<String>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub conditions: Vec<Condition>,
 }

@@ -294,6 +294,10 @@ pub struct EndpointFilter {
 /// Implementations must be cheap to share (`&self`), and classify every error into
 /// [`ErrorKind`]. Nothing here decides anything.
 pub trait Ec2: Send + Sync {
+    /// The region this port works in, as resolved (a port serves one region); `None` when the
+    /// client was built without one. Recorded as `status.endpointRegion` at creation.
+    fn region(&self) -> Option<String>;
+
     fn describe_vpcs(&self, vpc_ids: &[String]) -> impl Future<Output = Result<Vec<Vpc>, Ec2Error>> + Send;
     /// Both DNS attributes of a VPC (two DescribeVpcAttribute calls).
     fn describe_vpc_dns_attributes(

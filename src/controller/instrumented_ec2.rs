@@ -47,6 +47,10 @@ impl<E: Ec2> InstrumentedEc2<E> {
 }
 
 impl<E: Ec2> Ec2 for InstrumentedEc2<E> {
+    fn region(&self) -> Option<String> {
+        self.inner.region()
+    }
+
     async fn describe_vpcs(&self, vpc_ids: &[String]) -> Result<Vec<Vpc>, Ec2Error> {
         let r = self.inner.describe_vpcs(vpc_ids).await;
         self.record(Ec2Operation::DescribeVpcs, r)
@@ -222,6 +226,9 @@ mod tests {
     }
 
     impl Ec2 for FakeEc2 {
+        fn region(&self) -> Option<String> {
+            None
+        }
         async fn describe_vpcs(&self, _: &[String]) -> Result<Vec<Vpc>, Ec2Error> {
             self.answer(Ec2Operation::DescribeVpcs)
         }

@@ -3,7 +3,9 @@
 //! Steps, and whether they touch the world:
 //! 1. finalizer (Kubernetes write): added before anything is created in AWS, so that deletion
 //!    always gets to clean up;
-//! 2. EC2 client for the spec's region (no I/O);
+//! 2. EC2 client for the region the endpoint was created in, `spec.region` before that
+//!    ([`plan::location::region`]; no I/O): an edited `spec.region` must not send the
+//!    controller looking, or cleaning up, elsewhere;
 //! 3. [`engine::reconcile`] (EC2 reads and writes; the decisions inside are pure);
 //! 4. report (Kubernetes writes): status by server-side apply, Events, metrics;
 //! 5. finalizer removed once the engine says deletion is complete.
@@ -184,7 +186,8 @@ async fn reconcile_object<P: Ec2Provider>(
     let previous = obj.status.clone().unwrap_or_default();
     let generation = obj.meta().generation;
     let now = (ctx.clock)();
-    let ec2 = match ctx.provider.client(obj.spec.region.as_deref()).await {
+    let region = plan::location::region(&obj.spec, &previous);
+    let ec2 = match ctx.provider.client(region).await {
         Ok(ec2) => ec2,
         Err(problem) => {
             let report =

@@ -1,7 +1,10 @@
 //! One reconcile pass over the EC2 port, without Kubernetes: observe → plan → act → report.
 //!
 //! - observe (EC2, read-only): [`observe_vpc`] describes the VPC, this object's own rules (by
-//!   UID tag), the VPC's DNS attributes and the service.
+//!   UID tag), the VPC's DNS attributes and the service. The VPC and service are the ones the
+//!   endpoint was created for once it was ([`plan::location`]), and `ec2` must be the port of
+//!   the region it was created in ([`plan::location::region`]): an edited spec is reported,
+//!   never followed.
 //! - analyse (pure): [`analysis::analyze`] of the spec over the observation, and, for a change
 //!   of subnets or security groups while private DNS is on, over the world as it would be once
 //!   the endpoint matches the spec ([`plan::drift::world_as_specified`] says when).
@@ -66,12 +69,14 @@ pub async fn reconcile<E: Ec2>(ec2: &E, request: &ReconcileRequest<'_>, timing: 
     let spec = request.spec;
     let owner = request.owner;
 
-    // observe: EC2 reads.
+    // observe: EC2 reads, where the endpoint was created (the spec's VPC before that).
     let scope = ObserveScope {
-        service_name: Some(spec.service_name.as_str()),
+        service_name: Some(plan::location::service_name(spec, request.status)),
         owner: Some(owner),
     };
-    let world = match observe_vpc(ec2, &spec.vpc_id, scope).await {
+    let vpc_id = plan::location::vpc(spec, request.status);
+    let region = ec2.region();
+    let world = match observe_vpc(ec2, vpc_id, scope).await {
         Ok(world) => world,
         Err(error) => return failed(request, error, timing, Vec::new(), Vec::new()),
     };
@@ -85,6 +90,7 @@ pub async fn reconcile<E: Ec2>(ec2: &E, request: &ReconcileRequest<'_>, timing: 
         deleting: request.deleting,
         status: request.status,
         world: &world,
+        region: region.as_deref(),
         analysis: &analysis,
         analysis_as_specified: None,
         now: request.now,

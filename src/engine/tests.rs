@@ -5,6 +5,7 @@
 //! private DNS on, the real analysis of the simulated world finds no blocked client.
 
 use std::collections::BTreeSet;
+use std::sync::Arc;
 use std::time::Duration;
 
 use super::incident::{self, SG_ENDPOINT, SG_LAMBDA, SG_ZABBIX, SUBNET_PRIVATE_A};
@@ -14,17 +15,21 @@ use crate::api::{
     Approval, DeletionPolicy, InterfaceEndpointSpec, InterfaceEndpointStatus, Owner, RemediationMode,
     RolloutPhase,
 };
-use crate::aws::sim::{SimClock, SimConfig, SimEc2};
-use crate::aws::{AuthorizeRules, Ec2, Ec2Operation, NewRule, RulePeer};
+use crate::aws::sim::{SimClock, SimConfig, SimEc2, SimProvider};
+use crate::aws::{AuthorizeRules, Ec2, Ec2Operation, Ec2Provider, NewRule, RulePeer};
 use crate::model::{
     GroupIdentifier, NetworkInterface, Protocol, SecurityGroup, SecurityGroupRule, VpcEndpoint, tag_pairs,
 };
-use crate::plan::{Action, EventNote, EventReason, Timing};
+use crate::plan::{Action, EventNote, EventReason, Timing, location};
 
-/// One object reconciled against one simulated world, the way the controller would: write the
-/// status, record the Events, wait the requeue (or a backoff after an error).
+/// One object reconciled against one simulated world, the way the controller would: pick the
+/// region's EC2 port, write the status, record the Events, wait the requeue (or a backoff after
+/// an error).
 struct Harness {
-    sim: SimEc2,
+    /// The home region's world (`incident::REGION`).
+    sim: Arc<SimEc2>,
+    /// The home world, and an empty one for any other region.
+    regions: SimProvider,
     spec: InterfaceEndpointSpec,
     owner: Owner,
     status: InterfaceEndpointStatus,
@@ -37,8 +42,14 @@ struct Harness {
 
 impl Harness {
     fn new(endpoint_ingress: RemediationMode) -> Self {
+        Self::on(SimEc2::new(&incident::world(), SimClock::new()), endpoint_ingress)
+    }
+
+    fn on(sim: SimEc2, endpoint_ingress: RemediationMode) -> Self {
+        let sim = Arc::new(sim);
         Self {
-            sim: SimEc2::new(&incident::world(), SimClock::new()),
+            regions: SimProvider::new(sim.clone()),
+            sim,
             spec: incident::spec(endpoint_ingress),
             owner: incident::owner(),
             status: InterfaceEndpointStatus::default(),
@@ -59,7 +70,13 @@ impl Harness {
             status: &self.status,
             now: self.sim.clock().timestamp(),
         };
-        let outcome = reconcile(&self.sim, &request, &self.timing).await;
+        // As the controller does: the port of the region the endpoint was created in.
+        let ec2 = self
+            .regions
+            .client(location::region(&self.spec, &self.status))
+            .await
+            .expect("a region");
+        let outcome = reconcile(&*ec2, &request, &self.timing).await;
         self.status = outcome.status.clone();
         self.events.extend(outcome.events.iter().cloned());
         self.phases.push(outcome.status.phase);
@@ -515,8 +532,10 @@ async fn an_endpoint_gone_before_the_next_look_ends_the_deletion_at_once() {
         deletion_delay: Duration::from_secs(1),
         ..SimConfig::default()
     };
-    let mut h = Harness::new(RemediationMode::Auto);
-    h.sim = SimEc2::with_config(&incident::world(), SimClock::new(), config);
+    let mut h = Harness::on(
+        SimEc2::with_config(&incident::world(), SimClock::new(), config),
+        RemediationMode::Auto,
+    );
     // Deleted while the create is still within the visibility window.
     h.timing.visibility_window = Duration::from_secs(3600);
     h.run_until(RolloutPhase::Ready, 40).await;
@@ -731,4 +750,128 @@ async fn a_vpc_without_dns_hostnames_stops_before_private_dns_and_resumes_once_f
         .set_vpc_dns_attributes(incident::VPC, None, Some(true))
         .unwrap();
     h.run_until(RolloutPhase::Ready, 20).await;
+}
+
+/// The second VPC of [`world_with_a_second_vpc`].
+const OTHER_VPC: &str = "vpc-0f3e5a7c9b1d24681";
+
+/// The incident VPC and a copy of it with every id and address shifted: a VPC a spec could be
+/// moved to, where the controller could create a second endpoint.
+fn world_with_a_second_vpc() -> crate::model::Snapshot {
+    let mut world = incident::world();
+    let mut json = serde_json::to_string(&world).unwrap();
+    for (from, to) in [
+        (incident::VPC, OTHER_VPC),
+        ("c0ffee", "c0ffef"),
+        ("sg-0", "sg-1"),
+        ("eni-0", "eni-1"),
+        ("acl-0", "acl-1"),
+        ("10.0.", "10.1."),
+    ] {
+        json = json.replace(from, to);
+    }
+    let copy: crate::model::Snapshot = serde_json::from_str(&json).unwrap();
+    world.vpcs.extend(copy.vpcs);
+    world.vpc_attributes.extend(copy.vpc_attributes);
+    world.subnets.extend(copy.subnets);
+    world.security_groups.extend(copy.security_groups);
+    world.network_interfaces.extend(copy.network_interfaces);
+    world.network_acls.extend(copy.network_acls);
+    world
+}
+
+/// Points the spec at the copy of the VPC: its VPC, subnet and endpoint security group.
+fn moved_to_the_other_vpc(spec: &mut InterfaceEndpointSpec) {
+    spec.vpc_id = OTHER_VPC.into();
+    spec.subnet_ids = vec![SUBNET_PRIVATE_A.replace("c0ffee", "c0ffef")];
+    spec.security_group_ids = vec![SG_ENDPOINT.replace("sg-0", "sg-1")];
+}
+
+fn ready_message(status: &InterfaceEndpointStatus) -> (String, String) {
+    let ready = status.conditions.iter().find(|c| c.type_ == "Ready").unwrap();
+    (ready.reason.clone(), ready.message.clone())
+}
+
+#[tokio::test]
+async fn a_vpc_changed_after_creation_fails_and_nothing_is_created_or_changed() {
+    let mut h = Harness::on(
+        SimEc2::new(&world_with_a_second_vpc(), SimClock::new()),
+        RemediationMode::Auto,
+    );
+    h.run_until(RolloutPhase::Ready, 40).await;
+    let endpoint = h.owned_endpoints().remove(0);
+    let rules = h.owned_rules();
+    let (mutations, events) = (h.sim.mutations().len(), h.events.len());
+
+    h.edit(moved_to_the_other_vpc);
+    h.pass().await;
+    h.pass().await;
+
+    assert_eq!(h.status.phase, RolloutPhase::Failed);
+    let (reason, message) = ready_message(&h.status);
+    assert_eq!(reason, "InvalidSpec");
+    assert!(
+        message.contains(incident::VPC) && message.contains(OTHER_VPC),
+        "{message}"
+    );
+    assert_eq!(h.sim.mutations().len(), mutations, "no AWS change");
+    assert_eq!(
+        h.owned_endpoints(),
+        std::slice::from_ref(&endpoint),
+        "no second endpoint"
+    );
+    assert_eq!(h.owned_rules(), rules);
+    let new_events = &h.events[events..];
+    assert_eq!(new_events.len(), 1, "one warning: {new_events:?}");
+    assert!(new_events[0].warning && new_events[0].reason == EventReason::Failed);
+    assert_eq!(
+        h.status.endpoint_id.as_deref(),
+        Some(endpoint.vpc_endpoint_id.as_str())
+    );
+
+    // Set back, the rollout carries on with the same endpoint.
+    h.edit(|s| *s = incident::spec(RemediationMode::Auto));
+    h.run_until(RolloutPhase::Ready, 10).await;
+    assert_eq!(h.owned_endpoints().len(), 1);
+}
+
+#[tokio::test]
+async fn deletion_after_a_vpc_change_cleans_up_the_original_endpoint_and_rules() {
+    let mut h = Harness::on(
+        SimEc2::new(&world_with_a_second_vpc(), SimClock::new()),
+        RemediationMode::Auto,
+    );
+    h.run_until(RolloutPhase::Ready, 40).await;
+    assert_eq!(h.owned_rules().len(), 1);
+    h.edit(moved_to_the_other_vpc);
+    h.pass().await;
+    h.deleting = true;
+    h.run_until_finalized(20).await;
+    assert!(h.owned_endpoints().is_empty(), "{:?}", h.owned_endpoints());
+    assert!(h.owned_rules().is_empty(), "{:?}", h.owned_rules());
+    assert_eq!(h.mutations(Ec2Operation::DeleteVpcEndpoints), 1);
+}
+
+#[tokio::test]
+async fn a_region_changed_after_creation_is_refused_and_deletion_cleans_up_where_the_endpoint_is() {
+    let mut h = ready_in(RemediationMode::Auto).await;
+    assert_eq!(h.status.endpoint_region.as_deref(), Some(incident::REGION));
+    let mutations = h.sim.mutations().len();
+    h.edit(|s| s.region = Some("eu-west-1".into()));
+    h.pass().await;
+    assert_eq!(h.status.phase, RolloutPhase::Failed);
+    let (reason, message) = ready_message(&h.status);
+    assert_eq!(reason, "InvalidSpec");
+    assert!(
+        message.contains("spec.region is eu-west-1") && message.contains(incident::REGION),
+        "{message}"
+    );
+    assert_eq!(h.sim.mutations().len(), mutations);
+    let elsewhere = h.regions.client(Some("eu-west-1")).await.unwrap();
+    assert!(elsewhere.mutations().is_empty(), "nothing done in eu-west-1");
+
+    h.deleting = true;
+    h.run_until_finalized(20).await;
+    assert!(h.owned_endpoints().is_empty());
+    assert!(h.owned_rules().is_empty());
 }

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use k8s_openapi::jiff::Timestamp;
 
-use super::{Action, EventNote, EventReason, PlanInput, Step, Timing, drift, not_ready};
+use super::{Action, EventNote, EventReason, PlanInput, Step, Timing, drift, location, not_ready};
 use crate::analysis::Analysis;
 use crate::api::conditions::{ConditionReason, ConditionType, ConditionUpdate, find_condition};
 use crate::api::{InterfaceEndpointSpec, Owner, RolloutPhase};
@@ -43,13 +43,18 @@ pub fn owned_endpoints<'a>(world: &'a Snapshot, owner: &'a Owner) -> impl Iterat
         .filter(move |e| owner.owns(tag_pairs(&e.tags)) && !is_gone(e))
 }
 
-/// The object's endpoint: owned, in `spec.vpcId`, for `spec.serviceName`. Should EC2 list
-/// several (it should not: creation is idempotent), the one the status names wins, then one
-/// that is not being deleted, then the lowest id, so that the choice is stable.
+/// The object's endpoint: owned, in the VPC and for the service it was created for
+/// ([`location::established`]; the spec's before creation). Should EC2 list several (it
+/// should not: creation is idempotent), the one the status names wins, then one that is not
+/// being deleted, then the lowest id, so that the choice is stable.
 pub fn owned_endpoint<'a>(input: &PlanInput<'a>) -> Option<&'a VpcEndpoint> {
     let recorded = input.status.endpoint_id.as_deref();
+    let (vpc_id, service_name) = match location::established(input) {
+        Some(at) => (at.vpc_id, at.service_name),
+        None => (input.spec.vpc_id.clone(), input.spec.service_name.clone()),
+    };
     owned_endpoints(input.world, input.owner)
-        .filter(|e| e.vpc_id == input.spec.vpc_id && e.service_name == input.spec.service_name)
+        .filter(|e| e.vpc_id == vpc_id && e.service_name == service_name)
         .min_by_key(|e| {
             (
                 Some(e.vpc_endpoint_id.as_str()) != recorded,
@@ -153,6 +158,7 @@ fn missing<'a>(input: &PlanInput<'a>, analysis: &'a Analysis, timing: &Timing) -
     step.analysis = Some(analysis);
     step.endpoint_create_time = Some(input.now.to_string());
     step.endpoint_recreations = recreations;
+    step.location = Some(location::EndpointLocation::of_spec(input.spec, input.region));
     step.actions.push(Action::CreateEndpoint(create_request(
         input.spec,
         input.owner,

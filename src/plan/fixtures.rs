@@ -29,6 +29,8 @@ pub const ENI_ZABBIX: &str = "eni-0bbbbbbbbbbbbbbb2";
 pub const ENI_VPCE: &str = "eni-0eeeeeeeeeeeeeee2";
 pub const ENDPOINT: &str = "vpce-0123456789abcdef0";
 pub const SERVICE: &str = "com.amazonaws.ap-northeast-1.logs";
+/// The region the fixtures' EC2 port works in (the controller's; the spec names none).
+pub const REGION: &str = "ap-northeast-1";
 pub const DNS_NAME: &str = "logs.ap-northeast-1.amazonaws.com";
 
 pub fn owner() -> Owner {
@@ -84,6 +86,7 @@ pub fn input_with<'a>(
         deleting: false,
         status,
         world,
+        region: Some(REGION),
         analysis,
         analysis_as_specified: None,
         now: now(),

@@ -6,6 +6,8 @@
 //!
 //! Where each decision is made:
 //! - [`deletion`]: the object is being deleted (revoke own rules, delete or retain the endpoint).
+//! - [`location`]: where the endpoint lives (recorded at creation; observed and cleaned up
+//!   there), and spec edits of its VPC, service or region, which would move it: refused.
 //! - [`validate`]: spec problems the API server cannot see (reserved tags, a bad policy, ...).
 //! - [`endpoint`]: the endpoint's life: create (private DNS off), wait while EC2 catches up,
 //!   re-create after an out-of-band deletion, poll while `pending`, failed states.
@@ -32,6 +34,7 @@ pub mod drift;
 pub mod endpoint;
 pub mod events;
 pub mod failure;
+pub mod location;
 pub mod status;
 pub mod validate;
 
@@ -63,7 +66,11 @@ pub struct PlanInput<'a> {
     pub status: &'a InterfaceEndpointStatus,
     /// The VPC as observed just now, including this object's own rules
     /// (`security_group_rules`, found by owner tag), the VPC's DNS attributes and the service.
+    /// It is the VPC the endpoint was created in ([`location::vpc`]), even if the spec names
+    /// another now.
     pub world: &'a Snapshot,
+    /// The region `world` was observed in (the EC2 port's); `None` when the port does not know.
+    pub region: Option<&'a str>,
     /// `analysis::analyze` of `spec` over `world`.
     pub analysis: &'a Result<Analysis, AnalysisError>,
     /// `analysis::analyze` of `spec` over [`drift::world_as_specified`]: the world as it would
@@ -218,6 +225,11 @@ pub fn decide(input: &PlanInput<'_>, timing: &Timing) -> Decision {
 }
 
 fn rollout<'a>(input: &PlanInput<'a>, timing: &Timing) -> Step<'a> {
+    // First: the analysis is of the spec over the world where the endpoint is, which is not
+    // the one the spec names if it moved.
+    if let Some(problem) = location::moved(input) {
+        return validate::invalid_spec(input, &problem, timing);
+    }
     let analysis = match input.analysis {
         Ok(analysis) => analysis,
         Err(error) => return validate::invalid_spec(input, &error.to_string(), timing),
@@ -255,6 +267,9 @@ pub(crate) struct Step<'a> {
     pub verified: bool,
     pub endpoint_create_time: Option<String>,
     pub endpoint_recreations: u32,
+    /// Where the endpoint was created; `None` until then (an observed endpoint is recorded as
+    /// it is found).
+    pub location: Option<location::EndpointLocation>,
 }
 
 impl<'a> Step<'a> {
@@ -275,6 +290,7 @@ impl<'a> Step<'a> {
             verified: false,
             endpoint_create_time: input.status.endpoint_create_time.clone(),
             endpoint_recreations: input.status.endpoint_recreations,
+            location: location::EndpointLocation::recorded(input.status),
         }
     }
 }

@@ -36,6 +36,15 @@ pub(crate) fn finish(input: &PlanInput<'_>, step: Step<'_>) -> Decision {
         endpoint_recreations: step.endpoint_recreations,
         ..Default::default()
     };
+    // An endpoint found without a recorded location (a status from before it was recorded)
+    // is recorded where it is found.
+    let location = step.location.clone().or_else(|| {
+        step.endpoint
+            .map(|e| super::location::EndpointLocation::of_endpoint(e, input.region))
+    });
+    if let Some(location) = &location {
+        location.record(&mut next);
+    }
     if let Some(endpoint) = step.endpoint {
         endpoint_facts(&mut next, endpoint, &input.world.network_interfaces);
     } else if step.keep_previous_endpoint {

@@ -1,7 +1,8 @@
 //! Spec problems the API server's schema cannot see: tag keys reserved for ownership, a policy
-//! that is not JSON, a service name changed under an existing endpoint, two subnets in one
-//! Availability Zone. Each one is `InvalidSpec`: phase Failed, one Warning Event, no AWS change.
-//! (The analysis reports what does not fit the VPC: an unknown subnet or security group, ...)
+//! that is not JSON, two subnets in one Availability Zone. Each one is `InvalidSpec`: phase
+//! Failed, one Warning Event, no AWS change. (The analysis reports what does not fit the VPC:
+//! an unknown subnet or security group, ...; [`super::location`] a VPC, service or region
+//! changed under an existing endpoint, with the same report.)
 
 use std::collections::BTreeMap;
 
@@ -78,16 +79,6 @@ pub(crate) fn spec_problem(input: &PlanInput<'_>) -> Option<String> {
                  one subnet per Availability Zone"
             ));
         }
-    }
-    let elsewhere = endpoint::owned_endpoints(input.world, input.owner)
-        .find(|e| e.vpc_id == spec.vpc_id && e.service_name != spec.service_name);
-    if let Some(old) = elsewhere {
-        return Some(format!(
-            "spec.serviceName is {}, but this object's endpoint {} serves {} and an endpoint's service \
-             cannot change; restore spec.serviceName, or delete this object (its deletionPolicy \
-             applies to {}) and create a new one",
-            spec.service_name, old.vpc_endpoint_id, old.service_name, old.vpc_endpoint_id
-        ));
     }
     None
 }
@@ -187,20 +178,5 @@ mod tests {
         };
         let d = failed_with(&spec, &incident_world());
         assert!(ready_message(&d).contains("ap-northeast-1a"));
-    }
-
-    #[test]
-    fn a_changed_service_name_under_an_existing_endpoint_is_an_invalid_spec() {
-        let spec = InterfaceEndpointSpec {
-            service_name: "com.amazonaws.ap-northeast-1.monitoring".into(),
-            ..spec()
-        };
-        let world = with_endpoint(incident_world(), "available", false);
-        let d = failed_with(&spec, &world);
-        let message = ready_message(&d);
-        assert!(
-            message.contains(ENDPOINT) && message.contains(SERVICE),
-            "{message}"
-        );
     }
 }

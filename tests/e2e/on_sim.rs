@@ -363,6 +363,54 @@ async fn retain_leaves_the_endpoint_and_its_rules_when_the_object_is_deleted() {
     controller.stop().await;
 }
 
+/// The test server accepts an edit of `spec.region` (it does not evaluate the CRD's CEL rules,
+/// like a cluster without CEL): the controller does not follow it, and deletion still cleans up
+/// in the region the endpoint was created in.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_region_edited_after_creation_is_refused_and_deletion_cleans_up_where_the_endpoint_is() {
+    let (_server, client) = harness::cluster().await;
+    create_namespace(&client, NS).await;
+    let aws = Aws::incident();
+    let controller = Controller::start(&client, &aws);
+    let api: Api<InterfaceEndpoint> = Api::namespaced(client.clone(), NS);
+    let created = api
+        .create(
+            &PostParams::default(),
+            &endpoint(incident::spec(RemediationMode::Auto)),
+        )
+        .await
+        .unwrap();
+    let uid = created.metadata.uid.clone().unwrap();
+    wait_for(&api, NAME, PATIENCE, "Ready", phase_is(RolloutPhase::Ready)).await;
+
+    let edit = json!({"spec": {"region": "eu-west-1"}});
+    api.patch(NAME, &PatchParams::default(), &Patch::Merge(&edit))
+        .await
+        .unwrap();
+    let failed = wait_for(&api, NAME, PATIENCE, "Failed", phase_is(RolloutPhase::Failed)).await;
+    let status = failed.status.unwrap();
+    let ready = status.conditions.iter().find(|c| c.type_ == "Ready").unwrap();
+    assert_eq!(ready.reason, "InvalidSpec");
+    assert!(
+        ready.message.contains("spec.region is eu-west-1") && ready.message.contains(incident::REGION),
+        "{}",
+        ready.message
+    );
+    assert_eq!(status.endpoint_region.as_deref(), Some(incident::REGION));
+    assert_eq!(aws.endpoints().len(), 1, "{:?}", aws.endpoints());
+
+    api.delete(NAME, &DeleteParams::default()).await.unwrap();
+    wait_gone(&api, NAME, PATIENCE).await;
+    assert!(aws.endpoints().is_empty(), "{:?}", aws.endpoints());
+    assert!(aws.owned_rules(&uid).await.is_empty());
+    assert_eq!(
+        event_count(&client, NS, NAME, "Failed").await,
+        1,
+        "one warning for the edit"
+    );
+    controller.stop().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_controller_restarted_in_every_phase_converges_without_a_second_endpoint() {
     let (_server, client) = harness::cluster().await;

@@ -180,6 +180,7 @@ fn check_endpoint_url(variable: &str, url: &str) -> Result<(), ProviderError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::aws::Ec2;
 
     #[test]
     fn a_missing_region_is_a_clear_error_and_a_spec_region_wins() {
@@ -200,6 +201,11 @@ mod tests {
         let base = SdkConfig::builder().region(Region::new("eu-west-1")).build();
         let provider = SdkProvider::from_sdk_config(base, SdkOptions::default());
         let a = provider.client_for(None).unwrap();
+        assert_eq!(
+            Ec2::region(&*a).as_deref(),
+            Some("eu-west-1"),
+            "the port knows the region it resolved (recorded at creation)"
+        );
         let b = provider.client_for(Some("eu-west-1")).unwrap();
         assert!(Arc::ptr_eq(&a, &b));
         let c = provider.client_for(Some("us-east-1")).unwrap();

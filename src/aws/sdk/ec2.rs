@@ -186,6 +186,10 @@ fn tag_specification(
 }
 
 impl Ec2 for SdkEc2 {
+    fn region(&self) -> Option<String> {
+        self.client.config().region().map(|r| r.to_string())
+    }
+
     async fn describe_vpcs(&self, vpc_ids: &[String]) -> Result<Vec<Vpc>, Ec2Error> {
         // By id, as EC2 and the simulated world both answer it: an unknown VPC is
         // InvalidVpcID.NotFound (observe_vpc reads that as "no VPC"). EC2 takes no MaxResults

@@ -286,6 +286,10 @@ impl SimEc2 {
 }
 
 impl Ec2 for SimEc2 {
+    fn region(&self) -> Option<String> {
+        Some(SimEc2::region(self))
+    }
+
     async fn describe_vpcs(&self, vpc_ids: &[String]) -> Result<Vec<Vpc>, Ec2Error> {
         let op = Ec2Operation::DescribeVpcs;
         self.call(op, 1, |w, _, _| w.describe_vpcs(op, vpc_ids))
