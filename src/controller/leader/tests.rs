@@ -188,6 +188,18 @@ async fn wait_until(replicas: &[&Replica], what: &str, pred: impl Fn(&[Leadershi
     }
 }
 
+/// `pod-a_1` leads, then `pod-b_2` starts and stands by behind it.
+async fn leader_and_standby(store: &Arc<LeaseStore>) -> (Replica, Replica) {
+    let a = start(store, "pod-a_1");
+    wait_until(&[&a], "a leads", |s| s[0].is_leading()).await;
+    let b = start(store, "pod-b_2");
+    wait_until(&[&a, &b], "b stands by", |s| {
+        matches!(s[1], Leadership::StandingBy { .. })
+    })
+    .await;
+    (a, b)
+}
+
 #[tokio::test]
 async fn two_replicas_elect_one_leader_and_the_standby_names_it() {
     let store = Arc::new(LeaseStore::default());
@@ -209,13 +221,7 @@ async fn two_replicas_elect_one_leader_and_the_standby_names_it() {
 #[tokio::test]
 async fn the_standby_takes_over_at_once_when_the_leader_shuts_down_and_releases() {
     let store = Arc::new(LeaseStore::default());
-    let mut a = start(&store, "pod-a_1");
-    wait_until(&[&a], "a leads", |s| s[0].is_leading()).await;
-    let b = start(&store, "pod-b_2");
-    wait_until(&[&a, &b], "b stands by", |s| {
-        matches!(s[1], Leadership::StandingBy { .. })
-    })
-    .await;
+    let (mut a, b) = leader_and_standby(&store).await;
 
     let released_at = Instant::now();
     a.stop.take().unwrap().send(()).unwrap();
@@ -231,13 +237,7 @@ async fn the_standby_takes_over_at_once_when_the_leader_shuts_down_and_releases(
 #[tokio::test]
 async fn a_leader_that_cannot_renew_steps_down_before_the_standby_takes_over() {
     let store = Arc::new(LeaseStore::default());
-    let mut a = start(&store, "pod-a_1");
-    wait_until(&[&a], "a leads", |s| s[0].is_leading()).await;
-    let b = start(&store, "pod-b_2");
-    wait_until(&[&a, &b], "b stands by", |s| {
-        matches!(s[1], Leadership::StandingBy { .. })
-    })
-    .await;
+    let (mut a, b) = leader_and_standby(&store).await;
 
     a.cut_off.store(true, Ordering::SeqCst);
     // `wait_until` asserts at every step that a and b never lead at the same time.
