@@ -463,9 +463,13 @@ impl LeaderElector {
         // counts from when it was sent, not from when its answer came: the write landed in
         // between, and a standby that read it may take over `lease_duration` after it landed, so
         // only a deadline counted from the sending stays ahead of that however slow the answer.
+        // Nothing keeps this replica leading past the deadline: not a renewal that hangs, nor a
+        // retry period that would only wake it after the deadline.
         loop {
+            let deadline = renewed_at + self.config.renew_deadline;
+            let wake = deadline.min(Instant::now() + self.config.retry_period);
             tokio::select! {
-                () = tokio::time::sleep(self.config.retry_period) => {}
+                () = tokio::time::sleep_until(wake.into()) => {}
                 () = &mut shutdown => {
                     match tokio::time::timeout(self.config.retry_period, self.release()).await {
                         Ok(Ok(_)) => tracing::info!(lease = %self.config.name, "released the leader Lease"),
@@ -476,10 +480,12 @@ impl LeaderElector {
                     return ElectionEnd::ShutDown;
                 }
             }
-            // A renewal that hangs must not keep this replica leading past the deadline.
-            let left = self.config.renew_deadline.saturating_sub(renewed_at.elapsed());
+            if must_step_down(renewed_at, Instant::now(), self.config.renew_deadline) {
+                tracing::error!(lease = %self.config.name, deadline = ?self.config.renew_deadline, "could not renew the leader Lease in time; stepping down");
+                break;
+            }
             let started = Instant::now();
-            match tokio::time::timeout(left, self.try_acquire_or_renew()).await {
+            match tokio::time::timeout_at(deadline.into(), self.try_acquire_or_renew()).await {
                 Ok(Ok(Leadership::Leading)) => renewed_at = started,
                 Ok(Ok(other)) => {
                     tracing::warn!(lease = %self.config.name, now = ?other, "another replica holds the leader Lease; stepping down");
@@ -489,10 +495,6 @@ impl LeaderElector {
                     tracing::warn!(lease = %self.config.name, error = %e, "renewing the leader Lease failed")
                 }
                 Err(_) => tracing::warn!(lease = %self.config.name, "renewing the leader Lease timed out"),
-            }
-            if must_step_down(renewed_at, Instant::now(), self.config.renew_deadline) {
-                tracing::error!(lease = %self.config.name, deadline = ?self.config.renew_deadline, "could not renew the leader Lease in time; stepping down");
-                break;
             }
         }
         publish(Leadership::Unsettled);

@@ -357,3 +357,23 @@ async fn a_renewal_answered_late_does_not_extend_leadership_past_the_lease_a_sta
     let stopped = stopped_leading(&mut a).await;
     assert_stopped_before_a_standby_may_take_over(&store, stopped, &config);
 }
+
+#[tokio::test]
+async fn a_leader_that_cannot_renew_stops_at_its_deadline_even_when_the_retry_period_is_long() {
+    // Valid timings where the next attempt after a failed one comes only after the deadline:
+    // renewals at +1.2 s (fails) and +2.4 s. Stepping down there, rather than at the 1.5 s
+    // deadline, would lead past the 2 s after which a standby may take over.
+    let config = LeaseConfig {
+        lease_duration: Duration::from_secs(2),
+        renew_deadline: Duration::from_millis(1500),
+        retry_period: Duration::from_millis(1200),
+        ..LeaseConfig::new("ops", "pod-a_1")
+    };
+    assert_eq!(config.validate(), Ok(()));
+    let store = Arc::new(LeaseStore::default());
+    let mut a = start_with(&store, config.clone());
+    wait_until(&[&a], "a leads", |s| s[0].is_leading()).await;
+    a.link.cut_off.store(true, Ordering::SeqCst);
+    let stopped = stopped_leading(&mut a).await;
+    assert_stopped_before_a_standby_may_take_over(&store, stopped, &config);
+}
