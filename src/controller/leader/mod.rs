@@ -440,14 +440,26 @@ impl LeaderElector {
             });
         };
 
-        // Candidate: try every retry period until the Lease is ours.
+        // Candidate: try every retry period until the Lease is ours. kube's client has no read
+        // timeout, so an attempt is bounded here: a replica whose API server stopped answering
+        // cannot take over, and must say so (not ready) rather than go on claiming to stand by;
+        // nor may such an attempt hold up shutdown.
         let mut renewed_at = loop {
             let started = Instant::now();
-            match self.try_acquire_or_renew().await {
-                Ok(Leadership::Leading) => break started,
-                Ok(standby) => publish(standby),
-                Err(e) => {
+            let attempt = tokio::time::timeout(self.config.renew_deadline, self.try_acquire_or_renew());
+            let outcome = tokio::select! {
+                outcome = attempt => outcome,
+                () = &mut shutdown => return ElectionEnd::ShutDown,
+            };
+            match outcome {
+                Ok(Ok(Leadership::Leading)) => break started,
+                Ok(Ok(standby)) => publish(standby),
+                Ok(Err(e)) => {
                     tracing::warn!(lease = %self.config.name, error = %e, "cannot read or acquire the leader Lease");
+                    publish(Leadership::Unsettled);
+                }
+                Err(_) => {
+                    tracing::warn!(lease = %self.config.name, timeout = ?self.config.renew_deadline, "reading or acquiring the leader Lease timed out");
                     publish(Leadership::Unsettled);
                 }
             }

@@ -8,7 +8,7 @@
 
 use std::collections::HashMap;
 use std::convert::Infallible;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -119,6 +119,11 @@ impl LeaseStore {
 struct Link {
     /// Requests fail with 503: a partition the replica notices.
     cut_off: AtomicBool,
+    /// Requests are never answered: a connection gone half-open (kube's client has no read
+    /// timeout by default).
+    hang: AtomicBool,
+    /// How many requests were left unanswered so far.
+    unanswered: AtomicUsize,
     /// The next write lands at once, but its answer arrives this much later; the link is cut off
     /// from then on.
     late_write: Mutex<Option<Duration>>,
@@ -132,6 +137,10 @@ fn client(store: Arc<LeaseStore>, link: Arc<Link>) -> kube::Client {
         async move {
             let (parts, body) = req.into_parts();
             let body = body.collect().await.unwrap().to_bytes();
+            if link.hang.load(Ordering::SeqCst) {
+                link.unanswered.fetch_add(1, Ordering::SeqCst);
+                std::future::pending::<()>().await;
+            }
             if link.cut_off.load(Ordering::SeqCst) {
                 return Ok::<_, Infallible>(status(
                     StatusCode::SERVICE_UNAVAILABLE,
@@ -376,4 +385,29 @@ async fn a_leader_that_cannot_renew_stops_at_its_deadline_even_when_the_retry_pe
     a.link.cut_off.store(true, Ordering::SeqCst);
     let stopped = stopped_leading(&mut a).await;
     assert_stopped_before_a_standby_may_take_over(&store, stopped, &config);
+}
+
+#[tokio::test]
+async fn a_standby_whose_api_server_stops_answering_turns_unready_and_still_shuts_down() {
+    let store = Arc::new(LeaseStore::default());
+    let (a, mut b) = leader_and_standby(&store).await;
+    b.link.hang.store(true, Ordering::SeqCst);
+    // Standing by means being able to take over; a replica that cannot read the Lease cannot.
+    wait_until(&[&a, &b], "b no longer claims to stand by", |s| {
+        s[1] == Leadership::Unsettled
+    })
+    .await;
+    // The attempt after the one that timed out hangs too; shut down in the middle of it.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while b.link.unanswered.load(Ordering::SeqCst) < 2 {
+        assert!(Instant::now() < deadline, "b makes another attempt");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    b.stop.take().unwrap().send(()).unwrap();
+    // Well within the renew deadline (1 s) that bounds the attempt itself.
+    let end = tokio::time::timeout(Duration::from_millis(500), &mut b.run)
+        .await
+        .expect("shutdown is not held up by a request that never returns")
+        .unwrap();
+    assert_eq!(end, ElectionEnd::ShutDown);
 }
