@@ -146,10 +146,8 @@ pub async fn serve(listener: TcpListener, state: HttpState, shutdown: impl Futur
                     }
                 };
                 let state = state.clone();
-                let service = service_fn(move |req| {
-                    let state = state.clone();
-                    async move { Ok::<_, Infallible>(route(&state, &req)) }
-                });
+                // Every answer is computed synchronously: no await, no per-request clone of the state.
+                let service = service_fn(move |req| std::future::ready(Ok::<_, Infallible>(route(&state, &req))));
                 let conn = http1::Builder::new()
                     .timer(hyper_util::rt::TokioTimer::new())
                     .header_read_timeout(Duration::from_secs(10))
@@ -175,7 +173,7 @@ pub async fn serve(listener: TcpListener, state: HttpState, shutdown: impl Futur
 
 fn route(state: &HttpState, req: &Request<Incoming>) -> Response<Full<Bytes>> {
     if req.method() != Method::GET && req.method() != Method::HEAD {
-        let mut resp = text(StatusCode::METHOD_NOT_ALLOWED, "only GET and HEAD\n".into());
+        let mut resp = text(StatusCode::METHOD_NOT_ALLOWED, "only GET and HEAD\n");
         resp.headers_mut()
             .insert(ALLOW, HeaderValue::from_static("GET, HEAD"));
         return resp;
@@ -189,20 +187,21 @@ fn route(state: &HttpState, req: &Request<Incoming>) -> Response<Full<Bytes>> {
         }
         // The process answers: that is all liveness means. Readiness problems (API server
         // unreachable, Lease held elsewhere) must not get the pod restarted.
-        "/healthz" | "/livez" => text(StatusCode::OK, "ok\n".into()),
+        "/healthz" | "/livez" => text(StatusCode::OK, "ok\n"),
         "/readyz" => match state.readiness.check() {
-            Ok(()) => text(StatusCode::OK, "ok\n".into()),
+            Ok(()) => text(StatusCode::OK, "ok\n"),
             Err(reason) => text(StatusCode::SERVICE_UNAVAILABLE, format!("not ready: {reason}\n")),
         },
         _ => text(
             StatusCode::NOT_FOUND,
-            "not found: try /metrics, /healthz or /readyz\n".into(),
+            "not found: try /metrics, /healthz or /readyz\n",
         ),
     }
 }
 
-fn text(status: StatusCode, body: String) -> Response<Full<Bytes>> {
-    let mut resp = Response::new(Full::new(Bytes::from(body)));
+/// A plain-text answer; fixed texts (`&'static str`) are sent without a copy.
+fn text(status: StatusCode, body: impl Into<Bytes>) -> Response<Full<Bytes>> {
+    let mut resp = Response::new(Full::new(body.into()));
     *resp.status_mut() = status;
     resp.headers_mut().insert(
         CONTENT_TYPE,

@@ -148,14 +148,9 @@ pub(crate) mod tests_support {
 
 #[cfg(test)]
 mod tests {
+    use super::tests_support::RunCommand as Run;
     use super::*;
     use clap::Parser;
-
-    #[derive(Parser, Debug)]
-    struct Run {
-        #[command(flatten)]
-        options: RunOptions,
-    }
 
     #[test]
     fn durations_read_as_people_write_them() {

@@ -11,7 +11,8 @@
 //!   replicas racing for the same Lease, the API server accepts one write and answers 409 to the
 //!   other.
 //! - The leader renews every `retry_period`. If it has not renewed successfully for
-//!   `renew_deadline` (shorter than `lease_duration`), it steps down *before* anyone else may
+//!   `renew_deadline` (shorter than `lease_duration`, and counted from when the last successful
+//!   renewal was *sent*, however late its answer came), it steps down *before* anyone else may
 //!   take over, and [`LeaderElector::run`] returns [`ElectionEnd::LostLeadership`]: the caller
 //!   must stop reconciling at once (exiting so that the pod restarts as a candidate is simplest).
 //! - On shutdown the leader releases the Lease (no holder, 1 s duration), so a standby takes over
@@ -439,13 +440,26 @@ impl LeaderElector {
             });
         };
 
-        // Candidate: try every retry period until the Lease is ours.
-        loop {
-            match self.try_acquire_or_renew().await {
-                Ok(Leadership::Leading) => break,
-                Ok(standby) => publish(standby),
-                Err(e) => {
+        // Candidate: try every retry period until the Lease is ours. kube's client has no read
+        // timeout, so an attempt is bounded here: a replica whose API server stopped answering
+        // cannot take over, and must say so (not ready) rather than go on claiming to stand by;
+        // nor may such an attempt hold up shutdown.
+        let mut renewed_at = loop {
+            let started = Instant::now();
+            let attempt = tokio::time::timeout(self.config.renew_deadline, self.try_acquire_or_renew());
+            let outcome = tokio::select! {
+                outcome = attempt => outcome,
+                () = &mut shutdown => return ElectionEnd::ShutDown,
+            };
+            match outcome {
+                Ok(Ok(Leadership::Leading)) => break started,
+                Ok(Ok(standby)) => publish(standby),
+                Ok(Err(e)) => {
                     tracing::warn!(lease = %self.config.name, error = %e, "cannot read or acquire the leader Lease");
+                    publish(Leadership::Unsettled);
+                }
+                Err(_) => {
+                    tracing::warn!(lease = %self.config.name, timeout = ?self.config.renew_deadline, "reading or acquiring the leader Lease timed out");
                     publish(Leadership::Unsettled);
                 }
             }
@@ -453,15 +467,21 @@ impl LeaderElector {
                 () = tokio::time::sleep(jittered(self.config.retry_period)) => {}
                 () = &mut shutdown => return ElectionEnd::ShutDown,
             }
-        }
+        };
         tracing::info!(lease = %self.config.name, identity = %self.config.identity, "acquired the leader Lease");
         publish(Leadership::Leading);
 
-        // Leader: renew every retry period; step down once the renew deadline passes.
-        let mut last_renewed = Instant::now();
+        // Leader: renew every retry period; step down once the renew deadline passes. A renewal
+        // counts from when it was sent, not from when its answer came: the write landed in
+        // between, and a standby that read it may take over `lease_duration` after it landed, so
+        // only a deadline counted from the sending stays ahead of that however slow the answer.
+        // Nothing keeps this replica leading past the deadline: not a renewal that hangs, nor a
+        // retry period that would only wake it after the deadline.
         loop {
+            let deadline = renewed_at + self.config.renew_deadline;
+            let wake = deadline.min(Instant::now() + self.config.retry_period);
             tokio::select! {
-                () = tokio::time::sleep(self.config.retry_period) => {}
+                () = tokio::time::sleep_until(wake.into()) => {}
                 () = &mut shutdown => {
                     match tokio::time::timeout(self.config.retry_period, self.release()).await {
                         Ok(Ok(_)) => tracing::info!(lease = %self.config.name, "released the leader Lease"),
@@ -472,10 +492,13 @@ impl LeaderElector {
                     return ElectionEnd::ShutDown;
                 }
             }
-            // A renewal that hangs must not keep this replica leading past the deadline.
-            let left = self.config.renew_deadline.saturating_sub(last_renewed.elapsed());
-            match tokio::time::timeout(left, self.try_acquire_or_renew()).await {
-                Ok(Ok(Leadership::Leading)) => last_renewed = Instant::now(),
+            if must_step_down(renewed_at, Instant::now(), self.config.renew_deadline) {
+                tracing::error!(lease = %self.config.name, deadline = ?self.config.renew_deadline, "could not renew the leader Lease in time; stepping down");
+                break;
+            }
+            let started = Instant::now();
+            match tokio::time::timeout_at(deadline.into(), self.try_acquire_or_renew()).await {
+                Ok(Ok(Leadership::Leading)) => renewed_at = started,
                 Ok(Ok(other)) => {
                     tracing::warn!(lease = %self.config.name, now = ?other, "another replica holds the leader Lease; stepping down");
                     break;
@@ -484,10 +507,6 @@ impl LeaderElector {
                     tracing::warn!(lease = %self.config.name, error = %e, "renewing the leader Lease failed")
                 }
                 Err(_) => tracing::warn!(lease = %self.config.name, "renewing the leader Lease timed out"),
-            }
-            if must_step_down(last_renewed, Instant::now(), self.config.renew_deadline) {
-                tracing::error!(lease = %self.config.name, deadline = ?self.config.renew_deadline, "could not renew the leader Lease in time; stepping down");
-                break;
             }
         }
         publish(Leadership::Unsettled);
