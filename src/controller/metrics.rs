@@ -210,6 +210,12 @@ impl Metrics {
         phases.remove(object_key);
     }
 
+    /// Forgets every object `keep` refuses (those no longer in the controller's cache).
+    pub fn retain_objects(&self, keep: impl Fn(&str) -> bool) {
+        let mut phases = self.phases.lock().unwrap_or_else(|e| e.into_inner());
+        phases.retain(|key, _| keep(key));
+    }
+
     /// Records whether this replica holds the leader Lease.
     pub fn set_leader(&self, leading: bool) {
         self.leader.store(leading, Ordering::Relaxed);
@@ -552,6 +558,18 @@ mod tests {
         assert_eq!(phase("Creating"), 1.0);
         assert_eq!(phase("AwaitingApproval"), 1.0);
         assert_eq!(phase("Ready"), 0.0);
+    }
+
+    #[test]
+    fn objects_that_left_the_cache_leave_the_phase_gauge() {
+        let m = Metrics::new();
+        m.set_phase("team-a/logs", RolloutPhase::Ready);
+        m.set_phase("team-b/logs", RolloutPhase::Degraded);
+        m.retain_objects(|key| key == "team-a/logs");
+        let (_, s) = parse(&m.render());
+        let phase = |p: &str| value(&s, "vpce_rollout_objects", &[("phase", p)]);
+        assert_eq!(phase("Ready"), 1.0);
+        assert_eq!(phase("Degraded"), 0.0);
     }
 
     #[test]

@@ -113,13 +113,19 @@ impl ReconcileError {
     }
 }
 
+/// `namespace/name`: how logs and the phase gauge's bookkeeping name an object (never a
+/// metric label).
+pub fn object_key(obj: &InterfaceEndpoint) -> String {
+    format!("{}/{}", obj.namespace().unwrap_or_default(), obj.name_any())
+}
+
 /// kube-runtime's reconcile callback.
 pub async fn reconcile<P: Ec2Provider>(
     obj: Arc<InterfaceEndpoint>,
     ctx: Arc<Context<P>>,
 ) -> Result<Action, ReconcileError> {
     let started = Instant::now();
-    let span = tracing::info_span!("reconcile", object = %format!("{}/{}", obj.namespace().unwrap_or_default(), obj.name_any()));
+    let span = tracing::info_span!("reconcile", object = %object_key(&obj));
     let result = tracing::Instrument::instrument(reconcile_object(&obj, &ctx), span).await;
     let category = match &result {
         Ok(Pass { failure, .. }) => *failure,
@@ -145,7 +151,7 @@ pub fn error_policy<P: Ec2Provider>(
 ) -> Action {
     let delay = ctx.failed(&obj);
     tracing::warn!(
-        object = %format!("{}/{}", obj.namespace().unwrap_or_default(), obj.name_any()),
+        object = %object_key(&obj),
         category = error.category().as_str(),
         %error,
         retry_in = ?delay,
@@ -167,7 +173,7 @@ async fn reconcile_object<P: Ec2Provider>(
 ) -> Result<Pass, ReconcileError> {
     let owner = obj.owner().ok_or(ReconcileError::MissingMetadata)?;
     let api: Api<InterfaceEndpoint> = Api::namespaced(ctx.client.clone(), &owner.namespace);
-    let key = format!("{}/{}", owner.namespace, owner.name);
+    let key = object_key(obj);
     let deleting = obj.meta().deletion_timestamp.is_some();
     let has_finalizer = obj.finalizers().iter().any(|f| f == FINALIZER);
 

@@ -4,6 +4,7 @@
 //! [`run`] is what `vpce-rollout run` calls with the aws-sdk-ec2 provider; tests call it (or
 //! [`run_controller`]) with the simulated world and the Kubernetes API test server.
 
+use std::collections::HashSet;
 use std::future::Future;
 use std::sync::Arc;
 
@@ -22,7 +23,7 @@ use super::instrumented_ec2::InstrumentedProvider;
 use super::leader::{ElectionEnd, LeaderElector, Leadership};
 use super::metrics::Metrics;
 use super::options::RunOptions;
-use super::reconcile::{self, Context};
+use super::reconcile::{self, Context, object_key};
 use crate::api::InterfaceEndpoint;
 use crate::aws::Ec2Provider;
 use crate::plan::Timing;
@@ -164,18 +165,25 @@ pub async fn run<P: Ec2Provider>(
         readiness,
     };
     let result = match lease {
-        None => run_controller(setup, shutdown.wait()).await,
+        None => {
+            // Without leader election this replica is the one that reconciles.
+            setup.metrics.set_leader(true);
+            run_controller(setup, shutdown.wait()).await
+        }
         Some(lease) => {
             let elector = LeaderElector::new(setup.client.clone(), lease).map_err(RunError::Config)?;
             let (tx, rx) = watch::channel(Leadership::Unsettled);
-            let election = tokio::spawn(elector.run(tx, shutdown.wait()));
+            // The Lease is released only once the controller has stopped: released while
+            // reconciles still run, it would let a standby start beside them.
+            let release = Shutdown::default();
+            let election = tokio::spawn(elector.run(tx, release.wait()));
             tokio::spawn(mirror_leadership(
                 rx.clone(),
                 setup.readiness.clone(),
                 setup.metrics.clone(),
             ));
             let result = lead(setup, rx, &shutdown).await;
-            shutdown.trigger();
+            release.trigger();
             match election.await {
                 Ok(ElectionEnd::LostLeadership) if result.is_ok() => Err(RunError::LostLeadership),
                 _ => result,
@@ -202,19 +210,18 @@ async fn lead<P: Ec2Provider>(
         () = shutdown.wait() => return Ok(()),
     }
     tracing::info!("leading: starting the controller");
-    let stop = {
-        let shutdown = shutdown.wait();
-        let mut leadership = leadership.clone();
-        async move {
-            tokio::select! {
-                () = shutdown => {}
-                _ = leadership.wait_for(|l| !l.is_leading()) => {
-                    tracing::warn!("lost the leader Lease: stopping the controller");
-                }
-            }
+    // Losing the Lease stops the controller at once, reconciles in flight included: a standby may
+    // take over as soon as the Lease expires, and two replicas must never act together. Every
+    // step is idempotent, so what a cancelled reconcile left half-done is picked up by the next
+    // leader. On shutdown, by contrast, reconciles finish while this replica still holds the
+    // Lease.
+    tokio::select! {
+        result = run_controller(setup, shutdown.wait()) => result,
+        _ = leadership.wait_for(|l| !l.is_leading()) => {
+            tracing::warn!("lost the leader Lease: stopping the controller at once");
+            Err(RunError::LostLeadership)
         }
-    };
-    run_controller(setup, stop).await
+    }
 }
 
 async fn mirror_leadership(
@@ -289,6 +296,18 @@ pub async fn run_controller<P: Ec2Provider>(
             }
         }
     };
+    // Objects deleted without the controller (a finalizer removed by hand) leave the phase gauge
+    // when they leave the cache.
+    let forget_deleted = {
+        let (reader, metrics) = (reader.clone(), ctx.metrics.clone());
+        tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(PHASE_GAUGE_SYNC).await;
+                let cached: HashSet<String> = reader.state().iter().map(|o| object_key(o)).collect();
+                metrics.retain_objects(|key| cached.contains(key));
+            }
+        })
+    };
     let controller = Controller::for_stream(trigger, reader)
         .graceful_shutdown_on(stop)
         .run(reconcile::reconcile, reconcile::error_policy, ctx)
@@ -298,6 +317,7 @@ pub async fn run_controller<P: Ec2Provider>(
             }
         });
     tokio::join!(synced, controller);
+    forget_deleted.abort();
     readiness.set_synced(false);
     if readiness.election() == ElectionState::Leading {
         readiness.set_election(ElectionState::Unsettled);
@@ -305,6 +325,9 @@ pub async fn run_controller<P: Ec2Provider>(
     tracing::info!("controller stopped");
     Ok(())
 }
+
+/// How often the phase gauge drops objects that left the cache.
+const PHASE_GAUGE_SYNC: std::time::Duration = std::time::Duration::from_secs(30);
 
 /// Fails fast, with what to do, when the CRD is missing or RBAC forbids listing.
 async fn check_access(api: &Api<InterfaceEndpoint>, namespace: Option<&str>) -> Result<(), RunError> {

@@ -334,6 +334,10 @@ async fn the_binary_rolls_out_the_incident_on_moto_with_approval_drift_restart_a
         metrics.contains("CreateVpcEndpoint"),
         "EC2 calls are counted:\n{metrics}"
     );
+    assert!(
+        metrics.lines().any(|l| l == "vpce_rollout_leader 1"),
+        "without leader election the one replica reconciles, and says so:\n{metrics}"
+    );
 
     // Drift: someone revokes one of the controller's rules. The rules are approved ones, so the
     // controller may not simply re-add them: the rule set to approve changed (a new plan id).

@@ -125,6 +125,43 @@ async fn eventually(what: &str, mut check: impl AsyncFnMut() -> bool) {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_leader_whose_lease_is_taken_stops_at_once_and_says_so() {
+    let (_server, client) = harness::cluster().await;
+    create_namespace(&client, "vpce-system").await;
+    let aws = Aws::incident();
+    let replica = Replica::start(&client, &aws, "replica-a");
+    eventually("replica-a to lead", async || {
+        holder(&client).await.as_deref() == Some("replica-a")
+    })
+    .await;
+
+    // Another holder writes the Lease (as after a partition): replica-a must stop reconciling.
+    let leases = Api::<Lease>::namespaced(client.clone(), "vpce-system");
+    let mut lease = leases.get("vpce-rollout").await.unwrap();
+    let spec = lease.spec.as_mut().unwrap();
+    spec.holder_identity = Some("intruder".into());
+    spec.lease_duration_seconds = Some(60);
+    spec.renew_time = Some(k8s_openapi::apimachinery::pkg::apis::meta::v1::MicroTime(
+        k8s_openapi::jiff::Timestamp::now(),
+    ));
+    leases
+        .replace("vpce-rollout", &PostParams::default(), &lease)
+        .await
+        .unwrap();
+
+    let ended = tokio::time::timeout(Duration::from_secs(30), replica.task).await;
+    let result = ended
+        .expect("the replica stops once it sees the Lease taken")
+        .unwrap();
+    assert!(matches!(result, Err(RunError::LostLeadership)), "{result:?}");
+    assert_eq!(
+        holder(&client).await.as_deref(),
+        Some("intruder"),
+        "it does not take the Lease back"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn only_the_lease_holder_reconciles_and_the_standby_takes_over_when_it_stops() {
     let (_server, client) = harness::cluster().await;
     create_namespace(&client, "vpce-system").await;
