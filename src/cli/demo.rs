@@ -530,7 +530,7 @@ fn describe(action: &Action) -> String {
                             "{}/{} {}",
                             r.protocol,
                             r.from_port,
-                            crate::plan::access::peer_text(&r.peer)
+                            crate::plan::wording::peer_text(&r.peer)
                         )
                     })
                     .collect();

@@ -25,7 +25,7 @@ use crate::analysis::{
 use crate::api::{Owner, RemediationMode};
 use crate::aws::RulePeer;
 use crate::model::Snapshot;
-use crate::plan::access::count;
+use crate::plan::wording::count;
 
 #[derive(Debug, Args)]
 pub struct PlanArgs {

@@ -3,100 +3,14 @@
 //! someone else (`Off`, network ACLs). When every client can reach the endpoint (or private DNS
 //! is forced), [`super::dns`] decides the rest.
 
-use std::collections::BTreeMap;
-
-use super::{Action, EventNote, EventReason, PlanInput, Step, Timing, dns, not_ready, status};
-use crate::analysis::{Analysis, Direction, RuleChange};
+use super::approval::{Access, ApprovalState};
+use super::rules::authorize;
+use super::wording::{blocked_sentence, count, what_is_needed};
+use super::{EventNote, EventReason, PlanInput, Step, Timing, dns, not_ready};
+use crate::analysis::Analysis;
+use crate::api::RolloutPhase;
 use crate::api::conditions::ConditionReason;
-use crate::api::{InterfaceEndpointSpec, Owner, RemediationMode, RolloutPhase};
-use crate::aws::{AuthorizeRules, NewRule, RulePeer};
-use crate::model::{VpcEndpoint, tags_from};
-
-/// Where approval of the plan stands.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum ApprovalState {
-    /// No missing rule has mode `Approval`.
-    NotRequired,
-    /// `spec.approval.planId` equals the plan id.
-    Approved,
-    /// No `spec.approval`.
-    Awaiting,
-    /// `spec.approval.planId` names another (earlier) plan.
-    Stale { given: String },
-}
-
-/// An analysis seen through `spec.remediation` and `spec.approval`.
-#[derive(Clone, Debug)]
-pub struct Access<'a> {
-    pub analysis: &'a Analysis,
-    pub plan_id: String,
-    pub approval: ApprovalState,
-    pub blocked: usize,
-    /// Missing rules by mode.
-    pub auto: Vec<&'a RuleChange>,
-    pub needs_approval: Vec<&'a RuleChange>,
-    pub off: Vec<&'a RuleChange>,
-}
-
-impl<'a> Access<'a> {
-    pub fn new(analysis: &'a Analysis, spec: &InterfaceEndpointSpec) -> Self {
-        let modes = &spec.remediation;
-        let by_mode = |mode| {
-            analysis
-                .remediation
-                .rules
-                .iter()
-                .filter(move |r| r.mode(modes) == mode)
-                .collect::<Vec<_>>()
-        };
-        let needs_approval = by_mode(RemediationMode::Approval);
-        let plan_id = analysis.remediation.plan_id(modes);
-        let approval = match (&spec.approval, needs_approval.is_empty()) {
-            (_, true) => ApprovalState::NotRequired,
-            (Some(a), false) if a.plan_id == plan_id => ApprovalState::Approved,
-            (Some(a), false) => ApprovalState::Stale {
-                given: a.plan_id.clone(),
-            },
-            (None, false) => ApprovalState::Awaiting,
-        };
-        Self {
-            analysis,
-            plan_id,
-            approval,
-            blocked: analysis.blocked().count(),
-            auto: by_mode(RemediationMode::Auto),
-            needs_approval,
-            off: by_mode(RemediationMode::Off),
-        }
-    }
-
-    /// The rules the controller may add now: `Auto` ones, and `Approval` ones once approved.
-    pub fn rules_now(&self) -> Vec<&'a RuleChange> {
-        let mut rules = self.auto.clone();
-        if self.approval == ApprovalState::Approved {
-            rules.extend(&self.needs_approval);
-        }
-        rules
-    }
-
-    /// Whether adding [`Access::rules_now`] leaves every client reachable.
-    pub fn fixed_by_rules_now(&self) -> bool {
-        self.off.is_empty()
-            && self.analysis.remediation.unfixable.is_empty()
-            && matches!(
-                self.approval,
-                ApprovalState::NotRequired | ApprovalState::Approved
-            )
-    }
-
-    /// Whether an approval is what stands between the clients and the endpoint.
-    pub fn awaits_approval(&self) -> bool {
-        matches!(
-            self.approval,
-            ApprovalState::Awaiting | ApprovalState::Stale { .. }
-        )
-    }
-}
+use crate::model::VpcEndpoint;
 
 /// The access step for an available endpoint whose shape matches the spec.
 pub(crate) fn decide<'a>(
@@ -177,125 +91,13 @@ pub(crate) fn decide<'a>(
     step
 }
 
-/// One AuthorizeSecurityGroupIngress/Egress request per group and direction, every rule
-/// described and tagged as the object's own (the tags are what deletion looks for).
-pub fn authorize(rules: &[&RuleChange], spec: &InterfaceEndpointSpec, owner: &Owner) -> Action {
-    let mut batches: BTreeMap<(&str, bool), Vec<NewRule>> = BTreeMap::new();
-    for rule in rules {
-        let egress = rule.direction == Direction::Egress;
-        batches
-            .entry((rule.group_id.as_str(), egress))
-            .or_default()
-            .push(NewRule {
-                protocol: rule.protocol,
-                from_port: i32::from(rule.from_port),
-                to_port: i32::from(rule.to_port),
-                peer: rule.peer.clone(),
-                description: description(rule, spec, owner),
-            });
-    }
-    Action::AuthorizeRules(
-        batches
-            .into_iter()
-            .map(|((group_id, egress), rules)| AuthorizeRules {
-                group_id: group_id.to_string(),
-                egress,
-                rules,
-                tags: tags_from(owner.tags()),
-            })
-            .collect(),
-    )
-}
-
-/// Who added the rule and why, in the characters EC2 accepts in descriptions, at most 255.
-fn description(rule: &RuleChange, spec: &InterfaceEndpointSpec, owner: &Owner) -> String {
-    let peer = peer_text(&rule.peer);
-    let service = spec.service_name.as_str();
-    let text = match rule.direction {
-        Direction::Ingress => format!(
-            "vpce-rollout {}: clients in {peer} to the {service} endpoint, tcp {}",
-            owner.owner_tag(),
-            rule.from_port
-        ),
-        Direction::Egress => format!(
-            "vpce-rollout {}: to the {service} endpoint ({peer}), tcp {}",
-            owner.owner_tag(),
-            rule.from_port
-        ),
-    };
-    text.chars().take(255).collect()
-}
-
-pub(crate) fn peer_text(peer: &RulePeer) -> &str {
-    match peer {
-        RulePeer::Group(g) => g,
-        RulePeer::CidrIpv4(c) | RulePeer::CidrIpv6(c) => c,
-        RulePeer::PrefixList(p) => p,
-    }
-}
-
-/// `3 rules`, `1 rule`.
-pub(crate) fn count(n: usize, noun: &str) -> String {
-    if n == 1 {
-        format!("1 {noun}")
-    } else {
-        format!("{n} {noun}s")
-    }
-}
-
-/// "1 of 2 clients cannot reach the endpoint on tcp/443 (eni-0b… sg-0b…: EndpointIngress)".
-pub(crate) fn blocked_sentence(access: &Access<'_>) -> String {
-    format!(
-        "{} of {} cannot reach the endpoint on tcp/443 ({})",
-        access.blocked,
-        count(access.analysis.clients.len(), "client"),
-        status::blocked_examples(access.analysis)
-    )
-}
-
-/// What must happen for the blocked clients, in the order the user should do it.
-pub(crate) fn what_is_needed(access: &Access<'_>) -> String {
-    let mut needs = Vec::new();
-    match &access.approval {
-        ApprovalState::Awaiting => needs.push(format!(
-            "approve plan {} ({}) with spec.approval.planId: {}",
-            access.plan_id,
-            count(access.needs_approval.len(), "rule"),
-            access.plan_id
-        )),
-        ApprovalState::Stale { given } => needs.push(format!(
-            "spec.approval.planId {given} approves an earlier plan; the current plan is {} ({})",
-            access.plan_id,
-            count(access.needs_approval.len(), "rule")
-        )),
-        ApprovalState::NotRequired | ApprovalState::Approved => {}
-    }
-    if !access.off.is_empty() {
-        needs.push(format!(
-            "add {} by hand (spec.remediation is Off for them, see status.plan.rules)",
-            count(access.off.len(), "rule")
-        ));
-    }
-    let unfixable = &access.analysis.remediation.unfixable;
-    if !unfixable.is_empty() {
-        needs.push(format!(
-            "fix the network ACLs ({}, see status.plan.unfixable); the controller never changes NACLs",
-            count(unfixable.len(), "block")
-        ));
-    }
-    if needs.is_empty() {
-        "waiting for the added rules to take effect".to_string()
-    } else {
-        needs.join("; ")
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::analysis::Check;
     use crate::api::conditions::ConditionType;
-    use crate::api::{Approval, RemediationSpec};
+    use crate::api::{Approval, InterfaceEndpointSpec, RemediationMode, RemediationSpec};
+    use crate::aws::RulePeer;
     use crate::plan::fixtures::*;
     use crate::plan::{Action, EventReason, decide};
 
@@ -344,37 +146,6 @@ mod tests {
         assert!(reasons.contains(&EventReason::EndpointAvailable), "{reasons:?}");
         assert!(reasons.contains(&EventReason::ClientsBlocked), "{reasons:?}");
         assert!(reasons.contains(&EventReason::RulesAuthorized), "{reasons:?}");
-    }
-
-    #[test]
-    fn rule_descriptions_use_only_characters_ec2_accepts() {
-        let r = RuleChange::https(SG_VPCE, SG_ZABBIX, Check::EndpointIngress);
-        let text = description(&r, &spec(), &owner());
-        let allowed = |c: char| c.is_ascii_alphanumeric() || " ._-:/()#,@[]+=&;{}!$*".contains(c);
-        assert!(text.chars().all(allowed), "{text}");
-        assert!(text.len() <= 255);
-    }
-
-    #[test]
-    fn one_request_per_group_and_direction() {
-        let rules = [
-            RuleChange::https(SG_VPCE, SG_ZABBIX, Check::EndpointIngress),
-            RuleChange::https(SG_VPCE, SG_LAMBDA, Check::EndpointIngress),
-            RuleChange::https(SG_ZABBIX, SG_VPCE, Check::ClientEgress),
-        ];
-        let refs: Vec<&RuleChange> = rules.iter().collect();
-        let Action::AuthorizeRules(batches) = authorize(&refs, &spec(), &owner()) else {
-            unreachable!()
-        };
-        let keys: Vec<_> = batches
-            .iter()
-            .map(|b| (b.group_id.as_str(), b.egress, b.rules.len()))
-            .collect();
-        assert_eq!(
-            keys,
-            [(SG_ZABBIX, true, 1), (SG_VPCE, false, 2)],
-            "sorted by group"
-        );
     }
 
     #[test]

@@ -8,24 +8,26 @@
 
 use std::collections::BTreeMap;
 
-use super::{Action, PlanInput, RevokeRules, Step, Timing, endpoint, not_ready, status};
+use super::rules::owned_rules;
+use super::wording::count;
+use super::{Action, PlanInput, RevokeRules, Step, Timing, endpoint, location, not_ready};
 use crate::api::conditions::ConditionReason;
 use crate::api::{DeletionPolicy, RolloutPhase};
 
 pub(crate) fn decide<'a>(input: &PlanInput<'a>, timing: &Timing) -> Step<'a> {
     let mut step = Step::new(input, RolloutPhase::Deleting, timing.after_change);
-    step.endpoint = endpoint::owned_endpoint(input);
+    step.endpoint = location::owned_endpoint(input);
     let message = match input.spec.deletion_policy {
         DeletionPolicy::Retain => {
             step.finalized = true;
-            let owned = status::owned_rules(input).count();
+            let owned = owned_rules(input).count();
             let kept = step.endpoint.map_or_else(
                 || "no endpoint".to_string(),
                 |e| format!("endpoint {}", e.vpc_endpoint_id),
             );
             format!(
                 "deletionPolicy is Retain: {kept} and {} of this object are left in place",
-                super::access::count(owned, "rule")
+                count(owned, "rule")
             )
         }
         DeletionPolicy::Delete => delete(input, timing, &mut step),
@@ -39,21 +41,21 @@ fn delete<'a>(input: &PlanInput<'a>, timing: &Timing, step: &mut Step<'a>) -> St
     // Ownership is checked again on each rule's own tags, whatever filter found it: a rule
     // without both tags of this object is never revoked.
     let mut revoke: BTreeMap<(String, bool), Vec<String>> = BTreeMap::new();
-    for rule in status::owned_rules(input) {
+    for rule in owned_rules(input) {
         revoke
             .entry((rule.group_id.clone(), rule.is_egress))
             .or_default()
             .push(rule.security_group_rule_id.clone());
     }
-    let owned: Vec<_> = endpoint::owned_endpoints(input.world, input.owner).collect();
+    let owned: Vec<_> = location::owned_endpoints(input.world, input.owner).collect();
     let to_delete: Vec<&str> = owned
         .iter()
-        .filter(|e| !endpoint::is_deleting(e))
+        .filter(|e| !location::is_deleting(e))
         .map(|e| e.vpc_endpoint_id.as_str())
         .collect();
     let deleting: Vec<&str> = owned
         .iter()
-        .filter(|e| endpoint::is_deleting(e))
+        .filter(|e| location::is_deleting(e))
         .map(|e| e.vpc_endpoint_id.as_str())
         .collect();
 
@@ -78,7 +80,7 @@ fn delete<'a>(input: &PlanInput<'a>, timing: &Timing, step: &mut Step<'a>) -> St
     if !step.actions.is_empty() {
         let mut what = Vec::new();
         if rules > 0 {
-            what.push(format!("revoking {}", super::access::count(rules, "rule")));
+            what.push(format!("revoking {}", count(rules, "rule")));
         }
         if !to_delete.is_empty() {
             what.push(format!("deleting {}", to_delete.join(", ")));
@@ -99,7 +101,7 @@ fn delete<'a>(input: &PlanInput<'a>, timing: &Timing, step: &mut Step<'a>) -> St
         .is_some_and(|t| endpoint::elapsed(t, input.now) < timing.visibility_window);
     if let Some(id) = previous.endpoint_id.as_deref()
         && just_created
-        && !endpoint::seen_going(previous)
+        && !location::seen_going(previous)
     {
         step.keep_previous_endpoint = true;
         step.requeue = endpoint::pending_backoff(input, timing);

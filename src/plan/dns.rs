@@ -5,7 +5,9 @@
 //! attributes, a private DNS name offered by the service, no other endpoint of the service with
 //! private DNS in the VPC); it is disabled only because the spec says so.
 
-use super::access::{Access, authorize, blocked_sentence, count, what_is_needed};
+use super::approval::Access;
+use super::rules::authorize;
+use super::wording::{blocked_sentence, count, what_is_needed};
 use super::{Action, EventNote, EventReason, PlanInput, Step, Timing, not_ready};
 use crate::analysis::Analysis;
 use crate::api::conditions::{ConditionReason, ConditionType, ConditionUpdate};

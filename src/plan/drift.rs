@@ -11,8 +11,11 @@ use std::collections::BTreeSet;
 
 use serde_json::Value;
 
-use super::access::{self, Access, authorize, blocked_sentence, what_is_needed};
-use super::{Action, EventNote, EventReason, PlanInput, Step, Timing, dns, endpoint, not_ready, validate};
+use super::access;
+use super::approval::{Access, ApprovalState};
+use super::rules::authorize;
+use super::wording::{blocked_sentence, what_is_needed};
+use super::{Action, EventNote, EventReason, PlanInput, Step, Timing, dns, location, not_ready, validate};
 use crate::analysis::Analysis;
 use crate::api::conditions::ConditionReason;
 use crate::api::{InterfaceEndpointSpec, RolloutPhase};
@@ -158,7 +161,7 @@ pub fn world_as_specified(input: &PlanInput<'_>) -> Option<Snapshot> {
         return None;
     }
     // The endpoint the analysis takes for the object's (available first, lowest id).
-    let current = endpoint::owned_endpoints(world, input.owner)
+    let current = location::owned_endpoints(world, input.owner)
         .filter(|e| e.vpc_id == spec.vpc_id && e.service_name == spec.service_name && e.is_available())
         .min_by_key(|e| e.vpc_endpoint_id.as_str())?;
     if !current.private_dns_enabled {
@@ -326,8 +329,8 @@ fn serving_change<'a>(
         ));
     } else {
         let reason = match access.approval {
-            access::ApprovalState::Stale { .. } => ConditionReason::StalePlanId,
-            access::ApprovalState::Awaiting => ConditionReason::AwaitingApproval,
+            ApprovalState::Stale { .. } => ConditionReason::StalePlanId,
+            ApprovalState::Awaiting => ConditionReason::AwaitingApproval,
             _ => ConditionReason::ClientsBlocked,
         };
         step.conditions.ready = Some(not_ready(

@@ -1,5 +1,5 @@
-//! The endpoint's life before the clients matter: find the object's own endpoint, create it
-//! (private DNS off), wait while EC2 catches up, re-create it after an out-of-band deletion,
+//! The endpoint's life before the clients matter: create the object's endpoint
+//! ([`location::owned_endpoint`]; private DNS off), wait while EC2 catches up, re-create it after an out-of-band deletion,
 //! poll while it is `pending`, and stop on states it never leaves.
 //!
 //! Once the endpoint is `available`, [`super::drift`] and [`super::access`] take over.
@@ -8,61 +8,16 @@ use std::time::Duration;
 
 use k8s_openapi::jiff::Timestamp;
 
-use super::{Action, EventNote, EventReason, PlanInput, Step, Timing, drift, location, not_ready};
+use super::location::{self, is_deleting, owned_endpoint, seen_going};
+use super::{Action, EventNote, EventReason, PlanInput, Step, Timing, drift, not_ready};
 use crate::analysis::Analysis;
 use crate::api::conditions::{ConditionReason, ConditionType, ConditionUpdate, find_condition};
 use crate::api::{InterfaceEndpointSpec, Owner, RolloutPhase};
 use crate::aws::CreateVpcEndpoint;
-use crate::model::{Snapshot, VpcEndpoint, tag_pairs, tags_from};
+use crate::model::{VpcEndpoint, tags_from};
 
 /// States an endpoint never leaves by itself: it will not become available.
 const TERMINAL_STATES: [&str; 3] = ["failed", "rejected", "expired"];
-
-/// Whether EC2 lists the endpoint only as a tombstone (`deleted`): for every decision it is gone.
-pub fn is_gone(endpoint: &VpcEndpoint) -> bool {
-    endpoint.state_lower() == "deleted"
-}
-
-/// Whether the endpoint is being deleted.
-pub fn is_deleting(endpoint: &VpcEndpoint) -> bool {
-    endpoint.state_lower() == "deleting"
-}
-
-/// Whether the last status saw the endpoint `deleting` or `deleted`: if EC2 no longer lists
-/// it, it is gone, not "not listed yet".
-pub(crate) fn seen_going(previous: &crate::api::InterfaceEndpointStatus) -> bool {
-    matches!(previous.endpoint_state.as_deref(), Some("deleting" | "deleted"))
-}
-
-/// Every endpoint in the observed VPC that carries both ownership tags of `owner`, whatever its
-/// service, except tombstones.
-pub fn owned_endpoints<'a>(world: &'a Snapshot, owner: &'a Owner) -> impl Iterator<Item = &'a VpcEndpoint> {
-    world
-        .vpc_endpoints
-        .iter()
-        .filter(move |e| owner.owns(tag_pairs(&e.tags)) && !is_gone(e))
-}
-
-/// The object's endpoint: owned, in the VPC and for the service it was created for
-/// ([`location::established`]; the spec's before creation). Should EC2 list several (it
-/// should not: creation is idempotent), the one the status names wins, then one that is not
-/// being deleted, then the lowest id, so that the choice is stable.
-pub fn owned_endpoint<'a>(input: &PlanInput<'a>) -> Option<&'a VpcEndpoint> {
-    let recorded = input.status.endpoint_id.as_deref();
-    let (vpc_id, service_name) = match location::established(input) {
-        Some(at) => (at.vpc_id, at.service_name),
-        None => (input.spec.vpc_id.clone(), input.spec.service_name.clone()),
-    };
-    owned_endpoints(input.world, input.owner)
-        .filter(|e| e.vpc_id == vpc_id && e.service_name == service_name)
-        .min_by_key(|e| {
-            (
-                Some(e.vpc_endpoint_id.as_str()) != recorded,
-                is_deleting(e),
-                e.vpc_endpoint_id.as_str(),
-            )
-        })
-}
 
 /// The CreateVpcEndpoint ClientToken for the `recreations`-th endpoint of `owner`.
 ///
@@ -281,6 +236,7 @@ pub(crate) fn elapsed(since: Timestamp, now: Timestamp) -> Duration {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::tag_pairs;
     use crate::plan::fixtures::*;
     use crate::plan::{Action, decide};
 
@@ -438,29 +394,5 @@ mod tests {
         assert_eq!(d.status.phase, RolloutPhase::Degraded);
         assert!(d.actions.is_empty());
         assert!(d.events.iter().any(|e| e.reason == EventReason::Degraded));
-    }
-
-    #[test]
-    fn the_endpoint_named_in_status_wins_over_a_stray_duplicate() {
-        let mut world = with_endpoint(incident_world(), "available", false);
-        let mut stray = world.vpc_endpoints[0].clone();
-        stray.vpc_endpoint_id = "vpce-00000000000000000".into();
-        world.vpc_endpoints.push(stray);
-        let analysis = Ok(endpoint_analysis());
-        let status = created_status(now_minus(600));
-        let i = input(&world, &analysis, &status);
-        assert_eq!(owned_endpoint(&i).unwrap().vpc_endpoint_id, ENDPOINT);
-    }
-
-    #[test]
-    fn endpoints_without_both_owner_tags_are_not_ours() {
-        let mut world = with_endpoint(incident_world(), "available", false);
-        world.vpc_endpoints[0]
-            .tags
-            .retain(|t| t.key != crate::api::UID_TAG);
-        let analysis = Ok(endpoint_analysis());
-        let status = Default::default();
-        let i = input(&world, &analysis, &status);
-        assert!(owned_endpoint(&i).is_none());
     }
 }

@@ -10,8 +10,7 @@
 //! Degraded), what it did (the actions), then where the rollout stands (a plan waiting for
 //! approval, Ready, Failed). `kubectl describe` lists Events of the same second in that order.
 
-use super::access::count;
-use super::status::with_more;
+use super::wording::{count, peer_text, port_range, with_more};
 use super::{Action, EventNote, EventReason};
 use crate::api::conditions::{ConditionType, find_condition};
 use crate::api::{InterfaceEndpointSpec, InterfaceEndpointStatus, RolloutPhase};
@@ -94,7 +93,7 @@ pub fn for_action(action: &Action, spec: &InterfaceEndpointSpec) -> Option<Event
                             b.group_id,
                             r.protocol,
                             port_range(r.from_port, r.to_port),
-                            super::access::peer_text(&r.peer)
+                            peer_text(&r.peer)
                         )
                     })
                 })
@@ -136,14 +135,6 @@ pub fn for_action(action: &Action, spec: &InterfaceEndpointSpec) -> Option<Event
             false,
             format!("Deleting endpoint {vpc_endpoint_id}"),
         )),
-    }
-}
-
-fn port_range(from: i32, to: i32) -> String {
-    if from == to {
-        from.to_string()
-    } else {
-        format!("{from}-{to}")
     }
 }
 

@@ -1,4 +1,5 @@
-//! Where the object's endpoint lives, and spec edits that would move it.
+//! Where the object's endpoint lives, which endpoint is the object's ([`owned_endpoint`]), and
+//! spec edits that would move it.
 //!
 //! EC2 never moves an endpoint: its VPC, service and region are fixed when it is created. The
 //! pass that creates it records them in the status (`endpointVpcId`, `endpointServiceName`,
@@ -13,9 +14,9 @@
 //! The CRD refuses these edits where the API server evaluates CEL ([`crate::api::immutable`]);
 //! this is the guard for clusters, and test servers, that do not.
 
-use super::{PlanInput, endpoint};
-use crate::api::{InterfaceEndpointSpec, InterfaceEndpointStatus};
-use crate::model::VpcEndpoint;
+use super::PlanInput;
+use crate::api::{InterfaceEndpointSpec, InterfaceEndpointStatus, Owner};
+use crate::model::{Snapshot, VpcEndpoint, tag_pairs};
 
 /// Where an endpoint was created.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -89,7 +90,7 @@ pub(crate) fn established(input: &PlanInput<'_>) -> Option<EndpointLocation> {
     if let Some(recorded) = EndpointLocation::recorded(input.status) {
         return Some(recorded);
     }
-    endpoint::owned_endpoints(input.world, input.owner)
+    owned_endpoints(input.world, input.owner)
         .min_by_key(|e| {
             (
                 e.service_name == input.spec.service_name,
@@ -145,6 +146,52 @@ pub(crate) fn moved(input: &PlanInput<'_>) -> Option<String> {
         at.service_name,
         back.join(" and "),
     ))
+}
+
+/// Whether EC2 lists the endpoint only as a tombstone (`deleted`): for every decision it is gone.
+pub fn is_gone(endpoint: &VpcEndpoint) -> bool {
+    endpoint.state_lower() == "deleted"
+}
+
+/// Whether the endpoint is being deleted.
+pub fn is_deleting(endpoint: &VpcEndpoint) -> bool {
+    endpoint.state_lower() == "deleting"
+}
+
+/// Whether the last status saw the endpoint `deleting` or `deleted`: if EC2 no longer lists
+/// it, it is gone, not "not listed yet".
+pub(crate) fn seen_going(previous: &InterfaceEndpointStatus) -> bool {
+    matches!(previous.endpoint_state.as_deref(), Some("deleting" | "deleted"))
+}
+
+/// Every endpoint in the observed VPC that carries both ownership tags of `owner`, whatever its
+/// service, except tombstones.
+pub fn owned_endpoints<'a>(world: &'a Snapshot, owner: &'a Owner) -> impl Iterator<Item = &'a VpcEndpoint> {
+    world
+        .vpc_endpoints
+        .iter()
+        .filter(move |e| owner.owns(tag_pairs(&e.tags)) && !is_gone(e))
+}
+
+/// The object's endpoint: owned, in the VPC and for the service it was created for
+/// ([`established`]; the spec's before creation). Should EC2 list several (it
+/// should not: creation is idempotent), the one the status names wins, then one that is not
+/// being deleted, then the lowest id, so that the choice is stable.
+pub fn owned_endpoint<'a>(input: &PlanInput<'a>) -> Option<&'a VpcEndpoint> {
+    let recorded = input.status.endpoint_id.as_deref();
+    let (vpc_id, service_name) = match established(input) {
+        Some(at) => (at.vpc_id, at.service_name),
+        None => (input.spec.vpc_id.clone(), input.spec.service_name.clone()),
+    };
+    owned_endpoints(input.world, input.owner)
+        .filter(|e| e.vpc_id == vpc_id && e.service_name == service_name)
+        .min_by_key(|e| {
+            (
+                Some(e.vpc_endpoint_id.as_str()) != recorded,
+                is_deleting(e),
+                e.vpc_endpoint_id.as_str(),
+            )
+        })
 }
 
 #[cfg(test)]
@@ -389,5 +436,29 @@ mod tests {
         };
         assert_eq!(revoke[0].rule_ids, ["sgr-0000000000000000a"]);
         assert_eq!(vpc_endpoint_id, ENDPOINT);
+    }
+
+    #[test]
+    fn the_endpoint_named_in_status_wins_over_a_stray_duplicate() {
+        let mut world = with_endpoint(incident_world(), "available", false);
+        let mut stray = world.vpc_endpoints[0].clone();
+        stray.vpc_endpoint_id = "vpce-00000000000000000".into();
+        world.vpc_endpoints.push(stray);
+        let analysis = Ok(endpoint_analysis());
+        let status = created_status(now_minus(600));
+        let i = input(&world, &analysis, &status);
+        assert_eq!(owned_endpoint(&i).unwrap().vpc_endpoint_id, ENDPOINT);
+    }
+
+    #[test]
+    fn endpoints_without_both_owner_tags_are_not_ours() {
+        let mut world = with_endpoint(incident_world(), "available", false);
+        world.vpc_endpoints[0]
+            .tags
+            .retain(|t| t.key != crate::api::UID_TAG);
+        let analysis = Ok(endpoint_analysis());
+        let status = Default::default();
+        let i = input(&world, &analysis, &status);
+        assert!(owned_endpoint(&i).is_none());
     }
 }

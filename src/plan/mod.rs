@@ -6,8 +6,9 @@
 //!
 //! Where each decision is made:
 //! - [`deletion`]: the object is being deleted (revoke own rules, delete or retain the endpoint).
-//! - [`location`]: where the endpoint lives (recorded at creation; observed and cleaned up
-//!   there), and spec edits of its VPC, service or region, which would move it: refused.
+//! - [`location`]: which endpoint is the object's and where it lives (recorded at creation;
+//!   observed and cleaned up there), and spec edits of its VPC, service or region, which
+//!   would move it: refused.
 //! - [`validate`]: spec problems the API server cannot see (reserved tags, a bad policy, ...).
 //! - [`endpoint`]: the endpoint's life: create (private DNS off), wait while EC2 catches up,
 //!   re-create after an out-of-band deletion, poll while `pending`, failed states.
@@ -16,6 +17,13 @@
 //! - [`access`]: the clients' reachability and the remediation modes: add rules, wait for
 //!   approval, or wait for someone else.
 //! - [`dns`]: private DNS: preconditions, enabling it only when nobody would be cut off.
+//! - [`approval`], [`rules`], [`wording`]: leaves the stages share, depending on no stage:
+//!   the analysis seen through the remediation modes and the approval, the object's own
+//!   rules, and the wording of counts, lists and blocked clients.
+//!
+//! The rollout stages hand over in one direction (location → validate → endpoint → drift →
+//! access → dns) and share wording, rules and the approval view through the leaves, never
+//! through each other; [`status`] and [`events`] turn the step into the decision.
 //! - [`status`]: the status views (clients summary, plan, conditions), bounded in size.
 //! - [`events`]: Events, on transitions only.
 //! - [`failure`]: what a failed EC2 call means for the status ([`report_failure`]).
@@ -28,6 +36,7 @@
 //! reported as Degraded, with the plan and approval conditions saying what is needed.
 
 pub mod access;
+pub mod approval;
 pub mod deletion;
 pub mod dns;
 pub mod drift;
@@ -35,8 +44,10 @@ pub mod endpoint;
 pub mod events;
 pub mod failure;
 pub mod location;
+pub mod rules;
 pub mod status;
 pub mod validate;
+pub mod wording;
 
 #[cfg(test)]
 mod fixtures;

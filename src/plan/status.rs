@@ -9,19 +9,18 @@
 
 use std::collections::BTreeMap;
 
-use super::access::{Access, ApprovalState, count, peer_text};
+use super::approval::{Access, ApprovalState};
+use super::rules::owned_rules;
+use super::wording::{MESSAGE_EXAMPLES, blocked_examples, count, peer_text, with_more};
 use super::{Decision, PlanInput, Step, events};
-use crate::analysis::{Analysis, Check, ClientVerdict, Direction, Remediation, RuleChange};
+use crate::analysis::{Analysis, Check, Direction, Remediation, RuleChange};
 use crate::api::conditions::{ConditionReason, ConditionType, ConditionUpdate, set_condition};
 use crate::api::{
     BlockedClientGroup, ClientSummary, EndpointNetworkInterface, InterfaceEndpointSpec,
     InterfaceEndpointStatus, MAX_GROUP_EXAMPLES, MAX_STATUS_GROUPS, MAX_STATUS_RULES, PlanStatus,
     PlannedRule, RemediationMode, RemediationSpec, RolloutPhase,
 };
-use crate::model::{NetworkInterface, SecurityGroupRule, VpcEndpoint, tag_pairs};
-
-/// How many blocked ENIs a condition or Event message names before "and N more".
-const MESSAGE_EXAMPLES: usize = 3;
+use crate::model::{NetworkInterface, SecurityGroupRule, VpcEndpoint};
 
 /// Turns a step into the decision: status views, the conditions the step left to derive,
 /// and the Events (what was observed, the step's own, one per action, where the rollout
@@ -295,16 +294,6 @@ pub fn plan_status(analysis: Option<&Analysis>, input: &PlanInput<'_>) -> Option
     })
 }
 
-/// Rules in the observed world carrying both ownership tags of the object.
-pub(crate) fn owned_rules<'a>(input: &PlanInput<'a>) -> impl Iterator<Item = &'a SecurityGroupRule> {
-    let owner = input.owner;
-    input
-        .world
-        .security_group_rules
-        .iter()
-        .filter(move |r| owner.owns(tag_pairs(&r.tags)))
-}
-
 fn planned(rule: &RuleChange, modes: &RemediationSpec) -> PlannedRule {
     let (peer_group_id, cidr) = match &rule.peer {
         crate::aws::RulePeer::Group(g) => (Some(g.clone()), None),
@@ -421,39 +410,6 @@ fn unfixable_lines(analysis: &Analysis, modes: &RemediationSpec) -> Vec<String> 
         ));
     }
     lines
-}
-
-/// `a, b, c and 7 more`.
-pub(crate) fn with_more(examples: &[&str], total: usize) -> String {
-    let shown = examples.len().min(MESSAGE_EXAMPLES);
-    let mut text = examples[..shown].join(", ");
-    if total > shown {
-        text.push_str(&format!(" and {} more", total - shown));
-    }
-    text
-}
-
-/// A few blocked clients with their security groups and failing checks, and the rest counted:
-/// `eni-0b… [sg-0b…] EndpointIngress; eni-0c… [...] ...; and 12 more`.
-pub(crate) fn blocked_examples(analysis: &Analysis) -> String {
-    let blocked: Vec<&ClientVerdict> = analysis.blocked().take(MESSAGE_EXAMPLES).collect();
-    let total = analysis.blocked().count();
-    let mut parts: Vec<String> = blocked
-        .iter()
-        .map(|c| {
-            let checks: Vec<&str> = c.failing_checks().iter().map(|k| k.as_str()).collect();
-            format!(
-                "{} [{}] {}",
-                c.network_interface_id,
-                c.security_group_ids.join(","),
-                checks.join("+")
-            )
-        })
-        .collect();
-    if total > parts.len() {
-        parts.push(format!("and {} more", total - parts.len()));
-    }
-    parts.join("; ")
 }
 
 fn endpoint_condition(endpoint: Option<&VpcEndpoint>, spec: &InterfaceEndpointSpec) -> ConditionUpdate {

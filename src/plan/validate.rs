@@ -6,7 +6,7 @@
 
 use std::collections::BTreeMap;
 
-use super::{PlanInput, Step, Timing, endpoint, not_ready};
+use super::{PlanInput, Step, Timing, location, not_ready};
 use crate::api::conditions::{ConditionReason, ConditionType, ConditionUpdate};
 use crate::api::{GROUP, RolloutPhase};
 
@@ -87,7 +87,7 @@ pub(crate) fn spec_problem(input: &PlanInput<'_>) -> Option<String> {
 /// once, so the requeue is only a safety net.
 pub(crate) fn invalid_spec<'a>(input: &PlanInput<'a>, problem: &str, timing: &Timing) -> Step<'a> {
     let mut step = Step::new(input, RolloutPhase::Failed, timing.waiting);
-    step.endpoint = endpoint::owned_endpoint(input);
+    step.endpoint = location::owned_endpoint(input);
     let message = format!("Invalid spec: {problem}");
     step.conditions.ready = Some(not_ready(ConditionReason::InvalidSpec, message.clone()));
     step.conditions.clients = Some(ConditionUpdate::new(

@@ -1,0 +1,95 @@
+//! An analysis seen through `spec.remediation` and `spec.approval` ([`Access`]): which missing
+//! rules the controller may add now, which wait for approval, which are left to someone else.
+//!
+//! A leaf: it reads the analysis and the spec, and no stage of the chain. The stages
+//! ([`super::access`], [`super::dns`], [`super::drift`]) decide with it; [`super::status`] and
+//! [`super::wording`] report it.
+
+use crate::analysis::{Analysis, RuleChange};
+use crate::api::{InterfaceEndpointSpec, RemediationMode};
+
+/// Where approval of the plan stands.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ApprovalState {
+    /// No missing rule has mode `Approval`.
+    NotRequired,
+    /// `spec.approval.planId` equals the plan id.
+    Approved,
+    /// No `spec.approval`.
+    Awaiting,
+    /// `spec.approval.planId` names another (earlier) plan.
+    Stale { given: String },
+}
+
+/// An analysis seen through `spec.remediation` and `spec.approval`.
+#[derive(Clone, Debug)]
+pub struct Access<'a> {
+    pub analysis: &'a Analysis,
+    pub plan_id: String,
+    pub approval: ApprovalState,
+    pub blocked: usize,
+    /// Missing rules by mode.
+    pub auto: Vec<&'a RuleChange>,
+    pub needs_approval: Vec<&'a RuleChange>,
+    pub off: Vec<&'a RuleChange>,
+}
+
+impl<'a> Access<'a> {
+    pub fn new(analysis: &'a Analysis, spec: &InterfaceEndpointSpec) -> Self {
+        let modes = &spec.remediation;
+        let by_mode = |mode| {
+            analysis
+                .remediation
+                .rules
+                .iter()
+                .filter(move |r| r.mode(modes) == mode)
+                .collect::<Vec<_>>()
+        };
+        let needs_approval = by_mode(RemediationMode::Approval);
+        let plan_id = analysis.remediation.plan_id(modes);
+        let approval = match (&spec.approval, needs_approval.is_empty()) {
+            (_, true) => ApprovalState::NotRequired,
+            (Some(a), false) if a.plan_id == plan_id => ApprovalState::Approved,
+            (Some(a), false) => ApprovalState::Stale {
+                given: a.plan_id.clone(),
+            },
+            (None, false) => ApprovalState::Awaiting,
+        };
+        Self {
+            analysis,
+            plan_id,
+            approval,
+            blocked: analysis.blocked().count(),
+            auto: by_mode(RemediationMode::Auto),
+            needs_approval,
+            off: by_mode(RemediationMode::Off),
+        }
+    }
+
+    /// The rules the controller may add now: `Auto` ones, and `Approval` ones once approved.
+    pub fn rules_now(&self) -> Vec<&'a RuleChange> {
+        let mut rules = self.auto.clone();
+        if self.approval == ApprovalState::Approved {
+            rules.extend(&self.needs_approval);
+        }
+        rules
+    }
+
+    /// Whether adding [`Access::rules_now`] leaves every client reachable.
+    pub fn fixed_by_rules_now(&self) -> bool {
+        self.off.is_empty()
+            && self.analysis.remediation.unfixable.is_empty()
+            && matches!(
+                self.approval,
+                ApprovalState::NotRequired | ApprovalState::Approved
+            )
+    }
+
+    /// Whether an approval is what stands between the clients and the endpoint.
+    pub fn awaits_approval(&self) -> bool {
+        matches!(
+            self.approval,
+            ApprovalState::Awaiting | ApprovalState::Stale { .. }
+        )
+    }
+}

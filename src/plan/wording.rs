@@ -1,0 +1,139 @@
+//! The wording that several stages share: counts ("3 rules"), lists with "and N more", rule
+//! peers and port ranges, and the sentences about blocked clients and what they need.
+//!
+//! A leaf: it depends on the analysis, the API and EC2 types and the [`Access`] view, never on
+//! a stage, so that a stage's messages read the same wherever they are built.
+
+use crate::analysis::{Analysis, ClientVerdict, Direction, RuleChange};
+use crate::api::{InterfaceEndpointSpec, Owner};
+use crate::aws::RulePeer;
+
+use super::approval::{Access, ApprovalState};
+
+/// How many blocked ENIs a condition or Event message names before "and N more".
+pub(crate) const MESSAGE_EXAMPLES: usize = 3;
+
+/// `a, b, c and 7 more`.
+pub(crate) fn with_more(examples: &[&str], total: usize) -> String {
+    let shown = examples.len().min(MESSAGE_EXAMPLES);
+    let mut text = examples[..shown].join(", ");
+    if total > shown {
+        text.push_str(&format!(" and {} more", total - shown));
+    }
+    text
+}
+
+/// A few blocked clients with their security groups and failing checks, and the rest counted:
+/// `eni-0b… [sg-0b…] EndpointIngress; eni-0c… [...] ...; and 12 more`.
+pub(crate) fn blocked_examples(analysis: &Analysis) -> String {
+    let blocked: Vec<&ClientVerdict> = analysis.blocked().take(MESSAGE_EXAMPLES).collect();
+    let total = analysis.blocked().count();
+    let mut parts: Vec<String> = blocked
+        .iter()
+        .map(|c| {
+            let checks: Vec<&str> = c.failing_checks().iter().map(|k| k.as_str()).collect();
+            format!(
+                "{} [{}] {}",
+                c.network_interface_id,
+                c.security_group_ids.join(","),
+                checks.join("+")
+            )
+        })
+        .collect();
+    if total > parts.len() {
+        parts.push(format!("and {} more", total - parts.len()));
+    }
+    parts.join("; ")
+}
+
+pub(crate) fn peer_text(peer: &RulePeer) -> &str {
+    match peer {
+        RulePeer::Group(g) => g,
+        RulePeer::CidrIpv4(c) | RulePeer::CidrIpv6(c) => c,
+        RulePeer::PrefixList(p) => p,
+    }
+}
+
+/// `3 rules`, `1 rule`.
+pub(crate) fn count(n: usize, noun: &str) -> String {
+    if n == 1 {
+        format!("1 {noun}")
+    } else {
+        format!("{n} {noun}s")
+    }
+}
+
+/// "1 of 2 clients cannot reach the endpoint on tcp/443 (eni-0b… sg-0b…: EndpointIngress)".
+pub(crate) fn blocked_sentence(access: &Access<'_>) -> String {
+    format!(
+        "{} of {} cannot reach the endpoint on tcp/443 ({})",
+        access.blocked,
+        count(access.analysis.clients.len(), "client"),
+        blocked_examples(access.analysis)
+    )
+}
+
+/// What must happen for the blocked clients, in the order the user should do it.
+pub(crate) fn what_is_needed(access: &Access<'_>) -> String {
+    let mut needs = Vec::new();
+    match &access.approval {
+        ApprovalState::Awaiting => needs.push(format!(
+            "approve plan {} ({}) with spec.approval.planId: {}",
+            access.plan_id,
+            count(access.needs_approval.len(), "rule"),
+            access.plan_id
+        )),
+        ApprovalState::Stale { given } => needs.push(format!(
+            "spec.approval.planId {given} approves an earlier plan; the current plan is {} ({})",
+            access.plan_id,
+            count(access.needs_approval.len(), "rule")
+        )),
+        ApprovalState::NotRequired | ApprovalState::Approved => {}
+    }
+    if !access.off.is_empty() {
+        needs.push(format!(
+            "add {} by hand (spec.remediation is Off for them, see status.plan.rules)",
+            count(access.off.len(), "rule")
+        ));
+    }
+    let unfixable = &access.analysis.remediation.unfixable;
+    if !unfixable.is_empty() {
+        needs.push(format!(
+            "fix the network ACLs ({}, see status.plan.unfixable); the controller never changes NACLs",
+            count(unfixable.len(), "block")
+        ));
+    }
+    if needs.is_empty() {
+        "waiting for the added rules to take effect".to_string()
+    } else {
+        needs.join("; ")
+    }
+}
+
+/// `443`, `1024-65535`.
+pub(crate) fn port_range(from: i32, to: i32) -> String {
+    if from == to {
+        from.to_string()
+    } else {
+        format!("{from}-{to}")
+    }
+}
+
+/// Who added the rule and why, in the characters EC2 accepts in descriptions, at most 255.
+pub(crate) fn rule_description(rule: &RuleChange, spec: &InterfaceEndpointSpec, owner: &Owner) -> String {
+    let peer = peer_text(&rule.peer);
+    let service = spec.service_name.as_str();
+    let text = match rule.direction {
+        Direction::Ingress => format!(
+            "vpce-rollout {}: clients in {peer} to the {service} endpoint, tcp {}",
+            owner.owner_tag(),
+            rule.from_port
+        ),
+        Direction::Egress => format!(
+            "vpce-rollout {}: to the {service} endpoint ({peer}), tcp {}",
+            owner.owner_tag(),
+            rule.from_port
+        ),
+    };
+    text.chars().take(255).collect()
+}
