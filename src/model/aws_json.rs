@@ -310,6 +310,11 @@ pub struct ReferencedGroup {
 }
 
 /// `describe-network-interfaces` → `NetworkInterfaces[]`.
+///
+/// Every address an ENI can send from is a source the checks must admit: the primary and
+/// secondary private IPv4 addresses, the delegated IPv4 and IPv6 prefixes (EKS prefix
+/// delegation gives pods addresses out of them), and the IPv6 addresses. `docs/snapshot.md`
+/// says what each field means for the analysis.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "PascalCase", default)]
 pub struct NetworkInterface {
@@ -319,19 +324,33 @@ pub struct NetworkInterface {
     /// `interface`, `lambda`, `nat_gateway` (also printed `natGateway`), `vpc_endpoint`, ...
     #[serde(skip_serializing_if = "Option::is_none")]
     pub interface_type: Option<String>,
+    /// The primary private IPv4 address.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub private_ip_address: Option<String>,
+    /// The primary (`Primary: true`) and the secondary private IPv4 addresses.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub private_ip_addresses: Vec<PrivateIpAddress>,
+    /// IPv4 prefixes delegated to the ENI (`10.0.3.16/28`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub ipv4_prefixes: Vec<Ipv4PrefixSpecification>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub ipv6_addresses: Vec<Ipv6Address>,
+    /// IPv6 prefixes delegated to the ENI (`2600:1f14::/80`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub ipv6_prefixes: Vec<Ipv6PrefixSpecification>,
     pub groups: Vec<GroupIdentifier>,
+    /// Set by whoever created the ENI; AWS services write their own (`RDSNetworkInterface`,
+    /// `ELB app/...`, `Amazon EKS <cluster>`), which is how their ENIs are recognised.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
+    /// `in-use`, `available` (attached to nothing: it sends nothing), `attaching`,
+    /// `detaching`, `associated` (a branch ENI on a trunk).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub status: Option<String>,
+    /// The alias (`amazon-rds`, `amazon-elb`), account or role session of whoever created it.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub requester_id: Option<String>,
+    /// Whether an AWS service created and manages it.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub requester_managed: Option<bool>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -354,6 +373,18 @@ pub struct PrivateIpAddress {
 #[serde(rename_all = "PascalCase", default)]
 pub struct Ipv6Address {
     pub ipv6_address: String,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct Ipv4PrefixSpecification {
+    pub ipv4_prefix: String,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct Ipv6PrefixSpecification {
+    pub ipv6_prefix: String,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]

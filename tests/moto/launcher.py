@@ -22,7 +22,8 @@ tests pass them on through VPCE_MOTO_WITHOUT and VPCE_MOTO_STOCK):
   is not atomic (a duplicate in the second permission leaves the first one added); the same
   security-group reference with another description is not a duplicate; descriptions of
   security-group and prefix-list references are dropped by DescribeSecurityGroupRules.
-- DescribeNetworkInterfaces ignores MaxResults/NextToken.
+- DescribeNetworkInterfaces ignores MaxResults/NextToken; AssignPrivateIpAddresses ignores
+  Ipv4Prefixes and DescribeNetworkInterfaces shows no Ipv4Prefixes (prefix delegation).
 - DeleteVpcEndpoints reports nothing for endpoints that do not exist; a deleted endpoint is
   listed forever as ``deleted`` instead of ``deleting`` for a while and then not at all.
 
@@ -70,6 +71,7 @@ GAPS = {
     "duplicate-description": "the same group reference with another description is not a duplicate",
     "rule-descriptions": "DescribeSecurityGroupRules drops descriptions of group and prefix-list references",
     "eni-paging": "DescribeNetworkInterfaces ignores MaxResults/NextToken",
+    "eni-prefixes": "AssignPrivateIpAddresses ignores Ipv4Prefixes; ENIs describe no Ipv4Prefixes",
 }
 CLOSED = set(GAPS)
 
@@ -532,6 +534,31 @@ def patch_network_interfaces():
 
     if closes("eni-paging"):
         ElasticNetworkInterfaces.describe_network_interfaces = describe_network_interfaces
+
+    from moto.ec2.models.elastic_network_interfaces import NetworkInterface
+
+    original_assign = ElasticNetworkInterfaces.assign_private_ip_addresses
+
+    def assign_private_ip_addresses(self):
+        """Secondary addresses as moto does them, plus delegated IPv4 prefixes, which the
+        serializer finds as `ipv4_prefixes` (DescribeNetworkInterfaces' Ipv4Prefixes)."""
+        prefixes = self._get_param("Ipv4Prefixes", [])
+        if not prefixes:
+            return original_assign(self)
+        eni = self.ec2_backend.get_network_interface(self._get_param("NetworkInterfaceId"))
+        have = {p["Ipv4Prefix"] for p in eni.ipv4_prefixes}
+        eni.ipv4_prefixes = eni.ipv4_prefixes + [
+            {"Ipv4Prefix": str(ipaddress.ip_network(p, strict=True))} for p in prefixes if p not in have
+        ]
+        result = {
+            "NetworkInterfaceId": eni.id,
+            "AssignedIpv4Prefixes": [{"Ipv4Prefix": p} for p in prefixes],
+        }
+        return ActionResult(result)
+
+    if closes("eni-prefixes"):
+        NetworkInterface.ipv4_prefixes = []
+        ElasticNetworkInterfaces.assign_private_ip_addresses = assign_private_ip_addresses
 
 
 # --------------------------------------------------------------------------------------------

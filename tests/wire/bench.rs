@@ -10,7 +10,8 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use aws_sdk_ec2::types::{
-    AttributeBooleanValue, IpPermission, IpRange, Ipv6Range, PrefixListId, UserIdGroupPair,
+    AttributeBooleanValue, InstanceNetworkInterfaceSpecification, InstanceType, IpPermission, IpRange,
+    Ipv6Range, PrefixListId, UserIdGroupPair,
 };
 use vpce_rollout::aws::sdk::{SdkEc2, SdkOptions};
 use vpce_rollout::aws::sim::{SimClock, SimConfig, SimEc2, aws_service};
@@ -41,6 +42,9 @@ pub trait Bench {
     fn id(&self, name: &str) -> String;
     /// Lets time pass: real time on the wire, virtual time in the simulated world.
     async fn pass(&self, duration: Duration);
+    /// Someone gives the named ENI secondary private IPv4 addresses (`10.20.1.20`) and IPv4
+    /// prefixes (`10.20.1.48/28`), as the VPC CNI does for pods.
+    async fn assign_addresses(&self, eni: &str, addresses: &[&str]);
 }
 
 /// The incident world, built in one moto account through the raw SDK (the port has no
@@ -66,6 +70,29 @@ impl Bench for MotoBench {
 
     async fn pass(&self, duration: Duration) {
         tokio::time::sleep(duration).await;
+    }
+
+    async fn assign_addresses(&self, eni: &str, addresses: &[&str]) {
+        let (prefixes, ips): (Vec<&str>, Vec<&str>) = addresses.iter().partition(|a| a.contains('/'));
+        let request = self
+            .client()
+            .assign_private_ip_addresses()
+            .network_interface_id(self.id(eni));
+        if !ips.is_empty() {
+            request
+                .clone()
+                .set_private_ip_addresses(Some(ips.iter().map(|a| a.to_string()).collect()))
+                .send()
+                .await
+                .expect("AssignPrivateIpAddresses");
+        }
+        if !prefixes.is_empty() {
+            request
+                .set_ipv4_prefixes(Some(prefixes.iter().map(|a| a.to_string()).collect()))
+                .send()
+                .await
+                .expect("AssignPrivateIpAddresses (prefixes)");
+        }
     }
 }
 
@@ -186,6 +213,9 @@ impl MotoBench {
             .to_string()
     }
 
+    /// An instance's ENI: created, then attached to an instance as its primary interface, so
+    /// that it is `in-use` as a running instance's is (a detached ENI sends nothing and is no
+    /// client).
     pub async fn eni(&mut self, name: &str, subnet: &str, groups: &[&str]) -> String {
         let out = self
             .client()
@@ -201,6 +231,21 @@ impl MotoBench {
             .and_then(|n| n.network_interface_id())
             .expect("eni id")
             .to_string();
+        self.client()
+            .run_instances()
+            .image_id("ami-0123456789abcdef0")
+            .instance_type(InstanceType::T3Micro)
+            .min_count(1)
+            .max_count(1)
+            .network_interfaces(
+                InstanceNetworkInterfaceSpecification::builder()
+                    .device_index(0)
+                    .network_interface_id(&id)
+                    .build(),
+            )
+            .send()
+            .await
+            .expect("RunInstances");
         self.ids.insert(name.to_string(), id.clone());
         id
     }
@@ -229,6 +274,12 @@ impl Bench for SimBench {
 
     async fn pass(&self, duration: Duration) {
         self.port.clock().advance(duration);
+    }
+
+    async fn assign_addresses(&self, eni: &str, addresses: &[&str]) {
+        self.port
+            .assign_addresses_out_of_band(&self.id(eni), addresses)
+            .expect("the ENI exists");
     }
 }
 
@@ -308,6 +359,7 @@ impl SimBench {
                     private_ip_address: address.into(),
                     primary: Some(true),
                 }],
+                status: Some("in-use".into()),
                 groups: vec![GroupIdentifier {
                     group_id,
                     group_name: Some(group.into()),

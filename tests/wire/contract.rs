@@ -749,6 +749,62 @@ pub async fn the_rollout_sequence_creates_with_dns_off_adds_rules_enables_dns_an
     wait_gone(b, &created.vpc_endpoint_id).await;
 }
 
+/// What the analysis reads to know every address a client sends from and whether it is a client
+/// at all: status, the requester fields, secondary addresses and delegated prefixes.
+pub async fn a_clients_secondary_addresses_and_prefixes_are_observed<B: Bench>(b: &B) {
+    let zabbix = |world: &Snapshot| {
+        world
+            .network_interfaces
+            .iter()
+            .find(|n| n.network_interface_id == b.id("zabbix"))
+            .cloned()
+            .expect("zabbix is observed")
+    };
+    let before = zabbix(&observe(b, "main").await);
+    assert_eq!(
+        before.status.as_deref(),
+        Some("in-use"),
+        "a running instance's ENI"
+    );
+    assert_ne!(
+        before.requester_managed,
+        Some(true),
+        "created by the account, not a service"
+    );
+    assert!(before.ipv4_prefixes.is_empty() && before.ipv6_prefixes.is_empty());
+    let primary: Ipv4Addr = before.private_ip_address.as_deref().unwrap().parse().unwrap();
+    // Away from the primary address, wherever the backend put it in 10.20.1.0/24.
+    let (secondary, prefix) = if primary.octets()[3] < 128 {
+        ("10.20.1.200", "10.20.1.224/28")
+    } else {
+        ("10.20.1.20", "10.20.1.48/28")
+    };
+
+    b.assign_addresses("zabbix", &[secondary, prefix]).await;
+
+    let after = zabbix(&observe(b, "main").await);
+    let addresses: Vec<(String, Option<bool>)> = after
+        .private_ip_addresses
+        .iter()
+        .map(|a| (a.private_ip_address.clone(), a.primary))
+        .collect();
+    assert_eq!(
+        addresses,
+        [
+            (primary.to_string(), Some(true)),
+            (secondary.to_string(), Some(false))
+        ]
+    );
+    let prefixes: Vec<&str> = after
+        .ipv4_prefixes
+        .iter()
+        .map(|p| p.ipv4_prefix.as_str())
+        .collect();
+    assert_eq!(prefixes, [prefix]);
+    assert_eq!(after.private_ip_address, before.private_ip_address);
+    assert_eq!(after.status.as_deref(), Some("in-use"));
+}
+
 /// Runs every scenario against one backend: `contract_suite!(module, async { bench })`.
 macro_rules! contract_suite {
     ($module:ident, $bench:expr) => {
@@ -803,6 +859,11 @@ macro_rules! contract_suite {
                     &$bench,
                 )
                 .await;
+            }
+
+            #[tokio::test]
+            async fn a_clients_secondary_addresses_and_prefixes_are_observed() {
+                crate::contract::a_clients_secondary_addresses_and_prefixes_are_observed(&$bench).await;
             }
 
             #[tokio::test]

@@ -8,11 +8,12 @@ use aws_sdk_ec2::primitives::DateTimeFormat;
 use aws_sdk_ec2::types as sdk;
 
 use crate::model::{
-    Attachment, CidrBlockAssociation, DnsEntry, GroupIdentifier, IpPermission, IpRange, Ipv6Address,
-    Ipv6CidrBlockAssociation, Ipv6Range, NetworkAcl, NetworkAclAssociation, NetworkAclEntry,
-    NetworkInterface, PortRange, PrefixList, PrefixListEntry, PrefixListId, PrivateDnsDetails,
-    PrivateIpAddress, Protocol, ReferencedGroup, SecurityGroup, SecurityGroupIdentifier, SecurityGroupRule,
-    ServiceDetail, ServiceTypeDetail, Subnet, Tag, UserIdGroupPair, Vpc, VpcEndpoint,
+    Attachment, CidrBlockAssociation, DnsEntry, GroupIdentifier, IpPermission, IpRange,
+    Ipv4PrefixSpecification, Ipv6Address, Ipv6CidrBlockAssociation, Ipv6PrefixSpecification, Ipv6Range,
+    NetworkAcl, NetworkAclAssociation, NetworkAclEntry, NetworkInterface, PortRange, PrefixList,
+    PrefixListEntry, PrefixListId, PrivateDnsDetails, PrivateIpAddress, Protocol, ReferencedGroup,
+    SecurityGroup, SecurityGroupIdentifier, SecurityGroupRule, ServiceDetail, ServiceTypeDetail, Subnet, Tag,
+    UserIdGroupPair, Vpc, VpcEndpoint,
 };
 
 /// A value EC2 sent that the model cannot hold.
@@ -194,11 +195,25 @@ pub fn network_interface(n: &sdk::NetworkInterface) -> NetworkInterface {
                 primary: a.primary(),
             })
             .collect(),
+        ipv4_prefixes: n
+            .ipv4_prefixes()
+            .iter()
+            .map(|p| Ipv4PrefixSpecification {
+                ipv4_prefix: text(p.ipv4_prefix()),
+            })
+            .collect(),
         ipv6_addresses: n
             .ipv6_addresses()
             .iter()
             .map(|a| Ipv6Address {
                 ipv6_address: text(a.ipv6_address()),
+            })
+            .collect(),
+        ipv6_prefixes: n
+            .ipv6_prefixes()
+            .iter()
+            .map(|p| Ipv6PrefixSpecification {
+                ipv6_prefix: text(p.ipv6_prefix()),
             })
             .collect(),
         groups: n
@@ -431,6 +446,68 @@ mod tests {
             .build();
         let err = security_group_rule(&rule).unwrap_err();
         assert!(err.0.contains("sgr-1") && err.0.contains("bogus"), "{err:?}");
+    }
+
+    #[test]
+    fn every_address_and_the_fields_that_say_who_made_an_eni_are_kept() {
+        let eni = sdk::NetworkInterface::builder()
+            .network_interface_id("eni-1")
+            .private_ip_address("10.0.2.10")
+            .private_ip_addresses(
+                sdk::NetworkInterfacePrivateIpAddress::builder()
+                    .private_ip_address("10.0.2.10")
+                    .primary(true)
+                    .build(),
+            )
+            .private_ip_addresses(
+                sdk::NetworkInterfacePrivateIpAddress::builder()
+                    .private_ip_address("10.0.2.20")
+                    .primary(false)
+                    .build(),
+            )
+            .ipv4_prefixes(
+                sdk::Ipv4PrefixSpecification::builder()
+                    .ipv4_prefix("10.0.2.48/28")
+                    .build(),
+            )
+            .ipv6_addresses(
+                sdk::NetworkInterfaceIpv6Address::builder()
+                    .ipv6_address("2600:1f14::10")
+                    .build(),
+            )
+            .ipv6_prefixes(
+                sdk::Ipv6PrefixSpecification::builder()
+                    .ipv6_prefix("2600:1f14:0:1::/80")
+                    .build(),
+            )
+            .description("RDSNetworkInterface")
+            .requester_id("amazon-rds")
+            .requester_managed(true)
+            .status(sdk::NetworkInterfaceStatus::InUse)
+            .attachment(
+                sdk::NetworkInterfaceAttachment::builder()
+                    .instance_owner_id("amazon-rds")
+                    .status(sdk::AttachmentStatus::Attached)
+                    .build(),
+            )
+            .build();
+        let n = network_interface(&eni);
+        let secondary: Vec<(&str, Option<bool>)> = n
+            .private_ip_addresses
+            .iter()
+            .map(|a| (a.private_ip_address.as_str(), a.primary))
+            .collect();
+        assert_eq!(secondary, [("10.0.2.10", Some(true)), ("10.0.2.20", Some(false))]);
+        assert_eq!(n.ipv4_prefixes[0].ipv4_prefix, "10.0.2.48/28");
+        assert_eq!(n.ipv6_addresses[0].ipv6_address, "2600:1f14::10");
+        assert_eq!(n.ipv6_prefixes[0].ipv6_prefix, "2600:1f14:0:1::/80");
+        assert_eq!(n.description.as_deref(), Some("RDSNetworkInterface"));
+        assert_eq!(n.requester_id.as_deref(), Some("amazon-rds"));
+        assert_eq!(n.requester_managed, Some(true));
+        assert_eq!(n.status.as_deref(), Some("in-use"));
+        let attachment = n.attachment.unwrap();
+        assert_eq!(attachment.instance_owner_id.as_deref(), Some("amazon-rds"));
+        assert_eq!(attachment.status.as_deref(), Some("attached"));
     }
 
     #[test]

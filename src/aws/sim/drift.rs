@@ -1,15 +1,16 @@
 //! Out-of-band changes: what someone else does to the account while the controller runs.
 //!
 //! Drift tests use these to revoke a rule behind the controller's back, delete its endpoint,
-//! turn private DNS off, start an instance (a new client ENI), or change the VPC's DNS
-//! attributes. They act at once, are not EC2 calls (no throttling, no faults, not in the call
+//! turn private DNS off, start an instance (a new client ENI), give an ENI more addresses or
+//! detach it, or change the VPC's DNS attributes. They act at once, are not EC2 calls (no throttling, no faults, not in the call
 //! log) and skip EC2's preconditions, as a console user with other permissions might.
 
 use std::collections::HashSet;
 
 use super::SimEc2;
 use crate::model::{
-    AttributeBoolean, NetworkInterface, PrivateIpAddress, SecurityGroup, ServiceDetail, VpcDnsAttributes,
+    AttributeBoolean, Ipv4PrefixSpecification, Ipv6Address, Ipv6PrefixSpecification, NetworkInterface,
+    PrivateIpAddress, SecurityGroup, ServiceDetail, VpcDnsAttributes,
 };
 
 /// The resource a drift helper was asked to change is not in the world.
@@ -85,6 +86,55 @@ impl SimEc2 {
             .network_interfaces
             .insert(eni.network_interface_id.clone(), eni.clone());
         Ok(eni)
+    }
+
+    /// Someone gives an ENI more addresses, as the VPC CNI does for pods (secondary IPs, or
+    /// prefix delegation): each of `addresses` becomes a secondary private IPv4 address, IPv6
+    /// address, IPv4 prefix or IPv6 prefix, by its form (`10.0.2.20`, `2600:1f14::20`,
+    /// `10.0.2.48/28`, `2600:1f14:0:1::/80`). Returns the ENI as stored.
+    pub fn assign_addresses_out_of_band(
+        &self,
+        eni_id: &str,
+        addresses: &[&str],
+    ) -> Result<NetworkInterface, Missing> {
+        let mut state = self.lock();
+        let eni = state
+            .world
+            .network_interfaces
+            .get_mut(eni_id)
+            .ok_or_else(|| Missing(eni_id.to_string()))?;
+        for address in addresses {
+            let address = address.to_string();
+            match (address.contains('/'), address.contains(':')) {
+                (false, false) => eni.private_ip_addresses.push(PrivateIpAddress {
+                    private_ip_address: address,
+                    primary: Some(false),
+                }),
+                (false, true) => eni.ipv6_addresses.push(Ipv6Address {
+                    ipv6_address: address,
+                }),
+                (true, false) => eni
+                    .ipv4_prefixes
+                    .push(Ipv4PrefixSpecification { ipv4_prefix: address }),
+                (true, true) => eni
+                    .ipv6_prefixes
+                    .push(Ipv6PrefixSpecification { ipv6_prefix: address }),
+            }
+        }
+        Ok(eni.clone())
+    }
+
+    /// Someone detaches an ENI from its instance: it stays, `available`, and sends nothing.
+    pub fn detach_network_interface_out_of_band(&self, eni_id: &str) -> Result<(), Missing> {
+        let mut state = self.lock();
+        let eni = state
+            .world
+            .network_interfaces
+            .get_mut(eni_id)
+            .ok_or_else(|| Missing(eni_id.to_string()))?;
+        eni.status = Some("available".into());
+        eni.attachment = None;
+        Ok(())
     }
 
     /// Someone deletes an ENI (an instance terminates).

@@ -493,14 +493,16 @@ impl World {
         Ok(out)
     }
 
-    /// The lowest address of the subnet that no ENI uses, skipping the five EC2 reserves (network,
-    /// router, DNS, future use, broadcast).
+    /// The lowest address of the subnet that no ENI uses (as an address or inside a delegated
+    /// prefix), skipping the five EC2 reserves (network, router, DNS, future use, broadcast).
     pub(super) fn free_address(&self, subnet_id: &str, claimed: &HashSet<Ipv4Addr>) -> Option<Ipv4Addr> {
         let cidr: Ipv4Net = self.subnets.get(subnet_id)?.cidr_block.as_deref()?.parse().ok()?;
-        let used: HashSet<Ipv4Addr> = self
-            .network_interfaces
-            .values()
-            .filter(|n| n.subnet_id == subnet_id)
+        let in_subnet = || {
+            self.network_interfaces
+                .values()
+                .filter(|n| n.subnet_id == subnet_id)
+        };
+        let used: HashSet<Ipv4Addr> = in_subnet()
             .flat_map(|n| {
                 n.private_ip_address
                     .iter()
@@ -512,11 +514,15 @@ impl World {
                 IpAddr::V6(_) => None,
             })
             .collect();
+        let prefixes: Vec<Ipv4Net> = in_subnet()
+            .flat_map(|n| &n.ipv4_prefixes)
+            .filter_map(|p| p.ipv4_prefix.parse().ok())
+            .collect();
         let first = u32::from(cidr.network()).checked_add(4)?;
         let last = u32::from(cidr.broadcast()).checked_sub(1)?;
         (first..=last)
             .map(Ipv4Addr::from)
-            .find(|a| !used.contains(a) && !claimed.contains(a))
+            .find(|a| !used.contains(a) && !claimed.contains(a) && !prefixes.iter().any(|p| p.contains(a)))
     }
 
     /// The endpoint's ENIs carry exactly the endpoint's groups (EC2 keeps them in step).

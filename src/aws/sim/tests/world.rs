@@ -284,6 +284,69 @@ fn out_of_band_changes_show_in_the_next_describe_and_are_not_calls() {
 }
 
 #[test]
+fn addresses_assigned_out_of_band_are_described_and_never_handed_out_again() {
+    let sim = instant_sim();
+    let lambda = sim
+        .assign_addresses_out_of_band(
+            "eni-lambda",
+            &["10.0.2.5", "10.0.2.16/28", "2600:1f14::20", "2600:1f14:0:1::/80"],
+        )
+        .unwrap();
+    let described = run(sim.describe_network_interfaces("vpc-1")).unwrap();
+    let described = described
+        .iter()
+        .find(|n| n.network_interface_id == "eni-lambda")
+        .unwrap();
+    assert_eq!(described, &lambda);
+    let secondary: Vec<(&str, Option<bool>)> = described
+        .private_ip_addresses
+        .iter()
+        .map(|a| (a.private_ip_address.as_str(), a.primary))
+        .collect();
+    assert_eq!(secondary.last(), Some(&("10.0.2.5", Some(false))));
+    assert_eq!(described.ipv4_prefixes[0].ipv4_prefix, "10.0.2.16/28");
+    assert_eq!(described.ipv6_addresses[0].ipv6_address, "2600:1f14::20");
+    assert_eq!(described.ipv6_prefixes[0].ipv6_prefix, "2600:1f14:0:1::/80");
+
+    // The next ENI in the subnet gets neither the secondary address nor one in the prefix.
+    let taken: Vec<String> = (0..13)
+        .map(|_| {
+            sim.add_network_interface(NetworkInterface {
+                subnet_id: "subnet-c".into(),
+                ..Default::default()
+            })
+            .unwrap()
+            .private_ip_address
+            .unwrap()
+        })
+        .collect();
+    let net: ipnet::Ipv4Net = "10.0.2.16/28".parse().unwrap();
+    assert!(!taken.contains(&"10.0.2.5".to_string()), "{taken:?}");
+    assert!(
+        taken
+            .iter()
+            .all(|a| !net.contains(&a.parse::<std::net::Ipv4Addr>().unwrap())),
+        "{taken:?}"
+    );
+    assert_eq!(taken.last().map(String::as_str), Some("10.0.2.34"), "{taken:?}");
+
+    sim.detach_network_interface_out_of_band("eni-lambda").unwrap();
+    let detached = run(sim.describe_network_interfaces("vpc-1")).unwrap();
+    let detached = detached
+        .iter()
+        .find(|n| n.network_interface_id == "eni-lambda")
+        .unwrap();
+    assert_eq!(
+        (detached.status.as_deref(), &detached.attachment),
+        (Some("available"), &None)
+    );
+    assert_eq!(
+        sim.assign_addresses_out_of_band("eni-404", &["10.0.2.9"]),
+        Err(Missing("eni-404".into()))
+    );
+}
+
+#[test]
 fn the_provider_serves_the_home_world_and_an_empty_one_for_any_other_region() {
     let home = Arc::new(instant_sim());
     let provider = SimProvider::new(home.clone());
