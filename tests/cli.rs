@@ -176,16 +176,16 @@ fn a_malformed_snapshot_exits_1_naming_the_json_path() {
     let snapshot = std::fs::read_to_string(fixture("incident-snapshot.json"))
         .unwrap()
         .replacen("\"IpProtocol\": \"tcp\"", "\"IpProtocol\": \"tcpp\"", 1);
-    let out = plan(
-        &fixture("incident-endpoint.yaml"),
-        &scratch("bad-protocol.json", &snapshot),
-        &[],
-    );
+    let bad = scratch("bad-protocol.json", &snapshot);
+    let out = plan(&fixture("incident-endpoint.yaml"), &bad, &[]);
     assert_eq!(out.status.code(), Some(1));
     assert!(stdout(&out).is_empty());
     let err = stderr(&out);
     assert!(
-        err.starts_with("error: invalid snapshot at SecurityGroups[0].IpPermissions[0].IpProtocol"),
+        err.starts_with(&format!(
+            "error: {}: invalid snapshot at SecurityGroups[0].IpPermissions[0].IpProtocol",
+            bad.display()
+        )),
         "{err}"
     );
     assert!(err.contains("unknown protocol \"tcpp\""), "{err}");
@@ -271,4 +271,86 @@ fn a_spec_that_does_not_fit_the_snapshot_exits_1_saying_why() {
     let err = stderr(&out);
     assert!(err.contains("does not fit the snapshot"), "{err}");
     assert!(err.contains("subnet subnet-0ffffffffffffffff not found"), "{err}");
+}
+
+fn incident_snapshot() -> Value {
+    serde_json::from_str(&std::fs::read_to_string(fixture("incident-snapshot.json")).unwrap()).unwrap()
+}
+
+/// The incident snapshot split into one file per top-level key, as the describe calls print it.
+fn describe_outputs(prefix: &str) -> Vec<PathBuf> {
+    incident_snapshot()
+        .as_object()
+        .unwrap()
+        .iter()
+        .map(|(key, value)| {
+            let one = serde_json::json!({ key: value });
+            scratch(&format!("{prefix}-{key}.json"), &one.to_string())
+        })
+        .collect()
+}
+
+fn plan_with_snapshots(manifest: &PathBuf, snapshots: &[PathBuf], extra: &[&str]) -> Output {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_vpce-rollout"));
+    command.arg("plan").arg("-f").arg(manifest);
+    for s in snapshots {
+        command.arg("--snapshot").arg(s);
+    }
+    command.args(extra).output().expect("the binary runs")
+}
+
+#[test]
+fn concatenated_describe_outputs_exit_1_instead_of_answering_for_the_first_object() {
+    // `cat *.json > snapshot.json`: the first object alone (no ENIs in it) said
+    // "No clients", exit 0.
+    let files = describe_outputs("cat");
+    let concatenated: String = files
+        .iter()
+        .map(|f| std::fs::read_to_string(f).unwrap() + "\n")
+        .collect();
+    let snapshot = scratch("concatenated.json", &concatenated);
+    let out = plan(&fixture("incident-endpoint.yaml"), &snapshot, &[]);
+    assert_eq!(out.status.code(), Some(1), "stdout: {}", stdout(&out));
+    assert!(stdout(&out).is_empty());
+    assert_eq!(
+        stderr(&out),
+        format!(
+            "error: {}: invalid snapshot: more JSON follows the first object (line 2, column 1); \
+             a snapshot is one object: merge several describe outputs with `jq -s add`, or give \
+             each describe output its own --snapshot\n",
+            snapshot.display()
+        )
+    );
+}
+
+#[test]
+fn each_describe_output_can_be_its_own_snapshot_file_with_the_same_verdicts() {
+    let merged = plan(
+        &fixture("incident-endpoint.yaml"),
+        &fixture("incident-snapshot.json"),
+        &["-o", "json"],
+    );
+    let files = describe_outputs("split");
+    let split = plan_with_snapshots(&fixture("incident-endpoint.yaml"), &files, &["-o", "json"]);
+    assert_eq!(split.status.code(), Some(2), "{}", stderr(&split));
+    assert_eq!(stdout(&split), stdout(&merged));
+
+    // Two files with one key: `jq -s add` keeps the last silently; plan refuses.
+    let mut twice = files.clone();
+    let enis = files
+        .iter()
+        .find(|f| f.to_string_lossy().ends_with("-NetworkInterfaces.json"))
+        .unwrap()
+        .clone();
+    twice.push(enis.clone());
+    let out = plan_with_snapshots(&fixture("incident-endpoint.yaml"), &twice, &[]);
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(
+        stderr(&out),
+        format!(
+            "error: NetworkInterfaces is in both {0} and {0}: each key of a snapshot may come from \
+             one file only (combine them into one NetworkInterfaces array first)\n",
+            enis.display()
+        )
+    );
 }

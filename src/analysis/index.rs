@@ -104,6 +104,17 @@ pub struct VpcIndex<'a> {
 
 impl<'a> VpcIndex<'a> {
     pub fn build(snapshot: &'a Snapshot, vpc_id: &'a str) -> Result<VpcIndex<'a>, AnalysisError> {
+        // A snapshot file was checked when read; a live observation is checked here, so both
+        // are held to the same rules (and the ACL order below is well defined).
+        snapshot.check().map_err(|e| match e {
+            crate::model::SnapshotError::Invalid { path, message } => {
+                AnalysisError::InvalidObservation { path, message }
+            }
+            other => AnalysisError::InvalidObservation {
+                path: "$".into(),
+                message: other.to_string(),
+            },
+        })?;
         let prefix_lists = prefix_lists(snapshot)?;
 
         let mut subnets = HashMap::with_capacity(snapshot.subnets.len());
@@ -321,8 +332,9 @@ fn nacl_view(acl: &NetworkAcl) -> Result<NaclView<'_>, AnalysisError> {
             });
         }
     }
-    // First match wins in ascending rule-number order; the sort is stable, so equal numbers
-    // (impossible in EC2) keep the snapshot's order.
+    // First match wins in ascending rule-number order. Equal numbers in one direction are
+    // refused by `Snapshot::check`, except the default entries (32767, one per family), which
+    // all deny: their order does not matter.
     inbound.sort_by_key(|r| r.number);
     outbound.sort_by_key(|r| r.number);
     Ok(NaclView {

@@ -423,6 +423,9 @@ pub enum AnalysisError {
     },
     #[error("{what} has an invalid address {value:?}")]
     InvalidAddress { what: String, value: String },
+    /// What EC2 described holds a value no describe call prints ([`Snapshot::check`]).
+    #[error("the VPC as described is invalid at {path}: {message}")]
+    InvalidObservation { path: String, message: String },
     #[error("spec.subnetIds is empty: the endpoint needs at least one subnet")]
     NoSubnets,
     #[error("spec.securityGroupIds is empty: the endpoint needs at least one security group")]

@@ -207,8 +207,11 @@ fn build(w: &WorldSpec) -> (crate::model::Snapshot, crate::api::InterfaceEndpoin
     }
     for (s, acl) in w.acls.iter().enumerate() {
         if let Some(entries) = acl {
+            // EC2 holds one entry per number and direction (a world with two is refused).
+            let mut numbers = std::collections::HashSet::new();
             let entries = entries
                 .iter()
+                .filter(|e| numbers.insert((e.egress, e.number)))
                 .map(|e| {
                     let cidr = format!("10.0.{}.0/{}", e.cidr.0, e.cidr.1);
                     let ports = (e.protocol != "-1").then_some(e.ports);

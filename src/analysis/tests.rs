@@ -942,9 +942,9 @@ fn a_spec_that_does_not_fit_the_world_is_an_error_not_a_panic() {
             world()
                 .sg("sg-vpce", vec![https().cidr("10.0.0.0/33")], vec![])
                 .build(),
-            AnalysisError::InvalidAddress {
-                what: "security group sg-vpce ingress rule".into(),
-                value: "10.0.0.0/33".into(),
+            AnalysisError::InvalidObservation {
+                path: "SecurityGroups[1].IpPermissions[0].IpRanges[0].CidrIp".into(),
+                message: "\"10.0.0.0/33\" is not an IPv4 CIDR block".into(),
             },
         ),
         (
@@ -957,9 +957,43 @@ fn a_spec_that_does_not_fit_the_world_is_an_error_not_a_panic() {
                     vec![inbound(100, "allow", "banana", "-1", None)],
                 )
                 .build(),
-            AnalysisError::InvalidAddress {
-                what: "network ACL acl-bad rule 100".into(),
-                value: "banana".into(),
+            AnalysisError::InvalidObservation {
+                path: "NetworkAcls[1].Entries[0].CidrBlock".into(),
+                message: "\"banana\" is not an IPv4 CIDR block".into(),
+            },
+        ),
+        (
+            "two ACL entries with one number in one direction",
+            spec(),
+            world()
+                .nacl(
+                    "acl-twice",
+                    &["subnet-a"],
+                    vec![
+                        inbound(100, "allow", "0.0.0.0/0", "-1", None),
+                        inbound(100, "deny", "10.0.2.0/24", "-1", None),
+                    ],
+                )
+                .build(),
+            AnalysisError::InvalidObservation {
+                path: "NetworkAcls[1].Entries[1].RuleNumber".into(),
+                message: "acl-twice has two inbound entries numbered 100 (Entries[0] and Entries[1]); \
+                          EC2 holds one entry per number and direction, and which one applies would \
+                          depend on the order they are listed in"
+                    .into(),
+            },
+        ),
+        (
+            "an IPv4 block in an IPv6 rule, which would match IPv4 clients",
+            spec(),
+            world()
+                .sg("sg-vpce", vec![https().cidr6("10.0.0.0/8")], vec![])
+                .build(),
+            AnalysisError::InvalidObservation {
+                path: "SecurityGroups[1].IpPermissions[0].Ipv6Ranges[0].CidrIpv6".into(),
+                message:
+                    "10.0.0.0/8 is an IPv4 block where IPv6 is expected (it belongs in IpRanges[].CidrIp)"
+                        .into(),
             },
         ),
     ];

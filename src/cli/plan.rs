@@ -24,7 +24,7 @@ use crate::analysis::{
 };
 use crate::api::{Owner, RemediationMode};
 use crate::aws::RulePeer;
-use crate::model::Snapshot;
+use crate::model::{Snapshot, SnapshotError};
 use crate::plan::wording::count;
 
 #[derive(Debug, Args)]
@@ -33,9 +33,10 @@ pub struct PlanArgs {
     #[arg(short = 'f', long = "filename", value_name = "ENDPOINT.yaml")]
     pub file: PathBuf,
     /// The VPC as `aws ec2 describe-*` (or `vpce-rollout snapshot`) prints it, merged into one
-    /// JSON object (docs/snapshot.md). Without it, the VPC is read live (read-only EC2 calls).
+    /// JSON object (docs/snapshot.md), or given as several files (repeat the option), each key
+    /// in one file only. Without it, the VPC is read live (read-only EC2 calls).
     #[arg(long, value_name = "FILE")]
-    pub snapshot: Option<PathBuf>,
+    pub snapshot: Vec<PathBuf>,
     /// `table` for people, `json` for programs.
     #[arg(short = 'o', long, value_enum, default_value_t = OutputFormat::Table)]
     pub output: OutputFormat,
@@ -53,13 +54,13 @@ pub fn run(args: &PlanArgs) -> ExitCode {
         Err(e) => return fail(e),
     };
     let owner = manifest.owner();
-    let (snapshot, source) = match &args.snapshot {
-        Some(path) => match Snapshot::from_file(path) {
-            Ok(s) => (s, format!("the snapshot {}", path.display())),
+    let (snapshot, source) = match args.snapshot.as_slice() {
+        [] => match observe_live_vpc(&manifest, &owner) {
+            Ok(s) => (s, format!("the live VPC {}", manifest.spec.vpc_id)),
             Err(e) => return fail(e),
         },
-        None => match observe_live_vpc(&manifest, &owner) {
-            Ok(s) => (s, format!("the live VPC {}", manifest.spec.vpc_id)),
+        paths => match read_snapshot(paths) {
+            Ok(s) => s,
             Err(e) => return fail(e),
         },
     };
@@ -95,6 +96,20 @@ pub fn run(args: &PlanArgs) -> ExitCode {
     } else {
         ExitCode::from(exit::BLOCKED)
     }
+}
+
+/// The snapshot in `paths` (errors name the file), and how to name it in messages.
+fn read_snapshot(paths: &[PathBuf]) -> Result<(Snapshot, String), String> {
+    let refs: Vec<&std::path::Path> = paths.iter().map(PathBuf::as_path).collect();
+    let snapshot = Snapshot::from_files(&refs).map_err(|e| match &e {
+        // Concatenated describe outputs: say how to pass them instead.
+        SnapshotError::InFile { source, .. } if matches!(**source, SnapshotError::Trailing { .. }) => {
+            format!("{e}, or give each describe output its own --snapshot")
+        }
+        _ => e.to_string(),
+    })?;
+    let shown: Vec<String> = paths.iter().map(|p| p.display().to_string()).collect();
+    Ok((snapshot, format!("the snapshot {}", shown.join(" + "))))
 }
 
 /// The VPC of the spec as the account shows it now (region: the spec's, else the environment's).

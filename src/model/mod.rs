@@ -5,6 +5,7 @@
 //! shapes, so a live observation and a file on disk are analysed by the same code.
 
 pub mod aws_json;
+mod checks;
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -12,6 +13,7 @@ use std::path::Path;
 use serde::{Deserialize, Serialize};
 
 pub use aws_json::*;
+pub use checks::{DEFAULT_NACL_RULE_NUMBER, MAX_NACL_RULE_NUMBER};
 
 /// Everything the analysis needs to know about one VPC, in AWS's own JSON shapes.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
@@ -53,20 +55,66 @@ pub enum SnapshotError {
     /// `path` is the JSON path of the offending value, e.g. `SecurityGroups[3].IpPermissions[0].IpProtocol`.
     #[error("invalid snapshot at {path}: {message}")]
     Invalid { path: String, message: String },
+    /// More JSON after the snapshot's object: what `cat` of several `describe-*` outputs gives.
+    /// Reading only the first object would answer for part of the VPC (the incident again, with
+    /// a green light), so it is refused.
+    #[error(
+        "invalid snapshot: more JSON follows the first object (line {line}, column {column}); a \
+         snapshot is one object: merge several describe outputs with `jq -s add`"
+    )]
+    Trailing { line: usize, column: usize },
+    /// A problem in one of several files read as one snapshot.
+    #[error("{path}: {source}")]
+    InFile {
+        path: String,
+        source: Box<SnapshotError>,
+    },
+    /// Two files of one snapshot both hold a key: `jq -s add` would silently keep the last.
+    #[error(
+        "{key} is in both {first} and {second}: each key of a snapshot may come from one file only \
+         (combine them into one {key} array first)"
+    )]
+    Repeated {
+        key: &'static str,
+        first: String,
+        second: String,
+    },
 }
 
 impl Snapshot {
-    /// Parses a snapshot; errors name the JSON path of the bad value.
+    /// Parses a snapshot and [checks](Snapshot::check) it; errors name the JSON path of the bad
+    /// value. Exactly one JSON value: trailing content is an error, not ignored.
     pub fn from_json(text: &str) -> Result<Snapshot, SnapshotError> {
+        // serde reads a struct from an array too (positionally): `[]`, or `jq -s` without `add`,
+        // would be an empty snapshot.
+        let first = text.trim_start().chars().next();
+        if first.is_some_and(|c| c != '{') {
+            let what = match first {
+                Some('[') => "an array (`jq -s` without `add`?)",
+                _ => "not an object",
+            };
+            return Err(SnapshotError::Invalid {
+                path: "$".into(),
+                message: format!(
+                    "a snapshot is one JSON object (describe outputs merged with `jq -s add`); this is {what}"
+                ),
+            });
+        }
         let de = &mut serde_json::Deserializer::from_str(text);
-        serde_path_to_error::deserialize(de).map_err(|e| {
+        let snapshot: Snapshot = serde_path_to_error::deserialize(&mut *de).map_err(|e| {
             let path = e.path().to_string();
             let path = if path == "." { "$".to_string() } else { path };
             SnapshotError::Invalid {
                 path,
                 message: e.into_inner().to_string(),
             }
-        })
+        })?;
+        de.end().map_err(|e| SnapshotError::Trailing {
+            line: e.line(),
+            column: e.column(),
+        })?;
+        snapshot.check()?;
+        Ok(snapshot)
     }
 
     /// Reads and parses a snapshot file.
@@ -76,6 +124,86 @@ impl Snapshot {
             source,
         })?;
         Self::from_json(&text)
+    }
+
+    /// Reads several files as one snapshot, as `jq -s add` merges them, except that a key
+    /// present (not empty) in two files is refused instead of the last one silently winning.
+    pub fn from_files(paths: &[&Path]) -> Result<Snapshot, SnapshotError> {
+        let mut merged = Snapshot::default();
+        // Key → the file it came from.
+        let mut sources: BTreeMap<&'static str, String> = BTreeMap::new();
+        for path in paths {
+            let shown = path.display().to_string();
+            let part = match Self::from_file(path) {
+                Ok(part) => part,
+                Err(e @ SnapshotError::Io { .. }) => return Err(e),
+                Err(e) => {
+                    return Err(SnapshotError::InFile {
+                        path: shown,
+                        source: Box::new(e),
+                    });
+                }
+            };
+            for key in part.present_keys() {
+                if let Some(first) = sources.insert(key, shown.clone()) {
+                    return Err(SnapshotError::Repeated {
+                        key,
+                        first,
+                        second: shown,
+                    });
+                }
+            }
+            merged.absorb(part);
+        }
+        Ok(merged)
+    }
+
+    /// The top-level keys that hold something.
+    fn present_keys(&self) -> Vec<&'static str> {
+        [
+            ("Vpcs", self.vpcs.is_empty()),
+            ("VpcAttributes", self.vpc_attributes.is_empty()),
+            ("Subnets", self.subnets.is_empty()),
+            ("SecurityGroups", self.security_groups.is_empty()),
+            ("SecurityGroupRules", self.security_group_rules.is_empty()),
+            ("NetworkInterfaces", self.network_interfaces.is_empty()),
+            ("NetworkAcls", self.network_acls.is_empty()),
+            ("VpcEndpoints", self.vpc_endpoints.is_empty()),
+            ("ServiceDetails", self.service_details.is_empty()),
+            ("PrefixLists", self.prefix_lists.is_empty()),
+            ("PrefixListEntries", self.prefix_list_entries.is_empty()),
+        ]
+        .into_iter()
+        .filter_map(|(key, empty)| (!empty).then_some(key))
+        .collect()
+    }
+
+    /// Adds `other`'s content (callers make sure no key is in both).
+    fn absorb(&mut self, other: Snapshot) {
+        let Snapshot {
+            vpcs,
+            vpc_attributes,
+            subnets,
+            security_groups,
+            security_group_rules,
+            network_interfaces,
+            network_acls,
+            vpc_endpoints,
+            service_details,
+            prefix_lists,
+            prefix_list_entries,
+        } = other;
+        self.vpcs.extend(vpcs);
+        self.vpc_attributes.extend(vpc_attributes);
+        self.subnets.extend(subnets);
+        self.security_groups.extend(security_groups);
+        self.security_group_rules.extend(security_group_rules);
+        self.network_interfaces.extend(network_interfaces);
+        self.network_acls.extend(network_acls);
+        self.vpc_endpoints.extend(vpc_endpoints);
+        self.service_details.extend(service_details);
+        self.prefix_lists.extend(prefix_lists);
+        self.prefix_list_entries.extend(prefix_list_entries);
     }
 
     /// Pretty JSON in the same format [`Snapshot::from_json`] reads.
@@ -109,6 +237,141 @@ mod tests {
             "{err}"
         );
         assert!(err.contains("unknown protocol"), "{err}");
+    }
+
+    #[test]
+    fn two_objects_one_after_the_other_are_refused_not_read_as_the_first() {
+        // What `cat subnets.json network-interfaces.json` gives: reading the first object only
+        // answered "No clients" with exit 0.
+        let text = "{\"Subnets\": []}\n{\"NetworkInterfaces\": [{\"NetworkInterfaceId\": \"eni-1\"}]}\n";
+        let err = Snapshot::from_json(text).unwrap_err();
+        assert!(
+            matches!(err, SnapshotError::Trailing { line: 2, column: 1 }),
+            "{err:?}"
+        );
+        assert_eq!(
+            err.to_string(),
+            "invalid snapshot: more JSON follows the first object (line 2, column 1); a snapshot \
+             is one object: merge several describe outputs with `jq -s add`"
+        );
+        assert!(
+            Snapshot::from_json("{\"Vpcs\": []}  \n\t\n").is_ok(),
+            "whitespace is no content"
+        );
+        assert!(matches!(
+            Snapshot::from_json("{} x").unwrap_err(),
+            SnapshotError::Trailing { line: 1, column: 4 }
+        ));
+    }
+
+    #[track_caller]
+    fn invalid_at(text: &str) -> (String, String) {
+        match Snapshot::from_json(text) {
+            Err(SnapshotError::Invalid { path, message }) => (path, message),
+            other => panic!("expected an invalid snapshot, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn truncated_deeply_nested_and_wrongly_typed_json_name_the_path() {
+        let (path, message) = invalid_at(r#"{"Vpcs": [{"VpcId": "vpc-1"}], "Subnets": [{"SubnetId": "sub"#);
+        assert_eq!(path, "Subnets[0].SubnetId");
+        assert!(message.starts_with("EOF while parsing a string"), "{message}");
+
+        let deep = format!(
+            "{{\"Vpcs\": [{{\"Tags\": {}{}}}]}}",
+            "[".repeat(200),
+            "]".repeat(200)
+        );
+        let (path, message) = invalid_at(&deep);
+        assert_eq!(path, "Vpcs[0].Tags[0][0]");
+        assert!(
+            message.starts_with("invalid type: sequence, expected a string"),
+            "{message}"
+        );
+        // Skipped without recursion: no stack to overflow, and nothing of it is used.
+        let deep = format!("{{\"Unknown\": {}{}}}", "[".repeat(100_000), "]".repeat(100_000));
+        assert!(Snapshot::from_json(&deep).is_ok());
+        let (path, message) = invalid_at(&format!("{{\"Unknown\": {}", "[".repeat(100_000)));
+        assert_eq!(path, "Unknown");
+        assert!(message.starts_with("EOF while parsing"), "{message}");
+
+        let (path, message) =
+            invalid_at(r#"{"NetworkAcls": [{"NetworkAclId": "acl-1", "Entries": [{"RuleNumber": "100"}]}]}"#);
+        assert_eq!(path, "NetworkAcls[0].Entries[0].RuleNumber");
+        assert!(
+            message.starts_with("invalid type: string \"100\", expected i32"),
+            "{message}"
+        );
+        let (path, message) = invalid_at(r#"{"NetworkAcls": {"NetworkAclId": "acl-1"}}"#);
+        assert_eq!(path, "NetworkAcls");
+        assert!(
+            message.starts_with("invalid type: map, expected a sequence"),
+            "{message}"
+        );
+        for text in ["[]", "[{\"Vpcs\": []}, {\"Subnets\": []}]"] {
+            let (path, message) = invalid_at(text);
+            assert_eq!(path, "$");
+            assert_eq!(
+                message,
+                "a snapshot is one JSON object (describe outputs merged with `jq -s add`); this is \
+                 an array (`jq -s` without `add`?)"
+            );
+        }
+        assert_eq!(
+            invalid_at("42").1.rsplit("; ").next(),
+            Some("this is not an object")
+        );
+        let (path, message) = invalid_at("");
+        assert_eq!(path, "$");
+        assert!(message.starts_with("EOF while parsing a value"), "{message}");
+    }
+
+    #[test]
+    fn several_files_are_one_snapshot_unless_two_hold_the_same_key() {
+        let dir = std::env::temp_dir().join(format!("vpce-snapshot-files-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let write = |name: &str, text: &str| {
+            let path = dir.join(name);
+            std::fs::write(&path, text).unwrap();
+            path
+        };
+        let vpcs = write(
+            "vpcs.json",
+            r#"{"Vpcs": [{"VpcId": "vpc-1"}], "ResponseMetadata": {}}"#,
+        );
+        let enis = write(
+            "enis.json",
+            r#"{"NetworkInterfaces": [{"NetworkInterfaceId": "eni-1"}], "Vpcs": [], "ResponseMetadata": {}}"#,
+        );
+        let more = write(
+            "more-enis.json",
+            r#"{"NetworkInterfaces": [{"NetworkInterfaceId": "eni-2"}]}"#,
+        );
+        let bad = write("bad.json", r#"{"Subnets": [{"SubnetId": 7}]}"#);
+
+        let s = Snapshot::from_files(&[&vpcs, &enis]).unwrap();
+        assert_eq!((s.vpcs.len(), s.network_interfaces.len()), (1, 1));
+
+        let err = Snapshot::from_files(&[&vpcs, &enis, &more]).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            format!(
+                "NetworkInterfaces is in both {} and {}: each key of a snapshot may come from one \
+                 file only (combine them into one NetworkInterfaces array first)",
+                enis.display(),
+                more.display()
+            )
+        );
+        let err = Snapshot::from_files(&[&vpcs, &bad]).unwrap_err().to_string();
+        assert!(
+            err.starts_with(&format!(
+                "{}: invalid snapshot at Subnets[0].SubnetId: invalid type",
+                bad.display()
+            )),
+            "{err}"
+        );
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]
