@@ -219,7 +219,7 @@ async fn reconcile_object<P: Ec2Provider>(
     for action in &outcome.performed {
         tracing::info!(?action, "performed");
     }
-    report_status(&api, obj, ctx, &key, &outcome.status, &outcome.events).await?;
+    let written = report_status(&api, obj, ctx, &key, &outcome.status, &outcome.events).await?;
     tracing::debug!(
         phase = %outcome.status.phase,
         requeue = ?outcome.requeue,
@@ -229,7 +229,9 @@ async fn reconcile_object<P: Ec2Provider>(
     );
 
     if deleting && outcome.finalized {
-        writes::remove_finalizer(&api, obj).await?;
+        // The status write just above changed the resourceVersion: the finalizer patch carries
+        // the written one, or a normal deletion would end in a 409 and a counted error.
+        writes::remove_finalizer(&api, written.as_ref().unwrap_or(obj)).await?;
         ctx.metrics.forget_object(&key);
         tracing::info!("cleanup complete; finalizer removed");
         return Ok(Pass {
@@ -256,7 +258,8 @@ async fn reconcile_object<P: Ec2Provider>(
     }
 }
 
-/// Writes the status when it changed, records the Events and the phase gauge.
+/// Writes the status when it changed, records the Events and the phase gauge. Returns the
+/// object as written, `None` when the status was unchanged.
 async fn report_status<P: Ec2Provider>(
     api: &Api<InterfaceEndpoint>,
     obj: &InterfaceEndpoint,
@@ -264,13 +267,15 @@ async fn report_status<P: Ec2Provider>(
     key: &str,
     status: &crate::api::InterfaceEndpointStatus,
     events: &[plan::EventNote],
-) -> Result<(), ReconcileError> {
-    if obj.status.as_ref() != Some(status) {
-        writes::apply_status(api, &obj.name_any(), status).await?;
-    }
+) -> Result<Option<InterfaceEndpoint>, ReconcileError> {
+    let written = if obj.status.as_ref() != Some(status) {
+        Some(writes::apply_status(api, &obj.name_any(), status).await?)
+    } else {
+        None
+    };
     writes::publish_events(&ctx.recorder, obj, events).await;
     ctx.metrics.set_phase(key, status.phase);
-    Ok(())
+    Ok(written)
 }
 
 fn invalid_spec(status: &crate::api::InterfaceEndpointStatus) -> bool {

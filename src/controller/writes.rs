@@ -23,7 +23,9 @@ pub async fn add_finalizer(api: &Api<InterfaceEndpoint>, obj: &InterfaceEndpoint
     patch_finalizers(api, obj, finalizers).await
 }
 
-/// Removes [`FINALIZER`]: the object's AWS side is cleaned up (or retained).
+/// Removes [`FINALIZER`]: the object's AWS side is cleaned up (or retained). `obj` must be
+/// the object as the controller last wrote it (the status write's answer): the patch carries
+/// its resourceVersion, and one from before that write would make every deletion end in a 409.
 pub async fn remove_finalizer(
     api: &Api<InterfaceEndpoint>,
     obj: &InterfaceEndpoint,
@@ -61,12 +63,13 @@ async fn patch_finalizers(
 }
 
 /// Writes the whole status by server-side apply: fields the controller no longer sets (a plan
-/// that is gone) are removed because this manager owned them.
+/// that is gone) are removed because this manager owned them. Returns the object as written
+/// (its new resourceVersion is what a following finalizer patch must carry).
 pub async fn apply_status(
     api: &Api<InterfaceEndpoint>,
     name: &str,
     status: &InterfaceEndpointStatus,
-) -> Result<(), kube::Error> {
+) -> Result<InterfaceEndpoint, kube::Error> {
     let patch = json!({
         "apiVersion": InterfaceEndpoint::api_version(&()),
         "kind": InterfaceEndpoint::kind(&()),
@@ -77,8 +80,7 @@ pub async fn apply_status(
         &PatchParams::apply(FIELD_MANAGER).force(),
         &Patch::Apply(&patch),
     )
-    .await?;
-    Ok(())
+    .await
 }
 
 /// Records the Events of one reconcile. A failed Event is logged, not fatal: the status carries

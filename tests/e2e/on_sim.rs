@@ -80,6 +80,7 @@ impl Drop for Aws {
 struct Controller {
     shutdown: Shutdown,
     task: JoinHandle<Result<(), RunError>>,
+    metrics: Arc<Metrics>,
 }
 
 impl Controller {
@@ -98,16 +99,32 @@ impl Controller {
         };
         let clock = aws.sim.clock().clone();
         let shutdown = Shutdown::default();
+        let metrics = Arc::new(Metrics::new());
         let setup = ControllerSetup {
             client: client.clone(),
             provider: SimProvider::new(aws.sim.clone()),
             settings,
-            metrics: Arc::new(Metrics::new()),
+            metrics: metrics.clone(),
             readiness: Arc::new(Readiness::new(false)),
             clock: Arc::new(move || clock.timestamp()),
         };
         let task = tokio::spawn(run_controller(setup, shutdown.wait()));
-        Controller { shutdown, task }
+        Controller {
+            shutdown,
+            task,
+            metrics,
+        }
+    }
+
+    /// `vpce_rollout_reconcile_errors_total{category="..."}` as the metrics endpoint shows it.
+    fn reconcile_errors(&self, category: &str) -> u64 {
+        let wanted = format!("vpce_rollout_reconcile_errors_total{{category=\"{category}\"}} ");
+        self.metrics
+            .render()
+            .lines()
+            .find_map(|line| line.strip_prefix(wanted.as_str()))
+            .and_then(|value| value.trim().parse().ok())
+            .unwrap_or_else(|| panic!("no {wanted} sample"))
     }
 
     async fn stop(self) {
@@ -333,6 +350,27 @@ async fn drift_is_re_remediated_and_deletion_revokes_only_the_controllers_rules(
         "the foreign rule is intact"
     );
     assert_events(&client, NS, NAME, &["RulesRevoked", "EndpointDeleted"]).await;
+    controller.stop().await;
+}
+
+/// The last deletion pass writes the status and then removes the finalizer: the finalizer
+/// patch must carry the resourceVersion of that write, or every deletion ends in a 409 and a
+/// `kubernetes` reconcile error that an alert would fire on.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_normal_deletion_counts_no_reconcile_error() {
+    let Scene {
+        _server,
+        client: _,
+        aws,
+        controller,
+        api,
+        uid: _,
+    } = Scene::start(incident::spec(RemediationMode::Auto)).await;
+    wait_for(&api, NAME, PATIENCE, "Ready", phase_is(RolloutPhase::Ready)).await;
+    api.delete(NAME, &DeleteParams::default()).await.unwrap();
+    wait_gone(&api, NAME, PATIENCE).await;
+    assert!(aws.endpoints().is_empty(), "{:?}", aws.endpoints());
+    assert_eq!(controller.reconcile_errors("kubernetes"), 0);
     controller.stop().await;
 }
 
