@@ -353,6 +353,13 @@ pub struct InterfaceEndpointStatus {
     /// When the clients were last verified against the AWS world (RFC 3339).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_verified_time: Option<String>,
+    /// Since when the controller has seen private DNS off on the endpoint, without a look in
+    /// between that saw it on (RFC 3339). Clients may hold the service's name, resolved to the
+    /// endpoint, for the record TTL after it went off: rules they need are revoked, and paths
+    /// narrowed, only once this is at least that long ago (or the endpoint is gone). Kept in
+    /// status so that a restart does not forget it; absent, the wait starts again.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub private_dns_off_since: Option<String>,
     /// When CreateVpcEndpoint last succeeded (RFC 3339). EC2 is eventually consistent: an
     /// endpoint created moments ago may not be listed yet, and is waited for, not created again.
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -20,6 +20,12 @@ pub struct RunOptions {
     #[arg(long, env = "VPCE_ROLLOUT_RESYNC", default_value = "5m", value_parser = parse_duration)]
     pub resync: Duration,
 
+    /// TTL of the services' private DNS records (AWS service names use 60s): after private DNS
+    /// is turned off, clients may resolve the name to the endpoint for this long, so deletion
+    /// and spec changes wait for it before taking a path away.
+    #[arg(long, env = "VPCE_ROLLOUT_PRIVATE_DNS_TTL", default_value = "60s", value_parser = parse_duration)]
+    pub private_dns_ttl: Duration,
+
     /// Address of the /metrics, /healthz and /readyz server.
     #[arg(long, env = "VPCE_ROLLOUT_METRICS_ADDRESS", default_value = "0.0.0.0:8080")]
     pub metrics_address: SocketAddr,

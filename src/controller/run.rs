@@ -63,6 +63,7 @@ impl ControllerSettings {
             watch_namespace: options.watch_namespace.clone(),
             timing: Timing {
                 resync: options.resync,
+                private_dns_ttl: options.private_dns_ttl,
                 ..Timing::default()
             },
             instance: super::leader::default_identity(),

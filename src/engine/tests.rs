@@ -16,7 +16,7 @@ use crate::api::{
     RolloutPhase,
 };
 use crate::aws::sim::{SimClock, SimConfig, SimEc2, SimProvider};
-use crate::aws::{AuthorizeRules, Ec2, Ec2Operation, Ec2Provider, NewRule, RulePeer};
+use crate::aws::{AuthorizeRules, Ec2, Ec2Operation, Ec2Provider, ErrorKind, NewRule, RulePeer};
 use crate::model::{
     GroupIdentifier, NetworkInterface, Protocol, SecurityGroup, SecurityGroupRule, VpcEndpoint, tag_pairs,
 };
@@ -38,6 +38,11 @@ struct Harness {
     timing: Timing,
     events: Vec<EventNote>,
     phases: Vec<RolloutPhase>,
+    /// Check after every pass that no client whose DNS answer can lead it to the endpoint
+    /// lost its path ([`Harness::check_no_client_loses_its_path`]).
+    watch_paths: bool,
+    /// Since when (virtual time) private DNS has been seen off after being seen on.
+    dns_seen_off_at: Option<Duration>,
 }
 
 impl Harness {
@@ -58,6 +63,8 @@ impl Harness {
             timing: Timing::default(),
             events: Vec::new(),
             phases: Vec::new(),
+            watch_paths: false,
+            dns_seen_off_at: None,
         }
     }
 
@@ -82,6 +89,9 @@ impl Harness {
         self.phases.push(outcome.status.phase);
         self.finalized = outcome.finalized;
         self.check_private_dns_never_cuts_anyone_off(&outcome.performed);
+        if self.watch_paths {
+            self.check_no_client_loses_its_path();
+        }
         let wait = outcome.requeue.unwrap_or(Duration::from_secs(5));
         self.sim.clock().advance(wait);
         outcome
@@ -128,6 +138,45 @@ impl Harness {
         assert!(
             blocked.is_empty(),
             "private DNS enabled while {blocked:?} are blocked"
+        );
+    }
+
+    /// While a DNS answer can lead a client to the endpoint (private DNS on, or seen off less
+    /// than AWS's 60 s record TTL ago, whatever the controller's timing says), the endpoint is
+    /// still there and every client reaches it.
+    fn check_no_client_loses_its_path(&mut self) {
+        const AWS_RECORD_TTL: Duration = Duration::from_secs(60);
+        let now = self.sim.clock().now();
+        let world = self.sim.snapshot();
+        let endpoint = world
+            .vpc_endpoints
+            .iter()
+            .find(|e| self.owner.owns(tag_pairs(&e.tags)) && e.state_lower() != "deleted");
+        match endpoint {
+            Some(e) if e.private_dns_enabled => self.dns_seen_off_at = None,
+            _ => {
+                self.dns_seen_off_at.get_or_insert(now);
+            }
+        }
+        let resolvable = endpoint.is_some_and(|e| e.private_dns_enabled)
+            || self.dns_seen_off_at.is_some_and(|off| now < off + AWS_RECORD_TTL);
+        if !resolvable {
+            return;
+        }
+        let Some(endpoint) = endpoint.filter(|e| e.state_lower() != "deleting") else {
+            panic!(
+                "at {now:?} a DNS answer can still lead clients to an endpoint that is gone or going \
+                 (phases {:?})",
+                self.phases
+            );
+        };
+        let a = analysis::analyze(&self.spec, Some(&self.owner), &world).unwrap();
+        let blocked: Vec<_> = a.blocked().map(|c| c.network_interface_id.clone()).collect();
+        assert!(
+            blocked.is_empty(),
+            "at {now:?} {blocked:?} lost their path to {} (phases {:?})",
+            endpoint.vpc_endpoint_id,
+            self.phases
         );
     }
 
@@ -540,6 +589,11 @@ async fn an_endpoint_gone_before_the_next_look_ends_the_deletion_at_once() {
     h.timing.visibility_window = Duration::from_secs(3600);
     h.run_until(RolloutPhase::Ready, 40).await;
     h.deleting = true;
+    // Private DNS off, then the record TTL: the wait this test is about comes after them.
+    while h.sim.mutations().last().map(|c| c.operation) != Some(Ec2Operation::DeleteVpcEndpoints) {
+        h.pass().await;
+        assert!(!h.finalized);
+    }
     let started = h.sim.clock().now();
     h.run_until_finalized(5).await;
     assert!(
@@ -548,6 +602,89 @@ async fn an_endpoint_gone_before_the_next_look_ends_the_deletion_at_once() {
         h.sim.clock().now() - started
     );
     assert!(h.owned_endpoints().is_empty());
+}
+
+/// Issue 8, hole 1: deletion never takes a path from a client while a DNS answer can lead it
+/// to the endpoint, even when DeleteVpcEndpoints is throttled by the account's shared bucket
+/// (4 calls, 0.3/s, drained here by "other callers") and then fails outright.
+#[tokio::test]
+async fn a_throttled_and_failing_delete_never_takes_a_path_from_a_client() {
+    let mut h = ready_in(RemediationMode::Auto).await;
+    h.watch_paths = true;
+    h.check_no_client_loses_its_path();
+    h.deleting = true;
+    let mut performed = Vec::new();
+    let (mut throttled, mut failed) = (0, 0);
+    for _ in 0..60 {
+        // Other callers in the account keep the bucket empty for the first attempts; then EC2
+        // fails the call once.
+        if throttled < 3 {
+            while h
+                .sim
+                .delete_vpc_endpoints(&[])
+                .await
+                .is_err_and(|e| e.kind != ErrorKind::Throttled)
+            {}
+        } else if failed == 0 && h.sim.pending_faults() == 0 {
+            h.sim.inject_error(
+                Ec2Operation::DeleteVpcEndpoints,
+                "InternalError",
+                "An internal error has occurred",
+                1,
+            );
+        }
+        let outcome = h.pass().await;
+        match &outcome.error {
+            Some(e) if e.operation == Ec2Operation::DeleteVpcEndpoints && e.kind == ErrorKind::Throttled => {
+                throttled += 1;
+                assert_eq!(h.owned_rules().len(), 1, "a throttled delete leaves the rules");
+            }
+            Some(e) if e.operation == Ec2Operation::DeleteVpcEndpoints => {
+                failed += 1;
+                assert_eq!(h.owned_rules().len(), 1, "a failed delete leaves the rules");
+            }
+            Some(e) => panic!("unexpected {e}"),
+            None => {}
+        }
+        performed.extend(outcome.performed);
+        if h.finalized {
+            break;
+        }
+    }
+    assert!(h.finalized, "{:?}", h.phases);
+    assert!(
+        throttled >= 3 && failed == 1,
+        "throttled {throttled}, failed {failed}"
+    );
+    assert!(h.owned_endpoints().is_empty() && h.owned_rules().is_empty());
+    let position = |wanted: fn(&Action) -> bool| performed.iter().position(wanted).unwrap();
+    let dns_off =
+        position(|a| matches!(a, Action::ModifyEndpoint(m) if m.private_dns_enabled == Some(false)));
+    let deleted = position(|a| matches!(a, Action::DeleteEndpoint { .. }));
+    let revoked = position(|a| matches!(a, Action::RevokeRules(_)));
+    assert!(dns_off < deleted && deleted < revoked, "{performed:?}");
+}
+
+/// A controller restarted at any point of a deletion (the status as last written, the world
+/// as it is) resumes the safe order: private DNS off, the TTL, the delete, then the rules.
+#[tokio::test]
+async fn a_deletion_interrupted_after_any_pass_resumes_in_the_safe_order() {
+    for interrupted_after in 1..6 {
+        let mut h = ready_in(RemediationMode::Auto).await;
+        h.watch_paths = true;
+        h.check_no_client_loses_its_path();
+        h.deleting = true;
+        let mut before_last = h.status.clone();
+        for _ in 0..interrupted_after {
+            before_last = h.status.clone();
+            h.pass().await;
+        }
+        // Crashed between the last pass's EC2 calls and its status write: the restarted
+        // controller sees the status before it, and the world after it.
+        h.status = before_last;
+        h.run_until_finalized(20).await;
+        assert!(h.owned_endpoints().is_empty() && h.owned_rules().is_empty());
+    }
 }
 
 #[tokio::test]

@@ -1,18 +1,24 @@
 //! The object is being deleted (`metadata.deletionTimestamp` is set, the finalizer holds it).
 //!
-//! `deletionPolicy: Retain` leaves the endpoint and the object's rules in AWS. `Delete`
-//! revokes the rules carrying both ownership tags of this object (and no other rule, whoever
-//! else refers to the same groups), then deletes the object's endpoints, waits while they are
-//! `deleting`, and lets the finalizer go once nothing of the object is left. Absence in AWS
-//! counts as done, so the finalizer can always complete.
+//! `deletionPolicy: Retain` leaves the endpoint and the object's rules in AWS. `Delete` never
+//! takes a path from a client while a DNS answer can still lead it to the endpoint
+//! ([`super::resolution`]): it turns private DNS off, waits until it has been seen off for the
+//! record TTL, deletes the object's endpoints, waits while they are `deleting`, and only once
+//! they are gone revokes the rules carrying both ownership tags of this object (and no other
+//! rule, whoever else refers to the same groups). A failed, throttled or pending delete leaves
+//! the rules in place. The finalizer goes once nothing of the object is left; absence in AWS
+//! counts as done, so it can always complete.
 
 use std::collections::BTreeMap;
 
+use super::resolution::{self, Resolution};
 use super::rules::owned_rules;
 use super::wording::count;
 use super::{Action, PlanInput, RevokeRules, Step, Timing, endpoint, location, not_ready};
 use crate::api::conditions::ConditionReason;
 use crate::api::{DeletionPolicy, RolloutPhase};
+use crate::aws::ModifyVpcEndpoint;
+use crate::model::VpcEndpoint;
 
 pub(crate) fn decide<'a>(input: &PlanInput<'a>, timing: &Timing) -> Step<'a> {
     let mut step = Step::new(input, RolloutPhase::Deleting, timing.after_change);
@@ -36,61 +42,90 @@ pub(crate) fn decide<'a>(input: &PlanInput<'a>, timing: &Timing) -> Step<'a> {
     step
 }
 
-/// Revoke, then delete, then wait; returns the Ready message.
+/// Private DNS off, then the endpoint deleted once no cached answer can lead a client to it,
+/// then the rules revoked once the endpoint is gone; returns the Ready message. Each pass does
+/// one of these and looks again, so a crash between any two calls resumes at the right step
+/// (what was done is seen in AWS, the time private DNS went off is in the status).
 fn delete<'a>(input: &PlanInput<'a>, timing: &Timing, step: &mut Step<'a>) -> String {
-    // Ownership is checked again on each rule's own tags, whatever filter found it: a rule
-    // without both tags of this object is never revoked.
-    let mut revoke: BTreeMap<(String, bool), Vec<String>> = BTreeMap::new();
-    for rule in owned_rules(input) {
-        revoke
-            .entry((rule.group_id.clone(), rule.is_egress))
-            .or_default()
-            .push(rule.security_group_rule_id.clone());
+    let owned: Vec<&VpcEndpoint> = location::owned_endpoints(input.world, input.owner).collect();
+
+    // 1. Private DNS off first: the service's name resolves publicly again, and the endpoint
+    //    stops being where clients go.
+    let serving: Vec<&VpcEndpoint> = owned
+        .iter()
+        .copied()
+        .filter(|e| e.private_dns_enabled && e.is_available())
+        .collect();
+    if !serving.is_empty() {
+        for e in &serving {
+            step.actions.push(Action::ModifyEndpoint(ModifyVpcEndpoint {
+                vpc_endpoint_id: e.vpc_endpoint_id.clone(),
+                private_dns_enabled: Some(false),
+                ..Default::default()
+            }));
+        }
+        return format!(
+            "Deleting: turning private DNS off on {} first; the endpoint is deleted once cached \
+             answers have expired ({} TTL), and its rules once it is gone",
+            ids(&serving),
+            seconds(timing.private_dns_ttl)
+        );
     }
-    let owned: Vec<_> = location::owned_endpoints(input.world, input.owner).collect();
-    let to_delete: Vec<&str> = owned
+    // Private DNS on but not `available` (pending while EC2 applies a change): it cannot be
+    // turned off yet, and deleting it would take the path from clients resolving to it.
+    let busy: Vec<&VpcEndpoint> = owned
+        .iter()
+        .copied()
+        .filter(|e| e.private_dns_enabled && !location::is_deleting(e) && !stops_serving(e))
+        .collect();
+    if !busy.is_empty() {
+        step.requeue = endpoint::pending_backoff(input, timing);
+        return format!(
+            "Deleting: waiting for {} to be available to turn its private DNS off",
+            ids(&busy)
+        );
+    }
+
+    // 2. Wait for cached answers to expire, then delete.
+    let cached = owned
         .iter()
         .filter(|e| !location::is_deleting(e))
-        .map(|e| e.vpc_endpoint_id.as_str())
-        .collect();
-    let deleting: Vec<&str> = owned
+        .filter_map(|e| match resolution::of(e, input.status, input.now, timing) {
+            Resolution::Cached { remaining } => Some(remaining),
+            _ => None,
+        })
+        .max();
+    if let Some(remaining) = cached {
+        step.requeue = remaining.max(timing.after_change);
+        return format!(
+            "Deleting: private DNS is off; waiting {} for cached answers to expire before deleting {}",
+            seconds(remaining),
+            ids(&owned)
+        );
+    }
+    let to_delete: Vec<&VpcEndpoint> = owned
         .iter()
-        .filter(|e| location::is_deleting(e))
-        .map(|e| e.vpc_endpoint_id.as_str())
+        .copied()
+        .filter(|e| !location::is_deleting(e))
         .collect();
-
-    let rules = revoke.values().map(Vec::len).sum::<usize>();
-    if !revoke.is_empty() {
-        step.actions.push(Action::RevokeRules(
-            revoke
-                .into_iter()
-                .map(|((group_id, egress), rule_ids)| RevokeRules {
-                    group_id,
-                    egress,
-                    rule_ids,
-                })
-                .collect(),
-        ));
-    }
-    for id in &to_delete {
-        step.actions.push(Action::DeleteEndpoint {
-            vpc_endpoint_id: id.to_string(),
-        });
-    }
-    if !step.actions.is_empty() {
-        let mut what = Vec::new();
-        if rules > 0 {
-            what.push(format!("revoking {}", count(rules, "rule")));
+    if !to_delete.is_empty() {
+        for e in &to_delete {
+            step.actions.push(Action::DeleteEndpoint {
+                vpc_endpoint_id: e.vpc_endpoint_id.clone(),
+            });
         }
-        if !to_delete.is_empty() {
-            what.push(format!("deleting {}", to_delete.join(", ")));
-        }
-        return format!("Deleting: {}", what.join(", then "));
+        return format!(
+            "Deleting: deleting {}; its rules are revoked once it is gone",
+            ids(&to_delete)
+        );
     }
-    if !deleting.is_empty() {
+    // A failed, throttled or pending DeleteVpcEndpoints leaves the rules in place: a client
+    // with a path to an endpoint that still exists keeps it.
+    if !owned.is_empty() {
         step.requeue = endpoint::pending_backoff(input, timing);
-        return format!("Deleting: waiting for EC2 to delete {}", deleting.join(", "));
+        return format!("Deleting: waiting for EC2 to delete {}", ids(&owned));
     }
+
     // An endpoint created moments ago may not be listed yet: finalizing now would leave it
     // behind. The wait is bounded by the visibility window, so the finalizer still completes.
     let previous = input.status;
@@ -107,8 +142,54 @@ fn delete<'a>(input: &PlanInput<'a>, timing: &Timing, step: &mut Step<'a>) -> St
         step.requeue = endpoint::pending_backoff(input, timing);
         return format!("Deleting: waiting for EC2 to list {id}, created moments ago");
     }
+
+    // 3. The endpoint is gone: nobody reaches it, its rules can go, and with them the
+    //    finalizer (a failed revoke keeps it: the next pass revokes what is left).
     step.finalized = true;
-    "Deleted: no endpoint or rule of this object is left".to_string()
+    let mut revoke: BTreeMap<(String, bool), Vec<String>> = BTreeMap::new();
+    // Ownership is checked again on each rule's own tags, whatever filter found it: a rule
+    // without both tags of this object is never revoked.
+    for rule in owned_rules(input) {
+        revoke
+            .entry((rule.group_id.clone(), rule.is_egress))
+            .or_default()
+            .push(rule.security_group_rule_id.clone());
+    }
+    if revoke.is_empty() {
+        return "Deleted: no endpoint or rule of this object is left".to_string();
+    }
+    let rules = revoke.values().map(Vec::len).sum::<usize>();
+    step.actions.push(Action::RevokeRules(
+        revoke
+            .into_iter()
+            .map(|((group_id, egress), rule_ids)| RevokeRules {
+                group_id,
+                egress,
+                rule_ids,
+            })
+            .collect(),
+    ));
+    format!(
+        "Deleted: the endpoint is gone; revoking {}, the last of this object",
+        count(rules, "rule")
+    )
+}
+
+/// States in which an endpoint no longer serves, whatever its private DNS flag says.
+fn stops_serving(endpoint: &VpcEndpoint) -> bool {
+    matches!(
+        endpoint.state_lower().as_str(),
+        "failed" | "rejected" | "expired" | "deleting" | "deleted"
+    )
+}
+
+fn ids(endpoints: &[&VpcEndpoint]) -> String {
+    let ids: Vec<&str> = endpoints.iter().map(|e| e.vpc_endpoint_id.as_str()).collect();
+    ids.join(", ")
+}
+
+fn seconds(d: std::time::Duration) -> String {
+    format!("{} s", d.as_secs_f64().ceil())
 }
 
 #[cfg(test)]
@@ -150,17 +231,67 @@ mod tests {
         world
     }
 
+    /// The status of a Ready rollout whose endpoint was seen with private DNS off `secs` ago.
+    fn seen_off_for(secs: i64) -> crate::api::InterfaceEndpointStatus {
+        let mut status = created_status(now_minus(3600));
+        status.endpoint_state = Some("available".into());
+        status.private_dns_off_since = Some(now_minus(secs).to_string());
+        status
+    }
+
     #[test]
-    fn deletion_revokes_only_rules_with_both_owner_tags_then_deletes_the_endpoint() {
+    fn deletion_turns_private_dns_off_first_and_keeps_the_rules() {
         let world = world_with_rules();
         let d = deleting(&spec(), &world, &Default::default());
         assert_eq!(d.status.phase, RolloutPhase::Deleting);
         assert!(!d.finalized);
-        let [
-            Action::RevokeRules(revoke),
-            Action::DeleteEndpoint { vpc_endpoint_id },
-        ] = d.actions.as_slice()
-        else {
+        let [Action::ModifyEndpoint(m)] = d.actions.as_slice() else {
+            panic!("{:?}", d.actions)
+        };
+        assert_eq!(
+            (m.vpc_endpoint_id.as_str(), m.private_dns_enabled),
+            (ENDPOINT, Some(false))
+        );
+        assert!(d.status.plan.is_some(), "the owned rules are still reported");
+    }
+
+    #[test]
+    fn deletion_waits_the_record_ttl_after_private_dns_went_off_before_deleting_the_endpoint() {
+        let mut world = world_with_rules();
+        world.vpc_endpoints[0].private_dns_enabled = false;
+        // Seen on by the last status: this look starts the TTL.
+        let mut was_on = seen_off_for(0);
+        was_on.private_dns_off_since = None;
+        was_on.private_dns_enabled = true;
+        let d = deleting(&spec(), &world, &was_on);
+        assert!(d.actions.is_empty(), "{:?}", d.actions);
+        assert_eq!(d.requeue, timing().private_dns_ttl);
+        assert_eq!(d.status.private_dns_off_since, Some(now().to_string()));
+
+        let d = deleting(&spec(), &world, &seen_off_for(20));
+        assert!(d.actions.is_empty(), "{:?}", d.actions);
+        assert_eq!(
+            d.requeue,
+            timing().private_dns_ttl - std::time::Duration::from_secs(20)
+        );
+
+        let d = deleting(&spec(), &world, &seen_off_for(60));
+        let [Action::DeleteEndpoint { vpc_endpoint_id }] = d.actions.as_slice() else {
+            panic!("the endpoint is deleted, the rules stay: {:?}", d.actions)
+        };
+        assert_eq!(vpc_endpoint_id, ENDPOINT);
+        let reasons: Vec<_> = d.events.iter().map(|e| e.reason).collect();
+        assert_eq!(reasons, [EventReason::EndpointDeleted]);
+    }
+
+    #[test]
+    fn deletion_revokes_only_rules_with_both_owner_tags_once_the_endpoint_is_gone() {
+        let mut world = world_with_rules();
+        world.vpc_endpoints.clear();
+        let mut status = seen_off_for(600);
+        status.endpoint_state = Some("deleting".into());
+        let d = deleting(&spec(), &world, &status);
+        let [Action::RevokeRules(revoke)] = d.actions.as_slice() else {
             panic!("{:?}", d.actions)
         };
         let mut ids: Vec<&str> = revoke
@@ -169,10 +300,34 @@ mod tests {
             .collect();
         ids.sort();
         assert_eq!(ids, ["sgr-0000000000000000a", "sgr-0000000000000000b"]);
-        assert_eq!(vpc_endpoint_id, ENDPOINT);
+        assert!(d.finalized, "once the revoke succeeded");
         let reasons: Vec<_> = d.events.iter().map(|e| e.reason).collect();
-        assert_eq!(reasons, [EventReason::RulesRevoked, EventReason::EndpointDeleted]);
-        assert!(d.status.plan.is_some(), "the owned rules are still reported");
+        assert_eq!(reasons, [EventReason::RulesRevoked]);
+    }
+
+    #[test]
+    fn a_deleting_endpoint_keeps_its_rules_until_it_is_gone() {
+        let mut world = world_with_rules();
+        world.vpc_endpoints[0].state = Some("deleting".into());
+        let d = deleting(&spec(), &world, &seen_off_for(600));
+        assert!(d.actions.is_empty(), "{:?}", d.actions);
+        assert!(!d.finalized);
+    }
+
+    #[test]
+    fn an_endpoint_busy_with_private_dns_on_is_waited_for_not_deleted() {
+        let mut world = world_with_rules();
+        world.vpc_endpoints[0].state = Some("pending".into());
+        let d = deleting(&spec(), &world, &Default::default());
+        assert!(d.actions.is_empty(), "{:?}", d.actions);
+        // A failed endpoint serves nobody: deleted at once, its rules kept until it is gone.
+        world.vpc_endpoints[0].state = Some("failed".into());
+        let d = deleting(&spec(), &world, &Default::default());
+        assert!(
+            matches!(d.actions.as_slice(), [Action::DeleteEndpoint { .. }]),
+            "{:?}",
+            d.actions
+        );
     }
 
     #[test]

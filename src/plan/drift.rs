@@ -1,7 +1,8 @@
 //! The endpoint's shape (subnets, security groups, policy) differs from the spec.
 //!
-//! While private DNS is off nobody resolves the service to the endpoint, so a change cuts
-//! nobody off and is applied at once. Once private DNS is on, a change of subnets or security
+//! While private DNS is off, and has been for the record TTL ([`super::resolution`]), nobody
+//! resolves the service to the endpoint, so a change cuts nobody off and is applied at once;
+//! until the TTL has passed it waits. Once private DNS is on, a change of subnets or security
 //! groups changes who can reach the endpoint: the world as it would be after the change
 //! ([`world_as_specified`], pure) is analysed first, and the change is applied only if no
 //! client would be blocked, after adding the rules the modes allow; otherwise it is held,
@@ -13,6 +14,7 @@ use serde_json::Value;
 
 use super::access;
 use super::approval::{Access, ApprovalState};
+use super::resolution::{self, Resolution};
 use super::rules::authorize;
 use super::wording::{blocked_sentence, what_is_needed};
 use super::{Action, EventNote, EventReason, PlanInput, Step, Timing, dns, location, not_ready, validate};
@@ -229,7 +231,8 @@ pub(crate) fn decide<'a>(
         return access::decide(input, endpoint, analysis, timing);
     };
     let id = &endpoint.vpc_endpoint_id;
-    let mut step = if !endpoint.private_dns_enabled || !change.changes_reachability() {
+    let resolution = resolution::of(endpoint, input.status, input.now, timing);
+    let mut step = if !resolution.may_lead_clients_here() || !change.changes_reachability() {
         let mut step = Step::new(input, RolloutPhase::Verifying, timing.after_change);
         step.actions.push(Action::ModifyEndpoint(change.modify.clone()));
         step.conditions.ready = Some(not_ready(
@@ -237,6 +240,20 @@ pub(crate) fn decide<'a>(
             format!(
                 "Applying the spec to {id} ({}); the clients are verified again once EC2 reports it",
                 change.summary
+            ),
+        ));
+        step
+    } else if let Resolution::Cached { remaining } = resolution {
+        // Private DNS went off moments ago: clients may still hold answers that lead them to
+        // the endpoint's current interfaces and groups. The change waits for them to expire.
+        let mut step = Step::new(input, RolloutPhase::Verifying, remaining.max(timing.after_change));
+        step.conditions.ready = Some(not_ready(
+            ConditionReason::InProgress,
+            format!(
+                "Spec change to {id} ({}) waits {} s: private DNS went off less than the record TTL \
+                 ago, and clients may still resolve the service to {id}",
+                change.summary,
+                remaining.as_secs_f64().ceil()
             ),
         ));
         step
@@ -467,9 +484,15 @@ mod tests {
         i.analysis_as_specified = Some(&after);
         assert_eq!(decide(&i, &timing()).actions, d.actions);
 
-        // Once it is off, the change is applied at once.
+        // Once it is off, the change waits for cached answers to expire (the record TTL since
+        // the first look that saw it off), then is applied.
         let dark = with_endpoint(incident_world(), "available", false);
         let d = decide(&input_with(&spec, &dark, &analysis, &d.status), &timing());
+        assert!(d.actions.is_empty(), "{:?}", d.actions);
+        assert_eq!(d.requeue, timing().private_dns_ttl);
+        let mut later = d.status.clone();
+        later.private_dns_off_since = Some(now_minus(60).to_string());
+        let d = decide(&input_with(&spec, &dark, &analysis, &later), &timing());
         let [Action::ModifyEndpoint(m)] = d.actions.as_slice() else {
             panic!("{:?}", d.actions)
         };

@@ -427,15 +427,35 @@ mod tests {
         i.deleting = true;
         let d = decide(&i, &timing());
         assert_eq!(d.status.phase, RolloutPhase::Deleting);
-        let [
-            Action::RevokeRules(revoke),
-            Action::DeleteEndpoint { vpc_endpoint_id },
-        ] = d.actions.as_slice()
-        else {
+        // Private DNS off first (docs/rollout.md, deletion), on the endpoint where it is.
+        let [Action::ModifyEndpoint(m)] = d.actions.as_slice() else {
+            panic!("{:?}", d.actions)
+        };
+        assert_eq!(
+            (m.vpc_endpoint_id.as_str(), m.private_dns_enabled),
+            (ENDPOINT, Some(false))
+        );
+
+        world.vpc_endpoints[0].private_dns_enabled = false;
+        let mut status = recorded_status();
+        status.private_dns_off_since = Some(now_minus(3600).to_string());
+        let mut i = input_with(&moved, &world, &analysis, &status);
+        i.deleting = true;
+        let d = decide(&i, &timing());
+        let [Action::DeleteEndpoint { vpc_endpoint_id }] = d.actions.as_slice() else {
+            panic!("{:?}", d.actions)
+        };
+        assert_eq!(vpc_endpoint_id, ENDPOINT);
+
+        world.vpc_endpoints.clear();
+        status.endpoint_state = Some("deleting".into());
+        let mut i = input_with(&moved, &world, &analysis, &status);
+        i.deleting = true;
+        let d = decide(&i, &timing());
+        let [Action::RevokeRules(revoke)] = d.actions.as_slice() else {
             panic!("{:?}", d.actions)
         };
         assert_eq!(revoke[0].rule_ids, ["sgr-0000000000000000a"]);
-        assert_eq!(vpc_endpoint_id, ENDPOINT);
     }
 
     #[test]

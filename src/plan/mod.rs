@@ -44,6 +44,7 @@ pub mod endpoint;
 pub mod events;
 pub mod failure;
 pub mod location;
+pub mod resolution;
 pub mod rules;
 pub mod status;
 pub mod validate;
@@ -199,6 +200,10 @@ pub struct Timing {
     /// A created endpoint that describes cannot see yet is waited for this long before it is
     /// considered deleted out of band (EC2 is eventually consistent).
     pub visibility_window: Duration,
+    /// The TTL of the service's private DNS records (AWS service names use 60 s): once private
+    /// DNS is off, clients may still resolve the name to the endpoint for this long, so rules
+    /// they need are revoked, and paths narrowed, only after it ([`resolution`]).
+    pub private_dns_ttl: Duration,
 }
 
 impl Default for Timing {
@@ -210,6 +215,7 @@ impl Default for Timing {
             waiting: Duration::from_secs(60),
             resync: Duration::from_secs(300),
             visibility_window: Duration::from_secs(120),
+            private_dns_ttl: Duration::from_secs(60),
         }
     }
 }

@@ -10,6 +10,7 @@
 use std::collections::BTreeMap;
 
 use super::approval::{Access, ApprovalState};
+use super::resolution;
 use super::rules::owned_rules;
 use super::wording::{MESSAGE_EXAMPLES, blocked_examples, count, peer_text, with_more};
 use super::{Decision, PlanInput, Step, events};
@@ -46,9 +47,13 @@ pub(crate) fn finish(input: &PlanInput<'_>, step: Step<'_>) -> Decision {
     }
     if let Some(endpoint) = step.endpoint {
         endpoint_facts(&mut next, endpoint, &input.world.network_interfaces);
+        next.private_dns_off_since =
+            resolution::off_since(endpoint, previous, input.now).map(|t| t.to_string());
     } else if step.keep_previous_endpoint {
         next.endpoint_id = previous.endpoint_id.clone();
         next.endpoint_state = previous.endpoint_state.clone();
+        next.private_dns_enabled = previous.private_dns_enabled;
+        next.private_dns_off_since = previous.private_dns_off_since.clone();
     }
     next.private_dns_name = input
         .world

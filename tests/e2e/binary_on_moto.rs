@@ -16,7 +16,7 @@ use vpce_rollout::aws::observe::{ObserveScope, observe_vpc};
 use vpce_rollout::aws::{Ec2, EndpointFilter, RuleFilter};
 
 use crate::bench::{Bench, MotoBench, logs_service};
-use crate::harness::{self, assert_events, create_namespace, wait_for, wait_gone};
+use crate::harness::{self, assert_events, create_namespace, wait_for};
 use crate::moto::{REGION, moto};
 
 const PATIENCE: Duration = Duration::from_secs(90);
@@ -45,6 +45,9 @@ impl Binary {
                 "run",
                 "--resync",
                 "3s",
+                // Moto's records have no TTL to wait for; 2 s still shows the wait in the order.
+                "--private-dns-ttl",
+                "2s",
                 "--metrics-address",
                 &format!("127.0.0.1:{port}"),
             ])
@@ -411,12 +414,54 @@ async fn the_binary_rolls_out_the_incident_on_moto_with_approval_drift_restart_a
         .security_group_rule_id()
         .unwrap()
         .to_string();
+    let rules_before = ec2.describe_security_group_rules(&owned).await.unwrap().len();
+    let log_before = binary.log().len();
     kubectl(
         &kubeconfig,
         &["-n", ns, "delete", "vpce", name, "--wait=false"],
         None,
     );
-    wait_gone(&api, name, PATIENCE).await;
+    // The safe order (issue 8, hole 1): while the endpoint is there, its rules are too.
+    let deadline = tokio::time::Instant::now() + PATIENCE;
+    while api.get_opt(name).await.unwrap().is_some() {
+        let listed = endpoints().await;
+        let present = listed
+            .iter()
+            .any(|e| !matches!(e.state_lower().as_str(), "deleted"));
+        if present {
+            let rules = ec2.describe_security_group_rules(&owned).await.unwrap();
+            assert_eq!(
+                rules.len(),
+                rules_before,
+                "a rule went while the endpoint is there: {listed:?}"
+            );
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "not deleted in {PATIENCE:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let log = binary.log();
+    let performed: Vec<&str> = log[log_before..]
+        .lines()
+        .filter(|l| l.contains("performed"))
+        .collect();
+    let position = |what: &str| {
+        performed
+            .iter()
+            .position(|l| l.contains(what))
+            .unwrap_or_else(|| panic!("no {what} in {performed:#?}"))
+    };
+    let (dns_off, deleted, revoked) = (
+        position("private_dns_enabled: Some(false)"),
+        position("DeleteEndpoint"),
+        position("RevokeRules"),
+    );
+    assert!(
+        dns_off < deleted && deleted < revoked,
+        "private DNS off, then the endpoint, then the rules: {performed:#?}"
+    );
     assert!(
         ec2.describe_security_group_rules(&owned)
             .await

@@ -94,6 +94,7 @@ impl Controller {
                 waiting: Duration::from_secs(1),
                 resync: Duration::from_secs(1),
                 visibility_window: Duration::from_secs(10),
+                private_dns_ttl: Duration::from_millis(500),
             },
             instance: "e2e".into(),
         };

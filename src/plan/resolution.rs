@@ -1,0 +1,147 @@
+//! Whether the service's name can still lead a client to the object's endpoint.
+//!
+//! With private DNS on, every client resolves the service to the endpoint. Once it is off,
+//! clients may still hold an answer that points at the endpoint for the record TTL
+//! ([`super::Timing::private_dns_ttl`]). A rule a client needs, or a path it takes, may be
+//! taken away only once no answer can lead it here: the endpoint is gone, or private DNS has
+//! been seen off for at least the TTL. [`super::deletion`] orders deletion by it,
+//! [`super::drift`] holds spec changes by it.
+//!
+//! The time private DNS was first seen off lives in the status
+//! (`status.privateDnsOffSince`, kept by [`off_since`]), so that a restart does not forget it.
+//! A leaf: it reads the status and the observed endpoint, and no stage.
+
+use std::time::Duration;
+
+use k8s_openapi::jiff::Timestamp;
+
+use super::Timing;
+use crate::api::InterfaceEndpointStatus;
+use crate::model::VpcEndpoint;
+
+/// Whether a DNS answer can lead a client to the endpoint.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Resolution {
+    /// Private DNS is on: the service's name resolves to the endpoint now.
+    Serving,
+    /// Private DNS is off, but answers given before may still be cached for `remaining`.
+    Cached { remaining: Duration },
+    /// No answer leads here: private DNS has been off for at least the TTL, or the status
+    /// never saw it on.
+    Unresolved,
+}
+
+impl Resolution {
+    /// Whether taking a path away now can cut a client off.
+    pub fn may_lead_clients_here(self) -> bool {
+        !matches!(self, Self::Unresolved)
+    }
+}
+
+/// The resolution of `endpoint` at `now`, from what `previous` (the last written status)
+/// recorded about it.
+pub fn of(
+    endpoint: &VpcEndpoint,
+    previous: &InterfaceEndpointStatus,
+    now: Timestamp,
+    timing: &Timing,
+) -> Resolution {
+    if endpoint.private_dns_enabled {
+        return Resolution::Serving;
+    }
+    let Some(since) = off_since(endpoint, previous, now) else {
+        return Resolution::Unresolved;
+    };
+    let off_for = Duration::try_from(now.duration_since(since)).unwrap_or(Duration::ZERO);
+    match timing.private_dns_ttl.checked_sub(off_for) {
+        Some(remaining) if !remaining.is_zero() => Resolution::Cached { remaining },
+        _ => Resolution::Unresolved,
+    }
+}
+
+/// Since when private DNS has been seen off on `endpoint`: as recorded, or `now` when the last
+/// status saw it on (this is the first look that sees it off); `None` while it is on, and
+/// when no status ever saw it on (the name never led anyone here).
+///
+/// A crash between turning private DNS off and writing the status loses nothing: the status
+/// still says it was on, so the next look starts the clock, later than the real change.
+pub fn off_since(
+    endpoint: &VpcEndpoint,
+    previous: &InterfaceEndpointStatus,
+    now: Timestamp,
+) -> Option<Timestamp> {
+    if endpoint.private_dns_enabled {
+        return None;
+    }
+    let same = previous.endpoint_id.as_deref() == Some(endpoint.vpc_endpoint_id.as_str());
+    if !same {
+        // Another endpoint (a re-created one, created with private DNS off like every
+        // endpoint the controller creates), or a status that never named one: no status saw
+        // private DNS on for it.
+        return None;
+    }
+    let recorded = previous
+        .private_dns_off_since
+        .as_deref()
+        .and_then(|t| t.parse::<Timestamp>().ok());
+    recorded.or_else(|| previous.private_dns_enabled.then_some(now))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::plan::fixtures::*;
+
+    fn endpoint(private_dns: bool) -> VpcEndpoint {
+        with_endpoint(incident_world(), "available", private_dns).vpc_endpoints[0].clone()
+    }
+
+    fn status_seen(private_dns: bool, off_since: Option<Timestamp>) -> InterfaceEndpointStatus {
+        let mut status = created_status(now_minus(3600));
+        status.private_dns_enabled = private_dns;
+        status.private_dns_off_since = off_since.map(|t| t.to_string());
+        status
+    }
+
+    #[test]
+    fn private_dns_on_serves_the_name_now() {
+        let r = of(&endpoint(true), &status_seen(true, None), now(), &timing());
+        assert_eq!(r, Resolution::Serving);
+    }
+
+    #[test]
+    fn the_first_look_that_sees_private_dns_off_starts_the_ttl() {
+        let previous = status_seen(true, None);
+        assert_eq!(off_since(&endpoint(false), &previous, now()), Some(now()));
+        let r = of(&endpoint(false), &previous, now(), &timing());
+        assert_eq!(
+            r,
+            Resolution::Cached {
+                remaining: timing().private_dns_ttl
+            }
+        );
+    }
+
+    #[test]
+    fn answers_are_cached_until_the_ttl_has_passed_since_private_dns_was_seen_off() {
+        let ttl = timing().private_dns_ttl.as_secs() as i64;
+        let cached = status_seen(false, Some(now_minus(ttl - 10)));
+        assert_eq!(
+            of(&endpoint(false), &cached, now(), &timing()),
+            Resolution::Cached {
+                remaining: Duration::from_secs(10)
+            }
+        );
+        let expired = status_seen(false, Some(now_minus(ttl)));
+        assert_eq!(
+            of(&endpoint(false), &expired, now(), &timing()),
+            Resolution::Unresolved
+        );
+    }
+
+    #[test]
+    fn an_endpoint_the_status_never_saw_with_private_dns_on_leads_nobody_here() {
+        let r = of(&endpoint(false), &status_seen(false, None), now(), &timing());
+        assert_eq!(r, Resolution::Unresolved);
+    }
+}
