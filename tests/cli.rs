@@ -78,10 +78,12 @@ fn the_incident_plan_blocks_zabbix_and_exits_2_with_the_json_the_issue_specifies
     assert_eq!(zabbix["securityGroupIds"], serde_json::json!([ZABBIX_SG]));
     assert_eq!(zabbix["subnetId"], "subnet-0c00000000000c001");
     assert_eq!(zabbix["address"], "10.20.2.31");
+    assert_eq!(zabbix["addresses"], serde_json::json!(["10.20.2.31"]));
     let reasons = zabbix["reasons"].as_array().unwrap();
     assert_eq!(reasons.len(), 2, "one per endpoint ENI: {reasons:#?}");
     assert!(reasons.iter().all(|r| r["check"] == "EndpointIngress"));
     assert_eq!(reasons[0]["destination"], "10.20.1.200");
+    assert_eq!(reasons[0]["from"], serde_json::json!(["10.20.2.31"]));
     assert!(
         reasons[0]["detail"].as_str().unwrap().contains(ZABBIX_SG),
         "{reasons:#?}"

@@ -127,11 +127,6 @@ pub fn parse_net(text: &str) -> Option<IpNet> {
     }
 }
 
-/// The single-address network of `ip` (`/32` or `/128`).
-pub fn host_net(ip: IpAddr) -> IpNet {
-    IpNet::from(ip)
-}
-
 /// A union of address ranges, merged and sorted per family: membership is a binary search.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct AddrSet {
@@ -176,6 +171,7 @@ impl AddrSet {
         }
     }
 
+    #[cfg(test)]
     pub fn contains(&self, ip: IpAddr) -> bool {
         self.first_uncovered(&AddrRange::of_addr(ip)).is_none()
     }

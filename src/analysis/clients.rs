@@ -9,7 +9,8 @@
 use std::collections::{HashMap, HashSet};
 use std::net::IpAddr;
 
-use super::index::{VpcIndex, primary_address};
+use super::index::VpcIndex;
+use super::sources::{self, Source};
 use super::{AnalysisError, ExcludedInterface, ExclusionReason};
 use crate::api::InterfaceEndpointSpec;
 use crate::model::NetworkInterface;
@@ -73,7 +74,10 @@ pub fn normalize_interface_type(t: &str) -> String {
 #[derive(Clone, Debug)]
 pub struct Client<'a> {
     pub eni: &'a NetworkInterface,
+    /// The address people know it by: its primary private IPv4, else its first source.
     pub address: IpAddr,
+    /// Every address and prefix it sends from, primary first; never empty.
+    pub sources: Vec<Source>,
     /// Sorted, without duplicates.
     pub groups: Vec<&'a str>,
 }
@@ -167,8 +171,14 @@ pub fn discover<'a>(
             });
             continue;
         }
-        match primary_address(eni)? {
-            Some(address) => clients.push(Client { eni, address, groups }),
+        let sources = sources::of(eni)?;
+        match sources.first() {
+            Some(first) => clients.push(Client {
+                eni,
+                address: first.net.addr(),
+                sources,
+                groups,
+            }),
             None => excluded.push(ExcludedInterface {
                 network_interface_id: id.to_string(),
                 reason: ExclusionReason::NoAddress,

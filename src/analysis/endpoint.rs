@@ -1,16 +1,18 @@
 //! The endpoint side: does the spec fit the VPC, which endpoint is this object's, and where must
 //! clients get to ([`Destination`]s).
 //!
-//! Once the endpoint exists, the destinations are its ENIs' addresses, guarded by its observed
-//! security groups. Before that (or for a subnet whose endpoint ENI the snapshot does not show,
+//! Once the endpoint exists, the destinations are its ENIs' addresses (the primary IPv4 address,
+//! and the IPv6 addresses of a dual-stack endpoint), guarded by its observed security groups. Before that (or for a subnet whose endpoint ENI the snapshot does not show,
 //! e.g. while the endpoint is `pending`), the destination is the whole subnet CIDR: the ENI will
 //! get some address in it, so a path that works for every address in the subnet works for the
 //! ENI. The check can be stricter than needed, never looser.
 
 use std::collections::BTreeSet;
 
-use super::addr::host_net;
+use ipnet::IpNet;
+
 use super::index::{VpcIndex, primary_address};
+use super::sources::{self, SourceKind};
 use super::{AnalysisError, Destination};
 use crate::api::{InterfaceEndpointSpec, OWNER_TAG, Owner};
 use crate::model::{Snapshot, VpcEndpoint, tag_pairs};
@@ -149,16 +151,25 @@ pub fn destinations(
         let Some(eni) = index.interfaces.get(id.as_str()) else {
             continue;
         };
-        let Some(address) = primary_address(eni)? else {
+        // A dual-stack endpoint's ENI answers on its IPv6 address too, and private DNS may hand
+        // that out (AAAA records): clients with IPv6 addresses must reach it there as well.
+        let addresses: Vec<IpNet> = sources::of(eni)?
+            .into_iter()
+            .filter(|s| matches!(s.kind, SourceKind::PrimaryIpv4 | SourceKind::Ipv6Address))
+            .map(|s| s.net)
+            .collect();
+        if addresses.is_empty() {
             continue;
-        };
+        }
         covered.insert(eni.subnet_id.as_str());
-        out.push(Destination {
-            subnet_id: eni.subnet_id.clone(),
-            net: host_net(address),
-            network_interface_id: Some(id),
-            security_group_ids: groups.clone(),
-        });
+        for net in addresses {
+            out.push(Destination {
+                subnet_id: eni.subnet_id.clone(),
+                net,
+                network_interface_id: Some(id.clone()),
+                security_group_ids: groups.clone(),
+            });
+        }
     }
     let subnets = if endpoint.subnet_ids.is_empty() {
         &spec.subnet_ids

@@ -8,8 +8,10 @@
 //! - `index.rs`: the snapshot indexed once (lookups by id, CIDRs parsed, each security group
 //!   reduced to what it allows on tcp/443); `addr.rs`: address ranges and sets.
 //! - `endpoint.rs`: the spec checked against the VPC, this object's endpoint, the destinations.
-//! - `clients.rs`: the ENIs private DNS would capture, and why the others are excluded.
-//! - `reach.rs`: the security-group checks per client and destination; `nacl.rs`: the ACLs.
+//! - `clients.rs`: the ENIs private DNS would capture, and why the others are excluded;
+//!   `sources.rs`: every address and prefix each of them sends from.
+//! - `reach.rs`: the security-group checks per client, source and destination; `nacl.rs`: the
+//!   ACLs.
 //! - `remediation.rs`: the fewest rules (greedy set cover), and what no rule can fix.
 //! - `apply.rs`: [`apply_rules`], the world as it would be once rules are added.
 //!
@@ -23,6 +25,7 @@ mod index;
 mod nacl;
 mod reach;
 mod remediation;
+mod sources;
 
 #[cfg(test)]
 mod property_tests;
@@ -44,6 +47,7 @@ use crate::model::{Protocol, Snapshot};
 pub use apply::apply_rules;
 pub use clients::{DEFAULT_EXCLUDED_INTERFACE_TYPES, normalize_interface_type};
 pub use endpoint::{owned_endpoint, unobserved_endpoint_interfaces};
+pub use sources::{Source, SourceKind};
 
 /// Analyses `snapshot` for the endpoint `spec` declares.
 ///
@@ -142,7 +146,10 @@ pub struct Block {
     pub check: Check,
     /// The destination (`10.0.1.25` or `10.0.1.0/24`).
     pub destination: IpNet,
-    /// Why, in a sentence a person can act on (e.g. which NACL rule denies).
+    /// The client's addresses and prefixes the check fails for; empty for the checks that do
+    /// not depend on the sender's address (`ClientEgress`, `ClientSubnetNacl`).
+    pub sources: Vec<Source>,
+    /// Why, in a sentence a person can act on (e.g. which NACL rule denies, from which address).
     pub detail: String,
 }
 
@@ -153,8 +160,11 @@ pub struct ClientVerdict {
     /// Sorted.
     pub security_group_ids: Vec<String>,
     pub subnet_id: String,
-    /// The address the client's traffic comes from (primary private IPv4, else first IPv6).
+    /// The address people know the client by (primary private IPv4, else its first source).
     pub address: IpAddr,
+    /// Every address and prefix the client sends from, primary first: it is reachable only when
+    /// all of them are.
+    pub sources: Vec<Source>,
     pub interface_type: String,
     /// Every failing check for every destination; empty when the client is reachable.
     pub blocks: Vec<Block>,

@@ -1,6 +1,7 @@
 //! The plan fixes what it says it fixes: for random small VPCs, adding the remediation's rules
 //! ([`apply_rules`]) makes every client without an unfixable block reachable, and leaves every
-//! ACL-blocked client blocked by exactly the same ACL checks.
+//! ACL-blocked client blocked by exactly the same ACL checks. Clients send from several
+//! addresses (secondary IPs, delegated /28 prefixes) as EKS nodes do.
 
 use proptest::prelude::*;
 use proptest::sample::select;
@@ -40,13 +41,16 @@ struct AclEntrySpec {
     ports: (i32, i32),
 }
 
+/// A client ENI: subnet, host, groups, and more addresses: a secondary host, or (true) the /28
+/// prefix around a host.
+type EniSpec = (usize, u8, Vec<usize>, Vec<(bool, u8)>);
+
 #[derive(Clone, Debug)]
 struct WorldSpec {
     /// Ingress and egress permissions of sg-0..sg-4; sg-0 (and sg-1) guard the endpoint.
     groups: Vec<(Vec<PermSpec>, Vec<PermSpec>)>,
     two_endpoint_groups: bool,
-    /// Client ENIs: subnet, host, groups.
-    enis: Vec<(usize, u8, Vec<usize>)>,
+    enis: Vec<EniSpec>,
     /// Endpoint subnets, and whether the endpoint exists (with an ENI per subnet).
     endpoint_subnets: Vec<usize>,
     endpoint_exists: bool,
@@ -117,7 +121,12 @@ fn world_spec() -> impl Strategy<Value = WorldSpec> {
         ),
         any::<bool>(),
         prop::collection::vec(
-            (0..SUBNETS, 4u8..250, prop::collection::vec(0..GROUPS, 1..3)),
+            (
+                0..SUBNETS,
+                4u8..250,
+                prop::collection::vec(0..GROUPS, 1..3),
+                prop::collection::vec((prop::bool::weighted(0.3), 4u8..250), 0..3),
+            ),
             1..8,
         ),
         prop::sample::subsequence((0..SUBNETS).collect::<Vec<_>>(), 1..=2),
@@ -177,15 +186,29 @@ fn build(w: &WorldSpec) -> (crate::model::Snapshot, crate::api::InterfaceEndpoin
         vec!["sg-0".into()]
     };
     let group_refs: Vec<&str> = endpoint_groups.iter().map(String::as_str).collect();
-    for (i, (subnet, host, groups)) in w.enis.iter().enumerate() {
+    for (i, (subnet, host, groups, extras)) in w.enis.iter().enumerate() {
         let groups: Vec<String> = groups.iter().map(|g| format!("sg-{g}")).collect();
         let groups: Vec<&str> = groups.iter().map(String::as_str).collect();
-        snapshot_world = snapshot_world.eni(
-            &format!("eni-{i}"),
-            &subnet_id(*subnet),
-            &format!("10.0.{subnet}.{host}"),
-            &groups,
-        );
+        let id = format!("eni-{i}");
+        let extras: Vec<String> = extras
+            .iter()
+            .map(|&(prefix, h)| {
+                if prefix {
+                    format!("10.0.{subnet}.{}/28", h & 0xf0)
+                } else {
+                    format!("10.0.{subnet}.{h}")
+                }
+            })
+            .collect();
+        let extras: Vec<&str> = extras.iter().map(String::as_str).collect();
+        snapshot_world = snapshot_world
+            .eni(
+                &id,
+                &subnet_id(*subnet),
+                &format!("10.0.{subnet}.{host}"),
+                &groups,
+            )
+            .addresses(&id, &extras);
     }
     let subnets: Vec<String> = w.endpoint_subnets.iter().map(|s| subnet_id(*s)).collect();
     if w.endpoint_exists {

@@ -2,24 +2,45 @@
 //! connection, each failure kept with a sentence saying what to change.
 //!
 //! - EndpointIngress: some ingress rule of some endpoint security group allows tcp/443 from the
-//!   client: a CIDR or prefix list containing its address, or a reference to one of its groups.
+//!   client: a reference to one of its groups (which admits every address of the ENI), or CIDRs
+//!   and prefix lists containing every one of its sources.
 //! - ClientEgress: the client's groups' egress rules allow tcp/443 to the whole destination
 //!   (CIDRs and prefix lists together covering every address of it), or one refers to an
 //!   endpoint security group.
 //! - ClientSubnetNacl / EndpointSubnetNacl: see [`super::nacl`]; skipped when client and
-//!   destination share a subnet, since traffic inside a subnet never crosses its ACL.
+//!   destination share a subnet, since traffic inside a subnet never crosses its ACL. The
+//!   endpoint side is checked for every source of the client.
+//!
+//! A client sends from each of its sources ([`super::sources`]): its primary and secondary
+//! addresses, delegated prefixes (every address in them), IPv6 addresses. The two checks that
+//! look at the sender's address fail naming the sources that do not pass. A client only uses
+//! destinations of an address family it has a source of (an IPv4-only client never connects to
+//! a dual-stack endpoint's IPv6 address), so destinations of another family are skipped; a
+//! client sharing no family with any destination is checked against all of them, and fails.
 //!
 //! Security groups are stateful, so return traffic needs no rule; ACLs are not.
 //!
 //! Work is shared where the answer does not depend on the client itself: clients with the same
 //! groups share one egress union, and clients of one subnet share the client-side ACL result.
+//! The rest is linear in each client's sources.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 
-use super::addr::AddrRange;
+use std::net::IpAddr;
+
+use super::addr::{AddrRange, Family};
 use super::clients::Client;
 use super::index::{HttpsPeers, VpcIndex};
+use super::sources::Source;
 use super::{Block, Check, ClientVerdict, Destination, nacl};
+
+/// A failed check: the client's sources it fails for (none for checks about the destination
+/// only), and the sentence.
+type Failure = (Vec<Source>, String);
+
+/// How many failing sources a sentence names before "and N more" (the block lists them all).
+const NAMED_SOURCES: usize = 3;
 
 /// A destination with what its security groups admit.
 struct Target<'d, 'a> {
@@ -56,21 +77,53 @@ fn union_of<'a>(index: &VpcIndex<'a>, groups: &[impl AsRef<str>], egress: bool) 
     HttpsPeers::union(parts)
 }
 
-fn endpoint_ingress(target: &Target<'_, '_>, client: &Client<'_>) -> Option<String> {
-    let peers = &target.ingress;
-    if client.groups.iter().any(|g| peers.admits_group(g)) || peers.addrs.contains(client.address) {
-        return None;
+/// `10.0.2.20 (secondary private IPv4)`, or for a prefix the first address that fails:
+/// `10.0.2.48/28 (IPv4 prefix; 10.0.2.56 is not covered)`; the first few, then "and N more".
+fn name_sources(failing: &[(Source, IpAddr)]) -> String {
+    let mut names: Vec<String> = failing
+        .iter()
+        .take(NAMED_SOURCES)
+        .map(|(source, first)| {
+            if source.is_address() {
+                source.to_string()
+            } else {
+                format!(
+                    "{} ({}; {first} is not covered)",
+                    source.text(),
+                    source.kind.as_str()
+                )
+            }
+        })
+        .collect();
+    if failing.len() > NAMED_SOURCES {
+        names.push(format!("and {} more", failing.len() - NAMED_SOURCES));
     }
-    Some(format!(
-        "no ingress rule of the endpoint's security groups ({}) allows tcp 443 from {} or from its security groups ({}){}",
-        list(&target.dest.security_group_ids),
-        client.address,
-        list(&client.groups),
-        unresolved_note(peers),
-    ))
+    names.join(", ")
 }
 
-fn client_egress(target: &Target<'_, '_>, groups: &[&str], peers: &HttpsPeers<'_>) -> Option<String> {
+fn endpoint_ingress(target: &Target<'_, '_>, client: &Client<'_>, sources: &[Source]) -> Option<Failure> {
+    let peers = &target.ingress;
+    if client.groups.iter().any(|g| peers.admits_group(g)) {
+        return None;
+    }
+    let failing: Vec<(Source, IpAddr)> = sources
+        .iter()
+        .filter_map(|s| peers.addrs.first_uncovered(&s.range()).map(|first| (*s, first)))
+        .collect();
+    if failing.is_empty() {
+        return None;
+    }
+    let detail = format!(
+        "no ingress rule of the endpoint's security groups ({}) allows tcp 443 from {} or from its security groups ({}){}",
+        list(&target.dest.security_group_ids),
+        name_sources(&failing),
+        list(&client.groups),
+        unresolved_note(peers),
+    );
+    Some((failing.into_iter().map(|(s, _)| s).collect(), detail))
+}
+
+fn client_egress(target: &Target<'_, '_>, groups: &[&str], peers: &HttpsPeers<'_>) -> Option<Failure> {
     let dest = target.dest;
     if dest.security_group_ids.iter().any(|g| peers.admits_group(g)) {
         return None;
@@ -81,12 +134,56 @@ fn client_egress(target: &Target<'_, '_>, groups: &[&str], peers: &HttpsPeers<'_
     } else {
         format!("to all of {} ({uncovered} is not covered)", target.range)
     };
-    Some(format!(
+    let detail = format!(
         "no egress rule of the client's security groups ({}) allows tcp 443 {to} or to the endpoint's security groups ({}){}",
         list(groups),
         list(&dest.security_group_ids),
         unresolved_note(peers),
-    ))
+    );
+    Some((Vec::new(), detail))
+}
+
+/// The endpoint subnet's ACL for each source: every denial names the part of the source it
+/// stops, so the sentence says which address fails.
+fn endpoint_subnet_nacl(index: &VpcIndex<'_>, subnet_id: &str, sources: &[Source]) -> Option<Failure> {
+    let mut failing = Vec::new();
+    let mut details: Vec<String> = Vec::new();
+    for source in sources {
+        if let Some(detail) = nacl::endpoint_subnet(index, subnet_id, source.range()) {
+            failing.push(*source);
+            // A missing ACL reads the same for every source: say it once.
+            if details.last() != Some(&detail) {
+                details.push(detail);
+            }
+        }
+    }
+    if failing.is_empty() {
+        return None;
+    }
+    let more = details.len().saturating_sub(NAMED_SOURCES);
+    details.truncate(NAMED_SOURCES);
+    if more > 0 {
+        details.push(format!("and {more} more of the client's addresses"));
+    }
+    Some((failing, details.join("; ")))
+}
+
+/// The client's sources that can go to a destination of `family`, or `None` when it never does.
+fn sources_towards<'c>(
+    client: &'c Client<'_>,
+    family: Family,
+    shares_a_family: bool,
+) -> Option<Cow<'c, [Source]>> {
+    let all = client.sources.as_slice();
+    if all.iter().all(|s| s.family() == family) {
+        return Some(Cow::Borrowed(all));
+    }
+    let same: Vec<Source> = all.iter().filter(|s| s.family() == family).copied().collect();
+    match (same.is_empty(), shares_a_family) {
+        (false, _) => Some(Cow::Owned(same)),
+        (true, true) => None,
+        (true, false) => Some(Cow::Borrowed(all)),
+    }
 }
 
 /// Every client's verdict, in the clients' order.
@@ -104,6 +201,9 @@ pub fn verdicts<'a>(
         })
         .collect();
 
+    let destination_has = |family: Family| targets.iter().any(|t| t.range.family == family);
+    let families = [Family::V4, Family::V6].map(|f| (f, destination_has(f)));
+
     let mut egress_by_groups: HashMap<&[&'a str], HttpsPeers<'a>> = HashMap::new();
     let mut client_nacl: HashMap<(&str, usize), Option<String>> = HashMap::new();
 
@@ -114,29 +214,38 @@ pub fn verdicts<'a>(
                 .entry(client.groups.as_slice())
                 .or_insert_with(|| union_of(index, &client.groups, true));
             let subnet = client.eni.subnet_id.as_str();
-            let own = AddrRange::of_addr(client.address);
+            let shares_a_family = families
+                .iter()
+                .any(|&(f, at_destination)| at_destination && client.sources.iter().any(|s| s.family() == f));
             let mut blocks = Vec::new();
             for (i, target) in targets.iter().enumerate() {
+                let Some(sources) = sources_towards(client, target.range.family, shares_a_family) else {
+                    continue;
+                };
                 let dest = target.dest;
-                let mut fail = |check: Check, detail: Option<String>| {
-                    if let Some(detail) = detail {
+                let mut fail = |check: Check, failure: Option<Failure>| {
+                    if let Some((sources, detail)) = failure {
                         blocks.push(Block {
                             check,
                             destination: dest.net,
+                            sources,
                             detail,
                         });
                     }
                 };
-                fail(Check::EndpointIngress, endpoint_ingress(target, client));
+                fail(Check::EndpointIngress, endpoint_ingress(target, client, &sources));
                 fail(Check::ClientEgress, client_egress(target, &client.groups, egress));
                 if subnet != dest.subnet_id {
                     let client_side = client_nacl
                         .entry((subnet, i))
                         .or_insert_with(|| nacl::client_subnet(index, subnet, target.range));
-                    fail(Check::ClientSubnetNacl, client_side.clone());
+                    fail(
+                        Check::ClientSubnetNacl,
+                        client_side.clone().map(|detail| (Vec::new(), detail)),
+                    );
                     fail(
                         Check::EndpointSubnetNacl,
-                        nacl::endpoint_subnet(index, &dest.subnet_id, own),
+                        endpoint_subnet_nacl(index, &dest.subnet_id, &sources),
                     );
                 }
             }
@@ -145,6 +254,7 @@ pub fn verdicts<'a>(
                 security_group_ids: client.groups.iter().map(|g| g.to_string()).collect(),
                 subnet_id: client.eni.subnet_id.clone(),
                 address: client.address,
+                sources: client.sources.clone(),
                 interface_type: client
                     .eni
                     .interface_type

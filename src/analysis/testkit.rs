@@ -6,10 +6,10 @@
 
 use crate::api::{InterfaceEndpointSpec, OWNER_TAG, Owner, UID_TAG};
 use crate::model::{
-    GroupIdentifier, IpPermission, IpRange, Ipv6Address, Ipv6CidrBlockAssociation, Ipv6Range, NetworkAcl,
-    NetworkAclAssociation, NetworkAclEntry, NetworkInterface, PortRange, PrefixListEntry, PrefixListId,
-    Protocol, SecurityGroup, SecurityGroupIdentifier, Snapshot, Subnet, UserIdGroupPair, Vpc, VpcEndpoint,
-    tags_from,
+    GroupIdentifier, IpPermission, IpRange, Ipv4PrefixSpecification, Ipv6Address, Ipv6CidrBlockAssociation,
+    Ipv6PrefixSpecification, Ipv6Range, NetworkAcl, NetworkAclAssociation, NetworkAclEntry, NetworkInterface,
+    PortRange, PrefixListEntry, PrefixListId, PrivateIpAddress, Protocol, SecurityGroup,
+    SecurityGroupIdentifier, Snapshot, Subnet, UserIdGroupPair, Vpc, VpcEndpoint, tags_from,
 };
 
 pub const VPC: &str = "vpc-1";
@@ -279,6 +279,31 @@ impl World {
                 .collect(),
             ..Default::default()
         });
+        self
+    }
+
+    /// Gives the ENI `id` more addresses, each by its form: a secondary private IPv4 address
+    /// (`10.0.2.20`), an IPv6 address (`2600:1f14::20`), an IPv4 prefix (`10.0.2.48/28`) or an
+    /// IPv6 prefix (`2600:1f14:0:1::/80`).
+    pub fn addresses(mut self, id: &str, addresses: &[&str]) -> World {
+        let eni = self
+            .snapshot
+            .network_interfaces
+            .iter_mut()
+            .find(|n| n.network_interface_id == id)
+            .expect("add the ENI first");
+        for a in addresses {
+            let a = a.to_string();
+            match (a.contains('/'), a.contains(':')) {
+                (false, false) => eni.private_ip_addresses.push(PrivateIpAddress {
+                    private_ip_address: a,
+                    primary: Some(false),
+                }),
+                (false, true) => eni.ipv6_addresses.push(Ipv6Address { ipv6_address: a }),
+                (true, false) => eni.ipv4_prefixes.push(Ipv4PrefixSpecification { ipv4_prefix: a }),
+                (true, true) => eni.ipv6_prefixes.push(Ipv6PrefixSpecification { ipv6_prefix: a }),
+            }
+        }
         self
     }
 

@@ -463,6 +463,204 @@ fn ipv6_clients_and_destinations_are_checked_with_ipv6_rules() {
 }
 
 #[test]
+fn a_client_is_reachable_only_when_every_address_it_sends_from_is() {
+    let out = open_egress;
+    // eni-c is a node: primary 10.0.2.10, pods on a secondary address and on a delegated prefix.
+    let node = |ingress: Vec<IpPermission>| {
+        client_world(ingress, out()).addresses("eni-c", &["10.0.2.20", "10.0.2.48/28"])
+    };
+    let allow_in = || inbound(100, "allow", "0.0.0.0/0", "-1", None);
+    let allow_out = || outbound(100, "allow", "0.0.0.0/0", "-1", None);
+    run(vec![
+        case(
+            "a pod on a secondary IP is blocked by a CIDR rule that admits only the primary",
+            node(vec![https().cidr("10.0.2.10/32")]),
+            vec![("eni-c", vec![EndpointIngress])],
+        ),
+        case(
+            "a CIDR rule covering every address and prefix of the node admits it",
+            node(vec![https().cidr("10.0.2.0/24")]),
+            vec![("eni-c", vec![])],
+        ),
+        case(
+            "a rule referring to the node's group admits every address of the ENI",
+            node(vec![https().group("sg-c")]),
+            vec![("eni-c", vec![])],
+        ),
+        case(
+            "a prefix is admitted only when all of it is: half of it inside the CIDR is not enough",
+            node(vec![
+                https().cidr("10.0.2.10/32"),
+                https().cidr("10.0.2.20/32"),
+                https().cidr("10.0.2.48/29"),
+            ]),
+            vec![("eni-c", vec![EndpointIngress])],
+        ),
+        case(
+            "an IPv4 prefix half covered by the endpoint subnet's NACL blocks the node",
+            node(vec![https().group("sg-c")]).nacl(
+                "acl-a",
+                &["subnet-a"],
+                vec![
+                    inbound(90, "allow", "10.0.2.0/28", "tcp", Some((443, 443))),
+                    inbound(95, "allow", "10.0.2.16/28", "tcp", Some((443, 443))),
+                    inbound(100, "allow", "10.0.2.48/29", "tcp", Some((443, 443))),
+                    allow_out(),
+                ],
+            ),
+            vec![("eni-c", vec![EndpointSubnetNacl])],
+        ),
+        case(
+            "the client subnet's NACL is about the destination, whatever address the client sends from",
+            node(vec![https().group("sg-c")]).nacl(
+                "acl-b",
+                &["subnet-b"],
+                vec![
+                    outbound(100, "allow", "10.0.1.10/32", "tcp", Some((443, 443))),
+                    allow_in(),
+                ],
+            ),
+            vec![("eni-c", vec![])],
+        ),
+    ]);
+}
+
+#[test]
+fn blocks_name_the_addresses_that_fail_and_the_plan_still_refers_to_groups() {
+    let snapshot = client_world(
+        vec![https().cidr("10.0.2.10/32").cidr("10.0.2.48/29")],
+        open_egress(),
+    )
+    .addresses("eni-c", &["10.0.2.20", "10.0.2.48/28"])
+    .nacl(
+        "acl-a",
+        &["subnet-a"],
+        vec![
+            inbound(90, "deny", "10.0.2.56/29", "-1", None),
+            inbound(100, "allow", "0.0.0.0/0", "-1", None),
+            outbound(100, "allow", "0.0.0.0/0", "-1", None),
+        ],
+    )
+    .build();
+    let analysis = analyze(&spec(), Some(&owner()), &snapshot).unwrap();
+    let c = &analysis.clients[0];
+    assert_eq!(c.address.to_string(), "10.0.2.10");
+    let sources: Vec<String> = c.sources.iter().map(Source::to_string).collect();
+    assert_eq!(
+        sources,
+        [
+            "10.0.2.10",
+            "10.0.2.20 (secondary private IPv4)",
+            "10.0.2.48/28 (IPv4 prefix)"
+        ]
+    );
+    let blocks: Vec<(Check, Vec<String>, &str)> = c
+        .blocks
+        .iter()
+        .map(|b| {
+            (
+                b.check,
+                b.sources.iter().map(Source::text).collect(),
+                b.detail.as_str(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        blocks,
+        [
+            (
+                EndpointIngress,
+                vec!["10.0.2.20".to_string(), "10.0.2.48/28".to_string()],
+                "no ingress rule of the endpoint's security groups (sg-vpce) allows tcp 443 from \
+                 10.0.2.20 (secondary private IPv4), 10.0.2.48/28 (IPv4 prefix; 10.0.2.56 is not covered) \
+                 or from its security groups (sg-c)"
+            ),
+            (
+                EndpointSubnetNacl,
+                vec!["10.0.2.48/28".to_string()],
+                "acl-a (subnet-a) inbound rule 90 denies tcp 443 from 10.0.2.56/29"
+            ),
+        ]
+    );
+    // The node's group is the fix: one rule for every address, pods included.
+    let rules: Vec<String> = analysis
+        .remediation
+        .rules
+        .iter()
+        .map(RuleChange::canonical)
+        .collect();
+    assert_eq!(rules, ["sg-vpce ingress tcp 443-443 group:sg-c"]);
+    let after = analyze(
+        &spec(),
+        Some(&owner()),
+        &apply_rules(&snapshot, &analysis.remediation.rules),
+    )
+    .unwrap();
+    assert_eq!(after.clients[0].failing_checks(), [EndpointSubnetNacl]);
+}
+
+#[test]
+fn ipv6_addresses_matter_where_the_endpoint_answers_on_ipv6() {
+    let dual_stack_endpoint = || {
+        World::new()
+            .eni_typed("eni-vpce", "subnet-a", "10.0.1.10", &["sg-vpce"], "vpc_endpoint")
+            .addresses("eni-vpce", &["2600:1f14:1::10"])
+            .endpoint(&["eni-vpce"], &["subnet-a"], &["sg-vpce"])
+    };
+    let v4_only_ingress = || vec![https().cidr("10.0.2.0/24")];
+    let both_ways_egress = || vec![all_traffic().cidr("0.0.0.0/0").cidr6("::/0")];
+    run(vec![
+        case(
+            "an IPv4-only endpoint never sees the client's IPv6 addresses",
+            client_world(v4_only_ingress(), open_egress()).addresses("eni-c", &["2600:1f14:2::10"]),
+            vec![("eni-c", vec![])],
+        ),
+        case(
+            "an IPv4-only client never uses a dual-stack endpoint's IPv6 address",
+            dual_stack_endpoint()
+                .sg("sg-vpce", v4_only_ingress(), vec![])
+                .sg("sg-c", vec![], open_egress())
+                .eni("eni-c", "subnet-b", "10.0.2.10", &["sg-c"]),
+            vec![("eni-c", vec![])],
+        ),
+        case(
+            "a dual-stack client of a dual-stack endpoint must be admitted from its IPv6 address too",
+            dual_stack_endpoint()
+                .sg("sg-vpce", v4_only_ingress(), vec![])
+                .sg("sg-c", vec![], both_ways_egress())
+                .eni("eni-c", "subnet-b", "10.0.2.10", &["sg-c"])
+                .addresses("eni-c", &["2600:1f14:2::10"])
+                .default_acl(vec![
+                    inbound(100, "allow", "0.0.0.0/0", "-1", None),
+                    inbound(101, "allow", "::/0", "-1", None),
+                    outbound(100, "allow", "0.0.0.0/0", "-1", None),
+                    outbound(101, "allow", "::/0", "-1", None),
+                ]),
+            vec![("eni-c", vec![EndpointIngress])],
+        ),
+        case(
+            "an IPv6 prefix is admitted only when all of it is",
+            dual_stack_endpoint()
+                .sg(
+                    "sg-vpce",
+                    vec![https().cidr("10.0.2.0/24").cidr6("2600:1f14:2::/64")],
+                    vec![],
+                )
+                .sg("sg-c", vec![], both_ways_egress())
+                .eni("eni-c", "subnet-b", "10.0.2.10", &["sg-c"])
+                .addresses("eni-c", &["2600:1f14:2::10", "2600:1f14:3::/80"])
+                .default_acl(vec![
+                    inbound(100, "allow", "0.0.0.0/0", "-1", None),
+                    inbound(101, "allow", "::/0", "-1", None),
+                    outbound(100, "allow", "0.0.0.0/0", "-1", None),
+                    outbound(101, "allow", "::/0", "-1", None),
+                ]),
+            vec![("eni-c", vec![EndpointIngress])],
+        ),
+    ]);
+}
+
+#[test]
 fn a_client_blocked_every_way_carries_all_four_checks() {
     let world = client_world(vec![], vec![])
         .nacl("acl-a", &["subnet-a"], vec![])

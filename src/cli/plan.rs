@@ -20,7 +20,7 @@ use super::manifest::{self, Manifest};
 use super::table::{Colour, Style, Table};
 use super::{exit, fail};
 use crate::analysis::{
-    Analysis, ClientVerdict, RuleChange, analyze, owned_endpoint, unobserved_endpoint_interfaces,
+    Analysis, ClientVerdict, RuleChange, Source, analyze, owned_endpoint, unobserved_endpoint_interfaces,
 };
 use crate::api::{Owner, RemediationMode};
 use crate::aws::RulePeer;
@@ -137,6 +137,15 @@ fn show_net(net: &IpNet) -> String {
     }
 }
 
+/// `10.0.2.10`, or `10.0.2.10 +2` for a client that also sends from two more addresses or
+/// prefixes (`-o json` lists them all; a blocked one's reasons name the failing ones).
+fn show_address(c: &ClientVerdict) -> String {
+    match c.sources.len() {
+        0 | 1 => c.address.to_string(),
+        n => format!("{} +{}", c.address, n - 1),
+    }
+}
+
 /// The `-o json` document.
 #[derive(Debug, Serialize)]
 pub struct PlanReport {
@@ -152,7 +161,10 @@ pub struct ClientReport {
     pub network_interface_id: String,
     pub security_group_ids: Vec<String>,
     pub subnet_id: String,
+    /// The primary address.
     pub address: IpAddr,
+    /// Every address and prefix the client sends from, primary first.
+    pub addresses: Vec<String>,
     /// `Reachable` or `Blocked`.
     pub verdict: &'static str,
     pub reasons: Vec<ReasonReport>,
@@ -165,6 +177,10 @@ pub struct ReasonReport {
     pub check: &'static str,
     /// The endpoint ENI address, or the whole subnet CIDR before the endpoint exists.
     pub destination: String,
+    /// The client's addresses and prefixes the check fails for; absent for the checks about the
+    /// destination only (`ClientEgress`, `ClientSubnetNacl`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub from: Vec<String>,
     pub detail: String,
 }
 
@@ -239,6 +255,7 @@ impl PlanReport {
                 security_group_ids: c.security_group_ids.clone(),
                 subnet_id: c.subnet_id.clone(),
                 address: c.address,
+                addresses: c.sources.iter().map(Source::text).collect(),
                 verdict: verdict(c),
                 reasons: c
                     .blocks
@@ -246,6 +263,7 @@ impl PlanReport {
                     .map(|b| ReasonReport {
                         check: b.check.as_str(),
                         destination: show_net(&b.destination),
+                        from: b.sources.iter().map(Source::text).collect(),
                         detail: b.detail.clone(),
                     })
                     .collect(),
@@ -363,7 +381,7 @@ pub fn render_table(
                 (c.network_interface_id.clone(), None),
                 (c.interface_type.clone(), None),
                 (c.subnet_id.clone(), None),
-                (c.address.to_string(), None),
+                (show_address(c), None),
                 (c.security_group_ids.join(","), None),
                 verdict,
             ]);

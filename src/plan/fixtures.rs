@@ -11,7 +11,7 @@ use k8s_openapi::jiff::Timestamp;
 use super::{PlanInput, Timing};
 use crate::analysis::{
     Analysis, AnalysisError, Block, Check, ClientVerdict, Destination, ExcludedInterface, ExclusionReason,
-    Remediation, RuleChange, Unfixable,
+    Remediation, RuleChange, Source, SourceKind, Unfixable,
 };
 use crate::api::conditions::{ConditionType, find_condition};
 use crate::api::{InterfaceEndpointSpec, InterfaceEndpointStatus, Owner};
@@ -241,17 +241,24 @@ pub fn owned_rule(id: &str, group: &str, egress: bool, peer: &str) -> SecurityGr
 }
 
 pub fn verdict(id: &str, sgs: &[&str], ip: &str, kind: &str, checks: &[Check]) -> ClientVerdict {
+    let address = ip.parse::<IpAddr>().unwrap();
+    let primary = Source {
+        net: IpNet::from(address),
+        kind: SourceKind::PrimaryIpv4,
+    };
     ClientVerdict {
         network_interface_id: id.into(),
         security_group_ids: sgs.iter().map(|s| s.to_string()).collect(),
         subnet_id: SUBNET_APP.into(),
-        address: ip.parse::<IpAddr>().unwrap(),
+        address,
+        sources: vec![primary],
         interface_type: kind.into(),
         blocks: checks
             .iter()
             .map(|&check| Block {
                 check,
                 destination: "10.0.1.100/32".parse::<IpNet>().unwrap(),
+                sources: vec![primary],
                 detail: format!("{check} fails"),
             })
             .collect(),
