@@ -184,6 +184,9 @@ pub struct Ec2Error {
     /// description of a transport failure.
     pub code: String,
     pub message: String,
+    /// The id AWS gave the failed request (CloudTrail records failed calls too, with their
+    /// `errorCode`); `None` when the request never reached AWS or was refused before it was sent.
+    pub request_id: Option<String>,
 }
 
 impl Ec2Error {
@@ -198,6 +201,7 @@ impl Ec2Error {
             operation,
             code: code.into(),
             message: message.into(),
+            request_id: None,
         }
     }
 
@@ -211,9 +215,46 @@ impl Ec2Error {
             operation,
             code,
             message,
+            request_id: None,
+        }
+    }
+
+    /// The same error, with the id AWS gave the request.
+    pub fn with_request_id(mut self, request_id: Option<String>) -> Self {
+        self.request_id = request_id;
+        self
+    }
+}
+
+/// AWS's answer to a mutation: what it returned, and the id AWS gave the request. CloudTrail
+/// records the call under that id (`requestID`), in the account and region the port acts in
+/// ([`Ec2::account`], [`Ec2::region`]): the three together find it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Receipt<T> {
+    pub value: T,
+    /// `None` when the answer carried no request id (an EC2 look-alike that sends none).
+    pub request_id: Option<String>,
+}
+
+impl<T> Receipt<T> {
+    pub fn new(value: T, request_id: Option<String>) -> Self {
+        Self { value, request_id }
+    }
+
+    pub fn map<U>(self, f: impl FnOnce(T) -> U) -> Receipt<U> {
+        Receipt {
+            value: f(self.value),
+            request_id: self.request_id,
         }
     }
 }
+
+/// The account a port acts in could not be learned (STS unreachable, no credentials yet). Only
+/// the audit trail needs the account, so this never stops a rollout: the Events and log lines
+/// say the account is unknown, and why.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct AccountUnknown(pub String);
 
 /// The longest ClientToken EC2 accepts ("up to 64 ASCII characters"): the adapter refuses a
 /// longer one before sending it, the simulated world answers it as EC2 does.
@@ -273,6 +314,17 @@ pub struct AuthorizeRules {
     pub tags: Vec<Tag>,
 }
 
+/// RevokeSecurityGroupIngress/Egress: rules of one group, by id, all of them the owner's.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RevokeOwnedRules {
+    pub group_id: String,
+    pub egress: bool,
+    pub rule_ids: Vec<String>,
+    /// The ownership tags (key and value) every rule must carry: the SDK adapter refuses to
+    /// revoke a rule that lacks one, or carries it with another value.
+    pub owner_tags: Vec<Tag>,
+}
+
 /// Filter for DescribeSecurityGroupRules: by groups, and/or by one tag.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct RuleFilter {
@@ -297,6 +349,11 @@ pub trait Ec2: Send + Sync {
     /// The region this port works in, as resolved (a port serves one region); `None` when the
     /// client was built without one. Recorded as `status.endpointRegion` at creation.
     fn region(&self) -> Option<String>;
+
+    /// The AWS account the port's credentials act in: where CloudTrail records its mutations.
+    /// Learned once per port (the SDK adapter asks STS GetCallerIdentity) and cached; a failure
+    /// is asked again next time.
+    fn account(&self) -> impl Future<Output = Result<String, AccountUnknown>> + Send;
 
     fn describe_vpcs(&self, vpc_ids: &[String]) -> impl Future<Output = Result<Vec<Vpc>, Ec2Error>> + Send;
     /// Both DNS attributes of a VPC (two DescribeVpcAttribute calls).
@@ -338,32 +395,33 @@ pub trait Ec2: Send + Sync {
         prefix_list_id: &str,
     ) -> impl Future<Output = Result<Vec<PrefixListEntry>, Ec2Error>> + Send;
 
+    // Mutations answer with a Receipt (and fail with an Ec2Error) carrying AWS's request id:
+    // every change the controller makes can be found in CloudTrail.
+
     fn create_vpc_endpoint(
         &self,
         request: &CreateVpcEndpoint,
-    ) -> impl Future<Output = Result<VpcEndpoint, Ec2Error>> + Send;
+    ) -> impl Future<Output = Result<Receipt<VpcEndpoint>, Ec2Error>> + Send;
     fn modify_vpc_endpoint(
         &self,
         request: &ModifyVpcEndpoint,
-    ) -> impl Future<Output = Result<(), Ec2Error>> + Send;
+    ) -> impl Future<Output = Result<Receipt<()>, Ec2Error>> + Send;
     /// Deletes endpoints; EC2 reports failures per item, returned keyed by endpoint id.
     fn delete_vpc_endpoints(
         &self,
         vpc_endpoint_ids: &[String],
-    ) -> impl Future<Output = Result<BTreeMap<String, Ec2Error>, Ec2Error>> + Send;
+    ) -> impl Future<Output = Result<Receipt<BTreeMap<String, Ec2Error>>, Ec2Error>> + Send;
     /// Authorizes all rules in one call (ingress or egress per `request.egress`); returns the
     /// created rules with their ids.
     fn authorize_security_group_rules(
         &self,
         request: &AuthorizeRules,
-    ) -> impl Future<Output = Result<Vec<SecurityGroupRule>, Ec2Error>> + Send;
-    /// Revokes rules of one group by rule id (ingress or egress per `egress`).
+    ) -> impl Future<Output = Result<Receipt<Vec<SecurityGroupRule>>, Ec2Error>> + Send;
+    /// Revokes rules of one group by rule id (ingress or egress per `request.egress`).
     fn revoke_security_group_rules(
         &self,
-        group_id: &str,
-        egress: bool,
-        rule_ids: &[String],
-    ) -> impl Future<Output = Result<(), Ec2Error>> + Send;
+        request: &RevokeOwnedRules,
+    ) -> impl Future<Output = Result<Receipt<()>, Ec2Error>> + Send;
 }
 
 /// The EC2 port for a region could not be set up (no region configured, bad endpoint URL).

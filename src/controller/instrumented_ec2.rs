@@ -10,8 +10,8 @@ use std::sync::Arc;
 
 use super::metrics::Metrics;
 use crate::aws::{
-    AuthorizeRules, CreateVpcEndpoint, Ec2, Ec2Error, Ec2Operation, Ec2Provider, EndpointFilter,
-    ModifyVpcEndpoint, ProviderError, RuleFilter,
+    AccountUnknown, AuthorizeRules, CreateVpcEndpoint, Ec2, Ec2Error, Ec2Operation, Ec2Provider,
+    EndpointFilter, ModifyVpcEndpoint, ProviderError, Receipt, RevokeOwnedRules, RuleFilter,
 };
 use crate::model::{
     NetworkAcl, NetworkInterface, PrefixList, PrefixListEntry, SecurityGroup, SecurityGroupRule,
@@ -49,6 +49,11 @@ impl<E: Ec2> InstrumentedEc2<E> {
 impl<E: Ec2> Ec2 for InstrumentedEc2<E> {
     fn region(&self) -> Option<String> {
         self.inner.region()
+    }
+
+    /// Not an EC2 call (STS, once per port): not counted.
+    async fn account(&self) -> Result<String, AccountUnknown> {
+        self.inner.account().await
     }
 
     async fn describe_vpcs(&self, vpc_ids: &[String]) -> Result<Vec<Vpc>, Ec2Error> {
@@ -125,12 +130,15 @@ impl<E: Ec2> Ec2 for InstrumentedEc2<E> {
         self.record(Ec2Operation::GetManagedPrefixListEntries, r)
     }
 
-    async fn create_vpc_endpoint(&self, request: &CreateVpcEndpoint) -> Result<VpcEndpoint, Ec2Error> {
+    async fn create_vpc_endpoint(
+        &self,
+        request: &CreateVpcEndpoint,
+    ) -> Result<Receipt<VpcEndpoint>, Ec2Error> {
         let r = self.inner.create_vpc_endpoint(request).await;
         self.record(Ec2Operation::CreateVpcEndpoint, r)
     }
 
-    async fn modify_vpc_endpoint(&self, request: &ModifyVpcEndpoint) -> Result<(), Ec2Error> {
+    async fn modify_vpc_endpoint(&self, request: &ModifyVpcEndpoint) -> Result<Receipt<()>, Ec2Error> {
         let r = self.inner.modify_vpc_endpoint(request).await;
         self.record(Ec2Operation::ModifyVpcEndpoint, r)
     }
@@ -141,10 +149,10 @@ impl<E: Ec2> Ec2 for InstrumentedEc2<E> {
     async fn delete_vpc_endpoints(
         &self,
         vpc_endpoint_ids: &[String],
-    ) -> Result<BTreeMap<String, Ec2Error>, Ec2Error> {
+    ) -> Result<Receipt<BTreeMap<String, Ec2Error>>, Ec2Error> {
         let r = self.inner.delete_vpc_endpoints(vpc_endpoint_ids).await;
         let outcome = match &r {
-            Ok(failures) => failures.values().next().map(|e| e.kind),
+            Ok(failures) => failures.value.values().next().map(|e| e.kind),
             Err(e) => Some(e.kind),
         };
         self.metrics
@@ -155,22 +163,14 @@ impl<E: Ec2> Ec2 for InstrumentedEc2<E> {
     async fn authorize_security_group_rules(
         &self,
         request: &AuthorizeRules,
-    ) -> Result<Vec<SecurityGroupRule>, Ec2Error> {
+    ) -> Result<Receipt<Vec<SecurityGroupRule>>, Ec2Error> {
         let r = self.inner.authorize_security_group_rules(request).await;
         self.record(Ec2Operation::authorize(request.egress), r)
     }
 
-    async fn revoke_security_group_rules(
-        &self,
-        group_id: &str,
-        egress: bool,
-        rule_ids: &[String],
-    ) -> Result<(), Ec2Error> {
-        let r = self
-            .inner
-            .revoke_security_group_rules(group_id, egress, rule_ids)
-            .await;
-        self.record(Ec2Operation::revoke(egress), r)
+    async fn revoke_security_group_rules(&self, request: &RevokeOwnedRules) -> Result<Receipt<()>, Ec2Error> {
+        let r = self.inner.revoke_security_group_rules(request).await;
+        self.record(Ec2Operation::revoke(request.egress), r)
     }
 }
 
@@ -223,11 +223,19 @@ mod tests {
                 None => Ok(T::default()),
             }
         }
+
+        fn receipt<T: Default>(&self, op: Ec2Operation) -> Result<Receipt<T>, Ec2Error> {
+            self.answer(op)
+                .map(|value| Receipt::new(value, Some(format!("fake-{op}"))))
+        }
     }
 
     impl Ec2 for FakeEc2 {
         fn region(&self) -> Option<String> {
             None
+        }
+        async fn account(&self) -> Result<String, AccountUnknown> {
+            Ok("000000000000".into())
         }
         async fn describe_vpcs(&self, _: &[String]) -> Result<Vec<Vpc>, Ec2Error> {
             self.answer(Ec2Operation::DescribeVpcs)
@@ -265,38 +273,37 @@ mod tests {
         async fn get_managed_prefix_list_entries(&self, _: &str) -> Result<Vec<PrefixListEntry>, Ec2Error> {
             self.answer(Ec2Operation::GetManagedPrefixListEntries)
         }
-        async fn create_vpc_endpoint(&self, _: &CreateVpcEndpoint) -> Result<VpcEndpoint, Ec2Error> {
-            self.answer(Ec2Operation::CreateVpcEndpoint)
+        async fn create_vpc_endpoint(&self, _: &CreateVpcEndpoint) -> Result<Receipt<VpcEndpoint>, Ec2Error> {
+            self.receipt(Ec2Operation::CreateVpcEndpoint)
         }
-        async fn modify_vpc_endpoint(&self, _: &ModifyVpcEndpoint) -> Result<(), Ec2Error> {
-            self.answer(Ec2Operation::ModifyVpcEndpoint)
+        async fn modify_vpc_endpoint(&self, _: &ModifyVpcEndpoint) -> Result<Receipt<()>, Ec2Error> {
+            self.receipt(Ec2Operation::ModifyVpcEndpoint)
         }
-        async fn delete_vpc_endpoints(&self, ids: &[String]) -> Result<BTreeMap<String, Ec2Error>, Ec2Error> {
-            self.answer::<()>(Ec2Operation::DeleteVpcEndpoints)?;
-            Ok(ids
-                .iter()
-                .filter_map(|id| {
-                    let kind = self.delete_item_failure?;
-                    Some((
-                        id.clone(),
-                        Ec2Error::new(kind, Ec2Operation::DeleteVpcEndpoints, "X", "item"),
-                    ))
-                })
-                .collect())
+        async fn delete_vpc_endpoints(
+            &self,
+            ids: &[String],
+        ) -> Result<Receipt<BTreeMap<String, Ec2Error>>, Ec2Error> {
+            let receipt = self.receipt::<()>(Ec2Operation::DeleteVpcEndpoints)?;
+            Ok(receipt.map(|()| {
+                ids.iter()
+                    .filter_map(|id| {
+                        let kind = self.delete_item_failure?;
+                        Some((
+                            id.clone(),
+                            Ec2Error::new(kind, Ec2Operation::DeleteVpcEndpoints, "X", "item"),
+                        ))
+                    })
+                    .collect()
+            }))
         }
         async fn authorize_security_group_rules(
             &self,
             r: &AuthorizeRules,
-        ) -> Result<Vec<SecurityGroupRule>, Ec2Error> {
-            self.answer(Ec2Operation::authorize(r.egress))
+        ) -> Result<Receipt<Vec<SecurityGroupRule>>, Ec2Error> {
+            self.receipt(Ec2Operation::authorize(r.egress))
         }
-        async fn revoke_security_group_rules(
-            &self,
-            _: &str,
-            egress: bool,
-            _: &[String],
-        ) -> Result<(), Ec2Error> {
-            self.answer(Ec2Operation::revoke(egress))
+        async fn revoke_security_group_rules(&self, r: &RevokeOwnedRules) -> Result<Receipt<()>, Ec2Error> {
+            self.receipt(Ec2Operation::revoke(r.egress))
         }
     }
 
@@ -324,8 +331,19 @@ mod tests {
             rules: vec![],
             tags: vec![],
         };
-        ec2.authorize_security_group_rules(&ingress).await.unwrap();
-        ec2.revoke_security_group_rules("sg-1", true, &[]).await.unwrap();
+        let authorized = ec2.authorize_security_group_rules(&ingress).await.unwrap();
+        assert_eq!(
+            authorized.request_id.as_deref(),
+            Some("fake-AuthorizeSecurityGroupIngress"),
+            "the request id passes through"
+        );
+        let egress = RevokeOwnedRules {
+            group_id: "sg-1".into(),
+            egress: true,
+            rule_ids: vec![],
+            owner_tags: vec![],
+        };
+        ec2.revoke_security_group_rules(&egress).await.unwrap();
         assert_eq!(calls(&metrics, "DescribeNetworkInterfaces", "ok"), 2);
         assert_eq!(
             calls(&metrics, "DescribeVpcAttribute", "ok"),
@@ -422,7 +440,7 @@ mod tests {
             ..FakeEc2::default()
         };
         let ec2 = InstrumentedEc2::new(fake, metrics.clone());
-        let failures = ec2.delete_vpc_endpoints(&["vpce-1".into()]).await.unwrap();
+        let failures = ec2.delete_vpc_endpoints(&["vpce-1".into()]).await.unwrap().value;
         assert_eq!(
             failures.len(),
             1,

@@ -1,9 +1,10 @@
 //! Performing one [`Action`] through the EC2 port, with EC2's idempotency quirks absorbed:
 //! a duplicate rule is already there, a missing rule or endpoint is already gone.
 
-use crate::aws::{AuthorizeRules, Ec2, Ec2Error, ErrorKind};
-use crate::model::VpcEndpoint;
-use crate::plan::{Action, RevokeRules};
+use crate::api::Owner;
+use crate::aws::{AuthorizeRules, Ec2, Ec2Error, ErrorKind, RevokeOwnedRules};
+use crate::model::{VpcEndpoint, tags_from};
+use crate::plan::Action;
 
 /// What an action yielded that the status needs.
 #[derive(Debug)]
@@ -16,13 +17,13 @@ pub(super) enum Performed {
     Done,
 }
 
-pub(super) async fn perform<E: Ec2>(ec2: &E, action: &Action) -> Result<Performed, Ec2Error> {
+pub(super) async fn perform<E: Ec2>(ec2: &E, action: &Action, owner: &Owner) -> Result<Performed, Ec2Error> {
     match action {
         Action::CreateEndpoint(request) => ec2
             .create_vpc_endpoint(request)
             .await
-            .map(|e| Performed::Created(Box::new(e))),
-        Action::ModifyEndpoint(request) => ec2.modify_vpc_endpoint(request).await.map(|()| Performed::Done),
+            .map(|e| Performed::Created(Box::new(e.value))),
+        Action::ModifyEndpoint(request) => ec2.modify_vpc_endpoint(request).await.map(|_| Performed::Done),
         Action::AuthorizeRules(requests) => {
             for request in requests {
                 authorize(ec2, request).await?;
@@ -31,13 +32,19 @@ pub(super) async fn perform<E: Ec2>(ec2: &E, action: &Action) -> Result<Performe
         }
         Action::RevokeRules(batches) => {
             for batch in batches {
-                revoke(ec2, batch).await?;
+                let request = RevokeOwnedRules {
+                    group_id: batch.group_id.clone(),
+                    egress: batch.egress,
+                    rule_ids: batch.rule_ids.clone(),
+                    owner_tags: tags_from(owner.tags()),
+                };
+                revoke(ec2, &request).await?;
             }
             Ok(Performed::Done)
         }
         Action::DeleteEndpoint { vpc_endpoint_id } => {
             let ids = [vpc_endpoint_id.clone()];
-            let mut failures = ec2.delete_vpc_endpoints(&ids).await?;
+            let mut failures = ec2.delete_vpc_endpoints(&ids).await?.value;
             match failures.remove(vpc_endpoint_id) {
                 // Already gone counts as deleted: a finalizer must be able to complete.
                 Some(e) if e.kind != ErrorKind::NotFound => Err(e),
@@ -73,19 +80,17 @@ async fn authorize<E: Ec2>(ec2: &E, request: &AuthorizeRules) -> Result<(), Ec2E
 
 /// EC2 revokes atomically too: one unknown rule id fails the batch. Then each rule is revoked
 /// alone, and NotFound means it is already gone.
-async fn revoke<E: Ec2>(ec2: &E, batch: &RevokeRules) -> Result<(), Ec2Error> {
-    match ec2
-        .revoke_security_group_rules(&batch.group_id, batch.egress, &batch.rule_ids)
-        .await
-    {
-        Ok(()) => Ok(()),
+async fn revoke<E: Ec2>(ec2: &E, request: &RevokeOwnedRules) -> Result<(), Ec2Error> {
+    match ec2.revoke_security_group_rules(request).await {
+        Ok(_) => Ok(()),
         Err(e) if e.kind == ErrorKind::NotFound => {
-            for id in &batch.rule_ids {
-                match ec2
-                    .revoke_security_group_rules(&batch.group_id, batch.egress, std::slice::from_ref(id))
-                    .await
-                {
-                    Ok(()) => {}
+            for id in &request.rule_ids {
+                let single = RevokeOwnedRules {
+                    rule_ids: vec![id.clone()],
+                    ..request.clone()
+                };
+                match ec2.revoke_security_group_rules(&single).await {
+                    Ok(_) => {}
                     Err(e) if e.kind == ErrorKind::NotFound => {}
                     Err(e) => return Err(e),
                 }

@@ -104,7 +104,7 @@ pub async fn reconcile<E: Ec2>(ec2: &E, request: &ReconcileRequest<'_>, timing: 
     let mut status = decision.status;
     let mut events = decision.events;
     for (done, action) in decision.actions.iter().enumerate() {
-        match act::perform(ec2, action).await {
+        match act::perform(ec2, action, owner).await {
             Ok(act::Performed::Created(endpoint)) => {
                 plan::status::record_created(&mut status, &endpoint);
                 for event in events

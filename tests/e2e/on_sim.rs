@@ -323,7 +323,8 @@ async fn drift_is_re_remediated_and_deletion_revokes_only_the_controllers_rules(
             tags: tags_from([("team", "network")]),
         })
         .await
-        .unwrap();
+        .unwrap()
+        .value;
 
     api.delete(NAME, &DeleteParams::default()).await.unwrap();
     wait_gone(&api, NAME, PATIENCE).await;

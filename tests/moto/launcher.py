@@ -600,15 +600,19 @@ class Faults:
 def error_response(start_response, fault):
     from xml.sax.saxutils import escape
 
+    headers = []
     if "page" in fault:
         body, content_type = fault["page"].encode(), "text/html"
     else:
+        # EC2 sends the request id both ways: in the error document and as x-amzn-requestid.
+        request_id = str(uuid.uuid4())
         body = (
             '<?xml version="1.0" encoding="UTF-8"?>\n<Response><Errors><Error>'
             f"<Code>{escape(fault['code'])}</Code><Message>{escape(fault['message'])}</Message>"
-            f"</Error></Errors><RequestID>{uuid.uuid4()}</RequestID></Response>"
+            f"</Error></Errors><RequestID>{request_id}</RequestID></Response>"
         ).encode()
         content_type = "text/xml"
+        headers.append(("x-amzn-requestid", request_id))
     reason = {
         400: "Bad Request",
         403: "Forbidden",
@@ -618,7 +622,7 @@ def error_response(start_response, fault):
     }
     start_response(
         f"{fault['status']} {reason.get(fault['status'], 'Error')}",
-        [("Content-Type", content_type), ("Content-Length", str(len(body)))],
+        [("Content-Type", content_type), ("Content-Length", str(len(body)))] + headers,
     )
     return [body]
 

@@ -40,6 +40,8 @@ pub trait Bench {
     fn port(&self) -> &Self::Port;
     /// The id the backend gave the named thing.
     fn id(&self, name: &str) -> String;
+    /// The AWS account the bench's world lives in.
+    fn account_id(&self) -> String;
     /// Lets time pass: real time on the wire, virtual time in the simulated world.
     async fn pass(&self, duration: Duration);
     /// Someone gives the named ENI secondary private IPv4 addresses (`10.20.1.20`) and IPv4
@@ -66,6 +68,10 @@ impl Bench for MotoBench {
             .get(name)
             .unwrap_or_else(|| panic!("nothing named {name} in the incident world"))
             .clone()
+    }
+
+    fn account_id(&self) -> String {
+        self.account.id.clone()
     }
 
     async fn pass(&self, duration: Duration) {
@@ -270,6 +276,10 @@ impl Bench for SimBench {
             .get(name)
             .unwrap_or_else(|| panic!("nothing named {name} in the incident world"))
             .clone()
+    }
+
+    fn account_id(&self) -> String {
+        self.port.config().account_id
     }
 
     async fn pass(&self, duration: Duration) {

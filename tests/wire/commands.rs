@@ -100,6 +100,7 @@ fn rerun_in_child(test: &str, mode: &str, env: &[(&str, String)]) {
         "AWS_DEFAULT_REGION",
         "AWS_ENDPOINT_URL",
         "AWS_ENDPOINT_URL_EC2",
+        "AWS_ENDPOINT_URL_STS",
         "AWS_ACCESS_KEY_ID",
         "AWS_SECRET_ACCESS_KEY",
         "AWS_SESSION_TOKEN",

@@ -12,8 +12,8 @@ use ipnet::Ipv4Net;
 use vpce_rollout::api::{OWNER_TAG, Owner, UID_TAG};
 use vpce_rollout::aws::observe::{ObserveScope, observe_vpc};
 use vpce_rollout::aws::{
-    AuthorizeRules, CreateVpcEndpoint, Ec2, EndpointFilter, ErrorKind, ModifyVpcEndpoint, NewRule,
-    RuleFilter, RulePeer,
+    AuthorizeRules, CreateVpcEndpoint, Ec2, EndpointFilter, ErrorKind, ModifyVpcEndpoint, NewRule, Receipt,
+    RevokeOwnedRules, RuleFilter, RulePeer,
 };
 use vpce_rollout::model::{Protocol, Snapshot, Tag, VpcEndpoint, tags_from};
 
@@ -34,6 +34,27 @@ pub fn owner(name: &str) -> Owner {
 
 pub fn owner_tags(owner: &Owner) -> Vec<Tag> {
     tags_from(owner.tags())
+}
+
+/// Revoking `rule_ids` of one group as `owner`.
+pub fn revoke(owner: &Owner, group_id: &str, egress: bool, rule_ids: &[String]) -> RevokeOwnedRules {
+    RevokeOwnedRules {
+        group_id: group_id.to_string(),
+        egress,
+        rule_ids: rule_ids.to_vec(),
+        owner_tags: owner_tags(owner),
+    }
+}
+
+/// The request id of a mutation's answer, which must have one: the audit trail's key into
+/// CloudTrail.
+pub fn request_id<T>(receipt: &Receipt<T>) -> String {
+    let id = receipt
+        .request_id
+        .clone()
+        .expect("a mutation answered without a request id");
+    assert!(!id.trim().is_empty(), "an empty request id");
+    id
 }
 
 /// CreateVpcEndpoint for `owner` in the named VPC, subnets and groups of the bench.
@@ -76,7 +97,8 @@ pub async fn create_available<B: Bench>(b: &B, request: &CreateVpcEndpoint) -> V
         .port()
         .create_vpc_endpoint(request)
         .await
-        .expect("CreateVpcEndpoint");
+        .expect("CreateVpcEndpoint")
+        .value;
     wait_available(b, &created.vpc_endpoint_id).await
 }
 
@@ -228,7 +250,12 @@ pub async fn an_unknown_vpc_is_not_found_by_id_and_an_empty_observation<B: Bench
 pub async fn an_endpoint_is_created_with_private_dns_off_tagged_and_becomes_available<B: Bench>(b: &B) {
     let owner = owner("logs");
     let request = create_request(b, &owner, "main", &["main-a", "main-b"], &["endpoint-sg"]);
-    let created = b.port().create_vpc_endpoint(&request).await.expect("create");
+    let created = b
+        .port()
+        .create_vpc_endpoint(&request)
+        .await
+        .expect("create")
+        .value;
     assert!(!created.private_dns_enabled);
     // EC2 provisions the ENIs first: a new endpoint is pending.
     assert_eq!(created.state_lower(), "pending", "{:?}", created.state);
@@ -314,7 +341,13 @@ pub async fn the_same_client_token_returns_the_same_endpoint_and_other_parameter
         .create_vpc_endpoint(&request)
         .await
         .expect("same token again");
-    assert_eq!(again.vpc_endpoint_id, first.vpc_endpoint_id);
+    assert_eq!(again.value.vpc_endpoint_id, first.value.vpc_endpoint_id);
+    assert_ne!(
+        request_id(&again),
+        request_id(&first),
+        "a retry is a request of its own in CloudTrail"
+    );
+    let first = first.value;
 
     wait_available(b, &first.vpc_endpoint_id).await;
 
@@ -322,6 +355,10 @@ pub async fn the_same_client_token_returns_the_same_endpoint_and_other_parameter
     changed.subnet_ids = vec![b.id("main-b")];
     let err = b.port().create_vpc_endpoint(&changed).await.unwrap_err();
     assert_eq!(err.kind, ErrorKind::IdempotencyMismatch, "{err}");
+    assert!(
+        err.request_id.as_deref().is_some_and(|id| !id.is_empty()),
+        "a refused mutation carries its request id too: {err:?}"
+    );
 
     let all = b
         .port()
@@ -498,7 +535,8 @@ pub async fn owned_rules_are_authorized_atomically_found_by_tag_and_revoked<B: B
     let created = port
         .authorize_security_group_rules(&ingress)
         .await
-        .expect("authorize");
+        .expect("authorize")
+        .value;
     assert_eq!(
         created.len(),
         2,
@@ -567,12 +605,13 @@ pub async fn owned_rules_are_authorized_atomically_found_by_tag_and_revoked<B: B
     let out = port
         .authorize_security_group_rules(&egress)
         .await
-        .expect("egress");
+        .expect("egress")
+        .value;
     assert!(out[0].is_egress);
 
     // Revoking by id removes exactly the owned rules, direction by direction.
     let ids: Vec<String> = created.iter().map(|r| r.security_group_rule_id.clone()).collect();
-    port.revoke_security_group_rules(&endpoint_sg, false, &ids)
+    port.revoke_security_group_rules(&revoke(&owner, &endpoint_sg, false, &ids))
         .await
         .expect("revoke ingress");
     let left = port
@@ -581,11 +620,12 @@ pub async fn owned_rules_are_authorized_atomically_found_by_tag_and_revoked<B: B
         .unwrap();
     assert_eq!(left.len(), 1);
     assert!(left[0].is_egress);
-    port.revoke_security_group_rules(
+    port.revoke_security_group_rules(&revoke(
+        &owner,
         &b.id("zabbix-sg"),
         true,
         &[left[0].security_group_rule_id.clone()],
-    )
+    ))
     .await
     .expect("revoke egress");
     assert!(
@@ -617,7 +657,8 @@ pub async fn deleting_reports_unknown_endpoints_per_item<B: Bench>(b: &B) {
     let failed = port
         .delete_vpc_endpoints(&[created.vpc_endpoint_id.clone(), unknown.clone()])
         .await
-        .expect("delete");
+        .expect("delete")
+        .value;
     assert_eq!(failed.keys().collect::<Vec<_>>(), [&unknown], "{failed:?}");
     assert_eq!(failed[&unknown].kind, ErrorKind::NotFound);
 
@@ -660,6 +701,8 @@ pub async fn wait_gone<B: Bench>(b: &B, id: &str) {
 pub async fn the_rollout_sequence_creates_with_dns_off_adds_rules_enables_dns_and_cleans_up<B: Bench>(b: &B) {
     let port = b.port();
     let owner = owner("rollout");
+    // Every mutation's request id: each call is a request of its own in CloudTrail.
+    let mut request_ids = Vec::new();
     let created = port
         .create_vpc_endpoint(&create_request(
             b,
@@ -670,41 +713,49 @@ pub async fn the_rollout_sequence_creates_with_dns_off_adds_rules_enables_dns_an
         ))
         .await
         .expect("create");
+    request_ids.push(request_id(&created));
+    let created = created.value;
     assert!(!created.private_dns_enabled);
     let id = created.vpc_endpoint_id.clone();
     wait_available(b, &id).await;
 
     let endpoint_sg = b.id("endpoint-sg");
-    port.authorize_security_group_rules(&AuthorizeRules {
-        group_id: endpoint_sg.clone(),
-        egress: false,
-        rules: vec![rule(
-            RulePeer::Group(b.id("zabbix-sg")),
-            "vpce-rollout: zabbix to logs",
-        )],
-        tags: owner_tags(&owner),
-    })
-    .await
-    .expect("endpoint ingress");
-    port.authorize_security_group_rules(&AuthorizeRules {
-        group_id: b.id("zabbix-sg"),
-        egress: true,
-        rules: vec![rule(
-            RulePeer::Group(endpoint_sg.clone()),
-            "vpce-rollout: to logs endpoint",
-        )],
-        tags: owner_tags(&owner),
-    })
-    .await
-    .expect("client egress");
+    let ingress = port
+        .authorize_security_group_rules(&AuthorizeRules {
+            group_id: endpoint_sg.clone(),
+            egress: false,
+            rules: vec![rule(
+                RulePeer::Group(b.id("zabbix-sg")),
+                "vpce-rollout: zabbix to logs",
+            )],
+            tags: owner_tags(&owner),
+        })
+        .await
+        .expect("endpoint ingress");
+    request_ids.push(request_id(&ingress));
+    let egress = port
+        .authorize_security_group_rules(&AuthorizeRules {
+            group_id: b.id("zabbix-sg"),
+            egress: true,
+            rules: vec![rule(
+                RulePeer::Group(endpoint_sg.clone()),
+                "vpce-rollout: to logs endpoint",
+            )],
+            tags: owner_tags(&owner),
+        })
+        .await
+        .expect("client egress");
+    request_ids.push(request_id(&egress));
 
-    port.modify_vpc_endpoint(&ModifyVpcEndpoint {
-        vpc_endpoint_id: id.clone(),
-        private_dns_enabled: Some(true),
-        ..Default::default()
-    })
-    .await
-    .expect("enable private DNS");
+    let enabled = port
+        .modify_vpc_endpoint(&ModifyVpcEndpoint {
+            vpc_endpoint_id: id.clone(),
+            private_dns_enabled: Some(true),
+            ..Default::default()
+        })
+        .await
+        .expect("enable private DNS");
+    request_ids.push(request_id(&enabled));
     let live = wait_available(b, &id).await;
     assert!(live.private_dns_enabled);
 
@@ -715,13 +766,16 @@ pub async fn the_rollout_sequence_creates_with_dns_off_adds_rules_enables_dns_an
         .unwrap();
     assert_eq!(owned.len(), 2, "{owned:?}");
     for r in &owned {
-        port.revoke_security_group_rules(
-            &r.group_id,
-            r.is_egress,
-            std::slice::from_ref(&r.security_group_rule_id),
-        )
-        .await
-        .expect("revoke");
+        let revoked = port
+            .revoke_security_group_rules(&revoke(
+                &owner,
+                &r.group_id,
+                r.is_egress,
+                std::slice::from_ref(&r.security_group_rule_id),
+            ))
+            .await
+            .expect("revoke");
+        request_ids.push(request_id(&revoked));
     }
     assert!(
         port.describe_security_group_rules(&uid_filter(&owner))
@@ -729,10 +783,12 @@ pub async fn the_rollout_sequence_creates_with_dns_off_adds_rules_enables_dns_an
             .unwrap()
             .is_empty()
     );
-    let failed = port
+    let deleted = port
         .delete_vpc_endpoints(std::slice::from_ref(&id))
         .await
         .expect("delete");
+    request_ids.push(request_id(&deleted));
+    let failed = deleted.value;
     assert!(failed.is_empty(), "{failed:?}");
     let left = port
         .describe_vpc_endpoints(&EndpointFilter {
@@ -747,6 +803,16 @@ pub async fn the_rollout_sequence_creates_with_dns_off_adds_rules_enables_dns_an
         "a deleted endpoint is deleting for a while: {left:?}"
     );
     wait_gone(b, &created.vpc_endpoint_id).await;
+
+    let distinct: std::collections::BTreeSet<&String> = request_ids.iter().collect();
+    assert_eq!(distinct.len(), request_ids.len(), "{request_ids:?}");
+}
+
+/// The account the port acts in is the one the world lives in: the audit trail's account.
+pub async fn the_port_knows_the_account_it_acts_in<B: Bench>(b: &B) {
+    assert_eq!(b.port().account().await.as_deref(), Ok(b.account_id().as_str()));
+    // Asked again (from the port's cache), the same answer.
+    assert_eq!(b.port().account().await.as_deref(), Ok(b.account_id().as_str()));
 }
 
 /// What the analysis reads to know every address a client sends from and whether it is a client
@@ -809,6 +875,11 @@ pub async fn a_clients_secondary_addresses_and_prefixes_are_observed<B: Bench>(b
 macro_rules! contract_suite {
     ($module:ident, $bench:expr) => {
         mod $module {
+            #[tokio::test]
+            async fn the_port_knows_the_account_it_acts_in() {
+                crate::contract::the_port_knows_the_account_it_acts_in(&$bench).await;
+            }
+
             #[tokio::test]
             async fn observing_the_incident_vpc_finds_its_subnets_groups_and_clients() {
                 crate::contract::observing_the_incident_vpc_finds_its_subnets_groups_and_clients(&$bench).await;

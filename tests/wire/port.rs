@@ -2,14 +2,15 @@
 //! services, the endpoint `State` trap, and the adapter's refusal to revoke foreign rules.
 
 use aws_sdk_ec2::types::{AddPrefixListEntry, Filter, State};
+use vpce_rollout::api::{OWNER_TAG, Owner, UID_TAG};
 use vpce_rollout::aws::observe::{ObserveScope, observe_vpc};
 use vpce_rollout::aws::sdk::SdkOptions;
 use vpce_rollout::aws::sdk::ec2::RULE_NOT_OWNED;
-use vpce_rollout::aws::{AuthorizeRules, Ec2, ErrorKind, NewRule, RuleFilter, RulePeer};
+use vpce_rollout::aws::{AuthorizeRules, Ec2, ErrorKind, NewRule, RevokeOwnedRules, RuleFilter, RulePeer};
 use vpce_rollout::model::Protocol;
 
 use crate::bench::{Bench, MotoBench, logs_service, service_without_private_dns};
-use crate::contract::{create_available, create_request, owner, owner_tags};
+use crate::contract::{create_available, create_request, owner, owner_tags, revoke};
 use crate::moto::test_options;
 
 #[tokio::test]
@@ -197,7 +198,12 @@ async fn revoking_a_rule_without_the_owner_tags_is_refused_and_the_rule_stays() 
         .await;
     let err = b
         .port()
-        .revoke_security_group_rules(&b.id("endpoint-sg"), false, std::slice::from_ref(&id))
+        .revoke_security_group_rules(&revoke(
+            &owner("mine"),
+            &b.id("endpoint-sg"),
+            false,
+            std::slice::from_ref(&id),
+        ))
         .await
         .unwrap_err();
     assert_eq!(
@@ -205,13 +211,103 @@ async fn revoking_a_rule_without_the_owner_tags_is_refused_and_the_rule_stays() 
         (ErrorKind::Invalid, RULE_NOT_OWNED),
         "{err}"
     );
-    let rules = b
+    assert!(rule_ids(&b, "endpoint-sg").await.contains(&id));
+}
+
+#[tokio::test]
+async fn only_rules_whose_owner_and_uid_tag_values_are_this_objects_are_revoked() {
+    let b = MotoBench::incident().await;
+    let mine = owner("mine");
+    // Another object's rule carries the same tag keys with its own values; a rule of an
+    // earlier object of the same name carries this one's owner tag with another UID.
+    let other = owner("other");
+    let earlier = Owner {
+        uid: "0c6f3b1e-5d2a-4c55-9e0b-000000000001".into(),
+        ..mine.clone()
+    };
+    let mut ids = Vec::new();
+    for (who, cidr) in [
+        (&other, "10.1.0.0/16"),
+        (&earlier, "10.2.0.0/16"),
+        (&mine, "10.3.0.0/16"),
+    ] {
+        let created = b
+            .port()
+            .authorize_security_group_rules(&AuthorizeRules {
+                group_id: b.id("endpoint-sg"),
+                egress: false,
+                rules: vec![NewRule {
+                    protocol: Protocol::Tcp,
+                    from_port: 443,
+                    to_port: 443,
+                    peer: RulePeer::CidrIpv4(cidr.into()),
+                    description: String::new(),
+                }],
+                tags: owner_tags(who),
+            })
+            .await
+            .unwrap()
+            .value;
+        ids.push(created[0].security_group_rule_id.clone());
+    }
+    let [others, earliers, mine_id] = ids.as_slice() else {
+        unreachable!()
+    };
+
+    for (theirs, tag) in [(others, OWNER_TAG), (earliers, UID_TAG)] {
+        // Alone, and in a batch with this object's own rule: the whole call is refused.
+        for batch in [vec![theirs.clone()], vec![mine_id.clone(), theirs.clone()]] {
+            let err = b
+                .port()
+                .revoke_security_group_rules(&revoke(&mine, &b.id("endpoint-sg"), false, &batch))
+                .await
+                .unwrap_err();
+            assert_eq!(err.code, RULE_NOT_OWNED, "{err}");
+            assert!(err.message.contains(theirs.as_str()), "{err}");
+            assert!(err.message.contains(tag), "names the tag that differs: {err}");
+        }
+    }
+    let left = rule_ids(&b, "endpoint-sg").await;
+    assert!(
+        ids.iter().all(|id| left.contains(id)),
+        "nothing was revoked: {left:?}"
+    );
+
+    b.port()
+        .revoke_security_group_rules(&revoke(
+            &mine,
+            &b.id("endpoint-sg"),
+            false,
+            std::slice::from_ref(mine_id),
+        ))
+        .await
+        .expect("this object's own rule");
+    let left = rule_ids(&b, "endpoint-sg").await;
+    assert!(!left.contains(mine_id));
+    assert!(left.contains(others) && left.contains(earliers), "{left:?}");
+
+    // A request that does not say whose rules they must be is refused before any call.
+    let anonymous = RevokeOwnedRules {
+        owner_tags: vec![],
+        ..revoke(&mine, &b.id("endpoint-sg"), false, std::slice::from_ref(others))
+    };
+    let err = b
         .port()
+        .revoke_security_group_rules(&anonymous)
+        .await
+        .unwrap_err();
+    assert_eq!(err.code, RULE_NOT_OWNED, "{err}");
+}
+
+async fn rule_ids(b: &MotoBench, group: &str) -> Vec<String> {
+    b.port()
         .describe_security_group_rules(&RuleFilter {
-            group_ids: vec![b.id("endpoint-sg")],
+            group_ids: vec![b.id(group)],
             tag: None,
         })
         .await
-        .unwrap();
-    assert!(rules.iter().any(|r| r.security_group_rule_id == id));
+        .unwrap()
+        .into_iter()
+        .map(|r| r.security_group_rule_id)
+        .collect()
 }

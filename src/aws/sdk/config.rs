@@ -18,8 +18,10 @@ use aws_smithy_http_client::tls::{Provider, rustls_provider::CryptoMode};
 use super::SdkEc2;
 use crate::aws::{Ec2Provider, ProviderError};
 
-/// Environment variables that name an EC2 endpoint, most specific first (as aws-config reads them).
-const ENDPOINT_URL_VARIABLES: [&str; 2] = ["AWS_ENDPOINT_URL_EC2", "AWS_ENDPOINT_URL"];
+/// Environment variables that name an endpoint the adapter calls (EC2, and STS for the account),
+/// most specific first (as aws-config reads them).
+const ENDPOINT_URL_VARIABLES: [&str; 3] =
+    ["AWS_ENDPOINT_URL_EC2", "AWS_ENDPOINT_URL_STS", "AWS_ENDPOINT_URL"];
 
 /// Retry, timeout and paging settings of the adapter. Every wait is bounded: a call takes at
 /// most `operation_timeout`, whatever EC2 does.
@@ -139,10 +141,20 @@ impl SdkProvider {
         })?;
         let mut clients = self.clients.lock().unwrap_or_else(|p| p.into_inner());
         let client = clients.entry(region.to_string()).or_insert_with(|| {
-            let config = aws_sdk_ec2::config::Builder::from(&self.base)
-                .region(Region::new(region.to_string()))
+            let region = Region::new(region.to_string());
+            let ec2 = aws_sdk_ec2::config::Builder::from(&self.base)
+                .region(region.clone())
                 .build();
-            Arc::new(SdkEc2::new(aws_sdk_ec2::Client::from_conf(config), &self.options))
+            // STS in the same region: its regional endpoint (reachable through an STS interface
+            // endpoint from a private subnet), AWS_ENDPOINT_URL_STS or AWS_ENDPOINT_URL honoured.
+            let sts = aws_sdk_sts::config::Builder::from(&self.base)
+                .region(region)
+                .build();
+            Arc::new(SdkEc2::new(
+                aws_sdk_ec2::Client::from_conf(ec2),
+                aws_sdk_sts::Client::from_conf(sts),
+                &self.options,
+            ))
         });
         Ok(Arc::clone(client))
     }

@@ -3,6 +3,7 @@
 
 use std::collections::BTreeMap;
 
+use aws_sdk_ec2::operation::RequestId;
 use aws_sdk_ec2::types as sdk;
 
 use super::SdkEc2;
@@ -10,8 +11,9 @@ use super::convert::{self, ConversionError};
 use super::errors::{self, unexpected};
 use crate::api::{OWNER_TAG, UID_TAG};
 use crate::aws::{
-    AuthorizeRules, CLIENT_TOKEN_MAX_LEN, CreateVpcEndpoint, Ec2, Ec2Error, Ec2Operation as Op,
-    EndpointFilter, ErrorKind, ModifyVpcEndpoint, NewRule, RuleFilter, RulePeer,
+    AccountUnknown, AuthorizeRules, CLIENT_TOKEN_MAX_LEN, CreateVpcEndpoint, Ec2, Ec2Error,
+    Ec2Operation as Op, EndpointFilter, ErrorKind, ModifyVpcEndpoint, NewRule, Receipt, RevokeOwnedRules,
+    RuleFilter, RulePeer,
 };
 use crate::model::{
     NetworkAcl, NetworkInterface, PrefixList, PrefixListEntry, Protocol, SecurityGroup, SecurityGroupRule,
@@ -60,16 +62,21 @@ fn non_empty(v: &[String]) -> Option<Vec<String>> {
 }
 
 /// EC2 answers some mutations with `Return: false` instead of an error.
-fn check_return(op: Op, returned: Option<bool>) -> Result<(), Ec2Error> {
+fn check_return(op: Op, returned: Option<bool>, request_id: Option<&str>) -> Result<(), Ec2Error> {
     match returned {
         Some(false) => Err(Ec2Error::new(
             ErrorKind::Invalid,
             op,
             "ReturnFalse",
             "EC2 answered Return=false without an error",
-        )),
+        )
+        .with_request_id(request_id.map(str::to_string))),
         _ => Ok(()),
     }
+}
+
+fn receipt<T>(value: T, output: &impl RequestId) -> Receipt<T> {
+    Receipt::new(value, output.request_id().map(str::to_string))
 }
 
 impl SdkEc2 {
@@ -98,9 +105,32 @@ impl SdkEc2 {
         Ok(value.and_then(|v| v.value()))
     }
 
-    /// The rules `rule_ids` of `group_id`, refusing unless each carries vpce-rollout's ownership
-    /// tags: the last line of defence of "never revoke a rule we did not create".
-    async fn check_owned(&self, group_id: &str, egress: bool, rule_ids: &[String]) -> Result<(), Ec2Error> {
+    /// Refuses unless each rule of `request` is a rule of its group and direction carrying every
+    /// ownership tag with the same value: the last line of defence of "never revoke a rule we
+    /// did not create". The values matter: another object's rules carry the same keys.
+    async fn check_owned(&self, request: &RevokeOwnedRules) -> Result<(), Ec2Error> {
+        let RevokeOwnedRules {
+            group_id,
+            egress,
+            rule_ids,
+            owner_tags,
+        } = request;
+        let refuse = |why: String| {
+            Err(Ec2Error::new(
+                ErrorKind::Invalid,
+                Op::revoke(*egress),
+                RULE_NOT_OWNED,
+                why,
+            ))
+        };
+        for key in [OWNER_TAG, UID_TAG] {
+            if !owner_tags.iter().any(|t| t.key == key && !t.value.is_empty()) {
+                return refuse(format!(
+                    "refusing to revoke rules of {group_id} without knowing whose they must be: \
+                     the request names no {key} value"
+                ));
+            }
+        }
         let rules = every_page!(
             Op::DescribeSecurityGroupRules,
             self.client
@@ -110,27 +140,38 @@ impl SdkEc2 {
                 .into_paginator(),
             |page| page.security_group_rules().to_vec()
         );
+        let direction = if *egress { "egress" } else { "ingress" };
         for id in rule_ids {
-            let rule = rules
+            let Some(rule) = rules
                 .iter()
-                .find(|r| r.security_group_rule_id() == Some(id.as_str()));
-            let owned = rule.is_some_and(|r| {
-                let has = |key: &str| r.tags().iter().any(|t| t.key() == Some(key));
-                r.group_id() == Some(group_id)
-                    && r.is_egress() == Some(egress)
-                    && has(OWNER_TAG)
-                    && has(UID_TAG)
-            });
-            if !owned {
-                return Err(Ec2Error::new(
-                    ErrorKind::Invalid,
-                    Op::revoke(egress),
-                    RULE_NOT_OWNED,
-                    format!(
-                        "refusing to revoke {id} of {group_id}: it is not an {} rule of that group carrying the {OWNER_TAG} and {UID_TAG} tags",
-                        if egress { "egress" } else { "ingress" }
-                    ),
+                .find(|r| r.security_group_rule_id() == Some(id.as_str()))
+                .filter(|r| r.group_id() == Some(group_id.as_str()) && r.is_egress() == Some(*egress))
+            else {
+                return refuse(format!(
+                    "refusing to revoke {id}: it is not an {direction} rule of {group_id}"
                 ));
+            };
+            let value = |key: &str| {
+                rule.tags()
+                    .iter()
+                    .find(|t| t.key() == Some(key))
+                    .and_then(|t| t.value())
+            };
+            for wanted in owner_tags {
+                match value(&wanted.key) {
+                    Some(v) if v == wanted.value => {}
+                    found => {
+                        let found = match found {
+                            Some(v) => format!("{v:?}"),
+                            None => "no such tag".to_string(),
+                        };
+                        return refuse(format!(
+                            "refusing to revoke {id} of {group_id}: its {} tag is {found}, not {:?}; \
+                             only rules this object created are revoked",
+                            wanted.key, wanted.value
+                        ));
+                    }
+                }
             }
         }
         Ok(())
@@ -188,6 +229,10 @@ fn tag_specification(
 impl Ec2 for SdkEc2 {
     fn region(&self) -> Option<String> {
         self.client.config().region().map(|r| r.to_string())
+    }
+
+    async fn account(&self) -> Result<String, AccountUnknown> {
+        self.account_id().await
     }
 
     async fn describe_vpcs(&self, vpc_ids: &[String]) -> Result<Vec<Vpc>, Ec2Error> {
@@ -406,7 +451,10 @@ impl Ec2 for SdkEc2 {
         ))
     }
 
-    async fn create_vpc_endpoint(&self, request: &CreateVpcEndpoint) -> Result<VpcEndpoint, Ec2Error> {
+    async fn create_vpc_endpoint(
+        &self,
+        request: &CreateVpcEndpoint,
+    ) -> Result<Receipt<VpcEndpoint>, Ec2Error> {
         let op = Op::CreateVpcEndpoint;
         let token = &request.client_token;
         if token.is_empty() || token.len() > CLIENT_TOKEN_MAX_LEN || !token.is_ascii() {
@@ -436,15 +484,15 @@ impl Ec2 for SdkEc2 {
             .send()
             .await
             .map_err(|e| errors::from_sdk(op, e))?;
-        let endpoint = out
-            .vpc_endpoint()
-            .map(convert::vpc_endpoint)
-            .ok_or_else(|| unexpected(op, "CreateVpcEndpoint returned no endpoint"))?;
+        let endpoint = out.vpc_endpoint().map(convert::vpc_endpoint).ok_or_else(|| {
+            unexpected(op, "CreateVpcEndpoint returned no endpoint")
+                .with_request_id(out.request_id().map(str::to_string))
+        })?;
         self.recent.record(&endpoint.vpc_endpoint_id);
-        Ok(endpoint)
+        Ok(receipt(endpoint, &out))
     }
 
-    async fn modify_vpc_endpoint(&self, request: &ModifyVpcEndpoint) -> Result<(), Ec2Error> {
+    async fn modify_vpc_endpoint(&self, request: &ModifyVpcEndpoint) -> Result<Receipt<()>, Ec2Error> {
         let op = Op::ModifyVpcEndpoint;
         let out = self
             .client
@@ -463,13 +511,14 @@ impl Ec2 for SdkEc2 {
                 self.recent
                     .reclassify(errors::from_sdk(op, e), [&request.vpc_endpoint_id])
             })?;
-        check_return(op, out.r#return())
+        check_return(op, out.r#return(), out.request_id())?;
+        Ok(receipt((), &out))
     }
 
     async fn delete_vpc_endpoints(
         &self,
         vpc_endpoint_ids: &[String],
-    ) -> Result<BTreeMap<String, Ec2Error>, Ec2Error> {
+    ) -> Result<Receipt<BTreeMap<String, Ec2Error>>, Ec2Error> {
         let op = Op::DeleteVpcEndpoints;
         let out = self
             .client
@@ -486,23 +535,22 @@ impl Ec2 for SdkEc2 {
                 let id = item.resource_id().unwrap_or_default().to_string();
                 let code = item.error().and_then(|e| e.code()).unwrap_or("Unknown");
                 let message = item.error().and_then(|e| e.message()).unwrap_or_default();
-                let err = self
-                    .recent
-                    .reclassify(Ec2Error::from_code(op, code, message), [&id]);
-                (id, err)
+                let err = Ec2Error::from_code(op, code, message)
+                    .with_request_id(out.request_id().map(str::to_string));
+                (id.clone(), self.recent.reclassify(err, [&id]))
             })
             .collect();
         // Deleted here: a NotFound for them from now on means gone, not "not yet visible".
         for id in vpc_endpoint_ids.iter().filter(|id| !failed.contains_key(*id)) {
             self.recent.forget(id);
         }
-        Ok(failed)
+        Ok(receipt(failed, &out))
     }
 
     async fn authorize_security_group_rules(
         &self,
         request: &AuthorizeRules,
-    ) -> Result<Vec<SecurityGroupRule>, Ec2Error> {
+    ) -> Result<Receipt<Vec<SecurityGroupRule>>, Ec2Error> {
         let op = Op::authorize(request.egress);
         let permissions: Vec<sdk::IpPermission> = request.rules.iter().map(ip_permission).collect();
         let tags = tag_specification(sdk::ResourceType::SecurityGroupRule, &request.tags).map(|t| vec![t]);
@@ -517,51 +565,50 @@ impl Ec2 for SdkEc2 {
                     .send()
                     .await
                     .map_err(|e| errors::from_sdk(op, e))?;
-                check_return(op, out.r#return())?;
-                out.security_group_rules()
+                check_return(op, out.r#return(), out.request_id())?;
+                let rules = out
+                    .security_group_rules()
                     .iter()
                     .map(convert::security_group_rule)
-                    .collect()
+                    .collect();
+                receipt(rules, &out)
             }};
         }
-        let rules = if request.egress {
+        let answer = if request.egress {
             authorize!(self.client.authorize_security_group_egress())
         } else {
             authorize!(self.client.authorize_security_group_ingress())
         };
-        all_converted(op, rules)
+        let request_id = answer.request_id.clone();
+        let rules = all_converted(op, answer.value).map_err(|e| e.with_request_id(request_id.clone()))?;
+        Ok(Receipt::new(rules, request_id))
     }
 
-    async fn revoke_security_group_rules(
-        &self,
-        group_id: &str,
-        egress: bool,
-        rule_ids: &[String],
-    ) -> Result<(), Ec2Error> {
-        if rule_ids.is_empty() {
-            return Ok(());
+    async fn revoke_security_group_rules(&self, request: &RevokeOwnedRules) -> Result<Receipt<()>, Ec2Error> {
+        if request.rule_ids.is_empty() {
+            return Ok(Receipt::new((), None));
         }
-        self.check_owned(group_id, egress, rule_ids).await?;
-        let op = Op::revoke(egress);
-        let ids = Some(rule_ids.to_vec());
+        self.check_owned(request).await?;
+        let op = Op::revoke(request.egress);
+        let ids = Some(request.rule_ids.clone());
         // As for authorize: two SDK types, one request.
         macro_rules! revoke {
-            ($builder:expr) => {
-                $builder
-                    .group_id(group_id)
+            ($builder:expr) => {{
+                let out = $builder
+                    .group_id(&request.group_id)
                     .set_security_group_rule_ids(ids)
                     .send()
                     .await
-                    .map_err(|e| errors::from_sdk(op, e))?
-                    .r#return()
-            };
+                    .map_err(|e| errors::from_sdk(op, e))?;
+                check_return(op, out.r#return(), out.request_id())?;
+                receipt((), &out)
+            }};
         }
-        let returned = if egress {
+        Ok(if request.egress {
             revoke!(self.client.revoke_security_group_egress())
         } else {
             revoke!(self.client.revoke_security_group_ingress())
-        };
-        check_return(op, returned)
+        })
     }
 }
 

@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 use aws_credential_types::provider::error::CredentialsError;
 use aws_sdk_ec2::config::http::HttpResponse;
 use aws_sdk_ec2::error::{ProvideErrorMetadata, SdkError};
+use aws_sdk_ec2::operation::RequestId;
 
 use crate::aws::{Ec2Error, Ec2Operation, ErrorKind};
 
@@ -21,8 +22,33 @@ pub const UNEXPECTED_RESPONSE: &str = "UnexpectedResponse";
 /// How much of an error page without an EC2 error code goes into the message.
 const MAX_PAGE_EXCERPT: usize = 200;
 
-/// Classifies a failed SDK call.
+/// Classifies a failed SDK call, keeping the id AWS gave the request.
 pub fn from_sdk<E>(operation: Ec2Operation, err: SdkError<E, HttpResponse>) -> Ec2Error
+where
+    E: ProvideErrorMetadata + StdError + 'static,
+{
+    let request_id = request_id_of(&err);
+    classify_sdk(operation, err).with_request_id(request_id)
+}
+
+/// The request id of a failed call: the `x-amzn-requestid` header, as the SDK reads it, or the
+/// `<RequestID>` of EC2's error document when a response carries no header.
+fn request_id_of<E>(err: &SdkError<E, HttpResponse>) -> Option<String> {
+    if let Some(id) = err.request_id() {
+        return Some(id.to_string());
+    }
+    let raw = match err {
+        SdkError::ServiceError(context) => context.raw(),
+        SdkError::ResponseError(context) => context.raw(),
+        _ => return None,
+    };
+    let body = std::str::from_utf8(raw.body().bytes()?).ok()?;
+    let start = body.find("<RequestID>")? + "<RequestID>".len();
+    let id = body[start..].split('<').next()?.trim();
+    (!id.is_empty()).then(|| id.to_string())
+}
+
+fn classify_sdk<E>(operation: Ec2Operation, err: SdkError<E, HttpResponse>) -> Ec2Error
 where
     E: ProvideErrorMetadata + StdError + 'static,
 {
@@ -68,6 +94,25 @@ where
             chain_message(&err),
         ),
         _ => Ec2Error::new(ErrorKind::Transient, operation, "SdkError", chain_message(&err)),
+    }
+}
+
+/// What went wrong in a failed SDK call of any AWS service, in one line: the service's error
+/// code and message, or the cause of a transport failure.
+pub fn describe<E>(err: &SdkError<E, HttpResponse>) -> String
+where
+    E: ProvideErrorMetadata + StdError + 'static,
+{
+    match err {
+        SdkError::ServiceError(context) if context.err().code().is_some() => {
+            let service = context.err();
+            format!(
+                "{} ({})",
+                service.message().unwrap_or_default(),
+                service.code().unwrap_or_default()
+            )
+        }
+        _ => chain_message(err),
     }
 }
 
@@ -268,6 +313,46 @@ mod tests {
             SdkError::service_error(long, page(502, &"x".repeat(10_000))),
         );
         assert!(err.message.len() < 300, "{}", err.message.len());
+    }
+
+    #[test]
+    fn a_failed_call_keeps_the_request_id_from_the_header_or_else_from_the_error_document() {
+        let meta = || {
+            ErrorMetadata::builder()
+                .code("InvalidParameter")
+                .message("no")
+                .build()
+        };
+        let mut response = page(400, "<Response></Response>");
+        response
+            .headers_mut()
+            .insert("x-amzn-requestid", "59dbff89-35bd-4eac-99ed-be587EXAMPLE");
+        let err = from_sdk(
+            Ec2Operation::ModifyVpcEndpoint,
+            SdkError::service_error(DescribeVpcsError::generic(meta()), response),
+        );
+        assert_eq!(
+            err.request_id.as_deref(),
+            Some("59dbff89-35bd-4eac-99ed-be587EXAMPLE")
+        );
+
+        let document = "<Response><Errors><Error><Code>InvalidParameter</Code></Error></Errors>\
+                        <RequestID>7a62c49f-347e-4fc4-9331-6e8eEXAMPLE</RequestID></Response>";
+        let err = from_sdk(
+            Ec2Operation::ModifyVpcEndpoint,
+            SdkError::service_error(DescribeVpcsError::generic(meta()), page(400, document)),
+        );
+        assert_eq!(
+            err.request_id.as_deref(),
+            Some("7a62c49f-347e-4fc4-9331-6e8eEXAMPLE")
+        );
+
+        let timeout: Failure = SdkError::timeout_error("slow");
+        assert_eq!(
+            from_sdk(Ec2Operation::DescribeVpcs, timeout).request_id,
+            None,
+            "never reached AWS"
+        );
     }
 
     #[test]

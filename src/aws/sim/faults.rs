@@ -18,6 +18,8 @@ pub struct CallRecord {
     /// Virtual time of the call.
     pub at: Duration,
     pub outcome: CallOutcome,
+    /// The id the world gave the request (every call gets one, as on EC2).
+    pub request_id: String,
 }
 
 /// How a call ended.
@@ -28,7 +30,12 @@ pub enum CallOutcome {
 }
 
 impl CallRecord {
-    pub(super) fn new<T>(operation: Ec2Operation, at: Duration, result: &Result<T, Ec2Error>) -> Self {
+    pub(super) fn new<T>(
+        operation: Ec2Operation,
+        at: Duration,
+        result: &Result<T, Ec2Error>,
+        request_id: String,
+    ) -> Self {
         let outcome = match result {
             Ok(_) => CallOutcome::Ok,
             Err(e) => CallOutcome::Failed {
@@ -40,6 +47,7 @@ impl CallRecord {
             operation,
             at,
             outcome,
+            request_id,
         }
     }
 

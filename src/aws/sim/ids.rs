@@ -46,6 +46,21 @@ impl IdSequence {
     }
 }
 
+/// A request id in the shape EC2 gives them (a version-4 UUID), the `n`-th of the world. Drawn
+/// from a counter of its own, so that a call more or less never changes a resource's id.
+pub(super) fn request_id(n: u64) -> String {
+    let a = mix(n ^ 0x5eed_0f0e_c2ca_11ed);
+    let b = mix(a);
+    format!(
+        "{:08x}-{:04x}-4{:03x}-{:04x}-{:012x}",
+        a >> 32,
+        (a >> 16) & 0xffff,
+        a & 0xfff,
+        0x8000 | ((b >> 48) & 0x3fff),
+        b & 0xffff_ffff_ffff
+    )
+}
+
 /// SplitMix64's finalizer: a bijection on u64, so distinct counters give distinct ids.
 fn mix(n: u64) -> u64 {
     let mut z = n.wrapping_add(0x9e37_79b9_7f4a_7c15);
@@ -88,6 +103,15 @@ mod tests {
         assert_eq!(first.len(), "vpce-".len() + 17);
         assert!(first["vpce-".len()..].chars().all(|c| c.is_ascii_hexdigit()));
         assert_ne!(first, a.id("vpce", |_| false));
+    }
+
+    #[test]
+    fn request_ids_are_distinct_uuids() {
+        let (first, second) = (request_id(1), request_id(2));
+        assert_ne!(first, second);
+        let groups: Vec<usize> = first.split('-').map(str::len).collect();
+        assert_eq!(groups, [8, 4, 4, 4, 12], "{first}");
+        assert_eq!(&first[14..15], "4", "version 4: {first}");
     }
 
     #[test]

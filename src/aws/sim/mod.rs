@@ -44,8 +44,8 @@ pub use faults::{CallOutcome, CallRecord};
 pub use provider::SimProvider;
 
 use super::{
-    AuthorizeRules, CreateVpcEndpoint, Ec2, Ec2Error, Ec2Operation, EndpointFilter, ModifyVpcEndpoint,
-    RuleFilter,
+    AccountUnknown, AuthorizeRules, CreateVpcEndpoint, Ec2, Ec2Error, Ec2Operation, EndpointFilter,
+    ModifyVpcEndpoint, Receipt, RevokeOwnedRules, RuleFilter,
 };
 use crate::model::{
     NetworkAcl, NetworkInterface, PrefixList, PrefixListEntry, PrivateDnsDetails, SecurityGroup,
@@ -146,6 +146,8 @@ struct SimState {
     limiter: RateLimiter,
     faults: Faults,
     calls: Vec<CallRecord>,
+    /// Requests served, for their ids.
+    requests: u64,
 }
 
 /// The simulated EC2 port for one account and region. See the module docs.
@@ -186,6 +188,7 @@ impl SimEc2 {
                 limiter: RateLimiter::default(),
                 faults: Faults::default(),
                 calls: Vec::new(),
+                requests: 0,
             }),
         }
     }
@@ -258,13 +261,24 @@ impl SimEc2 {
         self.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    /// The gate every port call goes through.
+    /// The gate of every describe (the answer without its request id).
     fn call<T>(
         &self,
         operation: Ec2Operation,
         tokens: u32,
         act: impl FnOnce(&mut World, Now, &SimConfig) -> Result<T, Ec2Error>,
     ) -> Result<T, Ec2Error> {
+        self.gate(operation, tokens, act).map(|r| r.value)
+    }
+
+    /// The gate every port call goes through. Every call gets a request id, as on EC2: in the
+    /// answer, in a failure (an injected one keeps its own if it has one) and in the call log.
+    fn gate<T>(
+        &self,
+        operation: Ec2Operation,
+        tokens: u32,
+        act: impl FnOnce(&mut World, Now, &SimConfig) -> Result<T, Ec2Error>,
+    ) -> Result<Receipt<T>, Ec2Error> {
         let elapsed = self.clock.now();
         let now = Now {
             elapsed,
@@ -280,7 +294,17 @@ impl SimEc2 {
         } else {
             act(&mut state.world, now, &state.config)
         };
-        state.calls.push(CallRecord::new(operation, elapsed, &result));
+        state.requests += 1;
+        let request_id = ids::request_id(state.requests);
+        let result = match result {
+            Ok(value) => Ok(Receipt::new(value, Some(request_id.clone()))),
+            Err(e) if e.request_id.is_some() => Err(e),
+            Err(e) => Err(e.with_request_id(Some(request_id.clone()))),
+        };
+        let logged = result.as_ref().map(|_| ()).map_err(Clone::clone);
+        state
+            .calls
+            .push(CallRecord::new(operation, elapsed, &logged, request_id));
         result
     }
 }
@@ -288,6 +312,10 @@ impl SimEc2 {
 impl Ec2 for SimEc2 {
     fn region(&self) -> Option<String> {
         Some(SimEc2::region(self))
+    }
+
+    async fn account(&self) -> Result<String, AccountUnknown> {
+        Ok(self.lock().config.account_id.clone())
     }
 
     async fn describe_vpcs(&self, vpc_ids: &[String]) -> Result<Vec<Vpc>, Ec2Error> {
@@ -363,16 +391,19 @@ impl Ec2 for SimEc2 {
         self.call(op, 1, |w, _, _| w.prefix_list_entries(op, prefix_list_id))
     }
 
-    async fn create_vpc_endpoint(&self, request: &CreateVpcEndpoint) -> Result<VpcEndpoint, Ec2Error> {
+    async fn create_vpc_endpoint(
+        &self,
+        request: &CreateVpcEndpoint,
+    ) -> Result<Receipt<VpcEndpoint>, Ec2Error> {
         let op = Ec2Operation::CreateVpcEndpoint;
-        self.call(op, 1, |w, now, config| {
+        self.gate(op, 1, |w, now, config| {
             w.create_endpoint(op, request, now, config)
         })
     }
 
-    async fn modify_vpc_endpoint(&self, request: &ModifyVpcEndpoint) -> Result<(), Ec2Error> {
+    async fn modify_vpc_endpoint(&self, request: &ModifyVpcEndpoint) -> Result<Receipt<()>, Ec2Error> {
         let op = Ec2Operation::ModifyVpcEndpoint;
-        self.call(op, 1, |w, now, config| {
+        self.gate(op, 1, |w, now, config| {
             w.modify_endpoint(op, request, now, config)
         })
     }
@@ -380,9 +411,9 @@ impl Ec2 for SimEc2 {
     async fn delete_vpc_endpoints(
         &self,
         vpc_endpoint_ids: &[String],
-    ) -> Result<BTreeMap<String, Ec2Error>, Ec2Error> {
+    ) -> Result<Receipt<BTreeMap<String, Ec2Error>>, Ec2Error> {
         let op = Ec2Operation::DeleteVpcEndpoints;
-        self.call(op, 1, |w, now, config| {
+        self.gate(op, 1, |w, now, config| {
             w.delete_endpoints(op, vpc_endpoint_ids, now, config)
         })
     }
@@ -390,20 +421,19 @@ impl Ec2 for SimEc2 {
     async fn authorize_security_group_rules(
         &self,
         request: &AuthorizeRules,
-    ) -> Result<Vec<SecurityGroupRule>, Ec2Error> {
+    ) -> Result<Receipt<Vec<SecurityGroupRule>>, Ec2Error> {
         let op = Ec2Operation::authorize(request.egress);
-        self.call(op, 1, |w, _, config| {
+        self.gate(op, 1, |w, _, config| {
             w.authorize(op, request, config.rules_per_group)
         })
     }
 
-    async fn revoke_security_group_rules(
-        &self,
-        group_id: &str,
-        egress: bool,
-        rule_ids: &[String],
-    ) -> Result<(), Ec2Error> {
-        let op = Ec2Operation::revoke(egress);
-        self.call(op, 1, |w, _, _| w.revoke(op, group_id, egress, rule_ids))
+    /// EC2 revokes any rule of the group, whatever its tags: the ownership check is the SDK
+    /// adapter's, in front of EC2, and not simulated here.
+    async fn revoke_security_group_rules(&self, request: &RevokeOwnedRules) -> Result<Receipt<()>, Ec2Error> {
+        let op = Ec2Operation::revoke(request.egress);
+        self.gate(op, 1, |w, _, _| {
+            w.revoke(op, &request.group_id, request.egress, &request.rule_ids)
+        })
     }
 }

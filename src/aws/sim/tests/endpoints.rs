@@ -43,7 +43,7 @@ fn endpoint_count(sim: &SimEc2) -> usize {
 #[test]
 fn create_returns_a_pending_interface_endpoint_with_private_dns_off_and_the_requested_tags() {
     let sim = sim();
-    let e = run(sim.create_vpc_endpoint(&create_logs("t1"))).unwrap();
+    let e = run(sim.create_vpc_endpoint(&create_logs("t1"))).unwrap().value;
     assert!(e.vpc_endpoint_id.starts_with("vpce-0"));
     assert_eq!(e.state.as_deref(), Some("pending"));
     assert_eq!(e.vpc_endpoint_type.as_deref(), Some("Interface"));
@@ -61,6 +61,7 @@ fn the_endpoint_becomes_available_only_after_the_provisioning_delay() {
     let sim = sim();
     let id = run(sim.create_vpc_endpoint(&create_logs("t1")))
         .unwrap()
+        .value
         .vpc_endpoint_id;
     sim.clock().advance(Duration::from_secs(59));
     assert_eq!(describe_one(&sim, &id).unwrap().state.as_deref(), Some("pending"));
@@ -71,7 +72,7 @@ fn the_endpoint_becomes_available_only_after_the_provisioning_delay() {
 #[test]
 fn each_subnet_gets_one_requester_managed_endpoint_eni_with_a_free_address_and_the_endpoint_groups() {
     let sim = instant_sim();
-    let e = run(sim.create_vpc_endpoint(&create_logs("t1"))).unwrap();
+    let e = run(sim.create_vpc_endpoint(&create_logs("t1"))).unwrap().value;
     let enis = enis_of(&sim, &e);
     assert_eq!(enis.len(), 2);
     for eni in &enis {
@@ -99,7 +100,7 @@ fn each_subnet_gets_one_requester_managed_endpoint_eni_with_a_free_address_and_t
 fn a_second_endpoint_takes_the_next_free_addresses() {
     let sim = instant_sim();
     run(sim.create_vpc_endpoint(&create_logs("t1"))).unwrap();
-    let second = run(sim.create_vpc_endpoint(&create_logs("t2"))).unwrap();
+    let second = run(sim.create_vpc_endpoint(&create_logs("t2"))).unwrap().value;
     let mut addresses: Vec<String> = enis_of(&sim, &second)
         .into_iter()
         .filter_map(|n| n.private_ip_address)
@@ -111,7 +112,7 @@ fn a_second_endpoint_takes_the_next_free_addresses() {
 #[test]
 fn dns_entries_name_the_endpoint_regionally_and_per_zone_like_aws() {
     let sim = instant_sim();
-    let e = run(sim.create_vpc_endpoint(&create_logs("t1"))).unwrap();
+    let e = run(sim.create_vpc_endpoint(&create_logs("t1"))).unwrap().value;
     let names: Vec<&str> = e.dns_entries.iter().map(|d| d.dns_name.as_str()).collect();
     assert_eq!(names.len(), 3, "{names:?}");
     let stem = &names[0][..names[0].find('.').unwrap()];
@@ -199,7 +200,7 @@ fn without_security_groups_the_endpoint_gets_the_vpc_default_group() {
         security_group_ids: vec![],
         ..create_logs("t1")
     };
-    let e = run(sim.create_vpc_endpoint(&request)).unwrap();
+    let e = run(sim.create_vpc_endpoint(&request)).unwrap().value;
     assert_eq!(e.groups[0].group_id, "sg-default");
     assert!(
         enis_of(&sim, &e)
@@ -286,10 +287,10 @@ fn a_client_token_longer_than_64_characters_is_rejected() {
 #[test]
 fn the_same_client_token_with_the_same_parameters_returns_the_same_endpoint() {
     let sim = sim();
-    let first = run(sim.create_vpc_endpoint(&create_logs("uid-1"))).unwrap();
+    let first = run(sim.create_vpc_endpoint(&create_logs("uid-1"))).unwrap().value;
     let mut again = create_logs("uid-1");
     again.subnet_ids.reverse();
-    let second = run(sim.create_vpc_endpoint(&again)).unwrap();
+    let second = run(sim.create_vpc_endpoint(&again)).unwrap().value;
     assert_eq!(second.vpc_endpoint_id, first.vpc_endpoint_id);
     assert_eq!(endpoint_count(&sim), 1);
     assert_eq!(sim.snapshot().network_interfaces.len(), 3 + 2);
@@ -316,9 +317,10 @@ fn a_retry_with_the_token_returns_the_current_state_of_the_endpoint() {
     let sim = sim();
     let id = run(sim.create_vpc_endpoint(&create_logs("uid-1")))
         .unwrap()
+        .value
         .vpc_endpoint_id;
     sim.clock().advance(Duration::from_secs(120));
-    let again = run(sim.create_vpc_endpoint(&create_logs("uid-1"))).unwrap();
+    let again = run(sim.create_vpc_endpoint(&create_logs("uid-1"))).unwrap().value;
     assert_eq!(again.vpc_endpoint_id, id);
     assert!(again.is_available());
 }
@@ -326,7 +328,7 @@ fn a_retry_with_the_token_returns_the_current_state_of_the_endpoint() {
 #[test]
 fn a_new_endpoint_is_not_found_by_id_nor_listed_until_the_visibility_delay_has_passed() {
     let sim = sim();
-    let created = run(sim.create_vpc_endpoint(&create_logs("uid-1"))).unwrap();
+    let created = run(sim.create_vpc_endpoint(&create_logs("uid-1"))).unwrap().value;
     let id = created.vpc_endpoint_id.clone();
     let err = describe_one(&sim, &id).unwrap_err();
     assert_eq!(err.code, "InvalidVpcEndpointId.NotFound");
@@ -341,6 +343,7 @@ fn a_new_endpoint_is_not_found_by_id_nor_listed_until_the_visibility_delay_has_p
     assert_eq!(
         run(sim.create_vpc_endpoint(&create_logs("uid-1")))
             .unwrap()
+            .value
             .vpc_endpoint_id,
         id
     );
@@ -356,6 +359,7 @@ fn enabling_private_dns_makes_the_endpoint_briefly_pending_and_adds_the_private_
     let sim = sim();
     let id = run(sim.create_vpc_endpoint(&create_logs("t1")))
         .unwrap()
+        .value
         .vpc_endpoint_id;
     sim.clock().advance(Duration::from_secs(60));
     run(sim.modify_vpc_endpoint(&enable_private_dns(&id))).unwrap();
@@ -373,6 +377,7 @@ fn disabling_private_dns_removes_the_private_name() {
     let sim = instant_sim();
     let id = run(sim.create_vpc_endpoint(&create_logs("t1")))
         .unwrap()
+        .value
         .vpc_endpoint_id;
     run(sim.modify_vpc_endpoint(&enable_private_dns(&id))).unwrap();
     let off = ModifyVpcEndpoint {
@@ -398,7 +403,10 @@ fn private_dns_needs_dns_support_and_dns_hostnames_on_the_vpc() {
         security_group_ids: vec!["sg-other".into()],
         ..create_logs("t1")
     };
-    let id = run(sim.create_vpc_endpoint(&request)).unwrap().vpc_endpoint_id;
+    let id = run(sim.create_vpc_endpoint(&request))
+        .unwrap()
+        .value
+        .vpc_endpoint_id;
     let err = run(sim.modify_vpc_endpoint(&enable_private_dns(&id))).unwrap_err();
     assert_eq!(
         (err.code.as_str(), err.kind),
@@ -424,7 +432,10 @@ fn private_dns_needs_a_service_that_offers_a_private_dns_name() {
         service_name: PARTNER.into(),
         ..create_logs("t1")
     };
-    let id = run(sim.create_vpc_endpoint(&request)).unwrap().vpc_endpoint_id;
+    let id = run(sim.create_vpc_endpoint(&request))
+        .unwrap()
+        .value
+        .vpc_endpoint_id;
     let err = run(sim.modify_vpc_endpoint(&enable_private_dns(&id))).unwrap_err();
     assert_eq!(
         (err.code.as_str(), err.kind),
@@ -442,9 +453,11 @@ fn a_second_private_dns_endpoint_for_the_same_service_in_the_vpc_is_the_conflict
     let sim = instant_sim();
     let first = run(sim.create_vpc_endpoint(&create_logs("t1")))
         .unwrap()
+        .value
         .vpc_endpoint_id;
     let second = run(sim.create_vpc_endpoint(&create_logs("t2")))
         .unwrap()
+        .value
         .vpc_endpoint_id;
     run(sim.modify_vpc_endpoint(&enable_private_dns(&first))).unwrap();
     let err = run(sim.modify_vpc_endpoint(&enable_private_dns(&second))).unwrap_err();
@@ -463,7 +476,7 @@ fn a_second_private_dns_endpoint_for_the_same_service_in_the_vpc_is_the_conflict
 #[test]
 fn adding_and_removing_subnets_moves_the_endpoint_enis() {
     let sim = instant_sim();
-    let e = run(sim.create_vpc_endpoint(&create_logs("t1"))).unwrap();
+    let e = run(sim.create_vpc_endpoint(&create_logs("t1"))).unwrap().value;
     let eni_in_c = enis_of(&sim, &e)
         .into_iter()
         .find(|n| n.subnet_id == "subnet-c")
@@ -500,7 +513,7 @@ fn adding_and_removing_subnets_moves_the_endpoint_enis() {
 #[test]
 fn adding_a_subnet_in_a_zone_the_endpoint_already_covers_is_duplicate_subnets_in_same_zone() {
     let sim = instant_sim();
-    let e = run(sim.create_vpc_endpoint(&create_logs("t1"))).unwrap();
+    let e = run(sim.create_vpc_endpoint(&create_logs("t1"))).unwrap().value;
     let add = ModifyVpcEndpoint {
         vpc_endpoint_id: e.vpc_endpoint_id.clone(),
         add_subnet_ids: vec!["subnet-a2".into()],
@@ -528,7 +541,7 @@ fn adding_a_subnet_in_a_zone_the_endpoint_already_covers_is_duplicate_subnets_in
 #[test]
 fn security_group_changes_reach_every_endpoint_eni() {
     let sim = instant_sim();
-    let e = run(sim.create_vpc_endpoint(&create_logs("t1"))).unwrap();
+    let e = run(sim.create_vpc_endpoint(&create_logs("t1"))).unwrap().value;
     let change = ModifyVpcEndpoint {
         vpc_endpoint_id: e.vpc_endpoint_id.clone(),
         add_security_group_ids: vec!["sg-default".into()],
@@ -556,6 +569,7 @@ fn the_policy_can_be_replaced_and_reset_to_full_access() {
     let sim = instant_sim();
     let id = run(sim.create_vpc_endpoint(&create_logs("t1")))
         .unwrap()
+        .value
         .vpc_endpoint_id;
     let narrow =
         r#"{"Statement":[{"Effect":"Allow","Principal":"*","Action":"logs:PutLogEvents","Resource":"*"}]}"#;
@@ -598,6 +612,7 @@ fn modifying_an_unknown_or_not_yet_visible_endpoint_is_invalid_vpc_endpoint_id_n
     );
     let id = run(sim.create_vpc_endpoint(&create_logs("t1")))
         .unwrap()
+        .value
         .vpc_endpoint_id;
     assert_eq!(
         code(run(sim.modify_vpc_endpoint(&enable_private_dns(&id)))),
@@ -610,9 +625,12 @@ fn deleting_reports_unknown_ids_per_item_and_deletes_the_others() {
     let sim = sim();
     let id = run(sim.create_vpc_endpoint(&create_logs("t1")))
         .unwrap()
+        .value
         .vpc_endpoint_id;
     sim.clock().advance(Duration::from_secs(60));
-    let failures = run(sim.delete_vpc_endpoints(&[id.clone(), "vpce-404".into()])).unwrap();
+    let failures = run(sim.delete_vpc_endpoints(&[id.clone(), "vpce-404".into()]))
+        .unwrap()
+        .value;
     assert_eq!(failures.len(), 1);
     let item = &failures["vpce-404"];
     assert_eq!(
@@ -628,16 +646,18 @@ fn deleting_reports_unknown_ids_per_item_and_deletes_the_others() {
 #[test]
 fn a_deleted_endpoint_is_deleting_for_a_while_then_gone_with_its_enis() {
     let sim = sim();
-    let e = run(sim.create_vpc_endpoint(&create_logs("t1"))).unwrap();
+    let e = run(sim.create_vpc_endpoint(&create_logs("t1"))).unwrap().value;
     sim.clock().advance(Duration::from_secs(60));
     assert!(
         run(sim.delete_vpc_endpoints(std::slice::from_ref(&e.vpc_endpoint_id)))
             .unwrap()
+            .value
             .is_empty()
     );
     assert!(
         run(sim.delete_vpc_endpoints(std::slice::from_ref(&e.vpc_endpoint_id)))
             .unwrap()
+            .value
             .is_empty(),
         "deleting a deleting endpoint again is fine"
     );
@@ -662,7 +682,7 @@ fn a_deleted_endpoint_is_deleting_for_a_while_then_gone_with_its_enis() {
 #[test]
 fn describe_matches_every_filter_given() {
     let sim = instant_sim();
-    let logs = run(sim.create_vpc_endpoint(&create_logs("t1"))).unwrap();
+    let logs = run(sim.create_vpc_endpoint(&create_logs("t1"))).unwrap().value;
     let partner = CreateVpcEndpoint {
         service_name: PARTNER.into(),
         tags: vec![],

@@ -12,7 +12,7 @@ mod world;
 use std::future::Future;
 
 use super::{SimClock, SimConfig, SimEc2};
-use crate::aws::{AuthorizeRules, CreateVpcEndpoint, NewRule, RulePeer};
+use crate::aws::{AuthorizeRules, CreateVpcEndpoint, NewRule, RevokeOwnedRules, RulePeer};
 use crate::model::{Protocol, Snapshot, Tag, tags_from};
 
 pub(super) const LOGS: &str = "com.amazonaws.ap-northeast-1.logs";
@@ -115,6 +115,16 @@ pub(super) fn owner_tags() -> Vec<Tag> {
         ("vpce-rollout.dev/owner", "apps/logs"),
         ("vpce-rollout.dev/uid", OWNER_UID),
     ])
+}
+
+/// Revoking rules of one group, as the controller asks: with its ownership tags.
+pub(super) fn revoke(group_id: &str, egress: bool, rule_ids: &[String]) -> RevokeOwnedRules {
+    RevokeOwnedRules {
+        group_id: group_id.into(),
+        egress,
+        rule_ids: rule_ids.to_vec(),
+        owner_tags: owner_tags(),
+    }
 }
 
 /// The logs endpoint in 1a and 1c with the endpoint group, as the controller creates it.

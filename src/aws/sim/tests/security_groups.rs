@@ -37,7 +37,7 @@ fn authorize_returns_the_created_rules_with_ids_tags_and_descriptions() {
             tcp_443(cidr("10.0.9.0/24"), ""),
         ],
     );
-    let created = run(sim.authorize_security_group_rules(&request)).unwrap();
+    let created = run(sim.authorize_security_group_rules(&request)).unwrap().value;
     assert_eq!(created.len(), 2);
     let by_group = &created[0];
     assert!(by_group.security_group_rule_id.starts_with("sgr-0"));
@@ -241,7 +241,8 @@ fn an_unknown_group_is_invalid_group_not_found_for_authorize_and_revoke() {
         ("InvalidGroup.NotFound", ErrorKind::NotFound)
     );
     assert_eq!(err.message, "The security group 'sg-404' does not exist");
-    let err = run(sim.revoke_security_group_rules("sg-404", false, &["sgr-0existing".into()])).unwrap_err();
+    let err = run(sim.revoke_security_group_rules(&revoke("sg-404", false, &["sgr-0existing".into()])))
+        .unwrap_err();
     assert_eq!(err.code, "InvalidGroup.NotFound");
 }
 
@@ -253,9 +254,10 @@ fn revoking_by_rule_id_removes_exactly_those_rules() {
         false,
         vec![tcp_443(from_group("sg-zabbix"), "")],
     )))
-    .unwrap();
+    .unwrap()
+    .value;
     let id = created[0].security_group_rule_id.clone();
-    run(sim.revoke_security_group_rules("sg-endpoint", false, std::slice::from_ref(&id))).unwrap();
+    run(sim.revoke_security_group_rules(&revoke("sg-endpoint", false, std::slice::from_ref(&id)))).unwrap();
     let ids: Vec<String> = rules_of(&sim, "sg-endpoint")
         .into_iter()
         .map(|r| r.security_group_rule_id)
@@ -270,7 +272,7 @@ fn revoking_an_unknown_rule_id_is_invalid_security_group_rule_id_not_found_and_r
     let sim = instant_sim();
     let before = rules_of(&sim, "sg-endpoint");
     let ids = ["sgr-0existing".to_string(), "sgr-0404".to_string()];
-    let err = run(sim.revoke_security_group_rules("sg-endpoint", false, &ids)).unwrap_err();
+    let err = run(sim.revoke_security_group_rules(&revoke("sg-endpoint", false, &ids))).unwrap_err();
     assert_eq!(
         (err.code.as_str(), err.kind),
         ("InvalidSecurityGroupRuleId.NotFound", ErrorKind::NotFound)
@@ -280,7 +282,7 @@ fn revoking_an_unknown_rule_id_is_invalid_security_group_rule_id_not_found_and_r
         "The security group rule ID 'sgr-0404' does not exist"
     );
     // An ingress rule revoked as egress is not found either.
-    let err = run(sim.revoke_security_group_rules("sg-endpoint", true, &ids[..1])).unwrap_err();
+    let err = run(sim.revoke_security_group_rules(&revoke("sg-endpoint", true, &ids[..1]))).unwrap_err();
     assert_eq!(err.code, "InvalidSecurityGroupRuleId.NotFound");
     assert_eq!(rules_of(&sim, "sg-endpoint"), before);
 }
@@ -333,7 +335,8 @@ fn ip_permissions_always_agree_with_the_rules() {
             tcp_443(cidr("10.0.9.0/24"), "office"),
         ],
     )))
-    .unwrap();
+    .unwrap()
+    .value;
     let perms = group(&sim, "sg-endpoint").ip_permissions;
     assert_eq!(perms.len(), 1, "one permission per protocol and port range");
     let p = &perms[0];
@@ -354,8 +357,8 @@ fn ip_permissions_always_agree_with_the_rules() {
     assert_eq!(p.ip_ranges[0].description.as_deref(), Some("office"));
 
     let ids: Vec<String> = created.into_iter().map(|r| r.security_group_rule_id).collect();
-    run(sim.revoke_security_group_rules("sg-endpoint", false, &ids)).unwrap();
-    run(sim.revoke_security_group_rules("sg-endpoint", false, &["sgr-0existing".into()])).unwrap();
+    run(sim.revoke_security_group_rules(&revoke("sg-endpoint", false, &ids))).unwrap();
+    run(sim.revoke_security_group_rules(&revoke("sg-endpoint", false, &["sgr-0existing".into()]))).unwrap();
     let g = group(&sim, "sg-endpoint");
     assert!(g.ip_permissions.is_empty());
     let egress = &g.ip_permissions_egress[0];

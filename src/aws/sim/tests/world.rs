@@ -215,9 +215,38 @@ fn the_call_log_records_each_call_with_its_virtual_time_and_outcome() {
 }
 
 #[test]
+fn every_call_gets_a_request_id_of_its_own_in_its_answer_its_failure_and_the_call_log() {
+    let sim = instant_sim();
+    let created = run(sim.create_vpc_endpoint(&create_logs("t1"))).unwrap();
+    let refused = run(sim.modify_vpc_endpoint(&ModifyVpcEndpoint {
+        vpc_endpoint_id: "vpce-404".into(),
+        ..Default::default()
+    }))
+    .unwrap_err();
+    sim.inject_error(
+        Ec2Operation::DeleteVpcEndpoints,
+        "RequestLimitExceeded",
+        "Request limit exceeded.",
+        1,
+    );
+    let throttled =
+        run(sim.delete_vpc_endpoints(std::slice::from_ref(&created.value.vpc_endpoint_id))).unwrap_err();
+
+    let logged: Vec<String> = sim.calls().into_iter().map(|c| c.request_id).collect();
+    let answered = [
+        created.request_id.unwrap(),
+        refused.request_id.unwrap(),
+        throttled.request_id.unwrap(),
+    ];
+    assert_eq!(logged, answered);
+    let distinct: std::collections::BTreeSet<&String> = answered.iter().collect();
+    assert_eq!(distinct.len(), 3, "{answered:?}");
+}
+
+#[test]
 fn out_of_band_changes_show_in_the_next_describe_and_are_not_calls() {
     let sim = instant_sim();
-    let e = run(sim.create_vpc_endpoint(&create_logs("t1"))).unwrap();
+    let e = run(sim.create_vpc_endpoint(&create_logs("t1"))).unwrap().value;
     run(sim.modify_vpc_endpoint(&ModifyVpcEndpoint {
         vpc_endpoint_id: e.vpc_endpoint_id.clone(),
         private_dns_enabled: Some(true),
