@@ -249,6 +249,33 @@ impl<T> Receipt<T> {
     }
 }
 
+/// Where CloudTrail records one call: the request id AWS gave it, the account and the region.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CallTrace {
+    pub request_id: Option<String>,
+    /// The account the call was made in, or why it is not known.
+    pub account: Result<String, AccountUnknown>,
+    pub region: Option<String>,
+}
+
+impl fmt::Display for CallTrace {
+    /// `request id 1f0e…, account 123456789012, region ap-northeast-1`; what is unknown says so.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.request_id {
+            Some(id) => write!(f, "request id {id}")?,
+            None => f.write_str("no request id")?,
+        }
+        match &self.account {
+            Ok(account) => write!(f, ", account {account}")?,
+            Err(why) => write!(f, ", account unknown ({why})")?,
+        }
+        match &self.region {
+            Some(region) => write!(f, ", region {region}"),
+            None => f.write_str(", region unknown"),
+        }
+    }
+}
+
 /// The account a port acts in could not be learned (STS unreachable, no credentials yet). Only
 /// the audit trail needs the account, so this never stops a rollout: the Events and log lines
 /// say the account is unknown, and why.

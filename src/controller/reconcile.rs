@@ -30,6 +30,7 @@ use super::writes;
 use crate::api::conditions::{ConditionReason, ConditionType, find_condition};
 use crate::api::{FINALIZER, InterfaceEndpoint, RolloutPhase};
 use crate::aws::{Ec2Error, Ec2Provider};
+use crate::engine::audit::{MutationCall, MutationOutcome};
 use crate::engine::{self, ReconcileRequest};
 use crate::plan::{self, Timing};
 
@@ -216,8 +217,8 @@ async fn reconcile_object<P: Ec2Provider>(
         now,
     };
     let outcome = engine::reconcile(&*ec2, &request, &ctx.timing).await;
-    for action in &outcome.performed {
-        tracing::info!(?action, "performed");
+    for call in &outcome.mutations {
+        log_mutation(call);
     }
     let written = report_status(&api, obj, ctx, &key, &outcome.status, &outcome.events).await?;
     tracing::debug!(
@@ -276,6 +277,49 @@ async fn report_status<P: Ec2Provider>(
     writes::publish_events(&ctx.recorder, obj, events).await;
     ctx.metrics.set_phase(key, status.phase);
     Ok(written)
+}
+
+/// One line per AWS mutation call, with what finds it in CloudTrail as fields (`request_id`,
+/// `account`, `region`), inside the reconcile span that names the object.
+fn log_mutation(call: &MutationCall) {
+    let trace = &call.trace;
+    let request_id = trace.request_id.as_deref().unwrap_or("none");
+    let account = match &trace.account {
+        Ok(account) => account.clone(),
+        Err(why) => format!("unknown ({why})"),
+    };
+    let region = trace.region.as_deref().unwrap_or("unknown");
+    match &call.outcome {
+        MutationOutcome::Made => tracing::info!(
+            operation = %call.operation,
+            target = call.target(),
+            action = ?call.action,
+            request_id,
+            account,
+            region,
+            "AWS change made"
+        ),
+        MutationOutcome::AlreadyInPlace(error) => tracing::info!(
+            operation = %call.operation,
+            target = call.target(),
+            action = ?call.action,
+            request_id,
+            account,
+            region,
+            code = %error.code,
+            "AWS change already in place"
+        ),
+        MutationOutcome::Failed(error) => tracing::warn!(
+            operation = %call.operation,
+            target = call.target(),
+            action = ?call.action,
+            request_id,
+            account,
+            region,
+            %error,
+            "AWS change failed"
+        ),
+    }
 }
 
 fn invalid_spec(status: &crate::api::InterfaceEndpointStatus) -> bool {

@@ -111,6 +111,7 @@ fn action_of(reason: EventReason) -> &'static str {
         EventReason::EndpointCreated => "CreateVpcEndpoint",
         EventReason::EndpointModified
         | EventReason::PrivateDnsEnabled
+        | EventReason::PrivateDnsDisabled
         | EventReason::ForcedWithBlockedClients => "ModifyVpcEndpoint",
         EventReason::RulesAuthorized => "AuthorizeSecurityGroupRules",
         EventReason::RulesRevoked => "RevokeSecurityGroupRules",

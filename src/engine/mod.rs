@@ -11,13 +11,18 @@
 //! - plan (pure): [`plan::decide`] picks the next step.
 //! - act (EC2, writes): [`act`] performs the decision's actions in order, stopping at the first
 //!   failure. Results that are facts (the new endpoint's id) go into the status through pure
-//!   functions of [`plan::status`]; a failure is reported by [`plan::report_failure`].
+//!   functions of [`plan::status`]; a failure is reported by [`plan::report_failure`]. Every
+//!   mutation call is recorded with its request id, account and region ([`audit`]): each call
+//!   that succeeded gets its Event, the pass's outcome lists them all for the log.
 //!
 //! The caller (the controller, the demo, the tests) writes `status`, records `events`,
 //! requeues, removes the finalizer when `finalized`, and backs off on `error`. The time comes
 //! from the request, so a simulated clock drives everything in tests and the demo.
 
 mod act;
+pub mod audit;
+#[cfg(test)]
+mod audit_tests;
 pub mod incident;
 #[cfg(test)]
 mod tests;
@@ -29,8 +34,9 @@ use k8s_openapi::jiff::Timestamp;
 use crate::analysis;
 use crate::api::{InterfaceEndpointSpec, InterfaceEndpointStatus, Owner};
 use crate::aws::observe::{ObserveScope, observe_vpc};
-use crate::aws::{Ec2, Ec2Error, Ec2Operation, ErrorKind};
-use crate::plan::{self, Action, EventNote, EventReason, PlanInput, Timing};
+use crate::aws::{AccountUnknown, Ec2, Ec2Error, Ec2Operation, ErrorKind};
+use crate::plan::{self, Action, EventNote, PlanInput, Timing};
+use audit::{MutationCall, Trail};
 
 /// One object, as the controller sees it.
 #[derive(Clone, Debug)]
@@ -62,6 +68,9 @@ pub struct ReconcileOutcome {
     /// The actions performed (all of the decision's, or those before the failure), for logs
     /// and the demo.
     pub performed: Vec<Action>,
+    /// Every AWS mutation call of the pass, in order, with its request id, account and region
+    /// (the audit trail; the controller logs each).
+    pub mutations: Vec<MutationCall>,
 }
 
 /// One reconcile pass. Never panics on AWS input; every failure ends up in the outcome.
@@ -78,7 +87,7 @@ pub async fn reconcile<E: Ec2>(ec2: &E, request: &ReconcileRequest<'_>, timing: 
     let region = ec2.region();
     let world = match observe_vpc(ec2, vpc_id, scope).await {
         Ok(world) => world,
-        Err(error) => return failed(request, error, timing, Vec::new(), Vec::new()),
+        Err(error) => return failed(request, error, timing, None, Vec::new()),
     };
 
     // analyse and plan: pure.
@@ -101,19 +110,17 @@ pub async fn reconcile<E: Ec2>(ec2: &E, request: &ReconcileRequest<'_>, timing: 
     let decision = plan::decide(&input, timing);
 
     // act: EC2 writes, in order, stopping at the first failure.
+    // Asked only when something is to be changed (the port caches it).
+    let account = if decision.actions.is_empty() {
+        Err(AccountUnknown("no change was made".into()))
+    } else {
+        ec2.account().await
+    };
+    let mut trail = Trail::new(spec, account, region);
     let mut status = decision.status;
-    let mut events = decision.events;
     for (done, action) in decision.actions.iter().enumerate() {
-        match act::perform(ec2, action, owner).await {
-            Ok(act::Performed::Created(endpoint)) => {
-                plan::status::record_created(&mut status, &endpoint);
-                for event in events
-                    .iter_mut()
-                    .filter(|e| e.reason == EventReason::EndpointCreated)
-                {
-                    *event = plan::events::endpoint_created(&endpoint);
-                }
-            }
+        match act::perform(ec2, action, owner, &mut trail).await {
+            Ok(act::Performed::Created(endpoint)) => plan::status::record_created(&mut status, &endpoint),
             Ok(act::Performed::Authorized(requests)) => {
                 for request in &requests {
                     plan::status::record_authorized(&mut status, request);
@@ -122,16 +129,15 @@ pub async fn reconcile<E: Ec2>(ec2: &E, request: &ReconcileRequest<'_>, timing: 
             Ok(act::Performed::Deleted(id)) => plan::status::record_deleting(&mut status, &id),
             Ok(act::Performed::Done) => {}
             Err(error) => {
-                // The actions before this one did happen: their Events are not lost.
-                let completed = &decision.actions[..done];
-                let notes = completed
-                    .iter()
-                    .filter_map(|a| plan::events::for_action(a, spec))
-                    .collect();
-                return failed(request, error, timing, notes, completed.to_vec());
+                // The calls before this one did happen, batch by batch: their Events are kept.
+                let completed = decision.actions[..done].to_vec();
+                return failed(request, error, timing, Some(trail), completed);
             }
         }
     }
+    // The planned Events of the actions give way to one per call made, with its trace.
+    let mut events = decision.events;
+    events.splice(decision.action_events, trail.events);
     ReconcileOutcome {
         status,
         events,
@@ -139,19 +145,32 @@ pub async fn reconcile<E: Ec2>(ec2: &E, request: &ReconcileRequest<'_>, timing: 
         finalized: decision.finalized,
         error: None,
         performed: decision.actions,
+        mutations: trail.calls,
     }
 }
 
-/// The outcome of a pass that an EC2 failure stopped.
+/// The outcome of a pass that an EC2 failure stopped; `trail` holds the mutation calls made
+/// before (and the one that failed), `None` when observing failed.
 fn failed(
     request: &ReconcileRequest<'_>,
     error: Ec2Error,
     timing: &Timing,
-    mut events: Vec<EventNote>,
+    trail: Option<Trail<'_>>,
     performed: Vec<Action>,
 ) -> ReconcileOutcome {
     let report = plan::report_failure(request.status, request.generation, &error, request.now, timing);
-    events.extend(report.events);
+    let (mut events, mutations, trace) = match trail {
+        Some(trail) => {
+            let trace = trail.trace_of_failure(&error).cloned();
+            (trail.events, trail.calls, trace)
+        }
+        None => (Vec::<EventNote>::new(), Vec::new(), None),
+    };
+    // The failed mutation is in CloudTrail too (with its errorCode): its Event says where.
+    events.extend(report.events.into_iter().map(|note| match &trace {
+        Some(trace) => plan::events::traced(note, trace),
+        None => note,
+    }));
     // A ClientToken already used with other parameters is an expected wait (the endpoint is
     // looked for by its tags next time), not an error to back off from.
     let expected =
@@ -163,5 +182,6 @@ fn failed(
         finalized: false,
         error: (!expected).then_some(error),
         performed,
+        mutations,
     }
 }

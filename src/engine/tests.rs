@@ -25,19 +25,19 @@ use crate::plan::{Action, EventNote, EventReason, Timing, location};
 /// One object reconciled against one simulated world, the way the controller would: pick the
 /// region's EC2 port, write the status, record the Events, wait the requeue (or a backoff after
 /// an error).
-struct Harness {
+pub(super) struct Harness {
     /// The home region's world (`incident::REGION`).
-    sim: Arc<SimEc2>,
+    pub(super) sim: Arc<SimEc2>,
     /// The home world, and an empty one for any other region.
     regions: SimProvider,
     spec: InterfaceEndpointSpec,
     owner: Owner,
-    status: InterfaceEndpointStatus,
-    deleting: bool,
+    pub(super) status: InterfaceEndpointStatus,
+    pub(super) deleting: bool,
     finalized: bool,
     timing: Timing,
-    events: Vec<EventNote>,
-    phases: Vec<RolloutPhase>,
+    pub(super) events: Vec<EventNote>,
+    pub(super) phases: Vec<RolloutPhase>,
     /// Check after every pass that no client whose DNS answer can lead it to the endpoint
     /// lost its path ([`Harness::check_no_client_loses_its_path`]).
     watch_paths: bool,
@@ -46,7 +46,7 @@ struct Harness {
 }
 
 impl Harness {
-    fn new(endpoint_ingress: RemediationMode) -> Self {
+    pub(super) fn new(endpoint_ingress: RemediationMode) -> Self {
         Self::on(SimEc2::new(&incident::world(), SimClock::new()), endpoint_ingress)
     }
 
@@ -68,7 +68,7 @@ impl Harness {
         }
     }
 
-    async fn pass(&mut self) -> ReconcileOutcome {
+    pub(super) async fn pass(&mut self) -> ReconcileOutcome {
         let request = ReconcileRequest {
             spec: &self.spec,
             generation: Some(1),
@@ -98,7 +98,7 @@ impl Harness {
     }
 
     /// Runs passes until `phase`, failing with the phase history after `max` passes.
-    async fn run_until(&mut self, phase: RolloutPhase, max: usize) {
+    pub(super) async fn run_until(&mut self, phase: RolloutPhase, max: usize) {
         for _ in 0..max {
             if self.pass().await.status.phase == phase {
                 return;
@@ -109,7 +109,7 @@ impl Harness {
 
     /// Runs deletion passes until the finalizer may go, failing with the phase history after
     /// `max` passes.
-    async fn run_until_finalized(&mut self, max: usize) {
+    pub(super) async fn run_until_finalized(&mut self, max: usize) {
         for _ in 0..max {
             self.pass().await;
             if self.finalized {
@@ -120,7 +120,7 @@ impl Harness {
     }
 
     /// The spec was edited: the controller wakes at once (no requeue wait).
-    fn edit(&mut self, edit: impl FnOnce(&mut InterfaceEndpointSpec)) {
+    pub(super) fn edit(&mut self, edit: impl FnOnce(&mut InterfaceEndpointSpec)) {
         edit(&mut self.spec);
     }
 
@@ -189,7 +189,7 @@ impl Harness {
             .collect()
     }
 
-    fn owned_rules(&self) -> Vec<SecurityGroupRule> {
+    pub(super) fn owned_rules(&self) -> Vec<SecurityGroupRule> {
         self.sim
             .snapshot()
             .security_group_rules
@@ -202,7 +202,7 @@ impl Harness {
         self.sim.mutations().iter().filter(|c| c.operation == op).count()
     }
 
-    fn event_reasons(&self) -> Vec<EventReason> {
+    pub(super) fn event_reasons(&self) -> Vec<EventReason> {
         self.events.iter().map(|e| e.reason).collect()
     }
 
@@ -232,7 +232,7 @@ fn admits_zabbix(rule: &SecurityGroupRule) -> bool {
         && rule.referenced_group_info.as_ref().map(|g| g.group_id.as_str()) == Some(SG_ZABBIX)
 }
 
-async fn ready_in(mode: RemediationMode) -> Harness {
+pub(super) async fn ready_in(mode: RemediationMode) -> Harness {
     let mut h = Harness::new(mode);
     h.run_until(RolloutPhase::Ready, 40).await;
     h

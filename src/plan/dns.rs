@@ -249,9 +249,9 @@ fn enable<'a>(
 
     let mut step = Step::new(input, RolloutPhase::EnablingPrivateDns, timing.after_change);
     // EC2 applies the modification asynchronously; until the endpoint reports it, asking again
-    // is harmless (same request), but the Events were recorded the first time.
+    // is harmless (same request). Each call gets its own Event (the audit trail has no gaps);
+    // what the pass observed is said the first time only.
     let first = input.status.phase != RolloutPhase::EnablingPrivateDns;
-    step.quiet_actions = !first;
     let rules_now = if access.blocked > 0 {
         access.rules_now()
     } else {
@@ -367,10 +367,11 @@ mod tests {
 
         let again = decide(&input(&world, &analysis, &d.status), &timing());
         assert_eq!(dns_modify(&again), Some(true), "asks again until EC2 reports it");
-        assert!(
-            again.events.is_empty(),
-            "but records the Event once: {:?}",
-            again.events
+        let reasons: Vec<EventReason> = again.events.iter().map(|e| e.reason).collect();
+        assert_eq!(
+            reasons,
+            [EventReason::PrivateDnsEnabled],
+            "each call is in the audit trail, nothing else is said again"
         );
     }
 

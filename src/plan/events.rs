@@ -1,7 +1,8 @@
 //! Events: one per change, never one per resync.
 //!
-//! Two sources: the actions of a decision (one Event per action, recorded once it succeeded:
-//! [`for_action`]), and transitions between the previous and the next status
+//! Two sources: the actions of a decision (one Event per action as planned: [`for_action`]; the
+//! engine records one per AWS call it made, with the call's request id, account and region:
+//! [`for_call`], the audit trail), and transitions between the previous and the next status
 //! ([`transitions`]: the endpoint became available, clients became blocked, a plan waits for
 //! approval, the rollout became Ready, Degraded or Failed). Comparing statuses makes Events
 //! idempotent: a resync that changes nothing records nothing.
@@ -14,6 +15,7 @@ use super::wording::{count, peer_text, port_range, with_more};
 use super::{Action, EventNote, EventReason};
 use crate::api::conditions::{ConditionType, find_condition};
 use crate::api::{InterfaceEndpointSpec, InterfaceEndpointStatus, RolloutPhase};
+use crate::aws::CallTrace;
 use crate::model::VpcEndpoint;
 
 fn note(reason: EventReason, warning: bool, message: String) -> EventNote {
@@ -22,6 +24,19 @@ fn note(reason: EventReason, warning: bool, message: String) -> EventNote {
         warning,
         message,
     }
+}
+
+/// The Event for one AWS call that succeeded (`action` is that call: one batch of a multi-batch
+/// action), ending with where CloudTrail has it.
+pub fn for_call(action: &Action, spec: &InterfaceEndpointSpec, trace: &CallTrace) -> Option<EventNote> {
+    for_action(action, spec).map(|note| traced(note, trace))
+}
+
+/// `note`, its message ending with where CloudTrail has the call it reports (a mutation that
+/// succeeded, or the one whose failure it reports).
+pub fn traced(mut note: EventNote, trace: &CallTrace) -> EventNote {
+    note.message = format!("{} ({trace})", note.message);
+    note
 }
 
 /// The Event for an action that succeeded.
@@ -47,8 +62,15 @@ pub fn for_action(action: &Action, spec: &InterfaceEndpointSpec) -> Option<Event
                     modify.vpc_endpoint_id, spec.vpc_id
                 ),
             )),
-            // Only ever because the spec says so; the condition says it, no Event needed.
-            Some(false) => None,
+            Some(false) => Some(note(
+                EventReason::PrivateDnsDisabled,
+                false,
+                format!(
+                    "Disabled private DNS on {}, as spec.privateDns.enabled asks: the service's name \
+                     resolves to its public endpoint again in {}",
+                    modify.vpc_endpoint_id, spec.vpc_id
+                ),
+            )),
             None => {
                 let mut parts = Vec::new();
                 for (what, ids) in [
@@ -139,8 +161,8 @@ pub fn for_action(action: &Action, spec: &InterfaceEndpointSpec) -> Option<Event
 }
 
 /// The EndpointCreated Event once EC2 has answered with the endpoint.
-pub fn endpoint_created(endpoint: &VpcEndpoint) -> EventNote {
-    note(
+pub fn endpoint_created(endpoint: &VpcEndpoint, trace: &CallTrace) -> EventNote {
+    let created = note(
         EventReason::EndpointCreated,
         false,
         format!(
@@ -150,7 +172,8 @@ pub fn endpoint_created(endpoint: &VpcEndpoint) -> EventNote {
             endpoint.vpc_id,
             endpoint.subnet_ids.join(", ")
         ),
-    )
+    );
+    traced(created, trace)
 }
 
 fn reason_of(status: &InterfaceEndpointStatus, t: ConditionType) -> Option<&str> {

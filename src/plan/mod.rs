@@ -130,6 +130,8 @@ pub enum EventReason {
     Degraded,
     RulesRevoked,
     EndpointDeleted,
+    /// Private DNS was turned off (only ever because `spec.privateDns.enabled` is false).
+    PrivateDnsDisabled,
     /// The spec does not fit the AWS world, or AWS refused a call.
     Failed,
     /// Private DNS was enabled although clients are blocked (`spec.privateDns.force`).
@@ -154,6 +156,7 @@ impl EventReason {
             Self::Degraded => "Degraded",
             Self::RulesRevoked => "RulesRevoked",
             Self::EndpointDeleted => "EndpointDeleted",
+            Self::PrivateDnsDisabled => "PrivateDnsDisabled",
             Self::Failed => "Failed",
             Self::ForcedWithBlockedClients => "ForcedWithBlockedClients",
             Self::EndpointModified => "EndpointModified",
@@ -179,6 +182,10 @@ pub struct Decision {
     pub status: InterfaceEndpointStatus,
     /// Events to record once the actions succeeded.
     pub events: Vec<EventNote>,
+    /// Where in `events` the actions' Events are (one per action, as planned). The engine
+    /// replaces them with one per AWS call it made, each with the call's request id, account
+    /// and region ([`events::for_call`]): the audit trail.
+    pub action_events: std::ops::Range<usize>,
     /// When to reconcile again (an expected wait is not an error).
     pub requeue: Duration,
     /// Deletion is complete: the finalizer may be removed.
@@ -263,9 +270,6 @@ fn rollout<'a>(input: &PlanInput<'a>, timing: &Timing) -> Step<'a> {
 pub(crate) struct Step<'a> {
     pub phase: RolloutPhase,
     pub actions: Vec<Action>,
-    /// The actions repeat the previous pass's (waiting for EC2 to apply them): their Events
-    /// were recorded then.
-    pub quiet_actions: bool,
     pub requeue: Duration,
     /// Events that are not action results nor phase transitions (e.g. an out-of-band change).
     pub events: Vec<EventNote>,
@@ -295,7 +299,6 @@ impl<'a> Step<'a> {
         Self {
             phase,
             actions: Vec::new(),
-            quiet_actions: false,
             requeue,
             events: Vec::new(),
             conditions: Conditions::default(),

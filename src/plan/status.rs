@@ -118,18 +118,19 @@ pub(crate) fn finish(input: &PlanInput<'_>, step: Step<'_>) -> Decision {
         notes.retain(|e| e.reason != super::EventReason::ClientsBlocked);
     }
     notes.extend(step.events);
-    if !step.quiet_actions {
-        notes.extend(
-            step.actions
-                .iter()
-                .filter_map(|a| events::for_action(a, input.spec)),
-        );
-    }
+    let first_action_event = notes.len();
+    notes.extend(
+        step.actions
+            .iter()
+            .filter_map(|a| events::for_action(a, input.spec)),
+    );
+    let action_events = first_action_event..notes.len();
     notes.extend(transitions.outcome);
     Decision {
         actions: step.actions,
         status: next,
         events: notes,
+        action_events,
         requeue: step.requeue,
         finalized: step.finalized,
     }

@@ -21,6 +21,17 @@ use crate::moto::{REGION, moto};
 
 const PATIENCE: Duration = Duration::from_secs(90);
 
+/// The EC2 actions that change something (what the audit trail must cover).
+const MUTATIONS: [&str; 7] = [
+    "CreateVpcEndpoint",
+    "ModifyVpcEndpoint",
+    "DeleteVpcEndpoints",
+    "AuthorizeSecurityGroupIngress",
+    "AuthorizeSecurityGroupEgress",
+    "RevokeSecurityGroupIngress",
+    "RevokeSecurityGroupEgress",
+];
+
 /// The binary, running until dropped; its log goes to a file that failing tests print.
 struct Binary {
     child: Child,
@@ -192,6 +203,8 @@ async fn the_binary_rolls_out_the_incident_on_moto_with_approval_drift_restart_a
     let ns = "platform-network";
     create_namespace(&client, ns).await;
     let bench = MotoBench::incident().await;
+    // What moto served to build the world is not the controller's.
+    let setup = bench.account.served_requests().len();
     let log = std::env::temp_dir().join(format!("vpce-rollout-e2e-{}.log", std::process::id()));
     let binary = Binary::start(&kubeconfig, &bench, log.clone());
     binary.wait_ready().await;
@@ -320,6 +333,43 @@ async fn the_binary_rolls_out_the_incident_on_moto_with_approval_drift_restart_a
         ],
     )
     .await;
+    // The audit trail: every change moto made for the controller has an Event and a log line
+    // carrying the request id moto answered it with, the account and the region.
+    let changes: Vec<(String, String)> = bench
+        .account
+        .served_requests()
+        .into_iter()
+        .skip(setup)
+        .filter(|r| r.status == 200 && MUTATIONS.contains(&r.action.as_str()))
+        .map(|r| (r.action, r.request_id.expect("moto answers with a request id")))
+        .collect();
+    assert!(changes.len() >= 3, "create, authorize, private DNS: {changes:?}");
+    let trace = |id: &str| format!("request id {id}, account {}, region {REGION}", bench.account.id);
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let notes = harness::event_notes(&client, ns, name).await;
+        let missing: Vec<&(String, String)> = changes
+            .iter()
+            .filter(|(_, id)| !notes.iter().any(|n| n.contains(&trace(id))))
+            .collect();
+        if missing.is_empty() {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "no Event for {missing:?} in {notes:#?}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let logged = binary.log();
+    for (action, id) in &changes {
+        assert!(
+            logged.lines().any(|l| l.contains("AWS change made")
+                && l.contains(id.as_str())
+                && l.contains(action.as_str())),
+            "no log line for {action} {id}"
+        );
+    }
     let table = kubectl(&kubeconfig, &["-n", ns, "get", "vpce"], None);
     let header: Vec<&str> = table.lines().next().unwrap().split_whitespace().collect();
     assert_eq!(
@@ -443,9 +493,10 @@ async fn the_binary_rolls_out_the_incident_on_moto_with_approval_drift_restart_a
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     let log = binary.log();
+    // The audit trail's lines, one per AWS change, each with the action asked for.
     let performed: Vec<&str> = log[log_before..]
         .lines()
-        .filter(|l| l.contains("performed"))
+        .filter(|l| l.contains("AWS change made"))
         .collect();
     let position = |what: &str| {
         performed

@@ -118,6 +118,15 @@ pub async fn assert_events(client: &kube::Client, namespace: &str, name: &str, r
     }
 }
 
+/// The notes of the Events recorded about `name`, oldest first.
+pub async fn event_notes(client: &kube::Client, namespace: &str, name: &str) -> Vec<String> {
+    events_about(client, namespace, name)
+        .await
+        .into_iter()
+        .filter_map(|e| e.note)
+        .collect()
+}
+
 /// How many times an Event with `reason` was recorded about `name`, counting series.
 pub async fn event_count(client: &kube::Client, namespace: &str, name: &str, reason: &str) -> i32 {
     events_about(client, namespace, name)

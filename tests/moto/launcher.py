@@ -31,6 +31,10 @@ Test support (not EC2 behaviour):
 
 - Accounts: a request signed with a 12-digit access key id runs in that account, so every test
   gets a world of its own on one server.
+- Requests served: ``GET /_vpce-rollout/requests?account=<id>`` answers, as JSON, every request
+  of that account so far: ``[{"action", "status", "requestId"}]``, the request id being the one
+  the answer carried (``x-amzn-requestid``), so that a test can check what the controller
+  recorded against what the server said.
 - Faults: ``POST /_vpce-rollout/faults`` with JSON ``{"account", "action", "code", "message",
   "status", "count"}`` makes the next ``count`` calls of ``action`` in ``account`` fail with that
   EC2 error (e.g. RequestLimitExceeded/503, UnauthorizedOperation/403). With ``"page"`` instead
@@ -53,6 +57,7 @@ import uuid
 
 PENDING_SECONDS = 1.0
 FAULTS_PATH = "/_vpce-rollout/faults"
+REQUESTS_PATH = "/_vpce-rollout/requests"
 
 # Every gap the launcher closes, by name. `--without NAME,...` leaves some open, `--stock` all,
 # to check that a wire test fails without its patch.
@@ -627,16 +632,48 @@ def error_response(start_response, fault):
     return [body]
 
 
+class Served:
+    """Every request answered, per account: its action, HTTP status and request id."""
+
+    def __init__(self):
+        self.lock = threading.Lock()
+        self.by_account = {}
+
+    def recording(self, start_response, account, action):
+        def start(status, headers, exc_info=None):
+            request_id = next((v for k, v in headers if k.lower() == "x-amzn-requestid"), None)
+            with self.lock:
+                self.by_account.setdefault(account, []).append(
+                    {"action": action, "status": int(status.split()[0]), "requestId": request_id}
+                )
+            if exc_info is None:
+                return start_response(status, headers)
+            return start_response(status, headers, exc_info)
+
+        return start
+
+    def answer(self, environ, start_response):
+        account = urllib.parse.parse_qs(environ.get("QUERY_STRING", "")).get("account", [""])[0]
+        with self.lock:
+            body = json.dumps(self.by_account.get(account, [])).encode()
+        start_response("200 OK", [("Content-Type", "application/json"), ("Content-Length", str(len(body)))])
+        return [body]
+
+
 class TestSupport:
-    """WSGI middleware: per-access-key accounts, the fault endpoint, injected faults."""
+    """WSGI middleware: per-access-key accounts, the fault endpoint, injected faults, the
+    record of requests served."""
 
     def __init__(self, app, faults):
         self.app = app
         self.faults = faults
+        self.served = Served()
 
     def __call__(self, environ, start_response):
         if environ.get("PATH_INFO") == FAULTS_PATH:
             return self.control(environ, start_response)
+        if environ.get("PATH_INFO") == REQUESTS_PATH:
+            return self.served.answer(environ, start_response)
         account = None
         match = CREDENTIAL.search(environ.get("HTTP_AUTHORIZATION", ""))
         if match and re.fullmatch(r"\d{12}", match.group(1)):
@@ -647,6 +684,7 @@ class TestSupport:
         environ["wsgi.input"] = io.BytesIO(body)
         action = urllib.parse.parse_qs(body.decode("utf-8", "replace")).get("Action", [None])[0]
         if account and action:
+            start_response = self.served.recording(start_response, account, action)
             fault = self.faults.take(account, action)
             if fault:
                 return error_response(start_response, fault)

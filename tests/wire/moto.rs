@@ -179,23 +179,52 @@ impl Account {
 
     fn post_fault(&self, fault: serde_json::Value) {
         let body = fault.to_string();
-        let mut stream = TcpStream::connect(("127.0.0.1", moto().port)).expect("connect to moto");
-        // A launcher that stopped answering fails the test instead of hanging the run.
-        let limit = Some(Duration::from_secs(30));
-        stream.set_read_timeout(limit).expect("read timeout");
-        stream.set_write_timeout(limit).expect("write timeout");
-        write!(
-            stream,
+        let response = control(&format!(
             "POST /_vpce-rollout/faults HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n\
              Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
             body.len()
-        )
-        .expect("send fault");
-        let mut response = String::new();
-        stream.read_to_string(&mut response).expect("read fault answer");
+        ));
         assert!(
             response.lines().next().is_some_and(|l| l.contains(" 204")),
             "the launcher refused the fault: {response}"
         );
     }
+
+    /// Every request of this account the launcher answered so far, with the request id its
+    /// answer carried: what the server said, to check the controller's audit trail against.
+    pub fn served_requests(&self) -> Vec<ServedRequest> {
+        let response = control(&format!(
+            "GET /_vpce-rollout/requests?account={} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n",
+            self.id
+        ));
+        let (head, body) = response.split_once("\r\n\r\n").expect("an HTTP answer");
+        assert!(head.starts_with("HTTP/1.1 200"), "{head}");
+        serde_json::from_str(body).unwrap_or_else(|e| panic!("{e}: {body}"))
+    }
+}
+
+/// One request the launcher answered.
+#[derive(Debug, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ServedRequest {
+    pub action: String,
+    pub status: u16,
+    pub request_id: Option<String>,
+}
+
+/// One exchange with the launcher's test-support endpoints.
+fn control(request: &str) -> String {
+    let mut stream = TcpStream::connect(("127.0.0.1", moto().port)).expect("connect to moto");
+    // A launcher that stopped answering fails the test instead of hanging the run.
+    let limit = Some(Duration::from_secs(30));
+    stream.set_read_timeout(limit).expect("read timeout");
+    stream.set_write_timeout(limit).expect("write timeout");
+    stream
+        .write_all(request.as_bytes())
+        .expect("send to the launcher");
+    let mut response = String::new();
+    stream
+        .read_to_string(&mut response)
+        .expect("read the launcher's answer");
+    response
 }

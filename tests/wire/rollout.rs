@@ -12,7 +12,7 @@ use vpce_rollout::api::{
 use vpce_rollout::aws::observe::{ObserveScope, observe_vpc};
 use vpce_rollout::aws::{Ec2, EndpointFilter, RuleFilter, RulePeer};
 use vpce_rollout::engine::{ReconcileOutcome, ReconcileRequest, reconcile};
-use vpce_rollout::plan::Timing;
+use vpce_rollout::plan::{EventNote, Timing};
 
 use crate::bench::{Bench, MotoBench, logs_service};
 use crate::contract::owner;
@@ -37,6 +37,7 @@ struct Rollout<'a> {
     status: InterfaceEndpointStatus,
     deleting: bool,
     phases: Vec<RolloutPhase>,
+    events: Vec<EventNote>,
 }
 
 impl Rollout<'_> {
@@ -52,6 +53,7 @@ impl Rollout<'_> {
         let outcome = reconcile(self.bench.port(), &request, &quick_timing()).await;
         self.status = outcome.status.clone();
         self.phases.push(outcome.status.phase);
+        self.events.extend(outcome.events.iter().cloned());
         let wait = outcome.requeue.unwrap_or(Duration::from_millis(500));
         tokio::time::sleep(wait.min(Duration::from_secs(1))).await;
         outcome
@@ -85,6 +87,8 @@ async fn the_incident_rolls_out_on_the_wire_and_cleans_up_only_its_own_rules() {
     let foreign_rule = b
         .foreign_https_ingress("endpoint-sg", RulePeer::Group(b.id("lambda-sg")))
         .await;
+    // What moto served to set the world up is not the controller's.
+    let setup = b.account.served_requests().len();
 
     let spec = InterfaceEndpointSpec {
         vpc_id: b.id("main"),
@@ -110,6 +114,7 @@ async fn the_incident_rolls_out_on_the_wire_and_cleans_up_only_its_own_rules() {
         status: InterfaceEndpointStatus::default(),
         deleting: false,
         phases: Vec::new(),
+        events: Vec::new(),
     };
 
     // Create: the endpoint exists, private DNS off, before anything else happens.
@@ -183,4 +188,58 @@ async fn the_incident_rolls_out_on_the_wire_and_cleans_up_only_its_own_rules() {
             .all(|e| matches!(e.state_lower().as_str(), "deleting" | "deleted")),
         "{gone:?}"
     );
+
+    // The audit trail: every change moto made has an Event carrying the request id moto
+    // answered it with, the account and the region; and no Event names an id moto never gave.
+    let mutations = [
+        "CreateVpcEndpoint",
+        "ModifyVpcEndpoint",
+        "DeleteVpcEndpoints",
+        "AuthorizeSecurityGroupIngress",
+        "AuthorizeSecurityGroupEgress",
+        "RevokeSecurityGroupIngress",
+        "RevokeSecurityGroupEgress",
+    ];
+    let changes: Vec<(String, String)> = b
+        .account
+        .served_requests()
+        .into_iter()
+        .skip(setup)
+        .filter(|r| mutations.contains(&r.action.as_str()) && r.status == 200)
+        .map(|r| {
+            (
+                r.action,
+                r.request_id.expect("moto answers with x-amzn-requestid"),
+            )
+        })
+        .collect();
+    let actions: Vec<&str> = changes.iter().map(|(a, _)| a.as_str()).collect();
+    for expected in [
+        "CreateVpcEndpoint",
+        "AuthorizeSecurityGroupIngress",
+        "ModifyVpcEndpoint",
+        "DeleteVpcEndpoints",
+    ] {
+        assert!(actions.contains(&expected), "{actions:?}");
+    }
+    let trace = format!("account {}, region us-east-1", b.account.id);
+    for (action, request_id) in &changes {
+        let recorded: Vec<&EventNote> = rollout
+            .events
+            .iter()
+            .filter(|e| e.message.contains(&format!("request id {request_id}, {trace}")))
+            .collect();
+        assert_eq!(
+            recorded.len(),
+            1,
+            "{action} {request_id}: one Event with moto's request id; events {:#?}",
+            rollout.events
+        );
+    }
+    let traced = rollout
+        .events
+        .iter()
+        .filter(|e| e.message.contains("request id "))
+        .count();
+    assert_eq!(traced, changes.len(), "{:#?}", rollout.events);
 }
