@@ -356,3 +356,45 @@ fn each_describe_output_can_be_its_own_snapshot_file_with_the_same_verdicts() {
         )
     );
 }
+
+#[test]
+fn a_manifest_kubectl_would_refuse_or_read_otherwise_exits_1_naming_the_field() {
+    let typo_with_repeated_key = incident_manifest()
+        .replace(
+            "  namespace: monitoring",
+            "  namespace: monitoring\n  annotations:\n    owner: a\n    owner: b",
+        )
+        .replace("endpointIngress: Approval", "endpointIngres: Approval");
+    let unquoted_off = incident_manifest().replace("endpointIngress: Approval", "endpointIngress: Off");
+    let rows = [
+        (
+            "repeated-key.yaml",
+            typo_with_repeated_key,
+            "metadata.annotations: key `owner` is given twice (kubectl refuses that: which one \
+             would count is unclear) at line 8 column 5",
+        ),
+        (
+            "typo.yaml",
+            incident_manifest().replace("endpointIngress: Approval", "endpointIngres: Approval"),
+            "unknown field spec.remediation.endpointIngres",
+        ),
+        (
+            "unquoted-off.yaml",
+            unquoted_off,
+            "spec.remediation.endpointIngress: invalid type: boolean `false`, expected string or \
+             map (kubectl reads an unquoted Off as the boolean false, as YAML 1.1 does: quote it, \
+             \"Off\")",
+        ),
+    ];
+    for (name, text, want) in rows {
+        let manifest = scratch(name, &text);
+        let out = plan(&manifest, &fixture("incident-snapshot.json"), &[]);
+        assert_eq!(out.status.code(), Some(1), "{name}: {}", stdout(&out));
+        assert!(stdout(&out).is_empty(), "{name}");
+        assert_eq!(
+            stderr(&out),
+            format!("error: {}: {want}\n", manifest.display()),
+            "{name}"
+        );
+    }
+}

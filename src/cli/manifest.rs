@@ -9,6 +9,7 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use serde::Deserialize;
 use serde_json::Value;
 
+use super::kubectl_yaml;
 use crate::api::{GROUP, InterfaceEndpointSpec, Owner};
 
 /// The `apiVersion` a manifest must declare.
@@ -61,10 +62,31 @@ pub fn read(path: &Path) -> Result<Manifest, String> {
     parse(&text).map_err(|e| format!("{shown}: {e}"))
 }
 
-/// Parses one YAML document holding an `InterfaceEndpoint`.
+/// Parses one YAML document holding an `InterfaceEndpoint`, as `kubectl apply` would send it.
 pub fn parse(text: &str) -> Result<Manifest, String> {
-    // serde_yaml's messages already start with the field path and end with the location.
-    let raw: Raw = serde_yaml::from_str(text).map_err(|e| e.to_string())?;
+    // YAML 1.1 as kubectl reads it, every key kept. It fails only where kubectl fails (syntax,
+    // a repeated key, nesting or aliases past serde_yaml's limits), and then nothing is
+    // analysed: the unknown-field guard below is never skipped, or a typo would silently
+    // become a default.
+    let document = kubectl_yaml::read(text)?;
+    let raw: Raw = serde_path_to_error::deserialize(&document.value).map_err(|e| {
+        let path = e.path().to_string();
+        if let Some(b) = document.yaml11_booleans.iter().find(|b| b.path == path) {
+            return format!(
+                "{path}: {} (kubectl reads an unquoted {} as the boolean {}, as YAML 1.1 does: \
+                 quote it, \"{}\")",
+                e.into_inner(),
+                b.word,
+                b.value,
+                b.word
+            );
+        }
+        // serde_yaml's message says the same and adds the line.
+        match serde_yaml::from_str::<Raw>(text) {
+            Err(with_line) => with_line.to_string(),
+            Ok(_) => format!("{path}: {}", e.into_inner()),
+        }
+    })?;
 
     let want_version = api_version();
     match (raw.api_version.as_deref(), raw.kind.as_deref()) {
@@ -84,19 +106,24 @@ pub fn parse(text: &str) -> Result<Manifest, String> {
         .filter(|n| !n.is_empty())
         .ok_or("metadata.name is missing")?;
 
-    // The YAML parsed into the spec type; now refuse what the type silently ignored.
-    let value: Value = serde_yaml::from_str::<serde_yaml::Value>(text)
-        .ok()
-        .and_then(|v| serde_json::to_value(v).ok())
-        .unwrap_or(Value::Null);
-    if let Some(spec_value) = value.get("spec") {
-        let schema =
-            serde_json::to_value(schemars::schema_for!(InterfaceEndpointSpec)).unwrap_or(Value::Null);
-        let mut unknown = Vec::new();
-        unknown_fields(spec_value, &schema, &schema, "spec", &mut unknown);
-        if !unknown.is_empty() {
-            return Err(format!("unknown field {}", unknown.join(", ")));
-        }
+    // The document parsed into the types; now refuse what they silently ignored, as kubectl's
+    // strict field validation does (metadata included: a misspelt namespace is another object).
+    let mut unknown = Vec::new();
+    for (key, value) in document.value.as_object().into_iter().flatten() {
+        let schema = match key.as_str() {
+            "apiVersion" | "kind" | "status" => continue,
+            "metadata" => schemars::schema_for!(ObjectMeta),
+            "spec" => schemars::schema_for!(InterfaceEndpointSpec),
+            _ => {
+                unknown.push(key.clone());
+                continue;
+            }
+        };
+        let schema = serde_json::to_value(schema).unwrap_or(Value::Null);
+        unknown_fields(value, &schema, &schema, key, &mut unknown);
+    }
+    if !unknown.is_empty() {
+        return Err(format!("unknown field {}", unknown.join(", ")));
     }
 
     Ok(Manifest {
@@ -171,6 +198,7 @@ fn unknown_fields(value: &Value, schema: &Value, root: &Value, path: &str, out: 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::api::RemediationMode;
 
     const MANIFEST: &str = "\
 apiVersion: vpce-rollout.dev/v1alpha1
@@ -234,6 +262,60 @@ spec:
     }
 
     #[test]
+    fn unknown_fields_outside_the_spec_are_refused_too() {
+        let text = MANIFEST.replace("  name: logs", "  name: logs\n  namspace: mon");
+        assert_eq!(parse(&text).unwrap_err(), "unknown field metadata.namspace");
+        let text = MANIFEST.replace("kind: InterfaceEndpoint", "kind: InterfaceEndpoint\nspecs: {}");
+        assert_eq!(parse(&text).unwrap_err(), "unknown field specs");
+        let text = MANIFEST.replace(
+            "  name: logs",
+            "  name: logs\n  labels: {team: obs}\n  annotations: {note: x}",
+        );
+        assert!(parse(&text).is_ok(), "labels and annotations take any key");
+    }
+
+    #[test]
+    fn a_typo_is_refused_even_when_the_document_has_a_repeated_key() {
+        // The guard used to run on a second parse whose failure skipped it: the typo became the
+        // default (Auto) silently.
+        let text = MANIFEST.replace(
+            "  name: logs",
+            "  name: logs\n  annotations:\n    note: a\n    note: b",
+        ) + "  remediation:\n    endpointIngres: Approval\n";
+        let err = parse(&text).unwrap_err();
+        assert!(
+            err.starts_with("metadata.annotations: key `note` is given twice"),
+            "{err}"
+        );
+        let text = MANIFEST.to_string() + "  remediation:\n    endpointIngres: Approval\n";
+        assert_eq!(
+            parse(&text).unwrap_err(),
+            "unknown field spec.remediation.endpointIngres"
+        );
+    }
+
+    #[test]
+    fn an_unquoted_off_is_the_boolean_kubectl_reads_and_is_refused_with_a_hint() {
+        let text = MANIFEST.to_string() + "  remediation:\n    endpointIngress: Off\n";
+        assert_eq!(
+            parse(&text).unwrap_err(),
+            "spec.remediation.endpointIngress: invalid type: boolean `false`, expected string or map \
+             (kubectl reads an unquoted Off as the boolean false, as \
+             YAML 1.1 does: quote it, \"Off\")"
+        );
+        let text = MANIFEST.to_string() + "  remediation:\n    endpointIngress: \"Off\"\n";
+        assert_eq!(
+            parse(&text).unwrap().spec.remediation.endpoint_ingress,
+            RemediationMode::Off
+        );
+        let text = MANIFEST.to_string() + "  privateDns:\n    enabled: no\n";
+        assert!(
+            !parse(&text).unwrap().spec.private_dns.enabled,
+            "as kubectl reads it"
+        );
+    }
+
+    #[test]
     fn another_kind_is_refused() {
         let text = MANIFEST.replace("kind: InterfaceEndpoint", "kind: Deployment");
         assert_eq!(
@@ -241,6 +323,9 @@ spec:
             "expected apiVersion vpce-rollout.dev/v1alpha1 and kind InterfaceEndpoint, \
              found apiVersion vpce-rollout.dev/v1alpha1 and kind Deployment"
         );
-        assert!(parse("spec: [").unwrap_err().contains("line 1"));
+        assert_eq!(
+            parse("spec: [").unwrap_err(),
+            "did not find expected node content at line 2 column 1, while parsing a flow node"
+        );
     }
 }

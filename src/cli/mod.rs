@@ -4,6 +4,7 @@
 
 pub mod crd;
 pub mod demo;
+pub mod kubectl_yaml;
 pub mod live;
 pub mod manifest;
 pub mod plan;
