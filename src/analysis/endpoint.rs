@@ -7,7 +7,7 @@
 //! get some address in it, so a path that works for every address in the subnet works for the
 //! ENI. The check can be stricter than needed, never looser.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use ipnet::IpNet;
 
@@ -39,6 +39,24 @@ pub fn validate_spec(spec: &InterfaceEndpointSpec, index: &VpcIndex<'_>) -> Resu
                 subnet: id.clone(),
                 vpc: spec.vpc_id.clone(),
                 actual: view.subnet.vpc_id.clone(),
+            });
+        }
+    }
+    // At most one subnet per zone: EC2 refuses the create (or the modify) otherwise.
+    let mut zones: BTreeMap<&str, &str> = BTreeMap::new();
+    for id in &spec.subnet_ids {
+        let subnet = index.subnets[id.as_str()].subnet;
+        let zone = subnet
+            .availability_zone_id
+            .as_deref()
+            .or(subnet.availability_zone.as_deref());
+        if let Some(zone) = zone
+            && let Some(first) = zones.insert(zone, id)
+        {
+            return Err(AnalysisError::SubnetsShareZone {
+                first: first.to_string(),
+                second: id.clone(),
+                zone: zone.to_string(),
             });
         }
     }

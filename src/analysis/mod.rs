@@ -423,6 +423,15 @@ pub enum AnalysisError {
         vpc: String,
         actual: String,
     },
+    #[error(
+        "spec.subnetIds: {first} and {second} are both in {zone}; an endpoint takes at most one \
+         subnet per Availability Zone"
+    )]
+    SubnetsShareZone {
+        first: String,
+        second: String,
+        zone: String,
+    },
     #[error("security group {0} not found")]
     SecurityGroupNotFound(String),
     #[error("security group {group} is in {actual}, not in {vpc}")]

@@ -1074,7 +1074,21 @@ fn a_spec_that_does_not_fit_the_world_is_an_error_not_a_panic() {
         f(&mut s);
         s
     };
+    let mut one_zone = world().build();
+    for subnet in &mut one_zone.subnets {
+        subnet.availability_zone = Some("ap-northeast-1a".into());
+    }
     let rows: Vec<(&str, InterfaceEndpointSpec, Snapshot, AnalysisError)> = vec![
+        (
+            "two subnets in one Availability Zone",
+            with(&|s| s.subnet_ids = vec!["subnet-a".into(), "subnet-x".into()]),
+            one_zone,
+            AnalysisError::SubnetsShareZone {
+                first: "subnet-a".into(),
+                second: "subnet-x".into(),
+                zone: "ap-northeast-1a".into(),
+            },
+        ),
         (
             "the VPC does not exist",
             with(&|s| s.vpc_id = "vpc-nope".into()),

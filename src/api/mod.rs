@@ -9,6 +9,7 @@
 pub mod conditions;
 pub mod crd;
 pub mod immutable;
+pub mod validation;
 
 use std::collections::BTreeMap;
 

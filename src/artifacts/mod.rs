@@ -8,4 +8,3 @@ mod chart;
 mod crd;
 mod examples;
 mod iam;
-mod schema;

@@ -10,7 +10,7 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use super::kubectl_yaml;
-use crate::api::{GROUP, InterfaceEndpointSpec, Owner};
+use crate::api::{GROUP, InterfaceEndpointSpec, Owner, validation};
 
 /// The `apiVersion` a manifest must declare.
 pub fn api_version() -> String {
@@ -124,6 +124,13 @@ pub fn parse(text: &str) -> Result<Manifest, String> {
     }
     if !unknown.is_empty() {
         return Err(format!("unknown field {}", unknown.join(", ")));
+    }
+
+    // The validation the controller applies to the object: the CRD schema, and what no
+    // schema can say.
+    let problems = validation::spec_problems(&spec);
+    if !problems.is_empty() {
+        return Err(problems.join("; "));
     }
 
     Ok(Manifest {
@@ -312,6 +319,22 @@ spec:
         assert!(
             !parse(&text).unwrap().spec.private_dns.enabled,
             "as kubectl reads it"
+        );
+    }
+
+    #[test]
+    fn the_controller_s_validation_applies_to_the_manifest() {
+        let text = MANIFEST.to_string()
+            + "  approval:\n    planId: approve-me\n  tags:\n    vpce-rollout.dev/owner: x\n";
+        let text = text.replace(
+            "[subnet-0a000000000000001]",
+            "[subnet-0a000000000000001, subnet-0a000000000000001]",
+        );
+        assert_eq!(
+            parse(&text).unwrap_err(),
+            "spec.approval.planId: \"approve-me\" does not match ^[0-9a-f]{6,64}$; spec.tags: key \
+             vpce-rollout.dev/owner is reserved for the controller's ownership tags; \
+             spec.subnetIds lists subnet-0a000000000000001 twice"
         );
     }
 

@@ -254,13 +254,14 @@ fn rollout<'a>(input: &PlanInput<'a>, timing: &Timing) -> Step<'a> {
     if let Some(problem) = location::moved(input) {
         return validate::invalid_spec(input, &problem, timing);
     }
+    // Then the spec by itself, before what it says about the world.
+    if let Some(problem) = validate::spec_problem(input) {
+        return validate::invalid_spec(input, &problem, timing);
+    }
     let analysis = match input.analysis {
         Ok(analysis) => analysis,
         Err(error) => return validate::invalid_spec(input, &error.to_string(), timing),
     };
-    if let Some(problem) = validate::spec_problem(input) {
-        return validate::invalid_spec(input, &problem, timing);
-    }
     endpoint::decide(input, analysis, timing)
 }
 

@@ -1,86 +1,19 @@
-//! Spec problems the API server's schema cannot see: tag keys reserved for ownership, a policy
-//! that is not JSON, two subnets in one Availability Zone. Each one is `InvalidSpec`: phase
-//! Failed, one Warning Event, no AWS change. (The analysis reports what does not fit the VPC:
-//! an unknown subnet or security group, ...; [`super::location`] a VPC, service or region
-//! changed under an existing endpoint, with the same report.)
-
-use std::collections::BTreeMap;
+//! An invalid spec: phase Failed with reason InvalidSpec, one Warning Event, no AWS change.
+//!
+//! The problems come from the one validation `plan` uses too ([`validation::spec_problems`]:
+//! the CRD schema, which an object can reach the controller without, and what no schema can
+//! say), from the analysis (what does not fit the VPC: an unknown subnet, two subnets in one
+//! Availability Zone, ...), and from [`super::location`] (a VPC, service or region changed under
+//! an existing endpoint).
 
 use super::{PlanInput, Step, Timing, location, not_ready};
 use crate::api::conditions::{ConditionReason, ConditionType, ConditionUpdate};
-use crate::api::{GROUP, RolloutPhase};
+use crate::api::{RolloutPhase, validation};
 
-/// Tags AWS allows per resource, minus the controller's two ownership tags.
-const MAX_SPEC_TAGS: usize = 48;
-
-/// The first problem with the spec, as a sentence naming the field.
+/// The spec's problems as one sentence naming each field, if any.
 pub(crate) fn spec_problem(input: &PlanInput<'_>) -> Option<String> {
-    let spec = input.spec;
-    let reserved = format!("{GROUP}/");
-    for (key, value) in &spec.tags {
-        if key.starts_with(&reserved) {
-            return Some(format!(
-                "spec.tags: key {key} is reserved for the controller's ownership tags"
-            ));
-        }
-        if key.to_ascii_lowercase().starts_with("aws:") {
-            return Some(format!(
-                "spec.tags: key {key} uses the aws: prefix, which AWS reserves"
-            ));
-        }
-        if key.is_empty() || key.chars().count() > 128 {
-            return Some(format!("spec.tags: key {key:?} must be 1 to 128 characters"));
-        }
-        if value.chars().count() > 256 {
-            return Some(format!(
-                "spec.tags: the value of {key} is longer than 256 characters"
-            ));
-        }
-    }
-    if spec.tags.len() > MAX_SPEC_TAGS {
-        return Some(format!(
-            "spec.tags has {} tags; AWS allows 50 per endpoint, 2 of which are the controller's",
-            spec.tags.len()
-        ));
-    }
-    if let Some(policy) = &spec.policy {
-        match serde_json::from_str::<serde_json::Value>(policy) {
-            Ok(serde_json::Value::Object(_)) => {}
-            Ok(_) => return Some("spec.policy must be a JSON object (an IAM policy document)".into()),
-            Err(e) => return Some(format!("spec.policy is not valid JSON: {e}")),
-        }
-    }
-    for (field, ids) in [
-        ("spec.subnetIds", &spec.subnet_ids),
-        ("spec.securityGroupIds", &spec.security_group_ids),
-    ] {
-        let mut seen = std::collections::BTreeSet::new();
-        if let Some(dup) = ids.iter().find(|id| !seen.insert(id.as_str())) {
-            return Some(format!("{field} lists {dup} twice"));
-        }
-    }
-    let mut zones: BTreeMap<&str, &str> = BTreeMap::new();
-    for subnet_id in &spec.subnet_ids {
-        let zone = input
-            .world
-            .subnets
-            .iter()
-            .find(|s| &s.subnet_id == subnet_id)
-            .and_then(|s| {
-                s.availability_zone_id
-                    .as_deref()
-                    .or(s.availability_zone.as_deref())
-            });
-        if let Some(zone) = zone
-            && let Some(other) = zones.insert(zone, subnet_id)
-        {
-            return Some(format!(
-                "spec.subnetIds: {other} and {subnet_id} are both in {zone}; an endpoint takes at most \
-                 one subnet per Availability Zone"
-            ));
-        }
-    }
-    None
+    let problems = validation::spec_problems(input.spec);
+    (!problems.is_empty()).then(|| problems.join("; "))
 }
 
 /// Phase Failed with reason InvalidSpec; nothing is changed. Spec edits wake the controller at
@@ -171,12 +104,23 @@ mod tests {
     }
 
     #[test]
-    fn two_subnets_in_one_zone_are_an_invalid_spec() {
+    fn what_the_crd_schema_refuses_is_an_invalid_spec_here_too() {
+        // Not every API server validates (or the object predates a schema change): the
+        // controller holds the spec to the same schema `plan` does.
         let spec = InterfaceEndpointSpec {
-            subnet_ids: vec![SUBNET_APP.into(), SUBNET_PUBLIC.into()],
+            approval: Some(crate::api::Approval {
+                plan_id: "not-a-plan".into(),
+            }),
+            subnet_ids: vec![SUBNET_APP.into(), SUBNET_APP.into()],
             ..spec()
         };
         let d = failed_with(&spec, &incident_world());
-        assert!(ready_message(&d).contains("ap-northeast-1a"));
+        assert_eq!(
+            ready_message(&d),
+            format!(
+                "Invalid spec: spec.approval.planId: \"not-a-plan\" does not match \
+                 ^[0-9a-f]{{6,64}}$; spec.subnetIds lists {SUBNET_APP} twice"
+            )
+        );
     }
 }

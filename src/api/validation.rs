@@ -1,0 +1,262 @@
+//! One validation of the spec, for every way it comes in: `plan` on a manifest
+//! ([`crate::cli::manifest`]), the controller on an object ([`crate::plan::validate`]), and the
+//! tests of the shipped examples.
+//!
+//! - [`validate`]: the structural-schema subset the CRD uses (type, properties, required,
+//!   additionalProperties, items, enum, pattern, min/max length, items and values, nullable),
+//!   checked against the *generated* CRD schema as the API server checks it. The controller
+//!   checks it too: an object can reach it without the API server's validation (an API server
+//!   that skips it, an object stored before a schema change), and `plan` must not analyse what
+//!   the API server would refuse.
+//! - [`spec_problems`]: that schema check of a spec, then what no schema can say (tag keys
+//!   reserved for ownership or by AWS, a policy that is not a JSON object, an id listed twice).
+//!
+//! What needs the AWS world (a subnet that does not exist, two subnets in one Availability
+//! Zone) is the analysis's ([`crate::analysis::AnalysisError`]); edits that would move the
+//! endpoint are [`crate::plan::location`]'s (the CRD's CEL rules, which not every API server
+//! evaluates).
+//!
+//! One deliberate difference from the API server: a field the schema does not know is an error
+//! here. The API server prunes such fields silently, which is exactly how a misspelt
+//! `deletionPolicy` would turn into the default `Delete`.
+
+use std::collections::{BTreeSet, HashMap};
+use std::sync::LazyLock;
+
+use regex::Regex;
+use serde_json::Value;
+
+use super::{GROUP, InterfaceEndpointSpec};
+
+/// Tags AWS allows per resource, minus the controller's two ownership tags.
+const MAX_SPEC_TAGS: usize = 48;
+
+/// The generated CRD's schema of `spec`, and its patterns compiled once.
+struct SpecSchema {
+    schema: Value,
+    patterns: HashMap<String, Regex>,
+}
+
+static SPEC_SCHEMA: LazyLock<SpecSchema> = LazyLock::new(|| {
+    let crd = serde_json::to_value(super::crd::crd()).expect("the CRD serializes");
+    let schema = crd["spec"]["versions"][0]["schema"]["openAPIV3Schema"]["properties"]["spec"].clone();
+    let mut patterns = HashMap::new();
+    collect_patterns(&schema, &mut patterns);
+    SpecSchema { schema, patterns }
+});
+
+fn collect_patterns(schema: &Value, out: &mut HashMap<String, Regex>) {
+    match schema {
+        Value::Object(map) => {
+            if let Some(pattern) = map.get("pattern").and_then(Value::as_str)
+                && let Ok(re) = Regex::new(pattern)
+            {
+                out.insert(pattern.to_string(), re);
+            }
+            map.values().for_each(|v| collect_patterns(v, out));
+        }
+        Value::Array(items) => items.iter().for_each(|v| collect_patterns(v, out)),
+        _ => {}
+    }
+}
+
+/// Every problem with `spec`, each a sentence starting with the field's path
+/// (`spec.approval.planId: ...`): the CRD schema first, then the checks no schema can express.
+pub fn spec_problems(spec: &InterfaceEndpointSpec) -> Vec<String> {
+    let value = serde_json::to_value(spec).expect("a spec serializes");
+    let compiled = &*SPEC_SCHEMA;
+    let mut problems = Vec::new();
+    check(
+        &value,
+        &compiled.schema,
+        "spec",
+        &compiled.patterns,
+        &mut problems,
+    );
+    problems.extend(beyond_the_schema(spec));
+    problems
+}
+
+/// What the schema cannot say.
+fn beyond_the_schema(spec: &InterfaceEndpointSpec) -> Vec<String> {
+    let mut problems = Vec::new();
+    let reserved = format!("{GROUP}/");
+    for (key, value) in &spec.tags {
+        if key.starts_with(&reserved) {
+            problems.push(format!(
+                "spec.tags: key {key} is reserved for the controller's ownership tags"
+            ));
+        } else if key.to_ascii_lowercase().starts_with("aws:") {
+            problems.push(format!(
+                "spec.tags: key {key} uses the aws: prefix, which AWS reserves"
+            ));
+        } else if key.is_empty() || key.chars().count() > 128 {
+            problems.push(format!("spec.tags: key {key:?} must be 1 to 128 characters"));
+        }
+        if value.chars().count() > 256 {
+            problems.push(format!(
+                "spec.tags: the value of {key} is longer than 256 characters"
+            ));
+        }
+    }
+    if spec.tags.len() > MAX_SPEC_TAGS {
+        problems.push(format!(
+            "spec.tags has {} tags; AWS allows 50 per endpoint, 2 of which are the controller's",
+            spec.tags.len()
+        ));
+    }
+    if let Some(policy) = &spec.policy {
+        match serde_json::from_str::<Value>(policy) {
+            Ok(Value::Object(_)) => {}
+            Ok(_) => problems.push("spec.policy must be a JSON object (an IAM policy document)".into()),
+            Err(e) => problems.push(format!("spec.policy is not valid JSON: {e}")),
+        }
+    }
+    for (field, ids) in [
+        ("spec.subnetIds", &spec.subnet_ids),
+        ("spec.securityGroupIds", &spec.security_group_ids),
+    ] {
+        let mut seen = BTreeSet::new();
+        if let Some(dup) = ids.iter().find(|id| !seen.insert(id.as_str())) {
+            problems.push(format!("{field} lists {dup} twice"));
+        }
+    }
+    problems
+}
+
+/// Every violation of `schema` (a whole object's) in `value`, each as `path: problem`.
+pub fn validate(value: &Value, schema: &Value) -> Vec<String> {
+    let mut patterns = HashMap::new();
+    collect_patterns(schema, &mut patterns);
+    let mut errors = Vec::new();
+    check(value, schema, "", &patterns, &mut errors);
+    errors
+}
+
+fn check(
+    value: &Value,
+    schema: &Value,
+    path: &str,
+    patterns: &HashMap<String, Regex>,
+    errors: &mut Vec<String>,
+) {
+    let at = if path.is_empty() { "<root>" } else { path };
+    if value.is_null() {
+        if schema["nullable"] != Value::Bool(true) {
+            errors.push(format!("{at}: null is not allowed"));
+        }
+        return;
+    }
+    if let Some(kind) = schema["type"].as_str() {
+        let ok = match kind {
+            "object" => value.is_object(),
+            "array" => value.is_array(),
+            "string" => value.is_string(),
+            "boolean" => value.is_boolean(),
+            "integer" => value.is_i64() || value.is_u64(),
+            "number" => value.is_number(),
+            other => {
+                errors.push(format!(
+                    "{at}: schema type {other:?} is not supported by this validator"
+                ));
+                return;
+            }
+        };
+        if !ok {
+            errors.push(format!("{at}: expected {kind}, got {value}"));
+            return;
+        }
+    }
+    if let Some(allowed) = schema["enum"].as_array()
+        && !allowed.contains(value)
+    {
+        errors.push(format!("{at}: {value} is not one of {allowed:?}"));
+    }
+    match value {
+        Value::Object(map) => {
+            let properties = schema["properties"].as_object();
+            for required in schema["required"].as_array().into_iter().flatten() {
+                let name = required.as_str().unwrap_or_default();
+                if !map.contains_key(name) {
+                    errors.push(format!("{at}: missing required field {name:?}"));
+                }
+            }
+            for (key, item) in map {
+                // The API server itself owns these at the root of every object.
+                if path.is_empty() && ["apiVersion", "kind", "metadata"].contains(&key.as_str()) {
+                    continue;
+                }
+                let child = if path.is_empty() {
+                    key.clone()
+                } else {
+                    format!("{path}.{key}")
+                };
+                match (
+                    properties.and_then(|p| p.get(key)),
+                    schema.get("additionalProperties"),
+                ) {
+                    (Some(sub), _) => check(item, sub, &child, patterns, errors),
+                    (None, Some(sub)) if sub.is_object() => check(item, sub, &child, patterns, errors),
+                    (None, _) if properties.is_some() => errors.push(format!(
+                        "{child}: unknown field (the API server would silently drop it)"
+                    )),
+                    // An object without `properties` (metadata) accepts anything.
+                    (None, _) => {}
+                }
+            }
+        }
+        Value::Array(items) => {
+            bound(
+                at,
+                "items",
+                items.len(),
+                &schema["minItems"],
+                &schema["maxItems"],
+                errors,
+            );
+            if schema.get("items").is_some() {
+                for (i, item) in items.iter().enumerate() {
+                    check(item, &schema["items"], &format!("{path}[{i}]"), patterns, errors);
+                }
+            }
+        }
+        Value::String(s) => {
+            bound(
+                at,
+                "characters",
+                s.chars().count(),
+                &schema["minLength"],
+                &schema["maxLength"],
+                errors,
+            );
+            if let Some(pattern) = schema["pattern"].as_str() {
+                match patterns.get(pattern) {
+                    Some(re) if !re.is_match(s) => {
+                        errors.push(format!("{at}: {s:?} does not match {pattern}"))
+                    }
+                    Some(_) => {}
+                    None => errors.push(format!("{at}: schema pattern {pattern:?} does not compile")),
+                }
+            }
+        }
+        Value::Number(n) => {
+            let v = n.as_f64().unwrap_or_default();
+            if schema["minimum"].as_f64().is_some_and(|min| v < min) {
+                errors.push(format!("{at}: {v} is below the minimum {}", schema["minimum"]));
+            }
+            if schema["maximum"].as_f64().is_some_and(|max| v > max) {
+                errors.push(format!("{at}: {v} is above the maximum {}", schema["maximum"]));
+            }
+        }
+        Value::Bool(_) | Value::Null => {}
+    }
+}
+
+fn bound(at: &str, what: &str, n: usize, min: &Value, max: &Value, errors: &mut Vec<String>) {
+    if min.as_u64().is_some_and(|m| (n as u64) < m) {
+        errors.push(format!("{at}: {n} {what}, fewer than the minimum {min}"));
+    }
+    if max.as_u64().is_some_and(|m| (n as u64) > m) {
+        errors.push(format!("{at}: {n} {what}, more than the maximum {max}"));
+    }
+}
