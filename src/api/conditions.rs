@@ -74,6 +74,8 @@ pub enum ConditionReason {
     AwaitingApproval,
     /// `spec.approval.planId` names an older plan.
     StalePlanId,
+    /// `spec.approval.planId` names no plan this object reported (a typo, another object's id).
+    UnknownPlanId,
     /// `spec.approval.planId` equals `status.plan.id`.
     PlanApproved,
     // PrivateDnsEnabled
@@ -136,6 +138,7 @@ impl ConditionReason {
             Self::ApprovalNotRequired => "ApprovalNotRequired",
             Self::AwaitingApproval => "AwaitingApproval",
             Self::StalePlanId => "StalePlanId",
+            Self::UnknownPlanId => "UnknownPlanId",
             Self::PlanApproved => "PlanApproved",
             Self::PrivateDnsOn => "PrivateDnsOn",
             Self::PrivateDnsNotRequested => "PrivateDnsNotRequested",

@@ -35,6 +35,8 @@ pub const MAX_GROUP_EXAMPLES: usize = 5;
 /// Most rules listed in `status.plan.rules` (missing rules first); the rest are counted.
 /// `vpce-rollout plan` lists them all.
 pub const MAX_STATUS_RULES: usize = 50;
+/// Most earlier plan ids kept in `status.plan.earlierIds`.
+pub const MAX_EARLIER_PLAN_IDS: usize = 10;
 
 /// The endpoint to roll out. It is created with private DNS off; every ENI in the VPC that
 /// private DNS would capture is checked for tcp/443 reachability to the endpoint's ENIs (security
@@ -443,6 +445,11 @@ pub struct BlockedClientGroup {
 pub struct PlanStatus {
     /// Short stable hash of the rules that need approval: what `spec.approval.planId` approves.
     pub id: String,
+    /// Ids this status reported before `id`, newest first, at most 10: an approval naming one
+    /// of them approves an earlier plan (`StalePlanId`); any other id was never issued here
+    /// (`UnknownPlanId`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub earlier_ids: Vec<String>,
     /// Whether some rules wait for approval.
     pub requires_approval: bool,
     /// Whether nothing waits for approval: no rule needs it, or `spec.approval.planId` equals

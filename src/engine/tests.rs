@@ -339,7 +339,8 @@ async fn approval_mode_waits_for_the_exact_plan_then_rolls_out() {
         .count();
     assert_eq!(awaiting, 1);
 
-    // A wrong id is reported as stale, with both ids, and changes nothing.
+    // A wrong id (never issued: not called an earlier plan) is reported with both ids, and
+    // changes nothing.
     h.edit(|s| {
         s.approval = Some(Approval {
             plan_id: "0000000000".into(),
@@ -352,8 +353,9 @@ async fn approval_mode_waits_for_the_exact_plan_then_rolls_out() {
         .iter()
         .find(|c| c.type_ == "PlanApproved")
         .unwrap();
-    assert_eq!(condition.reason, "StalePlanId");
+    assert_eq!(condition.reason, "UnknownPlanId");
     assert!(condition.message.contains("0000000000") && condition.message.contains(&plan.id));
+    assert!(!condition.message.contains("earlier"), "{}", condition.message);
     assert_eq!(h.sim.mutations().len(), before);
 
     h.edit(|s| {

@@ -19,7 +19,7 @@ pub(crate) fn decide<'a>(
     analysis: &'a Analysis,
     timing: &Timing,
 ) -> Step<'a> {
-    let access = Access::new(analysis, input.spec);
+    let access = Access::new(analysis, input.spec, input.status.plan.as_ref());
     if access.blocked == 0 || dns::forced(input.spec) {
         return dns::decide(input, endpoint, analysis, &access, timing);
     }
@@ -53,7 +53,7 @@ pub(crate) fn decide<'a>(
     } else if access.awaits_approval() {
         let mut step = Step::new(input, RolloutPhase::AwaitingApproval, timing.waiting);
         let reason = match access.approval {
-            ApprovalState::Stale { .. } => ConditionReason::StalePlanId,
+            ApprovalState::Stale { reported, .. } => ApprovalState::mismatch_reason(reported),
             _ => ConditionReason::AwaitingApproval,
         };
         let message = format!(
@@ -221,7 +221,40 @@ mod tests {
     }
 
     #[test]
-    fn a_stale_approval_is_reported_with_both_ids() {
+    fn an_approval_of_an_earlier_plan_is_reported_with_both_ids() {
+        let world = with_endpoint(incident_world(), "available", false);
+        let analysis = Ok(endpoint_analysis());
+        let spec = spec_with(
+            RemediationMode::Approval,
+            RemediationMode::Approval,
+            Some("0123456789"),
+        );
+        let mut status = available_status();
+        status.plan = Some(crate::api::PlanStatus {
+            id: "abcdefabcd".into(),
+            earlier_ids: vec!["0123456789".into()],
+            ..Default::default()
+        });
+        let d = decide(&input_with(&spec, &world, &analysis, &status), &timing());
+        assert_eq!(d.status.phase, RolloutPhase::AwaitingApproval);
+        assert!(d.actions.is_empty());
+        let c = condition(&d.status, ConditionType::PlanApproved);
+        assert_eq!(c.reason, "StalePlanId");
+        let plan = d.status.plan.as_ref().unwrap();
+        assert!(
+            c.message.starts_with(&format!(
+                "spec.approval.planId 0123456789 approves an earlier plan; the current plan is {}",
+                plan.id
+            )),
+            "{}",
+            c.message
+        );
+        assert_eq!(condition(&d.status, ConditionType::Ready).reason, "StalePlanId");
+        assert_eq!(plan.earlier_ids, ["abcdefabcd", "0123456789"], "newest first");
+    }
+
+    #[test]
+    fn an_approval_id_never_issued_is_not_called_an_earlier_plan() {
         let world = with_endpoint(incident_world(), "available", false);
         let analysis = Ok(endpoint_analysis());
         let spec = spec_with(
@@ -234,14 +267,65 @@ mod tests {
         assert_eq!(d.status.phase, RolloutPhase::AwaitingApproval);
         assert!(d.actions.is_empty());
         let c = condition(&d.status, ConditionType::PlanApproved);
-        assert_eq!(c.reason, "StalePlanId");
+        assert_eq!(c.reason, "UnknownPlanId");
         let id = &d.status.plan.as_ref().unwrap().id;
         assert!(
-            c.message.contains("0123456789") && c.message.contains(id.as_str()),
+            c.message.starts_with(&format!(
+                "spec.approval.planId 0123456789 is not a plan id this object reported; the \
+                 current plan is {id}"
+            )),
             "{}",
             c.message
         );
-        assert_eq!(condition(&d.status, ConditionType::Ready).reason, "StalePlanId");
+        assert!(!c.message.contains("earlier"), "{}", c.message);
+        let ready = condition(&d.status, ConditionType::Ready);
+        assert_eq!(ready.reason, "UnknownPlanId");
+        assert!(!ready.message.contains("earlier"), "{}", ready.message);
+        assert!(
+            d.events
+                .iter()
+                .any(|e| e.reason == EventReason::PlanAwaitingApproval),
+            "{:?}",
+            d.events
+        );
+
+        // Reported once, it is an earlier plan from then on, whatever the plan becomes.
+        let mut again = d.status.clone();
+        again.plan.as_mut().unwrap().earlier_ids.push("0123456789".into());
+        let d = decide(&input_with(&spec, &world, &analysis, &again), &timing());
+        assert_eq!(
+            condition(&d.status, ConditionType::PlanApproved).reason,
+            "StalePlanId"
+        );
+    }
+
+    #[test]
+    fn earlier_plan_ids_are_bounded_and_never_repeat_the_current_one() {
+        let world = with_endpoint(incident_world(), "available", false);
+        let analysis = Ok(endpoint_analysis());
+        let spec = spec_with(RemediationMode::Approval, RemediationMode::Approval, None);
+        let mut status = available_status();
+        let current = decide(&input_with(&spec, &world, &analysis, &status), &timing())
+            .status
+            .plan
+            .unwrap()
+            .id;
+        status.plan = Some(crate::api::PlanStatus {
+            id: "0000000000".into(),
+            earlier_ids: (1..=12)
+                .map(|i| format!("{i:010}"))
+                .chain([current.clone()])
+                .collect(),
+            ..Default::default()
+        });
+        let plan = decide(&input_with(&spec, &world, &analysis, &status), &timing())
+            .status
+            .plan
+            .unwrap();
+        assert_eq!(plan.id, current);
+        assert_eq!(plan.earlier_ids.len(), crate::api::MAX_EARLIER_PLAN_IDS);
+        assert_eq!(plan.earlier_ids[0], "0000000000");
+        assert!(!plan.earlier_ids.contains(&current));
     }
 
     #[test]

@@ -6,7 +6,8 @@
 //! [`super::wording`] report it.
 
 use crate::analysis::{Analysis, RuleChange};
-use crate::api::{InterfaceEndpointSpec, RemediationMode};
+use crate::api::conditions::ConditionReason;
+use crate::api::{InterfaceEndpointSpec, PlanStatus, RemediationMode};
 
 /// Where approval of the plan stands.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -17,8 +18,22 @@ pub enum ApprovalState {
     Approved,
     /// No `spec.approval`.
     Awaiting,
-    /// `spec.approval.planId` names another (earlier) plan.
-    Stale { given: String },
+    /// `spec.approval.planId` is not the current plan's id. `reported`: it is one this
+    /// object's status reported before (an earlier plan); otherwise it was never issued here
+    /// (a typo, another object's id), and nothing may call it an earlier plan.
+    Stale { given: String, reported: bool },
+}
+
+impl ApprovalState {
+    /// The condition reason of an approval that does not match: `StalePlanId` for an earlier
+    /// plan's id, `UnknownPlanId` for an id never reported.
+    pub fn mismatch_reason(reported: bool) -> ConditionReason {
+        if reported {
+            ConditionReason::StalePlanId
+        } else {
+            ConditionReason::UnknownPlanId
+        }
+    }
 }
 
 /// An analysis seen through `spec.remediation` and `spec.approval`.
@@ -35,7 +50,8 @@ pub struct Access<'a> {
 }
 
 impl<'a> Access<'a> {
-    pub fn new(analysis: &'a Analysis, spec: &InterfaceEndpointSpec) -> Self {
+    /// `previous` is the plan the status reported last (with the ids reported before it).
+    pub fn new(analysis: &'a Analysis, spec: &InterfaceEndpointSpec, previous: Option<&PlanStatus>) -> Self {
         let modes = &spec.remediation;
         let by_mode = |mode| {
             analysis
@@ -52,6 +68,7 @@ impl<'a> Access<'a> {
             (Some(a), false) if a.plan_id == plan_id => ApprovalState::Approved,
             (Some(a), false) => ApprovalState::Stale {
                 given: a.plan_id.clone(),
+                reported: previous.is_some_and(|p| p.id == a.plan_id || p.earlier_ids.contains(&a.plan_id)),
             },
             (None, false) => ApprovalState::Awaiting,
         };

@@ -6,6 +6,7 @@
 //! private DNS in the VPC); it is disabled only because the spec says so.
 
 use super::approval::Access;
+use super::preconditions::preconditions;
 use super::rules::authorize;
 use super::wording::{blocked_sentence, count, what_is_needed};
 use super::{Action, EventNote, EventReason, PlanInput, Step, Timing, not_ready};
@@ -13,89 +14,7 @@ use crate::analysis::Analysis;
 use crate::api::conditions::{ConditionReason, ConditionType, ConditionUpdate};
 use crate::api::{InterfaceEndpointSpec, RolloutPhase};
 use crate::aws::ModifyVpcEndpoint;
-use crate::model::{Snapshot, VpcEndpoint};
-
-/// A private DNS precondition that does not hold: the condition reason and what to do.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Unmet {
-    pub reason: ConditionReason,
-    pub message: String,
-}
-
-/// Checks what EC2 needs before it enables private DNS, from the observed world. Unknown facts
-/// (an attribute or the service missing from a snapshot) do not stop the rollout: EC2 still
-/// checks, and its refusal is reported by [`super::report_failure`].
-pub fn preconditions(
-    spec: &InterfaceEndpointSpec,
-    world: &Snapshot,
-    endpoint: &VpcEndpoint,
-) -> Result<(), Unmet> {
-    let vpc = spec.vpc_id.as_str();
-    let attributes = world.vpc_attributes.get(vpc);
-    for (value, name, flag, reason) in [
-        (
-            attributes.and_then(|a| a.enable_dns_support),
-            "enableDnsSupport",
-            "--enable-dns-support",
-            ConditionReason::VpcDnsSupportDisabled,
-        ),
-        (
-            attributes.and_then(|a| a.enable_dns_hostnames),
-            "enableDnsHostnames",
-            "--enable-dns-hostnames",
-            ConditionReason::VpcDnsHostnamesDisabled,
-        ),
-    ] {
-        if value.is_some_and(|on| !on.0) {
-            return Err(Unmet {
-                reason,
-                message: format!(
-                    "VPC {vpc} has {name} off; private DNS needs it on \
-                     (aws ec2 modify-vpc-attribute --vpc-id {vpc} {flag})"
-                ),
-            });
-        }
-    }
-    let service = world
-        .service_details
-        .iter()
-        .find(|s| s.service_name == spec.service_name);
-    if let Some(service) = service
-        && service.private_dns_name().is_none()
-    {
-        return Err(Unmet {
-            reason: ConditionReason::NoPrivateDnsName,
-            message: format!(
-                "Service {} offers no private DNS name; set spec.privateDns.enabled: false",
-                spec.service_name
-            ),
-        });
-    }
-    let conflicting = world.vpc_endpoints.iter().find(|other| {
-        other.vpc_endpoint_id != endpoint.vpc_endpoint_id
-            && other.vpc_id == spec.vpc_id
-            && other.service_name == spec.service_name
-            && other.private_dns_enabled
-            && !matches!(
-                other.state_lower().as_str(),
-                "deleted" | "deleting" | "failed" | "rejected"
-            )
-    });
-    if let Some(other) = conflicting {
-        let name = service
-            .and_then(|s| s.private_dns_name())
-            .unwrap_or(spec.service_name.as_str());
-        return Err(Unmet {
-            reason: ConditionReason::ConflictingPrivateDns,
-            message: format!(
-                "Endpoint {} already has private DNS for {name} in {vpc}; only one endpoint of a \
-                 service can. Disable it there, or set spec.privateDns.enabled: false",
-                other.vpc_endpoint_id
-            ),
-        });
-    }
-    Ok(())
-}
+use crate::model::VpcEndpoint;
 
 /// The private DNS step for an available endpoint whose clients can all reach it (or forced).
 pub(crate) fn decide<'a>(
@@ -235,7 +154,7 @@ fn enable<'a>(
     timing: &Timing,
 ) -> Step<'a> {
     let id = &endpoint.vpc_endpoint_id;
-    if let Err(unmet) = preconditions(input.spec, input.world, endpoint) {
+    if let Err(unmet) = preconditions(input.spec, input.world, Some(&endpoint.vpc_endpoint_id)) {
         let mut step = Step::new(input, RolloutPhase::Failed, timing.waiting);
         step.conditions.dns = Some(ConditionUpdate::new(
             ConditionType::PrivateDnsEnabled,
@@ -324,7 +243,7 @@ fn enable<'a>(
 mod tests {
     use super::*;
     use crate::api::{PrivateDnsSpec, RemediationMode, RemediationSpec};
-    use crate::model::AttributeBoolean;
+    use crate::model::{AttributeBoolean, Snapshot};
     use crate::plan::fixtures::*;
     use crate::plan::{Action, EventReason, decide};
 
@@ -543,21 +462,5 @@ mod tests {
                     .any(|e| e.reason == EventReason::Failed && e.warning)
             );
         }
-    }
-
-    #[test]
-    fn a_conflict_names_the_other_endpoint() {
-        let mut world = with_endpoint(incident_world(), "available", false);
-        let mut other = world.vpc_endpoints[0].clone();
-        other.vpc_endpoint_id = "vpce-0ffffffffffffffff".into();
-        other.private_dns_enabled = true;
-        world.vpc_endpoints.push(other);
-        let unmet = preconditions(&spec(), &world, &world.vpc_endpoints[0]).unwrap_err();
-        assert!(
-            unmet.message.contains("vpce-0ffffffffffffffff"),
-            "{}",
-            unmet.message
-        );
-        assert!(unmet.message.contains(DNS_NAME), "{}", unmet.message);
     }
 }

@@ -290,7 +290,7 @@ fn serving_change<'a>(
     timing: &Timing,
 ) -> Step<'a> {
     let id = &endpoint.vpc_endpoint_id;
-    let access = Access::new(after, input.spec);
+    let access = Access::new(after, input.spec, input.status.plan.as_ref());
     let rules_now = if access.blocked > 0 {
         access.rules_now()
     } else {
@@ -346,7 +346,7 @@ fn serving_change<'a>(
         ));
     } else {
         let reason = match access.approval {
-            ApprovalState::Stale { .. } => ConditionReason::StalePlanId,
+            ApprovalState::Stale { reported, .. } => ApprovalState::mismatch_reason(reported),
             ApprovalState::Awaiting => ConditionReason::AwaitingApproval,
             _ => ConditionReason::ClientsBlocked,
         };

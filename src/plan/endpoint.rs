@@ -9,6 +9,7 @@ use std::time::Duration;
 use k8s_openapi::jiff::Timestamp;
 
 use super::location::{self, is_deleting, owned_endpoint, seen_going};
+use super::preconditions::{Unmet, preconditions};
 use super::{Action, EventNote, EventReason, PlanInput, Step, Timing, drift, not_ready};
 use crate::analysis::Analysis;
 use crate::api::conditions::{ConditionReason, ConditionType, ConditionUpdate, find_condition};
@@ -105,6 +106,14 @@ fn missing<'a>(input: &PlanInput<'a>, analysis: &'a Analysis, timing: &Timing) -
         return step;
     }
 
+    // An endpoint that could never get the private DNS the spec asks for is billed for
+    // nothing: what EC2 will refuse at the end is checked now, and nothing is created.
+    if input.spec.private_dns.enabled
+        && let Err(unmet) = preconditions(input.spec, input.world, None)
+    {
+        return not_created(input, analysis, unmet, timing);
+    }
+
     // An earlier incarnation existed (or a create was answered for a token already used):
     // this one needs a token of its own.
     let earlier = previous.endpoint_id.is_some() || previous.endpoint_create_time.is_some();
@@ -148,6 +157,34 @@ fn missing<'a>(input: &PlanInput<'a>, analysis: &'a Analysis, timing: &Timing) -
         endpoint_message.clone(),
     ));
     step.conditions.ready = Some(not_ready(reason, endpoint_message));
+    step
+}
+
+/// Phase Failed, nothing created: private DNS could not be enabled on the endpoint. Waits for
+/// the world (or the spec) to change; a spec edit wakes the controller at once.
+fn not_created<'a>(input: &PlanInput<'a>, analysis: &'a Analysis, unmet: Unmet, timing: &Timing) -> Step<'a> {
+    let mut step = Step::new(input, RolloutPhase::Failed, timing.waiting);
+    step.analysis = Some(analysis);
+    let spec = input.spec;
+    step.conditions.endpoint = Some(ConditionUpdate::new(
+        ConditionType::EndpointAvailable,
+        false,
+        ConditionReason::EndpointNotCreated,
+        format!(
+            "No endpoint for {} is created in {}: private DNS could not be enabled on it",
+            spec.service_name, spec.vpc_id
+        ),
+    ));
+    step.conditions.dns = Some(ConditionUpdate::new(
+        ConditionType::PrivateDnsEnabled,
+        false,
+        unmet.reason,
+        unmet.message.clone(),
+    ));
+    step.conditions.ready = Some(not_ready(
+        unmet.reason,
+        format!("Not creating an endpoint: {}", unmet.message),
+    ));
     step
 }
 
@@ -266,6 +303,55 @@ mod tests {
         assert_eq!(d.requeue, timing().after_change);
         assert_eq!(d.events.len(), 1);
         assert_eq!(d.events[0].reason, EventReason::EndpointCreated);
+    }
+
+    #[test]
+    fn no_endpoint_is_created_while_another_serves_the_private_dns_name() {
+        // The second object for a service used to create a billable endpoint and only then
+        // fail, at the step that enables private DNS.
+        let mut world = with_endpoint(incident_world(), "available", true);
+        world.vpc_endpoints[0].vpc_endpoint_id = "vpce-0ffffffffffffffff".into();
+        world.vpc_endpoints[0].tags = tags_from([(crate::api::OWNER_TAG, "payments/logs")]);
+        let analysis = Ok(preview_analysis());
+        let status = Default::default();
+        let d = decide(&input(&world, &analysis, &status), &timing());
+        assert!(d.actions.is_empty(), "{:?}", d.actions);
+        assert_eq!(d.status.phase, RolloutPhase::Failed);
+        let ready = condition(&d.status, ConditionType::Ready);
+        assert_eq!(ready.reason, "ConflictingPrivateDns");
+        assert!(
+            ready.message.starts_with(
+                "Not creating an endpoint: Endpoint vpce-0ffffffffffffffff (managed by the \
+                 InterfaceEndpoint payments/logs by its vpce-rollout.dev/owner tag) already serves"
+            ),
+            "{}",
+            ready.message
+        );
+        assert_eq!(
+            condition(&d.status, ConditionType::EndpointAvailable).reason,
+            "EndpointNotCreated"
+        );
+        assert_eq!(
+            condition(&d.status, ConditionType::PrivateDnsEnabled).reason,
+            "ConflictingPrivateDns"
+        );
+        assert_eq!(d.status.endpoint_create_time, None);
+        assert!(
+            d.events
+                .iter()
+                .any(|e| e.reason == EventReason::Failed && e.warning)
+        );
+
+        // Without private DNS in the spec there is no conflict: the endpoint is created.
+        let spec = InterfaceEndpointSpec {
+            private_dns: crate::api::PrivateDnsSpec {
+                enabled: false,
+                force: false,
+            },
+            ..spec()
+        };
+        let d = decide(&input_with(&spec, &world, &analysis, &status), &timing());
+        assert!(matches!(d.actions.as_slice(), [Action::CreateEndpoint(_)]));
     }
 
     #[test]

@@ -251,7 +251,7 @@ pub(crate) fn transitions(previous: &InterfaceEndpointStatus, next: &InterfaceEn
     let awaiting = |s: &InterfaceEndpointStatus| {
         matches!(
             reason_of(s, ConditionType::PlanApproved),
-            Some("AwaitingApproval" | "StalePlanId")
+            Some("AwaitingApproval" | "StalePlanId" | "UnknownPlanId")
         )
     };
     let plan_id = |s: &InterfaceEndpointStatus| s.plan.as_ref().map(|p| p.id.clone());

@@ -17,9 +17,10 @@
 //! - [`access`]: the clients' reachability and the remediation modes: add rules, wait for
 //!   approval, or wait for someone else.
 //! - [`dns`]: private DNS: preconditions, enabling it only when nobody would be cut off.
-//! - [`approval`], [`rules`], [`wording`]: leaves the stages share, depending on no stage:
-//!   the analysis seen through the remediation modes and the approval, the object's own
-//!   rules, and the wording of counts, lists and blocked clients.
+//! - [`approval`], [`rules`], [`wording`], [`preconditions`]: leaves the stages share,
+//!   depending on no stage: the analysis seen through the remediation modes and the approval,
+//!   the object's own rules, the wording of counts, lists and blocked clients, and what private
+//!   DNS needs (checked before creating an endpoint, and again before enabling it).
 //!
 //! The rollout stages hand over in one direction (location → validate → endpoint → drift →
 //! access → dns) and share wording, rules and the approval view through the leaves, never
@@ -44,6 +45,7 @@ pub mod endpoint;
 pub mod events;
 pub mod failure;
 pub mod location;
+pub mod preconditions;
 pub mod resolution;
 pub mod rules;
 pub mod status;

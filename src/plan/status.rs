@@ -12,14 +12,14 @@ use std::collections::BTreeMap;
 use super::approval::{Access, ApprovalState};
 use super::resolution;
 use super::rules::owned_rules;
-use super::wording::{MESSAGE_EXAMPLES, blocked_examples, count, peer_text, with_more};
+use super::wording::{MESSAGE_EXAMPLES, blocked_examples, count, mismatched_approval, peer_text, with_more};
 use super::{Decision, PlanInput, Step, events};
 use crate::analysis::{Analysis, Check, Direction, Remediation, RuleChange};
 use crate::api::conditions::{ConditionReason, ConditionType, ConditionUpdate, set_condition};
 use crate::api::{
     BlockedClientGroup, ClientSummary, EndpointNetworkInterface, InterfaceEndpointSpec,
-    InterfaceEndpointStatus, MAX_GROUP_EXAMPLES, MAX_STATUS_GROUPS, MAX_STATUS_RULES, PlanStatus,
-    PlannedRule, RemediationMode, RemediationSpec, RolloutPhase,
+    InterfaceEndpointStatus, MAX_EARLIER_PLAN_IDS, MAX_GROUP_EXAMPLES, MAX_STATUS_GROUPS, MAX_STATUS_RULES,
+    PlanStatus, PlannedRule, RemediationMode, RemediationSpec, RolloutPhase,
 };
 use crate::model::{NetworkInterface, SecurityGroupRule, VpcEndpoint};
 
@@ -75,7 +75,7 @@ pub(crate) fn finish(input: &PlanInput<'_>, step: Step<'_>) -> Decision {
         previous.last_verified_time.clone()
     };
 
-    let access = plan_analysis.map(|a| Access::new(a, input.spec));
+    let access = plan_analysis.map(|a| Access::new(a, input.spec, previous.plan.as_ref()));
     let conditions = [
         step.conditions
             .endpoint
@@ -290,8 +290,19 @@ pub fn plan_status(analysis: Option<&Analysis>, input: &PlanInput<'_>) -> Option
     rules.extend(applied);
     let omitted_rules = rules.len().saturating_sub(MAX_STATUS_RULES) as u32;
     rules.truncate(MAX_STATUS_RULES);
+    // The ids reported before, so that an approval of one of them is called an earlier plan and
+    // an id never reported is not.
+    let mut earlier_ids: Vec<String> = Vec::new();
+    if let Some(previous) = &input.status.plan {
+        for earlier in std::iter::once(&previous.id).chain(&previous.earlier_ids) {
+            if *earlier != id && !earlier_ids.contains(earlier) && earlier_ids.len() < MAX_EARLIER_PLAN_IDS {
+                earlier_ids.push(earlier.clone());
+            }
+        }
+    }
     Some(PlanStatus {
         id,
+        earlier_ids,
         requires_approval,
         approved,
         rules,
@@ -555,13 +566,13 @@ fn approval_condition(access: Option<&Access<'_>>) -> ConditionUpdate {
                 access.plan_id
             ),
         ),
-        ApprovalState::Stale { given } => ConditionUpdate::new(
+        ApprovalState::Stale { given, reported } => ConditionUpdate::new(
             t,
             false,
-            ConditionReason::StalePlanId,
+            ApprovalState::mismatch_reason(*reported),
             format!(
-                "spec.approval.planId {given} approves an earlier plan; the current plan is {} ({}: {}); \
-                 to approve it, set spec.approval.planId: {}",
+                "{}; the current plan is {} ({}: {}); to approve it, set spec.approval.planId: {}",
+                mismatched_approval(given, *reported),
                 access.plan_id,
                 rules(access.needs_approval.len()),
                 listed(&access.needs_approval),

@@ -73,6 +73,16 @@ pub(crate) fn blocked_sentence(access: &Access<'_>) -> String {
     )
 }
 
+/// What an approval that is not the current plan's id approves: an earlier plan, or, for an id
+/// this object never reported, nothing.
+pub(crate) fn mismatched_approval(given: &str, reported: bool) -> String {
+    if reported {
+        format!("spec.approval.planId {given} approves an earlier plan")
+    } else {
+        format!("spec.approval.planId {given} is not a plan id this object reported")
+    }
+}
+
 /// What must happen for the blocked clients, in the order the user should do it.
 pub(crate) fn what_is_needed(access: &Access<'_>) -> String {
     let mut needs = Vec::new();
@@ -83,8 +93,9 @@ pub(crate) fn what_is_needed(access: &Access<'_>) -> String {
             count(access.needs_approval.len(), "rule"),
             access.plan_id
         )),
-        ApprovalState::Stale { given } => needs.push(format!(
-            "spec.approval.planId {given} approves an earlier plan; the current plan is {} ({})",
+        ApprovalState::Stale { given, reported } => needs.push(format!(
+            "{}; the current plan is {} ({})",
+            mismatched_approval(given, *reported),
             access.plan_id,
             count(access.needs_approval.len(), "rule")
         )),

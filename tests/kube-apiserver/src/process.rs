@@ -123,7 +123,10 @@ mod tests {
         assert!(gone_soon(pid), "process {pid} outlived its lifeline");
         let started = Instant::now();
         while !server.exited() {
-            assert!(started.elapsed() < Duration::from_secs(10), "the supervisor did not exit");
+            assert!(
+                started.elapsed() < Duration::from_secs(10),
+                "the supervisor did not exit"
+            );
             std::thread::sleep(Duration::from_millis(20));
         }
         let _ = std::fs::remove_file(&server.log);

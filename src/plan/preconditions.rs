@@ -1,0 +1,171 @@
+//! What EC2 needs before it enables private DNS, from the observed world: the VPC's DNS
+//! attributes, a private DNS name offered by the service, and no other endpoint in the VPC
+//! serving that name.
+//!
+//! A leaf, depending on no stage: [`super::endpoint`] checks it before creating an endpoint (an
+//! endpoint that can never get private DNS is billed for nothing), [`super::dns`] before
+//! enabling private DNS (the world may have changed since).
+
+use crate::api::conditions::ConditionReason;
+use crate::api::{InterfaceEndpointSpec, OWNER_TAG};
+use crate::model::{Snapshot, VpcEndpoint};
+
+/// A private DNS precondition that does not hold: the condition reason and what to do.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Unmet {
+    pub reason: ConditionReason,
+    pub message: String,
+}
+
+/// Checks what EC2 needs before it enables private DNS, from the observed world; `own` is this
+/// object's endpoint, if it has one. Unknown facts (an attribute or the service missing from a
+/// snapshot) do not stop the rollout: EC2 still checks, and its refusal is reported by
+/// [`super::report_failure`].
+pub fn preconditions(spec: &InterfaceEndpointSpec, world: &Snapshot, own: Option<&str>) -> Result<(), Unmet> {
+    let vpc = spec.vpc_id.as_str();
+    let attributes = world.vpc_attributes.get(vpc);
+    for (value, name, flag, reason) in [
+        (
+            attributes.and_then(|a| a.enable_dns_support),
+            "enableDnsSupport",
+            "--enable-dns-support",
+            ConditionReason::VpcDnsSupportDisabled,
+        ),
+        (
+            attributes.and_then(|a| a.enable_dns_hostnames),
+            "enableDnsHostnames",
+            "--enable-dns-hostnames",
+            ConditionReason::VpcDnsHostnamesDisabled,
+        ),
+    ] {
+        if value.is_some_and(|on| !on.0) {
+            return Err(Unmet {
+                reason,
+                message: format!(
+                    "VPC {vpc} has {name} off; private DNS needs it on \
+                     (aws ec2 modify-vpc-attribute --vpc-id {vpc} {flag})"
+                ),
+            });
+        }
+    }
+    let service = world
+        .service_details
+        .iter()
+        .find(|s| s.service_name == spec.service_name);
+    if let Some(service) = service
+        && service.private_dns_name().is_none()
+    {
+        return Err(Unmet {
+            reason: ConditionReason::NoPrivateDnsName,
+            message: format!(
+                "Service {} offers no private DNS name; set spec.privateDns.enabled: false",
+                spec.service_name
+            ),
+        });
+    }
+    let conflicting = world.vpc_endpoints.iter().find(|other| {
+        Some(other.vpc_endpoint_id.as_str()) != own
+            && other.vpc_id == spec.vpc_id
+            && other.service_name == spec.service_name
+            && other.private_dns_enabled
+            && !matches!(
+                other.state_lower().as_str(),
+                "deleted" | "deleting" | "failed" | "rejected"
+            )
+    });
+    if let Some(other) = conflicting {
+        let name = service
+            .and_then(|s| s.private_dns_name())
+            .unwrap_or(spec.service_name.as_str());
+        // Written for the reader, whose object owns neither that endpoint nor the name: it
+        // says whose the endpoint is and who can disable it.
+        let id = &other.vpc_endpoint_id;
+        return Err(Unmet {
+            reason: ConditionReason::ConflictingPrivateDns,
+            message: format!(
+                "Endpoint {id} ({}) already serves the private DNS name {name} in {vpc}, and a VPC \
+                 resolves it to one endpoint only. Ask its owner to disable private DNS on it \
+                 (aws ec2 modify-vpc-endpoint --vpc-endpoint-id {id} --no-private-dns-enabled), or \
+                 set spec.privateDns.enabled: false here",
+                whose(other)
+            ),
+        });
+    }
+    Ok(())
+}
+
+/// Who an endpoint belongs to, as far as the world says: the object its owner tag names, or
+/// the account that owns it.
+fn whose(endpoint: &VpcEndpoint) -> String {
+    let tagged = endpoint
+        .tags
+        .iter()
+        .find(|t| t.key == OWNER_TAG && !t.value.is_empty());
+    match (tagged, endpoint.owner_id.as_deref()) {
+        (Some(tag), _) => format!(
+            "managed by the InterfaceEndpoint {} by its {OWNER_TAG} tag",
+            tag.value
+        ),
+        (None, Some(account)) => format!("not managed by vpce-rollout; owned by account {account}"),
+        (None, None) => "not managed by vpce-rollout".to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::plan::fixtures::*;
+
+    /// The incident world with another endpoint of the service serving its private DNS name.
+    fn world_with_other(tags: Vec<crate::model::Tag>, owner_id: Option<&str>) -> Snapshot {
+        let mut world = with_endpoint(incident_world(), "available", false);
+        let mut other = world.vpc_endpoints[0].clone();
+        other.vpc_endpoint_id = "vpce-0ffffffffffffffff".into();
+        other.private_dns_enabled = true;
+        other.tags = tags;
+        other.owner_id = owner_id.map(str::to_string);
+        world.vpc_endpoints.push(other);
+        world
+    }
+
+    #[test]
+    fn a_conflict_names_the_other_team_s_endpoint_and_asks_its_owner_to_disable_it() {
+        let tags = crate::model::tags_from([(OWNER_TAG, "payments/logs")]);
+        let world = world_with_other(tags, Some("111122223333"));
+        let unmet = preconditions(&spec(), &world, Some(ENDPOINT)).unwrap_err();
+        assert_eq!(unmet.reason, ConditionReason::ConflictingPrivateDns);
+        assert_eq!(
+            unmet.message,
+            format!(
+                "Endpoint vpce-0ffffffffffffffff (managed by the InterfaceEndpoint payments/logs by \
+                 its vpce-rollout.dev/owner tag) already serves the private DNS name {DNS_NAME} in \
+                 {VPC}, and a VPC resolves it to one endpoint only. Ask its owner to disable private \
+                 DNS on it (aws ec2 modify-vpc-endpoint --vpc-endpoint-id vpce-0ffffffffffffffff \
+                 --no-private-dns-enabled), or set spec.privateDns.enabled: false here"
+            )
+        );
+        assert!(!unmet.message.contains("Disable it there"));
+    }
+
+    #[test]
+    fn an_endpoint_made_by_hand_is_named_with_its_account() {
+        let world = world_with_other(Vec::new(), Some("111122223333"));
+        let unmet = preconditions(&spec(), &world, None).unwrap_err();
+        assert!(
+            unmet.message.starts_with(
+                "Endpoint vpce-0ffffffffffffffff (not managed by vpce-rollout; owned by account \
+                 111122223333) already serves"
+            ),
+            "{}",
+            unmet.message
+        );
+    }
+
+    #[test]
+    fn the_object_s_own_endpoint_is_no_conflict() {
+        let world = with_endpoint(incident_world(), "available", true);
+        assert_eq!(preconditions(&spec(), &world, Some(ENDPOINT)), Ok(()));
+        // Before creation the object has none, so any endpoint serving the name conflicts.
+        assert!(preconditions(&spec(), &world, None).is_err());
+    }
+}
