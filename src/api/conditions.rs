@@ -54,8 +54,14 @@ pub enum ConditionReason {
     EndpointPending,
     /// The endpoint is `available`.
     EndpointAvailable,
-    /// The endpoint is `failed`, `rejected`, `expired` or `deleted`.
+    /// The endpoint is `failed`, `expired` or `deleted`.
     EndpointFailed,
+    /// The endpoint is `pendingAcceptance`: the service's owner has not accepted it yet.
+    EndpointPendingAcceptance,
+    /// The endpoint waited for acceptance longer than `--acceptance-timeout`.
+    AcceptanceTimedOut,
+    /// The service's owner rejected the endpoint (`rejected`).
+    EndpointRejected,
     /// The endpoint recorded in status no longer exists.
     EndpointMissing,
     // ClientsReachable
@@ -130,6 +136,9 @@ impl ConditionReason {
             Self::EndpointPending => "EndpointPending",
             Self::EndpointAvailable => "EndpointAvailable",
             Self::EndpointFailed => "EndpointFailed",
+            Self::EndpointPendingAcceptance => "EndpointPendingAcceptance",
+            Self::AcceptanceTimedOut => "AcceptanceTimedOut",
+            Self::EndpointRejected => "EndpointRejected",
             Self::EndpointMissing => "EndpointMissing",
             Self::NotVerified => "NotVerified",
             Self::AllClientsReachable => "AllClientsReachable",

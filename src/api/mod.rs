@@ -259,6 +259,8 @@ pub enum RolloutPhase {
     Creating,
     /// The endpoint exists and is not `available` yet.
     Provisioning,
+    /// The endpoint waits for the service's owner to accept it (`pendingAcceptance`).
+    AwaitingAcceptance,
     /// Checking every client's path to the endpoint.
     Verifying,
     /// Adding the rules the remediation modes allow.
@@ -286,6 +288,7 @@ impl RolloutPhase {
             Self::Pending => "Pending",
             Self::Creating => "Creating",
             Self::Provisioning => "Provisioning",
+            Self::AwaitingAcceptance => "AwaitingAcceptance",
             Self::Verifying => "Verifying",
             Self::Remediating => "Remediating",
             Self::AwaitingApproval => "AwaitingApproval",
@@ -299,10 +302,11 @@ impl RolloutPhase {
     }
 
     /// Every phase, for metrics that report a gauge per phase (a bounded label set).
-    pub const ALL: [RolloutPhase; 12] = [
+    pub const ALL: [RolloutPhase; 13] = [
         Self::Pending,
         Self::Creating,
         Self::Provisioning,
+        Self::AwaitingAcceptance,
         Self::Verifying,
         Self::Remediating,
         Self::AwaitingApproval,

@@ -101,7 +101,9 @@ fn phase_text(s: Style, phase: RolloutPhase) -> String {
     match phase {
         RolloutPhase::Ready => s.paint(Colour::Green, &text),
         RolloutPhase::Failed | RolloutPhase::Degraded => s.paint(Colour::Red, &text),
-        RolloutPhase::AwaitingApproval | RolloutPhase::Blocked => s.paint(Colour::Yellow, &text),
+        RolloutPhase::AwaitingApproval | RolloutPhase::AwaitingAcceptance | RolloutPhase::Blocked => {
+            s.paint(Colour::Yellow, &text)
+        }
         _ => s.paint(Colour::Bold, &text),
     }
 }

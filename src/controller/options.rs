@@ -26,6 +26,12 @@ pub struct RunOptions {
     #[arg(long, env = "VPCE_ROLLOUT_PRIVATE_DNS_TTL", default_value = "60s", value_parser = parse_duration)]
     pub private_dns_ttl: Duration,
 
+    /// How long an endpoint may wait for its service's owner to accept it (services with
+    /// AcceptanceRequired) before the rollout is reported Failed (AcceptanceTimedOut); it is
+    /// still watched, and goes on if they accept later.
+    #[arg(long, env = "VPCE_ROLLOUT_ACCEPTANCE_TIMEOUT", default_value = "24h", value_parser = parse_duration)]
+    pub acceptance_timeout: Duration,
+
     /// Address of the /metrics, /healthz and /readyz server.
     #[arg(long, env = "VPCE_ROLLOUT_METRICS_ADDRESS", default_value = "0.0.0.0:8080")]
     pub metrics_address: SocketAddr,
@@ -175,6 +181,11 @@ mod tests {
         let run = Run::try_parse_from(["run"]).unwrap().options;
         assert_eq!(run.watch_namespace, None);
         assert_eq!(run.resync, Duration::from_secs(300));
+        assert_eq!(run.acceptance_timeout, Duration::from_secs(24 * 3600));
+        assert_eq!(
+            run.acceptance_timeout,
+            crate::plan::Timing::default().acceptance_timeout
+        );
         assert_eq!(run.metrics_address, "0.0.0.0:8080".parse().unwrap());
         assert!(!run.leader_election.enabled);
         assert_eq!(run.leader_election.lease_config(), Ok(None));

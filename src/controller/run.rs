@@ -64,6 +64,7 @@ impl ControllerSettings {
             timing: Timing {
                 resync: options.resync,
                 private_dns_ttl: options.private_dns_ttl,
+                acceptance_timeout: options.acceptance_timeout,
                 ..Timing::default()
             },
             instance: super::leader::default_identity(),

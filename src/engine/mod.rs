@@ -19,6 +19,8 @@
 //! requeues, removes the finalizer when `finalized`, and backs off on `error`. The time comes
 //! from the request, so a simulated clock drives everything in tests and the demo.
 
+#[cfg(test)]
+mod acceptance_tests;
 mod act;
 pub mod audit;
 #[cfg(test)]

@@ -35,7 +35,7 @@ pub(super) struct Harness {
     pub(super) status: InterfaceEndpointStatus,
     pub(super) deleting: bool,
     finalized: bool,
-    timing: Timing,
+    pub(super) timing: Timing,
     pub(super) events: Vec<EventNote>,
     pub(super) phases: Vec<RolloutPhase>,
     /// Check after every pass that no client whose DNS answer can lead it to the endpoint
@@ -180,7 +180,7 @@ impl Harness {
         );
     }
 
-    fn owned_endpoints(&self) -> Vec<VpcEndpoint> {
+    pub(super) fn owned_endpoints(&self) -> Vec<VpcEndpoint> {
         self.sim
             .snapshot()
             .vpc_endpoints
@@ -198,7 +198,7 @@ impl Harness {
             .collect()
     }
 
-    fn mutations(&self, op: Ec2Operation) -> usize {
+    pub(super) fn mutations(&self, op: Ec2Operation) -> usize {
         self.sim.mutations().iter().filter(|c| c.operation == op).count()
     }
 

@@ -2,7 +2,9 @@
 //! ([`location::owned_endpoint`]; private DNS off), wait while EC2 catches up, re-create it after an out-of-band deletion,
 //! poll while it is `pending`, and stop on states it never leaves.
 //!
-//! Once the endpoint is `available`, [`super::drift`] and [`super::access`] take over.
+//! An endpoint that waits for its service's owner to accept it (or that they rejected) is
+//! [`super::acceptance`]'s; once it is `available`, [`super::drift`] and [`super::access`] take
+//! over.
 
 use std::time::Duration;
 
@@ -10,15 +12,16 @@ use k8s_openapi::jiff::Timestamp;
 
 use super::location::{self, is_deleting, owned_endpoint, seen_going};
 use super::preconditions::{Unmet, preconditions};
-use super::{Action, EventNote, EventReason, PlanInput, Step, Timing, drift, not_ready};
+use super::{Action, EventNote, EventReason, PlanInput, Step, Timing, acceptance, drift, not_ready};
 use crate::analysis::Analysis;
 use crate::api::conditions::{ConditionReason, ConditionType, ConditionUpdate, find_condition};
 use crate::api::{InterfaceEndpointSpec, Owner, RolloutPhase};
 use crate::aws::CreateVpcEndpoint;
 use crate::model::{VpcEndpoint, tags_from};
 
-/// States an endpoint never leaves by itself: it will not become available.
-const TERMINAL_STATES: [&str; 3] = ["failed", "rejected", "expired"];
+/// States an endpoint never leaves by itself: it will not become available (`rejected` is the
+/// service owner's answer: [`acceptance`]).
+const TERMINAL_STATES: [&str; 2] = ["failed", "expired"];
 
 /// The CreateVpcEndpoint ClientToken for the `recreations`-th endpoint of `owner`.
 ///
@@ -59,6 +62,8 @@ pub(crate) fn decide<'a>(input: &PlanInput<'a>, analysis: &'a Analysis, timing: 
     let state = endpoint.state_lower();
     let mut step = if endpoint.is_available() {
         return drift::decide(input, endpoint, analysis, timing);
+    } else if acceptance::applies(endpoint) {
+        acceptance::decide(input, endpoint, timing)
     } else if TERMINAL_STATES.contains(&state.as_str()) {
         failed(input, endpoint, &state, timing)
     } else if is_deleting(endpoint) {
@@ -452,7 +457,7 @@ mod tests {
 
     #[test]
     fn a_failed_endpoint_fails_the_rollout_with_a_warning_once() {
-        for state in ["failed", "rejected", "expired"] {
+        for state in ["failed", "expired"] {
             let world = with_endpoint(incident_world(), state, false);
             let analysis = Ok(endpoint_analysis());
             let status = created_status(now_minus(60));

@@ -218,7 +218,10 @@ pub(crate) fn transitions(previous: &InterfaceEndpointStatus, next: &InterfaceEn
     let announced = available(previous)
         || !matches!(
             previous.phase,
-            RolloutPhase::Pending | RolloutPhase::Creating | RolloutPhase::Provisioning
+            RolloutPhase::Pending
+                | RolloutPhase::Creating
+                | RolloutPhase::Provisioning
+                | RolloutPhase::AwaitingAcceptance
         );
     if available(next) && (previous.endpoint_id != next.endpoint_id || !announced) {
         notes.push(note(

@@ -12,6 +12,8 @@
 //! - [`validate`]: spec problems the API server cannot see (reserved tags, a bad policy, ...).
 //! - [`endpoint`]: the endpoint's life: create (private DNS off), wait while EC2 catches up,
 //!   re-create after an out-of-band deletion, poll while `pending`, failed states.
+//! - [`acceptance`]: the endpoint waits for its service's owner to accept it (or they
+//!   rejected it): who must act, and a timeout.
 //! - [`drift`]: subnets, security groups or policy differ from the spec; the world as it would
 //!   be after the change, so that a change never cuts clients off either.
 //! - [`access`]: the clients' reachability and the remediation modes: add rules, wait for
@@ -23,8 +25,9 @@
 //!   DNS needs (checked before creating an endpoint, and again before enabling it).
 //!
 //! The rollout stages hand over in one direction (location → validate → endpoint → drift →
-//! access → dns) and share wording, rules and the approval view through the leaves, never
-//! through each other; [`status`] and [`events`] turn the step into the decision.
+//! access → dns, or endpoint → acceptance) and share wording, rules and the approval view
+//! through the leaves, never through each other; [`status`] and [`events`] turn the step into
+//! the decision.
 //! - [`status`]: the status views (clients summary, plan, conditions), bounded in size.
 //! - [`events`]: Events, on transitions only.
 //! - [`failure`]: what a failed EC2 call means for the status ([`report_failure`]).
@@ -36,6 +39,7 @@
 //! Once private DNS is on, blocked clients are cut off *now*, so a wait on a human is
 //! reported as Degraded, with the plan and approval conditions saying what is needed.
 
+pub mod acceptance;
 pub mod access;
 pub mod approval;
 pub mod deletion;
@@ -134,6 +138,8 @@ pub enum EventReason {
     EndpointDeleted,
     /// Private DNS was turned off (only ever because `spec.privateDns.enabled` is false).
     PrivateDnsDisabled,
+    /// The endpoint waits for the service's owner to accept it.
+    AwaitingAcceptance,
     /// The spec does not fit the AWS world, or AWS refused a call.
     Failed,
     /// Private DNS was enabled although clients are blocked (`spec.privateDns.force`).
@@ -159,6 +165,7 @@ impl EventReason {
             Self::RulesRevoked => "RulesRevoked",
             Self::EndpointDeleted => "EndpointDeleted",
             Self::PrivateDnsDisabled => "PrivateDnsDisabled",
+            Self::AwaitingAcceptance => "AwaitingAcceptance",
             Self::Failed => "Failed",
             Self::ForcedWithBlockedClients => "ForcedWithBlockedClients",
             Self::EndpointModified => "EndpointModified",
@@ -213,6 +220,10 @@ pub struct Timing {
     /// DNS is off, clients may still resolve the name to the endpoint for this long, so rules
     /// they need are revoked, and paths narrowed, only after it ([`resolution`]).
     pub private_dns_ttl: Duration,
+    /// How long an endpoint may wait for the service's owner to accept it (from its creation)
+    /// before the rollout is reported Failed (`--acceptance-timeout`): a wait on another team
+    /// or company that nobody watches is a failure someone must hear about.
+    pub acceptance_timeout: Duration,
 }
 
 impl Default for Timing {
@@ -225,6 +236,7 @@ impl Default for Timing {
             resync: Duration::from_secs(300),
             visibility_window: Duration::from_secs(120),
             private_dns_ttl: Duration::from_secs(60),
+            acceptance_timeout: Duration::from_secs(24 * 3600),
         }
     }
 }

@@ -95,6 +95,7 @@ impl Controller {
                 resync: Duration::from_secs(1),
                 visibility_window: Duration::from_secs(10),
                 private_dns_ttl: Duration::from_millis(500),
+                acceptance_timeout: Duration::from_secs(3600),
             },
             instance: "e2e".into(),
         };

@@ -2,12 +2,14 @@
 //!
 //! Drift tests use these to revoke a rule behind the controller's back, delete its endpoint,
 //! turn private DNS off, start an instance (a new client ENI), give an ENI more addresses or
-//! detach it, or change the VPC's DNS attributes. They act at once, are not EC2 calls (no throttling, no faults, not in the call
+//! detach it, change the VPC's DNS attributes, or, as a service's owner, accept or reject an
+//! endpoint. They act at once, are not EC2 calls (no throttling, no faults, not in the call
 //! log) and skip EC2's preconditions, as a console user with other permissions might.
 
 use std::collections::HashSet;
 
 use super::SimEc2;
+use super::world::Lifecycle;
 use crate::model::{
     AttributeBoolean, Ipv4PrefixSpecification, Ipv6Address, Ipv6PrefixSpecification, NetworkInterface,
     PrivateIpAddress, SecurityGroup, ServiceDetail, VpcDnsAttributes,
@@ -178,6 +180,41 @@ impl SimEc2 {
                     .or(current.enable_dns_hostnames),
             },
         );
+        Ok(())
+    }
+
+    /// The service's owner accepts a `pendingAcceptance` (or `rejected`) endpoint: it turns
+    /// `pending`, and `available` after the provisioning delay.
+    pub fn accept_endpoint(&self, endpoint_id: &str) -> Result<(), Missing> {
+        let now = self.clock.now();
+        let mut state = self.lock();
+        let delay = state.config.provisioning_delay;
+        let world = &mut state.world;
+        let sim = world
+            .endpoints
+            .get_mut(endpoint_id)
+            .filter(|e| {
+                matches!(
+                    e.endpoint.state_lower().as_str(),
+                    "pendingacceptance" | "rejected"
+                )
+            })
+            .ok_or_else(|| Missing(format!("{endpoint_id} waiting for acceptance")))?;
+        sim.endpoint.state = Some("pending".into());
+        world.schedule(endpoint_id, now, delay, Lifecycle::BecomeAvailable);
+        Ok(())
+    }
+
+    /// The service's owner rejects a `pendingAcceptance` endpoint: it turns `rejected`.
+    pub fn reject_endpoint(&self, endpoint_id: &str) -> Result<(), Missing> {
+        let mut state = self.lock();
+        let sim = state
+            .world
+            .endpoints
+            .get_mut(endpoint_id)
+            .filter(|e| e.endpoint.state_lower() == "pendingacceptance")
+            .ok_or_else(|| Missing(format!("{endpoint_id} waiting for acceptance")))?;
+        sim.endpoint.state = Some("rejected".into());
         Ok(())
     }
 

@@ -6,6 +6,8 @@
 //!   requester-managed `vpc_endpoint` ENI per subnet with a free address of the subnet and the
 //!   endpoint's groups. The endpoint is `pending` until the provisioning delay has passed, and for
 //!   a short while describes do not see it at all (EC2 is eventually consistent).
+//! - For a service that requires acceptance, the endpoint is `pendingAcceptance` until the
+//!   service's owner accepts it (then `pending`, then `available`) or rejects it (`rejected`).
 //! - A ClientToken makes create idempotent: the same token with the same parameters returns the
 //!   same endpoint, with other parameters `IdempotentParameterMismatch`.
 //! - Enabling private DNS checks EC2's preconditions (the service has a private DNS name, the VPC
@@ -31,6 +33,9 @@ use crate::model::{
 
 /// The policy EC2 attaches when none is given: full access.
 pub const DEFAULT_ENDPOINT_POLICY: &str = r#"{"Version":"2008-10-17","Statement":[{"Effect":"Allow","Principal":"*","Action":"*","Resource":"*"}]}"#;
+
+/// The state of an endpoint whose service's owner has not accepted it yet, as EC2 spells it.
+pub(super) const PENDING_ACCEPTANCE: &str = "pendingAcceptance";
 
 /// The AWS account that owns endpoint network interfaces (their `RequesterId`).
 const ENDPOINT_ENI_REQUESTER: &str = "amazon-vpce";
@@ -119,14 +124,23 @@ impl World {
             },
         );
         self.refresh_dns_entries(&endpoint_id);
+        // A service that requires acceptance leaves the endpoint `pendingAcceptance` until its
+        // owner accepts or rejects it (SimEc2::accept_endpoint, SimEc2::reject_endpoint).
+        if service.acceptance_required == Some(true)
+            && let Some(sim) = self.endpoints.get_mut(&endpoint_id)
+        {
+            sim.endpoint.state = Some(PENDING_ACCEPTANCE.into());
+        }
         // The response is what EC2 answers: still `pending`, even when provisioning takes no time.
         let response = self.endpoints[&endpoint_id].endpoint.clone();
-        self.schedule(
-            &endpoint_id,
-            now.elapsed,
-            config.provisioning_delay,
-            Lifecycle::BecomeAvailable,
-        );
+        if service.acceptance_required != Some(true) {
+            self.schedule(
+                &endpoint_id,
+                now.elapsed,
+                config.provisioning_delay,
+                Lifecycle::BecomeAvailable,
+            );
+        }
         if !request.client_token.is_empty() {
             self.client_tokens.insert(
                 request.client_token.clone(),

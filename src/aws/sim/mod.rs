@@ -140,6 +140,33 @@ pub fn aws_service(region: &str, name: &str, zones: &[&str]) -> ServiceDetail {
     }
 }
 
+/// A service another account offers through PrivateLink and accepts endpoints of by hand, as
+/// `describe-vpc-endpoint-services` shows it: `com.amazonaws.vpce.<region>.<service_id>`, owned
+/// by `owner` (an account id), AcceptanceRequired, with the private DNS name `private_dns_name`.
+pub fn partner_service(
+    region: &str,
+    service_id: &str,
+    owner: &str,
+    private_dns_name: &str,
+    zones: &[&str],
+) -> ServiceDetail {
+    ServiceDetail {
+        service_name: format!("com.amazonaws.vpce.{region}.{service_id}"),
+        service_id: Some(service_id.into()),
+        service_type: vec![ServiceTypeDetail {
+            service_type: "Interface".into(),
+        }],
+        availability_zones: zones.iter().map(|z| z.to_string()).collect(),
+        private_dns_name: Some(private_dns_name.into()),
+        private_dns_names: vec![PrivateDnsDetails {
+            private_dns_name: private_dns_name.into(),
+        }],
+        vpc_endpoint_policy_supported: Some(false),
+        acceptance_required: Some(true),
+        owner: Some(owner.into()),
+    }
+}
+
 struct SimState {
     world: World,
     config: SimConfig,

@@ -70,6 +70,51 @@ fn the_endpoint_becomes_available_only_after_the_provisioning_delay() {
 }
 
 #[test]
+fn an_endpoint_of_a_service_that_requires_acceptance_waits_for_its_owner_to_accept_or_reject_it() {
+    let sim = sim();
+    sim.add_service(crate::aws::sim::partner_service(
+        "ap-northeast-1",
+        "vpce-svc-0partner",
+        "210987654321",
+        "api.partner.example",
+        &["ap-northeast-1a", "ap-northeast-1c"],
+    ));
+    let to_partner = |token: &str| CreateVpcEndpoint {
+        service_name: "com.amazonaws.vpce.ap-northeast-1.vpce-svc-0partner".into(),
+        ..create_logs(token)
+    };
+    let accepted = run(sim.create_vpc_endpoint(&to_partner("t1"))).unwrap().value;
+    assert_eq!(accepted.state.as_deref(), Some("pendingAcceptance"));
+    sim.clock().advance(Duration::from_secs(3600));
+    let id = accepted.vpc_endpoint_id;
+    assert_eq!(
+        describe_one(&sim, &id).unwrap().state.as_deref(),
+        Some("pendingAcceptance"),
+        "time alone does not accept it"
+    );
+    sim.accept_endpoint(&id).unwrap();
+    assert_eq!(describe_one(&sim, &id).unwrap().state.as_deref(), Some("pending"));
+    sim.clock().advance(Duration::from_secs(60));
+    assert!(describe_one(&sim, &id).unwrap().is_available());
+    assert!(
+        sim.reject_endpoint(&id).is_err(),
+        "an available endpoint is not rejected"
+    );
+
+    let rejected = run(sim.create_vpc_endpoint(&to_partner("t2"))).unwrap().value;
+    sim.reject_endpoint(&rejected.vpc_endpoint_id).unwrap();
+    sim.clock().advance(Duration::from_secs(3600));
+    assert_eq!(
+        describe_one(&sim, &rejected.vpc_endpoint_id)
+            .unwrap()
+            .state
+            .as_deref(),
+        Some("rejected")
+    );
+    assert!(sim.accept_endpoint("vpce-404").is_err());
+}
+
+#[test]
 fn each_subnet_gets_one_requester_managed_endpoint_eni_with_a_free_address_and_the_endpoint_groups() {
     let sim = instant_sim();
     let e = run(sim.create_vpc_endpoint(&create_logs("t1"))).unwrap().value;
