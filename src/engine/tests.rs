@@ -407,6 +407,79 @@ async fn an_owned_rule_revoked_after_ready_is_added_again_in_auto_mode() {
 }
 
 #[tokio::test]
+async fn pods_given_secondary_addresses_behind_a_cidr_rule_are_admitted_by_their_nodes_group() {
+    let mut h = ready_in(RemediationMode::Auto).await;
+    // A node with a group of its own, whose primary address someone admitted by CIDR.
+    let node_group = SecurityGroup {
+        group_id: "sg-0123456789abcdef8".into(),
+        vpc_id: Some(incident::VPC.into()),
+        ip_permissions_egress: incident::world().security_groups[2].ip_permissions_egress.clone(),
+        ..Default::default()
+    };
+    h.sim.add_security_group(node_group.clone());
+    let node = h
+        .sim
+        .add_network_interface(NetworkInterface {
+            subnet_id: SUBNET_PRIVATE_A.into(),
+            interface_type: Some("interface".into()),
+            status: Some("in-use".into()),
+            groups: vec![GroupIdentifier {
+                group_id: node_group.group_id.clone(),
+                group_name: None,
+            }],
+            ..Default::default()
+        })
+        .unwrap();
+    let primary: std::net::Ipv4Addr = node.private_ip_address.as_deref().unwrap().parse().unwrap();
+    h.sim
+        .authorize_security_group_rules(&AuthorizeRules {
+            group_id: SG_ENDPOINT.into(),
+            egress: false,
+            rules: vec![NewRule {
+                protocol: Protocol::Tcp,
+                from_port: 443,
+                to_port: 443,
+                peer: RulePeer::CidrIpv4(format!("{primary}/32")),
+                description: "the node, by hand".into(),
+            }],
+            tags: vec![],
+        })
+        .await
+        .unwrap();
+    h.run_until(RolloutPhase::Ready, 10).await;
+    let refers_to_node = |r: &SecurityGroupRule| {
+        r.referenced_group_info.as_ref().map(|g| g.group_id.as_str()) == Some(node_group.group_id.as_str())
+    };
+    assert!(
+        !h.owned_rules().iter().any(refers_to_node),
+        "the node alone passes"
+    );
+
+    // The VPC CNI gives the node a secondary address for a pod: the CIDR rule does not admit it.
+    let pod = std::net::Ipv4Addr::from(u32::from(primary) + 40).to_string();
+    h.sim
+        .assign_addresses_out_of_band(&node.network_interface_id, &[&pod])
+        .unwrap();
+    let out = h.pass().await;
+    assert_eq!(out.status.phase, RolloutPhase::Remediating);
+    let degraded = out
+        .events
+        .iter()
+        .find(|e| e.reason == EventReason::Degraded)
+        .unwrap();
+    assert!(
+        degraded.message.contains(&node.network_interface_id),
+        "{}",
+        degraded.message
+    );
+    h.run_until(RolloutPhase::Ready, 10).await;
+    assert!(
+        h.owned_rules().iter().any(refers_to_node),
+        "the node's group admits the pods, whatever addresses they get"
+    );
+}
+
+#[tokio::test]
 async fn an_owned_rule_revoked_after_ready_degrades_in_approval_mode() {
     let mut h = Harness::new(RemediationMode::Approval);
     h.run_until(RolloutPhase::AwaitingApproval, 30).await;
