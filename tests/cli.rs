@@ -93,6 +93,7 @@ fn the_incident_plan_blocks_zabbix_and_exits_2_with_the_json_the_issue_specifies
 
     let excluded = json["excluded"].as_array().unwrap();
     assert_eq!(excluded[0]["networkInterfaceId"], NAT_ENI);
+    assert_eq!(excluded[0]["kind"], "ServiceInterface");
     assert!(
         excluded[0]["reason"].as_str().unwrap().contains("nat_gateway"),
         "{excluded:#?}"

@@ -1,74 +1,25 @@
 //! Client discovery: which ENIs private DNS would capture.
 //!
-//! Every ENI in `spec.vpcId` is a client unless it is one of the endpoint's own ENIs, of an
-//! interface type that never originates API calls ([`DEFAULT_EXCLUDED_INTERFACE_TYPES`], plus
-//! `spec.clients.exclude.interfaceTypes`), excluded by `spec.clients`, or without an address.
-//! Each exclusion is kept with its reason, so nothing disappears silently. ENIs of other VPCs
-//! are not looked at: private DNS only answers inside the endpoint's VPC.
+//! Every ENI in `spec.vpcId` is a client unless it is one of the endpoint's own ENIs, detached
+//! (status `available`: attached to nothing, it sends nothing), put there by an AWS service for
+//! a resource that never calls the endpoint's service ([`super::service_interfaces`]), excluded
+//! by `spec.clients`, or without an address. Each exclusion is kept with its reason, so nothing
+//! disappears silently. ENIs of other VPCs are not looked at: private DNS only answers inside
+//! the endpoint's VPC.
+//!
+//! Other statuses stay clients: `attaching` is about to send, `detaching` may still be sending,
+//! `associated` is a branch ENI on a trunk carrying a pod's traffic, and an ENI without a status
+//! (a trimmed snapshot) is unknown.
 
 use std::collections::{HashMap, HashSet};
 use std::net::IpAddr;
 
 use super::index::VpcIndex;
+use super::service_interfaces::{self, NotAClient, normalize_interface_type};
 use super::sources::{self, Source};
 use super::{AnalysisError, ExcludedInterface, ExclusionReason};
 use crate::api::InterfaceEndpointSpec;
 use crate::model::NetworkInterface;
-
-/// Interface types that never originate calls to an AWS API, and why. Compared after
-/// [`normalize_interface_type`], since AWS prints both `nat_gateway` and `natGateway`.
-///
-/// Not in this list, so clients: `interface` (EC2 instances, ECS tasks in awsvpc mode, RDS,
-/// EKS pods, anything requester-managed without its own type), `lambda`, `branch` and `trunk`
-/// (ECS/EKS ENI trunking), `efa` (an ordinary ENI with an address plus the EFA device).
-pub const DEFAULT_EXCLUDED_INTERFACE_TYPES: &[(&str, &str)] = &[
-    (
-        "nat_gateway",
-        "forwards other hosts' traffic, resolves no names itself",
-    ),
-    ("vpc_endpoint", "another endpoint's ENI only receives traffic"),
-    ("gateway_load_balancer", "forwards traffic to appliances"),
-    (
-        "gateway_load_balancer_endpoint",
-        "forwards traffic to a Gateway Load Balancer",
-    ),
-    ("transit_gateway", "forwards traffic between attachments"),
-    (
-        "load_balancer",
-        "ELB nodes proxy to targets; AWS publishes their logs and metrics from outside the VPC",
-    ),
-    ("network_load_balancer", "forwards traffic to targets"),
-    ("efs", "an EFS mount target only serves NFS"),
-    (
-        "global_accelerator_managed",
-        "forwards accelerator traffic to endpoints",
-    ),
-    (
-        "api_gateway_managed",
-        "a VPC link forwards API Gateway traffic to private integrations",
-    ),
-    (
-        "iot_rules_managed",
-        "IoT rule actions reach destinations inside the VPC only",
-    ),
-    (
-        "quicksight",
-        "QuickSight reaches data sources inside the VPC only",
-    ),
-    (
-        "aws_codestar_connections_managed",
-        "CodeStar Connections reach the code host inside the VPC only",
-    ),
-    ("efa-only", "carries no IP address, only EFA traffic"),
-];
-
-/// Lower case without `_` and `-`: `natGateway`, `nat_gateway` and `NAT-Gateway` are one type.
-pub fn normalize_interface_type(t: &str) -> String {
-    t.chars()
-        .filter(|c| *c != '_' && *c != '-')
-        .map(|c| c.to_ascii_lowercase())
-        .collect()
-}
 
 /// An ENI that private DNS would capture.
 #[derive(Clone, Debug)]
@@ -93,12 +44,16 @@ pub fn discover<'a>(
     endpoint_interfaces: &[String],
     index: &VpcIndex<'a>,
 ) -> Result<Discovery<'a>, AnalysisError> {
-    let excluded_types: HashSet<String> = DEFAULT_EXCLUDED_INTERFACE_TYPES
+    let excluded_types: HashSet<String> = spec
+        .clients
+        .exclude
+        .interface_types
         .iter()
-        .map(|(t, _)| *t)
-        .chain(spec.clients.exclude.interface_types.iter().map(String::as_str))
-        .map(normalize_interface_type)
+        .map(|t| normalize_interface_type(t))
         .collect();
+    let service = service_interfaces::aws_service(&spec.service_name);
+    // A row whose ENIs call the endpoint's service excludes nothing.
+    let not_a_client = |row: Option<&'static NotAClient>| row.filter(|r| !r.calls(service));
     let endpoint_interfaces: HashSet<&str> = endpoint_interfaces.iter().map(String::as_str).collect();
     let excluded_enis: HashSet<&str> = spec
         .clients
@@ -133,8 +88,9 @@ pub fn discover<'a>(
         .collect();
     in_vpc.sort_by(|a, b| a.network_interface_id.cmp(&b.network_interface_id));
     in_vpc.dedup_by(|later, first| later.network_interface_id == first.network_interface_id);
-    // A VPC has a handful of distinct type spellings; normalise each once.
-    let mut type_excluded: HashMap<&str, bool> = HashMap::new();
+    // A VPC has a handful of distinct type spellings; look each up once.
+    type ByType = (Option<&'static NotAClient>, bool);
+    let mut by_type: HashMap<&str, ByType> = HashMap::new();
 
     let mut clients = Vec::with_capacity(in_vpc.len());
     let mut excluded = Vec::new();
@@ -145,12 +101,22 @@ pub fn discover<'a>(
         groups.dedup();
         let interface_type = eni.interface_type.as_deref().unwrap_or("interface");
 
+        let (type_row, type_excluded) = *by_type.entry(interface_type).or_insert_with(|| {
+            let normalized = normalize_interface_type(interface_type);
+            (
+                service_interfaces::by_interface_type(&normalized),
+                excluded_types.contains(&normalized),
+            )
+        });
+        let status = eni.status.as_deref().unwrap_or_default();
+
         let reason = if endpoint_interfaces.contains(id) {
             Some(ExclusionReason::EndpointInterface)
-        } else if *type_excluded
-            .entry(interface_type)
-            .or_insert_with(|| excluded_types.contains(&normalize_interface_type(interface_type)))
-        {
+        } else if status.eq_ignore_ascii_case("available") {
+            Some(ExclusionReason::Detached)
+        } else if let Some(row) = not_a_client(type_row.or_else(|| service_interfaces::by_description(eni))) {
+            Some(ExclusionReason::ServiceInterface(row))
+        } else if type_excluded {
             Some(ExclusionReason::InterfaceType(interface_type.to_string()))
         } else if excluded_enis.contains(id) {
             Some(ExclusionReason::ExcludedInterface)

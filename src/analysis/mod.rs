@@ -9,7 +9,8 @@
 //!   reduced to what it allows on tcp/443); `addr.rs`: address ranges and sets.
 //! - `endpoint.rs`: the spec checked against the VPC, this object's endpoint, the destinations.
 //! - `clients.rs`: the ENIs private DNS would capture, and why the others are excluded;
-//!   `sources.rs`: every address and prefix each of them sends from.
+//!   `service_interfaces.rs`: the table of ENIs AWS services put in a VPC that are not
+//!   clients; `sources.rs`: every address and prefix each client sends from.
 //! - `reach.rs`: the security-group checks per client, source and destination; `nacl.rs`: the
 //!   ACLs.
 //! - `remediation.rs`: the fewest rules (greedy set cover), and what no rule can fix.
@@ -25,6 +26,7 @@ mod index;
 mod nacl;
 mod reach;
 mod remediation;
+mod service_interfaces;
 mod sources;
 
 #[cfg(test)]
@@ -45,8 +47,8 @@ use crate::aws::RulePeer;
 use crate::model::{Protocol, Snapshot};
 
 pub use apply::apply_rules;
-pub use clients::{DEFAULT_EXCLUDED_INTERFACE_TYPES, normalize_interface_type};
 pub use endpoint::{owned_endpoint, unobserved_endpoint_interfaces};
+pub use service_interfaces::{NOT_CLIENTS, NotAClient, Sign, normalize_interface_type};
 pub use sources::{Source, SourceKind};
 
 /// Analyses `snapshot` for the endpoint `spec` declares.
@@ -191,11 +193,16 @@ pub struct ExcludedInterface {
     pub reason: ExclusionReason,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub enum ExclusionReason {
     /// One of this endpoint's own ENIs.
     EndpointInterface,
-    /// An interface type that never originates API calls (built-in list, or `spec.clients.exclude`).
+    /// Status `available`: attached to nothing, it sends nothing.
+    Detached,
+    /// Put in the VPC by an AWS service for a resource that never calls the endpoint's service
+    /// (a row of [`NOT_CLIENTS`]).
+    ServiceInterface(&'static NotAClient),
+    /// Of a type listed in `spec.clients.exclude.interfaceTypes`.
     InterfaceType(String),
     /// Listed in `spec.clients.exclude.networkInterfaceIds`.
     ExcludedInterface,
@@ -207,11 +214,34 @@ pub enum ExclusionReason {
     NoAddress,
 }
 
+impl ExclusionReason {
+    /// The kind of reason, one CamelCase word, for grouping (status) and for machines (JSON).
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::EndpointInterface => "EndpointInterface",
+            Self::Detached => "Detached",
+            Self::ServiceInterface(_) => "ServiceInterface",
+            Self::InterfaceType(_) => "ExcludedInterfaceType",
+            Self::ExcludedInterface => "ExcludedInterface",
+            Self::ExcludedSecurityGroup(_) => "ExcludedSecurityGroup",
+            Self::NotSelected => "NotSelected",
+            Self::NoAddress => "NoAddress",
+        }
+    }
+}
+
 impl fmt::Display for ExclusionReason {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Self::EndpointInterface => write!(f, "endpoint network interface"),
-            Self::InterfaceType(t) => write!(f, "interface type {t} does not originate API calls"),
+            Self::Detached => write!(f, "detached (status available): it sends nothing"),
+            Self::ServiceInterface(row) => write!(f, "{row}"),
+            Self::InterfaceType(t) => {
+                write!(
+                    f,
+                    "interface type {t}, excluded by spec.clients.exclude.interfaceTypes"
+                )
+            }
             Self::ExcludedInterface => write!(f, "excluded by spec.clients.exclude.networkInterfaceIds"),
             Self::ExcludedSecurityGroup(sg) => {
                 write!(

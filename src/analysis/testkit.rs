@@ -286,12 +286,7 @@ impl World {
     /// (`10.0.2.20`), an IPv6 address (`2600:1f14::20`), an IPv4 prefix (`10.0.2.48/28`) or an
     /// IPv6 prefix (`2600:1f14:0:1::/80`).
     pub fn addresses(mut self, id: &str, addresses: &[&str]) -> World {
-        let eni = self
-            .snapshot
-            .network_interfaces
-            .iter_mut()
-            .find(|n| n.network_interface_id == id)
-            .expect("add the ENI first");
+        let eni = self.eni_mut(id);
         for a in addresses {
             let a = a.to_string();
             match (a.contains('/'), a.contains(':')) {
@@ -305,6 +300,30 @@ impl World {
             }
         }
         self
+    }
+
+    /// Says who made the ENI `id`, as DescribeNetworkInterfaces does: `requester` is the
+    /// `RequesterId`, `managed` the `RequesterManaged` flag.
+    pub fn made_by(mut self, id: &str, description: &str, requester: &str, managed: bool) -> World {
+        let eni = self.eni_mut(id);
+        eni.description = Some(description.into());
+        eni.requester_id = Some(requester.into());
+        eni.requester_managed = Some(managed);
+        self
+    }
+
+    /// Sets the ENI's `Status` (`in-use`, `available`, ...).
+    pub fn status(mut self, id: &str, status: &str) -> World {
+        self.eni_mut(id).status = Some(status.into());
+        self
+    }
+
+    fn eni_mut(&mut self, id: &str) -> &mut NetworkInterface {
+        self.snapshot
+            .network_interfaces
+            .iter_mut()
+            .find(|n| n.network_interface_id == id)
+            .expect("add the ENI first")
     }
 
     /// An ENI in another VPC.

@@ -817,7 +817,14 @@ fn interface_types_that_never_call_apis_are_excluded_and_the_rest_are_clients() 
                 .iter()
                 .find(|e| e.network_interface_id == id)
                 .unwrap();
-            assert_eq!(ex.reason, ExclusionReason::InterfaceType(t.to_string()), "{id}");
+            let ExclusionReason::ServiceInterface(row) = &ex.reason else {
+                panic!("{id}: {:?}", ex.reason);
+            };
+            assert_eq!(
+                row.sign,
+                Sign::InterfaceType(row_type(t)),
+                "{id}: the row of its type, however AWS spells it"
+            );
         }
     }
     let own = analysis
@@ -826,6 +833,178 @@ fn interface_types_that_never_call_apis_are_excluded_and_the_rest_are_clients() 
         .find(|e| e.network_interface_id == "eni-vpce")
         .unwrap();
     assert_eq!(own.reason, ExclusionReason::EndpointInterface);
+}
+
+/// The spelling of `t` in [`NOT_CLIENTS`].
+fn row_type(t: &str) -> &'static str {
+    NOT_CLIENTS
+        .iter()
+        .find_map(|row| match row.sign {
+            Sign::InterfaceType(r) if normalize_interface_type(r) == normalize_interface_type(t) => Some(r),
+            _ => None,
+        })
+        .unwrap_or_else(|| panic!("no row for {t}"))
+}
+
+/// Each ENI and why it is not a client (`None`: it is a client), for `spec` in `world`.
+fn exclusions(world: World, spec: &InterfaceEndpointSpec) -> Vec<(String, Option<String>)> {
+    let analysis = analyze(spec, Some(&owner()), &world.build()).unwrap();
+    let mut all: Vec<(String, Option<String>)> = analysis
+        .clients
+        .iter()
+        .map(|c| (c.network_interface_id.clone(), None))
+        .chain(
+            analysis
+                .excluded
+                .iter()
+                .map(|e| (e.network_interface_id.clone(), Some(e.reason.to_string()))),
+        )
+        .collect();
+    all.sort();
+    all
+}
+
+#[test]
+fn enis_of_services_that_never_call_the_endpoint_are_not_clients_and_say_why() {
+    let vpc = || {
+        with_endpoint()
+            .eni("eni-rds", "subnet-b", "10.0.2.10", &["sg-db"])
+            .made_by("eni-rds", "RDSNetworkInterface", "amazon-rds", true)
+            .eni("eni-resolver", "subnet-b", "10.0.2.11", &["sg-dns"])
+            .made_by(
+                "eni-resolver",
+                "Route 53 Resolver: rslvr-in-55829d25693e4b729:rni-9494385465134fa5a",
+                "812285487201",
+                true,
+            )
+            .eni("eni-alb", "subnet-b", "10.0.2.12", &["sg-alb"])
+            .made_by("eni-alb", "ELB app/web/50dc6c495c0c9188", "amazon-elb", true)
+            .eni("eni-eks", "subnet-b", "10.0.2.13", &["sg-eks"])
+            .made_by(
+                "eni-eks",
+                "Amazon EKS prod",
+                "AROAIORXPPLFOF7XU4KUQ:AmazonEKS",
+                false,
+            )
+            .eni_typed("eni-lambda", "subnet-b", "10.0.2.14", &["sg-fn"], "lambda")
+            .made_by(
+                "eni-lambda",
+                "AWS Lambda VPC ENI-shipper-1a2b3c4d",
+                "AROAEXAMPLE:shipper",
+                true,
+            )
+            .eni("eni-task", "subnet-b", "10.0.2.15", &["sg-task"])
+            .made_by(
+                "eni-task",
+                "arn:aws:ecs:ap-northeast-1:111122223333:attachment/9812f5e5",
+                "578734482556",
+                true,
+            )
+            .eni("eni-spare", "subnet-b", "10.0.2.16", &["sg-app"])
+            .status("eni-spare", "available")
+            .eni("eni-booting", "subnet-b", "10.0.2.17", &["sg-app"])
+            .status("eni-booting", "attaching")
+            .eni("eni-pod", "subnet-b", "10.0.2.18", &["sg-app"])
+            .status("eni-pod", "associated")
+            .eni("eni-copycat", "subnet-b", "10.0.2.19", &["sg-app"])
+            .made_by("eni-copycat", "RDSNetworkInterface", "111122223333", false)
+            .eni("eni-fake-eks", "subnet-b", "10.0.2.20", &["sg-app"])
+            .made_by("eni-fake-eks", "Amazon EKS prod", "AROAEXAMPLE:terraform", false)
+    };
+    let client = || None::<String>;
+    let not = |reason: &str| Some(reason.to_string());
+    assert_eq!(
+        exclusions(vpc(), &spec()),
+        [
+            (
+                "eni-alb".to_string(),
+                not(
+                    "Elastic Load Balancing (requester-managed, description \"ELB…\"): \
+                load balancer nodes proxy to targets; ELB publishes their logs and metrics from outside the VPC"
+                )
+            ),
+            ("eni-booting".to_string(), client()),
+            ("eni-copycat".to_string(), client()),
+            (
+                "eni-eks".to_string(),
+                not(
+                    "Amazon EKS control plane (description \"Amazon EKS…\", requester *:AmazonEKS): \
+                the API server reaches nodes through it and calls AWS APIs from its own VPC"
+                )
+            ),
+            ("eni-fake-eks".to_string(), client()),
+            ("eni-lambda".to_string(), client()),
+            ("eni-pod".to_string(), client()),
+            (
+                "eni-rds".to_string(),
+                not(
+                    "Amazon RDS (requester-managed, description \"RDSNetworkInterface…\"): \
+                a database instance serves connections and calls no other AWS API from the VPC"
+                )
+            ),
+            (
+                "eni-resolver".to_string(),
+                not(
+                    "Route 53 Resolver endpoint (description \"Route 53 Resolver: rslvr-…\"): \
+                forwards DNS queries and calls no AWS API"
+                )
+            ),
+            (
+                "eni-spare".to_string(),
+                not("detached (status available): it sends nothing")
+            ),
+            ("eni-task".to_string(), client()),
+            ("eni-vpce".to_string(), not("endpoint network interface")),
+        ],
+        "an RDS ENI, a Resolver endpoint's, an ALB's, the EKS control plane's and a detached ENI are \
+         not clients; a Lambda's, an ECS task's, an ENI attaching, a pod's branch ENI, and ENIs that \
+         only look like a service's are"
+    );
+
+    // RDS engines call S3, Lambda, KMS and a few others from the VPC: for those, they are clients.
+    for service in ["s3", "lambda", "kms", "bedrock-runtime"] {
+        let s3 = InterfaceEndpointSpec {
+            service_name: format!("com.amazonaws.ap-northeast-1.{service}"),
+            ..spec()
+        };
+        let rds = exclusions(vpc(), &s3)
+            .into_iter()
+            .find(|(id, _)| id == "eni-rds")
+            .unwrap();
+        assert_eq!(rds.1, None, "an RDS ENI is a client of {service}");
+    }
+    let cognito = InterfaceEndpointSpec {
+        service_name: "com.amazonaws.ap-northeast-1.cognito-idp".into(),
+        ..spec()
+    };
+    let alb = exclusions(vpc(), &cognito)
+        .into_iter()
+        .find(|(id, _)| id == "eni-alb")
+        .unwrap();
+    assert_eq!(
+        alb.1, None,
+        "an ALB authenticating with Cognito calls the user pool"
+    );
+}
+
+#[test]
+fn an_endpoint_eni_of_the_older_interface_type_is_not_a_client() {
+    let world = with_endpoint()
+        .eni("eni-old-vpce", "subnet-b", "10.0.2.10", &["sg-other-vpce"])
+        .made_by(
+            "eni-old-vpce",
+            "VPC Endpoint Interface vpce-0d8ddce4be80e4474",
+            "727180483921",
+            true,
+        );
+    let reasons = exclusions(world, &spec());
+    assert_eq!(
+        reasons[0].1.as_deref(),
+        Some(
+            "interface VPC endpoint (requester-managed, description \"VPC Endpoint Interface…\"): \
+             another endpoint's ENI only receives traffic"
+        )
+    );
 }
 
 #[test]

@@ -409,7 +409,8 @@ pub struct ClientSummary {
     pub total: u32,
     pub reachable: u32,
     pub blocked: u32,
-    /// ENIs in the VPC that are not clients (endpoint ENIs, excluded types or selection).
+    /// ENIs in the VPC that are not clients (endpoint ENIs, detached ENIs, ENIs of AWS services
+    /// that never call the endpoint's service, `spec.clients` exclusions); `exclusions` says why.
     #[serde(default)]
     pub excluded: u32,
     /// `reachable/total`, for the `Clients` column.
@@ -420,6 +421,29 @@ pub struct ClientSummary {
     /// Groups left out of `groups` to keep the status small.
     #[serde(default, skip_serializing_if = "is_zero")]
     pub omitted_groups: u32,
+    /// The ENIs that are not clients, grouped by reason, largest first, at most 20.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub exclusions: Vec<ExclusionGroup>,
+    /// Reasons left out of `exclusions` to keep the status small.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub omitted_exclusions: u32,
+}
+
+/// ENIs of the VPC that are not clients, for one reason.
+#[derive(Deserialize, Serialize, Clone, Debug, Default, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ExclusionGroup {
+    /// `EndpointInterface`, `Detached`, `ServiceInterface` (an AWS service's ENI that never
+    /// calls the endpoint's service), `ExcludedInterfaceType`, `ExcludedInterface`,
+    /// `ExcludedSecurityGroup`, `NotSelected` (by `spec.clients`) or `NoAddress`.
+    pub reason: String,
+    /// The reason in words: for `ServiceInterface`, which service owns the ENIs, how they were
+    /// recognised and why they are not clients.
+    pub message: String,
+    /// How many ENIs are excluded for it.
+    pub count: u32,
+    /// Some of them, at most 5.
+    pub network_interface_ids: Vec<String>,
 }
 
 fn is_zero(n: &u32) -> bool {

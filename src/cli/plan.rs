@@ -188,6 +188,8 @@ pub struct ReasonReport {
 #[serde(rename_all = "camelCase")]
 pub struct ExcludedReport {
     pub network_interface_id: String,
+    /// `Detached`, `ServiceInterface`, ... ([`crate::analysis::ExclusionReason::code`]).
+    pub kind: &'static str,
     pub reason: String,
 }
 
@@ -274,6 +276,7 @@ impl PlanReport {
             .iter()
             .map(|e| ExcludedReport {
                 network_interface_id: e.network_interface_id.clone(),
+                kind: e.reason.code(),
                 reason: e.reason.to_string(),
             })
             .collect();

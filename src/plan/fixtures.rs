@@ -11,7 +11,7 @@ use k8s_openapi::jiff::Timestamp;
 use super::{PlanInput, Timing};
 use crate::analysis::{
     Analysis, AnalysisError, Block, Check, ClientVerdict, Destination, ExcludedInterface, ExclusionReason,
-    Remediation, RuleChange, Source, SourceKind, Unfixable,
+    NotAClient, Remediation, RuleChange, Sign, Source, SourceKind, Unfixable,
 };
 use crate::api::conditions::{ConditionType, find_condition};
 use crate::api::{InterfaceEndpointSpec, InterfaceEndpointStatus, Owner};
@@ -240,6 +240,14 @@ pub fn owned_rule(id: &str, group: &str, egress: bool, peer: &str) -> SecurityGr
     }
 }
 
+/// The row of [`crate::analysis::NOT_CLIENTS`] with this sign.
+pub fn not_a_client(sign: Sign) -> &'static NotAClient {
+    crate::analysis::NOT_CLIENTS
+        .iter()
+        .find(|row| row.sign == sign)
+        .expect("a row of the table")
+}
+
 pub fn verdict(id: &str, sgs: &[&str], ip: &str, kind: &str, checks: &[Check]) -> ClientVerdict {
     let address = ip.parse::<IpAddr>().unwrap();
     let primary = Source {
@@ -341,7 +349,7 @@ pub fn analysis_with(
         ],
         excluded: vec![ExcludedInterface {
             network_interface_id: ENI_NAT.into(),
-            reason: ExclusionReason::InterfaceType("nat_gateway".into()),
+            reason: ExclusionReason::ServiceInterface(not_a_client(Sign::InterfaceType("nat_gateway"))),
         }],
         remediation: Remediation { rules, unfixable },
     }

@@ -7,17 +7,17 @@
 //! grouped into at most [`MAX_STATUS_GROUPS`] lines. A VPC with 20,000 ENIs stays far below
 //! the 100 KiB the issue allows (see the test below).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use super::approval::{Access, ApprovalState};
 use super::resolution;
 use super::rules::owned_rules;
 use super::wording::{MESSAGE_EXAMPLES, blocked_examples, count, mismatched_approval, peer_text, with_more};
 use super::{Decision, PlanInput, Step, events};
-use crate::analysis::{Analysis, Check, Direction, Remediation, RuleChange};
+use crate::analysis::{Analysis, Check, Direction, ExclusionReason, Remediation, RuleChange};
 use crate::api::conditions::{ConditionReason, ConditionType, ConditionUpdate, set_condition};
 use crate::api::{
-    BlockedClientGroup, ClientSummary, EndpointNetworkInterface, InterfaceEndpointSpec,
+    BlockedClientGroup, ClientSummary, EndpointNetworkInterface, ExclusionGroup, InterfaceEndpointSpec,
     InterfaceEndpointStatus, MAX_EARLIER_PLAN_IDS, MAX_GROUP_EXAMPLES, MAX_STATUS_GROUPS, MAX_STATUS_RULES,
     PlanStatus, PlannedRule, RemediationMode, RemediationSpec, RolloutPhase,
 };
@@ -247,6 +247,7 @@ pub fn client_summary(analysis: &Analysis, modes: &RemediationSpec) -> ClientSum
     listed.truncate(MAX_STATUS_GROUPS);
     let total = total as u32;
     let reachable = total - blocked;
+    let (exclusions, omitted_exclusions) = exclusion_groups(analysis);
     ClientSummary {
         total,
         reachable,
@@ -255,7 +256,44 @@ pub fn client_summary(analysis: &Analysis, modes: &RemediationSpec) -> ClientSum
         ready: format!("{reachable}/{total}"),
         groups: listed,
         omitted_groups: omitted as u32,
+        exclusions,
+        omitted_exclusions,
     }
+}
+
+/// The ENIs that are not clients grouped by reason, largest first, at most
+/// [`MAX_STATUS_GROUPS`], and how many reasons were left out. Linear in the ENIs: a reason's
+/// words are written once per distinct reason, and those are few (a table row, a `spec.clients`
+/// entry each).
+fn exclusion_groups(analysis: &Analysis) -> (Vec<ExclusionGroup>, u32) {
+    let mut groups: HashMap<&ExclusionReason, (u32, Vec<&str>)> = HashMap::new();
+    for e in &analysis.excluded {
+        let entry = groups.entry(&e.reason).or_default();
+        entry.0 += 1;
+        if entry.1.len() < MAX_GROUP_EXAMPLES {
+            entry.1.push(&e.network_interface_id);
+        }
+    }
+    let mut listed: Vec<ExclusionGroup> = groups
+        .into_iter()
+        .map(|(reason, (count, examples))| ExclusionGroup {
+            reason: reason.code().to_string(),
+            message: reason.to_string(),
+            count,
+            network_interface_ids: examples.into_iter().map(str::to_string).collect(),
+        })
+        .collect();
+    // Largest first, then by reason and words, so the list is stable.
+    listed.sort_by(|a, b| {
+        (std::cmp::Reverse(a.count), &a.reason, &a.message).cmp(&(
+            std::cmp::Reverse(b.count),
+            &b.reason,
+            &b.message,
+        ))
+    });
+    let omitted = listed.len().saturating_sub(MAX_STATUS_GROUPS);
+    listed.truncate(MAX_STATUS_GROUPS);
+    (listed, omitted as u32)
 }
 
 /// The plan in status: the missing rules (`applied: false`), then the object's own rules
@@ -640,7 +678,7 @@ fn ready_condition(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::analysis::{Remediation, Unfixable};
+    use crate::analysis::{ExcludedInterface, Remediation, Unfixable};
     use crate::plan::decide;
     use crate::plan::fixtures::*;
 
@@ -670,6 +708,49 @@ mod tests {
         assert_eq!(s.groups[0].network_interface_ids, ["eni-0c1", "eni-0c2"]);
         assert_eq!(s.groups[1].network_interface_ids, [ENI_ZABBIX]);
         assert!(s.groups[1].fixable);
+    }
+
+    #[test]
+    fn exclusions_are_counted_by_reason_with_a_few_examples_largest_first() {
+        let mut a = endpoint_analysis();
+        let rds = not_a_client(crate::analysis::Sign::ManagedDescription("RDSNetworkInterface"));
+        for i in 0..7 {
+            a.excluded.push(ExcludedInterface {
+                network_interface_id: format!("eni-0d{i}"),
+                reason: ExclusionReason::ServiceInterface(rds),
+            });
+        }
+        a.excluded.push(ExcludedInterface {
+            network_interface_id: "eni-0e1".into(),
+            reason: ExclusionReason::Detached,
+        });
+        let s = client_summary(&a, &RemediationSpec::default());
+        assert_eq!(s.excluded, 9);
+        let groups: Vec<(&str, u32, usize)> = s
+            .exclusions
+            .iter()
+            .map(|g| (g.reason.as_str(), g.count, g.network_interface_ids.len()))
+            .collect();
+        assert_eq!(
+            groups,
+            [
+                ("ServiceInterface", 7, 5),
+                ("Detached", 1, 1),
+                ("ServiceInterface", 1, 1)
+            ],
+            "RDS ENIs, a detached ENI, the NAT gateway"
+        );
+        assert!(
+            s.exclusions[0].message.starts_with("Amazon RDS ("),
+            "{:?}",
+            s.exclusions[0]
+        );
+        assert!(
+            s.exclusions[2].message.starts_with("NAT gateway ("),
+            "{:?}",
+            s.exclusions[2]
+        );
+        assert_eq!(s.omitted_exclusions, 0);
     }
 
     #[test]
@@ -751,7 +832,8 @@ mod tests {
         }
     }
 
-    /// 20,000 ENIs: 400 security groups of 50 ENIs each, half blocked (hundreds of groups),
+    /// 20,000 client ENIs (and 5,000 that are not clients, for more reasons than the status
+    /// lists): 400 security groups of 50 ENIs each, half blocked (hundreds of groups),
     /// each needing its own rule, some also blocked by a NACL.
     fn huge_analysis() -> Analysis {
         let mut clients = Vec::new();
@@ -782,8 +864,23 @@ mod tests {
                 rules.push(RuleChange::https(SG_VPCE, &sg, Check::EndpointIngress));
             }
         }
+        // And 5,000 ENIs that are not clients, for 34 reasons: every row of the table, detached
+        // ENIs, and a spec excluding 12 security groups.
+        let mut reasons: Vec<ExclusionReason> = crate::analysis::NOT_CLIENTS
+            .iter()
+            .map(ExclusionReason::ServiceInterface)
+            .collect();
+        reasons.push(ExclusionReason::Detached);
+        reasons.extend((0..12).map(|g| ExclusionReason::ExcludedSecurityGroup(format!("sg-{g:017x}"))));
+        let excluded = (0..5_000u32)
+            .map(|n| ExcludedInterface {
+                network_interface_id: format!("eni-1{n:016x}"),
+                reason: reasons[n as usize % reasons.len()].clone(),
+            })
+            .collect();
         Analysis {
             clients,
+            excluded,
             remediation: Remediation { rules, unfixable },
             ..endpoint_analysis()
         }
@@ -815,6 +912,15 @@ mod tests {
         assert_eq!((clients.total, clients.blocked), (20_000, 10_000));
         assert_eq!(clients.groups.len(), MAX_STATUS_GROUPS);
         assert_eq!(clients.omitted_groups, 200 - MAX_STATUS_GROUPS as u32);
+        assert_eq!(clients.excluded, 5_000);
+        assert_eq!(clients.exclusions.len(), MAX_STATUS_GROUPS);
+        assert!(clients.omitted_exclusions > 0);
+        assert!(
+            clients
+                .exclusions
+                .iter()
+                .all(|g| g.network_interface_ids.len() <= MAX_GROUP_EXAMPLES)
+        );
         assert!(
             clients
                 .groups
