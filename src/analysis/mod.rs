@@ -71,7 +71,7 @@ pub fn analyze(
         .unwrap_or_default();
     let discovery = clients::discover(spec, endpoint_interfaces, &index)?;
     let clients = reach::verdicts(&index, &destinations, &discovery.clients);
-    let remediation = remediation::plan(&clients, &destinations);
+    let remediation = remediation::plan(&clients, &destinations, &|g| index.groups.contains_key(g));
     Ok(Analysis {
         endpoint_id: endpoint.map(|e| e.vpc_endpoint_id.clone()),
         destinations,

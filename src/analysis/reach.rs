@@ -123,7 +123,12 @@ fn endpoint_ingress(target: &Target<'_, '_>, client: &Client<'_>, sources: &[Sou
     Some((failing.into_iter().map(|(s, _)| s).collect(), detail))
 }
 
-fn client_egress(target: &Target<'_, '_>, groups: &[&str], peers: &HttpsPeers<'_>) -> Option<Failure> {
+fn client_egress(
+    target: &Target<'_, '_>,
+    groups: &[&str],
+    undescribed: &[&str],
+    peers: &HttpsPeers<'_>,
+) -> Option<Failure> {
     let dest = target.dest;
     if dest.security_group_ids.iter().any(|g| peers.admits_group(g)) {
         return None;
@@ -134,12 +139,25 @@ fn client_egress(target: &Target<'_, '_>, groups: &[&str], peers: &HttpsPeers<'_
     } else {
         format!("to all of {} ({uncovered} is not covered)", target.range)
     };
-    let detail = format!(
+    let mut detail = format!(
         "no egress rule of the client's security groups ({}) allows tcp 443 {to} or to the endpoint's security groups ({}){}",
         list(groups),
         list(&dest.security_group_ids),
         unresolved_note(peers),
     );
+    if !undescribed.is_empty() {
+        // Read as allowing nothing, the safe reading, and said: a group missing from the
+        // snapshot is unknown, not empty.
+        detail.push_str(&format!(
+            "; the snapshot does not describe {}, so whether {} traffic is unknown",
+            list(undescribed),
+            if undescribed.len() == 1 {
+                "it allows this"
+            } else {
+                "they allow this"
+            }
+        ));
+    }
     Some((Vec::new(), detail))
 }
 
@@ -213,6 +231,12 @@ pub fn verdicts<'a>(
             let egress = egress_by_groups
                 .entry(client.groups.as_slice())
                 .or_insert_with(|| union_of(index, &client.groups, true));
+            let undescribed: Vec<&str> = client
+                .groups
+                .iter()
+                .copied()
+                .filter(|g| !index.groups.contains_key(g))
+                .collect();
             let subnet = client.eni.subnet_id.as_str();
             let shares_a_family = families
                 .iter()
@@ -234,7 +258,10 @@ pub fn verdicts<'a>(
                     }
                 };
                 fail(Check::EndpointIngress, endpoint_ingress(target, client, &sources));
-                fail(Check::ClientEgress, client_egress(target, &client.groups, egress));
+                fail(
+                    Check::ClientEgress,
+                    client_egress(target, &client.groups, &undescribed, egress),
+                );
                 if subnet != dest.subnet_id {
                     let client_side = client_nacl
                         .entry((subnet, i))

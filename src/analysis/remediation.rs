@@ -66,17 +66,36 @@ fn greedy_cover<'c>(clients: &[&'c [String]]) -> Vec<&'c str> {
     chosen
 }
 
-/// The fewest of the `blocked` clients' groups that together cover them all.
-fn cover<'c>(clients: &'c [ClientVerdict], blocked: &BTreeSet<usize>) -> Vec<&'c str> {
-    let groups: Vec<&[String]> = blocked
-        .iter()
-        .map(|&i| clients[i].security_group_ids.as_slice())
-        .collect();
+/// The fewest of the `blocked` clients' (described) groups that together cover them all.
+fn cover<'c>(groups: &'c [Vec<String>], blocked: &BTreeSet<usize>) -> Vec<&'c str> {
+    let groups: Vec<&[String]> = blocked.iter().map(|&i| groups[i].as_slice()).collect();
     greedy_cover(&groups)
 }
 
-/// The plan for the analysed clients.
-pub fn plan(clients: &[ClientVerdict], destinations: &[Destination]) -> Remediation {
+/// Why no rule is proposed for a client carrying a group the snapshot does not describe.
+const UNDESCRIBED_GROUP: &str = "the snapshot does not describe some of the client's security \
+     groups (see the block): no rule is proposed on, or towards, a group whose rules are unknown";
+
+/// The plan for the analysed clients. `described` says whether the world describes a security
+/// group: rules are only ever proposed on, or referring to, groups it describes.
+pub fn plan(
+    clients: &[ClientVerdict],
+    destinations: &[Destination],
+    described: &dyn Fn(&str) -> bool,
+) -> Remediation {
+    // A client group the snapshot does not describe may allow the traffic already (its rules
+    // are unknown), and a rule on it would be a guess: such groups get no rule.
+    let known: Vec<Vec<String>> = clients
+        .iter()
+        .map(|c| {
+            c.security_group_ids
+                .iter()
+                .filter(|g| described(g))
+                .cloned()
+                .collect()
+        })
+        .collect();
+
     // Destinations grouped by the security groups guarding them: a rule on one of those groups
     // (or referring to one) serves every destination of the set. All of an endpoint's ENIs
     // share its groups, so in practice there is one set.
@@ -93,17 +112,20 @@ pub fn plan(clients: &[ClientVerdict], destinations: &[Destination]) -> Remediat
     for (i, client) in clients.iter().enumerate() {
         for block in &client.blocks {
             let set = group_set_of.get(&block.destination).copied().unwrap_or(&[]);
-            let can_refer = !set.is_empty() && !client.security_group_ids.is_empty();
+            let can_refer = !set.is_empty() && !known[i].is_empty();
+            let undescribed = known[i].len() != client.security_group_ids.len();
             match block.check {
                 Check::EndpointIngress if can_refer => {
                     ingress.entry(set).or_default().insert(i);
                 }
-                Check::ClientEgress if can_refer => {
+                Check::ClientEgress if can_refer && !undescribed => {
                     egress.entry(set).or_default().insert(i);
                 }
                 Check::EndpointIngress | Check::ClientEgress => {
                     let why = if set.is_empty() {
                         "the endpoint has no security group a rule could refer to"
+                    } else if undescribed {
+                        UNDESCRIBED_GROUP
                     } else {
                         "the client has no security group a rule could refer to"
                     };
@@ -125,12 +147,12 @@ pub fn plan(clients: &[ClientVerdict], destinations: &[Destination]) -> Remediat
     // The endpoint group a rule is on, or refers to: the smallest id of the set, for determinism.
     let mut rules = BTreeSet::new();
     for (set, blocked) in &ingress {
-        for client_group in cover(clients, blocked) {
+        for client_group in cover(&known, blocked) {
             rules.insert(RuleChange::https(&set[0], client_group, Check::EndpointIngress));
         }
     }
     for (set, blocked) in &egress {
-        for client_group in cover(clients, blocked) {
+        for client_group in cover(&known, blocked) {
             rules.insert(RuleChange::https(client_group, &set[0], Check::ClientEgress));
         }
     }

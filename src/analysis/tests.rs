@@ -1473,3 +1473,69 @@ fn applying_the_plan_makes_the_blocked_clients_reachable() {
     // Applying twice adds nothing more.
     assert_eq!(apply_rules(&after_world, &before.remediation.rules), after_world);
 }
+
+#[test]
+fn a_client_group_the_snapshot_does_not_describe_is_reported_unknown_and_gets_no_rule() {
+    // `eni-c` carries sg-c (described, no egress) and sg-ghost (not in the snapshot: its rules
+    // are unknown, maybe allowing everything). Nothing may be proposed on or towards sg-ghost,
+    // and no egress rule on sg-c either: the missing one may already allow it.
+    let snapshot = with_endpoint()
+        .sg("sg-vpce", vec![], vec![])
+        .sg("sg-c", vec![], vec![])
+        .eni("eni-c", "subnet-b", "10.0.2.10", &["sg-c", "sg-ghost"])
+        .eni("eni-g", "subnet-b", "10.0.2.11", &["sg-ghost"])
+        .build();
+    let analysis = analyze(&spec(), Some(&owner()), &snapshot).unwrap();
+    let verdict = |eni: &str| {
+        analysis
+            .clients
+            .iter()
+            .find(|v| v.network_interface_id == eni)
+            .unwrap()
+    };
+    for eni in ["eni-c", "eni-g"] {
+        let egress = verdict(eni)
+            .blocks
+            .iter()
+            .find(|b| b.check == ClientEgress)
+            .unwrap_or_else(|| panic!("{eni}: the unknown egress is not read as allowing"));
+        assert!(
+            egress.detail.ends_with(
+                "; the snapshot does not describe sg-ghost, so whether it allows this traffic is unknown"
+            ),
+            "{}",
+            egress.detail
+        );
+    }
+    let rules: Vec<String> = analysis
+        .remediation
+        .rules
+        .iter()
+        .map(RuleChange::canonical)
+        .collect();
+    assert!(rules.iter().all(|r| !r.contains("sg-ghost")), "{rules:?}");
+    assert_eq!(
+        rules,
+        ["sg-vpce ingress tcp 443-443 group:sg-c"],
+        "only the described group is admitted"
+    );
+    let unfixable: Vec<(&str, Check)> = analysis
+        .remediation
+        .unfixable
+        .iter()
+        .map(|u| (u.network_interface_id.as_str(), u.check))
+        .collect();
+    assert_eq!(
+        unfixable,
+        [
+            ("eni-c", ClientEgress),
+            ("eni-g", EndpointIngress),
+            ("eni-g", ClientEgress)
+        ]
+    );
+    assert!(
+        analysis.remediation.unfixable[0]
+            .detail
+            .starts_with("the snapshot does not describe")
+    );
+}
