@@ -399,3 +399,94 @@ fn a_manifest_kubectl_would_refuse_or_read_otherwise_exits_1_naming_the_field() 
         );
     }
 }
+
+/// The incident snapshot with `edit` applied to its JSON.
+fn snapshot_with(name: &str, edit: impl FnOnce(&mut Value)) -> PathBuf {
+    let mut snapshot = incident_snapshot();
+    edit(&mut snapshot);
+    scratch(name, &snapshot.to_string())
+}
+
+#[test]
+fn hostile_snapshots_exit_1_with_the_path_of_the_problem_and_print_no_plan() {
+    let rows: Vec<(&str, PathBuf, &str)> = vec![
+        (
+            "an ACL rule number EC2 cannot hold",
+            snapshot_with("rule-0.json", |s| {
+                s["NetworkAcls"][0]["Entries"][0]["RuleNumber"] = 0.into()
+            }),
+            "invalid snapshot at NetworkAcls[0].Entries[0].RuleNumber: rule number 0 is outside \
+             1-32766 (and is not 32767, the default entry)",
+        ),
+        (
+            "two ACL entries numbered alike",
+            snapshot_with("rule-twice.json", |s| {
+                let entries = s["NetworkAcls"][0]["Entries"].as_array_mut().unwrap();
+                let copy = entries[0].clone();
+                entries.push(copy);
+            }),
+            "has two",
+        ),
+        (
+            "an IPv4 block in CidrIpv6",
+            snapshot_with("v4-in-v6.json", |s| {
+                s["SecurityGroups"][0]["IpPermissions"][0]["Ipv6Ranges"] =
+                    serde_json::json!([{"CidrIpv6": "10.20.0.0/16"}]);
+            }),
+            "invalid snapshot at SecurityGroups[0].IpPermissions[0].Ipv6Ranges[0].CidrIpv6: \
+             10.20.0.0/16 is an IPv4 block where IPv6 is expected (it belongs in IpRanges[].CidrIp)",
+        ),
+        (
+            "a wrongly typed value",
+            snapshot_with("wrong-type.json", |s| s["Subnets"][0]["SubnetId"] = 7.into()),
+            "invalid snapshot at Subnets[0].SubnetId: invalid type: integer `7`, expected a string",
+        ),
+        (
+            "deeply nested JSON",
+            scratch(
+                "deep.json",
+                &format!("{{\"Vpcs\": {}{}}}", "[".repeat(5000), "]".repeat(5000)),
+            ),
+            "invalid snapshot at Vpcs[0]",
+        ),
+        (
+            "truncated JSON",
+            scratch("truncated-deep.json", "{\"Subnets\": [{\"SubnetId\": \"subnet-0a"),
+            "invalid snapshot at Subnets[0].SubnetId: EOF while parsing a string",
+        ),
+    ];
+    for (name, snapshot, want) in rows {
+        let out = plan(&fixture("incident-endpoint.yaml"), &snapshot, &["-o", "json"]);
+        assert_eq!(out.status.code(), Some(1), "{name}: {}", stdout(&out));
+        assert!(stdout(&out).is_empty(), "{name}");
+        let err = stderr(&out);
+        assert!(
+            err.starts_with(&format!("error: {}: ", snapshot.display())) && err.contains(want),
+            "{name}: {err}"
+        );
+    }
+}
+
+#[test]
+fn a_spec_plan_and_the_controller_refuse_alike_exits_1() {
+    let rows = [
+        (
+            "same-zone.yaml",
+            incident_manifest().replace(
+                "    - subnet-0c00000000000c001",
+                "    - subnet-0c00000000000c001\n    - subnet-0b00000000000b001",
+            ),
+            "are both in",
+        ),
+        (
+            "approval-id.yaml",
+            incident_manifest() + "  approval:\n    planId: yes-approve\n",
+            "spec.approval.planId: \"yes-approve\" does not match ^[0-9a-f]{6,64}$",
+        ),
+    ];
+    for (name, text, want) in rows {
+        let out = plan(&scratch(name, &text), &fixture("incident-snapshot.json"), &[]);
+        assert_eq!(out.status.code(), Some(1), "{name}: {}", stdout(&out));
+        assert!(stderr(&out).contains(want), "{name}: {}", stderr(&out));
+    }
+}

@@ -30,6 +30,8 @@ mod service_interfaces;
 mod sources;
 
 #[cfg(test)]
+mod fuzz_tests;
+#[cfg(test)]
 mod property_tests;
 #[cfg(test)]
 mod testkit;

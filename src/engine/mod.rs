@@ -25,6 +25,8 @@ mod act;
 pub mod audit;
 #[cfg(test)]
 mod audit_tests;
+#[cfg(test)]
+mod bad_input_tests;
 pub mod incident;
 #[cfg(test)]
 mod tests;
