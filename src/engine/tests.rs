@@ -399,9 +399,15 @@ async fn an_owned_rule_revoked_after_ready_is_added_again_in_auto_mode() {
     h.sim
         .revoke_rule_out_of_band(&rule.security_group_rule_id)
         .unwrap();
+    // The pass that puts it back reports the cut: Degraded, with a Warning.
     let out = h.pass().await;
-    assert_eq!(out.status.phase, RolloutPhase::Remediating);
-    assert!(out.events.iter().any(|e| e.reason == EventReason::Degraded));
+    assert_eq!(out.status.phase, RolloutPhase::Degraded);
+    assert!(matches!(out.performed.as_slice(), [Action::AuthorizeRules(_)]));
+    assert!(
+        out.events
+            .iter()
+            .any(|e| e.reason == EventReason::Degraded && e.warning)
+    );
     h.run_until(RolloutPhase::Ready, 10).await;
     assert!(h.owned_rules().iter().any(admits_zabbix));
 }
@@ -461,7 +467,9 @@ async fn pods_given_secondary_addresses_behind_a_cidr_rule_are_admitted_by_their
         .assign_addresses_out_of_band(&node.network_interface_id, &[&pod])
         .unwrap();
     let out = h.pass().await;
-    assert_eq!(out.status.phase, RolloutPhase::Remediating);
+    // The pod is cut off while private DNS is on: Degraded while its rule is added.
+    assert_eq!(out.status.phase, RolloutPhase::Degraded);
+    assert!(matches!(out.performed.as_slice(), [Action::AuthorizeRules(_)]));
     let degraded = out
         .events
         .iter()
@@ -477,6 +485,41 @@ async fn pods_given_secondary_addresses_behind_a_cidr_rule_are_admitted_by_their
         h.owned_rules().iter().any(refers_to_node),
         "the node's group admits the pods, whatever addresses they get"
     );
+}
+
+#[tokio::test]
+async fn security_groups_swapped_by_hand_after_ready_are_degraded_while_they_are_put_back() {
+    let mut h = ready_in(RemediationMode::Auto).await;
+    // Someone gives the endpoint a group that admits nobody: every client is cut off.
+    let nobody = SecurityGroup {
+        group_id: "sg-0ddddddddddddddd1".into(),
+        vpc_id: Some(incident::VPC.into()),
+        ..Default::default()
+    };
+    h.sim.add_security_group(nobody.clone());
+    let endpoint = h.owned_endpoints()[0].vpc_endpoint_id.clone();
+    h.sim
+        .set_endpoint_groups_out_of_band(&endpoint, &[&nobody.group_id])
+        .unwrap();
+
+    let out = h.pass().await;
+    assert!(
+        matches!(out.performed.as_slice(), [Action::ModifyEndpoint(m)] if m.add_security_group_ids == [SG_ENDPOINT]),
+        "{:?}",
+        out.performed
+    );
+    assert_eq!(
+        out.status.phase,
+        RolloutPhase::Degraded,
+        "repaired in the same pass, still reported"
+    );
+    let warnings: Vec<&EventNote> = out.events.iter().filter(|e| e.warning).collect();
+    assert_eq!(warnings.len(), 1, "{:?}", out.events);
+    assert_eq!(warnings[0].reason, EventReason::Degraded);
+    assert!(warnings[0].message.contains("cut off"), "{}", warnings[0].message);
+
+    h.run_until(RolloutPhase::Ready, 10).await;
+    assert_eq!(h.owned_endpoints()[0].groups[0].group_id, SG_ENDPOINT);
 }
 
 #[tokio::test]

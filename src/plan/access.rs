@@ -6,7 +6,7 @@
 use super::approval::{Access, ApprovalState};
 use super::rules::authorize;
 use super::wording::{blocked_sentence, count, what_is_needed};
-use super::{EventNote, EventReason, PlanInput, Step, Timing, dns, not_ready};
+use super::{PlanInput, Step, Timing, dns, not_ready};
 use crate::analysis::Analysis;
 use crate::api::RolloutPhase;
 use crate::api::conditions::ConditionReason;
@@ -29,15 +29,35 @@ pub(crate) fn decide<'a>(
     let serving = endpoint.private_dns_enabled;
     let rules_now = access.rules_now();
     let mut step = if !rules_now.is_empty() {
-        let mut step = Step::new(input, RolloutPhase::Remediating, timing.after_change);
+        // While private DNS is on the clients are cut off until the rules are in: Degraded.
+        let phase = if serving {
+            RolloutPhase::Degraded
+        } else {
+            RolloutPhase::Remediating
+        };
+        let mut step = Step::new(input, phase, timing.after_change);
         step.actions.push(authorize(&rules_now, input.spec, input.owner));
-        let message = format!(
-            "Adding {} to reach {}; {}",
-            count(rules_now.len(), "rule"),
-            endpoint.vpc_endpoint_id,
-            blocked_sentence(&access)
-        );
-        step.conditions.ready = Some(not_ready(ConditionReason::InProgress, message));
+        let rules = count(rules_now.len(), "rule");
+        let (reason, message) = if serving {
+            (
+                ConditionReason::ClientsBlocked,
+                format!(
+                    "Private DNS is on and {}: they are cut off; re-adding what spec.remediation \
+                     allows ({rules})",
+                    blocked_sentence(&access)
+                ),
+            )
+        } else {
+            (
+                ConditionReason::InProgress,
+                format!(
+                    "Adding {rules} to reach {}; {}",
+                    endpoint.vpc_endpoint_id,
+                    blocked_sentence(&access)
+                ),
+            )
+        };
+        step.conditions.ready = Some(not_ready(reason, message));
         step
     } else if serving {
         let mut step = Step::new(input, RolloutPhase::Degraded, timing.waiting);
@@ -73,18 +93,6 @@ pub(crate) fn decide<'a>(
         step.conditions.ready = Some(not_ready(ConditionReason::ClientsBlocked, message));
         step
     };
-    if serving && matches!(input.status.phase, RolloutPhase::Ready) && step.phase != RolloutPhase::Degraded {
-        // Re-remediating after Ready: say that clients lost access (the Degraded phase
-        // transition would say it otherwise).
-        step.events.push(EventNote {
-            reason: EventReason::Degraded,
-            warning: true,
-            message: format!(
-                "Private DNS is on and {}; re-adding what spec.remediation allows",
-                blocked_sentence(&access)
-            ),
-        });
-    }
     step.endpoint = Some(endpoint);
     step.analysis = Some(analysis);
     step.verified = true;
@@ -393,23 +401,41 @@ mod tests {
     }
 
     #[test]
-    fn a_rule_removed_after_ready_is_added_again_in_auto_mode() {
+    fn a_rule_revoked_by_hand_while_private_dns_is_on_is_degraded_while_it_is_added_again() {
         let world = with_endpoint(incident_world(), "available", true);
         let analysis = Ok(endpoint_analysis());
         let mut status = available_status();
         status.phase = RolloutPhase::Ready;
         status.private_dns_enabled = true;
         let d = decide(&input(&world, &analysis, &status), &timing());
-        assert_eq!(d.status.phase, RolloutPhase::Remediating);
         assert!(matches!(d.actions.as_slice(), [Action::AuthorizeRules(_)]));
-        assert!(
-            d.events
-                .iter()
-                .any(|e| e.reason == EventReason::Degraded && e.warning)
+        assert_eq!(
+            d.status.phase,
+            RolloutPhase::Degraded,
+            "cut off while it is repaired, however briefly"
         );
+        let ready = condition(&d.status, ConditionType::Ready);
+        assert_eq!(ready.reason, "ClientsBlocked");
+        assert!(ready.message.contains(ENI_ZABBIX), "{}", ready.message);
+        let degraded: Vec<_> = d
+            .events
+            .iter()
+            .filter(|e| e.reason == EventReason::Degraded)
+            .collect();
+        assert_eq!(degraded.len(), 1, "{:?}", d.events);
+        assert!(degraded[0].warning && degraded[0].message.contains("cut off"));
         assert!(
             d.status.private_dns_enabled,
             "private DNS is never disabled by the controller"
+        );
+
+        // While it lasts (the rule is not in place yet), Degraded again, without a new Event.
+        let again = decide(&input(&world, &analysis, &d.status), &timing());
+        assert_eq!(again.status.phase, RolloutPhase::Degraded);
+        assert!(
+            again.events.iter().all(|e| e.reason != EventReason::Degraded),
+            "{:?}",
+            again.events
         );
     }
 

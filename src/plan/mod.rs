@@ -19,6 +19,8 @@
 //! - [`access`]: the clients' reachability and the remediation modes: add rules, wait for
 //!   approval, or wait for someone else.
 //! - [`dns`]: private DNS: preconditions, enabling it only when nobody would be cut off.
+//! - [`cut_off`]: after the stages: clients cut off while private DNS is on make the rollout
+//!   Degraded, also in the pass that repairs it.
 //! - [`approval`], [`rules`], [`wording`], [`preconditions`]: leaves the stages share,
 //!   depending on no stage: the analysis seen through the remediation modes and the approval,
 //!   the object's own rules, the wording of counts, lists and blocked clients, and what private
@@ -42,6 +44,7 @@
 pub mod acceptance;
 pub mod access;
 pub mod approval;
+pub mod cut_off;
 pub mod deletion;
 pub mod dns;
 pub mod drift;
@@ -276,7 +279,7 @@ fn rollout<'a>(input: &PlanInput<'a>, timing: &Timing) -> Step<'a> {
         Ok(analysis) => analysis,
         Err(error) => return validate::invalid_spec(input, &error.to_string(), timing),
     };
-    endpoint::decide(input, analysis, timing)
+    cut_off::reported(input, endpoint::decide(input, analysis, timing))
 }
 
 /// A step as the submodules decide it; [`status::finish`] turns it into a [`Decision`] (status

@@ -1,7 +1,7 @@
 //! Out-of-band changes: what someone else does to the account while the controller runs.
 //!
 //! Drift tests use these to revoke a rule behind the controller's back, delete its endpoint,
-//! turn private DNS off, start an instance (a new client ENI), give an ENI more addresses or
+//! swap its security groups, turn private DNS off, start an instance (a new client ENI), give an ENI more addresses or
 //! detach it, change the VPC's DNS attributes, or, as a service's owner, accept or reject an
 //! endpoint. They act at once, are not EC2 calls (no throttling, no faults, not in the call
 //! log) and skip EC2's preconditions, as a console user with other permissions might.
@@ -53,6 +53,28 @@ impl SimEc2 {
             .ok_or_else(|| Missing(endpoint_id.to_string()))?;
         sim.endpoint.private_dns_enabled = enabled;
         state.world.refresh_dns_entries(endpoint_id);
+        Ok(())
+    }
+
+    /// Someone replaces an endpoint's security groups (the console's "Manage security groups"):
+    /// its ENIs get them at once.
+    pub fn set_endpoint_groups_out_of_band(
+        &self,
+        endpoint_id: &str,
+        group_ids: &[&str],
+    ) -> Result<(), Missing> {
+        let mut state = self.lock();
+        let world = &mut state.world;
+        if let Some(unknown) = group_ids.iter().find(|g| !world.groups.contains_key(**g)) {
+            return Err(Missing(unknown.to_string()));
+        }
+        let groups = world.endpoint_groups(&group_ids.iter().map(|g| g.to_string()).collect::<Vec<_>>());
+        let sim = world
+            .endpoints
+            .get_mut(endpoint_id)
+            .ok_or_else(|| Missing(endpoint_id.to_string()))?;
+        sim.endpoint.groups = groups;
+        world.sync_endpoint_eni_groups(endpoint_id);
         Ok(())
     }
 

@@ -456,7 +456,7 @@ impl World {
         Ok(())
     }
 
-    fn endpoint_groups(&self, group_ids: &[String]) -> Vec<SecurityGroupIdentifier> {
+    pub(super) fn endpoint_groups(&self, group_ids: &[String]) -> Vec<SecurityGroupIdentifier> {
         group_ids
             .iter()
             .map(|id| SecurityGroupIdentifier {
