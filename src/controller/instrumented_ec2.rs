@@ -392,7 +392,9 @@ mod tests {
                 .filter(|r| r.operation == op)
                 .filter(|r| match &r.outcome {
                     CallOutcome::Ok => outcome == "ok",
-                    CallOutcome::Failed { kind, .. } => kind.as_str() == outcome,
+                    CallOutcome::Failed { kind, .. } | CallOutcome::AnswerLost { kind, .. } => {
+                        kind.as_str() == outcome
+                    }
                 })
                 .count() as u64
         };

@@ -1,18 +1,27 @@
 //! Out-of-band changes: what someone else does to the account while the controller runs.
 //!
-//! Drift tests use these to revoke a rule behind the controller's back, delete its endpoint,
-//! swap its security groups, turn private DNS off, start an instance (a new client ENI), give an ENI more addresses or
+//! Drift tests and the deterministic simulation (`crate::simulation`) use these to revoke a rule
+//! behind the controller's back or add one, delete its endpoint (at once, or through `deleting`
+//! as DeleteVpcEndpoints does), swap its security groups, turn private DNS on or off, start an
+//! instance (a new client ENI), swap an ENI's security groups, give an ENI more addresses or
 //! detach it, change the VPC's DNS attributes, or, as a service's owner, accept or reject an
-//! endpoint. They act at once, are not EC2 calls (no throttling, no faults, not in the call
-//! log) and skip EC2's preconditions, as a console user with other permissions might.
+//! endpoint. They act at once, are not the controller's EC2 calls (no throttling, no faults, not
+//! in the call log) and skip EC2's preconditions, as a console user with other permissions
+//! might; only [`SimEc2::authorize_out_of_band`] keeps EC2's rule checks, since a person's
+//! duplicate rule is refused too.
+//!
+//! EC2 itself changes endpoints too: it may fail one that is being provisioned, or be slow (an
+//! endpoint stuck in `pending`, or lingering in `deleting`).
 
 use std::collections::HashSet;
+use std::time::Duration;
 
 use super::SimEc2;
 use super::world::Lifecycle;
+use crate::aws::{AuthorizeRules, Ec2Error, Ec2Operation};
 use crate::model::{
-    AttributeBoolean, Ipv4PrefixSpecification, Ipv6Address, Ipv6PrefixSpecification, NetworkInterface,
-    PrivateIpAddress, SecurityGroup, ServiceDetail, VpcDnsAttributes,
+    AttributeBoolean, GroupIdentifier, Ipv4PrefixSpecification, Ipv6Address, Ipv6PrefixSpecification,
+    NetworkInterface, PrivateIpAddress, SecurityGroup, SecurityGroupRule, ServiceDetail, VpcDnsAttributes,
 };
 
 /// The resource a drift helper was asked to change is not in the world.
@@ -40,6 +49,79 @@ impl SimEc2 {
             return Err(Missing(endpoint_id.to_string()));
         }
         state.world.remove_endpoint(endpoint_id);
+        Ok(())
+    }
+
+    /// Someone calls DeleteVpcEndpoints by hand: the endpoint is `deleting`, and gone with its
+    /// ENIs after the deletion delay.
+    pub fn start_deleting_endpoint_out_of_band(&self, endpoint_id: &str) -> Result<(), Missing> {
+        let now = self.clock.now();
+        let mut state = self.lock();
+        // Whatever was due by now happened first (the world settles lazily).
+        state.world.settle(now);
+        let delay = state.config.deletion_delay;
+        let sim = state
+            .world
+            .endpoints
+            .get_mut(endpoint_id)
+            .ok_or_else(|| Missing(endpoint_id.to_string()))?;
+        if sim.endpoint.state_lower() == "deleting" {
+            return Ok(());
+        }
+        sim.endpoint.state = Some("deleting".into());
+        sim.next = None;
+        state
+            .world
+            .schedule(endpoint_id, now, delay, Lifecycle::Disappear);
+        Ok(())
+    }
+
+    /// EC2's eventual consistency, longer than usual: describes do not list the endpoint for
+    /// `extra` from now (a ModifyVpcEndpoint of it is `InvalidVpcEndpointId.NotFound`), as right
+    /// after its creation.
+    pub fn hide_endpoint_out_of_band(&self, endpoint_id: &str, extra: Duration) -> Result<(), Missing> {
+        let now = self.clock.now();
+        let mut state = self.lock();
+        let sim = state
+            .world
+            .endpoints
+            .get_mut(endpoint_id)
+            .ok_or_else(|| Missing(endpoint_id.to_string()))?;
+        sim.visible_from = sim.visible_from.max(now + extra);
+        Ok(())
+    }
+
+    /// EC2 fails an endpoint that is still being provisioned (`pending`): `failed`, for good.
+    /// An endpoint in another state is left as it is.
+    pub fn fail_endpoint_out_of_band(&self, endpoint_id: &str) -> Result<(), Missing> {
+        let mut state = self.lock();
+        state.world.settle(self.clock.now());
+        let sim = state
+            .world
+            .endpoints
+            .get_mut(endpoint_id)
+            .ok_or_else(|| Missing(endpoint_id.to_string()))?;
+        if sim.endpoint.state_lower() == "pending" {
+            sim.endpoint.state = Some("failed".into());
+            sim.next = None;
+        }
+        Ok(())
+    }
+
+    /// EC2 is slow with an endpoint: its next lifecycle step (`pending` → `available`, or
+    /// `deleting` → gone) comes `extra` later than it would have. An endpoint with no step
+    /// ahead is left as it is.
+    pub fn stall_endpoint_out_of_band(&self, endpoint_id: &str, extra: Duration) -> Result<(), Missing> {
+        let mut state = self.lock();
+        state.world.settle(self.clock.now());
+        let sim = state
+            .world
+            .endpoints
+            .get_mut(endpoint_id)
+            .ok_or_else(|| Missing(endpoint_id.to_string()))?;
+        if let Some((at, step)) = sim.next {
+            sim.next = Some((at + extra, step));
+        }
         Ok(())
     }
 
@@ -146,6 +228,80 @@ impl SimEc2 {
             }
         }
         Ok(eni.clone())
+    }
+
+    /// Someone assigns `count` secondary private IPv4 addresses to an ENI
+    /// (AssignPrivateIpAddresses `--secondary-private-ip-address-count`): EC2 picks the subnet's
+    /// lowest free ones. Returns them.
+    pub fn assign_free_addresses_out_of_band(
+        &self,
+        eni_id: &str,
+        count: usize,
+    ) -> Result<Vec<String>, Missing> {
+        let added = {
+            let state = self.lock();
+            let world = &state.world;
+            let subnet_id = &world
+                .network_interfaces
+                .get(eni_id)
+                .ok_or_else(|| Missing(eni_id.to_string()))?
+                .subnet_id;
+            let mut claimed = HashSet::new();
+            for _ in 0..count {
+                let address = world
+                    .free_address(subnet_id, &claimed)
+                    .ok_or_else(|| Missing(format!("a free address in {subnet_id}")))?;
+                claimed.insert(address);
+            }
+            let mut added: Vec<std::net::Ipv4Addr> = claimed.into_iter().collect();
+            added.sort();
+            added.iter().map(ToString::to_string).collect::<Vec<_>>()
+        };
+        let refs: Vec<&str> = added.iter().map(String::as_str).collect();
+        self.assign_addresses_out_of_band(eni_id, &refs)?;
+        Ok(added)
+    }
+
+    /// Someone replaces an ENI's security groups (ModifyNetworkInterfaceAttribute `--groups`).
+    /// Unknown groups are `Missing`.
+    pub fn set_network_interface_groups_out_of_band(
+        &self,
+        eni_id: &str,
+        group_ids: &[&str],
+    ) -> Result<(), Missing> {
+        let mut state = self.lock();
+        let world = &mut state.world;
+        let groups = group_ids
+            .iter()
+            .map(|g| {
+                let group = world.groups.get(*g).ok_or_else(|| Missing(g.to_string()))?;
+                Ok(GroupIdentifier {
+                    group_id: g.to_string(),
+                    group_name: group.group_name.clone(),
+                })
+            })
+            .collect::<Result<Vec<_>, Missing>>()?;
+        let eni = world
+            .network_interfaces
+            .get_mut(eni_id)
+            .ok_or_else(|| Missing(eni_id.to_string()))?;
+        eni.groups = groups;
+        Ok(())
+    }
+
+    /// Someone else's AuthorizeSecurityGroupIngress/Egress (their credentials, their tags):
+    /// EC2's checks apply (a duplicate or a full group is refused), but it is not one of the
+    /// controller's calls (no throttling, no faults, not in the call log).
+    pub fn authorize_out_of_band(
+        &self,
+        request: &AuthorizeRules,
+    ) -> Result<Vec<SecurityGroupRule>, Ec2Error> {
+        let mut state = self.lock();
+        let state = &mut *state;
+        let quota = state.config.rules_per_group;
+        state
+            .world
+            .authorize(Ec2Operation::authorize(request.egress), request, quota)
     }
 
     /// Someone detaches an ENI from its instance: it stays, `available`, and sends nothing.

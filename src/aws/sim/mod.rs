@@ -40,7 +40,7 @@ use std::time::Duration;
 pub use clock::SimClock;
 pub use drift::Missing;
 pub use endpoints::DEFAULT_ENDPOINT_POLICY;
-pub use faults::{CallOutcome, CallRecord};
+pub use faults::{CallOutcome, CallRecord, FaultTiming};
 pub use provider::SimProvider;
 
 use super::{
@@ -241,12 +241,41 @@ impl SimEc2 {
         state.world.to_snapshot()
     }
 
+    /// Every endpoint now, visible to describes or not (cheaper than a whole snapshot).
+    pub fn endpoints(&self) -> Vec<VpcEndpoint> {
+        let mut state = self.lock();
+        state.world.settle(self.clock.now());
+        state
+            .world
+            .endpoints
+            .values()
+            .map(|e| e.endpoint.clone())
+            .collect()
+    }
+
+    /// Every security group rule now, in creation order (cheaper than a whole snapshot).
+    pub fn rules(&self) -> Vec<SecurityGroupRule> {
+        self.lock().world.rules.clone()
+    }
+
+    /// Every network interface now (cheaper than a whole snapshot).
+    pub fn network_interfaces(&self) -> Vec<NetworkInterface> {
+        let mut state = self.lock();
+        state.world.settle(self.clock.now());
+        state.world.network_interfaces.values().cloned().collect()
+    }
+
     /// Every call served so far, in order.
     pub fn calls(&self) -> Vec<CallRecord> {
         self.lock().calls.clone()
     }
 
-    /// The successful calls that changed the world.
+    /// The last call served (what [`SimEc2::calls`] ends with, without copying the log).
+    pub fn last_call(&self) -> Option<CallRecord> {
+        self.lock().calls.last().cloned()
+    }
+
+    /// The calls that changed the world (answered, or carried out with their answer lost).
     pub fn mutations(&self) -> Vec<CallRecord> {
         self.lock()
             .calls
@@ -261,9 +290,20 @@ impl SimEc2 {
     }
 
     /// Makes the next `times` calls of `operation` fail with `error` (its operation is set to
-    /// `operation`). Faults for one operation queue up in injection order.
+    /// `operation`) before EC2 acts. Faults for one operation queue up in injection order.
     pub fn inject_fault(&self, operation: Ec2Operation, error: Ec2Error, times: u32) {
-        self.lock().faults.inject(operation, error, times);
+        self.inject_fault_at(operation, error, FaultTiming::BeforeEffect, times);
+    }
+
+    /// Makes the next `times` calls of `operation` take effect and answer `error` instead: a
+    /// timeout after the fact (see [`faults`]).
+    pub fn inject_lost_answer(&self, operation: Ec2Operation, error: Ec2Error, times: u32) {
+        self.inject_fault_at(operation, error, FaultTiming::AfterEffect, times);
+    }
+
+    /// [`SimEc2::inject_fault`] or [`SimEc2::inject_lost_answer`], as `timing` says.
+    pub fn inject_fault_at(&self, operation: Ec2Operation, error: Ec2Error, timing: FaultTiming, times: u32) {
+        self.lock().faults.inject(operation, error, timing, times);
     }
 
     /// [`SimEc2::inject_fault`] from an EC2 error code and message, classified as the adapter
@@ -314,12 +354,13 @@ impl SimEc2 {
         let mut guard = self.lock();
         let state = &mut *guard;
         state.world.settle(elapsed);
-        let result = if let Some(fault) = state.faults.take(operation) {
-            Err(fault)
-        } else if state.config.throttling && !state.limiter.try_take(operation, tokens, elapsed) {
-            Err(codes::throttled(operation))
-        } else {
-            act(&mut state.world, now, &state.config)
+        let fault = state.faults.take(operation);
+        let result = match &fault {
+            Some(fault) if fault.timing == FaultTiming::BeforeEffect => Err(fault.error.clone()),
+            _ if state.config.throttling && !state.limiter.try_take(operation, tokens, elapsed) => {
+                Err(codes::throttled(operation))
+            }
+            _ => act(&mut state.world, now, &state.config),
         };
         state.requests += 1;
         let request_id = ids::request_id(state.requests);
@@ -328,11 +369,26 @@ impl SimEc2 {
             Err(e) if e.request_id.is_some() => Err(e),
             Err(e) => Err(e.with_request_id(Some(request_id.clone()))),
         };
-        let logged = result.as_ref().map(|_| ()).map_err(Clone::clone);
-        state
-            .calls
-            .push(CallRecord::new(operation, elapsed, &logged, request_id));
-        result
+        match fault {
+            // EC2 acted (or refused); either way its answer, request id included, never
+            // reaches the caller. CloudTrail has the call under its id: the log keeps it, with
+            // what the caller saw.
+            Some(lost) if lost.timing == FaultTiming::AfterEffect => {
+                let record = match &result {
+                    Ok(_) => CallRecord::answer_lost(operation, elapsed, &lost.error, request_id),
+                    Err(_) => CallRecord::new::<()>(operation, elapsed, &Err(lost.error.clone()), request_id),
+                };
+                state.calls.push(record);
+                Err(lost.error)
+            }
+            _ => {
+                let logged = result.as_ref().map(|_| ()).map_err(Clone::clone);
+                state
+                    .calls
+                    .push(CallRecord::new(operation, elapsed, &logged, request_id));
+                result
+            }
+        }
     }
 }
 

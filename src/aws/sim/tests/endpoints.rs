@@ -803,3 +803,102 @@ fn an_endpoint_whose_service_the_snapshot_does_not_describe_can_change_groups_bu
         "InvalidServiceName"
     );
 }
+
+#[test]
+fn ec2_may_fail_a_pending_endpoint_but_not_an_available_one() {
+    let sim = sim();
+    let failing = run(sim.create_vpc_endpoint(&create_logs("t1"))).unwrap().value;
+    sim.fail_endpoint_out_of_band(&failing.vpc_endpoint_id).unwrap();
+    sim.clock().advance(Duration::from_secs(3600));
+    assert_eq!(
+        describe_one(&sim, &failing.vpc_endpoint_id)
+            .unwrap()
+            .state
+            .as_deref(),
+        Some("failed")
+    );
+
+    let serving = run(sim.create_vpc_endpoint(&create_logs("t2"))).unwrap().value;
+    sim.clock().advance(sim.config().provisioning_delay);
+    sim.fail_endpoint_out_of_band(&serving.vpc_endpoint_id).unwrap();
+    assert!(
+        describe_one(&sim, &serving.vpc_endpoint_id)
+            .unwrap()
+            .is_available()
+    );
+    assert_eq!(
+        sim.fail_endpoint_out_of_band("vpce-404"),
+        Err(crate::aws::sim::Missing("vpce-404".into()))
+    );
+}
+
+#[test]
+fn a_stalled_endpoint_stays_pending_or_deleting_for_the_extra_time() {
+    let sim = sim();
+    let delay = sim.config().provisioning_delay;
+    let e = run(sim.create_vpc_endpoint(&create_logs("t1"))).unwrap().value;
+    let id = e.vpc_endpoint_id.clone();
+    sim.stall_endpoint_out_of_band(&id, Duration::from_secs(600))
+        .unwrap();
+    sim.clock().advance(delay);
+    assert_eq!(describe_one(&sim, &id).unwrap().state.as_deref(), Some("pending"));
+    sim.clock().advance(Duration::from_secs(600));
+    assert!(describe_one(&sim, &id).unwrap().is_available());
+
+    run(sim.delete_vpc_endpoints(std::slice::from_ref(&id))).unwrap();
+    sim.stall_endpoint_out_of_band(&id, Duration::from_secs(900))
+        .unwrap();
+    sim.clock().advance(sim.config().deletion_delay);
+    assert_eq!(
+        describe_one(&sim, &id).unwrap().state.as_deref(),
+        Some("deleting")
+    );
+    sim.clock().advance(Duration::from_secs(900));
+    assert_eq!(endpoint_count(&sim), 0);
+}
+
+#[test]
+fn an_endpoint_deleted_by_hand_goes_through_deleting_like_any_other() {
+    let sim = sim();
+    let e = run(sim.create_vpc_endpoint(&create_logs("t1"))).unwrap().value;
+    sim.clock().advance(sim.config().provisioning_delay);
+    sim.start_deleting_endpoint_out_of_band(&e.vpc_endpoint_id)
+        .unwrap();
+    assert_eq!(
+        describe_one(&sim, &e.vpc_endpoint_id).unwrap().state.as_deref(),
+        Some("deleting")
+    );
+    assert!(
+        sim.calls()
+            .iter()
+            .all(|c| c.operation != crate::aws::Ec2Operation::DeleteVpcEndpoints)
+    );
+    sim.clock().advance(sim.config().deletion_delay);
+    assert_eq!(endpoint_count(&sim), 0);
+    assert!(
+        sim.network_interfaces()
+            .iter()
+            .all(|n| n.interface_type.as_deref() != Some("vpc_endpoint"))
+    );
+}
+
+#[test]
+fn an_endpoint_ec2_is_slow_to_list_is_not_found_by_id_until_then() {
+    let sim = instant_sim();
+    let e = run(sim.create_vpc_endpoint(&create_logs("t1"))).unwrap().value;
+    let id = e.vpc_endpoint_id.clone();
+    sim.hide_endpoint_out_of_band(&id, Duration::from_secs(90))
+        .unwrap();
+    let hidden = describe_one(&sim, &id).unwrap_err();
+    assert_eq!(
+        (hidden.code.as_str(), hidden.kind),
+        (
+            "InvalidVpcEndpointId.NotFound",
+            crate::aws::ErrorKind::NotYetVisible
+        )
+    );
+    let modify = run(sim.modify_vpc_endpoint(&enable_private_dns(&id))).unwrap_err();
+    assert_eq!(modify.kind, crate::aws::ErrorKind::NotYetVisible);
+    sim.clock().advance(Duration::from_secs(90));
+    assert_eq!(describe_one(&sim, &id).unwrap().vpc_endpoint_id, id);
+}

@@ -578,3 +578,115 @@ fn ids_stay_unique_after_reloading_an_exported_world() {
     assert_eq!(ids.len(), total);
     assert_eq!(world.vpc_endpoints.len(), 2);
 }
+
+#[test]
+fn a_timeout_after_the_fact_leaves_the_change_made_and_the_caller_without_an_answer() {
+    let sim = instant_sim();
+    let timeout = crate::aws::Ec2Error::new(
+        ErrorKind::Transient,
+        Ec2Operation::CreateVpcEndpoint,
+        "Timeout",
+        "slow",
+    );
+    sim.inject_lost_answer(Ec2Operation::CreateVpcEndpoint, timeout, 1);
+    let err = run(sim.create_vpc_endpoint(&create_logs("t1"))).unwrap_err();
+    assert_eq!((err.code.as_str(), err.kind), ("Timeout", ErrorKind::Transient));
+    assert_eq!(
+        err.request_id, None,
+        "the answer, and its request id, never arrived"
+    );
+    let made = sim.snapshot().vpc_endpoints;
+    assert_eq!(made.len(), 1, "EC2 made the endpoint");
+    let last = sim.last_call().unwrap();
+    assert_eq!(
+        last.outcome,
+        CallOutcome::AnswerLost {
+            code: "Timeout".into(),
+            kind: ErrorKind::Transient
+        }
+    );
+    assert!(last.took_effect() && !last.succeeded());
+    assert!(
+        last.request_id.starts_with(char::is_alphanumeric),
+        "CloudTrail has it"
+    );
+    assert_eq!(sim.mutations().len(), 1, "it counts as a mutation");
+
+    // The retry with the same ClientToken is answered with the endpoint made the first time.
+    let again = run(sim.create_vpc_endpoint(&create_logs("t1"))).unwrap().value;
+    assert_eq!(again.vpc_endpoint_id, made[0].vpc_endpoint_id);
+}
+
+#[test]
+fn a_lost_answer_to_a_call_ec2_refused_changed_nothing() {
+    let sim = instant_sim();
+    let timeout = crate::aws::Ec2Error::new(
+        ErrorKind::Transient,
+        Ec2Operation::AuthorizeSecurityGroupIngress,
+        "Timeout",
+        "slow",
+    );
+    sim.inject_lost_answer(Ec2Operation::AuthorizeSecurityGroupIngress, timeout, 1);
+    let rules_before = sim.rules().len();
+    // sg-404 does not exist: EC2 refuses, and the caller only sees the timeout.
+    let request = authorize(
+        "sg-404",
+        false,
+        vec![tcp_443(RulePeer::Group("sg-zabbix".into()), "x")],
+    );
+    let err = run(sim.authorize_security_group_rules(&request)).unwrap_err();
+    assert_eq!(err.code, "Timeout");
+    assert_eq!(sim.rules().len(), rules_before);
+    assert!(!sim.last_call().unwrap().took_effect());
+    assert!(sim.mutations().is_empty());
+}
+
+#[test]
+fn people_change_client_enis_and_rules_outside_the_controller() {
+    let sim = instant_sim();
+    sim.set_network_interface_groups_out_of_band("eni-zabbix", &["sg-lambda", "sg-zabbix"])
+        .unwrap();
+    assert!(
+        sim.set_network_interface_groups_out_of_band("eni-zabbix", &["sg-404"])
+            .is_err()
+    );
+    let added = sim.assign_free_addresses_out_of_band("eni-zabbix", 2).unwrap();
+    assert_eq!(
+        added,
+        ["10.0.1.5", "10.0.1.6"],
+        "the subnet's lowest free addresses"
+    );
+    let zabbix = sim
+        .network_interfaces()
+        .into_iter()
+        .find(|n| n.network_interface_id == "eni-zabbix")
+        .unwrap();
+    let groups: Vec<&str> = zabbix.groups.iter().map(|g| g.group_id.as_str()).collect();
+    assert_eq!(groups, ["sg-lambda", "sg-zabbix"]);
+    let secondary: Vec<&str> = zabbix
+        .private_ip_addresses
+        .iter()
+        .filter(|a| a.primary == Some(false))
+        .map(|a| a.private_ip_address.as_str())
+        .collect();
+    assert_eq!(secondary, ["10.0.1.5", "10.0.1.6"]);
+    assert_eq!(
+        sim.assign_free_addresses_out_of_band("eni-zabbix", 1).unwrap(),
+        ["10.0.1.7"],
+        "addresses given out are not free any more"
+    );
+
+    let by_hand = authorize(
+        "sg-endpoint",
+        false,
+        vec![tcp_443(RulePeer::Group("sg-zabbix".into()), "hand")],
+    );
+    let rules = sim.authorize_out_of_band(&by_hand).unwrap();
+    assert!(rules[0].security_group_rule_id.starts_with("sgr-0"));
+    assert_eq!(
+        sim.authorize_out_of_band(&by_hand).unwrap_err().code,
+        "InvalidPermission.Duplicate",
+        "EC2 refuses a person's duplicate too"
+    );
+    assert!(sim.calls().is_empty(), "none of it is the controller's calls");
+}
