@@ -490,3 +490,60 @@ fn a_spec_plan_and_the_controller_refuse_alike_exits_1() {
         assert!(stderr(&out).contains(want), "{name}: {}", stderr(&out));
     }
 }
+
+#[test]
+fn a_world_where_private_dns_cannot_be_enabled_exits_1_as_the_controller_refuses_it() {
+    const VPC: &str = "vpc-0c0ffee0000000001";
+    let rows: Vec<(&str, PathBuf, String)> = vec![
+        (
+            "enableDnsSupport off",
+            snapshot_with("dns-support-off.json", |s| {
+                s["VpcAttributes"][VPC]["EnableDnsSupport"] = serde_json::json!({"Value": false});
+            }),
+            format!(
+                "(VpcDnsSupportDisabled): VPC {VPC} has enableDnsSupport off; private DNS needs it \
+                 on (aws ec2 modify-vpc-attribute --vpc-id {VPC} --enable-dns-support)"
+            ),
+        ),
+        (
+            "a service without a private DNS name",
+            snapshot_with("no-dns-name.json", |s| {
+                let service = &mut s["ServiceDetails"][0];
+                service.as_object_mut().unwrap().remove("PrivateDnsName");
+                service.as_object_mut().unwrap().remove("PrivateDnsNames");
+            }),
+            "(NoPrivateDnsName): Service com.amazonaws.ap-northeast-1.logs offers no private DNS \
+             name; set spec.privateDns.enabled: false"
+                .to_string(),
+        ),
+        (
+            "another team's endpoint serving the name",
+            snapshot_with("conflict.json", |s| {
+                let endpoints = s["VpcEndpoints"].as_array_mut().unwrap();
+                let mut other = endpoints[0].clone();
+                other["VpcEndpointId"] = "vpce-0ffffffffffffffff".into();
+                other["PrivateDnsEnabled"] = true.into();
+                other["Tags"] =
+                    serde_json::json!([{"Key": "vpce-rollout.dev/owner", "Value": "payments/logs"}]);
+                endpoints.push(other);
+            }),
+            "(ConflictingPrivateDns): Endpoint vpce-0ffffffffffffffff (managed by the \
+             InterfaceEndpoint payments/logs by its vpce-rollout.dev/owner tag) already serves"
+                .to_string(),
+        ),
+    ];
+    for (name, snapshot, want) in rows {
+        let out = plan(&fixture("incident-endpoint.yaml"), &snapshot, &[]);
+        assert_eq!(out.status.code(), Some(1), "{name}: {}", stdout(&out));
+        assert!(stdout(&out).is_empty(), "{name}");
+        let err = stderr(&out);
+        assert!(
+            err.starts_with(&format!(
+                "error: private DNS cannot be enabled for {} in the snapshot {} {want}",
+                fixture("incident-endpoint.yaml").display(),
+                snapshot.display()
+            )),
+            "{name}: {err}"
+        );
+    }
+}

@@ -4,7 +4,8 @@
 //! same observation the controller makes; nothing is changed.
 //!
 //! Exit code 0 when every client can reach the endpoint, 2 when some are blocked, 1 on error
-//! (unreadable manifest or snapshot, or a spec that does not fit the snapshot).
+//! (unreadable manifest or snapshot, a spec that does not fit the snapshot, or a VPC where the
+//! controller could not enable private DNS).
 
 use std::io::Write;
 use std::net::IpAddr;
@@ -25,6 +26,7 @@ use crate::analysis::{
 use crate::api::{Owner, RemediationMode};
 use crate::aws::RulePeer;
 use crate::model::{Snapshot, SnapshotError};
+use crate::plan::preconditions::preconditions;
 use crate::plan::wording::count;
 
 #[derive(Debug, Args)]
@@ -70,6 +72,19 @@ pub fn run(args: &PlanArgs) -> ExitCode {
             return fail(format_args!("{} does not fit {source}: {e}", args.file.display(),));
         }
     };
+    // What the controller checks before creating the endpoint and before enabling private
+    // DNS: a plan it would refuse is an error here too, not a verdict on the clients.
+    if manifest.spec.private_dns.enabled {
+        let own = owned_endpoint(&manifest.spec, Some(&owner), &snapshot).map(|e| e.vpc_endpoint_id.as_str());
+        if let Err(unmet) = preconditions(&manifest.spec, &snapshot, own) {
+            return fail(format_args!(
+                "private DNS cannot be enabled for {} in {source} ({}): {}",
+                args.file.display(),
+                unmet.reason.as_str(),
+                unmet.message
+            ));
+        }
+    }
 
     let text = match args.output {
         OutputFormat::Json => {

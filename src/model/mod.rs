@@ -309,6 +309,15 @@ mod tests {
             message.starts_with("invalid type: map, expected a sequence"),
             "{message}"
         );
+        let (path, message) = invalid_at("");
+        assert_eq!(path, "$");
+        assert!(message.starts_with("EOF while parsing a value"), "{message}");
+    }
+
+    #[test]
+    fn an_array_is_refused_not_read_as_an_empty_snapshot() {
+        // Found while writing the test above: serde reads a struct from an array too, so `[]`
+        // (or `jq -s` without `add`) was an empty snapshot: "No clients", exit 0.
         for text in ["[]", "[{\"Vpcs\": []}, {\"Subnets\": []}]"] {
             let (path, message) = invalid_at(text);
             assert_eq!(path, "$");
@@ -322,9 +331,6 @@ mod tests {
             invalid_at("42").1.rsplit("; ").next(),
             Some("this is not an object")
         );
-        let (path, message) = invalid_at("");
-        assert_eq!(path, "$");
-        assert!(message.starts_with("EOF while parsing a value"), "{message}");
     }
 
     #[test]
