@@ -2,7 +2,9 @@
 //!
 //! The flow, and where each part lives:
 //!
-//! - [`api`]: the `InterfaceEndpoint` custom resource (spec, status, conditions).
+//! - [`api`]: the custom resources: `InterfaceEndpoint` (spec, status, conditions), and the
+//!   platform's `EndpointGrant` and `PlanApproval`.
+//! - [`grants`]: pure: which grant admits an object, and what the controller may do for it.
 //! - [`model`]: the VPC network as AWS describes it (`aws ec2 describe-*` JSON), the snapshot.
 //! - [`analysis`]: pure: which ENIs private DNS would capture, whether each can reach the
 //!   endpoint on tcp/443 (security groups and NACLs, both ways), and the fewest rules that fix it.
@@ -21,6 +23,7 @@ pub mod aws;
 pub mod cli;
 pub mod controller;
 pub mod engine;
+pub mod grants;
 pub mod model;
 pub mod plan;
 

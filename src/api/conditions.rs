@@ -9,6 +9,9 @@ use k8s_openapi::jiff::Timestamp;
 /// The condition types the controller reports.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum ConditionType {
+    /// An EndpointGrant admits the object (`status.grant` names it); False: the controller makes
+    /// no AWS call for the object.
+    Granted,
     /// The endpoint exists and is `available`.
     EndpointAvailable,
     /// Every discovered client can reach every endpoint ENI on tcp/443.
@@ -22,7 +25,19 @@ pub enum ConditionType {
 }
 
 impl ConditionType {
-    pub const ALL: [ConditionType; 5] = [
+    /// Every type, in the order status lists them.
+    pub const ALL: [ConditionType; 6] = [
+        Self::Granted,
+        Self::EndpointAvailable,
+        Self::ClientsReachable,
+        Self::PlanApproved,
+        Self::PrivateDnsEnabled,
+        Self::Ready,
+    ];
+
+    /// The types every rollout decision sets ([`crate::plan`]); `Granted` is the tenancy's
+    /// ([`crate::grants`]), set on every pass before the rollout is decided.
+    pub const ROLLOUT: [ConditionType; 5] = [
         Self::EndpointAvailable,
         Self::ClientsReachable,
         Self::PlanApproved,
@@ -32,6 +47,7 @@ impl ConditionType {
 
     pub fn as_str(self) -> &'static str {
         match self {
+            Self::Granted => "Granted",
             Self::EndpointAvailable => "EndpointAvailable",
             Self::ClientsReachable => "ClientsReachable",
             Self::PlanApproved => "PlanApproved",
@@ -45,6 +61,13 @@ impl ConditionType {
 /// rely on it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum ConditionReason {
+    // Granted
+    /// An EndpointGrant admits the object.
+    Granted,
+    /// No EndpointGrant covers the object's namespace.
+    NoGrant,
+    /// Grants cover the namespace, and none admits everything the object names.
+    OutsideGrant,
     // EndpointAvailable
     /// No endpoint yet.
     EndpointNotCreated,
@@ -124,6 +147,8 @@ pub enum ConditionReason {
     TransientError,
     /// No EC2 client could be set up for the object (no region, bad endpoint URL).
     AwsConfiguration,
+    /// STS AssumeRole of the grant's role failed: no other call was made.
+    AssumeRoleFailed,
     /// The object is being deleted.
     Deleting,
 }
@@ -131,6 +156,9 @@ pub enum ConditionReason {
 impl ConditionReason {
     pub fn as_str(self) -> &'static str {
         match self {
+            Self::Granted => "Granted",
+            Self::NoGrant => "NoGrant",
+            Self::OutsideGrant => "OutsideGrant",
             Self::EndpointNotCreated => "EndpointNotCreated",
             Self::EndpointCreating => "EndpointCreating",
             Self::EndpointPending => "EndpointPending",
@@ -168,6 +196,7 @@ impl ConditionReason {
             Self::Throttled => "Throttled",
             Self::TransientError => "TransientError",
             Self::AwsConfiguration => "AwsConfiguration",
+            Self::AssumeRoleFailed => "AssumeRoleFailed",
             Self::Deleting => "Deleting",
         }
     }

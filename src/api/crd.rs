@@ -1,26 +1,64 @@
-//! The CustomResourceDefinition, generated from the Rust types: the source of `crds/` and of the
-//! Helm chart's copy (tests in `crate::artifacts` fail when either drifts).
+//! The CustomResourceDefinitions, generated from the Rust types: the source of `crds/` and of
+//! the Helm chart's copies (tests in `crate::artifacts` fail when either drifts).
 
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use kube::CustomResourceExt;
 
-use super::InterfaceEndpoint;
-
-/// The first lines of the generated file.
-const HEADER: &str = "\
-# Generated from the InterfaceEndpoint type in src/api by `vpce-rollout crd`; do not edit.
-# Regenerate: UPDATE_ARTIFACTS=1 cargo test --lib artifacts::crd
-";
+use super::{EndpointGrant, InterfaceEndpoint, PlanApproval};
 
 /// The `InterfaceEndpoint` CRD.
 pub fn crd() -> CustomResourceDefinition {
     InterfaceEndpoint::crd()
 }
 
-/// The CRD as YAML, exactly as checked in at `crds/interfaceendpoints.yaml`.
+/// One generated CRD and the file it is checked in as (under `crds/` and the chart's `crds/`).
+pub struct CrdFile {
+    pub file: &'static str,
+    pub kind: &'static str,
+    pub crd: CustomResourceDefinition,
+}
+
+/// Every CRD the project ships: InterfaceEndpoint (what app teams write), EndpointGrant and
+/// PlanApproval (what the platform team writes).
+pub fn all() -> Vec<CrdFile> {
+    vec![
+        CrdFile {
+            file: "interfaceendpoints.yaml",
+            kind: "InterfaceEndpoint",
+            crd: crd(),
+        },
+        CrdFile {
+            file: "endpointgrants.yaml",
+            kind: "EndpointGrant",
+            crd: EndpointGrant::crd(),
+        },
+        CrdFile {
+            file: "planapprovals.yaml",
+            kind: "PlanApproval",
+            crd: PlanApproval::crd(),
+        },
+    ]
+}
+
+/// The InterfaceEndpoint CRD as YAML, exactly as checked in at `crds/interfaceendpoints.yaml`.
 pub fn crd_yaml() -> String {
-    let yaml = serde_yaml::to_string(&crd()).expect("a CustomResourceDefinition serializes to YAML");
-    format!("{HEADER}{}", quote_yaml11_booleans(&yaml))
+    yaml_of(&all()[0])
+}
+
+/// A CRD as YAML, exactly as checked in at `crds/<file>`.
+pub fn yaml_of(file: &CrdFile) -> String {
+    let yaml = serde_yaml::to_string(&file.crd).expect("a CustomResourceDefinition serializes to YAML");
+    let header = format!(
+        "# Generated from the {} type in src/api by `vpce-rollout crd`; do not edit.\n\
+         # Regenerate: UPDATE_ARTIFACTS=1 cargo test --lib artifacts::crd\n",
+        file.kind
+    );
+    format!("{header}{}", quote_yaml11_booleans(&yaml))
+}
+
+/// Every CRD as one multi-document YAML stream (`vpce-rollout crd | kubectl apply -f -`).
+pub fn all_yaml() -> String {
+    all().iter().map(yaml_of).collect::<Vec<_>>().join("---\n")
 }
 
 /// Words YAML 1.1 reads as booleans. serde_yaml writes YAML 1.2, where they are plain strings,

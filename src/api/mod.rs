@@ -9,6 +9,7 @@
 pub mod conditions;
 pub mod crd;
 pub mod immutable;
+pub mod tenancy;
 pub mod validation;
 
 use std::collections::BTreeMap;
@@ -19,6 +20,9 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 pub use conditions::{ConditionReason, ConditionType};
+pub use tenancy::{
+    ApprovedBy, EndpointGrant, EndpointGrantSpec, GrantAws, PlanApproval, PlanApprovalSpec, account_of_role,
+};
 
 /// API group of the custom resource.
 pub const GROUP: &str = "vpce-rollout.dev";
@@ -277,6 +281,8 @@ pub enum RolloutPhase {
     Degraded,
     /// Cannot progress until the spec or the AWS account is fixed (see conditions).
     Failed,
+    /// No EndpointGrant admits the object (condition `Granted`): no AWS call is made for it.
+    Forbidden,
     /// The object is being deleted.
     Deleting,
 }
@@ -297,12 +303,13 @@ impl RolloutPhase {
             Self::Ready => "Ready",
             Self::Degraded => "Degraded",
             Self::Failed => "Failed",
+            Self::Forbidden => "Forbidden",
             Self::Deleting => "Deleting",
         }
     }
 
     /// Every phase, for metrics that report a gauge per phase (a bounded label set).
-    pub const ALL: [RolloutPhase; 13] = [
+    pub const ALL: [RolloutPhase; 14] = [
         Self::Pending,
         Self::Creating,
         Self::Provisioning,
@@ -315,6 +322,7 @@ impl RolloutPhase {
         Self::Ready,
         Self::Degraded,
         Self::Failed,
+        Self::Forbidden,
         Self::Deleting,
     ];
 }
@@ -387,6 +395,20 @@ pub struct InterfaceEndpointStatus {
     /// time when the spec names none (the endpoint stays there if the controller's changes).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub endpoint_region: Option<String>,
+    /// The AWS account the endpoint (and the object's rules) were created in.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub endpoint_account_id: Option<String>,
+    /// The role assumed to create the endpoint (an EndpointGrant's `aws.roleArn`); absent: the
+    /// controller's own identity. Deletion cleans up through it, whatever the grants say then.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub endpoint_role_arn: Option<String>,
+    /// The external id that role was assumed with (not a secret: it guards the role's trust
+    /// policy against confused deputies, and deletion needs it once the grant is gone).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub endpoint_external_id: Option<String>,
+    /// The EndpointGrant that admits the object; absent while none does (phase Forbidden).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub grant: Option<String>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub conditions: Vec<Condition>,
 }

@@ -1,16 +1,15 @@
-//! `crds/interfaceendpoints.yaml` is the CRD generated from the types, and the chart ships the
-//! same bytes.
+//! `crds/*.yaml` are the CRDs generated from the types, and the chart ships the same bytes.
 
 use std::path::{Path, PathBuf};
 
-use crate::api::crd::crd_yaml;
+use crate::api::crd::{all, yaml_of};
 
 pub(crate) fn repo_path(relative: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join(relative)
 }
 
-pub(crate) const CRD_FILE: &str = "crds/interfaceendpoints.yaml";
-pub(crate) const CHART_CRD_FILE: &str = "charts/vpce-rollout/crds/interfaceendpoints.yaml";
+const CRD_DIR: &str = "crds";
+const CHART_CRD_DIR: &str = "charts/vpce-rollout/crds";
 
 fn update_requested() -> bool {
     std::env::var_os("UPDATE_ARTIFACTS").is_some_and(|v| v == "1")
@@ -35,23 +34,65 @@ fn check_or_update(relative: &str, expected: &str, why: &str) {
         panic!(
             "{relative} is out of date ({why}); first difference at line {line}.\n\
              Regenerate it with:\n    UPDATE_ARTIFACTS=1 cargo test --lib artifacts::crd\n\
-             (or `vpce-rollout crd > {CRD_FILE} && cp {CRD_FILE} {CHART_CRD_FILE}`), then review and commit the diff."
+             then review and commit the diff (the chart's crds/ holds the same files as crds/)."
         );
     }
 }
 
 #[test]
-fn checked_in_crd_is_the_one_generated_from_the_types() {
-    check_or_update(CRD_FILE, &crd_yaml(), "the InterfaceEndpoint types changed");
+fn checked_in_crds_are_the_ones_generated_from_the_types() {
+    for file in all() {
+        let why = format!("the {} types changed", file.kind);
+        check_or_update(&format!("{CRD_DIR}/{}", file.file), &yaml_of(&file), &why);
+    }
 }
 
 #[test]
-fn chart_ships_the_same_crd_as_crds_dir() {
-    check_or_update(
-        CHART_CRD_FILE,
-        &crd_yaml(),
-        "the chart's copy must equal crds/interfaceendpoints.yaml",
+fn chart_ships_the_same_crds_as_crds_dir() {
+    for file in all() {
+        let why = format!("the chart's copy must equal {CRD_DIR}/{}", file.file);
+        check_or_update(&format!("{CHART_CRD_DIR}/{}", file.file), &yaml_of(&file), &why);
+    }
+}
+
+#[test]
+fn crds_dir_holds_exactly_the_generated_crds() {
+    let generated: Vec<String> = all().iter().map(|f| f.file.to_string()).collect();
+    for dir in [CRD_DIR, CHART_CRD_DIR] {
+        let mut present: Vec<String> = std::fs::read_dir(repo_path(dir))
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().to_string())
+            .collect();
+        present.sort();
+        let mut expected = generated.clone();
+        expected.sort();
+        assert_eq!(
+            present, expected,
+            "{dir}/ must hold the generated CRDs and nothing else"
+        );
+    }
+}
+
+#[test]
+fn grants_and_approvals_are_cluster_scoped_with_the_contracted_columns() {
+    let crds = all();
+    let columns = |i: usize| -> Vec<String> {
+        crds[i].crd.spec.versions[0]
+            .additional_printer_columns
+            .iter()
+            .flatten()
+            .map(|c| c.name.clone())
+            .collect()
+    };
+    assert_eq!(crds[1].crd.spec.names.kind, "EndpointGrant");
+    assert_eq!(crds[1].crd.spec.scope, "Cluster");
+    assert_eq!(
+        columns(1),
+        ["Namespaces", "Selector", "VPCs", "Account", "Approved By", "Age"]
     );
+    assert_eq!(crds[2].crd.spec.names.kind, "PlanApproval");
+    assert_eq!(crds[2].crd.spec.scope, "Cluster");
+    assert_eq!(columns(2), ["Namespace", "Endpoint", "Plan", "Age"]);
 }
 
 #[test]

@@ -45,7 +45,7 @@ pub enum Command {
     /// out in the AWS account of the default credential chain (docs/aws.md). Serves /metrics,
     /// /healthz and /readyz; with --leader-elect, only the replica holding the Lease reconciles.
     Run(run::RunArgs),
-    /// Print the InterfaceEndpoint CustomResourceDefinition (as in crds/interfaceendpoints.yaml)
+    /// Print the CustomResourceDefinitions (InterfaceEndpoint, EndpointGrant, PlanApproval; as in crds/)
     Crd,
     /// Check which clients an endpoint's private DNS would cut off
     ///

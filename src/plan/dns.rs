@@ -306,7 +306,7 @@ mod tests {
         assert!(d.status.private_dns_enabled);
         assert_eq!(d.requeue, timing().resync);
         assert_eq!(d.status.private_dns_name.as_deref(), Some(DNS_NAME));
-        for t in ConditionType::ALL {
+        for t in ConditionType::ROLLOUT {
             assert_eq!(condition(&d.status, t).status, "True", "{t:?}");
         }
         assert!(d.events.iter().any(|e| e.reason == EventReason::Ready));

@@ -818,7 +818,7 @@ mod tests {
                     let types: Vec<&str> = d.status.conditions.iter().map(|c| c.type_.as_str()).collect();
                     assert_eq!(
                         types,
-                        ConditionType::ALL.map(|t| t.as_str()),
+                        ConditionType::ROLLOUT.map(|t| t.as_str()),
                         "{:?}",
                         d.status.phase
                     );
