@@ -1,14 +1,64 @@
 //! The CustomResourceDefinitions, generated from the Rust types: the source of `crds/` and of
 //! the Helm chart's copies (tests in `crate::artifacts` fail when either drifts).
 
-use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
+use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::{
+    CustomResourceDefinition, JSONSchemaProps, JSONSchemaPropsOrArray, JSONSchemaPropsOrBool,
+};
 use kube::CustomResourceExt;
 
 use super::{EndpointGrant, InterfaceEndpoint, PlanApproval};
 
 /// The `InterfaceEndpoint` CRD.
 pub fn crd() -> CustomResourceDefinition {
-    InterfaceEndpoint::crd()
+    generated::<InterfaceEndpoint>()
+}
+
+/// `K`'s CRD as kube-derive generates it, with the integer formats Kubernetes knows.
+fn generated<K: CustomResourceExt>() -> CustomResourceDefinition {
+    let mut crd = K::crd();
+    for version in &mut crd.spec.versions {
+        if let Some(schema) = version
+            .schema
+            .as_mut()
+            .and_then(|s| s.open_api_v3_schema.as_mut())
+        {
+            kubernetes_integer_formats(schema);
+        }
+    }
+    crd
+}
+
+/// schemars names Rust's integer types (`uint16`, `uint32`); Kubernetes knows only `int32` and
+/// `int64` and warns about any other format on every write of the CRD (`Warning: unrecognized
+/// format "uint32"`, printed by `kubectl apply` and `helm install`). Each becomes the one that
+/// holds its range; `minimum` and `maximum` keep the rest of the meaning.
+fn kubernetes_integer_formats(schema: &mut JSONSchemaProps) {
+    if schema.type_.as_deref() == Some("integer") {
+        schema.format = schema.format.as_deref().map(|format| match format {
+            "int8" | "int16" | "int32" | "uint8" | "uint16" => "int32".to_string(),
+            _ => "int64".to_string(),
+        });
+    }
+    let nested = schema
+        .properties
+        .iter_mut()
+        .flat_map(|p| p.values_mut())
+        .chain(schema.all_of.iter_mut().flatten())
+        .chain(schema.any_of.iter_mut().flatten())
+        .chain(schema.one_of.iter_mut().flatten())
+        .chain(schema.not.as_deref_mut())
+        .chain(match &mut schema.items {
+            Some(JSONSchemaPropsOrArray::Schema(s)) => vec![s.as_mut()],
+            Some(JSONSchemaPropsOrArray::Schemas(s)) => s.iter_mut().collect(),
+            None => vec![],
+        })
+        .chain(match &mut schema.additional_properties {
+            Some(JSONSchemaPropsOrBool::Schema(s)) => Some(s.as_mut()),
+            _ => None,
+        });
+    for inner in nested {
+        kubernetes_integer_formats(inner);
+    }
 }
 
 /// One generated CRD and the file it is checked in as (under `crds/` and the chart's `crds/`).
@@ -30,12 +80,12 @@ pub fn all() -> Vec<CrdFile> {
         CrdFile {
             file: "endpointgrants.yaml",
             kind: "EndpointGrant",
-            crd: EndpointGrant::crd(),
+            crd: generated::<EndpointGrant>(),
         },
         CrdFile {
             file: "planapprovals.yaml",
             kind: "PlanApproval",
-            crd: PlanApproval::crd(),
+            crd: generated::<PlanApproval>(),
         },
     ]
 }
@@ -93,6 +143,76 @@ fn quote_yaml11_booleans(yaml: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The formats kube-apiserver recognizes (apiextensions' supported formats, and the numeric
+    /// ones of OpenAPI); tests/e2e/crd_rules.rs checks the server itself says nothing.
+    const KUBERNETES_FORMATS: [&str; 29] = [
+        "bsonobjectid",
+        "uri",
+        "email",
+        "hostname",
+        "ipv4",
+        "ipv6",
+        "cidr",
+        "mac",
+        "uuid",
+        "uuid3",
+        "uuid4",
+        "uuid5",
+        "isbn",
+        "isbn10",
+        "isbn13",
+        "creditcard",
+        "ssn",
+        "hexcolor",
+        "rgbcolor",
+        "byte",
+        "password",
+        "date",
+        "duration",
+        "datetime",
+        "date-time",
+        "int32",
+        "int64",
+        "float",
+        "double",
+    ];
+
+    fn formats(value: &serde_json::Value, out: &mut Vec<String>) {
+        match value {
+            serde_json::Value::Object(map) => {
+                if let Some(serde_json::Value::String(f)) = map.get("format") {
+                    out.push(f.clone());
+                }
+                map.values().for_each(|v| formats(v, out));
+            }
+            serde_json::Value::Array(items) => items.iter().for_each(|v| formats(v, out)),
+            _ => {}
+        }
+    }
+
+    #[test]
+    fn every_format_in_the_schemas_is_one_kubernetes_knows() {
+        for file in all() {
+            let mut found = Vec::new();
+            formats(&serde_json::to_value(&file.crd).unwrap(), &mut found);
+            if file.kind == "InterfaceEndpoint" {
+                assert!(
+                    found.iter().any(|f| f == "int32"),
+                    "u16 ports are int32: {found:?}"
+                );
+            }
+            let unknown: Vec<_> = found
+                .iter()
+                .filter(|f| !KUBERNETES_FORMATS.contains(&f.as_str()))
+                .collect();
+            assert!(
+                unknown.is_empty(),
+                "formats kube-apiserver warns about in {}: {unknown:?}",
+                file.file
+            );
+        }
+    }
 
     #[test]
     fn remediation_mode_off_is_quoted_so_yaml_1_1_readers_keep_it_a_string() {
