@@ -16,8 +16,6 @@ Usage: .ci/helm_lint.py [LIBHELM_SO]  (default: what .ci/install-helm-lib.sh ins
 Exit status: 0 when every case passes, 1 otherwise; prints one line per case and a summary.
 """
 import copy
-import ctypes
-import json
 import os
 import shutil
 import sys
@@ -25,9 +23,10 @@ import tempfile
 
 import yaml
 
+from helm_lib import DEFAULT_LIB, Helm
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 CHART = os.path.join(ROOT, "charts", "vpce-rollout")
-DEFAULT_LIB = os.path.join(ROOT, ".cache", "helm-sdkpy", "libhelm_sdkpy.so")
 SEVERITY = {1: "INFO", 2: "WARNING", 3: "ERROR"}
 
 # (name, overrides, expected_failure): overrides are merged into values.yaml. Helm's lint mode
@@ -89,38 +88,6 @@ def merge(base, override):
     for k, v in override.items():
         out[k] = merge(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) else v
     return out
-
-
-class Helm:
-    def __init__(self, path):
-        self.lib = ctypes.CDLL(path)
-        self.lib.helm_sdkpy_version_string.restype = ctypes.c_char_p
-        self.lib.helm_sdkpy_last_error.restype = ctypes.c_char_p
-        self.handle = ctypes.c_ulonglong()
-        rc = self.lib.helm_sdkpy_config_create(b"default", None, None, b"{}", ctypes.byref(self.handle))
-        if rc != 0:
-            raise RuntimeError(f"helm config: {self.lib.helm_sdkpy_last_error()!r}")
-
-    def version(self):
-        return self.lib.helm_sdkpy_version_string().decode()
-
-    def lint(self, chart_dir):
-        """Lints; returns the result and what the library logged on stderr meanwhile."""
-        out = ctypes.c_char_p()
-        with tempfile.TemporaryFile() as log:
-            sys.stderr.flush()
-            saved = os.dup(2)
-            os.dup2(log.fileno(), 2)
-            try:
-                rc = self.lib.helm_sdkpy_lint(self.handle, chart_dir.encode(), ctypes.byref(out))
-            finally:
-                os.dup2(saved, 2)
-                os.close(saved)
-            log.seek(0)
-            logged = log.read().decode(errors="replace")
-        if rc != 0:
-            raise RuntimeError(f"helm lint could not run: {self.lib.helm_sdkpy_last_error()!r}")
-        return json.loads(out.value), logged
 
 
 def main():

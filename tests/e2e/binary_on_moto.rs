@@ -1,11 +1,11 @@
-//! The real `vpce-rollout` binary, as a platform team runs it: a kubeconfig (the Kubernetes API
-//! test server) and an AWS endpoint URL with credentials (moto through the launcher). Objects
-//! are applied and approved with kubectl.
+//! The real `vpce-rollout` binary, as a platform team runs it: a kubeconfig (the real
+//! kube-apiserver) and an AWS endpoint URL with credentials (moto through the launcher). Objects
+//! are applied and approved with the kubectl of the same Kubernetes release.
 
 use std::io::Write;
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command};
 use std::time::Duration;
 
 use aws_sdk_ec2::types::{IpPermission, IpRange};
@@ -19,7 +19,7 @@ use crate::bench::{Bench, MotoBench, logs_service};
 use crate::harness::{self, assert_events, create_namespace, wait_for};
 use crate::moto::{REGION, moto};
 
-const PATIENCE: Duration = Duration::from_secs(90);
+pub const PATIENCE: Duration = Duration::from_secs(90);
 
 /// The EC2 actions that change something (what the audit trail must cover).
 const MUTATIONS: [&str; 7] = [
@@ -33,7 +33,7 @@ const MUTATIONS: [&str; 7] = [
 ];
 
 /// The binary, running until dropped; its log goes to a file that failing tests print.
-struct Binary {
+pub struct Binary {
     child: Child,
     log: PathBuf,
     metrics: String,
@@ -41,53 +41,76 @@ struct Binary {
 
 impl Binary {
     fn start(kubeconfig: &Path, bench: &MotoBench, log: PathBuf) -> Binary {
-        let port = TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
+        let metrics = format!("127.0.0.1:{}", free_port());
+        let args = [
+            "run",
+            "--resync",
+            "3s",
+            // Moto's records have no TTL to wait for; 2 s still shows the wait in the order.
+            "--private-dns-ttl",
+            "2s",
+            "--metrics-address",
+            &metrics,
+        ];
+        Binary::spawn(
+            kubeconfig,
+            bench,
+            log,
+            &args,
+            &[("RUST_LOG", "info,vpce_rollout=debug")],
+        )
+    }
+
+    /// `vpce-rollout ARGS` with only `env` (and PATH) in its environment, plus the kubeconfig,
+    /// moto as its AWS and the bench's credentials. `env` must set
+    /// `VPCE_ROLLOUT_METRICS_ADDRESS` or `args` `--metrics-address`, on loopback.
+    pub fn spawn(
+        kubeconfig: &Path,
+        bench: &MotoBench,
+        log: PathBuf,
+        args: &[&str],
+        env: &[(&str, &str)],
+    ) -> Binary {
+        let metrics = args
+            .iter()
+            .position(|a| *a == "--metrics-address")
+            .map(|i| args[i + 1])
+            .or_else(|| {
+                env.iter()
+                    .find(|(k, _)| *k == "VPCE_ROLLOUT_METRICS_ADDRESS")
+                    .map(|(_, v)| *v)
+            })
+            .expect("a metrics address")
+            .to_string();
         let out = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
             .open(&log)
             .unwrap();
         let child = Command::new(env!("CARGO_BIN_EXE_vpce-rollout"))
-            .args([
-                "run",
-                "--resync",
-                "3s",
-                // Moto's records have no TTL to wait for; 2 s still shows the wait in the order.
-                "--private-dns-ttl",
-                "2s",
-                "--metrics-address",
-                &format!("127.0.0.1:{port}"),
-            ])
+            .args(args)
             .env_clear()
             .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .envs(env.iter().copied())
             .env("KUBECONFIG", kubeconfig)
             .env("AWS_ENDPOINT_URL", moto().endpoint_url())
             .env("AWS_ACCESS_KEY_ID", &bench.account.id)
             .env("AWS_SECRET_ACCESS_KEY", "e2e-secret")
             .env("AWS_REGION", REGION)
             .env("AWS_EC2_METADATA_DISABLED", "true")
-            .env("RUST_LOG", "info,vpce_rollout=debug")
             .stdout(out.try_clone().unwrap())
             .stderr(out)
             .spawn()
             .expect("the vpce-rollout binary starts");
-        Binary {
-            child,
-            log,
-            metrics: format!("127.0.0.1:{port}"),
-        }
+        Binary { child, log, metrics }
     }
 
-    fn log(&self) -> String {
+    pub fn log(&self) -> String {
         std::fs::read_to_string(&self.log).unwrap_or_default()
     }
 
     /// GET on the binary's HTTP server: (status line, body).
-    fn http_get(&self, path: &str) -> (String, String) {
+    pub fn http_get(&self, path: &str) -> (String, String) {
         use std::io::Read;
         let Ok(mut stream) = std::net::TcpStream::connect(&self.metrics) else {
             return (String::new(), String::new());
@@ -106,7 +129,7 @@ impl Binary {
         )
     }
 
-    async fn wait_ready(&self) {
+    pub async fn wait_ready(&self) {
         let deadline = tokio::time::Instant::now() + PATIENCE;
         while tokio::time::Instant::now() < deadline {
             if self.http_get("/readyz").0.contains(" 200") {
@@ -134,29 +157,17 @@ impl Drop for Binary {
     }
 }
 
-fn kubectl(kubeconfig: &Path, args: &[&str], stdin: Option<&str>) -> String {
-    let mut child = Command::new("kubectl")
-        .args(args)
-        .env("KUBECONFIG", kubeconfig)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("kubectl is needed by the e2e tests (it is on the CI image)");
-    if let Some(input) = stdin {
-        child.stdin.take().unwrap().write_all(input.as_bytes()).unwrap();
-    }
-    let out = child.wait_with_output().unwrap();
-    assert!(
-        out.status.success(),
-        "kubectl {args:?} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap()
+/// A loopback port nobody listens on now.
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 /// An example from examples/, pointed at the moto world's ids.
-fn example_for(file: &str, bench: &MotoBench, edit: impl FnOnce(&mut serde_yaml::Value)) -> String {
+pub fn example_for(file: &str, bench: &MotoBench, edit: impl FnOnce(&mut serde_yaml::Value)) -> String {
     let text = std::fs::read_to_string(harness::repo().join("examples").join(file)).unwrap();
     let mut doc: serde_yaml::Value = serde_yaml::from_str(&text).unwrap();
     let spec = &mut doc["spec"];
@@ -169,7 +180,7 @@ fn example_for(file: &str, bench: &MotoBench, edit: impl FnOnce(&mut serde_yaml:
 }
 
 /// Polls the object, recording each new phase, until `done`; asserts `invariant` on every look.
-async fn watch_phases(
+pub async fn watch_phases(
     api: &Api<InterfaceEndpoint>,
     name: &str,
     phases: &mut Vec<RolloutPhase>,
@@ -198,8 +209,9 @@ async fn watch_phases(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_binary_rolls_out_the_incident_on_moto_with_approval_drift_restart_and_deletion() {
-    let (server, client) = harness::cluster().await;
-    let kubeconfig = server.kubeconfig_path().to_path_buf();
+    let (cluster, client) = harness::cluster().await;
+    let kubeconfig = cluster.kubeconfig_path().to_path_buf();
+    let kubectl = cluster.kubectl();
     let ns = "platform-network";
     create_namespace(&client, ns).await;
     let bench = MotoBench::incident().await;
@@ -213,7 +225,7 @@ async fn the_binary_rolls_out_the_incident_on_moto_with_approval_drift_restart_a
     let manifest = example_for("cloudwatch-logs.yaml", &bench, |doc| {
         doc["spec"]["remediation"] = serde_yaml::from_str("{endpointIngress: Approval}").unwrap();
     });
-    kubectl(&kubeconfig, &["apply", "-f", "-"], Some(&manifest));
+    kubectl.run_with_input(&["apply", "-f", "-"], Some(&manifest));
     let api: Api<InterfaceEndpoint> = Api::namespaced(client.clone(), ns);
     let name = "logs";
     let ec2 = bench.port();
@@ -287,11 +299,7 @@ async fn the_binary_rolls_out_the_incident_on_moto_with_approval_drift_restart_a
 
     // Approval: the exact plan id, by a spec patch.
     let patch = format!(r#"{{"spec":{{"approval":{{"planId":"{}"}}}}}}"#, plan.id);
-    kubectl(
-        &kubeconfig,
-        &["-n", ns, "patch", "vpce", name, "--type", "merge", "-p", &patch],
-        None,
-    );
+    kubectl.run(&["-n", ns, "patch", "vpce", name, "--type", "merge", "-p", &patch]);
     let ready = watch_phases(
         &api,
         name,
@@ -370,7 +378,7 @@ async fn the_binary_rolls_out_the_incident_on_moto_with_approval_drift_restart_a
             "no log line for {action} {id}"
         );
     }
-    let table = kubectl(&kubeconfig, &["-n", ns, "get", "vpce"], None);
+    let table = kubectl.run(&["-n", ns, "get", "vpce"]);
     let header: Vec<&str> = table.lines().next().unwrap().split_whitespace().collect();
     assert_eq!(
         header,
@@ -427,11 +435,7 @@ async fn the_binary_rolls_out_the_incident_on_moto_with_approval_drift_restart_a
     );
     assert_events(&client, ns, name, &["Degraded"]).await;
     let patch = format!(r#"{{"spec":{{"approval":{{"planId":"{}"}}}}}}"#, new_plan.id);
-    kubectl(
-        &kubeconfig,
-        &["-n", ns, "patch", "vpce", name, "--type", "merge", "-p", &patch],
-        None,
-    );
+    kubectl.run(&["-n", ns, "patch", "vpce", name, "--type", "merge", "-p", &patch]);
     wait_for(&api, name, PATIENCE, "Ready after re-approval", |o| {
         o.status.as_ref().is_some_and(|s| s.phase == RolloutPhase::Ready)
     })
@@ -466,11 +470,7 @@ async fn the_binary_rolls_out_the_incident_on_moto_with_approval_drift_restart_a
         .to_string();
     let rules_before = ec2.describe_security_group_rules(&owned).await.unwrap().len();
     let log_before = binary.log().len();
-    kubectl(
-        &kubeconfig,
-        &["-n", ns, "delete", "vpce", name, "--wait=false"],
-        None,
-    );
+    kubectl.run(&["-n", ns, "delete", "vpce", name, "--wait=false"]);
     // The safe order (issue 8, hole 1): while the endpoint is there, its rules are too.
     let deadline = tokio::time::Instant::now() + PATIENCE;
     while api.get_opt(name).await.unwrap().is_some() {
@@ -540,8 +540,9 @@ async fn the_binary_rolls_out_the_incident_on_moto_with_approval_drift_restart_a
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_example_applies_and_an_unknown_vpc_is_reported_without_touching_aws() {
-    let (server, client) = harness::cluster().await;
-    let kubeconfig = server.kubeconfig_path().to_path_buf();
+    let (cluster, client) = harness::cluster().await;
+    let kubeconfig = cluster.kubeconfig_path().to_path_buf();
+    let kubectl = cluster.kubectl();
     let bench = MotoBench::incident().await;
     let log = std::env::temp_dir().join(format!("vpce-rollout-e2e-examples-{}.log", std::process::id()));
     let binary = Binary::start(&kubeconfig, &bench, log);
@@ -560,7 +561,7 @@ async fn every_example_applies_and_an_unknown_vpc_is_reported_without_touching_a
             create_namespace(&client, &ns).await;
         }
         // As written: the API server accepts every example (schema, enums, the quoted "Off").
-        kubectl(&kubeconfig, &["apply", "-f", path.to_str().unwrap()], None);
+        kubectl.run(&["apply", "-f", path.to_str().unwrap()]);
         applied.push((ns, name));
     }
     assert!(applied.len() >= 4, "{applied:?}");

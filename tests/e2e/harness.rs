@@ -1,14 +1,14 @@
-//! Shared pieces: the API test server with the project's CRD, a client, waiting for a
+//! Shared pieces: the real control plane with the project's CRD, a client, waiting for a
 //! condition on an object, and reading its Events.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use k8s_openapi::api::core::v1::Namespace;
 use k8s_openapi::api::events::v1::Event;
 use kube::api::{Api, ListParams, PostParams};
 use kube::config::{KubeConfigOptions, Kubeconfig};
-use kube_test_server::TestServer;
+use kube_apiserver_harness::ControlPlane;
 use vpce_rollout::api::InterfaceEndpoint;
 
 /// The repository's root.
@@ -16,25 +16,93 @@ pub fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
-/// The API test server with `crds/interfaceendpoints.yaml` registered, and a client for it.
 /// Controller logs go to the test's output (shown for failing tests; `RUST_LOG` filters).
-pub async fn cluster() -> (TestServer, kube::Client) {
+fn init_logging() {
     let filter = std::env::var("RUST_LOG").unwrap_or_else(|_| "info,vpce_rollout=debug".into());
     let _ = tracing_subscriber::fmt()
         .with_test_writer()
         .with_env_filter(filter)
         .try_init();
-    let server = TestServer::builder()
-        .crd_file(repo().join("crds/interfaceendpoints.yaml"))
-        .start()
-        .expect("the Kubernetes API test server starts");
-    let kubeconfig =
-        Kubeconfig::read_from(server.kubeconfig_path()).expect("the test server writes a kubeconfig");
+}
+
+/// etcd and kube-apiserver (tests/kube-apiserver) with `crds/interfaceendpoints.yaml`
+/// installed, and an admin client. Fails, naming the build script, when they are not built.
+pub async fn cluster() -> (ControlPlane, kube::Client) {
+    cluster_with_crds(&repo().join("crds/interfaceendpoints.yaml")).await
+}
+
+/// etcd and kube-apiserver with no CRD, and an admin client.
+pub async fn cluster_without_crds() -> (ControlPlane, kube::Client) {
+    init_logging();
+    let started = tokio::task::spawn_blocking(ControlPlane::start).await;
+    let cluster = started.unwrap_or_else(|e| std::panic::resume_unwind(e.into_panic()));
+    let client = client_for(cluster.kubeconfig_path()).await;
+    (cluster, client)
+}
+
+/// [`cluster`] with another CRD file.
+pub async fn cluster_with_crds(crds: &Path) -> (ControlPlane, kube::Client) {
+    init_logging();
+    let crds = crds.to_path_buf();
+    let started = tokio::task::spawn_blocking(move || {
+        let cluster = ControlPlane::start();
+        cluster.install_crds(&crds);
+        cluster
+    })
+    .await;
+    let cluster = started.unwrap_or_else(|e| std::panic::resume_unwind(e.into_panic()));
+    let client = client_for(cluster.kubeconfig_path()).await;
+    (cluster, client)
+}
+
+/// A copy of crds/interfaceendpoints.yaml without its CEL rules (`x-kubernetes-validations`),
+/// as a cluster that installed a release from before them keeps it; removed when dropped.
+pub fn crds_without_cel_rules() -> TempFile {
+    let text = std::fs::read_to_string(repo().join("crds/interfaceendpoints.yaml")).unwrap();
+    let mut crd: serde_yaml::Value = serde_yaml::from_str(&text).unwrap();
+    let versions = crd["spec"]["versions"].as_sequence_mut().unwrap();
+    for version in versions {
+        let spec = &mut version["schema"]["openAPIV3Schema"]["properties"]["spec"];
+        let removed = spec.as_mapping_mut().unwrap().remove("x-kubernetes-validations");
+        assert!(removed.is_some(), "the CRD's spec carries CEL rules");
+    }
+    TempFile::write(
+        "crd-without-cel-rules.yaml",
+        &serde_yaml::to_string(&crd).unwrap(),
+    )
+}
+
+/// A file in the system's temporary directory, removed when dropped.
+pub struct TempFile(PathBuf);
+
+impl TempFile {
+    pub fn write(name: &str, text: &str) -> TempFile {
+        use std::sync::atomic::{AtomicU64, Ordering};
+        static NEXT: AtomicU64 = AtomicU64::new(0);
+        let n = NEXT.fetch_add(1, Ordering::Relaxed);
+        let path = std::env::temp_dir().join(format!("vpce-e2e-{}-{n}-{name}", std::process::id()));
+        std::fs::write(&path, text).unwrap();
+        TempFile(path)
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for TempFile {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
+}
+
+/// A client that authenticates as the kubeconfig says.
+pub async fn client_for(kubeconfig: &Path) -> kube::Client {
+    let kubeconfig = Kubeconfig::read_from(kubeconfig).expect("a kubeconfig");
     let config = kube::Config::from_custom_kubeconfig(kubeconfig, &KubeConfigOptions::default())
         .await
         .expect("the kubeconfig is usable");
-    let client = kube::Client::try_from(config).expect("a client for the test server");
-    (server, client)
+    kube::Client::try_from(config).expect("a client for kube-apiserver")
 }
 
 pub async fn create_namespace(client: &kube::Client, name: &str) {

@@ -1,12 +1,15 @@
-//! End-to-end tests: the controller against the Kubernetes API test server (real HTTP, watch,
-//! resourceVersion, status subresource, finalizers).
+//! End-to-end tests: the controller against the real kube-apiserver and etcd
+//! (tests/kube-apiserver: built by its build.sh, which .ci/test runs; every test here fails,
+//! naming it, when they are not built). Each test has a control plane of its own.
 //!
 //! - `on_sim`: the controller in-process over the simulated EC2 world, whose clock follows the
 //!   wall clock: the full rollout through Kubernetes, approval by a spec patch, drift,
-//!   deletion, Retain, restarts.
-//! - `leader`: two replicas with leader election: only the Lease holder reconciles.
-//! - `binary_on_moto`: the real `vpce-rollout` binary against the test server and moto through
-//!   the launcher: what a platform team runs.
+//!   deletion, Retain, restarts; the status as server-side apply keeps it.
+//! - `leader`: two replicas with leader election on a real Lease: only the holder reconciles.
+//! - `binary_on_moto`: the real `vpce-rollout` binary against kube-apiserver and moto through
+//!   the launcher, driven with the kubectl of the same release: what a platform team runs.
+//! - `crd_rules`: the CRD's CEL rules, patterns and enums, with the messages users read.
+//! - `chart_rbac`: the binary with exactly what `helm install` of the chart grants.
 
 // moto through the launcher and the incident world on it, shared with the wire tests.
 #[allow(dead_code)]
@@ -17,6 +20,8 @@ mod bench;
 mod moto;
 
 mod binary_on_moto;
+mod chart_rbac;
+mod crd_rules;
 mod harness;
 mod leader;
 mod on_sim;

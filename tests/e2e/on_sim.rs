@@ -1,5 +1,5 @@
-//! The controller in-process, over the simulated EC2 world, through the Kubernetes API test
-//! server. The simulated clock follows the wall clock, with AWS's delays shortened to
+//! The controller in-process, over the simulated EC2 world, through the real kube-apiserver.
+//! The simulated clock follows the wall clock, with AWS's delays shortened to
 //! fractions of a second so that a full rollout takes a few seconds.
 
 use std::sync::Arc;
@@ -151,7 +151,7 @@ fn phase_is(phase: RolloutPhase) -> impl Fn(&InterfaceEndpoint) -> bool {
 /// The API server with the namespace, the simulated AWS side, a running controller, and the
 /// incident's InterfaceEndpoint created with `spec`.
 struct Scene {
-    _server: kube_test_server::TestServer,
+    _server: kube_apiserver_harness::ControlPlane,
     client: kube::Client,
     aws: Aws,
     controller: Controller,
@@ -404,12 +404,14 @@ async fn retain_leaves_the_endpoint_and_its_rules_when_the_object_is_deleted() {
     controller.stop().await;
 }
 
-/// The test server accepts an edit of `spec.region` (it does not evaluate the CRD's CEL rules,
-/// like a cluster without CEL): the controller does not follow it, and deletion still cleans up
-/// in the region the endpoint was created in.
+/// The CRD as a release without the immutability rules left it (Helm installs the CRDs in a
+/// chart's crds/ once and never upgrades them): no CEL rules, so the API server accepts an
+/// edit of `spec.region`. The controller does not follow it, and deletion still cleans up in
+/// the region the endpoint was created in.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_region_edited_after_creation_is_refused_and_deletion_cleans_up_where_the_endpoint_is() {
-    let (_server, client) = harness::cluster().await;
+    let crds = harness::crds_without_cel_rules();
+    let (_server, client) = harness::cluster_with_crds(crds.path()).await;
     create_namespace(&client, NS).await;
     let aws = Aws::incident();
     let controller = Controller::start(&client, &aws);
@@ -507,5 +509,107 @@ async fn a_controller_restarted_in_every_phase_converges_without_a_second_endpoi
         .filter(|c| c.operation.as_str() == "CreateVpcEndpoint")
         .count();
     assert!(creates >= 1);
+    controller.stop().await;
+}
+
+/// The entry of `manager` in the object's managedFields for `subresource` ("" for the object).
+fn managed_by(obj: &InterfaceEndpoint, manager: &str, subresource: &str) -> Option<serde_json::Value> {
+    obj.metadata
+        .managed_fields
+        .iter()
+        .flatten()
+        .find(|m| {
+            m.manager.as_deref() == Some(manager) && m.subresource.as_deref().unwrap_or("") == subresource
+        })
+        .map(|m| serde_json::to_value(m).unwrap())
+}
+
+/// The status is the controller's alone, written by server-side apply: kube-apiserver records
+/// its field manager on /status, refuses another manager's apply of a field it owns (naming
+/// it), and removes what it stops applying. A forced apply by someone else is undone at the
+/// next reconcile. (A structured-merge-diff behaviour the controller's status relies on.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_status_belongs_to_the_controllers_field_manager_and_a_conflicting_apply_names_it() {
+    let Scene {
+        _server,
+        api,
+        controller,
+        aws: _aws,
+        ..
+    } = Scene::start(incident::spec(RemediationMode::Approval)).await;
+    let manager = vpce_rollout::controller::writes::FIELD_MANAGER;
+    let waiting = wait_for(
+        &api,
+        NAME,
+        PATIENCE,
+        "AwaitingApproval",
+        phase_is(RolloutPhase::AwaitingApproval),
+    )
+    .await;
+    let status = managed_by(&waiting, manager, "status").expect("the controller manages /status");
+    assert_eq!(status["operation"], "Apply");
+    let owned = &status["fieldsV1"]["f:status"];
+    assert!(
+        owned["f:phase"].is_object() && owned["f:plan"]["f:id"].is_object(),
+        "{owned}"
+    );
+    assert!(
+        owned["f:clients"]["f:groups"].is_object(),
+        "the blocked group: {owned}"
+    );
+    // Someone else applies the phase: refused, naming the owner.
+    let kubectl = _server.kubectl();
+    let applied = format!(
+        "apiVersion: vpce-rollout.dev/v1alpha1\nkind: InterfaceEndpoint\nmetadata: {{name: {NAME}, namespace: {NS}}}\nstatus: {{phase: Failed}}\n"
+    );
+    let apply = [
+        "apply",
+        "--server-side",
+        "--subresource=status",
+        "--field-manager=someone",
+        "-f",
+        "-",
+    ];
+    let err = kubectl.try_run(&apply, Some(&applied)).unwrap_err();
+    assert!(
+        err.contains(&format!(r#"Apply failed with 1 conflict: conflict with "{manager}" with subresource "status": .status.phase"#)),
+        "{err}"
+    );
+    // Forced, it takes the field; the controller's next apply (forced too) takes it back.
+    let forced: Vec<&str> = apply.iter().copied().chain(["--force-conflicts"]).collect();
+    kubectl.run_with_input(&forced, Some(&applied));
+    wait_for(
+        &api,
+        NAME,
+        PATIENCE,
+        "AwaitingApproval again",
+        phase_is(RolloutPhase::AwaitingApproval),
+    )
+    .await;
+
+    // Approved and Ready, nothing is blocked: the controller stops applying the groups and the
+    // server removes them.
+    let plan = waiting.status.unwrap().plan.unwrap();
+    let approve = json!({"spec": {"approval": {"planId": plan.id}}});
+    api.patch(NAME, &PatchParams::default(), &Patch::Merge(&approve))
+        .await
+        .unwrap();
+    let ready = wait_for(&api, NAME, PATIENCE, "Ready", phase_is(RolloutPhase::Ready)).await;
+    assert_eq!(
+        ready.status.as_ref().unwrap().clients.as_ref().unwrap().groups,
+        vec![]
+    );
+    let status = managed_by(&ready, manager, "status").unwrap();
+    assert!(
+        status["fieldsV1"]["f:status"]["f:clients"]["f:groups"].is_null(),
+        "{status}"
+    );
+    let raw: serde_json::Value =
+        serde_json::from_str(&kubectl.run(&["-n", NS, "get", "vpce", NAME, "-o", "json"])).unwrap();
+    assert!(
+        raw["status"]["clients"].get("groups").is_none(),
+        "{}",
+        raw["status"]
+    );
     controller.stop().await;
 }
