@@ -57,8 +57,13 @@ async fn patch_finalizers(
             "finalizers": finalizers,
         }
     });
-    api.patch(&obj.name_any(), &PatchParams::default(), &Patch::Merge(&patch))
-        .await?;
+    // Under the controller's own name: without one, kube-apiserver records the finalizer in
+    // managedFields as the User-Agent's, `unknown` for kube-rs, shared with anyone else unnamed.
+    let params = PatchParams {
+        field_manager: Some(FIELD_MANAGER.into()),
+        ..PatchParams::default()
+    };
+    api.patch(&obj.name_any(), &params, &Patch::Merge(&patch)).await?;
     Ok(())
 }
 

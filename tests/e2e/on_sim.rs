@@ -557,6 +557,14 @@ async fn the_status_belongs_to_the_controllers_field_manager_and_a_conflicting_a
         owned["f:clients"]["f:groups"].is_object(),
         "the blocked group: {owned}"
     );
+    let object = managed_by(&waiting, manager, "").expect("the controller's finalizer is its own");
+    assert_eq!(object["operation"], "Update");
+    assert_eq!(
+        object["fieldsV1"],
+        json!({"f:metadata": {"f:finalizers": {".": {}, "v:\"vpce-rollout.dev/cleanup\"": {}}}}),
+        "the controller owns its finalizer and nothing of the spec"
+    );
+
     // Someone else applies the phase: refused, naming the owner.
     let kubectl = _server.kubectl();
     let applied = format!(
