@@ -116,7 +116,7 @@ fn the_incident_plan_blocks_zabbix_and_exits_2_with_the_json_the_issue_specifies
             "peerGroupId": ZABBIX_SG,
         }])
     );
-    assert_eq!(plan["unfixable"], serde_json::json!([]));
+    assert_eq!(plan["unfixableBlocks"], serde_json::json!([]));
 }
 
 #[test]

@@ -376,8 +376,9 @@ impl Remediation {
             .filter(|r| r.mode(remediation) == RemediationMode::Approval)
     }
 
-    /// The plan id: the hash of the rules needing approval, or of all rules when none does
-    /// (so the id still names the plan). A change of clients changes the rules, hence the id.
+    /// The plan id of these rules to add (the rules needing approval, or all of them when none
+    /// does): the case of [`crate::api::PLAN_ID_MEANING`] where some rules are missing.
+    /// `plan::approval::plan_id` covers the other.
     pub fn plan_id(&self, remediation: &RemediationSpec) -> String {
         let approval: Vec<&RuleChange> = self.rules_needing_approval(remediation).collect();
         if approval.is_empty() {

@@ -6,35 +6,25 @@
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
 use k8s_openapi::jiff::Timestamp;
 
-/// The condition types the controller reports.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum ConditionType {
-    /// An EndpointGrant admits the object (`status.grant` names it); False: the controller makes
-    /// no AWS call for the object.
-    Granted,
-    /// The endpoint exists and is `available`.
-    EndpointAvailable,
-    /// Every discovered client can reach every endpoint ENI on tcp/443.
-    ClientsReachable,
-    /// The remediation plan needs no approval, or `spec.approval.planId` approves it.
-    PlanApproved,
-    /// Private DNS is enabled on the endpoint.
-    PrivateDnsEnabled,
-    /// The endpoint is as the spec asks and no client is cut off.
-    Ready,
+use super::closed_set;
+
+closed_set! {
+    /// The condition types the controller reports, each meaning what holds when it is True.
+    #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+    pub enum ConditionType {
+        Granted => "An EndpointGrant admits the object (`status.grant` names it); while it is False the \
+            controller makes no AWS call for the object.",
+        EndpointAvailable => "The endpoint exists and is `available`.",
+        ClientsReachable => "Every discovered client can reach every network interface of the endpoint \
+            on tcp/443.",
+        PlanApproved => "Nothing waits for approval: no rule needs it, or `spec.approval.planId` approves \
+            the plan.",
+        PrivateDnsEnabled => "Private DNS is enabled on the endpoint.",
+        Ready => "The endpoint is as the spec asks and no client is cut off.",
+    }
 }
 
 impl ConditionType {
-    /// Every type, in the order status lists them.
-    pub const ALL: [ConditionType; 6] = [
-        Self::Granted,
-        Self::EndpointAvailable,
-        Self::ClientsReachable,
-        Self::PlanApproved,
-        Self::PrivateDnsEnabled,
-        Self::Ready,
-    ];
-
     /// The types every rollout decision sets ([`crate::plan`]); `Granted` is the tenancy's
     /// ([`crate::grants`]), set on every pass before the rollout is decided.
     pub const ROLLOUT: [ConditionType; 5] = [
@@ -44,161 +34,71 @@ impl ConditionType {
         Self::PrivateDnsEnabled,
         Self::Ready,
     ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Granted => "Granted",
-            Self::EndpointAvailable => "EndpointAvailable",
-            Self::ClientsReachable => "ClientsReachable",
-            Self::PlanApproved => "PlanApproved",
-            Self::PrivateDnsEnabled => "PrivateDnsEnabled",
-            Self::Ready => "Ready",
-        }
-    }
 }
 
-/// Every reason the controller puts on a condition. A closed set, so that alerts and metrics can
-/// rely on it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum ConditionReason {
-    // Granted
-    /// An EndpointGrant admits the object.
-    Granted,
-    /// No EndpointGrant covers the object's namespace.
-    NoGrant,
-    /// Grants cover the namespace, and none admits everything the object names.
-    OutsideGrant,
-    // EndpointAvailable
-    /// No endpoint yet.
-    EndpointNotCreated,
-    /// CreateVpcEndpoint was called; waiting to see the endpoint.
-    EndpointCreating,
-    /// The endpoint is `pending` (or another transitional state).
-    EndpointPending,
-    /// The endpoint is `available`.
-    EndpointAvailable,
-    /// The endpoint is `failed`, `expired` or `deleted`.
-    EndpointFailed,
-    /// The endpoint is `pendingAcceptance`: the service's owner has not accepted it yet.
-    EndpointPendingAcceptance,
-    /// The endpoint waited for acceptance longer than `--acceptance-timeout`.
-    AcceptanceTimedOut,
-    /// The service's owner rejected the endpoint (`rejected`).
-    EndpointRejected,
-    /// The endpoint recorded in status no longer exists.
-    EndpointMissing,
-    // ClientsReachable
-    /// Not verified yet (the endpoint is not available).
-    NotVerified,
-    /// Every client can reach the endpoint.
-    AllClientsReachable,
-    /// No ENI in the VPC is a client.
-    NoClients,
-    /// Some clients are blocked.
-    ClientsBlocked,
-    // PlanApproved
-    /// No rule needs approval.
-    ApprovalNotRequired,
-    /// The plan waits for `spec.approval.planId`.
-    AwaitingApproval,
-    /// `spec.approval.planId` names an older plan.
-    StalePlanId,
-    /// `spec.approval.planId` names no plan this object reported (a typo, another object's id).
-    UnknownPlanId,
-    /// `spec.approval.planId` equals `status.plan.id`.
-    PlanApproved,
-    // PrivateDnsEnabled
-    /// Private DNS is on.
-    PrivateDnsOn,
-    /// `spec.privateDns.enabled` is false.
-    PrivateDnsNotRequested,
-    /// Private DNS stays off while clients are blocked.
-    WaitingForClients,
-    /// Private DNS was enabled although clients are blocked (`spec.privateDns.force`).
-    ForcedWithBlockedClients,
-    /// Private DNS was turned off outside the controller.
-    PrivateDnsDisabledOutOfBand,
-    /// ModifyVpcEndpoint was called; waiting for the endpoint to report it.
-    PrivateDnsEnabling,
-    /// The VPC's `enableDnsSupport` is off.
-    VpcDnsSupportDisabled,
-    /// The VPC's `enableDnsHostnames` is off.
-    VpcDnsHostnamesDisabled,
-    /// Another endpoint of the same service in the VPC already has private DNS.
-    ConflictingPrivateDns,
-    /// The service offers no private DNS name.
-    NoPrivateDnsName,
-    // Ready, and errors on any condition
-    /// Everything is as the spec asks.
-    RolloutComplete,
-    /// Work in progress; the phase says which.
-    InProgress,
-    /// The spec is invalid for the AWS world (unknown VPC, subnet in another VPC, ...).
-    InvalidSpec,
-    /// AWS refused the call for lack of permission.
-    AccessDenied,
-    /// AWS rejected the request as invalid.
-    InvalidRequest,
-    /// An AWS precondition or quota stops the rollout.
-    PreconditionFailed,
-    /// AWS throttled the controller; it backs off.
-    Throttled,
-    /// A transient AWS failure; the controller retries.
-    TransientError,
-    /// No EC2 client could be set up for the object (no region, bad endpoint URL).
-    AwsConfiguration,
-    /// STS AssumeRole of the grant's role failed: no other call was made.
-    AssumeRoleFailed,
-    /// The object is being deleted.
-    Deleting,
-}
-
-impl ConditionReason {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Granted => "Granted",
-            Self::NoGrant => "NoGrant",
-            Self::OutsideGrant => "OutsideGrant",
-            Self::EndpointNotCreated => "EndpointNotCreated",
-            Self::EndpointCreating => "EndpointCreating",
-            Self::EndpointPending => "EndpointPending",
-            Self::EndpointAvailable => "EndpointAvailable",
-            Self::EndpointFailed => "EndpointFailed",
-            Self::EndpointPendingAcceptance => "EndpointPendingAcceptance",
-            Self::AcceptanceTimedOut => "AcceptanceTimedOut",
-            Self::EndpointRejected => "EndpointRejected",
-            Self::EndpointMissing => "EndpointMissing",
-            Self::NotVerified => "NotVerified",
-            Self::AllClientsReachable => "AllClientsReachable",
-            Self::NoClients => "NoClients",
-            Self::ClientsBlocked => "ClientsBlocked",
-            Self::ApprovalNotRequired => "ApprovalNotRequired",
-            Self::AwaitingApproval => "AwaitingApproval",
-            Self::StalePlanId => "StalePlanId",
-            Self::UnknownPlanId => "UnknownPlanId",
-            Self::PlanApproved => "PlanApproved",
-            Self::PrivateDnsOn => "PrivateDnsOn",
-            Self::PrivateDnsNotRequested => "PrivateDnsNotRequested",
-            Self::WaitingForClients => "WaitingForClients",
-            Self::ForcedWithBlockedClients => "ForcedWithBlockedClients",
-            Self::PrivateDnsDisabledOutOfBand => "PrivateDnsDisabledOutOfBand",
-            Self::PrivateDnsEnabling => "PrivateDnsEnabling",
-            Self::VpcDnsSupportDisabled => "VpcDnsSupportDisabled",
-            Self::VpcDnsHostnamesDisabled => "VpcDnsHostnamesDisabled",
-            Self::ConflictingPrivateDns => "ConflictingPrivateDns",
-            Self::NoPrivateDnsName => "NoPrivateDnsName",
-            Self::RolloutComplete => "RolloutComplete",
-            Self::InProgress => "InProgress",
-            Self::InvalidSpec => "InvalidSpec",
-            Self::AccessDenied => "AccessDenied",
-            Self::InvalidRequest => "InvalidRequest",
-            Self::PreconditionFailed => "PreconditionFailed",
-            Self::Throttled => "Throttled",
-            Self::TransientError => "TransientError",
-            Self::AwsConfiguration => "AwsConfiguration",
-            Self::AssumeRoleFailed => "AssumeRoleFailed",
-            Self::Deleting => "Deleting",
-        }
+closed_set! {
+    /// Every reason the controller puts on a condition. A closed set, so that alerts and metrics
+    /// can rely on it.
+    #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+    pub enum ConditionReason {
+        // Granted
+        Granted => "An EndpointGrant admits the object.",
+        NoGrant => "No EndpointGrant covers the object's namespace.",
+        OutsideGrant => "Grants cover the namespace, and none admits everything the object names (the \
+            message names the refused field and value).",
+        // EndpointAvailable
+        EndpointNotCreated => "No endpoint yet (or none is created: the message says why).",
+        EndpointCreating => "CreateVpcEndpoint was called; waiting for EC2 to list the endpoint.",
+        EndpointPending => "The endpoint is `pending` (or another transitional state).",
+        EndpointAvailable => "The endpoint is `available`.",
+        EndpointFailed => "The endpoint is `failed` or `expired` and will not become available.",
+        EndpointPendingAcceptance => "The endpoint is `pendingAcceptance`: the service's owner has not \
+            accepted it yet.",
+        AcceptanceTimedOut => "The endpoint waited for acceptance longer than `--acceptance-timeout`.",
+        EndpointRejected => "The service's owner rejected the endpoint (`rejected`).",
+        EndpointMissing => "The endpoint the status names was deleted, or is being deleted, outside the \
+            controller; a new one is created once it is gone.",
+        // ClientsReachable
+        NotVerified => "Not verified yet (the endpoint is not available).",
+        AllClientsReachable => "Every client can reach the endpoint.",
+        NoClients => "No network interface in the VPC is a client.",
+        ClientsBlocked => "Some clients are blocked (on `Ready`: they are cut off, or private DNS was \
+            forced on with them).",
+        // PlanApproved
+        ApprovalNotRequired => "No rule needs approval.",
+        AwaitingApproval => "The plan waits for `spec.approval.planId`.",
+        StalePlanId => "`spec.approval.planId` names an earlier plan of this object.",
+        UnknownPlanId => "`spec.approval.planId` names no plan this object reported (a typo, another \
+            object's id).",
+        PlanApproved => "`spec.approval.planId` equals `status.plan.id`.",
+        // PrivateDnsEnabled
+        PrivateDnsOn => "Private DNS is on.",
+        PrivateDnsNotRequested => "`spec.privateDns.enabled` is false.",
+        WaitingForClients => "Private DNS stays off while clients are blocked.",
+        ForcedWithBlockedClients => "Private DNS is on although clients are blocked, because \
+            `spec.privateDns.force` asks for it.",
+        PrivateDnsDisabledOutOfBand => "Private DNS was turned off outside the controller and is being \
+            turned on again, as `spec.privateDns.enabled` asks.",
+        PrivateDnsEnabling => "ModifyVpcEndpoint was called; waiting for the endpoint to report private \
+            DNS on.",
+        VpcDnsSupportDisabled => "The VPC's `enableDnsSupport` is off.",
+        VpcDnsHostnamesDisabled => "The VPC's `enableDnsHostnames` is off.",
+        ConflictingPrivateDns => "Another endpoint of the service in the VPC already serves its private \
+            DNS name.",
+        NoPrivateDnsName => "The service offers no private DNS name.",
+        // Ready, and failures on any condition
+        RolloutComplete => "Everything is as the spec asks.",
+        InProgress => "Work in progress; the phase says which.",
+        InvalidSpec => "The spec cannot be acted on (a field the API server would refuse, an unknown \
+            VPC, a subnet of another VPC, a moved VPC, service or region, ...).",
+        AccessDenied => "EC2 refused a call for lack of permission; the message names the IAM action.",
+        InvalidRequest => "EC2 rejected a request as invalid.",
+        PreconditionFailed => "An EC2 precondition or quota stops the rollout.",
+        Throttled => "EC2 throttled the controller; it backs off.",
+        TransientError => "A transient EC2 failure; the controller retries with backoff.",
+        AwsConfiguration => "No EC2 client could be set up for the object (no region, a bad endpoint URL).",
+        AssumeRoleFailed => "STS AssumeRole of the grant's role failed: no other call was made.",
+        Deleting => "The object is being deleted; the message says which step.",
     }
 }
 

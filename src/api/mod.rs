@@ -6,6 +6,7 @@
 //! what needs the AWS world is checked by [`crate::analysis`] and [`crate::plan`] and reported
 //! as a condition.
 
+pub mod closed_set;
 pub mod conditions;
 pub mod crd;
 pub mod immutable;
@@ -19,6 +20,7 @@ use kube::{CustomResource, KubeSchema};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
+pub(crate) use closed_set::closed_set;
 pub use conditions::{ConditionReason, ConditionType};
 pub use tenancy::{
     ApprovedBy, EndpointGrant, EndpointGrantSpec, GrantAws, PlanApproval, PlanApprovalSpec, account_of_role,
@@ -39,6 +41,13 @@ pub const MAX_GROUP_EXAMPLES: usize = 5;
 /// Most rules listed in `status.plan.rules` (missing rules first); the rest are counted.
 /// `vpce-rollout plan` lists them all.
 pub const MAX_STATUS_RULES: usize = 50;
+/// What a plan id is. One definition: the CRD's `status.plan.id`, docs/rollout.md (a test
+/// checks it is there word for word) and `vpce-rollout plan` say this;
+/// `plan::approval::plan_id` computes it.
+pub const PLAN_ID_MEANING: &str = "A hash (10 hex digits) of the rules to add whose mode is \
+    `Approval`, or of all the rules to add when none needs approval; once nothing is left to add, \
+    of the object's own rules in place, so that it still equals the `spec.approval.planId` that \
+    approved them. Any change of these rules changes it.";
 /// Most earlier plan ids kept in `status.plan.earlierIds`.
 pub const MAX_EARLIER_PLAN_IDS: usize = 10;
 
@@ -253,83 +262,49 @@ pub enum DeletionPolicy {
     Retain,
 }
 
-/// Where the rollout stands.
-#[derive(Deserialize, Serialize, Clone, Copy, Debug, Default, PartialEq, Eq, Hash, JsonSchema)]
-pub enum RolloutPhase {
-    /// Seen, nothing done yet.
-    #[default]
-    Pending,
-    /// Creating the endpoint (private DNS off).
-    Creating,
-    /// The endpoint exists and is not `available` yet.
-    Provisioning,
-    /// The endpoint waits for the service's owner to accept it (`pendingAcceptance`).
-    AwaitingAcceptance,
-    /// Checking every client's path to the endpoint.
-    Verifying,
-    /// Adding the rules the remediation modes allow.
-    Remediating,
-    /// Waiting for `spec.approval.planId` to equal `status.plan.id`.
-    AwaitingApproval,
-    /// Clients are blocked and the controller may not fix it (mode `Off`, or network ACLs).
-    Blocked,
-    /// Every client can reach the endpoint; enabling private DNS.
-    EnablingPrivateDns,
-    /// Private DNS is as the spec asks and every client can reach the endpoint.
-    Ready,
-    /// Was Ready; something changed (rule removed, new blocked client, DNS turned off by hand).
-    Degraded,
-    /// Cannot progress until the spec or the AWS account is fixed (see conditions).
-    Failed,
-    /// No EndpointGrant admits the object (condition `Granted`): no AWS call is made for it.
-    Forbidden,
-    /// The object is being deleted.
-    Deleting,
+closed_set! {
+    /// Where the rollout stands: what happens next, or what someone must do next.
+    #[derive(Deserialize, Serialize, Clone, Copy, Debug, Default, PartialEq, Eq, Hash, JsonSchema)]
+    #[schemars(description = RolloutPhase::schema_description())]
+    pub enum RolloutPhase {
+        #[default]
+        Pending => "Nothing decided yet (a new object).",
+        Creating => "CreateVpcEndpoint (private DNS off) is being called, or the endpoint it returned \
+            moments ago is not listed by EC2 yet.",
+        Provisioning => "The endpoint is `pending`: EC2 is still setting it up.",
+        AwaitingAcceptance => "The endpoint is `pendingAcceptance`: the service's owner must accept it.",
+        Verifying => "The endpoint is being changed to match the spec (subnets, security groups, \
+            policy), or the change waits for the record TTL; the clients are checked again once EC2 \
+            reports it.",
+        Remediating => "Adding the rules `spec.remediation` allows (`Auto`, or `Approval` once approved).",
+        AwaitingApproval => "Rules wait for approval: set `spec.approval.planId` to `status.plan.id`.",
+        Blocked => "Clients are blocked and the controller may not fix it (a mode `Off`, network ACLs), \
+            or a spec change is held for that reason.",
+        EnablingPrivateDns => "Every client can reach the endpoint (or `spec.privateDns.force` says to \
+            go ahead); private DNS is being enabled.",
+        Ready => "The endpoint is as the spec asks and nobody is cut off (unless \
+            `spec.privateDns.force` asked for it).",
+        Degraded => "Private DNS is on and clients are cut off (a rule revoked or the endpoint's \
+            security groups swapped by hand, a new client), also in the pass that repairs it; or the \
+            endpoint is being deleted outside the controller.",
+        Failed => "Cannot progress until the spec or the account is fixed (the `Ready` condition says \
+            which): an invalid spec, an endpoint `failed`, `expired` or rejected, acceptance timed out, \
+            a private DNS precondition, IAM, a quota.",
+        Forbidden => "No EndpointGrant admits the object (condition `Granted` says why): no AWS call is \
+            made for it.",
+        Deleting => "The object is being deleted: its `deletionPolicy` is being carried out.",
+    }
 }
 
 impl RolloutPhase {
-    /// The phase as it appears in status and the `Phase` column.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Pending => "Pending",
-            Self::Creating => "Creating",
-            Self::Provisioning => "Provisioning",
-            Self::AwaitingAcceptance => "AwaitingAcceptance",
-            Self::Verifying => "Verifying",
-            Self::Remediating => "Remediating",
-            Self::AwaitingApproval => "AwaitingApproval",
-            Self::Blocked => "Blocked",
-            Self::EnablingPrivateDns => "EnablingPrivateDns",
-            Self::Ready => "Ready",
-            Self::Degraded => "Degraded",
-            Self::Failed => "Failed",
-            Self::Forbidden => "Forbidden",
-            Self::Deleting => "Deleting",
+    /// The `status.phase` description in the CRD: every phase with its meaning, so that
+    /// `kubectl explain interfaceendpoint.status.phase` says what each one means.
+    fn schema_description() -> String {
+        let mut text = String::from("Where the rollout stands:");
+        for phase in Self::ALL {
+            text.push_str(&format!("\n- {phase}: {}", phase.meaning()));
         }
-    }
-
-    /// Every phase, for metrics that report a gauge per phase (a bounded label set).
-    pub const ALL: [RolloutPhase; 14] = [
-        Self::Pending,
-        Self::Creating,
-        Self::Provisioning,
-        Self::AwaitingAcceptance,
-        Self::Verifying,
-        Self::Remediating,
-        Self::AwaitingApproval,
-        Self::Blocked,
-        Self::EnablingPrivateDns,
-        Self::Ready,
-        Self::Degraded,
-        Self::Failed,
-        Self::Forbidden,
-        Self::Deleting,
-    ];
-}
-
-impl std::fmt::Display for RolloutPhase {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
+        text
     }
 }
 
@@ -493,7 +468,7 @@ pub struct BlockedClientGroup {
 #[derive(Deserialize, Serialize, Clone, Debug, Default, PartialEq, Eq, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct PlanStatus {
-    /// Short stable hash of the rules that need approval: what `spec.approval.planId` approves.
+    #[schemars(description = format!("The plan id, what `spec.approval.planId` approves. {PLAN_ID_MEANING}"))]
     pub id: String,
     /// Ids this status reported before `id`, newest first, at most 10: an approval naming one
     /// of them approves an earlier plan (`StalePlanId`); any other id was never issued here
@@ -513,9 +488,30 @@ pub struct PlanStatus {
     /// Rules left out of `rules` to keep the status small.
     #[serde(default, skip_serializing_if = "is_zero")]
     pub omitted_rules: u32,
-    /// Blocks the controller cannot fix (network ACLs, or a mode set to `Off`), one line each.
+    /// Blocks the controller cannot fix (network ACLs, or a mode set to `Off`), grouped by check
+    /// and cause, most clients first, at most 20 (`vpce-rollout plan` lists them all, in the
+    /// same shape).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub unfixable: Vec<String>,
+    pub unfixable_blocks: Vec<UnfixableBlock>,
+    /// Causes left out of `unfixableBlocks` to keep the status small.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub omitted_unfixable_blocks: u32,
+}
+
+/// Clients blocked for one cause the controller cannot fix: a network ACL (it never changes
+/// them), or a remediation mode set to `Off`.
+#[derive(Deserialize, Serialize, Clone, Debug, Default, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct UnfixableBlock {
+    /// The failing check: `ClientSubnetNacl`, `EndpointSubnetNacl`, or `EndpointIngress` /
+    /// `ClientEgress` when its mode is `Off`.
+    pub check: String,
+    /// The cause: the network ACL and its rule, or the mode and what to add by hand.
+    pub detail: String,
+    /// How many clients it blocks.
+    pub count: u32,
+    /// Some of them (at most 5 in status; all of them in `vpce-rollout plan -o json`).
+    pub network_interface_ids: Vec<String>,
 }
 
 /// One security group rule of the plan.

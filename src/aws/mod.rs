@@ -153,18 +153,21 @@ pub enum ErrorKind {
 }
 
 impl ErrorKind {
-    /// A short fixed label, for metrics and logs.
+    /// The error category, spelled as everywhere users read it: metric labels (`category`,
+    /// `outcome`), logs, docs/aws.md, and the condition reason where a failure of this kind is
+    /// reported with one of its own (`Throttled`, `AccessDenied`, `InvalidRequest`,
+    /// `PreconditionFailed`, `TransientError`).
     pub fn as_str(self) -> &'static str {
         match self {
-            Self::Throttled => "throttled",
-            Self::NotYetVisible => "not_yet_visible",
-            Self::NotFound => "not_found",
-            Self::Duplicate => "duplicate",
-            Self::IdempotencyMismatch => "idempotency_mismatch",
-            Self::Precondition => "precondition",
-            Self::AccessDenied => "access_denied",
-            Self::Invalid => "invalid",
-            Self::Transient => "transient",
+            Self::Throttled => "Throttled",
+            Self::NotYetVisible => "NotYetVisible",
+            Self::NotFound => "NotFound",
+            Self::Duplicate => "Duplicate",
+            Self::IdempotencyMismatch => "IdempotencyMismatch",
+            Self::Precondition => "PreconditionFailed",
+            Self::AccessDenied => "AccessDenied",
+            Self::Invalid => "InvalidRequest",
+            Self::Transient => "TransientError",
         }
     }
 

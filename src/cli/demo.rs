@@ -345,8 +345,15 @@ impl Rollout {
                 rule.group_id, rule.direction, rule.protocol, rule.from_port, rule.to_port, rule.mode
             )?;
         }
-        for line in &plan.unfixable {
-            writeln!(out, "  unfixable: {line}")?;
+        for block in &plan.unfixable_blocks {
+            writeln!(
+                out,
+                "  unfixable: {}: {} ({} client(s): {})",
+                block.check,
+                block.detail,
+                block.count,
+                block.network_interface_ids.join(", ")
+            )?;
         }
         writeln!(out, "Approve it in Git by adding to the InterfaceEndpoint:")?;
         writeln!(

@@ -23,10 +23,12 @@ use super::{exit, fail};
 use crate::analysis::{
     Analysis, ClientVerdict, RuleChange, Source, analyze, owned_endpoint, unobserved_endpoint_interfaces,
 };
-use crate::api::{Owner, RemediationMode};
+use crate::api::{Owner, RemediationMode, UnfixableBlock};
 use crate::aws::RulePeer;
 use crate::model::{Snapshot, SnapshotError};
+use crate::plan::approval::plan_id;
 use crate::plan::preconditions::preconditions;
+use crate::plan::status::unfixable_blocks;
 use crate::plan::wording::count;
 
 #[derive(Debug, Args)]
@@ -209,11 +211,14 @@ pub struct ExcludedReport {
 }
 
 #[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct RemediationReport {
-    /// What `spec.approval.planId` must be set to.
+    /// The plan id, as `status.plan.id` ([`crate::api::PLAN_ID_MEANING`]).
     pub id: String,
     pub rules: Vec<RuleReport>,
-    pub unfixable: Vec<UnfixableReport>,
+    /// The blocks the controller cannot fix, in the shape of `status.plan.unfixableBlocks`,
+    /// with every client.
+    pub unfixable_blocks: Vec<UnfixableBlock>,
 }
 
 #[derive(Debug, Serialize)]
@@ -231,14 +236,6 @@ pub struct RuleReport {
     pub cidr: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub prefix_list_id: Option<String>,
-}
-
-#[derive(Debug, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct UnfixableReport {
-    pub network_interface_id: String,
-    pub check: &'static str,
-    pub detail: String,
 }
 
 impl RuleReport {
@@ -296,21 +293,14 @@ impl PlanReport {
             })
             .collect();
         let remediation = &analysis.remediation;
+        let modes = &manifest.spec.remediation;
         PlanReport {
             clients,
             excluded,
             plan: RemediationReport {
-                id: remediation.plan_id(&manifest.spec.remediation),
+                id: plan_id(Some(remediation), &[], modes),
                 rules: remediation.rules.iter().map(RuleReport::new).collect(),
-                unfixable: remediation
-                    .unfixable
-                    .iter()
-                    .map(|u| UnfixableReport {
-                        network_interface_id: u.network_interface_id.clone(),
-                        check: u.check.as_str(),
-                        detail: u.detail.clone(),
-                    })
-                    .collect(),
+                unfixable_blocks: unfixable_blocks(analysis, modes, usize::MAX),
             },
         }
     }
@@ -467,7 +457,7 @@ pub fn render_table(
     }
 
     let modes = &spec.remediation;
-    let plan_id = remediation.plan_id(modes);
+    let plan_id = plan_id(Some(remediation), &[], modes);
     if !remediation.rules.is_empty() {
         out.push(String::new());
         out.push(heading(&format!(

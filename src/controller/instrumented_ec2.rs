@@ -365,7 +365,7 @@ mod tests {
         let err = ec2.describe_security_groups("vpc-1").await.unwrap_err();
         assert_eq!(err.kind, ErrorKind::Throttled);
         assert_eq!(err.operation, Ec2Operation::DescribeSecurityGroups);
-        assert_eq!(calls(&metrics, "DescribeSecurityGroups", "throttled"), 1);
+        assert_eq!(calls(&metrics, "DescribeSecurityGroups", "Throttled"), 1);
         assert_eq!(calls(&metrics, "DescribeSecurityGroups", "ok"), 0);
     }
 
@@ -399,7 +399,7 @@ mod tests {
                 .count() as u64
         };
         for (op, outcome) in [
-            (Ec2Operation::DescribeSubnets, "throttled"),
+            (Ec2Operation::DescribeSubnets, "Throttled"),
             (Ec2Operation::DescribeSubnets, "ok"),
             (Ec2Operation::DescribeNetworkAcls, "ok"),
         ] {
@@ -409,7 +409,7 @@ mod tests {
                 "{op} {outcome}"
             );
         }
-        assert_eq!(calls(&metrics, "DescribeSubnets", "throttled"), 1);
+        assert_eq!(calls(&metrics, "DescribeSubnets", "Throttled"), 1);
     }
 
     struct FakeProvider;
@@ -448,7 +448,7 @@ mod tests {
             1,
             "per-item failures are passed through untouched"
         );
-        assert_eq!(calls(&metrics, "DeleteVpcEndpoints", "not_found"), 1);
+        assert_eq!(calls(&metrics, "DeleteVpcEndpoints", "NotFound"), 1);
         assert_eq!(calls(&metrics, "DeleteVpcEndpoints", "ok"), 0);
     }
 }

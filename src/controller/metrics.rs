@@ -88,13 +88,14 @@ impl ErrorCategory {
         ])
     }
 
-    /// The `category` label: the [`ErrorKind`] label for AWS errors.
+    /// The `category` label: the [`ErrorKind`]'s for AWS errors; the others spelled as the
+    /// condition reasons that report them (`InvalidSpec`, `AwsConfiguration`).
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Aws(kind) => kind.as_str(),
-            Self::Kubernetes => "kubernetes",
-            Self::InvalidSpec => "invalid_spec",
-            Self::AwsConfig => "aws_config",
+            Self::Kubernetes => "Kubernetes",
+            Self::InvalidSpec => "InvalidSpec",
+            Self::AwsConfig => "AwsConfiguration",
         }
     }
 
@@ -487,7 +488,7 @@ mod tests {
             value(
                 &s,
                 "vpce_rollout_reconcile_errors_total",
-                &[("category", "throttled")]
+                &[("category", "Throttled")]
             ),
             1.0
         );
@@ -495,7 +496,7 @@ mod tests {
             value(
                 &s,
                 "vpce_rollout_reconcile_errors_total",
-                &[("category", "kubernetes")]
+                &[("category", "Kubernetes")]
             ),
             1.0
         );
@@ -503,7 +504,7 @@ mod tests {
             value(
                 &s,
                 "vpce_rollout_reconcile_errors_total",
-                &[("category", "invalid_spec")]
+                &[("category", "InvalidSpec")]
             ),
             0.0
         );
@@ -591,8 +592,8 @@ mod tests {
             )
         };
         assert_eq!(calls("DescribeNetworkInterfaces", "ok"), 2.0);
-        assert_eq!(calls("DescribeNetworkInterfaces", "throttled"), 1.0);
-        assert_eq!(calls("CreateVpcEndpoint", "access_denied"), 1.0);
+        assert_eq!(calls("DescribeNetworkInterfaces", "Throttled"), 1.0);
+        assert_eq!(calls("CreateVpcEndpoint", "AccessDenied"), 1.0);
         assert_eq!(calls("CreateVpcEndpoint", "ok"), 0.0);
     }
 

@@ -111,7 +111,7 @@ async fn in_an_action_that_fails_halfway_the_call_that_succeeded_keeps_its_event
     );
     let before = h.sim.calls().len();
     let out = h.pass().await;
-    assert_eq!(out.error.as_ref().map(|e| e.kind.as_str()), Some("access_denied"));
+    assert_eq!(out.error.as_ref().map(|e| e.kind.as_str()), Some("AccessDenied"));
 
     let calls: Vec<CallRecord> = h.sim.calls()[before..]
         .iter()

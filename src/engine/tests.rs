@@ -862,7 +862,7 @@ async fn throttling_keeps_the_phase_and_the_rollout_recovers() {
     );
     let out = h.pass().await;
     let error = out.error.expect("reported as an error for backoff");
-    assert_eq!(error.kind.as_str(), "throttled");
+    assert_eq!(error.kind.as_str(), "Throttled");
     assert_eq!(out.requeue, None);
     assert_eq!(out.status.phase, RolloutPhase::Provisioning);
     assert_eq!(out.events.len(), 1, "one warning");
@@ -904,7 +904,7 @@ async fn access_denied_on_create_fails_naming_the_iam_action_without_changes() {
     );
     let out = h.pass().await;
     assert_eq!(out.status.phase, RolloutPhase::Failed);
-    assert_eq!(out.error.as_ref().unwrap().kind.as_str(), "access_denied");
+    assert_eq!(out.error.as_ref().unwrap().kind.as_str(), "AccessDenied");
     let ready = out.status.conditions.iter().find(|c| c.type_ == "Ready").unwrap();
     assert_eq!(ready.reason, "AccessDenied");
     assert!(

@@ -348,6 +348,23 @@ mod tests {
         let plan = d.status.plan.as_ref().unwrap();
         assert_eq!(plan.rules[0].mode, RemediationMode::Off);
         assert!(!plan.rules[0].applied);
+        let [block] = plan.unfixable_blocks.as_slice() else {
+            panic!("{:?}", plan.unfixable_blocks)
+        };
+        assert_eq!(
+            (
+                block.check.as_str(),
+                block.count,
+                block.network_interface_ids.as_slice()
+            ),
+            ("EndpointIngress", 1, &[ENI_ZABBIX.to_string()][..]),
+            "the clients a rule of a mode Off would clear"
+        );
+        assert!(
+            block.detail.contains("spec.remediation.endpointIngress is Off"),
+            "{}",
+            block.detail
+        );
         let ready = condition(&d.status, ConditionType::Ready);
         assert!(ready.message.contains("by hand"), "{}", ready.message);
         assert!(ready.message.contains(ENI_ZABBIX), "{}", ready.message);
@@ -367,11 +384,18 @@ mod tests {
         assert_eq!(d.status.phase, RolloutPhase::Blocked);
         assert!(d.actions.is_empty());
         let plan = d.status.plan.as_ref().unwrap();
-        assert!(
-            plan.unfixable[0].contains("ClientSubnetNacl"),
-            "{:?}",
-            plan.unfixable
+        let [block] = plan.unfixable_blocks.as_slice() else {
+            panic!("{:?}", plan.unfixable_blocks)
+        };
+        assert_eq!(
+            (
+                block.check.as_str(),
+                block.count,
+                block.network_interface_ids.as_slice()
+            ),
+            ("ClientSubnetNacl", 1, &[ENI_ZABBIX.to_string()][..])
         );
+        assert!(block.detail.contains("acl-0123"), "{}", block.detail);
         assert!(
             condition(&d.status, ConditionType::Ready)
                 .message

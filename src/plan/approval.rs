@@ -5,9 +5,56 @@
 //! ([`super::access`], [`super::dns`], [`super::drift`]) decide with it; [`super::status`] and
 //! [`super::wording`] report it.
 
-use crate::analysis::{Analysis, RuleChange};
+use crate::analysis::{Analysis, Check, Direction, Remediation, RuleChange};
 use crate::api::conditions::ConditionReason;
-use crate::api::{InterfaceEndpointSpec, PlanStatus, RemediationMode};
+use crate::api::{InterfaceEndpointSpec, PlanStatus, RemediationMode, RemediationSpec};
+use crate::aws::RulePeer;
+use crate::model::SecurityGroupRule;
+
+/// The plan id, as [`crate::api::PLAN_ID_MEANING`] defines it: of the rules to add (`missing`)
+/// when there are some ([`Remediation::plan_id`]), else of the object's own rules in place
+/// (`owned`). `vpce-rollout plan`, which knows no object, gives no owned rules.
+pub fn plan_id(
+    missing: Option<&Remediation>,
+    owned: &[&SecurityGroupRule],
+    modes: &RemediationSpec,
+) -> String {
+    match missing {
+        Some(remediation) if !remediation.rules.is_empty() => remediation.plan_id(modes),
+        _ => Remediation {
+            rules: owned.iter().filter_map(|r| as_change(r)).collect(),
+            unfixable: Vec::new(),
+        }
+        .plan_id(modes),
+    }
+}
+
+/// An owned rule as the remediation rule that added it (for its share of the plan id).
+fn as_change(rule: &SecurityGroupRule) -> Option<RuleChange> {
+    let peer = if let Some(g) = &rule.referenced_group_info {
+        RulePeer::Group(g.group_id.clone())
+    } else if let Some(c) = &rule.cidr_ipv4 {
+        RulePeer::CidrIpv4(c.clone())
+    } else if let Some(c) = &rule.cidr_ipv6 {
+        RulePeer::CidrIpv6(c.clone())
+    } else {
+        RulePeer::PrefixList(rule.prefix_list_id.clone()?)
+    };
+    let (direction, clears) = if rule.is_egress {
+        (Direction::Egress, Check::ClientEgress)
+    } else {
+        (Direction::Ingress, Check::EndpointIngress)
+    };
+    Some(RuleChange {
+        group_id: rule.group_id.clone(),
+        direction,
+        protocol: rule.ip_protocol,
+        from_port: u16::try_from(rule.from_port?).ok()?,
+        to_port: u16::try_from(rule.to_port?).ok()?,
+        peer,
+        clears,
+    })
+}
 
 /// Where approval of the plan stands.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -68,7 +68,7 @@ use k8s_openapi::jiff::Timestamp;
 
 use crate::analysis::{Analysis, AnalysisError};
 use crate::api::conditions::{ConditionReason, ConditionType, ConditionUpdate};
-use crate::api::{InterfaceEndpointSpec, InterfaceEndpointStatus, Owner, RolloutPhase};
+use crate::api::{InterfaceEndpointSpec, InterfaceEndpointStatus, Owner, RolloutPhase, closed_set};
 use crate::aws::{AuthorizeRules, CreateVpcEndpoint, ModifyVpcEndpoint};
 use crate::model::{Snapshot, VpcEndpoint};
 
@@ -126,54 +126,33 @@ pub struct RevokeRules {
     pub rule_ids: Vec<String>,
 }
 
-/// Why an Event is recorded. A closed set.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum EventReason {
-    EndpointCreated,
-    EndpointAvailable,
-    ClientsBlocked,
-    PlanAwaitingApproval,
-    RulesAuthorized,
-    PrivateDnsEnabled,
-    Ready,
-    Degraded,
-    RulesRevoked,
-    EndpointDeleted,
-    /// Private DNS was turned off (only ever because `spec.privateDns.enabled` is false).
-    PrivateDnsDisabled,
-    /// The endpoint waits for the service's owner to accept it.
-    AwaitingAcceptance,
-    /// The spec does not fit the AWS world, or AWS refused a call.
-    Failed,
-    /// Private DNS was enabled although clients are blocked (`spec.privateDns.force`).
-    ForcedWithBlockedClients,
-    /// The endpoint's subnets, security groups or policy were changed to match the spec.
-    EndpointModified,
-    /// An EC2 call failed in a way that clears by itself (throttling, a transient error); the
-    /// controller retries with backoff.
-    Retrying,
-}
-
-impl EventReason {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::EndpointCreated => "EndpointCreated",
-            Self::EndpointAvailable => "EndpointAvailable",
-            Self::ClientsBlocked => "ClientsBlocked",
-            Self::PlanAwaitingApproval => "PlanAwaitingApproval",
-            Self::RulesAuthorized => "RulesAuthorized",
-            Self::PrivateDnsEnabled => "PrivateDnsEnabled",
-            Self::Ready => "Ready",
-            Self::Degraded => "Degraded",
-            Self::RulesRevoked => "RulesRevoked",
-            Self::EndpointDeleted => "EndpointDeleted",
-            Self::PrivateDnsDisabled => "PrivateDnsDisabled",
-            Self::AwaitingAcceptance => "AwaitingAcceptance",
-            Self::Failed => "Failed",
-            Self::ForcedWithBlockedClients => "ForcedWithBlockedClients",
-            Self::EndpointModified => "EndpointModified",
-            Self::Retrying => "Retrying",
-        }
+closed_set! {
+    /// Why an Event is recorded, each meaning when it is. A closed set.
+    #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+    pub enum EventReason {
+        EndpointCreated => "CreateVpcEndpoint made the endpoint (private DNS off).",
+        EndpointAvailable => "The endpoint became `available` (once per endpoint).",
+        AwaitingAcceptance => "The endpoint started waiting for the service's owner to accept it (names \
+            the service, its owner and the command they run).",
+        ClientsBlocked => "Clients became blocked, or a new group of blocked clients appeared.",
+        PlanAwaitingApproval => "A plan waits for `spec.approval.planId`, or the plan changed.",
+        RulesAuthorized => "One AuthorizeSecurityGroupIngress/Egress call added rules (one group, one \
+            direction).",
+        PrivateDnsEnabled => "ModifyVpcEndpoint turned private DNS on (every call, also when asked again).",
+        PrivateDnsDisabled => "ModifyVpcEndpoint turned private DNS off, because `spec.privateDns.enabled` \
+            is false.",
+        EndpointModified => "ModifyVpcEndpoint changed subnets, security groups or the policy to match the \
+            spec.",
+        RulesRevoked => "One RevokeSecurityGroupIngress/Egress call removed the object's rules of one group.",
+        EndpointDeleted => "DeleteVpcEndpoints accepted the deletion.",
+        Ready => "The rollout became Ready.",
+        Degraded => "Clients are cut off while private DNS is on, the endpoint was deleted, or private DNS \
+            was turned off, outside the controller.",
+        ForcedWithBlockedClients => "Private DNS is enabled, or a spec change applied, with blocked clients \
+            (`spec.privateDns.force`).",
+        Failed => "The rollout cannot go on (the `Ready` condition says why), once per distinct failure.",
+        Retrying => "A throttled or transient EC2 failure, once per distinct failure; the controller \
+            retries with backoff.",
     }
 }
 

@@ -9,17 +9,17 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use super::approval::{Access, ApprovalState};
+use super::approval::{Access, ApprovalState, plan_id};
 use super::resolution;
 use super::rules::owned_rules;
-use super::wording::{MESSAGE_EXAMPLES, blocked_examples, count, mismatched_approval, peer_text, with_more};
+use super::wording::{blocked_examples, count, mismatched_approval, peer_text, with_more};
 use super::{Decision, PlanInput, Step, events};
-use crate::analysis::{Analysis, Check, Direction, ExclusionReason, Remediation, RuleChange};
+use crate::analysis::{Analysis, Check, ExclusionReason, RuleChange};
 use crate::api::conditions::{ConditionReason, ConditionType, ConditionUpdate, set_condition};
 use crate::api::{
     BlockedClientGroup, ClientSummary, EndpointNetworkInterface, ExclusionGroup, InterfaceEndpointSpec,
     InterfaceEndpointStatus, MAX_EARLIER_PLAN_IDS, MAX_GROUP_EXAMPLES, MAX_STATUS_GROUPS, MAX_STATUS_RULES,
-    PlanStatus, PlannedRule, RemediationMode, RemediationSpec, RolloutPhase,
+    PlanStatus, PlannedRule, RemediationMode, RemediationSpec, RolloutPhase, UnfixableBlock,
 };
 use crate::model::{NetworkInterface, SecurityGroupRule, VpcEndpoint};
 
@@ -304,20 +304,15 @@ pub fn plan_status(analysis: Option<&Analysis>, input: &PlanInput<'_>) -> Option
     let modes = &spec.remediation;
     let owned: Vec<&SecurityGroupRule> = owned_rules(input).collect();
     let missing: &[RuleChange] = analysis.map_or(&[], |a| a.remediation.rules.as_slice());
-    let unfixable = analysis.map(|a| unfixable_lines(a, modes)).unwrap_or_default();
-    if missing.is_empty() && owned.is_empty() && unfixable.is_empty() {
+    let mut unfixable_blocks = analysis
+        .map(|a| unfixable_blocks(a, modes, MAX_GROUP_EXAMPLES))
+        .unwrap_or_default();
+    if missing.is_empty() && owned.is_empty() && unfixable_blocks.is_empty() {
         return None;
     }
-    // With nothing left to add, the id names the rules in place: after an approved plan is
-    // applied, `status.plan.id` still equals the `spec.approval.planId` that approved it.
-    let id = match analysis {
-        Some(a) if !missing.is_empty() => a.remediation.plan_id(modes),
-        _ => Remediation {
-            rules: owned.iter().filter_map(|r| as_change(r)).collect(),
-            unfixable: Vec::new(),
-        }
-        .plan_id(modes),
-    };
+    let omitted_unfixable_blocks = unfixable_blocks.len().saturating_sub(MAX_STATUS_GROUPS) as u32;
+    unfixable_blocks.truncate(MAX_STATUS_GROUPS);
+    let id = plan_id(analysis.map(|a| &a.remediation), &owned, modes);
     let requires_approval = missing.iter().any(|r| r.mode(modes) == RemediationMode::Approval);
     // Mirrors the PlanApproved condition: nothing waits for approval. (Once approved rules are
     // in place the plan has a new id, and "approved: false" would read as a refused approval.)
@@ -345,7 +340,8 @@ pub fn plan_status(analysis: Option<&Analysis>, input: &PlanInput<'_>) -> Option
         approved,
         rules,
         omitted_rules,
-        unfixable,
+        unfixable_blocks,
+        omitted_unfixable_blocks,
     })
 }
 
@@ -365,33 +361,6 @@ fn planned(rule: &RuleChange, modes: &RemediationSpec) -> PlannedRule {
         mode: rule.mode(modes),
         applied: false,
     }
-}
-
-/// An owned rule as the remediation rule that added it (for its share of the plan id).
-fn as_change(rule: &SecurityGroupRule) -> Option<RuleChange> {
-    let peer = if let Some(g) = &rule.referenced_group_info {
-        crate::aws::RulePeer::Group(g.group_id.clone())
-    } else if let Some(c) = &rule.cidr_ipv4 {
-        crate::aws::RulePeer::CidrIpv4(c.clone())
-    } else if let Some(c) = &rule.cidr_ipv6 {
-        crate::aws::RulePeer::CidrIpv6(c.clone())
-    } else {
-        crate::aws::RulePeer::PrefixList(rule.prefix_list_id.clone()?)
-    };
-    let (direction, clears) = if rule.is_egress {
-        (Direction::Egress, Check::ClientEgress)
-    } else {
-        (Direction::Ingress, Check::EndpointIngress)
-    };
-    Some(RuleChange {
-        group_id: rule.group_id.clone(),
-        direction,
-        protocol: rule.ip_protocol,
-        from_port: u16::try_from(rule.from_port?).ok()?,
-        to_port: u16::try_from(rule.to_port?).ok()?,
-        peer,
-        clears,
-    })
 }
 
 fn owned_planned(rule: &SecurityGroupRule, modes: &RemediationSpec) -> PlannedRule {
@@ -417,54 +386,65 @@ fn owned_planned(rule: &SecurityGroupRule, modes: &RemediationSpec) -> PlannedRu
     }
 }
 
-/// One line per kind of block the controller will not fix: NACL blocks grouped by check and
-/// detail, and the checks whose mode is `Off`. At most [`MAX_STATUS_GROUPS`] lines.
-fn unfixable_lines(analysis: &Analysis, modes: &RemediationSpec) -> Vec<String> {
-    let mut by_cause: BTreeMap<(Check, &str), (usize, Vec<&str>)> = BTreeMap::new();
-    for u in &analysis.remediation.unfixable {
-        let entry = by_cause.entry((u.check, u.detail.as_str())).or_default();
+/// The blocks the controller will not fix, grouped by check and cause, most clients first:
+/// network ACL blocks by their detail, and the clients a rule of a mode set to `Off` would
+/// clear. At most `examples` ENI ids each. The status and `vpce-rollout plan -o json` report
+/// them in this one shape.
+pub fn unfixable_blocks(
+    analysis: &Analysis,
+    modes: &RemediationSpec,
+    examples: usize,
+) -> Vec<UnfixableBlock> {
+    let mut by_cause: BTreeMap<(Check, String), (u32, Vec<String>)> = BTreeMap::new();
+    let mut add = |check: Check, detail: String, eni: &str| {
+        let entry = by_cause.entry((check, detail)).or_default();
         entry.0 += 1;
-        if entry.1.len() < MESSAGE_EXAMPLES {
-            entry.1.push(&u.network_interface_id);
+        if entry.1.len() < examples {
+            entry.1.push(eni.to_string());
         }
+    };
+    for u in &analysis.remediation.unfixable {
+        add(u.check, u.detail.clone(), &u.network_interface_id);
     }
-    let mut causes: Vec<_> = by_cause.into_iter().collect();
-    causes.sort_by_key(|(_, (n, _))| std::cmp::Reverse(*n));
-    let mut lines: Vec<String> = causes
-        .iter()
-        .map(|((check, detail), (n, examples))| {
-            format!(
-                "{check}: {detail} ({}: {})",
-                count(*n, "client"),
-                with_more(examples, *n)
-            )
-        })
-        .collect();
     for (check, field, mode) in [
         (Check::EndpointIngress, "endpointIngress", modes.endpoint_ingress),
         (Check::ClientEgress, "clientEgress", modes.client_egress),
     ] {
-        let n = analysis
+        let rules = analysis
             .remediation
             .rules
             .iter()
             .filter(|r| r.clears == check)
             .count();
-        if mode == RemediationMode::Off && n > 0 {
-            lines.push(format!(
-                "{check}: spec.remediation.{field} is Off; add the {} with mode Off by hand",
-                count(n, "rule")
-            ));
+        if mode != RemediationMode::Off || rules == 0 {
+            continue;
+        }
+        let detail = format!(
+            "spec.remediation.{field} is Off: add the {} with mode Off in status.plan.rules by hand",
+            count(rules, "rule")
+        );
+        for client in analysis
+            .blocked()
+            .filter(|c| c.blocks.iter().any(|b| b.check == check))
+        {
+            add(check, detail.clone(), &client.network_interface_id);
         }
     }
-    if lines.len() > MAX_STATUS_GROUPS {
-        let more = lines.len() - (MAX_STATUS_GROUPS - 1);
-        lines.truncate(MAX_STATUS_GROUPS - 1);
-        lines.push(format!(
-            "... and {more} more causes (vpce-rollout plan lists them all)"
-        ));
-    }
-    lines
+    let mut blocks: Vec<UnfixableBlock> = by_cause
+        .into_iter()
+        .map(|((check, detail), (count, mut ids))| {
+            ids.sort();
+            UnfixableBlock {
+                check: check.as_str().to_string(),
+                detail,
+                count,
+                network_interface_ids: ids,
+            }
+        })
+        .collect();
+    // Most clients first; the map order (check, detail) breaks ties, so the list is stable.
+    blocks.sort_by_key(|b| std::cmp::Reverse(b.count));
+    blocks
 }
 
 fn endpoint_condition(endpoint: Option<&VpcEndpoint>, spec: &InterfaceEndpointSpec) -> ConditionUpdate {
@@ -930,7 +910,17 @@ mod tests {
         let plan = d.status.plan.as_ref().unwrap();
         assert_eq!(plan.rules.len(), MAX_STATUS_RULES);
         assert_eq!(plan.omitted_rules, 200 - MAX_STATUS_RULES as u32);
-        assert!(plan.unfixable.len() <= MAX_STATUS_GROUPS);
+        assert_eq!(plan.unfixable_blocks.len(), MAX_STATUS_GROUPS);
+        assert_eq!(
+            plan.omitted_unfixable_blocks as usize,
+            40 - MAX_STATUS_GROUPS,
+            "one cause per NACL, 40 NACLs"
+        );
+        assert!(
+            plan.unfixable_blocks
+                .iter()
+                .all(|b| b.network_interface_ids.len() <= MAX_GROUP_EXAMPLES)
+        );
         for c in &d.status.conditions {
             assert!(c.message.len() < 2048, "{}: {} bytes", c.type_, c.message.len());
         }

@@ -110,7 +110,7 @@ pub(crate) fn what_is_needed(access: &Access<'_>) -> String {
     let unfixable = &access.analysis.remediation.unfixable;
     if !unfixable.is_empty() {
         needs.push(format!(
-            "fix the network ACLs ({}, see status.plan.unfixable); the controller never changes NACLs",
+            "fix the network ACLs ({}, see status.plan.unfixableBlocks); the controller never changes NACLs",
             count(unfixable.len(), "block")
         ));
     }

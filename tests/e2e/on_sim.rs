@@ -373,7 +373,7 @@ async fn a_normal_deletion_counts_no_reconcile_error() {
     api.delete(NAME, &DeleteParams::default()).await.unwrap();
     wait_gone(&api, NAME, PATIENCE).await;
     assert!(aws.endpoints().is_empty(), "{:?}", aws.endpoints());
-    assert_eq!(controller.reconcile_errors("kubernetes"), 0);
+    assert_eq!(controller.reconcile_errors("Kubernetes"), 0);
     controller.stop().await;
 }
 
