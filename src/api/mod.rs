@@ -34,6 +34,9 @@ pub const FINALIZER: &str = "vpce-rollout.dev/cleanup";
 pub const OWNER_TAG: &str = "vpce-rollout.dev/owner";
 /// Tag key on every AWS resource and rule the controller creates: the object's UID.
 pub const UID_TAG: &str = "vpce-rollout.dev/uid";
+/// Tag key on a rule handed over from a deleted object to one whose endpoint still needs it:
+/// the deleted object's `<namespace>/<name>` (the ownership tags name the new owner).
+pub const HANDED_OVER_FROM_TAG: &str = "vpce-rollout.dev/handed-over-from";
 /// Most blocked-client groups kept in status; the rest are counted, not listed.
 pub const MAX_STATUS_GROUPS: usize = 20;
 /// Most example ENI ids kept per blocked-client group in status.

@@ -9,9 +9,10 @@ use super::crd::repo_path;
 use crate::api::{OWNER_TAG, UID_TAG};
 use crate::aws::Ec2Operation;
 
-/// Actions EC2 authorizes implicitly for the calls above: tags given in CreateVpcEndpoint and
-/// AuthorizeSecurityGroup* are authorized as `ec2:CreateTags`.
-const IMPLIED_ACTIONS: [&str; 1] = ["CreateTags"];
+/// Actions EC2 authorizes implicitly for the calls above (tags given in CreateVpcEndpoint and
+/// AuthorizeSecurityGroup* are authorized as `ec2:CreateTags`, which the adapter also calls
+/// for handovers).
+const IMPLIED_ACTIONS: [&str; 0] = [];
 
 fn policy() -> Value {
     let text = std::fs::read_to_string(repo_path("docs/iam-policy.json")).unwrap();
@@ -159,6 +160,35 @@ fn tags_can_only_be_written_while_creating_an_endpoint_or_a_rule() {
     .map(|op| op.as_str().to_string())
     .collect();
     assert_eq!(create_actions, tagging_calls);
+}
+
+#[test]
+fn rules_are_retagged_only_when_owned_and_only_with_ownership_tags() {
+    let handover = statement("HandOverOnlyOwnedRules");
+    assert_eq!(actions(&handover), BTreeSet::from(["CreateTags".to_string()]));
+    assert_eq!(
+        list(&handover["Resource"]),
+        ["arn:aws:ec2:*:*:security-group-rule/*"]
+    );
+    assert!(requires_owner_tags(&handover, "aws:ResourceTag/"), "{handover}");
+    assert!(requires_owner_tags(&handover, "aws:RequestTag/"), "{handover}");
+    let keys: BTreeSet<String> = list(&handover["Condition"]["ForAllValues:StringEquals"]["aws:TagKeys"])
+        .into_iter()
+        .collect();
+    let expected: BTreeSet<String> = [OWNER_TAG, UID_TAG, crate::api::HANDED_OVER_FROM_TAG]
+        .map(String::from)
+        .into_iter()
+        .collect();
+    assert_eq!(keys, expected);
+    // No other statement grants CreateTags without the creation condition.
+    for s in statements() {
+        if actions(&s).contains("CreateTags") && s["Sid"] != "HandOverOnlyOwnedRules" {
+            assert!(
+                s["Condition"]["StringEquals"]["ec2:CreateAction"].is_array(),
+                "{s}"
+            );
+        }
+    }
 }
 
 #[test]

@@ -40,10 +40,11 @@ pub enum Ec2Operation {
     AuthorizeSecurityGroupEgress,
     RevokeSecurityGroupIngress,
     RevokeSecurityGroupEgress,
+    CreateTags,
 }
 
 impl Ec2Operation {
-    pub const ALL: [Ec2Operation; 18] = [
+    pub const ALL: [Ec2Operation; 19] = [
         Self::DescribeVpcs,
         Self::DescribeVpcAttribute,
         Self::DescribeSubnets,
@@ -62,6 +63,7 @@ impl Ec2Operation {
         Self::AuthorizeSecurityGroupEgress,
         Self::RevokeSecurityGroupIngress,
         Self::RevokeSecurityGroupEgress,
+        Self::CreateTags,
     ];
 
     /// The EC2 API action name (also the IAM action after `ec2:`).
@@ -85,6 +87,7 @@ impl Ec2Operation {
             Self::AuthorizeSecurityGroupEgress => "AuthorizeSecurityGroupEgress",
             Self::RevokeSecurityGroupIngress => "RevokeSecurityGroupIngress",
             Self::RevokeSecurityGroupEgress => "RevokeSecurityGroupEgress",
+            Self::CreateTags => "CreateTags",
         }
     }
 
@@ -118,6 +121,7 @@ impl Ec2Operation {
                 | Self::AuthorizeSecurityGroupEgress
                 | Self::RevokeSecurityGroupIngress
                 | Self::RevokeSecurityGroupEgress
+                | Self::CreateTags
         )
     }
 }
@@ -451,6 +455,14 @@ pub trait Ec2: Send + Sync {
     fn revoke_security_group_rules(
         &self,
         request: &RevokeOwnedRules,
+    ) -> impl Future<Output = Result<Receipt<()>, Ec2Error>> + Send;
+    /// CreateTags on security-group rules: adds `tags`, replacing the values of keys a rule
+    /// already carries. How a rule another object still needs is handed over to it (its
+    /// ownership tags) instead of being revoked.
+    fn tag_security_group_rules(
+        &self,
+        rule_ids: &[String],
+        tags: &[Tag],
     ) -> impl Future<Output = Result<Receipt<()>, Ec2Error>> + Send;
 }
 

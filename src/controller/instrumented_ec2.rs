@@ -15,7 +15,7 @@ use crate::aws::{
 };
 use crate::model::{
     NetworkAcl, NetworkInterface, PrefixList, PrefixListEntry, SecurityGroup, SecurityGroupRule,
-    ServiceDetail, Subnet, Vpc, VpcDnsAttributes, VpcEndpoint,
+    ServiceDetail, Subnet, Tag, Vpc, VpcDnsAttributes, VpcEndpoint,
 };
 
 /// Wraps `inner`, recording each call's outcome in `metrics`.
@@ -172,6 +172,15 @@ impl<E: Ec2> Ec2 for InstrumentedEc2<E> {
         let r = self.inner.revoke_security_group_rules(request).await;
         self.record(Ec2Operation::revoke(request.egress), r)
     }
+
+    async fn tag_security_group_rules(
+        &self,
+        rule_ids: &[String],
+        tags: &[Tag],
+    ) -> Result<Receipt<()>, Ec2Error> {
+        let r = self.inner.tag_security_group_rules(rule_ids, tags).await;
+        self.record(Ec2Operation::CreateTags, r)
+    }
 }
 
 /// An [`Ec2Provider`] whose ports are instrumented: what the controller is wired with.
@@ -304,6 +313,9 @@ mod tests {
         }
         async fn revoke_security_group_rules(&self, r: &RevokeOwnedRules) -> Result<Receipt<()>, Ec2Error> {
             self.receipt(Ec2Operation::revoke(r.egress))
+        }
+        async fn tag_security_group_rules(&self, _: &[String], _: &[Tag]) -> Result<Receipt<()>, Ec2Error> {
+            self.receipt(Ec2Operation::CreateTags)
         }
     }
 

@@ -24,6 +24,7 @@ tests pass them on through VPCE_MOTO_WITHOUT and VPCE_MOTO_STOCK):
   security-group and prefix-list references are dropped by DescribeSecurityGroupRules.
 - DescribeNetworkInterfaces ignores MaxResults/NextToken; AssignPrivateIpAddresses ignores
   Ipv4Prefixes and DescribeNetworkInterfaces shows no Ipv4Prefixes (prefix delegation).
+- CreateTags accepts security-group rule ids that do not exist (EC2 refuses the request).
 - DeleteVpcEndpoints reports nothing for endpoints that do not exist; a deleted endpoint is
   listed forever as ``deleted`` instead of ``deleting`` for a while and then not at all.
 
@@ -77,6 +78,7 @@ GAPS = {
     "rule-descriptions": "DescribeSecurityGroupRules drops descriptions of group and prefix-list references",
     "eni-paging": "DescribeNetworkInterfaces ignores MaxResults/NextToken",
     "eni-prefixes": "AssignPrivateIpAddresses ignores Ipv4Prefixes; ENIs describe no Ipv4Prefixes",
+    "tag-unknown-rules": "CreateTags accepts security-group rule ids that do not exist",
 }
 CLOSED = set(GAPS)
 
@@ -495,6 +497,32 @@ def patch_security_groups():
 
     SecurityGroups.authorize_security_group_ingress = atomic_authorize(False)
     SecurityGroups.authorize_security_group_egress = atomic_authorize(True)
+
+    # CreateTags on a security-group rule that does not exist (revoked meanwhile) is refused,
+    # as EC2 does, instead of tagging nothing. (The request handler, not the backend: moto tags
+    # new rules through the backend before they are in their group.)
+    from moto.ec2.responses.tags import TagResponse
+
+    original_create_tags = TagResponse.create_tags
+
+    def create_tags(self):
+        backend = self.ec2_backend
+        known = {
+            rule.id
+            for by_vpc in backend.groups.values()
+            for group in by_vpc.values()
+            for rule in list(group.egress_rules) + list(group.ingress_rules)
+        }
+        for resource_id in self._get_param("Resources", []):
+            if resource_id.startswith("sgr-") and resource_id not in known:
+                raise ec2_error(
+                    "InvalidSecurityGroupRuleId.NotFound",
+                    f"The security group rule ID '{resource_id}' does not exist",
+                )
+        return original_create_tags(self)
+
+    if closes("tag-unknown-rules"):
+        TagResponse.create_tags = create_tags
 
 
 # --------------------------------------------------------------------------------------------

@@ -871,6 +871,73 @@ pub async fn a_clients_secondary_addresses_and_prefixes_are_observed<B: Bench>(b
     assert_eq!(after.status.as_deref(), Some("in-use"));
 }
 
+/// A rule handed over to another object (issue 8, hole 7): CreateTags rewrites the ownership
+/// tags, the rule is found by the new owner's UID and no longer by the old one's, and the new
+/// owner can revoke it. A rule id that does not exist is NotFound.
+pub async fn a_rule_handed_over_is_found_by_the_new_owner_and_revoked_by_it<B: Bench>(b: &B) {
+    let port = b.port();
+    let (old, new) = (owner("handover-a"), owner("handover-b"));
+    let created = port
+        .authorize_security_group_rules(&AuthorizeRules {
+            group_id: b.id("endpoint-sg"),
+            egress: false,
+            rules: vec![rule(RulePeer::Group(b.id("zabbix-sg")), "vpce-rollout: zabbix")],
+            tags: owner_tags(&old),
+        })
+        .await
+        .expect("authorize")
+        .value;
+    let id = created[0].security_group_rule_id.clone();
+    let mut tags = owner_tags(&new);
+    tags.push(vpce_rollout::model::Tag {
+        key: vpce_rollout::api::HANDED_OVER_FROM_TAG.into(),
+        value: old.owner_tag(),
+    });
+    let retagged = port
+        .tag_security_group_rules(std::slice::from_ref(&id), &tags)
+        .await
+        .expect("retag");
+    assert!(
+        retagged.request_id.is_some(),
+        "CreateTags answers with a request id"
+    );
+    assert!(
+        port.describe_security_group_rules(&uid_filter(&old))
+            .await
+            .unwrap()
+            .is_empty(),
+        "no longer the old owner's"
+    );
+    let found = port
+        .describe_security_group_rules(&uid_filter(&new))
+        .await
+        .unwrap();
+    assert_eq!(found.len(), 1, "{found:?}");
+    assert_eq!(found[0].security_group_rule_id, id);
+    assert!(new.owns(found[0].tags.iter().map(|t| (t.key.as_str(), t.value.as_str()))));
+    assert!(
+        found[0]
+            .tags
+            .iter()
+            .any(|t| t.key == vpce_rollout::api::HANDED_OVER_FROM_TAG && t.value == old.owner_tag()),
+        "{:?}",
+        found[0].tags
+    );
+    port.revoke_security_group_rules(&revoke(
+        &new,
+        &b.id("endpoint-sg"),
+        false,
+        std::slice::from_ref(&id),
+    ))
+    .await
+    .expect("the new owner revokes it");
+    let err = port
+        .tag_security_group_rules(&[id], &tags)
+        .await
+        .expect_err("a revoked rule cannot be tagged");
+    assert_eq!(err.kind, ErrorKind::NotFound, "{err}");
+}
+
 /// Runs every scenario against one backend: `contract_suite!(module, async { bench })`.
 macro_rules! contract_suite {
     ($module:ident, $bench:expr) => {
@@ -935,6 +1002,11 @@ macro_rules! contract_suite {
             #[tokio::test]
             async fn a_clients_secondary_addresses_and_prefixes_are_observed() {
                 crate::contract::a_clients_secondary_addresses_and_prefixes_are_observed(&$bench).await;
+            }
+
+            #[tokio::test]
+            async fn a_rule_handed_over_is_found_by_the_new_owner_and_revoked_by_it() {
+                crate::contract::a_rule_handed_over_is_found_by_the_new_owner_and_revoked_by_it(&$bench).await;
             }
 
             #[tokio::test]

@@ -17,7 +17,7 @@ use crate::aws::{
 };
 use crate::model::{
     NetworkAcl, NetworkInterface, PrefixList, PrefixListEntry, Protocol, SecurityGroup, SecurityGroupRule,
-    ServiceDetail, Subnet, Vpc, VpcDnsAttributes, VpcEndpoint,
+    ServiceDetail, Subnet, Tag, Vpc, VpcDnsAttributes, VpcEndpoint,
 };
 
 /// DescribeVpcEndpointServices has no SDK paginator; this bounds the hand-written loop.
@@ -609,6 +609,27 @@ impl Ec2 for SdkEc2 {
         } else {
             revoke!(self.client.revoke_security_group_ingress())
         })
+    }
+
+    async fn tag_security_group_rules(
+        &self,
+        rule_ids: &[String],
+        tags: &[Tag],
+    ) -> Result<Receipt<()>, Ec2Error> {
+        if rule_ids.is_empty() || tags.is_empty() {
+            return Ok(Receipt::new((), None));
+        }
+        // The IAM policy allows this only on rules that carry both ownership tags already
+        // (docs/iam.md, HandOverOnlyOwnedRules): a rule of someone else's cannot be taken.
+        let out = self
+            .client
+            .create_tags()
+            .set_resources(Some(rule_ids.to_vec()))
+            .set_tags(Some(convert::sdk_tags(tags)))
+            .send()
+            .await
+            .map_err(|e| errors::from_sdk(Op::CreateTags, e))?;
+        Ok(receipt((), &out))
     }
 }
 

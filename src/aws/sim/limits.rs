@@ -59,7 +59,7 @@ const fn row(operation: Ec2Operation, category: RateCategory) -> RateLimit {
 /// DescribeNetworkInterfaces and DescribeSecurityGroups fall to the smaller "unfiltered and
 /// unpaginated" bucket (50, 10/s) only when called without a filter or pagination; the port
 /// always filters by `vpc-id`, so they are plain non-mutating actions here.
-pub const REQUEST_RATE_LIMITS: [RateLimit; 18] = {
+pub const REQUEST_RATE_LIMITS: [RateLimit; 19] = {
     use Ec2Operation as Op;
     use RateCategory::*;
     [
@@ -85,6 +85,7 @@ pub const REQUEST_RATE_LIMITS: [RateLimit; 18] = {
         row(Op::AuthorizeSecurityGroupEgress, Mutating),
         row(Op::RevokeSecurityGroupIngress, ResourceIntensive),
         row(Op::RevokeSecurityGroupEgress, Mutating),
+        row(Op::CreateTags, Mutating),
     ]
 };
 

@@ -49,7 +49,7 @@ use super::{
 };
 use crate::model::{
     NetworkAcl, NetworkInterface, PrefixList, PrefixListEntry, PrivateDnsDetails, SecurityGroup,
-    SecurityGroupRule, ServiceDetail, ServiceTypeDetail, Snapshot, Subnet, Vpc, VpcDnsAttributes,
+    SecurityGroupRule, ServiceDetail, ServiceTypeDetail, Snapshot, Subnet, Tag, Vpc, VpcDnsAttributes,
     VpcEndpoint,
 };
 use faults::Faults;
@@ -518,5 +518,14 @@ impl Ec2 for SimEc2 {
         self.gate(op, 1, |w, _, _| {
             w.revoke(op, &request.group_id, request.egress, &request.rule_ids)
         })
+    }
+
+    async fn tag_security_group_rules(
+        &self,
+        rule_ids: &[String],
+        tags: &[Tag],
+    ) -> Result<Receipt<()>, Ec2Error> {
+        let op = Ec2Operation::CreateTags;
+        self.gate(op, 1, |w, _, _| w.tag_rules(op, rule_ids, tags))
     }
 }

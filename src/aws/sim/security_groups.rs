@@ -19,7 +19,7 @@ use super::world::World;
 use crate::aws::{AuthorizeRules, Ec2Error, Ec2Operation, NewRule, RuleFilter, RulePeer};
 use crate::model::{
     IpPermission, IpRange, Ipv6Range, PrefixListId, Protocol, ReferencedGroup, SecurityGroup,
-    SecurityGroupRule, UserIdGroupPair, tag_pairs,
+    SecurityGroupRule, Tag, UserIdGroupPair, tag_pairs,
 };
 
 /// What makes two rules the same rule in EC2's eyes.
@@ -296,6 +296,38 @@ impl World {
         }
         self.rules
             .retain(|r| !rule_ids.contains(&r.security_group_rule_id));
+        Ok(())
+    }
+
+    /// CreateTags on rules: every id must exist (EC2 refuses the whole request otherwise); a
+    /// key a rule carries already gets the new value.
+    pub(super) fn tag_rules(
+        &mut self,
+        op: Ec2Operation,
+        rule_ids: &[String],
+        tags: &[Tag],
+    ) -> Result<(), Ec2Error> {
+        if rule_ids.is_empty() {
+            return Err(codes::missing_parameter(op, "ResourceId"));
+        }
+        if let Some(missing) = rule_ids
+            .iter()
+            .find(|id| !self.rules.iter().any(|r| &r.security_group_rule_id == *id))
+        {
+            return Err(codes::rule_not_found(op, missing));
+        }
+        for rule in self
+            .rules
+            .iter_mut()
+            .filter(|r| rule_ids.contains(&r.security_group_rule_id))
+        {
+            for tag in tags {
+                match rule.tags.iter_mut().find(|t| t.key == tag.key) {
+                    Some(existing) => existing.value = tag.value.clone(),
+                    None => rule.tags.push(tag.clone()),
+                }
+            }
+        }
         Ok(())
     }
 
