@@ -72,6 +72,7 @@ fn read_analyse_decide(text: &str, reached: &mut Reached) {
         region: None,
         analysis: &analysis,
         analysis_as_specified: None,
+        successors: &[],
         now: Timestamp::UNIX_EPOCH,
     };
     let decision = decide(&input, &Timing::default());

@@ -539,6 +539,10 @@ pub struct PlannedRule {
     /// Whether the rule exists in AWS now.
     #[serde(default)]
     pub applied: bool,
+    /// The object (`<namespace>/<name>`) that added the rule and, when it was deleted, handed
+    /// it over to this one because this object's endpoint still needs it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub handed_over_from: Option<String>,
 }
 
 /// The object's identity as it appears in ownership tags.
@@ -576,6 +580,24 @@ impl Owner {
             }
         }
         owner && uid
+    }
+
+    /// The owner that `tags` (both ownership tags) name, if they name one.
+    pub fn from_tags<'a>(tags: impl IntoIterator<Item = (&'a str, &'a str)>) -> Option<Owner> {
+        let (mut owner, mut uid) = (None, None);
+        for (k, v) in tags {
+            match k {
+                OWNER_TAG => owner = Some(v),
+                UID_TAG => uid = Some(v),
+                _ => {}
+            }
+        }
+        let (namespace, name) = owner?.split_once('/')?;
+        Some(Owner {
+            namespace: namespace.to_string(),
+            name: name.to_string(),
+            uid: uid.filter(|u| !u.is_empty())?.to_string(),
+        })
     }
 
     /// EC2 ClientToken for CreateVpcEndpoint: the UID (36 chars, within EC2's 64).

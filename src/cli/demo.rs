@@ -551,6 +551,18 @@ fn describe(action: &Action) -> String {
             })
             .collect::<Vec<_>>()
             .join("; "),
+        Action::HandOverRules(handovers) => handovers
+            .iter()
+            .map(|h| {
+                format!(
+                    "CreateTags {} (handed over to {}, whose endpoint {} needs them)",
+                    h.rule_ids.join(","),
+                    h.to,
+                    h.endpoint_id
+                )
+            })
+            .collect::<Vec<_>>()
+            .join("; "),
         Action::RevokeRules(batches) => batches
             .iter()
             .map(|b| format!("RevokeSecurityGroupRules {} {}", b.group_id, b.rule_ids.join(",")))

@@ -120,6 +120,7 @@ fn action_of(reason: EventReason) -> &'static str {
         | EventReason::ForcedWithBlockedClients => "ModifyVpcEndpoint",
         EventReason::RulesAuthorized => "AuthorizeSecurityGroupRules",
         EventReason::RulesRevoked => "RevokeSecurityGroupRules",
+        EventReason::RulesHandedOver => "CreateTags",
         EventReason::EndpointDeleted => "DeleteVpcEndpoints",
         _ => "Reconcile",
     }

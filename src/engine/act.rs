@@ -52,6 +52,22 @@ pub(super) async fn perform<E: Ec2>(
             }
             Ok(Performed::Done)
         }
+        Action::HandOverRules(handovers) => {
+            // One CreateTags call per object taking rules over, each in the trail.
+            for h in handovers {
+                let call = Action::HandOverRules(vec![h.clone()]);
+                match ec2.tag_security_group_rules(&h.rule_ids, &h.tags).await {
+                    Ok(receipt) => trail.succeeded(call, receipt.request_id),
+                    // Revoked by someone else in the meantime: nothing left to hand over.
+                    Err(e) if e.kind == ErrorKind::NotFound => trail.already_in_place(call, &e),
+                    Err(e) => {
+                        trail.failed(call, &e);
+                        return Err(e);
+                    }
+                }
+            }
+            Ok(Performed::Done)
+        }
         Action::DeleteEndpoint { vpc_endpoint_id } => {
             let ids = [vpc_endpoint_id.clone()];
             let receipt = match ec2.delete_vpc_endpoints(&ids).await {

@@ -43,6 +43,10 @@ impl MutationCall {
             Action::DeleteEndpoint { vpc_endpoint_id } => vpc_endpoint_id,
             Action::AuthorizeRules(batches) => batches.first().map_or("", |b| b.group_id.as_str()),
             Action::RevokeRules(batches) => batches.first().map_or("", |b| b.group_id.as_str()),
+            Action::HandOverRules(handovers) => handovers
+                .first()
+                .and_then(|h| h.rule_ids.first())
+                .map_or("", String::as_str),
         }
     }
 }
@@ -55,6 +59,7 @@ fn operation(action: &Action) -> Ec2Operation {
         Action::DeleteEndpoint { .. } => Ec2Operation::DeleteVpcEndpoints,
         Action::AuthorizeRules(b) => Ec2Operation::authorize(b.first().is_some_and(|r| r.egress)),
         Action::RevokeRules(b) => Ec2Operation::revoke(b.first().is_some_and(|r| r.egress)),
+        Action::HandOverRules(_) => Ec2Operation::CreateTags,
     }
 }
 

@@ -8,6 +8,8 @@
 //! - analyse (pure): [`analysis::analyze`] of the spec over the observation, and, for a change
 //!   of subnets or security groups while private DNS is on, over the world as it would be once
 //!   the endpoint matches the spec ([`plan::drift::world_as_specified`] says when).
+//!   For the last step of a deletion, which of the object's rules another object's endpoint
+//!   still needs ([`plan::sharing::successors`]).
 //! - plan (pure): [`plan::decide`] picks the next step.
 //! - act (EC2, writes): [`act`] performs the decision's actions in order, stopping at the first
 //!   failure. Results that are facts (the new endpoint's id) go into the status through pure
@@ -106,11 +108,14 @@ pub async fn reconcile<E: Ec2>(ec2: &E, request: &ReconcileRequest<'_>, timing: 
         region: region.as_deref(),
         analysis: &analysis,
         analysis_as_specified: None,
+        successors: &[],
         now: request.now,
     };
     let analysis_as_specified =
         plan::drift::world_as_specified(&input).map(|after| analysis::analyze(spec, Some(owner), &after));
     input.analysis_as_specified = analysis_as_specified.as_ref();
+    let successors = plan::sharing::successors(&input);
+    input.successors = &successors;
     let decision = plan::decide(&input, timing);
 
     // act: EC2 writes, in order, stopping at the first failure.

@@ -43,6 +43,7 @@ pub(super) struct Harness {
     watch_paths: bool,
     /// Since when (virtual time) private DNS has been seen off after being seen on.
     dns_seen_off_at: Option<Duration>,
+    dns_seen_on: bool,
 }
 
 impl Harness {
@@ -65,6 +66,26 @@ impl Harness {
             phases: Vec::new(),
             watch_paths: false,
             dns_seen_off_at: None,
+            dns_seen_on: false,
+        }
+    }
+
+    /// A second object, reconciled against the same world (and clock).
+    fn beside(&self, spec: InterfaceEndpointSpec, owner: Owner) -> Harness {
+        Harness {
+            sim: self.sim.clone(),
+            regions: SimProvider::new(self.sim.clone()),
+            spec,
+            owner,
+            status: InterfaceEndpointStatus::default(),
+            deleting: false,
+            finalized: false,
+            timing: self.timing.clone(),
+            events: Vec::new(),
+            phases: Vec::new(),
+            watch_paths: false,
+            dns_seen_off_at: None,
+            dns_seen_on: false,
         }
     }
 
@@ -153,10 +174,14 @@ impl Harness {
             .iter()
             .find(|e| self.owner.owns(tag_pairs(&e.tags)) && e.state_lower() != "deleted");
         match endpoint {
-            Some(e) if e.private_dns_enabled => self.dns_seen_off_at = None,
-            _ => {
+            Some(e) if e.private_dns_enabled => {
+                self.dns_seen_on = true;
+                self.dns_seen_off_at = None;
+            }
+            _ if self.dns_seen_on => {
                 self.dns_seen_off_at.get_or_insert(now);
             }
+            _ => {}
         }
         let resolvable = endpoint.is_some_and(|e| e.private_dns_enabled)
             || self.dns_seen_off_at.is_some_and(|off| now < off + AWS_RECORD_TTL);
@@ -803,6 +828,185 @@ async fn a_deletion_interrupted_after_any_pass_resumes_in_the_safe_order() {
         h.run_until_finalized(20).await;
         assert!(h.owned_endpoints().is_empty() && h.owned_rules().is_empty());
     }
+}
+
+/// Two objects whose endpoints (two services) share the endpoint security group: the logs
+/// object's rule admits the Zabbix agent, so the monitoring object reaches Ready without one.
+async fn two_objects_sharing_a_group() -> (Harness, Harness) {
+    let mut world = incident::world();
+    world.service_details.push(crate::aws::sim::aws_service(
+        incident::REGION,
+        "monitoring",
+        &["ap-northeast-1a", "ap-northeast-1c", "ap-northeast-1d"],
+    ));
+    let mut logs = Harness::on(SimEc2::new(&world, SimClock::new()), RemediationMode::Auto);
+    logs.run_until(RolloutPhase::Ready, 40).await;
+    let monitoring_spec = InterfaceEndpointSpec {
+        service_name: format!("com.amazonaws.{}.monitoring", incident::REGION),
+        ..incident::spec(RemediationMode::Auto)
+    };
+    let monitoring_owner = Owner {
+        namespace: "observability".into(),
+        name: "cloudwatch-metrics".into(),
+        uid: "0b7e3c1d-2f4a-4c5b-8d6e-9f0a1b2c3d4e".into(),
+    };
+    let mut monitoring = logs.beside(monitoring_spec, monitoring_owner);
+    monitoring.run_until(RolloutPhase::Ready, 40).await;
+    assert!(
+        monitoring.owned_rules().is_empty(),
+        "the logs object's rule admits its clients"
+    );
+    assert_eq!(logs.owned_rules().len(), 1);
+    logs.watch_paths = true;
+    monitoring.watch_paths = true;
+    (logs, monitoring)
+}
+
+/// Deletes `h`, checking after every pass that `other`'s clients keep their path (without
+/// running `other`: it may reconcile only minutes later).
+async fn delete_beside(h: &mut Harness, other: &mut Harness) {
+    h.deleting = true;
+    for _ in 0..30 {
+        h.pass().await;
+        other.check_no_client_loses_its_path();
+        if h.finalized {
+            return;
+        }
+    }
+    panic!("not finalized: {:?}", h.phases);
+}
+
+/// Issue 8, hole 7: deleting the object whose rule another object's endpoint relies on hands
+/// the rule over instead of revoking it; the handover is in both objects' Events and status,
+/// and the rule goes with the second object.
+#[tokio::test]
+async fn a_rule_another_objects_endpoint_needs_is_handed_over_not_revoked() {
+    let (mut logs, mut monitoring) = two_objects_sharing_a_group().await;
+    let rule = logs.owned_rules().remove(0);
+    delete_beside(&mut logs, &mut monitoring).await;
+    assert!(logs.owned_endpoints().is_empty());
+    assert!(logs.owned_rules().is_empty(), "no longer the logs object's");
+    let taken = monitoring.owned_rules();
+    assert_eq!(taken.len(), 1, "{taken:?}");
+    assert_eq!(taken[0].security_group_rule_id, rule.security_group_rule_id);
+    assert!(
+        tag_pairs(&taken[0].tags)
+            .any(|(k, v)| k == crate::api::HANDED_OVER_FROM_TAG && v == "platform/cloudwatch-logs"),
+        "{:?}",
+        taken[0].tags
+    );
+    let handed = logs
+        .events
+        .iter()
+        .find(|e| e.reason == EventReason::RulesHandedOver)
+        .expect("a RulesHandedOver Event");
+    assert!(
+        handed.message.contains("observability/cloudwatch-metrics")
+            && handed.message.contains(&rule.security_group_rule_id),
+        "{}",
+        handed.message
+    );
+    assert!(!logs.event_reasons().contains(&EventReason::RulesRevoked));
+
+    // Minutes later the monitoring object reconciles: it says it took the rule over, once.
+    monitoring.sim.clock().advance(Duration::from_secs(300));
+    monitoring.pass().await;
+    let took = monitoring
+        .events
+        .iter()
+        .filter(|e| e.reason == EventReason::RulesTakenOver)
+        .collect::<Vec<_>>();
+    assert_eq!(took.len(), 1, "{:?}", monitoring.events);
+    assert!(
+        took[0].message.contains("platform/cloudwatch-logs"),
+        "{}",
+        took[0].message
+    );
+    let planned = &monitoring
+        .status
+        .plan
+        .as_ref()
+        .expect("the plan lists the rule")
+        .rules;
+    assert!(
+        planned
+            .iter()
+            .any(|r| r.applied && r.handed_over_from.as_deref() == Some("platform/cloudwatch-logs")),
+        "{planned:?}"
+    );
+    monitoring.pass().await;
+    assert_eq!(
+        monitoring
+            .event_reasons()
+            .iter()
+            .filter(|r| **r == EventReason::RulesTakenOver)
+            .count(),
+        1,
+        "announced once"
+    );
+    assert_eq!(monitoring.status.phase, RolloutPhase::Ready);
+
+    // The rule is the monitoring object's now: it goes when that object is deleted.
+    let mut nobody = monitoring.beside(incident::spec(RemediationMode::Auto), incident::owner());
+    delete_beside(&mut monitoring, &mut nobody).await;
+    assert!(monitoring.owned_rules().is_empty() && monitoring.owned_endpoints().is_empty());
+    assert!(monitoring.event_reasons().contains(&EventReason::RulesRevoked));
+}
+
+/// Two rules of the deleted object admit the same client: removing either alone cuts nobody
+/// off, removing both would. One is handed over, the other revoked.
+#[tokio::test]
+async fn of_two_rules_that_admit_the_same_client_one_is_handed_over_and_one_revoked() {
+    let (mut logs, mut monitoring) = two_objects_sharing_a_group().await;
+    let zabbix_address = logs
+        .sim
+        .snapshot()
+        .network_interfaces
+        .iter()
+        .find(|n| n.network_interface_id == incident::ENI_ZABBIX)
+        .and_then(|n| n.private_ip_address.clone())
+        .unwrap();
+    logs.sim
+        .authorize_security_group_rules(&AuthorizeRules {
+            group_id: SG_ENDPOINT.into(),
+            egress: false,
+            rules: vec![NewRule {
+                protocol: Protocol::Tcp,
+                from_port: 443,
+                to_port: 443,
+                peer: RulePeer::CidrIpv4(format!("{zabbix_address}/32")),
+                description: "vpce-rollout: the agent's address".into(),
+            }],
+            tags: crate::model::tags_from(logs.owner.tags()),
+        })
+        .await
+        .unwrap();
+    assert_eq!(logs.owned_rules().len(), 2);
+    delete_beside(&mut logs, &mut monitoring).await;
+    assert_eq!(
+        monitoring.owned_rules().len(),
+        1,
+        "one is enough, and one is kept"
+    );
+    assert!(logs.owned_rules().is_empty());
+    assert!(logs.event_reasons().contains(&EventReason::RulesHandedOver));
+    assert!(logs.event_reasons().contains(&EventReason::RulesRevoked));
+}
+
+/// The other order: the object without rules goes first and takes nothing; the rule's owner
+/// goes next and, nobody needing the rule any more, revokes it.
+#[tokio::test]
+async fn two_objects_sharing_a_group_can_be_deleted_in_the_other_order() {
+    let (mut logs, mut monitoring) = two_objects_sharing_a_group().await;
+    delete_beside(&mut monitoring, &mut logs).await;
+    assert!(!monitoring.event_reasons().contains(&EventReason::RulesHandedOver));
+    assert_eq!(logs.owned_rules().len(), 1, "the logs object's rule is untouched");
+    logs.pass().await;
+    assert_eq!(logs.status.phase, RolloutPhase::Ready);
+    delete_beside(&mut logs, &mut monitoring).await;
+    assert!(logs.owned_rules().is_empty() && logs.owned_endpoints().is_empty());
+    assert!(logs.event_reasons().contains(&EventReason::RulesRevoked));
+    assert!(!logs.event_reasons().contains(&EventReason::RulesHandedOver));
 }
 
 #[tokio::test]

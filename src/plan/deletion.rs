@@ -14,7 +14,7 @@ use std::collections::BTreeMap;
 use super::resolution::{self, Resolution};
 use super::rules::owned_rules;
 use super::wording::count;
-use super::{Action, PlanInput, RevokeRules, Step, Timing, endpoint, location, not_ready};
+use super::{Action, HandOver, PlanInput, RevokeRules, Step, Timing, endpoint, location, not_ready};
 use crate::api::conditions::ConditionReason;
 use crate::api::{DeletionPolicy, RolloutPhase};
 use crate::aws::ModifyVpcEndpoint;
@@ -143,22 +143,54 @@ fn delete<'a>(input: &PlanInput<'a>, timing: &Timing, step: &mut Step<'a>) -> St
         return format!("Deleting: waiting for EC2 to list {id}, created moments ago");
     }
 
-    // 3. The endpoint is gone: nobody reaches it, its rules can go, and with them the
-    //    finalizer (a failed revoke keeps it: the next pass revokes what is left).
+    // 3. The endpoint is gone: nobody reaches it through it. A rule another object's endpoint
+    //    still needs is handed over to that object ([`super::sharing`]); the others are
+    //    revoked, and with them goes the finalizer (a failed call keeps it: the next pass does
+    //    what is left).
     step.finalized = true;
+    let handed: Vec<&str> = input
+        .successors
+        .iter()
+        .flat_map(|s| s.rule_ids.iter().map(String::as_str))
+        .collect();
+    let mut what = Vec::new();
+    if !input.successors.is_empty() {
+        step.actions.push(Action::HandOverRules(
+            input
+                .successors
+                .iter()
+                .map(|s| HandOver {
+                    to: s.owner.owner_tag(),
+                    endpoint_id: s.endpoint_id.clone(),
+                    rule_ids: s.rule_ids.clone(),
+                    tags: s.tags(input.owner),
+                })
+                .collect(),
+        ));
+        let to: Vec<String> = input.successors.iter().map(|s| s.owner.owner_tag()).collect();
+        what.push(format!(
+            "handing {} over to {}, whose endpoint needs them",
+            count(handed.len(), "rule"),
+            to.join(", ")
+        ));
+    }
     let mut revoke: BTreeMap<(String, bool), Vec<String>> = BTreeMap::new();
     // Ownership is checked again on each rule's own tags, whatever filter found it: a rule
     // without both tags of this object is never revoked.
-    for rule in owned_rules(input) {
+    for rule in owned_rules(input).filter(|r| !handed.contains(&r.security_group_rule_id.as_str())) {
         revoke
             .entry((rule.group_id.clone(), rule.is_egress))
             .or_default()
             .push(rule.security_group_rule_id.clone());
     }
-    if revoke.is_empty() {
+    if revoke.is_empty() && what.is_empty() {
         return "Deleted: no endpoint or rule of this object is left".to_string();
     }
+    if revoke.is_empty() {
+        return format!("Deleted: the endpoint is gone; {}", what.join(", "));
+    }
     let rules = revoke.values().map(Vec::len).sum::<usize>();
+    what.push(format!("revoking {}", count(rules, "rule")));
     step.actions.push(Action::RevokeRules(
         revoke
             .into_iter()
@@ -169,10 +201,7 @@ fn delete<'a>(input: &PlanInput<'a>, timing: &Timing, step: &mut Step<'a>) -> St
             })
             .collect(),
     ));
-    format!(
-        "Deleted: the endpoint is gone; revoking {}, the last of this object",
-        count(rules, "rule")
-    )
+    format!("Deleted: the endpoint is gone; {}", what.join(", then "))
 }
 
 /// States in which an endpoint no longer serves, whatever its private DNS flag says.
@@ -197,7 +226,7 @@ mod tests {
     use super::*;
     use crate::api::conditions::ConditionType;
     use crate::api::{InterfaceEndpointSpec, OWNER_TAG, UID_TAG};
-    use crate::model::{SecurityGroupRule, Snapshot, tags_from};
+    use crate::model::{SecurityGroupRule, Snapshot, tag_pairs, tags_from};
     use crate::plan::fixtures::*;
     use crate::plan::{Decision, EventReason, decide};
 
@@ -303,6 +332,52 @@ mod tests {
         assert!(d.finalized, "once the revoke succeeded");
         let reasons: Vec<_> = d.events.iter().map(|e| e.reason).collect();
         assert_eq!(reasons, [EventReason::RulesRevoked]);
+    }
+
+    #[test]
+    fn a_rule_another_object_needs_is_handed_over_and_the_rest_revoked() {
+        let mut world = world_with_rules();
+        world.vpc_endpoints.clear();
+        let mut status = seen_off_for(600);
+        status.endpoint_state = Some("deleting".into());
+        let analysis = Ok(endpoint_analysis());
+        let heir = crate::plan::sharing::Successor {
+            owner: crate::api::Owner {
+                namespace: "observability".into(),
+                name: "metrics".into(),
+                uid: "uid-of-metrics".into(),
+            },
+            endpoint_id: "vpce-0aaaaaaaaaaaaaaaa".into(),
+            rule_ids: vec!["sgr-0000000000000000a".into()],
+        };
+        let spec = spec();
+        let mut i = input_with(&spec, &world, &analysis, &status);
+        i.deleting = true;
+        let successors = [heir];
+        i.successors = &successors;
+        let d = decide(&i, &timing());
+        let [Action::HandOverRules(handed), Action::RevokeRules(revoke)] = d.actions.as_slice() else {
+            panic!("{:?}", d.actions)
+        };
+        assert_eq!(handed[0].rule_ids, ["sgr-0000000000000000a"]);
+        assert_eq!(handed[0].to, "observability/metrics");
+        let tags: Vec<(&str, &str)> = tag_pairs(&handed[0].tags).collect();
+        assert!(tags.contains(&(OWNER_TAG, "observability/metrics")), "{tags:?}");
+        assert!(tags.contains(&(UID_TAG, "uid-of-metrics")), "{tags:?}");
+        assert!(
+            tags.contains(&(crate::api::HANDED_OVER_FROM_TAG, "monitoring/logs")),
+            "{tags:?}"
+        );
+        let revoked: Vec<&str> = revoke
+            .iter()
+            .flat_map(|r| r.rule_ids.iter().map(String::as_str))
+            .collect();
+        assert_eq!(revoked, ["sgr-0000000000000000b"]);
+        assert!(d.finalized);
+        let message = &condition(&d.status, ConditionType::Ready).message;
+        assert!(message.contains("observability/metrics"), "{message}");
+        let reasons: Vec<_> = d.events.iter().map(|e| e.reason).collect();
+        assert_eq!(reasons, [EventReason::RulesHandedOver, EventReason::RulesRevoked]);
     }
 
     #[test]

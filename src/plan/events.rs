@@ -152,12 +152,55 @@ pub fn for_action(action: &Action, spec: &InterfaceEndpointSpec) -> Option<Event
                 ),
             ))
         }
+        Action::HandOverRules(handovers) => {
+            let lines: Vec<String> = handovers
+                .iter()
+                .map(|h| {
+                    format!(
+                        "{} to {} (its endpoint {} needs {})",
+                        h.rule_ids.join(", "),
+                        h.to,
+                        h.endpoint_id,
+                        if h.rule_ids.len() == 1 { "it" } else { "them" }
+                    )
+                })
+                .collect();
+            let refs: Vec<&str> = lines.iter().map(String::as_str).collect();
+            let rules = handovers.iter().map(|h| h.rule_ids.len()).sum();
+            Some(note(
+                EventReason::RulesHandedOver,
+                false,
+                format!(
+                    "Kept {} another object's endpoint still needs, and handed {} over instead of revoking: {}",
+                    count(rules, "rule"),
+                    if rules == 1 { "it" } else { "them" },
+                    with_more(&refs, lines.len())
+                ),
+            ))
+        }
         Action::DeleteEndpoint { vpc_endpoint_id } => Some(note(
             EventReason::EndpointDeleted,
             false,
             format!("Deleting endpoint {vpc_endpoint_id}"),
         )),
     }
+}
+
+/// `sg-… ingress tcp/443 from sg-…`.
+fn describe_planned(rule: &crate::api::PlannedRule) -> String {
+    let peer = rule
+        .peer_group_id
+        .as_deref()
+        .or(rule.cidr.as_deref())
+        .unwrap_or("?");
+    let preposition = if rule.direction == "egress" { "to" } else { "from" };
+    format!(
+        "{} {} {}/{} {preposition} {peer}",
+        rule.group_id,
+        rule.direction,
+        rule.protocol,
+        port_range(i32::from(rule.from_port), i32::from(rule.to_port))
+    )
 }
 
 /// The EndpointCreated Event once EC2 has answered with the endpoint.
@@ -282,6 +325,40 @@ pub(crate) fn transitions(previous: &InterfaceEndpointStatus, next: &InterfaceEn
                 message_of(next, ConditionType::Ready),
             ));
         }
+    }
+
+    // Rules a deleted object handed over to this one: announced once, when the status first
+    // lists them.
+    let handed_over = |s: &InterfaceEndpointStatus| -> Vec<(String, String)> {
+        s.plan
+            .iter()
+            .flat_map(|p| &p.rules)
+            .filter_map(|r| Some((r.handed_over_from.clone()?, describe_planned(r))))
+            .collect()
+    };
+    let known = handed_over(previous);
+    let taken: Vec<(String, String)> = handed_over(next)
+        .into_iter()
+        .filter(|r| !known.contains(r))
+        .collect();
+    if !taken.is_empty() {
+        let mut from: Vec<&str> = taken.iter().map(|(f, _)| f.as_str()).collect();
+        from.dedup();
+        let rules: Vec<&str> = taken.iter().map(|(_, r)| r.as_str()).collect();
+        notes.push(note(
+            EventReason::RulesTakenOver,
+            false,
+            format!(
+                "Took over {} from {} (deleted), because this object's endpoint needs {}: {}; \
+                 {} now this object's and {} revoked when it is deleted",
+                count(taken.len(), "rule"),
+                from.join(", "),
+                if taken.len() == 1 { "it" } else { "them" },
+                with_more(&rules, rules.len()),
+                if taken.len() == 1 { "it is" } else { "they are" },
+                if taken.len() == 1 { "is" } else { "are" },
+            ),
+        ));
     }
 
     if next.phase == RolloutPhase::Ready && phase_changed {

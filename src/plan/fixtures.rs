@@ -89,6 +89,7 @@ pub fn input_with<'a>(
         region: Some(REGION),
         analysis,
         analysis_as_specified: None,
+        successors: &[],
         now: now(),
     }
 }

@@ -55,6 +55,7 @@ pub mod location;
 pub mod preconditions;
 pub mod resolution;
 pub mod rules;
+pub mod sharing;
 pub mod status;
 pub mod validate;
 pub mod wording;
@@ -99,6 +100,10 @@ pub struct PlanInput<'a> {
     /// function says there is nothing to analyse (they match, or private DNS is off). Needed to
     /// change a serving endpoint without cutting clients off.
     pub analysis_as_specified: Option<&'a Result<Analysis, AnalysisError>>,
+    /// Other objects whose endpoints still need some of this object's rules
+    /// ([`sharing::successors`]): computed only for the last step of a deletion, empty
+    /// otherwise. Those rules are handed over instead of revoked.
+    pub successors: &'a [sharing::Successor],
     pub now: Timestamp,
 }
 
@@ -114,6 +119,9 @@ pub enum Action {
     AuthorizeRules(Vec<AuthorizeRules>),
     /// Revoke rules by id; only ever rules carrying this object's owner tags.
     RevokeRules(Vec<RevokeRules>),
+    /// CreateTags on rules of this object that another object's endpoint still needs: from
+    /// now on their ownership tags name that object ([`sharing`]).
+    HandOverRules(Vec<HandOver>),
     /// DeleteVpcEndpoints for the object's own endpoint.
     DeleteEndpoint { vpc_endpoint_id: String },
 }
@@ -124,6 +132,18 @@ pub struct RevokeRules {
     pub group_id: String,
     pub egress: bool,
     pub rule_ids: Vec<String>,
+}
+
+/// Rules handed over to another object, in one CreateTags request.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct HandOver {
+    /// `<namespace>/<name>` of the object that takes them.
+    pub to: String,
+    /// Its endpoint, which needs them.
+    pub endpoint_id: String,
+    pub rule_ids: Vec<String>,
+    /// Its ownership tags and [`crate::api::HANDED_OVER_FROM_TAG`].
+    pub tags: Vec<crate::model::Tag>,
 }
 
 closed_set! {
@@ -140,10 +160,13 @@ closed_set! {
             direction).",
         PrivateDnsEnabled => "ModifyVpcEndpoint turned private DNS on (every call, also when asked again).",
         PrivateDnsDisabled => "ModifyVpcEndpoint turned private DNS off, because `spec.privateDns.enabled` \
-            is false.",
+            is false or the object is being deleted.",
         EndpointModified => "ModifyVpcEndpoint changed subnets, security groups or the policy to match the \
             spec.",
         RulesRevoked => "One RevokeSecurityGroupIngress/Egress call removed the object's rules of one group.",
+        RulesHandedOver => "A deleted object handed rules another object's endpoint still needs over to \
+            that object (CreateTags) instead of revoking them.",
+        RulesTakenOver => "This object's status first lists rules a deleted object handed over to it.",
         EndpointDeleted => "DeleteVpcEndpoints accepted the deletion.",
         Ready => "The rollout became Ready.",
         Degraded => "Clients are cut off while private DNS is on, the endpoint was deleted, or private DNS \

@@ -17,11 +17,12 @@ use super::{Decision, PlanInput, Step, events};
 use crate::analysis::{Analysis, Check, ExclusionReason, RuleChange};
 use crate::api::conditions::{ConditionReason, ConditionType, ConditionUpdate, set_condition};
 use crate::api::{
-    BlockedClientGroup, ClientSummary, EndpointNetworkInterface, ExclusionGroup, InterfaceEndpointSpec,
-    InterfaceEndpointStatus, MAX_EARLIER_PLAN_IDS, MAX_GROUP_EXAMPLES, MAX_STATUS_GROUPS, MAX_STATUS_RULES,
-    PlanStatus, PlannedRule, RemediationMode, RemediationSpec, RolloutPhase, UnfixableBlock,
+    BlockedClientGroup, ClientSummary, EndpointNetworkInterface, ExclusionGroup, HANDED_OVER_FROM_TAG,
+    InterfaceEndpointSpec, InterfaceEndpointStatus, MAX_EARLIER_PLAN_IDS, MAX_GROUP_EXAMPLES,
+    MAX_STATUS_GROUPS, MAX_STATUS_RULES, PlanStatus, PlannedRule, RemediationMode, RemediationSpec,
+    RolloutPhase, UnfixableBlock,
 };
-use crate::model::{NetworkInterface, SecurityGroupRule, VpcEndpoint};
+use crate::model::{NetworkInterface, SecurityGroupRule, VpcEndpoint, tag_pairs};
 
 /// Turns a step into the decision: status views, the conditions the step left to derive,
 /// and the Events (what was observed, the step's own, one per action, where the rollout
@@ -360,6 +361,7 @@ fn planned(rule: &RuleChange, modes: &RemediationSpec) -> PlannedRule {
         cidr,
         mode: rule.mode(modes),
         applied: false,
+        handed_over_from: None,
     }
 }
 
@@ -383,6 +385,9 @@ fn owned_planned(rule: &SecurityGroupRule, modes: &RemediationSpec) -> PlannedRu
             modes.endpoint_ingress
         },
         applied: true,
+        handed_over_from: tag_pairs(&rule.tags)
+            .find(|(k, _)| *k == HANDED_OVER_FROM_TAG)
+            .map(|(_, v)| v.to_string()),
     }
 }
 

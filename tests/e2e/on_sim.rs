@@ -3,16 +3,19 @@
 //! fractions of a second so that a full rollout takes a few seconds.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use kube::api::{Api, DeleteParams, Patch, PatchParams, PostParams};
 use serde_json::json;
 use tokio::task::JoinHandle;
+use vpce_rollout::analysis;
+use vpce_rollout::api::Owner;
 use vpce_rollout::api::{
     DeletionPolicy, InterfaceEndpoint, InterfaceEndpointSpec, OWNER_TAG, RemediationMode, RolloutPhase,
     UID_TAG,
 };
-use vpce_rollout::aws::sim::{SimClock, SimConfig, SimEc2, SimProvider};
+use vpce_rollout::aws::sim::{SimClock, SimConfig, SimEc2, SimProvider, aws_service};
 use vpce_rollout::aws::{AuthorizeRules, Ec2, NewRule, RuleFilter, RulePeer};
 use vpce_rollout::controller::http::Readiness;
 use vpce_rollout::controller::metrics::Metrics;
@@ -20,7 +23,7 @@ use vpce_rollout::controller::run::{
     ControllerSettings, ControllerSetup, RunError, Shutdown, run_controller,
 };
 use vpce_rollout::engine::incident;
-use vpce_rollout::model::{Protocol, tags_from};
+use vpce_rollout::model::{Protocol, tag_pairs, tags_from};
 use vpce_rollout::plan::Timing;
 
 use crate::harness::{self, assert_events, create_namespace, event_count, wait_for, wait_gone};
@@ -46,7 +49,14 @@ impl Aws {
             ..SimConfig::default()
         }
         .without_throttling();
-        let sim = Arc::new(SimEc2::with_config(&incident::world(), clock.clone(), config));
+        // A second service, for a second object whose endpoint shares the endpoint group.
+        let mut world = incident::world();
+        world.service_details.push(aws_service(
+            incident::REGION,
+            "monitoring",
+            &["ap-northeast-1a", "ap-northeast-1c"],
+        ));
+        let sim = Arc::new(SimEc2::with_config(&world, clock.clone(), config));
         let ticker = tokio::spawn(async move {
             let tick = Duration::from_millis(20);
             loop {
@@ -620,4 +630,123 @@ async fn the_status_belongs_to_the_controllers_field_manager_and_a_conflicting_a
         raw["status"]
     );
     controller.stop().await;
+}
+
+/// Watches the simulated world every 20 ms, until stopped, for clients of `owner`'s endpoint
+/// that are blocked while its private DNS is on; returns what it saw.
+fn watch_paths(
+    aws: &Aws,
+    spec: InterfaceEndpointSpec,
+    owner: Owner,
+) -> (Arc<AtomicBool>, JoinHandle<Vec<String>>) {
+    let stop = Arc::new(AtomicBool::new(false));
+    let sim = aws.sim.clone();
+    let stopped = stop.clone();
+    let task = tokio::spawn(async move {
+        let mut seen = std::collections::BTreeSet::new();
+        while !stopped.load(Ordering::Relaxed) {
+            let world = sim.snapshot();
+            let serving = world
+                .vpc_endpoints
+                .iter()
+                .any(|e| owner.owns(tag_pairs(&e.tags)) && e.private_dns_enabled);
+            if serving && let Ok(a) = analysis::analyze(&spec, Some(&owner), &world) {
+                seen.extend(a.blocked().map(|c| c.network_interface_id.clone()));
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        seen.into_iter().collect()
+    });
+    (stop, task)
+}
+
+/// Issue 8, hole 7, through the API server: two objects (two services) whose endpoints share
+/// the endpoint security group. The second reaches Ready on the first one's rule; either can be
+/// deleted first without cutting the other one's clients off, and the rule goes with the last.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_objects_sharing_a_group_are_deleted_in_either_order_without_cutting_the_other_off() {
+    for logs_first in [true, false] {
+        let (_server, client) = harness::cluster().await;
+        create_namespace(&client, NS).await;
+        let aws = Aws::incident();
+        let controller = Controller::start(&client, &aws);
+        let api: Api<InterfaceEndpoint> = Api::namespaced(client.clone(), NS);
+
+        let logs_spec = incident::spec(RemediationMode::Auto);
+        let logs = api
+            .create(&PostParams::default(), &endpoint(logs_spec.clone()))
+            .await
+            .unwrap();
+        wait_for(&api, NAME, PATIENCE, "logs Ready", phase_is(RolloutPhase::Ready)).await;
+        let metrics_spec = InterfaceEndpointSpec {
+            service_name: format!("com.amazonaws.{}.monitoring", incident::REGION),
+            ..incident::spec(RemediationMode::Auto)
+        };
+        let mut metrics_obj = InterfaceEndpoint::new("cloudwatch-metrics", metrics_spec.clone());
+        metrics_obj.metadata.namespace = Some(NS.into());
+        let metrics = api.create(&PostParams::default(), &metrics_obj).await.unwrap();
+        wait_for(
+            &api,
+            "cloudwatch-metrics",
+            PATIENCE,
+            "metrics Ready",
+            phase_is(RolloutPhase::Ready),
+        )
+        .await;
+        let owner_of = |o: &InterfaceEndpoint| o.owner().unwrap();
+        let (logs_owner, metrics_owner) = (owner_of(&logs), owner_of(&metrics));
+        assert_eq!(aws.owned_rules(&logs_owner.uid).await.len(), 1);
+        assert!(
+            aws.owned_rules(&metrics_owner.uid).await.is_empty(),
+            "the logs object's rule admits the metrics endpoint's clients"
+        );
+
+        let (first, first_owner, second, second_spec, second_owner) = if logs_first {
+            (
+                NAME,
+                &logs_owner,
+                "cloudwatch-metrics",
+                metrics_spec.clone(),
+                &metrics_owner,
+            )
+        } else {
+            (
+                "cloudwatch-metrics",
+                &metrics_owner,
+                NAME,
+                logs_spec.clone(),
+                &logs_owner,
+            )
+        };
+        let (stop, watcher) = watch_paths(&aws, second_spec, second_owner.clone());
+        api.delete(first, &DeleteParams::default()).await.unwrap();
+        wait_gone(&api, first, PATIENCE).await;
+        // The survivor has not needed to reconcile for its clients to keep their path.
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        stop.store(true, Ordering::Relaxed);
+        let cut_off = watcher.await.unwrap();
+        assert!(
+            cut_off.is_empty(),
+            "deleting {first} cut {second}'s clients off: {cut_off:?}"
+        );
+        assert!(aws.owned_rules(&first_owner.uid).await.is_empty());
+        assert_eq!(
+            aws.owned_rules(&second_owner.uid).await.len(),
+            1,
+            "the rule is {second}'s now"
+        );
+        if logs_first {
+            assert_events(&client, NS, first, &["RulesHandedOver"]).await;
+            assert_events(&client, NS, second, &["RulesTakenOver"]).await;
+        } else {
+            assert_eq!(event_count(&client, NS, first, "RulesHandedOver").await, 0);
+        }
+
+        api.delete(second, &DeleteParams::default()).await.unwrap();
+        wait_gone(&api, second, PATIENCE).await;
+        assert!(aws.owned_rules(&second_owner.uid).await.is_empty());
+        assert!(aws.endpoints().is_empty(), "{:?}", aws.endpoints());
+        assert_eq!(controller.reconcile_errors("kubernetes"), 0);
+        controller.stop().await;
+    }
 }
