@@ -746,7 +746,7 @@ async fn two_objects_sharing_a_group_are_deleted_in_either_order_without_cutting
         wait_gone(&api, second, PATIENCE).await;
         assert!(aws.owned_rules(&second_owner.uid).await.is_empty());
         assert!(aws.endpoints().is_empty(), "{:?}", aws.endpoints());
-        assert_eq!(controller.reconcile_errors("kubernetes"), 0);
+        assert_eq!(controller.reconcile_errors("Kubernetes"), 0);
         controller.stop().await;
     }
 }
