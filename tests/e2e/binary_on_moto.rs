@@ -378,6 +378,7 @@ async fn the_binary_rolls_out_the_incident_on_moto_with_approval_drift_restart_a
             "no log line for {action} {id}"
         );
     }
+    // The printer columns, as kube-apiserver renders them into a Table for kubectl.
     let table = kubectl.run(&["-n", ns, "get", "vpce"]);
     let header: Vec<&str> = table.lines().next().unwrap().split_whitespace().collect();
     assert_eq!(
@@ -385,11 +386,20 @@ async fn the_binary_rolls_out_the_incident_on_moto_with_approval_drift_restart_a
         ["NAME", "PHASE", "ENDPOINT", "PRIVATE", "DNS", "CLIENTS", "AGE"],
         "{table}"
     );
-    let row = table.lines().nth(1).unwrap();
-    assert!(
-        row.contains("Ready") && row.contains(&live[0].vpc_endpoint_id) && row.contains("true"),
+    let row: Vec<&str> = table.lines().nth(1).unwrap().split_whitespace().collect();
+    let clients = ready.status.as_ref().unwrap().clients.as_ref().unwrap();
+    assert_eq!(
+        row[..5],
+        [
+            name,
+            "Ready",
+            live[0].vpc_endpoint_id.as_str(),
+            "true",
+            clients.ready.as_str()
+        ],
         "{table}"
     );
+    assert!(row[5].ends_with('s'), "an age in seconds: {table}");
     let (_, metrics) = binary.http_get("/metrics");
     assert!(
         metrics.contains("CreateVpcEndpoint"),

@@ -4,14 +4,16 @@
 //! the token of its ServiceAccount, so that RBAC lets them do what the chart's ClusterRole and
 //! Roles grant and nothing more. A rollout with approval and a deletion go through on moto,
 //! and kube-apiserver's audit log shows that not one request of that ServiceAccount was
-//! refused: a permission the chart forgets fails this test.
+//! refused: a permission the chart forgets fails this test. The second test takes one rule out
+//! of the installed ClusterRole and sees the controller's call refused, by name.
 
 use std::collections::BTreeSet;
 use std::path::Path;
 use std::process::Command;
+use std::time::Duration;
 
 use kube::api::Api;
-use kube_apiserver_harness::Kubectl;
+use kube_apiserver_harness::{ControlPlane, Kubectl};
 use serde_json::{Value, json};
 use vpce_rollout::api::{InterfaceEndpoint, RolloutPhase};
 
@@ -108,9 +110,26 @@ fn requests_of(audit_log: &str, user: &str) -> BTreeSet<(String, String, i64)> {
         .collect()
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_controller_needs_no_permission_the_chart_does_not_grant() {
-    // Helm installs the CRD from the chart's crds/ itself.
+/// The requests of `user` that RBAC refused (403), from the audit log.
+fn refused_requests(cluster: &ControlPlane, user: &str) -> Vec<(String, String, i64)> {
+    requests_of(&cluster.audit_log(), user)
+        .into_iter()
+        .filter(|(_, _, code)| *code == 403)
+        .collect()
+}
+
+/// `system:serviceaccount:<release namespace>:<ServiceAccount>`: who the chart's Pods are.
+fn chart_user() -> String {
+    format!("system:serviceaccount:{RELEASE_NS}:{RELEASE}")
+}
+
+/// The chart installed by Helm (its CRDs included, Established), with `rbac` run on its
+/// ClusterRole's rules before anything runs; then two replicas of the binary as the chart's
+/// Deployment runs them, ready, and an admin client.
+async fn the_chart_deployed(
+    rbac: impl FnOnce(&mut Vec<Value>),
+) -> (ControlPlane, kube::Client, MotoBench, Vec<Binary>) {
+    // Helm installs the CRDs from the chart's crds/ itself.
     let (cluster, client) = harness::cluster_without_crds().await;
     let admin = cluster.kubectl();
     let values = json!({"privateDnsTtl": "2s", "aws": {"region": REGION}});
@@ -122,6 +141,10 @@ async fn the_controller_needs_no_permission_the_chart_does_not_grant() {
         "--timeout=60s",
         "crd/interfaceendpoints.vpce-rollout.dev",
     ]);
+    let mut role: Value =
+        serde_json::from_str(&admin.run(&["get", "clusterrole", RELEASE, "-o", "json"])).unwrap();
+    rbac(role["rules"].as_array_mut().unwrap());
+    admin.run_with_input(&["replace", "-f", "-"], Some(&role.to_string()));
 
     let bench = MotoBench::incident().await;
     let mut replicas = Vec::new();
@@ -141,24 +164,37 @@ async fn the_controller_needs_no_permission_the_chart_does_not_grant() {
     for replica in &replicas {
         replica.wait_ready().await;
     }
+    (cluster, client, bench, replicas)
+}
 
-    // The app team's side, as the admin: the incident example, ingress by approval.
-    let ns = "platform-network";
-    create_namespace(&client, ns).await;
-    let endpoint = example_for("cloudwatch-logs.yaml", &bench, |doc| {
+/// The app team's side, as the admin: the incident example in `ns`, ingress by approval.
+async fn apply_the_incident(cluster: &ControlPlane, client: &kube::Client, bench: &MotoBench, ns: &str) {
+    create_namespace(client, ns).await;
+    let endpoint = example_for("cloudwatch-logs.yaml", bench, |doc| {
+        doc["metadata"]["namespace"] = ns.into();
         doc["spec"]["remediation"] = serde_yaml::from_str("{endpointIngress: Approval}").unwrap();
     });
-    admin.run_with_input(&["apply", "-f", "-"], Some(&endpoint));
+    cluster
+        .kubectl()
+        .run_with_input(&["apply", "-f", "-"], Some(&endpoint));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_controller_needs_no_permission_the_chart_does_not_grant() {
+    let (cluster, client, bench, replicas) = the_chart_deployed(|_| {}).await;
+    let admin = cluster.kubectl();
+    let ns = "platform-network";
+    apply_the_incident(&cluster, &client, &bench, ns).await;
     let api: Api<InterfaceEndpoint> = Api::namespaced(client.clone(), ns);
-    let user = format!("system:serviceaccount:{RELEASE_NS}:{RELEASE}");
+    let user = chart_user();
     // Checked on every look, so that a refusal fails the test with its name at once, not as
     // a rollout that never moves.
     let nothing_refused = async |_: &InterfaceEndpoint| {
-        let requests = requests_of(&cluster.audit_log(), &user);
-        let refused: Vec<_> = requests.iter().filter(|(_, _, code)| *code == 403).collect();
+        let refused = refused_requests(&cluster, &user);
         assert!(
             refused.is_empty(),
-            "the chart's RBAC refused the controller {refused:?}; all its requests: {requests:#?}"
+            "the chart's RBAC refused the controller {refused:?}; all its requests: {:#?}",
+            requests_of(&cluster.audit_log(), &user)
         );
     };
     let mut phases = Vec::new();
@@ -204,6 +240,50 @@ async fn the_controller_needs_no_permission_the_chart_does_not_grant() {
             made.contains(&call),
             "the run made no {call:?}, so it checked nothing of it: {made:#?}"
         );
+    }
+    drop(replicas);
+}
+
+/// The check above can fail: the chart's ClusterRole without its rule for the status, as if
+/// rbac.yaml forgot it, and the controller's first status write is refused, by name.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_permission_the_chart_forgets_is_a_refused_request_named_in_the_audit_log() {
+    let status_rule = json!({
+        "apiGroups": ["vpce-rollout.dev"],
+        "resources": ["interfaceendpoints/status"],
+        "verbs": ["patch"],
+    });
+    let (cluster, client, bench, replicas) = the_chart_deployed(|rules| {
+        let before = rules.len();
+        rules.retain(|rule| *rule != status_rule);
+        assert_eq!(
+            rules.len(),
+            before - 1,
+            "the chart grants {status_rule}: {rules:?}"
+        );
+    })
+    .await;
+    apply_the_incident(&cluster, &client, &bench, "platform-network").await;
+
+    let forgotten = (
+        "patch".to_string(),
+        "vpce-rollout.dev/interfaceendpoints/status".to_string(),
+        403,
+    );
+    let deadline = tokio::time::Instant::now() + PATIENCE;
+    let user = chart_user();
+    loop {
+        let refused = refused_requests(&cluster, &user);
+        if !refused.is_empty() {
+            assert_eq!(refused, [forgotten], "only the status write is refused");
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "no request refused in {PATIENCE:?}: {:#?}",
+            requests_of(&cluster.audit_log(), &user)
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
     }
     drop(replicas);
 }

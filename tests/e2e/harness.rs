@@ -186,6 +186,30 @@ pub async fn assert_events(client: &kube::Client, namespace: &str, name: &str, r
     }
 }
 
+/// Waits until an Event with `reason` is recorded about `name` at least `times` times (see
+/// [`assert_events`] for why it waits).
+pub async fn assert_recorded_at_least(
+    client: &kube::Client,
+    namespace: &str,
+    name: &str,
+    reason: &str,
+    times: i32,
+) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let count = event_count(client, namespace, name, reason).await;
+        if count >= times {
+            return;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{reason} recorded {count} times, not {times}: {:?}",
+            event_reasons(client, namespace, name).await
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
 /// The notes of the Events recorded about `name`, oldest first.
 pub async fn event_notes(client: &kube::Client, namespace: &str, name: &str) -> Vec<String> {
     events_about(client, namespace, name)
