@@ -71,6 +71,7 @@ fn read_analyse_decide(text: &str, reached: &mut Reached) {
         world: &world,
         region: None,
         analysis: &analysis,
+        config: &Default::default(),
         analysis_as_specified: None,
         successors: &[],
         now: Timestamp::UNIX_EPOCH,

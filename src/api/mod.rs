@@ -146,6 +146,11 @@ pub struct InterfaceEndpointSpec {
     /// What happens to the endpoint when this object is deleted.
     #[serde(default)]
     pub deletion_policy: DeletionPolicy,
+
+    /// Change nothing in AWS for this object: discover, analyse, plan and report what would be
+    /// done (`status.observeOnly`), as the controller's `--observe-only` does for every object.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub observe_only: bool,
 }
 
 /// Private DNS settings.
@@ -387,8 +392,23 @@ pub struct InterfaceEndpointStatus {
     /// The EndpointGrant that admits the object; absent while none does (phase Forbidden).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub grant: Option<String>,
+    /// Present while the controller only observes this object: it changes nothing in AWS.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub observe_only: Option<ObserveOnlyStatus>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub conditions: Vec<Condition>,
+}
+
+/// The controller observes only: what it would change in AWS, and does not.
+#[derive(Deserialize, Serialize, Clone, Debug, Default, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ObserveOnlyStatus {
+    /// Why: `--observe-only` (the controller's setting, for every object) or `spec.observeOnly`.
+    pub by: String,
+    /// The AWS calls the controller would make now, one line each, the operation first; at
+    /// most 20 (the last line counts the rest). Empty: it would change nothing.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub would_change: Vec<String>,
 }
 
 /// One network interface of the endpoint.
@@ -448,6 +468,10 @@ pub struct ExclusionGroup {
 
 fn is_zero(n: &u32) -> bool {
     *n == 0
+}
+
+fn is_false(b: &bool) -> bool {
+    !*b
 }
 
 /// Blocked clients that share security groups and failing checks.

@@ -6,6 +6,7 @@
 //! type and the simulated world cannot drift from the wire (see the contract tests).
 
 pub mod errors;
+pub mod guard;
 pub mod observe;
 pub mod sdk;
 pub mod sim;

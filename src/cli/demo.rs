@@ -215,6 +215,7 @@ impl Rollout {
                 owner: &self.owner,
                 deleting: false,
                 status: &self.status,
+                config: &Default::default(),
                 now: self.sim.clock().timestamp(),
             };
             let outcome = futures::executor::block_on(reconcile(&self.sim, &request, &self.timing));

@@ -32,6 +32,12 @@ pub struct RunOptions {
     #[arg(long, env = "VPCE_ROLLOUT_ACCEPTANCE_TIMEOUT", default_value = "24h", value_parser = parse_duration)]
     pub acceptance_timeout: Duration,
 
+    /// Change nothing in AWS: discover, analyse, plan and report (status, conditions, Events,
+    /// metrics) what would be done, for every object. Every EC2 mutation is refused before it
+    /// is sent, and no finalizer is added.
+    #[arg(long, env = "VPCE_ROLLOUT_OBSERVE_ONLY")]
+    pub observe_only: bool,
+
     /// Address of the /metrics, /healthz and /readyz server.
     #[arg(long, env = "VPCE_ROLLOUT_METRICS_ADDRESS", default_value = "0.0.0.0:8080")]
     pub metrics_address: SocketAddr,
@@ -187,6 +193,10 @@ mod tests {
             crate::plan::Timing::default().acceptance_timeout
         );
         assert_eq!(run.metrics_address, "0.0.0.0:8080".parse().unwrap());
+        assert!(
+            !run.observe_only,
+            "the controller acts unless told to observe only"
+        );
         assert!(!run.leader_election.enabled);
         assert_eq!(run.leader_election.lease_config(), Ok(None));
         assert_eq!(run.log.log_format, LogFormat::Text);

@@ -2,7 +2,7 @@
 //!
 //! Steps, and whether they touch the world:
 //! 1. finalizer (Kubernetes write): added before anything is created in AWS, so that deletion
-//!    always gets to clean up;
+//!    always gets to clean up (not while the object is observed only: nothing is created);
 //! 2. EC2 client for the region the endpoint was created in, `spec.region` before that
 //!    ([`plan::location::region`]; no I/O): an edited `spec.region` must not send the
 //!    controller looking, or cleaning up, elsewhere;
@@ -32,7 +32,7 @@ use crate::api::{FINALIZER, InterfaceEndpoint, RolloutPhase};
 use crate::aws::{Ec2Error, Ec2Provider};
 use crate::engine::audit::{MutationCall, MutationOutcome};
 use crate::engine::{self, ReconcileRequest};
-use crate::plan::{self, Timing};
+use crate::plan::{self, Config, Timing};
 
 /// First delay after an error; doubles per consecutive error of the same object.
 pub const BACKOFF_MIN: Duration = Duration::from_secs(2);
@@ -46,6 +46,7 @@ pub struct Context<P: Ec2Provider> {
     pub recorder: Recorder,
     pub metrics: Arc<Metrics>,
     pub timing: Timing,
+    pub config: Config,
     pub clock: Clock,
     /// Consecutive failures per object, for exponential backoff.
     failures: Mutex<HashMap<ObjectRef<InterfaceEndpoint>, u32>>,
@@ -58,6 +59,7 @@ impl<P: Ec2Provider> Context<P> {
         recorder: Recorder,
         metrics: Arc<Metrics>,
         timing: Timing,
+        config: Config,
         clock: Clock,
     ) -> Self {
         Self {
@@ -66,6 +68,7 @@ impl<P: Ec2Provider> Context<P> {
             recorder,
             metrics,
             timing,
+            config,
             clock,
             failures: Mutex::default(),
         }
@@ -186,7 +189,9 @@ async fn reconcile_object<P: Ec2Provider>(
             failure: None,
         });
     }
-    if !deleting {
+    // An object observed only gets no finalizer: nothing is created for it, so nothing needs
+    // cleaning up, and deleting it (or uninstalling the controller) leaves AWS as it is.
+    if !deleting && plan::observe_only::by(&obj.spec, &ctx.config).is_none() {
         writes::add_finalizer(&api, obj).await?;
     }
 
@@ -214,6 +219,7 @@ async fn reconcile_object<P: Ec2Provider>(
         owner: &owner,
         deleting,
         status: &previous,
+        config: &ctx.config,
         now,
     };
     let outcome = engine::reconcile(&*ec2, &request, &ctx.timing).await;

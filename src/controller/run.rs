@@ -26,7 +26,8 @@ use super::options::RunOptions;
 use super::reconcile::{self, Context, object_key};
 use crate::api::InterfaceEndpoint;
 use crate::aws::Ec2Provider;
-use crate::plan::Timing;
+use crate::aws::guard::GuardedProvider;
+use crate::plan::{Config, Timing};
 
 /// Why the controller stopped other than by shutdown.
 #[derive(Debug, thiserror::Error)]
@@ -53,6 +54,8 @@ pub struct ControllerSettings {
     /// Only this namespace (all namespaces when `None`).
     pub watch_namespace: Option<String>,
     pub timing: Timing,
+    /// What the configuration decides for every object (observe only, ...).
+    pub config: Config,
     /// `reportingInstance` of Events: the pod's name.
     pub instance: String,
 }
@@ -66,6 +69,9 @@ impl ControllerSettings {
                 private_dns_ttl: options.private_dns_ttl,
                 acceptance_timeout: options.acceptance_timeout,
                 ..Timing::default()
+            },
+            config: Config {
+                observe_only: options.observe_only,
             },
             instance: super::leader::default_identity(),
         }
@@ -158,8 +164,11 @@ pub async fn run<P: Ec2Provider>(
         shutdown.wait(),
     ));
 
+    // Under --observe-only every EC2 mutation is refused before it is sent, whatever a
+    // decision asks for; the decisions ask for none.
+    let guarded = GuardedProvider::new(provider, options.observe_only);
     let setup = ControllerSetup {
-        provider: InstrumentedProvider::new(provider, metrics.clone()),
+        provider: InstrumentedProvider::new(guarded, metrics.clone()),
         settings: ControllerSettings::from_options(options),
         clock: Arc::new(Timestamp::now),
         client,
@@ -275,6 +284,7 @@ pub async fn run_controller<P: Ec2Provider>(
         recorder,
         metrics,
         settings.timing,
+        settings.config,
         clock,
     ));
 

@@ -71,6 +71,7 @@ async fn pass(
         owner: &owner,
         deleting: false,
         status,
+        config: &Default::default(),
         now: sim.clock().timestamp(),
     };
     let provider = crate::aws::sim::SimProvider::new(sim.clone());

@@ -54,6 +54,7 @@ pub fn spec(endpoint_ingress: RemediationMode) -> InterfaceEndpointSpec {
         },
         approval: None,
         deletion_policy: Default::default(),
+        observe_only: false,
     }
 }
 

@@ -31,6 +31,8 @@ mod audit_tests;
 mod bad_input_tests;
 pub mod incident;
 #[cfg(test)]
+mod observe_only_tests;
+#[cfg(test)]
 mod tests;
 
 use std::time::Duration;
@@ -41,7 +43,7 @@ use crate::analysis;
 use crate::api::{InterfaceEndpointSpec, InterfaceEndpointStatus, Owner};
 use crate::aws::observe::{ObserveScope, observe_vpc};
 use crate::aws::{AccountUnknown, Ec2, Ec2Error, Ec2Operation, ErrorKind};
-use crate::plan::{self, Action, EventNote, PlanInput, Timing};
+use crate::plan::{self, Action, Config, EventNote, PlanInput, Timing};
 use audit::{MutationCall, Trail};
 
 /// One object, as the controller sees it.
@@ -55,6 +57,8 @@ pub struct ReconcileRequest<'a> {
     pub deleting: bool,
     /// The status as last written (empty for a new object, or after a lost status).
     pub status: &'a InterfaceEndpointStatus,
+    /// What the controller's configuration decides for every object.
+    pub config: &'a Config,
     pub now: Timestamp,
 }
 
@@ -107,6 +111,7 @@ pub async fn reconcile<E: Ec2>(ec2: &E, request: &ReconcileRequest<'_>, timing: 
         world: &world,
         region: region.as_deref(),
         analysis: &analysis,
+        config: request.config,
         analysis_as_specified: None,
         successors: &[],
         now: request.now,

@@ -20,7 +20,7 @@ use crate::aws::{AuthorizeRules, Ec2, Ec2Operation, Ec2Provider, ErrorKind, NewR
 use crate::model::{
     GroupIdentifier, NetworkInterface, Protocol, SecurityGroup, SecurityGroupRule, VpcEndpoint, tag_pairs,
 };
-use crate::plan::{Action, EventNote, EventReason, Timing, location};
+use crate::plan::{Action, Config, EventNote, EventReason, Timing, location};
 
 /// One object reconciled against one simulated world, the way the controller would: pick the
 /// region's EC2 port, write the status, record the Events, wait the requeue (or a backoff after
@@ -36,6 +36,8 @@ pub(super) struct Harness {
     pub(super) deleting: bool,
     finalized: bool,
     pub(super) timing: Timing,
+    /// The controller's configuration (`--observe-only`, ...).
+    pub(super) config: Config,
     pub(super) events: Vec<EventNote>,
     pub(super) phases: Vec<RolloutPhase>,
     /// Check after every pass that no client whose DNS answer can lead it to the endpoint
@@ -62,6 +64,7 @@ impl Harness {
             deleting: false,
             finalized: false,
             timing: Timing::default(),
+            config: Config::default(),
             events: Vec::new(),
             phases: Vec::new(),
             watch_paths: false,
@@ -81,6 +84,7 @@ impl Harness {
             deleting: false,
             finalized: false,
             timing: self.timing.clone(),
+            config: self.config.clone(),
             events: Vec::new(),
             phases: Vec::new(),
             watch_paths: false,
@@ -96,6 +100,7 @@ impl Harness {
             owner: &self.owner,
             deleting: self.deleting,
             status: &self.status,
+            config: &self.config,
             now: self.sim.clock().timestamp(),
         };
         // As the controller does: the port of the region the endpoint was created in.

@@ -8,7 +8,7 @@ use ipnet::IpNet;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
 use k8s_openapi::jiff::Timestamp;
 
-use super::{PlanInput, Timing};
+use super::{Config, PlanInput, Timing};
 use crate::analysis::{
     Analysis, AnalysisError, Block, Check, ClientVerdict, Destination, ExcludedInterface, ExclusionReason,
     NotAClient, Remediation, RuleChange, Sign, Source, SourceKind, Unfixable,
@@ -88,11 +88,15 @@ pub fn input_with<'a>(
         world,
         region: Some(REGION),
         analysis,
+        config: &ACTING,
         analysis_as_specified: None,
         successors: &[],
         now: now(),
     }
 }
+
+/// The controller's settings by default: it may act.
+pub const ACTING: Config = Config { observe_only: false };
 
 pub fn group(id: &str) -> GroupIdentifier {
     GroupIdentifier {

@@ -33,6 +33,8 @@
 //! - [`status`]: the status views (clients summary, plan, conditions), bounded in size.
 //! - [`events`]: Events, on transitions only.
 //! - [`failure`]: what a failed EC2 call means for the status ([`report_failure`]).
+//! - [`observe_only`]: last, when the controller or the spec says to observe only: the
+//!   decision's AWS calls are withheld and reported as what it would do.
 //!
 //! Phase precedence when several things hold at once (the phase says what happens next, or
 //! what the user must do next): the controller acting (Creating, Remediating,
@@ -52,6 +54,7 @@ pub mod endpoint;
 pub mod events;
 pub mod failure;
 pub mod location;
+pub mod observe_only;
 pub mod preconditions;
 pub mod resolution;
 pub mod rules;
@@ -95,6 +98,8 @@ pub struct PlanInput<'a> {
     pub region: Option<&'a str>,
     /// `analysis::analyze` of `spec` over `world`.
     pub analysis: &'a Result<Analysis, AnalysisError>,
+    /// What the controller's configuration decides for every object.
+    pub config: &'a Config,
     /// `analysis::analyze` of `spec` over [`drift::world_as_specified`]: the world as it would
     /// be once the endpoint's subnets and security groups match the spec. `None` when that
     /// function says there is nothing to analyse (they match, or private DNS is off). Needed to
@@ -105,6 +110,14 @@ pub struct PlanInput<'a> {
     /// otherwise. Those rules are handed over instead of revoked.
     pub successors: &'a [sharing::Successor],
     pub now: Timestamp,
+}
+
+/// What the controller's configuration (its flags, the chart's values) decides for every
+/// object, as opposed to what one object's spec says.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Config {
+    /// `--observe-only`: change nothing in AWS, for any object ([`observe_only`]).
+    pub observe_only: bool,
 }
 
 /// One change to the AWS world. The engine performs a decision's actions in order and stops
@@ -176,6 +189,8 @@ closed_set! {
         Failed => "The rollout cannot go on (the `Ready` condition says why), once per distinct failure.",
         Retrying => "A throttled or transient EC2 failure, once per distinct failure; the controller \
             retries with backoff.",
+        WouldChange => "Observing only (`--observe-only` or `spec.observeOnly`): the AWS calls the \
+            controller would make now and does not, each time they differ from the last ones reported.",
     }
 }
 
@@ -264,7 +279,7 @@ pub fn decide(input: &PlanInput<'_>, timing: &Timing) -> Decision {
     } else {
         rollout(input, timing)
     };
-    status::finish(input, step)
+    observe_only::withhold(input, status::finish(input, step), timing)
 }
 
 fn rollout<'a>(input: &PlanInput<'a>, timing: &Timing) -> Step<'a> {

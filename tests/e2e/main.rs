@@ -8,6 +8,8 @@
 //! - `leader`: two replicas with leader election on a real Lease: only the holder reconciles.
 //! - `binary_on_moto`: the real `vpce-rollout` binary against kube-apiserver and moto through
 //!   the launcher, driven with the kubectl of the same release: what a platform team runs.
+//! - `observe_only_on_moto`: the binary with `--observe-only`: what it would do is reported,
+//!   and moto serves it no mutating call.
 //! - `crd_rules`: the CRD's CEL rules, patterns and enums, with the messages users read.
 //! - `chart_rbac`: the binary with exactly what `helm install` of the chart grants.
 
@@ -24,4 +26,5 @@ mod chart_rbac;
 mod crd_rules;
 mod harness;
 mod leader;
+mod observe_only_on_moto;
 mod on_sim;

@@ -109,6 +109,7 @@ impl Controller {
                 private_dns_ttl: Duration::from_millis(500),
                 acceptance_timeout: Duration::from_secs(3600),
             },
+            config: Default::default(),
             instance: "e2e".into(),
         };
         let clock = aws.sim.clock().clone();

@@ -48,6 +48,7 @@ impl Rollout<'_> {
             owner: &self.owner,
             deleting: self.deleting,
             status: &self.status,
+            config: &Default::default(),
             now: k8s_openapi::jiff::Timestamp::now(),
         };
         let outcome = reconcile(self.bench.port(), &request, &quick_timing()).await;
@@ -106,6 +107,7 @@ async fn the_incident_rolls_out_on_the_wire_and_cleans_up_only_its_own_rules() {
         },
         approval: None,
         deletion_policy: Default::default(),
+        observe_only: false,
     };
     let mut rollout = Rollout {
         bench: &b,
