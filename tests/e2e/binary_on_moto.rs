@@ -13,16 +13,21 @@ use kube::api::Api;
 use vpce_rollout::analysis;
 use vpce_rollout::api::{InterfaceEndpoint, OWNER_TAG, RolloutPhase, UID_TAG};
 use vpce_rollout::aws::observe::{ObserveScope, observe_vpc};
+use vpce_rollout::aws::sdk::SdkOptions;
 use vpce_rollout::aws::{Ec2, EndpointFilter, RuleFilter};
 
 use crate::bench::{Bench, MotoBench, logs_service};
 use crate::harness::{self, assert_events, create_namespace, wait_for};
-use crate::moto::{REGION, moto};
+use crate::moto::{REGION, ServedRequest, moto};
 
 pub const PATIENCE: Duration = Duration::from_secs(90);
 
+/// The record TTL the binary is given (`--private-dns-ttl`): longer than the controller's wait
+/// after a change (2 s), so that a deletion that skipped it would show in moto's record.
+const PRIVATE_DNS_TTL: Duration = Duration::from_secs(5);
+
 /// The EC2 actions that change something (what the audit trail must cover).
-const MUTATIONS: [&str; 7] = [
+const MUTATIONS: [&str; 8] = [
     "CreateVpcEndpoint",
     "ModifyVpcEndpoint",
     "DeleteVpcEndpoints",
@@ -30,6 +35,7 @@ const MUTATIONS: [&str; 7] = [
     "AuthorizeSecurityGroupEgress",
     "RevokeSecurityGroupIngress",
     "RevokeSecurityGroupEgress",
+    "CreateTags",
 ];
 
 /// The binary, running until dropped; its log goes to a file that failing tests print.
@@ -46,9 +52,9 @@ impl Binary {
             "run",
             "--resync",
             "3s",
-            // Moto's records have no TTL to wait for; 2 s still shows the wait in the order.
+            // Moto's records have no TTL; a short one still shows the wait in moto's record.
             "--private-dns-ttl",
-            "2s",
+            &format!("{}s", PRIVATE_DNS_TTL.as_secs()),
             "--metrics-address",
             &metrics,
         ];
@@ -479,8 +485,14 @@ async fn the_binary_rolls_out_the_incident_on_moto_with_approval_drift_restart_a
         .unwrap()
         .to_string();
     let rules_before = ec2.describe_security_group_rules(&owned).await.unwrap().len();
-    let log_before = binary.log().len();
+    let served_before = bench.account.served_requests().len();
     kubectl.run(&["-n", ns, "delete", "vpce", name, "--wait=false"]);
+    // The controller's first delete fails with server errors past the SDK's retries (the
+    // engine's tests throttle it too; here the SDK's adaptive retry would spend a minute on it).
+    let attempts = SdkOptions::default().max_attempts;
+    bench
+        .account
+        .inject_fault("DeleteVpcEndpoints", "InternalError", 500, attempts);
     // The safe order (issue 8, hole 1): while the endpoint is there, its rules are too.
     let deadline = tokio::time::Instant::now() + PATIENCE;
     while api.get_opt(name).await.unwrap().is_some() {
@@ -502,26 +514,83 @@ async fn the_binary_rolls_out_the_incident_on_moto_with_approval_drift_restart_a
         );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    let log = binary.log();
-    // The audit trail's lines, one per AWS change, each with the action asked for.
-    let performed: Vec<&str> = log[log_before..]
-        .lines()
-        .filter(|l| l.contains("AWS change made"))
+    // The order as moto saw it, not as the controller says it: private DNS off; the record
+    // TTL; the delete, failed and then retried; only once it went through, the rules.
+    let served = bench.account.served_requests();
+    let calls: Vec<&ServedRequest> = served[served_before..]
+        .iter()
+        .filter(|r| MUTATIONS.contains(&r.action.as_str()))
         .collect();
-    let position = |what: &str| {
-        performed
+    let shown: Vec<String> = calls
+        .iter()
+        .map(|r| {
+            format!(
+                "{:.2} {} {} {:?}",
+                r.at,
+                r.action,
+                r.status,
+                r.param("PrivateDnsEnabled")
+            )
+        })
+        .collect();
+    let position = |what: &str, wanted: &dyn Fn(&ServedRequest) -> bool| {
+        calls
             .iter()
-            .position(|l| l.contains(what))
-            .unwrap_or_else(|| panic!("no {what} in {performed:#?}"))
+            .position(|r| wanted(r))
+            .unwrap_or_else(|| panic!("no {what} in {shown:#?}"))
     };
-    let (dns_off, deleted, revoked) = (
-        position("private_dns_enabled: Some(false)"),
-        position("DeleteEndpoint"),
-        position("RevokeRules"),
-    );
+    let dns_off = position("private DNS off", &|r| {
+        r.action == "ModifyVpcEndpoint" && r.param("PrivateDnsEnabled") == Some("false") && r.status == 200
+    });
+    let first_delete = position("delete", &|r| r.action == "DeleteVpcEndpoints");
+    let deleted = position("a successful delete", &|r| {
+        r.action == "DeleteVpcEndpoints" && r.status == 200
+    });
+    let first_revoke = position("revoke", &|r| r.action.starts_with("RevokeSecurityGroup"));
     assert!(
-        dns_off < deleted && deleted < revoked,
-        "private DNS off, then the endpoint, then the rules: {performed:#?}"
+        dns_off < first_delete && deleted < first_revoke,
+        "private DNS off, then the endpoint, then the rules: {shown:#?}"
+    );
+    let waited = calls[first_delete].at - calls[dns_off].at;
+    assert!(
+        waited >= PRIVATE_DNS_TTL.as_secs_f64(),
+        "the endpoint was deleted {waited:.2}s after private DNS went off: {shown:#?}"
+    );
+    let failed: Vec<u16> = calls[..deleted]
+        .iter()
+        .filter(|r| r.action == "DeleteVpcEndpoints")
+        .map(|r| r.status)
+        .collect();
+    assert_eq!(failed, [500].repeat(attempts as usize), "{shown:#?}");
+    assert!(
+        calls[dns_off..]
+            .iter()
+            .all(|r| r.param("PrivateDnsEnabled") != Some("true")),
+        "{shown:#?}"
+    );
+    // Each change of the deletion is in the audit trail under the request id moto gave it.
+    let log = binary.log();
+    for r in calls.iter().filter(|r| r.status == 200) {
+        let id = r.request_id.as_deref().expect("moto answers with a request id");
+        assert!(
+            log.lines()
+                .any(|l| l.contains("AWS change made") && l.contains(id) && l.contains(&r.action)),
+            "no log line for {} {id}",
+            r.action
+        );
+        let notes = harness::event_notes(&client, ns, name).await;
+        assert!(
+            notes.iter().any(|n| n.contains(&trace(id))),
+            "no Event for {} {id} in {notes:#?}",
+            r.action
+        );
+    }
+    let (_, metrics) = binary.http_get("/metrics");
+    assert!(
+        metrics
+            .lines()
+            .any(|l| l == r#"vpce_rollout_reconcile_errors_total{category="Kubernetes"} 0"#),
+        "a normal deletion is no Kubernetes error (issue 8, hole 10):\n{metrics}"
     );
     assert!(
         ec2.describe_security_group_rules(&owned)

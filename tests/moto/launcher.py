@@ -33,9 +33,11 @@ Test support (not EC2 behaviour):
 - Accounts: a request signed with a 12-digit access key id runs in that account, so every test
   gets a world of its own on one server.
 - Requests served: ``GET /_vpce-rollout/requests?account=<id>`` answers, as JSON, every request
-  of that account so far: ``[{"action", "status", "requestId"}]``, the request id being the one
-  the answer carried (``x-amzn-requestid``), so that a test can check what the controller
-  recorded against what the server said.
+  of that account so far, in the order answered: ``[{"action", "status", "requestId", "at",
+  "params"}]``, the request id being the one the answer carried (``x-amzn-requestid``), ``at``
+  the server's monotonic clock in seconds when it answered, ``params`` the request's query
+  parameters (first value of each), so that a test can check what the controller recorded, and
+  when and in which order it asked for what, against what the server saw.
 - Faults: ``POST /_vpce-rollout/faults`` with JSON ``{"account", "action", "code", "message",
   "status", "count"}`` makes the next ``count`` calls of ``action`` in ``account`` fail with that
   EC2 error (e.g. RequestLimitExceeded/503, UnauthorizedOperation/403). With ``"page"`` instead
@@ -661,19 +663,24 @@ def error_response(start_response, fault):
 
 
 class Served:
-    """Every request answered, per account: its action, HTTP status and request id."""
+    """Every request answered, per account: its action, parameters, HTTP status, request id and
+    when it was answered."""
 
     def __init__(self):
         self.lock = threading.Lock()
         self.by_account = {}
 
-    def recording(self, start_response, account, action):
+    def recording(self, start_response, account, action, params):
         def start(status, headers, exc_info=None):
             request_id = next((v for k, v in headers if k.lower() == "x-amzn-requestid"), None)
             with self.lock:
-                self.by_account.setdefault(account, []).append(
-                    {"action": action, "status": int(status.split()[0]), "requestId": request_id}
-                )
+                self.by_account.setdefault(account, []).append({
+                    "action": action,
+                    "status": int(status.split()[0]),
+                    "requestId": request_id,
+                    "at": time.monotonic(),
+                    "params": params,
+                })
             if exc_info is None:
                 return start_response(status, headers)
             return start_response(status, headers, exc_info)
@@ -710,9 +717,11 @@ class TestSupport:
         length = int(environ.get("CONTENT_LENGTH") or 0)
         body = environ["wsgi.input"].read(length) if length else b""
         environ["wsgi.input"] = io.BytesIO(body)
-        action = urllib.parse.parse_qs(body.decode("utf-8", "replace")).get("Action", [None])[0]
+        query = urllib.parse.parse_qs(body.decode("utf-8", "replace"))
+        action = query.get("Action", [None])[0]
         if account and action:
-            start_response = self.served.recording(start_response, account, action)
+            params = {k: v[0] for k, v in query.items()}
+            start_response = self.served.recording(start_response, account, action, params)
             fault = self.faults.take(account, action)
             if fault:
                 return error_response(start_response, fault)

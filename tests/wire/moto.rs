@@ -210,6 +210,17 @@ pub struct ServedRequest {
     pub action: String,
     pub status: u16,
     pub request_id: Option<String>,
+    /// The launcher's monotonic clock when it answered, in seconds.
+    pub at: f64,
+    /// The request's query parameters (the first value of each), e.g. `PrivateDnsEnabled`.
+    pub params: std::collections::BTreeMap<String, String>,
+}
+
+impl ServedRequest {
+    /// The value of the query parameter `name`, if the request had it.
+    pub fn param(&self, name: &str) -> Option<&str> {
+        self.params.get(name).map(String::as_str)
+    }
 }
 
 /// One exchange with the launcher's test-support endpoints.

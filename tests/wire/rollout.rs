@@ -16,6 +16,7 @@ use vpce_rollout::plan::{EventNote, Timing};
 
 use crate::bench::{Bench, MotoBench, logs_service};
 use crate::contract::owner;
+use crate::moto::ServedRequest;
 
 /// Short waits: moto's endpoints are pending for a second, not minutes.
 fn quick_timing() -> Timing {
@@ -215,6 +216,38 @@ async fn the_incident_rolls_out_on_the_wire_and_cleans_up_only_its_own_rules() {
             )
         })
         .collect();
+    // The order as moto saw it: the rule before private DNS went on; on deletion, private DNS
+    // off, the record TTL, the delete, and only then the rules.
+    let served = b.account.served_requests();
+    let calls: Vec<_> = served[setup..]
+        .iter()
+        .filter(|r| mutations.contains(&r.action.as_str()) && r.status == 200)
+        .collect();
+    let shown: Vec<String> = calls
+        .iter()
+        .map(|r| format!("{:.2} {} {:?}", r.at, r.action, r.param("PrivateDnsEnabled")))
+        .collect();
+    let position = |what: &str, wanted: &dyn Fn(&&ServedRequest) -> bool| {
+        calls
+            .iter()
+            .position(wanted)
+            .unwrap_or_else(|| panic!("no {what} in {shown:#?}"))
+    };
+    let dns = |r: &&ServedRequest, on: &str| {
+        r.action == "ModifyVpcEndpoint" && r.param("PrivateDnsEnabled") == Some(on)
+    };
+    let authorized = position("authorize", &|r| r.action == "AuthorizeSecurityGroupIngress");
+    let dns_on = position("private DNS on", &|r| dns(r, "true"));
+    let dns_off = position("private DNS off", &|r| dns(r, "false"));
+    let deleted = position("delete", &|r| r.action == "DeleteVpcEndpoints");
+    let revoked = position("revoke", &|r| r.action.starts_with("RevokeSecurityGroup"));
+    assert!(
+        authorized < dns_on && dns_on < dns_off && dns_off < deleted && deleted < revoked,
+        "{shown:#?}"
+    );
+    let ttl = quick_timing().private_dns_ttl.as_secs_f64();
+    assert!(calls[deleted].at - calls[dns_off].at >= ttl, "{shown:#?}");
+
     let actions: Vec<&str> = changes.iter().map(|(a, _)| a.as_str()).collect();
     for expected in [
         "CreateVpcEndpoint",
