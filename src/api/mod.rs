@@ -62,7 +62,8 @@ pub const MAX_EARLIER_PLAN_IDS: usize = 10;
 // `KubeSchema` (instead of `JsonSchema`) adds the `x_kube` CEL rules to the spec's schema: an
 // endpoint cannot move to another VPC, service or region, so the API server refuses those edits
 // where it evaluates CEL (Kubernetes ≥ 1.25). The controller does not rely on it
-// (`plan::location`): older clusters, and the project's test server, accept them.
+// (`plan::location`): older clusters accept them, and so does a CRD installed by a release from
+// before the rules (Helm never upgrades a chart's crds/).
 // clippy reads the repeated `type_ = "string"` of separate printcolumns as duplicated attributes.
 #[allow(clippy::duplicated_attributes)]
 #[derive(CustomResource, KubeSchema, Deserialize, Serialize, Clone, Debug, PartialEq)]

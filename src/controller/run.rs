@@ -2,7 +2,7 @@
 //! `Controller` over InterfaceEndpoints, until shutdown.
 //!
 //! [`run`] is what `vpce-rollout run` calls with the aws-sdk-ec2 provider; tests call it (or
-//! [`run_controller`]) with the simulated world and the Kubernetes API test server.
+//! [`run_controller`]) with the simulated world and the real kube-apiserver (tests/e2e).
 
 use std::collections::HashSet;
 use std::future::Future;

@@ -12,7 +12,8 @@
 //!   one Warning Event, no AWS change, until the field is set back or the object is deleted.
 //!
 //! The CRD refuses these edits where the API server evaluates CEL ([`crate::api::immutable`]);
-//! this is the guard for clusters, and test servers, that do not.
+//! this is the guard for clusters that do not, or whose CRD predates the rules (tests/e2e
+//! installs such a CRD to exercise it).
 
 use super::PlanInput;
 use crate::api::{InterfaceEndpointSpec, InterfaceEndpointStatus, Owner};

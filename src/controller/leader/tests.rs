@@ -3,8 +3,10 @@
 //! create). Each client's [`Link`] can be cut off, to play a replica that stops renewing, or slow
 //! down an answer.
 //!
-//! This stands in for the Kubernetes API test server (tests/kube-test-server) until it is on
-//! main; the same scenarios are to run against it there.
+//! The real kube-apiserver runs two replicas on a real Lease in tests/e2e/leader.rs; it cannot
+//! be made to refuse one replica's requests, leave them unanswered, answer a write late, or let
+//! another writer in between a read and a write, which is what these tests need. What this
+//! stand-in does differently from the real Lease API is listed in tests/README.md.
 
 use std::collections::HashMap;
 use std::convert::Infallible;

@@ -7,7 +7,7 @@ use sha2::{Digest, Sha256};
 
 /// What a test that needs the binaries is told when they are missing or stale.
 const HOW_TO_BUILD: &str = "Run `tests/kube-apiserver/build.sh` (needs Go >= 1.26 and the Go module proxy; \
-     .ci/test runs it; a cold build takes 10 to 20 minutes on 2 cores)";
+     .ci/test runs it; a cold build takes about 4 minutes on 2 cores)";
 
 /// The three binaries of one build, and the versions they were built at.
 #[derive(Clone, Debug)]

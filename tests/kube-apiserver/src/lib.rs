@@ -347,7 +347,7 @@ fn start_etcd(binaries: &Binaries, dir: &Path) -> (Server, String) {
 }
 
 /// Every request, at the Metadata level (who, verb, resource, response code; no bodies): what
-/// [`ControlPlane::audit_events`] reads.
+/// [`ControlPlane::audit_log`] reads.
 const AUDIT_POLICY: &str = "apiVersion: audit.k8s.io/v1
 kind: Policy
 omitStages: [RequestReceived]
