@@ -11,11 +11,12 @@ use std::sync::Arc;
 
 use super::{
     AccountUnknown, AuthorizeRules, CreateVpcEndpoint, Ec2, Ec2Error, Ec2Operation, Ec2Provider,
-    EndpointFilter, ErrorKind, ModifyVpcEndpoint, ProviderError, Receipt, RevokeOwnedRules, RuleFilter,
+    EndpointFilter, ErrorKind, ModifyVpcEndpoint, ProviderError, Receipt, RetagOwnedRules, RevokeOwnedRules,
+    RuleFilter,
 };
 use crate::model::{
     NetworkAcl, NetworkInterface, PrefixList, PrefixListEntry, SecurityGroup, SecurityGroupRule,
-    ServiceDetail, Subnet, Tag, Vpc, VpcDnsAttributes, VpcEndpoint,
+    ServiceDetail, Subnet, Vpc, VpcDnsAttributes, VpcEndpoint,
 };
 
 /// The error code of a mutation refused under `--observe-only`.
@@ -149,13 +150,9 @@ impl<E: Ec2> Ec2 for MutationGuard<E> {
         self.inner.revoke_security_group_rules(request).await
     }
 
-    async fn tag_security_group_rules(
-        &self,
-        rule_ids: &[String],
-        tags: &[Tag],
-    ) -> Result<Receipt<()>, Ec2Error> {
+    async fn tag_security_group_rules(&self, request: &RetagOwnedRules) -> Result<Receipt<()>, Ec2Error> {
         self.allow(Ec2Operation::CreateTags)?;
-        self.inner.tag_security_group_rules(rule_ids, tags).await
+        self.inner.tag_security_group_rules(request).await
     }
 }
 
@@ -243,8 +240,12 @@ mod tests {
             owner_tags: Vec::new(),
         };
         assert!(port.revoke_security_group_rules(&revoke).await.is_err());
-        let rules = ["sgr-0123456789abcdef0".to_string()];
-        assert!(port.tag_security_group_rules(&rules, &[]).await.is_err());
+        let retag = RetagOwnedRules {
+            rule_ids: vec!["sgr-0123456789abcdef0".into()],
+            owner_tags: Vec::new(),
+            tags: Vec::new(),
+        };
+        assert!(port.tag_security_group_rules(&retag).await.is_err());
         assert!(sim.mutations().is_empty(), "{:?}", sim.mutations());
 
         let acting = MutationGuard::new(sim.clone(), false);

@@ -360,6 +360,18 @@ pub struct RevokeOwnedRules {
     pub owner_tags: Vec<Tag>,
 }
 
+/// CreateTags on rules, by id, all of them the current owner's: how a rule is handed over to
+/// another object.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RetagOwnedRules {
+    pub rule_ids: Vec<String>,
+    /// The ownership tags (key and value) every rule must carry now: the SDK adapter refuses to
+    /// retag a rule that lacks one, or carries it with another value.
+    pub owner_tags: Vec<Tag>,
+    /// The tags to set: the new owner's, and who handed the rules over.
+    pub tags: Vec<Tag>,
+}
+
 /// Filter for DescribeSecurityGroupRules: by groups, and/or by one tag.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct RuleFilter {
@@ -457,13 +469,12 @@ pub trait Ec2: Send + Sync {
         &self,
         request: &RevokeOwnedRules,
     ) -> impl Future<Output = Result<Receipt<()>, Ec2Error>> + Send;
-    /// CreateTags on security-group rules: adds `tags`, replacing the values of keys a rule
-    /// already carries. How a rule another object still needs is handed over to it (its
-    /// ownership tags) instead of being revoked.
+    /// CreateTags on security-group rules: adds `request.tags`, replacing the values of keys a
+    /// rule already carries. How a rule another object still needs is handed over to it (its
+    /// ownership tags) instead of being revoked. A rule that does not exist is NotFound.
     fn tag_security_group_rules(
         &self,
-        rule_ids: &[String],
-        tags: &[Tag],
+        request: &RetagOwnedRules,
     ) -> impl Future<Output = Result<Receipt<()>, Ec2Error>> + Send;
 }
 

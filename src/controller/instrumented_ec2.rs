@@ -11,11 +11,11 @@ use std::sync::Arc;
 use super::metrics::Metrics;
 use crate::aws::{
     AccountUnknown, AuthorizeRules, CreateVpcEndpoint, Ec2, Ec2Error, Ec2Operation, Ec2Provider,
-    EndpointFilter, ModifyVpcEndpoint, ProviderError, Receipt, RevokeOwnedRules, RuleFilter,
+    EndpointFilter, ModifyVpcEndpoint, ProviderError, Receipt, RetagOwnedRules, RevokeOwnedRules, RuleFilter,
 };
 use crate::model::{
     NetworkAcl, NetworkInterface, PrefixList, PrefixListEntry, SecurityGroup, SecurityGroupRule,
-    ServiceDetail, Subnet, Tag, Vpc, VpcDnsAttributes, VpcEndpoint,
+    ServiceDetail, Subnet, Vpc, VpcDnsAttributes, VpcEndpoint,
 };
 
 /// Wraps `inner`, recording each call's outcome in `metrics`.
@@ -173,12 +173,8 @@ impl<E: Ec2> Ec2 for InstrumentedEc2<E> {
         self.record(Ec2Operation::revoke(request.egress), r)
     }
 
-    async fn tag_security_group_rules(
-        &self,
-        rule_ids: &[String],
-        tags: &[Tag],
-    ) -> Result<Receipt<()>, Ec2Error> {
-        let r = self.inner.tag_security_group_rules(rule_ids, tags).await;
+    async fn tag_security_group_rules(&self, request: &RetagOwnedRules) -> Result<Receipt<()>, Ec2Error> {
+        let r = self.inner.tag_security_group_rules(request).await;
         self.record(Ec2Operation::CreateTags, r)
     }
 }
@@ -314,7 +310,7 @@ mod tests {
         async fn revoke_security_group_rules(&self, r: &RevokeOwnedRules) -> Result<Receipt<()>, Ec2Error> {
             self.receipt(Ec2Operation::revoke(r.egress))
         }
-        async fn tag_security_group_rules(&self, _: &[String], _: &[Tag]) -> Result<Receipt<()>, Ec2Error> {
+        async fn tag_security_group_rules(&self, _: &RetagOwnedRules) -> Result<Receipt<()>, Ec2Error> {
             self.receipt(Ec2Operation::CreateTags)
         }
     }

@@ -4,9 +4,9 @@
 
 use super::audit::Trail;
 use crate::api::Owner;
-use crate::aws::{AuthorizeRules, Ec2, Ec2Error, ErrorKind, RevokeOwnedRules};
+use crate::aws::{AuthorizeRules, Ec2, Ec2Error, ErrorKind, RetagOwnedRules, RevokeOwnedRules};
 use crate::model::{VpcEndpoint, tags_from};
-use crate::plan::{Action, RevokeRules};
+use crate::plan::{Action, HandOver, RevokeRules};
 
 /// What an action yielded that the status needs.
 #[derive(Debug)]
@@ -53,18 +53,8 @@ pub(super) async fn perform<E: Ec2>(
             Ok(Performed::Done)
         }
         Action::HandOverRules(handovers) => {
-            // One CreateTags call per object taking rules over, each in the trail.
             for h in handovers {
-                let call = Action::HandOverRules(vec![h.clone()]);
-                match ec2.tag_security_group_rules(&h.rule_ids, &h.tags).await {
-                    Ok(receipt) => trail.succeeded(call, receipt.request_id),
-                    // Revoked by someone else in the meantime: nothing left to hand over.
-                    Err(e) if e.kind == ErrorKind::NotFound => trail.already_in_place(call, &e),
-                    Err(e) => {
-                        trail.failed(call, &e);
-                        return Err(e);
-                    }
-                }
+                hand_over(ec2, h, owner, trail).await?;
             }
             Ok(Performed::Done)
         }
@@ -94,6 +84,54 @@ pub(super) async fn perform<E: Ec2>(
             }
         }
     }
+}
+
+/// One CreateTags call per object taking rules over, each in the trail, naming the owner whose
+/// rules they must be (the adapter checks the tags' values). EC2 refuses the whole request when
+/// one rule is gone (revoked by someone meanwhile): then the rules are handed over one by one,
+/// so that none still there is left behind with the deleted object's tags.
+async fn hand_over<E: Ec2>(
+    ec2: &E,
+    h: &HandOver,
+    owner: &Owner,
+    trail: &mut Trail<'_>,
+) -> Result<(), Ec2Error> {
+    let request = |rule_ids: Vec<String>| RetagOwnedRules {
+        rule_ids,
+        owner_tags: tags_from(owner.tags()),
+        tags: h.tags.clone(),
+    };
+    let call = |rule_ids: Vec<String>| {
+        Action::HandOverRules(vec![HandOver {
+            rule_ids,
+            ..h.clone()
+        }])
+    };
+    match ec2.tag_security_group_rules(&request(h.rule_ids.clone())).await {
+        Ok(receipt) => {
+            trail.succeeded(call(h.rule_ids.clone()), receipt.request_id);
+            return Ok(());
+        }
+        Err(e) if e.kind == ErrorKind::NotFound => trail.already_in_place(call(h.rule_ids.clone()), &e),
+        Err(e) => {
+            trail.failed(call(h.rule_ids.clone()), &e);
+            return Err(e);
+        }
+    }
+    if h.rule_ids.len() > 1 {
+        for id in &h.rule_ids {
+            let one = vec![id.clone()];
+            match ec2.tag_security_group_rules(&request(one.clone())).await {
+                Ok(receipt) => trail.succeeded(call(one), receipt.request_id),
+                Err(e) if e.kind == ErrorKind::NotFound => trail.already_in_place(call(one), &e),
+                Err(e) => {
+                    trail.failed(call(one), &e);
+                    return Err(e);
+                }
+            }
+        }
+    }
+    Ok(())
 }
 
 /// EC2 authorizes a request atomically: one duplicate rejects the whole batch. Then each rule

@@ -867,7 +867,13 @@ async fn a_deletion_interrupted_after_any_pass_resumes_in_the_safe_order() {
 /// Two objects whose endpoints (two services) share the endpoint security group: the logs
 /// object's rule admits the Zabbix agent, so the monitoring object reaches Ready without one.
 async fn two_objects_sharing_a_group() -> (Harness, Harness) {
-    let mut world = incident::world();
+    let (logs, monitoring) = two_objects_sharing_a_group_in(incident::world()).await;
+    assert_eq!(logs.owned_rules().len(), 1);
+    (logs, monitoring)
+}
+
+/// [`two_objects_sharing_a_group`] in `world`.
+async fn two_objects_sharing_a_group_in(mut world: crate::model::Snapshot) -> (Harness, Harness) {
     world.service_details.push(crate::aws::sim::aws_service(
         incident::REGION,
         "monitoring",
@@ -888,9 +894,8 @@ async fn two_objects_sharing_a_group() -> (Harness, Harness) {
     monitoring.run_until(RolloutPhase::Ready, 40).await;
     assert!(
         monitoring.owned_rules().is_empty(),
-        "the logs object's rule admits its clients"
+        "the logs object's rules admit its clients"
     );
-    assert_eq!(logs.owned_rules().len(), 1);
     logs.watch_paths = true;
     monitoring.watch_paths = true;
     (logs, monitoring)
@@ -1025,6 +1030,74 @@ async fn of_two_rules_that_admit_the_same_client_one_is_handed_over_and_one_revo
     assert!(logs.owned_rules().is_empty());
     assert!(logs.event_reasons().contains(&EventReason::RulesHandedOver));
     assert!(logs.event_reasons().contains(&EventReason::RulesRevoked));
+}
+
+/// EC2 refuses a whole CreateTags when one of its rules is gone (revoked by someone between
+/// the look and the call): the rules still there are handed over one by one, none left behind
+/// with the deleted object's tags.
+#[tokio::test]
+async fn a_handover_refused_for_a_rule_gone_meanwhile_hands_the_others_over_one_by_one() {
+    // A second client, in a group of its own: the logs object admits it with a second rule,
+    // and the monitoring endpoint needs both.
+    let mut world = incident::world();
+    let mut group = world
+        .security_groups
+        .iter()
+        .find(|g| g.group_id == SG_ZABBIX)
+        .unwrap()
+        .clone();
+    group.group_id = "sg-0b47c4b47c4b40004".into();
+    let mut eni = world
+        .network_interfaces
+        .iter()
+        .find(|n| n.network_interface_id == incident::ENI_ZABBIX)
+        .unwrap()
+        .clone();
+    eni.network_interface_id = "eni-0b47c4b47c4b40004".into();
+    eni.groups[0].group_id = group.group_id.clone();
+    eni.private_ip_address = Some("10.0.10.44".into());
+    eni.private_ip_addresses[0].private_ip_address = "10.0.10.44".into();
+    world.security_groups.push(group);
+    world.network_interfaces.push(eni);
+    let (mut logs, mut monitoring) = two_objects_sharing_a_group_in(world).await;
+    let rules: BTreeSet<String> = logs
+        .owned_rules()
+        .into_iter()
+        .map(|r| r.security_group_rule_id)
+        .collect();
+    assert_eq!(rules.len(), 2);
+
+    logs.sim.inject_error(
+        Ec2Operation::CreateTags,
+        "InvalidSecurityGroupRuleId.NotFound",
+        "The security group rule ID 'sgr-0ffffffffffffffff' does not exist",
+        1,
+    );
+    delete_beside(&mut logs, &mut monitoring).await;
+    let taken: BTreeSet<String> = monitoring
+        .owned_rules()
+        .into_iter()
+        .map(|r| r.security_group_rule_id)
+        .collect();
+    assert_eq!(taken, rules, "every rule still there is the monitoring object's");
+    let tagging: Vec<bool> = logs
+        .sim
+        .calls()
+        .iter()
+        .filter(|c| c.operation == Ec2Operation::CreateTags)
+        .map(|c| c.succeeded())
+        .collect();
+    assert_eq!(
+        tagging,
+        [false, true, true],
+        "the whole request, then rule by rule"
+    );
+    let handed = logs
+        .events
+        .iter()
+        .filter(|e| e.reason == EventReason::RulesHandedOver)
+        .count();
+    assert_eq!(handed, 2, "one Event per call that handed a rule over");
 }
 
 /// The other order: the object without rules goes first and takes nothing; the rule's owner

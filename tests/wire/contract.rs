@@ -13,7 +13,7 @@ use vpce_rollout::api::{OWNER_TAG, Owner, UID_TAG};
 use vpce_rollout::aws::observe::{ObserveScope, observe_vpc};
 use vpce_rollout::aws::{
     AuthorizeRules, CreateVpcEndpoint, Ec2, EndpointFilter, ErrorKind, ModifyVpcEndpoint, NewRule, Receipt,
-    RevokeOwnedRules, RuleFilter, RulePeer,
+    RetagOwnedRules, RevokeOwnedRules, RuleFilter, RulePeer,
 };
 use vpce_rollout::model::{Protocol, Snapshot, Tag, VpcEndpoint, tags_from};
 
@@ -893,8 +893,13 @@ pub async fn a_rule_handed_over_is_found_by_the_new_owner_and_revoked_by_it<B: B
         key: vpce_rollout::api::HANDED_OVER_FROM_TAG.into(),
         value: old.owner_tag(),
     });
+    let retag = |rule_ids: Vec<String>| RetagOwnedRules {
+        rule_ids,
+        owner_tags: owner_tags(&old),
+        tags: tags.clone(),
+    };
     let retagged = port
-        .tag_security_group_rules(std::slice::from_ref(&id), &tags)
+        .tag_security_group_rules(&retag(vec![id.clone()]))
         .await
         .expect("retag");
     assert!(
@@ -932,7 +937,7 @@ pub async fn a_rule_handed_over_is_found_by_the_new_owner_and_revoked_by_it<B: B
     .await
     .expect("the new owner revokes it");
     let err = port
-        .tag_security_group_rules(&[id], &tags)
+        .tag_security_group_rules(&retag(vec![id]))
         .await
         .expect_err("a revoked rule cannot be tagged");
     assert_eq!(err.kind, ErrorKind::NotFound, "{err}");

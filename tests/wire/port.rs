@@ -2,12 +2,14 @@
 //! services, the endpoint `State` trap, and the adapter's refusal to revoke foreign rules.
 
 use aws_sdk_ec2::types::{AddPrefixListEntry, Filter, State};
-use vpce_rollout::api::{OWNER_TAG, Owner, UID_TAG};
+use vpce_rollout::api::{HANDED_OVER_FROM_TAG, OWNER_TAG, Owner, UID_TAG};
 use vpce_rollout::aws::observe::{ObserveScope, observe_vpc};
 use vpce_rollout::aws::sdk::SdkOptions;
 use vpce_rollout::aws::sdk::ec2::RULE_NOT_OWNED;
-use vpce_rollout::aws::{AuthorizeRules, Ec2, ErrorKind, NewRule, RevokeOwnedRules, RuleFilter, RulePeer};
-use vpce_rollout::model::Protocol;
+use vpce_rollout::aws::{
+    AuthorizeRules, Ec2, ErrorKind, NewRule, RetagOwnedRules, RevokeOwnedRules, RuleFilter, RulePeer,
+};
+use vpce_rollout::model::{Protocol, Tag};
 
 use crate::bench::{Bench, MotoBench, logs_service, service_without_private_dns};
 use crate::contract::{create_available, create_request, owner, owner_tags, revoke};
@@ -297,6 +299,96 @@ async fn only_rules_whose_owner_and_uid_tag_values_are_this_objects_are_revoked(
         .await
         .unwrap_err();
     assert_eq!(err.code, RULE_NOT_OWNED, "{err}");
+}
+
+/// Issue 8, holes 6 and 7: the IAM policy lets CreateTags retag any rule carrying both
+/// ownership keys, whoever's; the adapter hands a rule over only when both values are the
+/// handing object's, and a request that does not say whose they must be is refused.
+#[tokio::test]
+async fn only_rules_whose_owner_and_uid_tag_values_are_this_objects_are_handed_over() {
+    let b = MotoBench::incident().await;
+    let (mine, other, heir) = (owner("mine"), owner("other"), owner("heir"));
+    let earlier = Owner {
+        uid: "0c6f3b1e-5d2a-4c55-9e0b-000000000001".into(),
+        ..mine.clone()
+    };
+    let mut ids = Vec::new();
+    for (who, cidr) in [
+        (&other, "10.1.0.0/16"),
+        (&earlier, "10.2.0.0/16"),
+        (&mine, "10.3.0.0/16"),
+    ] {
+        let created = b
+            .port()
+            .authorize_security_group_rules(&AuthorizeRules {
+                group_id: b.id("endpoint-sg"),
+                egress: false,
+                rules: vec![NewRule {
+                    protocol: Protocol::Tcp,
+                    from_port: 443,
+                    to_port: 443,
+                    peer: RulePeer::CidrIpv4(cidr.into()),
+                    description: String::new(),
+                }],
+                tags: owner_tags(who),
+            })
+            .await
+            .unwrap()
+            .value;
+        ids.push(created[0].security_group_rule_id.clone());
+    }
+    let [others, earliers, mine_id] = ids.as_slice() else {
+        unreachable!()
+    };
+    let mut tags = owner_tags(&heir);
+    tags.push(Tag {
+        key: HANDED_OVER_FROM_TAG.into(),
+        value: mine.owner_tag(),
+    });
+    let hand_over = |rule_ids: Vec<String>| RetagOwnedRules {
+        rule_ids,
+        owner_tags: owner_tags(&mine),
+        tags: tags.clone(),
+    };
+    let owned_by = async |who: &Owner| {
+        let filter = RuleFilter {
+            group_ids: vec![],
+            tag: Some((UID_TAG.into(), who.uid.clone())),
+        };
+        let found = b.port().describe_security_group_rules(&filter).await.unwrap();
+        found
+            .into_iter()
+            .map(|r| r.security_group_rule_id)
+            .collect::<Vec<_>>()
+    };
+
+    for (theirs, tag) in [(others, OWNER_TAG), (earliers, UID_TAG)] {
+        for batch in [vec![theirs.clone()], vec![mine_id.clone(), theirs.clone()]] {
+            let err = b
+                .port()
+                .tag_security_group_rules(&hand_over(batch))
+                .await
+                .unwrap_err();
+            assert_eq!(err.code, RULE_NOT_OWNED, "{err}");
+            assert!(err.message.contains(theirs.as_str()), "{err}");
+            assert!(err.message.contains(tag), "names the tag that differs: {err}");
+        }
+    }
+    assert!(owned_by(&heir).await.is_empty(), "nothing was handed over");
+    let anonymous = RetagOwnedRules {
+        owner_tags: vec![],
+        ..hand_over(vec![mine_id.clone()])
+    };
+    let err = b.port().tag_security_group_rules(&anonymous).await.unwrap_err();
+    assert_eq!(err.code, RULE_NOT_OWNED, "{err}");
+
+    b.port()
+        .tag_security_group_rules(&hand_over(vec![mine_id.clone()]))
+        .await
+        .expect("this object's own rule");
+    assert_eq!(owned_by(&heir).await, [mine_id.as_str()]);
+    assert_eq!(owned_by(&other).await, [others.as_str()]);
+    assert_eq!(owned_by(&earlier).await, [earliers.as_str()]);
 }
 
 async fn rule_ids(b: &MotoBench, group: &str) -> Vec<String> {

@@ -12,8 +12,8 @@ use super::errors::{self, unexpected};
 use crate::api::{OWNER_TAG, UID_TAG};
 use crate::aws::{
     AccountUnknown, AuthorizeRules, CLIENT_TOKEN_MAX_LEN, CreateVpcEndpoint, Ec2, Ec2Error,
-    Ec2Operation as Op, EndpointFilter, ErrorKind, ModifyVpcEndpoint, NewRule, Receipt, RevokeOwnedRules,
-    RuleFilter, RulePeer,
+    Ec2Operation as Op, EndpointFilter, ErrorKind, ModifyVpcEndpoint, NewRule, Receipt, RetagOwnedRules,
+    RevokeOwnedRules, RuleFilter, RulePeer,
 };
 use crate::model::{
     NetworkAcl, NetworkInterface, PrefixList, PrefixListEntry, Protocol, SecurityGroup, SecurityGroupRule,
@@ -115,21 +115,12 @@ impl SdkEc2 {
             rule_ids,
             owner_tags,
         } = request;
-        let refuse = |why: String| {
-            Err(Ec2Error::new(
-                ErrorKind::Invalid,
-                Op::revoke(*egress),
-                RULE_NOT_OWNED,
-                why,
-            ))
-        };
-        for key in [OWNER_TAG, UID_TAG] {
-            if !owner_tags.iter().any(|t| t.key == key && !t.value.is_empty()) {
-                return refuse(format!(
-                    "refusing to revoke rules of {group_id} without knowing whose they must be: \
-                     the request names no {key} value"
-                ));
-            }
+        let refuse = |why: String| Err(not_owned(Op::revoke(*egress), why));
+        if let Some(key) = unnamed_owner_tag(owner_tags) {
+            return refuse(format!(
+                "refusing to revoke rules of {group_id} without knowing whose they must be: \
+                 the request names no {key} value"
+            ));
         }
         let rules = every_page!(
             Op::DescribeSecurityGroupRules,
@@ -151,31 +142,89 @@ impl SdkEc2 {
                     "refusing to revoke {id}: it is not an {direction} rule of {group_id}"
                 ));
             };
-            let value = |key: &str| {
-                rule.tags()
-                    .iter()
-                    .find(|t| t.key() == Some(key))
-                    .and_then(|t| t.value())
-            };
-            for wanted in owner_tags {
-                match value(&wanted.key) {
-                    Some(v) if v == wanted.value => {}
-                    found => {
-                        let found = match found {
-                            Some(v) => format!("{v:?}"),
-                            None => "no such tag".to_string(),
-                        };
-                        return refuse(format!(
-                            "refusing to revoke {id} of {group_id}: its {} tag is {found}, not {:?}; \
-                             only rules this object created are revoked",
-                            wanted.key, wanted.value
-                        ));
-                    }
-                }
+            if let Some(differs) = differing_owner_tag(rule, owner_tags) {
+                return refuse(format!(
+                    "refusing to revoke {id} of {group_id}: {differs}; only rules this object \
+                     created are revoked"
+                ));
             }
         }
         Ok(())
     }
+
+    /// The same last line of defence before a handover: every rule must exist (NotFound
+    /// otherwise, as EC2 answers) and carry every ownership tag of the object handing it over
+    /// with the same value, so that no object gives away a rule that is not its own.
+    async fn check_retag_owned(&self, request: &RetagOwnedRules) -> Result<(), Ec2Error> {
+        let RetagOwnedRules {
+            rule_ids, owner_tags, ..
+        } = request;
+        let refuse = |why: String| Err(not_owned(Op::CreateTags, why));
+        if let Some(key) = unnamed_owner_tag(owner_tags) {
+            return refuse(format!(
+                "refusing to hand rules over without knowing whose they must be: the request \
+                 names no {key} value"
+            ));
+        }
+        let rules = every_page!(
+            Op::DescribeSecurityGroupRules,
+            self.client
+                .describe_security_group_rules()
+                .set_security_group_rule_ids(Some(rule_ids.to_vec()))
+                .into_paginator(),
+            |page| page.security_group_rules().to_vec()
+        );
+        for id in rule_ids {
+            let Some(rule) = rules
+                .iter()
+                .find(|r| r.security_group_rule_id() == Some(id.as_str()))
+            else {
+                return Err(Ec2Error::new(
+                    ErrorKind::NotFound,
+                    Op::CreateTags,
+                    "InvalidSecurityGroupRuleId.NotFound",
+                    format!("The security group rule ID '{id}' does not exist"),
+                ));
+            };
+            if let Some(differs) = differing_owner_tag(rule, owner_tags) {
+                return refuse(format!(
+                    "refusing to hand {id} over: {differs}; only rules this object created are \
+                     handed over"
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
+fn not_owned(op: Op, why: String) -> Ec2Error {
+    Ec2Error::new(ErrorKind::Invalid, op, RULE_NOT_OWNED, why)
+}
+
+/// The ownership tag key that `owner_tags` gives no value for, if any.
+fn unnamed_owner_tag(owner_tags: &[Tag]) -> Option<&'static str> {
+    [OWNER_TAG, UID_TAG]
+        .into_iter()
+        .find(|key| !owner_tags.iter().any(|t| t.key == *key && !t.value.is_empty()))
+}
+
+/// Which of `owner_tags` `rule` lacks or carries with another value, in words.
+fn differing_owner_tag(rule: &sdk::SecurityGroupRule, owner_tags: &[Tag]) -> Option<String> {
+    owner_tags.iter().find_map(|wanted| {
+        let found = rule
+            .tags()
+            .iter()
+            .find(|t| t.key() == Some(wanted.key.as_str()))
+            .and_then(|t| t.value());
+        match found {
+            Some(v) if v == wanted.value => None,
+            Some(v) => Some(format!("its {} tag is {v:?}, not {:?}", wanted.key, wanted.value)),
+            None => Some(format!(
+                "its {} tag is no such tag, not {:?}",
+                wanted.key, wanted.value
+            )),
+        }
+    })
 }
 
 fn ip_permission(rule: &NewRule) -> sdk::IpPermission {
@@ -611,21 +660,18 @@ impl Ec2 for SdkEc2 {
         })
     }
 
-    async fn tag_security_group_rules(
-        &self,
-        rule_ids: &[String],
-        tags: &[Tag],
-    ) -> Result<Receipt<()>, Ec2Error> {
-        if rule_ids.is_empty() || tags.is_empty() {
+    async fn tag_security_group_rules(&self, request: &RetagOwnedRules) -> Result<Receipt<()>, Ec2Error> {
+        if request.rule_ids.is_empty() || request.tags.is_empty() {
             return Ok(Receipt::new((), None));
         }
         // The IAM policy allows this only on rules that carry both ownership tags already
-        // (docs/iam.md, HandOverOnlyOwnedRules): a rule of someone else's cannot be taken.
+        // (docs/iam.md, HandOverOnlyOwnedRules), whoever's: the values are checked here.
+        self.check_retag_owned(request).await?;
         let out = self
             .client
             .create_tags()
-            .set_resources(Some(rule_ids.to_vec()))
-            .set_tags(Some(convert::sdk_tags(tags)))
+            .set_resources(Some(request.rule_ids.clone()))
+            .set_tags(Some(convert::sdk_tags(&request.tags)))
             .send()
             .await
             .map_err(|e| errors::from_sdk(Op::CreateTags, e))?;

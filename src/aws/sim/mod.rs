@@ -45,11 +45,11 @@ pub use provider::SimProvider;
 
 use super::{
     AccountUnknown, AuthorizeRules, CreateVpcEndpoint, Ec2, Ec2Error, Ec2Operation, EndpointFilter,
-    ModifyVpcEndpoint, Receipt, RevokeOwnedRules, RuleFilter,
+    ModifyVpcEndpoint, Receipt, RetagOwnedRules, RevokeOwnedRules, RuleFilter,
 };
 use crate::model::{
     NetworkAcl, NetworkInterface, PrefixList, PrefixListEntry, PrivateDnsDetails, SecurityGroup,
-    SecurityGroupRule, ServiceDetail, ServiceTypeDetail, Snapshot, Subnet, Tag, Vpc, VpcDnsAttributes,
+    SecurityGroupRule, ServiceDetail, ServiceTypeDetail, Snapshot, Subnet, Vpc, VpcDnsAttributes,
     VpcEndpoint,
 };
 use faults::Faults;
@@ -520,12 +520,9 @@ impl Ec2 for SimEc2 {
         })
     }
 
-    async fn tag_security_group_rules(
-        &self,
-        rule_ids: &[String],
-        tags: &[Tag],
-    ) -> Result<Receipt<()>, Ec2Error> {
+    /// As for revoke, the ownership check is the SDK adapter's and not simulated here.
+    async fn tag_security_group_rules(&self, request: &RetagOwnedRules) -> Result<Receipt<()>, Ec2Error> {
         let op = Ec2Operation::CreateTags;
-        self.gate(op, 1, |w, _, _| w.tag_rules(op, rule_ids, tags))
+        self.gate(op, 1, |w, _, _| w.tag_rules(op, &request.rule_ids, &request.tags))
     }
 }
