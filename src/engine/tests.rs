@@ -660,6 +660,63 @@ async fn an_endpoint_deleted_out_of_band_is_recreated_with_a_new_client_token() 
     );
 }
 
+/// Issue 8, hole 1, for spec edits, watched after every pass: a swap of the endpoint's groups
+/// to one that admits nobody, with its rule waiting for approval, is held while private DNS is
+/// on; when the spec then turns private DNS off too, private DNS goes first and the groups
+/// change only once no cached answer can lead a client to the endpoint.
+#[tokio::test]
+async fn a_spec_edit_that_would_cut_clients_off_waits_for_private_dns_off_and_the_ttl() {
+    let mut h = ready_in(RemediationMode::Auto).await;
+    h.watch_paths = true;
+    h.check_no_client_loses_its_path();
+    const SG_NOBODY: &str = "sg-0aaaaaaaaaaaaaaa8";
+    h.sim.add_security_group(SecurityGroup {
+        group_id: SG_NOBODY.into(),
+        vpc_id: Some(incident::VPC.into()),
+        ..Default::default()
+    });
+    let groups_now = |h: &Harness| -> Vec<String> {
+        h.owned_endpoints()[0]
+            .groups
+            .iter()
+            .map(|g| g.group_id.clone())
+            .collect()
+    };
+    h.edit(|s| {
+        s.security_group_ids = vec![SG_NOBODY.into()];
+        s.remediation.endpoint_ingress = RemediationMode::Approval;
+    });
+    for _ in 0..5 {
+        h.pass().await;
+    }
+    assert_eq!(h.status.phase, RolloutPhase::AwaitingApproval, "{:?}", h.phases);
+    assert_eq!(groups_now(&h), [SG_ENDPOINT], "held");
+    assert!(h.owned_endpoints()[0].private_dns_enabled);
+
+    let before = h.sim.mutations().len();
+    h.edit(|s| s.private_dns.enabled = false);
+    for _ in 0..30 {
+        h.pass().await;
+        if groups_now(&h) == [SG_NOBODY] {
+            break;
+        }
+    }
+    assert_eq!(groups_now(&h), [SG_NOBODY], "{:?}", h.phases);
+    assert!(!h.owned_endpoints()[0].private_dns_enabled);
+    // What EC2 carried out: private DNS off, then the groups, AWS's 60 s TTL later.
+    let changes = &h.sim.mutations()[before..];
+    let operations: Vec<Ec2Operation> = changes.iter().map(|c| c.operation).collect();
+    assert_eq!(
+        operations,
+        [Ec2Operation::ModifyVpcEndpoint, Ec2Operation::ModifyVpcEndpoint],
+        "{changes:?}"
+    );
+    assert!(
+        changes[1].at - changes[0].at >= Duration::from_secs(60),
+        "{changes:?}"
+    );
+}
+
 #[tokio::test]
 async fn a_security_group_swap_while_serving_adds_rules_first_then_modifies() {
     let mut h = ready_in(RemediationMode::Auto).await;
