@@ -1003,6 +1003,22 @@ async fn a_rule_another_objects_endpoint_needs_is_handed_over_not_revoked() {
         handed.message
     );
     assert!(!logs.event_reasons().contains(&EventReason::RulesRevoked));
+    // The handover is in the audit trail: its Event ends with where CloudTrail has the call.
+    let calls = logs.sim.calls();
+    let tagged: Vec<_> = calls
+        .iter()
+        .filter(|c| c.operation == Ec2Operation::CreateTags)
+        .collect();
+    assert_eq!(tagged.len(), 1, "{tagged:?}");
+    assert!(
+        handed.message.ends_with(&format!(
+            "(request id {}, account 123456789012, region {})",
+            tagged[0].request_id,
+            incident::REGION
+        )),
+        "{}",
+        handed.message
+    );
 
     // Minutes later the monitoring object reconciles: it says it took the rule over, once.
     monitoring.sim.clock().advance(Duration::from_secs(300));
