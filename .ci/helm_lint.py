@@ -70,6 +70,7 @@ CASES = [
         },
         None,
     ),
+    ("the single-team grant", {"singleTeamGrant": {"enabled": True}}, None),
     (
         "two replicas without leader election are refused",
         {"replicaCount": 2, "leaderElection": {"enabled": False}},

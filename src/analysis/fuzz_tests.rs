@@ -74,6 +74,7 @@ fn read_analyse_decide(text: &str, reached: &mut Reached) {
         config: &Default::default(),
         analysis_as_specified: None,
         successors: &[],
+        approver: Default::default(),
         now: Timestamp::UNIX_EPOCH,
     };
     let decision = decide(&input, &Timing::default());

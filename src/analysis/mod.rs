@@ -13,7 +13,8 @@
 //!   clients; `sources.rs`: every address and prefix each client sends from.
 //! - `reach.rs`: the security-group checks per client, source and destination; `nacl.rs`: the
 //!   ACLs.
-//! - `remediation.rs`: the fewest rules (greedy set cover), and what no rule can fix.
+//! - `remediation.rs`: the fewest rules (greedy set cover), and what no rule can fix;
+//!   `scope.rs`: which groups rules may be added to ([`RuleScope`]: a grant's, one account's).
 //! - `apply.rs`: [`apply_rules`], the world as it would be once rules are added.
 //!
 //! `docs/snapshot.md` describes the checks for users.
@@ -26,6 +27,7 @@ mod index;
 mod nacl;
 mod reach;
 mod remediation;
+mod scope;
 mod service_interfaces;
 mod sources;
 
@@ -50,6 +52,7 @@ use crate::model::{Protocol, Snapshot};
 
 pub use apply::apply_rules;
 pub use endpoint::{owned_endpoint, unobserved_endpoint_interfaces};
+pub use scope::RuleScope;
 pub use service_interfaces::{NOT_CLIENTS, NotAClient, Sign, normalize_interface_type};
 pub use sources::{Source, SourceKind};
 
@@ -64,6 +67,17 @@ pub fn analyze(
     owner: Option<&Owner>,
     snapshot: &Snapshot,
 ) -> Result<Analysis, AnalysisError> {
+    analyze_within(spec, owner, snapshot, &RuleScope::default())
+}
+
+/// [`analyze`], with the remediation proposing rules only on groups `scope` allows: the others'
+/// blocks are reported as not fixable, saying why (not granted, another account's group).
+pub fn analyze_within(
+    spec: &InterfaceEndpointSpec,
+    owner: Option<&Owner>,
+    snapshot: &Snapshot,
+    scope: &RuleScope,
+) -> Result<Analysis, AnalysisError> {
     let index = index::VpcIndex::build(snapshot, &spec.vpc_id)?;
     endpoint::validate_spec(spec, &index)?;
     let endpoint = endpoint::owned_endpoint(spec, owner, snapshot);
@@ -73,7 +87,14 @@ pub fn analyze(
         .unwrap_or_default();
     let discovery = clients::discover(spec, endpoint_interfaces, &index)?;
     let clients = reach::verdicts(&index, &destinations, &discovery.clients);
-    let remediation = remediation::plan(&clients, &destinations, &|g| index.groups.contains_key(g));
+    let editable = |group: &str, direction: Direction| match index.groups.get(group) {
+        None => remediation::Editable::Undescribed,
+        Some(view) => match scope.refuses(group, view.group.owner_id.as_deref(), direction) {
+            Some(why) => remediation::Editable::Refused(why),
+            None => remediation::Editable::Yes,
+        },
+    };
+    let remediation = remediation::plan(&clients, &destinations, &editable);
     Ok(Analysis {
         endpoint_id: endpoint.map(|e| e.vpc_endpoint_id.clone()),
         destinations,

@@ -12,13 +12,15 @@
 //! Rules refer to groups, never to addresses: they keep working as instances come and go.
 //! NACL blocks are reported as [`Unfixable`] and never changed: ACLs are shared, stateless and
 //! ordered, and editing them is a network team's decision. Which rules the controller may add
-//! by itself is `spec.remediation`'s business ([`RuleChange::mode`]), not this module's.
+//! by itself is `spec.remediation`'s business ([`RuleChange::mode`]), not this module's; which
+//! groups it may add rules to at all is the [`super::RuleScope`]'s (an EndpointGrant's groups,
+//! the account it acts in): a block only a rule outside it would clear is not fixable.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use ipnet::IpNet;
 
-use super::{Check, ClientVerdict, Destination, Remediation, RuleChange, Unfixable};
+use super::{Check, ClientVerdict, Destination, Direction, Remediation, RuleChange, Unfixable};
 
 /// The fewest groups (greedy) such that every client carries at least one of them.
 /// `clients` holds each client's groups; clients without groups cannot be covered and must be
@@ -76,12 +78,23 @@ fn cover<'c>(groups: &'c [Vec<String>], blocked: &BTreeSet<usize>) -> Vec<&'c st
 const UNDESCRIBED_GROUP: &str = "the snapshot does not describe some of the client's security \
      groups (see the block): no rule is proposed on, or towards, a group whose rules are unknown";
 
-/// The plan for the analysed clients. `described` says whether the world describes a security
-/// group: rules are only ever proposed on, or referring to, groups it describes.
+/// Whether the remediation may add a rule to a security group.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Editable {
+    Yes,
+    /// The world does not describe the group: its rules are unknown.
+    Undescribed,
+    /// Outside the [`super::RuleScope`], and why.
+    Refused(String),
+}
+
+/// The plan for the analysed clients. `editable` says whether a rule in a direction may be added
+/// to a security group: rules are only ever proposed on groups the world describes and the scope
+/// allows, and only ever refer to described groups.
 pub fn plan(
     clients: &[ClientVerdict],
     destinations: &[Destination],
-    described: &dyn Fn(&str) -> bool,
+    editable: &dyn Fn(&str, Direction) -> Editable,
 ) -> Remediation {
     // A client group the snapshot does not describe may allow the traffic already (its rules
     // are unknown), and a rule on it would be a guess: such groups get no rule.
@@ -90,7 +103,26 @@ pub fn plan(
         .map(|c| {
             c.security_group_ids
                 .iter()
-                .filter(|g| described(g))
+                .filter(|g| editable(g, Direction::Egress) != Editable::Undescribed)
+                .cloned()
+                .collect()
+        })
+        .collect();
+    // The described client groups an egress rule may be added to, and why not for the others.
+    let mut egress_refusals: Vec<Vec<String>> = vec![Vec::new(); clients.len()];
+    let egress_targets: Vec<Vec<String>> = known
+        .iter()
+        .enumerate()
+        .map(|(i, groups)| {
+            groups
+                .iter()
+                .filter(|g| match editable(g, Direction::Egress) {
+                    Editable::Refused(why) => {
+                        egress_refusals[i].push(why);
+                        false
+                    }
+                    _ => true,
+                })
                 .cloned()
                 .collect()
         })
@@ -107,19 +139,28 @@ pub fn plan(
     // Per destination group set: the clients blocked by each fixable check.
     let mut ingress: BTreeMap<&[String], BTreeSet<usize>> = BTreeMap::new();
     let mut egress: BTreeMap<&[String], BTreeSet<usize>> = BTreeMap::new();
-    let mut unfixable: BTreeMap<(&str, Check), BTreeSet<&str>> = BTreeMap::new();
+    let mut unfixable: BTreeMap<(&str, Check), BTreeSet<String>> = BTreeMap::new();
 
     for (i, client) in clients.iter().enumerate() {
         for block in &client.blocks {
             let set = group_set_of.get(&block.destination).copied().unwrap_or(&[]);
             let can_refer = !set.is_empty() && !known[i].is_empty();
             let undescribed = known[i].len() != client.security_group_ids.len();
+            let mut not_fixable = |why: String| {
+                unfixable
+                    .entry((&client.network_interface_id, block.check))
+                    .or_default()
+                    .insert(why);
+            };
             match block.check {
                 Check::EndpointIngress if can_refer => {
                     ingress.entry(set).or_default().insert(i);
                 }
-                Check::ClientEgress if can_refer && !undescribed => {
+                Check::ClientEgress if can_refer && !undescribed && !egress_targets[i].is_empty() => {
                     egress.entry(set).or_default().insert(i);
+                }
+                Check::ClientEgress if can_refer && !undescribed => {
+                    not_fixable(egress_refusals[i].join("; "));
                 }
                 Check::EndpointIngress | Check::ClientEgress => {
                     let why = if set.is_empty() {
@@ -129,30 +170,45 @@ pub fn plan(
                     } else {
                         "the client has no security group a rule could refer to"
                     };
-                    unfixable
-                        .entry((&client.network_interface_id, block.check))
-                        .or_default()
-                        .insert(why);
+                    not_fixable(why.to_string());
                 }
                 Check::ClientSubnetNacl | Check::EndpointSubnetNacl => {
-                    unfixable
-                        .entry((&client.network_interface_id, block.check))
-                        .or_default()
-                        .insert(&block.detail);
+                    not_fixable(block.detail.clone());
                 }
             }
         }
     }
 
-    // The endpoint group a rule is on, or refers to: the smallest id of the set, for determinism.
+    // The endpoint group a rule is on, or refers to: the smallest id of the set that may be
+    // edited (refers to: the smallest id), for determinism.
     let mut rules = BTreeSet::new();
     for (set, blocked) in &ingress {
-        for client_group in cover(&known, blocked) {
-            rules.insert(RuleChange::https(&set[0], client_group, Check::EndpointIngress));
+        let mut refusals = Vec::new();
+        let target = set.iter().find(|g| match editable(g, Direction::Ingress) {
+            Editable::Refused(why) => {
+                refusals.push(why);
+                false
+            }
+            _ => true,
+        });
+        match target {
+            Some(target) => {
+                for client_group in cover(&known, blocked) {
+                    rules.insert(RuleChange::https(target, client_group, Check::EndpointIngress));
+                }
+            }
+            None => {
+                for &i in blocked {
+                    unfixable
+                        .entry((&clients[i].network_interface_id, Check::EndpointIngress))
+                        .or_default()
+                        .insert(refusals.join("; "));
+                }
+            }
         }
     }
     for (set, blocked) in &egress {
-        for client_group in cover(&known, blocked) {
+        for client_group in cover(&egress_targets, blocked) {
             rules.insert(RuleChange::https(client_group, &set[0], Check::ClientEgress));
         }
     }

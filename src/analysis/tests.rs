@@ -1539,3 +1539,104 @@ fn a_client_group_the_snapshot_does_not_describe_is_reported_unknown_and_gets_no
             .starts_with("the snapshot does not describe")
     );
 }
+
+#[test]
+fn rules_go_only_on_groups_the_scope_allows_and_the_rest_is_not_fixable_with_why() {
+    // eni-a carries sg-a (granted) and sg-b (not): its egress rule goes on sg-a, even though
+    // sg-b alone would also cover eni-b. eni-b carries only sg-b: not granted. eni-s carries
+    // sg-s, owned by another account (a shared VPC): never edited.
+    let mut snapshot = with_endpoint()
+        .sg("sg-vpce", vec![], vec![])
+        .sg("sg-a", vec![], vec![])
+        .sg("sg-b", vec![], vec![])
+        .sg("sg-s", vec![], vec![])
+        .eni("eni-a", "subnet-b", "10.0.2.10", &["sg-a", "sg-b"])
+        .eni("eni-b", "subnet-b", "10.0.2.11", &["sg-b"])
+        .eni("eni-s", "subnet-b", "10.0.2.12", &["sg-s"])
+        .build();
+    for sg in &mut snapshot.security_groups {
+        sg.owner_id = Some(
+            if sg.group_id == "sg-s" {
+                "222222222222"
+            } else {
+                "111111111111"
+            }
+            .into(),
+        );
+    }
+    let scope = RuleScope {
+        endpoint_groups: Some(["sg-vpce".to_string()].into()),
+        client_groups: Some(["sg-a".to_string(), "sg-s".to_string()].into()),
+        grant: Some("team-a".into()),
+        account: Some("111111111111".into()),
+    };
+    let analysis = analyze_within(&spec(), Some(&owner()), &snapshot, &scope).unwrap();
+    let rules: Vec<String> = analysis
+        .remediation
+        .rules
+        .iter()
+        .map(RuleChange::canonical)
+        .collect();
+    assert_eq!(
+        rules,
+        [
+            "sg-a egress tcp 443-443 group:sg-vpce",
+            "sg-vpce ingress tcp 443-443 group:sg-b",
+            "sg-vpce ingress tcp 443-443 group:sg-s",
+        ],
+        "ingress on the granted endpoint group may refer to any client group"
+    );
+    let unfixable: Vec<(&str, Check, &str)> = analysis
+        .remediation
+        .unfixable
+        .iter()
+        .map(|u| (u.network_interface_id.as_str(), u.check, u.detail.as_str()))
+        .collect();
+    assert_eq!(
+        unfixable,
+        [
+            (
+                "eni-b",
+                ClientEgress,
+                "not granted: sg-b is not in EndpointGrant team-a's clientSecurityGroupIds, so the controller never edits it"
+            ),
+            (
+                "eni-s",
+                ClientEgress,
+                "sg-s belongs to account 222222222222, not to 111111111111 where the controller acts (a shared \
+                 VPC): another account's security groups are never edited; its owner must add the rule"
+            ),
+        ]
+    );
+    // Unbounded, the same world gets every rule it needs.
+    let free = analyze(&spec(), Some(&owner()), &snapshot).unwrap();
+    assert!(free.remediation.unfixable.is_empty());
+
+    // The endpoint's group itself outside the grant (the endpoint carries one by hand, or the
+    // grant was narrowed): no ingress rule, the blocked clients are not fixable.
+    let narrowed = RuleScope {
+        endpoint_groups: Some(["sg-other".to_string()].into()),
+        ..scope
+    };
+    let analysis = analyze_within(&spec(), Some(&owner()), &snapshot, &narrowed).unwrap();
+    assert!(
+        analysis
+            .remediation
+            .rules
+            .iter()
+            .all(|r| r.direction != Direction::Ingress)
+    );
+    let ingress: Vec<&str> = analysis
+        .remediation
+        .unfixable
+        .iter()
+        .filter(|u| u.check == EndpointIngress)
+        .map(|u| u.detail.as_str())
+        .collect();
+    assert_eq!(ingress.len(), 3, "{ingress:?}");
+    assert!(
+        ingress
+            .iter()
+            .all(|d| d.contains("sg-vpce is not in EndpointGrant team-a's endpointSecurityGroupIds"))
+    );
+}

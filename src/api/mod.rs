@@ -527,14 +527,16 @@ pub struct PlanStatus {
 }
 
 /// Clients blocked for one cause the controller cannot fix: a network ACL (it never changes
-/// them), or a remediation mode set to `Off`.
+/// them), a remediation mode set to `Off`, or a security group it may not edit (not granted by
+/// the object's EndpointGrant, or owned by another account).
 #[derive(Deserialize, Serialize, Clone, Debug, Default, PartialEq, Eq, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct UnfixableBlock {
     /// The failing check: `ClientSubnetNacl`, `EndpointSubnetNacl`, or `EndpointIngress` /
-    /// `ClientEgress` when its mode is `Off`.
+    /// `ClientEgress` when its mode is `Off` or its group may not be edited.
     pub check: String,
-    /// The cause: the network ACL and its rule, or the mode and what to add by hand.
+    /// The cause: the network ACL and its rule, the mode and what to add by hand, or why the
+    /// group may not be edited (`not granted: …`, another account's group).
     pub detail: String,
     /// How many clients it blocks.
     pub count: u32,

@@ -107,6 +107,32 @@ pub struct EndpointGrantSpec {
     pub aws: Option<GrantAws>,
 }
 
+impl EndpointGrantSpec {
+    /// The grant of a single-team cluster: every namespace (an empty `namespaceSelector`),
+    /// anything the spec names (`*`), every remediation mode and `force` allowed, plans
+    /// approved by the namespace, the controller's own account: the controller as it was before
+    /// grants existed. The chart's `singleTeamGrant` value creates it.
+    pub fn single_team() -> Self {
+        let any = || vec!["*".to_string()];
+        Self {
+            namespaces: Vec::new(),
+            namespace_selector: Some(LabelSelector::default()),
+            regions: any(),
+            vpc_ids: any(),
+            service_names: any(),
+            endpoint_security_group_ids: any(),
+            client_security_group_ids: any(),
+            max_remediation: RemediationSpec {
+                endpoint_ingress: super::RemediationMode::Auto,
+                client_egress: super::RemediationMode::Auto,
+            },
+            allow_force: true,
+            approved_by: ApprovedBy::Namespace,
+            aws: None,
+        }
+    }
+}
+
 /// Who approves the remediation plans of the objects a grant admits.
 #[derive(Deserialize, Serialize, Clone, Copy, Debug, Default, PartialEq, Eq, JsonSchema)]
 pub enum ApprovedBy {
@@ -131,11 +157,14 @@ impl ApprovedBy {
 #[serde(rename_all = "camelCase")]
 pub struct GrantAws {
     /// The IAM role to assume (STS AssumeRole), e.g. `arn:aws:iam::111122223333:role/vpce-rollout`.
-    #[schemars(pattern(r"^arn:aws[a-z\-]*:iam::[0-9]{12}:role/[\w+=,.@\-/]{1,512}$"))]
+    #[schemars(
+        length(max = 2048),
+        pattern(r"^arn:aws[a-z\-]*:iam::[0-9]{12}:role/[A-Za-z0-9+=,.@_/\-]+$")
+    )]
     pub role_arn: String,
     /// The external id the role's trust policy requires, if any.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(length(min = 2, max = 1224), pattern(r"^[\w+=,.@:/\-]+$"))]
+    #[schemars(length(min = 2, max = 1224), pattern(r"^[A-Za-z0-9+=,.@:/_\-]+$"))]
     pub external_id: Option<String>,
 }
 

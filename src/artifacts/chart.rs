@@ -159,10 +159,10 @@ fn the_pod_runs_non_root_with_a_read_only_root_file_system() {
     assert!(deployment.contains("path: /healthz") && deployment.contains("path: /readyz"));
 }
 
-/// The RBAC rules of `templates/rbac.yaml` as (API group, resource, verb, limited to named
-/// objects), read without Helm: template actions are dropped or stand in as `X`.
-fn rbac_grants() -> BTreeSet<(String, String, String, bool)> {
-    let text = read("templates/rbac.yaml");
+/// A template's YAML without Helm: template actions and comments dropped, `{{ ... }}` values
+/// standing in as `X`; one document per `---`.
+fn plain_documents(relative: &str) -> Vec<serde_yaml::Value> {
+    let text = read(relative);
     let comment = regex::Regex::new(r"(?s)\{\{-?\s*/\*.*?\*/\s*-?\}\}").unwrap();
     let action = regex::Regex::new(r"\{\{.*?\}\}").unwrap();
     let text = comment.replace_all(&text, "");
@@ -171,10 +171,75 @@ fn rbac_grants() -> BTreeSet<(String, String, String, bool)> {
         .filter(|l| !l.trim().starts_with("{{"))
         .map(|l| action.replace_all(l, "X").to_string())
         .collect();
+    plain
+        .join("\n")
+        .split("\n---\n")
+        .map(|doc| serde_yaml::from_str(doc).unwrap_or_else(|e| panic!("{relative}: {e}\n{doc}")))
+        .collect()
+}
+
+#[test]
+fn the_single_team_grant_is_the_one_the_code_defines() {
+    let docs = plain_documents("templates/single-team-grant.yaml");
+    assert_eq!(docs.len(), 1);
+    assert_eq!(docs[0]["kind"], "EndpointGrant");
+    let spec: crate::api::EndpointGrantSpec = serde_yaml::from_value(docs[0]["spec"].clone()).unwrap();
+    assert_eq!(spec, crate::api::EndpointGrantSpec::single_team());
+    let values: serde_yaml::Value = serde_yaml::from_str(&read("values.yaml")).unwrap();
+    assert_eq!(
+        values["singleTeamGrant"]["enabled"], false,
+        "off by default: deny by default"
+    );
+}
+
+#[test]
+fn tenants_may_edit_endpoints_only_and_the_platform_grants_and_approvals() {
+    let docs = plain_documents("templates/user-roles.yaml");
+    let role = |name: &str| {
+        docs.iter()
+            .find(|d| d["metadata"]["name"] == name)
+            .unwrap_or_else(|| panic!("no ClusterRole {name}"))
+            .clone()
+    };
+    let resources = |role: &serde_yaml::Value| -> BTreeSet<String> {
+        role["rules"]
+            .as_sequence()
+            .unwrap()
+            .iter()
+            .flat_map(|r| r["resources"].as_sequence().unwrap().iter())
+            .map(|r| r.as_str().unwrap().to_string())
+            .collect()
+    };
+    let edit = role("vpce-rollout-edit");
+    assert_eq!(edit["kind"], "ClusterRole");
+    let labels = &edit["metadata"]["labels"];
+    assert_eq!(labels["rbac.authorization.k8s.io/aggregate-to-edit"], "true");
+    assert_eq!(
+        resources(&edit),
+        BTreeSet::from(["interfaceendpoints".to_string()]),
+        "tenants: no status (deletion trusts it), no grant, no approval"
+    );
+    let admin = role("vpce-rollout-admin");
+    let granted = resources(&admin);
+    assert!(granted.contains("endpointgrants") && granted.contains("planapprovals"));
+    assert!(
+        admin["metadata"]["labels"]
+            .as_mapping()
+            .into_iter()
+            .flat_map(|m| m.keys())
+            .all(|k| !k
+                .as_str()
+                .unwrap()
+                .starts_with("rbac.authorization.k8s.io/aggregate")),
+        "the platform's role is bound on purpose, never aggregated into namespace roles"
+    );
+}
+
+/// The RBAC rules of `templates/rbac.yaml` as (API group, resource, verb, limited to named
+/// objects), read without Helm: template actions are dropped or stand in as `X`.
+fn rbac_grants() -> BTreeSet<(String, String, String, bool)> {
     let mut grants = BTreeSet::new();
-    for doc in plain.join("\n").split("\n---\n") {
-        let doc: serde_yaml::Value =
-            serde_yaml::from_str(doc).unwrap_or_else(|e| panic!("rbac.yaml: {e}\n{doc}"));
+    for doc in plain_documents("templates/rbac.yaml") {
         for rule in doc["rules"].as_sequence().into_iter().flatten() {
             let list = |key: &str| -> Vec<String> {
                 rule[key]
@@ -217,6 +282,15 @@ fn rbac_grants_exactly_the_calls_the_controller_makes() {
         // kube-runtime's Recorder: events.k8s.io/v1 Events, created, then patched as a series.
         ("events.k8s.io", "events", "create", false),
         ("events.k8s.io", "events", "patch", false),
+        // tenancy: the caches the verdicts are decided from (controller::tenancy), and
+        // run::check_tenancy_access lists grants and approvals first.
+        ("vpce-rollout.dev", "endpointgrants", "list", false),
+        ("vpce-rollout.dev", "endpointgrants", "watch", false),
+        ("vpce-rollout.dev", "planapprovals", "list", false),
+        ("vpce-rollout.dev", "planapprovals", "watch", false),
+        // Namespace labels, for namespaceSelector (metadata only).
+        ("", "namespaces", "list", false),
+        ("", "namespaces", "watch", false),
         // leader: get_opt, then replace (PUT) of its own Lease; create cannot be limited by name.
         ("coordination.k8s.io", "leases", "create", false),
         ("coordination.k8s.io", "leases", "get", true),

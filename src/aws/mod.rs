@@ -490,4 +490,10 @@ pub trait Ec2Provider: Send + Sync + 'static {
         &self,
         region: Option<&str>,
     ) -> impl Future<Output = Result<std::sync::Arc<Self::Client>, ProviderError>> + Send;
+
+    /// The region `client(None)` works in, when known: the controller's region, which an
+    /// EndpointGrant without `regions` admits.
+    fn default_region(&self) -> Option<String> {
+        None
+    }
 }

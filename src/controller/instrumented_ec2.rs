@@ -199,6 +199,10 @@ impl<P: Ec2Provider> Ec2Provider for InstrumentedProvider<P> {
         let inner = self.inner.client(region).await?;
         Ok(Arc::new(InstrumentedEc2::shared(inner, self.metrics.clone())))
     }
+
+    fn default_region(&self) -> Option<String> {
+        self.inner.default_region()
+    }
 }
 
 #[cfg(test)]

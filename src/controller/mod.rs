@@ -3,7 +3,9 @@
 //! - [`run`]: the HTTP endpoints, leader election and the kube-runtime `Controller`;
 //! - [`reconcile`]: one pass for one object: finalizer → [`crate::engine::reconcile`] → status,
 //!   Events, metrics; the error policy (exponential backoff per object);
-//! - [`writes`]: the Kubernetes writes (finalizer, status by server-side apply, Events).
+//! - [`writes`]: the Kubernetes writes (finalizer, status by server-side apply, Events);
+//! - [`tenancy`]: the caches of EndpointGrants, PlanApprovals and namespace labels the verdict
+//!   is decided from, and the requeues of the objects a change of them affects.
 //!
 //! The operational building blocks the reconcile loop is wired with:
 //!
@@ -23,4 +25,5 @@ pub mod metrics;
 pub mod options;
 pub mod reconcile;
 pub mod run;
+pub mod tenancy;
 pub mod writes;

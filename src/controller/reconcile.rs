@@ -3,10 +3,13 @@
 //! Steps, and whether they touch the world:
 //! 1. finalizer (Kubernetes write): added before anything is created in AWS, so that deletion
 //!    always gets to clean up (not while the object is observed only: nothing is created);
-//! 2. EC2 client for the region the endpoint was created in, `spec.region` before that
-//!    ([`plan::location::region`]; no I/O): an edited `spec.region` must not send the
-//!    controller looking, or cleaning up, elsewhere;
-//! 3. [`engine::reconcile`] (EC2 reads and writes; the decisions inside are pure);
+//! 2. the grant's verdict, from the cached grants, approvals and namespace labels
+//!    ([`super::tenancy`]; no I/O, decided by [`crate::grants`]);
+//! 3. [`engine::tenancy::reconcile_object`]: nothing for a Forbidden object; otherwise the EC2
+//!    port of the region the endpoint was created in, `spec.region` before that
+//!    ([`plan::location::region`]: an edited `spec.region` must not send the controller
+//!    looking, or cleaning up, elsewhere), and one pass (EC2 reads and writes; the decisions
+//!    inside are pure);
 //! 4. report (Kubernetes writes): status by server-side apply, Events, metrics;
 //! 5. finalizer removed once the engine says deletion is complete.
 //!
@@ -25,7 +28,8 @@ use kube::runtime::reflector::ObjectRef;
 use kube::{Resource, ResourceExt};
 
 use super::metrics::{ErrorCategory, Metrics};
-use super::run::Clock;
+use super::run::{Clock, ControllerSettings};
+use super::tenancy::TenancyCache;
 use super::writes;
 use crate::api::conditions::{ConditionReason, ConditionType, find_condition};
 use crate::api::{FINALIZER, InterfaceEndpoint, RolloutPhase};
@@ -48,28 +52,32 @@ pub struct Context<P: Ec2Provider> {
     pub timing: Timing,
     pub config: Config,
     pub clock: Clock,
+    /// The grants, approvals and namespace labels verdicts are decided from.
+    pub tenancy: TenancyCache,
     /// Consecutive failures per object, for exponential backoff.
     failures: Mutex<HashMap<ObjectRef<InterfaceEndpoint>, u32>>,
 }
 
 impl<P: Ec2Provider> Context<P> {
+    /// `settings` gives the timing and the configuration every object shares.
     pub fn new(
         client: kube::Client,
         provider: P,
         recorder: Recorder,
         metrics: Arc<Metrics>,
-        timing: Timing,
-        config: Config,
+        settings: &ControllerSettings,
         clock: Clock,
+        tenancy: TenancyCache,
     ) -> Self {
         Self {
             client,
             provider,
             recorder,
             metrics,
-            timing,
-            config,
+            timing: settings.timing.clone(),
+            config: settings.config.clone(),
             clock,
+            tenancy,
             failures: Mutex::default(),
         }
     }
@@ -197,22 +205,15 @@ async fn reconcile_object<P: Ec2Provider>(
 
     let previous = obj.status.clone().unwrap_or_default();
     let generation = obj.meta().generation;
+    if !ctx.tenancy.ready().await {
+        // The caches' writers are gone: the controller is stopping.
+        return Ok(Pass {
+            action: Action::await_change(),
+            failure: None,
+        });
+    }
+    let verdict = ctx.tenancy.verdict(obj, ctx.provider.default_region().as_deref());
     let now = (ctx.clock)();
-    let region = plan::location::region(&obj.spec, &previous);
-    let ec2 = match ctx.provider.client(region).await {
-        Ok(ec2) => ec2,
-        Err(problem) => {
-            let report =
-                plan::report_configuration_failure(&previous, generation, &problem.0, now, &ctx.timing);
-            report_status(&api, obj, ctx, &key, &report.status, &report.events).await?;
-            let wait = report.requeue.unwrap_or(ctx.timing.waiting);
-            return Ok(Pass {
-                action: Action::requeue(wait),
-                failure: Some(ErrorCategory::AwsConfig),
-            });
-        }
-    };
-
     let request = ReconcileRequest {
         spec: &obj.spec,
         generation,
@@ -222,7 +223,7 @@ async fn reconcile_object<P: Ec2Provider>(
         config: &ctx.config,
         now,
     };
-    let outcome = engine::reconcile(&*ec2, &request, &ctx.timing).await;
+    let outcome = engine::tenancy::reconcile_object(&ctx.provider, &request, &verdict, &ctx.timing).await;
     for call in &outcome.mutations {
         log_mutation(call);
     }
@@ -256,7 +257,7 @@ async fn reconcile_object<P: Ec2Provider>(
             failure: Some(ErrorCategory::Aws(error.kind)),
         }),
         (None, wait) => {
-            let failure = invalid_spec(&outcome.status).then_some(ErrorCategory::InvalidSpec);
+            let failure = waits_on_a_person(&outcome.status);
             Ok(Pass {
                 action: Action::requeue(wait.unwrap_or(ctx.timing.resync)),
                 failure,
@@ -328,10 +329,23 @@ fn log_mutation(call: &MutationCall) {
     }
 }
 
-fn invalid_spec(status: &crate::api::InterfaceEndpointStatus) -> bool {
-    status.phase == RolloutPhase::Failed
-        && find_condition(&status.conditions, ConditionType::Ready)
-            .is_some_and(|c| c.reason == ConditionReason::InvalidSpec.as_str())
+/// The error category of a pass that ended Failed on something a person must fix without any
+/// EC2 call failing: the spec, or the controller's AWS configuration.
+fn waits_on_a_person(status: &crate::api::InterfaceEndpointStatus) -> Option<ErrorCategory> {
+    if status.phase != RolloutPhase::Failed {
+        return None;
+    }
+    let reason = find_condition(&status.conditions, ConditionType::Ready).map(|c| c.reason.as_str());
+    match reason {
+        Some(r) if r == ConditionReason::InvalidSpec.as_str() => Some(ErrorCategory::InvalidSpec),
+        Some(r)
+            if r == ConditionReason::AwsConfiguration.as_str()
+                || r == ConditionReason::AssumeRoleFailed.as_str() =>
+        {
+            Some(ErrorCategory::AwsConfig)
+        }
+        _ => None,
+    }
 }
 
 #[cfg(test)]

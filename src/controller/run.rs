@@ -24,7 +24,7 @@ use super::leader::{ElectionEnd, LeaderElector, Leadership};
 use super::metrics::Metrics;
 use super::options::RunOptions;
 use super::reconcile::{self, Context, object_key};
-use crate::api::InterfaceEndpoint;
+use crate::api::{EndpointGrant, InterfaceEndpoint, PlanApproval};
 use crate::aws::Ec2Provider;
 use crate::aws::guard::GuardedProvider;
 use crate::plan::{Config, Timing};
@@ -38,6 +38,10 @@ pub enum RunError {
     CrdMissing,
     #[error("not allowed to list InterfaceEndpoints{scope}: {message} (check the ServiceAccount's RBAC)")]
     Forbidden { scope: String, message: String },
+    #[error("the {kind} CRD is not installed (kubectl apply -f {file}, or install the Helm chart)")]
+    TenancyCrdMissing { kind: &'static str, file: &'static str },
+    #[error("not allowed to list {kind} (cluster-wide): {message} (check the ServiceAccount's RBAC)")]
+    TenancyForbidden { kind: &'static str, message: String },
     #[error("Kubernetes API: {0}")]
     Kubernetes(#[from] kube::Error),
     #[error("{0}")]
@@ -272,23 +276,25 @@ pub async fn run_controller<P: Ec2Provider>(
         None => Api::all(client.clone()),
     };
     check_access(&api, settings.watch_namespace.as_deref()).await?;
+    check_tenancy_access(&client).await?;
 
     let reporter = Reporter {
         controller: "vpce-rollout".into(),
         instance: Some(settings.instance.clone()),
     };
     let recorder = Recorder::new(client.clone(), reporter);
+    let (reader, writer) = reflector::store();
+    let (tenancy, tenancy_changes, tenancy_watch) = super::tenancy::watch(client.clone(), reader.clone());
     let ctx = Arc::new(Context::new(
         client,
         provider,
         recorder,
         metrics,
-        settings.timing,
-        settings.config,
+        &settings,
         clock,
+        tenancy.clone(),
     ));
 
-    let (reader, writer) = reflector::store();
     let trigger = watcher(api, watcher::Config::default())
         .default_backoff()
         .reflect(writer)
@@ -302,8 +308,10 @@ pub async fn run_controller<P: Ec2Provider>(
         let reader = reader.clone();
         let readiness = readiness.clone();
         async move {
-            if reader.wait_until_ready().await.is_ok() {
-                tracing::info!("listed InterfaceEndpoints; ready");
+            if reader.wait_until_ready().await.is_ok() && tenancy.ready().await {
+                tracing::info!(
+                    "listed InterfaceEndpoints, EndpointGrants, PlanApprovals and namespaces; ready"
+                );
                 readiness.set_synced(true);
             }
         }
@@ -321,6 +329,7 @@ pub async fn run_controller<P: Ec2Provider>(
         })
     };
     let controller = Controller::for_stream(trigger, reader)
+        .reconcile_on(tenancy_changes)
         .graceful_shutdown_on(stop)
         .run(reconcile::reconcile, reconcile::error_policy, ctx)
         .for_each(|result| async move {
@@ -330,6 +339,7 @@ pub async fn run_controller<P: Ec2Provider>(
         });
     tokio::join!(synced, controller);
     forget_deleted.abort();
+    tenancy_watch.abort();
     readiness.set_synced(false);
     if readiness.election() == ElectionState::Leading {
         readiness.set_election(ElectionState::Unsettled);
@@ -340,6 +350,39 @@ pub async fn run_controller<P: Ec2Provider>(
 
 /// How often the phase gauge drops objects that left the cache.
 const PHASE_GAUGE_SYNC: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// Fails fast, with what to do, when the EndpointGrant or PlanApproval CRD is missing or RBAC
+/// forbids listing them (cluster-wide, whatever namespace is watched: they are cluster-scoped).
+async fn check_tenancy_access(client: &kube::Client) -> Result<(), RunError> {
+    async fn list<K>(api: Api<K>, kind: &'static str, file: &'static str) -> Result<(), RunError>
+    where
+        K: kube::Resource + Clone + serde::de::DeserializeOwned + std::fmt::Debug,
+    {
+        match api.list(&ListParams::default().limit(1)).await {
+            Ok(_) => Ok(()),
+            Err(kube::Error::Api(status)) if status.is_not_found() => {
+                Err(RunError::TenancyCrdMissing { kind, file })
+            }
+            Err(kube::Error::Api(status)) if status.is_forbidden() => Err(RunError::TenancyForbidden {
+                kind,
+                message: status.message,
+            }),
+            Err(e) => Err(RunError::Kubernetes(e)),
+        }
+    }
+    list(
+        Api::<EndpointGrant>::all(client.clone()),
+        "EndpointGrants",
+        "crds/endpointgrants.yaml",
+    )
+    .await?;
+    list(
+        Api::<PlanApproval>::all(client.clone()),
+        "PlanApprovals",
+        "crds/planapprovals.yaml",
+    )
+    .await
+}
 
 /// Fails fast, with what to do, when the CRD is missing or RBAC forbids listing.
 async fn check_access(api: &Api<InterfaceEndpoint>, namespace: Option<&str>) -> Result<(), RunError> {

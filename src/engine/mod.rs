@@ -17,6 +17,11 @@
 //!   mutation call is recorded with its request id, account and region ([`audit`]): each call
 //!   that succeeded gets its Event, the pass's outcome lists them all for the log.
 //!
+//! The controller's pass is [`tenancy::reconcile_object`]: the grant's verdict first (a refused
+//! object gets no AWS call), then the port of where the object acts, then the pass bounded by the
+//! grant ([`reconcile_admitted`]: remediation ceilings, the groups rules may be added to, who
+//! approves). [`reconcile`] is the pass bounded by nothing but the spec (the demo, tests).
+//!
 //! The caller (the controller, the demo, the tests) writes `status`, records `events`,
 //! requeues, removes the finalizer when `finalized`, and backs off on `error`. The time comes
 //! from the request, so a simulated clock drives everything in tests and the demo.
@@ -32,6 +37,9 @@ mod bad_input_tests;
 pub mod incident;
 #[cfg(test)]
 mod observe_only_tests;
+pub mod tenancy;
+#[cfg(test)]
+mod tenancy_tests;
 #[cfg(test)]
 mod tests;
 
@@ -39,10 +47,12 @@ use std::time::Duration;
 
 use k8s_openapi::jiff::Timestamp;
 
-use crate::analysis;
-use crate::api::{InterfaceEndpointSpec, InterfaceEndpointStatus, Owner};
+use crate::analysis::{self, RuleScope};
+use crate::api::{ApprovedBy, InterfaceEndpointSpec, InterfaceEndpointStatus, Owner};
 use crate::aws::observe::{ObserveScope, observe_vpc};
 use crate::aws::{AccountUnknown, Ec2, Ec2Error, Ec2Operation, ErrorKind};
+use crate::grants::{Admission, GrantedGroups};
+use crate::plan::approval::Approver;
 use crate::plan::{self, Action, Config, EventNote, PlanInput, Timing};
 use audit::{MutationCall, Trail};
 
@@ -60,6 +70,23 @@ pub struct ReconcileRequest<'a> {
     /// What the controller's configuration decides for every object.
     pub config: &'a Config,
     pub now: Timestamp,
+}
+
+/// The groups the remediation may add rules to: the grant's (unbounded without one).
+fn rule_scope(admission: Option<&Admission>) -> RuleScope {
+    let Some(a) = admission else {
+        return RuleScope::default();
+    };
+    let only = |groups: &GrantedGroups| match groups {
+        GrantedGroups::Any => None,
+        GrantedGroups::Only(groups) => Some(groups.clone()),
+    };
+    RuleScope {
+        endpoint_groups: only(&a.endpoint_groups),
+        client_groups: only(&a.client_groups),
+        grant: Some(a.grant.clone()),
+        account: None,
+    }
 }
 
 /// What one pass did and what to do next.
@@ -83,8 +110,31 @@ pub struct ReconcileOutcome {
     pub mutations: Vec<MutationCall>,
 }
 
-/// One reconcile pass. Never panics on AWS input; every failure ends up in the outcome.
+/// One reconcile pass, bounded by nothing but the spec (the demo, tests of the rollout itself;
+/// the controller's passes are [`tenancy::reconcile_object`]'s). Never panics on AWS input;
+/// every failure ends up in the outcome.
 pub async fn reconcile<E: Ec2>(ec2: &E, request: &ReconcileRequest<'_>, timing: &Timing) -> ReconcileOutcome {
+    pass(ec2, request, None, timing).await
+}
+
+/// One reconcile pass within what `admission` (the object's EndpointGrant) lets the controller
+/// do: its remediation ceilings, the groups rules may be added to, who approves. Deletion is
+/// never bounded: what the object owns is always cleaned up.
+pub async fn reconcile_admitted<E: Ec2>(
+    ec2: &E,
+    request: &ReconcileRequest<'_>,
+    admission: &Admission,
+    timing: &Timing,
+) -> ReconcileOutcome {
+    pass(ec2, request, Some(admission), timing).await
+}
+
+async fn pass<E: Ec2>(
+    ec2: &E,
+    request: &ReconcileRequest<'_>,
+    admission: Option<&Admission>,
+    timing: &Timing,
+) -> ReconcileOutcome {
     let spec = request.spec;
     let owner = request.owner;
 
@@ -100,8 +150,10 @@ pub async fn reconcile<E: Ec2>(ec2: &E, request: &ReconcileRequest<'_>, timing: 
         Err(error) => return failed(request, error, timing, None, Vec::new()),
     };
 
-    // analyse and plan: pure.
-    let analysis = analysis::analyze(spec, Some(owner), &world);
+    // analyse and plan: pure, within what the grant allows.
+    let admission = admission.filter(|_| !request.deleting);
+    let rules = rule_scope(admission);
+    let analysis = analysis::analyze_within(spec, Some(owner), &world, &rules);
     let mut input = PlanInput {
         spec,
         generation: request.generation,
@@ -114,13 +166,34 @@ pub async fn reconcile<E: Ec2>(ec2: &E, request: &ReconcileRequest<'_>, timing: 
         config: request.config,
         analysis_as_specified: None,
         successors: &[],
+        approver: Approver::Namespace,
         now: request.now,
     };
-    let analysis_as_specified =
-        plan::drift::world_as_specified(&input).map(|after| analysis::analyze(spec, Some(owner), &after));
+    let analysis_as_specified = plan::drift::world_as_specified(&input)
+        .map(|after| analysis::analyze_within(spec, Some(owner), &after, &rules));
     input.analysis_as_specified = analysis_as_specified.as_ref();
     let successors = plan::sharing::successors(&input);
     input.successors = &successors;
+    // The spec as the grant lets the controller act on it: its remediation ceilings, and under
+    // approvedBy: Platform the platform's approval of the current plan.
+    let effective = admission.map(|a| {
+        let ids: Vec<String> = std::iter::once(&analysis)
+            .chain(analysis_as_specified.as_ref())
+            .filter_map(|r| r.as_ref().ok())
+            .map(|an| an.remediation.plan_id(&a.remediation))
+            .collect();
+        let ids: Vec<&str> = ids.iter().map(String::as_str).collect();
+        a.effective_spec(spec, &ids)
+    });
+    if let (Some(effective), Some(a)) = (&effective, admission) {
+        input.spec = effective;
+        if a.approved_by == ApprovedBy::Platform {
+            input.approver = Approver::Platform {
+                namespace: owner.namespace.clone(),
+                name: owner.name.clone(),
+            };
+        }
+    }
     let decision = plan::decide(&input, timing);
 
     // act: EC2 writes, in order, stopping at the first failure.

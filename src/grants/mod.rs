@@ -89,8 +89,10 @@ pub struct Admission {
     pub remediation: RemediationSpec,
     /// The modes the grant lowered.
     pub lowered: Vec<Lowered>,
+    /// Endpoint groups the controller may add ingress rules to (the spec's are among them).
+    pub endpoint_groups: GrantedGroups,
     /// Client groups the controller may add egress rules to.
-    pub client_groups: ClientGroups,
+    pub client_groups: GrantedGroups,
     pub approved_by: ApprovedBy,
     /// With `approvedBy: Platform`: the plan ids PlanApprovals approve for this object (sorted).
     pub platform_approvals: Vec<String>,
@@ -107,15 +109,15 @@ pub struct Lowered {
     pub used: RemediationMode,
 }
 
-/// Which client security groups the controller may add egress rules to.
+/// Which security groups the controller may add rules to.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub enum ClientGroups {
+pub enum GrantedGroups {
     Any,
     /// Only these (possibly none).
     Only(BTreeSet<String>),
 }
 
-impl ClientGroups {
+impl GrantedGroups {
     pub fn allows(&self, group_id: &str) -> bool {
         match self {
             Self::Any => true,
@@ -234,7 +236,10 @@ impl Refusal {
 /// The verdict for `subject` under `grants`; `approvals` are every PlanApproval in the cluster
 /// (those naming the object count, under `approvedBy: Platform`).
 pub fn decide(subject: &Subject<'_>, grants: &[Grant<'_>], approvals: &[&PlanApprovalSpec]) -> Verdict {
-    let mut covering: Vec<&Grant<'_>> = grants.iter().filter(|g| covers(g.spec, subject)).collect();
+    let mut covering: Vec<&Grant<'_>> = grants
+        .iter()
+        .filter(|g| covers(g.spec, subject.namespace, subject.namespace_labels))
+        .collect();
     covering.sort_by_key(|g| g.name);
     if covering.is_empty() {
         return Verdict::Forbidden(Refusal::NoGrant {
@@ -251,9 +256,9 @@ pub fn decide(subject: &Subject<'_>, grants: &[Grant<'_>], approvals: &[&PlanApp
     Verdict::Forbidden(Refusal::OutsideGrant { refused })
 }
 
-/// Whether the grant covers the subject's namespace: by name, or by its labels.
-fn covers(grant: &EndpointGrantSpec, subject: &Subject<'_>) -> bool {
-    if grant.namespaces.iter().any(|n| n == subject.namespace) {
+/// Whether the grant covers `namespace`: by name, or by its labels.
+pub fn covers(grant: &EndpointGrantSpec, namespace: &str, labels: &BTreeMap<String, String>) -> bool {
+    if grant.namespaces.iter().any(|n| n == namespace) {
         return true;
     }
     // A selector that does not parse (an unknown operator) covers nothing: deny by default.
@@ -261,7 +266,7 @@ fn covers(grant: &EndpointGrantSpec, subject: &Subject<'_>) -> bool {
         .namespace_selector
         .clone()
         .and_then(|s| Selector::try_from(s).ok())
-        .is_some_and(|s| s.matches(subject.namespace_labels))
+        .is_some_and(|s| s.matches(labels))
 }
 
 fn listed(values: &[String]) -> String {
@@ -391,10 +396,12 @@ fn admission(grant: &Grant<'_>, subject: &Subject<'_>, approvals: &[&PlanApprova
     .filter(|(_, asked, used)| asked != used)
     .map(|(field, asked, used)| Lowered { field, asked, used })
     .collect();
-    let client_groups = if g.client_security_group_ids.iter().any(|s| s == ANY) {
-        ClientGroups::Any
-    } else {
-        ClientGroups::Only(g.client_security_group_ids.iter().cloned().collect())
+    let granted = |groups: &[String]| {
+        if groups.iter().any(|s| s == ANY) {
+            GrantedGroups::Any
+        } else {
+            GrantedGroups::Only(groups.iter().cloned().collect())
+        }
     };
     let platform_approvals = match g.approved_by {
         ApprovedBy::Namespace => Vec::new(),
@@ -411,7 +418,8 @@ fn admission(grant: &Grant<'_>, subject: &Subject<'_>, approvals: &[&PlanApprova
         grant: grant.name.to_string(),
         remediation,
         lowered,
-        client_groups,
+        endpoint_groups: granted(&g.endpoint_security_group_ids),
+        client_groups: granted(&g.client_security_group_ids),
         approved_by: g.approved_by,
         platform_approvals,
         aws: g.aws.clone(),

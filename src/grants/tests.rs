@@ -318,7 +318,7 @@ fn only_the_granted_client_groups_may_get_egress_rules() {
     );
     let any = grant(serde_json::json!({"clientSecurityGroupIds": ["*"]}));
     let admission = admitted(Case::new(spec(serde_json::json!({}))).decide(&[("g", &any)], &[]));
-    assert_eq!(admission.client_groups, ClientGroups::Any);
+    assert_eq!(admission.client_groups, GrantedGroups::Any);
 }
 
 #[test]

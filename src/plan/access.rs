@@ -19,7 +19,7 @@ pub(crate) fn decide<'a>(
     analysis: &'a Analysis,
     timing: &Timing,
 ) -> Step<'a> {
-    let access = Access::new(analysis, input.spec, input.status.plan.as_ref());
+    let access = Access::new(analysis, input.spec, input.status.plan.as_ref(), &input.approver);
     if access.blocked == 0 || dns::forced(input.spec) {
         return dns::decide(input, endpoint, analysis, &access, timing);
     }

@@ -83,10 +83,45 @@ impl ApprovalState {
     }
 }
 
+/// Who approves the object's plans (its EndpointGrant's `approvedBy`).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub enum Approver {
+    /// The namespace: `spec.approval.planId`.
+    #[default]
+    Namespace,
+    /// The platform: a cluster-scoped PlanApproval naming the object (`spec.approval` is
+    /// ignored; the engine puts the PlanApproval's id in its place).
+    Platform { namespace: String, name: String },
+}
+
+impl Approver {
+    /// Where the approving plan id is written: "spec.approval.planId", "PlanApproval planId".
+    pub fn field(&self) -> &'static str {
+        match self {
+            Self::Namespace => "spec.approval.planId",
+            Self::Platform { .. } => "PlanApproval planId",
+        }
+    }
+
+    /// What to do to approve `plan_id`: "set spec.approval.planId: X", or the PlanApproval to
+    /// commit.
+    pub fn how_to_approve(&self, plan_id: &str) -> String {
+        match self {
+            Self::Namespace => format!("set spec.approval.planId: {plan_id}"),
+            Self::Platform { namespace, name } => format!(
+                "the platform commits a PlanApproval with spec {{namespace: {namespace}, name: {name}, planId: {plan_id}}} \
+                 (spec.approval is ignored: the grant has approvedBy: Platform)"
+            ),
+        }
+    }
+}
+
 /// An analysis seen through `spec.remediation` and `spec.approval`.
 #[derive(Clone, Debug)]
 pub struct Access<'a> {
     pub analysis: &'a Analysis,
+    /// Who approves the plan.
+    pub approver: Approver,
     pub plan_id: String,
     pub approval: ApprovalState,
     pub blocked: usize,
@@ -98,7 +133,12 @@ pub struct Access<'a> {
 
 impl<'a> Access<'a> {
     /// `previous` is the plan the status reported last (with the ids reported before it).
-    pub fn new(analysis: &'a Analysis, spec: &InterfaceEndpointSpec, previous: Option<&PlanStatus>) -> Self {
+    pub fn new(
+        analysis: &'a Analysis,
+        spec: &InterfaceEndpointSpec,
+        previous: Option<&PlanStatus>,
+        approver: &Approver,
+    ) -> Self {
         let modes = &spec.remediation;
         let by_mode = |mode| {
             analysis
@@ -121,6 +161,7 @@ impl<'a> Access<'a> {
         };
         Self {
             analysis,
+            approver: approver.clone(),
             plan_id,
             approval,
             blocked: analysis.blocked().count(),

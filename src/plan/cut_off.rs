@@ -29,7 +29,7 @@ pub(crate) fn reported<'a>(input: &PlanInput<'a>, mut step: Step<'a>) -> Step<'a
     {
         return step;
     }
-    let access = Access::new(analysis, input.spec, input.status.plan.as_ref());
+    let access = Access::new(analysis, input.spec, input.status.plan.as_ref(), &input.approver);
     if access.blocked == 0 {
         return step;
     }

@@ -290,7 +290,7 @@ fn serving_change<'a>(
     timing: &Timing,
 ) -> Step<'a> {
     let id = &endpoint.vpc_endpoint_id;
-    let access = Access::new(after, input.spec, input.status.plan.as_ref());
+    let access = Access::new(after, input.spec, input.status.plan.as_ref(), &input.approver);
     let rules_now = if access.blocked > 0 {
         access.rules_now()
     } else {

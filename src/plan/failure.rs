@@ -128,17 +128,17 @@ pub fn report_configuration_failure(
 }
 
 /// How a failure is reported: the phase, Ready's reason and message, when to look again.
-struct Failure {
-    phase: RolloutPhase,
-    reason: ConditionReason,
-    message: String,
-    requeue: Option<Duration>,
+pub(crate) struct Failure {
+    pub phase: RolloutPhase,
+    pub reason: ConditionReason,
+    pub message: String,
+    pub requeue: Option<Duration>,
 }
 
 /// `status` (the last written one, with what the failure itself changed) in the failure's
 /// phase, with Ready=False saying why, all five conditions set, and a Warning Event unless the
 /// previous status already reported this very failure (recorded once, not on every retry).
-fn report(
+pub(crate) fn report(
     previous: &InterfaceEndpointStatus,
     mut status: InterfaceEndpointStatus,
     generation: Option<i64>,

@@ -91,6 +91,7 @@ pub fn input_with<'a>(
         config: &ACTING,
         analysis_as_specified: None,
         successors: &[],
+        approver: Default::default(),
         now: now(),
     }
 }

@@ -35,6 +35,8 @@
 //! - [`failure`]: what a failed EC2 call means for the status ([`report_failure`]).
 //! - [`observe_only`]: last, when the controller or the spec says to observe only: the
 //!   decision's AWS calls are withheld and reported as what it would do.
+//! - [`tenancy`]: the grant's verdict in the status (`Granted`, `status.grant`), and the report
+//!   of an object no grant admits (phase Forbidden, no AWS call).
 //!
 //! Phase precedence when several things hold at once (the phase says what happens next, or
 //! what the user must do next): the controller acting (Creating, Remediating,
@@ -60,6 +62,7 @@ pub mod resolution;
 pub mod rules;
 pub mod sharing;
 pub mod status;
+pub mod tenancy;
 pub mod validate;
 pub mod wording;
 
@@ -109,6 +112,9 @@ pub struct PlanInput<'a> {
     /// ([`sharing::successors`]): computed only for the last step of a deletion, empty
     /// otherwise. Those rules are handed over instead of revoked.
     pub successors: &'a [sharing::Successor],
+    /// Who approves the object's plans; `spec.approval` holds the approving id either way
+    /// (under [`approval::Approver::Platform`] the engine puts a PlanApproval's id there).
+    pub approver: approval::Approver,
     pub now: Timestamp,
 }
 
@@ -191,6 +197,10 @@ closed_set! {
             retries with backoff.",
         WouldChange => "Observing only (`--observe-only` or `spec.observeOnly`): the AWS calls the \
             controller would make now and does not, each time they differ from the last ones reported.",
+        Forbidden => "No EndpointGrant admits the object (the `Granted` condition says why), once per \
+            distinct refusal; the controller makes no AWS call for it.",
+        Granted => "An EndpointGrant admits the object, on its first pass or after it was not admitted \
+            (names the grant and the account).",
     }
 }
 

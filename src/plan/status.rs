@@ -76,7 +76,7 @@ pub(crate) fn finish(input: &PlanInput<'_>, step: Step<'_>) -> Decision {
         previous.last_verified_time.clone()
     };
 
-    let access = plan_analysis.map(|a| Access::new(a, input.spec, previous.plan.as_ref()));
+    let access = plan_analysis.map(|a| Access::new(a, input.spec, previous.plan.as_ref(), &input.approver));
     let conditions = [
         step.conditions
             .endpoint
@@ -572,7 +572,8 @@ fn approval_condition(access: Option<&Access<'_>>) -> ConditionUpdate {
             true,
             ConditionReason::PlanApproved,
             format!(
-                "spec.approval.planId approves plan {} ({})",
+                "{} approves plan {} ({})",
+                access.approver.field(),
                 access.plan_id,
                 rules(access.needs_approval.len())
             ),
@@ -582,11 +583,11 @@ fn approval_condition(access: Option<&Access<'_>>) -> ConditionUpdate {
             false,
             ConditionReason::AwaitingApproval,
             format!(
-                "Plan {} adds {} needing approval ({}); to approve, set spec.approval.planId: {}",
+                "Plan {} adds {} needing approval ({}); to approve, {}",
                 access.plan_id,
                 rules(access.needs_approval.len()),
                 listed(&access.needs_approval),
-                access.plan_id
+                access.approver.how_to_approve(&access.plan_id)
             ),
         ),
         ApprovalState::Stale { given, reported } => ConditionUpdate::new(
@@ -594,12 +595,12 @@ fn approval_condition(access: Option<&Access<'_>>) -> ConditionUpdate {
             false,
             ApprovalState::mismatch_reason(*reported),
             format!(
-                "{}; the current plan is {} ({}: {}); to approve it, set spec.approval.planId: {}",
-                mismatched_approval(given, *reported),
+                "{}; the current plan is {} ({}: {}); to approve it, {}",
+                mismatched_approval(&access.approver, given, *reported),
                 access.plan_id,
                 rules(access.needs_approval.len()),
                 listed(&access.needs_approval),
-                access.plan_id
+                access.approver.how_to_approve(&access.plan_id)
             ),
         ),
     }

@@ -8,7 +8,7 @@ use crate::analysis::{Analysis, ClientVerdict, Direction, RuleChange};
 use crate::api::{InterfaceEndpointSpec, Owner};
 use crate::aws::RulePeer;
 
-use super::approval::{Access, ApprovalState};
+use super::approval::{Access, ApprovalState, Approver};
 
 /// How many blocked ENIs a condition or Event message names before "and N more".
 pub(crate) const MESSAGE_EXAMPLES: usize = 3;
@@ -75,11 +75,12 @@ pub(crate) fn blocked_sentence(access: &Access<'_>) -> String {
 
 /// What an approval that is not the current plan's id approves: an earlier plan, or, for an id
 /// this object never reported, nothing.
-pub(crate) fn mismatched_approval(given: &str, reported: bool) -> String {
+pub(crate) fn mismatched_approval(approver: &Approver, given: &str, reported: bool) -> String {
+    let field = approver.field();
     if reported {
-        format!("spec.approval.planId {given} approves an earlier plan")
+        format!("{field} {given} approves an earlier plan")
     } else {
-        format!("spec.approval.planId {given} is not a plan id this object reported")
+        format!("{field} {given} is not a plan id this object reported")
     }
 }
 
@@ -87,15 +88,23 @@ pub(crate) fn mismatched_approval(given: &str, reported: bool) -> String {
 pub(crate) fn what_is_needed(access: &Access<'_>) -> String {
     let mut needs = Vec::new();
     match &access.approval {
-        ApprovalState::Awaiting => needs.push(format!(
-            "approve plan {} ({}) with spec.approval.planId: {}",
-            access.plan_id,
-            count(access.needs_approval.len(), "rule"),
-            access.plan_id
-        )),
+        ApprovalState::Awaiting => needs.push(match &access.approver {
+            Approver::Namespace => format!(
+                "approve plan {} ({}) with spec.approval.planId: {}",
+                access.plan_id,
+                count(access.needs_approval.len(), "rule"),
+                access.plan_id
+            ),
+            platform => format!(
+                "approve plan {} ({}): {}",
+                access.plan_id,
+                count(access.needs_approval.len(), "rule"),
+                platform.how_to_approve(&access.plan_id)
+            ),
+        }),
         ApprovalState::Stale { given, reported } => needs.push(format!(
             "{}; the current plan is {} ({})",
-            mismatched_approval(given, *reported),
+            mismatched_approval(&access.approver, given, *reported),
             access.plan_id,
             count(access.needs_approval.len(), "rule")
         )),

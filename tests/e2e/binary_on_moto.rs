@@ -216,6 +216,7 @@ pub async fn watch_phases(
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_binary_rolls_out_the_incident_on_moto_with_approval_drift_restart_and_deletion() {
     let (cluster, client) = harness::cluster().await;
+    harness::grant_everything(&client).await;
     let kubeconfig = cluster.kubeconfig_path().to_path_buf();
     let kubectl = cluster.kubectl();
     let ns = "platform-network";
@@ -620,6 +621,7 @@ async fn the_binary_rolls_out_the_incident_on_moto_with_approval_drift_restart_a
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_example_applies_and_an_unknown_vpc_is_reported_without_touching_aws() {
     let (cluster, client) = harness::cluster().await;
+    harness::grant_everything(&client).await;
     let kubeconfig = cluster.kubeconfig_path().to_path_buf();
     let kubectl = cluster.kubectl();
     let bench = MotoBench::incident().await;
@@ -672,5 +674,79 @@ async fn every_example_applies_and_an_unknown_vpc_is_reported_without_touching_a
             .is_empty(),
         "no endpoint was created"
     );
+    drop(binary);
+}
+
+/// The binary in a cluster whose grants do not admit the object: phase Forbidden with the
+/// refused field, and not one request to AWS (moto's record of what its account was served);
+/// once the platform widens the grant, the same object rolls out.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_binary_makes_no_aws_call_for_an_object_its_grants_refuse() {
+    let (cluster, client) = harness::cluster().await;
+    let kubeconfig = cluster.kubeconfig_path().to_path_buf();
+    let kubectl = cluster.kubectl();
+    let ns = "platform-network";
+    create_namespace(&client, ns).await;
+    let bench = MotoBench::incident().await;
+    let other_vpc = "vpc-0ffffffffffffff00";
+    let grant = format!(
+        "apiVersion: vpce-rollout.dev/v1alpha1\nkind: EndpointGrant\nmetadata: {{name: platform-network}}\n\
+         spec:\n  namespaces: [{ns}]\n  vpcIds: [{other_vpc}]\n  serviceNames: ['*']\n  \
+         endpointSecurityGroupIds: ['{}']\n",
+        bench.id("endpoint-sg")
+    );
+    kubectl.run_with_input(&["apply", "-f", "-"], Some(&grant));
+    let setup = bench.account.served_requests().len();
+    let log = std::env::temp_dir().join(format!("vpce-rollout-e2e-grants-{}.log", std::process::id()));
+    let binary = Binary::start(&kubeconfig, &bench, log);
+    binary.wait_ready().await;
+
+    let manifest = example_for("cloudwatch-logs.yaml", &bench, |_| {});
+    kubectl.run_with_input(&["apply", "-f", "-"], Some(&manifest));
+    let api: Api<InterfaceEndpoint> = Api::namespaced(client.clone(), ns);
+    let forbidden = wait_for(&api, "logs", PATIENCE, "Forbidden", |o| {
+        o.status
+            .as_ref()
+            .is_some_and(|s| s.phase == RolloutPhase::Forbidden)
+    })
+    .await;
+    let granted = forbidden
+        .status
+        .unwrap()
+        .conditions
+        .into_iter()
+        .find(|c| c.type_ == "Granted")
+        .unwrap();
+    assert_eq!(
+        (granted.status.as_str(), granted.reason.as_str()),
+        ("False", "OutsideGrant")
+    );
+    assert!(
+        granted.message.starts_with(&format!(
+            "EndpointGrant platform-network does not admit spec.vpcId {} (vpcIds: {other_vpc})",
+            bench.id("main")
+        )),
+        "{}",
+        granted.message
+    );
+    assert_events(&client, ns, "logs", &["Forbidden"]).await;
+    // A resync later (3 s), still nothing.
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    let served = bench.account.served_requests();
+    assert_eq!(
+        served.len(),
+        setup,
+        "no AWS call, not even a describe: {:?}",
+        &served[setup..]
+    );
+
+    // The platform widens the grant: the grant watch wakes the object, which rolls out.
+    let widened = grant.replace(other_vpc, &bench.id("main"));
+    kubectl.run_with_input(&["apply", "-f", "-"], Some(&widened));
+    wait_for(&api, "logs", PATIENCE, "an endpoint", |o| {
+        o.status.as_ref().is_some_and(|s| s.endpoint_id.is_some())
+    })
+    .await;
+    assert_events(&client, ns, "logs", &["Granted", "EndpointCreated"]).await;
     drop(binary);
 }

@@ -132,7 +132,9 @@ async fn the_chart_deployed(
     // Helm installs the CRDs from the chart's crds/ itself.
     let (cluster, client) = harness::cluster_without_crds().await;
     let admin = cluster.kubectl();
-    let values = json!({"privateDnsTtl": "2s", "aws": {"region": REGION}});
+    // The single-team grant, as the chart makes it: the rollout needs a grant.
+    let values =
+        json!({"privateDnsTtl": "2s", "aws": {"region": REGION}, "singleTeamGrant": {"enabled": true}});
     let manifest = helm_install(cluster.kubeconfig_path(), &values);
     assert!(manifest.contains("kind: ClusterRole\n"), "{manifest}");
     admin.run(&[

@@ -1,4 +1,4 @@
-//! Shared pieces: the real control plane with the project's CRD, a client, waiting for a
+//! Shared pieces: the real control plane with the project's CRDs, a client, waiting for a
 //! condition on an object, and reading its Events.
 
 use std::path::{Path, PathBuf};
@@ -9,7 +9,7 @@ use k8s_openapi::api::events::v1::Event;
 use kube::api::{Api, ListParams, PostParams};
 use kube::config::{KubeConfigOptions, Kubeconfig};
 use kube_apiserver_harness::ControlPlane;
-use vpce_rollout::api::InterfaceEndpoint;
+use vpce_rollout::api::{EndpointGrant, EndpointGrantSpec, InterfaceEndpoint};
 
 /// The repository's root.
 pub fn repo() -> PathBuf {
@@ -25,8 +25,8 @@ fn init_logging() {
         .try_init();
 }
 
-/// etcd and kube-apiserver (tests/kube-apiserver) with `crds/interfaceendpoints.yaml`
-/// installed, and an admin client. Fails, naming the build script, when they are not built.
+/// etcd and kube-apiserver (tests/kube-apiserver) with the project's CRDs (`crds/`) installed,
+/// and an admin client. Fails, naming the build script, when they are not built.
 pub async fn cluster() -> (ControlPlane, kube::Client) {
     cluster_with_crds(&repo().join("crds/interfaceendpoints.yaml")).await
 }
@@ -40,13 +40,16 @@ pub async fn cluster_without_crds() -> (ControlPlane, kube::Client) {
     (cluster, client)
 }
 
-/// [`cluster`] with another CRD file.
+/// [`cluster`] with another InterfaceEndpoint CRD file (the EndpointGrant and PlanApproval
+/// CRDs of `crds/` beside it).
 pub async fn cluster_with_crds(crds: &Path) -> (ControlPlane, kube::Client) {
     init_logging();
     let crds = crds.to_path_buf();
     let started = tokio::task::spawn_blocking(move || {
         let cluster = ControlPlane::start();
         cluster.install_crds(&crds);
+        cluster.install_crds(&repo().join("crds/endpointgrants.yaml"));
+        cluster.install_crds(&repo().join("crds/planapprovals.yaml"));
         cluster
     })
     .await;
@@ -103,6 +106,17 @@ pub async fn client_for(kubeconfig: &Path) -> kube::Client {
         .await
         .expect("the kubeconfig is usable");
     kube::Client::try_from(config).expect("a client for kube-apiserver")
+}
+
+/// The EndpointGrant of a single-team cluster ([`EndpointGrantSpec::single_team`]): every
+/// namespace may roll out anything, as before grants existed. Tests that are not about the
+/// tenancy start with it.
+pub async fn grant_everything(client: &kube::Client) {
+    let grant = EndpointGrant::new("single-team", EndpointGrantSpec::single_team());
+    Api::<EndpointGrant>::all(client.clone())
+        .create(&PostParams::default(), &grant)
+        .await
+        .expect("grant created");
 }
 
 pub async fn create_namespace(client: &kube::Client, name: &str) {

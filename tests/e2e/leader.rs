@@ -127,6 +127,7 @@ async fn eventually(what: &str, mut check: impl AsyncFnMut() -> bool) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_leader_whose_lease_is_taken_stops_at_once_and_says_so() {
     let (_server, client) = harness::cluster().await;
+    harness::grant_everything(&client).await;
     create_namespace(&client, "vpce-system").await;
     let aws = Aws::incident();
     let replica = Replica::start(&client, &aws, "replica-a");
@@ -164,6 +165,7 @@ async fn a_leader_whose_lease_is_taken_stops_at_once_and_says_so() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn only_the_lease_holder_reconciles_and_the_standby_takes_over_when_it_stops() {
     let (_server, client) = harness::cluster().await;
+    harness::grant_everything(&client).await;
     create_namespace(&client, "vpce-system").await;
     create_namespace(&client, "platform").await;
     let aws = Aws::incident();

@@ -12,6 +12,8 @@
 //!   and moto serves it no mutating call.
 //! - `crd_rules`: the CRD's CEL rules, patterns and enums, with the messages users read.
 //! - `chart_rbac`: the binary with exactly what `helm install` of the chart grants.
+//! - `tenancy`: EndpointGrants, PlanApprovals and namespace labels, watched: their changes reach
+//!   the objects at once.
 
 // moto through the launcher and the incident world on it, shared with the wire tests.
 #[allow(dead_code)]
@@ -28,3 +30,4 @@ mod harness;
 mod leader;
 mod observe_only_on_moto;
 mod on_sim;
+mod tenancy;

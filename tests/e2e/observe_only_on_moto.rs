@@ -12,6 +12,7 @@ use crate::harness::{self, assert_events, create_namespace, event_reasons, wait_
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_binary_with_observe_only_reports_what_it_would_do_and_moto_serves_it_no_mutation() {
     let (cluster, client) = harness::cluster().await;
+    harness::grant_everything(&client).await;
     let kubeconfig = cluster.kubeconfig_path().to_path_buf();
     let kubectl = cluster.kubectl();
     let ns = "platform-network";

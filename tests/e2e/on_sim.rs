@@ -175,6 +175,7 @@ struct Scene {
 impl Scene {
     async fn start(spec: InterfaceEndpointSpec) -> Scene {
         let (server, client) = harness::cluster().await;
+        harness::grant_everything(&client).await;
         create_namespace(&client, NS).await;
         let aws = Aws::incident();
         let controller = Controller::start(&client, &aws);
@@ -424,6 +425,7 @@ async fn retain_leaves_the_endpoint_and_its_rules_when_the_object_is_deleted() {
 async fn a_region_edited_after_creation_is_refused_and_deletion_cleans_up_where_the_endpoint_is() {
     let crds = harness::crds_without_cel_rules();
     let (_server, client) = harness::cluster_with_crds(crds.path()).await;
+    harness::grant_everything(&client).await;
     create_namespace(&client, NS).await;
     let aws = Aws::incident();
     let controller = Controller::start(&client, &aws);
@@ -469,6 +471,7 @@ async fn a_region_edited_after_creation_is_refused_and_deletion_cleans_up_where_
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_controller_restarted_in_every_phase_converges_without_a_second_endpoint() {
     let (_server, client) = harness::cluster().await;
+    harness::grant_everything(&client).await;
     create_namespace(&client, NS).await;
     let aws = Aws::incident();
     let api: Api<InterfaceEndpoint> = Api::namespaced(client.clone(), NS);
@@ -669,6 +672,7 @@ fn watch_paths(
 async fn two_objects_sharing_a_group_are_deleted_in_either_order_without_cutting_the_other_off() {
     for logs_first in [true, false] {
         let (_server, client) = harness::cluster().await;
+        harness::grant_everything(&client).await;
         create_namespace(&client, NS).await;
         let aws = Aws::incident();
         let controller = Controller::start(&client, &aws);

@@ -166,6 +166,10 @@ impl Ec2Provider for SdkProvider {
     async fn client(&self, region: Option<&str>) -> Result<Arc<SdkEc2>, ProviderError> {
         self.client_for(region)
     }
+
+    fn default_region(&self) -> Option<String> {
+        SdkProvider::default_region(self).map(str::to_string)
+    }
 }
 
 /// The HTTPS client of every AWS call: rustls with the ring crypto provider (kube uses the same),

@@ -67,4 +67,8 @@ impl Ec2Provider for SimProvider {
     async fn client(&self, region: Option<&str>) -> Result<Arc<SimEc2>, ProviderError> {
         self.for_region(region)
     }
+
+    fn default_region(&self) -> Option<String> {
+        Some(self.home.region())
+    }
 }
