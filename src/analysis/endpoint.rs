@@ -78,6 +78,13 @@ pub fn validate_spec(spec: &InterfaceEndpointSpec, index: &VpcIndex<'_>) -> Resu
     Ok(())
 }
 
+/// Whether `spec.adopt` names the endpoint.
+fn adopted(spec: &InterfaceEndpointSpec, endpoint: &VpcEndpoint) -> bool {
+    spec.adopt
+        .as_ref()
+        .is_some_and(|a| a.vpc_endpoint_id == endpoint.vpc_endpoint_id)
+}
+
 /// Whether the endpoint carries this object's ownership tags: both the owner and the UID tag,
 /// or the owner tag alone when the UID is empty (an offline `plan` of a manifest that was never
 /// applied, so has no UID).
@@ -90,7 +97,9 @@ fn is_owned(endpoint: &VpcEndpoint, owner: &Owner) -> bool {
     }
 }
 
-/// This object's endpoint: in `spec.vpcId`, for `spec.serviceName`, carrying the owner tags.
+/// This object's endpoint: in `spec.vpcId`, for `spec.serviceName`, carrying the owner tags,
+/// or named by `spec.adopt` (the endpoint it is taking over: the clients are checked against it
+/// from the pass that adopts it, and `plan` shows what adopting it would find).
 ///
 /// Endpoints being deleted are ignored (their ENIs are going away). Should several remain (the
 /// ClientToken makes that unlikely), an `available` one is preferred, then the lowest id.
@@ -106,7 +115,7 @@ pub fn owned_endpoint<'s>(
         .iter()
         .filter(|e| e.vpc_id == spec.vpc_id && e.service_name == spec.service_name)
         .filter(|e| !matches!(e.state_lower().as_str(), "deleting" | "deleted"))
-        .filter(|e| is_owned(e, owner))
+        .filter(|e| is_owned(e, owner) || adopted(spec, e))
         .min_by_key(|e| (!e.is_available(), e.vpc_endpoint_id.as_str()))
 }
 

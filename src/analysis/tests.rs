@@ -1208,6 +1208,21 @@ fn destinations_are_the_endpoint_enis_once_it_exists_and_whole_subnets_before() 
         ["subnet-a 10.0.1.0/24 whole-subnet [sg-vpce]"],
         "with a UID both tags must match"
     );
+    let adopting = crate::api::InterfaceEndpointSpec {
+        adopt: Some(crate::api::Adopt {
+            vpc_endpoint_id: "vpce-x".into(),
+        }),
+        ..spec()
+    };
+    assert_eq!(
+        destinations(
+            endpoint().endpoint_tagged("vpce-x", &["eni-e1"], &["subnet-a"], &["sg-observed"], vec![]),
+            &adopting,
+            Some(&o)
+        ),
+        ["subnet-a 10.0.1.10/32 eni-e1 [sg-observed]"],
+        "the endpoint spec.adopt names, untagged, is the one whose clients are checked"
+    );
     assert_eq!(
         destinations(
             endpoint().endpoint(&["eni-e1"], &["subnet-a"], &["sg-observed"]),

@@ -56,6 +56,11 @@ closed_set! {
             accepted it yet.",
         AcceptanceTimedOut => "The endpoint waited for acceptance longer than `--acceptance-timeout`.",
         EndpointRejected => "The service's owner rejected the endpoint (`rejected`).",
+        AdoptionRefused => "An endpoint that exists already cannot be taken over (not in the VPC, \
+            another service, another object's, a state it never leaves, ...: the message says which); \
+            nothing is changed or created.",
+        ManagedByAnotherCluster => "The endpoint carries another cluster's tag \
+            (`vpce-rollout.dev/cluster`): this controller never changes or deletes it.",
         EndpointMissing => "The endpoint the status names was deleted, or is being deleted, outside the \
             controller; a new one is created once it is gone.",
         // ClientsReachable

@@ -37,6 +37,10 @@ pub const UID_TAG: &str = "vpce-rollout.dev/uid";
 /// Tag key on a rule handed over from a deleted object to one whose endpoint still needs it:
 /// the deleted object's `<namespace>/<name>` (the ownership tags name the new owner).
 pub const HANDED_OVER_FROM_TAG: &str = "vpce-rollout.dev/handed-over-from";
+/// Tag key on every endpoint and rule a controller started with `--cluster-name` creates or
+/// takes over: that name. An endpoint carrying another cluster's is never taken over, changed
+/// or deleted: two clusters never manage one endpoint.
+pub const CLUSTER_TAG: &str = "vpce-rollout.dev/cluster";
 /// Most blocked-client groups kept in status; the rest are counted, not listed.
 pub const MAX_STATUS_GROUPS: usize = 20;
 /// Most example ENI ids kept per blocked-client group in status.
@@ -143,6 +147,13 @@ pub struct InterfaceEndpointSpec {
     /// Approval of a remediation plan: set `planId` to the `status.plan.id` you reviewed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub approval: Option<Approval>,
+
+    /// Take over an endpoint that exists already (made by Terraform, CloudFormation, the
+    /// console) instead of creating one. It must be in `vpcId`, of `serviceName`, and carry no
+    /// other object's or cluster's tags; it is tagged as this object's, and from then on
+    /// managed (and deleted with `deletionPolicy: Delete`) like one the controller created.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub adopt: Option<Adopt>,
 
     /// What happens to the endpoint when this object is deleted.
     #[serde(default)]
@@ -261,6 +272,15 @@ pub struct Approval {
     pub plan_id: String,
 }
 
+/// An existing endpoint to take over.
+#[derive(Deserialize, Serialize, Clone, Debug, Default, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Adopt {
+    /// The endpoint, e.g. `vpce-0a1b2c3d4e5f67890`.
+    #[schemars(pattern(r"^vpce-[0-9a-f]{8,17}$"))]
+    pub vpc_endpoint_id: String,
+}
+
 /// What happens to the endpoint when the object is deleted.
 #[derive(Deserialize, Serialize, Clone, Copy, Debug, Default, PartialEq, Eq, JsonSchema)]
 pub enum DeletionPolicy {
@@ -278,6 +298,8 @@ closed_set! {
     pub enum RolloutPhase {
         #[default]
         Pending => "Nothing decided yet (a new object).",
+        Adopting => "An endpoint that exists already (`spec.adopt`, or found by this object's owner \
+            tag after a restore) is being tagged as this object's; nothing else about it changes.",
         Creating => "CreateVpcEndpoint (private DNS off) is being called, or the endpoint it returned \
             moments ago is not listed by EC2 yet.",
         Provisioning => "The endpoint is `pending`: EC2 is still setting it up.",

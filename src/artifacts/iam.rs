@@ -175,20 +175,56 @@ fn rules_are_retagged_only_when_owned_and_only_with_ownership_tags() {
     let keys: BTreeSet<String> = list(&handover["Condition"]["ForAllValues:StringEquals"]["aws:TagKeys"])
         .into_iter()
         .collect();
-    let expected: BTreeSet<String> = [OWNER_TAG, UID_TAG, crate::api::HANDED_OVER_FROM_TAG]
-        .map(String::from)
-        .into_iter()
-        .collect();
+    let expected: BTreeSet<String> = [
+        OWNER_TAG,
+        UID_TAG,
+        crate::api::HANDED_OVER_FROM_TAG,
+        crate::api::CLUSTER_TAG,
+    ]
+    .map(String::from)
+    .into_iter()
+    .collect();
     assert_eq!(keys, expected);
-    // No other statement grants CreateTags without the creation condition.
+    // No other statement grants CreateTags without the creation condition, but adoption's.
     for s in statements() {
-        if actions(&s).contains("CreateTags") && s["Sid"] != "HandOverOnlyOwnedRules" {
+        if actions(&s).contains("CreateTags")
+            && !["HandOverOnlyOwnedRules", "AdoptEndpointsByTaggingThem"]
+                .contains(&s["Sid"].as_str().unwrap())
+        {
             assert!(
                 s["Condition"]["StringEquals"]["ec2:CreateAction"].is_array(),
                 "{s}"
             );
         }
     }
+}
+
+#[test]
+fn existing_endpoints_are_tagged_only_as_an_object_s_and_only_with_the_controller_s_keys() {
+    let adopt = statement("AdoptEndpointsByTaggingThem");
+    assert_eq!(actions(&adopt), BTreeSet::from(["CreateTags".to_string()]));
+    assert_eq!(list(&adopt["Resource"]), ["arn:aws:ec2:*:*:vpc-endpoint/*"]);
+    // Both ownership tags in every request: an endpoint is tagged to become an object's, so
+    // that ModifyAndDeleteOnlyOwnedEndpoints applies to it from then on, and for nothing else.
+    assert!(requires_owner_tags(&adopt, "aws:RequestTag/"), "{adopt}");
+    let keys: BTreeSet<String> = list(&adopt["Condition"]["ForAllValues:StringEquals"]["aws:TagKeys"])
+        .into_iter()
+        .collect();
+    let expected: BTreeSet<String> = [OWNER_TAG, UID_TAG, crate::api::CLUSTER_TAG]
+        .map(String::from)
+        .into_iter()
+        .collect();
+    assert_eq!(keys, expected, "no tag key but the controller's");
+    // What the controller sends: exactly those keys.
+    let tags = crate::plan::cluster::tags(
+        &crate::api::Owner {
+            namespace: "ns".into(),
+            name: "n".into(),
+            uid: "u".into(),
+        },
+        Some("blue"),
+    );
+    assert_eq!(tags.keys().cloned().collect::<BTreeSet<_>>(), expected);
 }
 
 #[test]

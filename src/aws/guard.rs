@@ -16,7 +16,7 @@ use super::{
 };
 use crate::model::{
     NetworkAcl, NetworkInterface, PrefixList, PrefixListEntry, SecurityGroup, SecurityGroupRule,
-    ServiceDetail, Subnet, Vpc, VpcDnsAttributes, VpcEndpoint,
+    ServiceDetail, Subnet, Tag, Vpc, VpcDnsAttributes, VpcEndpoint,
 };
 
 /// The error code of a mutation refused under `--observe-only`.
@@ -154,6 +154,15 @@ impl<E: Ec2> Ec2 for MutationGuard<E> {
         self.allow(Ec2Operation::CreateTags)?;
         self.inner.tag_security_group_rules(request).await
     }
+
+    async fn tag_vpc_endpoints(
+        &self,
+        vpc_endpoint_ids: &[String],
+        tags: &[Tag],
+    ) -> Result<Receipt<()>, Ec2Error> {
+        self.allow(Ec2Operation::CreateTags)?;
+        self.inner.tag_vpc_endpoints(vpc_endpoint_ids, tags).await
+    }
 }
 
 /// An [`Ec2Provider`] whose ports are guarded: what the controller is wired with.
@@ -201,6 +210,7 @@ mod tests {
         let create = crate::plan::endpoint::create_request(
             &incident::spec(RemediationMode::Auto),
             &incident::owner(),
+            None,
             0,
         );
         let refusal = port.create_vpc_endpoint(&create).await.expect_err("refused");
@@ -246,6 +256,8 @@ mod tests {
             tags: Vec::new(),
         };
         assert!(port.tag_security_group_rules(&retag).await.is_err());
+        let endpoints = ["vpce-0123456789abcdef0".to_string()];
+        assert!(port.tag_vpc_endpoints(&endpoints, &[]).await.is_err());
         assert!(sim.mutations().is_empty(), "{:?}", sim.mutations());
 
         let acting = MutationGuard::new(sim.clone(), false);

@@ -476,6 +476,14 @@ pub trait Ec2: Send + Sync {
         &self,
         request: &RetagOwnedRules,
     ) -> impl Future<Output = Result<Receipt<()>, Ec2Error>> + Send;
+    /// CreateTags on endpoints: adds `tags`, replacing the values of keys an endpoint already
+    /// carries. How an existing endpoint becomes an object's (adoption, a restored object) and
+    /// this cluster's.
+    fn tag_vpc_endpoints(
+        &self,
+        vpc_endpoint_ids: &[String],
+        tags: &[Tag],
+    ) -> impl Future<Output = Result<Receipt<()>, Ec2Error>> + Send;
 }
 
 /// The EC2 port for a region could not be set up (no region configured, bad endpoint URL).

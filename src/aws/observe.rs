@@ -9,7 +9,7 @@ use std::collections::BTreeSet;
 use futures::future::try_join_all;
 
 use super::{Ec2, Ec2Error, EndpointFilter, ErrorKind, RuleFilter};
-use crate::api::{Owner, UID_TAG};
+use crate::api::{OWNER_TAG, Owner};
 use crate::model::Snapshot;
 
 /// What to observe besides the VPC itself.
@@ -17,7 +17,9 @@ use crate::model::Snapshot;
 pub struct ObserveScope<'a> {
     /// The endpoint service, for its private DNS name.
     pub service_name: Option<&'a str>,
-    /// Whose rules to collect into `security_group_rules` (by the UID tag).
+    /// Whose rules to collect into `security_group_rules`: by the owner tag (`namespace/name`),
+    /// so that the rules of an earlier object of the same name are seen too (a restored object
+    /// takes them over); which are this object's is decided on both tags.
     pub owner: Option<&'a Owner>,
 }
 
@@ -77,7 +79,7 @@ pub async fn observe_vpc<E: Ec2>(
             Some(owner) => {
                 let filter = RuleFilter {
                     group_ids: Vec::new(),
-                    tag: Some((UID_TAG.to_string(), owner.uid.clone())),
+                    tag: Some((OWNER_TAG.to_string(), owner.owner_tag())),
                 };
                 ec2.describe_security_group_rules(&filter).await
             }

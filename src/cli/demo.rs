@@ -570,6 +570,8 @@ fn describe(action: &Action) -> String {
             .collect::<Vec<_>>()
             .join("; "),
         Action::DeleteEndpoint { vpc_endpoint_id } => format!("DeleteVpcEndpoints {vpc_endpoint_id}"),
+        Action::TagEndpoint(t) => format!("CreateTags {} (taken over)", t.vpc_endpoint_id),
+        Action::TagRules(t) => format!("CreateTags {} (taken over)", t.rule_ids.join(",")),
     }
 }
 

@@ -15,7 +15,7 @@ use crate::aws::{
 };
 use crate::model::{
     NetworkAcl, NetworkInterface, PrefixList, PrefixListEntry, SecurityGroup, SecurityGroupRule,
-    ServiceDetail, Subnet, Vpc, VpcDnsAttributes, VpcEndpoint,
+    ServiceDetail, Subnet, Tag, Vpc, VpcDnsAttributes, VpcEndpoint,
 };
 
 /// Wraps `inner`, recording each call's outcome in `metrics`.
@@ -177,6 +177,15 @@ impl<E: Ec2> Ec2 for InstrumentedEc2<E> {
         let r = self.inner.tag_security_group_rules(request).await;
         self.record(Ec2Operation::CreateTags, r)
     }
+
+    async fn tag_vpc_endpoints(
+        &self,
+        vpc_endpoint_ids: &[String],
+        tags: &[Tag],
+    ) -> Result<Receipt<()>, Ec2Error> {
+        let r = self.inner.tag_vpc_endpoints(vpc_endpoint_ids, tags).await;
+        self.record(Ec2Operation::CreateTags, r)
+    }
 }
 
 /// An [`Ec2Provider`] whose ports are instrumented: what the controller is wired with.
@@ -315,6 +324,10 @@ mod tests {
             self.receipt(Ec2Operation::revoke(r.egress))
         }
         async fn tag_security_group_rules(&self, _: &RetagOwnedRules) -> Result<Receipt<()>, Ec2Error> {
+            self.receipt(Ec2Operation::CreateTags)
+        }
+
+        async fn tag_vpc_endpoints(&self, _: &[String], _: &[Tag]) -> Result<Receipt<()>, Ec2Error> {
             self.receipt(Ec2Operation::CreateTags)
         }
     }

@@ -38,6 +38,14 @@ pub struct RunOptions {
     #[arg(long, env = "VPCE_ROLLOUT_OBSERVE_ONLY")]
     pub observe_only: bool,
 
+    /// The name of this cluster, written in the `vpce-rollout.dev/cluster` tag of every endpoint
+    /// and rule the controller creates or takes over. An endpoint tagged with another name is
+    /// never taken over, changed or deleted, and a restored object takes over its earlier
+    /// endpoint only when it carries this name. Unique among the clusters that share an AWS
+    /// account; letters, digits, `.`, `_`, `-`, at most 63.
+    #[arg(long, env = "VPCE_ROLLOUT_CLUSTER_NAME", value_parser = parse_cluster_name)]
+    pub cluster_name: Option<String>,
+
     /// Address of the /metrics, /healthz and /readyz server.
     #[arg(long, env = "VPCE_ROLLOUT_METRICS_ADDRESS", default_value = "0.0.0.0:8080")]
     pub metrics_address: SocketAddr,
@@ -121,6 +129,24 @@ pub struct LogOptions {
     /// Log filter in RUST_LOG syntax, e.g. "info" or "info,vpce_rollout=debug".
     #[arg(long, env = "RUST_LOG", default_value = logging::DEFAULT_FILTER)]
     pub log_filter: String,
+}
+
+/// A cluster name: 1 to 63 letters, digits, `.`, `_` or `-`, starting with a letter or digit
+/// (a tag value EC2 and IAM conditions take as it is).
+pub fn parse_cluster_name(text: &str) -> Result<String, String> {
+    let ok = !text.is_empty()
+        && text.len() <= 63
+        && text.starts_with(|c: char| c.is_ascii_alphanumeric())
+        && text
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || ".-_".contains(c));
+    if ok {
+        Ok(text.to_string())
+    } else {
+        Err(format!(
+            "invalid cluster name {text:?}: 1 to 63 letters, digits, '.', '_' or '-', starting with a letter or digit"
+        ))
+    }
 }
 
 /// Parses `300ms`, `30s`, `5m`, `1h`, `1h30m`: what Kubernetes and Go users write. A bare
@@ -241,6 +267,19 @@ mod tests {
         .options;
         let err = run.leader_election.lease_config().unwrap_err();
         assert!(err.contains("longer than the renew deadline"), "{err}");
+    }
+
+    #[test]
+    fn a_cluster_name_is_a_tag_value_iam_conditions_can_match_as_it_is() {
+        let run = Run::try_parse_from(["run", "--cluster-name", "prod-eu.blue_1"])
+            .unwrap()
+            .options;
+        assert_eq!(run.cluster_name.as_deref(), Some("prod-eu.blue_1"));
+        assert_eq!(Run::try_parse_from(["run"]).unwrap().options.cluster_name, None);
+        for bad in ["", ".blue", "blue green", "blue/green", &"x".repeat(64)] {
+            let err = Run::try_parse_from(["run", &format!("--cluster-name={bad}")]).unwrap_err();
+            assert!(err.to_string().contains("invalid cluster name"), "{bad}: {err}");
+        }
     }
 
     #[test]

@@ -58,6 +58,21 @@ pub(super) async fn perform<E: Ec2>(
             }
             Ok(Performed::Done)
         }
+        Action::TagEndpoint(t) => {
+            let result = ec2
+                .tag_vpc_endpoints(std::slice::from_ref(&t.vpc_endpoint_id), &t.tags)
+                .await;
+            trail.record(action, result).map(|()| Performed::Done)
+        }
+        Action::TagRules(t) => {
+            let request = RetagOwnedRules {
+                rule_ids: t.rule_ids.clone(),
+                owner_tags: t.earlier_owner_tags.clone(),
+                tags: t.tags.clone(),
+            };
+            let result = ec2.tag_security_group_rules(&request).await;
+            trail.record(action, result).map(|()| Performed::Done)
+        }
         Action::DeleteEndpoint { vpc_endpoint_id } => {
             let ids = [vpc_endpoint_id.clone()];
             let receipt = match ec2.delete_vpc_endpoints(&ids).await {

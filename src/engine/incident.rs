@@ -53,6 +53,7 @@ pub fn spec(endpoint_ingress: RemediationMode) -> InterfaceEndpointSpec {
             client_egress: RemediationMode::Approval,
         },
         approval: None,
+        adopt: None,
         deletion_policy: Default::default(),
         observe_only: false,
     }

@@ -29,6 +29,8 @@
 #[cfg(test)]
 mod acceptance_tests;
 mod act;
+#[cfg(test)]
+mod adoption_tests;
 pub mod audit;
 #[cfg(test)]
 mod audit_tests;

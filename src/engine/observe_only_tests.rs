@@ -6,7 +6,10 @@ use super::tests::{Harness, ready_in};
 use crate::api::{DeletionPolicy, RemediationMode, RolloutPhase};
 use crate::plan::{Config, EventReason};
 
-const OBSERVE: Config = Config { observe_only: true };
+static OBSERVE: Config = Config {
+    observe_only: true,
+    cluster_name: None,
+};
 
 fn assert_observing(h: &Harness) {
     assert!(
@@ -26,7 +29,7 @@ async fn a_new_object_in_every_mode_is_planned_and_reported_and_nothing_is_creat
         RemediationMode::Off,
     ] {
         let mut h = Harness::new(mode);
-        h.config = OBSERVE;
+        h.config = OBSERVE.clone();
         for _ in 0..20 {
             h.pass().await;
             assert_observing(&h);
@@ -54,7 +57,7 @@ async fn a_serving_endpoint_is_watched_its_repair_and_deletion_reported_and_not_
     // Rolled out by a controller that could act; then it restarts with --observe-only.
     let mut h = ready_in(RemediationMode::Auto).await;
     h.sim.clear_calls();
-    h.config = OBSERVE;
+    h.config = OBSERVE.clone();
     h.pass().await;
     assert_observing(&h);
     assert_eq!(h.status.phase, RolloutPhase::Ready);

@@ -30,8 +30,8 @@ pub(super) struct Harness {
     pub(super) sim: Arc<SimEc2>,
     /// The home world, and an empty one for any other region.
     regions: SimProvider,
-    spec: InterfaceEndpointSpec,
-    owner: Owner,
+    pub(super) spec: InterfaceEndpointSpec,
+    pub(super) owner: Owner,
     pub(super) status: InterfaceEndpointStatus,
     pub(super) deleting: bool,
     finalized: bool,
@@ -74,7 +74,7 @@ impl Harness {
     }
 
     /// A second object, reconciled against the same world (and clock).
-    fn beside(&self, spec: InterfaceEndpointSpec, owner: Owner) -> Harness {
+    pub(super) fn beside(&self, spec: InterfaceEndpointSpec, owner: Owner) -> Harness {
         Harness {
             sim: self.sim.clone(),
             regions: SimProvider::new(self.sim.clone()),

@@ -36,7 +36,7 @@ pub(crate) fn decide<'a>(
             RolloutPhase::Remediating
         };
         let mut step = Step::new(input, phase, timing.after_change);
-        step.actions.push(authorize(&rules_now, input.spec, input.owner));
+        step.actions.push(authorize(&rules_now, input));
         let rules = count(rules_now.len(), "rule");
         let (reason, message) = if serving {
             (

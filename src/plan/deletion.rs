@@ -23,6 +23,22 @@ use crate::model::VpcEndpoint;
 pub(crate) fn decide<'a>(input: &PlanInput<'a>, timing: &Timing) -> Step<'a> {
     let mut step = Step::new(input, RolloutPhase::Deleting, timing.after_change);
     step.endpoint = location::owned_endpoint(input);
+    // Another cluster's endpoint (an object restored into a second cluster keeps its UID) is
+    // left as it is, with its rules: that cluster manages them.
+    if let Some(endpoint) = step.endpoint
+        && let Some(theirs) = super::adoption::other_cluster(input, endpoint)
+    {
+        step.finalized = true;
+        step.conditions.ready = Some(not_ready(
+            ConditionReason::Deleting,
+            format!(
+                "Endpoint {} is managed by cluster {theirs} (tag vpce-rollout.dev/cluster): deleting \
+                 this object leaves it and its rules as they are",
+                endpoint.vpc_endpoint_id
+            ),
+        ));
+        return step;
+    }
     let message = match input.spec.deletion_policy {
         DeletionPolicy::Retain => {
             step.finalized = true;

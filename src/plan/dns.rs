@@ -108,7 +108,7 @@ fn serving<'a>(
     let rules_now = access.rules_now();
     let mut step = if !rules_now.is_empty() {
         let mut step = Step::new(input, RolloutPhase::Remediating, timing.after_change);
-        step.actions.push(authorize(&rules_now, input.spec, input.owner));
+        step.actions.push(authorize(&rules_now, input));
         step.conditions.ready = Some(not_ready(
             ConditionReason::InProgress,
             format!(
@@ -177,7 +177,7 @@ fn enable<'a>(
         Vec::new()
     };
     if !rules_now.is_empty() {
-        step.actions.push(authorize(&rules_now, input.spec, input.owner));
+        step.actions.push(authorize(&rules_now, input));
     }
     step.actions.push(Action::ModifyEndpoint(ModifyVpcEndpoint {
         vpc_endpoint_id: id.clone(),

@@ -325,7 +325,7 @@ fn serving_change<'a>(
     let mut step = Step::new(input, phase, requeue);
     step.plan_analysis = Some(after);
     if !rules_now.is_empty() {
-        step.actions.push(authorize(&rules_now, input.spec, input.owner));
+        step.actions.push(authorize(&rules_now, input));
     }
     if apply {
         step.actions.push(Action::ModifyEndpoint(change.modify.clone()));

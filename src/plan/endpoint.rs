@@ -39,10 +39,15 @@ pub fn client_token(owner: &Owner, recreations: u32) -> String {
 }
 
 /// CreateVpcEndpoint for the spec: private DNS off (enabled later, once nobody would be cut
-/// off), ownership tags plus the spec's tags.
-pub fn create_request(spec: &InterfaceEndpointSpec, owner: &Owner, recreations: u32) -> CreateVpcEndpoint {
+/// off), ownership (and cluster) tags plus the spec's tags.
+pub fn create_request(
+    spec: &InterfaceEndpointSpec,
+    owner: &Owner,
+    cluster: Option<&str>,
+    recreations: u32,
+) -> CreateVpcEndpoint {
     let mut tags = spec.tags.clone();
-    tags.extend(owner.tags());
+    tags.extend(super::cluster::tags(owner, cluster));
     CreateVpcEndpoint {
         vpc_id: spec.vpc_id.clone(),
         service_name: spec.service_name.clone(),
@@ -131,6 +136,7 @@ fn missing<'a>(input: &PlanInput<'a>, analysis: &'a Analysis, timing: &Timing) -
     step.actions.push(Action::CreateEndpoint(create_request(
         input.spec,
         input.owner,
+        input.config.cluster_name.as_deref(),
         recreations,
     )));
     let (reason, endpoint_message) = match previous.endpoint_id.as_deref() {

@@ -12,7 +12,7 @@
 //! approval, Ready, Failed). `kubectl describe` lists Events of the same second in that order.
 
 use super::wording::{count, peer_text, port_range, with_more};
-use super::{Action, EventNote, EventReason};
+use super::{Action, EventNote, EventReason, Takeover};
 use crate::api::conditions::{ConditionType, find_condition};
 use crate::api::{InterfaceEndpointSpec, InterfaceEndpointStatus, RolloutPhase};
 use crate::aws::CallTrace;
@@ -175,6 +175,40 @@ pub fn for_action(action: &Action, spec: &InterfaceEndpointSpec) -> Option<Event
                     count(rules, "rule"),
                     if rules == 1 { "it" } else { "them" },
                     with_more(&refs, lines.len())
+                ),
+            ))
+        }
+        Action::TagEndpoint(t) => {
+            let tags: Vec<String> = t.tags.iter().map(|t| format!("{}={}", t.key, t.value)).collect();
+            let what = match &t.takeover {
+                Takeover::Adopt => format!(
+                    "Took over endpoint {}, named by spec.adopt.vpcEndpointId: tagged it as this object's ({})",
+                    t.vpc_endpoint_id,
+                    tags.join(", ")
+                ),
+                Takeover::Restore { earlier_uid } => format!(
+                    "Took over endpoint {}, made by an earlier object of the same name (UID {earlier_uid}): \
+                     tagged it as this object's ({})",
+                    t.vpc_endpoint_id,
+                    tags.join(", ")
+                ),
+                Takeover::Claim => format!(
+                    "Tagged endpoint {} as this cluster's ({})",
+                    t.vpc_endpoint_id,
+                    tags.join(", ")
+                ),
+            };
+            Some(note(EventReason::EndpointAdopted, false, what))
+        }
+        Action::TagRules(t) => {
+            let ids: Vec<&str> = t.rule_ids.iter().map(String::as_str).collect();
+            Some(note(
+                EventReason::RulesAdopted,
+                false,
+                format!(
+                    "Took over {} an earlier object of the same name added: {}",
+                    count(ids.len(), "rule"),
+                    with_more(&ids, ids.len())
                 ),
             ))
         }

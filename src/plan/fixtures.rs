@@ -97,7 +97,10 @@ pub fn input_with<'a>(
 }
 
 /// The controller's settings by default: it may act.
-pub const ACTING: Config = Config { observe_only: false };
+pub static ACTING: Config = Config {
+    observe_only: false,
+    cluster_name: None,
+};
 
 pub fn group(id: &str) -> GroupIdentifier {
     GroupIdentifier {

@@ -10,6 +10,8 @@
 //!   observed and cleaned up there), and spec edits of its VPC, service or region, which
 //!   would move it: refused.
 //! - [`validate`]: spec problems the API server cannot see (reserved tags, a bad policy, ...).
+//! - [`adoption`]: an endpoint that exists already: taken over (`spec.adopt`, a restored
+//!   object), claimed for this cluster, or left alone (another object's, another cluster's).
 //! - [`endpoint`]: the endpoint's life: create (private DNS off), wait while EC2 catches up,
 //!   re-create after an out-of-band deletion, poll while `pending`, failed states.
 //! - [`acceptance`]: the endpoint waits for its service's owner to accept it (or they
@@ -21,12 +23,13 @@
 //! - [`dns`]: private DNS: preconditions, enabling it only when nobody would be cut off.
 //! - [`cut_off`]: after the stages: clients cut off while private DNS is on make the rollout
 //!   Degraded, also in the pass that repairs it.
-//! - [`approval`], [`rules`], [`wording`], [`preconditions`]: leaves the stages share,
+//! - [`approval`], [`rules`], [`wording`], [`preconditions`], [`cluster`]: leaves the stages share,
 //!   depending on no stage: the analysis seen through the remediation modes and the approval,
 //!   the object's own rules, the wording of counts, lists and blocked clients, and what private
-//!   DNS needs (checked before creating an endpoint, and again before enabling it).
+//!   DNS needs (checked before creating an endpoint, and again before enabling it), and the tags
+//!   that say whose cluster a resource is.
 //!
-//! The rollout stages hand over in one direction (location → validate → endpoint → drift →
+//! The rollout stages hand over in one direction (location → validate → adoption → endpoint → drift →
 //! access → dns, or endpoint → acceptance) and share wording, rules and the approval view
 //! through the leaves, never through each other; [`status`] and [`events`] turn the step into
 //! the decision.
@@ -47,7 +50,9 @@
 
 pub mod acceptance;
 pub mod access;
+pub mod adoption;
 pub mod approval;
+pub mod cluster;
 pub mod cut_off;
 pub mod deletion;
 pub mod dns;
@@ -124,6 +129,9 @@ pub struct PlanInput<'a> {
 pub struct Config {
     /// `--observe-only`: change nothing in AWS, for any object ([`observe_only`]).
     pub observe_only: bool,
+    /// `--cluster-name`: the name in the cluster tag of everything this controller creates or
+    /// takes over; an endpoint tagged with another cluster's is never touched ([`cluster`]).
+    pub cluster_name: Option<String>,
 }
 
 /// One change to the AWS world. The engine performs a decision's actions in order and stops
@@ -143,6 +151,43 @@ pub enum Action {
     HandOverRules(Vec<HandOver>),
     /// DeleteVpcEndpoints for the object's own endpoint.
     DeleteEndpoint { vpc_endpoint_id: String },
+    /// CreateTags on an endpoint that exists already: it becomes this object's (adopted, or
+    /// made by an earlier object of the same name) and this cluster's ([`adoption`]).
+    TagEndpoint(TagEndpoint),
+    /// CreateTags on the rules an earlier object of the same name added: they become this
+    /// object's ([`adoption`]).
+    TagRules(TagRules),
+}
+
+/// An endpoint to tag as the object's, and why.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TagEndpoint {
+    pub vpc_endpoint_id: String,
+    /// Both ownership tags, and the cluster's when the controller has a name.
+    pub tags: Vec<crate::model::Tag>,
+    pub takeover: Takeover,
+}
+
+/// Why an existing endpoint is tagged.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Takeover {
+    /// `spec.adopt.vpcEndpointId` names it.
+    Adopt,
+    /// It carries the owner tag of this object with an earlier UID: the object was restored or
+    /// re-created.
+    Restore { earlier_uid: String },
+    /// It is this object's already, made before the controller had a cluster name.
+    Claim,
+}
+
+/// Rules to tag as the object's, in one CreateTags request.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TagRules {
+    pub rule_ids: Vec<String>,
+    /// The ownership tags the rules carry now, the earlier object's: the adapter retags only
+    /// rules that carry these values.
+    pub earlier_owner_tags: Vec<crate::model::Tag>,
+    pub tags: Vec<crate::model::Tag>,
 }
 
 /// Rules of one group and direction to revoke.
@@ -195,6 +240,10 @@ closed_set! {
         Failed => "The rollout cannot go on (the `Ready` condition says why), once per distinct failure.",
         Retrying => "A throttled or transient EC2 failure, once per distinct failure; the controller \
             retries with backoff.",
+        EndpointAdopted => "CreateTags made an endpoint that existed already this object's \
+            (`spec.adopt`, or found by its owner tag after a restore), or this cluster's.",
+        RulesAdopted => "CreateTags made the rules an earlier object of the same name added this \
+            object's.",
         WouldChange => "Observing only (`--observe-only` or `spec.observeOnly`): the AWS calls the \
             controller would make now and does not, each time they differ from the last ones reported.",
         Forbidden => "No EndpointGrant admits the object (the `Granted` condition says why), once per \
@@ -306,7 +355,13 @@ fn rollout<'a>(input: &PlanInput<'a>, timing: &Timing) -> Step<'a> {
         Ok(analysis) => analysis,
         Err(error) => return validate::invalid_spec(input, &error.to_string(), timing),
     };
-    cut_off::reported(input, endpoint::decide(input, analysis, timing))
+    // An endpoint that exists already, not yet (or not only) this object's: taken over, or
+    // left alone.
+    let step = match adoption::decide(input, analysis, timing) {
+        Some(step) => step,
+        None => adoption::claim(input, endpoint::decide(input, analysis, timing)),
+    };
+    cut_off::reported(input, step)
 }
 
 /// A step as the submodules decide it; [`status::finish`] turns it into a [`Decision`] (status

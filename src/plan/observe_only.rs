@@ -95,6 +95,12 @@ pub(crate) fn withhold(input: &PlanInput<'_>, mut decision: Decision, timing: &T
     decision
 }
 
+/// `key=value, ...`.
+fn tag_list(tags: &[crate::model::Tag]) -> String {
+    let pairs: Vec<String> = tags.iter().map(|t| format!("{}={}", t.key, t.value)).collect();
+    pairs.join(", ")
+}
+
 /// At most [`MAX_LINES`] lines, the last one counting the rest.
 fn bounded(calls: &[String]) -> Vec<String> {
     if calls.len() <= MAX_LINES {
@@ -193,6 +199,12 @@ pub fn calls(action: &Action) -> Vec<String> {
             })
             .collect(),
         Action::DeleteEndpoint { vpc_endpoint_id } => vec![format!("DeleteVpcEndpoints {vpc_endpoint_id}")],
+        Action::TagEndpoint(t) => vec![format!("CreateTags {}: {}", t.vpc_endpoint_id, tag_list(&t.tags))],
+        Action::TagRules(t) => vec![format!(
+            "CreateTags {}: {}",
+            t.rule_ids.join(", "),
+            tag_list(&t.tags)
+        )],
     }
 }
 
@@ -203,7 +215,10 @@ mod tests {
     use crate::plan::fixtures::*;
     use crate::plan::{Config, decide};
 
-    const OBSERVE: Config = Config { observe_only: true };
+    static OBSERVE: Config = Config {
+        observe_only: true,
+        cluster_name: None,
+    };
 
     /// An endpoint created ten minutes ago, seen `pending` last time.
     fn available_status() -> crate::api::InterfaceEndpointStatus {

@@ -9,13 +9,15 @@ use std::collections::BTreeMap;
 use super::wording::rule_description;
 use super::{Action, PlanInput};
 use crate::analysis::{Direction, RuleChange};
-use crate::api::{InterfaceEndpointSpec, Owner};
+
 use crate::aws::{AuthorizeRules, NewRule};
-use crate::model::{SecurityGroupRule, tag_pairs, tags_from};
+use crate::model::{SecurityGroupRule, tag_pairs};
 
 /// One AuthorizeSecurityGroupIngress/Egress request per group and direction, every rule
-/// described and tagged as the object's own (the tags are what deletion looks for).
-pub fn authorize(rules: &[&RuleChange], spec: &InterfaceEndpointSpec, owner: &Owner) -> Action {
+/// described and tagged as the object's own (the tags are what deletion looks for), and the
+/// cluster's.
+pub fn authorize(rules: &[&RuleChange], input: &PlanInput<'_>) -> Action {
+    let (spec, owner) = (input.spec, input.owner);
     let mut batches: BTreeMap<(&str, bool), Vec<NewRule>> = BTreeMap::new();
     for rule in rules {
         let egress = rule.direction == Direction::Egress;
@@ -37,20 +39,22 @@ pub fn authorize(rules: &[&RuleChange], spec: &InterfaceEndpointSpec, owner: &Ow
                 group_id: group_id.to_string(),
                 egress,
                 rules,
-                tags: tags_from(owner.tags()),
+                tags: super::cluster::ec2_tags(owner, input.config.cluster_name.as_deref()),
             })
             .collect(),
     )
 }
 
-/// Rules in the observed world carrying both ownership tags of the object.
+/// Rules in the observed world carrying both ownership tags of the object, and no other
+/// cluster's tag.
 pub(crate) fn owned_rules<'a>(input: &PlanInput<'a>) -> impl Iterator<Item = &'a SecurityGroupRule> {
     let owner = input.owner;
+    let ours = input.config.cluster_name.as_deref();
     input
         .world
         .security_group_rules
         .iter()
-        .filter(move |r| owner.owns(tag_pairs(&r.tags)))
+        .filter(move |r| owner.owns(tag_pairs(&r.tags)) && super::cluster::other(&r.tags, ours).is_none())
 }
 
 #[cfg(test)]
@@ -76,7 +80,8 @@ mod tests {
             RuleChange::https(SG_ZABBIX, SG_VPCE, Check::ClientEgress),
         ];
         let refs: Vec<&RuleChange> = rules.iter().collect();
-        let Action::AuthorizeRules(batches) = authorize(&refs, &spec(), &owner()) else {
+        let (world, analysis, status) = (incident_world(), Ok(reachable_analysis()), Default::default());
+        let Action::AuthorizeRules(batches) = authorize(&refs, &input(&world, &analysis, &status)) else {
             unreachable!()
         };
         let keys: Vec<_> = batches

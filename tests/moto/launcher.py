@@ -24,7 +24,8 @@ tests pass them on through VPCE_MOTO_WITHOUT and VPCE_MOTO_STOCK):
   security-group and prefix-list references are dropped by DescribeSecurityGroupRules.
 - DescribeNetworkInterfaces ignores MaxResults/NextToken; AssignPrivateIpAddresses ignores
   Ipv4Prefixes and DescribeNetworkInterfaces shows no Ipv4Prefixes (prefix delegation).
-- CreateTags accepts security-group rule ids that do not exist (EC2 refuses the request).
+- CreateTags accepts security-group rule ids and VPC endpoint ids that do not exist (EC2 refuses
+  the request).
 - DeleteVpcEndpoints reports nothing for endpoints that do not exist; a deleted endpoint is
   listed forever as ``deleted`` instead of ``deleting`` for a while and then not at all.
 
@@ -81,6 +82,7 @@ GAPS = {
     "eni-paging": "DescribeNetworkInterfaces ignores MaxResults/NextToken",
     "eni-prefixes": "AssignPrivateIpAddresses ignores Ipv4Prefixes; ENIs describe no Ipv4Prefixes",
     "tag-unknown-rules": "CreateTags accepts security-group rule ids that do not exist",
+    "tag-unknown-endpoints": "CreateTags accepts VPC endpoint ids that do not exist",
 }
 CLOSED = set(GAPS)
 
@@ -500,9 +502,9 @@ def patch_security_groups():
     SecurityGroups.authorize_security_group_ingress = atomic_authorize(False)
     SecurityGroups.authorize_security_group_egress = atomic_authorize(True)
 
-    # CreateTags on a security-group rule that does not exist (revoked meanwhile) is refused,
-    # as EC2 does, instead of tagging nothing. (The request handler, not the backend: moto tags
-    # new rules through the backend before they are in their group.)
+    # CreateTags on a security-group rule (revoked meanwhile) or a VPC endpoint that does not
+    # exist is refused, as EC2 does, instead of tagging nothing. (The request handler, not the
+    # backend: moto tags new rules through the backend before they are in their group.)
     from moto.ec2.responses.tags import TagResponse
 
     original_create_tags = TagResponse.create_tags
@@ -516,14 +518,20 @@ def patch_security_groups():
             for rule in list(group.egress_rules) + list(group.ingress_rules)
         }
         for resource_id in self._get_param("Resources", []):
-            if resource_id.startswith("sgr-") and resource_id not in known:
+            if closes("tag-unknown-rules") and resource_id.startswith("sgr-") and resource_id not in known:
                 raise ec2_error(
                     "InvalidSecurityGroupRuleId.NotFound",
                     f"The security group rule ID '{resource_id}' does not exist",
                 )
+            endpoint = resource_id.startswith("vpce-") and not resource_id.startswith("vpce-svc-")
+            if closes("tag-unknown-endpoints") and endpoint and resource_id not in backend.vpc_end_points:
+                raise ec2_error(
+                    "InvalidVpcEndpointId.NotFound",
+                    f"The Vpc Endpoint Id '{resource_id}' does not exist",
+                )
         return original_create_tags(self)
 
-    if closes("tag-unknown-rules"):
+    if closes("tag-unknown-rules") or closes("tag-unknown-endpoints"):
         TagResponse.create_tags = create_tags
 
 

@@ -943,6 +943,63 @@ pub async fn a_rule_handed_over_is_found_by_the_new_owner_and_revoked_by_it<B: B
     assert_eq!(err.kind, ErrorKind::NotFound, "{err}");
 }
 
+/// An endpoint made outside vpce-rollout is taken over (issue 15): CreateTags adds the
+/// ownership and cluster tags, keeping the endpoint's own, and the endpoint is found by the
+/// owner's tag from then on. An endpoint id that does not exist is NotFound.
+pub async fn an_endpoint_made_elsewhere_is_tagged_as_an_object_s_and_found_by_its_tags<B: Bench>(b: &B) {
+    let port = b.port();
+    let terraform = vec![vpce_rollout::model::Tag {
+        key: "ManagedBy".into(),
+        value: "terraform".into(),
+    }];
+    let request = CreateVpcEndpoint {
+        tags: terraform,
+        client_token: "terraform-adopted".into(),
+        ..create_request(b, &owner("adopted"), "main", &["main-a"], &["endpoint-sg"])
+    };
+    let made = create_available(b, &request).await;
+    let adopter = owner("adopter");
+    let tags = vpce_rollout::plan::cluster::ec2_tags(&adopter, Some("blue"));
+    let tagged = port
+        .tag_vpc_endpoints(std::slice::from_ref(&made.vpc_endpoint_id), &tags)
+        .await
+        .expect("CreateTags");
+    assert!(
+        tagged.request_id.is_some(),
+        "CreateTags answers with a request id"
+    );
+    let found = port
+        .describe_vpc_endpoints(&EndpointFilter {
+            tag: Some((vpce_rollout::api::OWNER_TAG.into(), adopter.owner_tag())),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(found.len(), 1, "{found:?}");
+    assert_eq!(found[0].vpc_endpoint_id, made.vpc_endpoint_id);
+    let pairs = || found[0].tags.iter().map(|t| (t.key.as_str(), t.value.as_str()));
+    assert!(adopter.owns(pairs()), "{:?}", found[0].tags);
+    assert!(pairs().any(|p| p == (vpce_rollout::api::CLUSTER_TAG, "blue")));
+    assert!(
+        pairs().any(|p| p == ("ManagedBy", "terraform")),
+        "its own tags stay"
+    );
+
+    let err = port
+        .tag_vpc_endpoints(&["vpce-0fffffffffffffff0".to_string()], &tags)
+        .await
+        .expect_err("an unknown endpoint cannot be tagged");
+    assert!(
+        matches!(err.kind, ErrorKind::NotFound | ErrorKind::Invalid),
+        "{err}"
+    );
+    let deleted = port
+        .delete_vpc_endpoints(std::slice::from_ref(&made.vpc_endpoint_id))
+        .await
+        .unwrap();
+    assert!(deleted.value.is_empty());
+}
+
 /// Runs every scenario against one backend: `contract_suite!(module, async { bench })`.
 macro_rules! contract_suite {
     ($module:ident, $bench:expr) => {
@@ -1012,6 +1069,12 @@ macro_rules! contract_suite {
             #[tokio::test]
             async fn a_rule_handed_over_is_found_by_the_new_owner_and_revoked_by_it() {
                 crate::contract::a_rule_handed_over_is_found_by_the_new_owner_and_revoked_by_it(&$bench).await;
+            }
+
+            #[tokio::test]
+            async fn an_endpoint_made_elsewhere_is_tagged_as_an_object_s_and_found_by_its_tags() {
+                crate::contract::an_endpoint_made_elsewhere_is_tagged_as_an_object_s_and_found_by_its_tags(&$bench)
+                    .await;
             }
 
             #[tokio::test]

@@ -107,6 +107,7 @@ async fn the_incident_rolls_out_on_the_wire_and_cleans_up_only_its_own_rules() {
             client_egress: RemediationMode::Auto,
         },
         approval: None,
+        adopt: None,
         deletion_policy: Default::default(),
         observe_only: false,
     };

@@ -677,6 +677,27 @@ impl Ec2 for SdkEc2 {
             .map_err(|e| errors::from_sdk(Op::CreateTags, e))?;
         Ok(receipt((), &out))
     }
+
+    async fn tag_vpc_endpoints(
+        &self,
+        vpc_endpoint_ids: &[String],
+        tags: &[Tag],
+    ) -> Result<Receipt<()>, Ec2Error> {
+        if vpc_endpoint_ids.is_empty() || tags.is_empty() {
+            return Ok(Receipt::new((), None));
+        }
+        // The IAM policy allows this only with both ownership tags and no key but the
+        // controller's (docs/iam.md, AdoptEndpointsByTaggingThem).
+        let out = self
+            .client
+            .create_tags()
+            .set_resources(Some(vpc_endpoint_ids.to_vec()))
+            .set_tags(Some(convert::sdk_tags(tags)))
+            .send()
+            .await
+            .map_err(|e| errors::from_sdk(Op::CreateTags, e))?;
+        Ok(receipt((), &out))
+    }
 }
 
 #[cfg(test)]

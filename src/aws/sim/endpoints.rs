@@ -316,6 +316,36 @@ impl World {
         Ok(unsuccessful)
     }
 
+    /// CreateTags on endpoints: every id must be a visible endpoint; a key already there gets
+    /// the new value.
+    pub(super) fn tag_endpoints(
+        &mut self,
+        op: Ec2Operation,
+        ids: &[String],
+        tags: &[Tag],
+        now: Now,
+    ) -> Result<(), Ec2Error> {
+        if ids.is_empty() {
+            return Err(codes::missing_parameter(op, "ResourceId"));
+        }
+        if let Some(missing) = ids
+            .iter()
+            .find(|id| !self.endpoints.get(*id).is_some_and(|e| e.is_visible(now.elapsed)))
+        {
+            return Err(codes::endpoint_not_found(op, missing));
+        }
+        for id in ids {
+            let endpoint = &mut self.endpoints.get_mut(id).expect("checked above").endpoint;
+            for tag in tags {
+                match endpoint.tags.iter_mut().find(|t| t.key == tag.key) {
+                    Some(existing) => existing.value = tag.value.clone(),
+                    None => endpoint.tags.push(tag.clone()),
+                }
+            }
+        }
+        Ok(())
+    }
+
     /// DescribeVpcEndpoints: ids (each must be visible) and filters, all of which must match.
     pub(super) fn describe_endpoints(
         &self,

@@ -49,7 +49,7 @@ use super::{
 };
 use crate::model::{
     NetworkAcl, NetworkInterface, PrefixList, PrefixListEntry, PrivateDnsDetails, SecurityGroup,
-    SecurityGroupRule, ServiceDetail, ServiceTypeDetail, Snapshot, Subnet, Vpc, VpcDnsAttributes,
+    SecurityGroupRule, ServiceDetail, ServiceTypeDetail, Snapshot, Subnet, Tag, Vpc, VpcDnsAttributes,
     VpcEndpoint,
 };
 use faults::Faults;
@@ -524,5 +524,16 @@ impl Ec2 for SimEc2 {
     async fn tag_security_group_rules(&self, request: &RetagOwnedRules) -> Result<Receipt<()>, Ec2Error> {
         let op = Ec2Operation::CreateTags;
         self.gate(op, 1, |w, _, _| w.tag_rules(op, &request.rule_ids, &request.tags))
+    }
+
+    async fn tag_vpc_endpoints(
+        &self,
+        vpc_endpoint_ids: &[String],
+        tags: &[Tag],
+    ) -> Result<Receipt<()>, Ec2Error> {
+        let op = Ec2Operation::CreateTags;
+        self.gate(op, 1, |w, now, _| {
+            w.tag_endpoints(op, vpc_endpoint_ids, tags, now)
+        })
     }
 }
