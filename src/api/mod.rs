@@ -374,6 +374,11 @@ pub struct InterfaceEndpointStatus {
     /// When the clients were last verified against the AWS world (RFC 3339).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_verified_time: Option<String>,
+    /// When the controller last turned private DNS on again after it was turned off outside the
+    /// controller (RFC 3339); the `PrivateDnsEnabled` condition says so while it stays on. The
+    /// emergency brake that holds is `spec.privateDns.enabled: false`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub private_dns_reenabled_time: Option<String>,
     /// Since when the controller has seen private DNS off on the endpoint, without a look in
     /// between that saw it on (RFC 3339). Clients may hold the service's name, resolved to the
     /// endpoint, for the record TTL after it went off: rules they need are revoked, and paths

@@ -609,20 +609,62 @@ async fn an_owned_rule_revoked_after_ready_degrades_in_approval_mode() {
 }
 
 #[tokio::test]
-async fn private_dns_turned_off_by_hand_is_turned_on_again() {
+async fn private_dns_turned_off_by_hand_is_turned_on_again_with_an_event_and_the_status_says_why() {
     let mut h = ready_in(RemediationMode::Auto).await;
     let id = h.owned_endpoints()[0].vpc_endpoint_id.clone();
     h.sim.set_private_dns_out_of_band(&id, false).unwrap();
     let out = h.pass().await;
     assert_eq!(out.status.phase, RolloutPhase::EnablingPrivateDns);
-    let degraded = out
+    let warning = out
         .events
         .iter()
-        .find(|e| e.reason == EventReason::Degraded)
-        .unwrap();
-    assert!(degraded.message.contains("outside the controller"));
+        .find(|e| e.reason == EventReason::PrivateDnsReenabled)
+        .expect("an Event says so");
+    assert!(warning.warning, "{warning:?}");
+    assert!(
+        warning.message.contains("outside the controller")
+            && warning.message.contains("spec.privateDns.enabled: false"),
+        "the Event names the brake that holds: {}",
+        warning.message
+    );
     h.run_until(RolloutPhase::Ready, 20).await;
     assert!(h.owned_endpoints()[0].private_dns_enabled);
+
+    // Once it is back on, the status still says why, on every pass.
+    for _ in 0..2 {
+        h.pass().await;
+        let dns = h
+            .status
+            .conditions
+            .iter()
+            .find(|c| c.type_ == "PrivateDnsEnabled")
+            .unwrap();
+        assert_eq!(
+            (dns.status.as_str(), dns.reason.as_str()),
+            ("True", "PrivateDnsOn")
+        );
+        assert!(
+            dns.message.contains("turned on again at")
+                && dns.message.contains("spec.privateDns.enabled: false"),
+            "{}",
+            dns.message
+        );
+        assert!(h.status.private_dns_reenabled_time.is_some());
+    }
+    let reported = h
+        .event_reasons()
+        .iter()
+        .filter(|r| **r == EventReason::PrivateDnsReenabled)
+        .count();
+    assert_eq!(reported, 1, "once per hand-made change");
+
+    // The brake that holds: the spec turns it off, and the controller keeps it off.
+    h.edit(|s| s.private_dns.enabled = false);
+    for _ in 0..5 {
+        h.pass().await;
+    }
+    assert!(!h.owned_endpoints()[0].private_dns_enabled);
+    assert_eq!(h.status.private_dns_reenabled_time, None);
 }
 
 #[tokio::test]

@@ -190,7 +190,10 @@ fn enable<'a>(
     let (reason, message) = if turned_off_by_hand {
         (
             ConditionReason::PrivateDnsDisabledOutOfBand,
-            format!("Private DNS on {id} was turned off outside the controller; re-enabling it"),
+            format!(
+                "Private DNS on {id} was turned off outside the controller; turning it on again, as \
+                 spec.privateDns.enabled asks (set it to false to keep it off)"
+            ),
         )
     } else {
         (
@@ -199,12 +202,13 @@ fn enable<'a>(
         )
     };
     if turned_off_by_hand && first {
+        step.private_dns_reenabled_time = Some(input.now.to_string());
         step.events.push(EventNote {
-            reason: EventReason::Degraded,
+            reason: EventReason::PrivateDnsReenabled,
             warning: true,
             message: format!(
-                "Private DNS on {id} was turned off outside the controller; re-enabling it \
-                 (spec.privateDns.enabled is true; set it to false to keep it off)"
+                "Private DNS on {id} was turned off outside the controller; turning it on again because \
+                 spec.privateDns.enabled is true. To keep it off, set spec.privateDns.enabled: false"
             ),
         });
     }
@@ -232,9 +236,17 @@ fn enable<'a>(
             count(access.analysis.clients.len(), "client")
         )
     };
+    let doing = if turned_off_by_hand {
+        format!(
+            "Turning private DNS on again on {id}: it was turned off outside the controller, and \
+             spec.privateDns.enabled is true (set it to false to keep it off)"
+        )
+    } else {
+        format!("Enabling private DNS on {id}")
+    };
     step.conditions.ready = Some(not_ready(
         ConditionReason::InProgress,
-        format!("Enabling private DNS on {id}: {clients}"),
+        format!("{doing}: {clients}"),
     ));
     step
 }
@@ -418,7 +430,21 @@ mod tests {
         assert!(
             d.events
                 .iter()
-                .any(|e| e.reason == EventReason::Degraded && e.warning)
+                .any(|e| e.reason == EventReason::PrivateDnsReenabled && e.warning),
+            "{:?}",
+            d.events
+        );
+        assert!(
+            d.events.iter().all(|e| e.reason != EventReason::Degraded),
+            "nobody is cut off while private DNS is off: {:?}",
+            d.events
+        );
+        assert_eq!(d.status.private_dns_reenabled_time, Some(now().to_string()));
+        assert!(
+            condition(&d.status, ConditionType::Ready)
+                .message
+                .starts_with("Turning private DNS on again"),
+            "the Ready message says why"
         );
     }
 

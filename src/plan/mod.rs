@@ -233,8 +233,11 @@ closed_set! {
         RulesTakenOver => "This object's status first lists rules a deleted object handed over to it.",
         EndpointDeleted => "DeleteVpcEndpoints accepted the deletion.",
         Ready => "The rollout became Ready.",
-        Degraded => "Clients are cut off while private DNS is on, the endpoint was deleted, or private DNS \
-            was turned off, outside the controller.",
+        Degraded => "Clients are cut off while private DNS is on, or the endpoint was deleted outside \
+            the controller.",
+        PrivateDnsReenabled => "Private DNS was turned off outside the controller (the console, the \
+            CLI) and is turned on again, because `spec.privateDns.enabled` is true; setting it to false \
+            is the emergency brake that holds.",
         ForcedWithBlockedClients => "Private DNS is enabled, or a spec change applied, with blocked clients \
             (`spec.privateDns.force`).",
         Failed => "The rollout cannot go on (the `Ready` condition says why), once per distinct failure.",
@@ -391,6 +394,8 @@ pub(crate) struct Step<'a> {
     /// Where the endpoint was created; `None` until then (an observed endpoint is recorded as
     /// it is found).
     pub location: Option<location::EndpointLocation>,
+    /// When private DNS was last turned on again after someone turned it off by hand.
+    pub private_dns_reenabled_time: Option<String>,
 }
 
 impl<'a> Step<'a> {
@@ -411,6 +416,7 @@ impl<'a> Step<'a> {
             endpoint_create_time: input.status.endpoint_create_time.clone(),
             endpoint_recreations: input.status.endpoint_recreations,
             location: location::EndpointLocation::recorded(input.status),
+            private_dns_reenabled_time: input.status.private_dns_reenabled_time.clone(),
         }
     }
 }

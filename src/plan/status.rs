@@ -56,6 +56,16 @@ pub(crate) fn finish(input: &PlanInput<'_>, step: Step<'_>) -> Decision {
         next.private_dns_enabled = previous.private_dns_enabled;
         next.private_dns_off_since = previous.private_dns_off_since.clone();
     }
+    // Said while private DNS stays as the controller put it back: cleared when the spec turns
+    // private DNS off, or the endpoint is another one.
+    next.private_dns_reenabled_time = step
+        .private_dns_reenabled_time
+        .clone()
+        .filter(|_| input.spec.private_dns.enabled)
+        .filter(|_| {
+            step.endpoint
+                .is_none_or(|e| previous.endpoint_id.as_deref() == Some(e.vpc_endpoint_id.as_str()))
+        });
     next.private_dns_name = input
         .world
         .service_details
@@ -90,10 +100,13 @@ pub(crate) fn finish(input: &PlanInput<'_>, step: Step<'_>) -> Decision {
             .approval
             .clone()
             .unwrap_or_else(|| approval_condition(access.as_ref())),
-        step.conditions
-            .dns
-            .clone()
-            .unwrap_or_else(|| dns_condition(step.endpoint, input.spec)),
+        step.conditions.dns.clone().unwrap_or_else(|| {
+            dns_condition(
+                step.endpoint,
+                input.spec,
+                next.private_dns_reenabled_time.as_deref(),
+            )
+        }),
         step.conditions
             .ready
             .clone()
@@ -606,18 +619,30 @@ fn approval_condition(access: Option<&Access<'_>>) -> ConditionUpdate {
     }
 }
 
-fn dns_condition(endpoint: Option<&VpcEndpoint>, spec: &InterfaceEndpointSpec) -> ConditionUpdate {
+fn dns_condition(
+    endpoint: Option<&VpcEndpoint>,
+    spec: &InterfaceEndpointSpec,
+    reenabled: Option<&str>,
+) -> ConditionUpdate {
     let t = ConditionType::PrivateDnsEnabled;
     match endpoint {
-        Some(e) if e.private_dns_enabled => ConditionUpdate::new(
-            t,
-            true,
-            ConditionReason::PrivateDnsOn,
-            format!(
-                "Private DNS is on: the service's name resolves to {} in the VPC",
-                e.vpc_endpoint_id
-            ),
-        ),
+        Some(e) if e.private_dns_enabled => {
+            let again = reenabled.map_or_else(String::new, |at| {
+                format!(
+                    ". It was turned off outside the controller and turned on again at {at}, because \
+                     spec.privateDns.enabled is true; to keep it off, set spec.privateDns.enabled: false"
+                )
+            });
+            ConditionUpdate::new(
+                t,
+                true,
+                ConditionReason::PrivateDnsOn,
+                format!(
+                    "Private DNS is on: the service's name resolves to {} in the VPC{again}",
+                    e.vpc_endpoint_id
+                ),
+            )
+        }
         _ if !spec.private_dns.enabled => ConditionUpdate::new(
             t,
             false,
