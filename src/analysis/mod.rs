@@ -94,7 +94,7 @@ pub fn analyze_within(
             None => remediation::Editable::Yes,
         },
     };
-    let remediation = remediation::plan(&clients, &destinations, &editable);
+    let remediation = remediation::plan(&clients, &destinations, &editable, scope.account.as_deref());
     Ok(Analysis {
         endpoint_id: endpoint.map(|e| e.vpc_endpoint_id.clone()),
         destinations,
@@ -191,6 +191,8 @@ pub struct ClientVerdict {
     /// all of them are.
     pub sources: Vec<Source>,
     pub interface_type: String,
+    /// The account that owns the ENI, when EC2 says (in a shared VPC, a participant's).
+    pub owner_id: Option<String>,
     /// Every failing check for every destination; empty when the client is reachable.
     pub blocks: Vec<Block>,
 }

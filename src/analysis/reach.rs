@@ -287,6 +287,7 @@ pub fn verdicts<'a>(
                     .interface_type
                     .clone()
                     .unwrap_or_else(|| "interface".to_string()),
+                owner_id: client.eni.owner_id.clone(),
                 blocks,
             }
         })

@@ -91,10 +91,14 @@ pub enum Editable {
 /// The plan for the analysed clients. `editable` says whether a rule in a direction may be added
 /// to a security group: rules are only ever proposed on groups the world describes and the scope
 /// allows, and only ever refer to described groups.
+///
+/// `account` is the one the controller acts in: a client whose ENI another account owns (a
+/// shared VPC) and whose block no rule can clear says which account must act.
 pub fn plan(
     clients: &[ClientVerdict],
     destinations: &[Destination],
     editable: &dyn Fn(&str, Direction) -> Editable,
+    account: Option<&str>,
 ) -> Remediation {
     // A client group the snapshot does not describe may allow the traffic already (its rules
     // are unknown), and a rule on it would be a guess: such groups get no rule.
@@ -146,7 +150,18 @@ pub fn plan(
             let set = group_set_of.get(&block.destination).copied().unwrap_or(&[]);
             let can_refer = !set.is_empty() && !known[i].is_empty();
             let undescribed = known[i].len() != client.security_group_ids.len();
+            // In a shared VPC, another account's client: its owner is who can open the path.
+            let foreign = match (account, client.owner_id.as_deref()) {
+                (Some(ours), Some(theirs)) if ours != theirs => Some(theirs),
+                _ => None,
+            };
             let mut not_fixable = |why: String| {
+                let why = match foreign {
+                    Some(owner) if block.check.is_fixable() => format!(
+                        "the client's network interface belongs to account {owner} (a shared VPC): {why}"
+                    ),
+                    _ => why,
+                };
                 unfixable
                     .entry((&client.network_interface_id, block.check))
                     .or_default()

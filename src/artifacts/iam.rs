@@ -1,5 +1,6 @@
 //! `docs/iam-policy.json` grants exactly the EC2 actions the adapter calls, and puts the
-//! ownership conditions where EC2 supports them (see docs/iam.md for each statement).
+//! ownership conditions where EC2 supports them (see docs/iam.md for each statement); the
+//! policies for acting in other accounts name what the adapter asks STS for.
 
 use std::collections::BTreeSet;
 
@@ -231,6 +232,73 @@ fn existing_endpoints_are_tagged_only_as_an_object_s_and_only_with_the_controlle
 fn iam_doc_explains_every_statement() {
     let doc = std::fs::read_to_string(repo_path("docs/iam.md")).unwrap();
     for s in statements() {
+        let sid = s["Sid"].as_str().unwrap();
+        assert!(
+            doc.contains(&format!("`{sid}`")),
+            "docs/iam.md does not explain {sid}"
+        );
+    }
+}
+
+fn json(doc: &str) -> Value {
+    let text = std::fs::read_to_string(repo_path(doc)).unwrap();
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{doc} is not JSON: {e}"))
+}
+
+#[test]
+fn the_controller_side_policy_allows_assuming_and_tagging_sessions_only() {
+    let policy = json("docs/iam-assume-role-policy.json");
+    let statements = policy["Statement"].as_array().unwrap();
+    let granted: BTreeSet<String> = statements.iter().flat_map(|s| list(&s["Action"])).collect();
+    assert_eq!(
+        granted,
+        BTreeSet::from(["sts:AssumeRole".to_string(), "sts:TagSession".to_string()]),
+        "the adapter asks STS for AssumeRole with session tags, nothing else"
+    );
+    for s in statements {
+        assert!(
+            list(&s["Resource"])
+                .iter()
+                .all(|r| r.starts_with("arn:aws:iam::")),
+            "{s}"
+        );
+    }
+}
+
+#[test]
+fn the_trust_policy_requires_the_external_id_and_allows_the_controllers_session_tags_only() {
+    use crate::aws::{SESSION_TAG_NAME, SESSION_TAG_NAMESPACE};
+    let policy = json("docs/iam-trust-policy.json");
+    let statements = policy["Statement"].as_array().unwrap();
+    let find = |action: &str| {
+        statements
+            .iter()
+            .find(|s| list(&s["Action"]) == [action])
+            .unwrap_or_else(|| panic!("no statement for {action}"))
+    };
+    let assume = find("sts:AssumeRole");
+    assert!(
+        assume["Condition"]["StringEquals"]["sts:ExternalId"].is_string(),
+        "{assume}"
+    );
+    let tag = find("sts:TagSession");
+    let keys: BTreeSet<String> = list(&tag["Condition"]["ForAllValues:StringEquals"]["aws:TagKeys"])
+        .into_iter()
+        .collect();
+    let expected: BTreeSet<String> = [SESSION_TAG_NAMESPACE, SESSION_TAG_NAME].map(String::from).into();
+    assert_eq!(
+        keys, expected,
+        "the session tags the adapter sends (aws::AssumeRole::for_object)"
+    );
+    for key in [SESSION_TAG_NAMESPACE, SESSION_TAG_NAME] {
+        assert_eq!(tag["Condition"]["Null"][format!("aws:RequestTag/{key}")], "false");
+    }
+    let doc = std::fs::read_to_string(repo_path("docs/iam.md")).unwrap();
+    for s in statements.iter().chain(
+        json("docs/iam-assume-role-policy.json")["Statement"]
+            .as_array()
+            .unwrap(),
+    ) {
         let sid = s["Sid"].as_str().unwrap();
         assert!(
             doc.contains(&format!("`{sid}`")),

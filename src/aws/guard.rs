@@ -10,9 +10,9 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use super::{
-    AccountUnknown, AuthorizeRules, CreateVpcEndpoint, Ec2, Ec2Error, Ec2Operation, Ec2Provider,
-    EndpointFilter, ErrorKind, ModifyVpcEndpoint, ProviderError, Receipt, RetagOwnedRules, RevokeOwnedRules,
-    RuleFilter,
+    AccountAccessError, AccountUnknown, AssumeRole, AuthorizeRules, CreateVpcEndpoint, Ec2, Ec2Error,
+    Ec2Operation, Ec2Provider, EndpointFilter, ErrorKind, ModifyVpcEndpoint, ProviderError, Receipt,
+    RetagOwnedRules, RevokeOwnedRules, RuleFilter,
 };
 use crate::model::{
     NetworkAcl, NetworkInterface, PrefixList, PrefixListEntry, SecurityGroup, SecurityGroupRule,
@@ -188,6 +188,19 @@ impl<P: Ec2Provider> Ec2Provider for GuardedProvider<P> {
     async fn client(&self, region: Option<&str>) -> Result<Arc<Self::Client>, ProviderError> {
         let inner = self.inner.client(region).await?;
         Ok(Arc::new(MutationGuard::new(inner, self.refuse_mutations)))
+    }
+
+    async fn client_as(
+        &self,
+        region: Option<&str>,
+        role: &AssumeRole,
+    ) -> Result<Arc<Self::Client>, AccountAccessError> {
+        let inner = self.inner.client_as(region, role).await?;
+        Ok(Arc::new(MutationGuard::new(inner, self.refuse_mutations)))
+    }
+
+    fn default_region(&self) -> Option<String> {
+        self.inner.default_region()
     }
 }
 

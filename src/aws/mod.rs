@@ -491,7 +491,62 @@ pub trait Ec2: Send + Sync {
 #[error("{0}")]
 pub struct ProviderError(pub String);
 
-/// Makes EC2 ports per region (`spec.region`, or the default region when `None`).
+/// The role to assume (STS AssumeRole) to act for one object in another account: an
+/// EndpointGrant's `aws`, with the session named after the object and tagged with it, so that
+/// CloudTrail in that account shows who asked.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct AssumeRole {
+    pub role_arn: String,
+    pub external_id: Option<String>,
+    /// `RoleSessionName`: `vpce-rollout-<namespace>-<name>`, cut to STS's 64 characters.
+    pub session_name: String,
+    /// Session tags: the object's namespace and name.
+    pub session_tags: Vec<(String, String)>,
+}
+
+/// Session tag key of the object's namespace.
+pub const SESSION_TAG_NAMESPACE: &str = "vpce-rollout.dev/namespace";
+/// Session tag key of the object's name.
+pub const SESSION_TAG_NAME: &str = "vpce-rollout.dev/name";
+/// STS's limit on `RoleSessionName`.
+const SESSION_NAME_MAX_LEN: usize = 64;
+
+impl AssumeRole {
+    /// The role `role_arn` (with `external_id`), assumed for the object `owner`.
+    pub fn for_object(role_arn: &str, external_id: Option<&str>, owner: &crate::api::Owner) -> Self {
+        // Namespaces and names are DNS labels and subdomains: every character is one STS
+        // accepts in a session name ([\w+=,.@-]).
+        let mut session_name = format!("vpce-rollout-{}-{}", owner.namespace, owner.name);
+        session_name.truncate(SESSION_NAME_MAX_LEN);
+        Self {
+            role_arn: role_arn.to_string(),
+            external_id: external_id.map(str::to_string),
+            session_name,
+            session_tags: vec![
+                (SESSION_TAG_NAMESPACE.to_string(), owner.namespace.clone()),
+                (SESSION_TAG_NAME.to_string(), owner.name.clone()),
+            ],
+        }
+    }
+}
+
+/// No EC2 port could be set up for an object in another account.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum AccountAccessError {
+    /// No region, a bad endpoint URL: as for the controller's own account.
+    #[error(transparent)]
+    Configuration(#[from] ProviderError),
+    /// STS refused or failed the AssumeRole call; no other call was made.
+    #[error("STS AssumeRole of {role_arn} failed ({code}): {message}")]
+    AssumeRole {
+        role_arn: String,
+        code: String,
+        message: String,
+    },
+}
+
+/// Makes EC2 ports per region (`spec.region`, or the default region when `None`), with the
+/// controller's own identity or a role assumed in another account.
 pub trait Ec2Provider: Send + Sync + 'static {
     type Client: Ec2 + 'static;
     fn client(
@@ -499,9 +554,54 @@ pub trait Ec2Provider: Send + Sync + 'static {
         region: Option<&str>,
     ) -> impl Future<Output = Result<std::sync::Arc<Self::Client>, ProviderError>> + Send;
 
+    /// The EC2 port of `region` in the account `role` reaches: every call of the port is made
+    /// with the role's credentials. Credentials are kept per role, session and region, and
+    /// assumed again before they expire.
+    fn client_as(
+        &self,
+        region: Option<&str>,
+        role: &AssumeRole,
+    ) -> impl Future<Output = Result<std::sync::Arc<Self::Client>, AccountAccessError>> + Send;
+
     /// The region `client(None)` works in, when known: the controller's region, which an
     /// EndpointGrant without `regions` admits.
     fn default_region(&self) -> Option<String> {
         None
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::api::Owner;
+
+    #[test]
+    fn a_session_is_named_and_tagged_after_its_object_within_stss_limits() {
+        let owner = Owner {
+            namespace: "team-a".into(),
+            name: "logs".into(),
+            uid: "u".into(),
+        };
+        let role = AssumeRole::for_object("arn:aws:iam::111122223333:role/vpce-rollout", Some("x1"), &owner);
+        assert_eq!(role.session_name, "vpce-rollout-team-a-logs");
+        assert_eq!(
+            role.session_tags,
+            [
+                (SESSION_TAG_NAMESPACE.to_string(), "team-a".to_string()),
+                (SESSION_TAG_NAME.to_string(), "logs".to_string()),
+            ]
+        );
+        let long = Owner {
+            name: "a".repeat(253),
+            ..owner
+        };
+        let role = AssumeRole::for_object("arn:aws:iam::111122223333:role/vpce-rollout", None, &long);
+        assert_eq!(role.session_name.len(), 64, "STS refuses longer session names");
+        assert!(role.session_name.starts_with("vpce-rollout-team-a-aaa"));
+        assert_eq!(
+            role.session_tags[1].1.len(),
+            253,
+            "tag values take up to 256 characters"
+        );
     }
 }

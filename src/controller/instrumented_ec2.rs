@@ -10,8 +10,9 @@ use std::sync::Arc;
 
 use super::metrics::Metrics;
 use crate::aws::{
-    AccountUnknown, AuthorizeRules, CreateVpcEndpoint, Ec2, Ec2Error, Ec2Operation, Ec2Provider,
-    EndpointFilter, ModifyVpcEndpoint, ProviderError, Receipt, RetagOwnedRules, RevokeOwnedRules, RuleFilter,
+    AccountAccessError, AccountUnknown, AssumeRole, AuthorizeRules, CreateVpcEndpoint, Ec2, Ec2Error,
+    Ec2Operation, Ec2Provider, EndpointFilter, ModifyVpcEndpoint, ProviderError, Receipt, RetagOwnedRules,
+    RevokeOwnedRules, RuleFilter,
 };
 use crate::model::{
     NetworkAcl, NetworkInterface, PrefixList, PrefixListEntry, SecurityGroup, SecurityGroupRule,
@@ -206,6 +207,15 @@ impl<P: Ec2Provider> Ec2Provider for InstrumentedProvider<P> {
 
     async fn client(&self, region: Option<&str>) -> Result<Arc<Self::Client>, ProviderError> {
         let inner = self.inner.client(region).await?;
+        Ok(Arc::new(InstrumentedEc2::shared(inner, self.metrics.clone())))
+    }
+
+    async fn client_as(
+        &self,
+        region: Option<&str>,
+        role: &AssumeRole,
+    ) -> Result<Arc<Self::Client>, AccountAccessError> {
+        let inner = self.inner.client_as(region, role).await?;
         Ok(Arc::new(InstrumentedEc2::shared(inner, self.metrics.clone())))
     }
 
@@ -446,6 +456,13 @@ mod tests {
                 Some("nowhere-1") => Err(ProviderError("no such region".into())),
                 _ => Ok(Arc::new(FakeEc2::default())),
             }
+        }
+        async fn client_as(
+            &self,
+            region: Option<&str>,
+            _: &AssumeRole,
+        ) -> Result<Arc<FakeEc2>, AccountAccessError> {
+            Ok(self.client(region).await?)
         }
     }
 

@@ -54,6 +54,7 @@ use crate::api::{ApprovedBy, InterfaceEndpointSpec, InterfaceEndpointStatus, Own
 use crate::aws::observe::{ObserveScope, observe_vpc};
 use crate::aws::{AccountUnknown, Ec2, Ec2Error, Ec2Operation, ErrorKind};
 use crate::grants::{Admission, GrantedGroups};
+use crate::model::Snapshot;
 use crate::plan::approval::Approver;
 use crate::plan::{self, Action, Config, EventNote, PlanInput, Timing};
 use audit::{MutationCall, Trail};
@@ -74,10 +75,39 @@ pub struct ReconcileRequest<'a> {
     pub now: Timestamp,
 }
 
-/// The groups the remediation may add rules to: the grant's (unbounded without one).
-fn rule_scope(admission: Option<&Admission>) -> RuleScope {
+/// Whether the VPC holds security groups or network interfaces of several accounts (a shared
+/// VPC, RAM): then which one the controller acts in matters.
+fn several_owners(world: &Snapshot) -> bool {
+    let vpc_owner = world.vpcs.first().and_then(|v| v.owner_id.as_deref());
+    let owners = world
+        .security_groups
+        .iter()
+        .filter_map(|g| g.owner_id.as_deref())
+        .chain(
+            world
+                .network_interfaces
+                .iter()
+                .filter_map(|n| n.owner_id.as_deref()),
+        );
+    let mut first = vpc_owner;
+    for owner in owners {
+        match first {
+            Some(f) if f != owner => return true,
+            None => first = Some(owner),
+            _ => {}
+        }
+    }
+    false
+}
+
+/// The groups the remediation may add rules to: the grant's (unbounded without one), of the
+/// account the controller acts in (`account`, when the VPC is shared).
+fn rule_scope(admission: Option<&Admission>, account: Option<String>) -> RuleScope {
     let Some(a) = admission else {
-        return RuleScope::default();
+        return RuleScope {
+            account,
+            ..RuleScope::default()
+        };
     };
     let only = |groups: &GrantedGroups| match groups {
         GrantedGroups::Any => None,
@@ -87,7 +117,7 @@ fn rule_scope(admission: Option<&Admission>) -> RuleScope {
         endpoint_groups: only(&a.endpoint_groups),
         client_groups: only(&a.client_groups),
         grant: Some(a.grant.clone()),
-        account: None,
+        account,
     }
 }
 
@@ -154,7 +184,14 @@ async fn pass<E: Ec2>(
 
     // analyse and plan: pure, within what the grant allows.
     let admission = admission.filter(|_| !request.deleting);
-    let rules = rule_scope(admission);
+    // In a shared VPC, groups of other accounts are never edited: which is ours is asked only
+    // when the VPC holds any (the port caches it).
+    let account = if several_owners(&world) {
+        ec2.account().await.ok()
+    } else {
+        None
+    };
+    let rules = rule_scope(admission, account);
     let analysis = analysis::analyze_within(spec, Some(owner), &world, &rules);
     let mut input = PlanInput {
         spec,

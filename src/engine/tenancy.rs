@@ -7,10 +7,17 @@
 //! - Deleting: what the object owns is cleaned up, grant or not, where it was created. An
 //!   object that never got as far as creating anything (no location recorded) and that no
 //!   grant admits is let go without a call.
+//!
+//! Where the object acts: the region and account its endpoint was created in (recorded in the
+//! status with the role that reaches it), the spec's region and the grant's `aws` before that.
+//! In another account every call goes through the role, assumed for this object (session named
+//! and tagged after it); a failed AssumeRole is reported (`AssumeRoleFailed`) and nothing else
+//! is called.
 
 use super::{ReconcileOutcome, ReconcileRequest, reconcile, reconcile_admitted};
-use crate::aws::Ec2Provider;
+use crate::aws::{AccountAccessError, AssumeRole, Ec2, Ec2Provider};
 use crate::grants::{Admission, Verdict};
+use crate::plan::tenancy::ActingAs;
 use crate::plan::{self, Timing};
 
 /// One pass for one object under `verdict` (see the module docs). Never panics on AWS input;
@@ -51,14 +58,17 @@ pub async fn reconcile_object<P: Ec2Provider>(
         request.generation,
         request.now,
     );
-    if !request.deleting {
-        outcome.events.extend(event);
+    // Admitted comes first: what the pass then did, it did under the grant.
+    if let (Some(event), false) = (event, request.deleting) {
+        outcome.events.insert(0, event);
     }
     outcome
 }
 
-/// The pass of an admitted object, or of one being deleted: the port of where it acts, then
-/// the pass (bounded by the admission; unbounded while deleting).
+/// The pass of an admitted object, or of one being deleted: the port of where it acts (the
+/// region and account its endpoint was created in, the spec's and the grant's before that),
+/// then the pass (bounded by the admission; unbounded while deleting), then the account it
+/// acted in recorded with the endpoint.
 async fn pass<P: Ec2Provider>(
     provider: &P,
     request: &ReconcileRequest<'_>,
@@ -66,32 +76,61 @@ async fn pass<P: Ec2Provider>(
     timing: &Timing,
 ) -> ReconcileOutcome {
     let previous = request.status;
-    let failure = |problem: &str| {
-        let report =
-            plan::report_configuration_failure(previous, request.generation, problem, request.now, timing);
-        let requeue = report.requeue.or(Some(timing.waiting));
-        without_calls(report.status, report.events, requeue, false)
-    };
-    // Acting in another account (a grant's `aws.roleArn`) needs STS AssumeRole, which this
-    // build does not do yet: never act in the controller's own account in its place.
-    if let Some(admission) = admission
-        && let Some(aws) = &admission.aws
-    {
-        return failure(&format!(
-            "EndpointGrant {} acts in another account (aws.roleArn {}), which this version of the \
-             controller cannot do yet; nothing is called",
-            admission.grant, aws.role_arn
-        ));
-    }
     let region = plan::location::region(request.spec, previous);
-    let ec2 = match provider.client(region).await {
-        Ok(ec2) => ec2,
-        Err(problem) => return failure(&problem.0),
+    let aws = admission.and_then(|a| a.aws.as_ref());
+    let granted = ActingAs {
+        role_arn: aws.map(|aws| aws.role_arn.clone()),
+        external_id: aws.and_then(|aws| aws.external_id.clone()),
     };
-    match admission {
+    // Once the endpoint exists, where it was created: with the grant's external id while a
+    // grant names that role (the platform may rotate it), the one recorded last without one.
+    let acting = match ActingAs::recorded(previous) {
+        Some(recorded) if admission.is_some() && recorded.role_arn == granted.role_arn => granted,
+        Some(recorded) => recorded,
+        None => granted,
+    };
+    let port = match &acting.role_arn {
+        Some(role_arn) => {
+            let role = AssumeRole::for_object(role_arn, acting.external_id.as_deref(), request.owner);
+            provider.client_as(region, &role).await
+        }
+        None => provider.client(region).await.map_err(AccountAccessError::from),
+    };
+    let ec2 = match port {
+        Ok(ec2) => ec2,
+        Err(problem) => {
+            let report = match &problem {
+                AccountAccessError::Configuration(p) => plan::report_configuration_failure(
+                    previous,
+                    request.generation,
+                    &p.0,
+                    request.now,
+                    timing,
+                ),
+                AccountAccessError::AssumeRole { .. } => plan::report_assume_role_failure(
+                    previous,
+                    request.generation,
+                    &problem.to_string(),
+                    request.now,
+                    timing,
+                ),
+            };
+            let requeue = report.requeue.or(Some(timing.waiting));
+            return without_calls(report.status, report.events, requeue, false);
+        }
+    };
+    let mut outcome = match admission {
         Some(admission) => reconcile_admitted(&*ec2, request, admission, timing).await,
         None => reconcile(&*ec2, request, timing).await,
-    }
+    };
+    // Asked only once the endpoint is recorded without its account (the port caches it).
+    let account = if outcome.status.endpoint_vpc_id.is_some() && previous.endpoint_account_id.is_none() {
+        ec2.account().await.ok()
+    } else {
+        None
+    };
+    plan::tenancy::record_account(&mut outcome.status, previous, &acting, account);
+    outcome
 }
 
 fn without_calls(

@@ -643,22 +643,241 @@ async fn two_namespaces_sharing_a_vpc_never_edit_each_others_client_groups() {
     }
 }
 
-#[tokio::test]
-async fn a_grant_acting_in_another_account_is_never_served_from_the_controllers_own() {
+const ROLE: &str = "arn:aws:iam::111122223333:role/vpce-rollout";
+const TARGET_ACCOUNT: &str = "111122223333";
+
+/// The incident's world in the target account 111122223333, whose role trusts the controller
+/// with an external id; the controller's own account has the incident's world too, so that a
+/// call landing there would show.
+fn target_account(scene: &Scene, external_id: Option<&str>) -> Arc<SimEc2> {
+    let config = SimConfig {
+        account_id: TARGET_ACCOUNT.into(),
+        ..SimConfig::default().instant().without_throttling()
+    };
+    let target = Arc::new(SimEc2::with_config(&world(), scene.sim.clock().clone(), config));
+    scene.provider.trust_role(ROLE, external_id, target.clone());
+    target
+}
+
+fn grant_in_target_account(external_id: Option<&str>) -> EndpointGrantSpec {
     let mut g = grant();
     g.aws = Some(crate::api::GrantAws {
-        role_arn: "arn:aws:iam::111122223333:role/vpce-rollout".into(),
-        external_id: None,
+        role_arn: ROLE.into(),
+        external_id: external_id.map(str::to_string),
     });
-    let scene = Scene::new(&world()).with_grant("platform-logs", g);
+    g
+}
+
+#[tokio::test]
+async fn a_grant_with_a_role_rolls_out_in_the_assumed_account_and_never_in_the_controllers() {
+    let mut scene =
+        Scene::new(&world()).with_grant("platform-logs", grant_in_target_account(Some("platform-7f3a")));
+    let target = target_account(&scene, Some("platform-7f3a"));
     let mut obj = object(spec());
-    scene.pass(&mut obj).await;
-    assert_eq!(obj.status.phase, RolloutPhase::Failed);
-    let (_, reason, message) = condition(&obj.status, ConditionType::Ready);
-    assert_eq!(reason, "AwsConfiguration");
+    scene.until(&mut obj, RolloutPhase::Ready).await;
+
     assert!(
-        message.contains("aws.roleArn arn:aws:iam::111122223333:role/vpce-rollout"),
+        scene.sim.calls().is_empty(),
+        "nothing in the controller's own account"
+    );
+    let made = target.mutations();
+    assert!(
+        made.iter()
+            .any(|c| c.operation == Ec2Operation::CreateVpcEndpoint),
+        "{made:?}"
+    );
+    let endpoint = target.snapshot().vpc_endpoints.remove(0);
+    assert_eq!(endpoint.owner_id.as_deref(), Some(TARGET_ACCOUNT));
+    let status = &obj.status;
+    assert_eq!(status.endpoint_account_id.as_deref(), Some(TARGET_ACCOUNT));
+    assert_eq!(status.endpoint_role_arn.as_deref(), Some(ROLE));
+    assert_eq!(status.endpoint_external_id.as_deref(), Some("platform-7f3a"));
+    assert!(
+        condition(status, ConditionType::Granted).2.contains(
+            "acting in account 111122223333 through role arn:aws:iam::111122223333:role/vpce-rollout"
+        )
+    );
+
+    // Every AssumeRole: the grant's role and external id, a session named after the object and
+    // tagged with its namespace and name (what CloudTrail in the target account shows).
+    let calls = scene.provider.assume_role_calls();
+    assert!(!calls.is_empty());
+    for call in &calls {
+        assert_eq!(call.role_arn, ROLE);
+        assert_eq!(call.external_id.as_deref(), Some("platform-7f3a"));
+        assert_eq!(call.session_name, "vpce-rollout-platform-cloudwatch-logs");
+        assert_eq!(
+            call.session_tags,
+            [
+                (
+                    crate::aws::SESSION_TAG_NAMESPACE.to_string(),
+                    "platform".to_string()
+                ),
+                (
+                    crate::aws::SESSION_TAG_NAME.to_string(),
+                    "cloudwatch-logs".to_string()
+                ),
+            ]
+        );
+    }
+
+    // The grant goes; deletion still cleans up, in the account the endpoint lives in.
+    scene.grants.clear();
+    obj.deleting = true;
+    for _ in 0..30 {
+        if scene.pass(&mut obj).await.finalized {
+            break;
+        }
+    }
+    assert!(
+        target.snapshot().vpc_endpoints.is_empty(),
+        "deleted in the target account"
+    );
+    assert!(
+        target
+            .snapshot()
+            .security_group_rules
+            .iter()
+            .all(|r| !obj.owner.owns(crate::model::tag_pairs(&r.tags))),
+        "its rules revoked there"
+    );
+    assert!(
+        scene.sim.calls().is_empty(),
+        "still nothing in the controller's own account"
+    );
+}
+
+#[tokio::test]
+async fn a_failed_assume_role_is_reported_with_stss_answer_and_nothing_else_is_called() {
+    // The role's trust policy wants another external id than the grant gives.
+    let scene = Scene::new(&world()).with_grant("platform-logs", grant_in_target_account(Some("wrong")));
+    let target = target_account(&scene, Some("platform-7f3a"));
+    let mut obj = object(spec());
+    let outcome = scene.pass(&mut obj).await;
+    assert_eq!(obj.status.phase, RolloutPhase::Failed);
+    let (status, reason, message) = condition(&obj.status, ConditionType::Ready);
+    assert_eq!((status.as_str(), reason.as_str()), ("False", "AssumeRoleFailed"));
+    assert_eq!(
+        message,
+        "STS AssumeRole of arn:aws:iam::111122223333:role/vpce-rollout failed (AccessDenied): User: \
+         arn:aws:sts::123456789012:assumed-role/vpce-rollout/controller is not authorized to perform: \
+         sts:AssumeRole on resource: arn:aws:iam::111122223333:role/vpce-rollout. The role's trust \
+         policy must let the controller's identity call sts:AssumeRole and sts:TagSession (with the \
+         grant's externalId, if any): docs/iam.md"
+    );
+    assert_eq!(condition(&obj.status, ConditionType::Granted).0, "True");
+    assert!(
+        outcome
+            .events
+            .iter()
+            .any(|e| e.reason == EventReason::Failed && e.warning)
+    );
+    assert!(scene.sim.calls().is_empty() && target.calls().is_empty());
+    assert_eq!(outcome.requeue, Some(Timing::default().waiting));
+}
+
+#[tokio::test]
+async fn an_endpoint_never_moves_accounts_a_grant_naming_another_refuses_the_object() {
+    let mut scene = Scene::new(&world()).with_grant("platform-logs", grant_in_target_account(None));
+    let target = target_account(&scene, None);
+    let mut obj = object(spec());
+    scene.until(&mut obj, RolloutPhase::Ready).await;
+    // The platform points the grant at the controller's own account.
+    scene.grants.insert("platform-logs".into(), grant());
+    target.clear_calls();
+    scene.pass(&mut obj).await;
+    assert_eq!(obj.status.phase, RolloutPhase::Forbidden);
+    let (_, reason, message) = condition(&obj.status, ConditionType::Granted);
+    assert_eq!(reason, "OutsideGrant");
+    assert!(
+        message.starts_with(&format!(
+            "EndpointGrant platform-logs does not admit status.endpointRoleArn {ROLE} (the endpoint lives \
+             in the account this role reaches; the grant acts through the controller's own identity)"
+        )),
         "{message}"
     );
-    assert!(scene.sim.calls().is_empty());
+    assert!(scene.sim.calls().is_empty() && target.calls().is_empty());
+}
+
+#[tokio::test]
+async fn in_a_shared_vpc_another_accounts_groups_are_never_edited_and_the_owner_is_named() {
+    // The VPC is shared (RAM) by 222222222222; the Zabbix agent is that account's, with its
+    // group. The controller acts as 123456789012 and may edit any granted group.
+    let mut w = world();
+    w.vpcs[0].owner_id = Some("222222222222".into());
+    for g in &mut w.security_groups {
+        if g.group_id == SG_ZABBIX {
+            g.owner_id = Some("222222222222".into());
+        }
+    }
+    for n in &mut w.network_interfaces {
+        n.owner_id = Some(
+            if n.network_interface_id == incident::ENI_ZABBIX {
+                "222222222222"
+            } else {
+                "123456789012"
+            }
+            .into(),
+        );
+    }
+    let scene = Scene::new(&w).with_grant("platform-logs", grant());
+    let before = scene.egress_of(SG_ZABBIX);
+    let mut obj = object(spec());
+    scene.until(&mut obj, RolloutPhase::Blocked).await;
+    let blocks = &obj.status.plan.as_ref().unwrap().unfixable_blocks;
+    assert_eq!(blocks.len(), 1, "{blocks:?}");
+    assert_eq!(blocks[0].check, "ClientEgress");
+    assert_eq!(
+        blocks[0].detail,
+        format!(
+            "the client's network interface belongs to account 222222222222 (a shared VPC): {SG_ZABBIX} \
+             belongs to account 222222222222, not to 123456789012 where the controller acts (a shared VPC): \
+             another account's security groups are never edited; its owner must add the rule"
+        )
+    );
+    assert_eq!(scene.egress_of(SG_ZABBIX), before, "never edited");
+    assert!(!obj.status.private_dns_enabled);
+    // The ingress rule on the controller's own endpoint group may still refer to it.
+    let ingress = obj
+        .status
+        .plan
+        .as_ref()
+        .unwrap()
+        .rules
+        .iter()
+        .any(|r| r.direction == "ingress" && r.peer_group_id.as_deref() == Some(SG_ZABBIX) && r.applied);
+    assert!(ingress, "{:?}", obj.status.plan);
+}
+
+#[tokio::test]
+async fn a_rotated_external_id_is_used_while_the_grant_names_the_role_and_recorded_for_deletion() {
+    let mut scene = Scene::new(&world()).with_grant("platform-logs", grant_in_target_account(Some("old-id")));
+    let target = target_account(&scene, Some("old-id"));
+    let mut obj = object(spec());
+    scene.until(&mut obj, RolloutPhase::Ready).await;
+    assert_eq!(obj.status.endpoint_external_id.as_deref(), Some("old-id"));
+    // The platform rotates the id in the role's trust policy and in the grant.
+    scene.provider.trust_role(ROLE, Some("new-id"), target.clone());
+    scene
+        .grants
+        .insert("platform-logs".into(), grant_in_target_account(Some("new-id")));
+    scene.pass(&mut obj).await;
+    assert_eq!(
+        obj.status.phase,
+        RolloutPhase::Ready,
+        "{:?}",
+        obj.status.conditions
+    );
+    assert_eq!(obj.status.endpoint_external_id.as_deref(), Some("new-id"));
+    let last = scene.provider.assume_role_calls().pop().unwrap();
+    assert_eq!(last.external_id.as_deref(), Some("new-id"));
+    // Without the grant, deletion assumes the role with the id recorded last.
+    scene.grants.clear();
+    obj.deleting = true;
+    for _ in 0..30 {
+        if scene.pass(&mut obj).await.finalized {
+            break;
+        }
+    }
+    assert!(target.snapshot().vpc_endpoints.is_empty());
 }

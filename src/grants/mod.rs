@@ -29,6 +29,7 @@ use crate::api::{
     PlanApprovalSpec, RemediationMode, RemediationSpec,
 };
 use crate::plan::location;
+use crate::plan::tenancy::ActingAs;
 
 pub use glob::glob_matches;
 
@@ -350,8 +351,8 @@ fn refusal(grant: &Grant<'_>, subject: &Subject<'_>) -> Option<Refused> {
     }
 
     // Once the endpoint exists it lives in one account: the grant must act there.
-    if subject.status.endpoint_vpc_id.is_some() {
-        let recorded = subject.status.endpoint_role_arn.as_deref();
+    if let Some(acting) = ActingAs::recorded(subject.status) {
+        let recorded = acting.role_arn.as_deref();
         let granted = g.aws.as_ref().map(|a| a.role_arn.as_str());
         if recorded != granted {
             return refuse(

@@ -353,6 +353,9 @@ pub struct NetworkInterface {
     /// Whether an AWS service created and manages it.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub requester_managed: Option<bool>,
+    /// The account that owns the ENI: in a shared VPC (RAM), a participant's.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub owner_id: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub attachment: Option<Attachment>,
     #[serde(skip_serializing_if = "Option::is_none")]

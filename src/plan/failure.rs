@@ -127,6 +127,35 @@ pub fn report_configuration_failure(
     )
 }
 
+/// Reports that STS refused or failed AssumeRole of the grant's role (`problem` says which role
+/// and what STS answered): no other call was made, nothing changed; the rollout waits for the
+/// role's trust policy (or the grant) to be fixed.
+pub fn report_assume_role_failure(
+    previous: &InterfaceEndpointStatus,
+    generation: Option<i64>,
+    problem: &str,
+    now: Timestamp,
+    timing: &Timing,
+) -> FailureReport {
+    let failure = Failure {
+        phase: RolloutPhase::Failed,
+        reason: ConditionReason::AssumeRoleFailed,
+        message: format!(
+            "{problem}. The role's trust policy must let the controller's identity call \
+             sts:AssumeRole and sts:TagSession (with the grant's externalId, if any): docs/iam.md"
+        ),
+        requeue: Some(timing.waiting),
+    };
+    report(
+        previous,
+        previous.clone(),
+        generation,
+        now,
+        failure,
+        EventReason::Failed,
+    )
+}
+
 /// How a failure is reported: the phase, Ready's reason and message, when to look again.
 pub(crate) struct Failure {
     pub phase: RolloutPhase,

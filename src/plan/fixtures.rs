@@ -270,6 +270,7 @@ pub fn verdict(id: &str, sgs: &[&str], ip: &str, kind: &str, checks: &[Check]) -
         address,
         sources: vec![primary],
         interface_type: kind.into(),
+        owner_id: None,
         blocks: checks
             .iter()
             .map(|&check| Block {

@@ -84,7 +84,7 @@ use crate::api::{InterfaceEndpointSpec, InterfaceEndpointStatus, Owner, RolloutP
 use crate::aws::{AuthorizeRules, CreateVpcEndpoint, ModifyVpcEndpoint};
 use crate::model::{Snapshot, VpcEndpoint};
 
-pub use failure::{report_configuration_failure, report_failure};
+pub use failure::{report_assume_role_failure, report_configuration_failure, report_failure};
 
 /// Everything a decision depends on.
 #[derive(Clone, Debug)]

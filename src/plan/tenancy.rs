@@ -34,6 +34,45 @@ pub fn record_verdict(
     })
 }
 
+/// Where the object acts: the role assumed in another account (`None`: the controller's own
+/// identity) and the external id it is assumed with.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ActingAs {
+    pub role_arn: Option<String>,
+    pub external_id: Option<String>,
+}
+
+impl ActingAs {
+    /// Where an object whose endpoint exists must act: where it was created, whatever the
+    /// grants say now. `None` before the endpoint exists.
+    pub fn recorded(status: &InterfaceEndpointStatus) -> Option<Self> {
+        status.endpoint_vpc_id.as_ref()?;
+        Some(Self {
+            role_arn: status.endpoint_role_arn.clone(),
+            external_id: status.endpoint_external_id.clone(),
+        })
+    }
+}
+
+/// Records, in the status a pass wrote, the account its endpoint lives in and the role that
+/// reaches it. `acting` is where the pass acted (once recorded, always the recorded role:
+/// [`ActingAs::recorded`]); `account` the account it acted in, when known: kept once recorded
+/// (an endpoint recorded before accounts were gets the account of the pass, which acted where it
+/// was created).
+pub fn record_account(
+    status: &mut InterfaceEndpointStatus,
+    previous: &InterfaceEndpointStatus,
+    acting: &ActingAs,
+    account: Option<String>,
+) {
+    if status.endpoint_vpc_id.is_none() {
+        return;
+    }
+    status.endpoint_role_arn = acting.role_arn.clone();
+    status.endpoint_external_id = acting.external_id.clone();
+    status.endpoint_account_id = previous.endpoint_account_id.clone().or(account);
+}
+
 /// The status of an object no grant admits: the last written one (what it recorded about the
 /// endpoint stays), phase Forbidden, `Granted` and Ready False with the refusal's reason and
 /// message, and a Warning Event when the refusal is new. `granted` is the verdict's condition.
@@ -123,6 +162,45 @@ mod tests {
             &timing(),
         );
         assert_eq!(other.events.len(), 1, "a new refusal is");
+    }
+
+    #[test]
+    fn the_account_is_recorded_with_the_endpoint_and_kept_whatever_the_grants_say_later() {
+        let role = ActingAs {
+            role_arn: Some("arn:aws:iam::111122223333:role/vpce-rollout".into()),
+            external_id: Some("platform-7f3a".into()),
+        };
+        let before = InterfaceEndpointStatus::default();
+        let mut created = InterfaceEndpointStatus {
+            endpoint_vpc_id: Some("vpc-0a1b2c3d4e5f60718".into()),
+            ..Default::default()
+        };
+        record_account(&mut created, &before, &role, Some("111122223333".into()));
+        assert_eq!(created.endpoint_role_arn, role.role_arn);
+        assert_eq!(created.endpoint_external_id, role.external_id);
+        assert_eq!(created.endpoint_account_id.as_deref(), Some("111122223333"));
+        assert_eq!(ActingAs::recorded(&created), Some(role.clone()));
+
+        // A later pass acts through the recorded role and keeps the recorded account.
+        let mut next = InterfaceEndpointStatus {
+            endpoint_vpc_id: created.endpoint_vpc_id.clone(),
+            ..Default::default()
+        };
+        let acting = ActingAs::recorded(&created).unwrap();
+        record_account(&mut next, &created, &acting, Some("999999999999".into()));
+        assert_eq!(ActingAs::recorded(&next), Some(role));
+        assert_eq!(next.endpoint_account_id.as_deref(), Some("111122223333"));
+
+        // No endpoint: nothing to record.
+        let mut none = InterfaceEndpointStatus::default();
+        record_account(
+            &mut none,
+            &before,
+            &ActingAs::default(),
+            Some("111122223333".into()),
+        );
+        assert_eq!(none, InterfaceEndpointStatus::default());
+        assert_eq!(ActingAs::recorded(&none), None);
     }
 
     #[test]

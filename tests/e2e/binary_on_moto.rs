@@ -46,7 +46,12 @@ pub struct Binary {
 }
 
 impl Binary {
-    fn start(kubeconfig: &Path, bench: &MotoBench, log: PathBuf) -> Binary {
+    pub fn start(kubeconfig: &Path, bench: &MotoBench, log: PathBuf) -> Binary {
+        Binary::start_with(kubeconfig, bench, log, &[])
+    }
+
+    /// [`Binary::start`] with `env` added (or overriding).
+    pub fn start_with(kubeconfig: &Path, bench: &MotoBench, log: PathBuf, env: &[(&str, &str)]) -> Binary {
         let metrics = format!("127.0.0.1:{}", free_port());
         let args = [
             "run",
@@ -58,17 +63,13 @@ impl Binary {
             "--metrics-address",
             &metrics,
         ];
-        Binary::spawn(
-            kubeconfig,
-            bench,
-            log,
-            &args,
-            &[("RUST_LOG", "info,vpce_rollout=debug")],
-        )
+        let mut env = env.to_vec();
+        env.push(("RUST_LOG", "info,vpce_rollout=debug"));
+        Binary::spawn(kubeconfig, bench, log, &args, &env)
     }
 
     /// `vpce-rollout ARGS` with only `env` (and PATH) in its environment, plus the kubeconfig,
-    /// moto as its AWS and the bench's credentials. `env` must set
+    /// moto as its AWS and the bench's credentials (unless `env` sets them). `env` must set
     /// `VPCE_ROLLOUT_METRICS_ADDRESS` or `args` `--metrics-address`, on loopback.
     pub fn spawn(
         kubeconfig: &Path,
@@ -97,13 +98,13 @@ impl Binary {
             .args(args)
             .env_clear()
             .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-            .envs(env.iter().copied())
             .env("KUBECONFIG", kubeconfig)
             .env("AWS_ENDPOINT_URL", moto().endpoint_url())
             .env("AWS_ACCESS_KEY_ID", &bench.account.id)
             .env("AWS_SECRET_ACCESS_KEY", "e2e-secret")
             .env("AWS_REGION", REGION)
             .env("AWS_EC2_METADATA_DISABLED", "true")
+            .envs(env.iter().copied())
             .stdout(out.try_clone().unwrap())
             .stderr(out)
             .spawn()

@@ -14,6 +14,8 @@
 //! - `chart_rbac`: the binary with exactly what `helm install` of the chart grants.
 //! - `tenancy`: EndpointGrants, PlanApprovals and namespace labels, watched: their changes reach
 //!   the objects at once.
+//! - `accounts_on_moto`: the binary acting in another account through a grant's role (moto's
+//!   STS): every EC2 call in that account, AssumeRole only in the controller's.
 
 // moto through the launcher and the incident world on it, shared with the wire tests.
 #[allow(dead_code)]
@@ -23,6 +25,7 @@ mod bench;
 #[path = "../wire/moto.rs"]
 mod moto;
 
+mod accounts_on_moto;
 mod binary_on_moto;
 mod chart_rbac;
 mod crd_rules;

@@ -32,7 +32,8 @@ tests pass them on through VPCE_MOTO_WITHOUT and VPCE_MOTO_STOCK):
 Test support (not EC2 behaviour):
 
 - Accounts: a request signed with a 12-digit access key id runs in that account, so every test
-  gets a world of its own on one server.
+  gets a world of its own on one server. Requests signed with credentials moto's STS AssumeRole
+  handed out run (moto's own doing) and are recorded in the role's account.
 - Requests served: ``GET /_vpce-rollout/requests?account=<id>`` answers, as JSON, every request
   of that account so far, in the order answered: ``[{"action", "status", "requestId", "at",
   "params"}]``, the request id being the one the answer carried (``x-amzn-requestid``), ``at``
@@ -41,7 +42,8 @@ Test support (not EC2 behaviour):
   when and in which order it asked for what, against what the server saw.
 - Faults: ``POST /_vpce-rollout/faults`` with JSON ``{"account", "action", "code", "message",
   "status", "count"}`` makes the next ``count`` calls of ``action`` in ``account`` fail with that
-  EC2 error (e.g. RequestLimitExceeded/503, UnauthorizedOperation/403). With ``"page"`` instead
+  error, in EC2's error document (STS's for AssumeRole and GetCallerIdentity), e.g.
+  RequestLimitExceeded/503, UnauthorizedOperation/403. With ``"page"`` instead
   of ``"code"``, the answer is that text as an HTML page, no EC2 error document: what a proxy or
   load balancer in front of EC2 answers (e.g. a 502).
 """
@@ -640,12 +642,25 @@ class Faults:
             return entry[0]
 
 
-def error_response(start_response, fault):
+# Actions of STS (the controller's account, assumed roles): their errors are STS's documents.
+STS_ACTIONS = {"AssumeRole", "GetCallerIdentity"}
+
+
+def error_response(start_response, fault, action):
     from xml.sax.saxutils import escape
 
     headers = []
     if "page" in fault:
         body, content_type = fault["page"].encode(), "text/html"
+    elif action in STS_ACTIONS:
+        request_id = str(uuid.uuid4())
+        body = (
+            '<ErrorResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/"><Error><Type>Sender</Type>'
+            f"<Code>{escape(fault['code'])}</Code><Message>{escape(fault['message'])}</Message>"
+            f"</Error><RequestId>{request_id}</RequestId></ErrorResponse>"
+        ).encode()
+        content_type = "text/xml"
+        headers.append(("x-amzn-requestid", request_id))
     else:
         # EC2 sends the request id both ways: in the error document and as x-amzn-requestid.
         request_id = str(uuid.uuid4())
@@ -703,6 +718,16 @@ class Served:
         return [body]
 
 
+def assumed_account(access_key_id):
+    """The account of credentials moto's STS AssumeRole handed out (moto runs their requests in
+    the role's account by itself), so that they are recorded there; None for any other key."""
+    from moto.core import DEFAULT_ACCOUNT_ID
+    from moto.iam.models import get_account_id_from
+
+    account = get_account_id_from(access_key_id)
+    return None if account == DEFAULT_ACCOUNT_ID else account
+
+
 class TestSupport:
     """WSGI middleware: per-access-key accounts, the fault endpoint, injected faults, the
     record of requests served."""
@@ -722,6 +747,8 @@ class TestSupport:
         if match and re.fullmatch(r"\d{12}", match.group(1)):
             account = match.group(1)
             environ["HTTP_X_MOTO_ACCOUNT_ID"] = account
+        elif match:
+            account = assumed_account(match.group(1))
         length = int(environ.get("CONTENT_LENGTH") or 0)
         body = environ["wsgi.input"].read(length) if length else b""
         environ["wsgi.input"] = io.BytesIO(body)
@@ -732,7 +759,7 @@ class TestSupport:
             start_response = self.served.recording(start_response, account, action, params)
             fault = self.faults.take(account, action)
             if fault:
-                return error_response(start_response, fault)
+                return error_response(start_response, fault, action)
         return self.app(environ, start_response)
 
     def control(self, environ, start_response):

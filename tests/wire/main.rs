@@ -8,7 +8,9 @@
 //! - [`errors`]: each error category, as EC2 reports it, classified by the adapter.
 //! - [`commands`]: `snapshot` and live `plan` over the wire.
 //! - [`rollout`]: the full rollout by the real engine on moto.
+//! - [`accounts`]: ports in other accounts through STS AssumeRole, on moto's STS.
 
+mod accounts;
 mod bench;
 mod commands;
 mod contract;

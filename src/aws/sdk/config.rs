@@ -16,7 +16,8 @@ use aws_config::{AppName, BehaviorVersion, Region, SdkConfig};
 use aws_smithy_http_client::tls::{Provider, rustls_provider::CryptoMode};
 
 use super::SdkEc2;
-use crate::aws::{Ec2Provider, ProviderError};
+use super::accounts::Sessions;
+use crate::aws::{AccountAccessError, AssumeRole, Ec2Provider, ProviderError};
 
 /// Environment variables that name an endpoint the adapter calls (EC2, and STS for the account),
 /// most specific first (as aws-config reads them).
@@ -45,6 +46,9 @@ pub struct SdkOptions {
     /// For this long after the adapter created an endpoint, `NotFound` for it means "not yet
     /// visible" (EC2 is eventually consistent), not "gone".
     pub visibility_window: Duration,
+    /// Credentials of an assumed role (another account) are assumed again this long before
+    /// they expire: a pass takes seconds, a retried call a few minutes at most.
+    pub assumed_role_refresh: Duration,
 }
 
 impl Default for SdkOptions {
@@ -58,6 +62,7 @@ impl Default for SdkOptions {
             operation_timeout: Duration::from_secs(120),
             page_size: 1000,
             visibility_window: Duration::from_secs(120),
+            assumed_role_refresh: Duration::from_secs(5 * 60),
         }
     }
 }
@@ -79,11 +84,13 @@ impl SdkOptions {
     }
 }
 
-/// Makes one [`SdkEc2`] per region, sharing credentials, HTTPS client and settings.
+/// Makes one [`SdkEc2`] per region, sharing credentials, HTTPS client and settings; and one per
+/// assumed role session and region ([`super::accounts`]).
 pub struct SdkProvider {
     base: SdkConfig,
     options: SdkOptions,
     clients: Mutex<BTreeMap<String, Arc<SdkEc2>>>,
+    sessions: Sessions,
 }
 
 impl SdkProvider {
@@ -122,6 +129,7 @@ impl SdkProvider {
             base,
             options,
             clients: Mutex::new(BTreeMap::new()),
+            sessions: Sessions::default(),
         }
     }
 
@@ -130,15 +138,24 @@ impl SdkProvider {
         self.base.region().map(|r| r.as_ref())
     }
 
+    /// `region`, or the default region.
+    fn region_of(&self, region: Option<&str>) -> Result<String, ProviderError> {
+        region
+            .or(self.default_region())
+            .map(str::to_string)
+            .ok_or_else(|| {
+                ProviderError(
+                    "no AWS region: set spec.region (or --region), AWS_REGION, or `region` in the AWS \
+                 profile; on EC2 and EKS the instance metadata service provides it"
+                        .to_string(),
+                )
+            })
+    }
+
     /// The EC2 port for `region`, or for the default region.
     pub fn client_for(&self, region: Option<&str>) -> Result<Arc<SdkEc2>, ProviderError> {
-        let region = region.or(self.default_region()).ok_or_else(|| {
-            ProviderError(
-                "no AWS region: set spec.region (or --region), AWS_REGION, or `region` in the AWS \
-                 profile; on EC2 and EKS the instance metadata service provides it"
-                    .to_string(),
-            )
-        })?;
+        let region = self.region_of(region)?;
+        let region = region.as_str();
         let mut clients = self.clients.lock().unwrap_or_else(|p| p.into_inner());
         let client = clients.entry(region.to_string()).or_insert_with(|| {
             let region = Region::new(region.to_string());
@@ -165,6 +182,15 @@ impl Ec2Provider for SdkProvider {
 
     async fn client(&self, region: Option<&str>) -> Result<Arc<SdkEc2>, ProviderError> {
         self.client_for(region)
+    }
+
+    async fn client_as(
+        &self,
+        region: Option<&str>,
+        role: &AssumeRole,
+    ) -> Result<Arc<SdkEc2>, AccountAccessError> {
+        let region = self.region_of(region)?;
+        self.sessions.port(&self.base, &self.options, &region, role).await
     }
 
     fn default_region(&self) -> Option<String> {

@@ -228,6 +228,7 @@ pub fn network_interface(n: &sdk::NetworkInterface) -> NetworkInterface {
         status: n.status().map(|s| s.as_str().to_string()),
         requester_id: owned(n.requester_id()),
         requester_managed: n.requester_managed(),
+        owner_id: owned(n.owner_id()),
         attachment: n.attachment().map(|a| Attachment {
             instance_id: owned(a.instance_id()),
             instance_owner_id: owned(a.instance_owner_id()),

@@ -6,10 +6,12 @@
 //! - [`ec2`]: `impl Ec2 for SdkEc2`, one SDK call (or paginator) per port method.
 //! - [`convert`]: SDK types → the AWS JSON shapes of [`crate::model`].
 //! - [`errors`]: SDK errors → [`crate::aws::Ec2Error`] through the shared classification table.
+//! - [`accounts`]: ports in other accounts, on credentials of STS AssumeRole, kept and renewed.
 //! - the account (here): STS GetCallerIdentity, asked once per port, for the audit trail.
 //!
 //! Nothing here decides anything: the adapter translates, pages and classifies.
 
+pub mod accounts;
 pub mod config;
 pub mod convert;
 pub mod ec2;
@@ -43,6 +45,13 @@ impl SdkEc2 {
             page_size: options.page_size,
             recent: RecentlyCreated::new(options.visibility_window),
         }
+    }
+
+    /// The same port, knowing the account its credentials act in (an assumed role's, from STS's
+    /// answer): GetCallerIdentity is not asked.
+    pub fn knowing_account(mut self, account: String) -> Self {
+        self.account = OnceCell::new_with(Some(account));
+        self
     }
 
     /// The underlying SDK client (tests use it to build worlds the port cannot create).
