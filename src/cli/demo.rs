@@ -5,7 +5,11 @@
 //! The loop is the controller's: reconcile, write the status, record the Events, wait the
 //! requeue (here: advance the virtual clock). It runs in `Auto` mode, then in `Approval` mode
 //! (printing the plan and the exact approval edit, then applying it), shows each step as it
-//! happens, and ends with the object as `kubectl get vpce -o yaml` would show it.
+//! happens, and ends with the object as `kubectl get vpce -o yaml` would show it; then
+//! ([`tenancy`]) two teams ask for the same endpoint and the grants admit one of them: the
+//! other is Forbidden and makes no AWS call.
+
+mod tenancy;
 
 use std::fmt::Write as _;
 use std::io::{self, Write};
@@ -36,13 +40,17 @@ pub enum DemoMode {
     Approval,
     /// Both, one after the other.
     Both,
+    /// Grants: a denied object next to a granted one.
+    Grants,
+    /// Auto, Approval, then grants.
+    All,
 }
 
 /// Options of `vpce-rollout demo`.
 #[derive(Clone, Debug, clap::Args)]
 pub struct DemoArgs {
     /// Which remediation mode to replay the incident in.
-    #[arg(long, value_enum, default_value = "both")]
+    #[arg(long, value_enum, default_value = "all")]
     pub mode: DemoMode,
 }
 
@@ -86,11 +94,15 @@ pub fn run_to(mode: DemoMode, style: Style, out: &mut dyn Write) -> Result<Vec<R
     let modes: &[RemediationMode] = match mode {
         DemoMode::Auto => &[RemediationMode::Auto],
         DemoMode::Approval => &[RemediationMode::Approval],
-        DemoMode::Both => &[RemediationMode::Auto, RemediationMode::Approval],
+        DemoMode::Both | DemoMode::All => &[RemediationMode::Auto, RemediationMode::Approval],
+        DemoMode::Grants => &[],
     };
     let mut summaries = Vec::new();
     for (i, mode) in modes.iter().enumerate() {
         summaries.push(Rollout::new(*mode, style).run(i + 1, out)?);
+    }
+    if matches!(mode, DemoMode::Grants | DemoMode::All) {
+        tenancy::run(style, out)?;
     }
     Ok(summaries)
 }
