@@ -72,6 +72,16 @@ CASES = [
     ),
     ("the single-team grant", {"singleTeamGrant": {"enabled": True}}, None),
     (
+        "observe only, a cluster name, deletion by default",
+        {"observeOnly": True, "clusterName": "prod-eu-blue", "defaultDeletionPolicy": "Delete"},
+        None,
+    ),
+    (
+        "an unknown default deletion policy is refused",
+        {"defaultDeletionPolicy": "Orphan"},
+        "defaultDeletionPolicy must be Delete or Retain",
+    ),
+    (
         "two replicas without leader election are refused",
         {"replicaCount": 2, "leaderElection": {"enabled": False}},
         "replicaCount > 1 needs leaderElection.enabled=true",

@@ -95,7 +95,14 @@ pub const MAX_EARLIER_PLAN_IDS: usize = 10;
         description = "Reachable/total clients that private DNS would capture",
         json_path = ".status.clients.ready"
     ),
-    printcolumn(name = "Age", type_ = "date", json_path = ".metadata.creationTimestamp")
+    printcolumn(name = "Age", type_ = "date", json_path = ".metadata.creationTimestamp"),
+    printcolumn(
+        name = "Deletion",
+        type_ = "string",
+        description = "What deleting the object does to the endpoint: Delete or Retain",
+        json_path = ".status.deletionPolicy",
+        priority = 1
+    )
 )]
 #[x_kube(validation = immutable::rule(immutable::VPC_ID))]
 #[x_kube(validation = immutable::rule(immutable::SERVICE_NAME))]
@@ -155,9 +162,14 @@ pub struct InterfaceEndpointSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub adopt: Option<Adopt>,
 
-    /// What happens to the endpoint when this object is deleted.
-    #[serde(default)]
-    pub deletion_policy: DeletionPolicy,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(
+        description = "What happens to the endpoint when this object is deleted: `Delete` \
+        (revoke the controller's rules and delete the endpoint) or `Retain` (leave both). Absent: the \
+        controller's `--default-deletion-policy` (`Retain` unless the platform team chose `Delete`), so \
+        that deleting objects (a GitOps prune, an uninstall) never deletes endpoints by surprise."
+    )]
+    pub deletion_policy: Option<DeletionPolicy>,
 
     /// Change nothing in AWS for this object: discover, analyse, plan and report what would be
     /// done (`status.observeOnly`), as the controller's `--observe-only` does for every object.
@@ -281,14 +293,34 @@ pub struct Adopt {
     pub vpc_endpoint_id: String,
 }
 
-/// What happens to the endpoint when the object is deleted.
+// What happens to the endpoint when the object is deleted. (No doc comment: the schema of the
+// optional fields that hold it keeps their own descriptions.)
 #[derive(Deserialize, Serialize, Clone, Copy, Debug, Default, PartialEq, Eq, JsonSchema)]
 pub enum DeletionPolicy {
     /// Revoke the controller's rules and delete the endpoint.
-    #[default]
     Delete,
-    /// Leave the endpoint and the controller's rules in place.
+    /// Leave the endpoint and the controller's rules in place. The controller's default.
+    #[default]
     Retain,
+}
+
+impl DeletionPolicy {
+    /// As the spec, the flag and the docs spell it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Delete => "Delete",
+            Self::Retain => "Retain",
+        }
+    }
+
+    /// Parses `Delete` or `Retain` (the `--default-deletion-policy` flag).
+    pub fn parse(text: &str) -> Result<Self, String> {
+        match text {
+            "Delete" => Ok(Self::Delete),
+            "Retain" => Ok(Self::Retain),
+            _ => Err(format!("invalid deletion policy {text:?}: Delete or Retain")),
+        }
+    }
 }
 
 closed_set! {
@@ -420,6 +452,12 @@ pub struct InterfaceEndpointStatus {
     /// The EndpointGrant that admits the object; absent while none does (phase Forbidden).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub grant: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(
+        description = "What deleting this object does now: `spec.deletionPolicy`, or the \
+        controller's default when the spec names none."
+    )]
+    pub deletion_policy: Option<DeletionPolicy>,
     /// Present while the controller only observes this object: it changes nothing in AWS.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub observe_only: Option<ObserveOnlyStatus>,
@@ -688,7 +726,8 @@ mod tests {
         assert!(!spec.private_dns.force);
         assert_eq!(spec.remediation.endpoint_ingress, RemediationMode::Auto);
         assert_eq!(spec.remediation.client_egress, RemediationMode::Approval);
-        assert_eq!(spec.deletion_policy, DeletionPolicy::Delete);
+        assert_eq!(spec.deletion_policy, None, "the controller's default applies");
+        assert_eq!(DeletionPolicy::default(), DeletionPolicy::Retain, "the safe one");
         assert!(spec.approval.is_none());
     }
 

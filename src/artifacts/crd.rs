@@ -108,7 +108,18 @@ fn generated_crd_has_the_contracted_names_and_columns() {
         .additional_printer_columns
         .iter()
         .flatten()
-        .map(|c| c.name.as_str())
+        .map(|c| (c.name.as_str(), c.priority.unwrap_or(0)))
         .collect();
-    assert_eq!(columns, ["Phase", "Endpoint", "Private DNS", "Clients", "Age"]);
+    assert_eq!(
+        columns,
+        [
+            ("Phase", 0),
+            ("Endpoint", 0),
+            ("Private DNS", 0),
+            ("Clients", 0),
+            ("Age", 0),
+            ("Deletion", 1),
+        ],
+        "what deleting an object does is shown by `kubectl get vpce -o wide`"
+    );
 }

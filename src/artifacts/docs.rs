@@ -142,6 +142,63 @@ fn every_error_category_is_spelled_in_the_docs_as_the_metrics_spell_it() {
 }
 
 #[test]
+fn troubleshooting_says_what_to_look_at_for_every_condition_reason() {
+    let doc = "docs/operations.md";
+    let text = read(doc);
+    let (_, rows) = table(doc, &text, "Troubleshooting");
+    let names: Vec<&str> = ConditionReason::ALL.iter().map(|r| r.as_str()).collect();
+    let missing: Vec<&&str> = names.iter().filter(|n| !rows.contains_key(**n)).collect();
+    let extra: Vec<&String> = rows.keys().filter(|k| !names.contains(&k.as_str())).collect();
+    let empty: Vec<&String> = rows
+        .iter()
+        .filter(|(_, row)| row.get(1).is_none_or(|c| c.is_empty()))
+        .map(|(k, _)| k)
+        .collect();
+    assert!(
+        missing.is_empty() && extra.is_empty() && empty.is_empty(),
+        "{doc}, Troubleshooting: add a row for {missing:?}, remove {extra:?}, say what to look at for {empty:?}"
+    );
+}
+
+/// Pages for operators: every page of docs/ but the developer page, and the README.
+fn operator_pages() -> Vec<(String, String)> {
+    let mut pages: Vec<(String, String)> = std::fs::read_dir(repo_path("docs"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "md"))
+        .filter(|p| p.file_name().is_some_and(|n| n != "development.md"))
+        .map(|p| {
+            let name = format!("docs/{}", p.file_name().unwrap().to_string_lossy());
+            (name, std::fs::read_to_string(&p).unwrap())
+        })
+        .collect();
+    pages.push(("README.md".into(), read("README.md")));
+    pages
+}
+
+#[test]
+fn operator_pages_name_no_rust_item_and_no_test_command() {
+    let rust_path = regex::Regex::new(r"\b[a-z_][a-z0-9_]*::[A-Za-z_]").unwrap();
+    let mut found = Vec::new();
+    for (page, text) in operator_pages() {
+        for (n, line) in text.lines().enumerate() {
+            let developer = rust_path.is_match(line)
+                || line.contains("cargo test")
+                || line.contains("src/")
+                || line.contains(".rs`");
+            if developer {
+                found.push(format!("{page}:{}: {line}", n + 1));
+            }
+        }
+    }
+    assert!(
+        found.is_empty(),
+        "implementation names and test commands belong in docs/development.md:\n{}",
+        found.join("\n")
+    );
+}
+
+#[test]
 fn the_table_reader_finds_rows_and_columns() {
     let text = "# Doc\n\n## Things\n\nIntro.\n\n| Thing | Meaning |\n|---|---|\n| `A` | The a. |\n| B | The b. |\n\nAfter.\n";
     let (header, rows) = table("doc", text, "Things");

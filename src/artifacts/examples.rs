@@ -101,7 +101,10 @@ fn the_examples_cover_the_documented_variants() {
     assert_eq!(auto.remediation.endpoint_ingress, RemediationMode::Auto);
     assert_eq!(auto.remediation.client_egress, RemediationMode::Auto);
 
-    assert_eq!(get("sts-retain.yaml").deletion_policy, DeletionPolicy::Retain);
+    assert_eq!(
+        get("sts-retain.yaml").deletion_policy,
+        Some(DeletionPolicy::Retain)
+    );
 
     let selected = get("ssm-selected-clients.yaml");
     assert_eq!(

@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use super::leader::{self, LeaseConfig};
 use super::logging::{self, LogFormat};
+use crate::api::DeletionPolicy;
 
 /// Operational options of `vpce-rollout run`.
 #[derive(clap::Args, Clone, Debug, PartialEq, Eq)]
@@ -37,6 +38,17 @@ pub struct RunOptions {
     /// is sent, and no finalizer is added.
     #[arg(long, env = "VPCE_ROLLOUT_OBSERVE_ONLY")]
     pub observe_only: bool,
+
+    /// What deleting an InterfaceEndpoint whose spec names no `deletionPolicy` does to its
+    /// endpoint: `Retain` (leave it and its rules: a GitOps prune or an uninstall never deletes
+    /// endpoints by surprise) or `Delete`.
+    #[arg(
+        long,
+        env = "VPCE_ROLLOUT_DEFAULT_DELETION_POLICY",
+        default_value = "Retain",
+        value_parser = DeletionPolicy::parse
+    )]
+    pub default_deletion_policy: DeletionPolicy,
 
     /// The name of this cluster, written in the `vpce-rollout.dev/cluster` tag of every endpoint
     /// and rule the controller creates or takes over. An endpoint tagged with another name is
@@ -222,6 +234,12 @@ mod tests {
         assert!(
             !run.observe_only,
             "the controller acts unless told to observe only"
+        );
+        assert_eq!(run.default_deletion_policy, DeletionPolicy::Retain);
+        assert_eq!(
+            run.default_deletion_policy,
+            crate::plan::Config::default().default_deletion_policy,
+            "one default"
         );
         assert!(!run.leader_election.enabled);
         assert_eq!(run.leader_election.lease_config(), Ok(None));

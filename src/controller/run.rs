@@ -76,6 +76,7 @@ impl ControllerSettings {
             },
             config: Config {
                 observe_only: options.observe_only,
+                default_deletion_policy: options.default_deletion_policy,
                 cluster_name: options.cluster_name.clone(),
             },
             instance: super::leader::default_identity(),

@@ -189,7 +189,7 @@ async fn a_restored_object_takes_its_endpoint_over_and_another_cluster_s_object_
     assert!(green.sim.mutations().is_empty(), "{:?}", green.sim.mutations());
 
     // The restored object deletes what it took over, the rule included.
-    restored.spec.deletion_policy = DeletionPolicy::Delete;
+    restored.spec.deletion_policy = Some(DeletionPolicy::Delete);
     restored.deleting = true;
     restored.run_until_finalized(30).await;
     assert!(restored.owned_rules().is_empty());

@@ -8,7 +8,7 @@
 
 use std::collections::BTreeMap;
 
-use crate::api::{InterfaceEndpointSpec, Owner, RemediationMode, RemediationSpec};
+use crate::api::{DeletionPolicy, InterfaceEndpointSpec, Owner, RemediationMode, RemediationSpec};
 use crate::model::*;
 
 pub const REGION: &str = "ap-northeast-1";
@@ -54,7 +54,7 @@ pub fn spec(endpoint_ingress: RemediationMode) -> InterfaceEndpointSpec {
         },
         approval: None,
         adopt: None,
-        deletion_policy: Default::default(),
+        deletion_policy: Some(DeletionPolicy::Delete),
         observe_only: false,
     }
 }

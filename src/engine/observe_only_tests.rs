@@ -8,6 +8,7 @@ use crate::plan::{Config, EventReason};
 
 static OBSERVE: Config = Config {
     observe_only: true,
+    default_deletion_policy: DeletionPolicy::Retain,
     cluster_name: None,
 };
 
@@ -87,7 +88,7 @@ async fn a_serving_endpoint_is_watched_its_repair_and_deletion_reported_and_not_
     assert!(h.status.observe_only.as_ref().unwrap().would_change[0].contains("private DNS off"));
 
     // With Retain, deletion changes nothing in AWS anyway: it completes.
-    h.edit(|spec| spec.deletion_policy = DeletionPolicy::Retain);
+    h.edit(|spec| spec.deletion_policy = Some(DeletionPolicy::Retain));
     h.run_until_finalized(2).await;
     assert_observing(&h);
 }

@@ -1234,7 +1234,7 @@ async fn two_objects_sharing_a_group_can_be_deleted_in_the_other_order() {
 #[tokio::test]
 async fn retain_leaves_the_endpoint_and_its_rules() {
     let mut h = ready_in(RemediationMode::Auto).await;
-    h.edit(|s| s.deletion_policy = DeletionPolicy::Retain);
+    h.edit(|s| s.deletion_policy = Some(DeletionPolicy::Retain));
     h.deleting = true;
     let before = h.sim.mutations().len();
     h.pass().await;

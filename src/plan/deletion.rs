@@ -14,11 +14,16 @@ use std::collections::BTreeMap;
 use super::resolution::{self, Resolution};
 use super::rules::owned_rules;
 use super::wording::count;
-use super::{Action, HandOver, PlanInput, RevokeRules, Step, Timing, endpoint, location, not_ready};
+use super::{Action, Config, HandOver, PlanInput, RevokeRules, Step, Timing, endpoint, location, not_ready};
 use crate::api::conditions::ConditionReason;
-use crate::api::{DeletionPolicy, RolloutPhase};
+use crate::api::{DeletionPolicy, InterfaceEndpointSpec, RolloutPhase};
 use crate::aws::ModifyVpcEndpoint;
 use crate::model::VpcEndpoint;
+
+/// What deleting the object does: `spec.deletionPolicy`, else the controller's default.
+pub fn policy(spec: &InterfaceEndpointSpec, config: &Config) -> DeletionPolicy {
+    spec.deletion_policy.unwrap_or(config.default_deletion_policy)
+}
 
 pub(crate) fn decide<'a>(input: &PlanInput<'a>, timing: &Timing) -> Step<'a> {
     let mut step = Step::new(input, RolloutPhase::Deleting, timing.after_change);
@@ -39,7 +44,7 @@ pub(crate) fn decide<'a>(input: &PlanInput<'a>, timing: &Timing) -> Step<'a> {
         ));
         return step;
     }
-    let message = match input.spec.deletion_policy {
+    let message = match policy(input.spec, input.config) {
         DeletionPolicy::Retain => {
             step.finalized = true;
             let owned = owned_rules(input).count();
@@ -285,6 +290,47 @@ mod tests {
     }
 
     #[test]
+    fn a_spec_without_a_policy_takes_the_controller_s_default_and_the_status_says_which() {
+        let world = with_endpoint(incident_world(), "available", true);
+        let analysis = Ok(reachable_analysis());
+        let status = Default::default();
+        let unsaid = InterfaceEndpointSpec {
+            deletion_policy: None,
+            ..spec()
+        };
+        for (default, retained) in [(DeletionPolicy::Retain, true), (DeletionPolicy::Delete, false)] {
+            let config = Config {
+                default_deletion_policy: default,
+                ..Config::default()
+            };
+            let mut i = input_with(&unsaid, &world, &analysis, &status);
+            i.config = &config;
+            let live = decide(&i, &timing());
+            assert_eq!(
+                live.status.deletion_policy,
+                Some(default),
+                "shown before any deletion"
+            );
+            i.deleting = true;
+            let d = decide(&i, &timing());
+            assert_eq!(
+                d.finalized && d.actions.is_empty(),
+                retained,
+                "{default:?}: {:?}",
+                d.actions
+            );
+        }
+        assert_eq!(Config::default().default_deletion_policy, DeletionPolicy::Retain);
+
+        // A policy in the spec wins over the default.
+        let mut i = input(&world, &analysis, &status);
+        let retain_by_default = Config::default();
+        i.config = &retain_by_default;
+        i.deleting = true;
+        assert!(!decide(&i, &timing()).finalized, "spec.deletionPolicy: Delete");
+    }
+
+    #[test]
     fn deletion_turns_private_dns_off_first_and_keeps_the_rules() {
         let world = world_with_rules();
         let d = deleting(&spec(), &world, &Default::default());
@@ -476,7 +522,7 @@ mod tests {
     fn retain_leaves_everything_in_place_and_finalizes() {
         let world = world_with_rules();
         let spec = InterfaceEndpointSpec {
-            deletion_policy: DeletionPolicy::Retain,
+            deletion_policy: Some(DeletionPolicy::Retain),
             ..spec()
         };
         let d = deleting(&spec, &world, &Default::default());

@@ -14,7 +14,7 @@ use crate::analysis::{
     NotAClient, Remediation, RuleChange, Sign, Source, SourceKind, Unfixable,
 };
 use crate::api::conditions::{ConditionType, find_condition};
-use crate::api::{InterfaceEndpointSpec, InterfaceEndpointStatus, Owner};
+use crate::api::{DeletionPolicy, InterfaceEndpointSpec, InterfaceEndpointStatus, Owner};
 use crate::model::*;
 
 pub const VPC: &str = "vpc-0a1b2c3d4e5f60718";
@@ -48,6 +48,7 @@ pub fn spec() -> InterfaceEndpointSpec {
         "subnetIds": [SUBNET_APP],
         "securityGroupIds": [SG_VPCE],
         "tags": {"team": "platform"},
+        "deletionPolicy": "Delete",
     }))
     .unwrap()
 }
@@ -99,6 +100,7 @@ pub fn input_with<'a>(
 /// The controller's settings by default: it may act.
 pub static ACTING: Config = Config {
     observe_only: false,
+    default_deletion_policy: DeletionPolicy::Retain,
     cluster_name: None,
 };
 

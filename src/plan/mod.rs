@@ -80,7 +80,9 @@ use k8s_openapi::jiff::Timestamp;
 
 use crate::analysis::{Analysis, AnalysisError};
 use crate::api::conditions::{ConditionReason, ConditionType, ConditionUpdate};
-use crate::api::{InterfaceEndpointSpec, InterfaceEndpointStatus, Owner, RolloutPhase, closed_set};
+use crate::api::{
+    DeletionPolicy, InterfaceEndpointSpec, InterfaceEndpointStatus, Owner, RolloutPhase, closed_set,
+};
 use crate::aws::{AuthorizeRules, CreateVpcEndpoint, ModifyVpcEndpoint};
 use crate::model::{Snapshot, VpcEndpoint};
 
@@ -129,6 +131,9 @@ pub struct PlanInput<'a> {
 pub struct Config {
     /// `--observe-only`: change nothing in AWS, for any object ([`observe_only`]).
     pub observe_only: bool,
+    /// `--default-deletion-policy`: what deleting an object whose spec names no
+    /// `deletionPolicy` does ([`deletion::policy`]).
+    pub default_deletion_policy: DeletionPolicy,
     /// `--cluster-name`: the name in the cluster tag of everything this controller creates or
     /// takes over; an endpoint tagged with another cluster's is never touched ([`cluster`]).
     pub cluster_name: Option<String>,

@@ -217,6 +217,7 @@ mod tests {
 
     static OBSERVE: Config = Config {
         observe_only: true,
+        default_deletion_policy: DeletionPolicy::Retain,
         cluster_name: None,
     };
 
@@ -347,7 +348,7 @@ mod tests {
         );
 
         let retain = InterfaceEndpointSpec {
-            deletion_policy: DeletionPolicy::Retain,
+            deletion_policy: Some(DeletionPolicy::Retain),
             ..spec()
         };
         let mut i = input_with(&retain, &world, &analysis, &status);

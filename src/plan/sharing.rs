@@ -55,7 +55,7 @@ impl Successor {
 /// (the rules are about to be revoked) and it still owns rules.
 pub fn successors(input: &PlanInput<'_>) -> Vec<Successor> {
     if !input.deleting
-        || input.spec.deletion_policy != DeletionPolicy::Delete
+        || super::deletion::policy(input.spec, input.config) != DeletionPolicy::Delete
         || location::owned_endpoints(input.world, input.owner)
             .next()
             .is_some()

@@ -66,6 +66,7 @@ pub(crate) fn finish(input: &PlanInput<'_>, step: Step<'_>) -> Decision {
             step.endpoint
                 .is_none_or(|e| previous.endpoint_id.as_deref() == Some(e.vpc_endpoint_id.as_str()))
         });
+    next.deletion_policy = Some(super::deletion::policy(input.spec, input.config));
     next.private_dns_name = input
         .world
         .service_details

@@ -46,6 +46,8 @@ async fn the_binary_rolls_out_and_cleans_up_in_the_account_of_the_grants_role() 
 
     let manifest = example_for("cloudwatch-logs.yaml", &target, |doc| {
         doc["metadata"]["namespace"] = ns.into();
+        // The controller's default is Retain; this endpoint goes with its object.
+        doc["spec"]["deletionPolicy"] = "Delete".into();
     });
     kubectl.run_with_input(&["apply", "-f", "-"], Some(&manifest));
     let api: Api<InterfaceEndpoint> = Api::namespaced(client.clone(), ns);

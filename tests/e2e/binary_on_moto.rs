@@ -232,6 +232,8 @@ async fn the_binary_rolls_out_the_incident_on_moto_with_approval_drift_restart_a
     // The app team's endpoint: the incident example, ingress rules by approval.
     let manifest = example_for("cloudwatch-logs.yaml", &bench, |doc| {
         doc["spec"]["remediation"] = serde_yaml::from_str("{endpointIngress: Approval}").unwrap();
+        // The controller's default is Retain; this endpoint goes with its object.
+        doc["spec"]["deletionPolicy"] = "Delete".into();
     });
     kubectl.run_with_input(&["apply", "-f", "-"], Some(&manifest));
     let api: Api<InterfaceEndpoint> = Api::namespaced(client.clone(), ns);

@@ -393,7 +393,7 @@ async fn a_normal_deletion_counts_no_reconcile_error() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn retain_leaves_the_endpoint_and_its_rules_when_the_object_is_deleted() {
     let mut spec = incident::spec(RemediationMode::Auto);
-    spec.deletion_policy = DeletionPolicy::Retain;
+    spec.deletion_policy = Some(DeletionPolicy::Retain);
     let Scene {
         _server,
         aws,

@@ -7,7 +7,8 @@ use std::time::Duration;
 
 use vpce_rollout::analysis;
 use vpce_rollout::api::{
-    InterfaceEndpointSpec, InterfaceEndpointStatus, Owner, RemediationMode, RemediationSpec, RolloutPhase,
+    DeletionPolicy, InterfaceEndpointSpec, InterfaceEndpointStatus, Owner, RemediationMode, RemediationSpec,
+    RolloutPhase,
 };
 use vpce_rollout::aws::observe::{ObserveScope, observe_vpc};
 use vpce_rollout::aws::{Ec2, EndpointFilter, RuleFilter, RulePeer};
@@ -108,7 +109,7 @@ async fn the_incident_rolls_out_on_the_wire_and_cleans_up_only_its_own_rules() {
         },
         approval: None,
         adopt: None,
-        deletion_policy: Default::default(),
+        deletion_policy: Some(DeletionPolicy::Delete),
         observe_only: false,
     };
     let mut rollout = Rollout {
