@@ -143,3 +143,44 @@ fn the_schema_check_catches_what_the_api_server_would_refuse_or_drop() {
         "{errors}"
     );
 }
+
+#[test]
+fn the_tenancy_examples_validate_against_their_crds() {
+    use crate::api::{ApprovedBy, EndpointGrant, PlanApproval};
+    let dir = repo_path("examples/tenancy");
+    let mut kinds = Vec::new();
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let path = entry.unwrap().path();
+        let name = path.file_name().unwrap().to_string_lossy().to_string();
+        let text = std::fs::read_to_string(&path).unwrap();
+        let json: serde_json::Value = serde_yaml::from_str(&text)
+            .unwrap_or_else(|e| panic!("examples/tenancy/{name} is not YAML: {e}"));
+        let kind = json["kind"].as_str().unwrap().to_string();
+        let crd = crate::api::crd::all()
+            .into_iter()
+            .find(|f| f.kind == kind)
+            .unwrap_or_else(|| panic!("examples/tenancy/{name}: no CRD for kind {kind}"));
+        let crd = serde_json::to_value(crd.crd).unwrap();
+        let errors = validate(&json, &crd["spec"]["versions"][0]["schema"]["openAPIV3Schema"]);
+        assert!(
+            errors.is_empty(),
+            "examples/tenancy/{name} does not validate:\n  {}",
+            errors.join("\n  ")
+        );
+        match kind.as_str() {
+            "EndpointGrant" => {
+                let grant: EndpointGrant = serde_json::from_value(json).unwrap();
+                if name == "team-a-grant.yaml" {
+                    assert_eq!(grant.spec.approved_by, ApprovedBy::Platform);
+                    assert!(grant.spec.aws.is_some());
+                }
+            }
+            _ => {
+                let _: PlanApproval = serde_json::from_value(json).unwrap();
+            }
+        }
+        kinds.push(kind);
+    }
+    kinds.sort();
+    assert_eq!(kinds, ["EndpointGrant", "EndpointGrant", "PlanApproval"]);
+}
