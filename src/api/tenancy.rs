@@ -96,6 +96,12 @@ pub struct EndpointGrantSpec {
     #[serde(default)]
     pub allow_force: bool,
 
+    /// Whether `spec.adopt` may be used (taking over an endpoint the controller did not create,
+    /// which `deletionPolicy: Delete` then deletes). An object that sets it under a grant that
+    /// does not allow it is not acted on.
+    #[serde(default)]
+    pub allow_adopt: bool,
+
     /// Who approves remediation plans: the namespace (`spec.approval`), or the platform (a
     /// cluster-scoped PlanApproval; `spec.approval` is then ignored).
     #[serde(default)]
@@ -109,7 +115,7 @@ pub struct EndpointGrantSpec {
 
 impl EndpointGrantSpec {
     /// The grant of a single-team cluster: every namespace (an empty `namespaceSelector`),
-    /// anything the spec names (`*`), every remediation mode and `force` allowed, plans
+    /// anything the spec names (`*`), every remediation mode, `force` and `adopt` allowed, plans
     /// approved by the namespace, the controller's own account: the controller as it was before
     /// grants existed. The chart's `singleTeamGrant` value creates it.
     pub fn single_team() -> Self {
@@ -127,6 +133,7 @@ impl EndpointGrantSpec {
                 client_egress: super::RemediationMode::Auto,
             },
             allow_force: true,
+            allow_adopt: true,
             approved_by: ApprovedBy::Namespace,
             aws: None,
         }
@@ -231,7 +238,7 @@ mod tests {
             spec.client_security_group_ids.is_empty(),
             "no client group by default"
         );
-        assert!(!spec.allow_force);
+        assert!(!spec.allow_force && !spec.allow_adopt);
         assert_eq!(spec.approved_by, ApprovedBy::Namespace);
         assert_eq!(spec.max_remediation, RemediationSpec::default());
         assert!(spec.aws.is_none() && spec.namespace_selector.is_none() && spec.regions.is_empty());

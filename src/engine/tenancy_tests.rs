@@ -315,6 +315,24 @@ async fn force_without_allow_force_is_refused_without_a_call() {
 }
 
 #[tokio::test]
+async fn adopting_an_endpoint_without_allow_adopt_is_refused_without_a_call() {
+    // Another team's hand-made endpoint in the same VPC: with deletionPolicy Delete, taking it
+    // over would let this namespace delete it.
+    let scene = Scene::new(&world()).with_grant("platform-logs", grant());
+    let mut s = spec();
+    s.adopt = Some(crate::api::Adopt {
+        vpc_endpoint_id: "vpce-0123456789abcdef0".into(),
+    });
+    let message = refused(
+        "platform-logs",
+        "spec.adopt.vpcEndpointId",
+        "vpce-0123456789abcdef0",
+        "allowAdopt is false: endpoints the controller did not create are never taken over",
+    );
+    assert_refused(&scene, s, "OutsideGrant", &message).await;
+}
+
+#[tokio::test]
 async fn a_client_group_not_granted_is_never_edited_even_with_client_egress_auto() {
     // The Zabbix agent's group is another team's: the grant names only the Lambda's.
     let mut g = grant();

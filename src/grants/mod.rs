@@ -4,8 +4,8 @@
 //!
 //! Deny by default. An object is acted on only when one grant covers its namespace (by name or
 //! by `namespaceSelector`) and admits everything its spec names: the region, the VPC, the
-//! service, every endpoint security group, `privateDns.force`, and, once the endpoint exists, the
-//! account it lives in. Grants are never merged. Otherwise the verdict is [`Refusal::NoGrant`]
+//! service, every endpoint security group, `privateDns.force`, `adopt`, and, once the endpoint
+//! exists, the account it lives in. Grants are never merged. Otherwise the verdict is [`Refusal::NoGrant`]
 //! (no grant covers the namespace) or [`Refusal::OutsideGrant`] (naming the field and value each
 //! covering grant refuses), and the controller makes no AWS call for the object at all.
 //!
@@ -347,6 +347,16 @@ fn refusal(grant: &Grant<'_>, subject: &Subject<'_>) -> Option<Refused> {
             "spec.privateDns.force",
             "true",
             "allowForce is false: private DNS is never enabled while clients are blocked".into(),
+        );
+    }
+
+    if let Some(adopt) = &spec.adopt
+        && !g.allow_adopt
+    {
+        return refuse(
+            "spec.adopt.vpcEndpointId",
+            &adopt.vpc_endpoint_id,
+            "allowAdopt is false: endpoints the controller did not create are never taken over".into(),
         );
     }
 

@@ -193,6 +193,11 @@ fn every_field_outside_the_grant_is_named_with_its_value() {
             "spec.privateDns.force",
             "true",
         ),
+        (
+            serde_json::json!({"adopt": {"vpcEndpointId": "vpce-0123456789abcdef0"}}),
+            "spec.adopt.vpcEndpointId",
+            "vpce-0123456789abcdef0",
+        ),
     ];
     for (extra, field, value) in cases {
         let verdict = Case::new(spec(extra.clone())).decide(&[("team-a-logs", &g)], &[]);
@@ -209,6 +214,13 @@ fn every_field_outside_the_grant_is_named_with_its_value() {
         );
         assert_eq!(refused(verdict), (field.to_string(), value.to_string()));
     }
+    let adopting = grant(serde_json::json!({"allowAdopt": true}));
+    admitted(
+        Case::new(spec(
+            serde_json::json!({"adopt": {"vpcEndpointId": "vpce-0123456789abcdef0"}}),
+        ))
+        .decide(&[("g", &adopting)], &[]),
+    );
     let forcing = grant(serde_json::json!({"allowForce": true}));
     admitted(
         Case::new(spec(
