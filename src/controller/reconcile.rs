@@ -1,10 +1,11 @@
 //! The reconcile function kube-runtime calls for each InterfaceEndpoint, and its error policy.
 //!
 //! Steps, and whether they touch the world:
-//! 1. finalizer (Kubernetes write): added before anything is created in AWS, so that deletion
-//!    always gets to clean up (not while the object is observed only: nothing is created);
-//! 2. the grant's verdict, from the cached grants, approvals and namespace labels
+//! 1. the grant's verdict, from the cached grants, approvals and namespace labels
 //!    ([`super::tenancy`]; no I/O, decided by [`crate::grants`]);
+//! 2. finalizer (Kubernetes write): added before anything is created in AWS, so that deletion
+//!    always gets to clean up (not while the object is observed only, or no grant admits it:
+//!    nothing is created);
 //! 3. [`engine::tenancy::reconcile_object`]: nothing for a Forbidden object; otherwise the EC2
 //!    port of the region the endpoint was created in, `spec.region` before that
 //!    ([`plan::location::region`]: an edited `spec.region` must not send the controller
@@ -197,14 +198,6 @@ async fn reconcile_object<P: Ec2Provider>(
             failure: None,
         });
     }
-    // An object observed only gets no finalizer: nothing is created for it, so nothing needs
-    // cleaning up, and deleting it (or uninstalling the controller) leaves AWS as it is.
-    if !deleting && plan::observe_only::by(&obj.spec, &ctx.config).is_none() {
-        writes::add_finalizer(&api, obj).await?;
-    }
-
-    let previous = obj.status.clone().unwrap_or_default();
-    let generation = obj.meta().generation;
     if !ctx.tenancy.ready().await {
         // The caches' writers are gone: the controller is stopping.
         return Ok(Pass {
@@ -213,6 +206,16 @@ async fn reconcile_object<P: Ec2Provider>(
         });
     }
     let verdict = ctx.tenancy.verdict(obj, ctx.provider.default_region().as_deref());
+    // An object observed only, or that no grant admits, gets no finalizer: nothing is created
+    // for it, so nothing needs cleaning up, and deleting it (or uninstalling the controller)
+    // leaves AWS as it is. (One admitted before keeps the finalizer it got then.)
+    let admitted = matches!(verdict, crate::grants::Verdict::Admitted(_));
+    if !deleting && admitted && plan::observe_only::by(&obj.spec, &ctx.config).is_none() {
+        writes::add_finalizer(&api, obj).await?;
+    }
+
+    let previous = obj.status.clone().unwrap_or_default();
+    let generation = obj.meta().generation;
     let now = (ctx.clock)();
     let request = ReconcileRequest {
         spec: &obj.spec,

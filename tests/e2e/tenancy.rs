@@ -91,9 +91,13 @@ async fn grants_namespace_labels_and_plan_approvals_reach_the_object_at_once() {
     let mut obj = InterfaceEndpoint::new(NAME, incident::spec(RemediationMode::Approval));
     obj.metadata.namespace = Some(NS.into());
     api.create(&PostParams::default(), &obj).await.unwrap();
-    wait_for(&api, NAME, PATIENCE, "NoGrant", granted("NoGrant")).await;
+    let refused = wait_for(&api, NAME, PATIENCE, "NoGrant", granted("NoGrant")).await;
     assert_events(&client, NS, NAME, &["Forbidden"]).await;
     assert!(aws.sim.calls().is_empty(), "{:?}", aws.sim.calls());
+    assert!(
+        refused.metadata.finalizers.unwrap_or_default().is_empty(),
+        "nothing was created: no finalizer holds its deletion"
+    );
 
     // A grant for the namespace's label, before the namespace has it: still no grant.
     let grants: Api<EndpointGrant> = Api::all(client.clone());
@@ -123,6 +127,14 @@ async fn grants_namespace_labels_and_plan_approvals_reach_the_object_at_once() {
         phase_is(RolloutPhase::AwaitingApproval),
     )
     .await;
+    assert!(
+        waiting
+            .metadata
+            .finalizers
+            .as_ref()
+            .is_some_and(|f| f.iter().any(|f| f == "vpce-rollout.dev/cleanup")),
+        "admitted: the finalizer comes before anything is created"
+    );
     let status = waiting.status.unwrap();
     assert_eq!(status.grant.as_deref(), Some("team-a"));
     assert_events(&client, NS, NAME, &["Granted", "EndpointCreated"]).await;
