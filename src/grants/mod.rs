@@ -5,13 +5,14 @@
 //! Deny by default. An object is acted on only when one grant covers its namespace (by name or
 //! by `namespaceSelector`) and admits everything its spec names: the region, the VPC, the
 //! service, every endpoint security group, `privateDns.force`, `adopt`, and, once the endpoint
-//! exists, the account it lives in. Grants are never merged. Otherwise the verdict is [`Refusal::NoGrant`]
-//! (no grant covers the namespace) or [`Refusal::OutsideGrant`] (naming the field and value each
-//! covering grant refuses), and the controller makes no AWS call for the object at all.
+//! exists, the account it lives in. Grants are never merged. Otherwise the verdict is
+//! [`Refusal::NoGrant`] (no grant covers the namespace) or [`Refusal::OutsideGrant`] (naming the
+//! field and value each covering grant refuses), and the controller makes no AWS call for the
+//! object at all.
 //!
 //! An admitted object gets an [`Admission`]: the remediation modes actually used (the lower of
-//! the spec's and the grant's ceiling), the client groups the controller may add egress rules to,
-//! who approves plans, and the account to act in. The engine honours it; deletion does not ask
+//! the spec's and the grant's ceiling), the endpoint and client groups the controller may add
+//! rules to, who approves plans, and the account to act in. The engine honours it; deletion does not ask
 //! (what the object owns is always cleaned up, where it was created).
 //!
 //! Where the object acts is where its endpoint was created ([`crate::plan::location`]), the
