@@ -32,8 +32,16 @@ SEVERITY = {1: "INFO", 2: "WARNING", 3: "ERROR"}
 # (name, overrides, expected_failure): overrides are merged into values.yaml. Helm's lint mode
 # turns the chart's `fail` calls into log lines instead of errors, so a refused configuration is
 # recognised by its `fail` message in what the library logs.
+# Every case but the first gives the image repository, which values.yaml leaves empty (no image
+# is published: users build and push their own).
+IMAGE = {"image": {"repository": "registry.example.com/vpce-rollout"}}
 CASES = [
-    ("default values", {}, None),
+    (
+        "values.yaml as shipped refuses to render without an image, saying how to build one",
+        {"image": {"repository": ""}},
+        "image.repository is empty: no image of vpce-rollout is published",
+    ),
+    ("default values with an image", {}, None),
     (
         "one namespace, IRSA, ServiceMonitor, one replica without leader election",
         {
@@ -116,7 +124,7 @@ def main():
             chart = os.path.join(tmp, "vpce-rollout")
             shutil.copytree(CHART, chart)
             with open(os.path.join(chart, "values.yaml"), "w") as f:
-                yaml.safe_dump(merge(defaults, overrides), f, sort_keys=False)
+                yaml.safe_dump(merge(merge(defaults, IMAGE), overrides), f, sort_keys=False)
             result, logged = helm.lint(chart)
         errors = [m for m in result.get("Messages") or [] if m.get("Severity", 0) >= 3]
         warnings = [m for m in result.get("Messages") or [] if m.get("Severity", 0) == 2]

@@ -45,6 +45,38 @@ fn value_paths(value: &serde_yaml::Value, prefix: &str, out: &mut Vec<(String, b
 }
 
 #[test]
+fn the_chart_keeps_the_binary_s_quieter_log_defaults_unless_told_otherwise() {
+    let values: serde_yaml::Value = serde_yaml::from_str(&read("values.yaml")).unwrap();
+    let filter = values["logging"]["filter"].as_str().unwrap();
+    assert!(
+        filter.is_empty() || filter == crate::controller::logging::DEFAULT_FILTER,
+        "logging.filter {filter:?} would replace the binary's default ({}) for everyone",
+        crate::controller::logging::DEFAULT_FILTER
+    );
+    let deployment = read("templates/deployment.yaml");
+    let set = deployment.find("name: RUST_LOG").expect("RUST_LOG can be set");
+    let guard = deployment[..set].rfind("{{- with .Values.logging.filter }}");
+    let end = deployment[..set].rfind("{{- end }}");
+    assert!(
+        guard.is_some() && end < guard,
+        "RUST_LOG is set only when logging.filter is not empty"
+    );
+}
+
+#[test]
+fn no_image_is_assumed_to_exist() {
+    let values: serde_yaml::Value = serde_yaml::from_str(&read("values.yaml")).unwrap();
+    assert_eq!(
+        values["image"]["repository"].as_str(),
+        Some(""),
+        "no image is published: the user builds and pushes one, and says where"
+    );
+    let deployment = read("templates/deployment.yaml");
+    assert!(deployment.contains("image.repository is empty: no image of vpce-rollout is published"));
+    assert!(deployment.contains("docker build -t REGISTRY/vpce-rollout"));
+}
+
+#[test]
 fn chart_version_follows_the_crate() {
     let chart: serde_yaml::Value = serde_yaml::from_str(&read("Chart.yaml")).unwrap();
     assert_eq!(chart["apiVersion"], "v2");

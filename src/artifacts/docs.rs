@@ -199,6 +199,47 @@ fn operator_pages_name_no_rust_item_and_no_test_command() {
 }
 
 #[test]
+fn the_license_file_is_the_license_cargo_toml_names() {
+    let cargo: toml_like::Manifest = toml_like::read(&read("Cargo.toml"));
+    assert_eq!(
+        cargo.license.as_deref(),
+        Some("Apache-2.0"),
+        "this test knows Apache-2.0's text"
+    );
+    let license = read("LICENSE");
+    for words in [
+        "Apache License",
+        "Version 2.0, January 2004",
+        "TERMS AND CONDITIONS FOR USE, REPRODUCTION, AND DISTRIBUTION",
+        "END OF TERMS AND CONDITIONS",
+    ] {
+        assert!(
+            license.contains(words),
+            "LICENSE is not the Apache License 2.0: no {words:?}"
+        );
+    }
+}
+
+/// Just enough of Cargo.toml: the `license` of `[package]`.
+mod toml_like {
+    pub struct Manifest {
+        pub license: Option<String>,
+    }
+
+    pub fn read(text: &str) -> Manifest {
+        let package = text
+            .split("\n[")
+            .find(|section| section.starts_with("package]"))
+            .unwrap_or_default();
+        let license = package.lines().find_map(|line| {
+            let (key, value) = line.split_once('=')?;
+            (key.trim() == "license").then(|| value.trim().trim_matches('"').to_string())
+        });
+        Manifest { license }
+    }
+}
+
+#[test]
 fn the_table_reader_finds_rows_and_columns() {
     let text = "# Doc\n\n## Things\n\nIntro.\n\n| Thing | Meaning |\n|---|---|\n| `A` | The a. |\n| B | The b. |\n\nAfter.\n";
     let (header, rows) = table("doc", text, "Things");

@@ -133,8 +133,8 @@ async fn the_chart_deployed(
     let (cluster, client) = harness::cluster_without_crds().await;
     let admin = cluster.kubectl();
     // The single-team grant, as the chart makes it: the rollout needs a grant.
-    let values =
-        json!({"privateDnsTtl": "2s", "aws": {"region": REGION}, "singleTeamGrant": {"enabled": true}});
+    let values = json!({"privateDnsTtl": "2s", "aws": {"region": REGION}, "singleTeamGrant": {"enabled": true},
+               "image": {"repository": "registry.example.com/vpce-rollout"}});
     let manifest = helm_install(cluster.kubeconfig_path(), &values);
     assert!(manifest.contains("kind: ClusterRole\n"), "{manifest}");
     admin.run(&[

@@ -8,6 +8,7 @@
 //! - `leader`: two replicas with leader election on a real Lease: only the holder reconciles.
 //! - `binary_on_moto`: the real `vpce-rollout` binary against kube-apiserver and moto through
 //!   the launcher, driven with the kubectl of the same release: what a platform team runs.
+//! - `adoption_on_moto`: the Terraform → vpce-rollout walk-through and back, with the binary.
 //! - `observe_only_on_moto`: the binary with `--observe-only`: what it would do is reported,
 //!   and moto serves it no mutating call.
 //! - `crd_rules`: the CRD's CEL rules, patterns and enums, with the messages users read.
@@ -26,6 +27,7 @@ mod bench;
 mod moto;
 
 mod accounts_on_moto;
+mod adoption_on_moto;
 mod binary_on_moto;
 mod chart_rbac;
 mod crd_rules;
