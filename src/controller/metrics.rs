@@ -255,7 +255,7 @@ impl Metrics {
             &mut out,
             "vpce_rollout_reconcile_errors_total",
             "counter",
-            "Failed reconciles by error category (AWS error kind, kubernetes, invalid_spec, aws_config).",
+            "Failed reconciles by error category (an EC2 call's, Kubernetes, InvalidSpec, AwsConfiguration).",
         );
         for category in ErrorCategory::all() {
             sample(
@@ -308,7 +308,7 @@ impl Metrics {
             &mut out,
             "vpce_rollout_ec2_calls_total",
             "counter",
-            "EC2 API calls by operation and outcome (ok, or the error kind: throttled, access_denied, ...), after the SDK's own retries.",
+            "EC2 API calls by operation and outcome (ok, or the error category: Throttled, AccessDenied, ...), after the SDK's own retries.",
         );
         for op in Ec2Operation::ALL {
             for (outcome, count) in self.ec2_calls[operation_index(op)].iter().enumerate() {

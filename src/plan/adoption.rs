@@ -142,11 +142,8 @@ fn restored_endpoint<'a>(input: &PlanInput<'a>) -> Option<Result<(&'a VpcEndpoin
     };
     let id = &endpoint.vpc_endpoint_id;
     let ours = input.config.cluster_name.as_deref();
-    if let Some(theirs) = cluster::other(&endpoint.tags, ours) {
-        return Some(Err((
-            ConditionReason::ManagedByAnotherCluster,
-            managed_elsewhere(endpoint, theirs, ours),
-        )));
+    if let Err(refusal) = judge(input, endpoint) {
+        return Some(Err(refusal));
     }
     if cluster::of(&endpoint.tags).is_none() {
         let why = if ours.is_some() {
@@ -164,7 +161,7 @@ fn restored_endpoint<'a>(input: &PlanInput<'a>) -> Option<Result<(&'a VpcEndpoin
         )));
     }
     let earlier_uid = tag(endpoint, UID_TAG).unwrap_or_default().to_string();
-    Some(judge(input, endpoint).map(|()| (endpoint, Takeover::Restore { earlier_uid })))
+    Some(Ok((endpoint, Takeover::Restore { earlier_uid })))
 }
 
 /// Whether `endpoint`, found in the spec's VPC, may become this object's.
@@ -230,7 +227,11 @@ fn take_over<'a>(
                 tags: tags.clone(),
             }),
         ),
-        Takeover::Adopt | Takeover::Claim => ("named by spec.adopt.vpcEndpointId".to_string(), None),
+        Takeover::Adopt => ("named by spec.adopt.vpcEndpointId".to_string(), None),
+        Takeover::Claim => (
+            "this object's, made before a cluster name was set".to_string(),
+            None,
+        ),
     };
     step.actions.push(Action::TagEndpoint(TagEndpoint {
         vpc_endpoint_id: id.clone(),
