@@ -13,6 +13,8 @@
 //! - [`engine`]: one reconcile pass over the port: observe → plan → act → report. No Kubernetes.
 //! - [`controller`]: kube-runtime wiring: finalizer, status by server-side apply, Events, metrics.
 //! - [`cli`]: the `vpce-rollout` commands.
+//! - [`simulation`]: the deterministic simulation: the engine and the controller's handling on
+//!   the simulated world, under faults and outside changes, checked against the invariants.
 //!
 //! Decisions never do I/O; I/O never decides.
 #![forbid(unsafe_code)]
@@ -26,6 +28,7 @@ pub mod engine;
 pub mod grants;
 pub mod model;
 pub mod plan;
+pub mod simulation;
 
 #[cfg(test)]
 mod artifacts;

@@ -418,10 +418,20 @@ pub struct InterfaceEndpointStatus {
     /// status so that a restart does not forget it; absent, the wait starts again.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub private_dns_off_since: Option<String>,
+    /// The pass that wrote this status turned private DNS off (or tried, and cannot tell
+    /// whether the call took effect, its answer lost) and has not seen it off yet: the record
+    /// TTL starts at the first look that does (`privateDnsOffSince`), not before.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub private_dns_off_unseen: bool,
     /// When CreateVpcEndpoint last succeeded (RFC 3339). EC2 is eventually consistent: an
     /// endpoint created moments ago may not be listed yet, and is waited for, not created again.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub endpoint_create_time: Option<String>,
+    /// When a CreateVpcEndpoint was last sent and answered by a timeout or a 5xx (RFC 3339): it
+    /// may have made an endpoint whose id the controller does not know, and which EC2 may not
+    /// list yet. Deletion does not finish while that endpoint may still show up.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub endpoint_create_unanswered_time: Option<String>,
     /// How many times the endpoint was re-created after being deleted outside the controller.
     /// Part of the next CreateVpcEndpoint ClientToken: EC2 answers a reused token with the
     /// endpoint it created for it, even a deleted one.

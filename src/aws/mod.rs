@@ -180,6 +180,13 @@ impl ErrorKind {
     pub fn is_retryable(self) -> bool {
         matches!(self, Self::Throttled | Self::NotYetVisible | Self::Transient)
     }
+
+    /// Whether the failed call may have been carried out all the same: a timeout, a cut
+    /// connection or a 5xx does not say whether EC2 acted before the answer was lost. Every
+    /// other failure is EC2's answer that it did not.
+    pub fn may_have_taken_effect(self) -> bool {
+        self == Self::Transient
+    }
 }
 
 /// A failed EC2 call.

@@ -210,9 +210,14 @@ async fn reconcile_object<P: Ec2Provider>(
     // for it, so nothing needs cleaning up, and deleting it (or uninstalling the controller)
     // leaves AWS as it is. (One admitted before keeps the finalizer it got then.)
     let admitted = matches!(verdict, crate::grants::Verdict::Admitted(_));
-    if !deleting && admitted && plan::observe_only::by(&obj.spec, &ctx.config).is_none() {
-        writes::add_finalizer(&api, obj).await?;
-    }
+    let added = if !deleting && admitted && plan::observe_only::by(&obj.spec, &ctx.config).is_none() {
+        writes::add_finalizer(&api, obj).await?
+    } else {
+        None
+    };
+    // The object as this pass read it (with the finalizer): the status write carries its
+    // resourceVersion, so that a status decided from an overtaken read never lands.
+    let read = added.as_ref().unwrap_or(obj);
 
     let previous = obj.status.clone().unwrap_or_default();
     let generation = obj.meta().generation;
@@ -230,7 +235,11 @@ async fn reconcile_object<P: Ec2Provider>(
     for call in &outcome.mutations {
         log_mutation(call);
     }
-    let written = report_status(&api, obj, ctx, &key, &outcome.status, &outcome.events).await?;
+    let written = match report_status(&api, read, ctx, &key, &outcome.status, &outcome.events).await? {
+        StatusWrite::Overtaken => return Ok(overtaken(ctx)),
+        StatusWrite::Unchanged => None,
+        StatusWrite::Landed(written) => Some(*written),
+    };
     tracing::debug!(
         phase = %outcome.status.phase,
         requeue = ?outcome.requeue,
@@ -242,7 +251,7 @@ async fn reconcile_object<P: Ec2Provider>(
     if deleting && outcome.finalized {
         // The status write just above changed the resourceVersion: the finalizer patch carries
         // the written one, or a normal deletion would end in a 409 and a counted error.
-        writes::remove_finalizer(&api, written.as_ref().unwrap_or(obj)).await?;
+        writes::remove_finalizer(&api, written.as_ref().unwrap_or(read)).await?;
         ctx.metrics.forget_object(&key);
         tracing::info!("cleanup complete; finalizer removed");
         return Ok(Pass {
@@ -269,24 +278,51 @@ async fn reconcile_object<P: Ec2Provider>(
     }
 }
 
-/// Writes the status when it changed, records the Events and the phase gauge. Returns the
-/// object as written, `None` when the status was unchanged.
+/// What became of a pass's status.
+enum StatusWrite {
+    /// It was the status already: nothing written.
+    Unchanged,
+    /// Written; the object as written.
+    Landed(Box<InterfaceEndpoint>),
+    /// Refused: the object changed since the pass read it (409).
+    Overtaken,
+}
+
+/// Writes the status when it changed, records the Events and the phase gauge. The Events are
+/// recorded even when the write is overtaken: they tell what was done in AWS.
 async fn report_status<P: Ec2Provider>(
     api: &Api<InterfaceEndpoint>,
-    obj: &InterfaceEndpoint,
+    read: &InterfaceEndpoint,
     ctx: &Context<P>,
     key: &str,
     status: &crate::api::InterfaceEndpointStatus,
     events: &[plan::EventNote],
-) -> Result<Option<InterfaceEndpoint>, ReconcileError> {
-    let written = if obj.status.as_ref() != Some(status) {
-        Some(writes::apply_status(api, &obj.name_any(), status).await?)
+) -> Result<StatusWrite, ReconcileError> {
+    let written = if read.status.as_ref() == Some(status) {
+        StatusWrite::Unchanged
     } else {
-        None
+        match writes::apply_status(api, read, status).await {
+            Ok(written) => StatusWrite::Landed(Box::new(written)),
+            Err(e) if writes::is_conflict(&e) => StatusWrite::Overtaken,
+            Err(e) => return Err(e.into()),
+        }
     };
-    writes::publish_events(&ctx.recorder, obj, events).await;
-    ctx.metrics.set_phase(key, status.phase);
+    writes::publish_events(&ctx.recorder, read, events).await;
+    if !matches!(written, StatusWrite::Overtaken) {
+        ctx.metrics.set_phase(key, status.phase);
+    }
     Ok(written)
+}
+
+/// The pass's status was refused because the object changed since it was read (a spec edit
+/// during the pass, another replica's write): what the pass did in AWS is seen by the next
+/// one, which reads the object anew. Expected, not an error.
+fn overtaken<P: Ec2Provider>(ctx: &Context<P>) -> Pass {
+    tracing::debug!("the object changed during the pass; its status is decided again");
+    Pass {
+        action: Action::requeue(ctx.timing.after_change),
+        failure: None,
+    }
 }
 
 /// One line per AWS mutation call, with what finds it in CloudTrail as fields (`request_id`,
@@ -334,7 +370,7 @@ fn log_mutation(call: &MutationCall) {
 
 /// The error category of a pass that ended Failed on something a person must fix without any
 /// EC2 call failing: the spec, or the controller's AWS configuration.
-fn waits_on_a_person(status: &crate::api::InterfaceEndpointStatus) -> Option<ErrorCategory> {
+pub(crate) fn waits_on_a_person(status: &crate::api::InterfaceEndpointStatus) -> Option<ErrorCategory> {
     if status.phase != RolloutPhase::Failed {
         return None;
     }

@@ -12,15 +12,20 @@ use crate::plan::{EventNote, EventReason};
 /// The field manager of everything the controller writes.
 pub const FIELD_MANAGER: &str = "vpce-rollout";
 
-/// Adds [`FINALIZER`] unless present. The patch carries the resourceVersion read, so a
-/// concurrent change of the finalizer list makes it fail (409) instead of clobbering it.
-pub async fn add_finalizer(api: &Api<InterfaceEndpoint>, obj: &InterfaceEndpoint) -> Result<(), kube::Error> {
+/// Adds [`FINALIZER`] unless present, and returns the object as written (`None` when it was
+/// there already): its resourceVersion is the one a following status write carries. The patch
+/// carries the resourceVersion read, so a concurrent change of the finalizer list makes it
+/// fail (409) instead of clobbering it.
+pub async fn add_finalizer(
+    api: &Api<InterfaceEndpoint>,
+    obj: &InterfaceEndpoint,
+) -> Result<Option<InterfaceEndpoint>, kube::Error> {
     if obj.finalizers().iter().any(|f| f == FINALIZER) {
-        return Ok(());
+        return Ok(None);
     }
     let mut finalizers = obj.finalizers().to_vec();
     finalizers.push(FINALIZER.to_string());
-    patch_finalizers(api, obj, finalizers).await
+    patch_finalizers(api, obj, finalizers).await.map(Some)
 }
 
 /// Removes [`FINALIZER`]: the object's AWS side is cleaned up (or retained). `obj` must be
@@ -42,7 +47,7 @@ pub async fn remove_finalizer(
     match patch_finalizers(api, obj, finalizers).await {
         // Removing the last finalizer may delete the object before the response is built.
         Err(kube::Error::Api(status)) if status.is_not_found() => Ok(()),
-        other => other,
+        other => other.map(|_| ()),
     }
 }
 
@@ -50,7 +55,7 @@ async fn patch_finalizers(
     api: &Api<InterfaceEndpoint>,
     obj: &InterfaceEndpoint,
     finalizers: Vec<String>,
-) -> Result<(), kube::Error> {
+) -> Result<InterfaceEndpoint, kube::Error> {
     let patch = json!({
         "metadata": {
             "resourceVersion": obj.resource_version(),
@@ -63,29 +68,39 @@ async fn patch_finalizers(
         field_manager: Some(FIELD_MANAGER.into()),
         ..PatchParams::default()
     };
-    api.patch(&obj.name_any(), &params, &Patch::Merge(&patch)).await?;
-    Ok(())
+    api.patch(&obj.name_any(), &params, &Patch::Merge(&patch)).await
 }
 
 /// Writes the whole status by server-side apply: fields the controller no longer sets (a plan
 /// that is gone) are removed because this manager owned them. Returns the object as written
 /// (its new resourceVersion is what a following finalizer patch must carry).
+///
+/// The apply carries the resourceVersion of `read`, the object as the pass read it: a status
+/// decided from a read that another write has overtaken (a spec edit during the pass, the
+/// status a new leader wrote while this deposed one's write was on the wire) is refused with
+/// 409 ([`is_conflict`]) instead of replacing newer facts with older ones.
 pub async fn apply_status(
     api: &Api<InterfaceEndpoint>,
-    name: &str,
+    read: &InterfaceEndpoint,
     status: &InterfaceEndpointStatus,
 ) -> Result<InterfaceEndpoint, kube::Error> {
     let patch = json!({
         "apiVersion": InterfaceEndpoint::api_version(&()),
         "kind": InterfaceEndpoint::kind(&()),
+        "metadata": {"resourceVersion": read.resource_version()},
         "status": status,
     });
     api.patch_status(
-        name,
+        &read.name_any(),
         &PatchParams::apply(FIELD_MANAGER).force(),
         &Patch::Apply(&patch),
     )
     .await
+}
+
+/// Whether a write was refused because the object changed since it was read (409 Conflict).
+pub fn is_conflict(error: &kube::Error) -> bool {
+    matches!(error, kube::Error::Api(status) if status.code == 409)
 }
 
 /// Records the Events of one reconcile. A failed Event is logged, not fatal: the status carries

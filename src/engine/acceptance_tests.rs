@@ -14,7 +14,7 @@ use crate::plan::EventReason;
 const OWNER: &str = "210987654321";
 
 /// The incident, with the endpoint for a partner's service that requires acceptance.
-fn partner_rollout() -> Harness {
+pub(super) fn partner_rollout() -> Harness {
     let mut h = Harness::new(RemediationMode::Auto);
     let service = partner_service(
         incident::REGION,

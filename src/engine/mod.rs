@@ -12,8 +12,10 @@
 //!   still needs ([`plan::sharing::successors`]).
 //! - plan (pure): [`plan::decide`] picks the next step.
 //! - act (EC2, writes): [`act`] performs the decision's actions in order, stopping at the first
-//!   failure. Results that are facts (the new endpoint's id) go into the status through pure
-//!   functions of [`plan::status`]; a failure is reported by [`plan::report_failure`]. Every
+//!   failure. Results that are facts (the new endpoint's id, rules added, private DNS turned
+//!   off, rules revoked) go into the status through pure functions of [`plan::status`], so that
+//!   it never claims what this pass took away; a failure is reported by
+//!   [`plan::report_failure`], with the facts this pass observed rather than the last pass's. Every
 //!   mutation call is recorded with its request id, account and region ([`audit`]): each call
 //!   that succeeded gets its Event, the pass's outcome lists them all for the log.
 //!
@@ -39,6 +41,8 @@ mod bad_input_tests;
 pub mod incident;
 #[cfg(test)]
 mod observe_only_tests;
+#[cfg(test)]
+mod simulation_findings_tests;
 pub mod tenancy;
 #[cfg(test)]
 mod tenancy_tests;
@@ -253,11 +257,33 @@ async fn pass<E: Ec2>(
                 }
             }
             Ok(act::Performed::Deleted(id)) => plan::status::record_deleting(&mut status, &id),
-            Ok(act::Performed::Done) => {}
+            Ok(act::Performed::Done) => record_removal(&mut status, action, &world),
             Err(error) => {
-                // The calls before this one did happen, batch by batch: their Events are kept.
+                // What the failed action may have removed anyway (the batches of a revoke
+                // before the one that failed, or all of it with the answer lost) is no longer
+                // claimed either.
+                if matches!(action, Action::RevokeRules(_)) || error.kind.may_have_taken_effect() {
+                    record_removal(&mut status, action, &world);
+                }
+                // The calls before this one did happen, batch by batch: their Events are kept,
+                // and the status reports what this pass saw and did, not the last pass.
+                let creating = matches!(action, Action::CreateEndpoint(_));
+                let spent_token = creating && error.kind == ErrorKind::IdempotencyMismatch;
+                let unanswered = creating && error.kind.may_have_taken_effect();
                 let completed = decision.actions[..done].to_vec();
-                return failed(request, error, timing, Some(trail), completed);
+                let mut outcome = failed(request, error, timing, Some(trail), completed);
+                plan::status::carry_observed_facts(&mut outcome.status, &status);
+                if unanswered {
+                    // It may have made an endpoint EC2 does not list yet: deletion waits for it.
+                    outcome.status.endpoint_create_unanswered_time = Some(request.now.to_string());
+                }
+                if spent_token {
+                    // EC2 holds that ClientToken for other parameters (the spec changed since
+                    // it was first used): counted as used, the next create (once the endpoint
+                    // it made has not shown up) takes the next token, not this one forever.
+                    outcome.status.endpoint_recreations = status.endpoint_recreations;
+                }
+                return outcome;
             }
         }
     }
@@ -272,6 +298,20 @@ async fn pass<E: Ec2>(
         error: None,
         performed: decision.actions,
         mutations: trail.calls,
+    }
+}
+
+/// Takes what `action` removed (private DNS turned off, rules revoked) out of the status's
+/// claims: the status never claims what this pass took away.
+fn record_removal(status: &mut InterfaceEndpointStatus, action: &Action, world: &crate::model::Snapshot) {
+    match action {
+        Action::ModifyEndpoint(request) => plan::status::record_modified(status, request),
+        Action::RevokeRules(batches) => {
+            for batch in batches {
+                plan::status::record_revoked(status, &world.security_group_rules, batch);
+            }
+        }
+        _ => {}
     }
 }
 

@@ -157,11 +157,25 @@ fn delete<'a>(input: &PlanInput<'a>, timing: &Timing, step: &mut Step<'a>) -> St
         .is_some_and(|t| endpoint::elapsed(t, input.now) < timing.visibility_window);
     if let Some(id) = previous.endpoint_id.as_deref()
         && just_created
-        && !location::seen_going(previous)
+        && !location::absence_means_gone(previous)
     {
         step.keep_previous_endpoint = true;
         step.requeue = endpoint::pending_backoff(input, timing);
         return format!("Deleting: waiting for EC2 to list {id}, created moments ago");
+    }
+    // The same for a create whose answer was lost: it may have made an endpoint, whose id is
+    // not known.
+    let unanswered = previous
+        .endpoint_create_unanswered_time
+        .as_deref()
+        .and_then(|t| t.parse().ok())
+        .is_some_and(|t| endpoint::elapsed(t, input.now) < timing.visibility_window);
+    if unanswered {
+        step.keep_previous_endpoint = true;
+        step.requeue = endpoint::pending_backoff(input, timing);
+        return "Deleting: waiting for EC2 to list the endpoint a CreateVpcEndpoint left unanswered \
+                moments ago may have made"
+            .to_string();
     }
 
     // 3. The endpoint is gone: nobody reaches it through it. A rule another object's endpoint
@@ -225,11 +239,12 @@ fn delete<'a>(input: &PlanInput<'a>, timing: &Timing, step: &mut Step<'a>) -> St
     format!("Deleted: the endpoint is gone; {}", what.join(", then "))
 }
 
-/// States in which an endpoint no longer serves, whatever its private DNS flag says.
+/// States in which an endpoint does not serve, whatever its private DNS flag says: gone or
+/// going, refused, or not accepted yet by the service's owner (no traffic passes until then).
 fn stops_serving(endpoint: &VpcEndpoint) -> bool {
     matches!(
         endpoint.state_lower().as_str(),
-        "failed" | "rejected" | "expired" | "deleting" | "deleted"
+        "failed" | "rejected" | "expired" | "deleting" | "deleted" | "pendingacceptance"
     )
 }
 

@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use k8s_openapi::jiff::Timestamp;
 
-use super::location::{self, is_deleting, owned_endpoint, seen_going};
+use super::location::{self, absence_means_gone, is_deleting, owned_endpoint};
 use super::preconditions::{Unmet, preconditions};
 use super::{Action, EventNote, EventReason, PlanInput, Step, Timing, acceptance, drift, not_ready};
 use crate::analysis::Analysis;
@@ -92,7 +92,7 @@ fn missing<'a>(input: &PlanInput<'a>, analysis: &'a Analysis, timing: &Timing) -
         .as_deref()
         .and_then(|t| t.parse::<Timestamp>().ok());
     if let Some(created_at) = created_at
-        && !seen_going(previous)
+        && !absence_means_gone(previous)
         && elapsed(created_at, input.now) < timing.visibility_window
     {
         // EC2 is eventually consistent: DescribeVpcEndpoints may not list an endpoint for a

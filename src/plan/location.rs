@@ -159,10 +159,12 @@ pub fn is_deleting(endpoint: &VpcEndpoint) -> bool {
     endpoint.state_lower() == "deleting"
 }
 
-/// Whether the last status saw the endpoint `deleting` or `deleted`: if EC2 no longer lists
-/// it, it is gone, not "not listed yet".
-pub(crate) fn seen_going(previous: &InterfaceEndpointStatus) -> bool {
-    matches!(previous.endpoint_state.as_deref(), Some("deleting" | "deleted"))
+/// Whether an endpoint EC2 no longer lists is gone, not "not listed yet" (EC2 lists a new
+/// endpoint a while after creating it): the last status saw it `deleting` or `deleted`, or saw
+/// private DNS on, which only an endpoint EC2 already listed can have (the controller creates
+/// every endpoint with it off).
+pub(crate) fn absence_means_gone(previous: &InterfaceEndpointStatus) -> bool {
+    previous.private_dns_enabled || matches!(previous.endpoint_state.as_deref(), Some("deleting" | "deleted"))
 }
 
 /// Every endpoint in the observed VPC that carries both ownership tags of `owner`, whatever its

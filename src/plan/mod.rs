@@ -301,7 +301,9 @@ pub struct Timing {
     /// Re-verification in Ready (`--resync`).
     pub resync: Duration,
     /// A created endpoint that describes cannot see yet is waited for this long before it is
-    /// considered deleted out of band (EC2 is eventually consistent).
+    /// considered deleted out of band (EC2 is eventually consistent: AWS's guidance is to keep
+    /// looking, backing off, for up to about five minutes; giving up sooner would create a
+    /// second endpoint).
     pub visibility_window: Duration,
     /// The TTL of the service's private DNS records (AWS service names use 60 s): once private
     /// DNS is off, clients may still resolve the name to the endpoint for this long, so rules
@@ -321,7 +323,7 @@ impl Default for Timing {
             pending_max: Duration::from_secs(60),
             waiting: Duration::from_secs(60),
             resync: Duration::from_secs(300),
-            visibility_window: Duration::from_secs(120),
+            visibility_window: Duration::from_secs(300),
             private_dns_ttl: Duration::from_secs(60),
             acceptance_timeout: Duration::from_secs(24 * 3600),
         }

@@ -84,7 +84,9 @@ pub fn off_since(
         .private_dns_off_since
         .as_deref()
         .and_then(|t| t.parse::<Timestamp>().ok());
-    recorded.or_else(|| previous.private_dns_enabled.then_some(now))
+    // Seen on last time, or turned off by the last pass and not seen since: this look is the
+    // first that sees it off.
+    recorded.or_else(|| (previous.private_dns_enabled || previous.private_dns_off_unseen).then_some(now))
 }
 
 #[cfg(test)]

@@ -13,7 +13,7 @@ use super::approval::{Access, ApprovalState, plan_id};
 use super::resolution;
 use super::rules::owned_rules;
 use super::wording::{blocked_examples, count, mismatched_approval, peer_text, with_more};
-use super::{Decision, PlanInput, Step, events};
+use super::{Decision, PlanInput, RevokeRules, Step, events};
 use crate::analysis::{Analysis, Check, ExclusionReason, RuleChange};
 use crate::api::conditions::{ConditionReason, ConditionType, ConditionUpdate, set_condition};
 use crate::api::{
@@ -46,6 +46,10 @@ pub(crate) fn finish(input: &PlanInput<'_>, step: Step<'_>) -> Decision {
     if let Some(location) = &location {
         location.record(&mut next);
     }
+    // Until an endpoint is seen, a create that went unanswered may still have made one.
+    if step.endpoint.is_none() {
+        next.endpoint_create_unanswered_time = previous.endpoint_create_unanswered_time.clone();
+    }
     if let Some(endpoint) = step.endpoint {
         endpoint_facts(&mut next, endpoint, &input.world.network_interfaces);
         next.private_dns_off_since =
@@ -55,6 +59,7 @@ pub(crate) fn finish(input: &PlanInput<'_>, step: Step<'_>) -> Decision {
         next.endpoint_state = previous.endpoint_state.clone();
         next.private_dns_enabled = previous.private_dns_enabled;
         next.private_dns_off_since = previous.private_dns_off_since.clone();
+        next.private_dns_off_unseen = previous.private_dns_off_unseen;
     }
     // Said while private DNS stays as the controller put it back: cleared when the spec turns
     // private DNS off, or the endpoint is another one.
@@ -154,6 +159,7 @@ pub(crate) fn finish(input: &PlanInput<'_>, step: Step<'_>) -> Decision {
 /// Puts the endpoint CreateVpcEndpoint returned into the status: a fact from an action's
 /// result (the decision could not know the id).
 pub fn record_created(status: &mut InterfaceEndpointStatus, endpoint: &VpcEndpoint) {
+    status.endpoint_create_unanswered_time = None;
     // Its ENIs were not observed yet: ids only.
     endpoint_facts(status, endpoint, &[]);
 }
@@ -189,6 +195,78 @@ pub fn record_authorized(status: &mut InterfaceEndpointStatus, request: &crate::
             planned.applied = true;
         }
     }
+}
+
+/// Records what a ModifyVpcEndpoint call changed that the status claims: private DNS turned
+/// off is no longer reported on. Also after a failure that may have turned it off anyway
+/// (see [`ErrorKind::may_have_taken_effect`]): the status never claims private DNS on when it
+/// may be off. When it went off is not known (a call may land long after it was sent): the
+/// record TTL starts at the first look that sees it off (`privateDnsOffUnseen`).
+///
+/// [`ErrorKind::may_have_taken_effect`]: crate::aws::ErrorKind::may_have_taken_effect
+pub fn record_modified(status: &mut InterfaceEndpointStatus, request: &crate::aws::ModifyVpcEndpoint) {
+    if status.endpoint_id.as_deref() != Some(request.vpc_endpoint_id.as_str()) {
+        return;
+    }
+    if request.private_dns_enabled == Some(false) && status.private_dns_enabled {
+        status.private_dns_enabled = false;
+        status.private_dns_off_unseen = true;
+        if let Some(name) = &status.private_dns_name {
+            status.dns_entries.retain(|d| d != name);
+        }
+    }
+}
+
+/// Takes the rules a RevokeSecurityGroupIngress/Egress call removed (or may have removed)
+/// off the plan: the status no longer lists them as in place. `observed` are the rules as
+/// observed, for their shape.
+pub fn record_revoked(
+    status: &mut InterfaceEndpointStatus,
+    observed: &[SecurityGroupRule],
+    batch: &RevokeRules,
+) {
+    let Some(plan) = status.plan.as_mut() else {
+        return;
+    };
+    let revoked = observed
+        .iter()
+        .filter(|r| batch.rule_ids.contains(&r.security_group_rule_id));
+    for rule in revoked {
+        let gone = owned_planned(rule, &RemediationSpec::default());
+        plan.rules.retain(|p| {
+            !(p.applied
+                && (&p.group_id, &p.direction, &p.protocol, p.from_port, p.to_port)
+                    == (
+                        &gone.group_id,
+                        &gone.direction,
+                        &gone.protocol,
+                        gone.from_port,
+                        gone.to_port,
+                    )
+                && (&p.peer_group_id, &p.cidr) == (&gone.peer_group_id, &gone.cidr))
+        });
+    }
+}
+
+/// Carries the facts a pass observed (and its completed actions established) onto the status
+/// a failure report built from the last written one, which may no longer hold (a rule revoked
+/// or an endpoint deleted by hand since, private DNS turned off by this very pass). The phase,
+/// the conditions and the create bookkeeping stay the report's.
+pub fn carry_observed_facts(report: &mut InterfaceEndpointStatus, observed: &InterfaceEndpointStatus) {
+    report.endpoint_id = observed.endpoint_id.clone();
+    report.endpoint_state = observed.endpoint_state.clone();
+    report.private_dns_enabled = observed.private_dns_enabled;
+    report.private_dns_name = observed.private_dns_name.clone();
+    report.private_dns_off_since = observed.private_dns_off_since.clone();
+    report.private_dns_off_unseen = observed.private_dns_off_unseen;
+    report.dns_entries = observed.dns_entries.clone();
+    report.network_interfaces = observed.network_interfaces.clone();
+    report.clients = observed.clients.clone();
+    report.plan = observed.plan.clone();
+    report.last_verified_time = observed.last_verified_time.clone();
+    report.endpoint_vpc_id = observed.endpoint_vpc_id.clone();
+    report.endpoint_service_name = observed.endpoint_service_name.clone();
+    report.endpoint_region = observed.endpoint_region.clone();
 }
 
 /// The endpoint's id, state, DNS and ENIs (with subnet and address when `interfaces` shows them).

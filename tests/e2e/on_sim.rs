@@ -12,8 +12,8 @@ use tokio::task::JoinHandle;
 use vpce_rollout::analysis;
 use vpce_rollout::api::Owner;
 use vpce_rollout::api::{
-    DeletionPolicy, InterfaceEndpoint, InterfaceEndpointSpec, OWNER_TAG, RemediationMode, RolloutPhase,
-    UID_TAG,
+    DeletionPolicy, InterfaceEndpoint, InterfaceEndpointSpec, InterfaceEndpointStatus, OWNER_TAG,
+    RemediationMode, RolloutPhase, UID_TAG,
 };
 use vpce_rollout::aws::sim::{SimClock, SimConfig, SimEc2, SimProvider, aws_service};
 use vpce_rollout::aws::{AuthorizeRules, Ec2, NewRule, RuleFilter, RulePeer};
@@ -755,4 +755,44 @@ async fn two_objects_sharing_a_group_are_deleted_in_either_order_without_cutting
         assert_eq!(controller.reconcile_errors("Kubernetes"), 0);
         controller.stop().await;
     }
+}
+
+/// Every status write carries the resourceVersion its pass read: a status decided from a read
+/// that another write has overtaken (a deposed leader's, landing after the new leader wrote
+/// newer facts) is refused with 409 instead of replacing them. Found by the simulation
+/// (docs/reliability.md): a leader change with the old leader's status write landing late
+/// brought back private DNS "on" for an endpoint deleted meanwhile.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_status_decided_from_an_overtaken_read_is_refused() {
+    use vpce_rollout::controller::writes;
+    let (_server, client) = harness::cluster().await;
+    create_namespace(&client, NS).await;
+    let api: Api<InterfaceEndpoint> = Api::namespaced(client.clone(), NS);
+    let read = api
+        .create(
+            &PostParams::default(),
+            &endpoint(incident::spec(RemediationMode::Auto)),
+        )
+        .await
+        .unwrap();
+    let newer = InterfaceEndpointStatus {
+        phase: RolloutPhase::Creating,
+        ..Default::default()
+    };
+    let written = writes::apply_status(&api, &read, &newer).await.unwrap();
+    let older = InterfaceEndpointStatus {
+        phase: RolloutPhase::Ready,
+        endpoint_id: Some("vpce-0123456789abcdef0".into()),
+        private_dns_enabled: true,
+        ..Default::default()
+    };
+    let refused = writes::apply_status(&api, &read, &older).await.unwrap_err();
+    assert!(writes::is_conflict(&refused), "{refused}");
+    assert_eq!(
+        api.get(NAME).await.unwrap().status,
+        Some(newer),
+        "the newer status stays"
+    );
+    let landed = writes::apply_status(&api, &written, &older).await.unwrap();
+    assert_eq!(landed.status, Some(older), "a write from the latest read lands");
 }

@@ -61,7 +61,7 @@ impl Default for SdkOptions {
             attempt_timeout: Duration::from_secs(30),
             operation_timeout: Duration::from_secs(120),
             page_size: 1000,
-            visibility_window: Duration::from_secs(120),
+            visibility_window: Duration::from_secs(300),
             assumed_role_refresh: Duration::from_secs(5 * 60),
         }
     }

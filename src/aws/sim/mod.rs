@@ -253,6 +253,21 @@ impl SimEc2 {
             .collect()
     }
 
+    /// The endpoints DescribeVpcEndpoints lists now: what a person sees in the console (an
+    /// endpoint created moments ago may not be listed yet).
+    pub fn listed_endpoints(&self) -> Vec<VpcEndpoint> {
+        let now = self.clock.now();
+        let mut state = self.lock();
+        state.world.settle(now);
+        let world = &state.world;
+        world
+            .endpoints
+            .values()
+            .filter(|e| e.is_visible(now))
+            .map(|e| e.endpoint.clone())
+            .collect()
+    }
+
     /// Every security group rule now, in creation order (cheaper than a whole snapshot).
     pub fn rules(&self) -> Vec<SecurityGroupRule> {
         self.lock().world.rules.clone()

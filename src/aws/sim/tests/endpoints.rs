@@ -902,3 +902,16 @@ fn an_endpoint_ec2_is_slow_to_list_is_not_found_by_id_until_then() {
     sim.clock().advance(Duration::from_secs(90));
     assert_eq!(describe_one(&sim, &id).unwrap().vpc_endpoint_id, id);
 }
+
+#[test]
+fn an_endpoint_ec2_does_not_list_yet_is_not_what_people_see_either() {
+    let sim = instant_sim();
+    let e = run(sim.create_vpc_endpoint(&create_logs("t1"))).unwrap().value;
+    assert_eq!(sim.listed_endpoints().len(), 1);
+    sim.hide_endpoint_out_of_band(&e.vpc_endpoint_id, Duration::from_secs(60))
+        .unwrap();
+    assert!(sim.listed_endpoints().is_empty());
+    assert_eq!(sim.endpoints().len(), 1, "it exists all the same");
+    sim.clock().advance(Duration::from_secs(60));
+    assert_eq!(sim.listed_endpoints().len(), 1);
+}

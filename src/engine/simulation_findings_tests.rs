@@ -1,0 +1,257 @@
+//! What the deterministic simulation (src/simulation, docs/reliability.md) found, one test per
+//! finding, named with the seed that found it (`vpce-rollout simulate --seed N --trace` replayed
+//! it at the time; `simulation::tests` replays every such seed). The status must never claim
+//! more than AWS shows (invariant 7), and every object must settle once faults stop
+//! (invariant 6).
+
+use std::time::Duration;
+
+use super::incident::SUBNET_PRIVATE_A;
+use super::tests::{Harness, ready_in};
+use crate::api::{RemediationMode, RolloutPhase};
+use crate::aws::{Ec2Error, Ec2Operation, ErrorKind};
+use crate::plan::Action;
+
+/// Invariant 7 on the harness's last status: private DNS reported on is on, and every rule
+/// reported in place exists in the simulated world.
+fn assert_claims_hold(h: &Harness) {
+    let world = h.sim.snapshot();
+    if h.status.private_dns_enabled {
+        let on = world
+            .vpc_endpoints
+            .iter()
+            .any(|e| Some(&e.vpc_endpoint_id) == h.status.endpoint_id.as_ref() && e.private_dns_enabled);
+        assert!(
+            on,
+            "the status says private DNS is on; EC2 shows it off or gone: {:?}",
+            h.status
+        );
+    }
+    for claimed in h.status.plan.iter().flat_map(|p| &p.rules).filter(|r| r.applied) {
+        let exists = world.security_group_rules.iter().any(|r| {
+            r.group_id == claimed.group_id
+                && r.is_egress == (claimed.direction == "egress")
+                && r.from_port == Some(i32::from(claimed.from_port))
+                && r.referenced_group_info.as_ref().map(|g| &g.group_id) == claimed.peer_group_id.as_ref()
+        });
+        assert!(
+            exists,
+            "the status lists {claimed:?} as in place; EC2 has no such rule"
+        );
+    }
+}
+
+fn timeout(operation: Ec2Operation) -> Ec2Error {
+    Ec2Error::new(
+        ErrorKind::Transient,
+        operation,
+        "Timeout",
+        "no response within the configured timeout",
+    )
+}
+
+/// Seed 0: a spec edit turned private DNS off, and the status of that very pass still said on
+/// (it reported the endpoint as observed before the call).
+#[tokio::test]
+async fn seed_0_the_pass_that_turns_private_dns_off_reports_it_off() {
+    let mut h = ready_in(RemediationMode::Auto).await;
+    h.edit(|s| s.private_dns.enabled = false);
+    let out = h.pass().await;
+    assert!(
+        out.performed
+            .iter()
+            .any(|a| matches!(a, Action::ModifyEndpoint(m) if m.private_dns_enabled == Some(false)))
+    );
+    assert!(!h.status.private_dns_enabled);
+    assert!(
+        h.status.private_dns_off_unseen && h.status.private_dns_off_since.is_none(),
+        "the record TTL starts at the next look, which sees it off"
+    );
+    assert_claims_hold(&h);
+    h.pass().await;
+    assert!(h.status.private_dns_off_since.is_some() && !h.status.private_dns_off_unseen);
+}
+
+/// Seed 0, the lost answer: a timeout after EC2 turned private DNS off cannot tell whether it
+/// did, so the status no longer says it is on (and the next pass looks).
+#[tokio::test]
+async fn seed_0_a_timeout_after_private_dns_went_off_does_not_leave_it_reported_on() {
+    let mut h = ready_in(RemediationMode::Auto).await;
+    h.edit(|s| s.private_dns.enabled = false);
+    let op = Ec2Operation::ModifyVpcEndpoint;
+    h.sim.inject_lost_answer(op, timeout(op), 1);
+    let out = h.pass().await;
+    assert_eq!(out.error.map(|e| e.code), Some("Timeout".to_string()));
+    assert!(!h.owned_endpoints()[0].private_dns_enabled, "EC2 did turn it off");
+    assert!(!h.status.private_dns_enabled);
+    assert_claims_hold(&h);
+}
+
+/// Seed 3: deletion turned private DNS off and reported it on; its last pass revoked the rules
+/// and still listed them as in place, lost answers and all.
+#[tokio::test]
+async fn seed_3_every_deletion_pass_reports_only_what_is_left() {
+    let mut h = ready_in(RemediationMode::Auto).await;
+    assert!(!h.owned_rules().is_empty());
+    h.deleting = true;
+    let op = Ec2Operation::RevokeSecurityGroupIngress;
+    h.sim.inject_lost_answer(op, timeout(op), 1);
+    for _ in 0..40 {
+        let out = h.pass().await;
+        assert_claims_hold(&h);
+        if out.finalized {
+            assert!(h.owned_rules().is_empty() && h.owned_endpoints().is_empty());
+            return;
+        }
+    }
+    panic!("not finalized: {:?}", h.phases);
+}
+
+/// Seed 74: the endpoint was deleted by hand, the next create failed, and the failure's status
+/// (built from the last one written) said private DNS was still on for the endpoint gone.
+#[tokio::test]
+async fn seed_74_a_failed_call_reports_what_its_pass_saw_not_the_last_status() {
+    let mut h = ready_in(RemediationMode::Auto).await;
+    let gone = h.owned_endpoints()[0].vpc_endpoint_id.clone();
+    h.sim.delete_endpoint_out_of_band(&gone).unwrap();
+    let op = Ec2Operation::CreateVpcEndpoint;
+    h.sim
+        .inject_error(op, "RequestLimitExceeded", "Request limit exceeded.", 1);
+    let out = h.pass().await;
+    assert_eq!(out.error.map(|e| e.kind), Some(ErrorKind::Throttled));
+    assert!(!h.status.private_dns_enabled);
+    assert_claims_hold(&h);
+    h.run_until(RolloutPhase::Ready, 60).await;
+}
+
+/// Seed 59: an endpoint deleted by hand less than two minutes after its creation was taken
+/// for one EC2 does not list yet, and the status kept saying its private DNS was on. An
+/// endpoint the status saw with private DNS on was listed: its absence means it is gone.
+#[tokio::test]
+async fn seed_59_an_endpoint_seen_serving_and_then_missing_is_gone_not_unlisted() {
+    let mut h = ready_in(RemediationMode::Auto).await;
+    h.timing.visibility_window = Duration::from_secs(3600);
+    let gone = h.owned_endpoints()[0].vpc_endpoint_id.clone();
+    h.sim.delete_endpoint_out_of_band(&gone).unwrap();
+    let out = h.pass().await;
+    assert!(
+        matches!(out.performed.as_slice(), [Action::CreateEndpoint(_)]),
+        "{:?}",
+        out.performed
+    );
+    assert!(!h.status.private_dns_enabled);
+    assert_claims_hold(&h);
+}
+
+/// Seed 977: a create whose answer was lost, a subnet edit, and the endpoint deleted by hand
+/// again: the next create reused a ClientToken EC2 held for the old subnets, was answered
+/// IdempotentParameterMismatch, waited for that endpoint, and tried the same token again,
+/// for ever. The spent token is now counted as used.
+#[tokio::test]
+async fn seed_977_a_client_token_spent_on_other_parameters_is_not_tried_again_and_again() {
+    let mut h = ready_in(RemediationMode::Auto).await;
+    let first = h.owned_endpoints()[0].vpc_endpoint_id.clone();
+    h.sim.delete_endpoint_out_of_band(&first).unwrap();
+    let op = Ec2Operation::CreateVpcEndpoint;
+    h.sim.inject_lost_answer(op, timeout(op), 1);
+    h.run_until(RolloutPhase::Ready, 80).await;
+
+    h.edit(|s| s.subnet_ids = vec![SUBNET_PRIVATE_A.into()]);
+    h.run_until(RolloutPhase::Ready, 40).await;
+    let second = h.owned_endpoints()[0].vpc_endpoint_id.clone();
+    h.sim.delete_endpoint_out_of_band(&second).unwrap();
+    h.run_until(RolloutPhase::Ready, 80).await;
+    let endpoints = h.owned_endpoints();
+    assert_eq!(endpoints.len(), 1);
+    assert_eq!(endpoints[0].subnet_ids, [SUBNET_PRIVATE_A]);
+}
+
+/// Seed 20: EC2 did not list a new endpoint for 142 s; after two minutes the controller took
+/// it for deleted and created a second one. AWS's guidance is to keep looking for up to about
+/// five minutes, and so does the controller now.
+#[tokio::test]
+async fn seed_20_an_endpoint_ec2_lists_late_is_waited_for_not_created_twice() {
+    let mut h = Harness::new(RemediationMode::Auto);
+    let out = h.pass().await;
+    assert!(matches!(out.performed.as_slice(), [Action::CreateEndpoint(_)]));
+    let created = h.owned_endpoints()[0].vpc_endpoint_id.clone();
+    h.sim
+        .hide_endpoint_out_of_band(&created, Duration::from_secs(280))
+        .unwrap();
+    h.run_until(RolloutPhase::Ready, 60).await;
+    let endpoints = h.owned_endpoints();
+    assert_eq!(endpoints.len(), 1, "{endpoints:?}");
+    assert_eq!(endpoints[0].vpc_endpoint_id, created);
+    assert_eq!(h.mutations(Ec2Operation::CreateVpcEndpoint), 1);
+}
+
+/// Seed 1582: someone turned private DNS on by hand on an endpoint its service's owner had not
+/// accepted yet; deleting the object then waited for ever for it to be `available` to turn
+/// private DNS off first. A `pendingAcceptance` endpoint passes no traffic: it is deleted at
+/// once.
+#[tokio::test]
+async fn seed_1582_an_endpoint_never_accepted_is_deleted_whatever_its_private_dns_flag() {
+    let mut h = super::acceptance_tests::partner_rollout();
+    h.run_until(RolloutPhase::AwaitingAcceptance, 10).await;
+    let waiting = h.owned_endpoints()[0].vpc_endpoint_id.clone();
+    h.sim.set_private_dns_out_of_band(&waiting, true).unwrap();
+    h.deleting = true;
+    h.run_until_finalized(20).await;
+    assert!(h.owned_endpoints().is_empty(), "{:?}", h.owned_endpoints());
+}
+
+/// Seed 2278: a deletion's ModifyVpcEndpoint (private DNS off) timed out; the status recorded
+/// private DNS as off since that moment, and when a deposed leader's identical call landed
+/// seconds later, the endpoint was deleted less than a record TTL after private DNS really
+/// went off. When a call whose answer is lost takes effect is unknown: the TTL starts at the
+/// first look that sees private DNS off.
+#[tokio::test]
+async fn seed_2278_the_record_ttl_starts_when_private_dns_is_seen_off_not_when_a_call_timed_out() {
+    let mut h = ready_in(RemediationMode::Auto).await;
+    let endpoint = h.owned_endpoints()[0].vpc_endpoint_id.clone();
+    h.deleting = true;
+    let op = Ec2Operation::ModifyVpcEndpoint;
+    h.sim.inject_fault(op, timeout(op), 1);
+    let out = h.pass().await;
+    assert_eq!(out.error.map(|e| e.code), Some("Timeout".to_string()));
+    assert!(!h.status.private_dns_enabled, "it may be off: not claimed on");
+    assert!(h.owned_endpoints()[0].private_dns_enabled, "it is still on");
+
+    // The same call, sent by the leader that lost its Lease, lands now.
+    h.sim.clock().advance(Duration::from_secs(50));
+    h.sim.set_private_dns_out_of_band(&endpoint, false).unwrap();
+    let off_at = h.sim.clock().now();
+    h.run_until_finalized(40).await;
+    let deleted_at = h
+        .sim
+        .calls()
+        .iter()
+        .find(|c| c.operation == Ec2Operation::DeleteVpcEndpoints && c.succeeded())
+        .map(|c| c.at)
+        .expect("deleted");
+    assert!(
+        deleted_at >= off_at + h.timing.private_dns_ttl,
+        "deleted {:?} after private DNS went off",
+        deleted_at - off_at
+    );
+}
+
+/// Seed 1950: a CreateVpcEndpoint timed out after EC2 made the endpoint (a deposed leader's
+/// call, landing late), and the object was deleted before EC2 listed it: the deletion saw no
+/// endpoint, finished, and left it behind. A create left unanswered is now waited for, as one
+/// answered moments ago is.
+#[tokio::test]
+async fn seed_1950_deletion_waits_for_an_endpoint_a_create_left_unanswered_may_have_made() {
+    let mut h = Harness::new(RemediationMode::Auto);
+    let op = Ec2Operation::CreateVpcEndpoint;
+    h.sim.inject_lost_answer(op, timeout(op), 1);
+    let out = h.pass().await;
+    assert_eq!(out.error.map(|e| e.code), Some("Timeout".to_string()));
+    let made = h.owned_endpoints()[0].vpc_endpoint_id.clone();
+    h.sim
+        .hide_endpoint_out_of_band(&made, Duration::from_secs(200))
+        .unwrap();
+    h.deleting = true;
+    h.run_until_finalized(80).await;
+    assert!(h.owned_endpoints().is_empty(), "{:?}", h.owned_endpoints());
+}

@@ -1,0 +1,41 @@
+//! The seeds test, and the regression seeds of violations the simulation found.
+
+use super::*;
+
+/// Seeds the test command runs.
+const SEEDS: u64 = 2_000;
+
+#[test]
+fn every_seed_keeps_every_invariant() {
+    let threads = std::thread::available_parallelism().map_or(2, |n| n.get());
+    let summary = run_seeds(0..SEEDS, threads);
+    println!("{summary}");
+    if summary.violation_count() > 0 {
+        let (invariant, (_, seeds)) = summary.violations.iter().next().expect("some violation");
+        let seed = seeds[0];
+        let outcome = run_seed(seed, true);
+        panic!(
+            "{} violations; the first of invariant {} in seed {seed}:\n{}\n--- trace (vpce-rollout simulate --seed {seed} --trace) ---\n{}",
+            summary.violation_count(),
+            invariant.title(),
+            outcome
+                .violations
+                .iter()
+                .map(|v| format!("{:?}: {}", v.invariant, v.message))
+                .collect::<Vec<_>>()
+                .join("\n"),
+            outcome.trace.join("\n")
+        );
+    }
+}
+
+#[test]
+fn a_seed_is_the_whole_recipe_of_its_run() {
+    let first = run_seed(7, true);
+    let again = run_seed(7, true);
+    assert_eq!(first.tally, again.tally);
+    assert_eq!(first.violations, again.violations);
+    assert_eq!(first.trace, again.trace);
+    assert!(first.tally.passes > 0 && !first.trace.is_empty());
+    assert_ne!(run_seed(8, false).tally, first.tally);
+}

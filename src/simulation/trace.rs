@@ -1,0 +1,43 @@
+//! The step log of a run: one line per thing that happened, with its virtual time. Only kept
+//! when asked for (a failing seed is run again with it), so that the seeds test does not pay
+//! for formatting.
+
+use std::fmt::Write as _;
+use std::time::Duration;
+
+#[derive(Debug, Default)]
+pub(crate) struct Trace {
+    enabled: bool,
+    lines: Vec<String>,
+}
+
+impl Trace {
+    pub(crate) fn new(enabled: bool) -> Self {
+        Self {
+            enabled,
+            lines: Vec::new(),
+        }
+    }
+
+    /// Logs the line `line()` builds, at virtual time `at`, when the trace is kept.
+    pub(crate) fn log(&mut self, at: Duration, line: impl FnOnce() -> String) {
+        if self.enabled {
+            let mut text = String::new();
+            let s = at.as_secs();
+            let _ = write!(
+                text,
+                "[{:02}:{:02}:{:02}.{:03}] ",
+                s / 3600,
+                s / 60 % 60,
+                s % 60,
+                at.subsec_millis()
+            );
+            text.push_str(&line());
+            self.lines.push(text);
+        }
+    }
+
+    pub(crate) fn into_lines(self) -> Vec<String> {
+        self.lines
+    }
+}
