@@ -100,6 +100,9 @@ closed_set! {
         InvalidRequest => "EC2 rejected a request as invalid.",
         PreconditionFailed => "An EC2 precondition or quota stops the rollout.",
         Throttled => "EC2 throttled the controller; it backs off.",
+        WaitingForApiBudget => "The next EC2 call waits for the controller's share of the account's EC2 API \
+            budget (`--ec2-api-share`): the message names the call, its place in line and when it is \
+            tried again. An expected wait, not a failure.",
         TransientError => "A transient EC2 failure; the controller retries with backoff.",
         AwsConfiguration => "No EC2 client could be set up for the object (no region, a bad endpoint URL).",
         AssumeRoleFailed => "STS AssumeRole of the grant's role failed: no other call was made.",

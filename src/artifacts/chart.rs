@@ -164,7 +164,7 @@ fn deployment_sets_only_environment_variables_the_binary_reads() {
         .map(|e| e.to_string_lossy().to_string())
         .collect();
     let deployment = read("templates/deployment.yaml");
-    let env_name = regex::Regex::new(r"- name: ((?:VPCE_ROLLOUT_|RUST_LOG)[A-Z_]*)").unwrap();
+    let env_name = regex::Regex::new(r"- name: ((?:VPCE_ROLLOUT_|RUST_LOG)[A-Z0-9_]*)").unwrap();
     let set: BTreeSet<String> = env_name
         .captures_iter(&deployment)
         .map(|c| c[1].to_string())

@@ -5,6 +5,7 @@
 //! of [`crate::model`] and errors classified into [`ErrorKind`], so the engine never sees an SDK
 //! type and the simulated world cannot drift from the wire (see the contract tests).
 
+pub mod budget;
 pub mod errors;
 pub mod guard;
 pub mod observe;
@@ -155,13 +156,17 @@ pub enum ErrorKind {
     Invalid,
     /// 5xx, timeouts, connection failures: retry with backoff.
     Transient,
+    /// Not sent: the controller's own EC2 API budget ([`budget`]) has no token for the call
+    /// now, or EC2 throttled it and the budget shrank. An expected wait, not a failure: the
+    /// error's `retry_after` says when to come back.
+    WaitingForApiBudget,
 }
 
 impl ErrorKind {
     /// The error category, spelled as everywhere users read it: metric labels (`category`,
     /// `outcome`), logs, docs/aws.md, and the condition reason where a failure of this kind is
     /// reported with one of its own (`Throttled`, `AccessDenied`, `InvalidRequest`,
-    /// `PreconditionFailed`, `TransientError`).
+    /// `PreconditionFailed`, `TransientError`, `WaitingForApiBudget`).
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Throttled => "Throttled",
@@ -173,12 +178,16 @@ impl ErrorKind {
             Self::AccessDenied => "AccessDenied",
             Self::Invalid => "InvalidRequest",
             Self::Transient => "TransientError",
+            Self::WaitingForApiBudget => "WaitingForApiBudget",
         }
     }
 
     /// Whether retrying the same call later can succeed without anyone changing anything.
     pub fn is_retryable(self) -> bool {
-        matches!(self, Self::Throttled | Self::NotYetVisible | Self::Transient)
+        matches!(
+            self,
+            Self::Throttled | Self::NotYetVisible | Self::Transient | Self::WaitingForApiBudget
+        )
     }
 
     /// Whether the failed call may have been carried out all the same: a timeout, a cut
@@ -202,6 +211,9 @@ pub struct Ec2Error {
     /// The id AWS gave the failed request (CloudTrail records failed calls too, with their
     /// `errorCode`); `None` when the request never reached AWS or was refused before it was sent.
     pub request_id: Option<String>,
+    /// When the call can be made again: set by the API budget on the calls it held back
+    /// ([`ErrorKind::WaitingForApiBudget`]), `None` on every other failure.
+    pub retry_after: Option<std::time::Duration>,
 }
 
 impl Ec2Error {
@@ -217,6 +229,7 @@ impl Ec2Error {
             code: code.into(),
             message: message.into(),
             request_id: None,
+            retry_after: None,
         }
     }
 
@@ -231,6 +244,7 @@ impl Ec2Error {
             code,
             message,
             request_id: None,
+            retry_after: None,
         }
     }
 

@@ -21,6 +21,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
 use crate::api::RolloutPhase;
+use crate::aws::budget::{BudgetObserver, RateCategory};
 use crate::aws::{Ec2Operation, ErrorKind};
 
 /// The `Content-Type` of [`Metrics::render`].
@@ -45,7 +46,7 @@ pub enum ErrorCategory {
 
 /// Every [`ErrorKind`], in label order. [`kind_index`] keeps it exhaustive: a new variant does
 /// not compile until it is placed here.
-const ERROR_KINDS: [ErrorKind; 9] = [
+const ERROR_KINDS: [ErrorKind; 10] = [
     ErrorKind::Throttled,
     ErrorKind::NotYetVisible,
     ErrorKind::NotFound,
@@ -55,6 +56,7 @@ const ERROR_KINDS: [ErrorKind; 9] = [
     ErrorKind::AccessDenied,
     ErrorKind::Invalid,
     ErrorKind::Transient,
+    ErrorKind::WaitingForApiBudget,
 ];
 
 fn kind_index(kind: ErrorKind) -> usize {
@@ -68,6 +70,7 @@ fn kind_index(kind: ErrorKind) -> usize {
         ErrorKind::AccessDenied => 6,
         ErrorKind::Invalid => 7,
         ErrorKind::Transient => 8,
+        ErrorKind::WaitingForApiBudget => 9,
     }
 }
 
@@ -77,6 +80,14 @@ const CATEGORIES: usize = ERROR_KINDS.len() + NON_AWS_CATEGORIES;
 const OUTCOMES: usize = 1 + ERROR_KINDS.len();
 const OPERATIONS: usize = Ec2Operation::ALL.len();
 const PHASES: usize = RolloutPhase::ALL.len();
+const BUCKETS: usize = RateCategory::ALL.len();
+
+fn bucket_index(category: RateCategory) -> usize {
+    RateCategory::ALL
+        .iter()
+        .position(|c| *c == category)
+        .expect("RateCategory::ALL lists every category")
+}
 
 impl ErrorCategory {
     /// Every category, in label order.
@@ -150,6 +161,14 @@ pub struct Metrics {
     /// map: only the per-phase counts are exported.
     phases: Mutex<HashMap<String, RolloutPhase>>,
     leader: AtomicBool,
+    /// Tokens of calls that had to wait for them, by the bucket's category.
+    budget_tokens_waited: [AtomicU64; BUCKETS],
+    /// `RequestLimitExceeded` answers the API budget absorbed, by the bucket's category.
+    budget_throttles: [AtomicU64; BUCKETS],
+    /// The configured share (f64 bits), and the current share of each account and region's
+    /// budget by the budget's id (as many as accounts times regions; never a label).
+    budget_share_configured: AtomicU64,
+    budget_shares: Mutex<HashMap<usize, f64>>,
 }
 
 impl Default for Metrics {
@@ -168,6 +187,10 @@ impl Metrics {
             ec2_calls: std::array::from_fn(|_| std::array::from_fn(|_| AtomicU64::new(0))),
             phases: Mutex::new(HashMap::new()),
             leader: AtomicBool::new(false),
+            budget_tokens_waited: std::array::from_fn(|_| AtomicU64::new(0)),
+            budget_throttles: std::array::from_fn(|_| AtomicU64::new(0)),
+            budget_share_configured: AtomicU64::new(1.0f64.to_bits()),
+            budget_shares: Mutex::new(HashMap::new()),
         }
     }
 
@@ -215,6 +238,22 @@ impl Metrics {
     pub fn retain_objects(&self, keep: impl Fn(&str) -> bool) {
         let mut phases = self.phases.lock().unwrap_or_else(|e| e.into_inner());
         phases.retain(|key, _| keep(key));
+    }
+
+    /// The share of each account's EC2 API budget the controller is configured to take (the
+    /// share gauge until a budget reports).
+    pub fn set_budget_share(&self, share: f64) {
+        self.budget_share_configured.store(share.to_bits(), Ordering::Relaxed);
+    }
+
+    /// The lowest current share over every account and region's budget.
+    fn budget_share(&self) -> f64 {
+        let shares = self.budget_shares.lock().unwrap_or_else(|e| e.into_inner());
+        shares
+            .values()
+            .copied()
+            .reduce(f64::min)
+            .unwrap_or_else(|| f64::from_bits(self.budget_share_configured.load(Ordering::Relaxed)))
     }
 
     /// Records whether this replica holds the leader Lease.
@@ -323,6 +362,42 @@ impl Metrics {
 
         header(
             &mut out,
+            "vpce_rollout_ec2_budget_tokens_waited_total",
+            "counter",
+            "Tokens of the controller's EC2 API budget that calls had to wait for (in line, or told to come back), by bucket category.",
+        );
+        for category in RateCategory::ALL {
+            sample(
+                &mut out,
+                "vpce_rollout_ec2_budget_tokens_waited_total",
+                &[("bucket", category.as_str())],
+                load(&self.budget_tokens_waited[bucket_index(category)]),
+            );
+        }
+        header(
+            &mut out,
+            "vpce_rollout_ec2_budget_throttles_total",
+            "counter",
+            "RequestLimitExceeded answers the EC2 API budget absorbed (each shrinks the share for a while), by bucket category.",
+        );
+        for category in RateCategory::ALL {
+            sample(
+                &mut out,
+                "vpce_rollout_ec2_budget_throttles_total",
+                &[("bucket", category.as_str())],
+                load(&self.budget_throttles[bucket_index(category)]),
+            );
+        }
+        header(
+            &mut out,
+            "vpce_rollout_ec2_budget_share",
+            "gauge",
+            "The share of the account's EC2 API budget the controller takes now (the lowest over accounts and regions): the configured one, less after throttling.",
+        );
+        let _ = writeln!(out, "vpce_rollout_ec2_budget_share {}", self.budget_share());
+
+        header(
+            &mut out,
             "vpce_rollout_leader",
             "gauge",
             "1 while this replica holds the leader Lease (or runs without leader election), else 0.",
@@ -334,6 +409,21 @@ impl Metrics {
             u64::from(self.leader.load(Ordering::Relaxed)),
         );
         out
+    }
+}
+
+impl BudgetObserver for Metrics {
+    fn waited(&self, category: RateCategory, tokens: u32) {
+        self.budget_tokens_waited[bucket_index(category)].fetch_add(u64::from(tokens), Ordering::Relaxed);
+    }
+
+    fn throttled(&self, category: RateCategory) {
+        self.budget_throttles[bucket_index(category)].fetch_add(1, Ordering::Relaxed);
+    }
+
+    fn share(&self, budget: usize, share: f64) {
+        let mut shares = self.budget_shares.lock().unwrap_or_else(|e| e.into_inner());
+        shares.insert(budget, share);
     }
 }
 
@@ -472,8 +562,42 @@ mod tests {
             .filter(|s| s.name == "vpce_rollout_objects")
             .collect();
         assert_eq!(phases.len(), RolloutPhase::ALL.len());
-        assert!(samples.iter().all(|s| s.value == 0.0));
+        // Every counter and gauge at zero, but the budget's share: whole until configured.
+        let (share, rest): (Vec<_>, Vec<_>) = samples
+            .iter()
+            .partition(|s| s.name == "vpce_rollout_ec2_budget_share");
+        assert_eq!(share.len(), 1);
+        assert_eq!(share[0].value, 1.0);
+        assert!(rest.iter().all(|s| s.value == 0.0));
         println!("{} series in all", samples.len());
+    }
+
+    #[test]
+    fn the_budget_reports_waits_and_throttles_by_bucket_and_the_lowest_share() {
+        let m = Metrics::new();
+        m.set_budget_share(0.5);
+        let value = |name: &str, bucket: Option<&str>| {
+            let (_, samples) = parse(&m.render());
+            samples
+                .iter()
+                .find(|s| s.name == name && s.labels.get("bucket").map(String::as_str) == bucket)
+                .unwrap_or_else(|| panic!("{name} {bucket:?}"))
+                .value
+        };
+        assert_eq!(value("vpce_rollout_ec2_budget_share", None), 0.5, "the configured share");
+        m.waited(RateCategory::VpcEndpoint, 1);
+        m.waited(RateCategory::NonMutating, 2);
+        m.waited(RateCategory::NonMutating, 2);
+        m.throttled(RateCategory::Mutating);
+        m.share(1, 0.5);
+        m.share(2, 0.25);
+        assert_eq!(value("vpce_rollout_ec2_budget_tokens_waited_total", Some("VpcEndpoint")), 1.0);
+        assert_eq!(value("vpce_rollout_ec2_budget_tokens_waited_total", Some("NonMutating")), 4.0);
+        assert_eq!(value("vpce_rollout_ec2_budget_throttles_total", Some("Mutating")), 1.0);
+        assert_eq!(value("vpce_rollout_ec2_budget_throttles_total", Some("VpcEndpoint")), 0.0);
+        assert_eq!(value("vpce_rollout_ec2_budget_share", None), 0.25, "the lowest budget's");
+        m.share(2, 0.5);
+        assert_eq!(value("vpce_rollout_ec2_budget_share", None), 0.5, "recovered");
     }
 
     #[test]

@@ -58,6 +58,13 @@ pub struct RunOptions {
     #[arg(long, env = "VPCE_ROLLOUT_CLUSTER_NAME", value_parser = parse_cluster_name)]
     pub cluster_name: Option<String>,
 
+    /// The share of each AWS account's EC2 API request budget (per region) the controller
+    /// takes, in percent (1-100): its own token buckets mirror EC2's at this share, leaving the
+    /// rest to the other tools calling EC2 in the account. EC2 throttling the controller
+    /// shrinks it for a while.
+    #[arg(long, env = "VPCE_ROLLOUT_EC2_API_SHARE", default_value = "50", value_parser = parse_share)]
+    pub ec2_api_share: u8,
+
     /// Address of the /metrics, /healthz and /readyz server.
     #[arg(long, env = "VPCE_ROLLOUT_METRICS_ADDRESS", default_value = "0.0.0.0:8080")]
     pub metrics_address: SocketAddr,
@@ -158,6 +165,24 @@ pub fn parse_cluster_name(text: &str) -> Result<String, String> {
         Err(format!(
             "invalid cluster name {text:?}: 1 to 63 letters, digits, '.', '_' or '-', starting with a letter or digit"
         ))
+    }
+}
+
+/// Parses a share in percent, `50` or `50%`, from 1 to 100.
+fn parse_share(text: &str) -> Result<u8, String> {
+    let digits = text.trim().trim_end_matches('%').trim();
+    match digits.parse::<u8>() {
+        Ok(share) if (1..=100).contains(&share) => Ok(share),
+        _ => Err(format!(
+            "invalid share {text:?}: a percentage from 1 to 100, e.g. 50"
+        )),
+    }
+}
+
+impl RunOptions {
+    /// `--ec2-api-share` as a fraction.
+    pub fn ec2_api_share(&self) -> f64 {
+        f64::from(self.ec2_api_share) / 100.0
     }
 }
 
@@ -297,6 +322,21 @@ mod tests {
         for bad in ["", ".blue", "blue green", "blue/green", &"x".repeat(64)] {
             let err = Run::try_parse_from(["run", &format!("--cluster-name={bad}")]).unwrap_err();
             assert!(err.to_string().contains("invalid cluster name"), "{bad}: {err}");
+        }
+    }
+
+    #[test]
+    fn the_ec2_api_share_is_a_percentage_half_by_default() {
+        let run = Run::try_parse_from(["run"]).unwrap().options;
+        assert_eq!(run.ec2_api_share, 50);
+        assert_eq!(run.ec2_api_share(), crate::aws::budget::DEFAULT_SHARE);
+        for (text, share) in [("100", 100), ("25%", 25), ("1", 1)] {
+            let run = Run::try_parse_from(["run", "--ec2-api-share", text]).unwrap().options;
+            assert_eq!(run.ec2_api_share, share, "{text}");
+        }
+        for bad in ["0", "101", "0.5", "half", "-5"] {
+            let err = Run::try_parse_from(["run", &format!("--ec2-api-share={bad}")]).unwrap_err();
+            assert!(err.to_string().contains("a percentage from 1 to 100"), "{bad}: {err}");
         }
     }
 

@@ -26,6 +26,7 @@ use super::options::RunOptions;
 use super::reconcile::{self, Context, object_key};
 use crate::api::{EndpointGrant, InterfaceEndpoint, PlanApproval};
 use crate::aws::Ec2Provider;
+use crate::aws::budget::{BudgetedProvider, TokioClock};
 use crate::aws::guard::GuardedProvider;
 use crate::plan::{Config, Timing};
 
@@ -173,8 +174,17 @@ pub async fn run<P: Ec2Provider>(
     // Under --observe-only every EC2 mutation is refused before it is sent, whatever a
     // decision asks for; the decisions ask for none.
     let guarded = GuardedProvider::new(provider, options.observe_only);
+    // Outermost, the API budget: one per account and region, shared by every object; what it
+    // holds back is never sent, so the call metrics count only what reached EC2.
+    metrics.set_budget_share(options.ec2_api_share());
+    let budgeted = BudgetedProvider::new(
+        InstrumentedProvider::new(guarded, metrics.clone()),
+        options.ec2_api_share(),
+        Arc::new(TokioClock::default()),
+        metrics.clone(),
+    );
     let setup = ControllerSetup {
-        provider: InstrumentedProvider::new(guarded, metrics.clone()),
+        provider: budgeted,
         settings: ControllerSettings::from_options(options),
         clock: Arc::new(Timestamp::now),
         client,

@@ -38,6 +38,8 @@ pub mod audit;
 mod audit_tests;
 #[cfg(test)]
 mod bad_input_tests;
+#[cfg(test)]
+mod budget_tests;
 pub mod incident;
 #[cfg(test)]
 mod observe_only_tests;
@@ -338,9 +340,11 @@ fn failed(
         None => note,
     }));
     // A ClientToken already used with other parameters is an expected wait (the endpoint is
-    // looked for by its tags next time), not an error to back off from.
-    let expected =
-        error.kind == ErrorKind::IdempotencyMismatch && error.operation == Ec2Operation::CreateVpcEndpoint;
+    // looked for by its tags next time), not an error to back off from; so is a call the API
+    // budget holds back (the status says its place in line, the requeue when it comes).
+    let expected = (error.kind == ErrorKind::IdempotencyMismatch
+        && error.operation == Ec2Operation::CreateVpcEndpoint)
+        || error.kind == ErrorKind::WaitingForApiBudget;
     ReconcileOutcome {
         status: report.status,
         events,

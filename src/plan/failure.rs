@@ -38,6 +38,12 @@ pub fn report_failure(
                 format!("EC2 throttled {op} ({}); retrying with backoff", error.code),
                 None,
             ),
+            ErrorKind::WaitingForApiBudget => (
+                previous.phase,
+                ConditionReason::WaitingForApiBudget,
+                format!("Waiting for EC2 API budget: {}", error.message),
+                Some(error.retry_after.unwrap_or(timing.after_change)),
+            ),
             ErrorKind::Transient | ErrorKind::NotYetVisible | ErrorKind::NotFound | ErrorKind::Duplicate => (
                 previous.phase,
                 ConditionReason::TransientError,
@@ -98,7 +104,13 @@ pub fn report_failure(
         message,
         requeue,
     };
-    report(previous, status, generation, now, failure, event)
+    let mut report = report(previous, status, generation, now, failure, event);
+    if error.kind == ErrorKind::WaitingForApiBudget {
+        // An expected wait, told by the status (its place in line changes from pass to pass):
+        // no Event.
+        report.events.clear();
+    }
+    report
 }
 
 /// Reports that no EC2 client could be set up for the object (no region configured, a bad

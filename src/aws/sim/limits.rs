@@ -4,7 +4,8 @@
 //! (<https://docs.aws.amazon.com/ec2/latest/devguide/ec2-api-throttling.html>). EC2 evaluates
 //! each API action on its own bucket ("Limits are applied to individual API actions, not API
 //! action categories"): actions of one category share the figures, never the tokens, so the
-//! simulation keeps one bucket per operation. To correct a figure, change its row below.
+//! simulation keeps one bucket per operation. The table is [`crate::aws::budget`]'s (the
+//! controller's own budget mirrors it at a share): to correct a figure, change it there.
 //!
 //! A bucket starts full, loses one token per request (DescribeVpcAttribute is two requests for
 //! both DNS attributes) and refills continuously at its rate up to its capacity; an empty bucket
@@ -13,81 +14,8 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
+pub use crate::aws::budget::{REQUEST_RATE_LIMITS, RateCategory, RateLimit, rate_limit};
 use crate::aws::Ec2Operation;
-
-/// How EC2 groups an action for request rate limiting (the documentation's categories).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum RateCategory {
-    /// `Describe*`, `Get*`, ... not listed elsewhere: 100 burst, 20/s.
-    NonMutating,
-    /// Mutating actions not listed elsewhere: 50 burst, 5/s.
-    Mutating,
-    /// Listed as resource-intensive (e.g. AuthorizeSecurityGroupIngress): 50 burst, 5/s, throttled
-    /// separately from other mutating actions.
-    ResourceIntensive,
-    /// Listed by name with figures of their own (the VPC endpoint actions: 4 burst, 0.3/s).
-    Uncategorized,
-}
-
-/// One row of the table: an action's bucket.
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub struct RateLimit {
-    pub operation: Ec2Operation,
-    pub category: RateCategory,
-    /// Bucket maximum capacity (the burst).
-    pub capacity: f64,
-    /// Bucket refill rate, tokens per second (the sustained rate).
-    pub refill_per_second: f64,
-}
-
-const fn row(operation: Ec2Operation, category: RateCategory) -> RateLimit {
-    let (capacity, refill_per_second) = match category {
-        RateCategory::NonMutating => (100.0, 20.0),
-        RateCategory::Mutating | RateCategory::ResourceIntensive => (50.0, 5.0),
-        RateCategory::Uncategorized => (4.0, 0.3),
-    };
-    RateLimit {
-        operation,
-        category,
-        capacity,
-        refill_per_second,
-    }
-}
-
-/// The request-rate table: one row per operation of the port.
-///
-/// DescribeNetworkInterfaces and DescribeSecurityGroups fall to the smaller "unfiltered and
-/// unpaginated" bucket (50, 10/s) only when called without a filter or pagination; the port
-/// always filters by `vpc-id`, so they are plain non-mutating actions here.
-pub const REQUEST_RATE_LIMITS: [RateLimit; 19] = {
-    use Ec2Operation as Op;
-    use RateCategory::*;
-    [
-        row(Op::DescribeVpcs, NonMutating),
-        row(Op::DescribeVpcAttribute, NonMutating),
-        row(Op::DescribeSubnets, NonMutating),
-        row(Op::DescribeSecurityGroups, NonMutating),
-        row(Op::DescribeSecurityGroupRules, NonMutating),
-        row(Op::DescribeNetworkInterfaces, NonMutating),
-        row(Op::DescribeNetworkAcls, NonMutating),
-        row(Op::DescribeVpcEndpoints, NonMutating),
-        row(Op::DescribeVpcEndpointServices, NonMutating),
-        row(Op::DescribeManagedPrefixLists, NonMutating),
-        row(Op::GetManagedPrefixListEntries, NonMutating),
-        // "Uncategorized actions": CreateVpcEndpoint, ModifyVpcEndpoint and DeleteVpcEndpoints
-        // each have 4 tokens refilled at 0.3 per second.
-        row(Op::CreateVpcEndpoint, Uncategorized),
-        row(Op::ModifyVpcEndpoint, Uncategorized),
-        row(Op::DeleteVpcEndpoints, Uncategorized),
-        // The ingress actions are listed as resource-intensive; the egress ones are not listed,
-        // so they are ordinary mutating actions. Both categories are 50 / 5 per second today.
-        row(Op::AuthorizeSecurityGroupIngress, ResourceIntensive),
-        row(Op::AuthorizeSecurityGroupEgress, Mutating),
-        row(Op::RevokeSecurityGroupIngress, ResourceIntensive),
-        row(Op::RevokeSecurityGroupEgress, Mutating),
-        row(Op::CreateTags, Mutating),
-    ]
-};
 
 /// Inbound or outbound rules per security group (Amazon VPC quotas), enforced separately for
 /// IPv4 and IPv6 rules.
@@ -95,15 +23,6 @@ pub const RULES_PER_SECURITY_GROUP: u32 = 60;
 
 /// Interface and Gateway Load Balancer endpoints per VPC (Amazon VPC quotas).
 pub const INTERFACE_ENDPOINTS_PER_VPC: usize = 50;
-
-/// The row for `operation`.
-pub fn rate_limit(operation: Ec2Operation) -> RateLimit {
-    REQUEST_RATE_LIMITS
-        .iter()
-        .find(|r| r.operation == operation)
-        .copied()
-        .expect("REQUEST_RATE_LIMITS has a row for every operation (tested)")
-}
 
 #[derive(Clone, Copy, Debug)]
 struct Bucket {
