@@ -21,7 +21,9 @@
 //!   (`invariant_tests.rs` shows each one caught);
 //! - `run.rs`: one seed's timeline: a chaos period (6-15 virtual minutes), then a quiet period
 //!   in which nothing is injected and every object must settle ([`QUIET_BOUND`]);
-//! - `report.rs`: counts by kind and the table; `trace.rs`: the step log; `rng.rs`: SplitMix64.
+//! - `report.rs`: counts by kind and the table; `trace.rs`: the step log; `rng.rs`: SplitMix64;
+//! - [`throughput`]: a wave of new endpoints under EC2's request limits, through the API budget
+//!   (figure 3 of issue 12: `cargo bench --bench api_budget`).
 //!
 //! The seeds test (`cargo test --lib simulation`) runs 2,000 seeds and prints the table;
 //! `vpce-rollout simulate` runs any number.
@@ -35,6 +37,7 @@ mod report;
 mod rng;
 mod run;
 mod scenario;
+pub mod throughput;
 mod trace;
 
 #[cfg(test)]
