@@ -29,7 +29,7 @@ use crate::model::{Snapshot, SnapshotError};
 use crate::plan::approval::plan_id;
 use crate::plan::preconditions::preconditions;
 use crate::plan::status::unfixable_blocks;
-use crate::plan::wording::count;
+use crate::plan::wording::{count, peer_text, port_range};
 
 #[derive(Debug, Args)]
 pub struct PlanArgs {
@@ -466,17 +466,8 @@ pub fn render_table(
         )));
         let mut rules = Table::new(&["GROUP", "DIRECTION", "PROTOCOL", "PORTS", "PEER", "MODE"]);
         for r in &remediation.rules {
-            let ports = if r.from_port == r.to_port {
-                r.from_port.to_string()
-            } else {
-                format!("{}-{}", r.from_port, r.to_port)
-            };
-            let peer = match &r.peer {
-                RulePeer::Group(g)
-                | RulePeer::CidrIpv4(g)
-                | RulePeer::CidrIpv6(g)
-                | RulePeer::PrefixList(g) => g.clone(),
-            };
+            let ports = port_range(i32::from(r.from_port), i32::from(r.to_port));
+            let peer = peer_text(&r.peer).to_string();
             let mode = match r.mode(modes) {
                 RemediationMode::Auto => ("Auto: the controller adds it".to_string(), Some(Colour::Green)),
                 RemediationMode::Approval => {

@@ -11,7 +11,7 @@
 //! Degraded), what it did (the actions), then where the rollout stands (a plan waiting for
 //! approval, Ready, Failed). `kubectl describe` lists Events of the same second in that order.
 
-use super::wording::{count, peer_text, port_range, with_more};
+use super::wording::{count, peer_text, rule_line, tag_list, with_more};
 use super::{Action, EventNote, EventReason, Takeover};
 use crate::api::conditions::{ConditionType, find_condition};
 use crate::api::{InterfaceEndpointSpec, InterfaceEndpointStatus, RolloutPhase};
@@ -105,17 +105,13 @@ pub fn for_action(action: &Action, spec: &InterfaceEndpointSpec) -> Option<Event
                 .iter()
                 .flat_map(|b| {
                     b.rules.iter().map(move |r| {
-                        let (direction, preposition) = if b.egress {
-                            ("egress", "to")
-                        } else {
-                            ("ingress", "from")
-                        };
-                        format!(
-                            "{} {direction} {}/{} {preposition} {}",
-                            b.group_id,
-                            r.protocol,
-                            port_range(r.from_port, r.to_port),
-                            peer_text(&r.peer)
+                        rule_line(
+                            &b.group_id,
+                            b.egress,
+                            &r.protocol,
+                            r.from_port,
+                            r.to_port,
+                            peer_text(&r.peer),
                         )
                     })
                 })
@@ -179,23 +175,20 @@ pub fn for_action(action: &Action, spec: &InterfaceEndpointSpec) -> Option<Event
             ))
         }
         Action::TagEndpoint(t) => {
-            let tags: Vec<String> = t.tags.iter().map(|t| format!("{}={}", t.key, t.value)).collect();
+            let tags = tag_list(&t.tags);
             let what = match &t.takeover {
                 Takeover::Adopt => format!(
                     "Took over endpoint {}, named by spec.adopt.vpcEndpointId: tagged it as this object's ({})",
-                    t.vpc_endpoint_id,
-                    tags.join(", ")
+                    t.vpc_endpoint_id, tags
                 ),
                 Takeover::Restore { earlier_uid } => format!(
                     "Took over endpoint {}, made by an earlier object of the same name (UID {earlier_uid}): \
                      tagged it as this object's ({})",
-                    t.vpc_endpoint_id,
-                    tags.join(", ")
+                    t.vpc_endpoint_id, tags
                 ),
                 Takeover::Claim => format!(
                     "Tagged endpoint {} as this cluster's ({})",
-                    t.vpc_endpoint_id,
-                    tags.join(", ")
+                    t.vpc_endpoint_id, tags
                 ),
             };
             Some(note(EventReason::EndpointAdopted, false, what))
@@ -227,13 +220,13 @@ fn describe_planned(rule: &crate::api::PlannedRule) -> String {
         .as_deref()
         .or(rule.cidr.as_deref())
         .unwrap_or("?");
-    let preposition = if rule.direction == "egress" { "to" } else { "from" };
-    format!(
-        "{} {} {}/{} {preposition} {peer}",
-        rule.group_id,
-        rule.direction,
-        rule.protocol,
-        port_range(i32::from(rule.from_port), i32::from(rule.to_port))
+    rule_line(
+        &rule.group_id,
+        rule.direction == "egress",
+        &rule.protocol,
+        i32::from(rule.from_port),
+        i32::from(rule.to_port),
+        peer,
     )
 }
 

@@ -15,7 +15,7 @@
 //! refuses every mutation ([`crate::aws::read_only`]), and no finalizer is added to an object
 //! observed only (deleting it leaves AWS as it is).
 
-use super::wording::{count, peer_text, port_range};
+use super::wording::{count, peer_text, port_range, tag_list};
 use super::{Action, Decision, EventNote, EventReason, PlanInput, Timing};
 use crate::api::conditions::ConditionType;
 use crate::api::{InterfaceEndpointSpec, ObserveOnlyStatus};
@@ -93,12 +93,6 @@ pub(crate) fn withhold(input: &PlanInput<'_>, mut decision: Decision, timing: &T
         would_change,
     });
     decision
-}
-
-/// `key=value, ...`.
-fn tag_list(tags: &[crate::model::Tag]) -> String {
-    let pairs: Vec<String> = tags.iter().map(|t| format!("{}={}", t.key, t.value)).collect();
-    pairs.join(", ")
 }
 
 /// At most [`MAX_LINES`] lines, the last one counting the rest.

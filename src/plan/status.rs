@@ -12,7 +12,10 @@ use std::collections::{BTreeMap, HashMap};
 use super::approval::{Access, ApprovalState, plan_id};
 use super::resolution;
 use super::rules::owned_rules;
-use super::wording::{blocked_examples, count, mismatched_approval, peer_text, with_more};
+use super::wording::{
+    all_clients_reach, blocked_examples, clients_cannot_reach, count, mismatched_approval, of_clients,
+    peer_text, with_more,
+};
 use super::{Decision, PlanInput, RevokeRules, Step, events};
 use crate::analysis::{Analysis, Check, ExclusionReason, RuleChange};
 use crate::api::conditions::{ConditionReason, ConditionType, ConditionUpdate, set_condition};
@@ -595,8 +598,8 @@ fn clients_condition(
             false,
             ConditionReason::NotVerified,
             format!(
-                "Verified once the endpoint is available (preview: {blocked} of {} would be blocked)",
-                count(total, "client")
+                "Verified once the endpoint is available (preview: {} would be blocked)",
+                of_clients(blocked, total)
             ),
         );
     }
@@ -617,7 +620,7 @@ fn clients_condition(
             t,
             true,
             ConditionReason::AllClientsReachable,
-            format!("All {} can reach {id} on tcp/443", count(total, "client")),
+            all_clients_reach(total, id),
         );
     }
     ConditionUpdate::new(
@@ -625,8 +628,8 @@ fn clients_condition(
         false,
         ConditionReason::ClientsBlocked,
         format!(
-            "{blocked} of {} cannot reach {id} on tcp/443: {}",
-            count(total, "client"),
+            "{}: {}",
+            clients_cannot_reach(blocked, total, id),
             blocked_examples(a)
         ),
     )

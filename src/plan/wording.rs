@@ -1,8 +1,12 @@
-//! The wording that several stages share: counts ("3 rules"), lists with "and N more", rule
-//! peers and port ranges, and the sentences about blocked clients and what they need.
+//! The wording that several stages share: counts ("3 rules", "1 of 2 clients"), lists with
+//! "and N more", rule lines, peers, port ranges and tags, the traffic the clients send, and the
+//! sentences about blocked clients and what they need.
 //!
-//! A leaf: it depends on the analysis, the API and EC2 types and the [`Access`] view, never on
-//! a stage, so that a stage's messages read the same wherever they are built.
+//! A leaf: it depends on the analysis, the API and EC2 types and the [`Access`] view (itself a
+//! leaf), never on a stage, so that a stage's messages read the same wherever they are built
+//! and a stage never asks another for words. The stages (access, dns, drift, cut_off,
+//! deletion), the reports (status, events, observe_only) and `vpce-rollout plan` take their
+//! shared wording from here; wording only one file uses stays in that file.
 
 use crate::analysis::{Analysis, ClientVerdict, Direction, RuleChange};
 use crate::api::{InterfaceEndpointSpec, Owner};
@@ -63,12 +67,35 @@ pub(crate) fn count(n: usize, noun: &str) -> String {
     }
 }
 
+/// The traffic the clients send to the endpoint, as the messages name it.
+pub(crate) const CLIENT_TRAFFIC: &str = "tcp/443";
+
+/// `1 of 2 clients`.
+pub(crate) fn of_clients(n: usize, total: usize) -> String {
+    format!("{n} of {}", count(total, "client"))
+}
+
+/// `1 of 2 clients cannot reach vpce-0a… on tcp/443`.
+pub(crate) fn clients_cannot_reach(blocked: usize, total: usize, target: &str) -> String {
+    format!(
+        "{} cannot reach {target} on {CLIENT_TRAFFIC}",
+        of_clients(blocked, total)
+    )
+}
+
+/// `All 2 clients can reach vpce-0a… on tcp/443`.
+pub(crate) fn all_clients_reach(total: usize, target: &str) -> String {
+    format!(
+        "All {} can reach {target} on {CLIENT_TRAFFIC}",
+        count(total, "client")
+    )
+}
+
 /// "1 of 2 clients cannot reach the endpoint on tcp/443 (eni-0b… sg-0b…: EndpointIngress)".
 pub(crate) fn blocked_sentence(access: &Access<'_>) -> String {
     format!(
-        "{} of {} cannot reach the endpoint on tcp/443 ({})",
-        access.blocked,
-        count(access.analysis.clients.len(), "client"),
+        "{} ({})",
+        clients_cannot_reach(access.blocked, access.analysis.clients.len(), "the endpoint"),
         blocked_examples(access.analysis)
     )
 }
@@ -139,6 +166,32 @@ pub(crate) fn port_range(from: i32, to: i32) -> String {
     }
 }
 
+/// One rule of a security group: `sg-… ingress tcp/443 from sg-…`.
+pub(crate) fn rule_line(
+    group_id: &str,
+    egress: bool,
+    protocol: impl std::fmt::Display,
+    from: i32,
+    to: i32,
+    peer: &str,
+) -> String {
+    let (direction, preposition) = if egress {
+        ("egress", "to")
+    } else {
+        ("ingress", "from")
+    };
+    format!(
+        "{group_id} {direction} {protocol}/{} {preposition} {peer}",
+        port_range(from, to)
+    )
+}
+
+/// `key=value, key=value`.
+pub(crate) fn tag_list(tags: &[crate::model::Tag]) -> String {
+    let pairs: Vec<String> = tags.iter().map(|t| format!("{}={}", t.key, t.value)).collect();
+    pairs.join(", ")
+}
+
 /// Who added the rule and why, in the characters EC2 accepts in descriptions, at most 255.
 pub(crate) fn rule_description(rule: &RuleChange, spec: &InterfaceEndpointSpec, owner: &Owner) -> String {
     let peer = peer_text(&rule.peer);
@@ -156,4 +209,47 @@ pub(crate) fn rule_description(rule: &RuleChange, spec: &InterfaceEndpointSpec, 
         ),
     };
     text.chars().take(255).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn counts_agree_in_number() {
+        assert_eq!(count(1, "rule"), "1 rule");
+        assert_eq!(count(0, "rule"), "0 rules");
+        assert_eq!(of_clients(1, 2), "1 of 2 clients");
+        assert_eq!(of_clients(0, 1), "0 of 1 client");
+    }
+
+    #[test]
+    fn client_sentences_name_the_target_and_the_traffic() {
+        assert_eq!(
+            clients_cannot_reach(1, 2, "vpce-0a"),
+            "1 of 2 clients cannot reach vpce-0a on tcp/443"
+        );
+        assert_eq!(
+            all_clients_reach(1, "the endpoint"),
+            "All 1 client can reach the endpoint on tcp/443"
+        );
+    }
+
+    #[test]
+    fn a_rule_line_reads_from_its_peer_for_ingress_and_to_it_for_egress() {
+        assert_eq!(
+            rule_line("sg-1", false, "tcp", 443, 443, "sg-2"),
+            "sg-1 ingress tcp/443 from sg-2"
+        );
+        assert_eq!(
+            rule_line("sg-1", true, "tcp", 1024, 65535, "10.0.0.0/16"),
+            "sg-1 egress tcp/1024-65535 to 10.0.0.0/16"
+        );
+    }
+
+    #[test]
+    fn long_lists_are_cut_after_the_examples() {
+        assert_eq!(with_more(&["a", "b", "c", "d"], 10), "a, b, c and 7 more");
+        assert_eq!(with_more(&["a"], 1), "a");
+    }
 }
