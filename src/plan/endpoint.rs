@@ -262,12 +262,22 @@ fn deleting_out_of_band<'a>(input: &PlanInput<'a>, endpoint: &VpcEndpoint, timin
 }
 
 /// Poll interval while waiting for the endpoint: `pending_min`, doubling with the time already
-/// waited (since `EndpointAvailable` turned False), up to `pending_max`. Stateless, so a
-/// restart does not reset it: after waiting 0-10 s poll every 5 s, 10-20 s every 10 s, ...
+/// waited (since `EndpointAvailable` turned False, or since the endpoint was created if that
+/// came later), up to `pending_max`. Stateless, so a restart does not reset it: after waiting
+/// 0-10 s poll every 5 s, 10-20 s every 10 s, ...
+///
+/// `EndpointAvailable` is False from a new object's first pass: a rollout that waited long
+/// before its create (for approval, for a token of the EC2 API budget) would otherwise poll its
+/// new endpoint at the longest interval, and see it available up to `pending_max` late.
 pub(crate) fn pending_backoff(input: &PlanInput<'_>, timing: &Timing) -> Duration {
+    let created = input
+        .status
+        .endpoint_create_time
+        .as_deref()
+        .and_then(|t| t.parse::<Timestamp>().ok());
     let since = find_condition(&input.status.conditions, ConditionType::EndpointAvailable)
         .filter(|c| c.status == "False")
-        .map(|c| c.last_transition_time.0);
+        .map(|c| created.map_or(c.last_transition_time.0, |created| c.last_transition_time.0.max(created)));
     let waited = since.map_or(Duration::ZERO, |t| elapsed(t, input.now));
     let mut interval = timing.pending_min;
     while interval * 2 <= waited && interval < timing.pending_max {
@@ -386,6 +396,27 @@ mod tests {
         assert_eq!(d.status.endpoint_id.as_deref(), Some(ENDPOINT));
         assert_eq!(d.requeue, timing().pending_min);
         assert!(d.events.is_empty());
+    }
+
+    #[test]
+    fn an_endpoint_created_after_a_long_wait_is_polled_from_the_shortest_interval() {
+        let world = incident_world();
+        let analysis = Ok(preview_analysis());
+        // Not available since the object's first pass, an hour ago (it waited for approval,
+        // or for the API budget); created 30 s ago.
+        let mut status = created_status(now_minus(30));
+        status.conditions.push(cond(
+            ConditionType::EndpointAvailable,
+            false,
+            "EndpointNotCreated",
+            now_minus(3600),
+        ));
+        let d = decide(&input(&world, &analysis, &status), &timing());
+        assert_eq!(d.requeue, timing().pending_min * 4, "30 s waited: every 20 s");
+        let mut long_ago = created_status(now_minus(200));
+        long_ago.conditions = status.conditions.clone();
+        let d = decide(&input(&world, &analysis, &long_ago), &timing());
+        assert_eq!(d.requeue, timing().pending_max);
     }
 
     #[test]

@@ -27,7 +27,7 @@ use crate::aws::sim::{CallOutcome, SimClock, SimConfig, SimEc2, aws_service};
 use crate::controller::reconcile::backoff;
 use crate::engine::{ReconcileRequest, incident, reconcile};
 use crate::model::{IpPermission, IpRange, Protocol, Snapshot};
-use crate::plan::{Config, Timing};
+use crate::plan::{Action, Config, Timing};
 
 /// What a wave did.
 #[derive(Clone, Debug, Default)]
@@ -50,6 +50,11 @@ pub struct WaveReport {
     pub budget_waits: usize,
     /// The highest place in line a status reported.
     pub longest_line: usize,
+    /// When the last CreateVpcEndpoint and the last ModifyVpcEndpoint were answered.
+    pub last_create: Duration,
+    pub last_modify: Duration,
+    /// The longest time from an object's create to its Ready.
+    pub longest_create_to_ready: Duration,
     /// EC2 calls answered, by operation.
     pub calls: BTreeMap<Ec2Operation, u64>,
     /// `RequestLimitExceeded` answers of the simulated EC2 (its own buckets).
@@ -119,6 +124,7 @@ struct Object {
     spec: InterfaceEndpointSpec,
     status: InterfaceEndpointStatus,
     failures: u32,
+    created_at: Option<Duration>,
     ready_at: Option<Duration>,
 }
 
@@ -158,6 +164,7 @@ pub fn rollout_wave(n: usize, share: Option<f64>) -> WaveReport {
                 spec,
                 status: InterfaceEndpointStatus::default(),
                 failures: 0,
+                created_at: None,
                 ready_at: None,
             }
         })
@@ -207,6 +214,9 @@ pub fn rollout_wave(n: usize, share: Option<f64>) -> WaveReport {
                 }
             }
         }
+        if outcome.performed.iter().any(|a| matches!(a, Action::CreateEndpoint(_))) {
+            object.created_at.get_or_insert(clock.now());
+        }
         object.status = outcome.status;
         let next = match (outcome.error, outcome.requeue) {
             (Some(_), requeue) => {
@@ -227,8 +237,20 @@ pub fn rollout_wave(n: usize, share: Option<f64>) -> WaveReport {
     }
     report.ready = objects.iter().filter(|o| o.ready_at.is_some()).count();
     report.achieved = objects.iter().filter_map(|o| o.ready_at).max().unwrap_or_default();
+    report.longest_create_to_ready = objects
+        .iter()
+        .filter_map(|o| Some(o.ready_at? - o.created_at?))
+        .max()
+        .unwrap_or_default();
     for call in sim.calls() {
         *report.calls.entry(call.operation).or_default() += 1;
+        if call.succeeded() {
+            match call.operation {
+                Ec2Operation::CreateVpcEndpoint => report.last_create = report.last_create.max(call.at),
+                Ec2Operation::ModifyVpcEndpoint => report.last_modify = report.last_modify.max(call.at),
+                _ => {}
+            }
+        }
         if matches!(&call.outcome, CallOutcome::Failed { code, .. } if code == "RequestLimitExceeded") {
             report.request_limit_exceeded += 1;
         }

@@ -19,6 +19,9 @@ fn print(title: &str, r: &WaveReport) {
         r.provisioning_delay.as_secs()
     );
     println!("  ratio achieved / bound          {:.3}", r.ratio());
+    println!("  last CreateVpcEndpoint at       {:.1} s", r.last_create.as_secs_f64());
+    println!("  last ModifyVpcEndpoint at       {:.1} s", r.last_modify.as_secs_f64());
+    println!("  longest create -> Ready         {:.1} s", r.longest_create_to_ready.as_secs_f64());
     println!("  passes                          {}", r.passes);
     println!("  failed passes                   {}", r.failed_passes);
     println!("  RequestLimitExceeded from EC2   {}", r.request_limit_exceeded);
