@@ -90,3 +90,52 @@ fn a_create_waiting_for_the_budget_reports_its_place_in_line_and_requeues_withou
         "EC2 never throttled anyone"
     );
 }
+
+#[test]
+fn ec2_throttling_a_create_is_a_wait_for_the_budget_not_a_failure() {
+    let clock = SimClock::new();
+    let sim = Arc::new(SimEc2::with_config(&incident::world(), clock.clone(), SimConfig::default()));
+    let ec2 = BudgetedEc2::new(
+        sim.clone(),
+        Arc::new(AccountBudget::new(0.5)),
+        Arc::new(clock.clone()),
+        Arc::new(NoObserver),
+    );
+    // Another tool spent the account's create tokens.
+    sim.inject_error(
+        Ec2Operation::CreateVpcEndpoint,
+        "RequestLimitExceeded",
+        "Request limit exceeded.",
+        1,
+    );
+    let spec = incident::spec(RemediationMode::Approval);
+    let owner = incident::owner();
+    let config = Config::default();
+    let status = InterfaceEndpointStatus::default();
+    let request = ReconcileRequest {
+        spec: &spec,
+        generation: Some(1),
+        owner: &owner,
+        deleting: false,
+        status: &status,
+        config: &config,
+        now: clock.timestamp(),
+    };
+    let outcome = futures::executor::block_on(reconcile(&ec2, &request, &Timing::default()));
+    assert_eq!(outcome.error, None);
+    assert_eq!(outcome.requeue, Some(Duration::from_secs(1)));
+    let ready = find_condition(&outcome.status.conditions, ConditionType::Ready).unwrap();
+    assert_eq!(ready.reason, "WaitingForApiBudget");
+    assert!(ready.message.contains("EC2 throttled CreateVpcEndpoint"), "{}", ready.message);
+    assert_eq!(ec2.budget().share(clock.now()), 0.25, "the share shrank");
+
+    clock.advance(Duration::from_secs(1));
+    let request = ReconcileRequest {
+        status: &outcome.status,
+        now: clock.timestamp(),
+        ..request
+    };
+    let created = futures::executor::block_on(reconcile(&ec2, &request, &Timing::default()));
+    assert_eq!(created.error, None);
+    assert!(created.status.endpoint_id.is_some(), "created on the next pass");
+}

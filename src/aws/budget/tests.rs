@@ -357,3 +357,29 @@ fn a_scarce_call_without_a_token_is_not_made_and_says_its_place_in_line() {
     run(ec2.delete_vpc_endpoints(&ids("c"))).expect("its turn");
     assert_eq!(counts.waited.load(Ordering::Relaxed), 1);
 }
+
+#[test]
+fn a_throttled_endpoint_call_is_not_retried_in_the_pass_but_waits_and_shrinks_the_share() {
+    let sim = throttling_world();
+    let counts = Arc::new(Counts::default());
+    let ec2 = budgeted(&sim, 0.5, &counts);
+    sim.inject_error(
+        Ec2Operation::DeleteVpcEndpoints,
+        "RequestLimitExceeded",
+        "Request limit exceeded.",
+        1,
+    );
+    let error = run(ec2.delete_vpc_endpoints(&["vpce-a".to_string()])).expect_err("throttled");
+    assert_eq!(sim.calls().len(), 1, "tried once");
+    assert_eq!(error.kind, ErrorKind::WaitingForApiBudget);
+    assert_eq!(error.retry_after, Some(Duration::from_secs(1)));
+    assert!(error.request_id.is_some(), "EC2's request id is kept for CloudTrail");
+    assert!(
+        error.message.contains("EC2 throttled DeleteVpcEndpoints (RequestLimitExceeded)")
+            && error.message.contains("share of the budget is now 25 %"),
+        "{}",
+        error.message
+    );
+    assert_eq!(counts.throttled.load(Ordering::Relaxed), 1);
+    assert_eq!(counts.share_permille.load(Ordering::Relaxed), 250);
+}
