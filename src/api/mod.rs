@@ -411,6 +411,10 @@ pub struct InterfaceEndpointStatus {
     /// emergency brake that holds is `spec.privateDns.enabled: false`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub private_dns_reenabled_time: Option<String>,
+    /// The keys of `spec.tags` the controller put on the endpoint. A key dropped from
+    /// `spec.tags` is deleted from the endpoint; tags set by anyone else are never touched.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub spec_tag_keys: Vec<String>,
     /// Since when the controller has seen private DNS off on the endpoint, without a look in
     /// between that saw it on (RFC 3339). Clients may hold the service's name, resolved to the
     /// endpoint, for the record TTL after it went off: rules they need are revoked, and paths

@@ -189,8 +189,12 @@ fn rules_are_retagged_only_when_owned_and_only_with_ownership_tags() {
     // No other statement grants CreateTags without the creation condition, but adoption's.
     for s in statements() {
         if actions(&s).contains("CreateTags")
-            && !["HandOverOnlyOwnedRules", "AdoptEndpointsByTaggingThem"]
-                .contains(&s["Sid"].as_str().unwrap())
+            && ![
+                "HandOverOnlyOwnedRules",
+                "AdoptEndpointsByTaggingThem",
+                "TagOwnedEndpointsAsTheSpecSays",
+            ]
+            .contains(&s["Sid"].as_str().unwrap())
         {
             assert!(
                 s["Condition"]["StringEquals"]["ec2:CreateAction"].is_array(),
@@ -226,6 +230,34 @@ fn existing_endpoints_are_tagged_only_as_an_object_s_and_only_with_the_controlle
         Some("blue"),
     );
     assert_eq!(tags.keys().cloned().collect::<BTreeSet<_>>(), expected);
+}
+
+/// `spec.tags` edits: CreateTags and DeleteTags only on endpoints that carry both ownership
+/// tags, only with keys named (DeleteTags without keys deletes every tag), and never a key of
+/// the controller's own.
+#[test]
+fn spec_tags_are_set_and_deleted_only_on_owned_endpoints_and_never_the_controllers_keys() {
+    for (sid, action) in [
+        ("TagOwnedEndpointsAsTheSpecSays", "CreateTags"),
+        ("UntagOnlySpecTagsOfOwnedEndpoints", "DeleteTags"),
+    ] {
+        let s = statement(sid);
+        assert_eq!(actions(&s), BTreeSet::from([action.to_string()]), "{sid}");
+        assert_eq!(list(&s["Resource"]), ["arn:aws:ec2:*:*:vpc-endpoint/*"], "{sid}");
+        assert!(requires_owner_tags(&s, "aws:ResourceTag/"), "{s}");
+        assert_eq!(
+            s["Condition"]["Null"]["aws:TagKeys"], "false",
+            "{sid}: a request without keys (DeleteTags of every tag) is refused"
+        );
+        let not_like = list(&s["Condition"]["ForAllValues:StringNotLike"]["aws:TagKeys"]);
+        assert_eq!(not_like, [format!("{}/*", crate::api::GROUP)], "{sid}");
+    }
+    // DeleteTags is granted nowhere else.
+    for s in statements() {
+        if actions(&s).contains("DeleteTags") {
+            assert_eq!(s["Sid"], "UntagOnlySpecTagsOfOwnedEndpoints", "{s}");
+        }
+    }
 }
 
 #[test]

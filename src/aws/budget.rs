@@ -115,7 +115,7 @@ const fn row(operation: Ec2Operation, category: RateCategory) -> RateLimit {
 /// EC2's request-rate table: one row per operation of the port (a test checks every operation
 /// has exactly one). To correct a figure, change [`RateCategory::figures`]; to move an action,
 /// its row here.
-pub const REQUEST_RATE_LIMITS: [RateLimit; 19] = {
+pub const REQUEST_RATE_LIMITS: [RateLimit; 20] = {
     use Ec2Operation as Op;
     use RateCategory::*;
     [
@@ -143,6 +143,7 @@ pub const REQUEST_RATE_LIMITS: [RateLimit; 19] = {
         row(Op::RevokeSecurityGroupIngress, SecurityGroupIngress),
         row(Op::RevokeSecurityGroupEgress, Mutating),
         row(Op::CreateTags, Mutating),
+        row(Op::DeleteTags, Mutating),
     ]
 };
 

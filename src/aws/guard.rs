@@ -163,6 +163,15 @@ impl<E: Ec2> Ec2 for MutationGuard<E> {
         self.allow(Ec2Operation::CreateTags)?;
         self.inner.tag_vpc_endpoints(vpc_endpoint_ids, tags).await
     }
+
+    async fn untag_vpc_endpoints(
+        &self,
+        vpc_endpoint_ids: &[String],
+        keys: &[String],
+    ) -> Result<Receipt<()>, Ec2Error> {
+        self.allow(Ec2Operation::DeleteTags)?;
+        self.inner.untag_vpc_endpoints(vpc_endpoint_ids, keys).await
+    }
 }
 
 /// An [`Ec2Provider`] whose ports are guarded: what the controller is wired with.

@@ -43,10 +43,11 @@ pub enum Ec2Operation {
     RevokeSecurityGroupIngress,
     RevokeSecurityGroupEgress,
     CreateTags,
+    DeleteTags,
 }
 
 impl Ec2Operation {
-    pub const ALL: [Ec2Operation; 19] = [
+    pub const ALL: [Ec2Operation; 20] = [
         Self::DescribeVpcs,
         Self::DescribeVpcAttribute,
         Self::DescribeSubnets,
@@ -66,6 +67,7 @@ impl Ec2Operation {
         Self::RevokeSecurityGroupIngress,
         Self::RevokeSecurityGroupEgress,
         Self::CreateTags,
+        Self::DeleteTags,
     ];
 
     /// The EC2 API action name (also the IAM action after `ec2:`).
@@ -90,6 +92,7 @@ impl Ec2Operation {
             Self::RevokeSecurityGroupIngress => "RevokeSecurityGroupIngress",
             Self::RevokeSecurityGroupEgress => "RevokeSecurityGroupEgress",
             Self::CreateTags => "CreateTags",
+            Self::DeleteTags => "DeleteTags",
         }
     }
 
@@ -124,6 +127,7 @@ impl Ec2Operation {
                 | Self::RevokeSecurityGroupIngress
                 | Self::RevokeSecurityGroupEgress
                 | Self::CreateTags
+                | Self::DeleteTags
         )
     }
 }
@@ -504,6 +508,14 @@ pub trait Ec2: Send + Sync {
         &self,
         vpc_endpoint_ids: &[String],
         tags: &[Tag],
+    ) -> impl Future<Output = Result<Receipt<()>, Ec2Error>> + Send;
+    /// DeleteTags on endpoints, by key: how a tag dropped from `spec.tags` leaves the endpoint.
+    /// Never called without keys (DeleteTags without keys deletes every tag: the SDK adapter
+    /// refuses), and never with the controller's own keys (`vpce-rollout.dev/`: refused too).
+    fn untag_vpc_endpoints(
+        &self,
+        vpc_endpoint_ids: &[String],
+        keys: &[String],
     ) -> impl Future<Output = Result<Receipt<()>, Ec2Error>> + Send;
 }
 

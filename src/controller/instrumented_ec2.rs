@@ -187,6 +187,15 @@ impl<E: Ec2> Ec2 for InstrumentedEc2<E> {
         let r = self.inner.tag_vpc_endpoints(vpc_endpoint_ids, tags).await;
         self.record(Ec2Operation::CreateTags, r)
     }
+
+    async fn untag_vpc_endpoints(
+        &self,
+        vpc_endpoint_ids: &[String],
+        keys: &[String],
+    ) -> Result<Receipt<()>, Ec2Error> {
+        let r = self.inner.untag_vpc_endpoints(vpc_endpoint_ids, keys).await;
+        self.record(Ec2Operation::DeleteTags, r)
+    }
 }
 
 /// An [`Ec2Provider`] whose ports are instrumented: what the controller is wired with.
@@ -339,6 +348,10 @@ mod tests {
 
         async fn tag_vpc_endpoints(&self, _: &[String], _: &[Tag]) -> Result<Receipt<()>, Ec2Error> {
             self.receipt(Ec2Operation::CreateTags)
+        }
+
+        async fn untag_vpc_endpoints(&self, _: &[String], _: &[String]) -> Result<Receipt<()>, Ec2Error> {
+            self.receipt(Ec2Operation::DeleteTags)
         }
     }
 

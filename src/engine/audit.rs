@@ -49,6 +49,8 @@ impl MutationCall {
                 .map_or("", String::as_str),
             Action::TagEndpoint(t) => &t.vpc_endpoint_id,
             Action::TagRules(t) => t.rule_ids.first().map_or("", String::as_str),
+            Action::SetEndpointTags { vpc_endpoint_id, .. }
+            | Action::RemoveEndpointTags { vpc_endpoint_id, .. } => vpc_endpoint_id,
         }
     }
 }
@@ -61,7 +63,11 @@ fn operation(action: &Action) -> Ec2Operation {
         Action::DeleteEndpoint { .. } => Ec2Operation::DeleteVpcEndpoints,
         Action::AuthorizeRules(b) => Ec2Operation::authorize(b.first().is_some_and(|r| r.egress)),
         Action::RevokeRules(b) => Ec2Operation::revoke(b.first().is_some_and(|r| r.egress)),
-        Action::HandOverRules(_) | Action::TagEndpoint(_) | Action::TagRules(_) => Ec2Operation::CreateTags,
+        Action::HandOverRules(_)
+        | Action::TagEndpoint(_)
+        | Action::TagRules(_)
+        | Action::SetEndpointTags { .. } => Ec2Operation::CreateTags,
+        Action::RemoveEndpointTags { .. } => Ec2Operation::DeleteTags,
     }
 }
 

@@ -1556,3 +1556,61 @@ async fn a_region_changed_after_creation_is_refused_and_deletion_cleans_up_where
     assert!(h.owned_endpoints().is_empty());
     assert!(h.owned_rules().is_empty());
 }
+
+#[tokio::test]
+async fn spec_tag_edits_after_ready_are_applied_and_a_dropped_key_is_deleted_leaving_others_tags() {
+    let mut h = ready_in(RemediationMode::Auto).await;
+    let endpoint = h.owned_endpoints()[0].vpc_endpoint_id.clone();
+    // Someone names the endpoint in the console: never the spec's to delete.
+    h.sim
+        .tag_vpc_endpoints(
+            std::slice::from_ref(&endpoint),
+            &crate::model::tags_from([("Name", "by-hand")]),
+        )
+        .await
+        .unwrap();
+    h.edit(|s| {
+        s.tags.insert("cost-center".into(), "42".into());
+    });
+    let out = h.pass().await;
+    assert!(
+        out.performed
+            .iter()
+            .any(|a| matches!(a, Action::SetEndpointTags { tags, .. } if tags.iter().any(|t| t.key == "cost-center"))),
+        "{:?}",
+        out.performed
+    );
+    assert_eq!(out.status.phase, RolloutPhase::Ready);
+    assert!(h.status.spec_tag_keys.contains(&"cost-center".to_string()));
+    let tags = |h: &Harness| -> Vec<(String, String)> {
+        h.owned_endpoints()[0]
+            .tags
+            .iter()
+            .map(|t| (t.key.clone(), t.value.clone()))
+            .collect()
+    };
+    assert!(tags(&h).contains(&("cost-center".into(), "42".into())));
+
+    h.edit(|s| {
+        s.tags.remove("cost-center");
+    });
+    let out = h.pass().await;
+    assert!(
+        out.performed
+            .iter()
+            .any(|a| matches!(a, Action::RemoveEndpointTags { keys, .. } if keys == &["cost-center"])),
+        "{:?}",
+        out.performed
+    );
+    assert!(!tags(&h).iter().any(|(k, _)| k == "cost-center"), "{:?}", tags(&h));
+    assert!(tags(&h).contains(&("Name".into(), "by-hand".into())));
+    assert_eq!(h.owned_endpoints().len(), 1, "still the object's: {:?}", tags(&h));
+    assert_eq!(h.mutations(Ec2Operation::DeleteTags), 1);
+    assert!(h.event_reasons().contains(&EventReason::EndpointTagsUpdated));
+
+    // Nothing left to do: a resync calls nothing.
+    let before = h.sim.mutations().len();
+    h.pass().await;
+    assert_eq!(h.sim.mutations().len(), before);
+    assert!(!h.status.spec_tag_keys.contains(&"cost-center".to_string()));
+}

@@ -205,6 +205,25 @@ pub fn for_action(action: &Action, spec: &InterfaceEndpointSpec) -> Option<Event
                 ),
             ))
         }
+        Action::SetEndpointTags { vpc_endpoint_id, tags } => {
+            let pairs: Vec<String> = tags.iter().map(|t| format!("{}={}", t.key, t.value)).collect();
+            Some(note(
+                EventReason::EndpointTagsUpdated,
+                false,
+                format!(
+                    "Tagged endpoint {vpc_endpoint_id} as spec.tags asks: {}",
+                    pairs.join(", ")
+                ),
+            ))
+        }
+        Action::RemoveEndpointTags { vpc_endpoint_id, keys } => Some(note(
+            EventReason::EndpointTagsUpdated,
+            false,
+            format!(
+                "Deleted from endpoint {vpc_endpoint_id} the tags spec.tags no longer names: {}",
+                keys.join(", ")
+            ),
+        )),
         Action::DeleteEndpoint { vpc_endpoint_id } => Some(note(
             EventReason::EndpointDeleted,
             false,

@@ -220,7 +220,8 @@ pub fn with_endpoint(mut world: Snapshot, state: &str, private_dns: bool) -> Sna
             dns_name: format!("{ENDPOINT}.logs.ap-northeast-1.vpce.amazonaws.com"),
             hosted_zone_id: None,
         }],
-        tags: tags_from(owner().tags()),
+        // As CreateVpcEndpoint made it: the ownership tags and the spec's.
+        tags: tags_from(owner().tags().into_iter().chain([("team".into(), "platform".into())])),
         ..Default::default()
     });
     world.network_interfaces.push(eni(

@@ -23,6 +23,8 @@
 //! - [`dns`]: private DNS: preconditions, enabling it only when nobody would be cut off.
 //! - [`cut_off`]: after the stages: clients cut off while private DNS is on make the rollout
 //!   Degraded, also in the pass that repairs it.
+//! - [`tags`]: after the endpoint stages, edits of `spec.tags` are applied to the endpoint
+//!   (CreateTags, DeleteTags of the keys the spec dropped).
 //! - [`approval`], [`rules`], [`wording`], [`preconditions`], [`cluster`]: leaves the stages share,
 //!   depending on no stage: the analysis seen through the remediation modes and the approval,
 //!   the object's own rules, the wording of counts, lists and blocked clients, and what private
@@ -67,6 +69,7 @@ pub mod resolution;
 pub mod rules;
 pub mod sharing;
 pub mod status;
+pub mod tags;
 pub mod tenancy;
 pub mod validate;
 pub mod wording;
@@ -162,6 +165,15 @@ pub enum Action {
     /// CreateTags on the rules an earlier object of the same name added: they become this
     /// object's ([`adoption`]).
     TagRules(TagRules),
+    /// CreateTags on the object's endpoint: the `spec.tags` it lacks, or carries with another
+    /// value ([`tags`]).
+    SetEndpointTags {
+        vpc_endpoint_id: String,
+        tags: Vec<crate::model::Tag>,
+    },
+    /// DeleteTags on the object's endpoint: keys dropped from `spec.tags` ([`tags`]); never an
+    /// ownership key, never a tag the spec did not set.
+    RemoveEndpointTags { vpc_endpoint_id: String, keys: Vec<String> },
 }
 
 /// An endpoint to tag as the object's, and why.
@@ -232,6 +244,8 @@ closed_set! {
             is false or the object is being deleted.",
         EndpointModified => "ModifyVpcEndpoint changed subnets, security groups or the policy to match the \
             spec.",
+        EndpointTagsUpdated => "CreateTags or DeleteTags applied an edit of `spec.tags` to the endpoint: \
+            tags set or changed, or keys dropped from the spec deleted (tags others set are left alone).",
         RulesRevoked => "One RevokeSecurityGroupIngress/Egress call removed the object's rules of one group.",
         RulesHandedOver => "A deleted object handed rules another object's endpoint still needs over to \
             that object (CreateTags) instead of revoking them.",
@@ -369,7 +383,10 @@ fn rollout<'a>(input: &PlanInput<'a>, timing: &Timing) -> Step<'a> {
     // left alone.
     let step = match adoption::decide(input, analysis, timing) {
         Some(step) => step,
-        None => adoption::claim(input, endpoint::decide(input, analysis, timing)),
+        None => tags::applied(
+            input,
+            adoption::claim(input, endpoint::decide(input, analysis, timing)),
+        ),
     };
     cut_off::reported(input, step)
 }

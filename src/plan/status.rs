@@ -75,6 +75,11 @@ pub(crate) fn finish(input: &PlanInput<'_>, step: Step<'_>) -> Decision {
                 .is_none_or(|e| previous.endpoint_id.as_deref() == Some(e.vpc_endpoint_id.as_str()))
         });
     next.deletion_policy = Some(super::deletion::policy(input.spec, input.config));
+    next.spec_tag_keys = if input.deleting {
+        previous.spec_tag_keys.clone()
+    } else {
+        super::tags::recorded_keys(input.spec, previous, step.endpoint)
+    };
     next.private_dns_name = input
         .world
         .service_details

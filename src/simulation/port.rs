@@ -185,7 +185,7 @@ fn ambiguous(operation: Ec2Operation) -> FaultKind {
         Ec2Operation::AuthorizeSecurityGroupIngress | Ec2Operation::AuthorizeSecurityGroupEgress => {
             FaultKind::AmbiguousAuthorize
         }
-        Ec2Operation::CreateTags => FaultKind::AmbiguousTag,
+        Ec2Operation::CreateTags | Ec2Operation::DeleteTags => FaultKind::AmbiguousTag,
         _ => FaultKind::AmbiguousRevoke,
     }
 }
@@ -536,6 +536,19 @@ impl Ec2 for ChaosPort {
             Ec2Operation::CreateTags,
             Touch::TaggedEndpoints(vpc_endpoint_ids, tags),
             |s| ready(s.tag_vpc_endpoints(vpc_endpoint_ids, tags)),
+        )
+        .await
+    }
+
+    async fn untag_vpc_endpoints(
+        &self,
+        vpc_endpoint_ids: &[String],
+        keys: &[String],
+    ) -> Result<Receipt<()>, Ec2Error> {
+        self.gate(
+            Ec2Operation::DeleteTags,
+            Touch::Endpoints(vpc_endpoint_ids),
+            |s| ready(s.untag_vpc_endpoints(vpc_endpoint_ids, keys)),
         )
         .await
     }

@@ -47,6 +47,10 @@ pub trait Bench {
     /// Someone gives the named ENI secondary private IPv4 addresses (`10.20.1.20`) and IPv4
     /// prefixes (`10.20.1.48/28`), as the VPC CNI does for pods.
     async fn assign_addresses(&self, eni: &str, addresses: &[&str]);
+    /// Whether the port is the SDK adapter (checks of its own before anything is sent).
+    fn is_sdk(&self) -> bool {
+        false
+    }
 }
 
 /// The incident world, built in one moto account through the raw SDK (the port has no
@@ -61,6 +65,10 @@ impl Bench for MotoBench {
 
     fn port(&self) -> &SdkEc2 {
         &self.account.ec2
+    }
+
+    fn is_sdk(&self) -> bool {
+        true
     }
 
     fn id(&self, name: &str) -> String {

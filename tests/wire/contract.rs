@@ -1000,10 +1000,91 @@ pub async fn an_endpoint_made_elsewhere_is_tagged_as_an_object_s_and_found_by_it
     assert!(deleted.value.is_empty());
 }
 
+/// An edit of `spec.tags` on the object's endpoint: CreateTags sets a value, DeleteTags takes
+/// a key away and leaves every other tag (the ownership tags, someone else's) in place. The
+/// adapter refuses DeleteTags without keys (EC2 would delete every tag) and with a key of the
+/// controller's own, before anything is sent; the simulated world refuses the first as EC2's
+/// missing parameter.
+pub async fn spec_tag_edits_set_and_delete_only_the_keys_named<B: Bench>(b: &B) {
+    let port = b.port();
+    let object = owner("retagged");
+    let mut request = create_request(b, &object, "main", &["main-a"], &["endpoint-sg"]);
+    request.tags.push(vpce_rollout::model::Tag {
+        key: "old".into(),
+        value: "1".into(),
+    });
+    request.tags.push(vpce_rollout::model::Tag {
+        key: "Name".into(),
+        value: "by-hand".into(),
+    });
+    let made = create_available(b, &request).await;
+    let ids = std::slice::from_ref(&made.vpc_endpoint_id);
+    let set = port
+        .tag_vpc_endpoints(
+            ids,
+            &[vpce_rollout::model::Tag {
+                key: "team".into(),
+                value: "payments".into(),
+            }],
+        )
+        .await
+        .expect("CreateTags");
+    assert!(set.request_id.is_some(), "CreateTags answers with a request id");
+    let removed = port
+        .untag_vpc_endpoints(ids, &["old".to_string()])
+        .await
+        .expect("DeleteTags");
+    assert!(removed.request_id.is_some(), "DeleteTags answers with a request id");
+    let found = port
+        .describe_vpc_endpoints(&EndpointFilter {
+            vpc_endpoint_ids: ids.to_vec(),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let pairs: Vec<(&str, &str)> = found[0]
+        .tags
+        .iter()
+        .map(|t| (t.key.as_str(), t.value.as_str()))
+        .collect();
+    assert!(object.owns(pairs.iter().copied()), "{pairs:?}");
+    assert!(pairs.contains(&("team", "payments")), "{pairs:?}");
+    assert!(pairs.contains(&("Name", "by-hand")), "{pairs:?}");
+    assert!(!pairs.iter().any(|(k, _)| *k == "old"), "{pairs:?}");
+
+    if b.is_sdk() {
+        for keys in [vec![], vec![vpce_rollout::api::OWNER_TAG.to_string()]] {
+            let err = port
+                .untag_vpc_endpoints(ids, &keys)
+                .await
+                .expect_err("refused before it is sent");
+            assert_eq!(err.kind, ErrorKind::Invalid, "{err}");
+            assert_eq!(err.request_id, None, "never sent: {err}");
+        }
+    } else {
+        let err = port.untag_vpc_endpoints(ids, &[]).await.expect_err("no keys");
+        assert_eq!(err.code, "MissingParameter", "{err}");
+    }
+    let still = port
+        .describe_vpc_endpoints(&EndpointFilter {
+            vpc_endpoint_ids: ids.to_vec(),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(still[0].tags, found[0].tags, "a refused DeleteTags deleted nothing");
+    port.delete_vpc_endpoints(ids).await.unwrap();
+}
+
 /// Runs every scenario against one backend: `contract_suite!(module, async { bench })`.
 macro_rules! contract_suite {
     ($module:ident, $bench:expr) => {
         mod $module {
+            #[tokio::test]
+            async fn spec_tag_edits_set_and_delete_only_the_keys_named() {
+                crate::contract::spec_tag_edits_set_and_delete_only_the_keys_named(&$bench).await;
+            }
+
             #[tokio::test]
             async fn the_port_knows_the_account_it_acts_in() {
                 crate::contract::the_port_knows_the_account_it_acts_in(&$bench).await;

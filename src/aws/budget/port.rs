@@ -396,6 +396,17 @@ impl<E: Ec2> Ec2 for BudgetedEc2<E> {
         })
         .await
     }
+
+    async fn untag_vpc_endpoints(
+        &self,
+        vpc_endpoint_ids: &[String],
+        keys: &[String],
+    ) -> Result<Receipt<()>, Ec2Error> {
+        self.call(Ec2Operation::DeleteTags, 1, "", || {
+            self.inner.untag_vpc_endpoints(vpc_endpoint_ids, keys)
+        })
+        .await
+    }
 }
 
 /// Which budget a port draws on: the account (`None`: the controller's own) and the region.

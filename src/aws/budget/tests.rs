@@ -46,7 +46,10 @@ fn every_operation_has_exactly_one_bucket_in_the_category_ec2_lists_it_under() {
             | Op::GetManagedPrefixListEntries => NonMutating,
             Op::CreateVpcEndpoint | Op::ModifyVpcEndpoint | Op::DeleteVpcEndpoints => VpcEndpoint,
             Op::AuthorizeSecurityGroupIngress | Op::RevokeSecurityGroupIngress => SecurityGroupIngress,
-            Op::AuthorizeSecurityGroupEgress | Op::RevokeSecurityGroupEgress | Op::CreateTags => Mutating,
+            Op::AuthorizeSecurityGroupEgress
+            | Op::RevokeSecurityGroupEgress
+            | Op::CreateTags
+            | Op::DeleteTags => Mutating,
         };
         let row = rate_limit(op);
         assert_eq!(row.category, expected, "{op}");

@@ -698,6 +698,46 @@ impl Ec2 for SdkEc2 {
             .map_err(|e| errors::from_sdk(Op::CreateTags, e))?;
         Ok(receipt((), &out))
     }
+
+    async fn untag_vpc_endpoints(
+        &self,
+        vpc_endpoint_ids: &[String],
+        keys: &[String],
+    ) -> Result<Receipt<()>, Ec2Error> {
+        if vpc_endpoint_ids.is_empty() {
+            return Ok(Receipt::new((), None));
+        }
+        // DeleteTags without tags deletes every tag of the resource, the ownership tags with
+        // them: refused before it is sent, as is any key of the controller's own (the IAM
+        // policy refuses both too: docs/iam.md, UntagOnlySpecTagsOfOwnedEndpoints).
+        if keys.is_empty() {
+            return Err(Ec2Error::new(
+                ErrorKind::Invalid,
+                Op::DeleteTags,
+                "NoTagKeys",
+                "refusing DeleteTags without tag keys: EC2 would delete every tag of the endpoint",
+            ));
+        }
+        let reserved = format!("{}/", crate::api::GROUP);
+        if let Some(key) = keys.iter().find(|k| k.starts_with(&reserved)) {
+            return Err(Ec2Error::new(
+                ErrorKind::Invalid,
+                Op::DeleteTags,
+                "ReservedTagKey",
+                format!("refusing to delete {key}: the controller's own tags are never deleted"),
+            ));
+        }
+        let tags = keys.iter().map(|k| sdk::Tag::builder().key(k).build()).collect();
+        let out = self
+            .client
+            .delete_tags()
+            .set_resources(Some(vpc_endpoint_ids.to_vec()))
+            .set_tags(Some(tags))
+            .send()
+            .await
+            .map_err(|e| errors::from_sdk(Op::DeleteTags, e))?;
+        Ok(receipt((), &out))
+    }
 }
 
 #[cfg(test)]

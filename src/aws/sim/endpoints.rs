@@ -346,6 +346,35 @@ impl World {
         Ok(())
     }
 
+    /// DeleteTags on endpoints, by key (a key the endpoint lacks is no error, as in EC2).
+    /// Without keys EC2 deletes every tag; the port never asks that (the SDK adapter refuses),
+    /// and neither does this world: it answers as for a missing parameter.
+    pub(super) fn untag_endpoints(
+        &mut self,
+        op: Ec2Operation,
+        ids: &[String],
+        keys: &[String],
+        now: Now,
+    ) -> Result<(), Ec2Error> {
+        if ids.is_empty() {
+            return Err(codes::missing_parameter(op, "ResourceId"));
+        }
+        if keys.is_empty() {
+            return Err(codes::missing_parameter(op, "Tag"));
+        }
+        if let Some(missing) = ids
+            .iter()
+            .find(|id| !self.endpoints.get(*id).is_some_and(|e| e.is_visible(now.elapsed)))
+        {
+            return Err(codes::endpoint_not_found(op, missing));
+        }
+        for id in ids {
+            let endpoint = &mut self.endpoints.get_mut(id).expect("checked above").endpoint;
+            endpoint.tags.retain(|t| !keys.contains(&t.key));
+        }
+        Ok(())
+    }
+
     /// DescribeVpcEndpoints: ids (each must be visible) and filters, all of which must match.
     pub(super) fn describe_endpoints(
         &self,

@@ -551,4 +551,15 @@ impl Ec2 for SimEc2 {
             w.tag_endpoints(op, vpc_endpoint_ids, tags, now)
         })
     }
+
+    async fn untag_vpc_endpoints(
+        &self,
+        vpc_endpoint_ids: &[String],
+        keys: &[String],
+    ) -> Result<Receipt<()>, Ec2Error> {
+        let op = Ec2Operation::DeleteTags;
+        self.gate(op, 1, |w, now, _| {
+            w.untag_endpoints(op, vpc_endpoint_ids, keys, now)
+        })
+    }
 }
