@@ -547,3 +547,116 @@ fn a_world_where_private_dns_cannot_be_enabled_exits_1_as_the_controller_refuses
         );
     }
 }
+
+fn simulate(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_vpce-rollout"))
+        .arg("simulate")
+        .args(args)
+        .output()
+        .expect("the binary runs")
+}
+
+/// The table of a `simulate` output (from its `seeds` row on), without the wall-time row,
+/// which differs from run to run.
+fn simulation_table(text: &str) -> Vec<&str> {
+    text.lines()
+        .skip_while(|l| !l.starts_with("seeds "))
+        .take_while(|l| !l.is_empty())
+        .filter(|l| !l.starts_with("wall time"))
+        .collect()
+}
+
+/// The number at the end of the table row that starts with `label`.
+fn simulation_count(text: &str, label: &str) -> u64 {
+    let row = text
+        .lines()
+        .find(|l| l.trim_start().starts_with(label))
+        .unwrap_or_else(|| panic!("no row {label:?} in:\n{text}"));
+    row.split_whitespace().last().unwrap().parse().unwrap()
+}
+
+#[test]
+fn simulate_runs_the_seeds_asked_for_prints_the_table_and_exits_0_without_violations() {
+    let out = simulate(&["--seeds", "6", "--from", "40", "--threads", "2"]);
+    let text = stdout(&out);
+    assert_eq!(out.status.code(), Some(0), "{text}\nstderr: {}", stderr(&out));
+    assert!(
+        text.starts_with("vpce-rollout simulate: seeds 40..46 on 2 threads\n"),
+        "{text}"
+    );
+    assert_eq!(simulation_count(&text, "seeds "), 6);
+    assert!(simulation_count(&text, "steps") > 6);
+    assert!(simulation_count(&text, "EC2 calls") > 0);
+    for heading in [
+        "faults by kind",
+        "outside changes by kind",
+        "violations by invariant",
+    ] {
+        assert!(text.lines().any(|l| l == heading), "{heading}: {text}");
+    }
+    assert!(text.contains("\nwall time (s), seeds/s "), "{text}");
+    assert!(simulation_count(&text, "object created") >= 6, "{text}");
+    for n in 1..=7 {
+        assert_eq!(simulation_count(&text, &format!("{n} ")), 0, "invariant {n}: {text}");
+    }
+    assert!(!text.contains("failing seeds"), "{text}");
+}
+
+#[test]
+fn a_seed_replayed_with_its_trace_counts_what_it_counted_in_a_run_and_traces_the_same_each_time() {
+    let run = simulate(&["--seeds", "1", "--from", "7", "--threads", "1"]);
+    let replay = simulate(&["--seed", "7", "--trace"]);
+    let again = simulate(&["--seed", "7", "--trace"]);
+    let quiet = simulate(&["--seed", "7"]);
+    for out in [&run, &replay, &again, &quiet] {
+        assert_eq!(out.status.code(), Some(0), "stderr: {}", stderr(out));
+    }
+    let (run, replay, again, quiet) = (stdout(&run), stdout(&replay), stdout(&again), stdout(&quiet));
+    assert!(replay.starts_with("vpce-rollout simulate: seed 7\n"), "{replay}");
+    assert_eq!(simulation_table(&replay), simulation_table(&run));
+    assert_eq!(simulation_table(&quiet), simulation_table(&run));
+
+    let trace = |text: &str| -> Vec<String> {
+        text.lines()
+            .filter(|l| l.starts_with('['))
+            .map(str::to_string)
+            .collect()
+    };
+    let steps = trace(&replay);
+    assert!(
+        steps[0].starts_with("[00:00:00.000] user creates "),
+        "{replay}"
+    );
+    assert!(steps.iter().any(|l| l.contains("] pass ")), "{replay}");
+    assert!(
+        steps
+            .iter()
+            .any(|l| l.contains("faults and outside changes stop")),
+        "{replay}"
+    );
+    assert_eq!(steps, trace(&again));
+    assert!(trace(&quiet).is_empty(), "{quiet}");
+}
+
+#[test]
+fn simulate_refuses_bad_arguments_with_exit_1_saying_which() {
+    let cases: &[(&[&str], &str)] = &[
+        (&["--trace"], "--seed <N>"),
+        (&["--seed", "1", "--seeds", "2"], "'--seed <N>' cannot be used with '--seeds <N>'"),
+        (&["--seed", "1", "--threads", "2"], "cannot be used with"),
+        (&["--seeds", "0"], "invalid value '0' for '--seeds <N>'"),
+        (&["--seeds", "many"], "invalid value 'many' for '--seeds <N>'"),
+        (&["--threads", "0"], "invalid value '0' for '--threads <T>'"),
+        (&["--seed", "-3"], "unexpected argument '-3'"),
+        (
+            &["--from", "18446744073709551615", "--seeds", "2"],
+            "error: --from 18446744073709551615 --seeds 2 runs past the last seed",
+        ),
+    ];
+    for (args, expected) in cases {
+        let out = simulate(args);
+        assert_eq!(out.status.code(), Some(1), "{args:?}: {}", stderr(&out));
+        assert!(stderr(&out).contains(expected), "{args:?}: {}", stderr(&out));
+        assert_eq!(stdout(&out), "", "{args:?}");
+    }
+}

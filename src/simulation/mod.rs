@@ -46,28 +46,67 @@ mod invariant_tests;
 mod tests;
 
 use std::ops::Range;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 
 pub use invariants::{Invariant, RECORD_TTL, Violation};
 pub use report::{ChangeKind, FaultKind, Summary, Tally};
 pub use run::{QUIET_BOUND, SeedOutcome, run_seed};
+pub use trace::clock;
 
 /// Runs `seeds` on `threads` threads (at least one) and adds them up. A seed with violations
 /// is kept in the summary's examples; replay it with [`run_seed`] and a trace.
 pub fn run_seeds(seeds: Range<u64>, threads: usize) -> Summary {
+    run_seeds_reporting(seeds, threads, |_| {})
+}
+
+/// How far a run of many seeds is, as [`run_seeds_reporting`] tells it after each seed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Progress {
+    /// Seeds finished.
+    pub done: u64,
+    /// Seeds to run.
+    pub total: u64,
+    /// Seeds finished with at least one violation.
+    pub failed: u64,
+}
+
+/// [`run_seeds`], calling `progress` (from the worker threads) after each seed.
+///
+/// The threads take the next seed from one counter, so a long seed does not leave a thread
+/// idle behind it; the summary does not depend on which thread ran which seed.
+pub fn run_seeds_reporting(seeds: Range<u64>, threads: usize, progress: impl Fn(Progress) + Sync) -> Summary {
     let started = Instant::now();
-    let threads = threads.max(1) as u64;
+    let total = seeds.end.saturating_sub(seeds.start);
+    let next = AtomicU64::new(seeds.start);
+    let done = AtomicU64::new(0);
+    let failed = AtomicU64::new(0);
     let mut summary = std::thread::scope(|scope| {
-        let workers: Vec<_> = (0..threads)
-            .map(|t| {
-                let seeds = seeds.clone();
+        let workers: Vec<_> = (0..threads.max(1))
+            .map(|_| {
+                let (next, done, failed, progress) = (&next, &done, &failed, &progress);
+                let (start, end) = (seeds.start, seeds.end);
                 scope.spawn(move || {
                     let mut part = Summary::default();
-                    for seed in seeds.filter(|s| s % threads == t) {
+                    loop {
+                        let seed = next.fetch_add(1, Ordering::Relaxed);
+                        // `seed < start`: the counter wrapped past u64::MAX.
+                        if seed >= end || seed < start {
+                            break part;
+                        }
                         let outcome = run_seed(seed, false);
                         part.record(seed, &outcome.tally, &outcome.violations);
+                        let failed = if outcome.violations.is_empty() {
+                            failed.load(Ordering::Relaxed)
+                        } else {
+                            failed.fetch_add(1, Ordering::Relaxed) + 1
+                        };
+                        progress(Progress {
+                            done: done.fetch_add(1, Ordering::Relaxed) + 1,
+                            total,
+                            failed,
+                        });
                     }
-                    part
                 })
             })
             .collect();

@@ -182,8 +182,10 @@ impl Tally {
 pub struct Summary {
     pub seeds: u64,
     pub tally: Tally,
-    /// Violations by invariant, and the seeds that showed each (the first few).
+    /// Violations by invariant, and the seeds that showed each (the lowest few).
     pub violations: BTreeMap<Invariant, (u64, Vec<u64>)>,
+    /// Every seed with at least one violation, in order.
+    pub failed_seeds: Vec<u64>,
     /// Wall-clock time of the run.
     pub elapsed: Duration,
 }
@@ -195,6 +197,9 @@ impl Summary {
     pub(crate) fn record(&mut self, seed: u64, tally: &Tally, violations: &[Violation]) {
         self.seeds += 1;
         self.tally.add(tally);
+        if !violations.is_empty() {
+            self.failed_seeds.push(seed);
+        }
         for v in violations {
             let slot = self.violations.entry(v.invariant).or_default();
             slot.0 += 1;
@@ -211,8 +216,12 @@ impl Summary {
             let slot = self.violations.entry(k).or_default();
             slot.0 += n;
             slot.1.extend(seeds);
+            slot.1.sort_unstable();
+            slot.1.dedup();
             slot.1.truncate(EXAMPLE_SEEDS);
         }
+        self.failed_seeds.extend(other.failed_seeds);
+        self.failed_seeds.sort_unstable();
     }
 
     /// Violations of every invariant, added up.

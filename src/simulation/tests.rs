@@ -39,3 +39,15 @@ fn a_seed_is_the_whole_recipe_of_its_run() {
     assert!(first.tally.passes > 0 && !first.trace.is_empty());
     assert_ne!(run_seed(8, false).tally, first.tally);
 }
+
+/// Seeds that once broke an invariant (docs/development.md lists what each found and its
+/// regression test); those past [`SEEDS`] are run here only.
+const FOUND: [u64; 13] = [0, 3, 20, 59, 74, 84, 448, 977, 1582, 1840, 1950, 1951, 2278];
+
+#[test]
+fn the_seeds_that_found_a_bug_keep_every_invariant() {
+    for seed in FOUND {
+        let outcome = run_seed(seed, false);
+        assert_eq!(outcome.violations, [], "seed {seed}: vpce-rollout simulate --seed {seed} --trace");
+    }
+}

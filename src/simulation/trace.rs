@@ -2,7 +2,6 @@
 //! when asked for (a failing seed is run again with it), so that the seeds test does not pay
 //! for formatting.
 
-use std::fmt::Write as _;
 use std::time::Duration;
 
 #[derive(Debug, Default)]
@@ -22,22 +21,23 @@ impl Trace {
     /// Logs the line `line()` builds, at virtual time `at`, when the trace is kept.
     pub(crate) fn log(&mut self, at: Duration, line: impl FnOnce() -> String) {
         if self.enabled {
-            let mut text = String::new();
-            let s = at.as_secs();
-            let _ = write!(
-                text,
-                "[{:02}:{:02}:{:02}.{:03}] ",
-                s / 3600,
-                s / 60 % 60,
-                s % 60,
-                at.subsec_millis()
-            );
-            text.push_str(&line());
-            self.lines.push(text);
+            self.lines.push(format!("[{}] {}", clock(at), line()));
         }
     }
 
     pub(crate) fn into_lines(self) -> Vec<String> {
         self.lines
     }
+}
+
+/// Virtual time as the trace shows it: `01:02:03.456`.
+pub fn clock(at: Duration) -> String {
+    let s = at.as_secs();
+    format!(
+        "{:02}:{:02}:{:02}.{:03}",
+        s / 3600,
+        s / 60 % 60,
+        s % 60,
+        at.subsec_millis()
+    )
 }
