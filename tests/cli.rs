@@ -597,7 +597,11 @@ fn simulate_runs_the_seeds_asked_for_prints_the_table_and_exits_0_without_violat
     assert!(text.contains("\nwall time (s), seeds/s "), "{text}");
     assert!(simulation_count(&text, "object created") >= 6, "{text}");
     for n in 1..=7 {
-        assert_eq!(simulation_count(&text, &format!("{n} ")), 0, "invariant {n}: {text}");
+        assert_eq!(
+            simulation_count(&text, &format!("{n} ")),
+            0,
+            "invariant {n}: {text}"
+        );
     }
     assert!(!text.contains("failing seeds"), "{text}");
 }
@@ -623,10 +627,7 @@ fn a_seed_replayed_with_its_trace_counts_what_it_counted_in_a_run_and_traces_the
             .collect()
     };
     let steps = trace(&replay);
-    assert!(
-        steps[0].starts_with("[00:00:00.000] user creates "),
-        "{replay}"
-    );
+    assert!(steps[0].starts_with("[00:00:00.000] user creates "), "{replay}");
     assert!(steps.iter().any(|l| l.contains("] pass ")), "{replay}");
     assert!(
         steps
@@ -642,7 +643,10 @@ fn a_seed_replayed_with_its_trace_counts_what_it_counted_in_a_run_and_traces_the
 fn simulate_refuses_bad_arguments_with_exit_1_saying_which() {
     let cases: &[(&[&str], &str)] = &[
         (&["--trace"], "--seed <N>"),
-        (&["--seed", "1", "--seeds", "2"], "'--seed <N>' cannot be used with '--seeds <N>'"),
+        (
+            &["--seed", "1", "--seeds", "2"],
+            "'--seed <N>' cannot be used with '--seeds <N>'",
+        ),
         (&["--seed", "1", "--threads", "2"], "cannot be used with"),
         (&["--seeds", "0"], "invalid value '0' for '--seeds <N>'"),
         (&["--seeds", "many"], "invalid value 'many' for '--seeds <N>'"),

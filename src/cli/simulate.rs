@@ -124,7 +124,11 @@ fn progress_line(p: Progress, elapsed: Duration) -> String {
 
 /// Names each failing seed, what it broke first (`violations` replays a seed), and the command
 /// that replays it with its trace.
-fn failures(summary: &Summary, violations: impl Fn(u64) -> Vec<Violation>, out: &mut dyn Write) -> io::Result<()> {
+fn failures(
+    summary: &Summary,
+    violations: impl Fn(u64) -> Vec<Violation>,
+    out: &mut dyn Write,
+) -> io::Result<()> {
     let failed = &summary.failed_seeds;
     if failed.is_empty() {
         return Ok(());
@@ -140,7 +144,10 @@ fn failures(summary: &Summary, violations: impl Fn(u64) -> Vec<Violation>, out: 
                 clock(v.at),
                 v.message
             )?,
-            None => writeln!(out, "  seed {seed}: no violation when run alone (a bug in the simulation)")?,
+            None => writeln!(
+                out,
+                "  seed {seed}: no violation when run alone (a bug in the simulation)"
+            )?,
         }
         writeln!(out, "    replay: {}", replay_command(seed))?;
     }
@@ -209,7 +216,11 @@ mod tests {
     fn listed(failed: &[u64]) -> String {
         let mut summary = Summary::default();
         for seed in 0..=failed.iter().copied().max().unwrap_or(0) + 1 {
-            let violations = if failed.contains(&seed) { broke_7(seed) } else { Vec::new() };
+            let violations = if failed.contains(&seed) {
+                broke_7(seed)
+            } else {
+                Vec::new()
+            };
             summary.record(seed, &Tally::default(), &violations);
         }
         let mut out = Vec::new();
@@ -265,7 +276,11 @@ mod tests {
             progress_line(p, Duration::from_secs(50)),
             "simulate: 4000 of 100000 seeds (4%), 2 failed, 80 seeds/s, about 20 min left"
         );
-        let p = Progress { done: 900, total: 1_000, ..p };
+        let p = Progress {
+            done: 900,
+            total: 1_000,
+            ..p
+        };
         assert_eq!(
             progress_line(p, Duration::from_secs(9)),
             "simulate: 900 of 1000 seeds (90%), 2 failed, 100 seeds/s, about 1 s left"

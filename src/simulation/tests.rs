@@ -48,6 +48,10 @@ const FOUND: [u64; 13] = [0, 3, 20, 59, 74, 84, 448, 977, 1582, 1840, 1950, 1951
 fn the_seeds_that_found_a_bug_keep_every_invariant() {
     for seed in FOUND {
         let outcome = run_seed(seed, false);
-        assert_eq!(outcome.violations, [], "seed {seed}: vpce-rollout simulate --seed {seed} --trace");
+        assert_eq!(
+            outcome.violations,
+            [],
+            "seed {seed}: vpce-rollout simulate --seed {seed} --trace"
+        );
     }
 }
