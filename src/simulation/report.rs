@@ -48,6 +48,29 @@ pub enum FaultKind {
 }
 
 impl FaultKind {
+    /// Every kind, in the order of the table.
+    pub const ALL: [FaultKind; 19] = [
+        Self::Throttled,
+        Self::BucketEmpty,
+        Self::ServerError,
+        Self::TimeoutBeforeEffect,
+        Self::AmbiguousCreate,
+        Self::AmbiguousAuthorize,
+        Self::AmbiguousModify,
+        Self::AmbiguousRevoke,
+        Self::AmbiguousTag,
+        Self::AmbiguousDelete,
+        Self::NotFoundAfterCreate,
+        Self::StuckPending,
+        Self::LingeringDeleting,
+        Self::EndpointFailed,
+        Self::Crash,
+        Self::StatusWriteLost,
+        Self::StatusWriteFailed,
+        Self::LeaderChangeCall,
+        Self::LeaderChangeStatus,
+    ];
+
     /// A timeout after a mutation took effect.
     pub fn is_ambiguous(self) -> bool {
         matches!(
@@ -114,6 +137,31 @@ pub enum ChangeKind {
 }
 
 impl ChangeKind {
+    /// Every kind, in the order of the table.
+    pub const ALL: [ChangeKind; 21] = [
+        Self::OwnedRuleRevoked,
+        Self::ForeignRuleAdded,
+        Self::ForeignRuleRemoved,
+        Self::BlockingClientAdded,
+        Self::ClientRemoved,
+        Self::ClientGroupsSwapped,
+        Self::SecondaryAddressesAdded,
+        Self::EndpointDeleted,
+        Self::EndpointGroupsSwapped,
+        Self::PrivateDnsToggled,
+        Self::ConnectionAccepted,
+        Self::ConnectionRejected,
+        Self::SpecModes,
+        Self::SpecApproval,
+        Self::SpecClients,
+        Self::SpecDeletionPolicy,
+        Self::SpecPrivateDns,
+        Self::SpecSecurityGroups,
+        Self::SpecSubnets,
+        Self::ObjectDeleted,
+        Self::ObjectCreated,
+    ];
+
     pub fn as_str(self) -> &'static str {
         match self {
             Self::OwnedRuleRevoked => "owned rule revoked",
@@ -256,11 +304,13 @@ impl fmt::Display for Summary {
             )
         );
         let _ = writeln!(out, "faults by kind");
-        for (k, n) in &t.faults {
+        for k in FaultKind::ALL {
+            let n = t.faults.get(&k).copied().unwrap_or(0);
             let _ = writeln!(out, "  {:<46} {:>14}", k.as_str(), n);
         }
         let _ = writeln!(out, "outside changes by kind");
-        for (k, n) in &t.changes {
+        for k in ChangeKind::ALL {
+            let n = t.changes.get(&k).copied().unwrap_or(0);
             let _ = writeln!(out, "  {:<46} {:>14}", k.as_str(), n);
         }
         let _ = writeln!(out, "violations by invariant");

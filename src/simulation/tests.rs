@@ -10,6 +10,18 @@ fn every_seed_keeps_every_invariant() {
     let threads = std::thread::available_parallelism().map_or(2, |n| n.get());
     let summary = run_seeds(0..SEEDS, threads);
     println!("{summary}");
+    // The table lists the kinds of `ALL`: a kind left out of it would be counted and not shown.
+    let t = &summary.tally;
+    assert!(
+        t.faults.keys().all(|k| FaultKind::ALL.contains(k)),
+        "{:?}",
+        t.faults
+    );
+    assert!(
+        t.changes.keys().all(|k| ChangeKind::ALL.contains(k)),
+        "{:?}",
+        t.changes
+    );
     if summary.violation_count() > 0 {
         let (invariant, (_, seeds)) = summary.violations.iter().next().expect("some violation");
         let seed = seeds[0];
