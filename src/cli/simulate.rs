@@ -7,7 +7,7 @@ use std::process::ExitCode;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use crate::simulation::{self, Progress, SeedOutcome, Summary, Violation, clock};
+use crate::simulation::{self, Progress, SeedOutcome, Summary, Violation, clock, per_second};
 
 /// How often a long run says how far it is (on stderr).
 const PROGRESS_EVERY: Duration = Duration::from_secs(10);
@@ -108,12 +108,12 @@ fn progress_line(p: Progress, elapsed: Duration) -> String {
     let rate = p.done as f64 / elapsed.as_secs_f64().max(1e-9);
     let left = (p.total - p.done) as f64 / rate.max(1e-9);
     format!(
-        "simulate: {} of {} seeds ({}%), {} failed, {:.0} seeds/s, about {} left",
+        "simulate: {} of {} seeds ({}%), {} failed, {} seeds/s, about {} left",
         p.done,
         p.total,
         p.done * 100 / p.total.max(1),
         p.failed,
-        rate,
+        per_second(rate),
         if left >= 90.0 {
             format!("{:.0} min", left / 60.0)
         } else {
@@ -285,5 +285,15 @@ mod tests {
             progress_line(p, Duration::from_secs(9)),
             "simulate: 900 of 1000 seeds (90%), 2 failed, 100 seeds/s, about 1 s left"
         );
+        let p = Progress {
+            done: 7,
+            total: 2_000,
+            ..p
+        };
+        assert_eq!(
+            progress_line(p, Duration::from_secs(14)),
+            "simulate: 7 of 2000 seeds (0%), 2 failed, 0.50 seeds/s, about 66 min left"
+        );
+        assert_eq!(per_second(4.54), "4.5");
     }
 }

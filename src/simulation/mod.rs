@@ -50,7 +50,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 
 pub use invariants::{Invariant, RECORD_TTL, Violation};
-pub use report::{ChangeKind, FaultKind, Summary, Tally};
+pub use report::{ChangeKind, FaultKind, Summary, Tally, per_second};
 pub use run::{QUIET_BOUND, SeedOutcome, run_seed};
 pub use trace::clock;
 

@@ -298,9 +298,9 @@ impl fmt::Display for Summary {
             "{:<48} {:>14}",
             "wall time (s), seeds/s",
             format!(
-                "{:.1}, {:.0}",
+                "{:.1}, {}",
                 self.elapsed.as_secs_f64(),
-                self.seeds as f64 / secs
+                per_second(self.seeds as f64 / secs)
             )
         );
         let _ = writeln!(out, "faults by kind");
@@ -324,5 +324,16 @@ impl fmt::Display for Summary {
             let _ = writeln!(out, "  {:<46} {:>14}{examples}", inv.title(), n);
         }
         f.write_str(&out)
+    }
+}
+
+/// A rate with the digits it needs: `80`, `4.5`, `0.52` (a slow debug build on a busy machine).
+pub fn per_second(rate: f64) -> String {
+    if rate >= 10.0 {
+        format!("{rate:.0}")
+    } else if rate >= 1.0 {
+        format!("{rate:.1}")
+    } else {
+        format!("{rate:.2}")
     }
 }
