@@ -61,7 +61,23 @@ fn the_incident_plan_blocks_zabbix_and_exits_2_with_the_json_the_issue_specifies
     let json: Value = serde_json::from_str(&stdout(&out)).expect("stdout is JSON");
 
     let keys: Vec<&str> = json.as_object().unwrap().keys().map(String::as_str).collect();
-    assert_eq!(keys, ["clients", "excluded", "plan"]);
+    // The keys of the first version, and since the pipeline exit codes the endpoint it is about,
+    // its outcome and what blocks the switch.
+    assert_eq!(
+        keys,
+        [
+            "clients",
+            "excluded",
+            "file",
+            "name",
+            "namespace",
+            "outcome",
+            "plan",
+            "switchBlockers"
+        ]
+    );
+    assert_eq!(json["outcome"], "FixedByPlan");
+    assert_eq!(json["switchBlockers"], serde_json::json!([]));
 
     let clients = json["clients"].as_array().unwrap();
     let ids: Vec<&str> = clients
@@ -492,7 +508,7 @@ fn a_spec_plan_and_the_controller_refuse_alike_exits_1() {
 }
 
 #[test]
-fn a_world_where_private_dns_cannot_be_enabled_exits_1_as_the_controller_refuses_it() {
+fn a_world_where_private_dns_cannot_be_enabled_exits_3_reporting_what_the_controller_would_refuse() {
     const VPC: &str = "vpc-0c0ffee0000000001";
     let rows: Vec<(&str, PathBuf, String)> = vec![
         (
@@ -533,17 +549,28 @@ fn a_world_where_private_dns_cannot_be_enabled_exits_1_as_the_controller_refuses
         ),
     ];
     for (name, snapshot, want) in rows {
+        // Reported as what will block the switch, with the condition reason the controller
+        // would set: no plan fixes it, so the exit code says so.
         let out = plan(&fixture("incident-endpoint.yaml"), &snapshot, &[]);
-        assert_eq!(out.status.code(), Some(1), "{name}: {}", stdout(&out));
-        assert!(stdout(&out).is_empty(), "{name}");
-        let err = stderr(&out);
+        assert_eq!(out.status.code(), Some(3), "{name}: {}", stderr(&out));
+        let text = stdout(&out);
         assert!(
-            err.starts_with(&format!(
-                "error: private DNS cannot be enabled for {} in the snapshot {} {want}",
-                fixture("incident-endpoint.yaml").display(),
-                snapshot.display()
-            )),
-            "{name}: {err}"
+            text.contains("Blocks the switch to private DNS (not fixable by the plan):\n  "),
+            "{name}: {text}"
+        );
+        let reason_and_message = want.trim_start_matches('(').replacen("): ", ": ", 1);
+        assert!(text.contains(&reason_and_message), "{name}: {text}");
+        let json: Value = serde_json::from_str(&stdout(&plan(
+            &fixture("incident-endpoint.yaml"),
+            &snapshot,
+            &["-o", "json"],
+        )))
+        .unwrap();
+        assert_eq!(json["outcome"], "NotFixableByPlan", "{name}");
+        let blocker = &json["switchBlockers"][0];
+        assert!(
+            reason_and_message.starts_with(&format!("{}: ", blocker["reason"].as_str().unwrap())),
+            "{name}: {json}"
         );
     }
 }
@@ -663,4 +690,264 @@ fn simulate_refuses_bad_arguments_with_exit_1_saying_which() {
         assert!(stderr(&out).contains(expected), "{args:?}: {}", stderr(&out));
         assert_eq!(stdout(&out), "", "{args:?}");
     }
+}
+
+/// `plan` run from the repository's root with `args`, so that the paths it prints are the
+/// relative ones given.
+fn plan_in_repo(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_vpce-rollout"))
+        .arg("plan")
+        .args(args)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .env_remove("NO_COLOR")
+        .output()
+        .expect("the binary runs")
+}
+
+/// Compares `text` with the golden file `tests/fixtures/review/NAME`; `UPDATE_ARTIFACTS=1`
+/// writes it instead.
+fn golden(name: &str, text: &str) {
+    let path = fixture("review").join(name);
+    if std::env::var_os("UPDATE_ARTIFACTS").is_some() {
+        std::fs::write(&path, text).unwrap();
+        return;
+    }
+    let want = std::fs::read_to_string(&path)
+        .unwrap_or_else(|e| panic!("{}: {e} (UPDATE_ARTIFACTS=1 writes it)", path.display()));
+    assert_eq!(
+        text,
+        want,
+        "{} differs (UPDATE_ARTIFACTS=1 rewrites it after a deliberate change)",
+        path.display()
+    );
+}
+
+#[test]
+fn the_markdown_review_of_the_incident_asks_for_the_exact_approval_and_exits_2() {
+    let args = [
+        "-f",
+        "tests/fixtures/incident-endpoint.yaml",
+        "--snapshot",
+        "tests/fixtures/incident-snapshot.json",
+        "-o",
+        "markdown",
+    ];
+    let out = plan_in_repo(&args);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    let text = stdout(&out);
+    assert!(!text.contains('\x1b'), "no colour");
+    golden("incident.md", &text);
+    // The comment names the plan id the JSON reports, in the approval edit.
+    let json: Value = serde_json::from_str(&stdout(&plan_in_repo(
+        &[&args[..4], &["-o", "json"][..]].concat(),
+    )))
+    .unwrap();
+    let id = json["plan"]["id"].as_str().unwrap();
+    assert!(
+        text.contains(&format!("```yaml\nspec:\n  approval:\n    planId: \"{id}\"\n```")),
+        "{text}"
+    );
+    // Deterministic: the same input gives the same comment, byte for byte.
+    assert_eq!(stdout(&plan_in_repo(&args)), text);
+}
+
+#[test]
+fn a_directory_of_manifests_gives_one_section_per_endpoint_and_the_worst_exit_code() {
+    let out = plan_in_repo(&[
+        "-f",
+        "tests/fixtures/review/pr",
+        "--snapshot",
+        "tests/fixtures/incident-snapshot.json",
+        "-o",
+        "markdown",
+    ]);
+    // logs (Approval): 2; logs-by-hand (Off): 3; logs-lambda-only: 0. The worst is 3.
+    assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
+    let text = stdout(&out);
+    golden("pull-request.md", &text);
+    for (heading, verdict) in [
+        ("### `monitoring/logs`", "**Blocked, fixed by the plan**"),
+        ("### `network/logs-by-hand`", "**Not fixable by the plan**"),
+        ("### `serverless/logs-lambda-only`", "**All clients reachable**"),
+    ] {
+        let at = text.find(heading).unwrap_or_else(|| panic!("{heading}: {text}"));
+        assert!(text[at..].contains(verdict), "{heading}: {text}");
+    }
+    assert!(
+        text.contains("- tests/fixtures/review/pr/more.yaml, document 1: ConfigMap logs-settings is not an InterfaceEndpoint; skipped"),
+        "{text}"
+    );
+
+    // The same files as repeated -f, and as JSON: one report per endpoint, same exit code.
+    let out = plan_in_repo(&[
+        "-f",
+        "tests/fixtures/review/pr/logs.yaml",
+        "-f",
+        "tests/fixtures/review/pr/more.yaml",
+        "--snapshot",
+        "tests/fixtures/incident-snapshot.json",
+        "-o",
+        "json",
+    ]);
+    assert_eq!(out.status.code(), Some(3));
+    let json: Value = serde_json::from_str(&stdout(&out)).unwrap();
+    let outcomes: Vec<(&str, &str)> = json
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| (r["name"].as_str().unwrap(), r["outcome"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        outcomes,
+        [
+            ("logs", "FixedByPlan"),
+            ("logs-by-hand", "NotFixableByPlan"),
+            ("logs-lambda-only", "Reachable")
+        ]
+    );
+    assert!(
+        stderr(&out).contains("note: tests/fixtures/review/pr/more.yaml, document 1: ConfigMap logs-settings is not an InterfaceEndpoint; skipped"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn exit_codes_tell_a_pipeline_reachable_fixable_and_not_fixable_apart() {
+    let snapshot = "tests/fixtures/incident-snapshot.json";
+    for (file, code) in [
+        ("tests/fixtures/review/pr/logs.yaml", 2),
+        ("tests/fixtures/review/pr/more.yaml", 3),
+    ] {
+        let out = plan_in_repo(&["-f", file, "--snapshot", snapshot]);
+        assert_eq!(out.status.code(), Some(code), "{file}: {}", stderr(&out));
+    }
+    // Auto fixes by itself: still 2, the controller adds the rule.
+    let auto = incident_manifest().replace("endpointIngress: Approval", "endpointIngress: Auto");
+    let out = plan(
+        &scratch("auto.yaml", &auto),
+        &fixture("incident-snapshot.json"),
+        &[],
+    );
+    assert_eq!(out.status.code(), Some(2));
+    // A network ACL that denies the blocked client: 3, whatever the modes.
+    let denied = snapshot_with("nacl-deny.json", |s| {
+        for acl in s["NetworkAcls"].as_array_mut().unwrap() {
+            let entries = acl["Entries"].as_array_mut().unwrap();
+            entries.insert(
+                0,
+                serde_json::json!({"RuleNumber": 1, "Protocol": "-1", "RuleAction": "deny",
+                    "Egress": false, "CidrBlock": "10.20.2.31/32"}),
+            );
+        }
+    });
+    let out = plan(&scratch("auto.yaml", &auto), &denied, &[]);
+    assert_eq!(out.status.code(), Some(3), "{}", stdout(&out));
+    // No InterfaceEndpoint at all (a pull request that changes other manifests): 0.
+    let other = scratch(
+        "configmap.yaml",
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: x\n",
+    );
+    let out = plan(&other, &fixture("incident-snapshot.json"), &["-o", "markdown"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(
+        stdout(&out).contains("no InterfaceEndpoint in the manifests"),
+        "{}",
+        stdout(&out)
+    );
+}
+
+#[test]
+fn what_blocks_the_switch_is_in_the_review_and_exits_3() {
+    let snapshot = snapshot_with("dns-off-acceptance.json", |s| {
+        s["VpcAttributes"]["vpc-0c0ffee0000000001"]["EnableDnsSupport"] = serde_json::json!({"Value": false});
+        s["ServiceDetails"][0]["AcceptanceRequired"] = true.into();
+    });
+    let out = plan_in_repo(&[
+        "-f",
+        "tests/fixtures/review/partner.yaml",
+        "--snapshot",
+        snapshot.to_str().unwrap(),
+        "-o",
+        "markdown",
+    ]);
+    assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
+    let text = stdout(&out);
+    golden("blocked-switch.md", &text);
+    assert!(
+        text.contains("- `VpcDnsSupportDisabled`: VPC vpc-0c0ffee0000000001 has enableDnsSupport off"),
+        "{text}"
+    );
+    assert!(
+        text.contains(
+            "- `EndpointPendingAcceptance`: com.amazonaws.ap-northeast-1.logs accepts endpoints by hand"
+        ),
+        "{text}"
+    );
+}
+
+#[test]
+fn a_malformed_document_among_several_is_an_error_naming_the_file_and_the_document() {
+    let text = format!(
+        "{}---\n{}",
+        incident_manifest(),
+        incident_manifest().replace("endpointIngress: Approval", "endpointIngres: Approval")
+    );
+    let file = scratch("two-documents.yaml", &text);
+    let out = plan(&file, &fixture("incident-snapshot.json"), &["-o", "markdown"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stdout(&out).is_empty());
+    assert_eq!(
+        stderr(&out),
+        format!(
+            "error: {}, document 2: unknown field spec.remediation.endpointIngres\n",
+            file.display()
+        )
+    );
+    let broken = scratch(
+        "broken-second.yaml",
+        &format!("{}---\nspec: [unclosed\n", incident_manifest()),
+    );
+    let out = plan(&broken, &fixture("incident-snapshot.json"), &[]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = stderr(&out);
+    assert!(
+        err.starts_with(&format!("error: {}, document 2: ", broken.display())),
+        "{err}"
+    );
+    assert!(err.contains("line 19"), "{err}");
+}
+
+#[test]
+fn long_lists_are_folded_in_the_review() {
+    // Twelve more Zabbix agents: the blocked clients' table is folded, the verdict is not.
+    let snapshot = snapshot_with("many-agents.json", |s| {
+        let enis = s["NetworkInterfaces"].as_array_mut().unwrap();
+        let zabbix = enis
+            .iter()
+            .find(|e| e["NetworkInterfaceId"] == ZABBIX_ENI)
+            .unwrap()
+            .clone();
+        for i in 0..12 {
+            let mut copy = zabbix.clone();
+            copy["NetworkInterfaceId"] = format!("eni-0b00000000000c{i:03}").into();
+            let address = format!("10.20.2.{}", 100 + i);
+            copy["PrivateIpAddress"] = address.clone().into();
+            copy["PrivateIpAddresses"] = serde_json::json!([{"Primary": true, "PrivateIpAddress": address}]);
+            copy["Attachment"]["InstanceId"] = format!("i-0f0000000000{i:05}").into();
+            enis.push(copy);
+        }
+    });
+    let out = plan(&fixture("incident-endpoint.yaml"), &snapshot, &["-o", "markdown"]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    let text = stdout(&out);
+    assert!(
+        text.contains("**EndpointIngress**: 13 clients, fixed by the plan once approved."),
+        "{text}"
+    );
+    assert!(text.contains("<details><summary>13 clients</summary>"), "{text}");
+    assert!(
+        text.contains("**Blocked, fixed by the plan**: 13 of 14 clients cannot reach"),
+        "{text}"
+    );
 }

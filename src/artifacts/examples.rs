@@ -184,3 +184,103 @@ fn the_tenancy_examples_validate_against_their_crds() {
     kinds.sort();
     assert_eq!(kinds, ["EndpointGrant", "EndpointGrant", "PlanApproval"]);
 }
+
+/// The `vpce-rollout` command lines of a workflow's `run:` scripts, as argument vectors: shell
+/// arrays and variables stand for plausible values, quotes and redirections are dropped.
+fn vpce_rollout_commands(script: &str) -> Vec<Vec<String>> {
+    let joined = script.replace("\\\n", " ");
+    let start = regex::Regex::new(r"(?:^|[;&|(]\s*)vpce-rollout\s+(\S.*)$").unwrap();
+    let mut commands = Vec::new();
+    for line in joined.lines() {
+        let Some(rest) = start.captures(line.trim()).map(|c| c[1].to_string()) else {
+            continue;
+        };
+        let mut args = vec!["vpce-rollout".to_string()];
+        for token in rest.split_whitespace() {
+            if token.starts_with('>') || token.starts_with("2>") || token == "|" || token == "||" {
+                break;
+            }
+            match token {
+                "\"${args[@]}\"" => args.extend(["-f".into(), "endpoints/logs.yaml".into()]),
+                "\"${snapshots[@]}\"" => args.extend(["--snapshot".into(), "snapshot/vpc.json".into()]),
+                t if t.contains('$') => args.push("vpc-0123456789abcdef0".into()),
+                t => args.push(t.trim_matches('"').to_string()),
+            }
+        }
+        commands.push(args);
+    }
+    commands
+}
+
+#[test]
+fn the_gitops_workflow_parses_and_runs_only_commands_that_exist() {
+    use clap::Parser;
+    let text = std::fs::read_to_string(repo_path("examples/gitops/plan-review.yaml")).unwrap();
+    let workflow: serde_json::Value =
+        serde_yaml::from_str(&text).unwrap_or_else(|e| panic!("examples/gitops/plan-review.yaml: {e}"));
+    assert!(
+        workflow["on"]["pull_request"].is_object(),
+        "runs on pull requests"
+    );
+    let jobs = workflow["jobs"].as_object().expect("jobs");
+    // The job that holds AWS credentials runs no code of the pull request but vpce-rollout
+    // and the AWS CLI; the one that reads the manifests has no AWS credentials.
+    assert_eq!(workflow["jobs"]["snapshot"]["permissions"]["id-token"], "write");
+    assert_eq!(workflow["jobs"]["plan"]["permissions"]["pull-requests"], "write");
+    assert!(workflow["jobs"]["plan"]["permissions"]["id-token"].is_null());
+
+    let mut commands = Vec::new();
+    assert_eq!(jobs.len(), 2, "the snapshot job, then the plan job");
+    for name in ["snapshot", "plan"] {
+        let job = &jobs[name];
+        for step in job["steps"]
+            .as_array()
+            .unwrap_or_else(|| panic!("job {name} has steps"))
+        {
+            assert!(
+                step["run"].is_string() || step["uses"].is_string(),
+                "job {name}: a step runs or uses something: {step}"
+            );
+            if let Some(script) = step["run"].as_str() {
+                commands.extend(vpce_rollout_commands(script));
+            }
+        }
+    }
+    let subcommands: Vec<&str> = commands.iter().map(|c| c[1].as_str()).collect();
+    assert_eq!(subcommands, ["snapshot", "plan"], "{commands:?}");
+    for command in &commands {
+        if let Err(e) = crate::cli::Cli::try_parse_from(command) {
+            panic!("examples/gitops/plan-review.yaml runs {command:?}, which vpce-rollout refuses: {e}");
+        }
+    }
+    let plan = &commands[1];
+    assert!(plan.windows(2).any(|w| w == ["-o", "markdown"]), "{plan:?}");
+    // The snapshot job writes what the plan job reads.
+    assert!(text.contains("vpce-rollout snapshot --vpc-id \"$VPC_ID\" -o snapshot/vpc.json"));
+    assert!(text.contains("snapshots=(--snapshot snapshot/vpc.json)"));
+    // The check passes on 0 and 2 only, as the README says.
+    assert!(text.contains("0|2) exit 0 ;;"));
+}
+
+#[test]
+fn workflow_commands_are_found_and_a_wrong_flag_would_be_refused() {
+    use clap::Parser;
+    let commands = vpce_rollout_commands(
+        "command -v vpce-rollout || cargo install x vpce-rollout\n  vpce-rollout plan \"${args[@]}\" \\\n  --snapshot s.json -o markdown > plan.md 2> plan.err\n",
+    );
+    assert_eq!(
+        commands,
+        [[
+            "vpce-rollout",
+            "plan",
+            "-f",
+            "endpoints/logs.yaml",
+            "--snapshot",
+            "s.json",
+            "-o",
+            "markdown"
+        ]]
+    );
+    let wrong = vpce_rollout_commands("vpce-rollout plan --manifest x.yaml -o markdown");
+    assert!(crate::cli::Cli::try_parse_from(&wrong[0]).is_err());
+}

@@ -59,6 +59,34 @@ pub fn read(text: &str) -> Result<Document, String> {
     })
 }
 
+/// Reads every document of a multi-document stream (`---` between documents), as
+/// `kubectl apply -f` does: one result per document, in order. A syntax error ends the stream
+/// (the parser cannot find where the next document starts), so it is the last result.
+/// Locations in errors are lines of the whole text.
+pub fn read_all(text: &str) -> Vec<Result<Document, String>> {
+    let mut out = Vec::new();
+    for de in serde_yaml::Deserializer::from_str(text) {
+        let mut state = State {
+            text,
+            path: Vec::new(),
+            yaml11_booleans: Vec::new(),
+        };
+        let result = NodeSeed { state: &mut state }
+            .deserialize(de)
+            .map(|value| Document {
+                value,
+                yaml11_booleans: state.yaml11_booleans,
+            })
+            .map_err(|e| e.to_string());
+        let failed = result.is_err();
+        out.push(result);
+        if failed {
+            break;
+        }
+    }
+    out
+}
+
 struct State<'t> {
     text: &'t str,
     /// Path segments: `.key` or `[i]`.
@@ -258,6 +286,19 @@ mod tests {
             doc.value,
             json!({"a": 12, "b": null, "c": false, "d": false, "e": 1.5})
         );
+    }
+
+    #[test]
+    fn every_document_of_a_stream_is_read_with_lines_of_the_whole_text() {
+        let docs = read_all("a: Off\n---\nb: 1\n---\n---\nc: [x\n");
+        assert_eq!(docs.len(), 4, "{docs:?}");
+        assert_eq!(docs[0].as_ref().unwrap().value, json!({"a": false}));
+        assert_eq!(docs[0].as_ref().unwrap().yaml11_booleans[0].path, "a");
+        assert_eq!(docs[1].as_ref().unwrap().value, json!({"b": 1}));
+        assert_eq!(docs[2].as_ref().unwrap().value, Value::Null, "an empty document");
+        let err = docs[3].as_ref().unwrap_err();
+        assert!(err.contains("line 7"), "{err}");
+        assert_eq!(read_all("a: 1\n").len(), 1);
     }
 
     #[test]

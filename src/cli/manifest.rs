@@ -51,15 +51,111 @@ struct Raw {
     spec: Option<InterfaceEndpointSpec>,
 }
 
-/// Reads a manifest; `-` reads standard input.
-pub fn read(path: &Path) -> Result<Manifest, String> {
-    let shown = path.display();
-    let text = if path.as_os_str() == "-" {
-        std::io::read_to_string(std::io::stdin()).map_err(|e| format!("cannot read standard input: {e}"))?
+/// One document of a manifest file, as `plan` takes it.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Entry {
+    /// An `InterfaceEndpoint`, read and validated.
+    Endpoint(Manifest),
+    /// Another kind of object (a Deployment next to the endpoint, a grant): not analysed;
+    /// `kind name` for the note that says so.
+    Skipped(String),
+}
+
+/// A document of a file: where it is and what it holds.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Located {
+    /// The file as the user named it (`-` for standard input).
+    pub file: String,
+    /// The document's place in the file, from 1.
+    pub document: usize,
+    /// Whether the file holds more than one document (messages then name the document).
+    pub of_many: bool,
+    pub entry: Entry,
+}
+
+impl Located {
+    /// `file` or `file, document 2`.
+    pub fn place(&self) -> String {
+        place(&self.file, self.document, self.of_many)
+    }
+}
+
+fn place(file: &str, document: usize, of_many: bool) -> String {
+    if of_many {
+        format!("{file}, document {document}")
     } else {
-        std::fs::read_to_string(path).map_err(|e| format!("cannot read {shown}: {e}"))?
-    };
-    parse(&text).map_err(|e| format!("{shown}: {e}"))
+        file.to_string()
+    }
+}
+
+/// Reads every document of every path, in order: a file (`-` reads standard input), or a
+/// directory, whose `.yaml`, `.yml` and `.json` files are read in name order (not its
+/// subdirectories, as `kubectl apply -f DIR`). Empty documents are left out; an
+/// `InterfaceEndpoint` that does not read or validate is an error naming the file and the
+/// document, and so is a document that is no Kubernetes object at all.
+pub fn read_all(paths: &[std::path::PathBuf]) -> Result<Vec<Located>, String> {
+    let mut out = Vec::new();
+    for path in paths {
+        if path.as_os_str() != "-" && path.is_dir() {
+            let mut files: Vec<std::path::PathBuf> = std::fs::read_dir(path)
+                .map_err(|e| format!("cannot read {}: {e}", path.display()))?
+                .filter_map(|entry| entry.ok().map(|e| e.path()))
+                .filter(|p| {
+                    p.is_file()
+                        && p.extension()
+                            .is_some_and(|e| e == "yaml" || e == "yml" || e == "json")
+                })
+                .collect();
+            files.sort();
+            for file in files {
+                out.extend(read_documents(&file)?);
+            }
+        } else {
+            out.extend(read_documents(path)?);
+        }
+    }
+    Ok(out)
+}
+
+/// Every document of one file.
+fn read_documents(path: &Path) -> Result<Vec<Located>, String> {
+    let shown = path.display().to_string();
+    let text = read_text(path)?;
+    let documents = kubectl_yaml::read_all(&text);
+    let of_many = documents.len() > 1;
+    let mut out = Vec::new();
+    for (i, document) in documents.into_iter().enumerate() {
+        let at = |e: String| format!("{}: {e}", place(&shown, i + 1, of_many));
+        let document = document.map_err(at)?;
+        let kind = document.value.get("kind").and_then(Value::as_str);
+        let entry = match kind {
+            _ if document.value.is_null() => continue,
+            Some(kind) if kind != KIND => {
+                let name = document
+                    .value
+                    .pointer("/metadata/name")
+                    .and_then(Value::as_str)
+                    .unwrap_or("(no name)");
+                Entry::Skipped(format!("{kind} {name}"))
+            }
+            _ => Entry::Endpoint(parse_document(&text, i, document).map_err(at)?),
+        };
+        out.push(Located {
+            file: shown.clone(),
+            document: i + 1,
+            of_many,
+            entry,
+        });
+    }
+    Ok(out)
+}
+
+fn read_text(path: &Path) -> Result<String, String> {
+    if path.as_os_str() == "-" {
+        std::io::read_to_string(std::io::stdin()).map_err(|e| format!("cannot read standard input: {e}"))
+    } else {
+        std::fs::read_to_string(path).map_err(|e| format!("cannot read {}: {e}", path.display()))
+    }
 }
 
 /// Parses one YAML document holding an `InterfaceEndpoint`, as `kubectl apply` would send it.
@@ -68,7 +164,11 @@ pub fn parse(text: &str) -> Result<Manifest, String> {
     // a repeated key, nesting or aliases past serde_yaml's limits), and then nothing is
     // analysed: the unknown-field guard below is never skipped, or a typo would silently
     // become a default.
-    let document = kubectl_yaml::read(text)?;
+    parse_document(text, 0, kubectl_yaml::read(text)?)
+}
+
+/// [`parse`] of the document at `index` of `text`, read already.
+fn parse_document(text: &str, index: usize, document: kubectl_yaml::Document) -> Result<Manifest, String> {
     let raw: Raw = serde_path_to_error::deserialize(&document.value).map_err(|e| {
         let path = e.path().to_string();
         if let Some(b) = document.yaml11_booleans.iter().find(|b| b.path == path) {
@@ -82,9 +182,12 @@ pub fn parse(text: &str) -> Result<Manifest, String> {
             );
         }
         // serde_yaml's message says the same and adds the line.
-        match serde_yaml::from_str::<Raw>(text) {
-            Err(with_line) => with_line.to_string(),
-            Ok(_) => format!("{path}: {}", e.into_inner()),
+        let again = serde_yaml::Deserializer::from_str(text)
+            .nth(index)
+            .map(Raw::deserialize);
+        match again {
+            Some(Err(with_line)) => with_line.to_string(),
+            _ => format!("{path}: {}", e.into_inner()),
         }
     })?;
 

@@ -8,6 +8,7 @@ pub mod kubectl_yaml;
 pub mod live;
 pub mod manifest;
 pub mod plan;
+pub mod review;
 pub mod run;
 pub mod simulate;
 pub mod snapshot;
@@ -23,8 +24,13 @@ pub mod exit {
     pub const OK: u8 = 0;
     /// The command could not do its job: bad input, bad snapshot, a spec that does not fit.
     pub const ERROR: u8 = 1;
-    /// The command worked and found clients that would be cut off.
+    /// The command worked and found clients that would be cut off, all of which the plan
+    /// fixes (the controller adds the rules itself, or once the plan is approved).
     pub const BLOCKED: u8 = 2;
+    /// The command worked and found something the plan cannot fix: a client blocked by a
+    /// network ACL, by a rule whose mode is Off or that the controller may not add, or a
+    /// private DNS precondition or acceptance that blocks the switch.
+    pub const NOT_FIXABLE: u8 = 3;
 }
 
 /// Roll out AWS interface VPC endpoints without cutting anyone off.
@@ -55,7 +61,14 @@ pub enum Command {
     /// would capture, which of them cannot reach the endpoint on tcp/443 and why, and the
     /// fewest security-group rules that would fix them.
     ///
-    /// Exit code 0: every client can reach the endpoint; 2: some are blocked; 1: error.
+    /// Several manifests at once (`-f` repeated, a directory, documents separated by `---`):
+    /// one section per InterfaceEndpoint, one exit code for all. `-o markdown` writes a pull
+    /// request's review comment.
+    ///
+    /// Exit code 0: every client can reach the endpoint; 2: some are blocked and the plan fixes
+    /// every one (by itself or once approved); 3: something the plan cannot fix (network ACLs,
+    /// a mode set to Off, a group it may not change, a private DNS precondition, the service
+    /// owner's acceptance); 1: error.
     Plan(plan::PlanArgs),
     /// Write one VPC, as the live account shows it, in the snapshot format `plan` reads
     ///

@@ -1,47 +1,56 @@
-//! `vpce-rollout plan -f ENDPOINT.yaml [--snapshot FILE] [-o table|json]`: the analysis the
-//! controller would make. With `--snapshot`, offline: no cluster, no AWS account. Without it, the
-//! VPC is read live from the account the environment's credentials name (docs/aws.md), the
-//! same observation the controller makes; nothing is changed.
+//! `vpce-rollout plan -f ENDPOINT.yaml [-f DIR ...] [--snapshot FILE] [-o table|json|markdown]`:
+//! the analysis the controller would make, for every InterfaceEndpoint in the manifests. With
+//! `--snapshot`, offline: no cluster, no AWS account. Without it, each VPC is read live from
+//! the account the environment's credentials name (docs/aws.md), the same observation the
+//! controller makes; nothing is changed.
 //!
-//! Exit code 0 when every client can reach the endpoint, 2 when some are blocked, 1 on error
-//! (unreadable manifest or snapshot, a spec that does not fit the snapshot, or a VPC where the
-//! controller could not enable private DNS).
+//! One exit code for all the endpoints, the worst ([`Outcome`]): 0 when every client can reach
+//! its endpoint, 2 when clients are blocked and the plan fixes every one of them (the
+//! controller adds the rules itself, or once approved), 3 when something the plan cannot fix
+//! stands in the way (network ACLs, a mode set to Off, a group it may not change, a private DNS
+//! precondition or the service owner's acceptance: the controller's own checks), 1 on error
+//! (an unreadable manifest, document or snapshot, a spec that does not fit the snapshot).
 
 use std::io::Write;
 use std::net::IpAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::rc::Rc;
 
 use clap::{Args, ValueEnum};
 use ipnet::IpNet;
 use serde::Serialize;
 
 use super::live::{LiveTarget, observe_live};
-use super::manifest::{self, Manifest};
+use super::manifest::{self, Entry, Manifest};
+use super::review;
 use super::table::{Colour, Style, Table};
 use super::{exit, fail};
 use crate::analysis::{
-    Analysis, ClientVerdict, RuleChange, Source, analyze, owned_endpoint, unobserved_endpoint_interfaces,
+    Analysis, Check, ClientVerdict, RuleChange, Source, analyze, owned_endpoint,
+    unobserved_endpoint_interfaces,
 };
 use crate::api::{Owner, RemediationMode, UnfixableBlock};
 use crate::aws::RulePeer;
 use crate::model::{Snapshot, SnapshotError};
 use crate::plan::approval::plan_id;
-use crate::plan::preconditions::preconditions;
+use crate::plan::preconditions::{Unmet, acceptance, unmet};
 use crate::plan::status::unfixable_blocks;
 use crate::plan::wording::{count, peer_text, port_range};
 
 #[derive(Debug, Args)]
 pub struct PlanArgs {
-    /// The InterfaceEndpoint manifest (`-` reads standard input).
-    #[arg(short = 'f', long = "filename", value_name = "ENDPOINT.yaml")]
-    pub file: PathBuf,
+    /// InterfaceEndpoint manifests: a file (several documents, `---` between them), a
+    /// directory (its .yaml, .yml and .json files) or `-` for standard input; repeat the option
+    /// for more. Objects of other kinds are skipped with a note.
+    #[arg(short = 'f', long = "filename", value_name = "ENDPOINT.yaml", required = true)]
+    pub files: Vec<PathBuf>,
     /// The VPC as `aws ec2 describe-*` (or `vpce-rollout snapshot`) prints it, merged into one
     /// JSON object (docs/snapshot.md), or given as several files (repeat the option), each key
     /// in one file only. Without it, the VPC is read live (read-only EC2 calls).
     #[arg(long, value_name = "FILE")]
     pub snapshot: Vec<PathBuf>,
-    /// `table` for people, `json` for programs.
+    /// `table` for people, `json` for programs, `markdown` for a pull request's review comment.
     #[arg(short = 'o', long, value_enum, default_value_t = OutputFormat::Table)]
     pub output: OutputFormat,
 }
@@ -50,57 +59,187 @@ pub struct PlanArgs {
 pub enum OutputFormat {
     Table,
     Json,
+    Markdown,
 }
 
-pub fn run(args: &PlanArgs) -> ExitCode {
-    let manifest = match manifest::read(&args.file) {
-        Ok(m) => m,
-        Err(e) => return fail(e),
-    };
-    let owner = manifest.owner();
-    let (snapshot, source) = match args.snapshot.as_slice() {
-        [] => match observe_live_vpc(&manifest, &owner) {
-            Ok(s) => (s, format!("the live VPC {}", manifest.spec.vpc_id)),
-            Err(e) => return fail(e),
-        },
-        paths => match read_snapshot(paths) {
-            Ok(s) => s,
-            Err(e) => return fail(e),
-        },
-    };
-    let analysis = match analyze(&manifest.spec, Some(&owner), &snapshot) {
-        Ok(a) => a,
-        Err(e) => {
-            return fail(format_args!("{} does not fit {source}: {e}", args.file.display(),));
-        }
-    };
-    // What the controller checks before creating the endpoint and before enabling private
-    // DNS: a plan it would refuse is an error here too, not a verdict on the clients.
-    if manifest.spec.private_dns.enabled {
-        let own = owned_endpoint(&manifest.spec, Some(&owner), &snapshot).map(|e| e.vpc_endpoint_id.as_str());
-        if let Err(unmet) = preconditions(&manifest.spec, &snapshot, own) {
-            return fail(format_args!(
-                "private DNS cannot be enabled for {} in {source} ({}): {}",
-                args.file.display(),
-                unmet.reason.as_str(),
-                unmet.message
-            ));
+/// What one InterfaceEndpoint's plan means for a pipeline, worst last: the exit code is the
+/// worst over every endpoint.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+pub enum Outcome {
+    /// Every client can reach the endpoint, and nothing blocks the switch to private DNS.
+    Reachable,
+    /// Clients are blocked, and the plan fixes every one of them: the controller adds the
+    /// rules itself (`Auto`) or once the plan is approved (`Approval`).
+    FixedByPlan,
+    /// Something the plan cannot fix: a client blocked by a network ACL, by a rule whose mode
+    /// is `Off`, or by a rule on a group the controller may not change; or a private DNS
+    /// precondition, or the service owner's acceptance, that blocks the switch.
+    NotFixableByPlan,
+}
+
+impl Outcome {
+    /// The exit code: 0, 2, 3 ([`exit`]).
+    pub fn exit_code(self) -> u8 {
+        match self {
+            Outcome::Reachable => exit::OK,
+            Outcome::FixedByPlan => exit::BLOCKED,
+            Outcome::NotFixableByPlan => exit::NOT_FIXABLE,
         }
     }
 
-    let text = match args.output {
-        OutputFormat::Json => {
-            let report = PlanReport::new(&manifest, &analysis);
-            serde_json::to_string_pretty(&report).expect("a report always serializes") + "\n"
+    /// `all reachable`, `fixed by the plan`, `not fixable by the plan`: how many endpoints have
+    /// each outcome.
+    pub fn tally(self) -> &'static str {
+        match self {
+            Outcome::Reachable => "all reachable",
+            Outcome::FixedByPlan => "fixed by the plan",
+            Outcome::NotFixableByPlan => "not fixable by the plan",
         }
-        OutputFormat::Table => render_table(
-            &args.file.display().to_string(),
-            &manifest,
-            &analysis,
-            &snapshot,
-            Style::detect(),
-        ),
+    }
+
+    /// `all clients reachable`, `blocked, fixed by the plan`, `not fixable by the plan`.
+    pub fn text(self) -> &'static str {
+        match self {
+            Outcome::Reachable => "all clients reachable",
+            Outcome::FixedByPlan => "blocked, fixed by the plan",
+            Outcome::NotFixableByPlan => "not fixable by the plan",
+        }
+    }
+}
+
+/// One InterfaceEndpoint's plan, as every output shows it.
+pub struct Section {
+    /// `file` or `file, document 2`.
+    pub place: String,
+    pub manifest: Manifest,
+    pub snapshot: Rc<Snapshot>,
+    pub analysis: Analysis,
+    /// What will block the switch to private DNS whatever the rules: the preconditions the
+    /// controller checks, and the acceptance the service's owner must give.
+    pub blockers: Vec<Unmet>,
+}
+
+impl Section {
+    pub fn new(place: String, manifest: Manifest, snapshot: Rc<Snapshot>, analysis: Analysis) -> Section {
+        let spec = &manifest.spec;
+        let owner = manifest.owner();
+        let own = owned_endpoint(spec, Some(&owner), &snapshot);
+        let mut blockers = Vec::new();
+        if spec.private_dns.enabled {
+            // The controller's own decision, all of it: it stops at the first.
+            blockers = unmet(spec, &snapshot, own.map(|e| e.vpc_endpoint_id.as_str()));
+        }
+        blockers.extend(acceptance(spec, &snapshot, own));
+        Section {
+            place,
+            manifest,
+            snapshot,
+            analysis,
+            blockers,
+        }
+    }
+
+    /// The plan's id, as `status.plan.id` will show it.
+    pub fn plan_id(&self) -> String {
+        plan_id(
+            Some(&self.analysis.remediation),
+            &[],
+            &self.manifest.spec.remediation,
+        )
+    }
+
+    /// Whether the plan fixes `client` (no network ACL block, no rule of mode Off, no rule
+    /// the controller may not add).
+    pub fn fixes(&self, client: &ClientVerdict) -> bool {
+        let modes = &self.manifest.spec.remediation;
+        let unfixable = self
+            .analysis
+            .remediation
+            .unfixable
+            .iter()
+            .any(|u| u.network_interface_id == client.network_interface_id);
+        !unfixable
+            && client.failing_checks().iter().all(|check| match check {
+                Check::EndpointIngress => modes.endpoint_ingress != RemediationMode::Off,
+                Check::ClientEgress => modes.client_egress != RemediationMode::Off,
+                Check::ClientSubnetNacl | Check::EndpointSubnetNacl => false,
+            })
+    }
+
+    pub fn outcome(&self) -> Outcome {
+        if !self.blockers.is_empty() || self.analysis.blocked().any(|c| !self.fixes(c)) {
+            Outcome::NotFixableByPlan
+        } else if self.analysis.all_reachable() {
+            Outcome::Reachable
+        } else {
+            Outcome::FixedByPlan
+        }
+    }
+}
+
+/// The worst outcome of `sections`; `Reachable` when there are none.
+pub fn overall(sections: &[Section]) -> Outcome {
+    sections
+        .iter()
+        .map(Section::outcome)
+        .max()
+        .unwrap_or(Outcome::Reachable)
+}
+
+pub fn run(args: &PlanArgs) -> ExitCode {
+    let documents = match manifest::read_all(&args.files) {
+        Ok(d) => d,
+        Err(e) => return fail(e),
     };
+    // Read once for every manifest; a live VPC is read for each manifest.
+    let offline = match args.snapshot.as_slice() {
+        [] => None,
+        paths => match read_snapshot(paths) {
+            Ok((snapshot, source)) => Some((Rc::new(snapshot), source)),
+            Err(e) => return fail(e),
+        },
+    };
+    let mut sections = Vec::new();
+    let mut skipped = Vec::new();
+    for document in documents {
+        let place = document.place();
+        let manifest = match document.entry {
+            Entry::Endpoint(m) => m,
+            Entry::Skipped(what) => {
+                skipped.push(format!("{place}: {what} is not an InterfaceEndpoint; skipped"));
+                continue;
+            }
+        };
+        let owner = manifest.owner();
+        let (snapshot, source) = match &offline {
+            Some((snapshot, source)) => (snapshot.clone(), source.clone()),
+            None => match observe_live_vpc(&manifest, &owner) {
+                Ok(s) => (Rc::new(s), format!("the live VPC {}", manifest.spec.vpc_id)),
+                Err(e) => return fail(format_args!("{place}: {e}")),
+            },
+        };
+        let analysis = match analyze(&manifest.spec, Some(&owner), &snapshot) {
+            Ok(a) => a,
+            Err(e) => return fail(format_args!("{place} does not fit {source}: {e}")),
+        };
+        sections.push(Section::new(place, manifest, snapshot, analysis));
+    }
+
+    let text = match args.output {
+        OutputFormat::Json => render_json(&sections),
+        OutputFormat::Table => {
+            for note in &skipped {
+                eprintln!("note: {note}");
+            }
+            render_tables(&sections, Style::detect())
+        }
+        OutputFormat::Markdown => review::render(&sections, &skipped),
+    };
+    if args.output == OutputFormat::Json {
+        for note in &skipped {
+            eprintln!("note: {note}");
+        }
+    }
     let mut stdout = std::io::stdout().lock();
     if let Err(e) = stdout.write_all(text.as_bytes()).and_then(|()| stdout.flush()) {
         // A closed pipe (`| head`) is the reader's choice, not an error worth a message.
@@ -108,11 +247,59 @@ pub fn run(args: &PlanArgs) -> ExitCode {
             return fail(format_args!("cannot write the plan: {e}"));
         }
     }
-    if analysis.all_reachable() {
-        ExitCode::from(exit::OK)
-    } else {
-        ExitCode::from(exit::BLOCKED)
+    ExitCode::from(overall(&sections).exit_code())
+}
+
+/// `-o json`: the report of the one InterfaceEndpoint, or an array of them when the manifests
+/// hold another number.
+fn render_json(sections: &[Section]) -> String {
+    let reports: Vec<PlanReport> = sections.iter().map(PlanReport::of).collect();
+    let value = match reports.as_slice() {
+        [one] => serde_json::to_value(one),
+        many => serde_json::to_value(many),
+    };
+    serde_json::to_string_pretty(&value.expect("a report always serializes")).expect("JSON values serialize")
+        + "\n"
+}
+
+/// The tables of every section, each under its place when there are several.
+fn render_tables(sections: &[Section], style: Style) -> String {
+    let mut out = String::new();
+    for (i, section) in sections.iter().enumerate() {
+        if sections.len() > 1 {
+            if i > 0 {
+                out.push('\n');
+            }
+            let m = &section.manifest;
+            out.push_str(&style.paint(
+                Colour::Bold,
+                &format!("== {}/{} ({}) ==", m.namespace, m.name, section.place),
+            ));
+            out.push('\n');
+        }
+        out.push_str(&render_table(
+            &section.place,
+            &section.manifest,
+            &section.analysis,
+            &section.snapshot,
+            style,
+        ));
+        if !section.blockers.is_empty() {
+            out.push('\n');
+            out.push_str(&style.paint(
+                Colour::Bold,
+                "Blocks the switch to private DNS (not fixable by the plan):",
+            ));
+            out.push('\n');
+            for b in &section.blockers {
+                out.push_str(&format!("  {}: {}\n", b.reason.as_str(), b.message));
+            }
+        }
     }
+    if sections.is_empty() {
+        out.push_str("No InterfaceEndpoint in the manifests.\n");
+    }
+    out
 }
 
 /// The snapshot in `paths` (errors name the file), and how to name it in messages.
@@ -163,13 +350,29 @@ fn show_address(c: &ClientVerdict) -> String {
     }
 }
 
-/// The `-o json` document.
+/// The `-o json` document of one InterfaceEndpoint.
 #[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct PlanReport {
+    /// The manifest file, and the document when the file holds several.
+    pub file: String,
+    pub namespace: String,
+    pub name: String,
+    /// `Reachable`, `FixedByPlan` or `NotFixableByPlan` (exit code 0, 2, 3).
+    pub outcome: Outcome,
+    /// What blocks the switch to private DNS whatever the rules, with the condition reason
+    /// the controller would report.
+    pub switch_blockers: Vec<BlockerReport>,
     /// Sorted by ENI id.
     pub clients: Vec<ClientReport>,
     pub excluded: Vec<ExcludedReport>,
     pub plan: RemediationReport,
+}
+
+#[derive(Debug, Serialize)]
+pub struct BlockerReport {
+    pub reason: &'static str,
+    pub message: String,
 }
 
 #[derive(Debug, Serialize)]
@@ -260,7 +463,9 @@ impl RuleReport {
 }
 
 impl PlanReport {
-    pub fn new(manifest: &Manifest, analysis: &Analysis) -> PlanReport {
+    pub fn of(section: &Section) -> PlanReport {
+        let manifest = &section.manifest;
+        let analysis = &section.analysis;
         let clients = analysis
             .clients
             .iter()
@@ -295,6 +500,18 @@ impl PlanReport {
         let remediation = &analysis.remediation;
         let modes = &manifest.spec.remediation;
         PlanReport {
+            file: section.place.clone(),
+            namespace: manifest.namespace.clone(),
+            name: manifest.name.clone(),
+            outcome: section.outcome(),
+            switch_blockers: section
+                .blockers
+                .iter()
+                .map(|b| BlockerReport {
+                    reason: b.reason.as_str(),
+                    message: b.message.clone(),
+                })
+                .collect(),
             clients,
             excluded,
             plan: RemediationReport {

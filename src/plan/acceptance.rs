@@ -14,15 +14,12 @@ use std::time::Duration;
 
 use k8s_openapi::jiff::Timestamp;
 
+pub use super::preconditions::{PENDING_ACCEPTANCE, REJECTED};
+use super::wording::{accept_command, service_owner};
 use super::{EventNote, EventReason, PlanInput, Step, Timing, not_ready};
 use crate::api::RolloutPhase;
 use crate::api::conditions::{ConditionReason, ConditionType, ConditionUpdate};
-use crate::model::{ServiceDetail, VpcEndpoint};
-
-/// EC2's state of an endpoint its service's owner has not accepted yet, lower case.
-pub const PENDING_ACCEPTANCE: &str = "pendingacceptance";
-/// EC2's state of an endpoint its service's owner refused.
-pub const REJECTED: &str = "rejected";
+use crate::model::VpcEndpoint;
 
 /// Whether this stage decides for `endpoint` (it waits for acceptance, or was rejected).
 pub fn applies(endpoint: &VpcEndpoint) -> bool {
@@ -36,7 +33,7 @@ pub(crate) fn decide<'a>(input: &PlanInput<'a>, endpoint: &VpcEndpoint, timing: 
         .service_details
         .iter()
         .find(|s| s.service_name == endpoint.service_name);
-    let owner = owner_text(service);
+    let owner = service_owner(service);
     let id = &endpoint.vpc_endpoint_id;
     let name = &endpoint.service_name;
     if endpoint.state_lower() == REJECTED {
@@ -49,12 +46,7 @@ pub(crate) fn decide<'a>(input: &PlanInput<'a>, endpoint: &VpcEndpoint, timing: 
 
     let since = created_at(input, endpoint);
     let deadline = since.and_then(|t| t.checked_add(timing.acceptance_timeout).ok());
-    let accept = format!(
-        "aws ec2 accept-vpc-endpoint-connections --service-id {} --vpc-endpoint-ids {id}",
-        service
-            .and_then(|s| s.service_id.as_deref())
-            .unwrap_or("<service id>")
-    );
+    let accept = accept_command(service, id);
     if let Some(deadline) = deadline
         && input.now >= deadline
     {
@@ -105,18 +97,6 @@ fn failed<'a>(input: &PlanInput<'a>, reason: ConditionReason, message: String, t
     step
 }
 
-/// `account 210987654321`, `amazon`, or that the owner is not known (the service was not
-/// described).
-fn owner_text(service: Option<&ServiceDetail>) -> String {
-    match service.and_then(|s| s.owner.as_deref()) {
-        Some(owner) if !owner.is_empty() && owner.chars().all(|c| c.is_ascii_digit()) => {
-            format!("account {owner}")
-        }
-        Some(owner) if !owner.is_empty() => owner.to_string(),
-        _ => "owner unknown".to_string(),
-    }
-}
-
 /// When the endpoint was created: EC2's `CreationTimestamp`, else the create recorded in the
 /// status. Either survives a restart, so the timeout does not start over.
 fn created_at(input: &PlanInput<'_>, endpoint: &VpcEndpoint) -> Option<Timestamp> {
@@ -140,6 +120,7 @@ fn duration_text(d: Duration) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::ServiceDetail;
     use crate::plan::decide;
     use crate::plan::fixtures::*;
 
@@ -258,8 +239,8 @@ mod tests {
             owner: Some("amazon".into()),
             ..Default::default()
         };
-        assert_eq!(owner_text(Some(&aws)), "amazon");
-        assert_eq!(owner_text(None), "owner unknown");
+        assert_eq!(service_owner(Some(&aws)), "amazon");
+        assert_eq!(service_owner(None), "owner unknown");
         assert_eq!(duration_text(Duration::from_secs(24 * 3600)), "24h");
         assert_eq!(duration_text(Duration::from_secs(90 * 60)), "90m");
     }

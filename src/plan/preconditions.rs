@@ -4,11 +4,19 @@
 //!
 //! A leaf, depending on no stage: [`super::endpoint`] checks it before creating an endpoint (an
 //! endpoint that can never get private DNS is billed for nothing), [`super::dns`] before
-//! enabling private DNS (the world may have changed since).
+//! enabling private DNS (the world may have changed since), and `vpce-rollout plan` reports
+//! every one that does not hold ([`unmet`]), with the acceptance the service's owner must give
+//! ([`acceptance`]), as what will block the switch.
 
+use super::wording::{accept_command, service_owner};
 use crate::api::conditions::ConditionReason;
 use crate::api::{InterfaceEndpointSpec, OWNER_TAG};
 use crate::model::{Snapshot, VpcEndpoint};
+
+/// EC2's state of an endpoint its service's owner has not accepted yet, lower case.
+pub const PENDING_ACCEPTANCE: &str = "pendingacceptance";
+/// EC2's state of an endpoint its service's owner refused.
+pub const REJECTED: &str = "rejected";
 
 /// A private DNS precondition that does not hold: the condition reason and what to do.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -22,6 +30,16 @@ pub struct Unmet {
 /// snapshot) do not stop the rollout: EC2 still checks, and its refusal is reported by
 /// [`super::report_failure`].
 pub fn preconditions(spec: &InterfaceEndpointSpec, world: &Snapshot, own: Option<&str>) -> Result<(), Unmet> {
+    match unmet(spec, world, own).into_iter().next() {
+        Some(first) => Err(first),
+        None => Ok(()),
+    }
+}
+
+/// Every precondition of [`preconditions`] that does not hold, in the order it checks them
+/// (the first is the one the controller reports).
+pub fn unmet(spec: &InterfaceEndpointSpec, world: &Snapshot, own: Option<&str>) -> Vec<Unmet> {
+    let mut unmet = Vec::new();
     let vpc = spec.vpc_id.as_str();
     let attributes = world.vpc_attributes.get(vpc);
     for (value, name, flag, reason) in [
@@ -39,7 +57,7 @@ pub fn preconditions(spec: &InterfaceEndpointSpec, world: &Snapshot, own: Option
         ),
     ] {
         if value.is_some_and(|on| !on.0) {
-            return Err(Unmet {
+            unmet.push(Unmet {
                 reason,
                 message: format!(
                     "VPC {vpc} has {name} off; private DNS needs it on \
@@ -55,7 +73,7 @@ pub fn preconditions(spec: &InterfaceEndpointSpec, world: &Snapshot, own: Option
     if let Some(service) = service
         && service.private_dns_name().is_none()
     {
-        return Err(Unmet {
+        unmet.push(Unmet {
             reason: ConditionReason::NoPrivateDnsName,
             message: format!(
                 "Service {} offers no private DNS name; set spec.privateDns.enabled: false",
@@ -80,7 +98,7 @@ pub fn preconditions(spec: &InterfaceEndpointSpec, world: &Snapshot, own: Option
         // Written for the reader, whose object owns neither that endpoint nor the name: it
         // says whose the endpoint is and who can disable it.
         let id = &other.vpc_endpoint_id;
-        return Err(Unmet {
+        unmet.push(Unmet {
             reason: ConditionReason::ConflictingPrivateDns,
             message: format!(
                 "Endpoint {id} ({}) already serves the private DNS name {name} in {vpc}, and a VPC \
@@ -91,7 +109,50 @@ pub fn preconditions(spec: &InterfaceEndpointSpec, world: &Snapshot, own: Option
             ),
         });
     }
-    Ok(())
+    unmet
+}
+
+/// The acceptance the service's owner must give before the endpoint serves anyone (and before
+/// private DNS can lead clients to it), as far as the world says: `own`, this object's
+/// endpoint, waits for it or was rejected, or there is none yet and the service accepts
+/// endpoints by hand (`AcceptanceRequired`). `None` when nothing waits on the owner, or the
+/// world does not describe the service.
+pub fn acceptance(
+    spec: &InterfaceEndpointSpec,
+    world: &Snapshot,
+    own: Option<&VpcEndpoint>,
+) -> Option<Unmet> {
+    let name = spec.service_name.as_str();
+    let service = world.service_details.iter().find(|s| s.service_name == name);
+    let owner = service_owner(service);
+    match own {
+        Some(endpoint) if endpoint.state_lower() == REJECTED => Some(Unmet {
+            reason: ConditionReason::EndpointRejected,
+            message: format!(
+                "The owner of {name} ({owner}) rejected endpoint {}; ask them to accept connections \
+                 from this account, then delete the endpoint (or the object) to start over",
+                endpoint.vpc_endpoint_id
+            ),
+        }),
+        Some(endpoint) if endpoint.state_lower() == PENDING_ACCEPTANCE => Some(Unmet {
+            reason: ConditionReason::EndpointPendingAcceptance,
+            message: format!(
+                "Endpoint {} waits for the owner of {name} ({owner}) to accept it: {}, in their account",
+                endpoint.vpc_endpoint_id,
+                accept_command(service, &endpoint.vpc_endpoint_id),
+            ),
+        }),
+        Some(_) => None,
+        None if service.is_some_and(|s| s.acceptance_required == Some(true)) => Some(Unmet {
+            reason: ConditionReason::EndpointPendingAcceptance,
+            message: format!(
+                "{name} accepts endpoints by hand: once created, the endpoint waits for its owner \
+                 ({owner}) to accept it ({}, in their account)",
+                accept_command(service, "<endpoint id>")
+            ),
+        }),
+        None => None,
+    }
 }
 
 /// Who an endpoint belongs to, as far as the world says: the object its owner tag names, or
@@ -158,6 +219,75 @@ mod tests {
             ),
             "{}",
             unmet.message
+        );
+    }
+
+    #[test]
+    fn every_unmet_precondition_is_listed_in_order_and_the_controller_reports_the_first() {
+        let mut world = world_with_other(Vec::new(), None);
+        world.vpc_attributes.insert(
+            VPC.into(),
+            crate::model::VpcDnsAttributes {
+                enable_dns_support: Some(crate::model::AttributeBoolean(false)),
+                enable_dns_hostnames: Some(crate::model::AttributeBoolean(false)),
+            },
+        );
+        let all = unmet(&spec(), &world, Some(ENDPOINT));
+        let reasons: Vec<ConditionReason> = all.iter().map(|u| u.reason).collect();
+        assert_eq!(
+            reasons,
+            [
+                ConditionReason::VpcDnsSupportDisabled,
+                ConditionReason::VpcDnsHostnamesDisabled,
+                ConditionReason::ConflictingPrivateDns
+            ]
+        );
+        assert_eq!(
+            preconditions(&spec(), &world, Some(ENDPOINT)),
+            Err(all[0].clone())
+        );
+        assert!(unmet(&spec(), &incident_world(), None).is_empty());
+    }
+
+    #[test]
+    fn acceptance_waits_on_the_service_owner_until_the_endpoint_is_accepted() {
+        let mut world = incident_world();
+        world.service_details[0].acceptance_required = Some(true);
+        world.service_details[0].owner = Some("210987654321".into());
+        world.service_details[0].service_id = Some("vpce-svc-0a".into());
+        let before = acceptance(&spec(), &world, None).unwrap();
+        assert_eq!(before.reason, ConditionReason::EndpointPendingAcceptance);
+        assert_eq!(
+            before.message,
+            format!(
+                "{SERVICE} accepts endpoints by hand: once created, the endpoint waits for its owner \
+                 (account 210987654321) to accept it (aws ec2 accept-vpc-endpoint-connections \
+                 --service-id vpce-svc-0a --vpc-endpoint-ids <endpoint id>, in their account)"
+            )
+        );
+        let pending = with_endpoint(world.clone(), "pendingAcceptance", false);
+        let waiting = acceptance(&spec(), &pending, pending.vpc_endpoints.last()).unwrap();
+        assert!(
+            waiting
+                .message
+                .starts_with(&format!("Endpoint {ENDPOINT} waits for the owner"))
+        );
+        let rejected = with_endpoint(world.clone(), "rejected", false);
+        assert_eq!(
+            acceptance(&spec(), &rejected, rejected.vpc_endpoints.last())
+                .unwrap()
+                .reason,
+            ConditionReason::EndpointRejected
+        );
+        let accepted = with_endpoint(world, "available", false);
+        assert_eq!(
+            acceptance(&spec(), &accepted, accepted.vpc_endpoints.last()),
+            None
+        );
+        assert_eq!(
+            acceptance(&spec(), &incident_world(), None),
+            None,
+            "no acceptance required"
         );
     }
 

@@ -11,6 +11,7 @@
 use crate::analysis::{Analysis, ClientVerdict, Direction, RuleChange};
 use crate::api::{InterfaceEndpointSpec, Owner};
 use crate::aws::RulePeer;
+use crate::model::ServiceDetail;
 
 use super::approval::{Access, ApprovalState, Approver};
 
@@ -190,6 +191,28 @@ pub(crate) fn rule_line(
 pub(crate) fn tag_list(tags: &[crate::model::Tag]) -> String {
     let pairs: Vec<String> = tags.iter().map(|t| format!("{}={}", t.key, t.value)).collect();
     pairs.join(", ")
+}
+
+/// Who owns a service, for the messages that ask them to act: `account 210987654321`,
+/// `amazon`, or that the owner is not known (the service was not described).
+pub(crate) fn service_owner(service: Option<&ServiceDetail>) -> String {
+    match service.and_then(|s| s.owner.as_deref()) {
+        Some(owner) if !owner.is_empty() && owner.chars().all(|c| c.is_ascii_digit()) => {
+            format!("account {owner}")
+        }
+        Some(owner) if !owner.is_empty() => owner.to_string(),
+        _ => "owner unknown".to_string(),
+    }
+}
+
+/// The command the owner of `service` runs to accept `endpoint_id`.
+pub(crate) fn accept_command(service: Option<&ServiceDetail>, endpoint_id: &str) -> String {
+    format!(
+        "aws ec2 accept-vpc-endpoint-connections --service-id {} --vpc-endpoint-ids {endpoint_id}",
+        service
+            .and_then(|s| s.service_id.as_deref())
+            .unwrap_or("<service id>")
+    )
 }
 
 /// Who added the rule and why, in the characters EC2 accepts in descriptions, at most 255.
