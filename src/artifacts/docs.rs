@@ -160,13 +160,16 @@ fn troubleshooting_says_what_to_look_at_for_every_condition_reason() {
     );
 }
 
-/// Pages for operators: every page of docs/ but the developer page, and the README.
+/// The pages of docs/ written for people changing vpce-rollout: they name code and commands.
+const DEVELOPER_PAGES: [&str; 2] = ["development.md", "performance.md"];
+
+/// Pages for operators: every page of docs/ but the developer pages, and the README.
 fn operator_pages() -> Vec<(String, String)> {
     let mut pages: Vec<(String, String)> = std::fs::read_dir(repo_path("docs"))
         .unwrap()
         .map(|e| e.unwrap().path())
         .filter(|p| p.extension().is_some_and(|e| e == "md"))
-        .filter(|p| p.file_name().is_some_and(|n| n != "development.md"))
+        .filter(|p| p.file_name().is_some_and(|n| !DEVELOPER_PAGES.iter().any(|d| n == *d)))
         .map(|p| {
             let name = format!("docs/{}", p.file_name().unwrap().to_string_lossy());
             (name, std::fs::read_to_string(&p).unwrap())
