@@ -73,9 +73,14 @@ pub(crate) fn decide<'a>(input: &PlanInput<'a>, analysis: &'a Analysis, timing: 
     }
     // An endpoint this object took over before and that is gone since is its own endpoint's
     // business (re-created like one the controller made), not an adoption.
+    // Nor is an earlier object's endpoint taken over beside one this object made already and
+    // EC2 does not list yet (eventual consistency): that would be two endpoints for one object.
     let judged = match named {
         Some(id) if input.status.endpoint_id.as_deref() != Some(id) => Some(named_endpoint(input, id)),
-        _ => restored_endpoint(input),
+        _ => restored_endpoint(input).filter(|judged| match (&input.status.endpoint_id, judged) {
+            (Some(own), Ok((earlier, _))) => earlier.vpc_endpoint_id == *own,
+            _ => true,
+        }),
     };
     Some(match judged? {
         Ok((endpoint, takeover)) => take_over(input, analysis, endpoint, takeover, timing),
@@ -534,6 +539,27 @@ mod tests {
             d.actions
         );
         assert!(ready_reason(&d).1.contains("managed by cluster blue"));
+    }
+
+    #[test]
+    fn an_object_that_made_its_own_endpoint_does_not_take_over_its_earlier_selfs_beside_it() {
+        let earlier = Owner {
+            uid: EARLIER_UID.into(),
+            ..owner()
+        };
+        // Its own endpoint is not listed yet; the one its earlier self left (Retain) is.
+        let world = endpoint_tagged(false, cluster::ec2_tags(&earlier, Some("blue")));
+        let status = InterfaceEndpointStatus {
+            endpoint_id: Some("vpce-0ffffffffffffff01".into()),
+            ..Default::default()
+        };
+        let d = run(&spec(), &world, &named("blue"), &status);
+        assert!(
+            !d.actions.iter().any(|a| matches!(a, Action::TagEndpoint(_))),
+            "{:?}",
+            d.actions
+        );
+        assert_ne!(d.status.phase, RolloutPhase::Adopting);
     }
 
     #[test]
