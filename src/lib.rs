@@ -10,6 +10,8 @@
 //!   endpoint on tcp/443 (security groups and NACLs, both ways), and the fewest rules that fix it.
 //! - [`plan`]: pure: the rollout state machine, (spec, status, observed world) → next step.
 //! - [`aws`]: the EC2 port (one trait), its aws-sdk-ec2 adapter and the simulated world `sim`.
+//! - [`logs`]: the CloudWatch Logs port (Logs Insights, FilterLogEvents) for the evidence and
+//!   canary readers, its aws-sdk-cloudwatchlogs adapter and simulated log groups.
 //! - [`engine`]: one reconcile pass over the port: observe → plan → act → report. No Kubernetes.
 //! - [`controller`]: kube-runtime wiring: finalizer, status by server-side apply, Events, metrics.
 //! - [`cli`]: the `vpce-rollout` commands.
@@ -26,6 +28,7 @@ pub mod cli;
 pub mod controller;
 pub mod engine;
 pub mod grants;
+pub mod logs;
 pub mod model;
 pub mod plan;
 pub mod simulation;

@@ -9,6 +9,7 @@ use serde_json::Value;
 use super::crd::repo_path;
 use crate::api::{OWNER_TAG, UID_TAG};
 use crate::aws::Ec2Operation;
+use crate::logs::LogsOperation;
 
 /// Actions EC2 authorizes implicitly for the calls above (tags given in CreateVpcEndpoint and
 /// AuthorizeSecurityGroup* are authorized as `ec2:CreateTags`, which the adapter also calls
@@ -32,14 +33,25 @@ fn statements() -> Vec<Value> {
     policy()["Statement"].as_array().unwrap().clone()
 }
 
+/// The EC2 actions of a statement (`ec2:` left out); CloudWatch Logs actions are
+/// [`logs_actions`].
 fn actions(statement: &Value) -> BTreeSet<String> {
     list(&statement["Action"])
         .into_iter()
+        .filter(|a| !a.starts_with("logs:"))
         .map(|a| {
             a.strip_prefix("ec2:")
-                .unwrap_or_else(|| panic!("only EC2 actions are expected, found {a}"))
+                .unwrap_or_else(|| panic!("only EC2 and CloudWatch Logs actions are expected, found {a}"))
                 .to_string()
         })
+        .collect()
+}
+
+/// The CloudWatch Logs actions of a statement (`logs:` left out).
+fn logs_actions(statement: &Value) -> BTreeSet<String> {
+    list(&statement["Action"])
+        .into_iter()
+        .filter_map(|a| a.strip_prefix("logs:").map(str::to_string))
         .collect()
 }
 
@@ -82,6 +94,53 @@ fn the_policy_allows_exactly_the_ec2_actions_the_adapter_calls() {
     assert!(
         missing.is_empty() && extra.is_empty(),
         "docs/iam-policy.json is out of step with Ec2Operation::ALL: missing {missing:?}, not called {extra:?}; update the policy and docs/iam.md"
+    );
+}
+
+#[test]
+fn the_policy_allows_exactly_the_logs_reads_the_port_makes_and_on_named_log_groups_only() {
+    let expected: BTreeSet<String> = LogsOperation::ALL
+        .iter()
+        .map(|op| op.as_str().to_string())
+        .collect();
+    let mut granted = BTreeSet::new();
+    for s in statements() {
+        let logs = logs_actions(&s);
+        if logs.is_empty() {
+            continue;
+        }
+        assert!(
+            actions(&s).is_empty(),
+            "{}: CloudWatch Logs actions keep statements of their own",
+            s["Sid"]
+        );
+        let resources = list(&s["Resource"]);
+        for action in &logs {
+            let op = LogsOperation::ALL
+                .into_iter()
+                .find(|op| op.as_str() == action)
+                .unwrap_or_else(|| panic!("logs:{action} is granted but the port never calls it"));
+            if op.is_scoped_to_log_groups() {
+                for r in &resources {
+                    let name = r
+                        .strip_prefix("arn:aws:logs:*:*:log-group:")
+                        .unwrap_or_else(|| panic!("logs:{action} on {r}: only named log groups"));
+                    let name = name.strip_suffix(":*").unwrap_or(name);
+                    assert!(
+                        !name.is_empty() && !name.contains('*'),
+                        "logs:{action} on {r}: a named log group, no wildcard"
+                    );
+                }
+            } else {
+                assert_eq!(resources, ["*"], "IAM authorizes logs:{action} on * only");
+                assert_eq!(logs.len(), 1, "nothing else shares the * of logs:{action}");
+            }
+            granted.insert(action.clone());
+        }
+    }
+    assert_eq!(
+        granted, expected,
+        "docs/iam-policy.json is out of step with LogsOperation::ALL; update the policy and docs/iam.md"
     );
 }
 

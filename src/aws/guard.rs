@@ -213,6 +213,19 @@ impl<P: Ec2Provider> Ec2Provider for GuardedProvider<P> {
     }
 }
 
+/// Reading logs changes nothing: the guard passes the CloudWatch Logs ports through.
+impl<P: Ec2Provider + crate::logs::LogsProvider> crate::logs::LogsProvider for GuardedProvider<P> {
+    type Logs = P::Logs;
+
+    async fn logs(&self, region: Option<&str>) -> Result<Arc<P::Logs>, ProviderError> {
+        self.inner.logs(region).await
+    }
+
+    async fn logs_as(&self, region: Option<&str>, role: &AssumeRole) -> Result<Arc<P::Logs>, AccountAccessError> {
+        self.inner.logs_as(region, role).await
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

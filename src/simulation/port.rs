@@ -149,6 +149,23 @@ impl Ec2Provider for ChaosProvider {
     }
 }
 
+/// The simulated CloudWatch Logs of the worlds, as they are (logs are read, never faulted here).
+impl crate::logs::LogsProvider for ChaosProvider {
+    type Logs = crate::logs::sim::SimLogs;
+
+    async fn logs(&self, region: Option<&str>) -> Result<Arc<Self::Logs>, ProviderError> {
+        crate::logs::LogsProvider::logs(&*self.worlds, region).await
+    }
+
+    async fn logs_as(
+        &self,
+        region: Option<&str>,
+        role: &AssumeRole,
+    ) -> Result<Arc<Self::Logs>, AccountAccessError> {
+        crate::logs::LogsProvider::logs_as(&*self.worlds, region, role).await
+    }
+}
+
 pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
 }

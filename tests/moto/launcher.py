@@ -28,6 +28,13 @@ tests pass them on through VPCE_MOTO_WITHOUT and VPCE_MOTO_STOCK):
   the request).
 - DeleteVpcEndpoints reports nothing for endpoints that do not exist; a deleted endpoint is
   listed forever as ``deleted`` instead of ``deleting`` for a while and then not at all.
+- CloudWatch Logs (served too: groups, streams, PutLogEvents, FilterLogEvents with quoted terms):
+  Logs Insights' StartQuery knows no ``filter`` on fields, no ``stats``, and no fields inside
+  JSON messages, which Logs Insights discovers by their dotted paths (``srcids.instance``). The
+  patch runs the subset the controller's readers send (src/logs/insights.rs: ``fields``,
+  ``filter`` with ``=``/``in``/``like`` joined by ``and``, ``stats count(*)/max/min ... by``,
+  ``limit``), with ``@timestamp`` printed as Logs Insights prints it, and leaves other queries to
+  moto; GetQueryResults also reports what was scanned (``statistics``).
 
 Test support (not EC2 behaviour):
 
@@ -42,7 +49,8 @@ Test support (not EC2 behaviour):
   when and in which order it asked for what, against what the server saw.
 - Faults: ``POST /_vpce-rollout/faults`` with JSON ``{"account", "action", "code", "message",
   "status", "count"}`` makes the next ``count`` calls of ``action`` in ``account`` fail with that
-  error, in EC2's error document (STS's for AssumeRole and GetCallerIdentity), e.g.
+  error, in EC2's error document (STS's for AssumeRole and GetCallerIdentity, CloudWatch Logs'
+  JSON error for its actions, named without their ``Logs_20140328.`` prefix), e.g.
   RequestLimitExceeded/503, UnauthorizedOperation/403. With ``"page"`` instead
   of ``"code"``, the answer is that text as an HTML page, no EC2 error document: what a proxy or
   load balancer in front of EC2 answers (e.g. a 502).
@@ -85,6 +93,7 @@ GAPS = {
     "eni-prefixes": "AssignPrivateIpAddresses ignores Ipv4Prefixes; ENIs describe no Ipv4Prefixes",
     "tag-unknown-rules": "CreateTags accepts security-group rule ids that do not exist",
     "tag-unknown-endpoints": "CreateTags accepts VPC endpoint ids that do not exist",
+    "insights-subset": "StartQuery: no filter on fields, no stats, no fields inside JSON messages",
 }
 CLOSED = set(GAPS)
 
@@ -607,6 +616,190 @@ def patch_network_interfaces():
 
 
 # --------------------------------------------------------------------------------------------
+# CloudWatch Logs: the Logs Insights subset the readers send (src/logs/insights.rs)
+# --------------------------------------------------------------------------------------------
+
+
+def insights_parse(text):
+    """The query as commands, or None when it is not in the subset (moto runs it then)."""
+    commands = []
+    for part in text.split("|"):
+        part = part.strip()
+        if not part:
+            continue
+        verb, _, rest = part.partition(" ")
+        rest = rest.strip()
+        if verb == "fields":
+            commands.append(("fields", None))
+        elif verb == "filter":
+            conditions = []
+            condition = re.compile(
+                r"\s*([\w.@]+)\s+(?:=\s+'((?:[^'\\]|\\.)*)'|=\s+(-?\d+)|in\s+\[([^\]]*)\]|like\s+/([^/]*)/)\s*"
+            )
+            pos = 0
+            while pos < len(rest):
+                m = condition.match(rest, pos)
+                if not m:
+                    return None
+                field, text_value, number, values, regex = m.groups()
+                if text_value is not None:
+                    conditions.append((field, "eq", re.sub(r"\\(.)", r"\1", text_value)))
+                elif number is not None:
+                    conditions.append((field, "eq", number))
+                elif values is not None:
+                    items = re.findall(r"'((?:[^'\\]|\\.)*)'", values)
+                    conditions.append((field, "in", [re.sub(r"\\(.)", r"\1", v) for v in items]))
+                else:
+                    conditions.append((field, "like", re.compile(regex)))
+                pos = m.end()
+                if pos < len(rest):
+                    if not rest.startswith("and ", pos):
+                        return None
+                    pos += 4
+            commands.append(("filter", conditions))
+        elif verb == "stats":
+            aggs, _, by = rest.partition(" by ")
+            aggregates = []
+            for item in aggs.split(","):
+                call, _, alias = item.strip().partition(" as ")
+                m = re.fullmatch(r"(count|max|min)\(\s*([\w.@*]+)\s*\)", call.strip())
+                if not m or not alias:
+                    return None
+                aggregates.append((m.group(1), m.group(2), alias.strip()))
+            commands.append(("stats", (aggregates, [f.strip() for f in by.split(",") if f.strip()])))
+        elif verb == "limit":
+            commands.append(("limit", int(rest)))
+        else:
+            return None
+    return commands
+
+
+def insights_timestamp(ms):
+    import datetime
+
+    t = datetime.datetime.fromtimestamp(ms / 1000, datetime.timezone.utc)
+    return t.strftime("%Y-%m-%d %H:%M:%S.") + f"{ms % 1000:03d}"
+
+
+def insights_fields(event, stream):
+    fields = {
+        "@timestamp": insights_timestamp(event.timestamp),
+        "@message": event.message,
+        "@logStream": stream.log_stream_name,
+    }
+
+    def flatten(prefix, value):
+        if isinstance(value, dict):
+            for k, v in value.items():
+                flatten(f"{prefix}.{k}" if prefix else k, v)
+        elif value is None:
+            pass
+        elif isinstance(value, str):
+            fields[prefix] = value
+        else:
+            fields[prefix] = json.dumps(value)
+
+    try:
+        message = json.loads(event.message)
+    except ValueError:
+        message = None
+    if isinstance(message, dict):
+        flatten("", message)
+    return fields
+
+
+def insights_run(commands, log_groups, start_time, end_time):
+    rows, scanned = [], [0, 0]
+    for group in log_groups:
+        for stream in group.streams.values():
+            for event in stream.events:
+                if start_time and event.timestamp < start_time * 1000:
+                    continue
+                if end_time and event.timestamp > end_time * 1000 + 999:
+                    continue
+                scanned[0] += 1
+                scanned[1] += len(event.message.encode())
+                rows.append(insights_fields(event, stream))
+    rows.sort(key=lambda r: r["@timestamp"], reverse=True)
+    limit = None
+    for verb, arg in commands:
+        if verb == "filter":
+            def holds(row, c):
+                field, op, value = c
+                v = row.get(field)
+                if v is None:
+                    return False
+                if op == "eq":
+                    return v == value
+                if op == "in":
+                    return v in value
+                return value.search(v) is not None
+
+            rows = [r for r in rows if all(holds(r, c) for c in arg)]
+        elif verb == "stats":
+            aggregates, by = arg
+            groups = {}
+            for r in rows:
+                groups.setdefault(tuple(r.get(f) for f in by), []).append(r)
+            out = []
+            for key in sorted(groups, key=lambda k: [x or "" for x in k]):
+                members = groups[key]
+                row = {f: v for f, v in zip(by, key) if v is not None}
+                for fn, field, alias in aggregates:
+                    if fn == "count":
+                        row[alias] = str(len(members))
+                    else:
+                        values = [m[field] for m in members if field in m]
+                        if values:
+                            row[alias] = max(values) if fn == "max" else min(values)
+                out.append(row)
+            rows = out
+        elif verb == "limit":
+            limit = arg
+    if limit is not None:
+        rows = rows[:limit]
+    return rows, scanned
+
+
+def patch_logs():
+    from moto.logs import models
+    from moto.logs.models import LogQuery
+
+    original_init = LogQuery.__init__
+
+    def init(self, query_id, start_time, end_time, query, log_groups):
+        commands = insights_parse(query)
+        if commands is None:
+            original_init(self, query_id, start_time, end_time, query, log_groups)
+            self.scanned = None
+            return
+        self.query_id = query_id
+        self.start_time = start_time
+        self.end_time = end_time
+        self.query = query
+        self.log_group_names = [lg.name for lg in log_groups]
+        self.create_time = models.utcnow()
+        self.results, self.scanned = insights_run(commands, log_groups, start_time, end_time)
+        self.status = "Complete"
+
+    original_result = LogQuery.to_result_json
+
+    def to_result_json(self):
+        result = original_result(self)
+        if getattr(self, "scanned", None) is not None:
+            result["statistics"] = {
+                "recordsMatched": float(len(self.results)),
+                "recordsScanned": float(self.scanned[0]),
+                "bytesScanned": float(self.scanned[1]),
+            }
+        return result
+
+    if closes("insights-subset"):
+        LogQuery.__init__ = init
+        LogQuery.to_result_json = to_result_json
+
+
+# --------------------------------------------------------------------------------------------
 # Test support: accounts and injected faults
 # --------------------------------------------------------------------------------------------
 
@@ -644,6 +837,10 @@ class Faults:
 
 # Actions of STS (the controller's account, assumed roles): their errors are STS's documents.
 STS_ACTIONS = {"AssumeRole", "GetCallerIdentity"}
+# CloudWatch Logs' X-Amz-Target prefix; its actions' errors are JSON documents.
+LOGS_TARGET_PREFIX = "Logs_20140328."
+LOGS_ACTIONS = {"StartQuery", "GetQueryResults", "FilterLogEvents", "PutLogEvents", "CreateLogGroup",
+                "CreateLogStream", "DescribeLogGroups", "StopQuery"}
 
 
 def error_response(start_response, fault, action):
@@ -652,6 +849,11 @@ def error_response(start_response, fault, action):
     headers = []
     if "page" in fault:
         body, content_type = fault["page"].encode(), "text/html"
+    elif action in LOGS_ACTIONS:
+        request_id = str(uuid.uuid4())
+        body = json.dumps({"__type": fault["code"], "message": fault["message"]}).encode()
+        content_type = "application/x-amz-json-1.1"
+        headers.append(("x-amzn-requestid", request_id))
     elif action in STS_ACTIONS:
         request_id = str(uuid.uuid4())
         body = (
@@ -754,6 +956,15 @@ class TestSupport:
         environ["wsgi.input"] = io.BytesIO(body)
         query = urllib.parse.parse_qs(body.decode("utf-8", "replace"))
         action = query.get("Action", [None])[0]
+        target = environ.get("HTTP_X_AMZ_TARGET", "")
+        if target.startswith(LOGS_TARGET_PREFIX):
+            # CloudWatch Logs speaks JSON: the action is in X-Amz-Target, parameters in the body.
+            action = target[len(LOGS_TARGET_PREFIX):]
+            try:
+                document = json.loads(body or b"{}")
+            except ValueError:
+                document = {}
+            query = {k: [v if isinstance(v, str) else json.dumps(v)] for k, v in document.items()}
         if account and action:
             params = {k: v[0] for k, v in query.items()}
             start_response = self.served.recording(start_response, account, action, params)
@@ -796,6 +1007,7 @@ def main():
     patch_endpoints()
     patch_security_groups()
     patch_network_interfaces()
+    patch_logs()
 
     from moto.moto_server.werkzeug_app import (
         DomainDispatcherApplication,

@@ -9,12 +9,14 @@
 //! - [`commands`]: `snapshot` and live `plan` over the wire.
 //! - [`rollout`]: the full rollout by the real engine on moto.
 //! - [`accounts`]: ports in other accounts through STS AssumeRole, on moto's STS.
+//! - [`logs`]: the CloudWatch Logs port on moto's CloudWatch Logs (Insights, filter scans, errors).
 
 mod accounts;
 mod bench;
 mod commands;
 mod contract;
 mod errors;
+mod logs;
 mod moto;
 mod port;
 mod rollout;

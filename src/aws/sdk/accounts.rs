@@ -25,6 +25,8 @@ use crate::aws::{AccountAccessError, AssumeRole};
 struct Session {
     ec2: Arc<SdkEc2>,
     credentials: Arc<RwLock<Credentials>>,
+    /// The same credentials, for the session's other clients (CloudWatch Logs).
+    provider: SharedCredentialsProvider,
     expires: SystemTime,
 }
 
@@ -78,6 +80,7 @@ impl Sessions {
         }
         let shared = Arc::new(RwLock::new(credentials));
         let provider = SharedCredentialsProvider::new(AssumedCredentials(shared.clone()));
+        let provider_for_others = provider.clone();
         let region = aws_config::Region::new(region.to_string());
         let ec2 = aws_sdk_ec2::config::Builder::from(base)
             .region(region.clone())
@@ -103,10 +106,34 @@ impl Sessions {
             Session {
                 ec2: port.clone(),
                 credentials: shared,
+                provider: provider_for_others,
                 expires,
             },
         );
         Ok(port)
+    }
+
+    /// The credentials of the session of `role` in `region` (assumed, or assumed again, as for
+    /// [`Sessions::port`]), for another service's client: the CloudWatch Logs port of an object
+    /// acting in another account reads with the same session as its EC2 port.
+    pub(super) async fn credentials(
+        &self,
+        base: &aws_config::SdkConfig,
+        options: &SdkOptions,
+        region: &str,
+        role: &AssumeRole,
+    ) -> Result<SharedCredentialsProvider, AccountAccessError> {
+        self.port(base, options, region, role).await?;
+        let sessions = self.by_key.lock().await;
+        // Kept under this key by `port` a moment ago, good for `assumed_role_refresh` more.
+        sessions
+            .get(&(role.clone(), region.to_string()))
+            .map(|session| session.provider.clone())
+            .ok_or_else(|| AccountAccessError::AssumeRole {
+                role_arn: role.role_arn.clone(),
+                code: "SessionLost".into(),
+                message: "the assumed session was dropped before its credentials could be shared".into(),
+            })
     }
 }
 

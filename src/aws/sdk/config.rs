@@ -18,11 +18,17 @@ use aws_smithy_http_client::tls::{Provider, rustls_provider::CryptoMode};
 use super::SdkEc2;
 use super::accounts::Sessions;
 use crate::aws::{AccountAccessError, AssumeRole, Ec2Provider, ProviderError};
+use crate::logs::sdk::SdkLogs;
 
-/// Environment variables that name an endpoint the adapter calls (EC2, and STS for the account),
-/// most specific first (as aws-config reads them).
-const ENDPOINT_URL_VARIABLES: [&str; 3] =
-    ["AWS_ENDPOINT_URL_EC2", "AWS_ENDPOINT_URL_STS", "AWS_ENDPOINT_URL"];
+/// Environment variables that name an endpoint the adapter calls (EC2, STS for the account, and
+/// CloudWatch Logs for the evidence and canary readers), most specific first (as aws-config reads
+/// them).
+const ENDPOINT_URL_VARIABLES: [&str; 4] = [
+    "AWS_ENDPOINT_URL_EC2",
+    "AWS_ENDPOINT_URL_STS",
+    "AWS_ENDPOINT_URL_CLOUDWATCH_LOGS",
+    "AWS_ENDPOINT_URL",
+];
 
 /// Retry, timeout and paging settings of the adapter. Every wait is bounded: a call takes at
 /// most `operation_timeout`, whatever EC2 does.
@@ -90,6 +96,8 @@ pub struct SdkProvider {
     base: SdkConfig,
     options: SdkOptions,
     clients: Mutex<BTreeMap<String, Arc<SdkEc2>>>,
+    /// CloudWatch Logs ports by region (the evidence and canary readers).
+    logs: Mutex<BTreeMap<String, Arc<SdkLogs>>>,
     sessions: Sessions,
 }
 
@@ -129,6 +137,7 @@ impl SdkProvider {
             base,
             options,
             clients: Mutex::new(BTreeMap::new()),
+            logs: Mutex::new(BTreeMap::new()),
             sessions: Sessions::default(),
         }
     }
@@ -174,6 +183,45 @@ impl SdkProvider {
             ))
         });
         Ok(Arc::clone(client))
+    }
+}
+
+impl SdkProvider {
+    /// The CloudWatch Logs port for `region`, or for the default region: the same credentials,
+    /// HTTPS client, retries, timeouts and endpoint URL as the EC2 port.
+    pub fn logs_for(&self, region: Option<&str>) -> Result<Arc<SdkLogs>, ProviderError> {
+        let region = self.region_of(region)?;
+        let mut ports = self.logs.lock().unwrap_or_else(|p| p.into_inner());
+        let port = ports.entry(region.clone()).or_insert_with(|| {
+            let config = aws_sdk_cloudwatchlogs::config::Builder::from(&self.base)
+                .region(Region::new(region))
+                .build();
+            Arc::new(SdkLogs::new(aws_sdk_cloudwatchlogs::Client::from_conf(config)))
+        });
+        Ok(Arc::clone(port))
+    }
+
+    /// The CloudWatch Logs port of `region` in the account `role` reaches, on the credentials of
+    /// the same assumed session as the object's EC2 port (assumed, or assumed again, first when
+    /// they are missing or near their expiry).
+    pub async fn logs_for_role(
+        &self,
+        region: Option<&str>,
+        role: &AssumeRole,
+    ) -> Result<Arc<SdkLogs>, AccountAccessError> {
+        let region = self.region_of(region)?;
+        let credentials = self
+            .sessions
+            .credentials(&self.base, &self.options, &region, role)
+            .await?;
+        let config = aws_sdk_cloudwatchlogs::config::Builder::from(&self.base)
+            .region(Region::new(region))
+            .credentials_provider(credentials)
+            .identity_cache(aws_sdk_cloudwatchlogs::config::IdentityCache::no_cache())
+            .build();
+        Ok(Arc::new(SdkLogs::new(aws_sdk_cloudwatchlogs::Client::from_conf(
+            config,
+        ))))
     }
 }
 

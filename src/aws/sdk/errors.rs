@@ -167,7 +167,7 @@ fn credentials_error(operation: Ec2Operation, err: &CredentialsError) -> Ec2Erro
 }
 
 /// The first error of type `T` in `err`'s source chain.
-fn find_source<'a, T: StdError + 'static>(err: &'a (dyn StdError + 'static)) -> Option<&'a T> {
+pub(crate) fn find_source<'a, T: StdError + 'static>(err: &'a (dyn StdError + 'static)) -> Option<&'a T> {
     let mut current: Option<&(dyn StdError + 'static)> = Some(err);
     while let Some(e) = current {
         if let Some(found) = e.downcast_ref::<T>() {
@@ -180,7 +180,7 @@ fn find_source<'a, T: StdError + 'static>(err: &'a (dyn StdError + 'static)) -> 
 
 /// Every message of an error chain, joined: the SDK's top-level messages ("dispatch failure")
 /// say nothing a person can act on; the cause is at the bottom.
-fn chain_message(err: &(dyn StdError + 'static)) -> String {
+pub(crate) fn chain_message(err: &(dyn StdError + 'static)) -> String {
     let mut parts = vec![err.to_string()];
     let mut current = err.source();
     while let Some(e) = current {

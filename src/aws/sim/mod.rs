@@ -26,6 +26,7 @@ mod endpoints;
 pub mod faults;
 mod ids;
 pub mod limits;
+mod logs;
 mod provider;
 mod security_groups;
 mod world;

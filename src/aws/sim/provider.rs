@@ -17,6 +17,8 @@ use std::sync::{Arc, Mutex};
 
 use super::SimEc2;
 use crate::aws::{AccountAccessError, AssumeRole, Ec2Provider, ProviderError};
+use crate::logs::LogsProvider;
+use crate::logs::sim::SimLogs;
 use crate::model::Snapshot;
 
 /// One account's worlds: its home region's, and the empty ones of the other regions asked for.
@@ -77,16 +79,25 @@ pub struct SimProvider {
     world: Arc<SimEc2>,
     roles: Mutex<BTreeMap<String, TrustedRole>>,
     assumed: Mutex<Vec<AssumeRole>>,
+    /// The simulated CloudWatch Logs: one set of log groups, for every region and account.
+    logs: Arc<SimLogs>,
 }
 
 impl SimProvider {
     pub fn new(home: Arc<SimEc2>) -> Self {
+        let logs = Arc::new(SimLogs::new(home.region()));
         Self {
             home: Mutex::new(Account::new(home.clone())),
             world: home,
             roles: Mutex::new(BTreeMap::new()),
             assumed: Mutex::new(Vec::new()),
+            logs,
         }
+    }
+
+    /// The simulated CloudWatch Logs every port of this provider reads.
+    pub fn sim_logs(&self) -> &Arc<SimLogs> {
+        &self.logs
     }
 
     /// The world of the home region (what `client(None)` returns).
@@ -152,5 +163,19 @@ impl Ec2Provider for SimProvider {
 
     fn default_region(&self) -> Option<String> {
         Some(self.world.region())
+    }
+}
+
+/// The simulated CloudWatch Logs serve every region and account of the provider (one set of log
+/// groups: tests name the groups they write).
+impl LogsProvider for SimProvider {
+    type Logs = SimLogs;
+
+    async fn logs(&self, _region: Option<&str>) -> Result<Arc<SimLogs>, ProviderError> {
+        Ok(self.logs.clone())
+    }
+
+    async fn logs_as(&self, _region: Option<&str>, _role: &AssumeRole) -> Result<Arc<SimLogs>, AccountAccessError> {
+        Ok(self.logs.clone())
     }
 }
