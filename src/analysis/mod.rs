@@ -23,6 +23,7 @@ mod addr;
 mod apply;
 mod clients;
 mod endpoint;
+pub mod evidence;
 mod index;
 mod nacl;
 mod reach;
@@ -46,7 +47,7 @@ use std::net::IpAddr;
 use ipnet::IpNet;
 use serde::Serialize;
 
-use crate::api::{InterfaceEndpointSpec, Owner, RemediationMode, RemediationSpec};
+use crate::api::{ClientScope, InterfaceEndpointSpec, Owner, RemediationMode, RemediationSpec};
 use crate::aws::RulePeer;
 use crate::model::{Protocol, Snapshot};
 
@@ -78,6 +79,22 @@ pub fn analyze_within(
     snapshot: &Snapshot,
     scope: &RuleScope,
 ) -> Result<Analysis, AnalysisError> {
+    analyze_with_evidence(spec, owner, snapshot, scope, None)
+}
+
+/// [`analyze_within`], with what the Resolver query logs show ([`evidence`]): each client
+/// carries its evidence; under `spec.clients.scope: Evidence` the clients without any are
+/// excluded as `NotEvidenced` (listed, not checked, no rules for them); the sources outside
+/// the VPC (through a Resolver inbound endpoint) are clients too, checked as far as AWS shows
+/// their path ([`OUTSIDE_PREFIX`]). `None`: no evidence (none asked for, or it could not be
+/// read): the configuration alone decides.
+pub fn analyze_with_evidence(
+    spec: &InterfaceEndpointSpec,
+    owner: Option<&Owner>,
+    snapshot: &Snapshot,
+    scope: &RuleScope,
+    evidence: Option<&evidence::Attribution>,
+) -> Result<Analysis, AnalysisError> {
     let index = index::VpcIndex::build(snapshot, &spec.vpc_id)?;
     endpoint::validate_spec(spec, &index)?;
     let endpoint = endpoint::owned_endpoint(spec, owner, snapshot);
@@ -85,8 +102,37 @@ pub fn analyze_within(
     let endpoint_interfaces = endpoint
         .map(|e| e.network_interface_ids.as_slice())
         .unwrap_or_default();
-    let discovery = clients::discover(spec, endpoint_interfaces, &index)?;
-    let clients = reach::verdicts(&index, &destinations, &discovery.clients);
+    let mut discovery = clients::discover(spec, endpoint_interfaces, &index)?;
+    if let Some(evidence) = evidence
+        && spec.clients.scope == ClientScope::Evidence
+    {
+        let (kept, dropped): (Vec<_>, Vec<_>) = std::mem::take(&mut discovery.clients)
+            .into_iter()
+            .partition(|c| evidence.evidence_of(&c.eni.network_interface_id).is_some());
+        discovery.clients = kept;
+        discovery.excluded.extend(dropped.into_iter().map(|c| ExcludedInterface {
+            network_interface_id: c.eni.network_interface_id.clone(),
+            reason: ExclusionReason::NotEvidenced,
+        }));
+        discovery.excluded.sort_by(|a, b| a.network_interface_id.cmp(&b.network_interface_id));
+    }
+    let mut clients = reach::verdicts(&index, &destinations, &discovery.clients);
+    if let Some(evidence) = evidence {
+        for client in &mut clients {
+            client.evidence = evidence.evidence_of(&client.network_interface_id).cloned();
+        }
+        clients.extend(evidence.outside.iter().map(|outside| ClientVerdict {
+            network_interface_id: format!("{OUTSIDE_PREFIX}{}", outside.address),
+            security_group_ids: Vec::new(),
+            subnet_id: String::new(),
+            address: outside.address,
+            sources: vec![reach::outside_source(outside.address)],
+            interface_type: format!("outside the VPC, through {}", outside.resolver_endpoint_ids.join(", ")),
+            owner_id: None,
+            blocks: reach::outside_blocks(&index, &destinations, outside.address),
+            evidence: Some(outside.evidence.clone()),
+        }));
+    }
     let editable = |group: &str, direction: Direction| match index.groups.get(group) {
         None => remediation::Editable::Undescribed,
         Some(view) => match scope.refuses(group, view.group.owner_id.as_deref(), direction) {
@@ -103,6 +149,12 @@ pub fn analyze_within(
         remediation,
     })
 }
+
+/// How a client outside the VPC is named where ENI ids are (`outside:192.168.10.4`): a source
+/// address of the query logs whose queries came through a Resolver inbound endpoint. AWS shows
+/// its path only from the endpoint's side (the endpoint's security groups, the endpoint
+/// subnets' network ACLs); its own firewall and routes are not checked, and not assumed.
+pub const OUTSIDE_PREFIX: &str = "outside:";
 
 /// The port every check is about.
 pub const HTTPS_PORT: u16 = 443;
@@ -195,9 +247,17 @@ pub struct ClientVerdict {
     pub owner_id: Option<String>,
     /// Every failing check for every destination; empty when the client is reachable.
     pub blocks: Vec<Block>,
+    /// What the Resolver query logs show of it (queries in the lookback, last seen); `None`
+    /// when none show it or no evidence was read.
+    pub evidence: Option<evidence::ClientEvidence>,
 }
 
 impl ClientVerdict {
+    /// Whether this is a client outside the VPC ([`OUTSIDE_PREFIX`]), not an ENI.
+    pub fn is_outside(&self) -> bool {
+        self.network_interface_id.starts_with(OUTSIDE_PREFIX)
+    }
+
     pub fn is_reachable(&self) -> bool {
         self.blocks.is_empty()
     }
@@ -237,6 +297,9 @@ pub enum ExclusionReason {
     NotSelected,
     /// Has no private address the analysis can use.
     NoAddress,
+    /// `spec.clients.scope: Evidence`, and the Resolver query logs show no query of the
+    /// service's name from it in the lookback.
+    NotEvidenced,
 }
 
 impl ExclusionReason {
@@ -251,6 +314,7 @@ impl ExclusionReason {
             Self::ExcludedSecurityGroup(_) => "ExcludedSecurityGroup",
             Self::NotSelected => "NotSelected",
             Self::NoAddress => "NoAddress",
+            Self::NotEvidenced => "NotEvidenced",
         }
     }
 }
@@ -276,6 +340,11 @@ impl fmt::Display for ExclusionReason {
             }
             Self::NotSelected => write!(f, "carries none of spec.clients.securityGroupIds"),
             Self::NoAddress => write!(f, "has no private IP address"),
+            Self::NotEvidenced => write!(
+                f,
+                "no query of the service's name in the Resolver query logs over the lookback \
+                 (spec.clients.scope: Evidence)"
+            ),
         }
     }
 }

@@ -289,7 +289,59 @@ pub fn verdicts<'a>(
                     .unwrap_or_else(|| "interface".to_string()),
                 owner_id: client.eni.owner_id.clone(),
                 blocks,
+                evidence: None,
             }
         })
         .collect()
+}
+
+/// The one source of a client outside the VPC: its address, as the query log gives it.
+pub fn outside_source(address: IpAddr) -> Source {
+    Source {
+        net: ipnet::IpNet::from(address),
+        kind: if address.is_ipv4() {
+            super::SourceKind::PrimaryIpv4
+        } else {
+            super::SourceKind::Ipv6Address
+        },
+    }
+}
+
+/// The path of a client outside the VPC (its queries came through a Resolver inbound endpoint)
+/// as far as AWS shows it: the endpoint's security groups must admit tcp/443 from its address
+/// (no group of its own can be referenced), and each endpoint subnet's ACL must let tcp/443 in
+/// from it and the ephemeral ports back out. Its own firewall and routes are not in any
+/// describe call: not checked, and not assumed either way.
+pub fn outside_blocks(index: &VpcIndex<'_>, destinations: &[Destination], address: IpAddr) -> Vec<Block> {
+    let range = AddrRange::of_addr(address);
+    let source = outside_source(address);
+    let mut blocks = Vec::new();
+    for dest in destinations {
+        let dest_range = AddrRange::of_net(&dest.net);
+        if dest_range.family != range.family {
+            continue;
+        }
+        let ingress = union_of(index, &dest.security_group_ids, false);
+        if ingress.addrs.first_uncovered(&range).is_some() {
+            blocks.push(Block {
+                check: Check::EndpointIngress,
+                destination: dest.net,
+                sources: vec![source],
+                detail: format!(
+                    "no ingress rule of the endpoint's security groups ({}) allows tcp 443 from {address} (outside the VPC, through a Resolver inbound endpoint){}",
+                    list(&dest.security_group_ids),
+                    unresolved_note(&ingress)
+                ),
+            });
+        }
+        if let Some(detail) = nacl::endpoint_subnet(index, &dest.subnet_id, range) {
+            blocks.push(Block {
+                check: Check::EndpointSubnetNacl,
+                destination: dest.net,
+                sources: vec![source],
+                detail,
+            });
+        }
+    }
+    blocks
 }

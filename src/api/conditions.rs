@@ -21,6 +21,9 @@ closed_set! {
             the plan.",
         PrivateDnsEnabled => "Private DNS is enabled on the endpoint.",
         Ready => "The endpoint is as the spec asks and no client is cut off.",
+        EvidenceRead => "The Resolver query logs `spec.clients.evidence` names were read for the \
+            lookback (`status.clients.evidence` says what they show); set only when the spec names \
+            evidence.",
     }
 }
 
@@ -76,6 +79,15 @@ closed_set! {
         UnknownPlanId => "`spec.approval.planId` names no plan this object reported (a typo, another \
             object's id).",
         PlanApproved => "`spec.approval.planId` equals `status.plan.id`.",
+        // EvidenceRead
+        EvidenceRead => "The Resolver query logs were read: every client is reported with or without \
+            queries of the service's name in the lookback.",
+        EvidenceIncomplete => "The Resolver query logs were read by a scan that stopped at its bound \
+            (Logs Insights is not served): clients shown with evidence have it, others may have it too; \
+            under `scope: Evidence` every client is checked.",
+        EvidenceUnreadable => "The Resolver query logs could not be read (the message says why: the log \
+            group, IAM, CloudWatch Logs); the analysis falls back to the configuration: every client is \
+            checked.",
         // PrivateDnsEnabled
         PrivateDnsOn => "Private DNS is on.",
         PrivateDnsNotRequested => "`spec.privateDns.enabled` is false.",

@@ -213,6 +213,63 @@ pub struct ClientSelection {
     /// ENIs that are never clients, in addition to the built-in interface types.
     #[serde(default)]
     pub exclude: ClientExclusions,
+    /// Evidence of who really calls the service, read from logs AWS already records: each
+    /// client is reported with or without it (queries in the lookback, how many, last seen).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub evidence: Option<ClientEvidenceSpec>,
+    /// `All` (default): every client the configuration shows is checked. `Evidence`: only
+    /// clients with evidence are checked and get rules; the others are listed as not evidenced
+    /// (exclusion `NotEvidenced`), never dropped silently. Needs `evidence`; while evidence
+    /// cannot be read, every client is checked.
+    #[serde(default, skip_serializing_if = "ClientScope::is_all")]
+    pub scope: ClientScope,
+}
+
+/// Which clients are checked.
+#[derive(Deserialize, Serialize, Clone, Copy, Debug, Default, PartialEq, Eq, JsonSchema)]
+pub enum ClientScope {
+    /// Every client the configuration shows.
+    #[default]
+    All,
+    /// Only clients the evidence shows calling the service.
+    Evidence,
+}
+
+impl ClientScope {
+    fn is_all(&self) -> bool {
+        *self == Self::All
+    }
+}
+
+/// Where the evidence of who calls the service is read.
+#[derive(Deserialize, Serialize, Clone, Debug, Default, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ClientEvidenceSpec {
+    /// Route 53 Resolver query logs of the VPC, delivered to CloudWatch Logs: the records whose
+    /// `query_name` is the service's private DNS name (or a name under it) show who resolves it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resolver_query_logs: Option<ResolverQueryLogs>,
+}
+
+/// A CloudWatch Logs log group Route 53 Resolver query logging delivers to.
+#[derive(Deserialize, Serialize, Clone, Debug, Default, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ResolverQueryLogs {
+    /// The log group's name, e.g. `/aws/route53resolver/vpc-0f3e5a7c9b1d24680`.
+    #[schemars(length(min = 1, max = 512), pattern(r"^[\.\-_/#A-Za-z0-9]+$"))]
+    pub log_group_name: String,
+    /// How far back to look: a number and a unit (`s`, `m`, `h`, `d`), at least 1m, at most
+    /// 90d. Default `7d`.
+    #[serde(default = "default_lookback")]
+    #[schemars(pattern(r"^[0-9]{1,7}[smhd]$"))]
+    pub lookback: String,
+}
+
+/// The default `lookback`: a week covers weekly jobs.
+pub const DEFAULT_LOOKBACK: &str = "7d";
+
+fn default_lookback() -> String {
+    DEFAULT_LOOKBACK.to_string()
 }
 
 /// ENIs excluded from the clients.
@@ -527,6 +584,68 @@ pub struct ClientSummary {
     /// Reasons left out of `exclusions` to keep the status small.
     #[serde(default, skip_serializing_if = "is_zero")]
     pub omitted_exclusions: u32,
+    /// What the evidence (`spec.clients.evidence`) shows of the clients; absent when the spec
+    /// names none or it could not be read (condition `EvidenceRead`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub evidence: Option<EvidenceSummary>,
+}
+
+/// What the Resolver query logs show: which clients resolved the service's name in the lookback.
+#[derive(Deserialize, Serialize, Clone, Debug, Default, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct EvidenceSummary {
+    /// The log group read.
+    pub log_group_name: String,
+    /// The lookback read, e.g. `7d`.
+    pub lookback: String,
+    /// When it was read (RFC 3339).
+    pub read_time: String,
+    /// `LogsInsights` (one aggregate query) or `FilterLogEvents` (a bounded scan, where Logs
+    /// Insights is not served).
+    pub method: String,
+    /// Whether every record of the lookback was read (a scan stops at its bound).
+    pub complete: bool,
+    /// Bytes Logs Insights scanned: what the read is billed by.
+    #[serde(default, skip_serializing_if = "is_zero_u64")]
+    pub bytes_scanned: u64,
+    /// Clients of the VPC with queries of the service's name in the lookback.
+    pub evidenced: u32,
+    /// Clients of the VPC without any (under `scope: Evidence`, excluded as `NotEvidenced`).
+    pub not_evidenced: u32,
+    /// Clients outside the VPC, whose queries came through a Resolver inbound endpoint
+    /// (`outside:<address>` among the clients).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub outside: u32,
+    /// Source addresses of the VPC's queries that no network interface holds now (an
+    /// instance gone since): not mapped by guess.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub unmatched: u32,
+    /// Clients with evidence, most queries first, at most 20.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub clients: Vec<EvidencedClient>,
+    /// Some clients without evidence, at most 5.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub not_evidenced_examples: Vec<String>,
+}
+
+/// One client the Resolver query logs show resolving the service's name.
+#[derive(Deserialize, Serialize, Clone, Debug, Default, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct EvidencedClient {
+    /// The ENI, or `outside:<address>` for a client outside the VPC.
+    pub network_interface_id: String,
+    pub address: String,
+    /// Queries of the service's name in the lookback.
+    pub queries: u64,
+    /// The last one (RFC 3339).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_seen: Option<String>,
+    /// Whether it can reach the endpoint (for a client outside the VPC: as far as AWS shows).
+    pub reachable: bool,
+}
+
+fn is_zero_u64(n: &u64) -> bool {
+    *n == 0
 }
 
 /// ENIs of the VPC that are not clients, for one reason.

@@ -105,6 +105,23 @@ fn beyond_the_schema(spec: &InterfaceEndpointSpec) -> Vec<String> {
             spec.tags.len()
         ));
     }
+    let logs = spec
+        .clients
+        .evidence
+        .as_ref()
+        .and_then(|e| e.resolver_query_logs.as_ref());
+    if let Some(logs) = logs
+        && let Err(why) = crate::analysis::evidence::parse_lookback(&logs.lookback)
+    {
+        problems.push(format!("spec.clients.evidence.resolverQueryLogs.lookback: {why}"));
+    }
+    if spec.clients.scope == super::ClientScope::Evidence && logs.is_none() {
+        problems.push(
+            "spec.clients.scope: Evidence needs spec.clients.evidence.resolverQueryLogs (where the \
+             evidence is read)"
+                .into(),
+        );
+    }
     if let Some(policy) = &spec.policy {
         match serde_json::from_str::<Value>(policy) {
             Ok(Value::Object(_)) => {}

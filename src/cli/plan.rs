@@ -27,11 +27,13 @@ use super::review;
 use super::table::{Colour, Style, Table};
 use super::{exit, fail};
 use crate::analysis::{
-    Analysis, Check, ClientVerdict, RuleChange, Source, analyze, owned_endpoint,
+    Analysis, Check, ClientVerdict, RuleChange, RuleScope, Source, analyze_with_evidence, owned_endpoint,
     unobserved_endpoint_interfaces,
 };
 use crate::api::{Owner, RemediationMode, UnfixableBlock};
 use crate::aws::RulePeer;
+use crate::aws::sdk::{SdkOptions, SdkProvider};
+use crate::logs::{LogsPort, QueryPolling};
 use crate::model::{Snapshot, SnapshotError};
 use crate::plan::approval::plan_id;
 use crate::plan::preconditions::{Unmet, acceptance, unmet};
@@ -218,7 +220,25 @@ pub fn run(args: &PlanArgs) -> ExitCode {
                 Err(e) => return fail(format_args!("{place}: {e}")),
             },
         };
-        let analysis = match analyze(&manifest.spec, Some(&owner), &snapshot) {
+        // The evidence the spec names: read live as the controller reads it; a snapshot file holds
+        // none, and then every client is checked, as the controller does when it cannot read it.
+        let evidence = if offline.is_none() {
+            read_live_evidence(&manifest, &snapshot)
+        } else {
+            manifest.spec.clients.evidence.as_ref().and_then(|e| e.resolver_query_logs.as_ref()).map(|logs| {
+                crate::plan::evidence::EvidenceRead {
+                    log_group_name: logs.log_group_name.clone(),
+                    lookback: logs.lookback.clone(),
+                    outcome: Err("a snapshot file holds no query logs".into()),
+                }
+            })
+        };
+        if let Some(Err(why)) = evidence.as_ref().map(|e| &e.outcome) {
+            eprintln!("note: {place}: evidence not read ({why}): every client the configuration shows is checked");
+        }
+        let spec = crate::plan::evidence::effective_spec(&manifest.spec, evidence.as_ref());
+        let attribution = evidence.as_ref().and_then(|e| e.attribution());
+        let analysis = match analyze_with_evidence(&spec, Some(&owner), &snapshot, &RuleScope::default(), attribution) {
             Ok(a) => a,
             Err(e) => return fail(format_args!("{place} does not fit {source}: {e}")),
         };
@@ -316,6 +336,24 @@ fn read_snapshot(paths: &[PathBuf]) -> Result<(Snapshot, String), String> {
     Ok((snapshot, format!("the snapshot {}", shown.join(" + "))))
 }
 
+/// The evidence the spec names, read live as the controller reads it; `None` when it names none.
+fn read_live_evidence(manifest: &Manifest, snapshot: &Snapshot) -> Option<crate::plan::evidence::EvidenceRead> {
+    manifest.spec.clients.evidence.as_ref()?;
+    let spec = &manifest.spec;
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().ok()?;
+    runtime.block_on(async {
+        let logs = match SdkProvider::from_environment(spec.region.as_deref(), SdkOptions::default()).await {
+            Ok(provider) => match provider.logs_for(spec.region.as_deref()) {
+                Ok(port) => LogsPort::Ready(port),
+                Err(e) => LogsPort::Unavailable(e.to_string()),
+            },
+            Err(e) => LogsPort::Unavailable(e.to_string()),
+        };
+        let now = k8s_openapi::jiff::Timestamp::now();
+        crate::engine::evidence::observe(&logs, spec, snapshot, &spec.vpc_id, now, QueryPolling::default()).await
+    })
+}
+
 /// The VPC of the spec as the account shows it now (region: the spec's, else the environment's).
 fn observe_live_vpc(manifest: &Manifest, owner: &Owner) -> Result<Snapshot, String> {
     let spec = &manifest.spec;
@@ -388,6 +426,30 @@ pub struct ClientReport {
     /// `Reachable` or `Blocked`.
     pub verdict: &'static str,
     pub reasons: Vec<ReasonReport>,
+    /// What the Resolver query logs show of it (when the spec names them and they were read):
+    /// queries of the service's name in the lookback, and the last one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub evidence: Option<EvidenceReport>,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct EvidenceReport {
+    pub queries: u64,
+    /// RFC 3339.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last_seen: Option<String>,
+}
+
+fn evidence_report(c: &ClientVerdict) -> Option<EvidenceReport> {
+    let e = c.evidence.as_ref()?;
+    Some(EvidenceReport {
+        queries: e.queries,
+        last_seen: e
+            .last_seen_ms
+            .and_then(|ms| k8s_openapi::jiff::Timestamp::from_millisecond(ms).ok())
+            .map(|t| t.to_string()),
+    })
 }
 
 /// One failing check towards one destination.
@@ -486,6 +548,7 @@ impl PlanReport {
                         detail: b.detail.clone(),
                     })
                     .collect(),
+                evidence: evidence_report(c),
             })
             .collect();
         let excluded = analysis
@@ -587,14 +650,12 @@ pub fn render_table(
     if analysis.clients.is_empty() {
         out.push("No clients: no ENI in the VPC would be captured by private DNS.".into());
     } else {
-        let mut clients = Table::new(&[
-            "CLIENT",
-            "TYPE",
-            "SUBNET",
-            "ADDRESS",
-            "SECURITY GROUPS",
-            "VERDICT",
-        ]);
+        let with_evidence = spec.clients.evidence.is_some();
+        let mut columns = vec!["CLIENT", "TYPE", "SUBNET", "ADDRESS", "SECURITY GROUPS", "VERDICT"];
+        if with_evidence {
+            columns.push("EVIDENCE");
+        }
+        let mut clients = Table::new(&columns);
         for c in &analysis.clients {
             let verdict = if c.is_reachable() {
                 ("Reachable".to_string(), Some(Colour::Green))
@@ -602,14 +663,29 @@ pub fn render_table(
                 let checks: Vec<&str> = c.failing_checks().iter().map(|k| k.as_str()).collect();
                 (format!("Blocked: {}", checks.join(", ")), Some(Colour::Red))
             };
-            clients.row(vec![
+            let mut row = vec![
                 (c.network_interface_id.clone(), None),
                 (c.interface_type.clone(), None),
                 (c.subnet_id.clone(), None),
                 (show_address(c), None),
                 (c.security_group_ids.join(","), None),
                 verdict,
-            ]);
+            ];
+            if with_evidence {
+                row.push(match evidence_report(c) {
+                    Some(e) => (
+                        format!(
+                            "{} {}, last {}",
+                            e.queries,
+                            if e.queries == 1 { "query" } else { "queries" },
+                            e.last_seen.as_deref().unwrap_or("unknown")
+                        ),
+                        None,
+                    ),
+                    None => ("none".to_string(), Some(Colour::Dim)),
+                });
+            }
+            clients.row(row);
         }
         out.push(clients.render(style, ""));
     }

@@ -35,6 +35,7 @@ use super::writes;
 use crate::api::conditions::{ConditionReason, ConditionType, find_condition};
 use crate::api::{FINALIZER, InterfaceEndpoint, RolloutPhase};
 use crate::aws::{Ec2Error, Ec2Provider};
+use crate::logs::LogsProvider;
 use crate::engine::audit::{MutationCall, MutationOutcome};
 use crate::engine::{self, ReconcileRequest};
 use crate::plan::{self, Config, Timing};
@@ -45,7 +46,7 @@ pub const BACKOFF_MIN: Duration = Duration::from_secs(2);
 pub const BACKOFF_MAX: Duration = Duration::from_secs(300);
 
 /// What every reconcile shares.
-pub struct Context<P: Ec2Provider> {
+pub struct Context<P: Ec2Provider + LogsProvider> {
     pub client: kube::Client,
     pub provider: P,
     pub recorder: Recorder,
@@ -59,7 +60,7 @@ pub struct Context<P: Ec2Provider> {
     failures: Mutex<HashMap<ObjectRef<InterfaceEndpoint>, u32>>,
 }
 
-impl<P: Ec2Provider> Context<P> {
+impl<P: Ec2Provider + LogsProvider> Context<P> {
     /// `settings` gives the timing and the configuration every object shares.
     pub fn new(
         client: kube::Client,
@@ -133,7 +134,7 @@ pub fn object_key(obj: &InterfaceEndpoint) -> String {
 }
 
 /// kube-runtime's reconcile callback.
-pub async fn reconcile<P: Ec2Provider>(
+pub async fn reconcile<P: Ec2Provider + LogsProvider>(
     obj: Arc<InterfaceEndpoint>,
     ctx: Arc<Context<P>>,
 ) -> Result<Action, ReconcileError> {
@@ -157,7 +158,7 @@ pub async fn reconcile<P: Ec2Provider>(
 }
 
 /// kube-runtime's error callback: exponential backoff per object.
-pub fn error_policy<P: Ec2Provider>(
+pub fn error_policy<P: Ec2Provider + LogsProvider>(
     obj: Arc<InterfaceEndpoint>,
     error: &ReconcileError,
     ctx: Arc<Context<P>>,
@@ -180,7 +181,7 @@ struct Pass {
     failure: Option<ErrorCategory>,
 }
 
-async fn reconcile_object<P: Ec2Provider>(
+async fn reconcile_object<P: Ec2Provider + LogsProvider>(
     obj: &InterfaceEndpoint,
     ctx: &Context<P>,
 ) -> Result<Pass, ReconcileError> {
@@ -290,7 +291,7 @@ enum StatusWrite {
 
 /// Writes the status when it changed, records the Events and the phase gauge. The Events are
 /// recorded even when the write is overtaken: they tell what was done in AWS.
-async fn report_status<P: Ec2Provider>(
+async fn report_status<P: Ec2Provider + LogsProvider>(
     api: &Api<InterfaceEndpoint>,
     read: &InterfaceEndpoint,
     ctx: &Context<P>,
@@ -317,7 +318,7 @@ async fn report_status<P: Ec2Provider>(
 /// The pass's status was refused because the object changed since it was read (a spec edit
 /// during the pass, another replica's write): what the pass did in AWS is seen by the next
 /// one, which reads the object anew. Expected, not an error.
-fn overtaken<P: Ec2Provider>(ctx: &Context<P>) -> Pass {
+fn overtaken<P: Ec2Provider + LogsProvider>(ctx: &Context<P>) -> Pass {
     tracing::debug!("the object changed during the pass; its status is decided again");
     Pass {
         action: Action::requeue(ctx.timing.after_change),

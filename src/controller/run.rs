@@ -27,6 +27,7 @@ use super::reconcile::{self, Context, object_key};
 use crate::api::{EndpointGrant, InterfaceEndpoint, PlanApproval};
 use crate::aws::Ec2Provider;
 use crate::aws::budget::{BudgetedProvider, TokioClock};
+use crate::logs::LogsProvider;
 use crate::aws::guard::GuardedProvider;
 use crate::plan::{Config, Timing};
 
@@ -151,7 +152,7 @@ impl Shutdown {
 
 /// Serves /metrics, /healthz and /readyz, campaigns for the Lease when asked, and reconciles
 /// while leading (or always, without leader election) until `shutdown`.
-pub async fn run<P: Ec2Provider>(
+pub async fn run<P: Ec2Provider + LogsProvider>(
     client: kube::Client,
     provider: P,
     options: &RunOptions,
@@ -223,7 +224,7 @@ pub async fn run<P: Ec2Provider>(
 }
 
 /// Waits for the Lease, then reconciles until shutdown or until the Lease is lost.
-async fn lead<P: Ec2Provider>(
+async fn lead<P: Ec2Provider + LogsProvider>(
     setup: ControllerSetup<P>,
     mut leadership: watch::Receiver<Leadership>,
     shutdown: &Shutdown,
@@ -271,7 +272,7 @@ async fn mirror_leadership(
 /// Only changes of `metadata.generation` (spec edits, deletion) and of the finalizers trigger a
 /// reconcile: the controller's own status writes must not, or every pass would schedule the
 /// next at once. Time-driven work (polling a pending endpoint, resync) is the requeue's job.
-pub async fn run_controller<P: Ec2Provider>(
+pub async fn run_controller<P: Ec2Provider + LogsProvider>(
     setup: ControllerSetup<P>,
     stop: impl Future<Output = ()> + Send + Sync + 'static,
 ) -> Result<(), RunError> {

@@ -40,6 +40,9 @@ mod audit_tests;
 mod bad_input_tests;
 #[cfg(test)]
 mod budget_tests;
+pub mod evidence;
+#[cfg(test)]
+mod evidence_tests;
 pub mod incident;
 #[cfg(test)]
 mod observe_only_tests;
@@ -60,6 +63,7 @@ use crate::api::{ApprovedBy, InterfaceEndpointSpec, InterfaceEndpointStatus, Own
 use crate::aws::observe::{ObserveScope, observe_vpc};
 use crate::aws::{AccountUnknown, Ec2, Ec2Error, Ec2Operation, ErrorKind};
 use crate::grants::{Admission, GrantedGroups};
+use crate::logs::{Logs, NoLogs, QueryPolling};
 use crate::model::Snapshot;
 use crate::plan::approval::Approver;
 use crate::plan::{self, Action, Config, EventNote, PlanInput, Timing};
@@ -152,23 +156,35 @@ pub struct ReconcileOutcome {
 /// the controller's passes are [`tenancy::reconcile_object`]'s). Never panics on AWS input;
 /// every failure ends up in the outcome.
 pub async fn reconcile<E: Ec2>(ec2: &E, request: &ReconcileRequest<'_>, timing: &Timing) -> ReconcileOutcome {
-    pass(ec2, request, None, timing).await
+    pass(ec2, &NoLogs, request, None, timing).await
+}
+
+/// [`reconcile`], reading the evidence the spec names (`spec.clients.evidence`) through `logs`.
+pub async fn reconcile_with_logs<E: Ec2, L: Logs>(
+    ec2: &E,
+    logs: &L,
+    request: &ReconcileRequest<'_>,
+    timing: &Timing,
+) -> ReconcileOutcome {
+    pass(ec2, logs, request, None, timing).await
 }
 
 /// One reconcile pass within what `admission` (the object's EndpointGrant) lets the controller
 /// do: its remediation ceilings, the groups rules may be added to, who approves. Deletion is
 /// never bounded: what the object owns is always cleaned up.
-pub async fn reconcile_admitted<E: Ec2>(
+pub async fn reconcile_admitted<E: Ec2, L: Logs>(
     ec2: &E,
+    logs: &L,
     request: &ReconcileRequest<'_>,
     admission: &Admission,
     timing: &Timing,
 ) -> ReconcileOutcome {
-    pass(ec2, request, Some(admission), timing).await
+    pass(ec2, logs, request, Some(admission), timing).await
 }
 
-async fn pass<E: Ec2>(
+async fn pass<E: Ec2, L: Logs>(
     ec2: &E,
+    logs: &L,
     request: &ReconcileRequest<'_>,
     admission: Option<&Admission>,
     timing: &Timing,
@@ -198,7 +214,21 @@ async fn pass<E: Ec2>(
         None
     };
     let rules = rule_scope(admission, account);
-    let analysis = analysis::analyze_within(spec, Some(owner), &world, &rules);
+    // observe, the evidence: the Resolver query logs the spec names (not while deleting: who
+    // calls the service no longer matters then).
+    let evidence = if request.deleting {
+        None
+    } else {
+        evidence::observe(logs, spec, &world, vpc_id, request.now, QueryPolling::default()).await
+    };
+    let evidence_spec = plan::evidence::effective_spec(spec, evidence.as_ref());
+    let analysis = analysis::analyze_with_evidence(
+        &evidence_spec,
+        Some(owner),
+        &world,
+        &rules,
+        evidence.as_ref().and_then(|e| e.attribution()),
+    );
     let mut input = PlanInput {
         spec,
         generation: request.generation,
@@ -214,8 +244,10 @@ async fn pass<E: Ec2>(
         approver: Approver::Namespace,
         now: request.now,
     };
-    let analysis_as_specified = plan::drift::world_as_specified(&input)
-        .map(|after| analysis::analyze_within(spec, Some(owner), &after, &rules));
+    let analysis_as_specified = plan::drift::world_as_specified(&input).map(|after| {
+        let attribution = evidence.as_ref().and_then(|e| e.attribution());
+        analysis::analyze_with_evidence(&evidence_spec, Some(owner), &after, &rules, attribution)
+    });
     input.analysis_as_specified = analysis_as_specified.as_ref();
     let successors = plan::sharing::successors(&input);
     input.successors = &successors;
@@ -250,6 +282,17 @@ async fn pass<E: Ec2>(
     };
     let mut trail = Trail::new(spec, account, region);
     let mut status = decision.status;
+    match &evidence {
+        Some(read) => plan::evidence::report(
+            &mut status,
+            spec,
+            read,
+            analysis.as_ref().ok(),
+            request.generation,
+            request.now,
+        ),
+        None => plan::evidence::clear(&mut status),
+    }
     for (done, action) in decision.actions.iter().enumerate() {
         match act::perform(ec2, action, owner, &mut trail).await {
             Ok(act::Performed::Created(endpoint)) => plan::status::record_created(&mut status, &endpoint),

@@ -17,12 +17,13 @@
 use super::{ReconcileOutcome, ReconcileRequest, reconcile, reconcile_admitted};
 use crate::aws::{AccountAccessError, AssumeRole, Ec2, Ec2Provider};
 use crate::grants::{Admission, Verdict};
+use crate::logs::{LogsPort, LogsProvider};
 use crate::plan::tenancy::ActingAs;
 use crate::plan::{self, Timing};
 
 /// One pass for one object under `verdict` (see the module docs). Never panics on AWS input;
 /// every failure ends up in the outcome.
-pub async fn reconcile_object<P: Ec2Provider>(
+pub async fn reconcile_object<P: Ec2Provider + LogsProvider>(
     provider: &P,
     request: &ReconcileRequest<'_>,
     verdict: &Verdict,
@@ -69,7 +70,7 @@ pub async fn reconcile_object<P: Ec2Provider>(
 /// region and account its endpoint was created in, the spec's and the grant's before that),
 /// then the pass (bounded by the admission; unbounded while deleting), then the account it
 /// acted in recorded with the endpoint.
-async fn pass<P: Ec2Provider>(
+async fn pass<P: Ec2Provider + LogsProvider>(
     provider: &P,
     request: &ReconcileRequest<'_>,
     admission: Option<&Admission>,
@@ -120,7 +121,26 @@ async fn pass<P: Ec2Provider>(
         }
     };
     let mut outcome = match admission {
-        Some(admission) => reconcile_admitted(&*ec2, request, admission, timing).await,
+        Some(admission) => {
+            // The CloudWatch Logs port of the same region and account, for the evidence the spec
+            // names (asked for only then).
+            let logs = if request.spec.clients.evidence.is_some() {
+                let port = match &acting.role_arn {
+                    Some(role_arn) => {
+                        let role = AssumeRole::for_object(role_arn, acting.external_id.as_deref(), request.owner);
+                        provider.logs_as(region, &role).await.map_err(|e| e.to_string())
+                    }
+                    None => provider.logs(region).await.map_err(|e| e.to_string()),
+                };
+                match port {
+                    Ok(port) => LogsPort::Ready(port),
+                    Err(why) => LogsPort::Unavailable(why),
+                }
+            } else {
+                LogsPort::Unavailable("no evidence is named".into())
+            };
+            reconcile_admitted(&*ec2, &logs, request, admission, timing).await
+        }
         None => reconcile(&*ec2, request, timing).await,
     };
     // Asked only once the endpoint is recorded without its account (the port caches it).

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::incident::{self, SG_ENDPOINT, SG_LAMBDA, SG_ZABBIX, SUBNET_PRIVATE_A};
-use super::{ReconcileOutcome, ReconcileRequest, reconcile};
+use super::{ReconcileOutcome, ReconcileRequest, reconcile_with_logs};
 use crate::analysis;
 use crate::api::{
     Approval, DeletionPolicy, InterfaceEndpointSpec, InterfaceEndpointStatus, Owner, RemediationMode,
@@ -28,8 +28,8 @@ use crate::plan::{Action, Config, EventNote, EventReason, Timing, location};
 pub(super) struct Harness {
     /// The home region's world (`incident::REGION`).
     pub(super) sim: Arc<SimEc2>,
-    /// The home world, and an empty one for any other region.
-    regions: SimProvider,
+    /// The home world, and an empty one for any other region; its simulated CloudWatch Logs.
+    pub(super) regions: SimProvider,
     pub(super) spec: InterfaceEndpointSpec,
     pub(super) owner: Owner,
     pub(super) status: InterfaceEndpointStatus,
@@ -109,7 +109,9 @@ impl Harness {
             .client(location::region(&self.spec, &self.status))
             .await
             .expect("a region");
-        let outcome = reconcile(&*ec2, &request, &self.timing).await;
+        // The simulated CloudWatch Logs, for the evidence a spec names.
+        let logs = self.regions.sim_logs().clone();
+        let outcome = reconcile_with_logs(&*ec2, &*logs, &request, &self.timing).await;
         self.status = outcome.status.clone();
         self.events.extend(outcome.events.iter().cloned());
         self.phases.push(outcome.status.phase);
@@ -160,7 +162,21 @@ impl Harness {
             return;
         }
         let a = analysis::analyze(&self.spec, Some(&self.owner), &self.sim.snapshot()).unwrap();
-        let blocked: Vec<_> = a.blocked().map(|c| c.network_interface_id.clone()).collect();
+        // Under `scope: Evidence` the clients the query logs never show are deliberately not
+        // waited for; they are the ones the status lists as not evidenced.
+        let not_evidenced: Vec<String> = self
+            .status
+            .clients
+            .iter()
+            .flat_map(|c| &c.exclusions)
+            .filter(|e| e.reason == "NotEvidenced")
+            .flat_map(|e| e.network_interface_ids.clone())
+            .collect();
+        let blocked: Vec<_> = a
+            .blocked()
+            .map(|c| c.network_interface_id.clone())
+            .filter(|id| !not_evidenced.contains(id))
+            .collect();
         assert!(
             blocked.is_empty(),
             "private DNS enabled while {blocked:?} are blocked"

@@ -283,6 +283,7 @@ pub fn verdict(id: &str, sgs: &[&str], ip: &str, kind: &str, checks: &[Check]) -
                 detail: format!("{check} fails"),
             })
             .collect(),
+        evidence: None,
     }
 }
 

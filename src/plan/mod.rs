@@ -60,6 +60,7 @@ pub mod deletion;
 pub mod dns;
 pub mod drift;
 pub mod endpoint;
+pub mod evidence;
 pub mod events;
 pub mod failure;
 pub mod location;

@@ -359,6 +359,7 @@ pub fn client_summary(analysis: &Analysis, modes: &RemediationSpec) -> ClientSum
         omitted_groups: omitted as u32,
         exclusions,
         omitted_exclusions,
+        evidence: None,
     }
 }
 

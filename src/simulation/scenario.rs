@@ -226,7 +226,7 @@ pub(crate) fn draw_clients(rng: &mut Rng) -> ClientSelection {
                 SG_LAMBDA.to_string(),
                 rng.pick(&CLIENT_GROUPS).expect("not empty").to_string(),
             ]),
-            exclude: ClientExclusions::default(),
+            ..Default::default()
         },
         1 => ClientSelection {
             security_group_ids: None,
@@ -234,6 +234,7 @@ pub(crate) fn draw_clients(rng: &mut Rng) -> ClientSelection {
                 security_group_ids: vec![rng.pick(&CLIENT_GROUPS).expect("not empty").to_string()],
                 ..Default::default()
             },
+            ..Default::default()
         },
         _ => ClientSelection::default(),
     }

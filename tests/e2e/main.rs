@@ -15,6 +15,8 @@
 //! - `chart_rbac`: the binary with exactly what `helm install` of the chart grants.
 //! - `tenancy`: EndpointGrants, PlanApprovals and namespace labels, watched: their changes reach
 //!   the objects at once.
+//! - `evidence_on_moto`: the binary reads Resolver query log records from moto's CloudWatch
+//!   Logs; under `scope: Evidence` only the clients that resolved the name are checked.
 //! - `accounts_on_moto`: the binary acting in another account through a grant's role (moto's
 //!   STS): every EC2 call in that account, AssumeRole only in the controller's.
 
@@ -31,6 +33,7 @@ mod adoption_on_moto;
 mod binary_on_moto;
 mod chart_rbac;
 mod crd_rules;
+mod evidence_on_moto;
 mod harness;
 mod leader;
 mod observe_only_on_moto;
