@@ -97,7 +97,12 @@ impl Logs for SdkLogs {
             .query_id()
             .map(str::to_string)
             .ok_or_else(|| unexpected(Op::StartQuery, "StartQuery answered without a queryId"))?;
-        self.remembered().started.insert(id.clone(), key);
+        let mut remembered = self.remembered();
+        if remembered.started.len() >= REMEMBERED_QUERIES {
+            // Queries that never completed here (failed, or outwaited): forgotten.
+            remembered.started.clear();
+        }
+        remembered.started.insert(id.clone(), key);
         Ok(id)
     }
 

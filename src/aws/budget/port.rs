@@ -505,3 +505,20 @@ mod tests {
         assert_eq!(seconds(Duration::from_millis(65_001)), "66 s");
     }
 }
+
+/// CloudWatch Logs calls are another service's, outside EC2's buckets: passed through.
+impl<P: Ec2Provider + crate::logs::LogsProvider> crate::logs::LogsProvider for BudgetedProvider<P> {
+    type Logs = P::Logs;
+
+    async fn logs(&self, region: Option<&str>) -> Result<Arc<P::Logs>, ProviderError> {
+        self.inner.logs(region).await
+    }
+
+    async fn logs_as(
+        &self,
+        region: Option<&str>,
+        role: &crate::aws::AssumeRole,
+    ) -> Result<Arc<P::Logs>, crate::aws::AccountAccessError> {
+        self.inner.logs_as(region, role).await
+    }
+}
