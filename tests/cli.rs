@@ -951,3 +951,27 @@ fn long_lists_are_folded_in_the_review() {
         "{text}"
     );
 }
+
+#[test]
+fn a_policy_for_a_service_without_endpoint_policies_exits_1_as_the_controller_refuses_it() {
+    let manifest = incident_manifest().replace(
+        "  remediation:\n",
+        "  policy: '{\"Statement\":[{\"Effect\":\"Allow\",\"Principal\":\"*\",\"Action\":\"logs:*\",\"Resource\":\"*\"}]}'\n  remediation:\n",
+    );
+    let manifest = scratch("policy.yaml", &manifest);
+    let unsupported = snapshot_with("no-policies.json", |s| {
+        s["ServiceDetails"][0]["VpcEndpointPolicySupported"] = false.into();
+    });
+    let out = plan(&manifest, &unsupported, &[]);
+    assert_eq!(out.status.code(), Some(1), "{}", stdout(&out));
+    let err = stderr(&out);
+    assert!(
+        err.contains(
+            "spec.policy: the service com.amazonaws.ap-northeast-1.logs does not support endpoint policies"
+        ),
+        "{err}"
+    );
+    // The same manifest where the service takes policies is a plan.
+    let out = plan(&manifest, &fixture("incident-snapshot.json"), &[]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+}

@@ -17,6 +17,48 @@ use super::{AnalysisError, Destination};
 use crate::api::{InterfaceEndpointSpec, OWNER_TAG, Owner};
 use crate::model::{Snapshot, VpcEndpoint, tag_pairs};
 
+/// Checks the spec against what the service says of itself, when the world holds its
+/// description (a snapshot without it is not checked: EC2 still refuses the create): a policy
+/// only for a service that supports endpoint policies.
+pub fn validate_service(spec: &InterfaceEndpointSpec, snapshot: &Snapshot) -> Result<(), AnalysisError> {
+    let Some(service) = snapshot
+        .service_details
+        .iter()
+        .find(|s| s.service_name == spec.service_name)
+    else {
+        return Ok(());
+    };
+    if spec.policy.is_some() && service.vpc_endpoint_policy_supported == Some(false) {
+        return Err(AnalysisError::PolicyNotSupported {
+            service: spec.service_name.clone(),
+        });
+    }
+    Ok(())
+}
+
+/// A service in another region (`spec.serviceRegion`) that the observed world does not list as
+/// offered from there: the problem, for an invalid spec. Only for a world observed with the
+/// service's region asked for (the controller's, live `plan`): EC2 lists a service of another
+/// region only to the regions it offers access to, so its absence means it offers none to this
+/// one (or does not exist there). A snapshot file without `ServiceDetails` says nothing.
+pub fn service_region_problem(spec: &InterfaceEndpointSpec, snapshot: &Snapshot) -> Option<String> {
+    let region = spec.service_region.as_deref()?;
+    if snapshot.vpcs.is_empty() {
+        return None;
+    }
+    let offered = snapshot.service_details.iter().any(|s| {
+        s.service_name == spec.service_name && s.service_region.as_deref().is_none_or(|r| r == region)
+    });
+    (!offered).then(|| {
+        format!(
+            "spec.serviceRegion: {} is not offered from {region} to this VPC's region \
+             (DescribeVpcEndpointServices with ServiceRegions {region} does not list it): the service \
+             does not offer cross-region access to this region, or does not exist in {region}",
+            spec.service_name
+        )
+    })
+}
+
 /// Checks the spec against the world: the VPC exists, the subnets and security groups exist
 /// and are in it.
 pub fn validate_spec(spec: &InterfaceEndpointSpec, index: &VpcIndex<'_>) -> Result<(), AnalysisError> {

@@ -52,7 +52,7 @@ use crate::aws::RulePeer;
 use crate::model::{Protocol, Snapshot};
 
 pub use apply::apply_rules;
-pub use endpoint::{owned_endpoint, unobserved_endpoint_interfaces};
+pub use endpoint::{owned_endpoint, service_region_problem, unobserved_endpoint_interfaces};
 pub use scope::RuleScope;
 pub use service_interfaces::{NOT_CLIENTS, NotAClient, Sign, normalize_interface_type};
 pub use sources::{Source, SourceKind};
@@ -97,6 +97,7 @@ pub fn analyze_with_evidence(
 ) -> Result<Analysis, AnalysisError> {
     let index = index::VpcIndex::build(snapshot, &spec.vpc_id)?;
     endpoint::validate_spec(spec, &index)?;
+    endpoint::validate_service(spec, snapshot)?;
     let endpoint = endpoint::owned_endpoint(spec, owner, snapshot);
     let destinations = endpoint::destinations(spec, endpoint, &index)?;
     let endpoint_interfaces = endpoint
@@ -574,4 +575,10 @@ pub enum AnalysisError {
     NoSubnets,
     #[error("spec.securityGroupIds is empty: the endpoint needs at least one security group")]
     NoSecurityGroups,
+    /// The service says it takes no endpoint policy (`VpcEndpointPolicySupported: false`).
+    #[error(
+        "spec.policy: the service {service} does not support endpoint policies \
+         (DescribeVpcEndpointServices says VpcEndpointPolicySupported false); remove spec.policy"
+    )]
+    PolicyNotSupported { service: String },
 }

@@ -1,4 +1,5 @@
-//! Spec fields that cannot change once the object exists: `vpcId`, `serviceName` and `region`.
+//! Spec fields that cannot change once the object exists: `vpcId`, `serviceName`, `region` and
+//! `serviceRegion`.
 //!
 //! EC2 creates an interface endpoint in one VPC of one region for one service and never moves
 //! it. An edit of these fields would make the controller look for the endpoint where it is not
@@ -40,8 +41,17 @@ pub const REGION: ImmutableField = ImmutableField {
     why: "an endpoint stays in the region it was created in",
 };
 
+/// `serviceRegion` is optional like `region`: an endpoint is connected to the service in the
+/// region it was created for.
+pub const SERVICE_REGION: ImmutableField = ImmutableField {
+    field: "serviceRegion",
+    rule: "has(self.serviceRegion) == has(oldSelf.serviceRegion) && (!has(self.serviceRegion) || \
+           self.serviceRegion == oldSelf.serviceRegion)",
+    why: "an endpoint stays connected to the service in the region it was created for",
+};
+
 /// Every immutable field, in the order of the spec.
-pub const ALL: [ImmutableField; 3] = [VPC_ID, SERVICE_NAME, REGION];
+pub const ALL: [ImmutableField; 4] = [VPC_ID, SERVICE_NAME, REGION, SERVICE_REGION];
 
 impl ImmutableField {
     /// The message the API server answers an edit with (after `spec.<field>: Invalid value: ...`).

@@ -107,6 +107,7 @@ pub const MAX_EARLIER_PLAN_IDS: usize = 10;
 #[x_kube(validation = immutable::rule(immutable::VPC_ID))]
 #[x_kube(validation = immutable::rule(immutable::SERVICE_NAME))]
 #[x_kube(validation = immutable::rule(immutable::REGION))]
+#[x_kube(validation = immutable::rule(immutable::SERVICE_REGION))]
 #[serde(rename_all = "camelCase")]
 pub struct InterfaceEndpointSpec {
     /// The VPC the endpoint is created in, e.g. `vpc-0a1b2c3d`.
@@ -138,6 +139,13 @@ pub struct InterfaceEndpointSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(pattern(r"^[a-z]{2}(-[a-z]+)+-[0-9]+$"))]
     pub region: Option<String>,
+
+    /// The region the service is hosted in, for a service in another region (cross-region
+    /// PrivateLink): the endpoint is created in `region` with this `ServiceRegion`, and the
+    /// service must offer access from `region`. Absent: the service is in the endpoint's region.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(pattern(r"^[a-z]{2}(-[a-z]+)+-[0-9]+$"))]
+    pub service_region: Option<String>,
 
     /// Private DNS for the service's default name (e.g. `logs.<region>.amazonaws.com`).
     #[serde(default)]
@@ -472,6 +480,11 @@ pub struct InterfaceEndpointStatus {
     /// `spec.tags` is deleted from the endpoint; tags set by anyone else are never touched.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub spec_tag_keys: Vec<String>,
+    /// The service's owner must accept each endpoint (DescribeVpcEndpointServices
+    /// `AcceptanceRequired`): a new endpoint waits in `pendingAcceptance` until they do. Absent
+    /// when the service does not say.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub acceptance_required: Option<bool>,
     /// Since when the controller has seen private DNS off on the endpoint, without a look in
     /// between that saw it on (RFC 3339). Clients may hold the service's name, resolved to the
     /// endpoint, for the record TTL after it went off: rules they need are revoked, and paths
@@ -509,6 +522,10 @@ pub struct InterfaceEndpointStatus {
     /// time when the spec names none (the endpoint stays there if the controller's changes).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub endpoint_region: Option<String>,
+    /// The region of the service the endpoint was created for, when it is hosted in another
+    /// (`spec.serviceRegion` at creation).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub endpoint_service_region: Option<String>,
     /// The AWS account the endpoint (and the object's rules) were created in.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub endpoint_account_id: Option<String>,

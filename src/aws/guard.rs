@@ -98,8 +98,11 @@ impl<E: Ec2> Ec2 for MutationGuard<E> {
     async fn describe_vpc_endpoint_services(
         &self,
         service_names: &[String],
+        service_regions: &[String],
     ) -> Result<Vec<ServiceDetail>, Ec2Error> {
-        self.inner.describe_vpc_endpoint_services(service_names).await
+        self.inner
+            .describe_vpc_endpoint_services(service_names, service_regions)
+            .await
     }
 
     async fn describe_managed_prefix_lists(

@@ -330,6 +330,9 @@ pub struct CreateVpcEndpoint {
     pub policy_document: Option<String>,
     /// Idempotency token: the same token with the same parameters returns the same endpoint.
     pub client_token: String,
+    /// `ServiceRegion`: the region of a service hosted in another one (cross-region
+    /// PrivateLink); `None` for a service in the endpoint's region.
+    pub service_region: Option<String>,
     pub tags: Vec<Tag>,
 }
 
@@ -454,9 +457,13 @@ pub trait Ec2: Send + Sync {
         &self,
         filter: &EndpointFilter,
     ) -> impl Future<Output = Result<Vec<VpcEndpoint>, Ec2Error>> + Send;
+    /// The services named (all when none is), in the port's region, or as offered from
+    /// `service_regions` (`ServiceRegions`: services hosted in other regions, cross-region
+    /// PrivateLink).
     fn describe_vpc_endpoint_services(
         &self,
         service_names: &[String],
+        service_regions: &[String],
     ) -> impl Future<Output = Result<Vec<ServiceDetail>, Ec2Error>> + Send;
     fn describe_managed_prefix_lists(
         &self,

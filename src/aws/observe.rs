@@ -17,6 +17,9 @@ use crate::model::Snapshot;
 pub struct ObserveScope<'a> {
     /// The endpoint service, for its private DNS name.
     pub service_name: Option<&'a str>,
+    /// The service's region when it is hosted in another (`spec.serviceRegion`): it is looked
+    /// up as offered from there, and not being offered is an empty answer, not an error.
+    pub service_region: Option<&'a str>,
     /// Whose rules to collect into `security_group_rules`: by the owner tag (`namespace/name`),
     /// so that the rules of an earlier object of the same name are seen too (a restored object
     /// takes them over); which are this object's is decided on both tags.
@@ -69,9 +72,21 @@ pub async fn observe_vpc<E: Ec2>(
 
     let attributes = ec2.describe_vpc_dns_attributes(vpc_id);
     let services = async {
-        match scope.service_name {
-            Some(name) => ec2.describe_vpc_endpoint_services(&[name.to_string()]).await,
-            None => Ok(Vec::new()),
+        let Some(name) = scope.service_name else {
+            return Ok(Vec::new());
+        };
+        let regions: Vec<String> = scope.service_region.map(str::to_string).into_iter().collect();
+        match ec2
+            .describe_vpc_endpoint_services(&[name.to_string()], &regions)
+            .await
+        {
+            // A service that offers no cross-region access to this region is not listed from
+            // its region (InvalidServiceName): the spec asks for what is not there, which the
+            // plan reports as an invalid spec ([`crate::plan::validate`]).
+            Err(e) if !regions.is_empty() && matches!(e.kind, ErrorKind::NotFound | ErrorKind::Invalid) => {
+                Ok(Vec::new())
+            }
+            other => other,
         }
     };
     let owned_rules = async {

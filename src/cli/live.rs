@@ -21,6 +21,8 @@ pub struct LiveTarget<'a> {
     pub region: Option<&'a str>,
     /// The endpoint service, for its private DNS name.
     pub service_name: Option<&'a str>,
+    /// The service's region, for a service hosted in another (`spec.serviceRegion`).
+    pub service_region: Option<&'a str>,
     /// Whose rules to collect (by owner tag), when planning for an existing object.
     pub owner: Option<&'a Owner>,
 }
@@ -85,6 +87,7 @@ impl From<Ec2Error> for LiveError {
 pub async fn observe<E: Ec2>(ec2: &E, target: &LiveTarget<'_>) -> Result<Snapshot, LiveError> {
     let scope = ObserveScope {
         service_name: target.service_name,
+        service_region: target.service_region,
         owner: target.owner,
     };
     let snapshot = observe_vpc(ec2, target.vpc_id, scope).await?;

@@ -28,6 +28,7 @@ use super::table::{Colour, Style, Table};
 use super::{exit, fail};
 use crate::analysis::{
     Analysis, Check, ClientVerdict, RuleChange, RuleScope, Source, analyze_with_evidence, owned_endpoint,
+    service_region_problem,
     unobserved_endpoint_interfaces,
 };
 use crate::api::{Owner, RemediationMode, UnfixableBlock};
@@ -242,6 +243,12 @@ pub fn run(args: &PlanArgs) -> ExitCode {
             Ok(a) => a,
             Err(e) => return fail(format_args!("{place} does not fit {source}: {e}")),
         };
+        // Observed live, the service was asked for in its region; a snapshot file says something
+        // about it only when it holds ServiceDetails.
+        let services_known = offline.is_none() || !snapshot.service_details.is_empty();
+        if services_known && let Some(problem) = service_region_problem(&manifest.spec, &snapshot) {
+            return fail(format_args!("{place} does not fit {source}: {problem}"));
+        }
         sections.push(Section::new(place, manifest, snapshot, analysis));
     }
 
@@ -361,6 +368,7 @@ fn observe_live_vpc(manifest: &Manifest, owner: &Owner) -> Result<Snapshot, Stri
         vpc_id: &spec.vpc_id,
         region: spec.region.as_deref(),
         service_name: Some(&spec.service_name),
+        service_region: spec.service_region.as_deref(),
         owner: (!owner.uid.is_empty()).then_some(owner),
     };
     let runtime = tokio::runtime::Builder::new_current_thread()

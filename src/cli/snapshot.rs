@@ -46,6 +46,7 @@ impl SnapshotArgs {
             vpc_id: &self.vpc_id,
             region: self.region.as_deref(),
             service_name: self.service_name.as_deref(),
+            service_region: None,
             owner: None,
         }
     }

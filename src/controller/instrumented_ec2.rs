@@ -110,8 +110,12 @@ impl<E: Ec2> Ec2 for InstrumentedEc2<E> {
     async fn describe_vpc_endpoint_services(
         &self,
         service_names: &[String],
+        service_regions: &[String],
     ) -> Result<Vec<ServiceDetail>, Ec2Error> {
-        let r = self.inner.describe_vpc_endpoint_services(service_names).await;
+        let r = self
+            .inner
+            .describe_vpc_endpoint_services(service_names, service_regions)
+            .await;
         self.record(Ec2Operation::DescribeVpcEndpointServices, r)
     }
 
@@ -314,7 +318,11 @@ mod tests {
         async fn describe_vpc_endpoints(&self, _: &EndpointFilter) -> Result<Vec<VpcEndpoint>, Ec2Error> {
             self.answer(Ec2Operation::DescribeVpcEndpoints)
         }
-        async fn describe_vpc_endpoint_services(&self, _: &[String]) -> Result<Vec<ServiceDetail>, Ec2Error> {
+        async fn describe_vpc_endpoint_services(
+            &self,
+            _: &[String],
+            _: &[String],
+        ) -> Result<Vec<ServiceDetail>, Ec2Error> {
             self.answer(Ec2Operation::DescribeVpcEndpointServices)
         }
         async fn describe_managed_prefix_lists(&self, _: &[String]) -> Result<Vec<PrefixList>, Ec2Error> {

@@ -33,6 +33,7 @@ async fn made_by_terraform(h: &Harness) -> String {
             security_group_ids: vec![SG_ENDPOINT.into()],
             policy_document: None,
             client_token: "terraform-20240101".into(),
+            service_region: None,
             tags: tags_from([("ManagedBy", "terraform")]),
         })
         .await

@@ -180,6 +180,31 @@ const OTHER_ENDPOINT: &str = "vpce-0ffffffffffffffff";
 fn rows() -> Vec<Row> {
     vec![
         Row {
+            name: "a service region the service is not offered from",
+            spec: |s| s.service_region = Some("eu-west-1".into()),
+            reason: "InvalidSpec",
+            message: invalid(&format!(
+                "spec.serviceRegion: {SERVICE} is not offered from eu-west-1 to this VPC's region \
+                 (DescribeVpcEndpointServices with ServiceRegions eu-west-1 does not list it): the \
+                 service does not offer cross-region access to this region, or does not exist in \
+                 eu-west-1"
+            )),
+            ..Row::default()
+        },
+        Row {
+            name: "a policy for a service that takes no endpoint policy",
+            world: |w| w.service_details[0].vpc_endpoint_policy_supported = Some(false),
+            spec: |s| {
+                s.policy = Some(r#"{"Statement":[{"Effect":"Allow","Principal":"*","Action":"*","Resource":"*"}]}"#.into())
+            },
+            reason: "InvalidSpec",
+            message: invalid(&format!(
+                "spec.policy: the service {SERVICE} does not support endpoint policies \
+                 (DescribeVpcEndpointServices says VpcEndpointPolicySupported false); remove spec.policy"
+            )),
+            ..Row::default()
+        },
+        Row {
             name: "a malformed subnet id",
             spec: |s| s.subnet_ids = vec!["subnet-12".into()],
             reason: "InvalidSpec",

@@ -46,6 +46,7 @@ pub fn spec(endpoint_ingress: RemediationMode) -> InterfaceEndpointSpec {
         policy: None,
         tags: BTreeMap::from([("team".to_string(), "platform".to_string())]),
         region: Some(REGION.into()),
+        service_region: None,
         private_dns: Default::default(),
         clients: Default::default(),
         remediation: RemediationSpec {
@@ -175,6 +176,7 @@ pub fn logs_service() -> ServiceDetail {
         }],
         vpc_endpoint_policy_supported: Some(true),
         acceptance_required: Some(false),
+        service_region: None,
         owner: Some("amazon".into()),
     }
 }

@@ -195,6 +195,7 @@ async fn pass<E: Ec2, L: Logs>(
     // observe: EC2 reads, where the endpoint was created (the spec's VPC before that).
     let scope = ObserveScope {
         service_name: Some(plan::location::service_name(spec, request.status)),
+        service_region: spec.service_region.as_deref(),
         owner: Some(owner),
     };
     let vpc_id = plan::location::vpc(spec, request.status);

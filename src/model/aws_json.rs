@@ -483,6 +483,9 @@ pub struct VpcEndpoint {
     pub owner_id: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub requester_managed: Option<bool>,
+    /// The region of the service the endpoint connects to (cross-region PrivateLink).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub service_region: Option<String>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub tags: Vec<Tag>,
 }
@@ -537,6 +540,10 @@ pub struct ServiceDetail {
     pub acceptance_required: Option<bool>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub owner: Option<String>,
+    /// The region the service is hosted in, as DescribeVpcEndpointServices answers it (asked
+    /// with `ServiceRegions` for a service in another region).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub service_region: Option<String>,
 }
 
 impl ServiceDetail {

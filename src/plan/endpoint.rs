@@ -55,6 +55,7 @@ pub fn create_request(
         security_group_ids: spec.security_group_ids.clone(),
         policy_document: spec.policy.clone(),
         client_token: client_token(owner, recreations),
+        service_region: spec.service_region.clone(),
         tags: tags_from(tags),
     }
 }

@@ -26,6 +26,9 @@ pub struct EndpointLocation {
     pub service_name: String,
     /// `None` when the EC2 port did not know its region (an SDK client built without one).
     pub region: Option<String>,
+    /// The service's region when it is hosted in another (cross-region PrivateLink); `None`
+    /// for a service in `region`.
+    pub service_region: Option<String>,
 }
 
 impl EndpointLocation {
@@ -35,6 +38,7 @@ impl EndpointLocation {
             vpc_id: status.endpoint_vpc_id.clone()?,
             service_name: status.endpoint_service_name.clone()?,
             region: status.endpoint_region.clone(),
+            service_region: status.endpoint_service_region.clone(),
         })
     }
 
@@ -44,6 +48,7 @@ impl EndpointLocation {
             vpc_id: spec.vpc_id.clone(),
             service_name: spec.service_name.clone(),
             region: region.or(spec.region.as_deref()).map(str::to_string),
+            service_region: spec.service_region.clone(),
         }
     }
 
@@ -53,6 +58,11 @@ impl EndpointLocation {
             vpc_id: endpoint.vpc_id.clone(),
             service_name: endpoint.service_name.clone(),
             region: region.map(str::to_string),
+            // EC2 may name the endpoint's own region as its service's: that is no other region.
+            service_region: endpoint
+                .service_region
+                .clone()
+                .filter(|r| Some(r.as_str()) != region),
         }
     }
 
@@ -61,6 +71,7 @@ impl EndpointLocation {
         status.endpoint_vpc_id = Some(self.vpc_id.clone());
         status.endpoint_service_name = Some(self.service_name.clone());
         status.endpoint_region = self.region.clone();
+        status.endpoint_service_region = self.service_region.clone();
     }
 }
 
@@ -118,6 +129,16 @@ pub(crate) fn moved(input: &PlanInput<'_>) -> Option<String> {
         && now != then
     {
         changed.push(("spec.region", now, then));
+    }
+    // The service's region: absent means the endpoint's own, on both sides.
+    let own = |r: &Option<String>| r.clone().filter(|r| Some(r) != at.region.as_ref());
+    let (now, then) = (own(&spec.service_region), own(&at.service_region));
+    if now != then {
+        changed.push((
+            "spec.serviceRegion",
+            spec.service_region.as_deref().unwrap_or("absent"),
+            at.service_region.as_deref().unwrap_or("absent"),
+        ));
     }
     if changed.is_empty() {
         return None;
@@ -218,6 +239,7 @@ mod tests {
             vpc_id: VPC.into(),
             service_name: SERVICE.into(),
             region: Some(REGION.into()),
+            service_region: None,
         }
         .record(&mut status);
         status
@@ -265,6 +287,7 @@ mod tests {
                 vpc_id: VPC.into(),
                 service_name: SERVICE.into(),
                 region: Some(REGION.into()),
+                service_region: None,
             })
         );
     }
@@ -335,6 +358,38 @@ mod tests {
             message.contains("spec.region is eu-west-1")
                 && message.contains("spec.region back to ap-northeast-1"),
             "{message}"
+        );
+    }
+
+    #[test]
+    fn a_service_region_set_or_removed_under_the_endpoint_is_an_invalid_spec() {
+        let world = with_endpoint(incident_world(), "available", true);
+        let moved = InterfaceEndpointSpec {
+            service_region: Some("us-east-1".into()),
+            ..spec()
+        };
+        let message = invalid(&decide_with(&moved, &world, &recorded_status()));
+        assert!(
+            message.contains("spec.serviceRegion is us-east-1")
+                && message.contains("spec.serviceRegion back to absent"),
+            "{message}"
+        );
+        // Created for a service in us-east-1: removing it would connect to another service.
+        let mut status = recorded_status();
+        status.endpoint_service_region = Some("us-east-1".into());
+        let message = invalid(&decide_with(&spec(), &world, &status));
+        assert!(message.contains("spec.serviceRegion back to us-east-1"), "{message}");
+        // Naming the endpoint's own region is no move.
+        let own = InterfaceEndpointSpec {
+            service_region: Some(REGION.into()),
+            ..spec()
+        };
+        let d = decide_with(&own, &world, &recorded_status());
+        assert_ne!(
+            condition(&d.status, ConditionType::Ready).reason,
+            "InvalidSpec",
+            "{:?}",
+            d.status.conditions
         );
     }
 

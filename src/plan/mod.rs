@@ -380,6 +380,11 @@ fn rollout<'a>(input: &PlanInput<'a>, timing: &Timing) -> Step<'a> {
         Ok(analysis) => analysis,
         Err(error) => return validate::invalid_spec(input, &error.to_string(), timing),
     };
+    // The world the engine observed asked for the service in its region: not listed there is
+    // not offered to this region.
+    if let Some(problem) = crate::analysis::service_region_problem(input.spec, input.world) {
+        return validate::invalid_spec(input, &problem, timing);
+    }
     // An endpoint that exists already, not yet (or not only) this object's: taken over, or
     // left alone.
     let step = match adoption::decide(input, analysis, timing) {

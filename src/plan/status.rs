@@ -80,13 +80,13 @@ pub(crate) fn finish(input: &PlanInput<'_>, step: Step<'_>) -> Decision {
     } else {
         super::tags::recorded_keys(input.spec, previous, step.endpoint)
     };
-    next.private_dns_name = input
+    let service = input
         .world
         .service_details
         .iter()
-        .find(|s| s.service_name == input.spec.service_name)
-        .and_then(|s| s.private_dns_name())
-        .map(str::to_string);
+        .find(|s| s.service_name == input.spec.service_name);
+    next.private_dns_name = service.and_then(|s| s.private_dns_name()).map(str::to_string);
+    next.acceptance_required = service.and_then(|s| s.acceptance_required);
     next.clients = step.analysis.map(|a| client_summary(a, &input.spec.remediation));
     let plan_analysis = step.plan_analysis.or(step.analysis);
     next.plan = if input.deleting {
@@ -265,6 +265,7 @@ pub fn carry_observed_facts(report: &mut InterfaceEndpointStatus, observed: &Int
     report.endpoint_state = observed.endpoint_state.clone();
     report.private_dns_enabled = observed.private_dns_enabled;
     report.private_dns_name = observed.private_dns_name.clone();
+    report.acceptance_required = observed.acceptance_required;
     report.private_dns_off_since = observed.private_dns_off_since.clone();
     report.private_dns_off_unseen = observed.private_dns_off_unseen;
     report.dns_entries = observed.dns_entries.clone();

@@ -94,6 +94,38 @@ mod tests {
     }
 
     #[test]
+    fn a_service_region_the_service_is_not_offered_from_is_an_invalid_spec_and_nothing_is_created() {
+        let spec = InterfaceEndpointSpec {
+            service_region: Some("us-east-1".into()),
+            ..spec()
+        };
+        // The engine asked for the service as offered from us-east-1: not listed.
+        let mut world = incident_world();
+        world.service_details.clear();
+        let d = failed_with(&spec, &world);
+        assert_eq!(
+            ready_message(&d),
+            format!(
+                "Invalid spec: spec.serviceRegion: {SERVICE} is not offered from us-east-1 to this \
+                 VPC's region (DescribeVpcEndpointServices with ServiceRegions us-east-1 does not list \
+                 it): the service does not offer cross-region access to this region, or does not exist \
+                 in us-east-1"
+            )
+        );
+        // Listed from there: created with its ServiceRegion.
+        let mut world = incident_world();
+        world.service_details[0].service_region = Some("us-east-1".into());
+        let analysis = Ok(preview_analysis());
+        let status = Default::default();
+        let d = decide(&input_with(&spec, &world, &analysis, &status), &timing());
+        let [crate::plan::Action::CreateEndpoint(create)] = d.actions.as_slice() else {
+            panic!("{:?}", d.actions)
+        };
+        assert_eq!(create.service_region.as_deref(), Some("us-east-1"));
+        assert_eq!(d.status.endpoint_service_region.as_deref(), Some("us-east-1"));
+    }
+
+    #[test]
     fn a_policy_that_is_not_json_is_an_invalid_spec() {
         let spec = InterfaceEndpointSpec {
             policy: Some("{not json".into()),

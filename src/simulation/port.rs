@@ -453,9 +453,10 @@ impl Ec2 for ChaosPort {
     async fn describe_vpc_endpoint_services(
         &self,
         service_names: &[String],
+        service_regions: &[String],
     ) -> Result<Vec<ServiceDetail>, Ec2Error> {
         self.gate(Ec2Operation::DescribeVpcEndpointServices, Touch::Nothing, |s| {
-            ready(s.describe_vpc_endpoint_services(service_names))
+            ready(s.describe_vpc_endpoint_services(service_names, service_regions))
         })
         .await
     }

@@ -249,6 +249,7 @@ fn spec(rng: &mut Rng, service: Service, group: &str) -> InterfaceEndpointSpec {
         policy: None,
         tags: BTreeMap::new(),
         region: rng.chance(0.5).then(|| REGION.to_string()),
+        service_region: None,
         private_dns: PrivateDnsSpec {
             enabled: rng.chance(0.9),
             force: rng.chance(0.05),
@@ -436,6 +437,7 @@ fn service(s: Service) -> ServiceDetail {
         }],
         vpc_endpoint_policy_supported: Some(true),
         acceptance_required: Some(s.acceptance),
+        service_region: None,
         owner: Some(if s.acceptance { "111122223333" } else { "amazon" }.into()),
     }
 }

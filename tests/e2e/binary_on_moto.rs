@@ -254,6 +254,7 @@ async fn the_binary_rolls_out_the_incident_on_moto_with_approval_drift_restart_a
             let owner = o.owner().unwrap();
             let scope = ObserveScope {
                 service_name: Some(&o.spec.service_name),
+                service_region: None,
                 owner: Some(&owner),
             };
             let world = observe_vpc(ec2, &vpc, scope).await.unwrap();

@@ -76,6 +76,11 @@ async fn moving_an_endpoint_to_another_vpc_service_or_region_is_refused_with_the
         &merge_patch_refused(&kubectl, r#"{"spec":{"region":"us-east-1"}}"#),
         &message(immutable::REGION),
     );
+    // So does the service's region (cross-region PrivateLink): another service's endpoint.
+    assert_says(
+        &merge_patch_refused(&kubectl, r#"{"spec":{"serviceRegion":"eu-west-1"}}"#),
+        &message(immutable::SERVICE_REGION),
+    );
     // Two fields at once: each is reported at its own path.
     let err = merge_patch_refused(
         &kubectl,
@@ -94,6 +99,7 @@ async fn moving_an_endpoint_to_another_vpc_service_or_region_is_refused_with_the
     let with_region = example(|doc| {
         doc["metadata"]["name"] = "logs-tokyo".into();
         doc["spec"]["region"] = "ap-northeast-1".into();
+        doc["spec"]["serviceRegion"] = "eu-west-1".into();
     });
     kubectl.run_with_input(&["apply", "-f", "-"], Some(&with_region));
     for patch in [
@@ -116,6 +122,27 @@ async fn moving_an_endpoint_to_another_vpc_service_or_region_is_refused_with_the
             )
             .expect_err(patch);
         assert_says(&err, &message(immutable::REGION));
+    }
+    for patch in [
+        r#"{"spec":{"serviceRegion":"us-east-1"}}"#,
+        r#"{"spec":{"serviceRegion":null}}"#,
+    ] {
+        let err = kubectl
+            .try_run(
+                &[
+                    "-n",
+                    NS,
+                    "patch",
+                    "vpce",
+                    "logs-tokyo",
+                    "--type=merge",
+                    "-p",
+                    patch,
+                ],
+                None,
+            )
+            .expect_err(patch);
+        assert_says(&err, &message(immutable::SERVICE_REGION));
     }
 }
 

@@ -72,6 +72,7 @@ pub fn create_request<B: Bench>(
         security_group_ids: groups.iter().map(|g| b.id(g)).collect(),
         policy_document: None,
         client_token: owner.client_token(),
+        service_region: None,
         tags: owner_tags(owner),
     }
 }
@@ -132,6 +133,7 @@ async fn observe<B: Bench>(b: &B, vpc: &str) -> Snapshot {
     let service = logs_service();
     let scope = ObserveScope {
         service_name: Some(&service),
+        service_region: None,
         owner: None,
     };
     observe_vpc(b.port(), &b.id(vpc), scope).await.expect("observe")
@@ -955,6 +957,7 @@ pub async fn an_endpoint_made_elsewhere_is_tagged_as_an_object_s_and_found_by_it
     let request = CreateVpcEndpoint {
         tags: terraform,
         client_token: "terraform-adopted".into(),
+        service_region: None,
         ..create_request(b, &owner("adopted"), "main", &["main-a"], &["endpoint-sg"])
     };
     let made = create_available(b, &request).await;

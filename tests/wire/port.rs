@@ -169,7 +169,7 @@ async fn endpoint_services_are_described_with_their_private_dns_names() {
     let b = MotoBench::incident().await;
     let services = b
         .port()
-        .describe_vpc_endpoint_services(&[logs_service(), service_without_private_dns()])
+        .describe_vpc_endpoint_services(&[logs_service(), service_without_private_dns()], &[])
         .await
         .unwrap();
     let dns = |name: String| {
@@ -186,10 +186,61 @@ async fn endpoint_services_are_described_with_their_private_dns_names() {
 
     let err = b
         .port()
-        .describe_vpc_endpoint_services(&["com.amazonaws.us-east-1.nonexistent".into()])
+        .describe_vpc_endpoint_services(&["com.amazonaws.us-east-1.nonexistent".into()], &[])
         .await
         .unwrap_err();
     assert_eq!(err.kind, ErrorKind::Invalid, "{err}");
+}
+
+/// Cross-region PrivateLink on the wire: the service is asked for as offered from its region
+/// (`ServiceRegion.N`) and the endpoint is created with `ServiceRegion`. moto ignores both (it
+/// has no other regions' services), so what is checked is what the adapter sent, as the
+/// launcher received it; the simulated world models EC2's answers (tests in src/aws/sim).
+#[tokio::test]
+async fn a_service_of_another_region_is_described_and_created_naming_that_region() {
+    let b = MotoBench::incident().await;
+    b.port()
+        .describe_vpc_endpoint_services(&[logs_service()], &["eu-west-1".to_string()])
+        .await
+        .unwrap();
+    let request = vpce_rollout::aws::CreateVpcEndpoint {
+        service_region: Some("eu-west-1".into()),
+        ..create_request(&b, &owner("cross-region"), "main", &["main-a"], &["endpoint-sg"])
+    };
+    b.port().create_vpc_endpoint(&request).await.unwrap();
+    let served = b.account.served_requests();
+    let describe = served
+        .iter()
+        .rfind(|r| r.action == "DescribeVpcEndpointServices")
+        .expect("described");
+    let regions: Vec<(&String, &String)> = describe
+        .params
+        .iter()
+        .filter(|(k, _)| k.starts_with("ServiceRegion"))
+        .collect();
+    assert_eq!(regions.len(), 1, "{:?}", describe.params);
+    assert_eq!(regions[0].1, "eu-west-1");
+    let create = served
+        .iter()
+        .rfind(|r| r.action == "CreateVpcEndpoint")
+        .expect("created");
+    assert_eq!(create.param("ServiceRegion"), Some("eu-west-1"), "{:?}", create.params);
+
+    // A service of the endpoint's own region names none.
+    b.port()
+        .describe_vpc_endpoint_services(&[logs_service()], &[])
+        .await
+        .unwrap();
+    let served = b.account.served_requests();
+    let plain = served
+        .iter()
+        .rfind(|r| r.action == "DescribeVpcEndpointServices")
+        .unwrap();
+    assert!(
+        !plain.params.keys().any(|k| k.starts_with("ServiceRegion")),
+        "{:?}",
+        plain.params
+    );
 }
 
 #[tokio::test]

@@ -101,6 +101,7 @@ async fn the_incident_rolls_out_on_the_wire_and_cleans_up_only_its_own_rules() {
         policy: None,
         tags: BTreeMap::new(),
         region: Some("us-east-1".into()),
+        service_region: None,
         private_dns: Default::default(),
         clients: Default::default(),
         remediation: RemediationSpec {
@@ -138,6 +139,7 @@ async fn the_incident_rolls_out_on_the_wire_and_cleans_up_only_its_own_rules() {
     assert!(live[0].private_dns_enabled, "phases {:?}", rollout.phases);
     let scope = ObserveScope {
         service_name: Some(&rollout.spec.service_name),
+        service_region: None,
         owner: Some(&rollout.owner),
     };
     let world = observe_vpc(b.port(), &b.id("main"), scope).await.unwrap();

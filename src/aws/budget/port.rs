@@ -304,9 +304,11 @@ impl<E: Ec2> Ec2 for BudgetedEc2<E> {
     async fn describe_vpc_endpoint_services(
         &self,
         service_names: &[String],
+        service_regions: &[String],
     ) -> Result<Vec<ServiceDetail>, Ec2Error> {
         self.call(Ec2Operation::DescribeVpcEndpointServices, 1, "", || {
-            self.inner.describe_vpc_endpoint_services(service_names)
+            self.inner
+                .describe_vpc_endpoint_services(service_names, service_regions)
         })
         .await
     }

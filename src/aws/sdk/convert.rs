@@ -319,6 +319,7 @@ pub fn vpc_endpoint(e: &sdk::VpcEndpoint) -> VpcEndpoint {
             .and_then(|t| t.fmt(DateTimeFormat::DateTime).ok()),
         owner_id: owned(e.owner_id()),
         requester_managed: e.requester_managed(),
+        service_region: owned(e.service_region()),
         tags: tags(e.tags()),
     }
 }
@@ -348,6 +349,7 @@ pub fn service_detail(s: &sdk::ServiceDetail) -> ServiceDetail {
             .collect(),
         vpc_endpoint_policy_supported: s.vpc_endpoint_policy_supported(),
         acceptance_required: s.acceptance_required(),
+        service_region: owned(s.service_region()),
         owner: owned(s.owner()),
     }
 }

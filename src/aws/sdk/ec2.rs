@@ -432,6 +432,7 @@ impl Ec2 for SdkEc2 {
     async fn describe_vpc_endpoint_services(
         &self,
         service_names: &[String],
+        service_regions: &[String],
     ) -> Result<Vec<ServiceDetail>, Ec2Error> {
         let op = Op::DescribeVpcEndpointServices;
         let mut details = Vec::new();
@@ -441,6 +442,7 @@ impl Ec2 for SdkEc2 {
                 .client
                 .describe_vpc_endpoint_services()
                 .set_service_names(non_empty(service_names))
+                .set_service_regions(non_empty(service_regions))
                 .max_results(self.page(5, 1000))
                 .set_next_token(token.clone())
                 .send()
@@ -525,6 +527,7 @@ impl Ec2 for SdkEc2 {
             .set_subnet_ids(Some(request.subnet_ids.clone()))
             .set_security_group_ids(Some(request.security_group_ids.clone()))
             .set_policy_document(request.policy_document.clone())
+            .set_service_region(request.service_region.clone())
             .private_dns_enabled(false)
             .client_token(token)
             .set_tag_specifications(

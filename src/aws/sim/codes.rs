@@ -251,6 +251,16 @@ pub(super) fn invalid_combination(op: Ec2Operation, message: &str) -> Ec2Error {
     err(op, "InvalidParameterCombination", message.into())
 }
 
+/// A policy for a service whose `VpcEndpointPolicySupported` is false. The code is EC2's for a
+/// parameter it refuses; the message is this world's words, not copied from EC2.
+pub(super) fn policy_not_supported(op: Ec2Operation, service: &str) -> Ec2Error {
+    err(
+        op,
+        "InvalidParameter",
+        format!("The service {service} does not support VPC endpoint policies"),
+    )
+}
+
 pub(super) fn missing_parameter(op: Ec2Operation, parameter: &str) -> Ec2Error {
     err(
         op,

@@ -77,14 +77,25 @@ impl World {
         &self,
         op: Ec2Operation,
         names: &[String],
+        regions: &[String],
     ) -> Result<Vec<ServiceDetail>, Ec2Error> {
-        if let Some(missing) = names.iter().find(|n| !self.services.contains_key(*n)) {
+        // A service of another region (`ServiceRegion`) is listed only when asked for with its
+        // region (`ServiceRegions`), and only if it offers access from this world's region:
+        // this world holds only those. Without `ServiceRegions`, only this region's services.
+        let offered = |s: &ServiceDetail| match &s.service_region {
+            None => regions.is_empty(),
+            Some(r) => regions.contains(r),
+        };
+        if let Some(missing) = names
+            .iter()
+            .find(|n| !self.services.get(*n).is_some_and(offered))
+        {
             return Err(codes::service_not_found(op, missing));
         }
         Ok(self
             .services
             .values()
-            .filter(|s| names.is_empty() || names.contains(&s.service_name))
+            .filter(|s| offered(*s) && (names.is_empty() || names.contains(&s.service_name)))
             .cloned()
             .collect())
     }

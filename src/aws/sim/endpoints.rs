@@ -64,6 +64,11 @@ impl World {
             return Err(codes::vpc_not_found(op, &request.vpc_id));
         }
         let service = self.service(op, &request.service_name)?.clone();
+        // A service of another region is reached only by naming its region (and one of this
+        // region only without one).
+        if service.service_region != request.service_region {
+            return Err(codes::service_not_found(op, &request.service_name));
+        }
         self.check_subnets(op, &request.vpc_id, &service, &[], &request.subnet_ids)?;
         let group_ids = if request.security_group_ids.is_empty() {
             // EC2 attaches the VPC's default group when none is given.
@@ -72,6 +77,9 @@ impl World {
             request.security_group_ids.clone()
         };
         self.check_groups(op, &request.vpc_id, &group_ids, request.subnet_ids.first())?;
+        if request.policy_document.is_some() && service.vpc_endpoint_policy_supported == Some(false) {
+            return Err(codes::policy_not_supported(op, &request.service_name));
+        }
         let policy = match &request.policy_document {
             Some(p) => validate_policy(op, p)?,
             None => DEFAULT_ENDPOINT_POLICY.to_string(),
@@ -108,6 +116,7 @@ impl World {
             creation_timestamp: Some(clock::aws_timestamp(now.timestamp)),
             owner_id: Some(self.account_id.clone()),
             requester_managed: Some(false),
+            service_region: request.service_region.clone(),
             tags: request.tags.clone(),
         };
         for eni in enis {
@@ -211,6 +220,9 @@ impl World {
         }
         let any_subnet = kept.first().or(added.first());
         self.check_groups(op, &current.vpc_id, &request.add_security_group_ids, any_subnet)?;
+        if request.policy_document.is_some() && service.vpc_endpoint_policy_supported == Some(false) {
+            return Err(codes::policy_not_supported(op, &current.service_name));
+        }
         let policy = match (&request.policy_document, request.reset_policy) {
             (Some(p), _) => Some(validate_policy(op, p)?),
             (None, true) => Some(DEFAULT_ENDPOINT_POLICY.to_string()),

@@ -137,6 +137,7 @@ pub fn aws_service(region: &str, name: &str, zones: &[&str]) -> ServiceDetail {
         }],
         vpc_endpoint_policy_supported: Some(true),
         acceptance_required: Some(false),
+        service_region: None,
         owner: Some("amazon".into()),
     }
 }
@@ -164,6 +165,7 @@ pub fn partner_service(
         }],
         vpc_endpoint_policy_supported: Some(false),
         acceptance_required: Some(true),
+        service_region: None,
         owner: Some(owner.into()),
     }
 }
@@ -469,9 +471,12 @@ impl Ec2 for SimEc2 {
     async fn describe_vpc_endpoint_services(
         &self,
         service_names: &[String],
+        service_regions: &[String],
     ) -> Result<Vec<ServiceDetail>, Ec2Error> {
         let op = Ec2Operation::DescribeVpcEndpointServices;
-        self.call(op, 1, |w, _, _| w.describe_services(op, service_names))
+        self.call(op, 1, |w, _, _| {
+            w.describe_services(op, service_names, service_regions)
+        })
     }
 
     async fn describe_managed_prefix_lists(

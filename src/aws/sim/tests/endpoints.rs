@@ -915,3 +915,67 @@ fn an_endpoint_ec2_does_not_list_yet_is_not_what_people_see_either() {
     sim.clock().advance(Duration::from_secs(60));
     assert_eq!(sim.listed_endpoints().len(), 1);
 }
+
+/// Cross-region PrivateLink: a service hosted in another region is listed only when asked for
+/// with that region, and an endpoint connects to it only naming it (`ServiceRegion`).
+#[test]
+fn a_service_of_another_region_is_listed_and_reached_only_naming_its_region() {
+    const REMOTE: &str = "com.amazonaws.vpce.eu-west-1.vpce-svc-0remote";
+    let mut world = snapshot();
+    world.service_details.push(crate::model::ServiceDetail {
+        service_name: REMOTE.into(),
+        availability_zones: vec!["ap-northeast-1a".into(), "ap-northeast-1c".into()],
+        service_region: Some("eu-west-1".into()),
+        ..Default::default()
+    });
+    let sim = SimEc2::with_config(
+        &world,
+        SimClock::new(),
+        SimConfig::default().instant().without_throttling(),
+    );
+    let here = run(sim.describe_vpc_endpoint_services(&[REMOTE.into()], &[])).unwrap_err();
+    assert_eq!(here.code, "InvalidServiceName");
+    let there = run(sim.describe_vpc_endpoint_services(&[REMOTE.into()], &["eu-west-1".into()])).unwrap();
+    assert_eq!(there[0].service_region.as_deref(), Some("eu-west-1"));
+    let elsewhere = run(sim.describe_vpc_endpoint_services(&[], &["us-east-1".into()])).unwrap();
+    assert!(elsewhere.is_empty(), "{elsewhere:?}");
+
+    let to_remote = |region: Option<&str>, token: &str| CreateVpcEndpoint {
+        service_name: REMOTE.into(),
+        service_region: region.map(str::to_string),
+        ..create_logs(token)
+    };
+    let err = run(sim.create_vpc_endpoint(&to_remote(None, "t1"))).unwrap_err();
+    assert_eq!(err.code, "InvalidServiceName");
+    let made = run(sim.create_vpc_endpoint(&to_remote(Some("eu-west-1"), "t2")))
+        .unwrap()
+        .value;
+    assert_eq!(made.service_region.as_deref(), Some("eu-west-1"));
+}
+
+/// A service whose `VpcEndpointPolicySupported` is false takes no policy, at creation or later.
+#[test]
+fn a_policy_for_a_service_without_endpoint_policies_is_refused() {
+    let mut world = snapshot();
+    world.service_details[0].vpc_endpoint_policy_supported = Some(false);
+    let sim = SimEc2::with_config(
+        &world,
+        SimClock::new(),
+        SimConfig::default().instant().without_throttling(),
+    );
+    let policy = r#"{"Statement":[{"Effect":"Allow","Principal":"*","Action":"*","Resource":"*"}]}"#;
+    let with_policy = CreateVpcEndpoint {
+        policy_document: Some(policy.into()),
+        ..create_logs("t1")
+    };
+    let err = run(sim.create_vpc_endpoint(&with_policy)).unwrap_err();
+    assert_eq!(err.kind, ErrorKind::Invalid, "{err}");
+    let made = run(sim.create_vpc_endpoint(&create_logs("t2"))).unwrap().value;
+    let err = run(sim.modify_vpc_endpoint(&ModifyVpcEndpoint {
+        vpc_endpoint_id: made.vpc_endpoint_id,
+        policy_document: Some(policy.into()),
+        ..Default::default()
+    }))
+    .unwrap_err();
+    assert_eq!(err.kind, ErrorKind::Invalid, "{err}");
+}

@@ -136,6 +136,7 @@ pub(super) fn create_logs(token: &str) -> CreateVpcEndpoint {
         security_group_ids: vec!["sg-endpoint".into()],
         policy_document: None,
         client_token: token.into(),
+        service_region: None,
         tags: owner_tags(),
     }
 }

@@ -68,14 +68,14 @@ fn describes_filter_by_vpc_and_reject_ids_that_do_not_exist() {
     assert_eq!(run(sim.describe_network_acls("vpc-1")).unwrap().len(), 1);
     assert!(run(sim.describe_network_acls("vpc-2")).unwrap().is_empty());
 
-    let logs = run(sim.describe_vpc_endpoint_services(&[LOGS.into()])).unwrap();
+    let logs = run(sim.describe_vpc_endpoint_services(&[LOGS.into()], &[])).unwrap();
     assert_eq!(
         logs[0].private_dns_name(),
         Some("logs.ap-northeast-1.amazonaws.com")
     );
-    assert_eq!(run(sim.describe_vpc_endpoint_services(&[])).unwrap().len(), 2);
+    assert_eq!(run(sim.describe_vpc_endpoint_services(&[], &[])).unwrap().len(), 2);
     assert_eq!(
-        run(sim.describe_vpc_endpoint_services(&["com.amazonaws.x.y".into()]))
+        run(sim.describe_vpc_endpoint_services(&["com.amazonaws.x.y".into()], &[]))
             .unwrap_err()
             .code,
         "InvalidServiceName"
@@ -420,6 +420,7 @@ fn observing_a_vpc_through_the_sim_returns_what_the_sim_holds() {
     };
     let scope = ObserveScope {
         service_name: Some(LOGS),
+        service_region: None,
         owner: Some(&owner),
     };
     let observed = run(observe_vpc(&sim, "vpc-1", scope)).unwrap();
