@@ -140,6 +140,7 @@ mod tests {
             subnet_ids: spec.subnet_ids.clone(),
             security_group_ids: spec.security_group_ids.clone(),
             policy_document: None,
+            service_region: None,
             client_token: owner.client_token(),
             tags: owner
                 .tags()
