@@ -187,7 +187,13 @@ mod tests {
         }
     }
 
-    fn resolution(addr: &str, instance: Option<&str>, endpoint: Option<&str>, queries: u64, last: i64) -> Resolution {
+    fn resolution(
+        addr: &str,
+        instance: Option<&str>,
+        endpoint: Option<&str>,
+        queries: u64,
+        last: i64,
+    ) -> Resolution {
         Resolution {
             address: addr.parse().unwrap(),
             instance_id: instance.map(str::to_string),
@@ -227,10 +233,21 @@ mod tests {
             }),
             "both addresses of the ENI count for it"
         );
-        assert_eq!(attribution.evidence_of("eni-lambda"), None, "no query: no evidence");
-        assert_eq!(attribution.unmatched.len(), 1, "an address no ENI holds is said, not guessed");
+        assert_eq!(
+            attribution.evidence_of("eni-lambda"),
+            None,
+            "no query: no evidence"
+        );
+        assert_eq!(
+            attribution.unmatched.len(),
+            1,
+            "an address no ENI holds is said, not guessed"
+        );
         assert_eq!(attribution.outside.len(), 1);
-        assert_eq!(attribution.outside[0].resolver_endpoint_ids, ["rslvr-in-a", "rslvr-in-b"]);
+        assert_eq!(
+            attribution.outside[0].resolver_endpoint_ids,
+            ["rslvr-in-a", "rslvr-in-b"]
+        );
         assert_eq!(attribution.outside[0].evidence.queries, 5);
     }
 
@@ -243,7 +260,11 @@ mod tests {
             ],
             ..Default::default()
         };
-        let attribution = attribute(&[resolution("10.0.1.30", Some("i-web"), None, 1, 1)], &snapshot, "vpc-1");
+        let attribution = attribute(
+            &[resolution("10.0.1.30", Some("i-web"), None, 1, 1)],
+            &snapshot,
+            "vpc-1",
+        );
         assert!(attribution.evidence_of("eni-b").is_some());
         assert!(attribution.evidence_of("eni-a").is_none());
     }

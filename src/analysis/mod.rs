@@ -111,11 +111,15 @@ pub fn analyze_with_evidence(
             .into_iter()
             .partition(|c| evidence.evidence_of(&c.eni.network_interface_id).is_some());
         discovery.clients = kept;
-        discovery.excluded.extend(dropped.into_iter().map(|c| ExcludedInterface {
-            network_interface_id: c.eni.network_interface_id.clone(),
-            reason: ExclusionReason::NotEvidenced,
-        }));
-        discovery.excluded.sort_by(|a, b| a.network_interface_id.cmp(&b.network_interface_id));
+        discovery
+            .excluded
+            .extend(dropped.into_iter().map(|c| ExcludedInterface {
+                network_interface_id: c.eni.network_interface_id.clone(),
+                reason: ExclusionReason::NotEvidenced,
+            }));
+        discovery
+            .excluded
+            .sort_by(|a, b| a.network_interface_id.cmp(&b.network_interface_id));
     }
     let mut clients = reach::verdicts(&index, &destinations, &discovery.clients);
     if let Some(evidence) = evidence {
@@ -128,7 +132,10 @@ pub fn analyze_with_evidence(
             subnet_id: String::new(),
             address: outside.address,
             sources: vec![reach::outside_source(outside.address)],
-            interface_type: format!("outside the VPC, through {}", outside.resolver_endpoint_ids.join(", ")),
+            interface_type: format!(
+                "outside the VPC, through {}",
+                outside.resolver_endpoint_ids.join(", ")
+            ),
             owner_id: None,
             blocks: reach::outside_blocks(&index, &destinations, outside.address),
             evidence: Some(outside.evidence.clone()),

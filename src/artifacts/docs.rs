@@ -169,7 +169,10 @@ fn operator_pages() -> Vec<(String, String)> {
         .unwrap()
         .map(|e| e.unwrap().path())
         .filter(|p| p.extension().is_some_and(|e| e == "md"))
-        .filter(|p| p.file_name().is_some_and(|n| !DEVELOPER_PAGES.iter().any(|d| n == *d)))
+        .filter(|p| {
+            p.file_name()
+                .is_some_and(|n| !DEVELOPER_PAGES.iter().any(|d| n == *d))
+        })
         .map(|p| {
             let name = format!("docs/{}", p.file_name().unwrap().to_string_lossy());
             (name, std::fs::read_to_string(&p).unwrap())

@@ -115,7 +115,10 @@ fn the_examples_cover_the_documented_variants() {
 
     let cross = get("cross-region-service.yaml");
     assert_eq!(cross.service_region.as_deref(), Some("eu-west-1"));
-    assert_ne!(cross.region, cross.service_region, "the endpoint's region is another");
+    assert_ne!(
+        cross.region, cross.service_region,
+        "the endpoint's region is another"
+    );
 }
 
 #[test]

@@ -325,7 +325,11 @@ impl AccountBudget {
         });
         lane.bucket.refill(capacity, rate, now);
         lane.queue.retain(|w| w.kept_until >= now || w.key == key);
-        let ahead = lane.queue.iter().position(|w| w.key == key).unwrap_or(lane.queue.len());
+        let ahead = lane
+            .queue
+            .iter()
+            .position(|w| w.key == key)
+            .unwrap_or(lane.queue.len());
         let needed = ahead as f64 + wanted;
         // Refill arithmetic in f64 (0.3/s) must not lose a whole token to rounding.
         if lane.bucket.tokens + 1e-9 >= needed {

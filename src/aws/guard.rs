@@ -224,7 +224,11 @@ impl<P: Ec2Provider + crate::logs::LogsProvider> crate::logs::LogsProvider for G
         self.inner.logs(region).await
     }
 
-    async fn logs_as(&self, region: Option<&str>, role: &AssumeRole) -> Result<Arc<P::Logs>, AccountAccessError> {
+    async fn logs_as(
+        &self,
+        region: Option<&str>,
+        role: &AssumeRole,
+    ) -> Result<Arc<P::Logs>, AccountAccessError> {
         self.inner.logs_as(region, role).await
     }
 }

@@ -584,15 +584,24 @@ fn describe(action: &Action) -> String {
         Action::DeleteEndpoint { vpc_endpoint_id } => format!("DeleteVpcEndpoints {vpc_endpoint_id}"),
         Action::TagEndpoint(t) => format!("CreateTags {} (taken over)", t.vpc_endpoint_id),
         Action::TagRules(t) => format!("CreateTags {} (taken over)", t.rule_ids.join(",")),
-        Action::SetEndpointTags { vpc_endpoint_id, tags } => format!(
+        Action::SetEndpointTags {
+            vpc_endpoint_id,
+            tags,
+        } => format!(
             "CreateTags {vpc_endpoint_id} {} (spec.tags)",
             tags.iter()
                 .map(|t| format!("{}={}", t.key, t.value))
                 .collect::<Vec<_>>()
                 .join(",")
         ),
-        Action::RemoveEndpointTags { vpc_endpoint_id, keys } => {
-            format!("DeleteTags {vpc_endpoint_id} {} (dropped from spec.tags)", keys.join(","))
+        Action::RemoveEndpointTags {
+            vpc_endpoint_id,
+            keys,
+        } => {
+            format!(
+                "DeleteTags {vpc_endpoint_id} {} (dropped from spec.tags)",
+                keys.join(",")
+            )
         }
     }
 }

@@ -28,8 +28,7 @@ use super::table::{Colour, Style, Table};
 use super::{exit, fail};
 use crate::analysis::{
     Analysis, Check, ClientVerdict, RuleChange, RuleScope, Source, analyze_with_evidence, owned_endpoint,
-    service_region_problem,
-    unobserved_endpoint_interfaces,
+    service_region_problem, unobserved_endpoint_interfaces,
 };
 use crate::api::{Owner, RemediationMode, UnfixableBlock};
 use crate::aws::RulePeer;
@@ -226,23 +225,30 @@ pub fn run(args: &PlanArgs) -> ExitCode {
         let evidence = if offline.is_none() {
             read_live_evidence(&manifest, &snapshot)
         } else {
-            manifest.spec.clients.evidence.as_ref().and_then(|e| e.resolver_query_logs.as_ref()).map(|logs| {
-                crate::plan::evidence::EvidenceRead {
+            manifest
+                .spec
+                .clients
+                .evidence
+                .as_ref()
+                .and_then(|e| e.resolver_query_logs.as_ref())
+                .map(|logs| crate::plan::evidence::EvidenceRead {
                     log_group_name: logs.log_group_name.clone(),
                     lookback: logs.lookback.clone(),
                     outcome: Err("a snapshot file holds no query logs".into()),
-                }
-            })
+                })
         };
         if let Some(Err(why)) = evidence.as_ref().map(|e| &e.outcome) {
-            eprintln!("note: {place}: evidence not read ({why}): every client the configuration shows is checked");
+            eprintln!(
+                "note: {place}: evidence not read ({why}): every client the configuration shows is checked"
+            );
         }
         let spec = crate::plan::evidence::effective_spec(&manifest.spec, evidence.as_ref());
         let attribution = evidence.as_ref().and_then(|e| e.attribution());
-        let analysis = match analyze_with_evidence(&spec, Some(&owner), &snapshot, &RuleScope::default(), attribution) {
-            Ok(a) => a,
-            Err(e) => return fail(format_args!("{place} does not fit {source}: {e}")),
-        };
+        let analysis =
+            match analyze_with_evidence(&spec, Some(&owner), &snapshot, &RuleScope::default(), attribution) {
+                Ok(a) => a,
+                Err(e) => return fail(format_args!("{place} does not fit {source}: {e}")),
+            };
         // Observed live, the service was asked for in its region; a snapshot file says something
         // about it only when it holds ServiceDetails.
         let services_known = offline.is_none() || !snapshot.service_details.is_empty();
@@ -344,10 +350,16 @@ fn read_snapshot(paths: &[PathBuf]) -> Result<(Snapshot, String), String> {
 }
 
 /// The evidence the spec names, read live as the controller reads it; `None` when it names none.
-fn read_live_evidence(manifest: &Manifest, snapshot: &Snapshot) -> Option<crate::plan::evidence::EvidenceRead> {
+fn read_live_evidence(
+    manifest: &Manifest,
+    snapshot: &Snapshot,
+) -> Option<crate::plan::evidence::EvidenceRead> {
     manifest.spec.clients.evidence.as_ref()?;
     let spec = &manifest.spec;
-    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().ok()?;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .ok()?;
     runtime.block_on(async {
         let logs = match SdkProvider::from_environment(spec.region.as_deref(), SdkOptions::default()).await {
             Ok(provider) => match provider.logs_for(spec.region.as_deref()) {
@@ -357,7 +369,8 @@ fn read_live_evidence(manifest: &Manifest, snapshot: &Snapshot) -> Option<crate:
             Err(e) => LogsPort::Unavailable(e.to_string()),
         };
         let now = k8s_openapi::jiff::Timestamp::now();
-        crate::engine::evidence::observe(&logs, spec, snapshot, &spec.vpc_id, now, QueryPolling::default()).await
+        crate::engine::evidence::observe(&logs, spec, snapshot, &spec.vpc_id, now, QueryPolling::default())
+            .await
     })
 }
 
@@ -659,7 +672,14 @@ pub fn render_table(
         out.push("No clients: no ENI in the VPC would be captured by private DNS.".into());
     } else {
         let with_evidence = spec.clients.evidence.is_some();
-        let mut columns = vec!["CLIENT", "TYPE", "SUBNET", "ADDRESS", "SECURITY GROUPS", "VERDICT"];
+        let mut columns = vec![
+            "CLIENT",
+            "TYPE",
+            "SUBNET",
+            "ADDRESS",
+            "SECURITY GROUPS",
+            "VERDICT",
+        ];
         if with_evidence {
             columns.push("EVIDENCE");
         }

@@ -243,7 +243,8 @@ impl Metrics {
     /// The share of each account's EC2 API budget the controller is configured to take (the
     /// share gauge until a budget reports).
     pub fn set_budget_share(&self, share: f64) {
-        self.budget_share_configured.store(share.to_bits(), Ordering::Relaxed);
+        self.budget_share_configured
+            .store(share.to_bits(), Ordering::Relaxed);
     }
 
     /// The lowest current share over every account and region's budget.
@@ -584,18 +585,38 @@ mod tests {
                 .unwrap_or_else(|| panic!("{name} {bucket:?}"))
                 .value
         };
-        assert_eq!(value("vpce_rollout_ec2_budget_share", None), 0.5, "the configured share");
+        assert_eq!(
+            value("vpce_rollout_ec2_budget_share", None),
+            0.5,
+            "the configured share"
+        );
         m.waited(RateCategory::VpcEndpoint, 1);
         m.waited(RateCategory::NonMutating, 2);
         m.waited(RateCategory::NonMutating, 2);
         m.throttled(RateCategory::Mutating);
         m.share(1, 0.5);
         m.share(2, 0.25);
-        assert_eq!(value("vpce_rollout_ec2_budget_tokens_waited_total", Some("VpcEndpoint")), 1.0);
-        assert_eq!(value("vpce_rollout_ec2_budget_tokens_waited_total", Some("NonMutating")), 4.0);
-        assert_eq!(value("vpce_rollout_ec2_budget_throttles_total", Some("Mutating")), 1.0);
-        assert_eq!(value("vpce_rollout_ec2_budget_throttles_total", Some("VpcEndpoint")), 0.0);
-        assert_eq!(value("vpce_rollout_ec2_budget_share", None), 0.25, "the lowest budget's");
+        assert_eq!(
+            value("vpce_rollout_ec2_budget_tokens_waited_total", Some("VpcEndpoint")),
+            1.0
+        );
+        assert_eq!(
+            value("vpce_rollout_ec2_budget_tokens_waited_total", Some("NonMutating")),
+            4.0
+        );
+        assert_eq!(
+            value("vpce_rollout_ec2_budget_throttles_total", Some("Mutating")),
+            1.0
+        );
+        assert_eq!(
+            value("vpce_rollout_ec2_budget_throttles_total", Some("VpcEndpoint")),
+            0.0
+        );
+        assert_eq!(
+            value("vpce_rollout_ec2_budget_share", None),
+            0.25,
+            "the lowest budget's"
+        );
         m.share(2, 0.5);
         assert_eq!(value("vpce_rollout_ec2_budget_share", None), 0.5, "recovered");
     }

@@ -331,12 +331,17 @@ mod tests {
         assert_eq!(run.ec2_api_share, 50);
         assert_eq!(run.ec2_api_share(), crate::aws::budget::DEFAULT_SHARE);
         for (text, share) in [("100", 100), ("25%", 25), ("1", 1)] {
-            let run = Run::try_parse_from(["run", "--ec2-api-share", text]).unwrap().options;
+            let run = Run::try_parse_from(["run", "--ec2-api-share", text])
+                .unwrap()
+                .options;
             assert_eq!(run.ec2_api_share, share, "{text}");
         }
         for bad in ["0", "101", "0.5", "half", "-5"] {
             let err = Run::try_parse_from(["run", &format!("--ec2-api-share={bad}")]).unwrap_err();
-            assert!(err.to_string().contains("a percentage from 1 to 100"), "{bad}: {err}");
+            assert!(
+                err.to_string().contains("a percentage from 1 to 100"),
+                "{bad}: {err}"
+            );
         }
     }
 

@@ -35,9 +35,9 @@ use super::writes;
 use crate::api::conditions::{ConditionReason, ConditionType, find_condition};
 use crate::api::{FINALIZER, InterfaceEndpoint, RolloutPhase};
 use crate::aws::{Ec2Error, Ec2Provider};
-use crate::logs::LogsProvider;
 use crate::engine::audit::{MutationCall, MutationOutcome};
 use crate::engine::{self, ReconcileRequest};
+use crate::logs::LogsProvider;
 use crate::plan::{self, Config, Timing};
 
 /// First delay after an error; doubles per consecutive error of the same object.

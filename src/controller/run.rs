@@ -27,8 +27,8 @@ use super::reconcile::{self, Context, object_key};
 use crate::api::{EndpointGrant, InterfaceEndpoint, PlanApproval};
 use crate::aws::Ec2Provider;
 use crate::aws::budget::{BudgetedProvider, TokioClock};
-use crate::logs::LogsProvider;
 use crate::aws::guard::GuardedProvider;
+use crate::logs::LogsProvider;
 use crate::plan::{Config, Timing};
 
 /// Why the controller stopped other than by shutdown.

@@ -73,13 +73,19 @@ pub(super) async fn perform<E: Ec2>(
             let result = ec2.tag_security_group_rules(&request).await;
             trail.record(action, result).map(|()| Performed::Done)
         }
-        Action::SetEndpointTags { vpc_endpoint_id, tags } => {
+        Action::SetEndpointTags {
+            vpc_endpoint_id,
+            tags,
+        } => {
             let result = ec2
                 .tag_vpc_endpoints(std::slice::from_ref(vpc_endpoint_id), tags)
                 .await;
             trail.record(action, result).map(|()| Performed::Done)
         }
-        Action::RemoveEndpointTags { vpc_endpoint_id, keys } => {
+        Action::RemoveEndpointTags {
+            vpc_endpoint_id,
+            keys,
+        } => {
             let result = ec2
                 .untag_vpc_endpoints(std::slice::from_ref(vpc_endpoint_id), keys)
                 .await;

@@ -195,7 +195,10 @@ fn rows() -> Vec<Row> {
             name: "a policy for a service that takes no endpoint policy",
             world: |w| w.service_details[0].vpc_endpoint_policy_supported = Some(false),
             spec: |s| {
-                s.policy = Some(r#"{"Statement":[{"Effect":"Allow","Principal":"*","Action":"*","Resource":"*"}]}"#.into())
+                s.policy = Some(
+                    r#"{"Statement":[{"Effect":"Allow","Principal":"*","Action":"*","Resource":"*"}]}"#
+                        .into(),
+                )
             },
             reason: "InvalidSpec",
             message: invalid(&format!(

@@ -18,9 +18,11 @@ fn a_create_waiting_for_the_budget_reports_its_place_in_line_and_requeues_withou
     let mut world = incident::world();
     let names = ["sts", "monitoring", "ssm"];
     for name in names {
-        world
-            .service_details
-            .push(aws_service(incident::REGION, name, &["ap-northeast-1a", "ap-northeast-1c"]));
+        world.service_details.push(aws_service(
+            incident::REGION,
+            name,
+            &["ap-northeast-1a", "ap-northeast-1c"],
+        ));
     }
     let clock = SimClock::new();
     let sim = Arc::new(SimEc2::with_config(&world, clock.clone(), SimConfig::default()));
@@ -61,7 +63,11 @@ fn a_create_waiting_for_the_budget_reports_its_place_in_line_and_requeues_withou
     let fresh = InterfaceEndpointStatus::default();
     for name in &names[..2] {
         let outcome = pass(name, &fresh);
-        assert!(outcome.status.endpoint_id.is_some(), "{name}: {:?}", outcome.error);
+        assert!(
+            outcome.status.endpoint_id.is_some(),
+            "{name}: {:?}",
+            outcome.error
+        );
     }
     assert_eq!(creates(), 2);
 
@@ -69,9 +75,15 @@ fn a_create_waiting_for_the_budget_reports_its_place_in_line_and_requeues_withou
     assert_eq!(creates(), 2, "no call without a token");
     assert_eq!(waiting.error, None, "an expected wait, not an error");
     assert_eq!(waiting.requeue, Some(Duration::from_millis(6667)));
-    assert!(waiting.events.is_empty(), "the status says it; no Event on every pass");
+    assert!(
+        waiting.events.is_empty(),
+        "the status says it; no Event on every pass"
+    );
     let ready = find_condition(&waiting.status.conditions, ConditionType::Ready).unwrap();
-    assert_eq!((ready.status.as_str(), ready.reason.as_str()), ("False", "WaitingForApiBudget"));
+    assert_eq!(
+        (ready.status.as_str(), ready.reason.as_str()),
+        ("False", "WaitingForApiBudget")
+    );
     assert_eq!(
         ready.message,
         "Waiting for EC2 API budget: CreateVpcEndpoint: number 1 of 1 in line for the tokens of this \
@@ -94,7 +106,11 @@ fn a_create_waiting_for_the_budget_reports_its_place_in_line_and_requeues_withou
 #[test]
 fn ec2_throttling_a_create_is_a_wait_for_the_budget_not_a_failure() {
     let clock = SimClock::new();
-    let sim = Arc::new(SimEc2::with_config(&incident::world(), clock.clone(), SimConfig::default()));
+    let sim = Arc::new(SimEc2::with_config(
+        &incident::world(),
+        clock.clone(),
+        SimConfig::default(),
+    ));
     let ec2 = BudgetedEc2::new(
         sim.clone(),
         Arc::new(AccountBudget::new(0.5)),
@@ -126,7 +142,11 @@ fn ec2_throttling_a_create_is_a_wait_for_the_budget_not_a_failure() {
     assert_eq!(outcome.requeue, Some(Duration::from_secs(1)));
     let ready = find_condition(&outcome.status.conditions, ConditionType::Ready).unwrap();
     assert_eq!(ready.reason, "WaitingForApiBudget");
-    assert!(ready.message.contains("EC2 throttled CreateVpcEndpoint"), "{}", ready.message);
+    assert!(
+        ready.message.contains("EC2 throttled CreateVpcEndpoint"),
+        "{}",
+        ready.message
+    );
     assert_eq!(ec2.budget().share(clock.now()), 0.25, "the share shrank");
 
     clock.advance(Duration::from_secs(1));

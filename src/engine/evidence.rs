@@ -66,7 +66,9 @@ pub async fn observe<L: Logs>(
     read.outcome = match resolver::read(logs, &window, polling).await {
         Ok(found) => {
             let (method, complete, bytes_scanned) = match found.method {
-                ReadMethod::Insights(stats) => (Method::LogsInsights, true, stats.bytes_scanned.max(0.0) as u64),
+                ReadMethod::Insights(stats) => {
+                    (Method::LogsInsights, true, stats.bytes_scanned.max(0.0) as u64)
+                }
                 ReadMethod::Scan { complete, .. } => (Method::FilterLogEvents, complete, 0),
             };
             Ok(Found {

@@ -5,8 +5,10 @@ use std::time::Duration;
 
 use super::incident::{self, ENI_LAMBDA, ENI_ZABBIX, PRIVATE_DNS_NAME};
 use super::tests::Harness;
-use crate::api::{ClientEvidenceSpec, ClientScope, ConditionType, RemediationMode, ResolverQueryLogs, RolloutPhase};
 use crate::api::conditions::find_condition;
+use crate::api::{
+    ClientEvidenceSpec, ClientScope, ConditionType, RemediationMode, ResolverQueryLogs, RolloutPhase,
+};
 use crate::logs::LogsOperation;
 
 const GROUP: &str = "/aws/route53resolver/incident";
@@ -51,7 +53,10 @@ async fn under_scope_evidence_only_the_clients_that_resolve_the_name_are_checked
     assert_eq!(evidence.clients[0].network_interface_id, ENI_LAMBDA);
     assert_eq!(evidence.method, "LogsInsights");
     let read = find_condition(&h.status.conditions, ConditionType::EvidenceRead).expect("condition");
-    assert_eq!((read.status.as_str(), read.reason.as_str()), ("True", "EvidenceRead"));
+    assert_eq!(
+        (read.status.as_str(), read.reason.as_str()),
+        ("True", "EvidenceRead")
+    );
     assert!(h.regions.sim_logs().calls(LogsOperation::StartQuery) >= 1);
 }
 
@@ -71,11 +76,22 @@ async fn when_the_logs_cannot_be_read_every_client_is_checked_and_the_condition_
     // No such log group in the simulated CloudWatch Logs.
     h.run_until(RolloutPhase::AwaitingApproval, 40).await;
     let clients = h.status.clients.clone().unwrap();
-    assert_eq!((clients.total, clients.blocked), (2, 1), "configuration only: Zabbix is checked");
+    assert_eq!(
+        (clients.total, clients.blocked),
+        (2, 1),
+        "configuration only: Zabbix is checked"
+    );
     assert!(clients.evidence.is_none());
     let read = find_condition(&h.status.conditions, ConditionType::EvidenceRead).unwrap();
-    assert_eq!((read.status.as_str(), read.reason.as_str()), ("False", "EvidenceUnreadable"));
-    assert!(read.message.contains(GROUP) && read.message.contains("NotFound"), "{}", read.message);
+    assert_eq!(
+        (read.status.as_str(), read.reason.as_str()),
+        ("False", "EvidenceUnreadable")
+    );
+    assert!(
+        read.message.contains(GROUP) && read.message.contains("NotFound"),
+        "{}",
+        read.message
+    );
 }
 
 #[tokio::test]
@@ -99,12 +115,15 @@ async fn a_client_outside_the_vpc_is_checked_as_far_as_aws_shows_its_path() {
         .iter()
         .find(|c| c.network_interface_id == "outside:192.168.10.4")
         .expect("listed with its evidence");
-    assert!(!outside.reachable, "the endpoint's group admits only the Lambda's group");
+    assert!(
+        !outside.reachable,
+        "the endpoint's group admits only the Lambda's group"
+    );
     let plan = h.status.plan.clone().unwrap();
     assert!(
-        plan.unfixable_blocks
-            .iter()
-            .any(|b| b.network_interface_ids.contains(&"outside:192.168.10.4".to_string())),
+        plan.unfixable_blocks.iter().any(|b| b
+            .network_interface_ids
+            .contains(&"outside:192.168.10.4".to_string())),
         "no rule of the controller's can refer to it: said, not fixed: {:?}",
         plan.unfixable_blocks
     );

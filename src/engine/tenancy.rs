@@ -127,7 +127,8 @@ async fn pass<P: Ec2Provider + LogsProvider>(
             let logs = if request.spec.clients.evidence.is_some() {
                 let port = match &acting.role_arn {
                     Some(role_arn) => {
-                        let role = AssumeRole::for_object(role_arn, acting.external_id.as_deref(), request.owner);
+                        let role =
+                            AssumeRole::for_object(role_arn, acting.external_id.as_deref(), request.owner);
                         provider.logs_as(region, &role).await.map_err(|e| e.to_string())
                     }
                     None => provider.logs(region).await.map_err(|e| e.to_string()),

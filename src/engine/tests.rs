@@ -1618,7 +1618,11 @@ async fn spec_tag_edits_after_ready_are_applied_and_a_dropped_key_is_deleted_lea
         "{:?}",
         out.performed
     );
-    assert!(!tags(&h).iter().any(|(k, _)| k == "cost-center"), "{:?}", tags(&h));
+    assert!(
+        !tags(&h).iter().any(|(k, _)| k == "cost-center"),
+        "{:?}",
+        tags(&h)
+    );
     assert!(tags(&h).contains(&("Name".into(), "by-hand".into())));
     assert_eq!(h.owned_endpoints().len(), 1, "still the object's: {:?}", tags(&h));
     assert_eq!(h.mutations(Ec2Operation::DeleteTags), 1);

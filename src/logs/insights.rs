@@ -154,7 +154,11 @@ fn parse_conditions(text: &str) -> Result<Vec<Condition>, String> {
                 (Condition::Equals(field.into(), Literal::Number(n)), &v[end..])
             }
         } else if let Some(v) = after.strip_prefix("in ") {
-            let mut v = v.trim_start().strip_prefix('[').ok_or("in without [")?.trim_start();
+            let mut v = v
+                .trim_start()
+                .strip_prefix('[')
+                .ok_or("in without [")?
+                .trim_start();
             let mut values = Vec::new();
             loop {
                 if let Some(r) = v.strip_prefix(']') {
@@ -186,7 +190,9 @@ fn parse_conditions(text: &str) -> Result<Vec<Condition>, String> {
 
 /// A single-quoted string with `\\` and `\'` escapes, and what follows it.
 fn read_quoted(text: &str) -> Result<(String, &str), String> {
-    let body = text.strip_prefix('\'').ok_or_else(|| format!("expected a quoted value: {text:?}"))?;
+    let body = text
+        .strip_prefix('\'')
+        .ok_or_else(|| format!("expected a quoted value: {text:?}"))?;
     let mut value = String::new();
     let mut chars = body.char_indices();
     while let Some((i, c)) = chars.next() {
@@ -334,9 +340,10 @@ fn compile(conditions: &[Condition]) -> Result<Vec<Compiled>, String> {
                 Condition::Equals(f, Literal::Text(v)) => Compiled::Equals(f.clone(), v.clone()),
                 Condition::Equals(f, Literal::Number(n)) => Compiled::Equals(f.clone(), n.to_string()),
                 Condition::In(f, values) => Compiled::In(f.clone(), values.clone()),
-                Condition::Like(f, re) => {
-                    Compiled::Like(f.clone(), Regex::new(re).map_err(|e| format!("regex {re:?}: {e}"))?)
-                }
+                Condition::Like(f, re) => Compiled::Like(
+                    f.clone(),
+                    Regex::new(re).map_err(|e| format!("regex {re:?}: {e}"))?,
+                ),
             })
         })
         .collect()
@@ -385,7 +392,10 @@ mod tests {
             commands: vec![
                 Command::Fields(vec!["@timestamp".into(), "srcaddr".into()]),
                 Command::Filter(vec![
-                    Condition::Like("query_name".into(), r"(?i)^(.*\.)?logs\.ap-northeast-1\.amazonaws\.com\.?$".into()),
+                    Condition::Like(
+                        "query_name".into(),
+                        r"(?i)^(.*\.)?logs\.ap-northeast-1\.amazonaws\.com\.?$".into(),
+                    ),
                     Condition::Equals("action".into(), Literal::Text("it's".into())),
                     Condition::In("dstaddr".into(), vec!["10.0.1.5".into(), "10.0.2.5".into()]),
                     Condition::Equals("dstport".into(), Literal::Number(443)),
@@ -406,7 +416,11 @@ mod tests {
     fn a_rendered_query_parses_back_to_itself() {
         let q = query();
         let text = render(&q);
-        assert!(text.contains("stats count(*) as queries, max(@timestamp) as lastSeen by srcaddr, srcids.instance"));
+        assert!(
+            text.contains(
+                "stats count(*) as queries, max(@timestamp) as lastSeen by srcaddr, srcids.instance"
+            )
+        );
         assert_eq!(parse(&text).unwrap(), q);
     }
 
@@ -422,10 +436,26 @@ mod tests {
         let other = r#"{"query_name":"ec2.ap-northeast-1.amazonaws.com.","srcaddr":"10.0.1.11"}"#;
         let onprem = r#"{"query_name":"x.logs.ap-northeast-1.amazonaws.com.","srcaddr":"192.168.0.4","srcids":{"resolver_endpoint":"rslvr-in-1"}}"#;
         let records = [
-            Record { timestamp_ms: 1_000, message: a, log_stream: "s" },
-            Record { timestamp_ms: 5_000, message: b, log_stream: "s" },
-            Record { timestamp_ms: 6_000, message: other, log_stream: "s" },
-            Record { timestamp_ms: 7_000, message: onprem, log_stream: "s" },
+            Record {
+                timestamp_ms: 1_000,
+                message: a,
+                log_stream: "s",
+            },
+            Record {
+                timestamp_ms: 5_000,
+                message: b,
+                log_stream: "s",
+            },
+            Record {
+                timestamp_ms: 6_000,
+                message: other,
+                log_stream: "s",
+            },
+            Record {
+                timestamp_ms: 7_000,
+                message: onprem,
+                log_stream: "s",
+            },
         ];
         let rows = execute(&q, &records).unwrap();
         assert_eq!(rows.len(), 2, "{rows:?}");
@@ -434,7 +464,10 @@ mod tests {
         assert_eq!(eni["srcids.instance"], "i-1");
         assert_eq!(parse_timestamp(&eni["lastSeen"]), Some(5_000));
         let onprem = rows.iter().find(|r| r["srcaddr"] == "192.168.0.4").unwrap();
-        assert!(!onprem.contains_key("srcids.instance"), "absent fields stay absent");
+        assert!(
+            !onprem.contains_key("srcids.instance"),
+            "absent fields stay absent"
+        );
     }
 
     #[test]

@@ -121,9 +121,13 @@ pub fn classify(code: &str, message: &str) -> ErrorKind {
         // StartQuery: "the maximum number of concurrent queries" (30 per account by default, an
         // account-wide budget shared with the people using the console): it clears by itself.
         "LimitExceededException" => ErrorKind::Throttled,
-        "ServiceUnavailableException" | "ServiceUnavailable" | "InternalServerException" => ErrorKind::Transient,
+        "ServiceUnavailableException" | "ServiceUnavailable" | "InternalServerException" => {
+            ErrorKind::Transient
+        }
         // Credentials the service does not know or that expired: a deployment problem.
-        "UnrecognizedClientException" | "InvalidSignatureException" | "ExpiredTokenException"
+        "UnrecognizedClientException"
+        | "InvalidSignatureException"
+        | "ExpiredTokenException"
         | "MissingAuthenticationToken" => ErrorKind::AccessDenied,
         "InvalidParameterException" | "MalformedQueryException" | "InvalidOperationException" => {
             ErrorKind::Invalid
@@ -252,7 +256,10 @@ pub trait Logs: Send + Sync {
     fn start_query(&self, request: &StartQuery) -> impl Future<Output = Result<String, LogsError>> + Send;
 
     /// GetQueryResults of a query this port started.
-    fn get_query_results(&self, query_id: &str) -> impl Future<Output = Result<QueryResults, LogsError>> + Send;
+    fn get_query_results(
+        &self,
+        query_id: &str,
+    ) -> impl Future<Output = Result<QueryResults, LogsError>> + Send;
 
     /// FilterLogEvents, every page until `max_events` events are read or none are left.
     fn filter_log_events(
@@ -306,7 +313,11 @@ impl LogsProvider for NoLogs {
         Ok(Arc::new(NoLogs))
     }
 
-    async fn logs_as(&self, _region: Option<&str>, _role: &AssumeRole) -> Result<Arc<NoLogs>, AccountAccessError> {
+    async fn logs_as(
+        &self,
+        _region: Option<&str>,
+        _role: &AssumeRole,
+    ) -> Result<Arc<NoLogs>, AccountAccessError> {
         Ok(Arc::new(NoLogs))
     }
 }
@@ -360,7 +371,10 @@ impl<L: Logs> Logs for LogsPort<L> {
 pub trait LogsProvider: Send + Sync + 'static {
     type Logs: Logs + 'static;
 
-    fn logs(&self, region: Option<&str>) -> impl Future<Output = Result<Arc<Self::Logs>, ProviderError>> + Send;
+    fn logs(
+        &self,
+        region: Option<&str>,
+    ) -> impl Future<Output = Result<Arc<Self::Logs>, ProviderError>> + Send;
 
     fn logs_as(
         &self,
@@ -412,7 +426,10 @@ pub async fn run_query<L: Logs>(
                     ErrorKind::Transient,
                     LogsOperation::GetQueryResults,
                     QUERY_NOT_COMPLETE,
-                    format!("Logs Insights query {id} on {} ended {status}", request.log_group_name),
+                    format!(
+                        "Logs Insights query {id} on {} ended {status}",
+                        request.log_group_name
+                    ),
                 ));
             }
             _ => {}

@@ -117,7 +117,10 @@ pub fn flow_log_record(log_format: &str, flow: &Flow<'_>) -> String {
 /// ACCEPT or REJECT for a client's connection to `destination`, by the analysis's verdict: a
 /// block towards that destination is a REJECT (at the security group or ACL that blocks it).
 pub fn action_towards(verdict: &ClientVerdict, destination: IpAddr) -> &'static str {
-    let blocked = verdict.blocks.iter().any(|b| b.destination.contains(&destination));
+    let blocked = verdict
+        .blocks
+        .iter()
+        .any(|b| b.destination.contains(&destination));
     if blocked { "REJECT" } else { "ACCEPT" }
 }
 

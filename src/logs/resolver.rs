@@ -12,7 +12,9 @@ use std::collections::BTreeMap;
 use std::net::IpAddr;
 
 use super::insights::{self, Aggregate, Command, Condition, Query};
-use super::{FilterLogEvents, LogEvent, Logs, LogsError, QueryPolling, QueryStatistics, StartQuery, run_query};
+use super::{
+    FilterLogEvents, LogEvent, Logs, LogsError, QueryPolling, QueryStatistics, StartQuery, run_query,
+};
 use crate::analysis::evidence::Resolution;
 use crate::aws::ErrorKind;
 
@@ -31,7 +33,11 @@ pub enum ReadMethod {
     /// One Logs Insights aggregate: what it scanned (the bill) and matched.
     Insights(QueryStatistics),
     /// A FilterLogEvents scan: events read, calls made, and whether it read them all.
-    Scan { events: usize, calls: u32, complete: bool },
+    Scan {
+        events: usize,
+        calls: u32,
+        complete: bool,
+    },
 }
 
 /// The resolutions of the service's name in the window.
@@ -112,7 +118,13 @@ pub fn rows_to_resolutions(rows: &[BTreeMap<String, String>]) -> Vec<Resolution>
             })
         })
         .collect();
-    out.sort_by(|a, b| (a.address, &a.instance_id, &a.resolver_endpoint_id).cmp(&(b.address, &b.instance_id, &b.resolver_endpoint_id)));
+    out.sort_by(|a, b| {
+        (a.address, &a.instance_id, &a.resolver_endpoint_id).cmp(&(
+            b.address,
+            &b.instance_id,
+            &b.resolver_endpoint_id,
+        ))
+    });
     out
 }
 
@@ -145,13 +157,15 @@ pub fn records_to_resolutions(events: &[LogEvent], dns_name: &str) -> Vec<Resolu
     }
     by_key
         .into_iter()
-        .map(|((address, instance_id, resolver_endpoint_id), (queries, last))| Resolution {
-            address,
-            instance_id,
-            resolver_endpoint_id,
-            queries,
-            last_seen_ms: Some(last),
-        })
+        .map(
+            |((address, instance_id, resolver_endpoint_id), (queries, last))| Resolution {
+                address,
+                instance_id,
+                resolver_endpoint_id,
+                queries,
+                last_seen_ms: Some(last),
+            },
+        )
         .collect()
 }
 
@@ -167,7 +181,11 @@ fn insights_unavailable(error: &LogsError) -> bool {
 
 /// Reads the resolutions of the service's name in the window: Logs Insights, or a bounded scan
 /// where Insights is not served.
-pub async fn read<L: Logs>(logs: &L, window: &ReadWindow, polling: QueryPolling) -> Result<ResolverQueries, LogsError> {
+pub async fn read<L: Logs>(
+    logs: &L,
+    window: &ReadWindow,
+    polling: QueryPolling,
+) -> Result<ResolverQueries, LogsError> {
     let request = StartQuery {
         log_group_name: window.log_group_name.clone(),
         start_time: window.start_ms.div_euclid(1000),
@@ -209,7 +227,8 @@ mod tests {
     use crate::logs::sim::SimLogs;
 
     fn record(name: &str, addr: &str, srcids: serde_json::Value) -> String {
-        serde_json::json!({"query_name": name, "srcaddr": addr, "srcids": srcids, "query_type": "A"}).to_string()
+        serde_json::json!({"query_name": name, "srcaddr": addr, "srcids": srcids, "query_type": "A"})
+            .to_string()
     }
 
     fn window() -> ReadWindow {
@@ -228,11 +247,46 @@ mod tests {
             "/resolver",
             "vpc-1",
             [
-                (1_000, record("logs.ap-northeast-1.amazonaws.com.", "10.0.1.10", serde_json::json!({"instance": "i-1"}))),
-                (9_000, record("Logs.AP-northeast-1.amazonaws.com.", "10.0.1.10", serde_json::json!({"instance": "i-1"}))),
-                (2_000, record("x.logs.ap-northeast-1.amazonaws.com.", "192.168.0.4", serde_json::json!({"resolver_endpoint": "rslvr-in-1"}))),
-                (3_000, record("logs.ap-northeast-1.amazonaws.com.evil.example.", "10.0.1.66", serde_json::json!({}))),
-                (4_000, record("ec2.ap-northeast-1.amazonaws.com.", "10.0.1.11", serde_json::json!({}))),
+                (
+                    1_000,
+                    record(
+                        "logs.ap-northeast-1.amazonaws.com.",
+                        "10.0.1.10",
+                        serde_json::json!({"instance": "i-1"}),
+                    ),
+                ),
+                (
+                    9_000,
+                    record(
+                        "Logs.AP-northeast-1.amazonaws.com.",
+                        "10.0.1.10",
+                        serde_json::json!({"instance": "i-1"}),
+                    ),
+                ),
+                (
+                    2_000,
+                    record(
+                        "x.logs.ap-northeast-1.amazonaws.com.",
+                        "192.168.0.4",
+                        serde_json::json!({"resolver_endpoint": "rslvr-in-1"}),
+                    ),
+                ),
+                (
+                    3_000,
+                    record(
+                        "logs.ap-northeast-1.amazonaws.com.evil.example.",
+                        "10.0.1.66",
+                        serde_json::json!({}),
+                    ),
+                ),
+                (
+                    4_000,
+                    record(
+                        "ec2.ap-northeast-1.amazonaws.com.",
+                        "10.0.1.11",
+                        serde_json::json!({}),
+                    ),
+                ),
                 (5_000, "not json".to_string()),
             ],
         );
@@ -245,11 +299,26 @@ mod tests {
         assert!(matches_name("logs.ap-northeast-1.amazonaws.com.", name));
         assert!(matches_name("a.b.LOGS.ap-northeast-1.amazonaws.com", name));
         assert!(!matches_name("xlogs.ap-northeast-1.amazonaws.com.", name));
-        assert!(!matches_name("logs.ap-northeast-1.amazonaws.com.evil.example.", name));
-        assert!(matches_name("bucket.s3.us-east-1.amazonaws.com.", "*.s3.us-east-1.amazonaws.com"));
+        assert!(!matches_name(
+            "logs.ap-northeast-1.amazonaws.com.evil.example.",
+            name
+        ));
+        assert!(matches_name(
+            "bucket.s3.us-east-1.amazonaws.com.",
+            "*.s3.us-east-1.amazonaws.com"
+        ));
         let re = regex::Regex::new(&name_regex(name)).unwrap();
-        for q in ["logs.ap-northeast-1.amazonaws.com.", "a.b.LOGS.ap-northeast-1.amazonaws.com", "xlogs.ap-northeast-1.amazonaws.com.", "logs.ap-northeast-1.amazonaws.com.evil.example."] {
-            assert_eq!(re.is_match(q), matches_name(q, name), "{q}: the regex and the scan agree");
+        for q in [
+            "logs.ap-northeast-1.amazonaws.com.",
+            "a.b.LOGS.ap-northeast-1.amazonaws.com",
+            "xlogs.ap-northeast-1.amazonaws.com.",
+            "logs.ap-northeast-1.amazonaws.com.evil.example.",
+        ] {
+            assert_eq!(
+                re.is_match(q),
+                matches_name(q, name),
+                "{q}: the regex and the scan agree"
+            );
         }
         assert!(!name_regex(name).contains('|'));
     }
@@ -263,14 +332,27 @@ mod tests {
 
         let no_insights = self::logs();
         no_insights.without_insights();
-        let scan = read(&no_insights, &window(), QueryPolling::default()).await.unwrap();
-        assert!(matches!(scan.method, ReadMethod::Scan { complete: true, .. }), "{:?}", scan.method);
+        let scan = read(&no_insights, &window(), QueryPolling::default())
+            .await
+            .unwrap();
+        assert!(
+            matches!(scan.method, ReadMethod::Scan { complete: true, .. }),
+            "{:?}",
+            scan.method
+        );
         assert_eq!(insights.resolutions.len(), 2, "{:?}", insights.resolutions);
         let eni = &insights.resolutions[0];
         assert_eq!(eni.address.to_string(), "10.0.1.10");
-        assert_eq!((eni.queries, eni.last_seen_ms), (2, Some(9_000)), "the name in any case");
+        assert_eq!(
+            (eni.queries, eni.last_seen_ms),
+            (2, Some(9_000)),
+            "the name in any case"
+        );
         assert_eq!(eni.instance_id.as_deref(), Some("i-1"));
-        assert_eq!(insights.resolutions[1].resolver_endpoint_id.as_deref(), Some("rslvr-in-1"));
+        assert_eq!(
+            insights.resolutions[1].resolver_endpoint_id.as_deref(),
+            Some("rslvr-in-1")
+        );
         // Filter pattern terms are case-sensitive: the scan misses the name queried in capitals
         // (a documented limit of the fallback), and finds the rest as Insights does.
         assert_eq!(scan.resolutions[0].queries, 1);

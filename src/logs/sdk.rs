@@ -107,7 +107,9 @@ impl Logs for SdkLogs {
     }
 
     async fn get_query_results(&self, query_id: &str) -> Result<QueryResults, LogsError> {
-        if let Some(i) = query_id.strip_prefix(REMEMBERED).and_then(|i| i.parse::<usize>().ok())
+        if let Some(i) = query_id
+            .strip_prefix(REMEMBERED)
+            .and_then(|i| i.parse::<usize>().ok())
             && let Some(results) = self.remembered().results.get(i)
         {
             return Ok(results.clone());
@@ -205,13 +207,22 @@ impl LogsProvider for SdkProvider {
         self.logs_for(region)
     }
 
-    async fn logs_as(&self, region: Option<&str>, role: &AssumeRole) -> Result<Arc<SdkLogs>, AccountAccessError> {
+    async fn logs_as(
+        &self,
+        region: Option<&str>,
+        role: &AssumeRole,
+    ) -> Result<Arc<SdkLogs>, AccountAccessError> {
         self.logs_for_role(region, role).await
     }
 }
 
 fn unexpected(op: Op, what: &str) -> LogsError {
-    LogsError::new(ErrorKind::Invalid, op, crate::aws::sdk::errors::UNEXPECTED_RESPONSE, what)
+    LogsError::new(
+        ErrorKind::Invalid,
+        op,
+        crate::aws::sdk::errors::UNEXPECTED_RESPONSE,
+        what,
+    )
 }
 
 /// Classifies a failed SDK call, keeping the id AWS gave the request.
@@ -244,7 +255,11 @@ where
             } else if failure.is_user() {
                 LogsError::new(ErrorKind::Invalid, op, "InvalidRequest", chain_message(&err))
             } else {
-                let code = if failure.is_timeout() { "Timeout" } else { "ConnectionFailed" };
+                let code = if failure.is_timeout() {
+                    "Timeout"
+                } else {
+                    "ConnectionFailed"
+                };
                 LogsError::new(ErrorKind::Transient, op, code, chain_message(&err))
             }
         }

@@ -129,7 +129,11 @@ impl Logs for SimLogs {
         let mut state = self.state();
         self.gate(&mut state, op)?;
         if state.insights_off {
-            return Err(LogsError::from_code(op, "InvalidOperationException", "Logs Insights is not served here"));
+            return Err(LogsError::from_code(
+                op,
+                "InvalidOperationException",
+                "Logs Insights is not served here",
+            ));
         }
         let Some(events) = state.groups.get(&request.log_group_name) else {
             return Err(not_found(op, &request.log_group_name));
@@ -172,7 +176,11 @@ impl Logs for SimLogs {
         let mut state = self.state();
         self.gate(&mut state, op)?;
         state.queries.get(query_id).cloned().ok_or_else(|| {
-            LogsError::from_code(op, "ResourceNotFoundException", format!("Query does not exist: {query_id}"))
+            LogsError::from_code(
+                op,
+                "ResourceNotFoundException",
+                format!("Query does not exist: {query_id}"),
+            )
         })
     }
 
@@ -242,7 +250,11 @@ impl LogsProvider for Arc<SimLogs> {
         Ok(self.clone())
     }
 
-    async fn logs_as(&self, _region: Option<&str>, _role: &AssumeRole) -> Result<Arc<SimLogs>, AccountAccessError> {
+    async fn logs_as(
+        &self,
+        _region: Option<&str>,
+        _role: &AssumeRole,
+    ) -> Result<Arc<SimLogs>, AccountAccessError> {
         Ok(self.clone())
     }
 }
@@ -300,10 +312,20 @@ mod tests {
         let err = logs.start_query(&request).await.unwrap_err();
         assert_eq!(err.kind, ErrorKind::NotFound);
         logs.create_log_group("/nope");
-        logs.fail_next(LogsOperation::StartQuery, "AccessDeniedException", "not authorized");
-        assert_eq!(logs.start_query(&request).await.unwrap_err().kind, ErrorKind::AccessDenied);
+        logs.fail_next(
+            LogsOperation::StartQuery,
+            "AccessDeniedException",
+            "not authorized",
+        );
+        assert_eq!(
+            logs.start_query(&request).await.unwrap_err().kind,
+            ErrorKind::AccessDenied
+        );
         logs.without_insights();
-        assert_eq!(logs.start_query(&request).await.unwrap_err().kind, ErrorKind::Invalid);
+        assert_eq!(
+            logs.start_query(&request).await.unwrap_err().kind,
+            ErrorKind::Invalid
+        );
     }
 
     #[tokio::test]
@@ -314,7 +336,11 @@ mod tests {
             "s",
             (0..2_500).map(|i| (i, record("logs.ap-northeast-1.amazonaws.com.", "10.0.1.10"))),
         );
-        logs.put_events("/resolver", "s", [(5, record("ec2.ap-northeast-1.amazonaws.com.", "10.0.1.9"))]);
+        logs.put_events(
+            "/resolver",
+            "s",
+            [(5, record("ec2.ap-northeast-1.amazonaws.com.", "10.0.1.9"))],
+        );
         let mut request = FilterLogEvents {
             log_group_name: "/resolver".into(),
             start_time_ms: 0,

@@ -278,7 +278,11 @@ pub(crate) fn pending_backoff(input: &PlanInput<'_>, timing: &Timing) -> Duratio
         .and_then(|t| t.parse::<Timestamp>().ok());
     let since = find_condition(&input.status.conditions, ConditionType::EndpointAvailable)
         .filter(|c| c.status == "False")
-        .map(|c| created.map_or(c.last_transition_time.0, |created| c.last_transition_time.0.max(created)));
+        .map(|c| {
+            created.map_or(c.last_transition_time.0, |created| {
+                c.last_transition_time.0.max(created)
+            })
+        });
     let waited = since.map_or(Duration::ZERO, |t| elapsed(t, input.now));
     let mut interval = timing.pending_min;
     while interval * 2 <= waited && interval < timing.pending_max {

@@ -205,7 +205,10 @@ pub fn for_action(action: &Action, spec: &InterfaceEndpointSpec) -> Option<Event
                 ),
             ))
         }
-        Action::SetEndpointTags { vpc_endpoint_id, tags } => {
+        Action::SetEndpointTags {
+            vpc_endpoint_id,
+            tags,
+        } => {
             let pairs: Vec<String> = tags.iter().map(|t| format!("{}={}", t.key, t.value)).collect();
             Some(note(
                 EventReason::EndpointTagsUpdated,
@@ -216,7 +219,10 @@ pub fn for_action(action: &Action, spec: &InterfaceEndpointSpec) -> Option<Event
                 ),
             ))
         }
-        Action::RemoveEndpointTags { vpc_endpoint_id, keys } => Some(note(
+        Action::RemoveEndpointTags {
+            vpc_endpoint_id,
+            keys,
+        } => Some(note(
             EventReason::EndpointTagsUpdated,
             false,
             format!(

@@ -64,7 +64,10 @@ impl EvidenceRead {
 }
 
 /// The spec the analysis runs with: `scope: Evidence` holds only on a complete read.
-pub fn effective_spec<'s>(spec: &'s InterfaceEndpointSpec, read: Option<&EvidenceRead>) -> Cow<'s, InterfaceEndpointSpec> {
+pub fn effective_spec<'s>(
+    spec: &'s InterfaceEndpointSpec,
+    read: Option<&EvidenceRead>,
+) -> Cow<'s, InterfaceEndpointSpec> {
     let complete = read.is_some_and(|r| r.outcome.as_ref().is_ok_and(|f| f.complete));
     if spec.clients.scope == ClientScope::Evidence && !complete {
         let mut all = spec.clone();
@@ -107,7 +110,10 @@ pub fn summary(read: &EvidenceRead, found: &Found, analysis: &Analysis, now: Tim
             })
         })
         .collect();
-    with.sort_by(|a, b| (std::cmp::Reverse(a.queries), &a.network_interface_id).cmp(&(std::cmp::Reverse(b.queries), &b.network_interface_id)));
+    with.sort_by(|a, b| {
+        (std::cmp::Reverse(a.queries), &a.network_interface_id)
+            .cmp(&(std::cmp::Reverse(b.queries), &b.network_interface_id))
+    });
     with.truncate(MAX_STATUS_GROUPS);
     let mut examples: Vec<String> = checked_without
         .iter()
@@ -161,7 +167,11 @@ pub fn report(
                 "Resolver query logs {} were scanned up to the bound of the scan, not over the whole lookback {}{}",
                 read.log_group_name,
                 read.lookback,
-                if evidence_scope { "; every client the configuration shows is checked" } else { "" }
+                if evidence_scope {
+                    "; every client the configuration shows is checked"
+                } else {
+                    ""
+                }
             ),
         ),
         Ok(found) => {
@@ -176,7 +186,11 @@ pub fn report(
                     a.outside.len(),
                     read.lookback,
                     found.method.as_str(),
-                    if evidence_scope { "; only they are checked (scope: Evidence)" } else { "" }
+                    if evidence_scope {
+                        "; only they are checked (scope: Evidence)"
+                    } else {
+                        ""
+                    }
                 ),
             )
         }
@@ -189,7 +203,9 @@ pub fn report(
 
 /// No evidence is named (any more): no `EvidenceRead` condition, no summary.
 pub fn clear(status: &mut InterfaceEndpointStatus) {
-    status.conditions.retain(|c| c.type_ != ConditionType::EvidenceRead.as_str());
+    status
+        .conditions
+        .retain(|c| c.type_ != ConditionType::EvidenceRead.as_str());
     if let Some(clients) = status.clients.as_mut() {
         clients.evidence = None;
     }
@@ -243,8 +259,15 @@ mod tests {
     #[test]
     fn scope_evidence_narrows_only_on_a_complete_read() {
         let spec = evidence_spec();
-        assert_eq!(effective_spec(&spec, Some(&read(Ok(found(true))))).clients.scope, ClientScope::Evidence);
-        for fallback in [None, Some(read(Ok(found(false)))), Some(read(Err("AccessDenied".into())))] {
+        assert_eq!(
+            effective_spec(&spec, Some(&read(Ok(found(true))))).clients.scope,
+            ClientScope::Evidence
+        );
+        for fallback in [
+            None,
+            Some(read(Ok(found(false)))),
+            Some(read(Err("AccessDenied".into()))),
+        ] {
             assert_eq!(
                 effective_spec(&spec, fallback.as_ref()).clients.scope,
                 ClientScope::All,
@@ -257,17 +280,34 @@ mod tests {
     fn an_unreadable_log_group_is_a_condition_saying_the_analysis_fell_back() {
         let mut status = InterfaceEndpointStatus::default();
         let spec = evidence_spec();
-        report(&mut status, &spec, &read(Err("the log group does not exist".into())), None, Some(1), Timestamp::UNIX_EPOCH);
+        report(
+            &mut status,
+            &spec,
+            &read(Err("the log group does not exist".into())),
+            None,
+            Some(1),
+            Timestamp::UNIX_EPOCH,
+        );
         let c = &status.conditions[0];
-        assert_eq!((c.type_.as_str(), c.status.as_str(), c.reason.as_str()), ("EvidenceRead", "False", "EvidenceUnreadable"));
-        assert!(c.message.contains("does not exist") && c.message.contains("every client"), "{}", c.message);
+        assert_eq!(
+            (c.type_.as_str(), c.status.as_str(), c.reason.as_str()),
+            ("EvidenceRead", "False", "EvidenceUnreadable")
+        );
+        assert!(
+            c.message.contains("does not exist") && c.message.contains("every client"),
+            "{}",
+            c.message
+        );
     }
 
     #[test]
     fn the_summary_counts_clients_with_and_without_evidence_and_lists_them() {
         let mut analysis = fixtures::endpoint_analysis();
         for client in &mut analysis.clients {
-            client.evidence = found(true).attribution.evidence_of(&client.network_interface_id).cloned();
+            client.evidence = found(true)
+                .attribution
+                .evidence_of(&client.network_interface_id)
+                .cloned();
         }
         let r = read(Ok(found(true)));
         let summary = summary(&r, r.outcome.as_ref().unwrap(), &analysis, Timestamp::UNIX_EPOCH);
@@ -276,7 +316,12 @@ mod tests {
         assert_eq!(summary.outside, 1);
         assert_eq!(summary.clients[0].network_interface_id, fixtures::ENI_ZABBIX);
         assert_eq!(summary.clients[0].queries, 12);
-        assert!(summary.clients[0].last_seen.as_deref().is_some_and(|t| t.starts_with("2026-")));
+        assert!(
+            summary.clients[0]
+                .last_seen
+                .as_deref()
+                .is_some_and(|t| t.starts_with("2026-"))
+        );
         assert_eq!(summary.method, "LogsInsights");
     }
 }

@@ -221,7 +221,12 @@ pub fn with_endpoint(mut world: Snapshot, state: &str, private_dns: bool) -> Sna
             hosted_zone_id: None,
         }],
         // As CreateVpcEndpoint made it: the ownership tags and the spec's.
-        tags: tags_from(owner().tags().into_iter().chain([("team".into(), "platform".into())])),
+        tags: tags_from(
+            owner()
+                .tags()
+                .into_iter()
+                .chain([("team".into(), "platform".into())]),
+        ),
         ..Default::default()
     });
     world.network_interfaces.push(eni(

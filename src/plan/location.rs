@@ -378,7 +378,10 @@ mod tests {
         let mut status = recorded_status();
         status.endpoint_service_region = Some("us-east-1".into());
         let message = invalid(&decide_with(&spec(), &world, &status));
-        assert!(message.contains("spec.serviceRegion back to us-east-1"), "{message}");
+        assert!(
+            message.contains("spec.serviceRegion back to us-east-1"),
+            "{message}"
+        );
         // Naming the endpoint's own region is no move.
         let own = InterfaceEndpointSpec {
             service_region: Some(REGION.into()),

@@ -60,8 +60,8 @@ pub mod deletion;
 pub mod dns;
 pub mod drift;
 pub mod endpoint;
-pub mod evidence;
 pub mod events;
+pub mod evidence;
 pub mod failure;
 pub mod location;
 pub mod observe_only;
@@ -174,7 +174,10 @@ pub enum Action {
     },
     /// DeleteTags on the object's endpoint: keys dropped from `spec.tags` ([`tags`]); never an
     /// ownership key, never a tag the spec did not set.
-    RemoveEndpointTags { vpc_endpoint_id: String, keys: Vec<String> },
+    RemoveEndpointTags {
+        vpc_endpoint_id: String,
+        keys: Vec<String>,
+    },
 }
 
 /// An endpoint to tag as the object's, and why.

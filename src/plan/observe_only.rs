@@ -199,10 +199,16 @@ pub fn calls(action: &Action) -> Vec<String> {
             t.rule_ids.join(", "),
             tag_list(&t.tags)
         )],
-        Action::SetEndpointTags { vpc_endpoint_id, tags } => {
+        Action::SetEndpointTags {
+            vpc_endpoint_id,
+            tags,
+        } => {
             vec![format!("CreateTags {vpc_endpoint_id}: {}", tag_list(tags))]
         }
-        Action::RemoveEndpointTags { vpc_endpoint_id, keys } => {
+        Action::RemoveEndpointTags {
+            vpc_endpoint_id,
+            keys,
+        } => {
             vec![format!("DeleteTags {vpc_endpoint_id}: {}", keys.join(", "))]
         }
     }

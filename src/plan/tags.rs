@@ -26,16 +26,15 @@ pub struct TagChange {
 
 /// The change of `endpoint`'s tags that `spec.tags` asks for, given the keys an earlier spec
 /// set (`status.specTagKeys`).
-pub fn change(spec: &InterfaceEndpointSpec, status: &InterfaceEndpointStatus, endpoint: &VpcEndpoint) -> TagChange {
+pub fn change(
+    spec: &InterfaceEndpointSpec,
+    status: &InterfaceEndpointStatus,
+    endpoint: &VpcEndpoint,
+) -> TagChange {
     let set = spec
         .tags
         .iter()
-        .filter(|(key, value)| {
-            !endpoint
-                .tags
-                .iter()
-                .any(|t| &t.key == *key && &t.value == *value)
-        })
+        .filter(|(key, value)| !endpoint.tags.iter().any(|t| &t.key == *key && &t.value == *value))
         .map(|(key, value)| Tag {
             key: key.clone(),
             value: value.clone(),
@@ -116,7 +115,9 @@ mod tests {
     fn ready_world(tags: &[(&str, &str)]) -> crate::model::Snapshot {
         let mut world = with_endpoint(incident_world(), "available", true);
         world.vpc_endpoints[0].tags = tags_from(owner().tags());
-        world.vpc_endpoints[0].tags.extend(tags_from(tags.iter().copied()));
+        world.vpc_endpoints[0]
+            .tags
+            .extend(tags_from(tags.iter().copied()));
         world
     }
 
@@ -158,7 +159,13 @@ mod tests {
         let analysis = Ok(reachable_analysis());
         let status = ready_status();
         let d = decide(&input_with(&spec, &world, &analysis, &status), &timing());
-        let [Action::SetEndpointTags { vpc_endpoint_id, tags }] = tag_actions(&d.actions)[..] else {
+        let [
+            Action::SetEndpointTags {
+                vpc_endpoint_id,
+                tags,
+            },
+        ] = tag_actions(&d.actions)[..]
+        else {
             panic!("{:?}", d.actions)
         };
         assert_eq!(vpc_endpoint_id, ENDPOINT);

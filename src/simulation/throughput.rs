@@ -148,7 +148,10 @@ pub fn rollout_wave(n: usize, share: Option<f64>) -> WaveReport {
     });
     let share = share.unwrap_or(1.0);
     let create = rate_limit(Ec2Operation::CreateVpcEndpoint);
-    let (burst, rate) = ((create.capacity * share).max(1.0), create.refill_per_second * share);
+    let (burst, rate) = (
+        (create.capacity * share).max(1.0),
+        create.refill_per_second * share,
+    );
     let bound = Duration::from_secs_f64((n as f64 - burst).max(0.0) / rate) + config.provisioning_delay;
 
     let mut objects: Vec<Object> = (0..n)
@@ -204,7 +207,9 @@ pub fn rollout_wave(n: usize, share: Option<f64>) -> WaveReport {
         };
         report.passes += 1;
         if let Some(ready) = find_condition(&outcome.status.conditions, ConditionType::Ready) {
-            if ready.reason == ConditionReason::Throttled.as_str() || ready.message.contains("RequestLimitExceeded") {
+            if ready.reason == ConditionReason::Throttled.as_str()
+                || ready.message.contains("RequestLimitExceeded")
+            {
                 report.throttled_statuses += 1;
             }
             if ready.reason == ConditionReason::WaitingForApiBudget.as_str() {
@@ -214,7 +219,11 @@ pub fn rollout_wave(n: usize, share: Option<f64>) -> WaveReport {
                 }
             }
         }
-        if outcome.performed.iter().any(|a| matches!(a, Action::CreateEndpoint(_))) {
+        if outcome
+            .performed
+            .iter()
+            .any(|a| matches!(a, Action::CreateEndpoint(_)))
+        {
             object.created_at.get_or_insert(clock.now());
         }
         object.status = outcome.status;
@@ -236,7 +245,11 @@ pub fn rollout_wave(n: usize, share: Option<f64>) -> WaveReport {
         due.insert((clock.now() + next, i));
     }
     report.ready = objects.iter().filter(|o| o.ready_at.is_some()).count();
-    report.achieved = objects.iter().filter_map(|o| o.ready_at).max().unwrap_or_default();
+    report.achieved = objects
+        .iter()
+        .filter_map(|o| o.ready_at)
+        .max()
+        .unwrap_or_default();
     report.longest_create_to_ready = objects
         .iter()
         .filter_map(|o| Some(o.ready_at? - o.created_at?))
@@ -256,7 +269,9 @@ pub fn rollout_wave(n: usize, share: Option<f64>) -> WaveReport {
         }
     }
     for (category, tokens) in RateCategory::ALL.iter().zip(&waits.tokens) {
-        report.tokens_waited.insert(*category, tokens.load(Ordering::Relaxed));
+        report
+            .tokens_waited
+            .insert(*category, tokens.load(Ordering::Relaxed));
     }
     report
 }
@@ -283,9 +298,15 @@ mod tests {
         // 8 creates beyond the burst of 4 waited for their tokens, each told its place.
         assert!(report.budget_waits >= 8, "{report:?}");
         assert!(report.longest_line >= 8, "{report:?}");
-        assert!(report.tokens_waited[&RateCategory::VpcEndpoint] >= 8, "{report:?}");
+        assert!(
+            report.tokens_waited[&RateCategory::VpcEndpoint] >= 8,
+            "{report:?}"
+        );
         // (12 - 4) / 0.3 s + 60 s = 86.7 s: the creates cannot go faster.
-        assert!(report.achieved >= report.bound - report.provisioning_delay, "{report:?}");
+        assert!(
+            report.achieved >= report.bound - report.provisioning_delay,
+            "{report:?}"
+        );
     }
 
     #[test]
@@ -298,7 +319,10 @@ mod tests {
     #[test]
     fn at_half_share_the_wave_takes_twice_as_long_and_is_still_never_throttled() {
         let report = rollout_wave(12, Some(0.5));
-        assert_eq!((report.ready, report.failed_passes, report.request_limit_exceeded), (12, 0, 0));
+        assert_eq!(
+            (report.ready, report.failed_passes, report.request_limit_exceeded),
+            (12, 0, 0)
+        );
         // (12 - 2) / 0.15 s = 66.7 s of creates.
         assert!(report.achieved >= Duration::from_secs(66), "{report:?}");
     }

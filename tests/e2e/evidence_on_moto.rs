@@ -21,7 +21,11 @@ const GROUP: &str = "/aws/route53resolver/e2e";
 async fn resolver_logs(bench: &MotoBench, addresses: &[(String, Option<String>)]) {
     let config = Account::sdk_config(&bench.account.id);
     let logs = aws_sdk_cloudwatchlogs::Client::new(&config);
-    logs.create_log_group().log_group_name(GROUP).send().await.expect("CreateLogGroup");
+    logs.create_log_group()
+        .log_group_name(GROUP)
+        .send()
+        .await
+        .expect("CreateLogGroup");
     logs.create_log_stream()
         .log_group_name(GROUP)
         .log_stream_name("vpc")
@@ -42,7 +46,13 @@ async fn resolver_logs(bench: &MotoBench, addresses: &[(String, Option<String>)]
                 instance_id: instance_id.clone(),
             },
         );
-        put = put.log_events(InputLogEvent::builder().timestamp(at).message(record).build().unwrap());
+        put = put.log_events(
+            InputLogEvent::builder()
+                .timestamp(at)
+                .message(record)
+                .build()
+                .unwrap(),
+        );
     }
     put.send().await.expect("PutLogEvents");
 }
@@ -56,7 +66,11 @@ async fn evidence_from_query_log_records_restricts_the_checked_clients_under_sco
     let ns = "platform";
     create_namespace(&client, ns).await;
     let bench = MotoBench::incident().await;
-    let enis = bench.port().describe_network_interfaces(&bench.id("main")).await.unwrap();
+    let enis = bench
+        .port()
+        .describe_network_interfaces(&bench.id("main"))
+        .await
+        .unwrap();
     let lambda = enis
         .iter()
         .find(|e| e.network_interface_id == bench.id("lambda"))
@@ -83,7 +97,12 @@ async fn evidence_from_query_log_records_restricts_the_checked_clients_under_sco
     .await;
     let status = ready.status.unwrap();
     let clients = status.clients.unwrap();
-    assert_eq!(clients.total, 1, "only the evidenced Lambda is checked: {clients:?}\n{}", binary.log());
+    assert_eq!(
+        clients.total,
+        1,
+        "only the evidenced Lambda is checked: {clients:?}\n{}",
+        binary.log()
+    );
     let not_evidenced = clients
         .exclusions
         .iter()
@@ -95,10 +114,24 @@ async fn evidence_from_query_log_records_restricts_the_checked_clients_under_sco
     assert_eq!(evidence.clients[0].network_interface_id, bench.id("lambda"));
     assert_eq!(evidence.method, "LogsInsights");
     assert!(evidence.bytes_scanned > 0, "{evidence:?}");
-    let read = status.conditions.iter().find(|c| c.type_ == "EvidenceRead").unwrap();
-    assert_eq!((read.status.as_str(), read.reason.as_str()), ("True", "EvidenceRead"), "{}", read.message);
+    let read = status
+        .conditions
+        .iter()
+        .find(|c| c.type_ == "EvidenceRead")
+        .unwrap();
+    assert_eq!(
+        (read.status.as_str(), read.reason.as_str()),
+        ("True", "EvidenceRead"),
+        "{}",
+        read.message
+    );
     // The reads moto served: Logs Insights, in the object's account.
-    let served: Vec<String> = bench.account.served_requests().into_iter().map(|r| r.action).collect();
+    let served: Vec<String> = bench
+        .account
+        .served_requests()
+        .into_iter()
+        .map(|r| r.action)
+        .collect();
     assert!(served.iter().any(|a| a == "StartQuery"), "{served:?}");
     assert!(served.iter().any(|a| a == "GetQueryResults"), "{served:?}");
 }

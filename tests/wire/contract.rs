@@ -1037,7 +1037,10 @@ pub async fn spec_tag_edits_set_and_delete_only_the_keys_named<B: Bench>(b: &B) 
         .untag_vpc_endpoints(ids, &["old".to_string()])
         .await
         .expect("DeleteTags");
-    assert!(removed.request_id.is_some(), "DeleteTags answers with a request id");
+    assert!(
+        removed.request_id.is_some(),
+        "DeleteTags answers with a request id"
+    );
     let found = port
         .describe_vpc_endpoints(&EndpointFilter {
             vpc_endpoint_ids: ids.to_vec(),
@@ -1075,7 +1078,10 @@ pub async fn spec_tag_edits_set_and_delete_only_the_keys_named<B: Bench>(b: &B) 
         })
         .await
         .unwrap();
-    assert_eq!(still[0].tags, found[0].tags, "a refused DeleteTags deleted nothing");
+    assert_eq!(
+        still[0].tags, found[0].tags,
+        "a refused DeleteTags deleted nothing"
+    );
     port.delete_vpc_endpoints(ids).await.unwrap();
 }
 

@@ -30,9 +30,18 @@ async fn write(logs: &SdkLogs, group: &str, events: &[(i64, String)]) {
         .log_stream_name("vpc-0123")
         .send()
         .await;
-    let mut put = client.put_log_events().log_group_name(group).log_stream_name("vpc-0123");
+    let mut put = client
+        .put_log_events()
+        .log_group_name(group)
+        .log_stream_name("vpc-0123");
     for (t, message) in events {
-        put = put.log_events(InputLogEvent::builder().timestamp(*t).message(message).build().unwrap());
+        put = put.log_events(
+            InputLogEvent::builder()
+                .timestamp(*t)
+                .message(message)
+                .build()
+                .unwrap(),
+        );
     }
     put.send().await.expect("PutLogEvents");
 }
@@ -67,12 +76,25 @@ async fn a_logs_insights_aggregate_counts_resolutions_per_source_on_the_wire() {
         &logs,
         "/resolver/queries",
         &[
-            (T0, query_record(name, "10.0.1.10", serde_json::json!({"instance": "i-0aaa"}))),
-            (T0 + 5_000, query_record(name, "10.0.1.10", serde_json::json!({"instance": "i-0aaa"}))),
-            (T0 + 6_000, query_record("ec2.us-east-1.amazonaws.com.", "10.0.1.11", serde_json::json!({}))),
+            (
+                T0,
+                query_record(name, "10.0.1.10", serde_json::json!({"instance": "i-0aaa"})),
+            ),
+            (
+                T0 + 5_000,
+                query_record(name, "10.0.1.10", serde_json::json!({"instance": "i-0aaa"})),
+            ),
+            (
+                T0 + 6_000,
+                query_record("ec2.us-east-1.amazonaws.com.", "10.0.1.11", serde_json::json!({})),
+            ),
             (
                 T0 + 7_000,
-                query_record(name, "192.168.10.4", serde_json::json!({"resolver_endpoint": "rslvr-in-0abc"})),
+                query_record(
+                    name,
+                    "192.168.10.4",
+                    serde_json::json!({"resolver_endpoint": "rslvr-in-0abc"}),
+                ),
             ),
         ],
     )
@@ -88,16 +110,26 @@ async fn a_logs_insights_aggregate_counts_resolutions_per_source_on_the_wire() {
             .into(),
         limit: Some(10_000),
     };
-    let results = run_query(&*logs, &request, QueryPolling::default()).await.unwrap();
+    let results = run_query(&*logs, &request, QueryPolling::default())
+        .await
+        .unwrap();
     assert_eq!(results.rows.len(), 2, "{:?}", results.rows);
     let eni = results.rows.iter().find(|r| r["srcaddr"] == "10.0.1.10").unwrap();
     assert_eq!(eni["queries"], "2");
     assert_eq!(eni["srcids.instance"], "i-0aaa");
     assert_eq!(parse_timestamp(&eni["lastSeen"]), Some(T0 + 5_000));
-    let onprem = results.rows.iter().find(|r| r["srcaddr"] == "192.168.10.4").unwrap();
+    let onprem = results
+        .rows
+        .iter()
+        .find(|r| r["srcaddr"] == "192.168.10.4")
+        .unwrap();
     assert_eq!(onprem["srcids.resolver_endpoint"], "rslvr-in-0abc");
     assert_eq!(results.statistics.records_scanned, 4.0);
-    assert!(results.statistics.bytes_scanned > 400.0, "{:?}", results.statistics);
+    assert!(
+        results.statistics.bytes_scanned > 400.0,
+        "{:?}",
+        results.statistics
+    );
 }
 
 #[tokio::test]
@@ -106,8 +138,15 @@ async fn a_filter_scan_reads_page_by_page_up_to_its_bound() {
     let logs = logs_of(&account).await;
     let events: Vec<(i64, String)> = (0..30)
         .map(|i| {
-            let name = if i % 3 == 0 { "ec2.us-east-1.amazonaws.com." } else { "logs.us-east-1.amazonaws.com." };
-            (T0 + i, query_record(name, &format!("10.0.1.{i}"), serde_json::json!({})))
+            let name = if i % 3 == 0 {
+                "ec2.us-east-1.amazonaws.com."
+            } else {
+                "logs.us-east-1.amazonaws.com."
+            };
+            (
+                T0 + i,
+                query_record(name, &format!("10.0.1.{i}"), serde_json::json!({})),
+            )
         })
         .collect();
     write(&logs, "/resolver/scan", &events).await;
@@ -140,7 +179,11 @@ async fn logs_errors_are_classified_as_the_ec2_ports_are() {
         limit: None,
     };
     let err = logs.start_query(&request).await.unwrap_err();
-    assert_eq!((err.kind, err.operation), (ErrorKind::NotFound, LogsOperation::StartQuery), "{err}");
+    assert_eq!(
+        (err.kind, err.operation),
+        (ErrorKind::NotFound, LogsOperation::StartQuery),
+        "{err}"
+    );
     let scan = FilterLogEvents {
         log_group_name: "/does/not/exist".into(),
         start_time_ms: 0,
@@ -148,14 +191,23 @@ async fn logs_errors_are_classified_as_the_ec2_ports_are() {
         filter_pattern: None,
         max_events: 10,
     };
-    assert_eq!(logs.filter_log_events(&scan).await.unwrap_err().kind, ErrorKind::NotFound);
+    assert_eq!(
+        logs.filter_log_events(&scan).await.unwrap_err().kind,
+        ErrorKind::NotFound
+    );
 
     account.inject_fault("StartQuery", "AccessDeniedException", 400, 1);
     let err = logs.start_query(&request).await.unwrap_err();
     assert_eq!(err.kind, ErrorKind::AccessDenied, "{err}");
-    assert!(err.request_id.is_some(), "the failed request's id is kept: {err:?}");
+    assert!(
+        err.request_id.is_some(),
+        "the failed request's id is kept: {err:?}"
+    );
     account.inject_fault("FilterLogEvents", "ThrottlingException", 400, 2);
-    assert_eq!(logs.filter_log_events(&scan).await.unwrap_err().kind, ErrorKind::Throttled);
+    assert_eq!(
+        logs.filter_log_events(&scan).await.unwrap_err().kind,
+        ErrorKind::Throttled
+    );
     account.inject_fault("GetQueryResults", "ServiceUnavailableException", 503, 2);
     assert_eq!(
         logs.get_query_results("q-1").await.unwrap_err().kind,
@@ -168,7 +220,12 @@ async fn an_objects_logs_port_in_another_account_reads_there_on_the_same_assumed
     let target = Account::new();
     let target_logs = logs_of(&target).await;
     let name = "logs.us-east-1.amazonaws.com.";
-    write(&target_logs, "/resolver/theirs", &[(T0, query_record(name, "10.9.0.4", serde_json::json!({})))]).await;
+    write(
+        &target_logs,
+        "/resolver/theirs",
+        &[(T0, query_record(name, "10.9.0.4", serde_json::json!({})))],
+    )
+    .await;
     let own = Account::new();
     let provider = SdkProvider::from_sdk_config(Account::sdk_config(&own.id), test_options());
     let owner = vpce_rollout::api::Owner {
@@ -181,7 +238,10 @@ async fn an_objects_logs_port_in_another_account_reads_there_on_the_same_assumed
         None,
         &owner,
     );
-    let logs = provider.logs_as(None, &role).await.expect("moto's STS answers AssumeRole");
+    let logs = provider
+        .logs_as(None, &role)
+        .await
+        .expect("moto's STS answers AssumeRole");
     let scan = FilterLogEvents {
         log_group_name: "/resolver/theirs".into(),
         start_time_ms: T0 - 1,
@@ -189,14 +249,26 @@ async fn an_objects_logs_port_in_another_account_reads_there_on_the_same_assumed
         filter_pattern: None,
         max_events: 10,
     };
-    let read = logs.filter_log_events(&scan).await.expect("the group is the target account's");
+    let read = logs
+        .filter_log_events(&scan)
+        .await
+        .expect("the group is the target account's");
     assert_eq!(read.events.len(), 1);
     // The EC2 port of the same object shares the session: one AssumeRole for both.
-    let _ec2 = vpce_rollout::aws::Ec2Provider::client_as(&provider, None, &role).await.unwrap();
+    let _ec2 = vpce_rollout::aws::Ec2Provider::client_as(&provider, None, &role)
+        .await
+        .unwrap();
     let actions: Vec<String> = own.served_requests().into_iter().map(|r| r.action).collect();
-    assert_eq!(actions, ["AssumeRole"], "the controller's own account saw only the AssumeRole");
+    assert_eq!(
+        actions,
+        ["AssumeRole"],
+        "the controller's own account saw only the AssumeRole"
+    );
     assert!(
-        target.served_requests().iter().any(|r| r.action == "FilterLogEvents"),
+        target
+            .served_requests()
+            .iter()
+            .any(|r| r.action == "FilterLogEvents"),
         "the read landed in the role's account"
     );
 }

@@ -224,7 +224,12 @@ async fn a_service_of_another_region_is_described_and_created_naming_that_region
         .iter()
         .rfind(|r| r.action == "CreateVpcEndpoint")
         .expect("created");
-    assert_eq!(create.param("ServiceRegion"), Some("eu-west-1"), "{:?}", create.params);
+    assert_eq!(
+        create.param("ServiceRegion"),
+        Some("eu-west-1"),
+        "{:?}",
+        create.params
+    );
 
     // A service of the endpoint's own region names none.
     b.port()

@@ -105,7 +105,9 @@ pub struct BudgetedEc2<E> {
 
 impl<E> std::fmt::Debug for BudgetedEc2<E> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("BudgetedEc2").field("budget", &self.budget).finish()
+        f.debug_struct("BudgetedEc2")
+            .field("budget", &self.budget)
+            .finish()
     }
 }
 
@@ -135,7 +137,13 @@ impl<E: Ec2> BudgetedEc2<E> {
     /// Makes `call` once the budget grants `tokens` of `operation`. `key` is the caller's
     /// place in a scarce bucket's queue (the object's ClientToken or endpoint id), so that it
     /// keeps it from pass to pass.
-    async fn call<T, F, Fut>(&self, operation: Ec2Operation, tokens: u32, key: &str, call: F) -> Result<T, Ec2Error>
+    async fn call<T, F, Fut>(
+        &self,
+        operation: Ec2Operation,
+        tokens: u32,
+        key: &str,
+        call: F,
+    ) -> Result<T, Ec2Error>
     where
         F: Fn() -> Fut,
         Fut: Future<Output = Result<T, Ec2Error>>,
@@ -215,7 +223,11 @@ fn throttled(error: &Ec2Error, times: u32, share: f64, after: Duration) -> Ec2Er
              controller's share of the budget is now {:.0} %; next try in {}",
             error.operation,
             error.code,
-            if times > 1 { format!(", {times} times") } else { String::new() },
+            if times > 1 {
+                format!(", {times} times")
+            } else {
+                String::new()
+            },
             share * 100.0,
             seconds(after)
         ),
@@ -246,8 +258,10 @@ impl<E: Ec2> Ec2 for BudgetedEc2<E> {
     }
 
     async fn describe_vpcs(&self, vpc_ids: &[String]) -> Result<Vec<Vpc>, Ec2Error> {
-        self.call(Ec2Operation::DescribeVpcs, 1, "", || self.inner.describe_vpcs(vpc_ids))
-            .await
+        self.call(Ec2Operation::DescribeVpcs, 1, "", || {
+            self.inner.describe_vpcs(vpc_ids)
+        })
+        .await
     }
 
     /// Two DescribeVpcAttribute requests on the wire, so two tokens.
@@ -259,8 +273,10 @@ impl<E: Ec2> Ec2 for BudgetedEc2<E> {
     }
 
     async fn describe_subnets(&self, vpc_id: &str) -> Result<Vec<Subnet>, Ec2Error> {
-        self.call(Ec2Operation::DescribeSubnets, 1, "", || self.inner.describe_subnets(vpc_id))
-            .await
+        self.call(Ec2Operation::DescribeSubnets, 1, "", || {
+            self.inner.describe_subnets(vpc_id)
+        })
+        .await
     }
 
     async fn describe_security_groups(&self, vpc_id: &str) -> Result<Vec<SecurityGroup>, Ec2Error> {
@@ -346,9 +362,12 @@ impl<E: Ec2> Ec2 for BudgetedEc2<E> {
 
     /// In line by the endpoint's id.
     async fn modify_vpc_endpoint(&self, request: &ModifyVpcEndpoint) -> Result<Receipt<()>, Ec2Error> {
-        self.call(Ec2Operation::ModifyVpcEndpoint, 1, &request.vpc_endpoint_id, || {
-            self.inner.modify_vpc_endpoint(request)
-        })
+        self.call(
+            Ec2Operation::ModifyVpcEndpoint,
+            1,
+            &request.vpc_endpoint_id,
+            || self.inner.modify_vpc_endpoint(request),
+        )
         .await
     }
 

@@ -99,7 +99,10 @@ fn at_full_share_a_describe_bucket_bursts_100_then_allows_20_per_second() {
     let budget = AccountBudget::new(1.0);
     let op = Ec2Operation::DescribeNetworkInterfaces;
     for i in 0..100 {
-        assert!(granted(&budget.try_take(op, 1, &format!("c{i}"), Duration::ZERO)), "{i}");
+        assert!(
+            granted(&budget.try_take(op, 1, &format!("c{i}"), Duration::ZERO)),
+            "{i}"
+        );
     }
     assert!(!granted(&budget.try_take(op, 1, "late", Duration::ZERO)));
     let mut later = 0;
@@ -108,9 +111,18 @@ fn at_full_share_a_describe_bucket_bursts_100_then_allows_20_per_second() {
             later += 1;
         }
     }
-    assert_eq!(later, 20 - 1, "20 refilled in a second, one of them for the caller in line");
+    assert_eq!(
+        later,
+        20 - 1,
+        "20 refilled in a second, one of them for the caller in line"
+    );
     // Another action's bucket is untouched (EC2 keeps one per action).
-    assert!(granted(&budget.try_take(Ec2Operation::DescribeSubnets, 1, "x", Duration::ZERO)));
+    assert!(granted(&budget.try_take(
+        Ec2Operation::DescribeSubnets,
+        1,
+        "x",
+        Duration::ZERO
+    )));
 }
 
 #[test]
@@ -130,10 +142,18 @@ fn a_throttle_halves_the_share_which_recovers_a_tenth_every_ten_seconds_after_a_
     assert_eq!(share.at(Duration::ZERO), 0.5);
     share.throttled(secs(100.0));
     assert_eq!(share.at(secs(100.0)), 0.25);
-    assert_eq!(share.at(secs(159.9)), 0.25, "held for a minute after the throttle");
+    assert_eq!(
+        share.at(secs(159.9)),
+        0.25,
+        "held for a minute after the throttle"
+    );
     assert!((share.at(secs(160.0)) - 0.30).abs() < 1e-9);
     assert!((share.at(secs(175.0)) - 0.35).abs() < 1e-9);
-    assert_eq!(share.at(secs(300.0)), 0.5, "back to the configured share, never above");
+    assert_eq!(
+        share.at(secs(300.0)),
+        0.5,
+        "back to the configured share, never above"
+    );
     // Throttles in a row halve it again, down to an eighth of the configured share.
     let mut share = Share::new(0.5);
     for t in 0..10 {
@@ -144,7 +164,11 @@ fn a_throttle_halves_the_share_which_recovers_a_tenth_every_ten_seconds_after_a_
     let mut share = Share::new(1.0);
     share.throttled(Duration::ZERO);
     share.throttled(secs(85.0));
-    assert!((share.at(secs(85.0)) - 0.4).abs() < 1e-9, "{}", share.at(secs(85.0)));
+    assert!(
+        (share.at(secs(85.0)) - 0.4).abs() < 1e-9,
+        "{}",
+        share.at(secs(85.0))
+    );
 }
 
 #[test]
@@ -157,7 +181,10 @@ fn a_shrunk_share_slows_the_buckets_down() {
     budget.throttled(Duration::ZERO);
     assert_eq!(budget.share(Duration::ZERO), 0.5);
     // One token at 0.15 per second instead of 0.3.
-    assert_eq!(wait(budget.try_take(op, 1, "e", Duration::ZERO)).after, Duration::from_millis(6667));
+    assert_eq!(
+        wait(budget.try_take(op, 1, "e", Duration::ZERO)).after,
+        Duration::from_millis(6667)
+    );
 }
 
 #[test]
@@ -240,7 +267,8 @@ impl BudgetObserver for Counts {
         self.throttled.fetch_add(1, Ordering::Relaxed);
     }
     fn share(&self, _: usize, share: f64) {
-        self.share_permille.store((share * 1000.0).round() as u32, Ordering::Relaxed);
+        self.share_permille
+            .store((share * 1000.0).round() as u32, Ordering::Relaxed);
     }
 }
 
@@ -274,7 +302,10 @@ fn without_the_budget_the_simulated_ec2_throttles_a_burst_and_with_it_never_does
     let mut throttled = 0;
     for _ in 0..150 {
         if let Err(e) = run(sim.describe_vpc_endpoints(&filter)) {
-            assert_eq!((e.kind, e.code.as_str()), (ErrorKind::Throttled, "RequestLimitExceeded"));
+            assert_eq!(
+                (e.kind, e.code.as_str()),
+                (ErrorKind::Throttled, "RequestLimitExceeded")
+            );
             throttled += 1;
         }
     }
@@ -327,7 +358,9 @@ fn a_throttle_is_absorbed_retried_after_a_wait_and_shrinks_the_share() {
     assert_eq!(error.kind, ErrorKind::WaitingForApiBudget);
     assert_eq!(error.retry_after, Some(Duration::from_secs(4)));
     assert!(
-        error.message.contains("EC2 throttled DescribeSubnets (RequestLimitExceeded, 3 times)"),
+        error
+            .message
+            .contains("EC2 throttled DescribeSubnets (RequestLimitExceeded, 3 times)"),
         "{}",
         error.message
     );
@@ -354,7 +387,11 @@ fn a_scarce_call_without_a_token_is_not_made_and_says_its_place_in_line() {
         "DeleteVpcEndpoints: number 1 of 1 in line for the tokens of this account and region; next try in 6.7 s"
     );
     let second = run(ec2.delete_vpc_endpoints(&ids("d"))).expect_err("no token");
-    assert!(second.message.contains("number 2 of 2 in line"), "{}", second.message);
+    assert!(
+        second.message.contains("number 2 of 2 in line"),
+        "{}",
+        second.message
+    );
     // Back when told: its token is there, and it counts as waited for.
     sim.clock().advance(Duration::from_millis(6667));
     run(ec2.delete_vpc_endpoints(&ids("c"))).expect("its turn");
@@ -376,9 +413,14 @@ fn a_throttled_endpoint_call_is_not_retried_in_the_pass_but_waits_and_shrinks_th
     assert_eq!(sim.calls().len(), 1, "tried once");
     assert_eq!(error.kind, ErrorKind::WaitingForApiBudget);
     assert_eq!(error.retry_after, Some(Duration::from_secs(1)));
-    assert!(error.request_id.is_some(), "EC2's request id is kept for CloudTrail");
     assert!(
-        error.message.contains("EC2 throttled DeleteVpcEndpoints (RequestLimitExceeded)")
+        error.request_id.is_some(),
+        "EC2's request id is kept for CloudTrail"
+    );
+    assert!(
+        error
+            .message
+            .contains("EC2 throttled DeleteVpcEndpoints (RequestLimitExceeded)")
             && error.message.contains("share of the budget is now 25 %"),
         "{}",
         error.message

@@ -86,10 +86,7 @@ impl World {
             None => regions.is_empty(),
             Some(r) => regions.contains(r),
         };
-        if let Some(missing) = names
-            .iter()
-            .find(|n| !self.services.get(*n).is_some_and(offered))
-        {
+        if let Some(missing) = names.iter().find(|n| !self.services.get(*n).is_some_and(offered)) {
             return Err(codes::service_not_found(op, missing));
         }
         Ok(self

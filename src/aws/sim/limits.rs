@@ -14,8 +14,8 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-pub use crate::aws::budget::{REQUEST_RATE_LIMITS, RateCategory, RateLimit, rate_limit};
 use crate::aws::Ec2Operation;
+pub use crate::aws::budget::{REQUEST_RATE_LIMITS, RateCategory, RateLimit, rate_limit};
 
 /// Inbound or outbound rules per security group (Amazon VPC quotas), enforced separately for
 /// IPv4 and IPv6 rules.

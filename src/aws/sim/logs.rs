@@ -44,7 +44,13 @@ impl SimEc2 {
 
     /// A Resolver query log record of a query from outside the VPC (`address`) through the
     /// inbound endpoint `resolver_endpoint_id`.
-    pub fn inbound_query_record(&self, vpc_id: &str, resolver_endpoint_id: &str, address: IpAddr, name: &str) -> (i64, String) {
+    pub fn inbound_query_record(
+        &self,
+        vpc_id: &str,
+        resolver_endpoint_id: &str,
+        address: IpAddr,
+        name: &str,
+    ) -> (i64, String) {
         let at_ms = self.clock().timestamp().as_millisecond();
         let record = records::resolver_query(
             &self.config().account_id,
@@ -84,9 +90,16 @@ impl SimEc2 {
         let now = self.clock().timestamp();
         let (at_ms, end) = (now.as_millisecond(), now.as_second());
         let mut out = Vec::new();
-        for client in analysis.clients.iter().filter(|c| eni_ids.contains(&c.network_interface_id.as_str())) {
+        for client in analysis
+            .clients
+            .iter()
+            .filter(|c| eni_ids.contains(&c.network_interface_id.as_str()))
+        {
             for dest in analysis.destinations.iter() {
-                let (Some(eni), true) = (&dest.network_interface_id, dest.net.prefix_len() == dest.net.max_prefix_len()) else {
+                let (Some(eni), true) = (
+                    &dest.network_interface_id,
+                    dest.net.prefix_len() == dest.net.max_prefix_len(),
+                ) else {
                     continue;
                 };
                 let dstaddr = dest.net.addr();
@@ -120,7 +133,11 @@ mod tests {
 
     #[test]
     fn clients_leave_query_records_and_flow_records_as_the_analysis_judges_them() {
-        let sim = SimEc2::with_config(&incident::world(), SimClock::new(), SimConfig::default().instant());
+        let sim = SimEc2::with_config(
+            &incident::world(),
+            SimClock::new(),
+            SimConfig::default().instant(),
+        );
         let name = "logs.ap-northeast-1.amazonaws.com";
         let records = sim.resolver_query_records(&[incident::ENI_ZABBIX, "eni-nope"], name);
         assert_eq!(records.len(), 1);
@@ -131,25 +148,36 @@ mod tests {
 
     #[test]
     fn a_flow_record_is_rejected_where_the_analysis_finds_a_block() {
-        let sim = SimEc2::with_config(&incident::world(), SimClock::new(), SimConfig::default().instant());
+        let sim = SimEc2::with_config(
+            &incident::world(),
+            SimClock::new(),
+            SimConfig::default().instant(),
+        );
         let spec = incident::spec(RemediationMode::Off);
         let owner = incident::owner();
-        block_on(sim.create_vpc_endpoint(&CreateVpcEndpoint {
-            vpc_id: spec.vpc_id.clone(),
-            service_name: spec.service_name.clone(),
-            subnet_ids: spec.subnet_ids.clone(),
-            security_group_ids: spec.security_group_ids.clone(),
-            policy_document: None,
-            service_region: None,
-            client_token: owner.client_token(),
-            tags: owner
-                .tags()
-                .into_iter()
-                .map(|(key, value)| crate::model::Tag { key, value })
-                .collect(),
-        }))
+        block_on(
+            sim.create_vpc_endpoint(&CreateVpcEndpoint {
+                vpc_id: spec.vpc_id.clone(),
+                service_name: spec.service_name.clone(),
+                subnet_ids: spec.subnet_ids.clone(),
+                security_group_ids: spec.security_group_ids.clone(),
+                policy_document: None,
+                service_region: None,
+                client_token: owner.client_token(),
+                tags: owner
+                    .tags()
+                    .into_iter()
+                    .map(|(key, value)| crate::model::Tag { key, value })
+                    .collect(),
+            }),
+        )
         .unwrap();
-        let records = sim.flow_log_records(&spec, &owner, &[incident::ENI_ZABBIX, incident::ENI_LAMBDA], DEFAULT_FLOW_LOG_FORMAT);
+        let records = sim.flow_log_records(
+            &spec,
+            &owner,
+            &[incident::ENI_ZABBIX, incident::ENI_LAMBDA],
+            DEFAULT_FLOW_LOG_FORMAT,
+        );
         assert_eq!(records.len(), 4, "two clients, two endpoint ENIs: {records:?}");
         let action = |client_ip: &str| -> Vec<&str> {
             records
@@ -158,9 +186,29 @@ mod tests {
                 .map(|(_, r)| r.split(' ').nth(12).unwrap())
                 .collect()
         };
-        let zabbix_ip = sim.snapshot().network_interfaces.iter().find(|e| e.network_interface_id == incident::ENI_ZABBIX).unwrap().private_ip_address.clone().unwrap();
-        let lambda_ip = sim.snapshot().network_interfaces.iter().find(|e| e.network_interface_id == incident::ENI_LAMBDA).unwrap().private_ip_address.clone().unwrap();
-        assert_eq!(action(&zabbix_ip), ["REJECT", "REJECT"], "the endpoint SG admits only the Lambda");
+        let zabbix_ip = sim
+            .snapshot()
+            .network_interfaces
+            .iter()
+            .find(|e| e.network_interface_id == incident::ENI_ZABBIX)
+            .unwrap()
+            .private_ip_address
+            .clone()
+            .unwrap();
+        let lambda_ip = sim
+            .snapshot()
+            .network_interfaces
+            .iter()
+            .find(|e| e.network_interface_id == incident::ENI_LAMBDA)
+            .unwrap()
+            .private_ip_address
+            .clone()
+            .unwrap();
+        assert_eq!(
+            action(&zabbix_ip),
+            ["REJECT", "REJECT"],
+            "the endpoint SG admits only the Lambda"
+        );
         assert_eq!(action(&lambda_ip), ["ACCEPT", "ACCEPT"]);
     }
 }

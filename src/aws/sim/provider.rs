@@ -175,7 +175,11 @@ impl LogsProvider for SimProvider {
         Ok(self.logs.clone())
     }
 
-    async fn logs_as(&self, _region: Option<&str>, _role: &AssumeRole) -> Result<Arc<SimLogs>, AccountAccessError> {
+    async fn logs_as(
+        &self,
+        _region: Option<&str>,
+        _role: &AssumeRole,
+    ) -> Result<Arc<SimLogs>, AccountAccessError> {
         Ok(self.logs.clone())
     }
 }

@@ -73,7 +73,10 @@ fn describes_filter_by_vpc_and_reject_ids_that_do_not_exist() {
         logs[0].private_dns_name(),
         Some("logs.ap-northeast-1.amazonaws.com")
     );
-    assert_eq!(run(sim.describe_vpc_endpoint_services(&[], &[])).unwrap().len(), 2);
+    assert_eq!(
+        run(sim.describe_vpc_endpoint_services(&[], &[])).unwrap().len(),
+        2
+    );
     assert_eq!(
         run(sim.describe_vpc_endpoint_services(&["com.amazonaws.x.y".into()], &[]))
             .unwrap_err()
