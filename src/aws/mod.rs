@@ -8,6 +8,7 @@
 pub mod budget;
 pub mod errors;
 pub mod guard;
+pub mod observation;
 pub mod observe;
 pub mod sdk;
 pub mod sim;
@@ -400,12 +401,21 @@ pub struct RetagOwnedRules {
     pub tags: Vec<Tag>,
 }
 
-/// Filter for DescribeSecurityGroupRules: by groups, and/or by one tag.
+/// Filter for DescribeSecurityGroupRules: by groups, and/or by tags (every filter given must
+/// match).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct RuleFilter {
     pub group_ids: Vec<String>,
+    /// The tag `key` with this value.
     pub tag: Option<(String, String)>,
+    /// The tag `key` with any of these values: one `tag:<key>` filter whose values EC2 ORs, so
+    /// that the owned rules of every object sharing a VPC's observation come in one call
+    /// ([`observation`]). At most [`MAX_FILTER_VALUES`] values.
+    pub tag_any_of: Option<(String, Vec<String>)>,
 }
+
+/// The most filter values EC2 accepts in one describe call (`FilterLimitExceeded` beyond).
+pub const MAX_FILTER_VALUES: usize = 200;
 
 /// Filter for DescribeVpcEndpoints.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]

@@ -8,9 +8,9 @@ use std::collections::BTreeSet;
 
 use futures::future::try_join_all;
 
-use super::{Ec2, Ec2Error, EndpointFilter, ErrorKind, RuleFilter};
+use super::{Ec2, Ec2Error, EndpointFilter, ErrorKind, MAX_FILTER_VALUES, RuleFilter};
 use crate::api::{OWNER_TAG, Owner};
-use crate::model::Snapshot;
+use crate::model::{SecurityGroupRule, ServiceDetail, Snapshot};
 
 /// What to observe besides the VPC itself.
 #[derive(Clone, Debug, Default)]
@@ -35,6 +35,25 @@ pub async fn observe_vpc<E: Ec2>(
     vpc_id: &str,
     scope: ObserveScope<'_>,
 ) -> Result<Snapshot, Ec2Error> {
+    let services: Vec<String> = scope.service_name.map(str::to_string).into_iter().collect();
+    let owners: Vec<String> = scope.owner.map(Owner::owner_tag).into_iter().collect();
+    let mut snapshot = describe_vpc(ec2, vpc_id).await?;
+    if snapshot.vpcs.is_empty() {
+        return Ok(snapshot);
+    }
+    let (service_details, owned_rules) = futures::try_join!(
+        describe_services(ec2, &services, scope.service_region),
+        describe_owned_rules(ec2, &owners),
+    )?;
+    snapshot.service_details = service_details;
+    snapshot.security_group_rules = owned_rules;
+    Ok(snapshot)
+}
+
+/// What every object in `vpc_id` sees alike: the VPC, its DNS attributes, subnets, security
+/// groups, network interfaces, network ACLs, endpoints, and the prefix lists its groups refer to.
+/// Independent calls run concurrently. A VPC that does not exist yields an empty snapshot.
+pub(crate) async fn describe_vpc<E: Ec2>(ec2: &E, vpc_id: &str) -> Result<Snapshot, Ec2Error> {
     let vpc_ids = [vpc_id.to_string()];
     let endpoint_filter = EndpointFilter {
         vpc_id: Some(vpc_id.to_string()),
@@ -71,36 +90,6 @@ pub async fn observe_vpc<E: Ec2>(
     }
 
     let attributes = ec2.describe_vpc_dns_attributes(vpc_id);
-    let services = async {
-        let Some(name) = scope.service_name else {
-            return Ok(Vec::new());
-        };
-        let regions: Vec<String> = scope.service_region.map(str::to_string).into_iter().collect();
-        match ec2
-            .describe_vpc_endpoint_services(&[name.to_string()], &regions)
-            .await
-        {
-            // A service that offers no cross-region access to this region is not listed from
-            // its region (InvalidServiceName): the spec asks for what is not there, which the
-            // plan reports as an invalid spec ([`crate::plan::validate`]).
-            Err(e) if !regions.is_empty() && matches!(e.kind, ErrorKind::NotFound | ErrorKind::Invalid) => {
-                Ok(Vec::new())
-            }
-            other => other,
-        }
-    };
-    let owned_rules = async {
-        match scope.owner {
-            Some(owner) => {
-                let filter = RuleFilter {
-                    group_ids: Vec::new(),
-                    tag: Some((OWNER_TAG.to_string(), owner.owner_tag())),
-                };
-                ec2.describe_security_group_rules(&filter).await
-            }
-            None => Ok(Vec::new()),
-        }
-    };
     let prefix_list_ids = referenced_prefix_lists(&snapshot);
     let prefix_lists = async {
         if prefix_list_ids.is_empty() {
@@ -116,15 +105,53 @@ pub async fn observe_vpc<E: Ec2>(
         .await?;
         Ok((lists, entries))
     };
-    let (attributes, service_details, owned_rules, (prefix_lists, entries)) =
-        futures::try_join!(attributes, services, owned_rules, prefix_lists)?;
-
+    let (attributes, (prefix_lists, entries)) = futures::try_join!(attributes, prefix_lists)?;
     snapshot.vpc_attributes.insert(vpc_id.to_string(), attributes);
-    snapshot.service_details = service_details;
-    snapshot.security_group_rules = owned_rules;
     snapshot.prefix_lists = prefix_lists;
     snapshot.prefix_list_entries = entries.into_iter().collect();
     Ok(snapshot)
+}
+
+/// The endpoint services named, in one call (none when no name is given), as offered from
+/// `region` when they are hosted in another (`spec.serviceRegion`).
+///
+/// One service of another region that offers no cross-region access to this region is not
+/// listed from there (InvalidServiceName): the spec asks for what is not there, which the plan
+/// reports as an invalid spec ([`crate::plan::validate`]), so that answer is an empty list.
+pub(crate) async fn describe_services<E: Ec2>(
+    ec2: &E,
+    names: &[String],
+    region: Option<&str>,
+) -> Result<Vec<ServiceDetail>, Ec2Error> {
+    if names.is_empty() {
+        return Ok(Vec::new());
+    }
+    let regions: Vec<String> = region.map(str::to_string).into_iter().collect();
+    match ec2.describe_vpc_endpoint_services(names, &regions).await {
+        Err(e) if names.len() == 1 && region.is_some() && matches!(e.kind, ErrorKind::NotFound | ErrorKind::Invalid) => {
+            Ok(Vec::new())
+        }
+        other => other,
+    }
+}
+
+/// The rules carrying the owner tag (`namespace/name`) of any of `owner_tags`: by that tag, so
+/// that the rules of an earlier object of the same name are seen too (a restored object takes
+/// them over); which are an object's is decided on both tags. One call per
+/// [`MAX_FILTER_VALUES`] owners.
+pub(crate) async fn describe_owned_rules<E: Ec2>(
+    ec2: &E,
+    owner_tags: &[String],
+) -> Result<Vec<SecurityGroupRule>, Ec2Error> {
+    let calls = owner_tags.chunks(MAX_FILTER_VALUES).map(|owners| {
+        let filter = RuleFilter {
+            group_ids: Vec::new(),
+            tag: None,
+            tag_any_of: Some((OWNER_TAG.to_string(), owners.to_vec())),
+        };
+        async move { ec2.describe_security_group_rules(&filter).await }
+    });
+    Ok(try_join_all(calls).await?.into_iter().flatten().collect())
 }
 
 /// Prefix lists that some security group rule refers to, sorted.

@@ -229,6 +229,7 @@ impl Rollout {
                 status: &self.status,
                 config: &Default::default(),
                 now: self.sim.clock().timestamp(),
+                observations: None,
             };
             let outcome = futures::executor::block_on(reconcile(&self.sim, &request, &self.timing));
             self.status = outcome.status.clone();

@@ -16,12 +16,13 @@
 
 use std::collections::HashMap;
 use std::fmt::Write as _;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex, OnceLock};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
 use crate::api::RolloutPhase;
 use crate::aws::budget::{BudgetObserver, RateCategory};
+use crate::aws::observation::VpcObservations;
 use crate::aws::{Ec2Operation, ErrorKind};
 
 /// The `Content-Type` of [`Metrics::render`].
@@ -169,6 +170,8 @@ pub struct Metrics {
     /// budget by the budget's id (as many as accounts times regions; never a label).
     budget_share_configured: AtomicU64,
     budget_shares: Mutex<HashMap<usize, f64>>,
+    /// The VPCs' shared snapshots, once the controller runs.
+    observations: OnceLock<Arc<VpcObservations>>,
 }
 
 impl Default for Metrics {
@@ -191,7 +194,13 @@ impl Metrics {
             budget_throttles: std::array::from_fn(|_| AtomicU64::new(0)),
             budget_share_configured: AtomicU64::new(1.0f64.to_bits()),
             budget_shares: Mutex::new(HashMap::new()),
+            observations: OnceLock::new(),
         }
+    }
+
+    /// Reports the VPCs' shared snapshots (their counts are read at each scrape).
+    pub fn watch_observations(&self, observations: Arc<VpcObservations>) {
+        let _ = self.observations.set(observations);
     }
 
     /// Records one finished reconcile: its duration, and its error category if it failed.
@@ -360,6 +369,43 @@ impl Metrics {
                 );
             }
         }
+
+        let shared = self.observations.get().map(|o| o.stats()).unwrap_or_default();
+        header(
+            &mut out,
+            "vpce_rollout_vpc_snapshot_refreshes_total",
+            "counter",
+            "Refreshes of a VPC's shared snapshot (every describe of the VPC), by outcome (ok, failed).",
+        );
+        for (outcome, count) in [("ok", shared.refreshes), ("failed", shared.failed_refreshes)] {
+            sample(
+                &mut out,
+                "vpce_rollout_vpc_snapshot_refreshes_total",
+                &[("outcome", outcome)],
+                count,
+            );
+        }
+        header(
+            &mut out,
+            "vpce_rollout_vpc_snapshot_shared_total",
+            "counter",
+            "Passes served by a VPC's shared snapshot, or by a refresh in flight, without a refresh of their own.",
+        );
+        sample(&mut out, "vpce_rollout_vpc_snapshot_shared_total", &[], shared.shared);
+        header(
+            &mut out,
+            "vpce_rollout_vpc_snapshots",
+            "gauge",
+            "VPCs (per account and region) with a shared snapshot.",
+        );
+        sample(&mut out, "vpce_rollout_vpc_snapshots", &[], shared.vpcs);
+        header(
+            &mut out,
+            "vpce_rollout_vpc_snapshot_objects",
+            "gauge",
+            "Objects referring to a VPC's shared snapshot.",
+        );
+        sample(&mut out, "vpce_rollout_vpc_snapshot_objects", &[], shared.objects);
 
         header(
             &mut out,

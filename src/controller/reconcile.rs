@@ -34,6 +34,7 @@ use super::tenancy::TenancyCache;
 use super::writes;
 use crate::api::conditions::{ConditionReason, ConditionType, find_condition};
 use crate::api::{FINALIZER, InterfaceEndpoint, RolloutPhase};
+use crate::aws::observation::VpcObservations;
 use crate::aws::{Ec2Error, Ec2Provider};
 use crate::engine::audit::{MutationCall, MutationOutcome};
 use crate::engine::{self, ReconcileRequest};
@@ -56,6 +57,8 @@ pub struct Context<P: Ec2Provider + LogsProvider> {
     pub clock: Clock,
     /// The grants, approvals and namespace labels verdicts are decided from.
     pub tenancy: TenancyCache,
+    /// The VPCs' shared snapshots: one observation of a VPC serves every object in it.
+    pub observations: Arc<VpcObservations>,
     /// Consecutive failures per object, for exponential backoff.
     failures: Mutex<HashMap<ObjectRef<InterfaceEndpoint>, u32>>,
 }
@@ -71,7 +74,10 @@ impl<P: Ec2Provider + LogsProvider> Context<P> {
         clock: Clock,
         tenancy: TenancyCache,
     ) -> Self {
+        let observations = Arc::new(VpcObservations::new());
+        metrics.watch_observations(observations.clone());
         Self {
+            observations,
             client,
             provider,
             recorder,
@@ -231,6 +237,7 @@ async fn reconcile_object<P: Ec2Provider + LogsProvider>(
         status: &previous,
         config: &ctx.config,
         now,
+        observations: Some(&ctx.observations),
     };
     let outcome = engine::tenancy::reconcile_object(&ctx.provider, &request, &verdict, &ctx.timing).await;
     for call in &outcome.mutations {

@@ -329,15 +329,17 @@ pub async fn run_controller<P: Ec2Provider + LogsProvider>(
             }
         }
     };
-    // Objects deleted without the controller (a finalizer removed by hand) leave the phase gauge
-    // when they leave the cache.
+    // Objects deleted without the controller (a finalizer removed by hand) leave the phase gauge,
+    // and the VPC snapshots they shared, when they leave the cache.
     let forget_deleted = {
-        let (reader, metrics) = (reader.clone(), ctx.metrics.clone());
+        let (reader, metrics, observations) = (reader.clone(), ctx.metrics.clone(), ctx.observations.clone());
         tokio::spawn(async move {
             loop {
                 tokio::time::sleep(PHASE_GAUGE_SYNC).await;
                 let cached: HashSet<String> = reader.state().iter().map(|o| object_key(o)).collect();
                 metrics.retain_objects(|key| cached.contains(key));
+                // `namespace/name` is also the owner tag the shared snapshots know objects by.
+                observations.retain(|key| cached.contains(key));
             }
         })
     };

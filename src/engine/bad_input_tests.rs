@@ -73,6 +73,7 @@ async fn pass(
         status,
         config: &Default::default(),
         now: sim.clock().timestamp(),
+        observations: None,
     };
     let provider = crate::aws::sim::SimProvider::new(sim.clone());
     let ec2 = provider

@@ -51,6 +51,7 @@ fn a_create_waiting_for_the_budget_reports_its_place_in_line_and_requeues_withou
             status,
             config: &config,
             now: clock.timestamp(),
+            observations: None,
         };
         futures::executor::block_on(reconcile(&ec2, &request, &timing))
     };

@@ -1,10 +1,12 @@
 //! One reconcile pass over the EC2 port, without Kubernetes: observe → plan → act → report.
 //!
-//! - observe (EC2, read-only): [`observe_vpc`] describes the VPC, this object's own rules (by
-//!   UID tag), the VPC's DNS attributes and the service. The VPC and service are the ones the
-//!   endpoint was created for once it was ([`plan::location`]), and `ec2` must be the port of
-//!   the region it was created in ([`plan::location::region`]): an edited spec is reported,
-//!   never followed.
+//! - observe (EC2, read-only): the VPC, this object's own rules (by owner tag), the VPC's DNS
+//!   attributes and the service: described by the pass itself
+//!   ([`crate::aws::observe::observe_vpc`]), or the VPC's snapshot shared by every object in it
+//!   ([`crate::aws::observation`]) when it may serve ([`observing`] says when, and why a shared
+//!   snapshot never decides a change). The VPC and service are the ones the endpoint was
+//!   created for once it was ([`plan::location`]), and `ec2` must be the port of the region it
+//!   was created in ([`plan::location::region`]): an edited spec is reported, never followed.
 //! - analyse (pure): [`analysis::analyze`] of the spec over the observation, and, for a change
 //!   of subnets or security groups while private DNS is on, over the world as it would be once
 //!   the endpoint matches the spec ([`plan::drift::world_as_specified`] says when).
@@ -44,6 +46,9 @@ pub mod evidence;
 #[cfg(test)]
 mod evidence_tests;
 pub mod incident;
+mod observing;
+#[cfg(test)]
+mod observing_tests;
 #[cfg(test)]
 mod observe_only_tests;
 #[cfg(test)]
@@ -60,7 +65,7 @@ use k8s_openapi::jiff::Timestamp;
 
 use crate::analysis::{self, RuleScope};
 use crate::api::{ApprovedBy, InterfaceEndpointSpec, InterfaceEndpointStatus, Owner};
-use crate::aws::observe::{ObserveScope, observe_vpc};
+use crate::aws::observation::VpcObservations;
 use crate::aws::{AccountUnknown, Ec2, Ec2Error, Ec2Operation, ErrorKind};
 use crate::grants::{Admission, GrantedGroups};
 use crate::logs::{Logs, NoLogs, QueryPolling};
@@ -83,6 +88,8 @@ pub struct ReconcileRequest<'a> {
     /// What the controller's configuration decides for every object.
     pub config: &'a Config,
     pub now: Timestamp,
+    /// The VPCs' shared snapshots (the controller's); `None`: the pass observes alone.
+    pub observations: Option<&'a VpcObservations>,
 }
 
 /// Whether the VPC holds security groups or network interfaces of several accounts (a shared
@@ -189,27 +196,55 @@ async fn pass<E: Ec2, L: Logs>(
     admission: Option<&Admission>,
     timing: &Timing,
 ) -> ReconcileOutcome {
-    let spec = request.spec;
-    let owner = request.owner;
-
-    // observe: EC2 reads, where the endpoint was created (the spec's VPC before that).
-    let scope = ObserveScope {
-        service_name: Some(plan::location::service_name(spec, request.status)),
-        service_region: spec.service_region.as_deref(),
-        owner: Some(owner),
-    };
-    let vpc_id = plan::location::vpc(spec, request.status);
     let region = ec2.region();
-    let world = match observe_vpc(ec2, vpc_id, scope).await {
+    // Deletion is never bounded by the grant.
+    let admission = admission.filter(|_| !request.deleting);
+
+    // observe: EC2 reads, where the endpoint was created (the spec's VPC before that): the
+    // VPC's shared snapshot when it may serve (see `observing`), this pass's own otherwise.
+    let mut look = observing::Look::begin(ec2, request, timing).await;
+    let world = match look.first(ec2).await {
         Ok(world) => world,
         Err(error) => return failed(request, error, timing, None, Vec::new()),
     };
+    let mut decision = think(ec2, logs, request, admission, &world, timing).await;
+    // Whatever the pass is to do or say (a call, a status, an Event, the finalizer) is decided
+    // on a snapshot begun within it, as if nothing were shared: a shared snapshot may be older
+    // than something that happened meanwhile (a client added, a rule revoked, private DNS
+    // turned off), and private DNS must never go on, nor a rule go, on the strength of it.
+    let world = if look.must_look_again(&world, &decision) {
+        match look.fresh(ec2).await {
+            Ok(fresh) => {
+                decision = think(ec2, logs, request, admission, &fresh, timing).await;
+                fresh
+            }
+            Err(error) => return failed(request, error, timing, None, Vec::new()),
+        }
+    } else {
+        world
+    };
+    observing::Look::stamp(&world, &mut decision);
+    let outcome = carry_out(ec2, request, decision, &world, region, timing).await;
+    look.end(&outcome);
+    outcome
+}
 
-    // analyse and plan: pure, within what the grant allows.
-    let admission = admission.filter(|_| !request.deleting);
+/// analyse and plan: pure, within what the grant allows (the account is asked only in a shared
+/// VPC, and cached by the port).
+async fn think<E: Ec2, L: Logs>(
+    ec2: &E,
+    logs: &L,
+    request: &ReconcileRequest<'_>,
+    admission: Option<&Admission>,
+    world: &Snapshot,
+    timing: &Timing,
+) -> plan::Decision {
+    let spec = request.spec;
+    let owner = request.owner;
+    let region = ec2.region();
     // In a shared VPC, groups of other accounts are never edited: which is ours is asked only
     // when the VPC holds any (the port caches it).
-    let account = if several_owners(&world) {
+    let account = if several_owners(world) {
         ec2.account().await.ok()
     } else {
         None
@@ -220,13 +255,14 @@ async fn pass<E: Ec2, L: Logs>(
     let evidence = if request.deleting {
         None
     } else {
-        evidence::observe(logs, spec, &world, vpc_id, request.now, QueryPolling::default()).await
+        let vpc_id = plan::location::vpc(spec, request.status);
+        evidence::observe(logs, spec, world, vpc_id, request.now, QueryPolling::default()).await
     };
     let evidence_spec = plan::evidence::effective_spec(spec, evidence.as_ref());
     let analysis = analysis::analyze_with_evidence(
         &evidence_spec,
         Some(owner),
-        &world,
+        world,
         &rules,
         evidence.as_ref().and_then(|e| e.attribution()),
     );
@@ -236,7 +272,7 @@ async fn pass<E: Ec2, L: Logs>(
         owner,
         deleting: request.deleting,
         status: request.status,
-        world: &world,
+        world,
         region: region.as_deref(),
         analysis: &analysis,
         config: request.config,
@@ -272,9 +308,34 @@ async fn pass<E: Ec2, L: Logs>(
             };
         }
     }
-    let decision = plan::decide(&input, timing);
+    let mut decision = plan::decide(&input, timing);
+    // What the evidence read found is part of what the pass says (so a new read is looked at
+    // again like any other status change).
+    match &evidence {
+        Some(read) => plan::evidence::report(
+            &mut decision.status,
+            spec,
+            read,
+            analysis.as_ref().ok(),
+            request.generation,
+            request.now,
+        ),
+        None => plan::evidence::clear(&mut decision.status),
+    }
+    decision
+}
 
-    // act: EC2 writes, in order, stopping at the first failure.
+/// act: EC2 writes, in order, stopping at the first failure.
+async fn carry_out<E: Ec2>(
+    ec2: &E,
+    request: &ReconcileRequest<'_>,
+    decision: plan::Decision,
+    world: &Snapshot,
+    region: Option<String>,
+    timing: &Timing,
+) -> ReconcileOutcome {
+    let spec = request.spec;
+    let owner = request.owner;
     // Asked only when something is to be changed (the port caches it).
     let account = if decision.actions.is_empty() {
         Err(AccountUnknown("no change was made".into()))
@@ -283,17 +344,6 @@ async fn pass<E: Ec2, L: Logs>(
     };
     let mut trail = Trail::new(spec, account, region);
     let mut status = decision.status;
-    match &evidence {
-        Some(read) => plan::evidence::report(
-            &mut status,
-            spec,
-            read,
-            analysis.as_ref().ok(),
-            request.generation,
-            request.now,
-        ),
-        None => plan::evidence::clear(&mut status),
-    }
     for (done, action) in decision.actions.iter().enumerate() {
         match act::perform(ec2, action, owner, &mut trail).await {
             Ok(act::Performed::Created(endpoint)) => plan::status::record_created(&mut status, &endpoint),
@@ -303,13 +353,13 @@ async fn pass<E: Ec2, L: Logs>(
                 }
             }
             Ok(act::Performed::Deleted(id)) => plan::status::record_deleting(&mut status, &id),
-            Ok(act::Performed::Done) => record_removal(&mut status, action, &world),
+            Ok(act::Performed::Done) => record_removal(&mut status, action, world),
             Err(error) => {
                 // What the failed action may have removed anyway (the batches of a revoke
                 // before the one that failed, or all of it with the answer lost) is no longer
                 // claimed either.
                 if matches!(action, Action::RevokeRules(_)) || error.kind.may_have_taken_effect() {
-                    record_removal(&mut status, action, &world);
+                    record_removal(&mut status, action, world);
                 }
                 // The calls before this one did happen, batch by batch: their Events are kept,
                 // and the status reports what this pass saw and did, not the last pass.

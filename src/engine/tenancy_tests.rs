@@ -125,6 +125,7 @@ impl Scene {
             status: &obj.status,
             config: &crate::plan::Config::default(),
             now: self.sim.clock().timestamp(),
+            observations: None,
         };
         let outcome = reconcile_object(&self.provider, &request, &verdict, &Timing::default()).await;
         obj.status = outcome.status.clone();

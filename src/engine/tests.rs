@@ -15,6 +15,7 @@ use crate::api::{
     Approval, DeletionPolicy, InterfaceEndpointSpec, InterfaceEndpointStatus, Owner, RemediationMode,
     RolloutPhase,
 };
+use crate::aws::observation::VpcObservations;
 use crate::aws::sim::{SimClock, SimConfig, SimEc2, SimProvider};
 use crate::aws::{AuthorizeRules, Ec2, Ec2Operation, Ec2Provider, ErrorKind, NewRule, RulePeer};
 use crate::model::{
@@ -46,6 +47,9 @@ pub(super) struct Harness {
     /// Since when (virtual time) private DNS has been seen off after being seen on.
     dns_seen_off_at: Option<Duration>,
     dns_seen_on: bool,
+    /// The VPCs' shared snapshots, as the controller keeps them (`None`: each pass observes
+    /// alone).
+    pub(super) observations: Option<Arc<VpcObservations>>,
 }
 
 impl Harness {
@@ -70,6 +74,7 @@ impl Harness {
             watch_paths: false,
             dns_seen_off_at: None,
             dns_seen_on: false,
+            observations: None,
         }
     }
 
@@ -90,10 +95,19 @@ impl Harness {
             watch_paths: false,
             dns_seen_off_at: None,
             dns_seen_on: false,
+            observations: self.observations.clone(),
         }
     }
 
     pub(super) async fn pass(&mut self) -> ReconcileOutcome {
+        let outcome = self.pass_now().await;
+        let wait = outcome.requeue.unwrap_or(Duration::from_secs(5));
+        self.sim.clock().advance(wait);
+        outcome
+    }
+
+    /// One pass, without waiting its requeue afterwards.
+    pub(super) async fn pass_now(&mut self) -> ReconcileOutcome {
         let request = ReconcileRequest {
             spec: &self.spec,
             generation: Some(1),
@@ -102,6 +116,7 @@ impl Harness {
             status: &self.status,
             config: &self.config,
             now: self.sim.clock().timestamp(),
+            observations: self.observations.as_deref(),
         };
         // As the controller does: the port of the region the endpoint was created in.
         let ec2 = self
@@ -120,8 +135,6 @@ impl Harness {
         if self.watch_paths {
             self.check_no_client_loses_its_path();
         }
-        let wait = outcome.requeue.unwrap_or(Duration::from_secs(5));
-        self.sim.clock().advance(wait);
         outcome
     }
 

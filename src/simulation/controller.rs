@@ -88,6 +88,7 @@ impl Run {
             )
         });
         self.memory.failures.clear();
+        self.memory.observations = Default::default();
         let uids: Vec<String> = self.cluster.objects.keys().cloned().collect();
         self.memory.wake.clear();
         for uid in uids {
@@ -102,6 +103,7 @@ impl Run {
         self.log(|| "the leader loses its Lease; a standby takes over".into());
         self.clock.advance(LEASE_DURATION);
         self.memory.failures.clear();
+        self.memory.observations = Default::default();
         self.memory.wake.clear();
         self.pass(uid, false);
         let now = self.now();
@@ -222,6 +224,7 @@ impl Run {
         };
         let timing = self.timing.clone();
         let config = self.config.clone();
+        let observations = self.memory.observations.clone();
         let request = ReconcileRequest {
             spec: &object.spec,
             generation: Some(object.generation),
@@ -230,6 +233,7 @@ impl Run {
             status: &previous,
             config: &config,
             now: self.clock.timestamp(),
+            observations: Some(&observations),
         };
         let mut future = Box::pin(tenancy::reconcile_object(&provider, &request, &verdict, &timing));
         let mut cx = Context::from_waker(Waker::noop());

@@ -37,6 +37,7 @@ fn ready() -> Ready {
             status: &status,
             config: &crate::plan::Config::default(),
             now: sim.clock().timestamp(),
+            observations: None,
         };
         let outcome = engine::reconcile(&sim, &request, &timing)
             .now_or_never()

@@ -31,6 +31,8 @@ pub(crate) struct Memory {
     pub failures: BTreeMap<String, u32>,
     /// When each object is reconciled next (kube-runtime's scheduler).
     pub wake: BTreeMap<String, Duration>,
+    /// The VPCs' shared snapshots, as `controller::reconcile::Context` keeps them.
+    pub observations: std::sync::Arc<crate::aws::observation::VpcObservations>,
 }
 
 impl Memory {

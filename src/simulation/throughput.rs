@@ -200,6 +200,7 @@ pub fn rollout_wave(n: usize, share: Option<f64>) -> WaveReport {
             status: &object.status,
             config: &controller,
             now: clock.timestamp(),
+            observations: None,
         };
         let outcome = match &budgeted {
             Some(port) => futures::executor::block_on(reconcile(port, &request, &timing)),

@@ -299,6 +299,7 @@ async fn the_binary_rolls_out_the_incident_on_moto_with_approval_drift_restart_a
     let owned = RuleFilter {
         group_ids: vec![],
         tag: Some((UID_TAG.into(), uid.clone())),
+        tag_any_of: None,
     };
     assert!(
         ec2.describe_security_group_rules(&owned)
@@ -607,6 +608,7 @@ async fn the_binary_rolls_out_the_incident_on_moto_with_approval_drift_restart_a
         .describe_security_group_rules(&RuleFilter {
             group_ids: vec![bench.id("endpoint-sg")],
             tag: None,
+            tag_any_of: None,
         })
         .await
         .unwrap();

@@ -73,6 +73,7 @@ impl Aws {
         let filter = RuleFilter {
             group_ids: vec![],
             tag: Some((UID_TAG.into(), uid.into())),
+            tag_any_of: None,
         };
         self.sim.describe_security_group_rules(&filter).await.unwrap()
     }
@@ -356,6 +357,7 @@ async fn drift_is_re_remediated_and_deletion_revokes_only_the_controllers_rules(
         .describe_security_group_rules(&RuleFilter {
             group_ids: vec![incident::SG_ENDPOINT.into()],
             tag: None,
+            tag_any_of: None,
         })
         .await
         .unwrap();

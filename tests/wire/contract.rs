@@ -153,6 +153,7 @@ fn uid_filter(owner: &Owner) -> RuleFilter {
     RuleFilter {
         group_ids: Vec::new(),
         tag: Some((UID_TAG.to_string(), owner.uid.clone())),
+        tag_any_of: None,
     }
 }
 

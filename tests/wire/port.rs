@@ -140,6 +140,7 @@ async fn prefix_lists_referenced_by_security_groups_are_observed_with_their_entr
         .describe_security_group_rules(&RuleFilter {
             group_ids: vec![b.id("endpoint-sg")],
             tag: None,
+            tag_any_of: None,
         })
         .await
         .unwrap();
@@ -410,6 +411,7 @@ async fn only_rules_whose_owner_and_uid_tag_values_are_this_objects_are_handed_o
         let filter = RuleFilter {
             group_ids: vec![],
             tag: Some((UID_TAG.into(), who.uid.clone())),
+            tag_any_of: None,
         };
         let found = b.port().describe_security_group_rules(&filter).await.unwrap();
         found
@@ -452,6 +454,7 @@ async fn rule_ids(b: &MotoBench, group: &str) -> Vec<String> {
         .describe_security_group_rules(&RuleFilter {
             group_ids: vec![b.id(group)],
             tag: None,
+            tag_any_of: None,
         })
         .await
         .unwrap()

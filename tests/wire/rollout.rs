@@ -52,6 +52,7 @@ impl Rollout<'_> {
             status: &self.status,
             config: &Default::default(),
             now: k8s_openapi::jiff::Timestamp::now(),
+            observations: None,
         };
         let outcome = reconcile(self.bench.port(), &request, &quick_timing()).await;
         self.status = outcome.status.clone();
@@ -151,6 +152,7 @@ async fn the_incident_rolls_out_on_the_wire_and_cleans_up_only_its_own_rules() {
     let owned = RuleFilter {
         group_ids: Vec::new(),
         tag: Some((vpce_rollout::api::UID_TAG.to_string(), rollout.owner.uid.clone())),
+        tag_any_of: None,
     };
     let rules = b.port().describe_security_group_rules(&owned).await.unwrap();
     assert!(
@@ -175,6 +177,7 @@ async fn the_incident_rolls_out_on_the_wire_and_cleans_up_only_its_own_rules() {
         .describe_security_group_rules(&RuleFilter {
             group_ids: vec![b.id("endpoint-sg")],
             tag: None,
+            tag_any_of: None,
         })
         .await
         .unwrap();

@@ -355,6 +355,14 @@ impl Ec2 for SdkEc2 {
         if let Some(tag) = &rule_filter.tag {
             filters.push(tag_filter(tag));
         }
+        if let Some((key, values)) = &rule_filter.tag_any_of {
+            filters.push(
+                sdk::Filter::builder()
+                    .name(format!("tag:{key}"))
+                    .set_values(Some(values.clone()))
+                    .build(),
+            );
+        }
         let rules = every_page!(
             op,
             self.client

@@ -446,7 +446,21 @@ impl Ec2 for SimEc2 {
         &self,
         filter: &RuleFilter,
     ) -> Result<Vec<SecurityGroupRule>, Ec2Error> {
-        self.call(Ec2Operation::DescribeSecurityGroupRules, 1, |w, _, _| {
+        let op = Ec2Operation::DescribeSecurityGroupRules;
+        self.call(op, 1, |w, _, _| {
+            let values = filter.group_ids.len()
+                + usize::from(filter.tag.is_some())
+                + filter.tag_any_of.as_ref().map_or(0, |(_, v)| v.len());
+            if values > super::MAX_FILTER_VALUES {
+                return Err(Ec2Error::from_code(
+                    op,
+                    "FilterLimitExceeded",
+                    format!(
+                        "The maximum number of filter values specified on a single call is {}",
+                        super::MAX_FILTER_VALUES
+                    ),
+                ));
+            }
             Ok(w.describe_rules(filter))
         })
     }

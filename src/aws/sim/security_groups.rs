@@ -331,7 +331,8 @@ impl World {
         Ok(())
     }
 
-    /// DescribeSecurityGroupRules with the `group-id` and `tag:<key>` filters (both must match).
+    /// DescribeSecurityGroupRules with the `group-id` and `tag:<key>` filters (all must match; the
+    /// values of one filter are ORed).
     pub(super) fn describe_rules(&self, filter: &RuleFilter) -> Vec<SecurityGroupRule> {
         self.rules
             .iter()
@@ -339,6 +340,10 @@ impl World {
             .filter(|r| match &filter.tag {
                 None => true,
                 Some((k, v)) => tag_pairs(&r.tags).any(|(rk, rv)| rk == k && rv == v),
+            })
+            .filter(|r| match &filter.tag_any_of {
+                None => true,
+                Some((k, values)) => tag_pairs(&r.tags).any(|(rk, rv)| rk == k && values.iter().any(|v| v == rv)),
             })
             .cloned()
             .collect()

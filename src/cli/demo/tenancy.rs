@@ -134,6 +134,7 @@ pub fn run(style: Style, out: &mut dyn Write) -> Result<TenancySummary, DemoErro
                 status: &tenant.status,
                 config: &Default::default(),
                 now: sim.clock().timestamp(),
+                observations: None,
             };
             let outcome =
                 futures::executor::block_on(reconcile_object(&provider, &request, &verdict, &timing));

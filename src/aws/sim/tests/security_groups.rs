@@ -14,6 +14,7 @@ fn rules_of(sim: &SimEc2, id: &str) -> Vec<SecurityGroupRule> {
     let filter = RuleFilter {
         group_ids: vec![id.into()],
         tag: None,
+        tag_any_of: None,
     };
     run(sim.describe_security_group_rules(&filter)).unwrap()
 }
@@ -305,6 +306,7 @@ fn rules_are_found_by_group_and_by_tag() {
     let by_tag = RuleFilter {
         group_ids: vec![],
         tag: Some(("vpce-rollout.dev/uid".into(), OWNER_UID.into())),
+        tag_any_of: None,
     };
     let owned = run(sim.describe_security_group_rules(&by_tag)).unwrap();
     let groups: Vec<&str> = owned.iter().map(|r| r.group_id.as_str()).collect();
@@ -317,6 +319,7 @@ fn rules_are_found_by_group_and_by_tag() {
     let team = RuleFilter {
         group_ids: vec![],
         tag: Some(("team".into(), "platform".into())),
+        tag_any_of: None,
     };
     let theirs = run(sim.describe_security_group_rules(&team)).unwrap();
     assert_eq!(theirs.len(), 1);

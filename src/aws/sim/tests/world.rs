@@ -284,6 +284,7 @@ fn out_of_band_changes_show_in_the_next_describe_and_are_not_calls() {
     let rules = run(sim.describe_security_group_rules(&RuleFilter {
         group_ids: vec!["sg-endpoint".into()],
         tag: None,
+        tag_any_of: None,
     }))
     .unwrap();
     assert!(rules.iter().all(|r| r.security_group_rule_id != "sgr-0existing"));
@@ -523,6 +524,7 @@ fn one_world_serves_many_threads_at_once() {
     let rules = run(sim.describe_security_group_rules(&RuleFilter {
         group_ids: vec!["sg-zabbix".into()],
         tag: None,
+        tag_any_of: None,
     }))
     .unwrap();
     assert_eq!(rules.iter().filter(|r| !r.is_egress).count(), 8);

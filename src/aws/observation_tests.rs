@@ -1,0 +1,368 @@
+//! The shared observation on the simulated world: one refresh serves every object within its
+//! bound, a pass joins the refresh in flight (or waits for it and starts the next), the objects'
+//! own parts come batched, one object's bad service does not fail the others, and a VPC nobody
+//! refers to is dropped.
+
+use std::collections::BTreeMap;
+use std::sync::Mutex;
+use std::task::{Context, Poll, Waker};
+
+use futures::FutureExt;
+
+use super::*;
+use crate::aws::sim::{SimClock, SimConfig, SimEc2, aws_service};
+use crate::aws::{
+    AccountUnknown, AuthorizeRules, CreateVpcEndpoint, Ec2Operation, EndpointFilter, ModifyVpcEndpoint,
+    Receipt, RetagOwnedRules, RevokeOwnedRules, RuleFilter,
+};
+use crate::engine::incident;
+use crate::model::{
+    NetworkAcl, NetworkInterface, PrefixList, PrefixListEntry, SecurityGroup, SecurityGroupRule, Subnet, Tag,
+    Vpc, VpcDnsAttributes, VpcEndpoint,
+};
+
+fn world() -> SimEc2 {
+    SimEc2::with_config(&incident::world(), SimClock::new(), SimConfig::default().without_throttling())
+}
+
+fn key(sim: &SimEc2) -> VpcKey {
+    VpcKey {
+        account: sim.config().account_id,
+        region: Some(sim.region()),
+        vpc_id: incident::VPC.into(),
+    }
+}
+
+fn object(name: &str) -> Subscriber {
+    Subscriber {
+        owner_tag: format!("team/{name}"),
+        service_name: incident::SERVICE.into(),
+    }
+}
+
+fn need(sim: &SimEc2) -> Need {
+    Need {
+        now: sim.clock().timestamp(),
+        max_age: Duration::from_secs(300),
+        begun_after: None,
+        forget_after: Duration::from_secs(900),
+    }
+}
+
+fn calls(sim: &SimEc2, operation: Ec2Operation) -> usize {
+    sim.calls().iter().filter(|c| c.operation == operation).count()
+}
+
+fn run<T>(future: impl std::future::Future<Output = T>) -> T {
+    futures::executor::block_on(future)
+}
+
+#[test]
+fn one_refresh_serves_every_object_in_the_vpc_until_it_is_older_than_the_bound() {
+    let sim = world();
+    let observations = VpcObservations::new();
+    let (a, b) = (object("a"), object("b"));
+    run(observations.observe(&sim, &key(&sim), &a, &need(&sim))).unwrap();
+    // b is not in a's refresh (neither its rules nor its service were asked for): its own.
+    run(observations.observe(&sim, &key(&sim), &b, &need(&sim))).unwrap();
+    assert_eq!(calls(&sim, Ec2Operation::DescribeNetworkInterfaces), 2);
+
+    sim.clock().advance(Duration::from_secs(299));
+    let first = run(observations.observe(&sim, &key(&sim), &a, &need(&sim))).unwrap();
+    let second = run(observations.observe(&sim, &key(&sim), &b, &need(&sim))).unwrap();
+    assert!(Arc::ptr_eq(&first, &second), "one snapshot, shared, not copied");
+    assert_eq!(calls(&sim, Ec2Operation::DescribeNetworkInterfaces), 2);
+
+    sim.clock().advance(Duration::from_secs(1));
+    run(observations.observe(&sim, &key(&sim), &a, &need(&sim))).unwrap();
+    run(observations.observe(&sim, &key(&sim), &b, &need(&sim))).unwrap();
+    assert_eq!(
+        calls(&sim, Ec2Operation::DescribeNetworkInterfaces),
+        3,
+        "one refresh for both once the bound passed"
+    );
+    let stats = observations.stats();
+    assert_eq!((stats.refreshes, stats.shared, stats.vpcs, stats.objects), (3, 3, 1, 2));
+}
+
+#[test]
+fn the_objects_own_rules_and_services_come_batched_in_the_refresh() {
+    let sim = world();
+    let observations = VpcObservations::new();
+    let objects: Vec<Subscriber> = (0..MAX_FILTER_VALUES + 1).map(|i| object(&format!("o{i}"))).collect();
+    for o in &objects {
+        run(observations.observe(&sim, &key(&sim), o, &need(&sim))).unwrap();
+    }
+    sim.clear_calls();
+    sim.clock().advance(Duration::from_secs(300));
+    for o in &objects {
+        run(observations.observe(&sim, &key(&sim), o, &need(&sim))).unwrap();
+    }
+    let by_operation = sim.calls().iter().fold(BTreeMap::new(), |mut m, c| {
+        *m.entry(c.operation).or_insert(0) += 1;
+        m
+    });
+    assert_eq!(by_operation[&Ec2Operation::DescribeNetworkInterfaces], 1);
+    assert_eq!(by_operation[&Ec2Operation::DescribeVpcEndpointServices], 1);
+    assert_eq!(
+        by_operation[&Ec2Operation::DescribeSecurityGroupRules],
+        2,
+        "one call per {MAX_FILTER_VALUES} owners"
+    );
+}
+
+#[test]
+fn a_service_one_object_names_wrongly_fails_that_object_only() {
+    let sim = world();
+    let observations = VpcObservations::new();
+    let other = "com.amazonaws.ap-northeast-1.sqs";
+    sim.add_service(aws_service(incident::REGION, "sqs", &["ap-northeast-1a"]));
+    let good = Subscriber {
+        service_name: other.into(),
+        ..object("good")
+    };
+    let bad = Subscriber {
+        service_name: "com.amazonaws.ap-northeast-1.nope".into(),
+        ..object("bad")
+    };
+    run(observations.observe(&sim, &key(&sim), &good, &need(&sim))).unwrap();
+    let refused = run(observations.observe(&sim, &key(&sim), &bad, &need(&sim))).unwrap_err();
+    assert_eq!(refused.code, "InvalidServiceName");
+    let served = run(observations.observe(&sim, &key(&sim), &good, &need(&sim))).unwrap();
+    assert!(served.snapshot.service_details.iter().any(|s| s.service_name == other));
+}
+
+#[test]
+fn a_vpc_no_object_refers_to_is_dropped_with_its_snapshot() {
+    let sim = world();
+    let observations = VpcObservations::new();
+    let (a, b) = (object("a"), object("b"));
+    let held = run(observations.observe(&sim, &key(&sim), &a, &need(&sim))).unwrap();
+    run(observations.observe(&sim, &key(&sim), &b, &need(&sim))).unwrap();
+    observations.release(&a.owner_tag);
+    assert_eq!((observations.stats().vpcs, observations.stats().objects), (1, 1));
+    observations.release(&b.owner_tag);
+    assert_eq!((observations.stats().vpcs, observations.stats().objects), (0, 0));
+    // Only the pass still holding it keeps it alive.
+    assert_eq!(Arc::strong_count(&held), 1);
+
+    // An object that stops passing is forgotten after `forget_after`.
+    run(observations.observe(&sim, &key(&sim), &a, &need(&sim))).unwrap();
+    sim.clock().advance(Duration::from_secs(900));
+    let other_vpc = VpcKey {
+        vpc_id: "vpc-0000000000000000f".into(),
+        ..key(&sim)
+    };
+    run(observations.observe(&sim, &other_vpc, &b, &need(&sim))).unwrap();
+    assert_eq!((observations.stats().vpcs, observations.stats().objects), (1, 1));
+}
+
+#[test]
+fn after_its_own_change_an_object_rests_only_on_a_refresh_begun_after_it() {
+    let sim = world();
+    let observations = VpcObservations::new();
+    let a = object("a");
+    let before = run(observations.observe(&sim, &key(&sim), &a, &need(&sim))).unwrap();
+    observations.changed(&key(&sim), &a.owner_tag);
+    let after = run(observations.observe(&sim, &key(&sim), &a, &need(&sim))).unwrap();
+    assert!(!Arc::ptr_eq(&before, &after));
+    let again = run(observations.observe(&sim, &key(&sim), &a, &need(&sim))).unwrap();
+    assert!(Arc::ptr_eq(&after, &again), "once seen, the change needs no other refresh");
+
+    let ticket = observations.ticket();
+    assert!(!again.begun_after(ticket));
+    let fresh = run(observations.observe(
+        &sim,
+        &key(&sim),
+        &a,
+        &Need {
+            begun_after: Some(ticket),
+            ..need(&sim)
+        },
+    ))
+    .unwrap();
+    assert!(fresh.begun_after(ticket));
+}
+
+/// The simulated world, with DescribeNetworkInterfaces held until a gate opens: a refresh
+/// stays in flight while other passes come.
+struct Gated {
+    sim: SimEc2,
+    gate: Mutex<Option<oneshot::Receiver<()>>>,
+}
+
+impl Gated {
+    fn new(sim: SimEc2) -> Self {
+        Self {
+            sim,
+            gate: Mutex::new(None),
+        }
+    }
+
+    /// The next DescribeNetworkInterfaces waits until the returned sender is used or dropped.
+    fn hold_next(&self) -> oneshot::Sender<()> {
+        let (open, gate) = oneshot::channel();
+        *self.gate.lock().unwrap() = Some(gate);
+        open
+    }
+}
+
+impl Ec2 for Gated {
+    fn region(&self) -> Option<String> {
+        Ec2::region(&self.sim)
+    }
+    async fn account(&self) -> Result<String, AccountUnknown> {
+        self.sim.account().await
+    }
+    async fn describe_vpcs(&self, ids: &[String]) -> Result<Vec<Vpc>, Ec2Error> {
+        self.sim.describe_vpcs(ids).await
+    }
+    async fn describe_vpc_dns_attributes(&self, vpc_id: &str) -> Result<VpcDnsAttributes, Ec2Error> {
+        self.sim.describe_vpc_dns_attributes(vpc_id).await
+    }
+    async fn describe_subnets(&self, vpc_id: &str) -> Result<Vec<Subnet>, Ec2Error> {
+        self.sim.describe_subnets(vpc_id).await
+    }
+    async fn describe_security_groups(&self, vpc_id: &str) -> Result<Vec<SecurityGroup>, Ec2Error> {
+        self.sim.describe_security_groups(vpc_id).await
+    }
+    async fn describe_security_group_rules(&self, f: &RuleFilter) -> Result<Vec<SecurityGroupRule>, Ec2Error> {
+        self.sim.describe_security_group_rules(f).await
+    }
+    async fn describe_network_interfaces(&self, vpc_id: &str) -> Result<Vec<NetworkInterface>, Ec2Error> {
+        let gate = self.gate.lock().unwrap().take();
+        if let Some(gate) = gate {
+            let _ = gate.await;
+        }
+        self.sim.describe_network_interfaces(vpc_id).await
+    }
+    async fn describe_network_acls(&self, vpc_id: &str) -> Result<Vec<NetworkAcl>, Ec2Error> {
+        self.sim.describe_network_acls(vpc_id).await
+    }
+    async fn describe_vpc_endpoints(&self, f: &EndpointFilter) -> Result<Vec<VpcEndpoint>, Ec2Error> {
+        self.sim.describe_vpc_endpoints(f).await
+    }
+    async fn describe_vpc_endpoint_services(&self, names: &[String]) -> Result<Vec<ServiceDetail>, Ec2Error> {
+        self.sim.describe_vpc_endpoint_services(names).await
+    }
+    async fn describe_managed_prefix_lists(&self, ids: &[String]) -> Result<Vec<PrefixList>, Ec2Error> {
+        self.sim.describe_managed_prefix_lists(ids).await
+    }
+    async fn get_managed_prefix_list_entries(&self, id: &str) -> Result<Vec<PrefixListEntry>, Ec2Error> {
+        self.sim.get_managed_prefix_list_entries(id).await
+    }
+    async fn create_vpc_endpoint(&self, r: &CreateVpcEndpoint) -> Result<Receipt<VpcEndpoint>, Ec2Error> {
+        self.sim.create_vpc_endpoint(r).await
+    }
+    async fn modify_vpc_endpoint(&self, r: &ModifyVpcEndpoint) -> Result<Receipt<()>, Ec2Error> {
+        self.sim.modify_vpc_endpoint(r).await
+    }
+    async fn delete_vpc_endpoints(
+        &self,
+        ids: &[String],
+    ) -> Result<Receipt<BTreeMap<String, Ec2Error>>, Ec2Error> {
+        self.sim.delete_vpc_endpoints(ids).await
+    }
+    async fn authorize_security_group_rules(
+        &self,
+        r: &AuthorizeRules,
+    ) -> Result<Receipt<Vec<SecurityGroupRule>>, Ec2Error> {
+        self.sim.authorize_security_group_rules(r).await
+    }
+    async fn revoke_security_group_rules(&self, r: &RevokeOwnedRules) -> Result<Receipt<()>, Ec2Error> {
+        self.sim.revoke_security_group_rules(r).await
+    }
+    async fn tag_security_group_rules(&self, r: &RetagOwnedRules) -> Result<Receipt<()>, Ec2Error> {
+        self.sim.tag_security_group_rules(r).await
+    }
+    async fn tag_vpc_endpoints(&self, ids: &[String], tags: &[Tag]) -> Result<Receipt<()>, Ec2Error> {
+        self.sim.tag_vpc_endpoints(ids, tags).await
+    }
+}
+
+fn poll_once<F: std::future::Future + Unpin>(future: &mut F) -> Poll<F::Output> {
+    future.poll_unpin(&mut Context::from_waker(Waker::noop()))
+}
+
+/// Two objects registered, and their snapshot past its bound.
+fn two_objects_due(port: &Gated, observations: &VpcObservations) -> (Subscriber, Subscriber) {
+    let (a, b) = (object("a"), object("b"));
+    run(observations.observe(port, &key(&port.sim), &a, &need(&port.sim))).unwrap();
+    run(observations.observe(port, &key(&port.sim), &b, &need(&port.sim))).unwrap();
+    port.sim.clock().advance(Duration::from_secs(300));
+    port.sim.clear_calls();
+    (a, b)
+}
+
+#[test]
+fn a_pass_joins_the_refresh_in_flight_when_it_is_fresh_enough() {
+    let port = Gated::new(world());
+    let observations = VpcObservations::new();
+    let (a, b) = two_objects_due(&port, &observations);
+    let k = key(&port.sim);
+    let n = need(&port.sim);
+    let open = port.hold_next();
+    let mut first = Box::pin(observations.observe(&port, &k, &a, &n));
+    let mut second = Box::pin(observations.observe(&port, &k, &b, &n));
+    assert!(poll_once(&mut first).is_pending(), "the refresh is in flight");
+    assert!(poll_once(&mut second).is_pending(), "b waits for it");
+    open.send(()).unwrap();
+    let Poll::Ready(Ok(first)) = poll_once(&mut first) else {
+        panic!("the refresh lands once the gate opens")
+    };
+    let Poll::Ready(Ok(second)) = poll_once(&mut second) else {
+        panic!("b gets the refresh it joined")
+    };
+    assert!(Arc::ptr_eq(&first, &second));
+    assert_eq!(calls(&port.sim, Ec2Operation::DescribeNetworkInterfaces), 1);
+}
+
+#[test]
+fn a_pass_that_needs_newer_than_the_refresh_in_flight_waits_for_it_then_starts_the_next() {
+    let port = Gated::new(world());
+    let observations = VpcObservations::new();
+    let (a, b) = two_objects_due(&port, &observations);
+    let k = key(&port.sim);
+    let n = need(&port.sim);
+    let open = port.hold_next();
+    let mut first = Box::pin(observations.observe(&port, &k, &a, &n));
+    assert!(poll_once(&mut first).is_pending());
+    // b began its pass after a's refresh did: only a later one will do.
+    let later = Need {
+        begun_after: Some(observations.ticket()),
+        ..n.clone()
+    };
+    let mut second = Box::pin(observations.observe(&port, &k, &b, &later));
+    assert!(poll_once(&mut second).is_pending(), "one refresh in flight at a time");
+    assert_eq!(calls(&port.sim, Ec2Operation::DescribeVpcs), 1);
+    open.send(()).unwrap();
+    let Poll::Ready(Ok(first)) = poll_once(&mut first) else {
+        panic!("a's refresh lands")
+    };
+    let Poll::Ready(Ok(second)) = poll_once(&mut second) else {
+        panic!("b's own refresh, started once a's landed")
+    };
+    assert!(!Arc::ptr_eq(&first, &second));
+    assert!(second.begun_after(later.begun_after.unwrap()));
+    assert_eq!(calls(&port.sim, Ec2Operation::DescribeNetworkInterfaces), 2);
+}
+
+#[test]
+fn a_refresh_abandoned_in_flight_lets_the_passes_waiting_on_it_refresh_themselves() {
+    let port = Gated::new(world());
+    let observations = VpcObservations::new();
+    let (a, b) = two_objects_due(&port, &observations);
+    let k = key(&port.sim);
+    let n = need(&port.sim);
+    let _open = port.hold_next();
+    let mut first = Box::pin(observations.observe(&port, &k, &a, &n));
+    let mut second = Box::pin(observations.observe(&port, &k, &b, &n));
+    assert!(poll_once(&mut first).is_pending());
+    assert!(poll_once(&mut second).is_pending());
+    // The pass refreshing is cancelled (the controller lost its Lease, say).
+    drop(first);
+    let Poll::Ready(Ok(second)) = poll_once(&mut second) else {
+        panic!("b refreshes itself")
+    };
+    assert!(second.covers(&b));
+}
