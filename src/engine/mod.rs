@@ -157,6 +157,10 @@ pub struct ReconcileOutcome {
     /// Every AWS mutation call of the pass, in order, with its request id, account and region
     /// (the audit trail; the controller logs each).
     pub mutations: Vec<MutationCall>,
+    /// The pass rested on the VPC's shared snapshot, taken before it: it changed nothing, and
+    /// its status claims nothing the last one did not (only `lastVerifiedTime` moves, to when
+    /// the snapshot was taken).
+    pub restated: bool,
 }
 
 /// One reconcile pass, bounded by nothing but the spec (the demo, tests of the rollout itself;
@@ -224,7 +228,9 @@ async fn pass<E: Ec2, L: Logs>(
         world
     };
     observing::Look::stamp(&world, &mut decision);
-    let outcome = carry_out(ec2, request, decision, &world, region, timing).await;
+    let restated = look.rests_on_shared(&world);
+    let mut outcome = carry_out(ec2, request, decision, &world, region, timing).await;
+    outcome.restated = restated;
     look.end(&outcome);
     outcome
 }
@@ -394,6 +400,7 @@ async fn carry_out<E: Ec2>(
         error: None,
         performed: decision.actions,
         mutations: trail.calls,
+        restated: false,
     }
 }
 
@@ -447,5 +454,6 @@ fn failed(
         error: (!expected).then_some(error),
         performed,
         mutations,
+        restated: false,
     }
 }

@@ -139,6 +139,15 @@ impl<'r> Look<'r> {
                 || says_something_new(&decision.status, self.request.status))
     }
 
+    /// Whether `world` is the shared snapshot as it was before the pass began (the pass then
+    /// changes nothing and says nothing new: [`Look::must_look_again`]).
+    pub(super) fn rests_on_shared(&self, world: &World) -> bool {
+        match (world, &self.shared) {
+            (World::Shared(observed), Some(shared)) => !observed.begun_after(shared.start),
+            _ => false,
+        }
+    }
+
     /// A decision taken on the shared snapshot verified the clients as of that snapshot, not
     /// as of the pass: its `lastVerifiedTime` says when the snapshot was taken.
     pub(super) fn stamp(world: &World, decision: &mut Decision) {

@@ -168,5 +168,6 @@ fn without_calls(
         error: None,
         performed: Vec::new(),
         mutations: Vec::new(),
+        restated: false,
     }
 }

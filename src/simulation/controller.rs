@@ -272,7 +272,9 @@ impl Run {
         });
 
         // 4. the status.
-        let observed = outcome.error.as_ref().is_none_or(|e| e.operation.is_mutation());
+        // A pass that rested on the VPC's shared snapshot restates the last status's claims
+        // (it decides nothing new on a snapshot older than the pass: engine::observing).
+        let observed = outcome.error.as_ref().is_none_or(|e| e.operation.is_mutation()) && !outcome.restated;
         if object.status.as_ref() != Some(&outcome.status) {
             if plan.status_write_lost {
                 self.restart(FaultKind::StatusWriteLost);
