@@ -278,6 +278,9 @@ impl Ec2 for Gated {
     async fn tag_vpc_endpoints(&self, ids: &[String], tags: &[Tag]) -> Result<Receipt<()>, Ec2Error> {
         self.sim.tag_vpc_endpoints(ids, tags).await
     }
+    async fn untag_vpc_endpoints(&self, ids: &[String], keys: &[String]) -> Result<Receipt<()>, Ec2Error> {
+        self.sim.untag_vpc_endpoints(ids, keys).await
+    }
 }
 
 fn poll_once<F: std::future::Future + Unpin>(future: &mut F) -> Poll<F::Output> {

@@ -137,6 +137,7 @@ fn ec2_throttling_a_create_is_a_wait_for_the_budget_not_a_failure() {
         status: &status,
         config: &config,
         now: clock.timestamp(),
+        observations: None,
     };
     let outcome = futures::executor::block_on(reconcile(&ec2, &request, &Timing::default()));
     assert_eq!(outcome.error, None);
