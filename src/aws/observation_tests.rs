@@ -36,7 +36,7 @@ fn key(sim: &SimEc2) -> VpcKey {
 fn object(name: &str) -> Subscriber {
     Subscriber {
         owner_tag: format!("team/{name}"),
-        service_name: incident::SERVICE.into(),
+        service: Service::new(incident::SERVICE, None),
     }
 }
 
@@ -111,6 +111,51 @@ fn the_objects_own_rules_and_services_come_batched_in_the_refresh() {
     );
 }
 
+/// Cross-region PrivateLink: a service hosted in another region is described as offered from
+/// there (one call per region, `ServiceRegions` applying to a whole call), and one not offered
+/// from there is an empty answer for its object (the plan reports the invalid spec), not a
+/// failure of anyone's refresh.
+#[test]
+fn services_of_other_regions_are_described_from_their_region_one_call_per_region() {
+    const REMOTE: &str = "com.amazonaws.vpce.eu-west-1.vpce-svc-0remote";
+    let mut snapshot = incident::world();
+    snapshot.service_details.push(crate::model::ServiceDetail {
+        service_name: REMOTE.into(),
+        availability_zones: vec!["ap-northeast-1a".into(), "ap-northeast-1c".into()],
+        service_region: Some("eu-west-1".into()),
+        ..Default::default()
+    });
+    let sim = SimEc2::with_config(&snapshot, SimClock::new(), SimConfig::default().without_throttling());
+    let observations = VpcObservations::new();
+    let local = object("local");
+    let remote = Subscriber {
+        service: Service::new(REMOTE, Some("eu-west-1")),
+        ..object("remote")
+    };
+    let unoffered = Subscriber {
+        service: Service::new("com.amazonaws.vpce.eu-west-1.vpce-svc-0nope", Some("eu-west-1")),
+        ..object("unoffered")
+    };
+    for o in [&local, &remote, &unoffered] {
+        run(observations.observe(&sim, &key(&sim), o, &need(&sim))).unwrap();
+    }
+    sim.clear_calls();
+    sim.clock().advance(Duration::from_secs(300));
+    let seen: Vec<_> = [&local, &remote, &unoffered]
+        .into_iter()
+        .map(|o| run(observations.observe(&sim, &key(&sim), o, &need(&sim))).unwrap())
+        .collect();
+    assert!(Arc::ptr_eq(&seen[0], &seen[2]), "one refresh for all three");
+    let details = &seen[0].snapshot.service_details;
+    assert!(details.iter().any(|s| s.service_name == incident::SERVICE && s.service_region.is_none()));
+    assert!(details.iter().any(|s| s.service_name == REMOTE && s.service_region.as_deref() == Some("eu-west-1")));
+    assert!(!details.iter().any(|s| s.service_name.ends_with("0nope")));
+    // This region's in one call; eu-west-1's refused for the name it does not offer, then
+    // name by name (two).
+    assert_eq!(calls(&sim, Ec2Operation::DescribeVpcEndpointServices), 4);
+    assert_eq!(calls(&sim, Ec2Operation::DescribeNetworkInterfaces), 1);
+}
+
 #[test]
 fn a_service_one_object_names_wrongly_fails_that_object_only() {
     let sim = world();
@@ -118,11 +163,11 @@ fn a_service_one_object_names_wrongly_fails_that_object_only() {
     let other = "com.amazonaws.ap-northeast-1.sqs";
     sim.add_service(aws_service(incident::REGION, "sqs", &["ap-northeast-1a"]));
     let good = Subscriber {
-        service_name: other.into(),
+        service: Service::new(other, None),
         ..object("good")
     };
     let bad = Subscriber {
-        service_name: "com.amazonaws.ap-northeast-1.nope".into(),
+        service: Service::new("com.amazonaws.ap-northeast-1.nope", None),
         ..object("bad")
     };
     run(observations.observe(&sim, &key(&sim), &good, &need(&sim))).unwrap();
@@ -242,8 +287,12 @@ impl Ec2 for Gated {
     async fn describe_vpc_endpoints(&self, f: &EndpointFilter) -> Result<Vec<VpcEndpoint>, Ec2Error> {
         self.sim.describe_vpc_endpoints(f).await
     }
-    async fn describe_vpc_endpoint_services(&self, names: &[String]) -> Result<Vec<ServiceDetail>, Ec2Error> {
-        self.sim.describe_vpc_endpoint_services(names).await
+    async fn describe_vpc_endpoint_services(
+        &self,
+        names: &[String],
+        regions: &[String],
+    ) -> Result<Vec<ServiceDetail>, Ec2Error> {
+        self.sim.describe_vpc_endpoint_services(names, regions).await
     }
     async fn describe_managed_prefix_lists(&self, ids: &[String]) -> Result<Vec<PrefixList>, Ec2Error> {
         self.sim.describe_managed_prefix_lists(ids).await

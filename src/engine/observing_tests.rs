@@ -8,7 +8,7 @@ use super::incident::{self, SUBNET_PRIVATE_A};
 use super::tests::Harness;
 use crate::api::{Owner, RemediationMode, RolloutPhase};
 use crate::aws::Ec2Operation;
-use crate::aws::observation::{Need, Subscriber, VpcKey, VpcObservations};
+use crate::aws::observation::{Need, Service, Subscriber, VpcKey, VpcObservations};
 use crate::aws::sim::aws_service;
 use crate::model::{GroupIdentifier, NetworkInterface, SecurityGroup};
 use crate::plan::Action;
@@ -43,7 +43,7 @@ async fn a_client_added_after_the_shared_snapshot_keeps_private_dns_off() {
     };
     let other = Subscriber {
         owner_tag: "team/other".into(),
-        service_name: incident::SERVICE.into(),
+        service: Service::new(incident::SERVICE, None),
     };
     let need = Need {
         now: h.sim.clock().timestamp(),
