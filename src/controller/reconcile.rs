@@ -46,6 +46,10 @@ pub const BACKOFF_MIN: Duration = Duration::from_secs(2);
 /// Longest delay between retries after errors.
 pub const BACKOFF_MAX: Duration = Duration::from_secs(300);
 
+/// How long a reconcile waits for the grants, approvals and namespaces to be listed once before
+/// it comes back later instead.
+const TENANCY_LISTING_WAIT: Duration = Duration::from_secs(5);
+
 /// What every reconcile shares.
 pub struct Context<P: Ec2Provider + LogsProvider> {
     pub client: kube::Client,
@@ -205,12 +209,23 @@ async fn reconcile_object<P: Ec2Provider + LogsProvider>(
             failure: None,
         });
     }
-    if !ctx.tenancy.ready().await {
+    match tokio::time::timeout(TENANCY_LISTING_WAIT, ctx.tenancy.ready()).await {
+        Ok(true) => {}
         // The caches' writers are gone: the controller is stopping.
-        return Ok(Pass {
-            action: Action::await_change(),
-            failure: None,
-        });
+        Ok(false) => {
+            return Ok(Pass {
+                action: Action::await_change(),
+                failure: None,
+            });
+        }
+        // Not listed yet (the API server is slow or refusing): come back rather than hold the
+        // object, and a graceful shutdown, for as long as the listing takes.
+        Err(_) => {
+            return Ok(Pass {
+                action: Action::requeue(TENANCY_LISTING_WAIT),
+                failure: None,
+            });
+        }
     }
     let verdict = ctx.tenancy.verdict(obj, ctx.provider.default_region().as_deref());
     // An object observed only, or that no grant admits, gets no finalizer: nothing is created

@@ -8,7 +8,7 @@ use std::collections::HashSet;
 use std::future::Future;
 use std::sync::Arc;
 
-use futures::StreamExt;
+use futures::{FutureExt, StreamExt};
 use k8s_openapi::jiff::Timestamp;
 use kube::api::{Api, ListParams};
 use kube::runtime::events::{Recorder, Reporter};
@@ -308,26 +308,39 @@ pub async fn run_controller<P: Ec2Provider + LogsProvider>(
         tenancy.clone(),
     ));
 
+    // Listed once: the reflector has filled the cache by the time InitDone comes through. (Not
+    // `Store::wait_until_ready`: its one-shot wakes only the last of several waiters, and the
+    // Controller's runner waits on it already.)
+    let (listed_tx, listed) = watch::channel(false);
+    let listed_now = listed.clone();
+    let stop = stop.shared();
     let trigger = watcher(api, watcher::Config::default())
         .default_backoff()
         .reflect(writer)
+        .inspect(move |event| {
+            if matches!(event, Ok(watcher::Event::InitDone)) {
+                listed_tx.send_replace(true);
+            }
+        })
         .applied_objects()
         .predicate_filter(
             predicates::generation.combine(predicates::finalizers),
             Default::default(),
         );
 
+    // A task of its own, stopped with the controller: a controller stopped before every cache
+    // was listed must not wait for the listing.
     let synced = {
-        let reader = reader.clone();
+        let mut listed = listed.clone();
         let readiness = readiness.clone();
-        async move {
-            if reader.wait_until_ready().await.is_ok() && tenancy.ready().await {
+        tokio::spawn(async move {
+            if listed.wait_for(|listed| *listed).await.is_ok() && tenancy.ready().await {
                 tracing::info!(
                     "listed InterfaceEndpoints, EndpointGrants, PlanApprovals and namespaces; ready"
                 );
                 readiness.set_synced(true);
             }
-        }
+        })
     };
     // Objects deleted without the controller (a finalizer removed by hand) leave the phase gauge,
     // and the VPC snapshots they shared, when they leave the cache.
@@ -345,14 +358,29 @@ pub async fn run_controller<P: Ec2Provider + LogsProvider>(
     };
     let controller = Controller::for_stream(trigger, reader)
         .reconcile_on(tenancy_changes)
-        .graceful_shutdown_on(stop)
+        .graceful_shutdown_on(stop.clone())
         .run(reconcile::reconcile, reconcile::error_policy, ctx)
         .for_each(|result| async move {
             if let Err(error) = result {
                 tracing::debug!(%error, "reconcile loop");
             }
         });
-    tokio::join!(synced, controller);
+    // kube-runtime's runner holds reconciles until the store is listed, and a controller told to
+    // stop before then waits for that listing forever (its watch is kept, not dropped). Stopped
+    // before the listing, the controller is dropped instead: it has reconciled nothing yet.
+    let stopped_unlisted = async move {
+        stop.await;
+        if !*listed_now.borrow() {
+            return;
+        }
+        std::future::pending::<()>().await
+    };
+    tokio::select! {
+        () = controller => {}
+        () = stopped_unlisted => tracing::info!("stopped before InterfaceEndpoints were listed"),
+    }
+    synced.abort();
+    let _ = synced.await; // finished or cancelled: it sets nothing after this
     forget_deleted.abort();
     tenancy_watch.abort();
     readiness.set_synced(false);

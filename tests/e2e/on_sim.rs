@@ -529,6 +529,30 @@ async fn a_controller_restarted_in_every_phase_converges_without_a_second_endpoi
     controller.stop().await;
 }
 
+/// A controller stopped at any moment after it starts, even before its caches are listed, stops:
+/// it once waited for a listing that its own stop had cancelled, and the restarts above hung.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_controller_stopped_at_any_moment_after_its_start_stops() {
+    let (_server, client) = harness::cluster().await;
+    harness::grant_everything(&client).await;
+    create_namespace(&client, NS).await;
+    let aws = Aws::incident();
+    let api: Api<InterfaceEndpoint> = Api::namespaced(client.clone(), NS);
+    api.create(
+        &PostParams::default(),
+        &endpoint(incident::spec(RemediationMode::Approval)),
+    )
+    .await
+    .unwrap();
+    for delay_ms in (0..40).map(|i| i * 3) {
+        let controller = Controller::start(&client, &aws);
+        tokio::time::sleep(Duration::from_millis(delay_ms)).await;
+        tokio::time::timeout(Duration::from_secs(20), controller.stop())
+            .await
+            .unwrap_or_else(|_| panic!("a controller stopped {delay_ms} ms after its start did not stop"));
+    }
+}
+
 /// The entry of `manager` in the object's managedFields for `subresource` ("" for the object).
 fn managed_by(obj: &InterfaceEndpoint, manager: &str, subresource: &str) -> Option<serde_json::Value> {
     obj.metadata
