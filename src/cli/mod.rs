@@ -4,6 +4,7 @@
 
 pub mod crd;
 pub mod demo;
+pub mod generate_vpc;
 pub mod kubectl_yaml;
 pub mod live;
 pub mod manifest;
@@ -93,6 +94,9 @@ pub enum Command {
     /// Exit code 0: no invariant broken; 1: some seed broke one (each named, with the command
     /// that replays it), or an error.
     Simulate(simulate::SimulateArgs),
+    /// Writes a large generated VPC and its endpoint's manifest (docs/performance.md).
+    #[command(hide = true)]
+    GenerateVpc(generate_vpc::GenerateVpcArgs),
 }
 
 /// Parses the command line and runs the command.
@@ -122,6 +126,7 @@ pub fn run(cli: Cli) -> ExitCode {
         Some(Command::Snapshot(args)) => snapshot::run_command(&args),
         Some(Command::Demo(args)) => demo::run(&args),
         Some(Command::Simulate(args)) => simulate::run(&args),
+        Some(Command::GenerateVpc(args)) => generate_vpc::run(&args),
     }
 }
 

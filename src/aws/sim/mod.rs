@@ -24,6 +24,7 @@ mod describe;
 mod drift;
 mod endpoints;
 pub mod faults;
+pub mod generate;
 mod ids;
 pub mod limits;
 mod logs;
