@@ -16,51 +16,62 @@
 //! groups it may add rules to at all is the [`super::RuleScope`]'s (an EndpointGrant's groups,
 //! the account it acts in): a block only a rule outside it would clear is not fixable.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::cmp::Reverse;
+use std::collections::{BTreeMap, BTreeSet, BinaryHeap, HashMap};
 
 use ipnet::IpNet;
 
 use super::{Check, ClientVerdict, Destination, Direction, Remediation, RuleChange, Unfixable};
 
-/// The fewest groups (greedy) such that every client carries at least one of them.
-/// `clients` holds each client's groups; clients without groups cannot be covered and must be
-/// left out by the caller.
+/// The fewest groups (greedy) such that every client carries at least one of them, in the
+/// order picked (each covers the most clients the earlier picks left). `clients` holds each
+/// client's groups; clients without groups cannot be covered and must be left out by the caller.
+///
+/// The pick is the group covering the most uncovered clients, on a tie the smallest id. Counts
+/// only go down, so a max-heap of (count, smallest id first) with stale entries re-pushed at
+/// their current count yields exactly that pick without rescanning every group: O((n + m) log g)
+/// for n clients, m memberships and g groups, instead of O(picks × g).
 fn greedy_cover<'c>(clients: &[&'c [String]]) -> Vec<&'c str> {
-    let mut members: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
+    let mut ids: Vec<&str> = clients.iter().flat_map(|g| g.iter().map(String::as_str)).collect();
+    ids.sort_unstable();
+    ids.dedup();
+    let index = |g: &str| ids.binary_search(&g).expect("every group was collected");
+    let mut members: Vec<Vec<usize>> = vec![Vec::new(); ids.len()];
     for (i, groups) in clients.iter().enumerate() {
         for g in groups.iter() {
-            members.entry(g.as_str()).or_default().push(i);
+            let m = &mut members[index(g)];
+            // A client listing a group twice counts once.
+            if m.last() != Some(&i) {
+                m.push(i);
+            }
         }
     }
-    let mut uncovered_count: BTreeMap<&str, usize> = members.iter().map(|(g, m)| (*g, m.len())).collect();
+    let mut uncovered_count: Vec<usize> = members.iter().map(Vec::len).collect();
+    // Entries (count, Reverse(group index)): the largest count first, then the smallest id
+    // (indices follow the sorted ids).
+    let mut heap: BinaryHeap<(usize, Reverse<usize>)> = uncovered_count
+        .iter()
+        .enumerate()
+        .filter(|&(_, &n)| n > 0)
+        .map(|(g, &n)| (n, Reverse(g)))
+        .collect();
     let mut covered = vec![false; clients.len()];
-    let mut left = clients.len();
     let mut chosen = Vec::new();
-    while left > 0 {
-        // The group covering the most uncovered clients; on a tie the smallest id (iteration is
-        // in id order and only a strictly larger count replaces the pick).
-        let Some((&best, &count)) =
-            uncovered_count
-                .iter()
-                .fold(None, |best: Option<(&&str, &usize)>, cur| match best {
-                    Some(b) if b.1 >= cur.1 => Some(b),
-                    _ => Some(cur),
-                })
-        else {
-            break;
-        };
-        if count == 0 {
-            break;
+    while let Some((count, Reverse(g))) = heap.pop() {
+        let now = uncovered_count[g];
+        if now != count {
+            if now > 0 {
+                heap.push((now, Reverse(g)));
+            }
+            continue;
         }
-        chosen.push(best);
-        for &i in &members[best] {
+        chosen.push(ids[g]);
+        for &i in &members[g] {
             if !covered[i] {
                 covered[i] = true;
-                left -= 1;
-                for g in clients[i].iter() {
-                    if let Some(n) = uncovered_count.get_mut(g.as_str()) {
-                        *n -= 1;
-                    }
+                for other in clients[i].iter() {
+                    let n = &mut uncovered_count[index(other)];
+                    *n = n.saturating_sub(1);
                 }
             }
         }
@@ -278,5 +289,54 @@ mod tests {
     #[test]
     fn greedy_cover_of_nobody_is_empty() {
         assert!(cover(&[]).is_empty());
+    }
+    /// The definition: rescan every group for each pick.
+    fn rescanning_cover(sets: &[Vec<String>]) -> Vec<String> {
+        let mut covered = vec![false; sets.len()];
+        let mut chosen = Vec::new();
+        loop {
+            let mut counts: BTreeMap<&str, usize> = BTreeMap::new();
+            for (_, groups) in sets.iter().enumerate().filter(|(i, _)| !covered[*i]) {
+                for g in groups {
+                    *counts.entry(g.as_str()).or_default() += 1;
+                }
+            }
+            // The most clients; on a tie the smallest id (the first in id order).
+            let Some((best, _)) = counts.iter().fold(None, |best: Option<(&str, usize)>, (g, &n)| match best {
+                Some((_, m)) if m >= n => best,
+                _ => Some((g, n)),
+            }) else {
+                return chosen;
+            };
+            for (i, groups) in sets.iter().enumerate() {
+                if groups.iter().any(|g| g == best) {
+                    covered[i] = true;
+                }
+            }
+            chosen.push(best.to_string());
+        }
+    }
+
+    #[test]
+    fn greedy_cover_picks_what_rescanning_every_group_for_each_pick_picks() {
+        let mut state = 12345u64;
+        let mut next = |n: u64| {
+            state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            (state >> 33) % n
+        };
+        for round in 0..200 {
+            let groups = 2 + next(30);
+            let sets: Vec<Vec<String>> = (0..next(80))
+                .map(|_| {
+                    let mut set: Vec<String> = (0..1 + next(4)).map(|_| format!("sg-{:02}", next(groups))).collect();
+                    set.sort();
+                    set.dedup();
+                    set
+                })
+                .collect();
+            let refs: Vec<&[String]> = sets.iter().map(Vec::as_slice).collect();
+            let heap: Vec<String> = greedy_cover(&refs).into_iter().map(str::to_string).collect();
+            assert_eq!(heap, rescanning_cover(&sets), "round {round}: {sets:?}");
+        }
     }
 }
