@@ -62,6 +62,69 @@ pub struct GroupView<'a> {
     pub group: &'a SecurityGroup,
     pub ingress: HttpsPeers<'a>,
     pub egress: HttpsPeers<'a>,
+    /// The rules each way, as EC2 counts them against its quota.
+    pub ingress_rules: RuleCount,
+    pub egress_rules: RuleCount,
+}
+
+impl GroupView<'_> {
+    /// How many more rules referring to a group (which count as IPv4 and IPv6 rules both) EC2
+    /// accepts on this group in `direction` under [`super::RULES_PER_SECURITY_GROUP`].
+    pub fn room(&self, direction: super::Direction) -> usize {
+        let count = match direction {
+            super::Direction::Ingress => self.ingress_rules,
+            super::Direction::Egress => self.egress_rules,
+        };
+        super::RULES_PER_SECURITY_GROUP.saturating_sub(count.ipv4.max(count.ipv6)) as usize
+    }
+}
+
+/// Rules of one direction of a group as EC2 counts them against the rules-per-group quota,
+/// which it enforces separately for IPv4 and IPv6: a CIDR counts in its family, a reference to
+/// a group in both, a prefix list as many as its maximum entries in its family.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct RuleCount {
+    pub ipv4: u32,
+    pub ipv6: u32,
+}
+
+fn rule_count(permissions: &[IpPermission], prefix_list_weight: &HashMap<&str, (u32, bool)>) -> RuleCount {
+    let mut count = RuleCount::default();
+    for p in permissions {
+        let groups = p.user_id_group_pairs.len() as u32;
+        count.ipv4 += p.ip_ranges.len() as u32 + groups;
+        count.ipv6 += p.ipv6_ranges.len() as u32 + groups;
+        for pl in &p.prefix_list_ids {
+            match prefix_list_weight.get(pl.prefix_list_id.as_str()) {
+                Some(&(weight, true)) => count.ipv6 += weight,
+                Some(&(weight, false)) => count.ipv4 += weight,
+                None => count.ipv4 += 1,
+            }
+        }
+    }
+    count
+}
+
+/// Prefix list id → how many rules a reference to it counts for (its maximum entries, else its
+/// entries, at least one) and whether it is IPv6.
+fn prefix_list_weights(snapshot: &Snapshot) -> HashMap<&str, (u32, bool)> {
+    let mut weights: HashMap<&str, (u32, bool)> = snapshot
+        .prefix_list_entries
+        .iter()
+        .map(|(id, entries)| (id.as_str(), ((entries.len() as u32).max(1), false)))
+        .collect();
+    for list in &snapshot.prefix_lists {
+        let ipv6 = list
+            .address_family
+            .as_deref()
+            .is_some_and(|f| f.eq_ignore_ascii_case("ipv6"));
+        let entry = weights.entry(list.prefix_list_id.as_str()).or_insert((1, ipv6));
+        entry.1 = ipv6;
+        if let Some(max) = list.max_entries.and_then(|n| u32::try_from(n).ok()) {
+            entry.0 = max.max(1);
+        }
+    }
+    weights
 }
 
 /// A subnet and its parsed CIDRs (IPv4 first, then IPv6).
@@ -122,12 +185,15 @@ impl<'a> VpcIndex<'a> {
             subnets.insert(subnet.subnet_id.as_str(), subnet_view(subnet)?);
         }
 
+        let weights = prefix_list_weights(snapshot);
         let mut groups = HashMap::with_capacity(snapshot.security_groups.len());
         for group in &snapshot.security_groups {
             let view = GroupView {
                 group,
                 ingress: https_peers(group, "ingress", &group.ip_permissions, &prefix_lists)?,
                 egress: https_peers(group, "egress", &group.ip_permissions_egress, &prefix_lists)?,
+                ingress_rules: rule_count(&group.ip_permissions, &weights),
+                egress_rules: rule_count(&group.ip_permissions_egress, &weights),
             };
             groups.insert(group.group_id.as_str(), view);
         }

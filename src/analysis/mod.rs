@@ -145,7 +145,10 @@ pub fn analyze_with_evidence(
         None => remediation::Editable::Undescribed,
         Some(view) => match scope.refuses(group, view.group.owner_id.as_deref(), direction) {
             Some(why) => remediation::Editable::Refused(why),
-            None => remediation::Editable::Yes,
+            None => match view.room(direction) {
+                0 => remediation::Editable::Refused(remediation::quota_full(group, direction)),
+                room => remediation::Editable::Yes { room },
+            },
         },
     };
     let remediation = remediation::plan(&clients, &destinations, &editable, scope.account.as_deref());
@@ -163,6 +166,12 @@ pub fn analyze_with_evidence(
 /// its path only from the endpoint's side (the endpoint's security groups, the endpoint
 /// subnets' network ACLs); its own firewall and routes are not checked, and not assumed.
 pub const OUTSIDE_PREFIX: &str = "outside:";
+
+/// EC2's default quota of rules per security group, per direction and address family (Amazon
+/// VPC quotas). The plan never proposes more rules on a group than it has room for under it;
+/// an account may have raised it, which the plan does not know (it then proposes fewer rules
+/// than would fit, and says which clients are left out).
+pub const RULES_PER_SECURITY_GROUP: u32 = 60;
 
 /// The port every check is about.
 pub const HTTPS_PORT: u16 = 443;

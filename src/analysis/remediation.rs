@@ -85,6 +85,29 @@ fn cover<'c>(groups: &'c [Vec<String>], blocked: &BTreeSet<usize>) -> Vec<&'c st
     greedy_cover(&groups)
 }
 
+/// Why a client's block is left to a person: the rules that would clear it are past EC2's quota
+/// of rules per security group on the group they would go to.
+pub fn quota_reached(group: &str, direction: Direction, left_out: usize) -> String {
+    format!(
+        "{group} can take no more {} rules under EC2's quota of {} per security group and \
+         direction: the plan adds rules for the clients they serve most, and {} would be \
+         needed for the others (raise the quota, or admit them by a CIDR or a shared group)",
+        direction.as_str(),
+        super::RULES_PER_SECURITY_GROUP,
+        if left_out == 1 { "1 more rule".to_string() } else { format!("{left_out} more rules") },
+    )
+}
+
+/// Why no rule is proposed on a group that has as many rules as EC2's quota allows already.
+pub fn quota_full(group: &str, direction: Direction) -> String {
+    format!(
+        "{group} has {} {} rules already, EC2's quota per security group and direction: no rule can \
+         be added to it (raise the quota, or free room on it)",
+        super::RULES_PER_SECURITY_GROUP,
+        direction.as_str(),
+    )
+}
+
 /// Why no rule is proposed for a client carrying a group the snapshot does not describe.
 const UNDESCRIBED_GROUP: &str = "the snapshot does not describe some of the client's security \
      groups (see the block): no rule is proposed on, or towards, a group whose rules are unknown";
@@ -92,7 +115,9 @@ const UNDESCRIBED_GROUP: &str = "the snapshot does not describe some of the clie
 /// Whether the remediation may add a rule to a security group.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Editable {
-    Yes,
+    /// Yes, as many more rules as `room` (EC2's quota of rules per group and direction, less
+    /// the rules the group has).
+    Yes { room: usize },
     /// The world does not describe the group: its rules are unknown.
     Undescribed,
     /// Outside the [`super::RuleScope`], and why.
@@ -208,19 +233,40 @@ pub fn plan(
     // The endpoint group a rule is on, or refers to: the smallest id of the set that may be
     // edited (refers to: the smallest id), for determinism.
     let mut rules = BTreeSet::new();
+    // Rules proposed so far per group and direction, against each group's room under the quota.
+    let mut proposed: HashMap<(&str, Direction), usize> = HashMap::new();
     for (set, blocked) in &ingress {
         let mut refusals = Vec::new();
-        let target = set.iter().find(|g| match editable(g, Direction::Ingress) {
+        let target = set.iter().find_map(|g| match editable(g, Direction::Ingress) {
             Editable::Refused(why) => {
                 refusals.push(why);
-                false
+                None
             }
-            _ => true,
+            Editable::Yes { room } => Some((g, room)),
+            Editable::Undescribed => Some((g, usize::MAX)),
         });
         match target {
-            Some(target) => {
-                for client_group in cover(&known, blocked) {
+            Some((target, room)) => {
+                let used = proposed.entry((target, Direction::Ingress)).or_default();
+                let picks = cover(&known, blocked);
+                // The greedy order serves the most clients first: within the quota, keep the
+                // first picks; the clients only the others would serve are not fixable.
+                let fit = picks.len().min(room.saturating_sub(*used));
+                *used += fit;
+                for client_group in &picks[..fit] {
                     rules.insert(RuleChange::https(target, client_group, Check::EndpointIngress));
+                }
+                if fit < picks.len() {
+                    let kept: BTreeSet<&str> = picks[..fit].iter().copied().collect();
+                    let why = quota_reached(target, Direction::Ingress, picks.len() - fit);
+                    for &i in blocked {
+                        if !known[i].iter().any(|g| kept.contains(g.as_str())) {
+                            unfixable
+                                .entry((&clients[i].network_interface_id, Check::EndpointIngress))
+                                .or_default()
+                                .insert(why.clone());
+                        }
+                    }
                 }
             }
             None => {
@@ -290,6 +336,7 @@ mod tests {
     fn greedy_cover_of_nobody_is_empty() {
         assert!(cover(&[]).is_empty());
     }
+
     /// The definition: rescan every group for each pick.
     fn rescanning_cover(sets: &[Vec<String>]) -> Vec<String> {
         let mut covered = vec![false; sets.len()];

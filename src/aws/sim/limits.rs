@@ -19,7 +19,7 @@ pub use crate::aws::budget::{REQUEST_RATE_LIMITS, RateCategory, RateLimit, rate_
 
 /// Inbound or outbound rules per security group (Amazon VPC quotas), enforced separately for
 /// IPv4 and IPv6 rules.
-pub const RULES_PER_SECURITY_GROUP: u32 = 60;
+pub const RULES_PER_SECURITY_GROUP: u32 = crate::analysis::RULES_PER_SECURITY_GROUP;
 
 /// Interface and Gateway Load Balancer endpoints per VPC (Amazon VPC quotas).
 pub const INTERFACE_ENDPOINTS_PER_VPC: usize = 50;
