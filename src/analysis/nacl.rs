@@ -10,7 +10,7 @@
 
 use std::fmt;
 
-use super::addr::AddrRange;
+use super::addr::{AddrRange, AddrSet, Family};
 use super::index::{NaclRule, NaclView, VpcIndex};
 use super::{EPHEMERAL_PORTS, HTTPS_PORT};
 
@@ -170,6 +170,46 @@ pub fn client_subnet(index: &VpcIndex<'_>, client_subnet: &str, destination: Add
     )
 }
 
+/// The client addresses for which [`endpoint_subnet`] passes, as a set: computed once per
+/// endpoint subnet, so that a client whose every source is in it needs no evaluation at all
+/// (the sentences of the others are still made by [`endpoint_subnet`]).
+///
+/// A verdict can only change where an entry's range starts or ends, so the address space is cut
+/// there and each piece is evaluated whole: a piece passes only if every address in it does,
+/// and an address passes exactly when the piece holding it does.
+pub fn endpoint_subnet_passing(index: &VpcIndex<'_>, endpoint_subnet: &str) -> AddrSet {
+    match index.nacl_for_subnet(endpoint_subnet) {
+        Some(acl) => passing(&acl.inbound, &acl.outbound),
+        None => AddrSet::default(),
+    }
+}
+
+/// The peers for which tcp/443 passes `inbound` and the ephemeral ports pass `outbound`.
+fn passing(inbound: &[NaclRule], outbound: &[NaclRule]) -> AddrSet {
+    let mut passing = Vec::new();
+    for (family, max) in [(Family::V4, u32::MAX as u128), (Family::V6, u128::MAX)] {
+        let mut cuts: Vec<u128> = vec![0];
+        for rule in inbound.iter().chain(outbound).filter(|r| r.range.family == family) {
+            cuts.push(rule.range.lo);
+            if let Some(after) = rule.range.hi.checked_add(1).filter(|&a| a <= max) {
+                cuts.push(after);
+            }
+        }
+        cuts.sort_unstable();
+        cuts.dedup();
+        for (k, &lo) in cuts.iter().enumerate() {
+            let hi = cuts.get(k + 1).map_or(max, |next| next - 1);
+            let piece = AddrRange { family, lo, hi };
+            let passes = evaluate(inbound, piece, (HTTPS_PORT, HTTPS_PORT)).is_ok()
+                && evaluate(outbound, piece, EPHEMERAL_PORTS).is_ok();
+            if passes {
+                passing.push(piece);
+            }
+        }
+    }
+    AddrSet::from_ranges(passing)
+}
+
 /// The endpoint subnet's ACL: tcp/443 in from the client, ephemeral ports back out to it.
 pub fn endpoint_subnet(index: &VpcIndex<'_>, endpoint_subnet: &str, client: AddrRange) -> Option<String> {
     check(
@@ -256,6 +296,42 @@ mod tests {
         assert_eq!(denial.ports, (1024, 32767));
         let rules = [rule(100, true, "0.0.0.0/0", (1024, 65535))];
         assert_eq!(evaluate(&rules, range("10.0.2.7"), EPHEMERAL_PORTS), Ok(()));
+    }
+
+    #[test]
+    fn the_passing_set_holds_exactly_the_peers_that_pass_both_ways() {
+        let inbound = [
+            rule(90, false, "10.0.2.0/24", HTTPS),
+            rule(100, true, "10.0.0.0/16", HTTPS),
+            rule(110, true, "10.1.0.0/25", ALL),
+            rule(120, false, "10.1.0.64/26", ALL),
+            rule(130, true, "2001:db8::/64", HTTPS),
+        ];
+        let outbound = [
+            rule(100, true, "10.0.0.0/17", (1024, 65535)),
+            rule(110, true, "10.0.128.0/17", (32768, 65535)),
+            rule(120, true, "10.1.0.0/16", ALL),
+            rule(130, true, "::/0", ALL),
+        ];
+        let set = passing(&inbound, &outbound);
+        let mut state = 99u64;
+        for k in 0..4000 {
+            state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            let text = match k % 3 {
+                0 => format!("10.0.{}.{}", (state >> 40) % 256, (state >> 20) % 256),
+                1 => format!("10.{}.{}.{}", (state >> 50) % 3, (state >> 40) % 4, (state >> 20) % 256),
+                _ => format!("2001:db8:0:{:x}::{:x}", (state >> 60) % 2, (state >> 20) % 65536),
+            };
+            let peer = range(&text);
+            let expected = evaluate(&inbound, peer, HTTPS).is_ok() && evaluate(&outbound, peer, EPHEMERAL_PORTS).is_ok();
+            assert_eq!(set.first_uncovered(&peer).is_none(), expected, "{text}");
+        }
+        // Ranges too: a /24 passes only if all of it does.
+        for text in ["10.0.2.0/24", "10.0.3.0/24", "10.0.127.0/24", "10.0.128.0/24", "10.1.0.0/26", "10.1.0.0/25"] {
+            let peer = range(text);
+            let expected = evaluate(&inbound, peer, HTTPS).is_ok() && evaluate(&outbound, peer, EPHEMERAL_PORTS).is_ok();
+            assert_eq!(set.first_uncovered(&peer).is_none(), expected, "{text}");
+        }
     }
 
     #[test]

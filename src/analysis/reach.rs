@@ -29,7 +29,7 @@ use std::collections::HashMap;
 
 use std::net::IpAddr;
 
-use super::addr::{AddrRange, Family};
+use super::addr::{AddrRange, AddrSet, Family};
 use super::clients::Client;
 use super::index::{HttpsPeers, VpcIndex};
 use super::sources::Source;
@@ -163,10 +163,18 @@ fn client_egress(
 
 /// The endpoint subnet's ACL for each source: every denial names the part of the source it
 /// stops, so the sentence says which address fails.
-fn endpoint_subnet_nacl(index: &VpcIndex<'_>, subnet_id: &str, sources: &[Source]) -> Option<Failure> {
+///
+/// `passing` holds the addresses the ACL lets through ([`nacl::endpoint_subnet_passing`]): a
+/// source inside it passes without an evaluation.
+fn endpoint_subnet_nacl(
+    index: &VpcIndex<'_>,
+    subnet_id: &str,
+    passing: &AddrSet,
+    sources: &[Source],
+) -> Option<Failure> {
     let mut failing = Vec::new();
     let mut details: Vec<String> = Vec::new();
-    for source in sources {
+    for source in sources.iter().filter(|s| passing.first_uncovered(&s.range()).is_some()) {
         if let Some(detail) = nacl::endpoint_subnet(index, subnet_id, source.range()) {
             failing.push(*source);
             // A missing ACL reads the same for every source: say it once.
@@ -222,6 +230,14 @@ pub fn verdicts<'a>(
     let destination_has = |family: Family| targets.iter().any(|t| t.range.family == family);
     let families = [Family::V4, Family::V6].map(|f| (f, destination_has(f)));
 
+    // What each endpoint subnet's ACL lets through, once per subnet rather than per client.
+    let mut endpoint_nacl: HashMap<&str, AddrSet> = HashMap::new();
+    for dest in destinations {
+        endpoint_nacl
+            .entry(dest.subnet_id.as_str())
+            .or_insert_with(|| nacl::endpoint_subnet_passing(index, &dest.subnet_id));
+    }
+
     let mut egress_by_groups: HashMap<&[&'a str], HttpsPeers<'a>> = HashMap::new();
     let mut client_nacl: HashMap<(&str, usize), Option<String>> = HashMap::new();
 
@@ -272,7 +288,7 @@ pub fn verdicts<'a>(
                     );
                     fail(
                         Check::EndpointSubnetNacl,
-                        endpoint_subnet_nacl(index, &dest.subnet_id, &sources),
+                        endpoint_subnet_nacl(index, &dest.subnet_id, &endpoint_nacl[dest.subnet_id.as_str()], &sources),
                     );
                 }
             }
