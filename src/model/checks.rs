@@ -50,7 +50,9 @@ fn invalid(path: impl Into<String>, message: impl Into<String>) -> SnapshotError
 
 /// `text` must be a CIDR block (or a single address) of `family`; `key` is the field's name,
 /// for the message, and `other_key` where a block of the other family belongs.
-fn cidr(path: &str, text: &str, family: Family, other_key: &str) -> Result<(), SnapshotError> {
+///
+/// The path is only built for an error: a snapshot holds 100,000 of these.
+fn cidr(path: impl FnOnce() -> String, text: &str, family: Family, other_key: &str) -> Result<(), SnapshotError> {
     let trimmed = text.trim();
     let net = trimmed
         .parse::<IpNet>()
@@ -58,11 +60,11 @@ fn cidr(path: &str, text: &str, family: Family, other_key: &str) -> Result<(), S
         .or_else(|| trimmed.parse::<std::net::IpAddr>().ok().map(IpNet::from));
     match net {
         None => Err(invalid(
-            path,
+            path(),
             format!("{text:?} is not an {} CIDR block", family.name()),
         )),
         Some(net) if Family::of(&net) != family => Err(invalid(
-            path,
+            path(),
             format!(
                 "{text} is an {} block where {} is expected (it belongs in {other_key})",
                 Family::of(&net).name(),
@@ -79,25 +81,25 @@ impl Snapshot {
     pub fn check(&self) -> Result<(), SnapshotError> {
         for (i, subnet) in self.subnets.iter().enumerate() {
             if let Some(block) = subnet.cidr_block.as_deref().filter(|b| !b.is_empty()) {
-                let path = format!("Subnets[{i}].CidrBlock");
-                cidr(&path, block, Family::V4, "Ipv6CidrBlockAssociationSet")?;
+                let path = || format!("Subnets[{i}].CidrBlock");
+                cidr(path, block, Family::V4, "Ipv6CidrBlockAssociationSet")?;
             }
             for (k, a) in subnet.ipv6_cidr_block_association_set.iter().enumerate() {
-                let path = format!("Subnets[{i}].Ipv6CidrBlockAssociationSet[{k}].Ipv6CidrBlock");
-                cidr(&path, &a.ipv6_cidr_block, Family::V6, "CidrBlock")?;
+                let path = || format!("Subnets[{i}].Ipv6CidrBlockAssociationSet[{k}].Ipv6CidrBlock");
+                cidr(path, &a.ipv6_cidr_block, Family::V6, "CidrBlock")?;
             }
         }
         for (i, group) in self.security_groups.iter().enumerate() {
-            check_group(&format!("SecurityGroups[{i}]"), group)?;
+            check_group(i, group)?;
         }
         for (i, rule) in self.security_group_rules.iter().enumerate() {
             if let Some(block) = &rule.cidr_ipv4 {
-                let path = format!("SecurityGroupRules[{i}].CidrIpv4");
-                cidr(&path, block, Family::V4, "CidrIpv6")?;
+                let path = || format!("SecurityGroupRules[{i}].CidrIpv4");
+                cidr(path, block, Family::V4, "CidrIpv6")?;
             }
             if let Some(block) = &rule.cidr_ipv6 {
-                let path = format!("SecurityGroupRules[{i}].CidrIpv6");
-                cidr(&path, block, Family::V6, "CidrIpv4")?;
+                let path = || format!("SecurityGroupRules[{i}].CidrIpv6");
+                cidr(path, block, Family::V6, "CidrIpv4")?;
             }
         }
         for (i, acl) in self.network_acls.iter().enumerate() {
@@ -107,19 +109,20 @@ impl Snapshot {
     }
 }
 
-fn check_group(at: &str, group: &SecurityGroup) -> Result<(), SnapshotError> {
+fn check_group(i: usize, group: &SecurityGroup) -> Result<(), SnapshotError> {
+    let at = || format!("SecurityGroups[{i}]");
     for (key, permissions) in [
         ("IpPermissions", &group.ip_permissions),
         ("IpPermissionsEgress", &group.ip_permissions_egress),
     ] {
         for (j, p) in permissions.iter().enumerate() {
             for (k, r) in p.ip_ranges.iter().enumerate() {
-                let path = format!("{at}.{key}[{j}].IpRanges[{k}].CidrIp");
-                cidr(&path, &r.cidr_ip, Family::V4, "Ipv6Ranges[].CidrIpv6")?;
+                let path = || format!("{}.{key}[{j}].IpRanges[{k}].CidrIp", at());
+                cidr(path, &r.cidr_ip, Family::V4, "Ipv6Ranges[].CidrIpv6")?;
             }
             for (k, r) in p.ipv6_ranges.iter().enumerate() {
-                let path = format!("{at}.{key}[{j}].Ipv6Ranges[{k}].CidrIpv6");
-                cidr(&path, &r.cidr_ipv6, Family::V6, "IpRanges[].CidrIp")?;
+                let path = || format!("{}.{key}[{j}].Ipv6Ranges[{k}].CidrIpv6", at());
+                cidr(path, &r.cidr_ipv6, Family::V6, "IpRanges[].CidrIp")?;
             }
         }
     }
@@ -164,8 +167,8 @@ fn check_acl(at: &str, acl: &NetworkAcl) -> Result<(), SnapshotError> {
             ));
         }
         match (&entry.cidr_block, &entry.ipv6_cidr_block) {
-            (Some(v4), None) => cidr(&format!("{here}.CidrBlock"), v4, Family::V4, "Ipv6CidrBlock")?,
-            (None, Some(v6)) => cidr(&format!("{here}.Ipv6CidrBlock"), v6, Family::V6, "CidrBlock")?,
+            (Some(v4), None) => cidr(|| format!("{here}.CidrBlock"), v4, Family::V4, "Ipv6CidrBlock")?,
+            (None, Some(v6)) => cidr(|| format!("{here}.Ipv6CidrBlock"), v6, Family::V6, "CidrBlock")?,
             (Some(_), Some(_)) => {
                 return Err(invalid(
                     here,
