@@ -692,6 +692,76 @@ fn simulate_refuses_bad_arguments_with_exit_1_saying_which() {
     }
 }
 
+/// The hidden `generate-vpc` command writes a large world and its endpoint's manifest (for the
+/// figures of docs/performance.md); the same seed writes the same bytes.
+fn generate_vpc(name: &str, extra: &[&str]) -> (PathBuf, PathBuf) {
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR"));
+    let (snapshot, manifest) = (dir.join(format!("{name}.json")), dir.join(format!("{name}.yaml")));
+    let out = Command::new(env!("CARGO_BIN_EXE_vpce-rollout"))
+        .args(["generate-vpc", "--network-interfaces", "3000", "--security-groups", "1000"])
+        .args(["--rules", "15000"])
+        .args(extra)
+        .arg("--snapshot")
+        .arg(&snapshot)
+        .arg("--manifest")
+        .arg(&manifest)
+        .output()
+        .expect("the binary runs");
+    assert_eq!(out.status.code(), Some(0), "stderr: {}", stderr(&out));
+    assert!(stdout(&out).contains("3003 ENIs, 1000 security groups, 15000 rules"), "{}", stdout(&out));
+    (snapshot, manifest)
+}
+
+#[test]
+fn a_generated_vpc_past_the_rules_quota_gets_a_plan_within_it_naming_the_clients_left_out() {
+    let (snapshot, manifest) = generate_vpc("generated", &[]);
+    let (again, _) = generate_vpc("generated-again", &[]);
+    assert_eq!(std::fs::read(&snapshot).unwrap(), std::fs::read(&again).unwrap());
+    let (other, _) = generate_vpc("generated-other-seed", &["--seed", "2"]);
+    assert_ne!(std::fs::read(&snapshot).unwrap(), std::fs::read(&other).unwrap());
+
+    // Exit 3: the clients the quota leaves out (and those the ACLs block) are not fixable.
+    let out = plan(&manifest, &snapshot, &["-o", "json"]);
+    assert_eq!(out.status.code(), Some(3), "stderr: {}", stderr(&out));
+    let report: Value = serde_json::from_str(&stdout(&out)).unwrap();
+    assert_eq!(report["outcome"], "NotFixableByPlan");
+    let world: Value = serde_json::from_slice(&std::fs::read(&snapshot).unwrap()).unwrap();
+    let endpoint_group = world["VpcEndpoints"][0]["Groups"][0]["GroupId"].as_str().unwrap();
+    let existing: usize = world["SecurityGroups"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|g| g["GroupId"] == endpoint_group)
+        .unwrap()["IpPermissions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["IpRanges"].as_array().map_or(0, Vec::len) + p["UserIdGroupPairs"].as_array().map_or(0, Vec::len))
+        .sum();
+    let on_endpoint = report["plan"]["rules"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["groupId"] == endpoint_group && r["direction"] == "ingress")
+        .count();
+    // More client groups are blocked than the endpoint's group has room for: the plan fills
+    // the room and no more, and names the clients it leaves to a person.
+    assert_eq!(on_endpoint + existing, 60, "{on_endpoint} proposed, {existing} there");
+    let left_out: Vec<&Value> = report["plan"]["unfixableBlocks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|b| b["check"] == "EndpointIngress")
+        .collect();
+    assert_eq!(left_out.len(), 1, "{left_out:?}");
+    let detail = left_out[0]["detail"].as_str().unwrap();
+    assert!(
+        detail.starts_with(&format!("{endpoint_group} can take no more ingress rules under EC2's quota of 60")),
+        "{detail}"
+    );
+    assert!(left_out[0]["count"].as_u64().unwrap() > 0);
+}
+
 /// `plan` run from the repository's root with `args`, so that the paths it prints are the
 /// relative ones given.
 fn plan_in_repo(args: &[&str]) -> Output {
