@@ -760,6 +760,32 @@ fn a_generated_vpc_past_the_rules_quota_gets_a_plan_within_it_naming_the_clients
         "{detail}"
     );
     assert!(left_out[0]["count"].as_u64().unwrap() > 0);
+    let left_out_eni = left_out[0]["networkInterfaceIds"][0].as_str().unwrap();
+
+    // The table says why beside each client; the review gives the cause of each block.
+    let table = plan(&manifest, &snapshot, &[]);
+    assert_eq!(table.status.code(), Some(3), "stderr: {}", stderr(&table));
+    let table = stdout(&table);
+    let not_fixable = &table[table.find("Not fixable by the controller:").expect(&table)..];
+    assert!(not_fixable.lines().nth(1).unwrap().contains("WHY"), "{not_fixable}");
+    let row = not_fixable.lines().find(|l| l.contains(left_out_eni)).expect(not_fixable);
+    assert!(row.contains("EndpointIngress") && row.contains("can take no more ingress rules"), "{row}");
+    assert!(
+        not_fixable
+            .lines()
+            .any(|l| l.contains("Nacl") && l.contains("the controller never changes network ACLs")),
+        "{not_fixable}"
+    );
+    let review = plan(&manifest, &snapshot, &["-o", "markdown"]);
+    assert_eq!(review.status.code(), Some(3), "stderr: {}", stderr(&review));
+    let review = stdout(&review);
+    assert!(review.contains("past EC2's quota of rules per group"), "{review}");
+    assert!(
+        review
+            .lines()
+            .any(|l| l.starts_with("| EndpointIngress |") && l.contains("can take no more ingress rules")),
+        "{review}"
+    );
 }
 
 /// `plan` run from the repository's root with `args`, so that the paths it prints are the

@@ -840,14 +840,20 @@ pub fn render_table(
 
     if !remediation.unfixable.is_empty() {
         out.push(String::new());
-        out.push(heading(
-            "Not fixable by the controller (it never changes network ACLs; details above):",
-        ));
-        let mut unfixable = Table::new(&["CLIENT", "CHECK"]);
+        out.push(heading("Not fixable by the controller:"));
+        let mut unfixable = Table::new(&["CLIENT", "CHECK", "WHY"]);
         for u in &remediation.unfixable {
+            // An ACL block's why is the block itself, shown above; the others say here why no
+            // rule is proposed (a group not granted, another account's, EC2's rules quota).
+            let why = if u.check.is_fixable() {
+                u.detail.clone()
+            } else {
+                "the controller never changes network ACLs (see above)".to_string()
+            };
             unfixable.row(vec![
                 (u.network_interface_id.clone(), None),
                 (u.check.as_str().to_string(), Some(Colour::Red)),
+                (why, None),
             ]);
         }
         out.push(unfixable.render(style, "  "));

@@ -348,8 +348,8 @@ fn not_fixable(section: &Section) -> String {
     if !blocks.is_empty() {
         out.push(String::new());
         out.push(
-            "The controller never changes network ACLs, nor adds a rule whose mode is Off or on a group \
-             it may not change:"
+            "The controller never changes network ACLs, nor adds a rule whose mode is Off, on a group \
+             it may not change, or past EC2's quota of rules per group:"
                 .to_string(),
         );
         out.push(String::new());
