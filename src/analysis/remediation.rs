@@ -31,8 +31,8 @@ use super::{Check, ClientVerdict, Destination, Direction, Remediation, RuleChang
 /// only go down, so a max-heap of (count, smallest id first) with stale entries re-pushed at
 /// their current count yields exactly that pick without rescanning every group: O((n + m) log g)
 /// for n clients, m memberships and g groups, instead of O(picks × g).
-fn greedy_cover<'c>(clients: &[&'c [String]]) -> Vec<&'c str> {
-    let mut ids: Vec<&str> = clients.iter().flat_map(|g| g.iter().map(String::as_str)).collect();
+fn greedy_cover<'c>(clients: &[&[&'c str]]) -> Vec<&'c str> {
+    let mut ids: Vec<&'c str> = clients.iter().flat_map(|g| g.iter().copied()).collect();
     ids.sort_unstable();
     ids.dedup();
     let index = |g: &str| ids.binary_search(&g).expect("every group was collected");
@@ -80,8 +80,8 @@ fn greedy_cover<'c>(clients: &[&'c [String]]) -> Vec<&'c str> {
 }
 
 /// The fewest of the `blocked` clients' (described) groups that together cover them all.
-fn cover<'c>(groups: &'c [Vec<String>], blocked: &BTreeSet<usize>) -> Vec<&'c str> {
-    let groups: Vec<&[String]> = blocked.iter().map(|&i| groups[i].as_slice()).collect();
+fn cover<'c>(groups: &[Vec<&'c str>], blocked: &BTreeSet<usize>) -> Vec<&'c str> {
+    let groups: Vec<&[&'c str]> = blocked.iter().map(|&i| groups[i].as_slice()).collect();
     greedy_cover(&groups)
 }
 
@@ -136,37 +136,31 @@ pub fn plan(
     editable: &dyn Fn(&str, Direction) -> Editable,
     account: Option<&str>,
 ) -> Remediation {
+    // Asked once per group: thousands of clients carry the same few hundred groups.
+    let mut egress_editable: HashMap<&str, Editable> = HashMap::new();
     // A client group the snapshot does not describe may allow the traffic already (its rules
     // are unknown), and a rule on it would be a guess: such groups get no rule.
-    let known: Vec<Vec<String>> = clients
-        .iter()
-        .map(|c| {
-            c.security_group_ids
-                .iter()
-                .filter(|g| editable(g, Direction::Egress) != Editable::Undescribed)
-                .cloned()
-                .collect()
-        })
-        .collect();
+    let mut known: Vec<Vec<&str>> = Vec::with_capacity(clients.len());
     // The described client groups an egress rule may be added to, and why not for the others.
     let mut egress_refusals: Vec<Vec<String>> = vec![Vec::new(); clients.len()];
-    let egress_targets: Vec<Vec<String>> = known
-        .iter()
-        .enumerate()
-        .map(|(i, groups)| {
-            groups
-                .iter()
-                .filter(|g| match editable(g, Direction::Egress) {
-                    Editable::Refused(why) => {
-                        egress_refusals[i].push(why);
-                        false
-                    }
-                    _ => true,
-                })
-                .cloned()
-                .collect()
-        })
-        .collect();
+    let mut egress_targets: Vec<Vec<&str>> = Vec::with_capacity(clients.len());
+    for (i, c) in clients.iter().enumerate() {
+        let mut described = Vec::with_capacity(c.security_group_ids.len());
+        let mut targets = Vec::with_capacity(c.security_group_ids.len());
+        for g in &c.security_group_ids {
+            let verdict = egress_editable
+                .entry(g.as_str())
+                .or_insert_with(|| editable(g, Direction::Egress));
+            match verdict {
+                Editable::Undescribed => continue,
+                Editable::Refused(why) => egress_refusals[i].push(why.clone()),
+                Editable::Yes { .. } => targets.push(g.as_str()),
+            }
+            described.push(g.as_str());
+        }
+        known.push(described);
+        egress_targets.push(targets);
+    }
 
     // Destinations grouped by the security groups guarding them: a rule on one of those groups
     // (or referring to one) serves every destination of the set. All of an endpoint's ENIs
@@ -260,7 +254,7 @@ pub fn plan(
                     let kept: BTreeSet<&str> = picks[..fit].iter().copied().collect();
                     let why = quota_reached(target, Direction::Ingress, picks.len() - fit);
                     for &i in blocked {
-                        if !known[i].iter().any(|g| kept.contains(g.as_str())) {
+                        if !known[i].iter().any(|g| kept.contains(g)) {
                             unfixable
                                 .entry((&clients[i].network_interface_id, Check::EndpointIngress))
                                 .or_default()
@@ -302,16 +296,8 @@ pub fn plan(
 mod tests {
     use super::*;
 
-    fn groups(sets: &[&[&str]]) -> Vec<Vec<String>> {
-        sets.iter()
-            .map(|s| s.iter().map(|g| g.to_string()).collect())
-            .collect()
-    }
-
     fn cover(sets: &[&[&str]]) -> Vec<String> {
-        let owned = groups(sets);
-        let refs: Vec<&[String]> = owned.iter().map(Vec::as_slice).collect();
-        greedy_cover(&refs).into_iter().map(str::to_string).collect()
+        greedy_cover(sets).into_iter().map(str::to_string).collect()
     }
 
     #[test]
@@ -381,7 +367,8 @@ mod tests {
                     set
                 })
                 .collect();
-            let refs: Vec<&[String]> = sets.iter().map(Vec::as_slice).collect();
+            let strs: Vec<Vec<&str>> = sets.iter().map(|s| s.iter().map(String::as_str).collect()).collect();
+            let refs: Vec<&[&str]> = strs.iter().map(Vec::as_slice).collect();
             let heap: Vec<String> = greedy_cover(&refs).into_iter().map(str::to_string).collect();
             assert_eq!(heap, rescanning_cover(&sets), "round {round}: {sets:?}");
         }
