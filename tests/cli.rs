@@ -698,7 +698,13 @@ fn generate_vpc(name: &str, extra: &[&str]) -> (PathBuf, PathBuf) {
     let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR"));
     let (snapshot, manifest) = (dir.join(format!("{name}.json")), dir.join(format!("{name}.yaml")));
     let out = Command::new(env!("CARGO_BIN_EXE_vpce-rollout"))
-        .args(["generate-vpc", "--network-interfaces", "3000", "--security-groups", "1000"])
+        .args([
+            "generate-vpc",
+            "--network-interfaces",
+            "3000",
+            "--security-groups",
+            "1000",
+        ])
         .args(["--rules", "15000"])
         .args(extra)
         .arg("--snapshot")
@@ -708,7 +714,11 @@ fn generate_vpc(name: &str, extra: &[&str]) -> (PathBuf, PathBuf) {
         .output()
         .expect("the binary runs");
     assert_eq!(out.status.code(), Some(0), "stderr: {}", stderr(&out));
-    assert!(stdout(&out).contains("3003 ENIs, 1000 security groups, 15000 rules"), "{}", stdout(&out));
+    assert!(
+        stdout(&out).contains("3003 ENIs, 1000 security groups, 15000 rules"),
+        "{}",
+        stdout(&out)
+    );
     (snapshot, manifest)
 }
 
@@ -736,7 +746,10 @@ fn a_generated_vpc_past_the_rules_quota_gets_a_plan_within_it_naming_the_clients
         .as_array()
         .unwrap()
         .iter()
-        .map(|p| p["IpRanges"].as_array().map_or(0, Vec::len) + p["UserIdGroupPairs"].as_array().map_or(0, Vec::len))
+        .map(|p| {
+            p["IpRanges"].as_array().map_or(0, Vec::len)
+                + p["UserIdGroupPairs"].as_array().map_or(0, Vec::len)
+        })
         .sum();
     let on_endpoint = report["plan"]["rules"]
         .as_array()
@@ -746,7 +759,11 @@ fn a_generated_vpc_past_the_rules_quota_gets_a_plan_within_it_naming_the_clients
         .count();
     // More client groups are blocked than the endpoint's group has room for: the plan fills
     // the room and no more, and names the clients it leaves to a person.
-    assert_eq!(on_endpoint + existing, 60, "{on_endpoint} proposed, {existing} there");
+    assert_eq!(
+        on_endpoint + existing,
+        60,
+        "{on_endpoint} proposed, {existing} there"
+    );
     let left_out: Vec<&Value> = report["plan"]["unfixableBlocks"]
         .as_array()
         .unwrap()
@@ -756,7 +773,9 @@ fn a_generated_vpc_past_the_rules_quota_gets_a_plan_within_it_naming_the_clients
     assert_eq!(left_out.len(), 1, "{left_out:?}");
     let detail = left_out[0]["detail"].as_str().unwrap();
     assert!(
-        detail.starts_with(&format!("{endpoint_group} can take no more ingress rules under EC2's quota of 60")),
+        detail.starts_with(&format!(
+            "{endpoint_group} can take no more ingress rules under EC2's quota of 60"
+        )),
         "{detail}"
     );
     assert!(left_out[0]["count"].as_u64().unwrap() > 0);
@@ -767,9 +786,18 @@ fn a_generated_vpc_past_the_rules_quota_gets_a_plan_within_it_naming_the_clients
     assert_eq!(table.status.code(), Some(3), "stderr: {}", stderr(&table));
     let table = stdout(&table);
     let not_fixable = &table[table.find("Not fixable by the controller:").expect(&table)..];
-    assert!(not_fixable.lines().nth(1).unwrap().contains("WHY"), "{not_fixable}");
-    let row = not_fixable.lines().find(|l| l.contains(left_out_eni)).expect(not_fixable);
-    assert!(row.contains("EndpointIngress") && row.contains("can take no more ingress rules"), "{row}");
+    assert!(
+        not_fixable.lines().nth(1).unwrap().contains("WHY"),
+        "{not_fixable}"
+    );
+    let row = not_fixable
+        .lines()
+        .find(|l| l.contains(left_out_eni))
+        .expect(not_fixable);
+    assert!(
+        row.contains("EndpointIngress") && row.contains("can take no more ingress rules"),
+        "{row}"
+    );
     assert!(
         not_fixable
             .lines()

@@ -189,7 +189,11 @@ fn passing(inbound: &[NaclRule], outbound: &[NaclRule]) -> AddrSet {
     let mut passing = Vec::new();
     for (family, max) in [(Family::V4, u32::MAX as u128), (Family::V6, u128::MAX)] {
         let mut cuts: Vec<u128> = vec![0];
-        for rule in inbound.iter().chain(outbound).filter(|r| r.range.family == family) {
+        for rule in inbound
+            .iter()
+            .chain(outbound)
+            .filter(|r| r.range.family == family)
+        {
             cuts.push(rule.range.lo);
             if let Some(after) = rule.range.hi.checked_add(1).filter(|&a| a <= max) {
                 cuts.push(after);
@@ -316,20 +320,36 @@ mod tests {
         let set = passing(&inbound, &outbound);
         let mut state = 99u64;
         for k in 0..4000 {
-            state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            state = state
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
             let text = match k % 3 {
                 0 => format!("10.0.{}.{}", (state >> 40) % 256, (state >> 20) % 256),
-                1 => format!("10.{}.{}.{}", (state >> 50) % 3, (state >> 40) % 4, (state >> 20) % 256),
+                1 => format!(
+                    "10.{}.{}.{}",
+                    (state >> 50) % 3,
+                    (state >> 40) % 4,
+                    (state >> 20) % 256
+                ),
                 _ => format!("2001:db8:0:{:x}::{:x}", (state >> 60) % 2, (state >> 20) % 65536),
             };
             let peer = range(&text);
-            let expected = evaluate(&inbound, peer, HTTPS).is_ok() && evaluate(&outbound, peer, EPHEMERAL_PORTS).is_ok();
+            let expected =
+                evaluate(&inbound, peer, HTTPS).is_ok() && evaluate(&outbound, peer, EPHEMERAL_PORTS).is_ok();
             assert_eq!(set.first_uncovered(&peer).is_none(), expected, "{text}");
         }
         // Ranges too: a /24 passes only if all of it does.
-        for text in ["10.0.2.0/24", "10.0.3.0/24", "10.0.127.0/24", "10.0.128.0/24", "10.1.0.0/26", "10.1.0.0/25"] {
+        for text in [
+            "10.0.2.0/24",
+            "10.0.3.0/24",
+            "10.0.127.0/24",
+            "10.0.128.0/24",
+            "10.1.0.0/26",
+            "10.1.0.0/25",
+        ] {
             let peer = range(text);
-            let expected = evaluate(&inbound, peer, HTTPS).is_ok() && evaluate(&outbound, peer, EPHEMERAL_PORTS).is_ok();
+            let expected =
+                evaluate(&inbound, peer, HTTPS).is_ok() && evaluate(&outbound, peer, EPHEMERAL_PORTS).is_ok();
             assert_eq!(set.first_uncovered(&peer).is_none(), expected, "{text}");
         }
     }

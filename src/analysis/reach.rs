@@ -174,7 +174,10 @@ fn endpoint_subnet_nacl(
 ) -> Option<Failure> {
     let mut failing = Vec::new();
     let mut details: Vec<String> = Vec::new();
-    for source in sources.iter().filter(|s| passing.first_uncovered(&s.range()).is_some()) {
+    for source in sources
+        .iter()
+        .filter(|s| passing.first_uncovered(&s.range()).is_some())
+    {
         if let Some(detail) = nacl::endpoint_subnet(index, subnet_id, source.range()) {
             failing.push(*source);
             // A missing ACL reads the same for every source: say it once.
@@ -288,7 +291,12 @@ pub fn verdicts<'a>(
                     );
                     fail(
                         Check::EndpointSubnetNacl,
-                        endpoint_subnet_nacl(index, &dest.subnet_id, &endpoint_nacl[dest.subnet_id.as_str()], &sources),
+                        endpoint_subnet_nacl(
+                            index,
+                            &dest.subnet_id,
+                            &endpoint_nacl[dest.subnet_id.as_str()],
+                            &sources,
+                        ),
                     );
                 }
             }

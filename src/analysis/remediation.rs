@@ -94,7 +94,11 @@ pub fn quota_reached(group: &str, direction: Direction, left_out: usize) -> Stri
          needed for the others (raise the quota, or admit them by a CIDR or a shared group)",
         direction.as_str(),
         super::RULES_PER_SECURITY_GROUP,
-        if left_out == 1 { "1 more rule".to_string() } else { format!("{left_out} more rules") },
+        if left_out == 1 {
+            "1 more rule".to_string()
+        } else {
+            format!("{left_out} more rules")
+        },
     )
 }
 
@@ -335,10 +339,14 @@ mod tests {
                 }
             }
             // The most clients; on a tie the smallest id (the first in id order).
-            let Some((best, _)) = counts.iter().fold(None, |best: Option<(&str, usize)>, (g, &n)| match best {
-                Some((_, m)) if m >= n => best,
-                _ => Some((g, n)),
-            }) else {
+            let Some((best, _)) =
+                counts
+                    .iter()
+                    .fold(None, |best: Option<(&str, usize)>, (g, &n)| match best {
+                        Some((_, m)) if m >= n => best,
+                        _ => Some((g, n)),
+                    })
+            else {
                 return chosen;
             };
             for (i, groups) in sets.iter().enumerate() {
@@ -354,20 +362,27 @@ mod tests {
     fn greedy_cover_picks_what_rescanning_every_group_for_each_pick_picks() {
         let mut state = 12345u64;
         let mut next = |n: u64| {
-            state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            state = state
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
             (state >> 33) % n
         };
         for round in 0..200 {
             let groups = 2 + next(30);
             let sets: Vec<Vec<String>> = (0..next(80))
                 .map(|_| {
-                    let mut set: Vec<String> = (0..1 + next(4)).map(|_| format!("sg-{:02}", next(groups))).collect();
+                    let mut set: Vec<String> = (0..1 + next(4))
+                        .map(|_| format!("sg-{:02}", next(groups)))
+                        .collect();
                     set.sort();
                     set.dedup();
                     set
                 })
                 .collect();
-            let strs: Vec<Vec<&str>> = sets.iter().map(|s| s.iter().map(String::as_str).collect()).collect();
+            let strs: Vec<Vec<&str>> = sets
+                .iter()
+                .map(|s| s.iter().map(String::as_str).collect())
+                .collect();
             let refs: Vec<&[&str]> = strs.iter().map(Vec::as_slice).collect();
             let heap: Vec<String> = greedy_cover(&refs).into_iter().map(str::to_string).collect();
             assert_eq!(heap, rescanning_cover(&sets), "round {round}: {sets:?}");

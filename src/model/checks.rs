@@ -52,7 +52,12 @@ fn invalid(path: impl Into<String>, message: impl Into<String>) -> SnapshotError
 /// for the message, and `other_key` where a block of the other family belongs.
 ///
 /// The path is only built for an error: a snapshot holds 100,000 of these.
-fn cidr(path: impl FnOnce() -> String, text: &str, family: Family, other_key: &str) -> Result<(), SnapshotError> {
+fn cidr(
+    path: impl FnOnce() -> String,
+    text: &str,
+    family: Family,
+    other_key: &str,
+) -> Result<(), SnapshotError> {
     let trimmed = text.trim();
     let net = trimmed
         .parse::<IpNet>()

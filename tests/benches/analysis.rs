@@ -43,7 +43,8 @@ fn time_analysis(world: &GeneratedVpc, runs: usize) -> (Duration, Analysis) {
     let mut last = None;
     for _ in 0..runs {
         let start = Instant::now();
-        let analysis = analyze(&world.spec, Some(&world.owner), &world.snapshot).expect("the generated world is valid");
+        let analysis =
+            analyze(&world.spec, Some(&world.owner), &world.snapshot).expect("the generated world is valid");
         times.push(start.elapsed());
         last = Some(analysis);
     }
@@ -111,7 +112,10 @@ fn figure_1(runs: usize) {
         let start = Instant::now();
         let parsed = Snapshot::from_slice(&json).expect("the generated snapshot parses");
         parse_times.push(start.elapsed());
-        assert_eq!(parsed.network_interfaces.len(), world.snapshot.network_interfaces.len());
+        assert_eq!(
+            parsed.network_interfaces.len(),
+            world.snapshot.network_interfaces.len()
+        );
     }
     println!(
         "parse the describe JSON:   median {:7.1} ms over {runs} runs",

@@ -89,7 +89,12 @@ fn https_ranges(snapshot: &Snapshot, permissions: &[IpPermission]) -> Vec<Range>
             out.extend(parse(&r.cidr_ipv6));
         }
         for pl in &p.prefix_list_ids {
-            for entry in snapshot.prefix_list_entries.get(&pl.prefix_list_id).into_iter().flatten() {
+            for entry in snapshot
+                .prefix_list_entries
+                .get(&pl.prefix_list_id)
+                .into_iter()
+                .flatten()
+            {
                 out.extend(parse(&entry.cidr));
             }
         }
@@ -98,10 +103,11 @@ fn https_ranges(snapshot: &Snapshot, permissions: &[IpPermission]) -> Vec<Range>
 }
 
 fn refers_to(permissions: &[IpPermission], groups: &[String]) -> bool {
-    permissions
-        .iter()
-        .filter(|p| allows_https(p))
-        .any(|p| p.user_id_group_pairs.iter().any(|pair| groups.contains(&pair.group_id)))
+    permissions.iter().filter(|p| allows_https(p)).any(|p| {
+        p.user_id_group_pairs
+            .iter()
+            .any(|pair| groups.contains(&pair.group_id))
+    })
 }
 
 /// The entry's ports, or `None` when it never matches TCP.
@@ -168,7 +174,11 @@ fn acl_passes(acl: &NetworkAcl, egress: bool, peer: Range, ports: (u32, u32)) ->
 /// The ACL of a subnet: its association (the first ACL by id when a snapshot holds two), else
 /// the VPC's default.
 fn acl_of<'s>(snapshot: &'s Snapshot, vpc_id: &str, subnet_id: &str) -> Option<&'s NetworkAcl> {
-    let mut acls: Vec<&NetworkAcl> = snapshot.network_acls.iter().filter(|a| a.vpc_id == vpc_id).collect();
+    let mut acls: Vec<&NetworkAcl> = snapshot
+        .network_acls
+        .iter()
+        .filter(|a| a.vpc_id == vpc_id)
+        .collect();
     acls.sort_by(|a, b| a.network_acl_id.cmp(&b.network_acl_id));
     acls.iter()
         .find(|a| a.associations.iter().any(|x| x.subnet_id == subnet_id))
@@ -184,7 +194,13 @@ pub fn verdict_of(client: &ClientVerdict) -> Verdict {
     client
         .blocks
         .iter()
-        .map(|b| (b.check, b.destination.to_string(), b.sources.iter().map(Source::text).collect()))
+        .map(|b| {
+            (
+                b.check,
+                b.destination.to_string(),
+                b.sources.iter().map(Source::text).collect(),
+            )
+        })
         .collect()
 }
 
@@ -211,7 +227,9 @@ fn client_verdict(
 ) -> Verdict {
     let mut out = Verdict::new();
     let families: Vec<bool> = client.sources.iter().map(|s| s.net.addr().is_ipv6()).collect();
-    let shares_a_family = destinations.iter().any(|d| families.contains(&d.net.addr().is_ipv6()));
+    let shares_a_family = destinations
+        .iter()
+        .any(|d| families.contains(&d.net.addr().is_ipv6()));
     for dest in destinations {
         let to = range(&dest.net);
         let mut sources: Vec<&Source> = client
@@ -226,13 +244,20 @@ fn client_verdict(
             sources = client.sources.iter().collect();
         }
         let mut fail = |check: Check, failing: Vec<&Source>| {
-            out.insert((check, dest.net.to_string(), failing.iter().map(|s| s.text()).collect()));
+            out.insert((
+                check,
+                dest.net.to_string(),
+                failing.iter().map(|s| s.text()).collect(),
+            ));
         };
 
         // EndpointIngress: a group reference admits the client whole; otherwise each source
         // must be covered by the CIDRs and prefix lists of every endpoint group together.
-        let endpoint_groups: Vec<&SecurityGroup> =
-            dest.security_group_ids.iter().filter_map(|g| groups.get(g.as_str()).copied()).collect();
+        let endpoint_groups: Vec<&SecurityGroup> = dest
+            .security_group_ids
+            .iter()
+            .filter_map(|g| groups.get(g.as_str()).copied())
+            .collect();
         let admitted = endpoint_groups
             .iter()
             .any(|g| refers_to(&g.ip_permissions, &client.security_group_ids));
@@ -274,8 +299,9 @@ fn client_verdict(
             continue;
         }
         // The client's ACL: 443 out to the destination, ephemeral ports back in from it.
-        let passes = acl_of(snapshot, vpc_id, &client.subnet_id)
-            .is_some_and(|acl| acl_passes(acl, true, to, (443, 443)) && acl_passes(acl, false, to, (1024, 65535)));
+        let passes = acl_of(snapshot, vpc_id, &client.subnet_id).is_some_and(|acl| {
+            acl_passes(acl, true, to, (443, 443)) && acl_passes(acl, false, to, (1024, 65535))
+        });
         if !passes {
             fail(Check::ClientSubnetNacl, vec![]);
         }

@@ -23,8 +23,8 @@ use std::collections::BTreeMap;
 use crate::api::{InterfaceEndpointSpec, Owner};
 use crate::model::{
     Attachment, AttributeBoolean, CidrBlockAssociation, GroupIdentifier, IpPermission, IpRange,
-    Ipv4PrefixSpecification, NetworkAcl, NetworkAclAssociation, NetworkAclEntry, NetworkInterface,
-    PortRange, PrefixList, PrefixListEntry, PrefixListId, PrivateIpAddress, Protocol, SecurityGroup,
+    Ipv4PrefixSpecification, NetworkAcl, NetworkAclAssociation, NetworkAclEntry, NetworkInterface, PortRange,
+    PrefixList, PrefixListEntry, PrefixListId, PrivateIpAddress, Protocol, SecurityGroup,
     SecurityGroupIdentifier, Snapshot, Subnet, Tag, UserIdGroupPair, Vpc, VpcDnsAttributes, VpcEndpoint,
     tags_from,
 };
@@ -132,7 +132,9 @@ impl GeneratedVpc {
 fn rules_in(permissions: &[IpPermission]) -> usize {
     permissions
         .iter()
-        .map(|p| p.ip_ranges.len() + p.ipv6_ranges.len() + p.prefix_list_ids.len() + p.user_id_group_pairs.len())
+        .map(|p| {
+            p.ip_ranges.len() + p.ipv6_ranges.len() + p.prefix_list_ids.len() + p.user_id_group_pairs.len()
+        })
         .sum()
 }
 
@@ -141,7 +143,11 @@ fn add_unread_fields(i: usize, eni: &mut serde_json::Value) {
     use serde_json::{Value, json};
     let Some(map) = eni.as_object_mut() else { return };
     let dns = |ip: &str| format!("ip-{}.ap-northeast-1.compute.internal", ip.replace('.', "-"));
-    let primary = map.get("PrivateIpAddress").and_then(Value::as_str).unwrap_or_default().to_string();
+    let primary = map
+        .get("PrivateIpAddress")
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_string();
     let m = mix(i as u64 ^ 0x6d61_6300);
     map.insert(
         "MacAddress".into(),
@@ -159,13 +165,14 @@ fn add_unread_fields(i: usize, eni: &mut serde_json::Value) {
     map.insert("Ipv6Addresses".into(), json!([]));
     map.insert("Ipv6Native".into(), json!(false));
     map.insert("DenyAllIgwTraffic".into(), json!(true));
-    map.insert(
-        "Operator".into(),
-        json!({"Managed": false}),
-    );
+    map.insert("Operator".into(), json!({"Managed": false}));
     if let Some(addresses) = map.get_mut("PrivateIpAddresses").and_then(Value::as_array_mut) {
         for a in addresses {
-            let ip = a.get("PrivateIpAddress").and_then(Value::as_str).unwrap_or_default().to_string();
+            let ip = a
+                .get("PrivateIpAddress")
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_string();
             if let Some(a) = a.as_object_mut() {
                 a.insert("PrivateDnsName".into(), json!(dns(&ip)));
             }
@@ -173,7 +180,10 @@ fn add_unread_fields(i: usize, eni: &mut serde_json::Value) {
     }
     if let Some(attachment) = map.get_mut("Attachment").and_then(Value::as_object_mut) {
         attachment.insert("AttachTime".into(), json!("2026-11-02T08:41:17+00:00"));
-        attachment.insert("AttachmentId".into(), json!(format!("eni-attach-0{:016x}", mix(m))));
+        attachment.insert(
+            "AttachmentId".into(),
+            json!(format!("eni-attach-0{:016x}", mix(m))),
+        );
         attachment.insert("DeleteOnTermination".into(), json!(true));
         attachment.insert("DeviceIndex".into(), json!(0));
         attachment.insert("NetworkCardIndex".into(), json!(0));
@@ -214,7 +224,10 @@ fn mix(mut z: u64) -> u64 {
 }
 
 fn id(prefix: &str, kind: u64, i: usize, seed: u64) -> String {
-    format!("{prefix}-0{:016x}", mix(seed.wrapping_mul(0x100) ^ (kind << 56) ^ i as u64))
+    format!(
+        "{prefix}-0{:016x}",
+        mix(seed.wrapping_mul(0x100) ^ (kind << 56) ^ i as u64)
+    )
 }
 
 fn tag(key: &str, value: impl Into<String>) -> Tag {
@@ -257,7 +270,9 @@ pub fn generate(shape: &Shape) -> GeneratedVpc {
     // Addresses: ENIs, a few of them with secondary addresses or a /28 prefix; subnets are /20s
     // (4,091 usable addresses), filled to at most half.
     let addresses_needed = shape.network_interfaces * 3;
-    let per_tier = addresses_needed.div_ceil(2048 * ZONES.len() * (TIERS.len() - 1)).max(1);
+    let per_tier = addresses_needed
+        .div_ceil(2048 * ZONES.len() * (TIERS.len() - 1))
+        .max(1);
     let mut subnets: Vec<SubnetPlan> = Vec::new();
     for tier in 0..TIERS.len() {
         let copies = if tier == ENDPOINT_TIER { 1 } else { per_tier };
@@ -362,7 +377,9 @@ pub fn generate(shape: &Shape) -> GeneratedVpc {
 
     // The endpoint: one ENI per zone in the endpoint tier.
     let mut endpoint_enis = Vec::new();
-    let endpoint_subnets: Vec<usize> = (0..subnets.len()).filter(|&i| subnets[i].tier == ENDPOINT_TIER).collect();
+    let endpoint_subnets: Vec<usize> = (0..subnets.len())
+        .filter(|&i| subnets[i].tier == ENDPOINT_TIER)
+        .collect();
     for (k, &s) in endpoint_subnets.iter().enumerate() {
         let eni_id = id("eni", 5, 1_000_000 + k, seed);
         let address = take_address(&mut subnets[s]);
@@ -405,7 +422,15 @@ pub fn generate(shape: &Shape) -> GeneratedVpc {
         ..Default::default()
     });
 
-    interfaces(shape, &mut rng, &vpc_id, &mut subnets, &groups.app, &groups.shared, &mut snapshot);
+    interfaces(
+        shape,
+        &mut rng,
+        &vpc_id,
+        &mut subnets,
+        &groups.app,
+        &groups.shared,
+        &mut snapshot,
+    );
 
     let spec: InterfaceEndpointSpec = serde_json::from_value(serde_json::json!({
         "vpcId": vpc_id,
@@ -415,7 +440,11 @@ pub fn generate(shape: &Shape) -> GeneratedVpc {
         "remediation": {"endpointIngress": "Approval", "clientEgress": "Approval"},
     }))
     .expect("the generated spec is valid");
-    GeneratedVpc { snapshot, spec, owner }
+    GeneratedVpc {
+        snapshot,
+        spec,
+        owner,
+    }
 }
 
 fn take_address(subnet: &mut SubnetPlan) -> u32 {
@@ -503,14 +532,20 @@ fn security_groups(
     let mut all = Vec::with_capacity(n);
     for (i, group_id) in ids.iter().enumerate() {
         let (name, description) = if i == 0 {
-            ("vpce-logs".to_string(), "CloudWatch Logs interface endpoint".to_string())
+            (
+                "vpce-logs".to_string(),
+                "CloudWatch Logs interface endpoint".to_string(),
+            )
         } else if i <= shared_count {
             (
                 format!("shared-{i}"),
                 "Shared access (monitoring, bastion, service mesh)".to_string(),
             )
         } else {
-            (format!("app-{i}"), format!("Application {i} instances and functions"))
+            (
+                format!("app-{i}"),
+                format!("Application {i} instances and functions"),
+            )
         };
         // Ingress: permissions per port, each with one to four peers.
         let mut ingress: Vec<IpPermission> = Vec::new();
@@ -644,10 +679,20 @@ fn ingress_counts_of(n: usize, budget: usize, rng: &mut Rng) -> Vec<usize> {
     counts
 }
 
-fn acl_entry(number: i32, egress: bool, allow: bool, cidr: &str, ports: Option<(i32, i32)>) -> NetworkAclEntry {
+fn acl_entry(
+    number: i32,
+    egress: bool,
+    allow: bool,
+    cidr: &str,
+    ports: Option<(i32, i32)>,
+) -> NetworkAclEntry {
     NetworkAclEntry {
         rule_number: number,
-        protocol: if ports.is_some() { Protocol::Tcp } else { Protocol::All },
+        protocol: if ports.is_some() {
+            Protocol::Tcp
+        } else {
+            Protocol::All
+        },
         rule_action: if allow { "allow" } else { "deny" }.into(),
         egress,
         cidr_block: Some(cidr.into()),
@@ -676,7 +721,10 @@ fn network_acls(vpc_id: &str, subnets: &[SubnetPlan], seed: u64) -> Vec<NetworkA
     }];
     for (k, s) in subnets.iter().enumerate() {
         let mut entries = Vec::new();
-        for (n, blocked) in ["192.0.2.0/24", "198.18.0.0/15", "203.0.113.0/24"].iter().enumerate() {
+        for (n, blocked) in ["192.0.2.0/24", "198.18.0.0/15", "203.0.113.0/24"]
+            .iter()
+            .enumerate()
+        {
             let number = 10 + n as i32 * 10;
             entries.push(acl_entry(number, false, false, blocked, None));
             entries.push(acl_entry(number, true, false, blocked, None));
@@ -686,15 +734,33 @@ fn network_acls(vpc_id: &str, subnets: &[SubnetPlan], seed: u64) -> Vec<NetworkA
             let vpc = format!("10.{block}.0.0/16");
             let number = 100 + b as i32 * 10;
             entries.push(acl_entry(number, false, true, &vpc, Some((0, 1023))));
-            entries.push(acl_entry(number + 1, false, true, &vpc, Some((return_from, 65535))));
+            entries.push(acl_entry(
+                number + 1,
+                false,
+                true,
+                &vpc,
+                Some((return_from, 65535)),
+            ));
             entries.push(acl_entry(number, true, true, &vpc, None));
         }
         if s.tier == ENDPOINT_TIER {
             // The endpoints' subnets refuse https from the first public /24 (a load balancer
             // tier someone meant to keep away from internal services).
-            entries.push(acl_entry(90, false, false, &cidr(subnets[0].base, 24), Some((443, 443))));
+            entries.push(acl_entry(
+                90,
+                false,
+                false,
+                &cidr(subnets[0].base, 24),
+                Some((443, 443)),
+            ));
         }
-        entries.push(acl_entry(200, false, true, "0.0.0.0/0", Some((return_from, 65535))));
+        entries.push(acl_entry(
+            200,
+            false,
+            true,
+            "0.0.0.0/0",
+            Some((return_from, 65535)),
+        ));
         entries.push(acl_entry(200, true, true, "0.0.0.0/0", Some((443, 443))));
         entries.push(acl_entry(210, true, true, "0.0.0.0/0", Some((80, 80))));
         entries.push(acl_entry(32767, true, false, "0.0.0.0/0", None));
@@ -725,12 +791,18 @@ fn interfaces(
     shared: &[String],
     snapshot: &mut Snapshot,
 ) {
-    let by_tier = |tier: usize| -> Vec<usize> { (0..subnets.len()).filter(|&i| subnets[i].tier == tier).collect() };
+    let by_tier =
+        |tier: usize| -> Vec<usize> { (0..subnets.len()).filter(|&i| subnets[i].tier == tier).collect() };
     let tiers: Vec<Vec<usize>> = (0..TIERS.len()).map(by_tier).collect();
     for i in 0..shape.network_interfaces {
         // What the ENI is, and the tier it lives in.
         let (kind, tier, description, requester) = match rng.below(1000) {
-            0..=4 => ("nat_gateway", 0, "Interface for NAT Gateway nat-0a1b2c3d".to_string(), None),
+            0..=4 => (
+                "nat_gateway",
+                0,
+                "Interface for NAT Gateway nat-0a1b2c3d".to_string(),
+                None,
+            ),
             5..=44 => (
                 "interface",
                 0,
@@ -751,10 +823,20 @@ fn interfaces(
                 "VPC Endpoint Interface vpce-other".to_string(),
                 Some("727180483921"),
             ),
-            450..=599 => ("interface", DATA_TIER, "Primary network interface".to_string(), None),
+            450..=599 => (
+                "interface",
+                DATA_TIER,
+                "Primary network interface".to_string(),
+                None,
+            ),
             // Bastions and web servers in the public tier.
             600..=649 => ("interface", 0, "Primary network interface".to_string(), None),
-            _ => ("interface", 1 + rng.below(2), "Primary network interface".to_string(), None),
+            _ => (
+                "interface",
+                1 + rng.below(2),
+                "Primary network interface".to_string(),
+                None,
+            ),
         };
         let s = tiers[tier][rng.below(tiers[tier].len())];
         let subnet = &mut subnets[s];
@@ -785,7 +867,11 @@ fn interfaces(
         if rng.chance(10) {
             groups.push(app[(app_index + 1 + rng.below(5)) % app.len()].clone());
         }
-        let status = if description == "detached" { "available" } else { "in-use" };
+        let status = if description == "detached" {
+            "available"
+        } else {
+            "in-use"
+        };
         let zone = ZONES[subnet.zone];
         snapshot.network_interfaces.push(NetworkInterface {
             network_interface_id: id("eni", 5, i, shape.seed),
@@ -814,7 +900,10 @@ fn interfaces(
             }),
             availability_zone: Some(zone.into()),
             tag_set: if kind == "interface" && rng.chance(30) {
-                vec![tag("cluster", format!("c{}", i % 7)), tag("owner", format!("team-{}", i % 37))]
+                vec![
+                    tag("cluster", format!("c{}", i % 7)),
+                    tag("owner", format!("team-{}", i % 37)),
+                ]
             } else {
                 vec![]
             },
@@ -851,12 +940,24 @@ mod tests {
     fn the_world_has_the_shape_asked_for_within_ec2s_quotas() {
         let world = generate(&small());
         let s = &world.snapshot;
-        assert_eq!(s.network_interfaces.len(), 2_000 + 3, "the ENIs and the endpoint's three");
+        assert_eq!(
+            s.network_interfaces.len(),
+            2_000 + 3,
+            "the ENIs and the endpoint's three"
+        );
         assert_eq!(s.security_groups.len(), 500);
         assert_eq!(world.rule_count(), 10_000);
         for g in &s.security_groups {
-            assert!(rules_in(&g.ip_permissions) <= RULES_PER_DIRECTION, "{}", g.group_id);
-            assert!(rules_in(&g.ip_permissions_egress) <= RULES_PER_DIRECTION, "{}", g.group_id);
+            assert!(
+                rules_in(&g.ip_permissions) <= RULES_PER_DIRECTION,
+                "{}",
+                g.group_id
+            );
+            assert!(
+                rules_in(&g.ip_permissions_egress) <= RULES_PER_DIRECTION,
+                "{}",
+                g.group_id
+            );
         }
         // Every subnet has exactly one ACL of its own.
         for subnet in &s.subnets {
@@ -867,7 +968,11 @@ mod tests {
                 .count();
             assert_eq!(acls, 1, "{}", subnet.subnet_id);
         }
-        let mut ids: Vec<&str> = s.network_interfaces.iter().map(|e| e.network_interface_id.as_str()).collect();
+        let mut ids: Vec<&str> = s
+            .network_interfaces
+            .iter()
+            .map(|e| e.network_interface_id.as_str())
+            .collect();
         ids.sort_unstable();
         ids.dedup();
         assert_eq!(ids.len(), s.network_interfaces.len(), "ENI ids are unique");
@@ -878,14 +983,29 @@ mod tests {
     fn part_of_the_clients_are_blocked_for_each_kind_of_reason() {
         let world = generate(&small());
         let analysis = analyze(&world.spec, Some(&world.owner), &world.snapshot).unwrap();
-        assert_eq!(analysis.endpoint_id.as_deref(), Some(world.snapshot.vpc_endpoints[0].vpc_endpoint_id.as_str()));
+        assert_eq!(
+            analysis.endpoint_id.as_deref(),
+            Some(world.snapshot.vpc_endpoints[0].vpc_endpoint_id.as_str())
+        );
         let blocked = analysis.blocked().count();
-        assert!(blocked > 0 && blocked < analysis.clients.len(), "{blocked} of {}", analysis.clients.len());
+        assert!(
+            blocked > 0 && blocked < analysis.clients.len(),
+            "{blocked} of {}",
+            analysis.clients.len()
+        );
         let mut checks: Vec<_> = analysis.blocked().flat_map(|c| c.failing_checks()).collect();
         checks.sort();
         checks.dedup();
         use crate::analysis::Check::*;
-        assert_eq!(checks, [EndpointIngress, ClientEgress, ClientSubnetNacl, EndpointSubnetNacl]);
+        assert_eq!(
+            checks,
+            [
+                EndpointIngress,
+                ClientEgress,
+                ClientSubnetNacl,
+                EndpointSubnetNacl
+            ]
+        );
         assert!(!analysis.excluded.is_empty());
     }
 
