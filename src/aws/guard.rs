@@ -15,7 +15,7 @@ use super::{
     RetagOwnedRules, RevokeOwnedRules, RuleFilter,
 };
 use crate::model::{
-    NetworkAcl, NetworkInterface, PrefixList, PrefixListEntry, SecurityGroup, SecurityGroupRule,
+    FlowLog, NetworkAcl, NetworkInterface, PrefixList, PrefixListEntry, SecurityGroup, SecurityGroupRule,
     ServiceDetail, Subnet, Tag, Vpc, VpcDnsAttributes, VpcEndpoint,
 };
 
@@ -117,6 +117,10 @@ impl<E: Ec2> Ec2 for MutationGuard<E> {
         prefix_list_id: &str,
     ) -> Result<Vec<PrefixListEntry>, Ec2Error> {
         self.inner.get_managed_prefix_list_entries(prefix_list_id).await
+    }
+
+    async fn describe_flow_logs(&self, log_group_name: &str) -> Result<Vec<FlowLog>, Ec2Error> {
+        self.inner.describe_flow_logs(log_group_name).await
     }
 
     async fn create_vpc_endpoint(

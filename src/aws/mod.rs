@@ -18,8 +18,8 @@ use std::fmt;
 use std::future::Future;
 
 use crate::model::{
-    NetworkAcl, NetworkInterface, PrefixList, PrefixListEntry, Protocol, SecurityGroup, SecurityGroupRule,
-    ServiceDetail, Subnet, Tag, Vpc, VpcDnsAttributes, VpcEndpoint,
+    FlowLog, NetworkAcl, NetworkInterface, PrefixList, PrefixListEntry, Protocol, SecurityGroup,
+    SecurityGroupRule, ServiceDetail, Subnet, Tag, Vpc, VpcDnsAttributes, VpcEndpoint,
 };
 
 /// Every EC2 operation the port performs: a bounded label set for metrics and rate limits.
@@ -36,6 +36,7 @@ pub enum Ec2Operation {
     DescribeVpcEndpointServices,
     DescribeManagedPrefixLists,
     GetManagedPrefixListEntries,
+    DescribeFlowLogs,
     CreateVpcEndpoint,
     ModifyVpcEndpoint,
     DeleteVpcEndpoints,
@@ -48,7 +49,7 @@ pub enum Ec2Operation {
 }
 
 impl Ec2Operation {
-    pub const ALL: [Ec2Operation; 20] = [
+    pub const ALL: [Ec2Operation; 21] = [
         Self::DescribeVpcs,
         Self::DescribeVpcAttribute,
         Self::DescribeSubnets,
@@ -60,6 +61,7 @@ impl Ec2Operation {
         Self::DescribeVpcEndpointServices,
         Self::DescribeManagedPrefixLists,
         Self::GetManagedPrefixListEntries,
+        Self::DescribeFlowLogs,
         Self::CreateVpcEndpoint,
         Self::ModifyVpcEndpoint,
         Self::DeleteVpcEndpoints,
@@ -85,6 +87,7 @@ impl Ec2Operation {
             Self::DescribeVpcEndpointServices => "DescribeVpcEndpointServices",
             Self::DescribeManagedPrefixLists => "DescribeManagedPrefixLists",
             Self::GetManagedPrefixListEntries => "GetManagedPrefixListEntries",
+            Self::DescribeFlowLogs => "DescribeFlowLogs",
             Self::CreateVpcEndpoint => "CreateVpcEndpoint",
             Self::ModifyVpcEndpoint => "ModifyVpcEndpoint",
             Self::DeleteVpcEndpoints => "DeleteVpcEndpoints",
@@ -483,6 +486,12 @@ pub trait Ec2: Send + Sync {
         &self,
         prefix_list_id: &str,
     ) -> impl Future<Output = Result<Vec<PrefixListEntry>, Ec2Error>> + Send;
+    /// The flow logs that deliver to the CloudWatch Logs group `log_group_name` (the canary
+    /// learns the records' format from them).
+    fn describe_flow_logs(
+        &self,
+        log_group_name: &str,
+    ) -> impl Future<Output = Result<Vec<FlowLog>, Ec2Error>> + Send;
 
     // Mutations answer with a Receipt (and fail with an Ec2Error) carrying AWS's request id:
     // every change the controller makes can be found in CloudTrail.

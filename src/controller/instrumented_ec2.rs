@@ -15,7 +15,7 @@ use crate::aws::{
     RevokeOwnedRules, RuleFilter,
 };
 use crate::model::{
-    NetworkAcl, NetworkInterface, PrefixList, PrefixListEntry, SecurityGroup, SecurityGroupRule,
+    FlowLog, NetworkAcl, NetworkInterface, PrefixList, PrefixListEntry, SecurityGroup, SecurityGroupRule,
     ServiceDetail, Subnet, Tag, Vpc, VpcDnsAttributes, VpcEndpoint,
 };
 
@@ -133,6 +133,11 @@ impl<E: Ec2> Ec2 for InstrumentedEc2<E> {
     ) -> Result<Vec<PrefixListEntry>, Ec2Error> {
         let r = self.inner.get_managed_prefix_list_entries(prefix_list_id).await;
         self.record(Ec2Operation::GetManagedPrefixListEntries, r)
+    }
+
+    async fn describe_flow_logs(&self, log_group_name: &str) -> Result<Vec<FlowLog>, Ec2Error> {
+        let r = self.inner.describe_flow_logs(log_group_name).await;
+        self.record(Ec2Operation::DescribeFlowLogs, r)
     }
 
     async fn create_vpc_endpoint(
@@ -334,6 +339,9 @@ mod tests {
         }
         async fn get_managed_prefix_list_entries(&self, _: &str) -> Result<Vec<PrefixListEntry>, Ec2Error> {
             self.answer(Ec2Operation::GetManagedPrefixListEntries)
+        }
+        async fn describe_flow_logs(&self, _: &str) -> Result<Vec<FlowLog>, Ec2Error> {
+            self.answer(Ec2Operation::DescribeFlowLogs)
         }
         async fn create_vpc_endpoint(&self, _: &CreateVpcEndpoint) -> Result<Receipt<VpcEndpoint>, Ec2Error> {
             self.receipt(Ec2Operation::CreateVpcEndpoint)

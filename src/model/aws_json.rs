@@ -572,6 +572,30 @@ pub struct PrivateDnsDetails {
     pub private_dns_name: String,
 }
 
+/// `describe-flow-logs` → `FlowLogs[]`: where a VPC's (or subnet's, ENI's) flow log records go
+/// and in which format.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct FlowLog {
+    pub flow_log_id: String,
+    /// The VPC, subnet or network interface the flow log captures.
+    pub resource_id: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub log_group_name: Option<String>,
+    /// `cloud-watch-logs`, `s3` or `kinesis-data-firehose`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub log_destination_type: Option<String>,
+    /// The fields of each record, `${name}` separated by spaces; AWS reports the default
+    /// format's fields when the flow log was created without one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub log_format: Option<String>,
+    /// `ACCEPT`, `REJECT` or `ALL`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub traffic_type: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub flow_log_status: Option<String>,
+}
+
 /// `describe-managed-prefix-lists` → `PrefixLists[]`.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "PascalCase", default)]

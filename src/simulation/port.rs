@@ -32,7 +32,7 @@ use crate::aws::{
     RetagOwnedRules, RevokeOwnedRules, RuleFilter,
 };
 use crate::model::{
-    NetworkAcl, NetworkInterface, PrefixList, PrefixListEntry, SecurityGroup, SecurityGroupRule,
+    FlowLog, NetworkAcl, NetworkInterface, PrefixList, PrefixListEntry, SecurityGroup, SecurityGroupRule,
     ServiceDetail, Subnet, Tag, Vpc, VpcDnsAttributes, VpcEndpoint,
 };
 
@@ -477,6 +477,13 @@ impl Ec2 for ChaosPort {
     ) -> Result<Vec<PrefixListEntry>, Ec2Error> {
         self.gate(Ec2Operation::GetManagedPrefixListEntries, Touch::Nothing, |s| {
             ready(s.get_managed_prefix_list_entries(prefix_list_id))
+        })
+        .await
+    }
+
+    async fn describe_flow_logs(&self, log_group_name: &str) -> Result<Vec<FlowLog>, Ec2Error> {
+        self.gate(Ec2Operation::DescribeFlowLogs, Touch::Nothing, |s| {
+            ready(s.describe_flow_logs(log_group_name))
         })
         .await
     }

@@ -17,7 +17,7 @@ use crate::aws::{
     RetagOwnedRules, RevokeOwnedRules, RuleFilter,
 };
 use crate::model::{
-    NetworkAcl, NetworkInterface, PrefixList, PrefixListEntry, SecurityGroup, SecurityGroupRule,
+    FlowLog, NetworkAcl, NetworkInterface, PrefixList, PrefixListEntry, SecurityGroup, SecurityGroupRule,
     ServiceDetail, Subnet, Tag, Vpc, VpcDnsAttributes, VpcEndpoint,
 };
 
@@ -345,6 +345,13 @@ impl<E: Ec2> Ec2 for BudgetedEc2<E> {
     ) -> Result<Vec<PrefixListEntry>, Ec2Error> {
         self.call(Ec2Operation::GetManagedPrefixListEntries, 1, "", || {
             self.inner.get_managed_prefix_list_entries(prefix_list_id)
+        })
+        .await
+    }
+
+    async fn describe_flow_logs(&self, log_group_name: &str) -> Result<Vec<FlowLog>, Ec2Error> {
+        self.call(Ec2Operation::DescribeFlowLogs, 1, "", || {
+            self.inner.describe_flow_logs(log_group_name)
         })
         .await
     }

@@ -8,7 +8,7 @@ use aws_sdk_ec2::primitives::DateTimeFormat;
 use aws_sdk_ec2::types as sdk;
 
 use crate::model::{
-    Attachment, CidrBlockAssociation, DnsEntry, GroupIdentifier, IpPermission, IpRange,
+    Attachment, CidrBlockAssociation, DnsEntry, FlowLog, GroupIdentifier, IpPermission, IpRange,
     Ipv4PrefixSpecification, Ipv6Address, Ipv6CidrBlockAssociation, Ipv6PrefixSpecification, Ipv6Range,
     NetworkAcl, NetworkAclAssociation, NetworkAclEntry, NetworkInterface, PortRange, PrefixList,
     PrefixListEntry, PrefixListId, PrivateDnsDetails, PrivateIpAddress, Protocol, ReferencedGroup,
@@ -363,6 +363,18 @@ pub fn prefix_list(p: &sdk::ManagedPrefixList) -> PrefixList {
         max_entries: p.max_entries(),
         owner_id: owned(p.owner_id()),
         tags: tags(p.tags()),
+    }
+}
+
+pub fn flow_log(f: &sdk::FlowLog) -> FlowLog {
+    FlowLog {
+        flow_log_id: text(f.flow_log_id()),
+        resource_id: text(f.resource_id()),
+        log_group_name: owned(f.log_group_name()),
+        log_destination_type: f.log_destination_type().map(|t| t.as_str().to_string()),
+        log_format: owned(f.log_format()),
+        traffic_type: f.traffic_type().map(|t| t.as_str().to_string()),
+        flow_log_status: owned(f.flow_log_status()),
     }
 }
 

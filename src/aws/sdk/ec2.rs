@@ -16,8 +16,8 @@ use crate::aws::{
     RevokeOwnedRules, RuleFilter, RulePeer,
 };
 use crate::model::{
-    NetworkAcl, NetworkInterface, PrefixList, PrefixListEntry, Protocol, SecurityGroup, SecurityGroupRule,
-    ServiceDetail, Subnet, Tag, Vpc, VpcDnsAttributes, VpcEndpoint,
+    FlowLog, NetworkAcl, NetworkInterface, PrefixList, PrefixListEntry, Protocol, SecurityGroup,
+    SecurityGroupRule, ServiceDetail, Subnet, Tag, Vpc, VpcDnsAttributes, VpcEndpoint,
 };
 
 /// DescribeVpcEndpointServices has no SDK paginator; this bounds the hand-written loop.
@@ -507,6 +507,22 @@ impl Ec2 for SdkEc2 {
                 .max_results(self.page(1, 100))
                 .into_paginator(),
             |page| page.entries().iter().map(convert::prefix_list_entry)
+        ))
+    }
+
+    async fn describe_flow_logs(&self, log_group_name: &str) -> Result<Vec<FlowLog>, Ec2Error> {
+        let filter = sdk::Filter::builder()
+            .name("log-group-name")
+            .values(log_group_name)
+            .build();
+        Ok(every_page!(
+            Op::DescribeFlowLogs,
+            self.client
+                .describe_flow_logs()
+                .filter(filter)
+                .max_results(self.page(1, 1000))
+                .into_paginator(),
+            |page| page.flow_logs().iter().map(convert::flow_log)
         ))
     }
 

@@ -9,6 +9,7 @@ use super::SimEc2;
 use crate::analysis::{self, Analysis};
 use crate::api::{InterfaceEndpointSpec, Owner};
 use crate::logs::records::{self, Flow, QuerySource};
+use crate::model::FlowLog;
 
 impl SimEc2 {
     /// One Resolver query log record per ENI in `eni_ids` (each resolving `name` once at the
@@ -64,6 +65,29 @@ impl SimEc2 {
             },
         );
         (at_ms, record)
+    }
+
+    /// A flow log of `resource_id` (a VPC, subnet or ENI) delivering to the CloudWatch Logs
+    /// group `log_group_name` in `log_format` (`None`: the default format, which AWS then
+    /// reports as its fields), as CreateFlowLogs makes it; its id.
+    pub fn create_flow_log(
+        &self,
+        resource_id: &str,
+        log_group_name: &str,
+        log_format: Option<&str>,
+    ) -> String {
+        let mut state = self.lock();
+        let id = format!("fl-{:017x}", state.world.flow_logs.len() + 1);
+        state.world.flow_logs.push(FlowLog {
+            flow_log_id: id.clone(),
+            resource_id: resource_id.to_string(),
+            log_group_name: Some(log_group_name.to_string()),
+            log_destination_type: Some("cloud-watch-logs".into()),
+            log_format: Some(log_format.unwrap_or(records::DEFAULT_FLOW_LOG_FORMAT).to_string()),
+            traffic_type: Some("ALL".into()),
+            flow_log_status: Some("ACTIVE".into()),
+        });
+        id
     }
 
     /// The analysis of `spec` on the world now (as the engine would judge it), for the flow

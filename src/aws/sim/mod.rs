@@ -50,7 +50,7 @@ use super::{
     ModifyVpcEndpoint, Receipt, RetagOwnedRules, RevokeOwnedRules, RuleFilter,
 };
 use crate::model::{
-    NetworkAcl, NetworkInterface, PrefixList, PrefixListEntry, PrivateDnsDetails, SecurityGroup,
+    FlowLog, NetworkAcl, NetworkInterface, PrefixList, PrefixListEntry, PrivateDnsDetails, SecurityGroup,
     SecurityGroupRule, ServiceDetail, ServiceTypeDetail, Snapshot, Subnet, Tag, Vpc, VpcDnsAttributes,
     VpcEndpoint,
 };
@@ -508,6 +508,16 @@ impl Ec2 for SimEc2 {
     ) -> Result<Vec<PrefixListEntry>, Ec2Error> {
         let op = Ec2Operation::GetManagedPrefixListEntries;
         self.call(op, 1, |w, _, _| w.prefix_list_entries(op, prefix_list_id))
+    }
+
+    async fn describe_flow_logs(&self, log_group_name: &str) -> Result<Vec<FlowLog>, Ec2Error> {
+        self.call(Ec2Operation::DescribeFlowLogs, 1, |w, _, _| {
+            Ok(w.flow_logs
+                .iter()
+                .filter(|f| f.log_group_name.as_deref() == Some(log_group_name))
+                .cloned()
+                .collect())
+        })
     }
 
     async fn create_vpc_endpoint(

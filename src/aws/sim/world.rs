@@ -13,7 +13,7 @@ use k8s_openapi::jiff::Timestamp;
 use super::SimConfig;
 use super::ids::IdSequence;
 use crate::model::{
-    AttributeBoolean, NetworkAcl, NetworkInterface, PrefixList, PrefixListEntry, SecurityGroup,
+    AttributeBoolean, FlowLog, NetworkAcl, NetworkInterface, PrefixList, PrefixListEntry, SecurityGroup,
     SecurityGroupRule, ServiceDetail, Snapshot, Subnet, Vpc, VpcDnsAttributes, VpcEndpoint,
 };
 
@@ -90,6 +90,8 @@ pub(super) struct World {
     pub services: BTreeMap<String, ServiceDetail>,
     pub prefix_lists: BTreeMap<String, PrefixList>,
     pub prefix_list_entries: BTreeMap<String, Vec<PrefixListEntry>>,
+    /// Flow logs (DescribeFlowLogs), as [`super::SimEc2::create_flow_log`] made them.
+    pub flow_logs: Vec<FlowLog>,
     pub client_tokens: BTreeMap<String, ClientTokenUse>,
     pub ids: IdSequence,
     /// Rule ids not drawn from `ids` (from a snapshot's `SecurityGroupRules`).
