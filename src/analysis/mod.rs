@@ -132,10 +132,15 @@ pub fn analyze_with_evidence(
             subnet_id: String::new(),
             address: outside.address,
             sources: vec![reach::outside_source(outside.address)],
-            interface_type: format!(
-                "outside the VPC, through {}",
-                outside.resolver_endpoint_ids.join(", ")
-            ),
+            interface_type: if outside.resolver_endpoint_ids.is_empty() {
+                // Seen in the flow logs only (the canary): no inbound endpoint to name.
+                "outside the VPC".to_string()
+            } else {
+                format!(
+                    "outside the VPC, through {}",
+                    outside.resolver_endpoint_ids.join(", ")
+                )
+            },
             owner_id: None,
             blocks: reach::outside_blocks(&index, &destinations, outside.address),
             evidence: Some(outside.evidence.clone()),

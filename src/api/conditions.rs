@@ -24,6 +24,9 @@ closed_set! {
         EvidenceRead => "The Resolver query logs `spec.clients.evidence` names were read for the \
             lookback (`status.clients.evidence` says what they show); set only when the spec names \
             evidence.",
+        Verified => "The flow logs `spec.verification` names show no connection to the endpoint \
+            rejected now (`status.verification` says what was read); set once private DNS is on, \
+            only when the spec names them.",
     }
 }
 
@@ -88,6 +91,20 @@ closed_set! {
         EvidenceUnreadable => "The Resolver query logs could not be read (the message says why: the log \
             group, IAM, CloudWatch Logs); the analysis falls back to the configuration: every client is \
             checked.",
+        // Verified
+        NoRejectedTraffic => "The flow logs show no connection to the endpoint rejected in the read \
+            window.",
+        RejectsResolved => "Connections to the endpoint were rejected in the read window, and every \
+            rejected source reaches it now (a rule was added since).",
+        RejectsRemediated => "Connections to the endpoint are rejected; this pass adds the rules the \
+            remediation modes allow (the message names each source, its network interface and the \
+            missing rule).",
+        ClientsRejected => "Connections to the endpoint are rejected and nothing the controller may do \
+            fixes it now (`onReject: Alert`, a mode that waits for approval or is `Off`, a source \
+            it cannot add a rule for): the phase is Degraded; the message names each source, its \
+            network interface and the missing rule.",
+        FlowLogsUnreadable => "The flow logs could not be read (the message says why: the log group, \
+            IAM, CloudWatch Logs); nothing is known of rejected traffic.",
         // PrivateDnsEnabled
         PrivateDnsOn => "Private DNS is on.",
         PrivateDnsNotRequested => "`spec.privateDns.enabled` is false.",

@@ -159,6 +159,11 @@ pub struct InterfaceEndpointSpec {
     #[serde(default)]
     pub remediation: RemediationSpec,
 
+    /// After the switch: what the network really did. A canary reads the VPC Flow Logs for
+    /// traffic to the endpoint that was rejected, and reacts (`onReject`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub verification: Option<VerificationSpec>,
+
     /// Approval of a remediation plan: set `planId` to the `status.plan.id` you reviewed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub approval: Option<Approval>,
@@ -278,6 +283,92 @@ pub const DEFAULT_LOOKBACK: &str = "7d";
 
 fn default_lookback() -> String {
     DEFAULT_LOOKBACK.to_string()
+}
+
+/// The canary after the switch.
+#[derive(Deserialize, Serialize, Clone, Debug, Default, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct VerificationSpec {
+    /// The VPC's flow logs, delivered to CloudWatch Logs: from the moment private DNS is on,
+    /// the records of traffic to the endpoint's network interfaces with action `REJECT` are
+    /// read at every pass.
+    pub flow_logs: FlowLogsVerification,
+    /// What a rejected connection to the endpoint leads to.
+    #[serde(default)]
+    pub on_reject: OnReject,
+}
+
+/// A CloudWatch Logs log group a VPC flow log delivers to.
+#[derive(Deserialize, Serialize, Clone, Debug, Default, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct FlowLogsVerification {
+    /// The log group's name (the flow log's `LogGroupName`).
+    #[schemars(length(min = 1, max = 512), pattern(r"^[\.\-_/#A-Za-z0-9]+$"))]
+    pub log_group_name: String,
+    /// The canary window: how long after private DNS went on `onReject.action` applies, and how
+    /// far back each read looks. A number and a unit (`s`, `m`, `h`, `d`), at least 1m, at most
+    /// 90d. Default `15m`.
+    #[serde(default = "default_canary_window")]
+    #[schemars(pattern(r"^[0-9]{1,7}[smhd]$"))]
+    pub window: String,
+}
+
+/// The default canary window: flow log records reach CloudWatch Logs within minutes.
+pub const DEFAULT_CANARY_WINDOW: &str = "15m";
+
+fn default_canary_window() -> String {
+    DEFAULT_CANARY_WINDOW.to_string()
+}
+
+/// The reaction to a rejected connection, in the canary window and after it.
+#[derive(Deserialize, Serialize, Clone, Debug, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct OnReject {
+    /// In the canary window. `Remediate` (default): the rejected source becomes a client of the
+    /// analysis (one the configuration may have missed) and the rules the remediation modes
+    /// (and the grant) allow are added at once. `Alert`: Degraded and a Warning Event, the
+    /// canary changes nothing.
+    #[serde(default = "RejectAction::remediate")]
+    pub action: RejectAction,
+    /// After the canary window, the same reading goes on at every pass with this reaction
+    /// (default `Alert`).
+    #[serde(default = "RejectAction::alert")]
+    pub after_window: RejectAction,
+}
+
+impl Default for OnReject {
+    fn default() -> Self {
+        Self {
+            action: RejectAction::Remediate,
+            after_window: RejectAction::Alert,
+        }
+    }
+}
+
+/// What the canary does about a rejected connection.
+#[derive(Deserialize, Serialize, Clone, Copy, Debug, PartialEq, Eq, JsonSchema)]
+pub enum RejectAction {
+    /// Add the rejected source to the clients and the rules the modes allow, at once.
+    Remediate,
+    /// Report it (Degraded, Warning Event); change nothing.
+    Alert,
+}
+
+impl RejectAction {
+    fn remediate() -> Self {
+        Self::Remediate
+    }
+
+    fn alert() -> Self {
+        Self::Alert
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Remediate => "Remediate",
+            Self::Alert => "Alert",
+        }
+    }
 }
 
 /// ENIs excluded from the clients.
@@ -468,6 +559,13 @@ pub struct InterfaceEndpointStatus {
     /// The remediation plan: rules to add so every fixable client can reach the endpoint.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub plan: Option<PlanStatus>,
+    /// Since when private DNS has been seen on (this endpoint, without a break): the canary
+    /// window (`spec.verification`) starts here.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub private_dns_on_since: Option<String>,
+    /// What the canary read of the flow logs (`spec.verification`), once private DNS is on.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub verification: Option<VerificationSummary>,
     /// When the clients were last verified against the AWS world (RFC 3339).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_verified_time: Option<String>,
@@ -605,6 +703,51 @@ pub struct ClientSummary {
     /// names none or it could not be read (condition `EvidenceRead`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub evidence: Option<EvidenceSummary>,
+}
+
+/// What the canary read of the flow logs: the window, how, and the sources whose connections to
+/// the endpoint were rejected (at most 20, the most recent first).
+#[derive(Deserialize, Serialize, Clone, Debug, Default, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct VerificationSummary {
+    pub log_group_name: String,
+    /// When the canary window started (private DNS seen on) and ends.
+    pub window_start: String,
+    pub window_end: String,
+    /// The reaction that applies now (`Remediate` or `Alert`: in the window or after it).
+    pub reaction: String,
+    /// The last read: from, to (the records' timestamps), when.
+    pub read_from: String,
+    pub read_to: String,
+    pub read_time: String,
+    /// Where the record format came from: `DescribeFlowLogs`, or `Default` (no flow log of
+    /// the VPC delivers to the group, or DescribeFlowLogs could not be read).
+    pub log_format_from: String,
+    /// REJECT records read (of every destination; those to the endpoint are `rejected`).
+    pub records_read: u32,
+    /// `false` when the scan stopped at its bound: what it found is a lower bound.
+    pub complete: bool,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub rejected: Vec<RejectedSource>,
+}
+
+/// A source address whose connections to the endpoint were rejected in the read.
+#[derive(Deserialize, Serialize, Clone, Debug, Default, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct RejectedSource {
+    pub address: String,
+    /// The client it is: an ENI of the VPC, `outside:<address>`, or absent when the analysis
+    /// does not check it (excluded by `spec.clients`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client: Option<String>,
+    /// The endpoint network interface the records were captured on.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub endpoint_network_interface_id: Option<String>,
+    pub port: u16,
+    pub records: u64,
+    pub last_seen: String,
+    /// Whether the analysis finds its path open now (a rule added since the records).
+    pub reachable_now: bool,
 }
 
 /// What the Resolver query logs show: which clients resolved the service's name in the lookback.

@@ -115,6 +115,11 @@ fn beyond_the_schema(spec: &InterfaceEndpointSpec) -> Vec<String> {
     {
         problems.push(format!("spec.clients.evidence.resolverQueryLogs.lookback: {why}"));
     }
+    if let Some(verification) = &spec.verification
+        && let Err(why) = crate::analysis::evidence::parse_lookback(&verification.flow_logs.window)
+    {
+        problems.push(format!("spec.verification.flowLogs.window: {why}"));
+    }
     if spec.clients.scope == super::ClientScope::Evidence && logs.is_none() {
         problems.push(
             "spec.clients.scope: Evidence needs spec.clients.evidence.resolverQueryLogs (where the \

@@ -53,6 +53,7 @@ pub fn spec(endpoint_ingress: RemediationMode) -> InterfaceEndpointSpec {
             endpoint_ingress,
             client_egress: RemediationMode::Approval,
         },
+        verification: None,
         approval: None,
         adopt: None,
         deletion_policy: Some(DeletionPolicy::Delete),

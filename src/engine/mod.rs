@@ -36,6 +36,9 @@ mod act;
 #[cfg(test)]
 mod adoption_tests;
 pub mod audit;
+pub mod canary;
+#[cfg(test)]
+mod canary_tests;
 #[cfg(test)]
 mod audit_tests;
 #[cfg(test)]
@@ -64,7 +67,7 @@ use std::time::Duration;
 use k8s_openapi::jiff::Timestamp;
 
 use crate::analysis::{self, RuleScope};
-use crate::api::{ApprovedBy, InterfaceEndpointSpec, InterfaceEndpointStatus, Owner};
+use crate::api::{ApprovedBy, InterfaceEndpointSpec, InterfaceEndpointStatus, Owner, RejectAction};
 use crate::aws::observation::VpcObservations;
 use crate::aws::{AccountUnknown, Ec2, Ec2Error, Ec2Operation, ErrorKind};
 use crate::grants::{Admission, GrantedGroups};
@@ -264,13 +267,33 @@ async fn think<E: Ec2, L: Logs>(
         let vpc_id = plan::location::vpc(spec, request.status);
         evidence::observe(logs, spec, world, vpc_id, request.now, QueryPolling::default()).await
     };
+    // observe, the canary: once private DNS is on, the flow logs the spec names.
+    let canary = if request.deleting {
+        None
+    } else {
+        let vpc_id = plan::location::vpc(spec, request.status);
+        canary::observe(ec2, logs, spec, request.status, world, vpc_id, request.now).await
+    };
+    let reaction = canary
+        .as_ref()
+        .map(|read| plan::canary::reaction(spec, read, request.now));
     let evidence_spec = plan::evidence::effective_spec(spec, evidence.as_ref());
+    // Under Remediate, the rejected sources are clients of the analysis (evidenced).
+    let attribution = match (&canary, reaction) {
+        (Some(read), Some(RejectAction::Remediate)) => plan::canary::with_rejects(
+            evidence.as_ref().and_then(|e| e.attribution()),
+            read,
+            world,
+            plan::location::vpc(spec, request.status),
+        ),
+        _ => evidence.as_ref().and_then(|e| e.attribution()).cloned(),
+    };
     let analysis = analysis::analyze_with_evidence(
         &evidence_spec,
         Some(owner),
         world,
         &rules,
-        evidence.as_ref().and_then(|e| e.attribution()),
+        attribution.as_ref(),
     );
     let mut input = PlanInput {
         spec,
@@ -288,8 +311,7 @@ async fn think<E: Ec2, L: Logs>(
         now: request.now,
     };
     let analysis_as_specified = plan::drift::world_as_specified(&input).map(|after| {
-        let attribution = evidence.as_ref().and_then(|e| e.attribution());
-        analysis::analyze_with_evidence(&evidence_spec, Some(owner), &after, &rules, attribution)
+        analysis::analyze_with_evidence(&evidence_spec, Some(owner), &after, &rules, attribution.as_ref())
     });
     input.analysis_as_specified = analysis_as_specified.as_ref();
     let successors = plan::sharing::successors(&input);
@@ -327,6 +349,30 @@ async fn think<E: Ec2, L: Logs>(
             request.now,
         ),
         None => plan::evidence::clear(&mut decision.status),
+    }
+    // So is what the canary read, and what it leads to.
+    match (&canary, reaction) {
+        (Some(read), Some(reaction)) => {
+            let acts = plan::canary::PassActs {
+                adds_rules: decision
+                    .actions
+                    .iter()
+                    .any(|a| matches!(a, Action::AuthorizeRules(_))),
+            };
+            decision.requeue = plan::canary::report(
+                &mut decision.status,
+                &mut decision.events,
+                request.status,
+                read,
+                reaction,
+                analysis.as_ref().ok(),
+                acts,
+                request.generation,
+                request.now,
+                decision.requeue,
+            );
+        }
+        _ => plan::canary::clear(&mut decision.status),
     }
     decision
 }

@@ -218,8 +218,8 @@ impl<'r> Look<'r> {
 }
 
 /// Whether `status` differs from `previous` in more than when the clients were last verified
-/// and when the evidence was last read (which every pass that does either moves: the evidence
-/// is read by the pass itself, whatever snapshot it rests on).
+/// and when the evidence and the flow logs were last read (which every pass that does either
+/// moves: the logs are read by the pass itself, whatever snapshot it rests on).
 fn says_something_new(status: &InterfaceEndpointStatus, previous: &InterfaceEndpointStatus) -> bool {
     let mut same_time = status.clone();
     same_time.last_verified_time.clone_from(&previous.last_verified_time);
@@ -228,6 +228,12 @@ fn says_something_new(status: &InterfaceEndpointStatus, previous: &InterfaceEndp
         previous.clients.as_ref().and_then(|c| c.evidence.as_ref()),
     ) {
         clients.read_time.clone_from(&before.read_time);
+    }
+    // The canary's read window moves with every read, like the evidence's.
+    if let (Some(read), Some(before)) = (same_time.verification.as_mut(), previous.verification.as_ref()) {
+        read.read_from.clone_from(&before.read_from);
+        read.read_to.clone_from(&before.read_to);
+        read.read_time.clone_from(&before.read_time);
     }
     same_time != *previous
 }

@@ -122,9 +122,9 @@ async fn pass<P: Ec2Provider + LogsProvider>(
     };
     let mut outcome = match admission {
         Some(admission) => {
-            // The CloudWatch Logs port of the same region and account, for the evidence the spec
-            // names (asked for only then).
-            let logs = if request.spec.clients.evidence.is_some() {
+            // The CloudWatch Logs port of the same region and account, for the evidence and the
+            // canary's flow logs the spec names (asked for only then).
+            let logs = if request.spec.clients.evidence.is_some() || request.spec.verification.is_some() {
                 let port = match &acting.role_arn {
                     Some(role_arn) => {
                         let role =
@@ -138,7 +138,7 @@ async fn pass<P: Ec2Provider + LogsProvider>(
                     Err(why) => LogsPort::Unavailable(why),
                 }
             } else {
-                LogsPort::Unavailable("no evidence is named".into())
+                LogsPort::Unavailable("no evidence or flow logs are named".into())
             };
             reconcile_admitted(&*ec2, &logs, request, admission, timing).await
         }

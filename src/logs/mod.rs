@@ -13,6 +13,7 @@
 //! that retries, backoff and condition reasons are decided the same way. Nothing here decides
 //! anything.
 
+pub mod flow;
 pub mod insights;
 pub mod records;
 pub mod resolver;

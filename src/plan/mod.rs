@@ -54,6 +54,7 @@ pub mod acceptance;
 pub mod access;
 pub mod adoption;
 pub mod approval;
+pub mod canary;
 pub mod cluster;
 pub mod cut_off;
 pub mod deletion;
@@ -263,6 +264,9 @@ closed_set! {
             is the emergency brake that holds.",
         ForcedWithBlockedClients => "Private DNS is enabled, or a spec change applied, with blocked clients \
             (`spec.privateDns.force`).",
+        TrafficRejected => "The flow logs show connections to the endpoint rejected since private DNS \
+            went on (the canary, `spec.verification`), once per distinct set of sources: names each \
+            source, its network interface, the missing rule and the reaction.",
         Failed => "The rollout cannot go on (the `Ready` condition says why), once per distinct failure.",
         Retrying => "A throttled or transient EC2 failure, once per distinct failure; the controller \
             retries with backoff.",

@@ -57,12 +57,15 @@ pub(crate) fn finish(input: &PlanInput<'_>, step: Step<'_>) -> Decision {
         endpoint_facts(&mut next, endpoint, &input.world.network_interfaces);
         next.private_dns_off_since =
             resolution::off_since(endpoint, previous, input.now).map(|t| t.to_string());
+        next.private_dns_on_since =
+            super::canary::on_since(Some(endpoint), previous, input.now).map(|t| t.to_string());
     } else if step.keep_previous_endpoint {
         next.endpoint_id = previous.endpoint_id.clone();
         next.endpoint_state = previous.endpoint_state.clone();
         next.private_dns_enabled = previous.private_dns_enabled;
         next.private_dns_off_since = previous.private_dns_off_since.clone();
         next.private_dns_off_unseen = previous.private_dns_off_unseen;
+        next.private_dns_on_since = previous.private_dns_on_since.clone();
     }
     // Said while private DNS stays as the controller put it back: cleared when the spec turns
     // private DNS off, or the endpoint is another one.
@@ -219,6 +222,7 @@ pub fn record_modified(status: &mut InterfaceEndpointStatus, request: &crate::aw
     if request.private_dns_enabled == Some(false) && status.private_dns_enabled {
         status.private_dns_enabled = false;
         status.private_dns_off_unseen = true;
+        status.private_dns_on_since = None;
         if let Some(name) = &status.private_dns_name {
             status.dns_entries.retain(|d| d != name);
         }
@@ -268,6 +272,8 @@ pub fn carry_observed_facts(report: &mut InterfaceEndpointStatus, observed: &Int
     report.acceptance_required = observed.acceptance_required;
     report.private_dns_off_since = observed.private_dns_off_since.clone();
     report.private_dns_off_unseen = observed.private_dns_off_unseen;
+    report.private_dns_on_since = observed.private_dns_on_since.clone();
+    report.verification = observed.verification.clone();
     report.dns_entries = observed.dns_entries.clone();
     report.network_interfaces = observed.network_interfaces.clone();
     report.clients = observed.clients.clone();

@@ -68,6 +68,15 @@ pub(crate) fn count(n: usize, noun: &str) -> String {
     }
 }
 
+/// `1 source is`, `2 sources are` (the canary's rejected sources).
+pub(crate) fn sources_are(n: usize) -> String {
+    if n == 1 {
+        "1 source is".to_string()
+    } else {
+        format!("{n} sources are")
+    }
+}
+
 /// The traffic the clients send to the endpoint, as the messages name it.
 pub(crate) const CLIENT_TRAFFIC: &str = "tcp/443";
 

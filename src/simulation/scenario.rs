@@ -259,6 +259,7 @@ fn spec(rng: &mut Rng, service: Service, group: &str) -> InterfaceEndpointSpec {
             endpoint_ingress: draw_mode(rng, RemediationMode::Auto),
             client_egress: draw_mode(rng, RemediationMode::Approval),
         },
+        verification: None,
         approval: None,
         adopt: None,
         observe_only: false,

@@ -30,6 +30,9 @@ async fn write(logs: &SdkLogs, group: &str, events: &[(i64, String)]) {
         .log_stream_name("vpc-0123")
         .send()
         .await;
+    if events.is_empty() {
+        return;
+    }
     let mut put = client
         .put_log_events()
         .log_group_name(group)
@@ -271,4 +274,104 @@ async fn an_objects_logs_port_in_another_account_reads_there_on_the_same_assumed
             .any(|r| r.action == "FilterLogEvents"),
         "the read landed in the role's account"
     );
+}
+
+/// The canary's two reads on the wire: DescribeFlowLogs (EC2) tells the records' format, and a
+/// FilterLogEvents scan for REJECT reads the records moto's CloudWatch Logs holds.
+#[tokio::test]
+async fn the_canary_learns_the_flow_logs_format_and_finds_the_rejects_to_the_endpoint() {
+    use std::collections::BTreeMap;
+    use vpce_rollout::aws::Ec2;
+    use vpce_rollout::logs::flow::{self, FlowWindow};
+    use vpce_rollout::logs::records::{Flow, flow_log_record};
+
+    let account = Account::new();
+    let logs = logs_of(&account).await;
+    let ec2 = aws_sdk_ec2::Client::new(&Account::sdk_config(&account.id));
+    let vpc = ec2
+        .create_vpc()
+        .cidr_block("10.0.0.0/16")
+        .send()
+        .await
+        .expect("CreateVpc")
+        .vpc
+        .and_then(|v| v.vpc_id)
+        .unwrap();
+    let format = "${version} ${interface-id} ${srcaddr} ${dstaddr} ${dstport} ${action} ${start} ${end}";
+    write(&logs, "/vpc/flow", &[]).await;
+    ec2.create_flow_logs()
+        .resource_type(aws_sdk_ec2::types::FlowLogsResourceType::Vpc)
+        .resource_ids(&vpc)
+        .traffic_type(aws_sdk_ec2::types::TrafficType::All)
+        .log_destination_type(aws_sdk_ec2::types::LogDestinationType::CloudWatchLogs)
+        .log_group_name("/vpc/flow")
+        .deliver_logs_permission_arn("arn:aws:iam::123456789012:role/flow-logs")
+        .log_format(format)
+        .send()
+        .await
+        .expect("CreateFlowLogs");
+    ec2.create_flow_logs()
+        .resource_type(aws_sdk_ec2::types::FlowLogsResourceType::Vpc)
+        .resource_ids(&vpc)
+        .traffic_type(aws_sdk_ec2::types::TrafficType::All)
+        .log_destination_type(aws_sdk_ec2::types::LogDestinationType::CloudWatchLogs)
+        .log_group_name("/vpc/other")
+        .deliver_logs_permission_arn("arn:aws:iam::123456789012:role/flow-logs")
+        .send()
+        .await
+        .expect("CreateFlowLogs");
+
+    let found = account.ec2.describe_flow_logs("/vpc/flow").await.unwrap();
+    assert_eq!(found.len(), 1, "filtered by the group on the server: {found:?}");
+    assert_eq!(found[0].resource_id, vpc);
+    assert_eq!(found[0].log_format.as_deref(), Some(format));
+    let other = account.ec2.describe_flow_logs("/vpc/other").await.unwrap();
+    assert_eq!(
+        other[0].log_format.as_deref(),
+        Some(flow::DEFAULT_FLOW_LOG_FORMAT),
+        "created without a format: AWS reports the default's fields"
+    );
+
+    let record = |src: &str, port: u16, action: &str| {
+        flow_log_record(
+            format,
+            &Flow {
+                account_id: "123456789012",
+                interface_id: "eni-0vpce",
+                srcaddr: src.parse().unwrap(),
+                dstaddr: "10.0.1.100".parse().unwrap(),
+                srcport: 49152,
+                dstport: port,
+                start: T0 / 1000,
+                end: T0 / 1000 + 60,
+                action,
+            },
+        )
+    };
+    write(
+        &logs,
+        "/vpc/flow",
+        &[
+            (T0, record("10.0.1.30", 443, "REJECT")),
+            (T0 + 1, record("10.0.1.31", 443, "ACCEPT")),
+            (T0 + 2, record("10.0.1.30", 443, "REJECT")),
+            (T0 + 3, record("10.0.1.32", 22, "REJECT")),
+        ],
+    )
+    .await;
+    let window = FlowWindow {
+        log_group_name: "/vpc/flow".into(),
+        log_format: found[0].log_format.clone().unwrap(),
+        start_ms: T0,
+        end_ms: T0 + 1_000,
+        destinations: BTreeMap::from([("10.0.1.100".parse().unwrap(), "eni-0vpce".to_string())]),
+        ports: vec![443],
+        max_scan_events: 1_000,
+    };
+    let read = flow::read(&*logs, &window).await.unwrap();
+    assert_eq!(read.records_read, 3, "moto filters the quoted term REJECT");
+    assert_eq!(read.rejects.len(), 1, "{:?}", read.rejects);
+    assert_eq!(read.rejects[0].srcaddr.to_string(), "10.0.1.30");
+    assert_eq!(read.rejects[0].records, 2);
+    assert!(read.complete);
 }

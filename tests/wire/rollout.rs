@@ -109,6 +109,7 @@ async fn the_incident_rolls_out_on_the_wire_and_cleans_up_only_its_own_rules() {
             endpoint_ingress: RemediationMode::Auto,
             client_egress: RemediationMode::Auto,
         },
+        verification: None,
         approval: None,
         adopt: None,
         deletion_policy: Some(DeletionPolicy::Delete),
