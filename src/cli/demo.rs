@@ -7,8 +7,10 @@
 //! (printing the plan and the exact approval edit, then applying it), shows each step as it
 //! happens, and ends with the object as `kubectl get vpce -o yaml` would show it; then
 //! ([`tenancy`]) two teams ask for the same endpoint and the grants admit one of them: the
-//! other is Forbidden and makes no AWS call.
+//! other is Forbidden and makes no AWS call; then ([`canary`]) a rule removed by hand right after
+//! the switch is caught by the canary on VPC Flow Logs at its first poll and put back.
 
+mod canary;
 mod tenancy;
 
 use std::fmt::Write as _;
@@ -42,7 +44,9 @@ pub enum DemoMode {
     Both,
     /// Grants: a denied object next to a granted one.
     Grants,
-    /// Auto, Approval, then grants.
+    /// After the switch: a rule removed by hand is caught by the canary on VPC Flow Logs.
+    Canary,
+    /// Auto, Approval, grants, then the canary.
     All,
 }
 
@@ -95,7 +99,7 @@ pub fn run_to(mode: DemoMode, style: Style, out: &mut dyn Write) -> Result<Vec<R
         DemoMode::Auto => &[RemediationMode::Auto],
         DemoMode::Approval => &[RemediationMode::Approval],
         DemoMode::Both | DemoMode::All => &[RemediationMode::Auto, RemediationMode::Approval],
-        DemoMode::Grants => &[],
+        DemoMode::Grants | DemoMode::Canary => &[],
     };
     let mut summaries = Vec::new();
     for (i, mode) in modes.iter().enumerate() {
@@ -103,6 +107,9 @@ pub fn run_to(mode: DemoMode, style: Style, out: &mut dyn Write) -> Result<Vec<R
     }
     if matches!(mode, DemoMode::Grants | DemoMode::All) {
         tenancy::run(style, out)?;
+    }
+    if matches!(mode, DemoMode::Canary | DemoMode::All) {
+        canary::run(style, out)?;
     }
     Ok(summaries)
 }
@@ -634,6 +641,27 @@ mod tests {
         );
         assert!(text.contains("kind: InterfaceEndpoint"));
         assert!(text.contains(incident::ENI_ZABBIX));
+    }
+
+    #[test]
+    fn the_canary_catches_a_rule_removed_after_the_switch_within_one_poll_and_fixes_it() {
+        let mut out = Vec::new();
+        let summary = canary::run(Style::plain(), &mut out).unwrap();
+        let text = String::from_utf8(out).unwrap();
+        assert!(summary.caught_after <= Duration::from_secs(60), "{summary:?}");
+        assert_eq!(
+            summary.verified,
+            ["RejectsRemediated", "RejectsResolved"],
+            "{text}"
+        );
+        assert_eq!(summary.phase, RolloutPhase::Ready);
+        assert!(
+            text.contains("REJECT OK"),
+            "the flow log records are printed: {text}"
+        );
+        assert!(text.contains("Warning TrafficRejected"), "{text}");
+        assert!(text.contains("AuthorizeSecurityGroupIngress"), "{text}");
+        assert!(text.contains("\"reachableNow\": true"), "{text}");
     }
 
     #[test]

@@ -17,6 +17,8 @@
 //!   the objects at once.
 //! - `evidence_on_moto`: the binary reads Resolver query log records from moto's CloudWatch
 //!   Logs; under `scope: Evidence` only the clients that resolved the name are checked.
+//! - `canary_on_moto`: the binary reads a REJECT flow log record toward an endpoint ENI from
+//!   moto's CloudWatch Logs after Ready and puts the missing rule back within one poll.
 //! - `accounts_on_moto`: the binary acting in another account through a grant's role (moto's
 //!   STS): every EC2 call in that account, AssumeRole only in the controller's.
 
@@ -31,6 +33,7 @@ mod moto;
 mod accounts_on_moto;
 mod adoption_on_moto;
 mod binary_on_moto;
+mod canary_on_moto;
 mod chart_rbac;
 mod crd_rules;
 mod evidence_on_moto;
