@@ -215,7 +215,9 @@ impl VpcObservations {
     }
 
     fn lock(&self) -> MutexGuard<'_, Registry> {
-        self.registry.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.registry
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     /// Now, in the order refreshes begin: a snapshot begun after the ticket is newer than
@@ -249,7 +251,11 @@ impl VpcObservations {
                     // cancelled): look again.
                     _ => continue,
                 },
-                Step::Refresh { seq, owners, services } => {
+                Step::Refresh {
+                    seq,
+                    owners,
+                    services,
+                } => {
                     let mut flight = Flight {
                         observations: self,
                         key,

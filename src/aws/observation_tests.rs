@@ -22,7 +22,11 @@ use crate::model::{
 };
 
 fn world() -> SimEc2 {
-    SimEc2::with_config(&incident::world(), SimClock::new(), SimConfig::default().without_throttling())
+    SimEc2::with_config(
+        &incident::world(),
+        SimClock::new(),
+        SimConfig::default().without_throttling(),
+    )
 }
 
 fn key(sim: &SimEc2) -> VpcKey {
@@ -82,14 +86,19 @@ fn one_refresh_serves_every_object_in_the_vpc_until_it_is_older_than_the_bound()
         "one refresh for both once the bound passed"
     );
     let stats = observations.stats();
-    assert_eq!((stats.refreshes, stats.shared, stats.vpcs, stats.objects), (3, 3, 1, 2));
+    assert_eq!(
+        (stats.refreshes, stats.shared, stats.vpcs, stats.objects),
+        (3, 3, 1, 2)
+    );
 }
 
 #[test]
 fn the_objects_own_rules_and_services_come_batched_in_the_refresh() {
     let sim = world();
     let observations = VpcObservations::new();
-    let objects: Vec<Subscriber> = (0..MAX_FILTER_VALUES + 1).map(|i| object(&format!("o{i}"))).collect();
+    let objects: Vec<Subscriber> = (0..MAX_FILTER_VALUES + 1)
+        .map(|i| object(&format!("o{i}")))
+        .collect();
     for o in &objects {
         run(observations.observe(&sim, &key(&sim), o, &need(&sim))).unwrap();
     }
@@ -125,7 +134,11 @@ fn services_of_other_regions_are_described_from_their_region_one_call_per_region
         service_region: Some("eu-west-1".into()),
         ..Default::default()
     });
-    let sim = SimEc2::with_config(&snapshot, SimClock::new(), SimConfig::default().without_throttling());
+    let sim = SimEc2::with_config(
+        &snapshot,
+        SimClock::new(),
+        SimConfig::default().without_throttling(),
+    );
     let observations = VpcObservations::new();
     let local = object("local");
     let remote = Subscriber {
@@ -147,8 +160,16 @@ fn services_of_other_regions_are_described_from_their_region_one_call_per_region
         .collect();
     assert!(Arc::ptr_eq(&seen[0], &seen[2]), "one refresh for all three");
     let details = &seen[0].snapshot.service_details;
-    assert!(details.iter().any(|s| s.service_name == incident::SERVICE && s.service_region.is_none()));
-    assert!(details.iter().any(|s| s.service_name == REMOTE && s.service_region.as_deref() == Some("eu-west-1")));
+    assert!(
+        details
+            .iter()
+            .any(|s| s.service_name == incident::SERVICE && s.service_region.is_none())
+    );
+    assert!(
+        details
+            .iter()
+            .any(|s| s.service_name == REMOTE && s.service_region.as_deref() == Some("eu-west-1"))
+    );
     assert!(!details.iter().any(|s| s.service_name.ends_with("0nope")));
     // This region's in one call; eu-west-1's refused for the name it does not offer, then
     // name by name (two).
@@ -174,7 +195,13 @@ fn a_service_one_object_names_wrongly_fails_that_object_only() {
     let refused = run(observations.observe(&sim, &key(&sim), &bad, &need(&sim))).unwrap_err();
     assert_eq!(refused.code, "InvalidServiceName");
     let served = run(observations.observe(&sim, &key(&sim), &good, &need(&sim))).unwrap();
-    assert!(served.snapshot.service_details.iter().any(|s| s.service_name == other));
+    assert!(
+        served
+            .snapshot
+            .service_details
+            .iter()
+            .any(|s| s.service_name == other)
+    );
 }
 
 #[test]
@@ -212,7 +239,10 @@ fn after_its_own_change_an_object_rests_only_on_a_refresh_begun_after_it() {
     let after = run(observations.observe(&sim, &key(&sim), &a, &need(&sim))).unwrap();
     assert!(!Arc::ptr_eq(&before, &after));
     let again = run(observations.observe(&sim, &key(&sim), &a, &need(&sim))).unwrap();
-    assert!(Arc::ptr_eq(&after, &again), "once seen, the change needs no other refresh");
+    assert!(
+        Arc::ptr_eq(&after, &again),
+        "once seen, the change needs no other refresh"
+    );
 
     let ticket = observations.ticket();
     assert!(!again.begun_after(ticket));
@@ -271,7 +301,10 @@ impl Ec2 for Gated {
     async fn describe_security_groups(&self, vpc_id: &str) -> Result<Vec<SecurityGroup>, Ec2Error> {
         self.sim.describe_security_groups(vpc_id).await
     }
-    async fn describe_security_group_rules(&self, f: &RuleFilter) -> Result<Vec<SecurityGroupRule>, Ec2Error> {
+    async fn describe_security_group_rules(
+        &self,
+        f: &RuleFilter,
+    ) -> Result<Vec<SecurityGroupRule>, Ec2Error> {
         self.sim.describe_security_group_rules(f).await
     }
     async fn describe_network_interfaces(&self, vpc_id: &str) -> Result<Vec<NetworkInterface>, Ec2Error> {
@@ -299,6 +332,9 @@ impl Ec2 for Gated {
     }
     async fn get_managed_prefix_list_entries(&self, id: &str) -> Result<Vec<PrefixListEntry>, Ec2Error> {
         self.sim.get_managed_prefix_list_entries(id).await
+    }
+    async fn describe_flow_logs(&self, group: &str) -> Result<Vec<crate::model::FlowLog>, Ec2Error> {
+        self.sim.describe_flow_logs(group).await
     }
     async fn create_vpc_endpoint(&self, r: &CreateVpcEndpoint) -> Result<Receipt<VpcEndpoint>, Ec2Error> {
         self.sim.create_vpc_endpoint(r).await
@@ -385,7 +421,10 @@ fn a_pass_that_needs_newer_than_the_refresh_in_flight_waits_for_it_then_starts_t
         ..n.clone()
     };
     let mut second = Box::pin(observations.observe(&port, &k, &b, &later));
-    assert!(poll_once(&mut second).is_pending(), "one refresh in flight at a time");
+    assert!(
+        poll_once(&mut second).is_pending(),
+        "one refresh in flight at a time"
+    );
     assert_eq!(calls(&port.sim, Ec2Operation::DescribeVpcs), 1);
     open.send(()).unwrap();
     let Poll::Ready(Ok(first)) = poll_once(&mut first) else {

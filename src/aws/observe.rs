@@ -128,7 +128,11 @@ pub(crate) async fn describe_services<E: Ec2>(
     }
     let regions: Vec<String> = region.map(str::to_string).into_iter().collect();
     match ec2.describe_vpc_endpoint_services(names, &regions).await {
-        Err(e) if names.len() == 1 && region.is_some() && matches!(e.kind, ErrorKind::NotFound | ErrorKind::Invalid) => {
+        Err(e)
+            if names.len() == 1
+                && region.is_some()
+                && matches!(e.kind, ErrorKind::NotFound | ErrorKind::Invalid) =>
+        {
             Ok(Vec::new())
         }
         other => other,

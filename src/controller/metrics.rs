@@ -16,8 +16,8 @@
 
 use std::collections::HashMap;
 use std::fmt::Write as _;
-use std::sync::{Arc, Mutex, OnceLock};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use crate::api::RolloutPhase;
@@ -391,7 +391,12 @@ impl Metrics {
             "counter",
             "Passes served by a VPC's shared snapshot, or by a refresh in flight, without a refresh of their own.",
         );
-        sample(&mut out, "vpce_rollout_vpc_snapshot_shared_total", &[], shared.shared);
+        sample(
+            &mut out,
+            "vpce_rollout_vpc_snapshot_shared_total",
+            &[],
+            shared.shared,
+        );
         header(
             &mut out,
             "vpce_rollout_vpc_snapshots",

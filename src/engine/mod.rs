@@ -36,24 +36,24 @@ mod act;
 #[cfg(test)]
 mod adoption_tests;
 pub mod audit;
-pub mod canary;
-#[cfg(test)]
-mod canary_tests;
 #[cfg(test)]
 mod audit_tests;
 #[cfg(test)]
 mod bad_input_tests;
 #[cfg(test)]
 mod budget_tests;
+pub mod canary;
+#[cfg(test)]
+mod canary_tests;
 pub mod evidence;
 #[cfg(test)]
 mod evidence_tests;
 pub mod incident;
+#[cfg(test)]
+mod observe_only_tests;
 mod observing;
 #[cfg(test)]
 mod observing_tests;
-#[cfg(test)]
-mod observe_only_tests;
 #[cfg(test)]
 mod simulation_findings_tests;
 pub mod tenancy;
@@ -288,13 +288,8 @@ async fn think<E: Ec2, L: Logs>(
         ),
         _ => evidence.as_ref().and_then(|e| e.attribution()).cloned(),
     };
-    let analysis = analysis::analyze_with_evidence(
-        &evidence_spec,
-        Some(owner),
-        world,
-        &rules,
-        attribution.as_ref(),
-    );
+    let analysis =
+        analysis::analyze_with_evidence(&evidence_spec, Some(owner), world, &rules, attribution.as_ref());
     let mut input = PlanInput {
         spec,
         generation: request.generation,

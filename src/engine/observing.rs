@@ -222,7 +222,9 @@ impl<'r> Look<'r> {
 /// moves: the logs are read by the pass itself, whatever snapshot it rests on).
 fn says_something_new(status: &InterfaceEndpointStatus, previous: &InterfaceEndpointStatus) -> bool {
     let mut same_time = status.clone();
-    same_time.last_verified_time.clone_from(&previous.last_verified_time);
+    same_time
+        .last_verified_time
+        .clone_from(&previous.last_verified_time);
     if let (Some(clients), Some(before)) = (
         same_time.clients.as_mut().and_then(|c| c.evidence.as_mut()),
         previous.clients.as_ref().and_then(|c| c.evidence.as_ref()),

@@ -28,7 +28,11 @@ async fn a_client_added_after_the_shared_snapshot_keeps_private_dns_off() {
     // Up to the rules: the next pass would turn private DNS on.
     for _ in 0..20 {
         let out = h.pass().await;
-        if out.performed.iter().any(|a| matches!(a, Action::AuthorizeRules(_))) {
+        if out
+            .performed
+            .iter()
+            .any(|a| matches!(a, Action::AuthorizeRules(_)))
+        {
             break;
         }
     }
@@ -78,9 +82,21 @@ async fn a_client_added_after_the_shared_snapshot_keeps_private_dns_off() {
     let before = observations.stats();
     let out = h.pass().await;
     let after = observations.stats();
-    assert_eq!(after.shared, before.shared + 1, "the pass began on the shared snapshot");
-    assert_eq!(after.refreshes, before.refreshes + 1, "and looked again before acting");
-    assert!(!out.performed.iter().any(switches_private_dns_on), "{:?}", out.performed);
+    assert_eq!(
+        after.shared,
+        before.shared + 1,
+        "the pass began on the shared snapshot"
+    );
+    assert_eq!(
+        after.refreshes,
+        before.refreshes + 1,
+        "and looked again before acting"
+    );
+    assert!(
+        !out.performed.iter().any(switches_private_dns_on),
+        "{:?}",
+        out.performed
+    );
     assert!(!h.owned_endpoints()[0].private_dns_enabled);
     assert!(
         h.owned_rules()
@@ -116,7 +132,10 @@ async fn ready_objects(n: usize) -> Vec<Harness> {
     }
     // Side by side, as the controller runs them.
     for _ in 0..100 {
-        for h in objects.iter_mut().filter(|h| h.status.phase != RolloutPhase::Ready) {
+        for h in objects
+            .iter_mut()
+            .filter(|h| h.status.phase != RolloutPhase::Ready)
+        {
             h.pass_now().await;
         }
         if objects.iter().all(|h| h.status.phase == RolloutPhase::Ready) {
@@ -124,7 +143,10 @@ async fn ready_objects(n: usize) -> Vec<Harness> {
         }
         first.sim.clock().advance(Duration::from_secs(5));
     }
-    panic!("not all Ready: {:?}", objects.iter().map(|h| h.status.phase).collect::<Vec<_>>());
+    panic!(
+        "not all Ready: {:?}",
+        objects.iter().map(|h| h.status.phase).collect::<Vec<_>>()
+    );
 }
 
 #[tokio::test]
@@ -146,7 +168,10 @@ async fn ready_objects_in_one_vpc_share_one_refresh_per_resync_and_change_nothin
             .filter(|c| c.operation == Ec2Operation::DescribeNetworkInterfaces)
             .count();
         assert_eq!(enis, 1, "round {round}: one refresh for the four objects");
-        assert!(sim.mutations().is_empty(), "round {round}: nothing changes at steady state");
+        assert!(
+            sim.mutations().is_empty(),
+            "round {round}: nothing changes at steady state"
+        );
     }
 }
 
@@ -154,7 +179,11 @@ async fn ready_objects_in_one_vpc_share_one_refresh_per_resync_and_change_nothin
 async fn a_pending_endpoint_is_looked_at_by_id_and_the_vpc_described_again_once_it_moved() {
     let mut h = shared(Harness::new(RemediationMode::Auto));
     let out = h.pass().await;
-    assert!(out.performed.iter().any(|a| matches!(a, Action::CreateEndpoint(_))));
+    assert!(
+        out.performed
+            .iter()
+            .any(|a| matches!(a, Action::CreateEndpoint(_)))
+    );
     h.sim.clear_calls();
     let mut looks_by_id = 0;
     for _ in 0..30 {

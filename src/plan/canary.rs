@@ -157,6 +157,16 @@ pub fn with_rejects(
     Some(merged)
 }
 
+/// `15m`, `2h`, `90s`.
+fn humantime(d: Duration) -> String {
+    let secs = d.as_secs();
+    match secs {
+        s if s % 3600 == 0 => format!("{}h", s / 3600),
+        s if s % 60 == 0 => format!("{}m", s / 60),
+        s => format!("{s}s"),
+    }
+}
+
 fn rfc3339(ms: i64) -> String {
     Timestamp::from_millisecond(ms)
         .map(|t| t.to_string())
@@ -234,11 +244,18 @@ pub fn report(
     };
     // No read times in the messages: each read moves them, and a message that changes at every
     // pass would be news at every pass (status.verification has them).
-    let window = format!(
-        "flow logs {} since {}",
-        read.log_group_name,
-        read.read_from.max(read.window_start)
-    );
+    let window = if in_window(read, now) {
+        format!(
+            "flow logs {} since private DNS went on ({})",
+            read.log_group_name, read.window_start
+        )
+    } else {
+        format!(
+            "flow logs {} of the last {}",
+            read.log_group_name,
+            humantime(read.window)
+        )
+    };
     let found = match &read.outcome {
         Err(why) => {
             let update = ConditionUpdate::new(

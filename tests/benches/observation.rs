@@ -130,7 +130,10 @@ fn measure(n: usize, shared: bool) -> Row {
     let mut t = Duration::ZERO;
     while !run.all_ready() {
         t += step;
-        assert!(t < Duration::from_secs(6 * 3600), "{n} objects not Ready after six hours");
+        assert!(
+            t < Duration::from_secs(6 * 3600),
+            "{n} objects not Ready after six hours"
+        );
         run.run_until(t);
     }
     // Steady state: every object Ready, each requeued a resync after its last pass.

@@ -343,7 +343,9 @@ impl World {
             })
             .filter(|r| match &filter.tag_any_of {
                 None => true,
-                Some((k, values)) => tag_pairs(&r.tags).any(|(rk, rv)| rk == k && values.iter().any(|v| v == rv)),
+                Some((k, values)) => {
+                    tag_pairs(&r.tags).any(|(rk, rv)| rk == k && values.iter().any(|v| v == rv))
+                }
             })
             .cloned()
             .collect()

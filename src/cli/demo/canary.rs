@@ -51,6 +51,7 @@ impl Act {
             deleting: false,
             status: &self.status,
             config: &Default::default(),
+            observations: None,
             now: self.sim.clock().timestamp(),
         };
         let outcome =
