@@ -86,6 +86,7 @@ async fn a_reject_toward_an_endpoint_eni_after_ready_is_remediated_within_one_po
         .describe_security_group_rules(&RuleFilter {
             group_ids: vec![bench.id("endpoint-sg")],
             tag: Some((OWNER_TAG.to_string(), format!("{ns}/logs"))),
+            ..Default::default()
         })
         .await
         .unwrap();
@@ -172,6 +173,7 @@ async fn a_reject_toward_an_endpoint_eni_after_ready_is_remediated_within_one_po
         .describe_security_group_rules(&RuleFilter {
             group_ids: vec![bench.id("endpoint-sg")],
             tag: Some((OWNER_TAG.to_string(), format!("{ns}/logs"))),
+            ..Default::default()
         })
         .await
         .unwrap();
