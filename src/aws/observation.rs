@@ -33,8 +33,9 @@ use futures::channel::oneshot;
 use k8s_openapi::jiff::Timestamp;
 
 use super::observe::{describe_owned_rules, describe_services, describe_vpc};
-use super::{Ec2, Ec2Error, ErrorKind, MAX_FILTER_VALUES};
-use crate::model::{ServiceDetail, Snapshot};
+use super::{Ec2, Ec2Error, EndpointFilter, ErrorKind, MAX_FILTER_VALUES, RuleFilter};
+use crate::api::OWNER_TAG;
+use crate::model::{SecurityGroupRule, ServiceDetail, Snapshot, VpcEndpoint};
 
 /// Which VPC: the same VPC id in two accounts or regions is two VPCs.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -86,6 +87,20 @@ pub struct Need {
     /// An object that has not passed for this long is no longer counted as referring to its
     /// VPC (it was deleted, or the controller stopped reconciling it).
     pub forget_after: Duration,
+    /// The pass looks at what the object's own change touched by itself
+    /// ([`VpcObservations::unseen_change`], [`look_at_change`]): a snapshot older than the
+    /// change will do.
+    pub despite_own_change: bool,
+}
+
+/// What an object's own calls changed in its VPC, to be looked at by id on its next passes
+/// instead of describing the whole VPC again: its endpoints (DescribeVpcEndpoints by id) and
+/// the security groups whose rules it authorized or revoked (DescribeSecurityGroupRules by
+/// group).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Touched {
+    pub endpoints: BTreeSet<String>,
+    pub groups: BTreeSet<String>,
 }
 
 /// One VPC as one refresh described it, with the services and owned rules of the objects
@@ -127,7 +142,7 @@ impl Observed {
         self.covers(who)
             && age(need.now, self.observed_at) < need.max_age
             && need.begun_after.is_none_or(|t| self.begun_after(t))
-            && changed_after.is_none_or(|c| self.seq > c)
+            && (need.despite_own_change || changed_after.is_none_or(|c| self.seq > c))
     }
 }
 
@@ -182,6 +197,9 @@ struct Referent {
     last_pass: Timestamp,
     /// The object changed something at this point: only a refresh begun after it shows it.
     changed_after: Option<u64>,
+    /// What it changed since, when only that need be looked at (`None`: a change the pass
+    /// cannot look at by id, so the whole VPC is described again).
+    touched: Option<Touched>,
 }
 
 type Answer = Result<Arc<Observed>, Ec2Error>;
@@ -282,6 +300,7 @@ impl VpcObservations {
                 service: who.service.clone(),
                 last_pass: need.now,
                 changed_after: None,
+                touched: None,
             });
         referent.service.clone_from(&who.service);
         referent.last_pass = need.now;
@@ -295,7 +314,7 @@ impl VpcObservations {
             let joined = flight.owners.contains(&who.owner_tag)
                 && flight.services.contains(&who.service)
                 && need.begun_after.is_none_or(|t| flight.seq > t.0)
-                && changed_after.is_none_or(|c| flight.seq > c);
+                && (need.despite_own_change || changed_after.is_none_or(|c| flight.seq > c));
             let (tx, answer) = oneshot::channel();
             flight.waiters.push(tx);
             return Step::Wait { answer, joined };
@@ -318,17 +337,45 @@ impl VpcObservations {
     }
 
     /// `owner_tag` changed something in `key` (a call that may have taken effect): its next
-    /// pass rests only on a refresh begun after now.
-    pub fn changed(&self, key: &VpcKey, owner_tag: &str) {
+    /// passes rest only on a refresh begun after now, or look at what it `touched` by id
+    /// (`None`: not to be looked at by id, the whole VPC is described again). Changes not yet
+    /// shown by a refresh add up.
+    pub fn changed(&self, key: &VpcKey, owner_tag: &str, touched: Option<Touched>) {
         let mut registry = self.lock();
         let now = registry.began;
-        if let Some(referent) = registry
-            .vpcs
-            .get_mut(key)
-            .and_then(|vpc| vpc.objects.get_mut(owner_tag))
-        {
+        let Some(vpc) = registry.vpcs.get_mut(key) else {
+            return;
+        };
+        let latest = vpc.latest.as_ref().map(|l| l.seq);
+        if let Some(referent) = vpc.objects.get_mut(owner_tag) {
+            let unseen = referent
+                .changed_after
+                .is_some_and(|c| latest.is_none_or(|l| l <= c));
+            referent.touched = match (unseen, referent.touched.take(), touched) {
+                (false, _, touched) => touched,
+                (true, Some(mut before), Some(touched)) => {
+                    before.endpoints.extend(touched.endpoints);
+                    before.groups.extend(touched.groups);
+                    Some(before)
+                }
+                (true, _, _) => None,
+            };
             referent.changed_after = Some(now);
         }
+    }
+
+    /// What `owner_tag` changed in `key` that `observed` does not show yet: `None` when it
+    /// shows all of it; `Some(None)` when the change is not one to look at by id.
+    pub fn unseen_change(
+        &self,
+        key: &VpcKey,
+        owner_tag: &str,
+        observed: &Observed,
+    ) -> Option<Option<Touched>> {
+        let registry = self.lock();
+        let referent = registry.vpcs.get(key)?.objects.get(owner_tag)?;
+        let changed_after = referent.changed_after?;
+        (observed.seq <= changed_after).then(|| referent.touched.clone())
     }
 
     /// `owner_tag` no longer refers to any VPC (its deletion completed): dropped, and a VPC's
@@ -456,6 +503,94 @@ async fn refresh<E: Ec2>(
         services: services.into_iter().collect(),
         service_errors,
     }))
+}
+
+/// `observed` with what `touched` names looked at again: the endpoints by id, the rules of the
+/// groups by group (their permissions rebuilt from them, and the owned ones among them
+/// replacing the snapshot's). `None` when EC2 does not show them all (an endpoint gone or not
+/// listed yet, a call refused): the pass then describes the whole VPC, which says why.
+///
+/// Only the parts named are newer than `observed`: the pass's decision on it is one on a
+/// snapshot older than the pass (see `engine::observing`).
+pub async fn look_at_change<E: Ec2>(ec2: &E, observed: &Observed, touched: &Touched) -> Option<Snapshot> {
+    let ids: Vec<String> = touched.endpoints.iter().cloned().collect();
+    let groups: Vec<String> = touched.groups.iter().cloned().collect();
+    let endpoints = async {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let filter = EndpointFilter {
+            vpc_endpoint_ids: ids.clone(),
+            ..Default::default()
+        };
+        ec2.describe_vpc_endpoints(&filter).await
+    };
+    let rules = async {
+        let calls = groups.chunks(MAX_FILTER_VALUES).map(|groups| {
+            let filter = RuleFilter {
+                group_ids: groups.to_vec(),
+                ..Default::default()
+            };
+            async move { ec2.describe_security_group_rules(&filter).await }
+        });
+        Ok::<_, Ec2Error>(
+            futures::future::try_join_all(calls)
+                .await?
+                .into_iter()
+                .flatten()
+                .collect::<Vec<_>>(),
+        )
+    };
+    let (endpoints, rules) = futures::try_join!(endpoints, rules).ok()?;
+    if ids
+        .iter()
+        .any(|id| !endpoints.iter().any(|e| &e.vpc_endpoint_id == id))
+    {
+        return None;
+    }
+    Some(patched(observed, endpoints, &touched.groups, rules))
+}
+
+/// The snapshot of `observed` with `endpoints` in place of its own of the same ids, and the
+/// rules of `groups` as `rules` shows them (pure).
+fn patched(
+    observed: &Observed,
+    endpoints: Vec<VpcEndpoint>,
+    groups: &BTreeSet<String>,
+    rules: Vec<SecurityGroupRule>,
+) -> Snapshot {
+    let mut snapshot = observed.snapshot.clone();
+    snapshot
+        .vpc_endpoints
+        .retain(|e| !endpoints.iter().any(|n| n.vpc_endpoint_id == e.vpc_endpoint_id));
+    snapshot.vpc_endpoints.extend(endpoints);
+    for group in snapshot
+        .security_groups
+        .iter_mut()
+        .filter(|g| groups.contains(&g.group_id))
+    {
+        let of = |egress: bool| {
+            crate::model::ip_permissions(
+                rules
+                    .iter()
+                    .filter(|r| r.group_id == group.group_id && r.is_egress == egress),
+            )
+        };
+        group.ip_permissions = of(false);
+        group.ip_permissions_egress = of(true);
+    }
+    let owned = |r: &SecurityGroupRule| {
+        r.tags
+            .iter()
+            .any(|t| t.key == OWNER_TAG && observed.owners.contains(&t.value))
+    };
+    snapshot
+        .security_group_rules
+        .retain(|r| !groups.contains(&r.group_id));
+    snapshot
+        .security_group_rules
+        .extend(rules.into_iter().filter(|r| owned(r)));
+    snapshot
 }
 
 /// The services, in one call per region they are offered from (this region's, then each other

@@ -3,7 +3,7 @@
 //! own parts come batched, one object's bad service does not fail the others, and a VPC nobody
 //! refers to is dropped.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Mutex;
 use std::task::{Context, Poll, Waker};
 
@@ -50,6 +50,7 @@ fn need(sim: &SimEc2) -> Need {
         max_age: Duration::from_secs(300),
         begun_after: None,
         forget_after: Duration::from_secs(900),
+        despite_own_change: false,
     }
 }
 
@@ -235,7 +236,7 @@ fn after_its_own_change_an_object_rests_only_on_a_refresh_begun_after_it() {
     let observations = VpcObservations::new();
     let a = object("a");
     let before = run(observations.observe(&sim, &key(&sim), &a, &need(&sim))).unwrap();
-    observations.changed(&key(&sim), &a.owner_tag);
+    observations.changed(&key(&sim), &a.owner_tag, None);
     let after = run(observations.observe(&sim, &key(&sim), &a, &need(&sim))).unwrap();
     assert!(!Arc::ptr_eq(&before, &after));
     let again = run(observations.observe(&sim, &key(&sim), &a, &need(&sim))).unwrap();
@@ -257,6 +258,90 @@ fn after_its_own_change_an_object_rests_only_on_a_refresh_begun_after_it() {
     ))
     .unwrap();
     assert!(fresh.begun_after(ticket));
+}
+
+/// After an object's own change, what it touched is looked at by id on top of the snapshot it
+/// already has: the groups' permissions and owned rules as a full describe would show them,
+/// for one DescribeSecurityGroupRules, without a refresh; a refresh begun later shows it all.
+#[test]
+fn what_an_object_changed_is_looked_at_by_id_on_top_of_the_shared_snapshot() {
+    let sim = world();
+    let observations = VpcObservations::new();
+    let a = object("a");
+    let before = run(observations.observe(&sim, &key(&sim), &a, &need(&sim))).unwrap();
+    let owner_tag = Tag {
+        key: crate::api::OWNER_TAG.into(),
+        value: a.owner_tag.clone(),
+    };
+    run(sim.authorize_security_group_rules(&AuthorizeRules {
+        group_id: incident::SG_ENDPOINT.into(),
+        egress: false,
+        rules: vec![crate::aws::NewRule {
+            protocol: crate::model::Protocol::Tcp,
+            from_port: 443,
+            to_port: 443,
+            peer: crate::aws::RulePeer::Group(incident::SG_ZABBIX.into()),
+            description: "zabbix".into(),
+        }],
+        tags: vec![owner_tag.clone()],
+    }))
+    .unwrap();
+    let touched = Touched {
+        endpoints: BTreeSet::new(),
+        groups: [incident::SG_ENDPOINT.to_string()].into(),
+    };
+    observations.changed(&key(&sim), &a.owner_tag, Some(touched.clone()));
+    sim.clear_calls();
+
+    let despite = Need {
+        despite_own_change: true,
+        ..need(&sim)
+    };
+    let same = run(observations.observe(&sim, &key(&sim), &a, &despite)).unwrap();
+    assert!(Arc::ptr_eq(&before, &same), "no refresh");
+    assert_eq!(
+        observations.unseen_change(&key(&sim), &a.owner_tag, &same),
+        Some(Some(touched.clone()))
+    );
+    let patched = run(look_at_change(&sim, &same, &touched)).expect("looked at");
+    assert_eq!(sim.calls().len(), 1, "{:?}", sim.calls());
+    assert_eq!(calls(&sim, Ec2Operation::DescribeSecurityGroupRules), 1);
+
+    let full = run(sim.describe_security_groups(incident::VPC)).unwrap();
+    let group = |groups: &[SecurityGroup]| {
+        groups
+            .iter()
+            .find(|g| g.group_id == incident::SG_ENDPOINT)
+            .cloned()
+            .unwrap()
+    };
+    assert_eq!(
+        group(&patched.security_groups),
+        group(&full),
+        "as a full describe shows it"
+    );
+    assert_ne!(group(&before.snapshot.security_groups), group(&full));
+    assert!(
+        patched
+            .security_group_rules
+            .iter()
+            .any(|r| r.group_id == incident::SG_ENDPOINT && r.tags.contains(&owner_tag)),
+        "the object's new rule is among its owned rules"
+    );
+    assert_eq!(patched.network_interfaces, before.snapshot.network_interfaces);
+
+    // Without `despite_own_change`, only a refresh begun after the change will do; it shows it.
+    let after = run(observations.observe(&sim, &key(&sim), &a, &need(&sim))).unwrap();
+    assert!(!Arc::ptr_eq(&before, &after));
+    assert_eq!(observations.unseen_change(&key(&sim), &a.owner_tag, &after), None);
+    assert_eq!(group(&after.snapshot.security_groups), group(&full));
+
+    // An endpoint EC2 does not show (gone, or not listed yet): not looked at by id.
+    let gone = Touched {
+        endpoints: ["vpce-0000000000000dead".to_string()].into(),
+        groups: BTreeSet::new(),
+    };
+    assert!(run(look_at_change(&sim, &after, &gone)).is_none());
 }
 
 /// The simulated world, with DescribeNetworkInterfaces held until a gate opens: a refresh

@@ -24,11 +24,13 @@ use std::ops::Deref;
 use std::sync::Arc;
 
 use crate::api::{InterfaceEndpointStatus, RolloutPhase};
-use crate::aws::observation::{Need, Observed, Service, Subscriber, Ticket, VpcKey, VpcObservations};
+use crate::aws::observation::{
+    Need, Observed, Service, Subscriber, Ticket, Touched, VpcKey, VpcObservations, look_at_change,
+};
 use crate::aws::observe::{ObserveScope, observe_vpc};
 use crate::aws::{Ec2, Ec2Error, EndpointFilter, ErrorKind};
 use crate::model::{Snapshot, VpcEndpoint};
-use crate::plan::{self, Decision, Timing};
+use crate::plan::{self, Action, Decision, Timing};
 
 use super::{ReconcileOutcome, ReconcileRequest};
 
@@ -42,13 +44,17 @@ pub(super) enum World {
     Own(Snapshot),
     /// The VPC's shared snapshot.
     Shared(Arc<Observed>),
+    /// The VPC's shared snapshot, older than the object's own last change, with what that
+    /// change touched looked at again by this pass (its endpoint by id, the rules of the
+    /// groups it edited): as old as the shared snapshot for everything else.
+    Patched { snapshot: Snapshot, base: Arc<Observed> },
 }
 
 impl Deref for World {
     type Target = Snapshot;
     fn deref(&self) -> &Snapshot {
         match self {
-            Self::Own(snapshot) => snapshot,
+            Self::Own(snapshot) | Self::Patched { snapshot, .. } => snapshot,
             Self::Shared(observed) => &observed.snapshot,
         }
     }
@@ -99,6 +105,7 @@ impl<'r> Look<'r> {
                         max_age,
                         begun_after: None,
                         forget_after: 3 * timing.resync.max(timing.waiting),
+                        despite_own_change: false,
                     },
                     start: observations.ticket(),
                 }
@@ -108,15 +115,39 @@ impl<'r> Look<'r> {
         Self { request, shared }
     }
 
-    /// The view the pass starts from.
+    /// The view the pass starts from. After the object's own change, which the shared snapshot
+    /// does not show yet, what the change touched is looked at by id (the VPC is described
+    /// again only when that cannot be done).
     pub(super) async fn first<E: Ec2>(&mut self, ec2: &E) -> Result<World, Ec2Error> {
         let Some(shared) = &self.shared else {
             return self.alone(ec2).await;
         };
+        let need = Need {
+            despite_own_change: true,
+            ..shared.need.clone()
+        };
         let observed = shared
             .observations
-            .observe(ec2, &shared.key, &shared.who, &shared.need)
+            .observe(ec2, &shared.key, &shared.who, &need)
             .await?;
+        match shared
+            .observations
+            .unseen_change(&shared.key, &shared.who.owner_tag, &observed)
+        {
+            None => {}
+            Some(None) => return self.fresh(ec2).await,
+            Some(Some(mut touched)) => {
+                // Its own endpoint too, whatever the change was: EC2 may be moving it.
+                touched.endpoints.extend(self.request.status.endpoint_id.clone());
+                return match look_at_change(ec2, &observed, &touched).await {
+                    Some(snapshot) => Ok(World::Patched {
+                        snapshot,
+                        base: observed,
+                    }),
+                    None => self.fresh(ec2).await,
+                };
+            }
+        }
         if !observed.begun_after(shared.start) && self.own_endpoint_moved(ec2, &observed.snapshot).await {
             return self.fresh(ec2).await;
         }
@@ -131,6 +162,7 @@ impl<'r> Look<'r> {
         let begun_within = match world {
             World::Own(_) => true,
             World::Shared(observed) => observed.begun_after(shared.start),
+            World::Patched { .. } => false,
         };
         !begun_within
             && (!decision.actions.is_empty()
@@ -144,6 +176,7 @@ impl<'r> Look<'r> {
     pub(super) fn rests_on_shared(&self, world: &World) -> bool {
         match (world, &self.shared) {
             (World::Shared(observed), Some(shared)) => !observed.begun_after(shared.start),
+            (World::Patched { .. }, Some(_)) => true,
             _ => false,
         }
     }
@@ -151,7 +184,7 @@ impl<'r> Look<'r> {
     /// A decision taken on the shared snapshot verified the clients as of that snapshot, not
     /// as of the pass: its `lastVerifiedTime` says when the snapshot was taken.
     pub(super) fn stamp(world: &World, decision: &mut Decision) {
-        if let World::Shared(observed) = world
+        if let World::Shared(observed) | World::Patched { base: observed, .. } = world
             && decision.status.last_verified_time.is_some()
         {
             decision.status.last_verified_time = Some(observed.observed_at().to_string());
@@ -180,7 +213,9 @@ impl<'r> Look<'r> {
         if outcome.finalized {
             shared.observations.release(&shared.who.owner_tag);
         } else if !outcome.mutations.is_empty() {
-            shared.observations.changed(&shared.key, &shared.who.owner_tag);
+            shared
+                .observations
+                .changed(&shared.key, &shared.who.owner_tag, touched(outcome));
         }
     }
 
@@ -238,6 +273,39 @@ fn says_something_new(status: &InterfaceEndpointStatus, previous: &InterfaceEndp
         read.read_time.clone_from(&before.read_time);
     }
     same_time != *previous
+}
+
+/// What a pass's calls changed, to be looked at by id on the next passes: only when every call
+/// succeeded and each names what it changed (an endpoint, a group's rules). A failed call may
+/// have done anything, and a handover or takeover of rules moves them between objects: the
+/// whole VPC is then described again.
+fn touched(outcome: &ReconcileOutcome) -> Option<Touched> {
+    if outcome.error.is_some() {
+        return None;
+    }
+    let mut touched = Touched::default();
+    for action in &outcome.performed {
+        match action {
+            Action::CreateEndpoint(_) => touched.endpoints.insert(outcome.status.endpoint_id.clone()?),
+            Action::ModifyEndpoint(m) => touched.endpoints.insert(m.vpc_endpoint_id.clone()),
+            Action::DeleteEndpoint { vpc_endpoint_id }
+            | Action::SetEndpointTags { vpc_endpoint_id, .. }
+            | Action::RemoveEndpointTags { vpc_endpoint_id, .. } => {
+                touched.endpoints.insert(vpc_endpoint_id.clone())
+            }
+            Action::TagEndpoint(t) => touched.endpoints.insert(t.vpc_endpoint_id.clone()),
+            Action::AuthorizeRules(requests) => {
+                touched.groups.extend(requests.iter().map(|r| r.group_id.clone()));
+                true
+            }
+            Action::RevokeRules(batches) => {
+                touched.groups.extend(batches.iter().map(|b| b.group_id.clone()));
+                true
+            }
+            Action::HandOverRules(_) | Action::TagRules(_) => return None,
+        };
+    }
+    Some(touched)
 }
 
 fn is_moving(endpoint: &VpcEndpoint) -> bool {

@@ -54,6 +54,7 @@ async fn a_client_added_after_the_shared_snapshot_keeps_private_dns_off() {
         max_age: h.timing.resync,
         begun_after: Some(observations.ticket()),
         forget_after: Duration::from_secs(900),
+        despite_own_change: false,
     };
     observations.observe(&*h.sim, &key, &other, &need).await.unwrap();
 
@@ -206,4 +207,85 @@ async fn a_pending_endpoint_is_looked_at_by_id_and_the_vpc_described_again_once_
         }
     }
     panic!("the endpoint never became available");
+}
+
+/// After its own change, the pass looks at what it changed (here its endpoint, by id) on top
+/// of the shared snapshot, instead of describing the whole VPC again; it rests on that when it
+/// has nothing more to do or say.
+#[tokio::test]
+async fn after_its_own_change_a_pass_looks_at_what_it_changed_not_at_the_whole_vpc() {
+    let mut h = shared(Harness::new(RemediationMode::Auto));
+    h.run_until(RolloutPhase::Ready, 40).await;
+    h.spec.tags.insert("cost-center".into(), "payments".into());
+    let out = h.pass_now().await;
+    assert!(
+        out.performed
+            .iter()
+            .any(|a| matches!(a, Action::SetEndpointTags { .. })),
+        "{:?}",
+        out.performed
+    );
+    let refreshes = h.observations.as_ref().unwrap().stats().refreshes;
+    h.sim.clock().advance(Duration::from_secs(2));
+    h.sim.clear_calls();
+    let out = h.pass_now().await;
+    let calls = h.sim.calls();
+    assert_eq!(
+        calls.iter().map(|c| c.operation).collect::<Vec<_>>(),
+        vec![Ec2Operation::DescribeVpcEndpoints],
+        "the endpoint by id, and nothing else"
+    );
+    assert_eq!(h.observations.as_ref().unwrap().stats().refreshes, refreshes);
+    assert!(out.performed.is_empty(), "{:?}", out.performed);
+    assert!(out.restated);
+    assert_eq!(out.status.phase, RolloutPhase::Ready);
+    assert_eq!(
+        h.owned_endpoints()[0]
+            .tags
+            .iter()
+            .filter(|t| t.key == "cost-center")
+            .count(),
+        1
+    );
+}
+
+/// Rules it added are looked at by their group: the pass sees them (and does not add them
+/// again); what it then does, it decides on a refresh begun within the pass.
+#[tokio::test]
+async fn after_adding_rules_the_next_pass_sees_them_through_their_group() {
+    let mut h = shared(Harness::new(RemediationMode::Auto));
+    let mut authorized = None;
+    for _ in 0..20 {
+        let out = h.pass().await;
+        if let Some(Action::AuthorizeRules(requests)) = out
+            .performed
+            .iter()
+            .find(|a| matches!(a, Action::AuthorizeRules(_)))
+        {
+            authorized = Some(requests.clone());
+            break;
+        }
+    }
+    let authorized = authorized.expect("the rollout adds rules");
+    h.sim.clear_calls();
+    let out = h.pass_now().await;
+    let calls = h.sim.calls();
+    let rules_calls = calls
+        .iter()
+        .take_while(|c| c.operation != Ec2Operation::DescribeNetworkInterfaces)
+        .filter(|c| c.operation == Ec2Operation::DescribeSecurityGroupRules)
+        .count();
+    assert_eq!(
+        rules_calls, 1,
+        "the groups' rules before anything else: {calls:?}"
+    );
+    assert!(
+        !out.performed
+            .iter()
+            .any(|a| matches!(a, Action::AuthorizeRules(_))),
+        "the rules are not added again: {:?}",
+        out.performed
+    );
+    assert!(authorized.iter().all(|r| !r.rules.is_empty()));
+    h.run_until(RolloutPhase::Ready, 20).await;
 }

@@ -668,3 +668,61 @@ mod tests {
         assert!(e.is_available());
     }
 }
+
+/// A security group's rules as DescribeSecurityGroups shows them: one `IpPermission` per
+/// protocol and port range, holding every peer of the rules with it (how the simulated world
+/// answers, and how a snapshot is brought up to date from DescribeSecurityGroupRules), in order
+/// of each one's first rule.
+pub fn ip_permissions<'a>(rules: impl Iterator<Item = &'a SecurityGroupRule>) -> Vec<IpPermission> {
+    let mut perms: Vec<IpPermission> = Vec::new();
+    for rule in rules {
+        let (from, to) = match rule.ip_protocol {
+            Protocol::All | Protocol::Number(_) => (-1, -1),
+            _ => (rule.from_port.unwrap_or(-1), rule.to_port.unwrap_or(-1)),
+        };
+        let (from_port, to_port) = match rule.ip_protocol {
+            Protocol::All => (None, None),
+            _ => (Some(from), Some(to)),
+        };
+        let index = perms
+            .iter()
+            .position(|p| {
+                p.ip_protocol == rule.ip_protocol && p.from_port == from_port && p.to_port == to_port
+            })
+            .unwrap_or_else(|| {
+                perms.push(IpPermission {
+                    ip_protocol: rule.ip_protocol,
+                    from_port,
+                    to_port,
+                    ..Default::default()
+                });
+                perms.len() - 1
+            });
+        let perm = &mut perms[index];
+        let description = rule.description.clone();
+        if let Some(c) = &rule.cidr_ipv4 {
+            perm.ip_ranges.push(IpRange {
+                cidr_ip: c.clone(),
+                description,
+            });
+        } else if let Some(c) = &rule.cidr_ipv6 {
+            perm.ipv6_ranges.push(Ipv6Range {
+                cidr_ipv6: c.clone(),
+                description,
+            });
+        } else if let Some(p) = &rule.prefix_list_id {
+            perm.prefix_list_ids.push(PrefixListId {
+                prefix_list_id: p.clone(),
+                description,
+            });
+        } else if let Some(g) = &rule.referenced_group_info {
+            perm.user_id_group_pairs.push(UserIdGroupPair {
+                group_id: g.group_id.clone(),
+                user_id: g.user_id.clone(),
+                vpc_id: g.vpc_id.clone(),
+                description,
+            });
+        }
+    }
+    perms
+}

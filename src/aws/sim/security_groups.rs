@@ -18,8 +18,7 @@ use super::codes;
 use super::world::World;
 use crate::aws::{AuthorizeRules, Ec2Error, Ec2Operation, NewRule, RuleFilter, RulePeer};
 use crate::model::{
-    IpPermission, IpRange, Ipv6Range, PrefixListId, Protocol, ReferencedGroup, SecurityGroup,
-    SecurityGroupRule, Tag, UserIdGroupPair, tag_pairs,
+    IpPermission, Protocol, ReferencedGroup, SecurityGroup, SecurityGroupRule, Tag, tag_pairs,
 };
 
 /// What makes two rules the same rule in EC2's eyes.
@@ -50,8 +49,10 @@ impl World {
                     .map(Vec::as_slice)
                     .unwrap_or_default();
                 let mut view = group.clone();
-                view.ip_permissions = permissions(rules.iter().copied().filter(|r| !r.is_egress));
-                view.ip_permissions_egress = permissions(rules.iter().copied().filter(|r| r.is_egress));
+                view.ip_permissions =
+                    crate::model::ip_permissions(rules.iter().copied().filter(|r| !r.is_egress));
+                view.ip_permissions_egress =
+                    crate::model::ip_permissions(rules.iter().copied().filter(|r| r.is_egress));
                 view
             })
             .collect()
@@ -481,56 +482,4 @@ fn expand(group_id: &str, egress: bool, perm: &IpPermission) -> Vec<SecurityGrou
         });
     }
     out
-}
-
-/// Rules of one direction → `IpPermissions`, one per (protocol, ports), in order of first rule.
-fn permissions<'a>(rules: impl Iterator<Item = &'a SecurityGroupRule>) -> Vec<IpPermission> {
-    let mut perms: Vec<IpPermission> = Vec::new();
-    for rule in rules {
-        let (from, to) = normalized_ports(rule.ip_protocol, rule.from_port, rule.to_port);
-        let (from_port, to_port) = match rule.ip_protocol {
-            Protocol::All => (None, None),
-            _ => (Some(from), Some(to)),
-        };
-        let index = perms
-            .iter()
-            .position(|p| {
-                p.ip_protocol == rule.ip_protocol && p.from_port == from_port && p.to_port == to_port
-            })
-            .unwrap_or_else(|| {
-                perms.push(IpPermission {
-                    ip_protocol: rule.ip_protocol,
-                    from_port,
-                    to_port,
-                    ..Default::default()
-                });
-                perms.len() - 1
-            });
-        let perm = &mut perms[index];
-        let description = rule.description.clone();
-        if let Some(c) = &rule.cidr_ipv4 {
-            perm.ip_ranges.push(IpRange {
-                cidr_ip: c.clone(),
-                description,
-            });
-        } else if let Some(c) = &rule.cidr_ipv6 {
-            perm.ipv6_ranges.push(Ipv6Range {
-                cidr_ipv6: c.clone(),
-                description,
-            });
-        } else if let Some(p) = &rule.prefix_list_id {
-            perm.prefix_list_ids.push(PrefixListId {
-                prefix_list_id: p.clone(),
-                description,
-            });
-        } else if let Some(g) = &rule.referenced_group_info {
-            perm.user_id_group_pairs.push(UserIdGroupPair {
-                group_id: g.group_id.clone(),
-                user_id: g.user_id.clone(),
-                vpc_id: g.vpc_id.clone(),
-                description,
-            });
-        }
-    }
-    perms
 }
