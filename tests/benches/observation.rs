@@ -168,7 +168,10 @@ fn arguments() -> (Vec<usize>, usize) {
             let m = args.next().and_then(|m| m.parse().ok());
             alone_up_to = m.expect("--alone-up-to takes an object count");
         } else {
-            counts.push(arg.parse().unwrap_or_else(|_| panic!("not an object count: {arg}")));
+            counts.push(
+                arg.parse()
+                    .unwrap_or_else(|_| panic!("not an object count: {arg}")),
+            );
         }
     }
     if counts.is_empty() {
@@ -200,7 +203,10 @@ fn main() {
         let (alone_calls, ratio) = match &alone {
             Some(alone) => {
                 assert_eq!(alone.mutations, 0, "{n} Ready objects alone change nothing");
-                (format!("{:.1}", alone.calls), format!("{:.1}", alone.calls / shared.calls))
+                (
+                    format!("{:.1}", alone.calls),
+                    format!("{:.1}", alone.calls / shared.calls),
+                )
             }
             None => ("not run".to_string(), "-".to_string()),
         };
