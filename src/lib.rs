@@ -7,7 +7,8 @@
 //! - [`grants`]: pure: which grant admits an object, and what the controller may do for it.
 //! - [`model`]: the VPC network as AWS describes it (`aws ec2 describe-*` JSON), the snapshot.
 //! - [`analysis`]: pure: which ENIs private DNS would capture, whether each can reach the
-//!   endpoint on tcp/443 (security groups and NACLs, both ways), and the fewest rules that fix it.
+//!   endpoint on its ports (`spec.ports`, tcp/443 by default; security groups and NACLs, both
+//!   ways), and the fewest rules that fix it.
 //! - [`plan`]: pure: the rollout state machine, (spec, status, observed world) → next step.
 //! - [`aws`]: the EC2 port (one trait), its aws-sdk-ec2 adapter and the simulated world `sim`.
 //! - [`logs`]: the CloudWatch Logs port (Logs Insights, FilterLogEvents) for the evidence and

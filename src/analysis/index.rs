@@ -1,5 +1,10 @@
 //! An indexed view of a [`Snapshot`], built once per analysis: lookups by id, every CIDR
-//! parsed, and each security group reduced to what it allows on tcp/443.
+//! parsed, and each security group reduced to what it allows on the spec's ports.
+//!
+//! The ports are split into classes ([`VpcIndex::port_classes`]): ports no security-group rule
+//! of the snapshot tells apart (no rule's range starts or ends between them) are one class, and
+//! each group is reduced once per class, not once per port. `[443]` is one class; so is
+//! `8080-8082` unless some rule covers part of it.
 //!
 //! Everything the checks read goes through here, so that a VPC with 20,000 ENIs costs a hash
 //! lookup per ENI instead of a scan of every rule. Malformed addresses are found here, once,
@@ -11,14 +16,15 @@ use std::net::IpAddr;
 use ipnet::IpNet;
 
 use super::addr::{AddrRange, AddrSet, parse_net};
-use super::{AnalysisError, HTTPS_PORT};
+use super::AnalysisError;
+use super::ports::Ports;
 use crate::model::{
     IpPermission, NetworkAcl, NetworkAclEntry, NetworkInterface, Protocol, SecurityGroup, Snapshot, Subnet,
 };
 
-/// What one direction of one or more security groups allows on tcp/443.
+/// What one direction of one or more security groups allows on one class of ports.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct HttpsPeers<'a> {
+pub struct Peers<'a> {
     /// CIDRs and prefix-list entries, merged.
     pub addrs: AddrSet,
     /// Referenced security groups, sorted, without duplicates.
@@ -27,9 +33,9 @@ pub struct HttpsPeers<'a> {
     pub unresolved_prefix_lists: Vec<&'a str>,
 }
 
-impl<'a> HttpsPeers<'a> {
+impl<'a> Peers<'a> {
     /// The union of several groups' peers: security group rules only ever add up.
-    pub fn union<'p>(parts: impl IntoIterator<Item = &'p HttpsPeers<'a>> + Clone) -> HttpsPeers<'a>
+    pub fn union<'p>(parts: impl IntoIterator<Item = &'p Peers<'a>> + Clone) -> Peers<'a>
     where
         'a: 'p,
     {
@@ -44,7 +50,7 @@ impl<'a> HttpsPeers<'a> {
         groups.dedup();
         unresolved.sort_unstable();
         unresolved.dedup();
-        HttpsPeers {
+        Peers {
             addrs,
             groups,
             unresolved_prefix_lists: unresolved,
@@ -56,12 +62,13 @@ impl<'a> HttpsPeers<'a> {
     }
 }
 
-/// A security group with what it allows on tcp/443 each way.
+/// A security group with what it allows each way, per class of ports (in the order of
+/// [`VpcIndex::port_classes`]).
 #[derive(Debug)]
 pub struct GroupView<'a> {
     pub group: &'a SecurityGroup,
-    pub ingress: HttpsPeers<'a>,
-    pub egress: HttpsPeers<'a>,
+    pub ingress: Vec<Peers<'a>>,
+    pub egress: Vec<Peers<'a>>,
     /// The rules each way, as EC2 counts them against its quota.
     pub ingress_rules: RuleCount,
     pub egress_rules: RuleCount,
@@ -161,12 +168,17 @@ pub struct VpcIndex<'a> {
     pub groups: HashMap<&'a str, GroupView<'a>>,
     pub interfaces: HashMap<&'a str, &'a NetworkInterface>,
     pub nacls: Vec<NaclView<'a>>,
+    /// The spec's ports, split into the classes the security groups treat alike; ascending by
+    /// first port, never empty for a non-empty spec.
+    pub port_classes: Vec<Ports>,
+    /// The spec's ports, all of them.
+    pub ports: Ports,
     nacl_by_subnet: HashMap<&'a str, usize>,
     default_nacl: Option<usize>,
 }
 
 impl<'a> VpcIndex<'a> {
-    pub fn build(snapshot: &'a Snapshot, vpc_id: &'a str) -> Result<VpcIndex<'a>, AnalysisError> {
+    pub fn build(snapshot: &'a Snapshot, vpc_id: &'a str, ports: &Ports) -> Result<VpcIndex<'a>, AnalysisError> {
         // A snapshot file was checked when read; a live observation is checked here, so both
         // are held to the same rules (and the ACL order below is well defined).
         snapshot.check().map_err(|e| match e {
@@ -186,15 +198,24 @@ impl<'a> VpcIndex<'a> {
         }
 
         let weights = prefix_list_weights(snapshot);
+        let port_classes = port_classes(snapshot, ports);
         let mut groups = HashMap::with_capacity(snapshot.security_groups.len());
         for group in &snapshot.security_groups {
-            let view = GroupView {
+            let mut view = GroupView {
                 group,
-                ingress: https_peers(group, "ingress", &group.ip_permissions, &prefix_lists)?,
-                egress: https_peers(group, "egress", &group.ip_permissions_egress, &prefix_lists)?,
+                ingress: Vec::with_capacity(port_classes.len()),
+                egress: Vec::with_capacity(port_classes.len()),
                 ingress_rules: rule_count(&group.ip_permissions, &weights),
                 egress_rules: rule_count(&group.ip_permissions_egress, &weights),
             };
+            for class in &port_classes {
+                // Every port of a class is allowed by the same rules: its first one stands for all.
+                let port = class.first().unwrap_or_default();
+                view.ingress
+                    .push(peers(group, "ingress", &group.ip_permissions, &prefix_lists, port)?);
+                view.egress
+                    .push(peers(group, "egress", &group.ip_permissions_egress, &prefix_lists, port)?);
+            }
             groups.insert(group.group_id.as_str(), view);
         }
 
@@ -234,6 +255,8 @@ impl<'a> VpcIndex<'a> {
             groups,
             interfaces,
             nacls,
+            port_classes,
+            ports: ports.clone(),
             nacl_by_subnet,
             default_nacl,
         })
@@ -315,31 +338,65 @@ fn prefix_lists(snapshot: &Snapshot) -> Result<HashMap<&str, AddrSet>, AnalysisE
     Ok(lists)
 }
 
-/// Whether a permission covers tcp/443. Protocol `-1` covers every port whatever the ports
-/// say; a TCP rule without ports (or with -1) is read as every port.
-fn allows_https(p: &IpPermission) -> bool {
+/// The TCP ports a permission covers, inclusive. Protocol `-1` covers every port whatever the
+/// ports say; a TCP rule without ports (or with -1) is read as every port. `None` for other
+/// protocols.
+fn tcp_ports(p: &IpPermission) -> Option<(i32, i32)> {
     match p.ip_protocol {
-        Protocol::All => true,
-        Protocol::Tcp => {
-            let from = p.from_port.filter(|&f| f >= 0).unwrap_or(0);
-            let to = p.to_port.filter(|&t| t >= 0).unwrap_or(65535);
-            from <= i32::from(HTTPS_PORT) && i32::from(HTTPS_PORT) <= to
-        }
-        _ => false,
+        Protocol::All => Some((0, 65535)),
+        Protocol::Tcp => Some((
+            p.from_port.filter(|&f| f >= 0).unwrap_or(0),
+            p.to_port.filter(|&t| t >= 0).unwrap_or(65535),
+        )),
+        _ => None,
     }
 }
 
-fn https_peers<'a>(
+fn allows(p: &IpPermission, port: u16) -> bool {
+    tcp_ports(p).is_some_and(|(from, to)| from <= i32::from(port) && i32::from(port) <= to)
+}
+
+/// `ports` split into classes no TCP rule of any security group in the snapshot tells apart: a
+/// port's class is the stretch between two consecutive rule boundaries (a rule's first port,
+/// and the one after its last) it falls in.
+fn port_classes(snapshot: &Snapshot, ports: &Ports) -> Vec<Ports> {
+    if ports.len() <= 1 {
+        return vec![ports.clone()];
+    }
+    let mut boundaries: Vec<i32> = snapshot
+        .security_groups
+        .iter()
+        .flat_map(|g| g.ip_permissions.iter().chain(&g.ip_permissions_egress))
+        .filter_map(tcp_ports)
+        .flat_map(|(from, to)| [from, to.saturating_add(1)])
+        .collect();
+    boundaries.sort_unstable();
+    boundaries.dedup();
+    // Ports ascend, so a stretch's ports come one after the other.
+    let mut classes: Vec<(usize, Vec<u16>)> = Vec::new();
+    for port in ports.iter() {
+        let stretch = boundaries.partition_point(|&b| b <= i32::from(port));
+        match classes.last_mut().filter(|(s, _)| *s == stretch) {
+            Some((_, members)) => members.push(port),
+            None => classes.push((stretch, vec![port])),
+        }
+    }
+    classes.into_iter().map(|(_, members)| Ports::new(members)).collect()
+}
+
+/// What `permissions` allow on `port`.
+fn peers<'a>(
     group: &'a SecurityGroup,
     direction: &str,
     permissions: &'a [IpPermission],
     prefix_lists: &HashMap<&str, AddrSet>,
-) -> Result<HttpsPeers<'a>, AnalysisError> {
+    port: u16,
+) -> Result<Peers<'a>, AnalysisError> {
     let mut ranges = Vec::new();
     let mut sets: Vec<&AddrSet> = Vec::new();
     let mut groups = Vec::new();
     let mut unresolved = Vec::new();
-    for p in permissions.iter().filter(|p| allows_https(p)) {
+    for p in permissions.iter().filter(|p| allows(p, port)) {
         let cidrs = p
             .ip_ranges
             .iter()
@@ -366,7 +423,7 @@ fn https_peers<'a>(
     groups.dedup();
     unresolved.sort_unstable();
     unresolved.dedup();
-    Ok(HttpsPeers {
+    Ok(Peers {
         addrs,
         groups,
         unresolved_prefix_lists: unresolved,

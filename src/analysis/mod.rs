@@ -1,12 +1,13 @@
 //! Pure analysis of one VPC for one endpoint spec: which ENIs private DNS would capture, whether
-//! each can reach every endpoint destination on tcp/443, and the fewest security-group rules
-//! that fix what can be fixed.
+//! each can reach every endpoint destination on every port of `spec.ports` (tcp/443 unless the
+//! spec says otherwise), and the fewest security-group rules that fix what can be fixed.
 //!
 //! No I/O, no clock, no Kubernetes: (spec, owner, snapshot) → [`Analysis`], through [`analyze`].
 //! The work, one file per step:
 //!
 //! - `index.rs`: the snapshot indexed once (lookups by id, CIDRs parsed, each security group
-//!   reduced to what it allows on tcp/443); `addr.rs`: address ranges and sets.
+//!   reduced to what it allows on the spec's ports); `addr.rs`: address ranges and sets;
+//!   `ports.rs`: sets of ports and their contiguous ranges.
 //! - `endpoint.rs`: the spec checked against the VPC, this object's endpoint, the destinations.
 //! - `clients.rs`: the ENIs private DNS would capture, and why the others are excluded;
 //!   `service_interfaces.rs`: the table of ENIs AWS services put in a VPC that are not
@@ -26,6 +27,7 @@ mod endpoint;
 pub mod evidence;
 mod index;
 mod nacl;
+mod ports;
 mod reach;
 mod remediation;
 mod scope;
@@ -34,6 +36,8 @@ mod sources;
 
 #[cfg(test)]
 mod fuzz_tests;
+#[cfg(test)]
+mod port_tests;
 #[cfg(test)]
 mod property_tests;
 #[cfg(test)]
@@ -53,6 +57,7 @@ use crate::model::{Protocol, Snapshot};
 
 pub use apply::apply_rules;
 pub use endpoint::{owned_endpoint, service_region_problem, unobserved_endpoint_interfaces};
+pub use ports::Ports;
 pub use scope::RuleScope;
 pub use service_interfaces::{NOT_CLIENTS, NotAClient, Sign, normalize_interface_type};
 pub use sources::{Source, SourceKind};
@@ -95,7 +100,11 @@ pub fn analyze_with_evidence(
     scope: &RuleScope,
     evidence: Option<&evidence::Attribution>,
 ) -> Result<Analysis, AnalysisError> {
-    let index = index::VpcIndex::build(snapshot, &spec.vpc_id)?;
+    let ports = Ports::of(spec);
+    if ports.is_empty() {
+        return Err(AnalysisError::NoPorts);
+    }
+    let index = index::VpcIndex::build(snapshot, &spec.vpc_id, &ports)?;
     endpoint::validate_spec(spec, &index)?;
     endpoint::validate_service(spec, snapshot)?;
     let endpoint = endpoint::owned_endpoint(spec, owner, snapshot);
@@ -159,6 +168,7 @@ pub fn analyze_with_evidence(
     let remediation = remediation::plan(&clients, &destinations, &editable, scope.account.as_deref());
     Ok(Analysis {
         endpoint_id: endpoint.map(|e| e.vpc_endpoint_id.clone()),
+        ports,
         destinations,
         clients,
         excluded: discovery.excluded,
@@ -177,22 +187,19 @@ pub const OUTSIDE_PREFIX: &str = "outside:";
 /// an account may have raised it, which the plan does not know (it then proposes fewer rules
 /// than would fit, and says which clients are left out).
 pub const RULES_PER_SECURITY_GROUP: u32 = 60;
-
-/// The port every check is about.
-pub const HTTPS_PORT: u16 = 443;
 /// Ephemeral ports return traffic uses; NACLs are stateless and must allow them back.
 pub const EPHEMERAL_PORTS: (u16, u16) = (1024, 65535);
 
 /// One of the four things that must all hold for a client to reach a destination.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
 pub enum Check {
-    /// An endpoint security group admits tcp/443 from the client.
+    /// An endpoint security group admits the port from the client.
     EndpointIngress,
-    /// A client security group lets tcp/443 out to the destination.
+    /// A client security group lets the port out to the destination.
     ClientEgress,
-    /// The client subnet's NACL lets tcp/443 out and ephemeral ports back in.
+    /// The client subnet's NACL lets the port out and ephemeral ports back in.
     ClientSubnetNacl,
-    /// The endpoint subnet's NACL lets tcp/443 in and ephemeral ports back out.
+    /// The endpoint subnet's NACL lets the port in and ephemeral ports back out.
     EndpointSubnetNacl,
 }
 
@@ -245,6 +252,8 @@ pub struct Block {
     pub check: Check,
     /// The destination (`10.0.1.25` or `10.0.1.0/24`).
     pub destination: IpNet,
+    /// The spec's ports the check fails on (all of them when the return traffic is stopped).
+    pub ports: Ports,
     /// The client's addresses and prefixes the check fails for; empty for the checks that do
     /// not depend on the sender's address (`ClientEgress`, `ClientSubnetNacl`).
     pub sources: Vec<Source>,
@@ -282,6 +291,13 @@ impl ClientVerdict {
 
     pub fn is_reachable(&self) -> bool {
         self.blocks.is_empty()
+    }
+
+    /// The ports some check fails on.
+    pub fn failing_ports(&self) -> Ports {
+        self.blocks
+            .iter()
+            .fold(Ports::default(), |all, b| all.union(&b.ports))
     }
 
     /// The distinct failing checks, sorted.
@@ -403,10 +419,17 @@ pub struct RuleChange {
 }
 
 impl RuleChange {
-    /// The tcp/443 rule on `group_id` referring to `peer_group` that clears `clears`: ingress on
-    /// an endpoint security group from a client's (`EndpointIngress`), or egress on a client
-    /// security group to an endpoint's (`ClientEgress`).
+    /// The tcp/443 rule on `group_id` referring to `peer_group` that clears `clears`: the rule
+    /// for the default `spec.ports`.
     pub fn https(group_id: &str, peer_group: &str, clears: Check) -> RuleChange {
+        let port = crate::api::DEFAULT_PORT;
+        RuleChange::tcp(group_id, peer_group, clears, (port, port))
+    }
+
+    /// The rule for TCP ports `from..=to` on `group_id` referring to `peer_group` that clears
+    /// `clears`: ingress on an endpoint security group from a client's (`EndpointIngress`), or
+    /// egress on a client security group to an endpoint's (`ClientEgress`).
+    pub fn tcp(group_id: &str, peer_group: &str, clears: Check, (from, to): (u16, u16)) -> RuleChange {
         RuleChange {
             group_id: group_id.to_string(),
             direction: if clears == Check::EndpointIngress {
@@ -415,8 +438,8 @@ impl RuleChange {
                 Direction::Egress
             },
             protocol: Protocol::Tcp,
-            from_port: HTTPS_PORT,
-            to_port: HTTPS_PORT,
+            from_port: from,
+            to_port: to,
             peer: RulePeer::Group(peer_group.to_string()),
             clears,
         }
@@ -508,6 +531,8 @@ impl Remediation {
 pub struct Analysis {
     /// The endpoint owned by this object, if it exists.
     pub endpoint_id: Option<String>,
+    /// The ports every client was checked on (`spec.ports`).
+    pub ports: Ports,
     pub destinations: Vec<Destination>,
     /// Sorted by ENI id.
     pub clients: Vec<ClientVerdict>,
@@ -602,4 +627,6 @@ pub enum AnalysisError {
          (DescribeVpcEndpointServices says VpcEndpointPolicySupported false); remove spec.policy"
     )]
     PolicyNotSupported { service: String },
+    #[error("spec.ports is empty: clients use at least one port (443 for the AWS services)")]
+    NoPorts,
 }

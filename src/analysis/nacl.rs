@@ -5,14 +5,17 @@
 //! whole set of packets (a peer address range × a port range) and passes only if every one of
 //! them passes; a failure names the entry (or the default deny) that stops part of the traffic.
 //!
-//! The return traffic check covers the whole ephemeral range 1024-65535, because which port the
-//! client's operating system picks is unknown.
+//! The request traffic is checked on each run of the spec's ports (`8080-8082` at once); a run
+//! that fails is checked port by port, so that the block names exactly the ports stopped. The
+//! return traffic check covers the whole ephemeral range 1024-65535, whatever the service's
+//! port, because which port the client's operating system picks is unknown.
 
 use std::fmt;
 
 use super::addr::{AddrRange, AddrSet, Family};
 use super::index::{NaclRule, NaclView, VpcIndex};
-use super::{EPHEMERAL_PORTS, HTTPS_PORT};
+use super::EPHEMERAL_PORTS;
+use super::ports::Ports;
 
 /// Which direction of an ACL a flow crosses.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -102,9 +105,9 @@ pub fn evaluate(rules: &[NaclRule], peer: AddrRange, ports: (u16, u16)) -> Resul
     })
 }
 
-struct Ports((u16, u16));
+struct PortRange((u16, u16));
 
-impl fmt::Display for Ports {
+impl fmt::Display for PortRange {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let (lo, hi) = self.0;
         if lo == hi {
@@ -122,7 +125,7 @@ fn describe(acl: &NaclView<'_>, subnet_id: &str, way: Way, denial: &Denial) -> S
         Way::Outbound => ("outbound", "to"),
     };
     let id = &acl.acl.network_acl_id;
-    let (peer, ports) = (denial.peer, Ports(denial.ports));
+    let (peer, ports) = (denial.peer, PortRange(denial.ports));
     match denial.rule {
         // 32767 is how EC2 prints the `*` entry: the default deny made visible.
         Some(n) if n < 32767 => format!("{id} ({subnet_id}) {dir} rule {n} denies tcp {ports} {prep} {peer}"),
@@ -137,37 +140,50 @@ fn missing_acl(subnet_id: &str) -> String {
     )
 }
 
-/// Checks `flows` (direction, peer, ports) against the ACL of `subnet_id`; the failures, one
-/// sentence each, joined.
-fn check(index: &VpcIndex<'_>, subnet_id: &str, flows: [(Way, AddrRange, (u16, u16)); 2]) -> Option<String> {
+/// The ACL of `subnet_id` for `ports` requested `request` (to or from `peer`) and the return
+/// traffic the other way: the ports stopped (all of them when the return traffic is) and the
+/// failures, one sentence each, joined.
+fn check(
+    index: &VpcIndex<'_>,
+    subnet_id: &str,
+    request: Way,
+    peer: AddrRange,
+    ports: &Ports,
+) -> Option<(Ports, String)> {
     let Some(acl) = index.nacl_for_subnet(subnet_id) else {
-        return Some(missing_acl(subnet_id));
+        return Some((ports.clone(), missing_acl(subnet_id)));
     };
-    let failures: Vec<String> = flows
-        .iter()
-        .filter_map(|&(way, peer, ports)| {
-            let rules = match way {
-                Way::Inbound => &acl.inbound,
-                Way::Outbound => &acl.outbound,
-            };
-            evaluate(rules, peer, ports)
-                .err()
-                .map(|d| describe(acl, subnet_id, way, &d))
-        })
-        .collect();
-    (!failures.is_empty()).then(|| failures.join("; "))
+    let (requests, returns, back) = match request {
+        Way::Inbound => (&acl.inbound, &acl.outbound, Way::Outbound),
+        Way::Outbound => (&acl.outbound, &acl.inbound, Way::Inbound),
+    };
+    let mut stopped: Vec<u16> = Vec::new();
+    let mut failures: Vec<String> = Vec::new();
+    for (lo, hi) in ports.ranges() {
+        if let Err(denial) = evaluate(requests, peer, (lo, hi)) {
+            failures.push(describe(acl, subnet_id, request, &denial));
+            if lo == hi {
+                stopped.push(lo);
+            } else {
+                stopped.extend((lo..=hi).filter(|&p| evaluate(requests, peer, (p, p)).is_err()));
+            }
+        }
+    }
+    if let Err(denial) = evaluate(returns, peer, EPHEMERAL_PORTS) {
+        failures.push(describe(acl, subnet_id, back, &denial));
+        stopped = ports.as_slice().to_vec();
+    }
+    (!failures.is_empty()).then(|| (Ports::new(stopped), failures.join("; ")))
 }
 
-/// The client subnet's ACL: tcp/443 out to the destination, ephemeral ports back in from it.
-pub fn client_subnet(index: &VpcIndex<'_>, client_subnet: &str, destination: AddrRange) -> Option<String> {
-    check(
-        index,
-        client_subnet,
-        [
-            (Way::Outbound, destination, (HTTPS_PORT, HTTPS_PORT)),
-            (Way::Inbound, destination, EPHEMERAL_PORTS),
-        ],
-    )
+/// The client subnet's ACL: `ports` out to the destination, ephemeral ports back in from it.
+pub fn client_subnet(
+    index: &VpcIndex<'_>,
+    client_subnet: &str,
+    destination: AddrRange,
+    ports: &Ports,
+) -> Option<(Ports, String)> {
+    check(index, client_subnet, Way::Outbound, destination, ports)
 }
 
 /// The client addresses for which [`endpoint_subnet`] passes, as a set: computed once per
@@ -177,15 +193,17 @@ pub fn client_subnet(index: &VpcIndex<'_>, client_subnet: &str, destination: Add
 /// A verdict can only change where an entry's range starts or ends, so the address space is cut
 /// there and each piece is evaluated whole: a piece passes only if every address in it does,
 /// and an address passes exactly when the piece holding it does.
-pub fn endpoint_subnet_passing(index: &VpcIndex<'_>, endpoint_subnet: &str) -> AddrSet {
+pub fn endpoint_subnet_passing(index: &VpcIndex<'_>, endpoint_subnet: &str, ports: &Ports) -> AddrSet {
     match index.nacl_for_subnet(endpoint_subnet) {
-        Some(acl) => passing(&acl.inbound, &acl.outbound),
+        Some(acl) => passing(&acl.inbound, &acl.outbound, ports),
         None => AddrSet::default(),
     }
 }
 
-/// The peers for which tcp/443 passes `inbound` and the ephemeral ports pass `outbound`.
-fn passing(inbound: &[NaclRule], outbound: &[NaclRule]) -> AddrSet {
+/// The peers for which every one of `ports` passes `inbound` and the ephemeral ports pass
+/// `outbound`.
+fn passing(inbound: &[NaclRule], outbound: &[NaclRule], ports: &Ports) -> AddrSet {
+    let runs = ports.ranges();
     let mut passing = Vec::new();
     for (family, max) in [(Family::V4, u32::MAX as u128), (Family::V6, u128::MAX)] {
         let mut cuts: Vec<u128> = vec![0];
@@ -204,7 +222,7 @@ fn passing(inbound: &[NaclRule], outbound: &[NaclRule]) -> AddrSet {
         for (k, &lo) in cuts.iter().enumerate() {
             let hi = cuts.get(k + 1).map_or(max, |next| next - 1);
             let piece = AddrRange { family, lo, hi };
-            let passes = evaluate(inbound, piece, (HTTPS_PORT, HTTPS_PORT)).is_ok()
+            let passes = runs.iter().all(|&run| evaluate(inbound, piece, run).is_ok())
                 && evaluate(outbound, piece, EPHEMERAL_PORTS).is_ok();
             if passes {
                 passing.push(piece);
@@ -214,16 +232,14 @@ fn passing(inbound: &[NaclRule], outbound: &[NaclRule]) -> AddrSet {
     AddrSet::from_ranges(passing)
 }
 
-/// The endpoint subnet's ACL: tcp/443 in from the client, ephemeral ports back out to it.
-pub fn endpoint_subnet(index: &VpcIndex<'_>, endpoint_subnet: &str, client: AddrRange) -> Option<String> {
-    check(
-        index,
-        endpoint_subnet,
-        [
-            (Way::Inbound, client, (HTTPS_PORT, HTTPS_PORT)),
-            (Way::Outbound, client, EPHEMERAL_PORTS),
-        ],
-    )
+/// The endpoint subnet's ACL: `ports` in from the client, ephemeral ports back out to it.
+pub fn endpoint_subnet(
+    index: &VpcIndex<'_>,
+    endpoint_subnet: &str,
+    client: AddrRange,
+    ports: &Ports,
+) -> Option<(Ports, String)> {
+    check(index, endpoint_subnet, Way::Inbound, client, ports)
 }
 
 #[cfg(test)]

@@ -1,10 +1,11 @@
-//! Reachability: for every client and every destination, the four checks of a tcp/443
-//! connection, each failure kept with a sentence saying what to change.
+//! Reachability: for every client and every destination, the four checks of a TCP connection
+//! on each of the spec's ports, each failure kept with the ports it stops and a sentence saying
+//! what to change.
 //!
-//! - EndpointIngress: some ingress rule of some endpoint security group allows tcp/443 from the
+//! - EndpointIngress: some ingress rule of some endpoint security group allows the port from the
 //!   client: a reference to one of its groups (which admits every address of the ENI), or CIDRs
 //!   and prefix lists containing every one of its sources.
-//! - ClientEgress: the client's groups' egress rules allow tcp/443 to the whole destination
+//! - ClientEgress: the client's groups' egress rules allow the port to the whole destination
 //!   (CIDRs and prefix lists together covering every address of it), or one refers to an
 //!   endpoint security group.
 //! - ClientSubnetNacl / EndpointSubnetNacl: see [`super::nacl`]; skipped when client and
@@ -20,6 +21,10 @@
 //!
 //! Security groups are stateful, so return traffic needs no rule; ACLs are not.
 //!
+//! The security-group checks run once per class of ports ([`VpcIndex::port_classes`]), and
+//! classes that fail alike (the same sources, the same missing peers) are one block naming their
+//! ports together: `allows tcp 8080-8082`, not three blocks.
+//!
 //! Work is shared where the answer does not depend on the client itself: clients with the same
 //! groups share one egress union, and clients of one subnet share the client-side ACL result.
 //! The rest is linear in each client's sources.
@@ -31,22 +36,23 @@ use std::net::IpAddr;
 
 use super::addr::{AddrRange, AddrSet, Family};
 use super::clients::Client;
-use super::index::{HttpsPeers, VpcIndex};
+use super::index::{Peers, VpcIndex};
+use super::ports::Ports;
 use super::sources::Source;
 use super::{Block, Check, ClientVerdict, Destination, nacl};
 
-/// A failed check: the client's sources it fails for (none for checks about the destination
-/// only), and the sentence.
-type Failure = (Vec<Source>, String);
+/// A failed check: the ports it stops, the client's sources it fails for (none for checks about
+/// the destination only), and the sentence.
+type Failure = (Ports, Vec<Source>, String);
 
 /// How many failing sources a sentence names before "and N more" (the block lists them all).
 const NAMED_SOURCES: usize = 3;
 
-/// A destination with what its security groups admit.
+/// A destination with what its security groups admit, per class of ports.
 struct Target<'d, 'a> {
     dest: &'d Destination,
     range: AddrRange,
-    ingress: HttpsPeers<'a>,
+    ingress: Vec<Peers<'a>>,
 }
 
 /// "sg-a, sg-b", or "none".
@@ -57,24 +63,59 @@ fn list(ids: &[impl AsRef<str>]) -> String {
     ids.iter().map(AsRef::as_ref).collect::<Vec<_>>().join(", ")
 }
 
-fn unresolved_note(peers: &HttpsPeers<'_>) -> String {
-    if peers.unresolved_prefix_lists.is_empty() {
+fn unresolved_note(unresolved: &[&str]) -> String {
+    if unresolved.is_empty() {
         String::new()
     } else {
         format!(
             " (prefix lists {} have no entries in the snapshot and were read as empty)",
-            list(&peers.unresolved_prefix_lists)
+            list(unresolved)
         )
     }
 }
 
-fn union_of<'a>(index: &VpcIndex<'a>, groups: &[impl AsRef<str>], egress: bool) -> HttpsPeers<'a> {
-    let parts: Vec<&HttpsPeers<'a>> = groups
-        .iter()
-        .filter_map(|g| index.groups.get(g.as_ref()))
-        .map(|v| if egress { &v.egress } else { &v.ingress })
-        .collect();
-    HttpsPeers::union(parts)
+/// The union of `groups`' peers, per class of ports.
+fn union_of<'a>(index: &VpcIndex<'a>, groups: &[impl AsRef<str>], egress: bool) -> Vec<Peers<'a>> {
+    (0..index.port_classes.len())
+        .map(|class| {
+            let parts: Vec<&Peers<'a>> = groups
+                .iter()
+                .filter_map(|g| index.groups.get(g.as_ref()))
+                .map(|v| if egress { &v.egress[class] } else { &v.ingress[class] })
+                .collect();
+            Peers::union(parts)
+        })
+        .collect()
+}
+
+/// What a security-group check found missing for one class of ports: classes with equal misses
+/// are reported as one block.
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum Miss<'p> {
+    /// EndpointIngress: the sources no rule admits (with the first address not covered).
+    Sources {
+        failing: Vec<(Source, IpAddr)>,
+        unresolved: &'p [&'p str],
+    },
+    /// ClientEgress: the first destination address no rule lets out to.
+    Destination {
+        uncovered: IpAddr,
+        unresolved: &'p [&'p str],
+    },
+}
+
+/// `misses` (one per class, in the classes' order) grouped by equal miss, each with the ports of
+/// its classes.
+fn by_miss<'p>(classes: &[Ports], misses: Vec<Option<Miss<'p>>>) -> Vec<(Ports, Miss<'p>)> {
+    let mut out: Vec<(Ports, Miss<'p>)> = Vec::new();
+    for (class, miss) in classes.iter().zip(misses) {
+        let Some(miss) = miss else { continue };
+        match out.iter_mut().find(|(_, m)| *m == miss) {
+            Some((ports, _)) => *ports = ports.union(class),
+            None => out.push((class.clone(), miss)),
+        }
+    }
+    out
 }
 
 /// `10.0.2.20 (secondary private IPv4)`, or for a prefix the first address that fails:
@@ -101,8 +142,7 @@ fn name_sources(failing: &[(Source, IpAddr)]) -> String {
     names.join(", ")
 }
 
-fn endpoint_ingress(target: &Target<'_, '_>, client: &Client<'_>, sources: &[Source]) -> Option<Failure> {
-    let peers = &target.ingress;
+fn ingress_miss<'p>(peers: &'p Peers<'_>, client: &Client<'_>, sources: &[Source]) -> Option<Miss<'p>> {
     if client.groups.iter().any(|g| peers.admits_group(g)) {
         return None;
     }
@@ -110,55 +150,96 @@ fn endpoint_ingress(target: &Target<'_, '_>, client: &Client<'_>, sources: &[Sou
         .iter()
         .filter_map(|s| peers.addrs.first_uncovered(&s.range()).map(|first| (*s, first)))
         .collect();
-    if failing.is_empty() {
-        return None;
-    }
-    let detail = format!(
-        "no ingress rule of the endpoint's security groups ({}) allows tcp 443 from {} or from its security groups ({}){}",
-        list(&target.dest.security_group_ids),
-        name_sources(&failing),
-        list(&client.groups),
-        unresolved_note(peers),
-    );
-    Some((failing.into_iter().map(|(s, _)| s).collect(), detail))
+    (!failing.is_empty()).then_some(Miss::Sources {
+        failing,
+        unresolved: &peers.unresolved_prefix_lists,
+    })
 }
 
-fn client_egress(
-    target: &Target<'_, '_>,
-    groups: &[&str],
-    undescribed: &[&str],
-    peers: &HttpsPeers<'_>,
-) -> Option<Failure> {
-    let dest = target.dest;
-    if dest.security_group_ids.iter().any(|g| peers.admits_group(g)) {
+fn egress_miss<'p>(target: &Target<'_, '_>, peers: &'p Peers<'_>) -> Option<Miss<'p>> {
+    if target.dest.security_group_ids.iter().any(|g| peers.admits_group(g)) {
         return None;
     }
     let uncovered = peers.addrs.first_uncovered(&target.range)?;
-    let to = if target.range.lo == target.range.hi {
-        format!("to {}", target.range)
-    } else {
-        format!("to all of {} ({uncovered} is not covered)", target.range)
-    };
-    let mut detail = format!(
-        "no egress rule of the client's security groups ({}) allows tcp 443 {to} or to the endpoint's security groups ({}){}",
-        list(groups),
-        list(&dest.security_group_ids),
-        unresolved_note(peers),
-    );
-    if !undescribed.is_empty() {
-        // Read as allowing nothing, the safe reading, and said: a group missing from the
-        // snapshot is unknown, not empty.
-        detail.push_str(&format!(
-            "; the snapshot does not describe {}, so whether {} traffic is unknown",
-            list(undescribed),
-            if undescribed.len() == 1 {
-                "it allows this"
+    Some(Miss::Destination {
+        uncovered,
+        unresolved: &peers.unresolved_prefix_lists,
+    })
+}
+
+/// The EndpointIngress blocks of one client and destination, one per distinct miss.
+fn endpoint_ingress(
+    index: &VpcIndex<'_>,
+    target: &Target<'_, '_>,
+    client: &Client<'_>,
+    sources: &[Source],
+) -> Vec<Failure> {
+    let misses = target
+        .ingress
+        .iter()
+        .map(|peers| ingress_miss(peers, client, sources))
+        .collect();
+    by_miss(&index.port_classes, misses)
+        .into_iter()
+        .filter_map(|(ports, miss)| {
+            let Miss::Sources { failing, unresolved } = miss else {
+                return None;
+            };
+            let detail = format!(
+                "no ingress rule of the endpoint's security groups ({}) allows tcp {ports} from {} or from its security groups ({}){}",
+                list(&target.dest.security_group_ids),
+                name_sources(&failing),
+                list(&client.groups),
+                unresolved_note(unresolved),
+            );
+            Some((ports, failing.into_iter().map(|(s, _)| s).collect(), detail))
+        })
+        .collect()
+}
+
+/// The ClientEgress blocks of one client and destination, one per distinct miss.
+fn client_egress(
+    index: &VpcIndex<'_>,
+    target: &Target<'_, '_>,
+    groups: &[&str],
+    undescribed: &[&str],
+    peers: &[Peers<'_>],
+) -> Vec<Failure> {
+    let dest = target.dest;
+    let misses = peers.iter().map(|p| egress_miss(target, p)).collect();
+    by_miss(&index.port_classes, misses)
+        .into_iter()
+        .filter_map(|(ports, miss)| {
+            let Miss::Destination { uncovered, unresolved } = miss else {
+                return None;
+            };
+            let to = if target.range.lo == target.range.hi {
+                format!("to {}", target.range)
             } else {
-                "they allow this"
+                format!("to all of {} ({uncovered} is not covered)", target.range)
+            };
+            let mut detail = format!(
+                "no egress rule of the client's security groups ({}) allows tcp {ports} {to} or to the endpoint's security groups ({}){}",
+                list(groups),
+                list(&dest.security_group_ids),
+                unresolved_note(unresolved),
+            );
+            if !undescribed.is_empty() {
+                // Read as allowing nothing, the safe reading, and said: a group missing from the
+                // snapshot is unknown, not empty.
+                detail.push_str(&format!(
+                    "; the snapshot does not describe {}, so whether {} traffic is unknown",
+                    list(undescribed),
+                    if undescribed.len() == 1 {
+                        "it allows this"
+                    } else {
+                        "they allow this"
+                    }
+                ));
             }
-        ));
-    }
-    Some((Vec::new(), detail))
+            Some((ports, Vec::new(), detail))
+        })
+        .collect()
 }
 
 /// The endpoint subnet's ACL for each source: every denial names the part of the source it
@@ -173,13 +254,15 @@ fn endpoint_subnet_nacl(
     sources: &[Source],
 ) -> Option<Failure> {
     let mut failing = Vec::new();
+    let mut stopped = Ports::default();
     let mut details: Vec<String> = Vec::new();
     for source in sources
         .iter()
         .filter(|s| passing.first_uncovered(&s.range()).is_some())
     {
-        if let Some(detail) = nacl::endpoint_subnet(index, subnet_id, source.range()) {
+        if let Some((ports, detail)) = nacl::endpoint_subnet(index, subnet_id, source.range(), &index.ports) {
             failing.push(*source);
+            stopped = stopped.union(&ports);
             // A missing ACL reads the same for every source: say it once.
             if details.last() != Some(&detail) {
                 details.push(detail);
@@ -194,7 +277,7 @@ fn endpoint_subnet_nacl(
     if more > 0 {
         details.push(format!("and {more} more of the client's addresses"));
     }
-    Some((failing, details.join("; ")))
+    Some((stopped, failing, details.join("; ")))
 }
 
 /// The client's sources that can go to a destination of `family`, or `None` when it never does.
@@ -238,11 +321,11 @@ pub fn verdicts<'a>(
     for dest in destinations {
         endpoint_nacl
             .entry(dest.subnet_id.as_str())
-            .or_insert_with(|| nacl::endpoint_subnet_passing(index, &dest.subnet_id));
+            .or_insert_with(|| nacl::endpoint_subnet_passing(index, &dest.subnet_id, &index.ports));
     }
 
-    let mut egress_by_groups: HashMap<&[&'a str], HttpsPeers<'a>> = HashMap::new();
-    let mut client_nacl: HashMap<(&str, usize), Option<String>> = HashMap::new();
+    let mut egress_by_groups: HashMap<&[&'a str], Vec<Peers<'a>>> = HashMap::new();
+    let mut client_nacl: HashMap<(&str, usize), Option<(Ports, String)>> = HashMap::new();
 
     clients
         .iter()
@@ -266,28 +349,33 @@ pub fn verdicts<'a>(
                     continue;
                 };
                 let dest = target.dest;
-                let mut fail = |check: Check, failure: Option<Failure>| {
-                    if let Some((sources, detail)) = failure {
+                let mut fail = |check: Check, failures: Vec<Failure>| {
+                    for (ports, sources, detail) in failures {
                         blocks.push(Block {
                             check,
                             destination: dest.net,
+                            ports,
                             sources,
                             detail,
                         });
                     }
                 };
-                fail(Check::EndpointIngress, endpoint_ingress(target, client, &sources));
+                fail(Check::EndpointIngress, endpoint_ingress(index, target, client, &sources));
                 fail(
                     Check::ClientEgress,
-                    client_egress(target, &client.groups, &undescribed, egress),
+                    client_egress(index, target, &client.groups, &undescribed, egress),
                 );
                 if subnet != dest.subnet_id {
                     let client_side = client_nacl
                         .entry((subnet, i))
-                        .or_insert_with(|| nacl::client_subnet(index, subnet, target.range));
+                        .or_insert_with(|| nacl::client_subnet(index, subnet, target.range, &index.ports));
                     fail(
                         Check::ClientSubnetNacl,
-                        client_side.clone().map(|detail| (Vec::new(), detail)),
+                        client_side
+                            .clone()
+                            .map(|(ports, detail)| (ports, Vec::new(), detail))
+                            .into_iter()
+                            .collect(),
                     );
                     fail(
                         Check::EndpointSubnetNacl,
@@ -296,7 +384,9 @@ pub fn verdicts<'a>(
                             &dest.subnet_id,
                             &endpoint_nacl[dest.subnet_id.as_str()],
                             &sources,
-                        ),
+                        )
+                        .into_iter()
+                        .collect(),
                     );
                 }
             }
@@ -332,9 +422,9 @@ pub fn outside_source(address: IpAddr) -> Source {
 }
 
 /// The path of a client outside the VPC (its queries came through a Resolver inbound endpoint)
-/// as far as AWS shows it: the endpoint's security groups must admit tcp/443 from its address
-/// (no group of its own can be referenced), and each endpoint subnet's ACL must let tcp/443 in
-/// from it and the ephemeral ports back out. Its own firewall and routes are not in any
+/// as far as AWS shows it: the endpoint's security groups must admit the spec's ports from its
+/// address (no group of its own can be referenced), and each endpoint subnet's ACL must let them
+/// in from it and the ephemeral ports back out. Its own firewall and routes are not in any
 /// describe call: not checked, and not assumed either way.
 pub fn outside_blocks(index: &VpcIndex<'_>, destinations: &[Destination], address: IpAddr) -> Vec<Block> {
     let range = AddrRange::of_addr(address);
@@ -346,22 +436,36 @@ pub fn outside_blocks(index: &VpcIndex<'_>, destinations: &[Destination], addres
             continue;
         }
         let ingress = union_of(index, &dest.security_group_ids, false);
-        if ingress.addrs.first_uncovered(&range).is_some() {
+        let misses = ingress
+            .iter()
+            .map(|peers| {
+                peers.addrs.first_uncovered(&range).map(|first| Miss::Sources {
+                    failing: vec![(source, first)],
+                    unresolved: &peers.unresolved_prefix_lists,
+                })
+            })
+            .collect();
+        for (ports, miss) in by_miss(&index.port_classes, misses) {
+            let Miss::Sources { unresolved, .. } = miss else {
+                continue;
+            };
             blocks.push(Block {
                 check: Check::EndpointIngress,
                 destination: dest.net,
+                ports: ports.clone(),
                 sources: vec![source],
                 detail: format!(
-                    "no ingress rule of the endpoint's security groups ({}) allows tcp 443 from {address} (outside the VPC, through a Resolver inbound endpoint){}",
+                    "no ingress rule of the endpoint's security groups ({}) allows tcp {ports} from {address} (outside the VPC, through a Resolver inbound endpoint){}",
                     list(&dest.security_group_ids),
-                    unresolved_note(&ingress)
+                    unresolved_note(unresolved)
                 ),
             });
         }
-        if let Some(detail) = nacl::endpoint_subnet(index, &dest.subnet_id, range) {
+        if let Some((ports, detail)) = nacl::endpoint_subnet(index, &dest.subnet_id, range, &index.ports) {
             blocks.push(Block {
                 check: Check::EndpointSubnetNacl,
                 destination: dest.net,
+                ports,
                 sources: vec![source],
                 detail,
             });

@@ -6,8 +6,12 @@
 //!   group clears the block for every client carrying that group. Choosing the fewest groups
 //!   that together cover every blocked client is set cover; greedy is within ln(n) of optimal
 //!   and, unlike an exact search, fast on 20,000 clients.
-//! - ClientEgress: an egress rule tcp/443 from a client group to an endpoint security group,
-//!   likewise over the blocked clients' groups.
+//! - ClientEgress: an egress rule from a client group to an endpoint security group, likewise
+//!   over the blocked clients' groups.
+//!
+//! The cover is over the clients blocked on any of the spec's ports; a chosen group's rules cover
+//! the ports its clients are blocked on, contiguous ports in one rule (`8080-8082`). For the
+//! default `[443]` that is one rule per group, tcp 443, as before `spec.ports` existed.
 //!
 //! Rules refer to groups, never to addresses: they keep working as instances come and go.
 //! NACL blocks are reported as [`Unfixable`] and never changed: ACLs are shared, stateless and
@@ -21,6 +25,7 @@ use std::collections::{BTreeMap, BTreeSet, BinaryHeap, HashMap};
 
 use ipnet::IpNet;
 
+use super::ports::Ports;
 use super::{Check, ClientVerdict, Destination, Direction, Remediation, RuleChange, Unfixable};
 
 /// The fewest groups (greedy) such that every client carries at least one of them, in the
@@ -79,10 +84,21 @@ fn greedy_cover<'c>(clients: &[&[&'c str]]) -> Vec<&'c str> {
     chosen
 }
 
-/// The fewest of the `blocked` clients' (described) groups that together cover them all.
-fn cover<'c>(groups: &[Vec<&'c str>], blocked: &BTreeSet<usize>) -> Vec<&'c str> {
-    let groups: Vec<&[&'c str]> = blocked.iter().map(|&i| groups[i].as_slice()).collect();
-    greedy_cover(&groups)
+/// The fewest of the `blocked` clients' (described) groups that together cover them all, in
+/// the greedy order, each with the ports of the clients it covers (a client counts for the
+/// first group chosen that it carries, as the greedy cover took it).
+fn cover<'c>(groups: &[Vec<&'c str>], blocked: &BTreeMap<usize, Ports>) -> Vec<(&'c str, Ports)> {
+    let sets: Vec<&[&'c str]> = blocked.keys().map(|&i| groups[i].as_slice()).collect();
+    let mut chosen: Vec<(&'c str, Ports)> = greedy_cover(&sets)
+        .into_iter()
+        .map(|g| (g, Ports::default()))
+        .collect();
+    for (&i, ports) in blocked {
+        if let Some((_, covered)) = chosen.iter_mut().find(|(g, _)| groups[i].contains(g)) {
+            *covered = covered.union(ports);
+        }
+    }
+    chosen
 }
 
 /// Why a client's block is left to a person: the rules that would clear it are past EC2's quota
@@ -174,9 +190,13 @@ pub fn plan(
         .map(|d| (d.net, d.security_group_ids.as_slice()))
         .collect();
 
-    // Per destination group set: the clients blocked by each fixable check.
-    let mut ingress: BTreeMap<&[String], BTreeSet<usize>> = BTreeMap::new();
-    let mut egress: BTreeMap<&[String], BTreeSet<usize>> = BTreeMap::new();
+    // Per destination group set: the clients blocked by each fixable check, with the ports.
+    let mut ingress: BTreeMap<&[String], BTreeMap<usize, Ports>> = BTreeMap::new();
+    let mut egress: BTreeMap<&[String], BTreeMap<usize, Ports>> = BTreeMap::new();
+    let add = |blocked: &mut BTreeMap<usize, Ports>, i: usize, ports: &Ports| {
+        let missing = blocked.entry(i).or_default();
+        *missing = missing.union(ports);
+    };
     let mut unfixable: BTreeMap<(&str, Check), BTreeSet<String>> = BTreeMap::new();
 
     for (i, client) in clients.iter().enumerate() {
@@ -203,10 +223,10 @@ pub fn plan(
             };
             match block.check {
                 Check::EndpointIngress if can_refer => {
-                    ingress.entry(set).or_default().insert(i);
+                    add(ingress.entry(set).or_default(), i, &block.ports);
                 }
                 Check::ClientEgress if can_refer && !undescribed && !egress_targets[i].is_empty() => {
-                    egress.entry(set).or_default().insert(i);
+                    add(egress.entry(set).or_default(), i, &block.ports);
                 }
                 Check::ClientEgress if can_refer && !undescribed => {
                     not_fixable(egress_refusals[i].join("; "));
@@ -248,16 +268,28 @@ pub fn plan(
                 let used = proposed.entry((target, Direction::Ingress)).or_default();
                 let picks = cover(&known, blocked);
                 // The greedy order serves the most clients first: within the quota, keep the
-                // first picks; the clients only the others would serve are not fixable.
-                let fit = picks.len().min(room.saturating_sub(*used));
-                *used += fit;
-                for client_group in &picks[..fit] {
-                    rules.insert(RuleChange::https(target, client_group, Check::EndpointIngress));
+                // first picks (each needs a rule per run of its ports); the clients only the
+                // others would serve are not fixable.
+                let mut fit = 0;
+                let mut needed = 0;
+                for (_, ports) in &picks {
+                    let n = ports.ranges().len();
+                    if fit == needed && *used + n <= room {
+                        *used += n;
+                        fit += 1;
+                    }
+                    needed += 1;
+                }
+                for (client_group, ports) in &picks[..fit] {
+                    for range in ports.ranges() {
+                        rules.insert(RuleChange::tcp(target, client_group, Check::EndpointIngress, range));
+                    }
                 }
                 if fit < picks.len() {
-                    let kept: BTreeSet<&str> = picks[..fit].iter().copied().collect();
-                    let why = quota_reached(target, Direction::Ingress, picks.len() - fit);
-                    for &i in blocked {
+                    let kept: BTreeSet<&str> = picks[..fit].iter().map(|(g, _)| *g).collect();
+                    let left_out: usize = picks[fit..].iter().map(|(_, p)| p.ranges().len()).sum();
+                    let why = quota_reached(target, Direction::Ingress, left_out);
+                    for &i in blocked.keys() {
                         if !known[i].iter().any(|g| kept.contains(g)) {
                             unfixable
                                 .entry((&clients[i].network_interface_id, Check::EndpointIngress))
@@ -268,7 +300,7 @@ pub fn plan(
                 }
             }
             None => {
-                for &i in blocked {
+                for &i in blocked.keys() {
                     unfixable
                         .entry((&clients[i].network_interface_id, Check::EndpointIngress))
                         .or_default()
@@ -278,8 +310,10 @@ pub fn plan(
         }
     }
     for (set, blocked) in &egress {
-        for client_group in cover(&egress_targets, blocked) {
-            rules.insert(RuleChange::https(client_group, &set[0], Check::ClientEgress));
+        for (client_group, ports) in cover(&egress_targets, blocked) {
+            for range in ports.ranges() {
+                rules.insert(RuleChange::tcp(client_group, &set[0], Check::ClientEgress, range));
+            }
         }
     }
 

@@ -16,7 +16,7 @@ closed_set! {
             controller makes no AWS call for the object.",
         EndpointAvailable => "The endpoint exists and is `available`.",
         ClientsReachable => "Every discovered client can reach every network interface of the endpoint \
-            on tcp/443.",
+            on every port of `spec.ports` (tcp/443 unless the spec says otherwise).",
         PlanApproved => "Nothing waits for approval: no rule needs it, or `spec.approval.planId` approves \
             the plan.",
         PrivateDnsEnabled => "Private DNS is enabled on the endpoint.",

@@ -59,9 +59,9 @@ pub const PLAN_ID_MEANING: &str = "A hash (10 hex digits) of the rules to add wh
 pub const MAX_EARLIER_PLAN_IDS: usize = 10;
 
 /// The endpoint to roll out. It is created with private DNS off; every ENI in the VPC that
-/// private DNS would capture is checked for tcp/443 reachability to the endpoint's ENIs (security
-/// groups and network ACLs, both ways); missing rules are added (or proposed for approval); only
-/// then is private DNS enabled.
+/// private DNS would capture is checked for reachability to the endpoint's ENIs on `spec.ports`
+/// (tcp/443 by default; security groups and network ACLs, both ways); missing rules are added
+/// (or proposed for approval); only then is private DNS enabled.
 //
 // `KubeSchema` (instead of `JsonSchema`) adds the `x_kube` CEL rules to the spec's schema: an
 // endpoint cannot move to another VPC, service or region, so the API server refuses those edits
@@ -125,6 +125,16 @@ pub struct InterfaceEndpointSpec {
     /// Security groups attached to the endpoint's network interfaces.
     #[schemars(length(min = 1, max = 5), inner(pattern(r"^sg-[0-9a-f]{8,17}$")))]
     pub security_group_ids: Vec<String>,
+
+    /// The TCP ports clients connect to the service on: 443 for the AWS services; a
+    /// PrivateLink service behind a Network Load Balancer uses its listeners' (e.g. `[5432]`).
+    /// Every client must reach every endpoint network interface on each of them; the rules the
+    /// controller adds cover them (contiguous ports in one rule, `8080-8082`).
+    #[serde(default = "default_ports", skip_serializing_if = "is_default_ports")]
+    #[schemars(length(min = 1, max = 16), inner(range(min = 1, max = 65535)))]
+    #[schemars(extend("default" = [443]))]
+    #[x_kube(merge_strategy = kube::core::ListMerge::Set)]
+    pub ports: Vec<u16>,
 
     /// Endpoint policy as a JSON document; the service's default (full access) when absent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -209,6 +219,17 @@ impl Default for PrivateDnsSpec {
             force: false,
         }
     }
+}
+
+/// The port of every AWS service's API, and the only one before `spec.ports` existed.
+pub const DEFAULT_PORT: u16 = 443;
+
+fn default_ports() -> Vec<u16> {
+    vec![DEFAULT_PORT]
+}
+
+fn is_default_ports(ports: &[u16]) -> bool {
+    ports == [DEFAULT_PORT]
 }
 
 fn default_true() -> bool {

@@ -143,6 +143,10 @@ fn beyond_the_schema(spec: &InterfaceEndpointSpec) -> Vec<String> {
             problems.push(format!("{field} lists {dup} twice"));
         }
     }
+    let mut seen = BTreeSet::new();
+    if let Some(dup) = spec.ports.iter().find(|p| !seen.insert(**p)) {
+        problems.push(format!("spec.ports lists {dup} twice"));
+    }
     problems
 }
 

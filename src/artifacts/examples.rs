@@ -119,6 +119,14 @@ fn the_examples_cover_the_documented_variants() {
         cross.region, cross.service_region,
         "the endpoint's region is another"
     );
+    assert_eq!(incident.ports, [443], "AWS services need no ports");
+    let postgres = get("postgres-privatelink.yaml");
+    assert_eq!(postgres.ports, [5432]);
+    assert!(postgres.service_name.starts_with("com.amazonaws.vpce."));
+    let kafka = get("kafka-several-ports.yaml");
+    let ports = crate::analysis::Ports::of(kafka);
+    assert_eq!(ports.ranges(), [(9001, 9003), (9092, 9092)], "one rule covers the brokers");
+    assert!(crate::api::validation::spec_problems(kafka).is_empty());
 }
 
 #[test]

@@ -432,10 +432,11 @@ impl Rollout {
                 .map_or("?", |g| g.group_id.as_str());
             writeln!(
                 out,
-                "  rule {} on {}: {} tcp/443 from {} (tagged {}={})",
+                "  rule {} on {}: {} tcp/{} from {} (tagged {}={})",
                 rule.security_group_rule_id,
                 rule.group_id,
                 if rule.is_egress { "egress" } else { "ingress" },
+                crate::plan::wording::port_range(rule.from_port.unwrap_or(0), rule.to_port.unwrap_or(65535)),
                 peer,
                 crate::api::OWNER_TAG,
                 self.owner.owner_tag()

@@ -59,8 +59,8 @@ pub enum Command {
     ///
     /// Reads the InterfaceEndpoint manifest and a VPC snapshot (`--snapshot`), or the live VPC
     /// when no snapshot is given (read-only EC2 calls, docs/aws.md); prints which ENIs private DNS
-    /// would capture, which of them cannot reach the endpoint on tcp/443 and why, and the
-    /// fewest security-group rules that would fix them.
+    /// would capture, which of them cannot reach the endpoint on its ports (spec.ports, tcp/443
+    /// by default) and why, and the fewest security-group rules that would fix them.
     ///
     /// Several manifests at once (`-f` repeated, a directory, documents separated by `---`):
     /// one section per InterfaceEndpoint, one exit code for all. `-o markdown` writes a pull

@@ -27,7 +27,7 @@ use super::review;
 use super::table::{Colour, Style, Table};
 use super::{exit, fail};
 use crate::analysis::{
-    Analysis, Check, ClientVerdict, RuleChange, RuleScope, Source, analyze_with_evidence, owned_endpoint,
+    Analysis, Check, Ports, ClientVerdict, RuleChange, RuleScope, Source, analyze_with_evidence, owned_endpoint,
     service_region_problem, unobserved_endpoint_interfaces,
 };
 use crate::api::{Owner, RemediationMode, UnfixableBlock};
@@ -487,6 +487,8 @@ pub struct ReasonReport {
     pub check: &'static str,
     /// The endpoint ENI address, or the whole subnet CIDR before the endpoint exists.
     pub destination: String,
+    /// The ports of `spec.ports` the check fails on.
+    pub ports: Ports,
     /// The client's addresses and prefixes the check fails for; absent for the checks about the
     /// destination only (`ClientEgress`, `ClientSubnetNacl`).
     #[serde(skip_serializing_if = "Vec::is_empty")]
@@ -572,6 +574,7 @@ impl PlanReport {
                     .map(|b| ReasonReport {
                         check: b.check.as_str(),
                         destination: show_net(&b.destination),
+                        ports: b.ports.clone(),
                         from: b.sources.iter().map(Source::text).collect(),
                         detail: b.detail.clone(),
                     })
@@ -633,16 +636,18 @@ pub fn render_table(
     let heading = |text: &str| style.paint(Colour::Bold, text);
     match &analysis.endpoint_id {
         Some(id) => out.push(format!(
-            "{} {id} ({}) in {}",
+            "{} {id} ({}) in {}, clients on {}",
             heading("Endpoint"),
             spec.service_name,
-            spec.vpc_id
+            spec.vpc_id,
+            analysis.ports.tcp()
         )),
         None => out.push(format!(
-            "{} not created yet ({} in {}): checking the whole subnets it will use",
+            "{} not created yet ({} in {}, clients on {}): checking the whole subnets it will use",
             heading("Endpoint"),
             spec.service_name,
-            spec.vpc_id
+            spec.vpc_id,
+            analysis.ports.tcp()
         )),
     }
     let mut destinations = Table::new(&["DESTINATION", "ENI", "SUBNET", "SECURITY GROUPS"]);

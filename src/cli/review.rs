@@ -15,7 +15,7 @@ use crate::analysis::{Check, ClientVerdict, RuleChange};
 use crate::api::RemediationMode;
 use crate::plan::approval::{Access, ApprovalState, Approver};
 use crate::plan::status::unfixable_blocks;
-use crate::plan::wording::{CLIENT_TRAFFIC, count, of_clients, peer_text, port_range};
+use crate::plan::wording::{count, of_clients, peer_text, port_range};
 
 /// Rows shown before a list is folded into `<details>`.
 pub const FOLD_AFTER: usize = 10;
@@ -162,13 +162,15 @@ fn section_verdict(section: &Section, access: &Access<'_>) -> String {
     let outcome = section.outcome();
     let clients = if blocked == 0 {
         format!(
-            "all {} can reach the endpoint on {CLIENT_TRAFFIC}",
-            count(total, "client")
+            "all {} can reach the endpoint on {}",
+            count(total, "client"),
+            analysis.ports.tcp()
         )
     } else {
         format!(
-            "{} cannot reach the endpoint on {CLIENT_TRAFFIC}",
-            of_clients(blocked, total)
+            "{} cannot reach the endpoint on {}",
+            of_clients(blocked, total),
+            analysis.ports.tcp()
         )
     };
     let detail = match outcome {

@@ -285,6 +285,34 @@ fn rows() -> Vec<Row> {
             ..Row::default()
         },
         Row {
+            name: "a port listed twice",
+            spec: |s| s.ports = vec![5432, 443, 5432],
+            reason: "InvalidSpec",
+            message: invalid("spec.ports lists 5432 twice"),
+            ..Row::default()
+        },
+        Row {
+            name: "no port",
+            spec: |s| s.ports = Vec::new(),
+            reason: "InvalidSpec",
+            message: invalid("spec.ports: 0 items, fewer than the minimum 1"),
+            ..Row::default()
+        },
+        Row {
+            name: "port 0",
+            spec: |s| s.ports = vec![0],
+            reason: "InvalidSpec",
+            message: invalid("spec.ports[0]: 0 is below the minimum 1.0"),
+            ..Row::default()
+        },
+        Row {
+            name: "more ports than a rule set can hold",
+            spec: |s| s.ports = (1..=17).collect(),
+            reason: "InvalidSpec",
+            message: invalid("spec.ports: 17 items, more than the maximum 16"),
+            ..Row::default()
+        },
+        Row {
             name: "an unknown service",
             spec: |s| s.service_name = "com.amazonaws.ap-northeast-1.nothing".into(),
             reason: "InvalidRequest",

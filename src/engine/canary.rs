@@ -8,7 +8,6 @@ use std::net::IpAddr;
 
 use k8s_openapi::jiff::Timestamp;
 
-use crate::analysis::HTTPS_PORT;
 use crate::analysis::evidence::parse_lookback;
 use crate::api::{InterfaceEndpointSpec, InterfaceEndpointStatus};
 use crate::aws::Ec2;
@@ -109,7 +108,7 @@ pub async fn observe<E: Ec2, L: Logs>(
         start_ms: read.read_from.as_millisecond(),
         end_ms: now.as_millisecond(),
         destinations,
-        ports: vec![HTTPS_PORT],
+        ports: spec.ports.clone(),
         max_scan_events: MAX_SCAN_EVENTS,
     };
     read.outcome = flow::read(logs, &window)

@@ -43,6 +43,7 @@ pub fn spec(endpoint_ingress: RemediationMode) -> InterfaceEndpointSpec {
         service_name: SERVICE.into(),
         subnet_ids: vec![SUBNET_PRIVATE_A.into(), SUBNET_PRIVATE_C.into()],
         security_group_ids: vec![SG_ENDPOINT.into()],
+        ports: vec![crate::api::DEFAULT_PORT],
         policy: None,
         tags: BTreeMap::from([("team".to_string(), "platform".to_string())]),
         region: Some(REGION.into()),

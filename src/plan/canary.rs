@@ -16,7 +16,7 @@ use std::time::Duration;
 
 use k8s_openapi::jiff::Timestamp;
 
-use super::wording::{CLIENT_TRAFFIC, count, sources_are, with_more};
+use super::wording::{count, sources_are, with_more};
 use super::{EventNote, EventReason};
 use crate::analysis::evidence::{Attribution, ClientEvidence, OutsideClient, Resolution, attribute};
 use crate::analysis::{Analysis, ClientVerdict};
@@ -322,12 +322,14 @@ pub fn report(
         let shown: Vec<&str> = all.iter().take(3).map(String::as_str).collect();
         with_more(&shown, all.len())
     };
+    // The spec's ports, as the analysis read them (tcp/443 by default).
+    let traffic = analysis.map_or_else(|| "its ports".to_string(), |a| a.ports.tcp());
     let (ok, reason, message) = if found.rejects.is_empty() {
         (
             true,
             ConditionReason::NoRejectedTraffic,
             format!(
-                "No connection to the endpoint on {CLIENT_TRAFFIC} was rejected in the {window} ({} read{bound}){format_note}",
+                "No connection to the endpoint on {traffic} was rejected in the {window} ({} read{bound}){format_note}",
                 count(found.records_read, "REJECT record")
             ),
         )

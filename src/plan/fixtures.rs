@@ -284,6 +284,7 @@ pub fn verdict(id: &str, sgs: &[&str], ip: &str, kind: &str, checks: &[Check]) -
             .map(|&check| Block {
                 check,
                 destination: "10.0.1.100/32".parse::<IpNet>().unwrap(),
+                ports: crate::analysis::Ports::https(),
                 sources: vec![primary],
                 detail: format!("{check} fails"),
             })
@@ -352,6 +353,7 @@ pub fn analysis_with(
 ) -> Analysis {
     Analysis {
         endpoint_id: endpoint.map(str::to_string),
+        ports: crate::analysis::Ports::https(),
         destinations: vec![Destination {
             subnet_id: SUBNET_APP.into(),
             net: if endpoint.is_some() {

@@ -633,7 +633,7 @@ fn clients_condition(
             t,
             true,
             ConditionReason::AllClientsReachable,
-            all_clients_reach(total, id),
+            all_clients_reach(total, id, &a.ports),
         );
     }
     ConditionUpdate::new(
@@ -642,7 +642,7 @@ fn clients_condition(
         ConditionReason::ClientsBlocked,
         format!(
             "{}: {}",
-            clients_cannot_reach(blocked, total, id),
+            clients_cannot_reach(blocked, total, id, &a.ports),
             blocked_examples(a)
         ),
     )

@@ -8,7 +8,7 @@
 //! deletion), the reports (status, events, observe_only) and `vpce-rollout plan` take their
 //! shared wording from here; wording only one file uses stays in that file.
 
-use crate::analysis::{Analysis, ClientVerdict, Direction, RuleChange};
+use crate::analysis::{Analysis, ClientVerdict, Direction, Ports, RuleChange};
 use crate::api::{InterfaceEndpointSpec, Owner};
 use crate::aws::RulePeer;
 use crate::model::ServiceDetail;
@@ -29,7 +29,8 @@ pub(crate) fn with_more(examples: &[&str], total: usize) -> String {
 }
 
 /// A few blocked clients with their security groups and failing checks, and the rest counted:
-/// `eni-0b… [sg-0b…] EndpointIngress; eni-0c… [...] ...; and 12 more`.
+/// `eni-0b… [sg-0b…] EndpointIngress; eni-0c… [...] ...; and 12 more`. A client blocked on only
+/// some of the spec's ports says which: `EndpointIngress (tcp/8443)`.
 pub(crate) fn blocked_examples(analysis: &Analysis) -> String {
     let blocked: Vec<&ClientVerdict> = analysis.blocked().take(MESSAGE_EXAMPLES).collect();
     let total = analysis.blocked().count();
@@ -37,8 +38,14 @@ pub(crate) fn blocked_examples(analysis: &Analysis) -> String {
         .iter()
         .map(|c| {
             let checks: Vec<&str> = c.failing_checks().iter().map(|k| k.as_str()).collect();
+            let ports = c.failing_ports();
+            let some_ports = if ports == analysis.ports {
+                String::new()
+            } else {
+                format!(" ({})", ports.tcp())
+            };
             format!(
-                "{} [{}] {}",
+                "{} [{}] {}{some_ports}",
                 c.network_interface_id,
                 c.security_group_ids.join(","),
                 checks.join("+")
@@ -77,27 +84,26 @@ pub(crate) fn sources_are(n: usize) -> String {
     }
 }
 
-/// The traffic the clients send to the endpoint, as the messages name it.
-pub(crate) const CLIENT_TRAFFIC: &str = "tcp/443";
-
 /// `1 of 2 clients`.
 pub(crate) fn of_clients(n: usize, total: usize) -> String {
     format!("{n} of {}", count(total, "client"))
 }
 
-/// `1 of 2 clients cannot reach vpce-0a… on tcp/443`.
-pub(crate) fn clients_cannot_reach(blocked: usize, total: usize, target: &str) -> String {
+/// `1 of 2 clients cannot reach vpce-0a… on tcp/443` (the spec's ports).
+pub(crate) fn clients_cannot_reach(blocked: usize, total: usize, target: &str, ports: &Ports) -> String {
     format!(
-        "{} cannot reach {target} on {CLIENT_TRAFFIC}",
-        of_clients(blocked, total)
+        "{} cannot reach {target} on {}",
+        of_clients(blocked, total),
+        ports.tcp()
     )
 }
 
-/// `All 2 clients can reach vpce-0a… on tcp/443`.
-pub(crate) fn all_clients_reach(total: usize, target: &str) -> String {
+/// `All 2 clients can reach vpce-0a… on tcp/443` (the spec's ports).
+pub(crate) fn all_clients_reach(total: usize, target: &str, ports: &Ports) -> String {
     format!(
-        "All {} can reach {target} on {CLIENT_TRAFFIC}",
-        count(total, "client")
+        "All {} can reach {target} on {}",
+        count(total, "client"),
+        ports.tcp()
     )
 }
 
@@ -105,7 +111,12 @@ pub(crate) fn all_clients_reach(total: usize, target: &str) -> String {
 pub(crate) fn blocked_sentence(access: &Access<'_>) -> String {
     format!(
         "{} ({})",
-        clients_cannot_reach(access.blocked, access.analysis.clients.len(), "the endpoint"),
+        clients_cannot_reach(
+            access.blocked,
+            access.analysis.clients.len(),
+            "the endpoint",
+            &access.analysis.ports
+        ),
         blocked_examples(access.analysis)
     )
 }
@@ -232,12 +243,12 @@ pub(crate) fn rule_description(rule: &RuleChange, spec: &InterfaceEndpointSpec, 
         Direction::Ingress => format!(
             "vpce-rollout {}: clients in {peer} to the {service} endpoint, tcp {}",
             owner.owner_tag(),
-            rule.from_port
+            port_range(rule.from_port.into(), rule.to_port.into())
         ),
         Direction::Egress => format!(
             "vpce-rollout {}: to the {service} endpoint ({peer}), tcp {}",
             owner.owner_tag(),
-            rule.from_port
+            port_range(rule.from_port.into(), rule.to_port.into())
         ),
     };
     text.chars().take(255).collect()
@@ -258,12 +269,12 @@ mod tests {
     #[test]
     fn client_sentences_name_the_target_and_the_traffic() {
         assert_eq!(
-            clients_cannot_reach(1, 2, "vpce-0a"),
+            clients_cannot_reach(1, 2, "vpce-0a", &Ports::https()),
             "1 of 2 clients cannot reach vpce-0a on tcp/443"
         );
         assert_eq!(
-            all_clients_reach(1, "the endpoint"),
-            "All 1 client can reach the endpoint on tcp/443"
+            all_clients_reach(1, "the endpoint", &Ports::new([5432, 8080, 8081])),
+            "All 1 client can reach the endpoint on tcp/5432 and 8080-8081"
         );
     }
 

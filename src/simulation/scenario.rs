@@ -246,6 +246,7 @@ fn spec(rng: &mut Rng, service: Service, group: &str) -> InterfaceEndpointSpec {
         service_name: service.name.into(),
         subnet_ids: draw_subnets(rng),
         security_group_ids: vec![group.to_string()],
+        ports: vec![crate::api::DEFAULT_PORT],
         policy: None,
         tags: BTreeMap::new(),
         region: rng.chance(0.5).then(|| REGION.to_string()),

@@ -99,6 +99,7 @@ async fn the_incident_rolls_out_on_the_wire_and_cleans_up_only_its_own_rules() {
         service_name: logs_service(),
         subnet_ids: vec![b.id("main-a"), b.id("main-b")],
         security_group_ids: vec![b.id("endpoint-sg")],
+        ports: vec![443],
         policy: None,
         tags: BTreeMap::new(),
         region: Some("us-east-1".into()),

@@ -133,7 +133,7 @@ impl SimEc2 {
                     srcaddr: client.address,
                     dstaddr,
                     srcport: 49152,
-                    dstport: analysis::HTTPS_PORT,
+                    dstport: analysis.ports.first().unwrap_or(443),
                     start: end - 60,
                     end,
                     action: records::action_towards(client, dstaddr),
