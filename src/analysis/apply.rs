@@ -1,9 +1,10 @@
-//! The world as it would be with some rules added: pure, for the property test ("the plan
-//! fixes what it says it fixes") and for the state machine's expectations.
+//! The world as it would be with some rules added ([`apply_rules`]: for the property test, "the
+//! plan fixes what it says it fixes", and the state machine's expectations) or taken away
+//! ([`without_rules`]: whether revoking rules would cut a client off). Pure.
 
 use super::{Direction, RuleChange};
 use crate::aws::RulePeer;
-use crate::model::{IpPermission, IpRange, Ipv6Range, PrefixListId, Snapshot, UserIdGroupPair};
+use crate::model::{IpPermission, IpRange, Ipv6Range, PrefixListId, SecurityGroupRule, Snapshot, UserIdGroupPair};
 
 /// `snapshot` with `rules` added to their groups' `IpPermissions` / `IpPermissionsEgress`.
 ///
@@ -59,4 +60,47 @@ fn permission(rule: &RuleChange) -> IpPermission {
         }),
     }
     p
+}
+
+/// `world` without `rules` (the object's own, as DescribeSecurityGroupRules shows them): each
+/// taken out of its group's permissions and out of `SecurityGroupRules`.
+pub fn without_rules(world: &Snapshot, rules: &[&SecurityGroupRule]) -> Snapshot {
+    let mut after = world.clone();
+    for rule in rules {
+        let Some(group) = after
+            .security_groups
+            .iter_mut()
+            .find(|g| g.group_id == rule.group_id)
+        else {
+            continue;
+        };
+        let permissions = if rule.is_egress {
+            &mut group.ip_permissions_egress
+        } else {
+            &mut group.ip_permissions
+        };
+        for p in permissions.iter_mut().filter(|p| {
+            p.ip_protocol == rule.ip_protocol && p.from_port == rule.from_port && p.to_port == rule.to_port
+        }) {
+            if let Some(peer) = &rule.referenced_group_info {
+                p.user_id_group_pairs.retain(|u| u.group_id != peer.group_id);
+            } else if let Some(cidr) = &rule.cidr_ipv4 {
+                p.ip_ranges.retain(|r| &r.cidr_ip != cidr);
+            } else if let Some(cidr) = &rule.cidr_ipv6 {
+                p.ipv6_ranges.retain(|r| &r.cidr_ipv6 != cidr);
+            } else if let Some(list) = &rule.prefix_list_id {
+                p.prefix_list_ids.retain(|l| &l.prefix_list_id != list);
+            }
+        }
+        permissions.retain(|p| {
+            !(p.user_id_group_pairs.is_empty()
+                && p.ip_ranges.is_empty()
+                && p.ipv6_ranges.is_empty()
+                && p.prefix_list_ids.is_empty())
+        });
+    }
+    after
+        .security_group_rules
+        .retain(|r| !rules.iter().any(|gone| gone.security_group_rule_id == r.security_group_rule_id));
+    after
 }

@@ -55,7 +55,7 @@ use crate::api::{ClientScope, InterfaceEndpointSpec, Owner, RemediationMode, Rem
 use crate::aws::RulePeer;
 use crate::model::{Protocol, Snapshot};
 
-pub use apply::apply_rules;
+pub use apply::{apply_rules, without_rules};
 pub use endpoint::{owned_endpoint, service_region_problem, unobserved_endpoint_interfaces};
 pub use ports::Ports;
 pub use scope::RuleScope;

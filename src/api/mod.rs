@@ -131,7 +131,7 @@ pub struct InterfaceEndpointSpec {
     /// Every client must reach every endpoint network interface on each of them; the rules the
     /// controller adds cover them (contiguous ports in one rule, `8080-8082`).
     #[serde(default = "default_ports", skip_serializing_if = "is_default_ports")]
-    #[schemars(length(min = 1, max = 16), inner(range(min = 1, max = 65535)))]
+    #[schemars(length(min = 1, max = MAX_PORTS), inner(range(min = 1, max = 65535)))]
     #[schemars(extend("default" = [443]))]
     #[x_kube(merge_strategy = kube::core::ListMerge::Set)]
     pub ports: Vec<u16>,
@@ -223,6 +223,9 @@ impl Default for PrivateDnsSpec {
 
 /// The port of every AWS service's API, and the only one before `spec.ports` existed.
 pub const DEFAULT_PORT: u16 = 443;
+/// Most ports in `spec.ports`: each may need a rule per client group, and a security group holds
+/// 60 rules each way by default.
+pub const MAX_PORTS: usize = 16;
 
 fn default_ports() -> Vec<u16> {
     vec![DEFAULT_PORT]

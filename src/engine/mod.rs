@@ -55,6 +55,8 @@ mod observing;
 #[cfg(test)]
 mod observing_tests;
 #[cfg(test)]
+mod ports_tests;
+#[cfg(test)]
 mod simulation_findings_tests;
 pub mod tenancy;
 #[cfg(test)]

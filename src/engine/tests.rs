@@ -43,7 +43,7 @@ pub(super) struct Harness {
     pub(super) phases: Vec<RolloutPhase>,
     /// Check after every pass that no client whose DNS answer can lead it to the endpoint
     /// lost its path ([`Harness::check_no_client_loses_its_path`]).
-    watch_paths: bool,
+    pub(super) watch_paths: bool,
     /// Since when (virtual time) private DNS has been seen off after being seen on.
     dns_seen_off_at: Option<Duration>,
     dns_seen_on: bool,
@@ -57,7 +57,7 @@ impl Harness {
         Self::on(SimEc2::new(&incident::world(), SimClock::new()), endpoint_ingress)
     }
 
-    fn on(sim: SimEc2, endpoint_ingress: RemediationMode) -> Self {
+    pub(super) fn on(sim: SimEc2, endpoint_ingress: RemediationMode) -> Self {
         let sim = Arc::new(sim);
         Self {
             regions: SimProvider::new(sim.clone()),
@@ -1031,7 +1031,7 @@ async fn two_objects_sharing_a_group_in(mut world: crate::model::Snapshot) -> (H
 
 /// Deletes `h`, checking after every pass that `other`'s clients keep their path (without
 /// running `other`: it may reconcile only minutes later).
-async fn delete_beside(h: &mut Harness, other: &mut Harness) {
+pub(super) async fn delete_beside(h: &mut Harness, other: &mut Harness) {
     h.deleting = true;
     for _ in 0..30 {
         h.pass().await;

@@ -1,12 +1,16 @@
-//! The endpoint's shape (subnets, security groups, policy) differs from the spec.
+//! The endpoint's shape (subnets, security groups, policy) differs from the spec, or the object
+//! owns rules for ports `spec.ports` no longer names (a ports edit).
 //!
 //! While private DNS is off, and has been for the record TTL ([`super::resolution`]), nobody
 //! resolves the service to the endpoint, so a change cuts nobody off and is applied at once;
 //! until the TTL has passed it waits. Once private DNS is on, a change of subnets or security
-//! groups changes who can reach the endpoint: the world as it would be after the change
-//! ([`world_as_specified`], pure) is analysed first, and the change is applied only if no
-//! client would be blocked, after adding the rules the modes allow; otherwise it is held,
-//! with the reason, until the plan is approved or the path is opened by someone else.
+//! groups, or the revocation of rules, changes who can reach the endpoint: the world as it would
+//! be after the change ([`world_as_specified`], pure) is analysed first, and the change is
+//! applied only if no client would be blocked, after adding the rules the modes allow;
+//! otherwise it is held, with the reason, until the plan is approved or the path is opened by
+//! someone else. So a rule of `8080-8082` left by a ports edit to `[8080, 8081]` is revoked only
+//! once a rule for `8080-8081` is in place, and ports added by an edit are the access stage's
+//! like any missing path.
 
 use std::collections::BTreeSet;
 
@@ -15,33 +19,92 @@ use serde_json::Value;
 use super::access;
 use super::approval::{Access, ApprovalState};
 use super::resolution::{self, Resolution};
-use super::rules::authorize;
-use super::wording::{blocked_sentence, what_is_needed};
-use super::{Action, EventNote, EventReason, PlanInput, Step, Timing, dns, location, not_ready, validate};
-use crate::analysis::Analysis;
+use super::rules::{self, authorize};
+use super::wording::{blocked_sentence, count, what_is_needed};
+use super::{
+    Action, EventNote, EventReason, PlanInput, RevokeRules, Step, Timing, dns, location, not_ready, validate,
+};
+use crate::analysis::{self, Analysis, Ports};
 use crate::api::conditions::ConditionReason;
 use crate::api::{InterfaceEndpointSpec, RolloutPhase};
 use crate::aws::ModifyVpcEndpoint;
 use crate::model::{SecurityGroupIdentifier, Snapshot, VpcEndpoint};
 
-/// How the endpoint must change to match the spec.
+/// How the endpoint, and the object's rules, must change to match the spec.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SpecChange {
     pub modify: ModifyVpcEndpoint,
+    /// The object's rules for ports `spec.ports` no longer names ([`spec_change_in`]).
+    pub revoke: Vec<RevokeRules>,
     /// `subnets +subnet-a -subnet-b; security groups +sg-c; policy`, for messages.
     pub summary: String,
 }
 
 impl SpecChange {
-    /// Whether the change can change who reaches the endpoint (subnets or security groups;
-    /// the policy decides what API calls may do, not whether packets arrive).
+    /// Whether the change can change who reaches the endpoint (subnets, security groups, rules
+    /// revoked; the policy decides what API calls may do, not whether packets arrive).
     pub fn changes_reachability(&self) -> bool {
         let m = &self.modify;
         !(m.add_subnet_ids.is_empty()
             && m.remove_subnet_ids.is_empty()
             && m.add_security_group_ids.is_empty()
-            && m.remove_security_group_ids.is_empty())
+            && m.remove_security_group_ids.is_empty()
+            && self.revoke.is_empty())
     }
+
+    /// Whether the endpoint itself changes (ModifyVpcEndpoint).
+    pub fn modifies_endpoint(&self) -> bool {
+        let m = &self.modify;
+        !(m.add_subnet_ids.is_empty()
+            && m.remove_subnet_ids.is_empty()
+            && m.add_security_group_ids.is_empty()
+            && m.remove_security_group_ids.is_empty()
+            && m.policy_document.is_none()
+            && !m.reset_policy)
+    }
+
+    /// The calls that apply the change, in order: the endpoint, then the revocations.
+    fn actions(&self) -> Vec<Action> {
+        let mut actions = Vec::new();
+        if self.modifies_endpoint() {
+            actions.push(Action::ModifyEndpoint(self.modify.clone()));
+        }
+        if !self.revoke.is_empty() {
+            actions.push(Action::RevokeRules(self.revoke.clone()));
+        }
+        actions
+    }
+}
+
+/// [`spec_change`], and the object's rules for ports `spec.ports` no longer names
+/// ([`rules::stale_port_rules`]) to revoke.
+pub fn spec_change_in(input: &PlanInput<'_>, endpoint: &VpcEndpoint) -> Option<SpecChange> {
+    let change = spec_change(input.spec, endpoint);
+    let stale = rules::stale_port_rules(input);
+    if stale.is_empty() {
+        return change;
+    }
+    let mut change = change.unwrap_or_else(|| SpecChange {
+        modify: ModifyVpcEndpoint {
+            vpc_endpoint_id: endpoint.vpc_endpoint_id.clone(),
+            ..Default::default()
+        },
+        revoke: Vec::new(),
+        summary: String::new(),
+    });
+    let gone = rules::ports_no_longer_named(&stale, &Ports::of(input.spec));
+    let part = format!(
+        "revoke {} for {}, no longer in spec.ports",
+        count(stale.len(), "rule"),
+        gone.tcp()
+    );
+    change.summary = if change.summary.is_empty() {
+        part
+    } else {
+        format!("{}; {part}", change.summary)
+    };
+    change.revoke = rules::revoke(&stale);
+    Some(change)
 }
 
 /// The change that makes `endpoint` match `spec`, if any (private DNS aside: [`super::dns`]).
@@ -94,6 +157,7 @@ pub fn spec_change(spec: &InterfaceEndpointSpec, endpoint: &VpcEndpoint) -> Opti
     }
     (!parts.is_empty()).then(|| SpecChange {
         modify,
+        revoke: Vec::new(),
         summary: parts.join("; "),
     })
 }
@@ -145,7 +209,8 @@ pub fn is_full_access_policy(document: &str) -> bool {
 }
 
 /// The observed world as it would be once the object's endpoint has the spec's subnets and
-/// security groups, for [`PlanInput::analysis_as_specified`]. Pure.
+/// security groups and the object's rules for ports the spec no longer names are revoked, for
+/// [`PlanInput::analysis_as_specified`]. Pure.
 ///
 /// `None` whenever [`decide`] would not read its analysis, so that the caller analyses a second
 /// world only for a change that could cut clients off: when the endpoint already has them (or
@@ -169,12 +234,15 @@ pub fn world_as_specified(input: &PlanInput<'_>) -> Option<Snapshot> {
     if !current.private_dns_enabled {
         return None;
     }
-    let change = spec_change(spec, current)?;
+    let change = spec_change_in(input, current)?;
     if !change.changes_reachability() {
         return None;
     }
     let id = current.vpc_endpoint_id.clone();
-    let mut after = world.clone();
+    let mut after = analysis::without_rules(world, &rules::stale_port_rules(input));
+    if !change.modifies_endpoint() {
+        return Some(after);
+    }
     if !change.modify.add_subnet_ids.is_empty() {
         after.vpc_endpoints.retain(|e| e.vpc_endpoint_id != id);
         return Some(after);
@@ -227,14 +295,14 @@ pub(crate) fn decide<'a>(
     analysis: &'a Analysis,
     timing: &Timing,
 ) -> Step<'a> {
-    let Some(change) = spec_change(input.spec, endpoint) else {
+    let Some(change) = spec_change_in(input, endpoint) else {
         return access::decide(input, endpoint, analysis, timing);
     };
     let id = &endpoint.vpc_endpoint_id;
     let resolution = resolution::of(endpoint, input.status, input.now, timing);
     let mut step = if !resolution.may_lead_clients_here() || !change.changes_reachability() {
         let mut step = Step::new(input, RolloutPhase::Verifying, timing.after_change);
-        step.actions.push(Action::ModifyEndpoint(change.modify.clone()));
+        step.actions.extend(change.actions());
         step.conditions.ready = Some(not_ready(
             ConditionReason::InProgress,
             format!(
@@ -328,7 +396,9 @@ fn serving_change<'a>(
         step.actions.push(authorize(&rules_now, input));
     }
     if apply {
-        step.actions.push(Action::ModifyEndpoint(change.modify.clone()));
+        // The rules first: the engine stops at the first failed call, so a rule is never revoked
+        // before its replacement is in.
+        step.actions.extend(change.actions());
         if access.blocked > 0 && !access.fixed_by_rules_now() {
             step.events.push(EventNote {
                 reason: EventReason::ForcedWithBlockedClients,

@@ -78,6 +78,8 @@ pub mod wording;
 
 #[cfg(test)]
 mod fixtures;
+#[cfg(test)]
+mod ports_tests;
 
 use std::time::Duration;
 

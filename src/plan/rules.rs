@@ -1,5 +1,6 @@
 //! The object's own security-group rules: the requests that add them (described and tagged as
-//! the object's, [`authorize`]) and the ones found in the observed world ([`owned_rules`]).
+//! the object's, [`authorize`]), the ones found in the observed world ([`owned_rules`]), and
+//! those for ports `spec.ports` no longer names ([`stale_port_rules`], revoked by [`revoke`]).
 //!
 //! A leaf: the stages that add rules ([`super::access`], [`super::dns`], [`super::drift`]),
 //! deletion and the status all build on it, and it builds on no stage.
@@ -7,8 +8,8 @@
 use std::collections::BTreeMap;
 
 use super::wording::rule_description;
-use super::{Action, PlanInput};
-use crate::analysis::{Direction, RuleChange};
+use super::{Action, PlanInput, RevokeRules};
+use crate::analysis::{Direction, Ports, RuleChange};
 
 use crate::aws::{AuthorizeRules, NewRule};
 use crate::model::{SecurityGroupRule, tag_pairs};
@@ -55,6 +56,61 @@ pub(crate) fn owned_rules<'a>(input: &PlanInput<'a>) -> impl Iterator<Item = &'a
         .security_group_rules
         .iter()
         .filter(move |r| owner.owns(tag_pairs(&r.tags)) && super::cluster::other(&r.tags, ours).is_none())
+}
+
+/// The object's own rules that reach a port `spec.ports` does not name: left from a ports edit
+/// (a rule of `8080-8082` once the spec says `[8080, 8081]`). A rule for 443 under the default
+/// `[443]` is never stale: the rules of the 443 days are the rules for `[443]`.
+pub(crate) fn stale_port_rules<'a>(input: &PlanInput<'a>) -> Vec<&'a SecurityGroupRule> {
+    let ports = Ports::of(input.spec);
+    if ports.is_empty() {
+        return Vec::new();
+    }
+    owned_rules(input)
+        .filter(|r| {
+            let port = |p: Option<i32>| p.and_then(|p| u16::try_from(p).ok());
+            match (port(r.from_port), port(r.to_port)) {
+                (Some(from), Some(to)) => !ports.covers(from, to),
+                // Every port (protocol -1, or no ports): never one the controller adds.
+                _ => true,
+            }
+        })
+        .collect()
+}
+
+/// One RevokeSecurityGroupIngress/Egress request per group and direction.
+pub(crate) fn revoke(rules: &[&SecurityGroupRule]) -> Vec<RevokeRules> {
+    let mut batches: BTreeMap<(&str, bool), Vec<String>> = BTreeMap::new();
+    for rule in rules {
+        batches
+            .entry((rule.group_id.as_str(), rule.is_egress))
+            .or_default()
+            .push(rule.security_group_rule_id.clone());
+    }
+    batches
+        .into_iter()
+        .map(|((group_id, egress), rule_ids)| RevokeRules {
+            group_id: group_id.to_string(),
+            egress,
+            rule_ids,
+        })
+        .collect()
+}
+
+/// The ports `rules` reach that `spec.ports` does not name, for messages.
+pub(crate) fn ports_no_longer_named(rules: &[&SecurityGroupRule], spec_ports: &Ports) -> Ports {
+    let mut ports = Vec::new();
+    for rule in rules {
+        let (from, to) = (rule.from_port.unwrap_or(0), rule.to_port.unwrap_or(65535));
+        let (from, to) = (from.clamp(0, 65535) as u16, to.clamp(0, 65535) as u16);
+        // A wide range is named by its ends, not listed.
+        if to.saturating_sub(from) <= crate::api::MAX_PORTS as u16 {
+            ports.extend(from..=to);
+        } else {
+            ports.extend([from, to]);
+        }
+    }
+    Ports::new(ports).minus(spec_ports)
 }
 
 #[cfg(test)]

@@ -15,7 +15,9 @@
 //! ago the other object last reconciled. The clients of the other endpoint are taken to be
 //! every ENI in the VPC that the default selection would capture: its spec may select fewer,
 //! so a rule may be kept that it does not need (it then goes with that object), never the
-//! other way round. Endpoints created outside vpce-rollout are not considered: nobody could
+//! other way round. Its ports (`spec.ports`) are not in AWS either: it is checked on 443 and on
+//! every port the rules cover, each port alone (a client reaching it on 5432 and not on 443 is
+//! still cut off by taking the 5432 rule away). Endpoints created outside vpce-rollout are not considered: nobody could
 //! take the rule over.
 //!
 //! Pure, but it runs the analysis once per other endpoint and rule: the engine calls it
@@ -24,7 +26,7 @@
 use std::collections::BTreeSet;
 
 use super::{PlanInput, location, rules};
-use crate::analysis::{self, Analysis};
+use crate::analysis::{self, Analysis, Ports};
 use crate::api::{DeletionPolicy, HANDED_OVER_FROM_TAG, InterfaceEndpointSpec, Owner};
 use crate::model::{SecurityGroupRule, Snapshot, Tag, VpcEndpoint, tag_pairs, tags_from};
 
@@ -107,25 +109,36 @@ fn needed_by(
     endpoint: &VpcEndpoint,
     removable: &mut Vec<&SecurityGroupRule>,
 ) -> Vec<String> {
-    let spec = spec_of(endpoint);
-    let Ok(now) = analysis::analyze(&spec, Some(owner), world) else {
-        // Its reachability cannot be told: keep everything for it.
-        return removable
-            .drain(..)
-            .map(|r| r.security_group_rule_id.clone())
-            .collect();
-    };
-    let reachable: BTreeSet<&str> = reachable(&now);
-    if reachable.is_empty() {
+    // Per port at stake: the spec on that port alone, and the clients that reach it there now.
+    let mut checks: Vec<(InterfaceEndpointSpec, BTreeSet<String>)> = Vec::new();
+    for port in ports_at_stake(removable).iter() {
+        let spec = spec_of(endpoint, port);
+        let Ok(now) = analysis::analyze(&spec, Some(owner), world) else {
+            // Its reachability cannot be told: keep everything for it.
+            return removable
+                .drain(..)
+                .map(|r| r.security_group_rule_id.clone())
+                .collect();
+        };
+        let reachable: BTreeSet<String> = reachable(&now).into_iter().map(str::to_string).collect();
+        if !reachable.is_empty() {
+            checks.push((spec, reachable));
+        }
+    }
+    if checks.is_empty() {
         return Vec::new();
     }
-    let cuts =
-        |rules: &[&SecurityGroupRule]| match analysis::analyze(&spec, Some(owner), &without(world, rules)) {
-            Ok(after) => after
-                .blocked()
-                .any(|c| reachable.contains(c.network_interface_id.as_str())),
-            Err(_) => true,
-        };
+    let cuts = |rules: &[&SecurityGroupRule]| {
+        let after_world = analysis::without_rules(world, rules);
+        checks.iter().any(|(spec, reachable)| {
+            match analysis::analyze(spec, Some(owner), &after_world) {
+                Ok(after) => after
+                    .blocked()
+                    .any(|c| reachable.contains(&c.network_interface_id)),
+                Err(_) => true,
+            }
+        })
+    };
     if !cuts(removable) {
         return Vec::new();
     }
@@ -157,53 +170,38 @@ fn reachable(analysis: &Analysis) -> BTreeSet<&str> {
         .collect()
 }
 
-/// A spec for another object's endpoint as AWS shows it, with the default client selection.
-fn spec_of(endpoint: &VpcEndpoint) -> InterfaceEndpointSpec {
+/// The ports another endpoint may be used on, as far as `rules` matter: 443, and every port the
+/// rules cover (a rule of a range wider than `spec.ports` allows, which the controller never
+/// adds, counts by its ends).
+fn ports_at_stake(rules: &[&SecurityGroupRule]) -> Ports {
+    let mut ports = vec![crate::api::DEFAULT_PORT];
+    for rule in rules {
+        let (Some(from), Some(to)) = (rule.from_port, rule.to_port) else {
+            continue;
+        };
+        let (Ok(from), Ok(to)) = (u16::try_from(from), u16::try_from(to)) else {
+            continue;
+        };
+        if to.saturating_sub(from) < crate::api::MAX_PORTS as u16 {
+            ports.extend(from..=to);
+        } else {
+            ports.extend([from, to]);
+        }
+    }
+    Ports::new(ports)
+}
+
+/// A spec for another object's endpoint as AWS shows it, with the default client selection,
+/// checked on `port`.
+fn spec_of(endpoint: &VpcEndpoint, port: u16) -> InterfaceEndpointSpec {
     let groups: Vec<&str> = endpoint.groups.iter().map(|g| g.group_id.as_str()).collect();
     serde_json::from_value(serde_json::json!({
         "vpcId": endpoint.vpc_id,
         "serviceName": endpoint.service_name,
         "subnetIds": endpoint.subnet_ids,
         "securityGroupIds": groups,
+        "ports": [port],
     }))
     .expect("a spec of plain strings deserializes")
 }
 
-/// `world` without `rules`: each taken out of its group's permissions.
-pub fn without(world: &Snapshot, rules: &[&SecurityGroupRule]) -> Snapshot {
-    let mut after = world.clone();
-    for rule in rules {
-        let Some(group) = after
-            .security_groups
-            .iter_mut()
-            .find(|g| g.group_id == rule.group_id)
-        else {
-            continue;
-        };
-        let permissions = if rule.is_egress {
-            &mut group.ip_permissions_egress
-        } else {
-            &mut group.ip_permissions
-        };
-        for p in permissions.iter_mut().filter(|p| {
-            p.ip_protocol == rule.ip_protocol && p.from_port == rule.from_port && p.to_port == rule.to_port
-        }) {
-            if let Some(peer) = &rule.referenced_group_info {
-                p.user_id_group_pairs.retain(|u| u.group_id != peer.group_id);
-            } else if let Some(cidr) = &rule.cidr_ipv4 {
-                p.ip_ranges.retain(|r| &r.cidr_ip != cidr);
-            } else if let Some(cidr) = &rule.cidr_ipv6 {
-                p.ipv6_ranges.retain(|r| &r.cidr_ipv6 != cidr);
-            } else if let Some(list) = &rule.prefix_list_id {
-                p.prefix_list_ids.retain(|l| &l.prefix_list_id != list);
-            }
-        }
-        permissions.retain(|p| {
-            !(p.user_id_group_pairs.is_empty()
-                && p.ip_ranges.is_empty()
-                && p.ipv6_ranges.is_empty()
-                && p.prefix_list_ids.is_empty())
-        });
-    }
-    after
-}

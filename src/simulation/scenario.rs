@@ -61,6 +61,8 @@ pub(crate) struct Service {
     pub name: &'static str,
     pub dns: &'static str,
     pub acceptance: bool,
+    /// The ports its clients use (`spec.ports`).
+    pub ports: &'static [u16],
 }
 
 pub(crate) const LOGS: Service = Service {
@@ -68,24 +70,30 @@ pub(crate) const LOGS: Service = Service {
     name: "com.amazonaws.ap-northeast-1.logs",
     dns: "logs.ap-northeast-1.amazonaws.com",
     acceptance: false,
+    ports: &[crate::api::DEFAULT_PORT],
 };
 pub(crate) const MONITORING: Service = Service {
     short: "monitoring",
     name: "com.amazonaws.ap-northeast-1.monitoring",
     dns: "monitoring.ap-northeast-1.amazonaws.com",
     acceptance: false,
+    ports: &[crate::api::DEFAULT_PORT],
 };
 pub(crate) const STS: Service = Service {
     short: "sts",
     name: "com.amazonaws.ap-northeast-1.sts",
     dns: "sts.ap-northeast-1.amazonaws.com",
     acceptance: false,
+    ports: &[crate::api::DEFAULT_PORT],
 };
 pub(crate) const PARTNER: Service = Service {
     short: "partner",
     name: "com.amazonaws.vpce.ap-northeast-1.vpce-svc-0a1b2c3d4e5f60718",
     dns: "api.partner.example.com",
     acceptance: true,
+    // A partner's API on its own ports: a run and one apart, none of which the VPC's hand-made
+    // rules (all tcp/443) open.
+    ports: &[8443, 8444, 9443],
 };
 
 /// One InterfaceEndpoint object of the run, before it exists.
@@ -246,7 +254,7 @@ fn spec(rng: &mut Rng, service: Service, group: &str) -> InterfaceEndpointSpec {
         service_name: service.name.into(),
         subnet_ids: draw_subnets(rng),
         security_group_ids: vec![group.to_string()],
-        ports: vec![crate::api::DEFAULT_PORT],
+        ports: service.ports.to_vec(),
         policy: None,
         tags: BTreeMap::new(),
         region: rng.chance(0.5).then(|| REGION.to_string()),

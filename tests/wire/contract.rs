@@ -9,7 +9,8 @@ use std::net::Ipv4Addr;
 use std::time::Duration;
 
 use ipnet::Ipv4Net;
-use vpce_rollout::api::{OWNER_TAG, Owner, UID_TAG};
+use vpce_rollout::analysis::{Check, analyze};
+use vpce_rollout::api::{InterfaceEndpointSpec, OWNER_TAG, Owner, UID_TAG};
 use vpce_rollout::aws::observe::{ObserveScope, observe_vpc};
 use vpce_rollout::aws::{
     AuthorizeRules, CreateVpcEndpoint, Ec2, EndpointFilter, ErrorKind, ModifyVpcEndpoint, NewRule, Receipt,
@@ -1086,6 +1087,71 @@ pub async fn spec_tag_edits_set_and_delete_only_the_keys_named<B: Bench>(b: &B) 
     port.delete_vpc_endpoints(ids).await.unwrap();
 }
 
+/// `spec.ports` on the wire: a rule for a run of ports is one rule, as EC2 stores it, and the
+/// analysis of the world observed afterwards reads it as covering every port of the run and no
+/// other; the single port beside the run is another rule, not a duplicate.
+pub async fn a_rule_for_a_run_of_ports_is_one_rule_covering_each_of_them<B: Bench>(b: &B) {
+    let port = b.port();
+    let owner = owner("ports");
+    let on = |from: i32, to: i32, description: &str| NewRule {
+        protocol: Protocol::Tcp,
+        from_port: from,
+        to_port: to,
+        peer: RulePeer::Group(b.id("zabbix-sg")),
+        description: description.to_string(),
+    };
+    let request = AuthorizeRules {
+        group_id: b.id("endpoint-sg"),
+        egress: false,
+        rules: vec![on(8080, 8082, "vpce-rollout: zabbix, tcp 8080-8082"), on(8083, 8083, "vpce-rollout: zabbix, tcp 8083")],
+        tags: owner_tags(&owner),
+    };
+    let created = port
+        .authorize_security_group_rules(&request)
+        .await
+        .expect("authorize")
+        .value;
+    let mut ranges: Vec<(Option<i32>, Option<i32>)> = created.iter().map(|r| (r.from_port, r.to_port)).collect();
+    ranges.sort();
+    assert_eq!(ranges, [(Some(8080), Some(8082)), (Some(8083), Some(8083))]);
+
+    let world = observe(b, "main").await;
+    let spec_on = |ports: &[u16]| -> InterfaceEndpointSpec {
+        serde_json::from_value(serde_json::json!({
+            "vpcId": b.id("main"),
+            "serviceName": logs_service(),
+            "subnetIds": [b.id("main-a"), b.id("main-b")],
+            "securityGroupIds": [b.id("endpoint-sg")],
+            "ports": ports,
+        }))
+        .unwrap()
+    };
+    let ingress_ports = |ports: &[u16]| -> Vec<String> {
+        let analysis = analyze(&spec_on(ports), None, &world).expect("the analysis runs");
+        let zabbix = analysis
+            .clients
+            .iter()
+            .find(|c| c.network_interface_id == b.id("zabbix"))
+            .expect("zabbix is a client");
+        zabbix
+            .blocks
+            .iter()
+            .filter(|block| block.check == Check::EndpointIngress)
+            .map(|block| block.ports.to_string())
+            .collect()
+    };
+    assert!(ingress_ports(&[8080, 8081, 8082, 8083]).is_empty(), "admitted on every port of the runs");
+    assert_eq!(ingress_ports(&[8082, 8083, 8084]), ["8084"], "and on no other");
+
+    // Revoked by id, as the controller does after a ports edit.
+    let ids: Vec<String> = created.iter().map(|r| r.security_group_rule_id.clone()).collect();
+    port.revoke_security_group_rules(&revoke(&owner, &b.id("endpoint-sg"), false, &ids))
+        .await
+        .expect("revoke");
+    let left = port.describe_security_group_rules(&uid_filter(&owner)).await.unwrap();
+    assert!(left.is_empty(), "{left:?}");
+}
+
 /// Runs every scenario against one backend: `contract_suite!(module, async { bench })`.
 macro_rules! contract_suite {
     ($module:ident, $bench:expr) => {
@@ -1166,6 +1232,11 @@ macro_rules! contract_suite {
             async fn an_endpoint_made_elsewhere_is_tagged_as_an_object_s_and_found_by_its_tags() {
                 crate::contract::an_endpoint_made_elsewhere_is_tagged_as_an_object_s_and_found_by_its_tags(&$bench)
                     .await;
+            }
+
+            #[tokio::test]
+            async fn a_rule_for_a_run_of_ports_is_one_rule_covering_each_of_them() {
+                crate::contract::a_rule_for_a_run_of_ports_is_one_rule_covering_each_of_them(&$bench).await;
             }
 
             #[tokio::test]
