@@ -4,7 +4,9 @@
 
 use super::{Direction, RuleChange};
 use crate::aws::RulePeer;
-use crate::model::{IpPermission, IpRange, Ipv6Range, PrefixListId, SecurityGroupRule, Snapshot, UserIdGroupPair};
+use crate::model::{
+    IpPermission, IpRange, Ipv6Range, PrefixListId, SecurityGroupRule, Snapshot, UserIdGroupPair,
+};
 
 /// `snapshot` with `rules` added to their groups' `IpPermissions` / `IpPermissionsEgress`.
 ///
@@ -99,8 +101,10 @@ pub fn without_rules(world: &Snapshot, rules: &[&SecurityGroupRule]) -> Snapshot
                 && p.prefix_list_ids.is_empty())
         });
     }
-    after
-        .security_group_rules
-        .retain(|r| !rules.iter().any(|gone| gone.security_group_rule_id == r.security_group_rule_id));
+    after.security_group_rules.retain(|r| {
+        !rules
+            .iter()
+            .any(|gone| gone.security_group_rule_id == r.security_group_rule_id)
+    });
     after
 }

@@ -15,8 +15,8 @@ use std::net::IpAddr;
 
 use ipnet::IpNet;
 
-use super::addr::{AddrRange, AddrSet, parse_net};
 use super::AnalysisError;
+use super::addr::{AddrRange, AddrSet, parse_net};
 use super::ports::Ports;
 use crate::model::{
     IpPermission, NetworkAcl, NetworkAclEntry, NetworkInterface, Protocol, SecurityGroup, Snapshot, Subnet,
@@ -178,7 +178,11 @@ pub struct VpcIndex<'a> {
 }
 
 impl<'a> VpcIndex<'a> {
-    pub fn build(snapshot: &'a Snapshot, vpc_id: &'a str, ports: &Ports) -> Result<VpcIndex<'a>, AnalysisError> {
+    pub fn build(
+        snapshot: &'a Snapshot,
+        vpc_id: &'a str,
+        ports: &Ports,
+    ) -> Result<VpcIndex<'a>, AnalysisError> {
         // A snapshot file was checked when read; a live observation is checked here, so both
         // are held to the same rules (and the ACL order below is well defined).
         snapshot.check().map_err(|e| match e {
@@ -211,10 +215,20 @@ impl<'a> VpcIndex<'a> {
             for class in &port_classes {
                 // Every port of a class is allowed by the same rules: its first one stands for all.
                 let port = class.first().unwrap_or_default();
-                view.ingress
-                    .push(peers(group, "ingress", &group.ip_permissions, &prefix_lists, port)?);
-                view.egress
-                    .push(peers(group, "egress", &group.ip_permissions_egress, &prefix_lists, port)?);
+                view.ingress.push(peers(
+                    group,
+                    "ingress",
+                    &group.ip_permissions,
+                    &prefix_lists,
+                    port,
+                )?);
+                view.egress.push(peers(
+                    group,
+                    "egress",
+                    &group.ip_permissions_egress,
+                    &prefix_lists,
+                    port,
+                )?);
             }
             groups.insert(group.group_id.as_str(), view);
         }
@@ -381,7 +395,10 @@ fn port_classes(snapshot: &Snapshot, ports: &Ports) -> Vec<Ports> {
             None => classes.push((stretch, vec![port])),
         }
     }
-    classes.into_iter().map(|(_, members)| Ports::new(members)).collect()
+    classes
+        .into_iter()
+        .map(|(_, members)| Ports::new(members))
+        .collect()
 }
 
 /// What `permissions` allow on `port`.

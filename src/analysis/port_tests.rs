@@ -47,7 +47,12 @@ fn blocks(verdict: &ClientVerdict) -> Vec<(Check, String)> {
 }
 
 fn rules(analysis: &Analysis) -> Vec<String> {
-    analysis.remediation.rules.iter().map(RuleChange::canonical).collect()
+    analysis
+        .remediation
+        .rules
+        .iter()
+        .map(RuleChange::canonical)
+        .collect()
 }
 
 #[test]
@@ -58,7 +63,10 @@ fn a_spec_without_ports_is_checked_on_443_as_before() {
     let snapshot = world(vec![], open_egress()).build();
     let analysis = analyze(&spec, Some(&owner()), &snapshot).unwrap();
     assert_eq!(analysis.ports.tcp(), "tcp/443");
-    assert_eq!(blocks(client(&analysis, "eni-c")), [(EndpointIngress, "443".into())]);
+    assert_eq!(
+        blocks(client(&analysis, "eni-c")),
+        [(EndpointIngress, "443".into())]
+    );
     // The rule is the one the controller added before spec.ports existed: same canonical line,
     // so the same plan id, and no revoke-and-re-add on upgrade.
     assert_eq!(rules(&analysis), ["sg-vpce ingress tcp 443-443 group:sg-c"]);
@@ -75,7 +83,9 @@ fn a_postgres_client_admitted_on_443_only_is_blocked_on_5432() {
     let verdict = client(&analysis, "eni-c");
     assert_eq!(blocks(verdict), [(EndpointIngress, "5432".into())]);
     assert!(
-        verdict.blocks[0].detail.contains("allows tcp 5432 from 10.0.2.10"),
+        verdict.blocks[0]
+            .detail
+            .contains("allows tcp 5432 from 10.0.2.10"),
         "{}",
         verdict.blocks[0].detail
     );
@@ -107,7 +117,11 @@ fn contiguous_ports_are_one_block_and_one_rule() {
             (ClientEgress, "8080-8082".into())
         ]
     );
-    assert!(verdict.blocks[1].detail.contains("allows tcp 8080-8082 to 10.0.1.10"));
+    assert!(
+        verdict.blocks[1]
+            .detail
+            .contains("allows tcp 8080-8082 to 10.0.1.10")
+    );
     assert_eq!(
         rules(&analysis),
         [
@@ -124,7 +138,10 @@ fn ports_apart_get_one_rule_each() {
     let snapshot = world(vec![], open_egress()).build();
     let analysis = analyse(&[9092, 5432, 9094], &snapshot);
     // No rule tells the ports apart: one block names them all.
-    assert_eq!(blocks(client(&analysis, "eni-c")), [(EndpointIngress, "5432, 9092 and 9094".into())]);
+    assert_eq!(
+        blocks(client(&analysis, "eni-c")),
+        [(EndpointIngress, "5432, 9092 and 9094".into())]
+    );
     assert_eq!(
         rules(&analysis),
         [
@@ -142,8 +159,14 @@ fn a_rule_covering_part_of_the_ports_splits_the_blocks_by_what_is_missing() {
     // sg-vpce admits sg-c on 9092 by group and 10.0.0.0/8 on 9094: the client is missing 5432
     // only; sg-c lets out only 5432 and 9092, so egress is missing 9094 only.
     let snapshot = world(
-        vec![rule("tcp", 9092, 9092).group("sg-c"), rule("tcp", 9094, 9094).cidr("10.0.0.0/8")],
-        vec![rule("tcp", 5432, 5432).cidr("0.0.0.0/0"), rule("tcp", 9092, 9092).cidr("0.0.0.0/0")],
+        vec![
+            rule("tcp", 9092, 9092).group("sg-c"),
+            rule("tcp", 9094, 9094).cidr("10.0.0.0/8"),
+        ],
+        vec![
+            rule("tcp", 5432, 5432).cidr("0.0.0.0/0"),
+            rule("tcp", 9092, 9092).cidr("0.0.0.0/0"),
+        ],
     )
     .build();
     let analysis = analyse(&[5432, 9092, 9094], &snapshot);
@@ -173,8 +196,14 @@ fn one_rule_per_group_covers_the_ports_each_of_its_clients_misses() {
     .eni("eni-d", "subnet-b", "10.0.2.11", &["sg-c"])
     .build();
     let analysis = analyse(&[8080, 8081], &snapshot);
-    assert_eq!(blocks(client(&analysis, "eni-c")), [(EndpointIngress, "8080".into())]);
-    assert_eq!(blocks(client(&analysis, "eni-d")), [(EndpointIngress, "8081".into())]);
+    assert_eq!(
+        blocks(client(&analysis, "eni-c")),
+        [(EndpointIngress, "8080".into())]
+    );
+    assert_eq!(
+        blocks(client(&analysis, "eni-d")),
+        [(EndpointIngress, "8081".into())]
+    );
     assert_eq!(rules(&analysis), ["sg-vpce ingress tcp 8080-8081 group:sg-c"]);
 }
 
@@ -196,7 +225,9 @@ fn a_network_acl_denying_one_port_blocks_that_port() {
     let verdict = client(&analysis, "eni-c");
     assert_eq!(blocks(verdict), [(ClientSubnetNacl, "8443".into())]);
     assert!(
-        verdict.blocks[0].detail.contains("outbound rule 90 denies tcp 8443 to 10.0.1.10"),
+        verdict.blocks[0]
+            .detail
+            .contains("outbound rule 90 denies tcp 8443 to 10.0.1.10"),
         "{}",
         verdict.blocks[0].detail
     );
@@ -216,7 +247,10 @@ fn a_network_acl_denying_one_port_blocks_that_port() {
         )
         .build();
     let analysis = analyse(&[8080, 8081, 8082], &endpoint_side);
-    assert_eq!(blocks(client(&analysis, "eni-c")), [(EndpointSubnetNacl, "8081".into())]);
+    assert_eq!(
+        blocks(client(&analysis, "eni-c")),
+        [(EndpointSubnetNacl, "8081".into())]
+    );
 
     // The return traffic stopped stops every port.
     let no_return = admitted()
@@ -232,7 +266,11 @@ fn a_network_acl_denying_one_port_blocks_that_port() {
     let analysis = analyse(&[443, 8443], &no_return);
     let verdict = client(&analysis, "eni-c");
     assert_eq!(blocks(verdict), [(ClientSubnetNacl, "443 and 8443".into())]);
-    assert!(verdict.blocks[0].detail.contains("1024-65535"), "{}", verdict.blocks[0].detail);
+    assert!(
+        verdict.blocks[0].detail.contains("1024-65535"),
+        "{}",
+        verdict.blocks[0].detail
+    );
 }
 
 #[test]

@@ -109,7 +109,13 @@ impl fmt::Display for Ports {
         let parts: Vec<String> = self
             .ranges()
             .into_iter()
-            .map(|(lo, hi)| if lo == hi { lo.to_string() } else { format!("{lo}-{hi}") })
+            .map(|(lo, hi)| {
+                if lo == hi {
+                    lo.to_string()
+                } else {
+                    format!("{lo}-{hi}")
+                }
+            })
             .collect();
         match parts.split_last() {
             None => f.write_str("no port"),
@@ -136,7 +142,10 @@ mod tests {
         assert_eq!(ports.as_slice(), [5432, 8080, 8081, 8082]);
         assert_eq!(ports.ranges(), [(5432, 5432), (8080, 8082)]);
         assert_eq!(ports.to_string(), "5432 and 8080-8082");
-        assert_eq!(Ports::new([80, 443, 8080, 8081]).tcp(), "tcp/80, 443 and 8080-8081");
+        assert_eq!(
+            Ports::new([80, 443, 8080, 8081]).tcp(),
+            "tcp/80, 443 and 8080-8081"
+        );
         assert_eq!(Ports::https().tcp(), "tcp/443");
         assert_eq!(Ports::new([65534, 65535]).ranges(), [(65534, 65535)]);
     }

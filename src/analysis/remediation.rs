@@ -282,7 +282,12 @@ pub fn plan(
                 }
                 for (client_group, ports) in &picks[..fit] {
                     for range in ports.ranges() {
-                        rules.insert(RuleChange::tcp(target, client_group, Check::EndpointIngress, range));
+                        rules.insert(RuleChange::tcp(
+                            target,
+                            client_group,
+                            Check::EndpointIngress,
+                            range,
+                        ));
                     }
                 }
                 if fit < picks.len() {

@@ -125,7 +125,11 @@ fn the_examples_cover_the_documented_variants() {
     assert!(postgres.service_name.starts_with("com.amazonaws.vpce."));
     let kafka = get("kafka-several-ports.yaml");
     let ports = crate::analysis::Ports::of(kafka);
-    assert_eq!(ports.ranges(), [(9001, 9003), (9092, 9092)], "one rule covers the brokers");
+    assert_eq!(
+        ports.ranges(),
+        [(9001, 9003), (9092, 9092)],
+        "one rule covers the brokers"
+    );
     assert!(crate::api::validation::spec_problems(kafka).is_empty());
 }
 

@@ -27,8 +27,8 @@ use super::review;
 use super::table::{Colour, Style, Table};
 use super::{exit, fail};
 use crate::analysis::{
-    Analysis, Check, Ports, ClientVerdict, RuleChange, RuleScope, Source, analyze_with_evidence, owned_endpoint,
-    service_region_problem, unobserved_endpoint_interfaces,
+    Analysis, Check, ClientVerdict, Ports, RuleChange, RuleScope, Source, analyze_with_evidence,
+    owned_endpoint, service_region_problem, unobserved_endpoint_interfaces,
 };
 use crate::api::{Owner, RemediationMode, UnfixableBlock};
 use crate::aws::RulePeer;

@@ -28,7 +28,10 @@ async fn a_service_on_contiguous_ports_gets_one_rule_per_client_group() {
     let rules = h.owned_rules();
     // The Lambda's 443 rule does not serve 8080-8082: both client groups get one.
     assert_eq!(rules.len(), 2, "{rules:?}");
-    assert!(rules.iter().all(|r| ports(r) == (Some(8080), Some(8082))), "{rules:?}");
+    assert!(
+        rules.iter().all(|r| ports(r) == (Some(8080), Some(8082))),
+        "{rules:?}"
+    );
     assert!(h.owned_endpoints()[0].private_dns_enabled);
 }
 
@@ -49,11 +52,18 @@ async fn a_port_taken_out_after_ready_is_replaced_then_revoked_and_nobody_loses_
     assert_eq!(h.status.phase, RolloutPhase::Ready, "{:?}", h.phases);
     let rules = h.owned_rules();
     assert_eq!(rules.len(), 2, "{rules:?}");
-    assert!(rules.iter().all(|r| ports(r) == (Some(8080), Some(8081))), "{rules:?}");
+    assert!(
+        rules.iter().all(|r| ports(r) == (Some(8080), Some(8081))),
+        "{rules:?}"
+    );
     assert!(rules.iter().all(|r| !before.contains(&r.security_group_rule_id)));
     assert!(h.event_reasons().contains(&EventReason::RulesRevoked));
     // Adding a port back is an ordinary missing path: one more rule each, nothing revoked.
-    let revocations = h.event_reasons().iter().filter(|r| **r == EventReason::RulesRevoked).count();
+    let revocations = h
+        .event_reasons()
+        .iter()
+        .filter(|r| **r == EventReason::RulesRevoked)
+        .count();
     h.edit(|s| s.ports = vec![8080, 8081, 9090]);
     for _ in 0..6 {
         h.pass().await;
@@ -62,7 +72,10 @@ async fn a_port_taken_out_after_ready_is_replaced_then_revoked_and_nobody_loses_
     assert_eq!(h.status.phase, RolloutPhase::Ready, "{:?}", h.phases);
     assert_eq!(h.owned_rules().len(), 4);
     assert_eq!(
-        h.event_reasons().iter().filter(|r| **r == EventReason::RulesRevoked).count(),
+        h.event_reasons()
+            .iter()
+            .filter(|r| **r == EventReason::RulesRevoked)
+            .count(),
         revocations
     );
 }
@@ -96,7 +109,10 @@ async fn a_5432_rule_another_objects_endpoint_needs_is_handed_over_not_revoked()
         },
     );
     second.run_until(RolloutPhase::Ready, 40).await;
-    assert!(second.owned_rules().is_empty(), "the first object's rules admit its clients");
+    assert!(
+        second.owned_rules().is_empty(),
+        "the first object's rules admit its clients"
+    );
     first.watch_paths = true;
     second.watch_paths = true;
     // On 443 alone the second endpoint would not need the 5432 rules: checked on 5432, it does.

@@ -7,7 +7,9 @@ use super::fixtures::*;
 use super::{Action, RevokeRules, decide};
 use crate::analysis::analyze;
 use crate::api::conditions::ConditionType;
-use crate::api::{InterfaceEndpointSpec, InterfaceEndpointStatus, RemediationMode, RemediationSpec, RolloutPhase};
+use crate::api::{
+    InterfaceEndpointSpec, InterfaceEndpointStatus, RemediationMode, RemediationSpec, RolloutPhase,
+};
 use crate::model::{IpPermission, Protocol, SecurityGroupRule, Snapshot, UserIdGroupPair};
 
 const RULE_ZABBIX: &str = "sgr-0000000000000000a";
@@ -69,7 +71,11 @@ fn spec_on(ports: &[u16], ingress: RemediationMode) -> InterfaceEndpointSpec {
 }
 
 /// The decision with both analyses real: the world as observed, and as specified.
-fn decide_on(spec: &InterfaceEndpointSpec, world: &Snapshot, status: &InterfaceEndpointStatus) -> super::Decision {
+fn decide_on(
+    spec: &InterfaceEndpointSpec,
+    world: &Snapshot,
+    status: &InterfaceEndpointStatus,
+) -> super::Decision {
     let analysis = analyze(spec, Some(&owner()), world);
     let mut input = input_with(spec, world, &analysis, status);
     let after = world_as_specified(&input).map(|w| analyze(spec, Some(&owner()), &w));
@@ -116,7 +122,9 @@ fn a_port_taken_out_of_a_range_gets_its_replacement_rules_before_the_old_ones_go
     assert_eq!(d.status.phase, RolloutPhase::Remediating);
     let ready = condition(&d.status, ConditionType::Ready);
     assert!(
-        ready.message.contains("revoke 2 rules for tcp/8082, no longer in spec.ports"),
+        ready
+            .message
+            .contains("revoke 2 rules for tcp/8082, no longer in spec.ports"),
         "{}",
         ready.message
     );
@@ -131,7 +139,11 @@ fn a_port_taken_out_is_held_while_the_replacement_waits_for_approval() {
     assert_eq!(d.status.phase, RolloutPhase::AwaitingApproval);
     let ready = condition(&d.status, ConditionType::Ready);
     assert_eq!(ready.reason, "AwaitingApproval");
-    assert!(ready.message.contains("held while private DNS is on"), "{}", ready.message);
+    assert!(
+        ready.message.contains("held while private DNS is on"),
+        "{}",
+        ready.message
+    );
     // The plan to approve is the replacement's: once approved, the same pass adds and revokes.
     let plan = d.status.plan.as_ref().expect("a plan");
     let approved = InterfaceEndpointSpec {
@@ -142,7 +154,10 @@ fn a_port_taken_out_is_held_while_the_replacement_waits_for_approval() {
     };
     let d = decide_on(&approved, &world, &d.status);
     assert!(
-        matches!(d.actions.as_slice(), [Action::AuthorizeRules(_), Action::RevokeRules(_)]),
+        matches!(
+            d.actions.as_slice(),
+            [Action::AuthorizeRules(_), Action::RevokeRules(_)]
+        ),
         "{:?}",
         d.actions
     );

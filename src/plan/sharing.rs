@@ -130,14 +130,14 @@ fn needed_by(
     }
     let cuts = |rules: &[&SecurityGroupRule]| {
         let after_world = analysis::without_rules(world, rules);
-        checks.iter().any(|(spec, reachable)| {
-            match analysis::analyze(spec, Some(owner), &after_world) {
+        checks.iter().any(
+            |(spec, reachable)| match analysis::analyze(spec, Some(owner), &after_world) {
                 Ok(after) => after
                     .blocked()
                     .any(|c| reachable.contains(&c.network_interface_id)),
                 Err(_) => true,
-            }
-        })
+            },
+        )
     };
     if !cuts(removable) {
         return Vec::new();
@@ -204,4 +204,3 @@ fn spec_of(endpoint: &VpcEndpoint, port: u16) -> InterfaceEndpointSpec {
     }))
     .expect("a spec of plain strings deserializes")
 }
-

@@ -1103,7 +1103,10 @@ pub async fn a_rule_for_a_run_of_ports_is_one_rule_covering_each_of_them<B: Benc
     let request = AuthorizeRules {
         group_id: b.id("endpoint-sg"),
         egress: false,
-        rules: vec![on(8080, 8082, "vpce-rollout: zabbix, tcp 8080-8082"), on(8083, 8083, "vpce-rollout: zabbix, tcp 8083")],
+        rules: vec![
+            on(8080, 8082, "vpce-rollout: zabbix, tcp 8080-8082"),
+            on(8083, 8083, "vpce-rollout: zabbix, tcp 8083"),
+        ],
         tags: owner_tags(&owner),
     };
     let created = port
@@ -1111,7 +1114,8 @@ pub async fn a_rule_for_a_run_of_ports_is_one_rule_covering_each_of_them<B: Benc
         .await
         .expect("authorize")
         .value;
-    let mut ranges: Vec<(Option<i32>, Option<i32>)> = created.iter().map(|r| (r.from_port, r.to_port)).collect();
+    let mut ranges: Vec<(Option<i32>, Option<i32>)> =
+        created.iter().map(|r| (r.from_port, r.to_port)).collect();
     ranges.sort();
     assert_eq!(ranges, [(Some(8080), Some(8082)), (Some(8083), Some(8083))]);
 
@@ -1126,6 +1130,7 @@ pub async fn a_rule_for_a_run_of_ports_is_one_rule_covering_each_of_them<B: Benc
         }))
         .unwrap()
     };
+    // One block per destination (before the endpoint exists: each of the two subnets).
     let ingress_ports = |ports: &[u16]| -> Vec<String> {
         let analysis = analyze(&spec_on(ports), None, &world).expect("the analysis runs");
         let zabbix = analysis
@@ -1140,15 +1145,25 @@ pub async fn a_rule_for_a_run_of_ports_is_one_rule_covering_each_of_them<B: Benc
             .map(|block| block.ports.to_string())
             .collect()
     };
-    assert!(ingress_ports(&[8080, 8081, 8082, 8083]).is_empty(), "admitted on every port of the runs");
-    assert_eq!(ingress_ports(&[8082, 8083, 8084]), ["8084"], "and on no other");
+    assert!(
+        ingress_ports(&[8080, 8081, 8082, 8083]).is_empty(),
+        "admitted on every port of the runs"
+    );
+    assert_eq!(
+        ingress_ports(&[8082, 8083, 8084]),
+        ["8084", "8084"],
+        "and on no other, in either subnet"
+    );
 
     // Revoked by id, as the controller does after a ports edit.
     let ids: Vec<String> = created.iter().map(|r| r.security_group_rule_id.clone()).collect();
     port.revoke_security_group_rules(&revoke(&owner, &b.id("endpoint-sg"), false, &ids))
         .await
         .expect("revoke");
-    let left = port.describe_security_group_rules(&uid_filter(&owner)).await.unwrap();
+    let left = port
+        .describe_security_group_rules(&uid_filter(&owner))
+        .await
+        .unwrap();
     assert!(left.is_empty(), "{left:?}");
 }
 
