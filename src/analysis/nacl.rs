@@ -12,9 +12,9 @@
 
 use std::fmt;
 
+use super::EPHEMERAL_PORTS;
 use super::addr::{AddrRange, AddrSet, Family};
 use super::index::{NaclRule, NaclView, VpcIndex};
-use super::EPHEMERAL_PORTS;
 use super::ports::Ports;
 
 /// Which direction of an ACL a flow crosses.
@@ -333,7 +333,7 @@ mod tests {
             rule(120, true, "10.1.0.0/16", ALL),
             rule(130, true, "::/0", ALL),
         ];
-        let set = passing(&inbound, &outbound);
+        let set = passing(&inbound, &outbound, &Ports::https());
         let mut state = 99u64;
         for k in 0..4000 {
             state = state

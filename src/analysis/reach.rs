@@ -81,7 +81,13 @@ fn union_of<'a>(index: &VpcIndex<'a>, groups: &[impl AsRef<str>], egress: bool) 
             let parts: Vec<&Peers<'a>> = groups
                 .iter()
                 .filter_map(|g| index.groups.get(g.as_ref()))
-                .map(|v| if egress { &v.egress[class] } else { &v.ingress[class] })
+                .map(|v| {
+                    if egress {
+                        &v.egress[class]
+                    } else {
+                        &v.ingress[class]
+                    }
+                })
                 .collect();
             Peers::union(parts)
         })
@@ -157,7 +163,12 @@ fn ingress_miss<'p>(peers: &'p Peers<'_>, client: &Client<'_>, sources: &[Source
 }
 
 fn egress_miss<'p>(target: &Target<'_, '_>, peers: &'p Peers<'_>) -> Option<Miss<'p>> {
-    if target.dest.security_group_ids.iter().any(|g| peers.admits_group(g)) {
+    if target
+        .dest
+        .security_group_ids
+        .iter()
+        .any(|g| peers.admits_group(g))
+    {
         return None;
     }
     let uncovered = peers.addrs.first_uncovered(&target.range)?;
@@ -360,7 +371,10 @@ pub fn verdicts<'a>(
                         });
                     }
                 };
-                fail(Check::EndpointIngress, endpoint_ingress(index, target, client, &sources));
+                fail(
+                    Check::EndpointIngress,
+                    endpoint_ingress(index, target, client, &sources),
+                );
                 fail(
                     Check::ClientEgress,
                     client_egress(index, target, &client.groups, &undescribed, egress),
