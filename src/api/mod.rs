@@ -625,7 +625,9 @@ pub struct InterfaceEndpointStatus {
     pub endpoint_create_time: Option<String>,
     /// When a CreateVpcEndpoint was last sent and answered by a timeout or a 5xx (RFC 3339): it
     /// may have made an endpoint whose id the controller does not know, and which EC2 may not
-    /// list yet. Deletion does not finish while that endpoint may still show up.
+    /// list yet; or, in a deletion, when its first look found no endpoint (a create whose
+    /// status never landed leaves no trace). Deletion does not finish while that endpoint may
+    /// still show up.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub endpoint_create_unanswered_time: Option<String>,
     /// How many times the endpoint was re-created after being deleted outside the controller.

@@ -255,3 +255,87 @@ async fn seed_1950_deletion_waits_for_an_endpoint_a_create_left_unanswered_may_h
     h.run_until_finalized(80).await;
     assert!(h.owned_endpoints().is_empty(), "{:?}", h.owned_endpoints());
 }
+
+/// A pass that makes the endpoint and whose status never lands (the controller dies before
+/// writing it, the write fails, or the object's deletion overtakes it): the status stays as
+/// it was before the pass, and EC2 does not list the new endpoint yet. Returns its id.
+async fn create_and_lose_the_status(h: &mut Harness) -> String {
+    let before = h.status.clone();
+    let out = h.pass().await;
+    assert!(
+        out.performed
+            .iter()
+            .any(|a| matches!(a, Action::CreateEndpoint(_))),
+        "{:?}",
+        out.performed
+    );
+    h.status = before;
+    let made = h.owned_endpoints()[0].vpc_endpoint_id.clone();
+    h.sim
+        .hide_endpoint_out_of_band(&made, Duration::from_secs(200))
+        .unwrap();
+    made
+}
+
+/// Deletes the object and runs the deletion to its end: nothing of it may be left.
+async fn delete_and_leave_nothing(h: &mut Harness) {
+    h.deleting = true;
+    h.run_until_finalized(80).await;
+    assert!(
+        h.owned_endpoints().is_empty(),
+        "left behind: {:?}; phases {:?}",
+        h.owned_endpoints(),
+        h.phases
+    );
+}
+
+/// Seed 2447: a throttled first pass wrote its status (Pending); the next pass's
+/// CreateVpcEndpoint succeeded and the controller died before writing that pass's status. The
+/// object was deleted a moment later, before EC2 listed the endpoint: nothing in the status
+/// said a create had happened, the deletion saw no endpoint, finished, and left it behind
+/// (no deletionPolicy in the spec, the controller's default Delete). The deletion's first pass that sees
+/// no endpoint now waits the visibility window for one to show up.
+#[tokio::test]
+async fn seed_2447_a_create_whose_pass_status_was_lost_is_waited_for_by_the_deletion() {
+    let mut h = Harness::new(RemediationMode::Auto);
+    h.spec.deletion_policy = None;
+    h.config.default_deletion_policy = crate::api::DeletionPolicy::Delete;
+    let op = Ec2Operation::DescribeVpcEndpoints;
+    h.sim
+        .inject_error(op, "RequestLimitExceeded", "Request limit exceeded.", 1);
+    let out = h.pass().await;
+    assert_eq!(out.error.map(|e| e.kind), Some(ErrorKind::Throttled));
+    assert_eq!(h.status.phase, RolloutPhase::Pending);
+    create_and_lose_the_status(&mut h).await;
+    delete_and_leave_nothing(&mut h).await;
+}
+
+/// Seed 9677: the object's very first pass made the endpoint, and the controller died before
+/// the status write: the object had no status at all when it was deleted (deletionPolicy
+/// Delete) seven seconds later, and its endpoint, not listed yet, was left behind.
+#[tokio::test]
+async fn seed_9677_an_object_deleted_before_its_first_status_landed_leaves_no_endpoint() {
+    let mut h = Harness::new(RemediationMode::Auto);
+    h.spec.deletion_policy = Some(crate::api::DeletionPolicy::Delete);
+    create_and_lose_the_status(&mut h).await;
+    assert_eq!(h.status, Default::default(), "no status landed");
+    delete_and_leave_nothing(&mut h).await;
+}
+
+/// Seed 13010: as seed 9677, and the deletion's first pass failed (DescribeNetworkAcls
+/// unavailable) before it decided anything: the second pass, the first to decide, must still
+/// wait for the endpoint the lost pass made.
+#[tokio::test]
+async fn seed_13010_a_deletion_whose_first_pass_failed_still_waits_for_an_unlisted_endpoint() {
+    let mut h = Harness::new(RemediationMode::Auto);
+    h.spec.deletion_policy = Some(crate::api::DeletionPolicy::Delete);
+    create_and_lose_the_status(&mut h).await;
+    h.deleting = true;
+    let op = Ec2Operation::DescribeNetworkAcls;
+    h.sim
+        .inject_error(op, "Unavailable", "The service is unavailable.", 1);
+    let out = h.pass().await;
+    assert_eq!(out.error.map(|e| e.kind), Some(ErrorKind::Transient));
+    assert!(!out.finalized);
+    delete_and_leave_nothing(&mut h).await;
+}

@@ -164,18 +164,34 @@ fn delete<'a>(input: &PlanInput<'a>, timing: &Timing, step: &mut Step<'a>) -> St
         return format!("Deleting: waiting for EC2 to list {id}, created moments ago");
     }
     // The same for a create whose answer was lost: it may have made an endpoint, whose id is
-    // not known.
-    let unanswered = previous
-        .endpoint_create_unanswered_time
-        .as_deref()
-        .and_then(|t| t.parse().ok())
-        .is_some_and(|t| endpoint::elapsed(t, input.now) < timing.visibility_window);
-    if unanswered {
+    // not known. So may a create whose pass's status never landed (the controller died before
+    // writing it, the write failed, or the deletion itself overtook it): nothing in the status
+    // says so. Creates happen only before the deletion, so the deletion's first pass that sees
+    // no endpoint of the object starts the wait (a later deletion pass finds it in the status,
+    // written with the phase Deleting). The first pass that saw an endpoint instead deletes it:
+    // no other can be missing then, since no create is made while one is listed.
+    let unanswered = if previous.phase == RolloutPhase::Deleting {
+        previous
+            .endpoint_create_unanswered_time
+            .as_deref()
+            .and_then(|t| t.parse::<k8s_openapi::jiff::Timestamp>().ok())
+    } else {
+        step.endpoint_create_unanswered_time = Some(input.now.to_string());
+        Some(input.now)
+    };
+    if let Some(since) = unanswered
+        && endpoint::elapsed(since, input.now) < timing.visibility_window
+    {
         step.keep_previous_endpoint = true;
-        step.requeue = endpoint::pending_backoff(input, timing);
-        return "Deleting: waiting for EC2 to list the endpoint a CreateVpcEndpoint left unanswered \
-                moments ago may have made"
-            .to_string();
+        let remaining = timing.visibility_window - endpoint::elapsed(since, input.now);
+        step.requeue = endpoint::pending_backoff(input, timing)
+            .min(remaining)
+            .max(timing.after_change);
+        return format!(
+            "Deleting: waiting up to {} for EC2 to list an endpoint a CreateVpcEndpoint may have \
+             made (its answer, or the status of its pass, was lost), so that none is left behind",
+            seconds(remaining)
+        );
     }
 
     // 3. The endpoint is gone: nobody reaches it through it. A rule another object's endpoint
@@ -396,6 +412,7 @@ mod tests {
         world.vpc_endpoints.clear();
         let mut status = seen_off_for(600);
         status.endpoint_state = Some("deleting".into());
+        status.phase = RolloutPhase::Deleting;
         let d = deleting(&spec(), &world, &status);
         let [Action::RevokeRules(revoke)] = d.actions.as_slice() else {
             panic!("{:?}", d.actions)
@@ -417,6 +434,7 @@ mod tests {
         world.vpc_endpoints.clear();
         let mut status = seen_off_for(600);
         status.endpoint_state = Some("deleting".into());
+        status.phase = RolloutPhase::Deleting;
         let analysis = Ok(endpoint_analysis());
         let heir = crate::plan::sharing::Successor {
             owner: crate::api::Owner {
@@ -496,6 +514,16 @@ mod tests {
         );
     }
 
+    /// The status a deletion pass wrote `ago` seconds ago that found no endpoint (and started
+    /// the wait for one EC2 may not list yet).
+    fn deletion_found_nothing(ago: i64) -> crate::api::InterfaceEndpointStatus {
+        crate::api::InterfaceEndpointStatus {
+            phase: RolloutPhase::Deleting,
+            endpoint_create_unanswered_time: Some(now_minus(ago).to_string()),
+            ..Default::default()
+        }
+    }
+
     #[test]
     fn deletion_is_finalized_when_nothing_is_left_in_aws() {
         let mut world = with_endpoint(incident_world(), "deleted", false);
@@ -503,16 +531,56 @@ mod tests {
             tags: vec![],
             ..owned_rule("sgr-0000000000000000d", SG_VPCE, false, SG_LAMBDA)
         }];
-        let d = deleting(&spec(), &world, &created_status(now_minus(3600)));
+        let d = deleting(&spec(), &world, &deletion_found_nothing(3600));
         assert!(d.actions.is_empty());
         assert!(d.finalized);
     }
 
     #[test]
     fn deletion_of_an_object_whose_vpc_is_gone_is_finalized() {
-        let d = deleting(&spec(), &Snapshot::default(), &Default::default());
+        let d = deleting(&spec(), &Snapshot::default(), &deletion_found_nothing(300));
         assert!(d.actions.is_empty());
         assert!(d.finalized);
+    }
+
+    /// Seeds 2447, 9677, 13010: a create whose pass's status never landed leaves no trace in
+    /// the status. The deletion's first pass that finds no endpoint waits the visibility window
+    /// from then (recorded with the phase Deleting), whatever the status says; once it has
+    /// passed, the deletion finishes.
+    #[test]
+    fn the_first_deletion_pass_that_finds_no_endpoint_waits_for_one_ec2_may_not_list_yet() {
+        let world = incident_world();
+        for before in [
+            Default::default(),
+            created_status(now_minus(3600)),
+            crate::api::InterfaceEndpointStatus {
+                phase: RolloutPhase::Ready,
+                ..seen_off_for(600)
+            },
+        ] {
+            let d = deleting(&spec(), &world, &before);
+            assert!(d.actions.is_empty(), "{:?}", d.actions);
+            assert!(!d.finalized, "{before:?}");
+            assert_eq!(d.status.phase, RolloutPhase::Deleting);
+            assert_eq!(d.status.endpoint_create_unanswered_time, Some(now().to_string()));
+            assert!(d.requeue <= timing().pending_max, "{:?}", d.requeue);
+            let message = &condition(&d.status, ConditionType::Ready).message;
+            assert!(message.contains("300 s"), "{message}");
+        }
+        // A later pass keeps the start, and waits out the rest.
+        let d = deleting(&spec(), &world, &deletion_found_nothing(290));
+        assert!(!d.finalized);
+        assert_eq!(
+            d.status.endpoint_create_unanswered_time,
+            Some(now_minus(290).to_string())
+        );
+        assert_eq!(
+            d.requeue,
+            timing().pending_min,
+            "the pending backoff, within the 10 s left"
+        );
+        let d = deleting(&spec(), &world, &deletion_found_nothing(300));
+        assert!(d.finalized, "the wait is bounded");
     }
 
     #[test]
@@ -521,7 +589,9 @@ mod tests {
         let d = deleting(&spec(), &world, &created_status(now_minus(10)));
         assert!(d.actions.is_empty());
         assert!(!d.finalized);
-        let d = deleting(&spec(), &world, &created_status(now_minus(600)));
+        let mut later = created_status(now_minus(600));
+        later.phase = RolloutPhase::Deleting;
+        let d = deleting(&spec(), &world, &later);
         assert!(d.finalized, "the wait is bounded");
     }
 
@@ -529,6 +599,7 @@ mod tests {
     fn an_endpoint_seen_deleting_and_now_gone_is_done_even_moments_after_its_creation() {
         let mut status = created_status(now_minus(30));
         status.endpoint_state = Some("deleting".into());
+        status.phase = RolloutPhase::Deleting;
         let d = deleting(&spec(), &incident_world(), &status);
         assert!(d.finalized);
     }

@@ -510,6 +510,7 @@ mod tests {
 
         world.vpc_endpoints.clear();
         status.endpoint_state = Some("deleting".into());
+        status.phase = RolloutPhase::Deleting;
         let mut i = input_with(&moved, &world, &analysis, &status);
         i.deleting = true;
         let d = decide(&i, &timing());

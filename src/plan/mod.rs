@@ -429,6 +429,9 @@ pub(crate) struct Step<'a> {
     /// The clients were verified against an available endpoint.
     pub verified: bool,
     pub endpoint_create_time: Option<String>,
+    /// Since when a CreateVpcEndpoint may have made an endpoint whose id is not known (its
+    /// answer or its pass's status was lost); kept until an endpoint is seen.
+    pub endpoint_create_unanswered_time: Option<String>,
     pub endpoint_recreations: u32,
     /// Where the endpoint was created; `None` until then (an observed endpoint is recorded as
     /// it is found).
@@ -453,6 +456,7 @@ impl<'a> Step<'a> {
             plan_analysis: None,
             verified: false,
             endpoint_create_time: input.status.endpoint_create_time.clone(),
+            endpoint_create_unanswered_time: input.status.endpoint_create_unanswered_time.clone(),
             endpoint_recreations: input.status.endpoint_recreations,
             location: location::EndpointLocation::recorded(input.status),
             private_dns_reenabled_time: input.status.private_dns_reenabled_time.clone(),

@@ -51,7 +51,7 @@ pub(crate) fn finish(input: &PlanInput<'_>, step: Step<'_>) -> Decision {
     }
     // Until an endpoint is seen, a create that went unanswered may still have made one.
     if step.endpoint.is_none() {
-        next.endpoint_create_unanswered_time = previous.endpoint_create_unanswered_time.clone();
+        next.endpoint_create_unanswered_time = step.endpoint_create_unanswered_time.clone();
     }
     if let Some(endpoint) = step.endpoint {
         endpoint_facts(&mut next, endpoint, &input.world.network_interfaces);
