@@ -182,7 +182,8 @@ fn delete<'a>(input: &PlanInput<'a>, timing: &Timing, step: &mut Step<'a>) -> St
     if let Some(since) = unanswered
         && endpoint::elapsed(since, input.now) < timing.visibility_window
     {
-        step.keep_previous_endpoint = true;
+        // Nothing is listed: the status claims no endpoint (not the last one it saw, which may
+        // have had private DNS on before someone deleted it).
         let remaining = timing.visibility_window - endpoint::elapsed(since, input.now);
         step.requeue = endpoint::pending_backoff(input, timing)
             .min(remaining)
@@ -555,6 +556,7 @@ mod tests {
             created_status(now_minus(3600)),
             crate::api::InterfaceEndpointStatus {
                 phase: RolloutPhase::Ready,
+                private_dns_enabled: true,
                 ..seen_off_for(600)
             },
         ] {
@@ -564,6 +566,12 @@ mod tests {
             assert_eq!(d.status.phase, RolloutPhase::Deleting);
             assert_eq!(d.status.endpoint_create_unanswered_time, Some(now().to_string()));
             assert!(d.requeue <= timing().pending_max, "{:?}", d.requeue);
+            // Seed 846: an endpoint deleted by hand with private DNS on is not claimed on.
+            assert!(
+                !d.status.private_dns_enabled && d.status.endpoint_id.is_none(),
+                "{:?}",
+                d.status
+            );
             let message = &condition(&d.status, ConditionType::Ready).message;
             assert!(message.contains("300 s"), "{message}");
         }
