@@ -137,12 +137,7 @@ async fn the_chart_deployed(
                "image": {"repository": "registry.example.com/vpce-rollout"}});
     let manifest = helm_install(cluster.kubeconfig_path(), &values);
     assert!(manifest.contains("kind: ClusterRole\n"), "{manifest}");
-    admin.run(&[
-        "wait",
-        "--for=condition=Established",
-        "--timeout=60s",
-        "crd/interfaceendpoints.vpce-rollout.dev",
-    ]);
+    admin.wait_established(&["crd/interfaceendpoints.vpce-rollout.dev"]);
     let mut role: Value =
         serde_json::from_str(&admin.run(&["get", "clusterrole", RELEASE, "-o", "json"])).unwrap();
     rbac(role["rules"].as_array_mut().unwrap());

@@ -132,7 +132,7 @@ impl ControlPlane {
         let file = file.to_str().expect("a UTF-8 path");
         let kubectl = self.kubectl();
         kubectl.run(&["apply", "-f", file]);
-        kubectl.run(&["wait", "--for=condition=Established", "--timeout=60s", "-f", file]);
+        kubectl.wait_established(&["-f", file]);
     }
 
     /// A kubeconfig that authenticates as the ServiceAccount `namespace/name` with a bound
@@ -243,6 +243,28 @@ impl Kubectl {
             Ok(out.stdout)
         } else {
             Err(out.stderr)
+        }
+    }
+
+    /// Waits until the CustomResourceDefinitions `target` names (`-f FILE` or `crd/NAME`) are
+    /// Established. `kubectl wait` fails at once, with ".status.conditions accessor error: <nil>
+    /// is of the type <nil>", on a CRD whose status the API server has not written yet (just
+    /// created): that answer is asked again until the 60 s are up.
+    pub fn wait_established(&self, target: &[&str]) {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+        let mut args = vec!["wait", "--for=condition=Established", "--timeout=60s"];
+        args.extend_from_slice(target);
+        loop {
+            match self.try_run(&args, None) {
+                Ok(_) => return,
+                Err(err)
+                    if err.contains(".status.conditions accessor error")
+                        && std::time::Instant::now() < deadline =>
+                {
+                    std::thread::sleep(std::time::Duration::from_millis(200));
+                }
+                Err(err) => panic!("kubectl {args:?} failed: {err}"),
+            }
         }
     }
 
