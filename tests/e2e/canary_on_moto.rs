@@ -93,7 +93,10 @@ async fn a_reject_toward_an_endpoint_eni_after_ready_is_remediated_within_one_po
     let admits_zabbix = |r: &vpce_rollout::model::SecurityGroupRule| {
         r.referenced_group_info.as_ref().map(|g| g.group_id.clone()) == Some(bench.id("zabbix-sg"))
     };
-    let rule = owned.iter().find(|r| admits_zabbix(r)).expect("the rule admitting Zabbix");
+    let rule = owned
+        .iter()
+        .find(|r| admits_zabbix(r))
+        .expect("the rule admitting Zabbix");
     bench
         .client()
         .revoke_security_group_ingress()
