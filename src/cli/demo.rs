@@ -322,20 +322,7 @@ impl Rollout {
                 error.kind.as_str()
             )?;
         }
-        for event in &outcome.events {
-            let kind = if event.warning {
-                s.paint(Colour::Yellow, "Warning")
-            } else {
-                "Normal ".to_string()
-            };
-            writeln!(
-                out,
-                "{pad}{kind} {} {}",
-                s.paint(Colour::Bold, event.reason.as_str()),
-                event.message
-            )?;
-        }
-        Ok(())
+        write_events(out, s, &pad, &outcome.events)
     }
 
     /// Prints the plan and the exact approval edit, then applies it as a Git commit would.
@@ -511,6 +498,29 @@ impl ObjectView {
     fn full_yaml(&self) -> String {
         serde_yaml::to_string(&self.0).unwrap_or_default()
     }
+}
+
+/// The pass's Events, one line each, Warnings marked.
+fn write_events(
+    out: &mut dyn Write,
+    s: Style,
+    pad: &str,
+    events: &[crate::plan::EventNote],
+) -> io::Result<()> {
+    for event in events {
+        let kind = if event.warning {
+            s.paint(Colour::Yellow, "Warning")
+        } else {
+            "Normal ".to_string()
+        };
+        writeln!(
+            out,
+            "{pad}{kind} {} {}",
+            s.paint(Colour::Bold, event.reason.as_str()),
+            event.message
+        )?;
+    }
+    Ok(())
 }
 
 fn condition<'a>(conditions: &'a [Condition], type_: &str) -> Option<&'a Condition> {

@@ -97,20 +97,7 @@ impl Act {
                 super::describe(action)
             )?;
         }
-        for event in &outcome.events {
-            let kind = if event.warning {
-                s.paint(Colour::Yellow, "Warning")
-            } else {
-                "Normal ".to_string()
-            };
-            writeln!(
-                out,
-                "{pad}{kind} {} {}",
-                s.paint(Colour::Bold, event.reason.as_str()),
-                event.message
-            )?;
-        }
-        Ok(())
+        super::write_events(out, s, &pad, &outcome.events)
     }
 
     fn wait(&self, outcome: &ReconcileOutcome) {
