@@ -17,6 +17,8 @@
 //! - `remediation.rs`: the fewest rules (greedy set cover), and what no rule can fix;
 //!   `scope.rs`: which groups rules may be added to ([`RuleScope`]: a grant's, one account's).
 //! - `apply.rs`: [`apply_rules`], the world as it would be once rules are added.
+//! - `internet.rs`: whether a subnet's route table leads to the internet (NAT or internet
+//!   gateway): who keeps a path to a service's public name when private DNS goes off.
 //!
 //! `docs/snapshot.md` describes the checks for users.
 
@@ -26,6 +28,7 @@ mod clients;
 mod endpoint;
 pub mod evidence;
 mod index;
+pub mod internet;
 mod nacl;
 mod ports;
 mod reach;

@@ -115,7 +115,7 @@ const fn row(operation: Ec2Operation, category: RateCategory) -> RateLimit {
 /// EC2's request-rate table: one row per operation of the port (a test checks every operation
 /// has exactly one). To correct a figure, change [`RateCategory::figures`]; to move an action,
 /// its row here.
-pub const REQUEST_RATE_LIMITS: [RateLimit; 21] = {
+pub const REQUEST_RATE_LIMITS: [RateLimit; 22] = {
     use Ec2Operation as Op;
     use RateCategory::*;
     [
@@ -133,6 +133,7 @@ pub const REQUEST_RATE_LIMITS: [RateLimit; 21] = {
         row(Op::DescribeManagedPrefixLists, NonMutating),
         row(Op::GetManagedPrefixListEntries, NonMutating),
         row(Op::DescribeFlowLogs, NonMutating),
+        row(Op::DescribeRouteTables, NonMutating),
         // "Uncategorized actions": each has 4 tokens refilled at 0.3 per second.
         row(Op::CreateVpcEndpoint, VpcEndpoint),
         row(Op::ModifyVpcEndpoint, VpcEndpoint),

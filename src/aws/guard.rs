@@ -15,8 +15,8 @@ use super::{
     RetagOwnedRules, RevokeOwnedRules, RuleFilter,
 };
 use crate::model::{
-    FlowLog, NetworkAcl, NetworkInterface, PrefixList, PrefixListEntry, SecurityGroup, SecurityGroupRule,
-    ServiceDetail, Subnet, Tag, Vpc, VpcDnsAttributes, VpcEndpoint,
+    FlowLog, NetworkAcl, NetworkInterface, PrefixList, PrefixListEntry, RouteTable, SecurityGroup,
+    SecurityGroupRule, ServiceDetail, Subnet, Tag, Vpc, VpcDnsAttributes, VpcEndpoint,
 };
 
 /// The error code of a mutation refused under `--observe-only`.
@@ -121,6 +121,10 @@ impl<E: Ec2> Ec2 for MutationGuard<E> {
 
     async fn describe_flow_logs(&self, log_group_name: &str) -> Result<Vec<FlowLog>, Ec2Error> {
         self.inner.describe_flow_logs(log_group_name).await
+    }
+
+    async fn describe_route_tables(&self, vpc_id: &str) -> Result<Vec<RouteTable>, Ec2Error> {
+        self.inner.describe_route_tables(vpc_id).await
     }
 
     async fn create_vpc_endpoint(

@@ -18,7 +18,7 @@ use std::fmt;
 use std::future::Future;
 
 use crate::model::{
-    FlowLog, NetworkAcl, NetworkInterface, PrefixList, PrefixListEntry, Protocol, SecurityGroup,
+    FlowLog, NetworkAcl, NetworkInterface, PrefixList, PrefixListEntry, Protocol, RouteTable, SecurityGroup,
     SecurityGroupRule, ServiceDetail, Subnet, Tag, Vpc, VpcDnsAttributes, VpcEndpoint,
 };
 
@@ -37,6 +37,7 @@ pub enum Ec2Operation {
     DescribeManagedPrefixLists,
     GetManagedPrefixListEntries,
     DescribeFlowLogs,
+    DescribeRouteTables,
     CreateVpcEndpoint,
     ModifyVpcEndpoint,
     DeleteVpcEndpoints,
@@ -49,7 +50,7 @@ pub enum Ec2Operation {
 }
 
 impl Ec2Operation {
-    pub const ALL: [Ec2Operation; 21] = [
+    pub const ALL: [Ec2Operation; 22] = [
         Self::DescribeVpcs,
         Self::DescribeVpcAttribute,
         Self::DescribeSubnets,
@@ -62,6 +63,7 @@ impl Ec2Operation {
         Self::DescribeManagedPrefixLists,
         Self::GetManagedPrefixListEntries,
         Self::DescribeFlowLogs,
+        Self::DescribeRouteTables,
         Self::CreateVpcEndpoint,
         Self::ModifyVpcEndpoint,
         Self::DeleteVpcEndpoints,
@@ -88,6 +90,7 @@ impl Ec2Operation {
             Self::DescribeManagedPrefixLists => "DescribeManagedPrefixLists",
             Self::GetManagedPrefixListEntries => "GetManagedPrefixListEntries",
             Self::DescribeFlowLogs => "DescribeFlowLogs",
+            Self::DescribeRouteTables => "DescribeRouteTables",
             Self::CreateVpcEndpoint => "CreateVpcEndpoint",
             Self::ModifyVpcEndpoint => "ModifyVpcEndpoint",
             Self::DeleteVpcEndpoints => "DeleteVpcEndpoints",
@@ -492,6 +495,12 @@ pub trait Ec2: Send + Sync {
         &self,
         log_group_name: &str,
     ) -> impl Future<Output = Result<Vec<FlowLog>, Ec2Error>> + Send;
+    /// The route tables of `vpc_id` (a canary rollback asks which clients keep a path to the
+    /// service's public name once private DNS goes off).
+    fn describe_route_tables(
+        &self,
+        vpc_id: &str,
+    ) -> impl Future<Output = Result<Vec<RouteTable>, Ec2Error>> + Send;
 
     // Mutations answer with a Receipt (and fail with an Ec2Error) carrying AWS's request id:
     // every change the controller makes can be found in CloudTrail.

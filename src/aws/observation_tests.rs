@@ -421,6 +421,9 @@ impl Ec2 for Gated {
     async fn describe_flow_logs(&self, group: &str) -> Result<Vec<crate::model::FlowLog>, Ec2Error> {
         self.sim.describe_flow_logs(group).await
     }
+    async fn describe_route_tables(&self, vpc: &str) -> Result<Vec<crate::model::RouteTable>, Ec2Error> {
+        self.sim.describe_route_tables(vpc).await
+    }
     async fn create_vpc_endpoint(&self, r: &CreateVpcEndpoint) -> Result<Receipt<VpcEndpoint>, Ec2Error> {
         self.sim.create_vpc_endpoint(r).await
     }

@@ -15,8 +15,8 @@ use crate::aws::{
     RevokeOwnedRules, RuleFilter,
 };
 use crate::model::{
-    FlowLog, NetworkAcl, NetworkInterface, PrefixList, PrefixListEntry, SecurityGroup, SecurityGroupRule,
-    ServiceDetail, Subnet, Tag, Vpc, VpcDnsAttributes, VpcEndpoint,
+    FlowLog, NetworkAcl, NetworkInterface, PrefixList, PrefixListEntry, RouteTable, SecurityGroup,
+    SecurityGroupRule, ServiceDetail, Subnet, Tag, Vpc, VpcDnsAttributes, VpcEndpoint,
 };
 
 /// Wraps `inner`, recording each call's outcome in `metrics`.
@@ -138,6 +138,11 @@ impl<E: Ec2> Ec2 for InstrumentedEc2<E> {
     async fn describe_flow_logs(&self, log_group_name: &str) -> Result<Vec<FlowLog>, Ec2Error> {
         let r = self.inner.describe_flow_logs(log_group_name).await;
         self.record(Ec2Operation::DescribeFlowLogs, r)
+    }
+
+    async fn describe_route_tables(&self, vpc_id: &str) -> Result<Vec<RouteTable>, Ec2Error> {
+        let r = self.inner.describe_route_tables(vpc_id).await;
+        self.record(Ec2Operation::DescribeRouteTables, r)
     }
 
     async fn create_vpc_endpoint(
@@ -342,6 +347,9 @@ mod tests {
         }
         async fn describe_flow_logs(&self, _: &str) -> Result<Vec<FlowLog>, Ec2Error> {
             self.answer(Ec2Operation::DescribeFlowLogs)
+        }
+        async fn describe_route_tables(&self, _: &str) -> Result<Vec<RouteTable>, Ec2Error> {
+            self.answer(Ec2Operation::DescribeRouteTables)
         }
         async fn create_vpc_endpoint(&self, _: &CreateVpcEndpoint) -> Result<Receipt<VpcEndpoint>, Ec2Error> {
             self.receipt(Ec2Operation::CreateVpcEndpoint)

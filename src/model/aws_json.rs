@@ -596,6 +596,72 @@ pub struct FlowLog {
     pub flow_log_status: Option<String>,
 }
 
+/// `describe-route-tables` → `RouteTables[]`: where a subnet's traffic goes. Read only to say
+/// which clients keep a path to a service's public name when private DNS goes off (a canary
+/// rollback, `spec.verification.onReject`).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct RouteTable {
+    pub route_table_id: String,
+    pub vpc_id: String,
+    /// The subnets it is explicitly associated with, and `Main: true` for the VPC's main route
+    /// table (which serves every subnet without an explicit association).
+    pub associations: Vec<RouteTableAssociation>,
+    pub routes: Vec<Route>,
+}
+
+impl RouteTable {
+    /// Whether this is the VPC's main route table.
+    pub fn is_main(&self) -> bool {
+        self.associations.iter().any(|a| a.main == Some(true))
+    }
+}
+
+/// One association of a route table.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct RouteTableAssociation {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub main: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub subnet_id: Option<String>,
+}
+
+/// One route of a route table (the targets the controller reads; others are ignored).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct Route {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub destination_cidr_block: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub destination_ipv6_cidr_block: Option<String>,
+    /// `igw-…` (an internet gateway), `local`, `vgw-…`, `eigw-…` is `EgressOnlyInternetGatewayId`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub gateway_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub nat_gateway_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub egress_only_internet_gateway_id: Option<String>,
+    /// `active` or `blackhole` (its target is gone).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub state: Option<String>,
+}
+
+impl Route {
+    /// `0.0.0.0/0` to `target`: an internet gateway (`igw-…`) or a NAT gateway (`nat-…`),
+    /// active.
+    pub fn default_via(target: &str) -> Self {
+        let nat = target.starts_with("nat-");
+        Self {
+            destination_cidr_block: Some("0.0.0.0/0".into()),
+            gateway_id: (!nat).then(|| target.to_string()),
+            nat_gateway_id: nat.then(|| target.to_string()),
+            state: Some("active".into()),
+            ..Self::default()
+        }
+    }
+}
+
 /// `describe-managed-prefix-lists` → `PrefixLists[]`.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "PascalCase", default)]

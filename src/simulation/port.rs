@@ -32,8 +32,8 @@ use crate::aws::{
     RetagOwnedRules, RevokeOwnedRules, RuleFilter,
 };
 use crate::model::{
-    FlowLog, NetworkAcl, NetworkInterface, PrefixList, PrefixListEntry, SecurityGroup, SecurityGroupRule,
-    ServiceDetail, Subnet, Tag, Vpc, VpcDnsAttributes, VpcEndpoint,
+    FlowLog, NetworkAcl, NetworkInterface, PrefixList, PrefixListEntry, RouteTable, SecurityGroup,
+    SecurityGroupRule, ServiceDetail, Subnet, Tag, Vpc, VpcDnsAttributes, VpcEndpoint,
 };
 
 /// The chance that EC2 does not list a new endpoint for a while, and for how long at most:
@@ -484,6 +484,13 @@ impl Ec2 for ChaosPort {
     async fn describe_flow_logs(&self, log_group_name: &str) -> Result<Vec<FlowLog>, Ec2Error> {
         self.gate(Ec2Operation::DescribeFlowLogs, Touch::Nothing, |s| {
             ready(s.describe_flow_logs(log_group_name))
+        })
+        .await
+    }
+
+    async fn describe_route_tables(&self, vpc_id: &str) -> Result<Vec<RouteTable>, Ec2Error> {
+        self.gate(Ec2Operation::DescribeRouteTables, Touch::Nothing, |s| {
+            ready(s.describe_route_tables(vpc_id))
         })
         .await
     }

@@ -462,3 +462,110 @@ async fn rule_ids(b: &MotoBench, group: &str) -> Vec<String> {
         .map(|r| r.security_group_rule_id)
         .collect()
 }
+
+/// A canary rollback asks which subnets reach the internet: DescribeRouteTables filtered on the
+/// VPC, read with the explicit associations, the main table and NAT / internet gateway routes.
+#[tokio::test]
+async fn route_tables_are_observed_with_their_associations_and_default_routes() {
+    use vpce_rollout::analysis::internet::{InternetPath, path_of};
+    let b = MotoBench::incident().await;
+    let vpc = b.id("main");
+    let igw = b
+        .client()
+        .create_internet_gateway()
+        .send()
+        .await
+        .unwrap()
+        .internet_gateway
+        .and_then(|g| g.internet_gateway_id)
+        .unwrap();
+    b.client()
+        .attach_internet_gateway()
+        .internet_gateway_id(&igw)
+        .vpc_id(&vpc)
+        .send()
+        .await
+        .unwrap();
+    let allocation = b
+        .client()
+        .allocate_address()
+        .send()
+        .await
+        .unwrap()
+        .allocation_id
+        .unwrap();
+    let nat = b
+        .client()
+        .create_nat_gateway()
+        .subnet_id(b.id("main-a2"))
+        .allocation_id(allocation)
+        .send()
+        .await
+        .unwrap()
+        .nat_gateway
+        .and_then(|n| n.nat_gateway_id)
+        .unwrap();
+    let table = |subnet: String, route: (&'static str, String)| {
+        let client = b.client().clone();
+        let vpc = vpc.clone();
+        async move {
+            let id = client
+                .create_route_table()
+                .vpc_id(vpc)
+                .send()
+                .await
+                .unwrap()
+                .route_table
+                .and_then(|t| t.route_table_id)
+                .unwrap();
+            let create = client
+                .create_route()
+                .route_table_id(&id)
+                .destination_cidr_block("0.0.0.0/0");
+            let create = match route {
+                ("nat", target) => create.nat_gateway_id(target),
+                (_, target) => create.gateway_id(target),
+            };
+            create.send().await.unwrap();
+            client
+                .associate_route_table()
+                .route_table_id(&id)
+                .subnet_id(subnet)
+                .send()
+                .await
+                .unwrap();
+            id
+        }
+    };
+    let private = table(b.id("main-a"), ("nat", nat.clone())).await;
+    let public = table(b.id("main-a2"), ("igw", igw.clone())).await;
+
+    let tables = b.port().describe_route_tables(&vpc).await.unwrap();
+    assert!(
+        tables.iter().all(|t| t.vpc_id == vpc),
+        "filtered on the VPC: {tables:?}"
+    );
+    assert!(
+        tables.iter().any(|t| t.is_main()),
+        "the VPC's main table: {tables:?}"
+    );
+    assert_eq!(
+        path_of(&b.id("main-a"), &tables),
+        InternetPath::Via {
+            route_table_id: private,
+            target: nat
+        }
+    );
+    assert_eq!(
+        path_of(&b.id("main-a2"), &tables),
+        InternetPath::Via {
+            route_table_id: public,
+            target: igw
+        }
+    );
+    let main_only = path_of(&b.id("main-b"), &tables);
+    assert!(
+        !main_only.exists(),
+        "the main table holds only the local route: {main_only:?}"
+    );
+}

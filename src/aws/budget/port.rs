@@ -17,8 +17,8 @@ use crate::aws::{
     RetagOwnedRules, RevokeOwnedRules, RuleFilter,
 };
 use crate::model::{
-    FlowLog, NetworkAcl, NetworkInterface, PrefixList, PrefixListEntry, SecurityGroup, SecurityGroupRule,
-    ServiceDetail, Subnet, Tag, Vpc, VpcDnsAttributes, VpcEndpoint,
+    FlowLog, NetworkAcl, NetworkInterface, PrefixList, PrefixListEntry, RouteTable, SecurityGroup,
+    SecurityGroupRule, ServiceDetail, Subnet, Tag, Vpc, VpcDnsAttributes, VpcEndpoint,
 };
 
 /// The time a budget runs on, and how a call waits for its token.
@@ -352,6 +352,13 @@ impl<E: Ec2> Ec2 for BudgetedEc2<E> {
     async fn describe_flow_logs(&self, log_group_name: &str) -> Result<Vec<FlowLog>, Ec2Error> {
         self.call(Ec2Operation::DescribeFlowLogs, 1, "", || {
             self.inner.describe_flow_logs(log_group_name)
+        })
+        .await
+    }
+
+    async fn describe_route_tables(&self, vpc_id: &str) -> Result<Vec<RouteTable>, Ec2Error> {
+        self.call(Ec2Operation::DescribeRouteTables, 1, "", || {
+            self.inner.describe_route_tables(vpc_id)
         })
         .await
     }

@@ -44,7 +44,8 @@ fn every_operation_has_exactly_one_bucket_in_the_category_ec2_lists_it_under() {
             | Op::DescribeVpcEndpointServices
             | Op::DescribeManagedPrefixLists
             | Op::GetManagedPrefixListEntries
-            | Op::DescribeFlowLogs => NonMutating,
+            | Op::DescribeFlowLogs
+            | Op::DescribeRouteTables => NonMutating,
             Op::CreateVpcEndpoint | Op::ModifyVpcEndpoint | Op::DeleteVpcEndpoints => VpcEndpoint,
             Op::AuthorizeSecurityGroupIngress | Op::RevokeSecurityGroupIngress => SecurityGroupIngress,
             Op::AuthorizeSecurityGroupEgress

@@ -11,9 +11,9 @@ use crate::model::{
     Attachment, CidrBlockAssociation, DnsEntry, FlowLog, GroupIdentifier, IpPermission, IpRange,
     Ipv4PrefixSpecification, Ipv6Address, Ipv6CidrBlockAssociation, Ipv6PrefixSpecification, Ipv6Range,
     NetworkAcl, NetworkAclAssociation, NetworkAclEntry, NetworkInterface, PortRange, PrefixList,
-    PrefixListEntry, PrefixListId, PrivateDnsDetails, PrivateIpAddress, Protocol, ReferencedGroup,
-    SecurityGroup, SecurityGroupIdentifier, SecurityGroupRule, ServiceDetail, ServiceTypeDetail, Subnet, Tag,
-    UserIdGroupPair, Vpc, VpcEndpoint,
+    PrefixListEntry, PrefixListId, PrivateDnsDetails, PrivateIpAddress, Protocol, ReferencedGroup, Route,
+    RouteTable, RouteTableAssociation, SecurityGroup, SecurityGroupIdentifier, SecurityGroupRule,
+    ServiceDetail, ServiceTypeDetail, Subnet, Tag, UserIdGroupPair, Vpc, VpcEndpoint,
 };
 
 /// A value EC2 sent that the model cannot hold.
@@ -375,6 +375,33 @@ pub fn flow_log(f: &sdk::FlowLog) -> FlowLog {
         log_format: owned(f.log_format()),
         traffic_type: f.traffic_type().map(|t| t.as_str().to_string()),
         flow_log_status: owned(f.flow_log_status()),
+    }
+}
+
+pub fn route_table(t: &sdk::RouteTable) -> RouteTable {
+    RouteTable {
+        route_table_id: text(t.route_table_id()),
+        vpc_id: text(t.vpc_id()),
+        associations: t
+            .associations()
+            .iter()
+            .map(|a| RouteTableAssociation {
+                main: a.main(),
+                subnet_id: owned(a.subnet_id()),
+            })
+            .collect(),
+        routes: t
+            .routes()
+            .iter()
+            .map(|r| Route {
+                destination_cidr_block: owned(r.destination_cidr_block()),
+                destination_ipv6_cidr_block: owned(r.destination_ipv6_cidr_block()),
+                gateway_id: owned(r.gateway_id()),
+                nat_gateway_id: owned(r.nat_gateway_id()),
+                egress_only_internet_gateway_id: owned(r.egress_only_internet_gateway_id()),
+                state: r.state().map(|s| s.as_str().to_string()),
+            })
+            .collect(),
     }
 }
 

@@ -16,7 +16,7 @@ use crate::aws::{
     RevokeOwnedRules, RuleFilter, RulePeer,
 };
 use crate::model::{
-    FlowLog, NetworkAcl, NetworkInterface, PrefixList, PrefixListEntry, Protocol, SecurityGroup,
+    FlowLog, NetworkAcl, NetworkInterface, PrefixList, PrefixListEntry, Protocol, RouteTable, SecurityGroup,
     SecurityGroupRule, ServiceDetail, Subnet, Tag, Vpc, VpcDnsAttributes, VpcEndpoint,
 };
 
@@ -523,6 +523,19 @@ impl Ec2 for SdkEc2 {
                 .max_results(self.page(1, 1000))
                 .into_paginator(),
             |page| page.flow_logs().iter().map(convert::flow_log)
+        ))
+    }
+
+    async fn describe_route_tables(&self, vpc_id: &str) -> Result<Vec<RouteTable>, Ec2Error> {
+        let filter = sdk::Filter::builder().name("vpc-id").values(vpc_id).build();
+        Ok(every_page!(
+            Op::DescribeRouteTables,
+            self.client
+                .describe_route_tables()
+                .filters(filter)
+                .max_results(self.page(5, 100))
+                .into_paginator(),
+            |page| page.route_tables().iter().map(convert::route_table)
         ))
     }
 

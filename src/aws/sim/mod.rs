@@ -29,6 +29,7 @@ mod ids;
 pub mod limits;
 mod logs;
 mod provider;
+mod routes;
 mod security_groups;
 mod world;
 
@@ -50,9 +51,9 @@ use super::{
     ModifyVpcEndpoint, Receipt, RetagOwnedRules, RevokeOwnedRules, RuleFilter,
 };
 use crate::model::{
-    FlowLog, NetworkAcl, NetworkInterface, PrefixList, PrefixListEntry, PrivateDnsDetails, SecurityGroup,
-    SecurityGroupRule, ServiceDetail, ServiceTypeDetail, Snapshot, Subnet, Tag, Vpc, VpcDnsAttributes,
-    VpcEndpoint,
+    FlowLog, NetworkAcl, NetworkInterface, PrefixList, PrefixListEntry, PrivateDnsDetails, RouteTable,
+    SecurityGroup, SecurityGroupRule, ServiceDetail, ServiceTypeDetail, Snapshot, Subnet, Tag, Vpc,
+    VpcDnsAttributes, VpcEndpoint,
 };
 use faults::Faults;
 use limits::RateLimiter;
@@ -515,6 +516,16 @@ impl Ec2 for SimEc2 {
             Ok(w.flow_logs
                 .iter()
                 .filter(|f| f.log_group_name.as_deref() == Some(log_group_name))
+                .cloned()
+                .collect())
+        })
+    }
+
+    async fn describe_route_tables(&self, vpc_id: &str) -> Result<Vec<RouteTable>, Ec2Error> {
+        self.call(Ec2Operation::DescribeRouteTables, 1, |w, _, _| {
+            Ok(w.route_tables
+                .values()
+                .filter(|t| t.vpc_id == vpc_id)
                 .cloned()
                 .collect())
         })

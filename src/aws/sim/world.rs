@@ -13,8 +13,8 @@ use k8s_openapi::jiff::Timestamp;
 use super::SimConfig;
 use super::ids::IdSequence;
 use crate::model::{
-    AttributeBoolean, FlowLog, NetworkAcl, NetworkInterface, PrefixList, PrefixListEntry, SecurityGroup,
-    SecurityGroupRule, ServiceDetail, Snapshot, Subnet, Vpc, VpcDnsAttributes, VpcEndpoint,
+    AttributeBoolean, FlowLog, NetworkAcl, NetworkInterface, PrefixList, PrefixListEntry, RouteTable,
+    SecurityGroup, SecurityGroupRule, ServiceDetail, Snapshot, Subnet, Vpc, VpcDnsAttributes, VpcEndpoint,
 };
 
 /// The moment a call happens, in both forms the world needs.
@@ -92,6 +92,8 @@ pub(super) struct World {
     pub prefix_list_entries: BTreeMap<String, Vec<PrefixListEntry>>,
     /// Flow logs (DescribeFlowLogs), as [`super::SimEc2::create_flow_log`] made them.
     pub flow_logs: Vec<FlowLog>,
+    /// Route tables (DescribeRouteTables), as [`super::SimEc2::create_route_table`] made them.
+    pub route_tables: BTreeMap<String, RouteTable>,
     pub client_tokens: BTreeMap<String, ClientTokenUse>,
     pub ids: IdSequence,
     /// Rule ids not drawn from `ids` (from a snapshot's `SecurityGroupRules`).

@@ -696,3 +696,41 @@ fn people_change_client_enis_and_rules_outside_the_controller() {
     );
     assert!(sim.calls().is_empty(), "none of it is the controller's calls");
 }
+
+#[test]
+fn route_tables_are_described_per_vpc_and_a_subnet_or_the_main_role_moves_to_a_new_table() {
+    use crate::analysis::internet::{InternetPath, path_of};
+    use crate::model::Route;
+    let sim = instant_sim();
+    let main = sim.create_route_table("vpc-1", true, &[], vec![]);
+    let nat = sim.create_route_table("vpc-1", false, &["subnet-a"], vec![Route::default_via("nat-1")]);
+    sim.create_route_table("vpc-2", true, &[], vec![Route::default_via("igw-2")]);
+    let tables = run(sim.describe_route_tables("vpc-1")).unwrap();
+    assert_eq!(tables.len(), 2, "{tables:?}");
+    assert!(
+        tables
+            .iter()
+            .all(|t| t.routes[0].gateway_id.as_deref() == Some("local"))
+    );
+    assert_eq!(
+        path_of("subnet-a", &tables),
+        InternetPath::Via {
+            route_table_id: nat.clone(),
+            target: "nat-1".into()
+        }
+    );
+    assert!(
+        !path_of("subnet-b", &tables).exists(),
+        "the main table has no default route"
+    );
+
+    // Associated with a new table, subnet-a leaves the old one; a new main table takes over.
+    let public = sim.create_route_table("vpc-1", true, &["subnet-a"], vec![Route::default_via("igw-1")]);
+    let tables = run(sim.describe_route_tables("vpc-1")).unwrap();
+    let of = |id: &str| tables.iter().find(|t| t.route_table_id == id).unwrap();
+    assert!(of(&nat).associations.is_empty());
+    assert!(!of(&main).is_main());
+    assert!(of(&public).is_main());
+    assert!(path_of("subnet-b", &tables).exists());
+    assert!(run(sim.describe_route_tables("vpc-404")).unwrap().is_empty());
+}
