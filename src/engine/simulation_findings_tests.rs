@@ -339,3 +339,104 @@ async fn seed_13010_a_deletion_whose_first_pass_failed_still_waits_for_an_unlist
     assert!(!out.finalized);
     delete_and_leave_nothing(&mut h).await;
 }
+
+/// Seed 31304 of the reference run (and 11 more of its 15 failing seeds): the pass that turned
+/// private DNS on lost its status (the controller died before writing it), so the status still
+/// said EnablingPrivateDns with private DNS off. The object was deleted: its first deletion
+/// pass turned private DNS off and its status write failed; the next pass found private DNS
+/// off with nothing recorded, took the endpoint for one no name had ever led to, and deleted
+/// it 2 s later, while clients still held answers pointing at it. Now private DNS is turned off
+/// only from a status that shows it on: the deletion writes that status first.
+#[tokio::test]
+async fn seed_31304_private_dns_on_that_the_status_never_showed_is_waited_out_before_deletion() {
+    let mut h = Harness::new(RemediationMode::Auto);
+    h.watch_paths = true;
+    for _ in 0..40 {
+        let before = h.status.clone();
+        let out = h.pass().await;
+        if out
+            .performed
+            .iter()
+            .any(|a| matches!(a, Action::ModifyEndpoint(m) if m.private_dns_enabled == Some(true)))
+        {
+            h.status = before;
+            break;
+        }
+    }
+    assert!(h.owned_endpoints()[0].private_dns_enabled, "{:?}", h.phases);
+    assert!(!h.status.private_dns_enabled, "its status was lost");
+    // EC2 finishes applying it before the next pass, which is the deletion's.
+    h.sim.clock().advance(Duration::from_secs(120));
+    assert!(h.owned_endpoints()[0].is_available());
+
+    h.deleting = true;
+    let mut turned_off = None;
+    for _ in 0..80 {
+        let before = h.status.clone();
+        let now = h.sim.clock().now();
+        let out = h.pass().await;
+        if out
+            .performed
+            .iter()
+            .any(|a| matches!(a, Action::ModifyEndpoint(m) if m.private_dns_enabled == Some(false)))
+        {
+            // The write of the turn-off's status fails.
+            h.status = before;
+            turned_off = Some(now);
+        }
+        if out.performed.iter().any(|a| matches!(a, Action::DeleteEndpoint { .. })) {
+            let off = turned_off.expect("private DNS was turned off first");
+            assert!(
+                now - off >= Duration::from_secs(60),
+                "deleted {:?} after private DNS went off",
+                now - off
+            );
+        }
+        if h.status.phase == RolloutPhase::Deleting && out.finalized {
+            break;
+        }
+    }
+    assert!(turned_off.is_some() && h.owned_endpoints().is_empty(), "{:?}", h.phases);
+}
+
+/// Seeds 32342 and 60607 of the reference run: a rule the endpoint of one object relied on
+/// belonged to another object, for a port that object's spec did not name (it had been handed
+/// over to it when a third object was deleted, while someone had put the first endpoint's
+/// security group on its endpoint). Revoking the rules of ports no longer named checked only
+/// the object's own clients, and cut the first object's clients off while private DNS was on.
+/// Such a rule is now handed over to the object whose endpoint needs it, as a deletion does.
+#[tokio::test]
+async fn seed_32342_a_rule_of_a_port_no_longer_named_that_another_endpoint_needs_is_handed_over() {
+    let (mut logs, mut monitoring) = super::tests::two_objects_sharing_a_group().await;
+    let rule = logs.owned_rules().remove(0);
+    // The logs object's own clients need a rule for 8443 now, which it adds: only the other
+    // object's clients are watched.
+    logs.watch_paths = false;
+    logs.edit(|s| s.ports = vec![8443]);
+    for _ in 0..30 {
+        logs.pass().await;
+        monitoring.check_no_client_loses_its_path();
+        if logs.status.phase == RolloutPhase::Ready
+            && !logs
+                .owned_rules()
+                .iter()
+                .any(|r| r.security_group_rule_id == rule.security_group_rule_id)
+        {
+            break;
+        }
+    }
+    assert_eq!(logs.status.phase, RolloutPhase::Ready, "{:?}", logs.phases);
+    assert!(
+        monitoring
+            .owned_rules()
+            .iter()
+            .any(|r| r.security_group_rule_id == rule.security_group_rule_id),
+        "the 443 rule is the monitoring object's now: {:?}",
+        monitoring.owned_rules()
+    );
+    assert!(
+        logs.event_reasons().contains(&crate::plan::EventReason::RulesHandedOver),
+        "{:?}",
+        logs.events
+    );
+}

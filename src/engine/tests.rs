@@ -199,7 +199,7 @@ impl Harness {
     /// While a DNS answer can lead a client to the endpoint (private DNS on, or seen off less
     /// than AWS's 60 s record TTL ago, whatever the controller's timing says), the endpoint is
     /// still there and every client reaches it.
-    fn check_no_client_loses_its_path(&mut self) {
+    pub(super) fn check_no_client_loses_its_path(&mut self) {
         const AWS_RECORD_TTL: Duration = Duration::from_secs(60);
         let now = self.sim.clock().now();
         let world = self.sim.snapshot();
@@ -994,7 +994,7 @@ async fn a_deletion_interrupted_after_any_pass_resumes_in_the_safe_order() {
 
 /// Two objects whose endpoints (two services) share the endpoint security group: the logs
 /// object's rule admits the Zabbix agent, so the monitoring object reaches Ready without one.
-async fn two_objects_sharing_a_group() -> (Harness, Harness) {
+pub(super) async fn two_objects_sharing_a_group() -> (Harness, Harness) {
     let (logs, monitoring) = two_objects_sharing_a_group_in(incident::world()).await;
     assert_eq!(logs.owned_rules().len(), 1);
     (logs, monitoring)

@@ -62,7 +62,7 @@ pub(crate) fn decide<'a>(
     } else if serving {
         let mut step = Step::new(input, RolloutPhase::Degraded, timing.waiting);
         let next = if dns::unwanted(input, endpoint) {
-            dns::turn_off(&mut step, endpoint, timing);
+            dns::turn_off(&mut step, input, endpoint, timing);
             "turning it off, as spec.privateDns.enabled asks".to_string()
         } else {
             what_is_needed(&access)

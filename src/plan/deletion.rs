@@ -13,7 +13,7 @@ use std::collections::BTreeMap;
 
 use super::resolution::{self, Resolution};
 use super::rules::owned_rules;
-use super::wording::count;
+use super::wording::{count, record_serving_first};
 use super::{Action, Config, HandOver, PlanInput, RevokeRules, Step, Timing, endpoint, location, not_ready};
 use crate::api::conditions::ConditionReason;
 use crate::api::{DeletionPolicy, InterfaceEndpointSpec, RolloutPhase};
@@ -77,6 +77,19 @@ fn delete<'a>(input: &PlanInput<'a>, timing: &Timing, step: &mut Step<'a>) -> St
         .copied()
         .filter(|e| e.private_dns_enabled && e.is_available())
         .collect();
+    // Only an endpoint the last status shows serving is turned off; the others' serving is
+    // recorded first (one pass), so that the look after the turn-off starts the record TTL
+    // even when the status of the pass that turns it off is lost.
+    let unrecorded: Vec<&VpcEndpoint> = serving
+        .iter()
+        .copied()
+        .filter(|e| !resolution::status_shows_serving(e, input.status))
+        .collect();
+    if let Some(first) = unrecorded.first()
+        && step.endpoint.is_some_and(|e| e.vpc_endpoint_id == first.vpc_endpoint_id)
+    {
+        return format!("Deleting: {}", record_serving_first(first));
+    }
     if !serving.is_empty() {
         for e in &serving {
             step.actions.push(Action::ModifyEndpoint(ModifyVpcEndpoint {
@@ -365,7 +378,7 @@ mod tests {
     #[test]
     fn deletion_turns_private_dns_off_first_and_keeps_the_rules() {
         let world = world_with_rules();
-        let d = deleting(&spec(), &world, &Default::default());
+        let d = deleting(&spec(), &world, &serving_status());
         assert_eq!(d.status.phase, RolloutPhase::Deleting);
         assert!(!d.finalized);
         let [Action::ModifyEndpoint(m)] = d.actions.as_slice() else {
@@ -376,6 +389,42 @@ mod tests {
             (ENDPOINT, Some(false))
         );
         assert!(d.status.plan.is_some(), "the owned rules are still reported");
+    }
+
+    /// Seed 31304 of the reference run: the pass that turned private DNS on died before its
+    /// status was written, the deletion's pass turned it off and its status write failed, and
+    /// the next pass, finding it off with nothing recorded, deleted the endpoint at once while
+    /// clients still held answers pointing at it. Now the deletion records private DNS on
+    /// first; the turn-off comes from a status that shows it on, so the look after it starts
+    /// the record TTL, whether or not the turn-off's status lands.
+    #[test]
+    fn deletion_records_private_dns_on_before_turning_it_off_when_the_status_does_not_show_it() {
+        let world = world_with_rules();
+        let mut enabling = created_status(now_minus(600));
+        enabling.phase = RolloutPhase::EnablingPrivateDns;
+        enabling.endpoint_state = Some("available".into());
+        let d = deleting(&spec(), &world, &enabling);
+        assert!(d.actions.is_empty(), "{:?}", d.actions);
+        assert!(!d.finalized);
+        assert!(d.status.private_dns_enabled, "the status now shows it on");
+        let recorded = d.status.clone();
+        let d = deleting(&spec(), &world, &recorded);
+        let [Action::ModifyEndpoint(m)] = d.actions.as_slice() else {
+            panic!("{:?}", d.actions)
+        };
+        assert_eq!(m.private_dns_enabled, Some(false));
+
+        // The turn-off's status is lost: the next look finds it off, from the status that
+        // showed it on, and waits the TTL instead of deleting.
+        let mut off = world.clone();
+        off.vpc_endpoints[0].private_dns_enabled = false;
+        let d = deleting(&spec(), &off, &recorded);
+        assert!(
+            !d.actions.iter().any(|a| matches!(a, Action::DeleteEndpoint { .. })),
+            "{:?}",
+            d.actions
+        );
+        assert_eq!(d.requeue, timing().private_dns_ttl);
     }
 
     #[test]

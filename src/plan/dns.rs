@@ -8,7 +8,8 @@
 use super::approval::Access;
 use super::preconditions::preconditions;
 use super::rules::authorize;
-use super::wording::{blocked_sentence, count, what_is_needed};
+use super::resolution;
+use super::wording::{blocked_sentence, count, record_serving_first, what_is_needed};
 use super::{Action, EventNote, EventReason, PlanInput, Step, Timing, not_ready};
 use crate::analysis::Analysis;
 use crate::api::conditions::{ConditionReason, ConditionType, ConditionUpdate};
@@ -41,7 +42,7 @@ fn not_requested<'a>(input: &PlanInput<'a>, endpoint: &VpcEndpoint, timing: &Tim
     let id = &endpoint.vpc_endpoint_id;
     if endpoint.private_dns_enabled {
         let mut step = Step::new(input, RolloutPhase::Ready, timing.after_change);
-        turn_off(&mut step, endpoint, timing);
+        turn_off(&mut step, input, endpoint, timing);
         return step;
     }
     let mut step = Step::new(input, RolloutPhase::Ready, timing.resync);
@@ -68,9 +69,23 @@ pub(crate) fn unwanted(input: &PlanInput<'_>, endpoint: &VpcEndpoint) -> bool {
 }
 
 /// Turns private DNS off in `step`: the only way the controller ever does, because
-/// `spec.privateDns.enabled` is false.
-pub(crate) fn turn_off(step: &mut Step<'_>, endpoint: &VpcEndpoint, timing: &Timing) {
+/// `spec.privateDns.enabled` is false. Only once the last status shows it on
+/// ([`resolution::status_shows_serving`]); until then the pass writes the status that does.
+pub(crate) fn turn_off(step: &mut Step<'_>, input: &PlanInput<'_>, endpoint: &VpcEndpoint, timing: &Timing) {
     let id = &endpoint.vpc_endpoint_id;
+    step.requeue = timing.after_change;
+    if !resolution::status_shows_serving(endpoint, input.status) {
+        step.conditions.dns = Some(ConditionUpdate::new(
+            ConditionType::PrivateDnsEnabled,
+            true,
+            ConditionReason::PrivateDnsNotRequested,
+            format!(
+                "spec.privateDns.enabled is false: {}",
+                record_serving_first(endpoint)
+            ),
+        ));
+        return;
+    }
     step.actions.push(Action::ModifyEndpoint(ModifyVpcEndpoint {
         vpc_endpoint_id: id.clone(),
         private_dns_enabled: Some(false),
@@ -82,7 +97,6 @@ pub(crate) fn turn_off(step: &mut Step<'_>, endpoint: &VpcEndpoint, timing: &Tim
         ConditionReason::PrivateDnsNotRequested,
         format!("Disabling private DNS on {id}: spec.privateDns.enabled is false"),
     ));
-    step.requeue = timing.after_change;
 }
 
 fn serving<'a>(
@@ -410,8 +424,39 @@ mod tests {
         assert_eq!(condition(&d.status, ConditionType::Ready).status, "True");
 
         let on = with_endpoint(incident_world(), "available", true);
-        let d = decide(&input_with(&spec, &on, &analysis, &status), &timing());
+        let seen_on = serving_status();
+        let d = decide(&input_with(&spec, &on, &analysis, &seen_on), &timing());
         assert_eq!(dns_modify(&d), Some(false));
+    }
+
+    /// Found on while the last status does not show it (the status of the pass that turned it
+    /// on was lost): this pass writes a status that shows it, the next turns it off, so that
+    /// the look after the turn-off starts the record TTL even if that pass's status is lost
+    /// too (seeds 31304 and others of the reference run).
+    #[test]
+    fn private_dns_found_on_that_the_status_does_not_show_is_recorded_before_it_is_turned_off() {
+        let spec = InterfaceEndpointSpec {
+            private_dns: PrivateDnsSpec {
+                enabled: false,
+                force: false,
+            },
+            ..spec()
+        };
+        let analysis = Ok(reachable_analysis());
+        let on = with_endpoint(incident_world(), "available", true);
+        let d = decide(&input_with(&spec, &on, &analysis, &verified_status()), &timing());
+        assert_eq!(dns_modify(&d), None, "{:?}", d.actions);
+        assert!(d.status.private_dns_enabled, "the status now shows it on");
+        assert_eq!(d.requeue, timing().after_change);
+        assert!(
+            condition(&d.status, ConditionType::PrivateDnsEnabled)
+                .message
+                .contains("recording that first"),
+            "{:?}",
+            d.status.conditions
+        );
+        let d = decide(&input_with(&spec, &on, &analysis, &d.status), &timing());
+        assert_eq!(dns_modify(&d), Some(false), "the next pass turns it off");
     }
 
     #[test]

@@ -22,13 +22,14 @@ use super::resolution::{self, Resolution};
 use super::rules::{self, authorize};
 use super::wording::{blocked_sentence, count, what_is_needed};
 use super::{
-    Action, EventNote, EventReason, PlanInput, RevokeRules, Step, Timing, dns, location, not_ready, validate,
+    Action, EventNote, EventReason, HandOver, PlanInput, RevokeRules, Step, Timing, dns, location, not_ready,
+    sharing, validate,
 };
 use crate::analysis::{self, Analysis, Ports};
 use crate::api::conditions::ConditionReason;
 use crate::api::{InterfaceEndpointSpec, RolloutPhase};
 use crate::aws::ModifyVpcEndpoint;
-use crate::model::{SecurityGroupIdentifier, Snapshot, VpcEndpoint};
+use crate::model::{SecurityGroupIdentifier, SecurityGroupRule, Snapshot, VpcEndpoint};
 
 /// How the endpoint, and the object's rules, must change to match the spec.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -36,6 +37,8 @@ pub struct SpecChange {
     pub modify: ModifyVpcEndpoint,
     /// The object's rules for ports `spec.ports` no longer names ([`spec_change_in`]).
     pub revoke: Vec<RevokeRules>,
+    /// Those of them another object's endpoint needs: handed over to it, not revoked.
+    pub hand_over: Vec<HandOver>,
     /// `subnets +subnet-a -subnet-b; security groups +sg-c; policy`, for messages.
     pub summary: String,
 }
@@ -63,9 +66,13 @@ impl SpecChange {
             && !m.reset_policy)
     }
 
-    /// The calls that apply the change, in order: the endpoint, then the revocations.
+    /// The calls that apply the change, in order: the hand-overs, the endpoint, then the
+    /// revocations.
     fn actions(&self) -> Vec<Action> {
         let mut actions = Vec::new();
+        if !self.hand_over.is_empty() {
+            actions.push(Action::HandOverRules(self.hand_over.clone()));
+        }
         if self.modifies_endpoint() {
             actions.push(Action::ModifyEndpoint(self.modify.clone()));
         }
@@ -77,7 +84,10 @@ impl SpecChange {
 }
 
 /// [`spec_change`], and the object's rules for ports `spec.ports` no longer names
-/// ([`rules::stale_port_rules`]) to revoke.
+/// ([`rules::stale_port_rules`]) to revoke. Such a rule may be what another object's endpoint
+/// reaches its clients through (a rule handed over to this object when a third was deleted,
+/// while this object's endpoint had that endpoint's security group): that one is handed over
+/// to the other object ([`sharing`]), as a deletion would, and only the others are revoked.
 pub fn spec_change_in(input: &PlanInput<'_>, endpoint: &VpcEndpoint) -> Option<SpecChange> {
     let change = spec_change(input.spec, endpoint);
     let stale = rules::stale_port_rules(input);
@@ -90,20 +100,53 @@ pub fn spec_change_in(input: &PlanInput<'_>, endpoint: &VpcEndpoint) -> Option<S
             ..Default::default()
         },
         revoke: Vec::new(),
+        hand_over: Vec::new(),
         summary: String::new(),
     });
+    let heirs = sharing::needed_elsewhere(input.world, input.owner, stale.clone());
+    let handed: BTreeSet<&str> = heirs
+        .iter()
+        .flat_map(|s| s.rule_ids.iter().map(String::as_str))
+        .collect();
+    let revoked: Vec<&SecurityGroupRule> = stale
+        .iter()
+        .copied()
+        .filter(|r| !handed.contains(r.security_group_rule_id.as_str()))
+        .collect();
     let gone = rules::ports_no_longer_named(&stale, &Ports::of(input.spec));
-    let part = format!(
-        "revoke {} for {}, no longer in spec.ports",
-        count(stale.len(), "rule"),
-        gone.tcp()
-    );
+    let mut parts = Vec::new();
+    if !heirs.is_empty() {
+        let to: Vec<String> = heirs.iter().map(|s| s.owner.owner_tag()).collect();
+        parts.push(format!(
+            "hand {} for {} over to {}, whose endpoint needs them",
+            count(handed.len(), "rule"),
+            gone.tcp(),
+            to.join(", ")
+        ));
+    }
+    if !revoked.is_empty() {
+        parts.push(format!(
+            "revoke {} for {}, no longer in spec.ports",
+            count(revoked.len(), "rule"),
+            rules::ports_no_longer_named(&revoked, &Ports::of(input.spec)).tcp()
+        ));
+    }
+    let part = parts.join("; ");
     change.summary = if change.summary.is_empty() {
         part
     } else {
         format!("{}; {part}", change.summary)
     };
-    change.revoke = rules::revoke(&stale);
+    change.hand_over = heirs
+        .iter()
+        .map(|s| HandOver {
+            to: s.owner.owner_tag(),
+            endpoint_id: s.endpoint_id.clone(),
+            rule_ids: s.rule_ids.clone(),
+            tags: s.tags(input.owner),
+        })
+        .collect();
+    change.revoke = rules::revoke(&revoked);
     Some(change)
 }
 
@@ -158,6 +201,7 @@ pub fn spec_change(spec: &InterfaceEndpointSpec, endpoint: &VpcEndpoint) -> Opti
     (!parts.is_empty()).then(|| SpecChange {
         modify,
         revoke: Vec::new(),
+        hand_over: Vec::new(),
         summary: parts.join("; "),
     })
 }
@@ -239,7 +283,17 @@ pub fn world_as_specified(input: &PlanInput<'_>) -> Option<Snapshot> {
         return None;
     }
     let id = current.vpc_endpoint_id.clone();
-    let mut after = analysis::without_rules(world, &rules::stale_port_rules(input));
+    // The rules it revokes; those it hands over stay.
+    let revoked: BTreeSet<&str> = change
+        .revoke
+        .iter()
+        .flat_map(|b| b.rule_ids.iter().map(String::as_str))
+        .collect();
+    let stale: Vec<&SecurityGroupRule> = rules::stale_port_rules(input)
+        .into_iter()
+        .filter(|r| revoked.contains(r.security_group_rule_id.as_str()))
+        .collect();
+    let mut after = analysis::without_rules(world, &stale);
     if !change.modifies_endpoint() {
         return Some(after);
     }
@@ -369,7 +423,7 @@ fn serving_change<'a>(
         // Held while private DNS is on, but the spec turns it off too: off first, then the
         // change cuts nobody off and is applied on the next pass.
         let mut step = Step::new(input, RolloutPhase::Verifying, timing.after_change);
-        dns::turn_off(&mut step, endpoint, timing);
+        dns::turn_off(&mut step, input, endpoint, timing);
         step.conditions.ready = Some(not_ready(
             ConditionReason::InProgress,
             format!(

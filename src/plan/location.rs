@@ -483,7 +483,8 @@ mod tests {
             ..spec()
         };
         let analysis = Ok(endpoint_analysis());
-        let status = recorded_status();
+        let mut status = recorded_status();
+        status.private_dns_enabled = true;
         let mut i = input_with(&moved, &world, &analysis, &status);
         i.deleting = true;
         let d = decide(&i, &timing());

@@ -340,7 +340,7 @@ mod tests {
     fn a_deletion_that_needs_aws_calls_waits_and_retain_completes() {
         let world = with_endpoint(incident_world(), "available", true);
         let analysis = Ok(reachable_analysis());
-        let status = available_status();
+        let status = serving_status();
         let mut i = input(&world, &analysis, &status);
         i.config = &OBSERVE;
         i.deleting = true;

@@ -59,6 +59,21 @@ pub fn of(
     }
 }
 
+/// Whether the last written status shows private DNS on for `endpoint`: then a look that finds
+/// it off starts the record TTL ([`off_since`]), whoever turned it off and whether or not the
+/// status of that pass was written.
+///
+/// The controller turns private DNS off only on an endpoint for which this holds: a status that
+/// does not show it on (the status of the pass that turned it on was lost, or EC2 showed the
+/// change only later) would otherwise let the next look, finding it off with nothing recorded,
+/// take the endpoint for one no name ever led to, and delete it or narrow its paths at once
+/// while clients still hold answers pointing at it. Until it holds, the pass writes the status
+/// that shows private DNS on, and turns it off in the next one.
+pub fn status_shows_serving(endpoint: &VpcEndpoint, previous: &InterfaceEndpointStatus) -> bool {
+    previous.private_dns_enabled
+        && previous.endpoint_id.as_deref() == Some(endpoint.vpc_endpoint_id.as_str())
+}
+
 /// Since when private DNS has been seen off on `endpoint`: as recorded, or `now` when the last
 /// status saw it on (this is the first look that sees it off); `None` while it is on, and
 /// when no status ever saw it on (the name never led anyone here).

@@ -21,7 +21,9 @@
 //! take the rule over.
 //!
 //! Pure, but it runs the analysis once per other endpoint and rule: the engine calls it
-//! ([`successors`]) only for the last step of a deletion.
+//! ([`successors`]) only for the last step of a deletion, and [`super::drift`] only for the
+//! rules of ports a spec no longer names (rare: a ports edit, or a rule handed over on a port
+//! the heir does not use).
 
 use std::collections::BTreeSet;
 
@@ -73,7 +75,7 @@ pub fn successors(input: &PlanInput<'_>) -> Vec<Successor> {
 
 /// For each other object's endpoint in `world` (by owner UID, then endpoint id), the rules of
 /// `mine` it needs; the rules no other endpoint needs are the ones left out.
-fn needed_elsewhere(world: &Snapshot, me: &Owner, mine: Vec<&SecurityGroupRule>) -> Vec<Successor> {
+pub(crate) fn needed_elsewhere(world: &Snapshot, me: &Owner, mine: Vec<&SecurityGroupRule>) -> Vec<Successor> {
     let mut others: Vec<(Owner, &VpcEndpoint)> = world
         .vpc_endpoints
         .iter()

@@ -296,3 +296,13 @@ mod tests {
         assert_eq!(with_more(&["a"], 1), "a");
     }
 }
+
+/// Why a pass that would turn private DNS off on `endpoint` writes the status first
+/// ([`super::resolution::status_shows_serving`]).
+pub(crate) fn record_serving_first(endpoint: &crate::model::VpcEndpoint) -> String {
+    format!(
+        "private DNS is on on {} but the last status does not show it: recording that first, then \
+         turning it off",
+        endpoint.vpc_endpoint_id
+    )
+}
