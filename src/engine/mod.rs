@@ -422,6 +422,16 @@ async fn carry_out<E: Ec2>(
                     // It may have made an endpoint EC2 does not list yet: deletion waits for it.
                     outcome.status.endpoint_create_unanswered_time = Some(request.now.to_string());
                 }
+                if creating && !spent_token {
+                    // The next create's ClientToken is counted from the status as it was
+                    // before this pass, the id of an endpoint deleted by hand included: carried
+                    // over as "none seen", it would count one incarnation fewer, and a retry
+                    // would take an older token than this create's, which an earlier attempt
+                    // whose status never landed may have spent on an endpoint of its own (a
+                    // second endpoint: seed 40804). The retry takes this create's token, which
+                    // EC2 answers with that attempt's endpoint.
+                    outcome.status.endpoint_id = request.status.endpoint_id.clone();
+                }
                 if spent_token {
                     // EC2 holds that ClientToken for other parameters (the spec changed since
                     // it was first used): counted as used, the next create (once the endpoint

@@ -440,3 +440,57 @@ async fn seed_32342_a_rule_of_a_port_no_longer_named_that_another_endpoint_needs
         logs.events
     );
 }
+
+/// Seed 40804 of the reference run (invariant 3): the endpoint was deleted by hand; the pass
+/// that re-created it (the object's second ClientToken) died before writing its status, and
+/// the retry's CreateVpcEndpoint failed (503). That failure's status carried over "no endpoint"
+/// from what its pass saw, dropping the id of the endpoint deleted by hand, and so the count
+/// of earlier endpoints: the next create took the first token again, which EC2 no longer
+/// answers with the deleted endpoint, and made a second endpoint beside the one the lost pass
+/// had made. A failed create now leaves the status's count as it was: its retry takes the
+/// same token.
+#[tokio::test]
+async fn seed_40804_the_retry_of_a_failed_create_takes_the_same_client_token() {
+    let mut h = ready_in(RemediationMode::Auto).await;
+    // The status knows the endpoint by its id only, as when the pass that created it lost its
+    // status and a later pass found it by its tags: no create time.
+    h.status.endpoint_create_time = None;
+    let gone = h.owned_endpoints()[0].vpc_endpoint_id.clone();
+    h.sim.delete_endpoint_out_of_band(&gone).unwrap();
+    let before = h.status.clone();
+    let out = h.pass().await;
+    let [Action::CreateEndpoint(first)] = out.performed.as_slice() else {
+        panic!("{:?}", out.performed)
+    };
+    let token = first.client_token.clone();
+    h.status = before;
+    // EC2 does not list the new endpoint yet.
+    let made = h
+        .owned_endpoints()
+        .into_iter()
+        .find(|e| e.vpc_endpoint_id != gone)
+        .expect("the new endpoint")
+        .vpc_endpoint_id;
+    h.sim
+        .hide_endpoint_out_of_band(&made, Duration::from_secs(200))
+        .unwrap();
+    let op = Ec2Operation::CreateVpcEndpoint;
+    h.sim
+        .inject_error(op, "ServiceUnavailable", "Service Unavailable", 1);
+    let out = h.pass().await;
+    assert_eq!(out.error.map(|e| e.kind), Some(ErrorKind::Transient));
+    for _ in 0..80 {
+        let out = h.pass().await;
+        for a in &out.performed {
+            if let Action::CreateEndpoint(c) = a {
+                assert_eq!(c.client_token, token, "the retry takes the same token");
+            }
+        }
+        assert!(h.owned_endpoints().len() <= 1, "{:?}", h.owned_endpoints());
+        if h.status.phase == RolloutPhase::Ready {
+            break;
+        }
+    }
+    assert_eq!(h.status.phase, RolloutPhase::Ready, "{:?}", h.phases);
+    assert_eq!(h.owned_endpoints().len(), 1);
+}
