@@ -108,6 +108,7 @@ pub const MAX_EARLIER_PLAN_IDS: usize = 10;
 #[x_kube(validation = immutable::rule(immutable::SERVICE_NAME))]
 #[x_kube(validation = immutable::rule(immutable::REGION))]
 #[x_kube(validation = immutable::rule(immutable::SERVICE_REGION))]
+#[x_kube(validation = kube::core::Rule::new(DNS_RECORDS_RULE).message(DNS_RECORDS_MESSAGE).field_path(".dnsOptions.dnsRecordIpType"))]
 #[serde(rename_all = "camelCase")]
 pub struct InterfaceEndpointSpec {
     /// The VPC the endpoint is created in, e.g. `vpc-0a1b2c3d`.
@@ -156,6 +157,17 @@ pub struct InterfaceEndpointSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(pattern(r"^[a-z]{2}(-[a-z]+)+-[0-9]+$"))]
     pub service_region: Option<String>,
+
+    /// The addresses of the endpoint's network interfaces: `ipv4`, `dualstack` (every subnet
+    /// has an IPv6 CIDR too) or `ipv6` (IPv6-only subnets). Absent: EC2's default for the
+    /// subnets, and an edit of the endpoint's by someone else is left alone.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ip_address_type: Option<IpAddressType>,
+
+    /// The DNS records the endpoint's names get: which paths clients take to it (A: IPv4,
+    /// AAAA: IPv6), and so which paths are checked.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dns_options: Option<DnsOptions>,
 
     /// Private DNS for the service's default name (e.g. `logs.<region>.amazonaws.com`).
     #[serde(default)]
@@ -220,6 +232,121 @@ impl Default for PrivateDnsSpec {
         }
     }
 }
+
+/// `spec.ipAddressType`: the addresses EC2 gives the endpoint's network interfaces.
+#[derive(Deserialize, Serialize, Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum IpAddressType {
+    /// IPv4 addresses only.
+    Ipv4,
+    /// IPv4 and IPv6 addresses (every subnet must have both).
+    Dualstack,
+    /// IPv6 addresses only (IPv6-only subnets).
+    Ipv6,
+}
+
+impl IpAddressType {
+    /// As EC2 and the spec spell it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Ipv4 => "ipv4",
+            Self::Dualstack => "dualstack",
+            Self::Ipv6 => "ipv6",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        [Self::Ipv4, Self::Dualstack, Self::Ipv6]
+            .into_iter()
+            .find(|t| t.as_str() == text)
+    }
+}
+
+/// `spec.dnsOptions`.
+#[derive(Deserialize, Serialize, Clone, Debug, Default, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct DnsOptions {
+    /// The records of the endpoint's names: `ipv4` (A; ipAddressType ipv4 or dualstack),
+    /// `ipv6` (AAAA; ipv6 or dualstack), `dualstack` (A and AAAA; dualstack) or
+    /// `service-defined` (A, and AAAA for the regional and zonal names; dualstack). Absent:
+    /// EC2's default, and an edit of the endpoint's by someone else is left alone.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dns_record_ip_type: Option<DnsRecordIpType>,
+}
+
+/// The DNS records EC2 creates for the endpoint's names.
+#[derive(Deserialize, Serialize, Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, JsonSchema)]
+pub enum DnsRecordIpType {
+    /// A records.
+    #[serde(rename = "ipv4")]
+    Ipv4,
+    /// A and AAAA records.
+    #[serde(rename = "dualstack")]
+    Dualstack,
+    /// AAAA records.
+    #[serde(rename = "ipv6")]
+    Ipv6,
+    /// A records for every name, AAAA for the regional and zonal names.
+    #[serde(rename = "service-defined")]
+    ServiceDefined,
+}
+
+impl DnsRecordIpType {
+    pub const ALL: [Self; 4] = [Self::Ipv4, Self::Dualstack, Self::Ipv6, Self::ServiceDefined];
+
+    /// As EC2 and the spec spell it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Ipv4 => "ipv4",
+            Self::Dualstack => "dualstack",
+            Self::Ipv6 => "ipv6",
+            Self::ServiceDefined => "service-defined",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|t| t.as_str() == text)
+    }
+
+    /// Whether the names get A records (clients connect over IPv4).
+    pub fn has_a(self) -> bool {
+        self != Self::Ipv6
+    }
+
+    /// Whether the names clients use get AAAA records (clients with IPv6 connect over IPv6).
+    /// `private_name`: clients use the service's private DNS name (private DNS on), which
+    /// `service-defined` gives A records only; its AAAA records are the endpoint's own regional
+    /// and zonal names'.
+    pub fn has_aaaa(self, private_name: bool) -> bool {
+        match self {
+            Self::Ipv4 => false,
+            Self::ServiceDefined => !private_name,
+            Self::Ipv6 | Self::Dualstack => true,
+        }
+    }
+
+    /// The endpoint address types EC2 accepts these records with.
+    pub fn allowed_with(self) -> &'static [IpAddressType] {
+        match self {
+            Self::Ipv4 => &[IpAddressType::Ipv4, IpAddressType::Dualstack],
+            Self::Ipv6 => &[IpAddressType::Ipv6, IpAddressType::Dualstack],
+            Self::Dualstack | Self::ServiceDefined => &[IpAddressType::Dualstack],
+        }
+    }
+}
+
+/// The CEL rule that keeps `dnsOptions.dnsRecordIpType` to the records EC2 creates for
+/// `ipAddressType` ([`DnsRecordIpType::allowed_with`]; `api::validation` says the same).
+pub const DNS_RECORDS_RULE: &str = "!has(self.ipAddressType) || !has(self.dnsOptions) || \
+     !has(self.dnsOptions.dnsRecordIpType) || \
+     (self.dnsOptions.dnsRecordIpType == 'ipv4' && self.ipAddressType != 'ipv6') || \
+     (self.dnsOptions.dnsRecordIpType == 'ipv6' && self.ipAddressType != 'ipv4') || \
+     self.ipAddressType == 'dualstack'";
+
+/// The message of [`DNS_RECORDS_RULE`].
+pub const DNS_RECORDS_MESSAGE: &str = "spec.dnsOptions.dnsRecordIpType must fit spec.ipAddressType: ipv4 \
+     records need ipv4 or dualstack, ipv6 records ipv6 or dualstack, dualstack and service-defined \
+     records dualstack";
 
 /// The port of every AWS service's API, and the only one before `spec.ports` existed.
 pub const DEFAULT_PORT: u16 = 443;

@@ -127,6 +127,24 @@ fn beyond_the_schema(spec: &InterfaceEndpointSpec) -> Vec<String> {
                 .into(),
         );
     }
+    if let (Some(addresses), Some(records)) = (
+        spec.ip_address_type,
+        spec.dns_options.as_ref().and_then(|d| d.dns_record_ip_type),
+    ) && !records.allowed_with().contains(&addresses)
+    {
+        problems.push(format!(
+            "spec.dnsOptions.dnsRecordIpType {} needs spec.ipAddressType {} (it is {}): EC2 creates \
+             those records only for an endpoint with those addresses",
+            records.as_str(),
+            records
+                .allowed_with()
+                .iter()
+                .map(|t| t.as_str())
+                .collect::<Vec<_>>()
+                .join(" or "),
+            addresses.as_str()
+        ));
+    }
     if let Some(policy) = &spec.policy {
         match serde_json::from_str::<Value>(policy) {
             Ok(Value::Object(_)) => {}

@@ -340,6 +340,10 @@ pub struct CreateVpcEndpoint {
     /// `ServiceRegion`: the region of a service hosted in another one (cross-region
     /// PrivateLink); `None` for a service in the endpoint's region.
     pub service_region: Option<String>,
+    /// `IpAddressType`; `None`: EC2's default for the subnets.
+    pub ip_address_type: Option<crate::api::IpAddressType>,
+    /// `DnsOptions.DnsRecordIpType`; `None`: EC2's default.
+    pub dns_record_ip_type: Option<crate::api::DnsRecordIpType>,
     pub tags: Vec<Tag>,
 }
 
@@ -354,6 +358,9 @@ pub struct ModifyVpcEndpoint {
     pub remove_security_group_ids: Vec<String>,
     pub policy_document: Option<String>,
     pub reset_policy: bool,
+    pub ip_address_type: Option<crate::api::IpAddressType>,
+    /// `DnsOptions.DnsRecordIpType`.
+    pub dns_record_ip_type: Option<crate::api::DnsRecordIpType>,
 }
 
 /// What a security group rule refers to.

@@ -34,6 +34,8 @@ async fn made_by_terraform(h: &Harness) -> String {
             policy_document: None,
             client_token: "terraform-20240101".into(),
             service_region: None,
+            ip_address_type: None,
+            dns_record_ip_type: None,
             tags: tags_from([("ManagedBy", "terraform")]),
         })
         .await

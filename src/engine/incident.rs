@@ -48,6 +48,8 @@ pub fn spec(endpoint_ingress: RemediationMode) -> InterfaceEndpointSpec {
         tags: BTreeMap::from([("team".to_string(), "platform".to_string())]),
         region: Some(REGION.into()),
         service_region: None,
+        ip_address_type: None,
+        dns_options: None,
         private_dns: Default::default(),
         clients: Default::default(),
         remediation: RemediationSpec {

@@ -486,8 +486,25 @@ pub struct VpcEndpoint {
     /// The region of the service the endpoint connects to (cross-region PrivateLink).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub service_region: Option<String>,
+    /// `ipv4`, `dualstack` or `ipv6`: the addresses of its network interfaces.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ip_address_type: Option<String>,
+    /// The DNS records of its names.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub dns_options: Option<EndpointDnsOptions>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub tags: Vec<Tag>,
+}
+
+/// `DnsOptions` of a VPC endpoint as `describe-vpc-endpoints` prints it.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct EndpointDnsOptions {
+    /// `ipv4`, `dualstack`, `ipv6` or `service-defined`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub dns_record_ip_type: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub private_dns_only_for_inbound_resolver_endpoint: Option<bool>,
 }
 
 impl VpcEndpoint {

@@ -56,6 +56,8 @@ pub fn create_request(
         policy_document: spec.policy.clone(),
         client_token: client_token(owner, recreations),
         service_region: spec.service_region.clone(),
+        ip_address_type: spec.ip_address_type,
+        dns_record_ip_type: spec.dns_options.as_ref().and_then(|d| d.dns_record_ip_type),
         tags: tags_from(tags),
     }
 }

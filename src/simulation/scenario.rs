@@ -259,6 +259,8 @@ fn spec(rng: &mut Rng, service: Service, group: &str) -> InterfaceEndpointSpec {
         tags: BTreeMap::new(),
         region: rng.chance(0.5).then(|| REGION.to_string()),
         service_region: None,
+        ip_address_type: None,
+        dns_options: None,
         private_dns: PrivateDnsSpec {
             enabled: rng.chance(0.9),
             force: rng.chance(0.05),

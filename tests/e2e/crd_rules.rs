@@ -237,6 +237,31 @@ async fn malformed_specs_are_refused_naming_the_field_and_what_it_allows() {
         }),
     );
     assert_says(&err, r#"spec.approval.planId: Invalid value: "not-a-plan""#);
+
+    // DNS records EC2 does not create for the address type: the CEL rule's message, at the field.
+    let err = refused(
+        &kubectl,
+        &example(|doc| {
+            doc["metadata"]["name"] = "records".into();
+            doc["spec"]["ipAddressType"] = "ipv4".into();
+            doc["spec"]["dnsOptions"] = serde_yaml::from_str("{dnsRecordIpType: dualstack}").unwrap();
+        }),
+    );
+    assert_says(&err, "spec.dnsOptions.dnsRecordIpType: Invalid value");
+    assert_says(&err, vpce_rollout::api::DNS_RECORDS_MESSAGE);
+    let err = refused(
+        &kubectl,
+        &example(|doc| doc["spec"]["ipAddressType"] = "IPv6".into()),
+    );
+    assert_says(&err, r#"spec.ipAddressType: Unsupported value: "IPv6""#);
+    kubectl.run_with_input(
+        &["apply", "-f", "-"],
+        Some(&example(|doc| {
+            doc["metadata"]["name"] = "records".into();
+            doc["spec"]["ipAddressType"] = "dualstack".into();
+            doc["spec"]["dnsOptions"] = serde_yaml::from_str("{dnsRecordIpType: service-defined}").unwrap();
+        })),
+    );
 }
 
 #[test]

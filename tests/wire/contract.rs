@@ -74,6 +74,8 @@ pub fn create_request<B: Bench>(
         policy_document: None,
         client_token: owner.client_token(),
         service_region: None,
+        ip_address_type: None,
+        dns_record_ip_type: None,
         tags: owner_tags(owner),
     }
 }

@@ -249,6 +249,94 @@ async fn a_service_of_another_region_is_described_and_created_naming_that_region
     );
 }
 
+/// `spec.ipAddressType` and `spec.dnsOptions.dnsRecordIpType` on the wire: CreateVpcEndpoint
+/// and ModifyVpcEndpoint carry `IpAddressType` and `DnsOptions.DnsRecordIpType` when the spec
+/// names them, and neither when it does not (EC2's defaults stand). moto ignores both (its
+/// endpoints have neither), so what is checked is what the adapter sent, as the launcher
+/// received it; the simulated world models EC2's answers (tests in src/aws/sim).
+#[tokio::test]
+async fn address_type_and_dns_records_are_sent_at_creation_and_in_a_modify_only_when_named() {
+    use vpce_rollout::api::{DnsRecordIpType, IpAddressType};
+    let b = MotoBench::incident().await;
+    let request = vpce_rollout::aws::CreateVpcEndpoint {
+        ip_address_type: Some(IpAddressType::Dualstack),
+        dns_record_ip_type: Some(DnsRecordIpType::ServiceDefined),
+        ..create_request(&b, &owner("dual-stack"), "main", &["main-a"], &["endpoint-sg"])
+    };
+    let made = b.port().create_vpc_endpoint(&request).await.unwrap().value;
+    let served = b.account.served_requests();
+    let create = served
+        .iter()
+        .rfind(|r| r.action == "CreateVpcEndpoint")
+        .expect("created");
+    assert_eq!(
+        create.param("IpAddressType"),
+        Some("dualstack"),
+        "{:?}",
+        create.params
+    );
+    assert_eq!(
+        create.param("DnsOptions.DnsRecordIpType"),
+        Some("service-defined"),
+        "{:?}",
+        create.params
+    );
+    assert!(
+        !create
+            .params
+            .keys()
+            .any(|k| k.starts_with("DnsOptions.") && k != "DnsOptions.DnsRecordIpType"),
+        "the other DNS options are left to EC2: {:?}",
+        create.params
+    );
+
+    b.port()
+        .modify_vpc_endpoint(&vpce_rollout::aws::ModifyVpcEndpoint {
+            vpc_endpoint_id: made.vpc_endpoint_id.clone(),
+            ip_address_type: Some(IpAddressType::Ipv4),
+            dns_record_ip_type: Some(DnsRecordIpType::Ipv4),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let served = b.account.served_requests();
+    let modify = served
+        .iter()
+        .rfind(|r| r.action == "ModifyVpcEndpoint")
+        .expect("modified");
+    assert_eq!(modify.param("IpAddressType"), Some("ipv4"), "{:?}", modify.params);
+    assert_eq!(
+        modify.param("DnsOptions.DnsRecordIpType"),
+        Some("ipv4"),
+        "{:?}",
+        modify.params
+    );
+
+    // Not named: not sent.
+    let plain = create_request(&b, &owner("plain"), "main", &["main-b"], &["endpoint-sg"]);
+    b.port().create_vpc_endpoint(&plain).await.unwrap();
+    b.port()
+        .modify_vpc_endpoint(&vpce_rollout::aws::ModifyVpcEndpoint {
+            vpc_endpoint_id: made.vpc_endpoint_id.clone(),
+            policy_document: Some(r#"{"Statement":[]}"#.into()),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let served = b.account.served_requests();
+    for action in ["CreateVpcEndpoint", "ModifyVpcEndpoint"] {
+        let last = served.iter().rfind(|r| r.action == action).unwrap();
+        assert!(
+            !last
+                .params
+                .keys()
+                .any(|k| k == "IpAddressType" || k.starts_with("DnsOptions")),
+            "{action}: {:?}",
+            last.params
+        );
+    }
+}
+
 #[tokio::test]
 async fn revoking_a_rule_without_the_owner_tags_is_refused_and_the_rule_stays() {
     let b = MotoBench::incident().await;

@@ -104,6 +104,8 @@ async fn the_incident_rolls_out_on_the_wire_and_cleans_up_only_its_own_rules() {
         tags: BTreeMap::new(),
         region: Some("us-east-1".into()),
         service_region: None,
+        ip_address_type: None,
+        dns_options: None,
         private_dns: Default::default(),
         clients: Default::default(),
         remediation: RemediationSpec {

@@ -8,7 +8,7 @@ use aws_sdk_ec2::primitives::DateTimeFormat;
 use aws_sdk_ec2::types as sdk;
 
 use crate::model::{
-    Attachment, CidrBlockAssociation, DnsEntry, FlowLog, GroupIdentifier, IpPermission, IpRange,
+    Attachment, CidrBlockAssociation, DnsEntry, EndpointDnsOptions, FlowLog, GroupIdentifier, IpPermission, IpRange,
     Ipv4PrefixSpecification, Ipv6Address, Ipv6CidrBlockAssociation, Ipv6PrefixSpecification, Ipv6Range,
     NetworkAcl, NetworkAclAssociation, NetworkAclEntry, NetworkInterface, PortRange, PrefixList,
     PrefixListEntry, PrefixListId, PrivateDnsDetails, PrivateIpAddress, Protocol, ReferencedGroup, Route,
@@ -320,6 +320,12 @@ pub fn vpc_endpoint(e: &sdk::VpcEndpoint) -> VpcEndpoint {
         owner_id: owned(e.owner_id()),
         requester_managed: e.requester_managed(),
         service_region: owned(e.service_region()),
+        ip_address_type: e.ip_address_type().map(|t| t.as_str().to_string()),
+        dns_options: e.dns_options().map(|d| EndpointDnsOptions {
+            dns_record_ip_type: d.dns_record_ip_type().map(|t| t.as_str().to_string()),
+            private_dns_only_for_inbound_resolver_endpoint: d
+                .private_dns_only_for_inbound_resolver_endpoint(),
+        }),
         tags: tags(e.tags()),
     }
 }

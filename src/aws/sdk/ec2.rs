@@ -565,6 +565,8 @@ impl Ec2 for SdkEc2 {
             .set_security_group_ids(Some(request.security_group_ids.clone()))
             .set_policy_document(request.policy_document.clone())
             .set_service_region(request.service_region.clone())
+            .set_ip_address_type(request.ip_address_type.map(ip_address_type))
+            .set_dns_options(request.dns_record_ip_type.map(dns_options))
             .private_dns_enabled(false)
             .client_token(token)
             .set_tag_specifications(
@@ -594,6 +596,8 @@ impl Ec2 for SdkEc2 {
             .set_remove_security_group_ids(non_empty(&request.remove_security_group_ids))
             .set_policy_document(request.policy_document.clone())
             .set_reset_policy(request.reset_policy.then_some(true))
+            .set_ip_address_type(request.ip_address_type.map(ip_address_type))
+            .set_dns_options(request.dns_record_ip_type.map(dns_options))
             .send()
             .await
             .map_err(|e| {
@@ -817,4 +821,16 @@ mod tests {
         assert_eq!((p.from_port(), p.to_port()), (None, None));
         assert_eq!(p.ip_ranges()[0].description(), None);
     }
+}
+
+/// `IpAddressType` as the SDK spells it.
+fn ip_address_type(t: crate::api::IpAddressType) -> sdk::IpAddressType {
+    sdk::IpAddressType::from(t.as_str())
+}
+
+/// `DnsOptions` with only the record type set (the other options are left as they are).
+fn dns_options(records: crate::api::DnsRecordIpType) -> sdk::DnsOptionsSpecification {
+    sdk::DnsOptionsSpecification::builder()
+        .dns_record_ip_type(sdk::DnsRecordIpType::from(records.as_str()))
+        .build()
 }

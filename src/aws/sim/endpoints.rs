@@ -23,12 +23,13 @@ use ipnet::Ipv4Net;
 
 use super::world::{ClientTokenUse, CreateFingerprint, Lifecycle, Now, SimEndpoint, World};
 use super::{SimConfig, clock, codes, ids};
+use crate::api::{DnsRecordIpType, IpAddressType};
 use crate::aws::{
     CLIENT_TOKEN_MAX_LEN, CreateVpcEndpoint, Ec2Error, Ec2Operation, EndpointFilter, ModifyVpcEndpoint,
 };
 use crate::model::{
-    DnsEntry, GroupIdentifier, NetworkInterface, PrivateIpAddress, SecurityGroupIdentifier, ServiceDetail,
-    Tag, VpcEndpoint, tag_pairs,
+    DnsEntry, EndpointDnsOptions, GroupIdentifier, NetworkInterface, PrivateIpAddress,
+    SecurityGroupIdentifier, ServiceDetail, Tag, VpcEndpoint, tag_pairs,
 };
 
 /// The policy EC2 attaches when none is given: full access.
@@ -80,6 +81,13 @@ impl World {
         if request.policy_document.is_some() && service.vpc_endpoint_policy_supported == Some(false) {
             return Err(codes::policy_not_supported(op, &request.service_name));
         }
+        let (ip_address_type, dns_options) = self.check_address_options(
+            op,
+            &request.subnet_ids,
+            request.ip_address_type,
+            request.dns_record_ip_type,
+            None,
+        )?;
         let policy = match &request.policy_document {
             Some(p) => validate_policy(op, p)?,
             None => DEFAULT_ENDPOINT_POLICY.to_string(),
@@ -99,7 +107,13 @@ impl World {
 
         let endpoint_id = self.fresh_id("vpce");
         let groups = self.endpoint_groups(&group_ids);
-        let enis = self.new_endpoint_enis(op, &endpoint_id, &request.subnet_ids, &groups)?;
+        let ipv4 = ip_address_type.as_deref() != Some("ipv6");
+        let mut enis = self.new_endpoint_enis(op, &endpoint_id, &request.subnet_ids, &groups, ipv4)?;
+        if ip_address_type.as_deref().is_some_and(|t| t != "ipv4") {
+            for eni in &mut enis {
+                self.give_ipv6_address(eni);
+            }
+        }
         let dns_label = self.ids.dns_label();
         let endpoint = VpcEndpoint {
             vpc_endpoint_id: endpoint_id.clone(),
@@ -117,6 +131,8 @@ impl World {
             owner_id: Some(self.account_id.clone()),
             requester_managed: Some(false),
             service_region: request.service_region.clone(),
+            ip_address_type,
+            dns_options,
             tags: request.tags.clone(),
         };
         for eni in enis {
@@ -228,6 +244,20 @@ impl World {
             (None, true) => Some(DEFAULT_ENDPOINT_POLICY.to_string()),
             (None, false) => None,
         };
+        let options_change = request.ip_address_type.is_some() || request.dns_record_ip_type.is_some();
+        let subnets_after: Vec<String> = kept.iter().chain(added.iter()).cloned().collect();
+        // Added subnets must fit the endpoint's address type as well.
+        let (ip_address_type, dns_options) = if options_change || !added.is_empty() {
+            self.check_address_options(
+                op,
+                &subnets_after,
+                request.ip_address_type,
+                request.dns_record_ip_type,
+                Some(&current),
+            )?
+        } else {
+            (current.ip_address_type.clone(), current.dns_options.clone())
+        };
         let enable_dns = request.private_dns_enabled == Some(true) && !current.private_dns_enabled;
         if enable_dns {
             if known_service.is_none() {
@@ -247,7 +277,13 @@ impl World {
             }
         }
         let groups = self.endpoint_groups(&group_ids);
-        let new_enis = self.new_endpoint_enis(op, id, &added, &groups)?;
+        let ipv4 = ip_address_type.as_deref() != Some("ipv6");
+        let mut new_enis = self.new_endpoint_enis(op, id, &added, &groups, ipv4)?;
+        if ip_address_type.as_deref().is_some_and(|t| t != "ipv4") {
+            for eni in &mut new_enis {
+                self.give_ipv6_address(eni);
+            }
+        }
 
         // Apply.
         let removed_enis: Vec<String> = current
@@ -279,6 +315,27 @@ impl World {
         }
         if let Some(enabled) = request.private_dns_enabled {
             e.private_dns_enabled = enabled;
+        }
+        e.ip_address_type = ip_address_type.clone();
+        e.dns_options = dns_options;
+        let dual = ip_address_type.as_deref().is_some_and(|t| t != "ipv4");
+        // Addresses change only with the address type (an endpoint seeded with IPv6 addresses
+        // and no type reported keeps them through other modifies).
+        let enis = if request.ip_address_type.is_some() {
+            e.network_interface_ids.clone()
+        } else {
+            Vec::new()
+        };
+        for eni_id in &enis {
+            let Some(mut eni) = self.network_interfaces.remove(eni_id) else {
+                continue;
+            };
+            if dual && eni.ipv6_addresses.is_empty() {
+                self.give_ipv6_address(&mut eni);
+            } else if !dual {
+                eni.ipv6_addresses.clear();
+            }
+            self.network_interfaces.insert(eni_id.clone(), eni);
         }
         self.sync_endpoint_eni_groups(id);
         self.refresh_dns_entries(id);
@@ -537,21 +594,129 @@ impl World {
             .collect()
     }
 
-    /// One ENI per subnet, each with the lowest free address of its subnet.
+    /// `IpAddressType` and `DnsOptions.DnsRecordIpType` as EC2 checks them: records only with
+    /// the address types EC2 creates them for, IPv6 addresses only in subnets with an IPv6 CIDR.
+    /// Returns what the endpoint reports afterwards (an option not given keeps `current`'s; a
+    /// new endpoint created without them reports none: the controller reads that as unknown).
+    fn check_address_options(
+        &self,
+        op: Ec2Operation,
+        subnet_ids: &[String],
+        ip_address_type: Option<IpAddressType>,
+        records: Option<DnsRecordIpType>,
+        current: Option<&VpcEndpoint>,
+    ) -> Result<(Option<String>, Option<EndpointDnsOptions>), Ec2Error> {
+        let addresses = ip_address_type.or_else(|| {
+            current
+                .and_then(|c| c.ip_address_type.as_deref())
+                .and_then(IpAddressType::parse)
+        });
+        let current_records = current
+            .and_then(|c| c.dns_options.as_ref())
+            .and_then(|d| d.dns_record_ip_type.as_deref())
+            .and_then(DnsRecordIpType::parse);
+        // A new address type without records named keeps the records only if they still fit.
+        let records =
+            records.or(current_records.filter(|r| addresses.is_none_or(|a| r.allowed_with().contains(&a))));
+        if let (Some(r), Some(a)) = (records, addresses)
+            && !r.allowed_with().contains(&a)
+        {
+            return Err(codes::invalid_combination(
+                op,
+                &format!(
+                    "DnsRecordIpType {} is not supported for IpAddressType {}",
+                    r.as_str(),
+                    a.as_str()
+                ),
+            ));
+        }
+        if let Some(a) = addresses {
+            for subnet_id in subnet_ids {
+                let Some(subnet) = self.subnets.get(subnet_id) else {
+                    continue;
+                };
+                let v4 = subnet.cidr_block.as_deref().is_some_and(|c| !c.is_empty());
+                let v6 = !subnet.ipv6_cidr_block_association_set.is_empty();
+                let fits = match a {
+                    IpAddressType::Ipv4 => v4,
+                    IpAddressType::Dualstack => v4 && v6,
+                    IpAddressType::Ipv6 => v6 && !v4,
+                };
+                if !fits {
+                    return Err(codes::invalid_value(
+                        op,
+                        format!(
+                            "subnet {subnet_id} does not support IpAddressType {} (IPv4 CIDR: {v4}, \
+                             IPv6 CIDR: {v6}; ipv6 needs an IPv6-only subnet)",
+                            a.as_str()
+                        ),
+                    ));
+                }
+            }
+        }
+        let records = records.or(match addresses {
+            Some(IpAddressType::Ipv4) => Some(DnsRecordIpType::Ipv4),
+            Some(IpAddressType::Ipv6) => Some(DnsRecordIpType::Ipv6),
+            Some(IpAddressType::Dualstack) => Some(DnsRecordIpType::Dualstack),
+            None => None,
+        });
+        Ok((
+            addresses.map(|a| a.as_str().to_string()),
+            records.map(|r| EndpointDnsOptions {
+                dns_record_ip_type: Some(r.as_str().to_string()),
+                private_dns_only_for_inbound_resolver_endpoint: Some(false),
+            }),
+        ))
+    }
+
+    /// An IPv6 address of the ENI's subnet's first IPv6 CIDR that no other ENI has.
+    fn give_ipv6_address(&self, eni: &mut NetworkInterface) {
+        let Some(cidr) = self
+            .subnets
+            .get(&eni.subnet_id)
+            .and_then(|s| s.ipv6_cidr_block_association_set.first())
+            .and_then(|a| a.ipv6_cidr_block.parse::<ipnet::Ipv6Net>().ok())
+        else {
+            return;
+        };
+        let used: HashSet<String> = self
+            .network_interfaces
+            .values()
+            .flat_map(|n| n.ipv6_addresses.iter().map(|a| a.ipv6_address.clone()))
+            .collect();
+        let base = u128::from(cidr.network());
+        let free = (0x10u128..0x10000)
+            .map(|i| std::net::Ipv6Addr::from(base + i).to_string())
+            .find(|a| !used.contains(a));
+        if let Some(address) = free {
+            eni.ipv6_addresses = vec![crate::model::Ipv6Address {
+                ipv6_address: address,
+            }];
+        }
+    }
+
+    /// One ENI per subnet, each with the lowest free address of its subnet (none for an `ipv6`
+    /// endpoint: `ipv4` false; its IPv6 address is given afterwards).
     fn new_endpoint_enis(
         &mut self,
         op: Ec2Operation,
         endpoint_id: &str,
         subnet_ids: &[String],
         groups: &[SecurityGroupIdentifier],
+        ipv4: bool,
     ) -> Result<Vec<NetworkInterface>, Ec2Error> {
         let mut claimed: HashSet<Ipv4Addr> = HashSet::new();
         let mut out = Vec::new();
         for subnet_id in subnet_ids {
-            let address = self
-                .free_address(subnet_id, &claimed)
-                .ok_or_else(|| codes::insufficient_addresses(op, subnet_id))?;
-            claimed.insert(address);
+            let address = if ipv4 {
+                let address = self
+                    .free_address(subnet_id, &claimed)
+                    .ok_or_else(|| codes::insufficient_addresses(op, subnet_id))?;
+                claimed.insert(address);
+                Some(address.to_string())
+            } else {
+                None
+            };
             let subnet = &self.subnets[subnet_id];
             let (vpc_id, zone) = (subnet.vpc_id.clone(), subnet.availability_zone.clone());
             // The sequence never repeats, so ids drawn within one request are distinct too.
@@ -561,11 +726,14 @@ impl World {
                 vpc_id,
                 subnet_id: subnet_id.clone(),
                 interface_type: Some("vpc_endpoint".into()),
-                private_ip_address: Some(address.to_string()),
-                private_ip_addresses: vec![PrivateIpAddress {
-                    private_ip_address: address.to_string(),
-                    primary: Some(true),
-                }],
+                private_ip_addresses: address
+                    .iter()
+                    .map(|a| PrivateIpAddress {
+                        private_ip_address: a.clone(),
+                        primary: Some(true),
+                    })
+                    .collect(),
+                private_ip_address: address,
                 groups: eni_groups(groups),
                 description: Some(format!("VPC Endpoint Interface {endpoint_id}")),
                 status: Some("in-use".into()),
@@ -687,6 +855,8 @@ fn fingerprint(request: &CreateVpcEndpoint) -> CreateFingerprint {
         subnet_ids: sorted(&request.subnet_ids),
         security_group_ids: sorted(&request.security_group_ids),
         policy_document: request.policy_document.clone(),
+        ip_address_type: request.ip_address_type,
+        dns_record_ip_type: request.dns_record_ip_type,
         tags: tags.into_iter().collect(),
     }
 }

@@ -187,6 +187,8 @@ mod tests {
                 security_group_ids: spec.security_group_ids.clone(),
                 policy_document: None,
                 service_region: None,
+                ip_address_type: None,
+                dns_record_ip_type: None,
                 client_token: owner.client_token(),
                 tags: owner
                     .tags()

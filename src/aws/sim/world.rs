@@ -69,6 +69,8 @@ pub(super) struct CreateFingerprint {
     pub subnet_ids: Vec<String>,
     pub security_group_ids: Vec<String>,
     pub policy_document: Option<String>,
+    pub ip_address_type: Option<crate::api::IpAddressType>,
+    pub dns_record_ip_type: Option<crate::api::DnsRecordIpType>,
     pub tags: Vec<(String, String)>,
 }
 

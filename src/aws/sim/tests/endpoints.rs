@@ -979,3 +979,146 @@ fn a_policy_for_a_service_without_endpoint_policies_is_refused() {
     .unwrap_err();
     assert_eq!(err.kind, ErrorKind::Invalid, "{err}");
 }
+
+/// `IpAddressType` and `DnsOptions.DnsRecordIpType` as EC2 takes them: records only with the
+/// address types EC2 creates them for, IPv6 only in subnets with an IPv6 CIDR (the ENIs then get
+/// an IPv6 address), both reported by describes and changed in place by a modify.
+#[test]
+fn the_address_type_and_dns_records_are_checked_reported_and_modified_in_place() {
+    use crate::api::{DnsRecordIpType, IpAddressType};
+    let mut world = snapshot();
+    for s in world.subnets.iter_mut().filter(|s| s.subnet_id == "subnet-a") {
+        s.ipv6_cidr_block_association_set = vec![crate::model::Ipv6CidrBlockAssociation {
+            ipv6_cidr_block: "2600:1f14:0:1::/64".into(),
+            ..Default::default()
+        }];
+    }
+    // subnet-a2: IPv6-only (no IPv4 CIDR), the only kind an ipv6 endpoint may use.
+    for s in world.subnets.iter_mut().filter(|s| s.subnet_id == "subnet-a2") {
+        s.cidr_block = None;
+        s.ipv6_cidr_block_association_set = vec![crate::model::Ipv6CidrBlockAssociation {
+            ipv6_cidr_block: "2600:1f14:0:3::/64".into(),
+            ..Default::default()
+        }];
+    }
+    let sim = SimEc2::with_config(
+        &world,
+        SimClock::new(),
+        SimConfig::default().instant().without_throttling(),
+    );
+    let with = |t: Option<IpAddressType>, r: Option<DnsRecordIpType>, subnets: &[&str], token: &str| {
+        CreateVpcEndpoint {
+            subnet_ids: subnets.iter().map(|s| s.to_string()).collect(),
+            ip_address_type: t,
+            dns_record_ip_type: r,
+            ..create_logs(token)
+        }
+    };
+    let err = run(sim.create_vpc_endpoint(&with(
+        Some(IpAddressType::Ipv4),
+        Some(DnsRecordIpType::Dualstack),
+        &["subnet-a"],
+        "t1",
+    )))
+    .unwrap_err();
+    assert_eq!(err.code, "InvalidParameterCombination", "{err}");
+    let err = run(sim.create_vpc_endpoint(&with(
+        Some(IpAddressType::Dualstack),
+        None,
+        &["subnet-a", "subnet-c"],
+        "t2",
+    )))
+    .unwrap_err();
+    assert_eq!(
+        err.code, "InvalidParameterValue",
+        "subnet-c has no IPv6 CIDR: {err}"
+    );
+
+    let made = run(sim.create_vpc_endpoint(&with(
+        Some(IpAddressType::Dualstack),
+        Some(DnsRecordIpType::Dualstack),
+        &["subnet-a"],
+        "t3",
+    )))
+    .unwrap()
+    .value;
+    let seen = describe_one(&sim, &made.vpc_endpoint_id).unwrap();
+    assert_eq!(seen.ip_address_type.as_deref(), Some("dualstack"));
+    assert_eq!(
+        seen.dns_options
+            .as_ref()
+            .and_then(|d| d.dns_record_ip_type.as_deref()),
+        Some("dualstack")
+    );
+    let enis = enis_of(&sim, &seen);
+    assert_eq!(enis.len(), 1);
+    assert!(
+        enis[0].ipv6_addresses[0]
+            .ipv6_address
+            .starts_with("2600:1f14:0:1:"),
+        "{enis:?}"
+    );
+
+    // ipv4 records would not fit ipv6 addresses: refused, nothing changed.
+    let err = run(sim.modify_vpc_endpoint(&ModifyVpcEndpoint {
+        vpc_endpoint_id: made.vpc_endpoint_id.clone(),
+        ip_address_type: Some(IpAddressType::Ipv6),
+        dns_record_ip_type: Some(DnsRecordIpType::Ipv4),
+        ..Default::default()
+    }))
+    .unwrap_err();
+    assert_eq!(err.code, "InvalidParameterCombination", "{err}");
+    assert_eq!(describe_one(&sim, &made.vpc_endpoint_id).unwrap(), seen);
+
+    // Back to IPv4: the records follow (dualstack ones would not fit), the IPv6 address goes.
+    run(sim.modify_vpc_endpoint(&ModifyVpcEndpoint {
+        vpc_endpoint_id: made.vpc_endpoint_id.clone(),
+        ip_address_type: Some(IpAddressType::Ipv4),
+        ..Default::default()
+    }))
+    .unwrap();
+    let after = describe_one(&sim, &made.vpc_endpoint_id).unwrap();
+    assert_eq!(after.ip_address_type.as_deref(), Some("ipv4"));
+    assert_eq!(
+        after
+            .dns_options
+            .as_ref()
+            .and_then(|d| d.dns_record_ip_type.as_deref()),
+        Some("ipv4")
+    );
+    assert!(enis_of(&sim, &after)[0].ipv6_addresses.is_empty());
+
+    // An endpoint created without them reports none (the controller reads that as unknown).
+    let plain = run(sim.create_vpc_endpoint(&with(None, None, &["subnet-c"], "t4")))
+        .unwrap()
+        .value;
+    assert_eq!(plain.ip_address_type, None);
+    assert_eq!(plain.dns_options, None);
+
+    // ipv6 only in IPv6-only subnets: a dual-stack subnet is refused, the IPv6-only one gives
+    // an interface with an IPv6 address and no IPv4 address.
+    let err = run(sim.create_vpc_endpoint(&with(Some(IpAddressType::Ipv6), None, &["subnet-a"], "t5")))
+        .unwrap_err();
+    assert_eq!(err.code, "InvalidParameterValue", "{err}");
+    let err = run(sim.create_vpc_endpoint(&with(Some(IpAddressType::Ipv4), None, &["subnet-a2"], "t6")))
+        .unwrap_err();
+    assert_eq!(err.code, "InvalidParameterValue", "{err}");
+    let v6 = run(sim.create_vpc_endpoint(&with(Some(IpAddressType::Ipv6), None, &["subnet-a2"], "t7")))
+        .unwrap()
+        .value;
+    assert_eq!(
+        v6.dns_options
+            .as_ref()
+            .and_then(|d| d.dns_record_ip_type.as_deref()),
+        Some("ipv6")
+    );
+    let enis = enis_of(&sim, &v6);
+    assert_eq!(enis[0].private_ip_address, None, "{enis:?}");
+    assert!(enis[0].private_ip_addresses.is_empty(), "{enis:?}");
+    assert!(
+        enis[0].ipv6_addresses[0]
+            .ipv6_address
+            .starts_with("2600:1f14:0:3:"),
+        "{enis:?}"
+    );
+}

@@ -137,6 +137,8 @@ pub(super) fn create_logs(token: &str) -> CreateVpcEndpoint {
         policy_document: None,
         client_token: token.into(),
         service_region: None,
+        ip_address_type: None,
+        dns_record_ip_type: None,
         tags: owner_tags(),
     }
 }
