@@ -14,7 +14,7 @@ use ipnet::IpNet;
 use super::index::{VpcIndex, primary_address};
 use super::sources::{self, SourceKind};
 use super::{AnalysisError, Destination};
-use crate::api::{InterfaceEndpointSpec, OWNER_TAG, Owner};
+use crate::api::{DnsRecordIpType, InterfaceEndpointSpec, IpAddressType, OWNER_TAG, Owner};
 use crate::model::{Snapshot, VpcEndpoint, tag_pairs};
 
 /// Checks the spec against what the service says of itself, when the world holds its
@@ -84,6 +84,17 @@ pub fn validate_spec(spec: &InterfaceEndpointSpec, index: &VpcIndex<'_>) -> Resu
             });
         }
     }
+    if let Some(addresses) = spec.ip_address_type {
+        for id in &spec.subnet_ids {
+            if let Some(lack) = address_type_misfit(addresses, index.subnets[id.as_str()].subnet) {
+                return Err(AnalysisError::SubnetUnfitForAddressType {
+                    subnet: id.clone(),
+                    address_type: addresses.as_str(),
+                    lack,
+                });
+            }
+        }
+    }
     // At most one subnet per zone: EC2 refuses the create (or the modify) otherwise.
     let mut zones: BTreeMap<&str, &str> = BTreeMap::new();
     for id in &spec.subnet_ids {
@@ -118,6 +129,22 @@ pub fn validate_spec(spec: &InterfaceEndpointSpec, index: &VpcIndex<'_>) -> Resu
         }
     }
     Ok(())
+}
+
+/// What keeps EC2 from giving an endpoint interface in `subnet` addresses of `addresses`, as
+/// EC2 documents it: IPv4 addresses need an IPv4 CIDR, IPv6 ones an IPv6 CIDR, and `ipv6` an
+/// IPv6-only subnet (no IPv4 CIDR). `None` when the subnet fits.
+pub fn address_type_misfit(addresses: IpAddressType, subnet: &crate::model::Subnet) -> Option<String> {
+    let v4 = subnet.cidr_block.as_deref().filter(|c| !c.is_empty());
+    let v6 = !subnet.ipv6_cidr_block_association_set.is_empty();
+    match addresses {
+        IpAddressType::Ipv4 | IpAddressType::Dualstack if v4.is_none() => {
+            Some("has no IPv4 CIDR block".into())
+        }
+        IpAddressType::Dualstack | IpAddressType::Ipv6 if !v6 => Some("has no IPv6 CIDR block".into()),
+        IpAddressType::Ipv6 => v4.map(|c| format!("is not IPv6-only (it has the IPv4 CIDR block {c})")),
+        _ => None,
+    }
 }
 
 /// Whether `spec.adopt` names the endpoint.
@@ -192,12 +219,14 @@ pub fn destinations(
     index: &VpcIndex<'_>,
 ) -> Result<Vec<Destination>, AnalysisError> {
     let spec_groups = sorted(&spec.security_group_ids);
+    let records = Records::of(spec, endpoint);
     let Some(endpoint) = endpoint else {
         let subnets = sorted(&spec.subnet_ids);
-        return subnets
-            .iter()
-            .map(|s| whole_subnet(index, s, &spec_groups))
-            .collect();
+        let mut out = Vec::new();
+        for s in &subnets {
+            out.extend(whole_subnet_for(index, s, &spec_groups, records)?);
+        }
+        return Ok(out);
     };
 
     let observed_groups = sorted(endpoint.groups.iter().map(|g| g.group_id.as_str()));
@@ -226,6 +255,7 @@ pub fn destinations(
             .into_iter()
             .filter(|s| matches!(s.kind, SourceKind::PrimaryIpv4 | SourceKind::Ipv6Address))
             .map(|s| s.net)
+            .filter(|net| records.resolves_to(net))
             .collect();
         if addresses.is_empty() {
             continue;
@@ -247,10 +277,114 @@ pub fn destinations(
     };
     for subnet in sorted(subnets) {
         if !covered.contains(subnet.as_str()) {
-            out.push(whole_subnet(index, &subnet, &groups)?);
+            out.extend(whole_subnet_for(index, &subnet, &groups, records)?);
         }
     }
     out.sort_by(|a, b| (&a.subnet_id, a.net).cmp(&(&b.subnet_id, b.net)));
+    Ok(out)
+}
+
+/// Which addresses the names clients use resolve to, so which paths clients take: A records
+/// (IPv4) and AAAA records (IPv6, for clients with IPv6 addresses). The names are the service's
+/// private DNS name when the spec turns private DNS on (the switch this controller guards), the
+/// endpoint's own names otherwise: they differ for `service-defined` records, which give the
+/// private name A records only. `None` when neither the observed endpoint nor the spec says (no
+/// `dnsOptions`, no `ipAddressType`): every address the endpoint has is checked, and the
+/// subnets' first CIDR before it exists, as before the options.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Records {
+    pub known: Option<(bool, bool)>,
+}
+
+impl Records {
+    /// The observed endpoint's records (EC2 reports them), else the spec's, else what the address
+    /// type allows alone (`ipv4`: A, `ipv6`: AAAA; `dualstack` may have either, so both).
+    pub fn of(spec: &InterfaceEndpointSpec, endpoint: Option<&VpcEndpoint>) -> Records {
+        let private_name = spec.private_dns.enabled;
+        let observed = endpoint.and_then(|e| {
+            let records = e
+                .dns_options
+                .as_ref()
+                .and_then(|d| d.dns_record_ip_type.as_deref())
+                .and_then(DnsRecordIpType::parse);
+            let addresses = e.ip_address_type.as_deref().and_then(IpAddressType::parse);
+            Self::from_options(records, addresses, private_name)
+        });
+        let specified = || {
+            Self::from_options(
+                spec.dns_options.as_ref().and_then(|d| d.dns_record_ip_type),
+                spec.ip_address_type,
+                private_name,
+            )
+        };
+        Records {
+            known: observed.or_else(specified),
+        }
+    }
+
+    fn from_options(
+        records: Option<DnsRecordIpType>,
+        addresses: Option<IpAddressType>,
+        private_name: bool,
+    ) -> Option<(bool, bool)> {
+        if let Some(r) = records {
+            return Some((r.has_a(), r.has_aaaa(private_name)));
+        }
+        match addresses? {
+            IpAddressType::Ipv4 => Some((true, false)),
+            IpAddressType::Ipv6 => Some((false, true)),
+            IpAddressType::Dualstack => Some((true, true)),
+        }
+    }
+
+    /// Whether clients resolve the endpoint to an address of `net`'s family.
+    pub fn resolves_to(&self, net: &IpNet) -> bool {
+        match (self.known, net) {
+            (None, _) => true,
+            (Some((a, _)), IpNet::V4(_)) => a,
+            (Some((_, aaaa)), IpNet::V6(_)) => aaaa,
+        }
+    }
+}
+
+/// The destinations of a subnet before its endpoint ENI is seen: [`whole_subnet`] while the
+/// records are unknown; otherwise its IPv4 CIDR if the names have A records and its IPv6 CIDR
+/// if they have AAAA records (a subnet without the CIDR the records need is an invalid spec:
+/// EC2 refuses such an endpoint).
+fn whole_subnet_for(
+    index: &VpcIndex<'_>,
+    subnet_id: &str,
+    groups: &[String],
+    records: Records,
+) -> Result<Vec<Destination>, AnalysisError> {
+    let Some((a, aaaa)) = records.known else {
+        return Ok(vec![whole_subnet(index, subnet_id, groups)?]);
+    };
+    let view = index
+        .subnets
+        .get(subnet_id)
+        .ok_or_else(|| AnalysisError::SubnetNotFound(subnet_id.to_string()))?;
+    let mut out = Vec::new();
+    for (wanted, v6, family) in [(a, false, "IPv4"), (aaaa, true, "IPv6")] {
+        if !wanted {
+            continue;
+        }
+        let net = view
+            .nets
+            .iter()
+            .find(|n| matches!(n, IpNet::V6(_)) == v6)
+            .copied()
+            .ok_or_else(|| AnalysisError::SubnetWithoutFamily {
+                subnet: subnet_id.to_string(),
+                family,
+            })?;
+        out.push(Destination {
+            subnet_id: subnet_id.to_string(),
+            net,
+            network_interface_id: None,
+            security_group_ids: groups.to_vec(),
+        });
+    }
     Ok(out)
 }
 

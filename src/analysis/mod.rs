@@ -44,6 +44,8 @@ mod port_tests;
 #[cfg(test)]
 mod property_tests;
 #[cfg(test)]
+mod records_tests;
+#[cfg(test)]
 mod testkit;
 #[cfg(test)]
 mod tests;
@@ -632,4 +634,25 @@ pub enum AnalysisError {
     PolicyNotSupported { service: String },
     #[error("spec.ports is empty: clients use at least one port (443 for the AWS services)")]
     NoPorts,
+    /// The endpoint's DNS records need an address family the subnet has no CIDR of.
+    #[error(
+        "subnet {subnet} has no {family} CIDR block, and the endpoint's DNS records \
+         (spec.dnsOptions.dnsRecordIpType, spec.ipAddressType) send clients to its {family} address"
+    )]
+    SubnetWithoutFamily { subnet: String, family: &'static str },
+    /// EC2 cannot give the endpoint's interface in the subnet addresses of `spec.ipAddressType`.
+    #[error(
+        "spec.ipAddressType {address_type}: subnet {subnet} {lack}; EC2 gives {address_type} \
+         endpoint interfaces only in subnets with {needs}",
+        needs = match *address_type {
+            "ipv4" => "an IPv4 CIDR block",
+            "ipv6" => "IPv6 CIDR blocks only (IPv6-only subnets)",
+            _ => "both an IPv4 and an IPv6 CIDR block",
+        }
+    )]
+    SubnetUnfitForAddressType {
+        subnet: String,
+        address_type: &'static str,
+        lack: String,
+    },
 }

@@ -123,6 +123,13 @@ fn the_examples_cover_the_documented_variants() {
     let postgres = get("postgres-privatelink.yaml");
     assert_eq!(postgres.ports, [5432]);
     assert!(postgres.service_name.starts_with("com.amazonaws.vpce."));
+    let dual = get("dual-stack-s3.yaml");
+    assert_eq!(dual.ip_address_type, Some(crate::api::IpAddressType::Dualstack));
+    assert_eq!(
+        dual.dns_options.as_ref().and_then(|d| d.dns_record_ip_type),
+        Some(crate::api::DnsRecordIpType::Dualstack)
+    );
+    assert!(crate::api::validation::spec_problems(dual).is_empty());
     let kafka = get("kafka-several-ports.yaml");
     let ports = crate::analysis::Ports::of(kafka);
     assert_eq!(

@@ -313,6 +313,32 @@ fn rows() -> Vec<Row> {
             ..Row::default()
         },
         Row {
+            name: "DNS records EC2 does not create for the address type",
+            spec: |s| {
+                s.ip_address_type = Some(crate::api::IpAddressType::Ipv4);
+                s.dns_options = Some(crate::api::DnsOptions {
+                    dns_record_ip_type: Some(crate::api::DnsRecordIpType::Dualstack),
+                });
+            },
+            reason: "InvalidSpec",
+            message: invalid(
+                "spec.dnsOptions.dnsRecordIpType dualstack needs spec.ipAddressType dualstack (it is \
+                 ipv4): EC2 creates those records only for an endpoint with those addresses",
+            ),
+            ..Row::default()
+        },
+        Row {
+            name: "a dual-stack endpoint in subnets without an IPv6 CIDR",
+            spec: |s| s.ip_address_type = Some(crate::api::IpAddressType::Dualstack),
+            reason: "InvalidSpec",
+            message: invalid(&format!(
+                "spec.ipAddressType dualstack: subnet {SUBNET_PRIVATE_A} has no IPv6 CIDR block; EC2 \
+                 gives dualstack endpoint interfaces only in subnets with both an IPv4 and an IPv6 CIDR \
+                 block"
+            )),
+            ..Row::default()
+        },
+        Row {
             name: "an unknown service",
             spec: |s| s.service_name = "com.amazonaws.ap-northeast-1.nothing".into(),
             reason: "InvalidRequest",

@@ -34,6 +34,8 @@
 mod acceptance_tests;
 mod act;
 #[cfg(test)]
+mod address_family_tests;
+#[cfg(test)]
 mod adoption_tests;
 pub mod audit;
 #[cfg(test)]

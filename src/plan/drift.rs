@@ -27,7 +27,7 @@ use super::{
 };
 use crate::analysis::{self, Analysis, Ports};
 use crate::api::conditions::ConditionReason;
-use crate::api::{InterfaceEndpointSpec, RolloutPhase};
+use crate::api::{DnsRecordIpType, InterfaceEndpointSpec, IpAddressType, RolloutPhase};
 use crate::aws::ModifyVpcEndpoint;
 use crate::model::{SecurityGroupIdentifier, SecurityGroupRule, Snapshot, VpcEndpoint};
 
@@ -52,6 +52,8 @@ impl SpecChange {
             && m.remove_subnet_ids.is_empty()
             && m.add_security_group_ids.is_empty()
             && m.remove_security_group_ids.is_empty()
+            && m.ip_address_type.is_none()
+            && m.dns_record_ip_type.is_none()
             && self.revoke.is_empty())
     }
 
@@ -63,7 +65,9 @@ impl SpecChange {
             && m.add_security_group_ids.is_empty()
             && m.remove_security_group_ids.is_empty()
             && m.policy_document.is_none()
-            && !m.reset_policy)
+            && !m.reset_policy
+            && m.ip_address_type.is_none()
+            && m.dns_record_ip_type.is_none())
     }
 
     /// The calls that apply the change, in order: the hand-overs, the endpoint, then the
@@ -172,6 +176,36 @@ pub fn spec_change(spec: &InterfaceEndpointSpec, endpoint: &VpcEndpoint) -> Opti
         None if observed.is_some_and(|p| !is_full_access_policy(p)) => modify.reset_policy = true,
         _ => {}
     }
+    // Compared only when the spec names them: absent, EC2's choice (or someone else's edit)
+    // stands. EC2 modifies both in place (ModifyVpcEndpoint IpAddressType, DnsOptions).
+    let observed_addresses = endpoint.ip_address_type.as_deref();
+    if let Some(wanted) = spec.ip_address_type
+        && observed_addresses != Some(wanted.as_str())
+    {
+        modify.ip_address_type = Some(wanted);
+    }
+    let observed_records = endpoint
+        .dns_options
+        .as_ref()
+        .and_then(|d| d.dns_record_ip_type.as_deref());
+    if let Some(wanted) = spec.dns_options.as_ref().and_then(|d| d.dns_record_ip_type)
+        && observed_records != Some(wanted.as_str())
+    {
+        modify.dns_record_ip_type = Some(wanted);
+    }
+    // A new address type the endpoint's records do not fit, with no records in the spec: the
+    // records of that address type are asked for with it, so the request is one EC2 accepts
+    // rather than one whose outcome rests on EC2 adjusting the records by itself.
+    if let Some(addresses) = modify.ip_address_type
+        && modify.dns_record_ip_type.is_none()
+        && let Some(records) = observed_records.and_then(DnsRecordIpType::parse)
+        && !records.allowed_with().contains(&addresses)
+    {
+        modify.dns_record_ip_type = Some(match addresses {
+            IpAddressType::Ipv6 => DnsRecordIpType::Ipv6,
+            IpAddressType::Ipv4 | IpAddressType::Dualstack => DnsRecordIpType::Ipv4,
+        });
+    }
     let mut parts = Vec::new();
     let list = |add: &[String], remove: &[String]| {
         add.iter()
@@ -194,6 +228,12 @@ pub fn spec_change(spec: &InterfaceEndpointSpec, endpoint: &VpcEndpoint) -> Opti
     }
     if modify.policy_document.is_some() {
         parts.push("policy".to_string());
+    }
+    if let Some(t) = modify.ip_address_type {
+        parts.push(format!("IP address type {}", t.as_str()));
+    }
+    if let Some(r) = modify.dns_record_ip_type {
+        parts.push(format!("DNS records {}", r.as_str()));
     }
     if modify.reset_policy {
         parts.push("policy reset to full access".to_string());
@@ -297,7 +337,13 @@ pub fn world_as_specified(input: &PlanInput<'_>) -> Option<Snapshot> {
     if !change.modifies_endpoint() {
         return Some(after);
     }
-    if !change.modify.add_subnet_ids.is_empty() {
+    // IPv6 addresses an address type change would add do not exist yet either: the whole
+    // subnets' CIDRs of the records' families are checked instead.
+    let adds_addresses = change
+        .modify
+        .ip_address_type
+        .is_some_and(|t| t != IpAddressType::Ipv4 && current.ip_address_type.as_deref() != Some("dualstack"));
+    if !change.modify.add_subnet_ids.is_empty() || adds_addresses {
         after.vpc_endpoints.retain(|e| e.vpc_endpoint_id != id);
         return Some(after);
     }
@@ -320,6 +366,15 @@ pub fn world_as_specified(input: &PlanInput<'_>) -> Option<Snapshot> {
     for e in after.vpc_endpoints.iter_mut().filter(|e| e.vpc_endpoint_id == id) {
         e.subnet_ids = spec.subnet_ids.clone();
         e.groups = groups.clone();
+        if let Some(t) = change.modify.ip_address_type {
+            e.ip_address_type = Some(t.as_str().to_string());
+        }
+        if let Some(r) = change.modify.dns_record_ip_type {
+            e.dns_options = Some(crate::model::EndpointDnsOptions {
+                dns_record_ip_type: Some(r.as_str().to_string()),
+                ..e.dns_options.clone().unwrap_or_default()
+            });
+        }
         e.network_interface_ids.retain(|n| !gone.contains(n));
     }
     after
@@ -681,6 +736,75 @@ mod tests {
         let change = spec_change(&spec(), &endpoint).unwrap();
         assert!(change.modify.reset_policy);
         assert!(!change.changes_reachability());
+    }
+
+    #[test]
+    fn the_address_type_and_dns_records_are_compared_when_the_spec_names_them_and_change_paths() {
+        use crate::api::{DnsOptions, DnsRecordIpType, IpAddressType};
+        let mut endpoint = with_endpoint(incident_world(), "available", true).vpc_endpoints[0].clone();
+        endpoint.ip_address_type = Some("ipv4".into());
+        endpoint.dns_options = Some(crate::model::EndpointDnsOptions {
+            dns_record_ip_type: Some("ipv4".into()),
+            private_dns_only_for_inbound_resolver_endpoint: Some(false),
+        });
+        // Not named: EC2's (or someone's) choice stands.
+        assert_eq!(spec_change(&spec(), &endpoint), None);
+        let named = |t: IpAddressType, r: DnsRecordIpType| InterfaceEndpointSpec {
+            ip_address_type: Some(t),
+            dns_options: Some(DnsOptions {
+                dns_record_ip_type: Some(r),
+            }),
+            ..spec()
+        };
+        assert_eq!(
+            spec_change(&named(IpAddressType::Ipv4, DnsRecordIpType::Ipv4), &endpoint),
+            None
+        );
+        let change = spec_change(
+            &named(IpAddressType::Dualstack, DnsRecordIpType::Dualstack),
+            &endpoint,
+        )
+        .unwrap();
+        assert_eq!(change.modify.ip_address_type, Some(IpAddressType::Dualstack));
+        assert_eq!(change.modify.dns_record_ip_type, Some(DnsRecordIpType::Dualstack));
+        assert_eq!(change.summary, "IP address type dualstack; DNS records dualstack");
+        assert!(change.changes_reachability(), "clients take other paths");
+        assert!(change.modifies_endpoint());
+        // Back to ipv4 from dual-stack records with none in the spec: ipv4 records are asked
+        // for with it (dualstack ones do not fit ipv4 addresses).
+        let mut dual_endpoint = endpoint.clone();
+        dual_endpoint.ip_address_type = Some("dualstack".into());
+        dual_endpoint.dns_options.as_mut().unwrap().dns_record_ip_type = Some("dualstack".into());
+        let to_ipv4 = InterfaceEndpointSpec {
+            ip_address_type: Some(IpAddressType::Ipv4),
+            ..spec()
+        };
+        let change = spec_change(&to_ipv4, &dual_endpoint).unwrap();
+        assert_eq!(change.modify.dns_record_ip_type, Some(DnsRecordIpType::Ipv4));
+        assert_eq!(change.summary, "IP address type ipv4; DNS records ipv4");
+        // Records that fit stay unnamed.
+        dual_endpoint.dns_options.as_mut().unwrap().dns_record_ip_type = Some("ipv4".into());
+        let change = spec_change(&to_ipv4, &dual_endpoint).unwrap();
+        assert_eq!(change.modify.dns_record_ip_type, None);
+
+        // Checked in the world as specified: new IPv6 addresses do not exist yet, so the endpoint
+        // is left out (the subnets' CIDRs of both families are checked); records alone change
+        // in place.
+        let mut world = with_endpoint(incident_world(), "available", true);
+        world.vpc_endpoints[0] = endpoint.clone();
+        let dual = named(IpAddressType::Dualstack, DnsRecordIpType::Dualstack);
+        let after = as_specified(&dual, &world, false).unwrap();
+        assert!(after.vpc_endpoints.is_empty(), "{:?}", after.vpc_endpoints);
+        world.vpc_endpoints[0].ip_address_type = Some("dualstack".into());
+        let records_only = named(IpAddressType::Dualstack, DnsRecordIpType::Ipv6);
+        let after = as_specified(&records_only, &world, false).unwrap();
+        assert_eq!(
+            after.vpc_endpoints[0]
+                .dns_options
+                .as_ref()
+                .and_then(|d| d.dns_record_ip_type.as_deref()),
+            Some("ipv6")
+        );
     }
 
     /// The world as specified for `spec`, from the object's point of view in `world`.
