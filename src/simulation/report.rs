@@ -110,7 +110,8 @@ impl FaultKind {
 }
 
 /// A change someone other than the controller makes: people with the console, the owner of a
-/// service that requires acceptance, the app team editing or deleting its object.
+/// service that requires acceptance, another tool spending the account's EC2 request tokens,
+/// the app team editing or deleting its object.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum ChangeKind {
     OwnedRuleRevoked,
@@ -125,6 +126,7 @@ pub enum ChangeKind {
     PrivateDnsToggled,
     ConnectionAccepted,
     ConnectionRejected,
+    RequestTokensSpent,
     SpecModes,
     SpecApproval,
     SpecClients,
@@ -138,7 +140,7 @@ pub enum ChangeKind {
 
 impl ChangeKind {
     /// Every kind, in the order of the table.
-    pub const ALL: [ChangeKind; 21] = [
+    pub const ALL: [ChangeKind; 22] = [
         Self::OwnedRuleRevoked,
         Self::ForeignRuleAdded,
         Self::ForeignRuleRemoved,
@@ -151,6 +153,7 @@ impl ChangeKind {
         Self::PrivateDnsToggled,
         Self::ConnectionAccepted,
         Self::ConnectionRejected,
+        Self::RequestTokensSpent,
         Self::SpecModes,
         Self::SpecApproval,
         Self::SpecClients,
@@ -176,6 +179,7 @@ impl ChangeKind {
             Self::PrivateDnsToggled => "private DNS toggled by hand",
             Self::ConnectionAccepted => "service owner accepted",
             Self::ConnectionRejected => "service owner rejected",
+            Self::RequestTokensSpent => "another tool empties EC2 buckets",
             Self::SpecModes => "spec: remediation modes",
             Self::SpecApproval => "spec: approval id",
             Self::SpecClients => "spec: client selection",

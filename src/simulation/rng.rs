@@ -52,6 +52,16 @@ impl Rng {
         Duration::from_millis(low_ms + (self.next_u64() % (high_ms - low_ms + 1)))
     }
 
+    /// A stream of its own for one part of the run, tagged `stream`, drawn from this one's
+    /// state without advancing it: adding the part does not shift the other draws.
+    pub(crate) fn fork_for(&self, stream: u64) -> Rng {
+        let mut rng = Rng {
+            state: self.state ^ stream.wrapping_mul(0xd1b5_4a32_d192_ed03),
+        };
+        rng.next_u64();
+        rng
+    }
+
     /// An independent stream (for a part of the run whose draws should not shift the others').
     pub(crate) fn fork(&mut self) -> Rng {
         Rng {

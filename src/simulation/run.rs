@@ -13,6 +13,8 @@ use super::report::{ChangeKind, FaultKind, Tally};
 use super::rng::Rng;
 use super::scenario::{self, Declared, Scenario};
 use super::trace::Trace;
+use crate::aws::Ec2Operation;
+use crate::aws::budget::{REQUEST_RATE_LIMITS, RateCategory};
 use crate::aws::sim::{SimClock, SimEc2, SimProvider};
 use crate::plan::{Config, Timing};
 
@@ -75,6 +77,9 @@ pub(crate) struct Run {
     chaos_until: Duration,
     pub quiet: bool,
     next_change: Duration,
+    /// When another tool in the account empties EC2's buckets of a category of actions, and
+    /// for how long; latest first.
+    bursts: Vec<Burst>,
     /// Objects reconciled since the quiet period began.
     pub seen_quiet: BTreeSet<String>,
 }
@@ -102,6 +107,7 @@ impl Run {
         objects.sort_by_key(|d| std::cmp::Reverse(d.created_at));
         let chaos_until = rng.between(Duration::from_secs(360), Duration::from_secs(900));
         let next_change = rng.between(Duration::from_secs(30), Duration::from_secs(180));
+        let bursts = Burst::draw(seed, chaos_until);
         Run {
             rng,
             clock,
@@ -117,6 +123,7 @@ impl Run {
             chaos_until,
             quiet: false,
             next_change,
+            bursts,
             seen_quiet: BTreeSet::new(),
         }
     }
@@ -172,8 +179,9 @@ impl Run {
             }
             let create = self.declared.last().map(|d| d.created_at);
             let change = (!self.quiet).then_some(self.next_change);
+            let burst = self.bursts.last().filter(|_| !self.quiet).map(|b| b.at);
             let pass = self.memory.next_due();
-            let next = [create, change, pass.as_ref().map(|p| p.0)]
+            let next = [create, change, burst, pass.as_ref().map(|p| p.0)]
                 .into_iter()
                 .flatten()
                 .min();
@@ -190,6 +198,9 @@ impl Run {
             if create == Some(next) {
                 let declared = self.declared.pop().expect("due");
                 self.create(declared.owner, declared.spec);
+            } else if burst == Some(next) {
+                let burst = self.bursts.pop().expect("due");
+                self.burst(&burst);
             } else if change == Some(next) {
                 self.outside_event();
                 self.next_change = next
@@ -305,6 +316,29 @@ impl Run {
         }
     }
 
+    /// Another tool in the account spends every token of EC2's buckets for a category of
+    /// actions for a while (the buckets are the account's): the controller's calls of them are
+    /// throttled by EC2 itself, whatever its own budget.
+    fn burst(&mut self, burst: &Burst) {
+        self.step();
+        self.change(ChangeKind::RequestTokensSpent);
+        let operations = burst.operations();
+        self.sim
+            .spend_request_tokens_out_of_band(&operations, burst.duration);
+        self.log(|| {
+            format!(
+                "another tool in the account spends every token of EC2's {} buckets for {}s ({})",
+                burst.category.as_str(),
+                burst.duration.as_secs(),
+                operations
+                    .iter()
+                    .map(|o| o.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )
+        });
+    }
+
     /// The object is gone from the cluster for good (its finalizer removed).
     pub(crate) fn forget(&mut self, uid: &str) {
         self.memory.wake.remove(uid);
@@ -313,6 +347,66 @@ impl Run {
             lock(&self.shared).checker.finalized(&object.owner);
             self.gone.push(object);
         }
+    }
+}
+
+/// Another tool calling EC2 in the same account and region (Terraform, an autoscaler, a
+/// script) at or above a bucket's refill rate: EC2's buckets of `category` stay empty from `at`
+/// for `duration`.
+#[derive(Clone, Copy, Debug)]
+struct Burst {
+    at: Duration,
+    duration: Duration,
+    category: RateCategory,
+}
+
+impl Burst {
+    /// The categories of the actions the controller calls.
+    const CATEGORIES: [RateCategory; 4] = [
+        RateCategory::NonMutating,
+        RateCategory::Mutating,
+        RateCategory::SecurityGroupIngress,
+        RateCategory::VpcEndpoint,
+    ];
+
+    /// The bursts of seed `seed` (on about a third of the seeds, one to three in the chaos
+    /// period), latest first. Drawn from a stream of their own: a seed without bursts runs as
+    /// it did before they were modelled.
+    fn draw(seed: u64, chaos_until: Duration) -> Vec<Burst> {
+        let mut rng = Rng::new(seed).fork_for(Self::STREAM);
+        if !rng.chance(0.35) {
+            return Vec::new();
+        }
+        let mut bursts: Vec<Burst> = (0..1 + rng.below(3))
+            .map(|_| {
+                let at = rng.between(
+                    Duration::from_secs(20),
+                    chaos_until.saturating_sub(Duration::from_secs(5)),
+                );
+                let duration = rng
+                    .between(Duration::from_secs(5), Duration::from_secs(60))
+                    .min(chaos_until.saturating_sub(at));
+                let category = *rng.pick(&Self::CATEGORIES).expect("not empty");
+                Burst {
+                    at,
+                    duration,
+                    category,
+                }
+            })
+            .collect();
+        bursts.sort_by_key(|b| std::cmp::Reverse(b.at));
+        bursts
+    }
+
+    /// Tags the bursts' own stream of random numbers.
+    const STREAM: u64 = 0x6275_7273_7473; // "bursts"
+
+    fn operations(&self) -> Vec<Ec2Operation> {
+        REQUEST_RATE_LIMITS
+            .iter()
+            .filter(|r| r.category == self.category)
+            .map(|r| r.operation)
+            .collect()
     }
 }
 

@@ -11,7 +11,8 @@
 //! duplicate rule is refused too.
 //!
 //! EC2 itself changes endpoints too: it may fail one that is being provisioned, or be slow (an
-//! endpoint stuck in `pending`, or lingering in `deleting`).
+//! endpoint stuck in `pending`, or lingering in `deleting`). Another tool in the account may
+//! spend the request tokens of EC2's buckets, which the whole account shares.
 
 use std::collections::HashSet;
 use std::time::Duration;
@@ -106,6 +107,18 @@ impl SimEc2 {
             sim.next = None;
         }
         Ok(())
+    }
+
+    /// Another tool in the account (Terraform, an autoscaler, a script) calls `operations` at
+    /// their buckets' refill rate or faster for `duration` from now: the account's buckets for
+    /// them (EC2's, shared by every caller in the account and region) stay empty, and the
+    /// controller's calls of them are answered `RequestLimitExceeded` until it stops.
+    pub fn spend_request_tokens_out_of_band(&self, operations: &[Ec2Operation], duration: Duration) {
+        let now = self.clock.now();
+        let mut state = self.lock();
+        for &operation in operations {
+            state.limiter.spend_all(operation, now, now + duration);
+        }
     }
 
     /// EC2 is slow with an endpoint: its next lifecycle step (`pending` → `available`, or

@@ -28,6 +28,8 @@ pub const INTERFACE_ENDPOINTS_PER_VPC: usize = 50;
 struct Bucket {
     tokens: f64,
     updated_at: Duration,
+    /// Until then, other callers in the account spend every token as it refills.
+    spent_until: Duration,
 }
 
 /// The account's buckets, on virtual time.
@@ -44,7 +46,11 @@ impl RateLimiter {
         let bucket = self.buckets.entry(operation).or_insert(Bucket {
             tokens: limit.capacity,
             updated_at: now,
+            spent_until: Duration::ZERO,
         });
+        if now < bucket.spent_until {
+            return false;
+        }
         let elapsed = now.saturating_sub(bucket.updated_at).as_secs_f64();
         bucket.tokens = (bucket.tokens + elapsed * limit.refill_per_second).min(limit.capacity);
         bucket.updated_at = now;
@@ -56,6 +62,21 @@ impl RateLimiter {
         } else {
             false
         }
+    }
+
+    /// Other callers in the account (the buckets are the account's, per region) spend every
+    /// token of the operation's bucket from `now` until `until`, as a tool calling at the
+    /// bucket's refill rate or faster does: it is empty then, and refills from empty after.
+    pub(super) fn spend_all(&mut self, operation: Ec2Operation, now: Duration, until: Duration) {
+        let limit = rate_limit(operation);
+        let bucket = self.buckets.entry(operation).or_insert(Bucket {
+            tokens: limit.capacity,
+            updated_at: now,
+            spent_until: Duration::ZERO,
+        });
+        bucket.tokens = 0.0;
+        bucket.updated_at = bucket.updated_at.max(until);
+        bucket.spent_until = bucket.spent_until.max(until);
     }
 }
 
@@ -107,6 +128,24 @@ mod tests {
         }
         assert!(limiter.try_take(Ec2Operation::ModifyVpcEndpoint, 1, Duration::ZERO));
         assert!(limiter.try_take(Ec2Operation::DeleteVpcEndpoints, 1, Duration::ZERO));
+    }
+
+    #[test]
+    fn a_bucket_others_spend_is_empty_until_they_stop_then_refills_from_empty() {
+        let mut limiter = RateLimiter::default();
+        let op = Ec2Operation::DescribeVpcEndpoints;
+        let other = Ec2Operation::DescribeSubnets;
+        limiter.spend_all(op, Duration::from_secs(10), Duration::from_secs(40));
+        assert!(!limiter.try_take(op, 1, Duration::from_secs(10)));
+        assert!(!limiter.try_take(op, 1, Duration::from_millis(39_999)));
+        assert!(
+            limiter.try_take(other, 1, Duration::from_secs(20)),
+            "its own bucket"
+        );
+        // 20 tokens a second from 40 s on: one at 40.05 s, not before.
+        assert!(!limiter.try_take(op, 1, Duration::from_millis(40_040)));
+        assert!(limiter.try_take(op, 1, Duration::from_millis(40_050)));
+        assert!(!limiter.try_take(op, 1, Duration::from_millis(40_050)));
     }
 
     #[test]
