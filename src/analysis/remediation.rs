@@ -93,8 +93,13 @@ fn cover<'c>(groups: &[Vec<&'c str>], blocked: &BTreeMap<usize, Ports>) -> Vec<(
         .into_iter()
         .map(|g| (g, Ports::default()))
         .collect();
+    // Each group's place in the greedy order, so that a client's first chosen group is the
+    // least place among its groups: a lookup per group it carries, not a scan of the picks
+    // (which grow with the VPC: scanning them made this quadratic).
+    let place: HashMap<&str, usize> = chosen.iter().enumerate().map(|(k, (g, _))| (*g, k)).collect();
     for (&i, ports) in blocked {
-        if let Some((_, covered)) = chosen.iter_mut().find(|(g, _)| groups[i].contains(g)) {
+        if let Some(k) = groups[i].iter().filter_map(|g| place.get(g).copied()).min() {
+            let covered = &mut chosen[k].1;
             *covered = covered.union(ports);
         }
     }
@@ -394,6 +399,52 @@ mod tests {
                 }
             }
             chosen.push(best.to_string());
+        }
+    }
+
+    /// `cover`'s ports, by its definition: each blocked client's ports go to the first chosen
+    /// group (in the greedy order) it carries, found by scanning the picks.
+    #[test]
+    fn each_client_s_ports_go_to_the_first_pick_it_carries_as_scanning_the_picks_finds_it() {
+        let mut state = 987654321u64;
+        let mut next = |n: u64| {
+            state = state
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            (state >> 33) % n
+        };
+        for round in 0..200 {
+            let groups = 2 + next(30);
+            let names: Vec<String> = (0..groups).map(|g| format!("sg-{g:02}")).collect();
+            let sets: Vec<Vec<&str>> = (0..next(80))
+                .map(|_| {
+                    let mut set: Vec<&str> = (0..1 + next(4))
+                        .map(|_| names[next(groups) as usize].as_str())
+                        .collect();
+                    set.sort();
+                    set.dedup();
+                    set
+                })
+                .collect();
+            let mut blocked: BTreeMap<usize, Ports> = BTreeMap::new();
+            for i in 0..sets.len() {
+                if next(3) > 0 {
+                    let ports: Vec<u16> = (0..1 + next(3)).map(|_| 8080 + next(6) as u16).collect();
+                    blocked.insert(i, Ports::new(ports));
+                }
+            }
+            let got = super::cover(&sets, &blocked);
+            let picks: Vec<&[&str]> = blocked.keys().map(|&i| sets[i].as_slice()).collect();
+            let mut want: Vec<(&str, Ports)> = greedy_cover(&picks)
+                .into_iter()
+                .map(|g| (g, Ports::default()))
+                .collect();
+            for (&i, ports) in &blocked {
+                let first = want.iter_mut().find(|(g, _)| sets[i].contains(g));
+                let (_, covered) = first.expect("the cover covers every blocked client");
+                *covered = covered.union(ports);
+            }
+            assert_eq!(got, want, "round {round}: {sets:?} {blocked:?}");
         }
     }
 
