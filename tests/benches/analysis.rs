@@ -174,8 +174,33 @@ fn size_table(sizes: &[usize], runs: usize) {
     }
 }
 
+/// `--once N`: builds the world of N ENIs (figure 1's proportions) and analyses it once, for
+/// counting instructions (`valgrind --tool=callgrind
+/// --toggle-collect='vpce_rollout::analysis::analyze_with_evidence'`).
+fn once(n: usize) {
+    let world = generate(&Shape::scaled(n));
+    let analysis =
+        analyze(&world.spec, Some(&world.owner), &world.snapshot).expect("the generated world is valid");
+    println!(
+        "{n} ENIs: {} clients ({} blocked), {} rules proposed, {} blocks not fixable",
+        analysis.clients.len(),
+        analysis.blocked().count(),
+        analysis.remediation.rules.len(),
+        analysis.remediation.unfixable.len()
+    );
+}
+
 fn main() {
-    let bench = std::env::args().any(|a| a == "--bench");
+    let args: Vec<String> = std::env::args().collect();
+    if let Some(i) = args.iter().position(|a| a == "--once") {
+        once(
+            args.get(i + 1)
+                .and_then(|n| n.parse().ok())
+                .expect("--once N (ENIs)"),
+        );
+        return;
+    }
+    let bench = args.iter().any(|a| a == "--bench");
     println!("load average at start: {}", load());
     if bench {
         figure_1(7);
