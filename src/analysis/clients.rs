@@ -11,9 +11,9 @@
 //! `associated` is a branch ENI on a trunk carrying a pod's traffic, and an ENI without a status
 //! (a trimmed snapshot) is unknown.
 
-use std::collections::{HashMap, HashSet};
 use std::net::IpAddr;
 
+use super::hash::{HashMap, HashSet};
 use super::index::VpcIndex;
 use super::service_interfaces::{self, NotAClient, normalize_interface_type};
 use super::sources::{self, Source};
@@ -90,7 +90,7 @@ pub fn discover<'a>(
     in_vpc.dedup_by(|later, first| later.network_interface_id == first.network_interface_id);
     // A VPC has a handful of distinct type spellings; look each up once.
     type ByType = (Option<&'static NotAClient>, bool);
-    let mut by_type: HashMap<&str, ByType> = HashMap::new();
+    let mut by_type: HashMap<&str, ByType> = HashMap::default();
 
     let mut clients = Vec::with_capacity(in_vpc.len());
     let mut excluded = Vec::new();

@@ -10,13 +10,13 @@
 //! lookup per ENI instead of a scan of every rule. Malformed addresses are found here, once,
 //! and reported as [`AnalysisError::InvalidAddress`] naming where they are.
 
-use std::collections::HashMap;
 use std::net::IpAddr;
 
 use ipnet::IpNet;
 
 use super::AnalysisError;
 use super::addr::{AddrRange, AddrSet, parse_net};
+use super::hash::{HashMap, map_with_capacity};
 use super::ports::Ports;
 use crate::model::{
     IpPermission, NetworkAcl, NetworkAclEntry, NetworkInterface, Protocol, SecurityGroup, Snapshot, Subnet,
@@ -196,14 +196,14 @@ impl<'a> VpcIndex<'a> {
         })?;
         let prefix_lists = prefix_lists(snapshot)?;
 
-        let mut subnets = HashMap::with_capacity(snapshot.subnets.len());
+        let mut subnets = map_with_capacity(snapshot.subnets.len());
         for subnet in &snapshot.subnets {
             subnets.insert(subnet.subnet_id.as_str(), subnet_view(subnet)?);
         }
 
         let weights = prefix_list_weights(snapshot);
         let port_classes = port_classes(snapshot, ports);
-        let mut groups = HashMap::with_capacity(snapshot.security_groups.len());
+        let mut groups = map_with_capacity(snapshot.security_groups.len());
         for group in &snapshot.security_groups {
             let mut view = GroupView {
                 group,
@@ -248,7 +248,7 @@ impl<'a> VpcIndex<'a> {
             .collect();
         acls.sort_by(|a, b| a.network_acl_id.cmp(&b.network_acl_id));
         let mut nacls = Vec::with_capacity(acls.len());
-        let mut nacl_by_subnet = HashMap::new();
+        let mut nacl_by_subnet = HashMap::default();
         let mut default_nacl = None;
         for (i, acl) in acls.into_iter().enumerate() {
             nacls.push(nacl_view(acl)?);
@@ -337,7 +337,7 @@ fn subnet_view(subnet: &Subnet) -> Result<SubnetView<'_>, AnalysisError> {
 
 /// Prefix list id → its entries, merged.
 fn prefix_lists(snapshot: &Snapshot) -> Result<HashMap<&str, AddrSet>, AnalysisError> {
-    let mut lists = HashMap::with_capacity(snapshot.prefix_list_entries.len());
+    let mut lists = map_with_capacity(snapshot.prefix_list_entries.len());
     for (id, entries) in &snapshot.prefix_list_entries {
         let mut ranges = Vec::with_capacity(entries.len());
         for entry in entries {

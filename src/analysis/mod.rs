@@ -27,6 +27,7 @@ mod apply;
 mod clients;
 mod endpoint;
 pub mod evidence;
+mod hash;
 mod index;
 pub mod internet;
 mod nacl;

@@ -30,12 +30,13 @@
 //! The rest is linear in each client's sources.
 
 use std::borrow::Cow;
-use std::collections::HashMap;
+use std::cell::OnceCell;
 
 use std::net::IpAddr;
 
-use super::addr::{AddrRange, AddrSet, Family};
+use super::addr::{AddrRange, AddrSet, Family, push_ip};
 use super::clients::Client;
+use super::hash::HashMap;
 use super::index::{Peers, VpcIndex};
 use super::ports::Ports;
 use super::sources::Source;
@@ -53,6 +54,8 @@ struct Target<'d, 'a> {
     dest: &'d Destination,
     range: AddrRange,
     ingress: Vec<Peers<'a>>,
+    /// Its security groups, as sentences list them: made once, not once per block.
+    groups_text: String,
 }
 
 /// "sg-a, sg-b", or "none".
@@ -126,26 +129,25 @@ fn by_miss<'p>(classes: &[Ports], misses: Vec<Option<Miss<'p>>>) -> Vec<(Ports, 
 
 /// `10.0.2.20 (secondary private IPv4)`, or for a prefix the first address that fails:
 /// `10.0.2.48/28 (IPv4 prefix; 10.0.2.56 is not covered)`; the first few, then "and N more".
-fn name_sources(failing: &[(Source, IpAddr)]) -> String {
-    let mut names: Vec<String> = failing
-        .iter()
-        .take(NAMED_SOURCES)
-        .map(|(source, first)| {
-            if source.is_address() {
-                source.to_string()
-            } else {
-                format!(
-                    "{} ({}; {first} is not covered)",
-                    source.text(),
-                    source.kind.as_str()
-                )
-            }
-        })
-        .collect();
-    if failing.len() > NAMED_SOURCES {
-        names.push(format!("and {} more", failing.len() - NAMED_SOURCES));
+fn name_sources(out: &mut String, failing: &[(Source, IpAddr)]) {
+    for (i, (source, first)) in failing.iter().take(NAMED_SOURCES).enumerate() {
+        if i > 0 {
+            out.push_str(", ");
+        }
+        if source.is_address() {
+            source.push_named(out);
+        } else {
+            source.push_text(out);
+            out.push_str(" (");
+            out.push_str(source.kind.as_str());
+            out.push_str("; ");
+            push_ip(out, *first);
+            out.push_str(" is not covered)");
+        }
     }
-    names.join(", ")
+    if failing.len() > NAMED_SOURCES {
+        out.push_str(&format!(", and {} more", failing.len() - NAMED_SOURCES));
+    }
 }
 
 fn ingress_miss<'p>(peers: &'p Peers<'_>, client: &Client<'_>, sources: &[Source]) -> Option<Miss<'p>> {
@@ -179,10 +181,12 @@ fn egress_miss<'p>(target: &Target<'_, '_>, peers: &'p Peers<'_>) -> Option<Miss
 }
 
 /// The EndpointIngress blocks of one client and destination, one per distinct miss.
+/// `client_groups` lists the client's groups for the sentence, made at the first block.
 fn endpoint_ingress(
     index: &VpcIndex<'_>,
     target: &Target<'_, '_>,
     client: &Client<'_>,
+    client_groups: &OnceCell<String>,
     sources: &[Source],
 ) -> Vec<Failure> {
     let misses = target
@@ -196,13 +200,19 @@ fn endpoint_ingress(
             let Miss::Sources { failing, unresolved } = miss else {
                 return None;
             };
-            let detail = format!(
-                "no ingress rule of the endpoint's security groups ({}) allows tcp {ports} from {} or from its security groups ({}){}",
-                list(&target.dest.security_group_ids),
-                name_sources(&failing),
-                list(&client.groups),
-                unresolved_note(unresolved),
-            );
+            // Pushed piece by piece: this sentence is written for most blocked clients.
+            let groups = client_groups.get_or_init(|| list(&client.groups));
+            let mut detail = String::with_capacity(160 + target.groups_text.len() + groups.len());
+            detail.push_str("no ingress rule of the endpoint's security groups (");
+            detail.push_str(&target.groups_text);
+            detail.push_str(") allows tcp ");
+            detail.push_str(&ports.to_string());
+            detail.push_str(" from ");
+            name_sources(&mut detail, &failing);
+            detail.push_str(" or from its security groups (");
+            detail.push_str(groups);
+            detail.push(')');
+            detail.push_str(&unresolved_note(unresolved));
             Some((ports, failing.into_iter().map(|(s, _)| s).collect(), detail))
         })
         .collect()
@@ -213,10 +223,10 @@ fn client_egress(
     index: &VpcIndex<'_>,
     target: &Target<'_, '_>,
     groups: &[&str],
+    groups_text: &OnceCell<String>,
     undescribed: &[&str],
     peers: &[Peers<'_>],
 ) -> Vec<Failure> {
-    let dest = target.dest;
     let misses = peers.iter().map(|p| egress_miss(target, p)).collect();
     by_miss(&index.port_classes, misses)
         .into_iter()
@@ -231,8 +241,8 @@ fn client_egress(
             };
             let mut detail = format!(
                 "no egress rule of the client's security groups ({}) allows tcp {ports} {to} or to the endpoint's security groups ({}){}",
-                list(groups),
-                list(&dest.security_group_ids),
+                groups_text.get_or_init(|| list(groups)),
+                target.groups_text,
                 unresolved_note(unresolved),
             );
             if !undescribed.is_empty() {
@@ -321,6 +331,7 @@ pub fn verdicts<'a>(
             dest,
             range: AddrRange::of_net(&dest.net),
             ingress: union_of(index, &dest.security_group_ids, false),
+            groups_text: list(&dest.security_group_ids),
         })
         .collect();
 
@@ -328,15 +339,15 @@ pub fn verdicts<'a>(
     let families = [Family::V4, Family::V6].map(|f| (f, destination_has(f)));
 
     // What each endpoint subnet's ACL lets through, once per subnet rather than per client.
-    let mut endpoint_nacl: HashMap<&str, AddrSet> = HashMap::new();
+    let mut endpoint_nacl: HashMap<&str, AddrSet> = HashMap::default();
     for dest in destinations {
         endpoint_nacl
             .entry(dest.subnet_id.as_str())
             .or_insert_with(|| nacl::endpoint_subnet_passing(index, &dest.subnet_id, &index.ports));
     }
 
-    let mut egress_by_groups: HashMap<&[&'a str], Vec<Peers<'a>>> = HashMap::new();
-    let mut client_nacl: HashMap<(&str, usize), Option<(Ports, String)>> = HashMap::new();
+    let mut egress_by_groups: HashMap<&[&'a str], Vec<Peers<'a>>> = HashMap::default();
+    let mut client_nacl: HashMap<(&str, usize), Option<(Ports, String)>> = HashMap::default();
 
     clients
         .iter()
@@ -355,6 +366,7 @@ pub fn verdicts<'a>(
                 .iter()
                 .any(|&(f, at_destination)| at_destination && client.sources.iter().any(|s| s.family() == f));
             let mut blocks = Vec::new();
+            let groups_text = OnceCell::new();
             for (i, target) in targets.iter().enumerate() {
                 let Some(sources) = sources_towards(client, target.range.family, shares_a_family) else {
                     continue;
@@ -373,11 +385,11 @@ pub fn verdicts<'a>(
                 };
                 fail(
                     Check::EndpointIngress,
-                    endpoint_ingress(index, target, client, &sources),
+                    endpoint_ingress(index, target, client, &groups_text, &sources),
                 );
                 fail(
                     Check::ClientEgress,
-                    client_egress(index, target, &client.groups, &undescribed, egress),
+                    client_egress(index, target, &client.groups, &groups_text, &undescribed, egress),
                 );
                 if subnet != dest.subnet_id {
                     let client_side = client_nacl

@@ -21,10 +21,11 @@
 //! the account it acts in): a block only a rule outside it would clear is not fixable.
 
 use std::cmp::Reverse;
-use std::collections::{BTreeMap, BTreeSet, BinaryHeap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, BinaryHeap};
 
 use ipnet::IpNet;
 
+use super::hash::HashMap;
 use super::ports::Ports;
 use super::{Check, ClientVerdict, Destination, Direction, Remediation, RuleChange, Unfixable};
 
@@ -162,7 +163,7 @@ pub fn plan(
     account: Option<&str>,
 ) -> Remediation {
     // Asked once per group: thousands of clients carry the same few hundred groups.
-    let mut egress_editable: HashMap<&str, Editable> = HashMap::new();
+    let mut egress_editable: HashMap<&str, Editable> = HashMap::default();
     // A client group the snapshot does not describe may allow the traffic already (its rules
     // are unknown), and a rule on it would be a guess: such groups get no rule.
     let mut known: Vec<Vec<&str>> = Vec::with_capacity(clients.len());
@@ -257,7 +258,7 @@ pub fn plan(
     // edited (refers to: the smallest id), for determinism.
     let mut rules = BTreeSet::new();
     // Rules proposed so far per group and direction, against each group's room under the quota.
-    let mut proposed: HashMap<(&str, Direction), usize> = HashMap::new();
+    let mut proposed: HashMap<(&str, Direction), usize> = HashMap::default();
     for (set, blocked) in &ingress {
         let mut refusals = Vec::new();
         let target = set.iter().find_map(|g| match editable(g, Direction::Ingress) {

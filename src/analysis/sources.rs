@@ -12,7 +12,7 @@ use ipnet::IpNet;
 use serde::Serialize;
 
 use super::AnalysisError;
-use super::addr::{AddrRange, Family, parse_net};
+use super::addr::{AddrRange, Family, parse_net, push_ip, push_u8};
 use crate::model::NetworkInterface;
 
 /// What a source is to its ENI, for the sentences that name it.
@@ -63,10 +63,27 @@ impl Source {
 
     /// `10.0.2.10` or `10.0.3.16/28`.
     pub fn text(&self) -> String {
-        if self.is_address() {
-            self.net.addr().to_string()
-        } else {
-            self.net.to_string()
+        let mut out = String::with_capacity(20);
+        self.push_text(&mut out);
+        out
+    }
+
+    /// Appends [`Source::text`].
+    pub fn push_text(&self, out: &mut String) {
+        push_ip(out, self.net.addr());
+        if !self.is_address() {
+            out.push('/');
+            push_u8(out, self.net.prefix_len());
+        }
+    }
+
+    /// Appends the source as `Display` shows it.
+    pub fn push_named(&self, out: &mut String) {
+        self.push_text(out);
+        if self.kind != SourceKind::PrimaryIpv4 {
+            out.push_str(" (");
+            out.push_str(self.kind.as_str());
+            out.push(')');
         }
     }
 }
@@ -75,10 +92,9 @@ impl Source {
 /// IPv4)` or `10.0.3.16/28 (IPv4 prefix)` otherwise.
 impl fmt::Display for Source {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self.kind {
-            SourceKind::PrimaryIpv4 => f.write_str(&self.text()),
-            kind => write!(f, "{} ({})", self.text(), kind.as_str()),
-        }
+        let mut out = String::with_capacity(48);
+        self.push_named(&mut out);
+        f.write_str(&out)
     }
 }
 
