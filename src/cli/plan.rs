@@ -271,7 +271,7 @@ pub fn run(args: &PlanArgs) -> ExitCode {
             let reports: Vec<PlanReport> = sections.iter().map(PlanReport::of).collect();
             drop(sections);
             drop(offline);
-            write_json(&mut stdout, reports)
+            write_json(&mut stdout, &reports)
         }
         OutputFormat::Table => {
             for note in &skipped {
@@ -291,14 +291,13 @@ pub fn run(args: &PlanArgs) -> ExitCode {
 }
 
 /// `-o json`: the report of the one InterfaceEndpoint, or an array of them when the manifests
-/// hold another number (keys sorted, as a JSON value holds them).
-fn write_json(out: &mut impl Write, mut reports: Vec<PlanReport>) -> std::io::Result<()> {
-    let value = match reports.len() {
-        1 => serde_json::to_value(reports.pop().expect("one report")),
-        _ => serde_json::to_value(&reports),
-    };
-    drop(reports);
-    serde_json::to_writer_pretty(&mut *out, &value.expect("a report always serializes"))?;
+/// hold another number; keys sorted (the reports' fields are declared in that order), written
+/// as they are serialized.
+fn write_json(out: &mut impl Write, reports: &[PlanReport]) -> std::io::Result<()> {
+    match reports {
+        [one] => serde_json::to_writer_pretty(&mut *out, one)?,
+        all => serde_json::to_writer_pretty(&mut *out, all)?,
+    }
     out.write_all(b"\n")
 }
 
@@ -417,56 +416,60 @@ fn show_address(c: &ClientVerdict) -> String {
 }
 
 /// The `-o json` document of one InterfaceEndpoint.
+///
+/// The fields of these report types are declared in the order of their JSON keys, sorted (as
+/// the output has always had them): the report is written straight from them, with no JSON
+/// value tree in between (a test checks that both give the same bytes).
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct PlanReport {
-    /// The manifest file, and the document when the file holds several.
-    pub file: String,
-    pub namespace: String,
-    pub name: String,
-    /// `Reachable`, `FixedByPlan` or `NotFixableByPlan` (exit code 0, 2, 3).
-    pub outcome: Outcome,
-    /// What blocks the switch to private DNS whatever the rules, with the condition reason
-    /// the controller would report.
-    pub switch_blockers: Vec<BlockerReport>,
     /// Sorted by ENI id.
     pub clients: Vec<ClientReport>,
     pub excluded: Vec<ExcludedReport>,
+    /// The manifest file, and the document when the file holds several.
+    pub file: String,
+    pub name: String,
+    pub namespace: String,
+    /// `Reachable`, `FixedByPlan` or `NotFixableByPlan` (exit code 0, 2, 3).
+    pub outcome: Outcome,
     pub plan: RemediationReport,
+    /// What blocks the switch to private DNS whatever the rules, with the condition reason
+    /// the controller would report.
+    pub switch_blockers: Vec<BlockerReport>,
 }
 
 #[derive(Debug, Serialize)]
 pub struct BlockerReport {
-    pub reason: &'static str,
     pub message: String,
+    pub reason: &'static str,
 }
 
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ClientReport {
-    pub network_interface_id: String,
-    pub security_group_ids: Vec<String>,
-    pub subnet_id: String,
     /// The primary address.
     pub address: IpAddr,
     /// Every address and prefix the client sends from, primary first.
     pub addresses: Vec<String>,
-    /// `Reachable` or `Blocked`.
-    pub verdict: &'static str,
-    pub reasons: Vec<ReasonReport>,
     /// What the Resolver query logs show of it (when the spec names them and they were read):
     /// queries of the service's name in the lookback, and the last one.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub evidence: Option<EvidenceReport>,
+    pub network_interface_id: String,
+    pub reasons: Vec<ReasonReport>,
+    pub security_group_ids: Vec<String>,
+    pub subnet_id: String,
+    /// `Reachable` or `Blocked`.
+    pub verdict: &'static str,
 }
 
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct EvidenceReport {
-    pub queries: u64,
     /// RFC 3339.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub last_seen: Option<String>,
+    pub queries: u64,
 }
 
 fn evidence_report(c: &ClientVerdict) -> Option<EvidenceReport> {
@@ -487,21 +490,21 @@ pub struct ReasonReport {
     pub check: &'static str,
     /// The endpoint ENI address, or the whole subnet CIDR before the endpoint exists.
     pub destination: String,
-    /// The ports of `spec.ports` the check fails on.
-    pub ports: Ports,
+    pub detail: String,
     /// The client's addresses and prefixes the check fails for; absent for the checks about the
     /// destination only (`ClientEgress`, `ClientSubnetNacl`).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub from: Vec<String>,
-    pub detail: String,
+    /// The ports of `spec.ports` the check fails on.
+    pub ports: Ports,
 }
 
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ExcludedReport {
-    pub network_interface_id: String,
     /// `Detached`, `ServiceInterface`, ... ([`crate::analysis::ExclusionReason::code`]).
     pub kind: &'static str,
+    pub network_interface_id: String,
     pub reason: String,
 }
 
@@ -513,24 +516,45 @@ pub struct RemediationReport {
     pub rules: Vec<RuleReport>,
     /// The blocks the controller cannot fix, in the shape of `status.plan.unfixableBlocks`,
     /// with every client.
-    pub unfixable_blocks: Vec<UnfixableBlock>,
+    pub unfixable_blocks: Vec<UnfixableReport>,
+}
+
+/// A [`UnfixableBlock`] of the status, its keys in order.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct UnfixableReport {
+    pub check: String,
+    pub count: u32,
+    pub detail: String,
+    pub network_interface_ids: Vec<String>,
+}
+
+impl From<UnfixableBlock> for UnfixableReport {
+    fn from(b: UnfixableBlock) -> UnfixableReport {
+        UnfixableReport {
+            check: b.check,
+            count: b.count,
+            detail: b.detail,
+            network_interface_ids: b.network_interface_ids,
+        }
+    }
 }
 
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct RuleReport {
-    pub group_id: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cidr: Option<String>,
     /// `ingress` or `egress`.
     pub direction: &'static str,
-    pub protocol: String,
     pub from_port: u16,
-    pub to_port: u16,
+    pub group_id: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub peer_group_id: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub cidr: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub prefix_list_id: Option<String>,
+    pub protocol: String,
+    pub to_port: u16,
 }
 
 impl RuleReport {
@@ -611,7 +635,10 @@ impl PlanReport {
             plan: RemediationReport {
                 id: plan_id(Some(remediation), &[], modes),
                 rules: remediation.rules.iter().map(RuleReport::new).collect(),
-                unfixable_blocks: unfixable_blocks(analysis, modes, usize::MAX),
+                unfixable_blocks: unfixable_blocks(analysis, modes, usize::MAX)
+                    .into_iter()
+                    .map(UnfixableReport::from)
+                    .collect(),
             },
         }
     }
@@ -864,4 +891,94 @@ pub fn render_table(
         out.push(unfixable.render(style, "  "));
     }
     out.join("\n") + "\n"
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A report with every optional key present, and two of each list.
+    fn full_report() -> PlanReport {
+        let reason = ReasonReport {
+            check: "EndpointIngress",
+            destination: "10.0.1.5".into(),
+            detail: "no ingress rule".into(),
+            from: vec!["10.0.2.10".into(), "10.0.2.48/28".into()],
+            ports: Ports::new([443, 8080]),
+        };
+        let client = ClientReport {
+            address: "10.0.2.10".parse().unwrap(),
+            addresses: vec!["10.0.2.10".into(), "2600:1f14::10".into()],
+            evidence: Some(EvidenceReport {
+                last_seen: Some("2026-12-07T22:00:00Z".into()),
+                queries: 3,
+            }),
+            network_interface_id: "eni-1".into(),
+            reasons: vec![
+                reason,
+                ReasonReport {
+                    check: "ClientEgress",
+                    destination: "10.0.1.0/24".into(),
+                    detail: "no egress rule".into(),
+                    from: vec![],
+                    ports: Ports::https(),
+                },
+            ],
+            security_group_ids: vec!["sg-a".into(), "sg-b".into()],
+            subnet_id: "subnet-1".into(),
+            verdict: "Blocked",
+        };
+        let rule = RuleReport {
+            cidr: Some("10.0.0.0/16".into()),
+            direction: "ingress",
+            from_port: 443,
+            group_id: "sg-vpce".into(),
+            peer_group_id: Some("sg-a".into()),
+            prefix_list_id: Some("pl-1".into()),
+            protocol: "tcp".into(),
+            to_port: 443,
+        };
+        PlanReport {
+            clients: vec![client],
+            excluded: vec![ExcludedReport {
+                kind: "Detached",
+                network_interface_id: "eni-2".into(),
+                reason: "detached".into(),
+            }],
+            file: "endpoint.yaml".into(),
+            name: "logs".into(),
+            namespace: "platform".into(),
+            outcome: Outcome::NotFixableByPlan,
+            plan: RemediationReport {
+                id: "0123456789".into(),
+                rules: vec![rule],
+                unfixable_blocks: vec![UnfixableReport::from(UnfixableBlock {
+                    check: "ClientSubnetNacl".into(),
+                    detail: "acl-1 rule 100 denies".into(),
+                    count: 2,
+                    network_interface_ids: vec!["eni-3".into(), "eni-4".into()],
+                })],
+            },
+            switch_blockers: vec![BlockerReport {
+                message: "the VPC has DNS hostnames off".into(),
+                reason: "DnsHostnamesDisabled",
+            }],
+        }
+    }
+
+    #[test]
+    fn the_json_report_written_straight_has_its_keys_sorted_as_a_json_value_has_them() {
+        let report = full_report();
+        let straight = serde_json::to_string_pretty(&report).unwrap();
+        let value = serde_json::to_string_pretty(&serde_json::to_value(&report).unwrap()).unwrap();
+        assert_eq!(straight, value);
+        let mut written = Vec::new();
+        write_json(&mut written, std::slice::from_ref(&report)).unwrap();
+        assert_eq!(String::from_utf8(written).unwrap(), value + "\n");
+        let two = [full_report(), full_report()];
+        let mut written = Vec::new();
+        write_json(&mut written, &two).unwrap();
+        let value = serde_json::to_string_pretty(&serde_json::to_value(&two).unwrap()).unwrap();
+        assert_eq!(String::from_utf8(written).unwrap(), value + "\n");
+    }
 }
