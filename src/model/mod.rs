@@ -90,21 +90,7 @@ impl Snapshot {
 
     /// [`Snapshot::from_json`] on bytes (UTF-8 JSON).
     pub fn from_slice(bytes: &[u8]) -> Result<Snapshot, SnapshotError> {
-        // serde reads a struct from an array too (positionally): `[]`, or `jq -s` without `add`,
-        // would be an empty snapshot.
-        let first = bytes.iter().find(|b| !b.is_ascii_whitespace()).copied();
-        if first.is_some_and(|c| c != b'{') {
-            let what = match first {
-                Some(b'[') => "an array (`jq -s` without `add`?)",
-                _ => "not an object",
-            };
-            return Err(SnapshotError::Invalid {
-                path: "$".into(),
-                message: format!(
-                    "a snapshot is one JSON object (describe outputs merged with `jq -s add`); this is {what}"
-                ),
-            });
-        }
+        Self::object_first(bytes.iter().find(|b| !b.is_ascii_whitespace()).copied())?;
         // Tracking the JSON path of every value costs a third of the parse; a valid snapshot
         // (the usual case) never needs it, so it is only done again to report an error.
         let de = &mut serde_json::Deserializer::from_slice(bytes);
@@ -118,6 +104,24 @@ impl Snapshot {
         })?;
         snapshot.check()?;
         Ok(snapshot)
+    }
+
+    /// serde reads a struct from an array too (positionally): `[]`, or `jq -s` without `add`,
+    /// would be an empty snapshot. `first` is the first byte that is not white space.
+    fn object_first(first: Option<u8>) -> Result<(), SnapshotError> {
+        if first.is_some_and(|c| c != b'{') {
+            let what = match first {
+                Some(b'[') => "an array (`jq -s` without `add`?)",
+                _ => "not an object",
+            };
+            return Err(SnapshotError::Invalid {
+                path: "$".into(),
+                message: format!(
+                    "a snapshot is one JSON object (describe outputs merged with `jq -s add`); this is {what}"
+                ),
+            });
+        }
+        Ok(())
     }
 
     /// The error of a snapshot that does not parse, with the JSON path of the offending value.
@@ -140,14 +144,39 @@ impl Snapshot {
         }
     }
 
-    /// Reads and parses a snapshot file. The bytes are parsed as they are (no copy into a
-    /// string first) and freed before the snapshot is returned.
+    /// Reads and parses a snapshot file as [`Snapshot::from_slice`] does, streaming: the file
+    /// is parsed as it is read, never held whole, so that a 66 MB file does not sit in memory
+    /// next to the snapshot it becomes. A file that does not parse is read again whole, to
+    /// name the JSON path of the error.
     pub fn from_file(path: &Path) -> Result<Snapshot, SnapshotError> {
-        let bytes = std::fs::read(path).map_err(|source| SnapshotError::Io {
+        use std::io::BufRead;
+        let io = |source| SnapshotError::Io {
             path: path.display().to_string(),
             source,
-        })?;
-        Self::from_slice(&bytes)
+        };
+        let mut reader = std::io::BufReader::with_capacity(1 << 16, std::fs::File::open(path).map_err(io)?);
+        let first = loop {
+            let buf = reader.fill_buf().map_err(io)?;
+            if buf.is_empty() {
+                break None;
+            }
+            match buf.iter().position(|b| !b.is_ascii_whitespace()) {
+                Some(at) => break Some(buf[at]),
+                None => {
+                    let n = buf.len();
+                    reader.consume(n);
+                }
+            }
+        };
+        Self::object_first(first)?;
+        let de = &mut serde_json::Deserializer::from_reader(reader);
+        match Snapshot::deserialize(&mut *de).and_then(|snapshot| de.end().map(|()| snapshot)) {
+            Ok(snapshot) => {
+                snapshot.check()?;
+                Ok(snapshot)
+            }
+            Err(_) => Self::from_slice(&std::fs::read(path).map_err(io)?),
+        }
     }
 
     /// Reads several files as one snapshot, as `jq -s add` merges them, except that a key
@@ -355,6 +384,38 @@ mod tests {
             invalid_at("42").1.rsplit("; ").next(),
             Some("this is not an object")
         );
+    }
+
+    #[test]
+    fn a_file_read_as_it_is_parsed_gives_what_its_bytes_give_errors_included() {
+        let dir = std::env::temp_dir().join(format!("vpce-snapshot-stream-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let long_gap = format!("{}{{\"Vpcs\": []}}", " \n".repeat(100_000));
+        let texts = [
+            r#"{"Vpcs": [{"VpcId": "vpc-1"}], "NetworkInterfaces": [{"NetworkInterfaceId": "eni-1", "Unread": {"x": [1, 2]}}]}"#,
+            "  \n{\"Subnets\": []}\n\t",
+            long_gap.as_str(),
+            "{\"Subnets\": []}\n{\"Vpcs\": []}",
+            "{} x",
+            "[]",
+            "42",
+            "",
+            "   ",
+            r#"{"Subnets": [{"SubnetId": 7}]}"#,
+            r#"{"Vpcs": [{"VpcId": "vpc-1"}], "Subnets": [{"SubnetId": "sub"#,
+            r#"{"SecurityGroups": [{"GroupId": "sg-1", "IpPermissions": [{"IpProtocol": "carrier-pigeon"}]}]}"#,
+            r#"{"Subnets": [{"SubnetId": "subnet-1", "VpcId": "vpc-1", "CidrBlock": "10.0.0.0/33"}]}"#,
+        ];
+        for (i, text) in texts.iter().enumerate() {
+            let path = dir.join(format!("{i}.json"));
+            std::fs::write(&path, text).unwrap();
+            let streamed = Snapshot::from_file(&path).map_err(|e| e.to_string());
+            let whole = Snapshot::from_slice(text.as_bytes()).map_err(|e| e.to_string());
+            assert_eq!(streamed, whole, "{text:?}");
+        }
+        let err = Snapshot::from_file(&dir.join("absent.json")).unwrap_err();
+        assert!(matches!(err, SnapshotError::Io { .. }), "{err:?}");
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]
