@@ -103,25 +103,36 @@ impl Ports {
     }
 }
 
-/// `443`, `8080-8082`, `80, 443 and 8080-8082`.
+impl Ports {
+    /// Appends the ports as `Display` shows them, without a string per range: the sentences
+    /// of a large VPC name their ports tens of thousands of times.
+    pub fn push_text(&self, out: &mut String) {
+        use fmt::Write;
+        let ranges = self.ranges();
+        if ranges.is_empty() {
+            out.push_str("no port");
+        }
+        for (i, &(lo, hi)) in ranges.iter().enumerate() {
+            if i + 1 == ranges.len() && i > 0 {
+                out.push_str(" and ");
+            } else if i > 0 {
+                out.push_str(", ");
+            }
+            let _ = if lo == hi {
+                write!(out, "{lo}")
+            } else {
+                write!(out, "{lo}-{hi}")
+            };
+        }
+    }
+}
+
+/// `443`, `8080-8082`, `80, 443 and 8080-8082`; `no port` when empty.
 impl fmt::Display for Ports {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let parts: Vec<String> = self
-            .ranges()
-            .into_iter()
-            .map(|(lo, hi)| {
-                if lo == hi {
-                    lo.to_string()
-                } else {
-                    format!("{lo}-{hi}")
-                }
-            })
-            .collect();
-        match parts.split_last() {
-            None => f.write_str("no port"),
-            Some((last, [])) => f.write_str(last),
-            Some((last, rest)) => write!(f, "{} and {last}", rest.join(", ")),
-        }
+        let mut out = String::new();
+        self.push_text(&mut out);
+        f.write_str(&out)
     }
 }
 
@@ -135,6 +146,45 @@ impl Serialize for Ports {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The definition `push_text` replaced: a string per range, joined.
+    fn joined(ports: &Ports) -> String {
+        let parts: Vec<String> = ports
+            .ranges()
+            .into_iter()
+            .map(|(lo, hi)| {
+                if lo == hi {
+                    lo.to_string()
+                } else {
+                    format!("{lo}-{hi}")
+                }
+            })
+            .collect();
+        match parts.split_last() {
+            None => "no port".to_string(),
+            Some((last, [])) => last.clone(),
+            Some((last, rest)) => format!("{} and {last}", rest.join(", ")),
+        }
+    }
+
+    #[test]
+    fn ports_read_as_their_ranges_joined() {
+        let cases = [
+            Ports::default(),
+            Ports::https(),
+            Ports::range(8080, 8082),
+            Ports::new([5432, 8080, 8081, 8082]),
+            Ports::new([22, 443, 8080, 8081, 65535]),
+            Ports::new([0, 2, 4, 6]),
+        ];
+        for ports in cases {
+            assert_eq!(ports.to_string(), joined(&ports), "{ports:?}");
+        }
+        assert_eq!(
+            Ports::new([22, 443, 8080, 8081]).to_string(),
+            "22, 443 and 8080-8081"
+        );
+    }
 
     #[test]
     fn contiguous_ports_are_one_range() {

@@ -115,7 +115,11 @@ enum Miss<'p> {
 
 /// `misses` (one per class, in the classes' order) grouped by equal miss, each with the ports of
 /// its classes.
-fn by_miss<'p>(classes: &[Ports], misses: Vec<Option<Miss<'p>>>) -> Vec<(Ports, Miss<'p>)> {
+/// (An iterator, not a vector: this runs twice per client and destination.)
+fn by_miss<'p>(
+    classes: &[Ports],
+    misses: impl IntoIterator<Item = Option<Miss<'p>>>,
+) -> Vec<(Ports, Miss<'p>)> {
     let mut out: Vec<(Ports, Miss<'p>)> = Vec::new();
     for (class, miss) in classes.iter().zip(misses) {
         let Some(miss) = miss else { continue };
@@ -192,8 +196,7 @@ fn endpoint_ingress(
     let misses = target
         .ingress
         .iter()
-        .map(|peers| ingress_miss(peers, client, sources))
-        .collect();
+        .map(|peers| ingress_miss(peers, client, sources));
     by_miss(&index.port_classes, misses)
         .into_iter()
         .filter_map(|(ports, miss)| {
@@ -206,7 +209,7 @@ fn endpoint_ingress(
             detail.push_str("no ingress rule of the endpoint's security groups (");
             detail.push_str(&target.groups_text);
             detail.push_str(") allows tcp ");
-            detail.push_str(&ports.to_string());
+            ports.push_text(&mut detail);
             detail.push_str(" from ");
             name_sources(&mut detail, &failing);
             detail.push_str(" or from its security groups (");
@@ -227,7 +230,7 @@ fn client_egress(
     undescribed: &[&str],
     peers: &[Peers<'_>],
 ) -> Vec<Failure> {
-    let misses = peers.iter().map(|p| egress_miss(target, p)).collect();
+    let misses = peers.iter().map(|p| egress_miss(target, p));
     by_miss(&index.port_classes, misses)
         .into_iter()
         .filter_map(|(ports, miss)| {
@@ -462,15 +465,12 @@ pub fn outside_blocks(index: &VpcIndex<'_>, destinations: &[Destination], addres
             continue;
         }
         let ingress = union_of(index, &dest.security_group_ids, false);
-        let misses = ingress
-            .iter()
-            .map(|peers| {
-                peers.addrs.first_uncovered(&range).map(|first| Miss::Sources {
-                    failing: vec![(source, first)],
-                    unresolved: &peers.unresolved_prefix_lists,
-                })
+        let misses = ingress.iter().map(|peers| {
+            peers.addrs.first_uncovered(&range).map(|first| Miss::Sources {
+                failing: vec![(source, first)],
+                unresolved: &peers.unresolved_prefix_lists,
             })
-            .collect();
+        });
         for (ports, miss) in by_miss(&index.port_classes, misses) {
             let Miss::Sources { unresolved, .. } = miss else {
                 continue;

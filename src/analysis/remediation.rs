@@ -25,7 +25,7 @@ use std::collections::{BTreeMap, BTreeSet, BinaryHeap};
 
 use ipnet::IpNet;
 
-use super::hash::HashMap;
+use super::hash::{HashMap, HashSet};
 use super::ports::Ports;
 use super::{Check, ClientVerdict, Destination, Direction, Remediation, RuleChange, Unfixable};
 
@@ -38,10 +38,13 @@ use super::{Check, ClientVerdict, Destination, Direction, Remediation, RuleChang
 /// their current count yields exactly that pick without rescanning every group: O((n + m) log g)
 /// for n clients, m memberships and g groups, instead of O(picks × g).
 fn greedy_cover<'c>(clients: &[&[&'c str]]) -> Vec<&'c str> {
-    let mut ids: Vec<&'c str> = clients.iter().flat_map(|g| g.iter().copied()).collect();
+    // The distinct groups sorted (a few thousand), not every membership (tens of thousands),
+    // and each group's index found by hashing rather than a binary search per membership.
+    let distinct: HashSet<&'c str> = clients.iter().flat_map(|g| g.iter().copied()).collect();
+    let mut ids: Vec<&'c str> = distinct.into_iter().collect();
     ids.sort_unstable();
-    ids.dedup();
-    let index = |g: &str| ids.binary_search(&g).expect("every group was collected");
+    let places: HashMap<&str, usize> = ids.iter().enumerate().map(|(i, g)| (*g, i)).collect();
+    let index = |g: &str| places[g];
     let mut members: Vec<Vec<usize>> = vec![Vec::new(); ids.len()];
     for (i, groups) in clients.iter().enumerate() {
         for g in groups.iter() {
