@@ -114,30 +114,44 @@ pub struct Section {
     /// `file` or `file, document 2`.
     pub place: String,
     pub manifest: Manifest,
-    pub snapshot: Rc<Snapshot>,
     pub analysis: Analysis,
+    /// This object's endpoint and the ENIs of it the VPC as read does not describe (their
+    /// subnets are checked whole), when there are any: all the outputs need of the VPC besides
+    /// the analysis, so that the VPC is freed before they are written.
+    pub unobserved_interfaces: Option<(String, Vec<String>)>,
     /// What will block the switch to private DNS whatever the rules: the preconditions the
     /// controller checks, and the acceptance the service's owner must give.
     pub blockers: Vec<Unmet>,
 }
 
 impl Section {
-    pub fn new(place: String, manifest: Manifest, snapshot: Rc<Snapshot>, analysis: Analysis) -> Section {
+    pub fn new(place: String, manifest: Manifest, snapshot: &Snapshot, analysis: Analysis) -> Section {
         let spec = &manifest.spec;
         let owner = manifest.owner();
-        let own = owned_endpoint(spec, Some(&owner), &snapshot);
+        let own = owned_endpoint(spec, Some(&owner), snapshot);
         let mut blockers = Vec::new();
         if spec.private_dns.enabled {
             // The controller's own decision, all of it: it stops at the first.
-            blockers = unmet(spec, &snapshot, own.map(|e| e.vpc_endpoint_id.as_str()));
+            blockers = unmet(spec, snapshot, own.map(|e| e.vpc_endpoint_id.as_str()));
         }
-        blockers.extend(acceptance(spec, &snapshot, own));
+        blockers.extend(acceptance(spec, snapshot, own));
+        let unobserved_interfaces = own
+            .map(|e| {
+                (
+                    e.vpc_endpoint_id.clone(),
+                    unobserved_endpoint_interfaces(e, snapshot)
+                        .into_iter()
+                        .map(str::to_string)
+                        .collect::<Vec<_>>(),
+                )
+            })
+            .filter(|(_, missing)| !missing.is_empty());
         Section {
             place,
             manifest,
-            snapshot,
             analysis,
             blockers,
+            unobserved_interfaces,
         }
     }
 
@@ -255,8 +269,10 @@ pub fn run(args: &PlanArgs) -> ExitCode {
         if services_known && let Some(problem) = service_region_problem(&manifest.spec, &snapshot) {
             return fail(format_args!("{place} does not fit {source}: {problem}"));
         }
-        sections.push(Section::new(place, manifest, snapshot, analysis));
+        sections.push(Section::new(place, manifest, &snapshot, analysis));
     }
+    // Every output is made from the sections alone: the VPC's tens of megabytes go first.
+    drop(offline);
 
     let code = overall(&sections).exit_code();
     // Written as it is made, through one buffer: the report of a 20,000-ENI VPC is tens of
@@ -267,17 +283,15 @@ pub fn run(args: &PlanArgs) -> ExitCode {
             for note in &skipped {
                 eprintln!("note: {note}");
             }
-            // The reports are made from the analyses alone: the VPCs' tens of megabytes go first.
             let reports: Vec<PlanReport> = sections.iter().map(PlanReport::of).collect();
             drop(sections);
-            drop(offline);
             write_json(&mut stdout, &reports)
         }
         OutputFormat::Table => {
             for note in &skipped {
                 eprintln!("note: {note}");
             }
-            stdout.write_all(render_tables(&sections, Style::detect()).as_bytes())
+            write_tables(&mut stdout, &sections, Style::detect())
         }
         OutputFormat::Markdown => stdout.write_all(review::render(&sections, &skipped).as_bytes()),
     };
@@ -301,10 +315,11 @@ fn write_json(out: &mut impl Write, reports: &[PlanReport]) -> std::io::Result<(
     out.write_all(b"\n")
 }
 
-/// The tables of every section, each under its place when there are several.
-fn render_tables(sections: &[Section], style: Style) -> String {
-    let mut out = String::new();
+/// The tables of every section, each under its place when there are several, written section
+/// by section.
+fn write_tables(stdout: &mut impl Write, sections: &[Section], style: Style) -> std::io::Result<()> {
     for (i, section) in sections.iter().enumerate() {
+        let mut out = String::new();
         if sections.len() > 1 {
             if i > 0 {
                 out.push('\n');
@@ -316,13 +331,17 @@ fn render_tables(sections: &[Section], style: Style) -> String {
             ));
             out.push('\n');
         }
-        out.push_str(&render_table(
+        stdout.write_all(out.as_bytes())?;
+        let table = render_table(
             &section.place,
             &section.manifest,
             &section.analysis,
-            &section.snapshot,
+            section.unobserved_interfaces.as_ref(),
             style,
-        ));
+        );
+        stdout.write_all(table.as_bytes())?;
+        drop(table);
+        let mut out = String::new();
         if !section.blockers.is_empty() {
             out.push('\n');
             out.push_str(&style.paint(
@@ -334,11 +353,12 @@ fn render_tables(sections: &[Section], style: Style) -> String {
                 out.push_str(&format!("  {}: {}\n", b.reason.as_str(), b.message));
             }
         }
+        stdout.write_all(out.as_bytes())?;
     }
     if sections.is_empty() {
-        out.push_str("No InterfaceEndpoint in the manifests.\n");
+        stdout.write_all(b"No InterfaceEndpoint in the manifests.\n")?;
     }
-    out
+    Ok(())
 }
 
 /// The snapshot in `paths` (errors name the file), and how to name it in messages.
@@ -654,7 +674,7 @@ pub fn render_table(
     file: &str,
     manifest: &Manifest,
     analysis: &Analysis,
-    snapshot: &Snapshot,
+    unobserved_interfaces: Option<&(String, Vec<String>)>,
     style: Style,
 ) -> String {
     let spec = &manifest.spec;
@@ -692,18 +712,14 @@ pub fn render_table(
         ]);
     }
     out.push(destinations.render(style, "  "));
-    if let Some(endpoint) = owned_endpoint(spec, Some(&manifest.owner()), snapshot) {
-        let missing = unobserved_endpoint_interfaces(endpoint, snapshot);
-        if !missing.is_empty() {
-            out.push(style.paint(
-                Colour::Yellow,
-                &format!(
-                    "  note: the snapshot does not describe {} of {}; their subnets are checked whole",
-                    missing.join(", "),
-                    endpoint.vpc_endpoint_id
-                ),
-            ));
-        }
+    if let Some((endpoint_id, missing)) = unobserved_interfaces {
+        out.push(style.paint(
+            Colour::Yellow,
+            &format!(
+                "  note: the snapshot does not describe {} of {endpoint_id}; their subnets are checked whole",
+                missing.join(", "),
+            ),
+        ));
     }
     out.push(String::new());
 

@@ -85,9 +85,15 @@ impl Table {
                 widths[i] = widths[i].max(text.chars().count());
             }
         }
-        let line = |cells: Vec<(&str, Option<Colour>)>| -> String {
+        // The lines go into one string as they are made (a table of a large VPC is megabytes).
+        let mut out = String::new();
+        let mut line = |cells: Vec<(&str, Option<Colour>)>| {
+            if !out.is_empty() {
+                out.push('\n');
+            }
+            let start = out.len();
             let last = cells.len().saturating_sub(1);
-            let mut out = String::from(indent);
+            out.push_str(indent);
             for (i, (text, colour)) in cells.into_iter().enumerate() {
                 let padded = if i == last {
                     text.to_string()
@@ -102,19 +108,19 @@ impl Table {
                 }
                 out.push_str(pad);
             }
-            out.trim_end().to_string()
+            let end = start + out[start..].trim_end().len();
+            out.truncate(end);
         };
-        let mut out = Vec::with_capacity(self.rows.len() + 1);
-        out.push(line(
+        line(
             self.headers
                 .iter()
                 .map(|h| (h.as_str(), Some(Colour::Bold)))
                 .collect(),
-        ));
+        );
         for row in &self.rows {
-            out.push(line(row.iter().map(|(t, c)| (t.as_str(), *c)).collect()));
+            line(row.iter().map(|(t, c)| (t.as_str(), *c)).collect());
         }
-        out.join("\n")
+        out
     }
 }
 
