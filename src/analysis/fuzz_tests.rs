@@ -75,6 +75,7 @@ fn read_analyse_decide(text: &str, reached: &mut Reached) {
         analysis_as_specified: None,
         successors: &[],
         approver: Default::default(),
+        rollback: None,
         now: Timestamp::UNIX_EPOCH,
     };
     let decision = decide(&input, &Timing::default());

@@ -103,6 +103,14 @@ closed_set! {
             fixes it now (`onReject: Alert`, a mode that waits for approval or is `Off`, a source \
             it cannot add a rule for): the phase is Degraded; the message names each source, its \
             network interface and the missing rule.",
+        RolledBack => "Connections to the endpoint are rejected and `onReject` says `Rollback`: private \
+            DNS is turned off (or was, and stays off until the plan for the rejected sources is applied; \
+            the message names each source, and the clients that lost their path because their subnets \
+            have no route to the internet).",
+        RollbackRefused => "Connections to the endpoint are rejected and `onReject` says `Rollback`, but \
+            turning private DNS off would cut off more clients (subnets without a route to the internet, \
+            named in the message) than it restores: it stays on (set `onReject.force: true` to roll back \
+            anyway); the phase is Degraded.",
         FlowLogsUnreadable => "The flow logs could not be read (the message says why: the log group, \
             IAM, CloudWatch Logs); nothing is known of rejected traffic.",
         // PrivateDnsEnabled

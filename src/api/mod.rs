@@ -478,13 +478,19 @@ pub struct OnReject {
     /// In the canary window. `Remediate` (default): the rejected source becomes a client of the
     /// analysis (one the configuration may have missed) and the rules the remediation modes
     /// (and the grant) allow are added at once. `Alert`: Degraded and a Warning Event, the
-    /// canary changes nothing.
+    /// canary changes nothing. `Rollback`: private DNS is turned off at once (phase
+    /// `RolledBack`) and kept off until the plan for the rejected sources is applied; refused
+    /// when it would cut off more clients (those whose subnets have no route to the internet)
+    /// than it restores, unless `force`.
     #[serde(default = "RejectAction::remediate")]
     pub action: RejectAction,
     /// After the canary window, the same reading goes on at every pass with this reaction
     /// (default `Alert`).
     #[serde(default = "RejectAction::alert")]
     pub after_window: RejectAction,
+    /// `Rollback` even when turning private DNS off cuts off more clients than it restores.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub force: bool,
 }
 
 impl Default for OnReject {
@@ -492,6 +498,7 @@ impl Default for OnReject {
         Self {
             action: RejectAction::Remediate,
             after_window: RejectAction::Alert,
+            force: false,
         }
     }
 }
@@ -503,6 +510,9 @@ pub enum RejectAction {
     Remediate,
     /// Report it (Degraded, Warning Event); change nothing.
     Alert,
+    /// Turn private DNS off at once and keep it off until the plan for the rejected sources is
+    /// applied (phase RolledBack).
+    Rollback,
 }
 
 impl RejectAction {
@@ -518,6 +528,7 @@ impl RejectAction {
         match self {
             Self::Remediate => "Remediate",
             Self::Alert => "Alert",
+            Self::Rollback => "Rollback",
         }
     }
 }
@@ -663,6 +674,10 @@ closed_set! {
         Forbidden => "No EndpointGrant admits the object (condition `Granted` says why): no AWS call is \
             made for it.",
         Deleting => "The object is being deleted: its `deletionPolicy` is being carried out.",
+        RolledBack => "The canary found connections to the endpoint rejected after the switch and \
+            `spec.verification.onReject` says `Rollback`: private DNS is turned off (or was) and stays off \
+            until the plan for the rejected sources is applied (condition `Verified` names them, \
+            `status.rollback` keeps them); then it goes on again and the canary window starts again.",
     }
 }
 
@@ -717,6 +732,11 @@ pub struct InterfaceEndpointStatus {
     /// What the canary read of the flow logs (`spec.verification`), once private DNS is on.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub verification: Option<VerificationSummary>,
+    /// Private DNS was turned off by the canary (`onReject: Rollback`): the sources it was
+    /// rejected for, kept (as clients of the analysis) while it stays off, so that a restart
+    /// does not forget why; cleared once private DNS is on again.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rollback: Option<RollbackStatus>,
     /// When the clients were last verified against the AWS world (RFC 3339).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_verified_time: Option<String>,
@@ -867,7 +887,8 @@ pub struct VerificationSummary {
     /// When the canary window started (private DNS seen on) and ends.
     pub window_start: String,
     pub window_end: String,
-    /// The reaction that applies now (`Remediate` or `Alert`: in the window or after it).
+    /// The reaction that applies now (`Remediate`, `Alert` or `Rollback`: in the window or
+    /// after it).
     pub reaction: String,
     /// The last read: from, to (the records' timestamps), when.
     pub read_from: String,
@@ -882,6 +903,27 @@ pub struct VerificationSummary {
     pub complete: bool,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub rejected: Vec<RejectedSource>,
+}
+
+/// A rollback of private DNS by the canary.
+#[derive(Deserialize, Serialize, Clone, Debug, Default, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct RollbackStatus {
+    /// When private DNS was turned off for the rejected sources (RFC 3339).
+    pub time: String,
+    /// The endpoint it was turned off on.
+    pub endpoint_id: String,
+    /// The sources whose connections were rejected (at most 20): clients of the analysis until
+    /// private DNS is on again, so it goes on again only once their path is open.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub rejected: Vec<RejectedSource>,
+    /// The clients that lost their path to the service when private DNS went off (their
+    /// subnets have no route to the internet), at most 20.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub cut_off: Vec<String>,
+    /// Rolled back although it cut off more clients than it restored (`onReject.force`).
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub forced: bool,
 }
 
 /// A source address whose connections to the endpoint were rejected in the read.

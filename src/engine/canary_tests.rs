@@ -33,6 +33,7 @@ fn with_canary(mode: RemediationMode, action: RejectAction) -> Harness {
         on_reject: OnReject {
             action,
             after_window: RejectAction::Alert,
+            force: false,
         },
     });
     h.sim.create_flow_log(VPC, FLOW_GROUP, Some(FORMAT));

@@ -282,18 +282,40 @@ async fn think<E: Ec2, L: Logs>(
         .as_ref()
         .map(|read| plan::canary::reaction(spec, read, request.now));
     let evidence_spec = plan::evidence::effective_spec(spec, evidence.as_ref());
-    // Under Remediate, the rejected sources are clients of the analysis (evidenced).
+    // Under Remediate and Rollback, the rejected sources are clients of the analysis
+    // (evidenced); so are those a rollback holds private DNS off for.
+    let vpc_id = plan::location::vpc(spec, request.status);
     let attribution = match (&canary, reaction) {
-        (Some(read), Some(RejectAction::Remediate)) => plan::canary::with_rejects(
+        (Some(read), Some(RejectAction::Remediate | RejectAction::Rollback)) => plan::canary::with_rejects(
             evidence.as_ref().and_then(|e| e.attribution()),
             read,
             world,
-            plan::location::vpc(spec, request.status),
+            vpc_id,
         ),
         _ => evidence.as_ref().and_then(|e| e.attribution()).cloned(),
     };
+    let held = plan::rollback::held_sources(request.status);
+    let attribution = if held.is_empty() || request.deleting {
+        attribution
+    } else {
+        plan::canary::with_sources(attribution.as_ref(), &held, world, vpc_id)
+    };
     let analysis =
         analysis::analyze_with_evidence(&evidence_spec, Some(owner), world, &rules, attribution.as_ref());
+    // observe, the route tables: only under Rollback with a source cut off, to weigh who
+    // turning private DNS off restores and who it cuts off.
+    let weighing = match (&canary, reaction, analysis.as_ref()) {
+        (Some(read), Some(RejectAction::Rollback), Ok(found)) if plan::rollback::any_cut_off(found, read) => {
+            let force = spec.verification.as_ref().is_some_and(|v| v.on_reject.force);
+            let tables = ec2.describe_route_tables(vpc_id).await;
+            let tables = match &tables {
+                Ok(tables) => Ok(tables.as_slice()),
+                Err(e) => Err(format!("DescribeRouteTables failed: {}", e.message)),
+            };
+            plan::rollback::weigh(found, read, tables.as_ref().map_err(String::as_str).copied(), force)
+        }
+        _ => None,
+    };
     let mut input = PlanInput {
         spec,
         generation: request.generation,
@@ -307,6 +329,7 @@ async fn think<E: Ec2, L: Logs>(
         analysis_as_specified: None,
         successors: &[],
         approver: Approver::Namespace,
+        rollback: weighing.as_ref(),
         now: request.now,
     };
     let analysis_as_specified = plan::drift::world_as_specified(&input).map(|after| {
@@ -357,6 +380,11 @@ async fn think<E: Ec2, L: Logs>(
                     .actions
                     .iter()
                     .any(|a| matches!(a, Action::AuthorizeRules(_))),
+                rollback: weighing.as_ref(),
+                turns_off: decision
+                    .actions
+                    .iter()
+                    .any(|a| matches!(a, Action::ModifyEndpoint(m) if m.private_dns_enabled == Some(false))),
             };
             decision.requeue = plan::canary::report(
                 &mut decision.status,
@@ -371,7 +399,12 @@ async fn think<E: Ec2, L: Logs>(
                 decision.requeue,
             );
         }
-        _ => plan::canary::clear(&mut decision.status),
+        _ => {
+            plan::canary::clear(&mut decision.status);
+            // While a rollback holds private DNS off, the canary reads nothing: `Verified`
+            // says why it is off.
+            plan::rollback::report_held(&mut decision.status, request.generation, request.now);
+        }
     }
     decision
 }

@@ -104,19 +104,32 @@ pub fn in_window(read: &CanaryRead, now: Timestamp) -> bool {
     now < read.window_end()
 }
 
-/// The evidence the analysis runs with under `Remediate`: the query log evidence (if any) with
-/// every rejected source added, an ENI of the VPC by its address, or else a client outside the
-/// VPC. `None` when there is nothing to add to (no evidence, no reject).
+/// The evidence the analysis runs with under `Remediate` (and `Rollback`): the query log
+/// evidence (if any) with every rejected source added, an ENI of the VPC by its address, or
+/// else a client outside the VPC. `None` when there is nothing to add to (no evidence, no
+/// reject).
 pub fn with_rejects(
     evidence: Option<&Attribution>,
     read: &CanaryRead,
     world: &Snapshot,
     vpc_id: &str,
 ) -> Option<Attribution> {
-    let rejects = match &read.outcome {
-        Ok(found) if !found.rejects.is_empty() => &found.rejects,
-        _ => return evidence.cloned(),
-    };
+    match &read.outcome {
+        Ok(found) => with_sources(evidence, &found.rejects, world, vpc_id),
+        Err(_) => evidence.cloned(),
+    }
+}
+
+/// [`with_rejects`] of rejected sources however known (a read, or those a rollback holds).
+pub fn with_sources(
+    evidence: Option<&Attribution>,
+    rejects: &[Reject],
+    world: &Snapshot,
+    vpc_id: &str,
+) -> Option<Attribution> {
+    if rejects.is_empty() {
+        return evidence.cloned();
+    }
     let mut merged = evidence.cloned().unwrap_or_default();
     let resolutions: Vec<Resolution> = rejects
         .iter()
@@ -174,7 +187,7 @@ fn rfc3339(ms: i64) -> String {
 }
 
 /// The client the analysis knows at `address`.
-fn client_at<'a>(analysis: Option<&'a Analysis>, address: IpAddr) -> Option<&'a ClientVerdict> {
+pub(crate) fn client_at<'a>(analysis: Option<&'a Analysis>, address: IpAddr) -> Option<&'a ClientVerdict> {
     analysis?
         .clients
         .iter()
@@ -215,9 +228,14 @@ fn source_sentence(reject: &Reject, client: Option<&ClientVerdict>) -> String {
 
 /// What the decision of this pass does about the rejected sources.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct PassActs {
+pub struct PassActs<'a> {
     /// The decision adds rules.
     pub adds_rules: bool,
+    /// Under `Rollback`: who turning private DNS off restores and cuts off
+    /// ([`super::rollback::weigh`]).
+    pub rollback: Option<&'a super::rollback::Weighing>,
+    /// The decision turns private DNS off.
+    pub turns_off: bool,
 }
 
 /// Sets condition `Verified` and `status.verification` from this pass's read; for a rejected
@@ -232,7 +250,7 @@ pub fn report(
     read: &CanaryRead,
     reaction: RejectAction,
     analysis: Option<&Analysis>,
-    acts: PassActs,
+    acts: PassActs<'_>,
     generation: Option<i64>,
     now: Timestamp,
     requeue: Duration,
@@ -343,6 +361,41 @@ pub fn report(
                 sentences(&all)
             ),
         )
+    } else if let (RejectAction::Rollback, Some(weighing), true) =
+        (reaction, acts.rollback, acts.turns_off)
+    {
+        (
+            false,
+            ConditionReason::RolledBack,
+            format!(
+                "{} cut off since private DNS went on, turning private DNS off (onReject: Rollback{}); {}; it \
+                 stays off until the plan for them is applied: {}{format_note}",
+                sources_are(unresolved.len()),
+                if weighing.forced() { ", force" } else { "" },
+                weighing.sentence(),
+                sentences(&unresolved)
+            ),
+        )
+    } else if let (RejectAction::Rollback, Some(weighing), false) =
+        (reaction, acts.rollback, weighing_rolls_back(acts.rollback))
+    {
+        let adding = if acts.adds_rules {
+            "; adding the rules the remediation modes allow"
+        } else {
+            ""
+        };
+        (
+            false,
+            ConditionReason::RollbackRefused,
+            format!(
+                "{} cut off since private DNS went on; rollback refused (onReject: Rollback): {}, more \
+                 than it restores, so private DNS stays on (onReject.force: true rolls back anyway){adding}: \
+                 {}{format_note}",
+                sources_are(unresolved.len()),
+                weighing.sentence(),
+                sentences(&unresolved)
+            ),
+        )
     } else if acts.adds_rules {
         (
             false,
@@ -359,6 +412,13 @@ pub fn report(
             RejectAction::Alert => "onReject: Alert, the canary changes nothing".to_string(),
             RejectAction::Remediate => {
                 "no rule the remediation modes allow fixes it now (status.plan says what is needed)"
+                    .to_string()
+            }
+            RejectAction::Rollback if acts.rollback.is_some() => {
+                "onReject: Rollback, observing only: private DNS would be turned off".to_string()
+            }
+            RejectAction::Rollback => {
+                "onReject: Rollback, but no source the analysis checks is cut off: the spec excludes them"
                     .to_string()
             }
         };
@@ -381,18 +441,17 @@ pub fn report(
     if ok {
         return requeue;
     }
-    if reason == ConditionReason::ClientsRejected {
+    if matches!(
+        reason,
+        ConditionReason::ClientsRejected | ConditionReason::RollbackRefused
+    ) && !(reason == ConditionReason::RollbackRefused && acts.adds_rules)
+    {
         if status.phase == RolloutPhase::Ready {
             status.phase = RolloutPhase::Degraded;
         }
         set_condition(
             &mut status.conditions,
-            &ConditionUpdate::new(
-                ConditionType::Ready,
-                false,
-                ConditionReason::ClientsRejected,
-                message.clone(),
-            ),
+            &ConditionUpdate::new(ConditionType::Ready, false, reason, message.clone()),
             generation,
             now,
         );
@@ -413,12 +472,21 @@ pub fn report(
         .is_some_and(|c| c.reason == reason.as_str());
     if !(same_reason && cut_off(previous) == cut_off(status)) {
         events.push(EventNote {
-            reason: EventReason::TrafficRejected,
+            reason: match reason {
+                ConditionReason::RolledBack => EventReason::RolledBack,
+                ConditionReason::RollbackRefused => EventReason::RollbackRefused,
+                _ => EventReason::TrafficRejected,
+            },
             warning: true,
             message,
         });
     }
     requeue
+}
+
+/// Whether the weighing (if any) lets the rollback go ahead.
+fn weighing_rolls_back(weighing: Option<&super::rollback::Weighing>) -> bool {
+    weighing.is_none_or(|w| w.rolls_back())
 }
 
 /// No read this pass (no flow logs named, private DNS off, deleting): no `Verified`, no summary.
@@ -523,7 +591,11 @@ mod tests {
         let mut status = previous.clone();
         let mut events = Vec::new();
         let r = read(&[("10.0.1.30", 4)]);
-        let acts = PassActs { adds_rules: false };
+        let acts = PassActs {
+            adds_rules: false,
+            rollback: None,
+            turns_off: false,
+        };
         let requeue = report(
             &mut status,
             &mut events,

@@ -66,9 +66,15 @@ pub fn for_action(action: &Action, spec: &InterfaceEndpointSpec) -> Option<Event
                 EventReason::PrivateDnsDisabled,
                 false,
                 format!(
-                    "Disabled private DNS on {}, as spec.privateDns.enabled asks: the service's name \
-                     resolves to its public endpoint again in {}",
-                    modify.vpc_endpoint_id, spec.vpc_id
+                    "Disabled private DNS on {}{}: the service's name resolves to its public endpoint \
+                     again in {}",
+                    modify.vpc_endpoint_id,
+                    if spec.private_dns.enabled {
+                        ""
+                    } else {
+                        ", as spec.privateDns.enabled asks"
+                    },
+                    spec.vpc_id
                 ),
             )),
             None => {

@@ -93,6 +93,7 @@ pub fn input_with<'a>(
         analysis_as_specified: None,
         successors: &[],
         approver: Default::default(),
+        rollback: None,
         now: now(),
     }
 }

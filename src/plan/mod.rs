@@ -23,6 +23,9 @@
 //! - [`dns`]: private DNS: preconditions, enabling it only when nobody would be cut off.
 //! - [`cut_off`]: after the stages: clients cut off while private DNS is on make the rollout
 //!   Degraded, also in the pass that repairs it.
+//! - [`rollback`]: after that, the canary's `onReject: Rollback`: private DNS turned off for
+//!   sources the flow logs show cut off, unless it cuts off more clients than it restores, and
+//!   held off (phase RolledBack) until their plan is applied.
 //! - [`tags`]: after the endpoint stages, edits of `spec.tags` are applied to the endpoint
 //!   (CreateTags, DeleteTags of the keys the spec dropped).
 //! - [`approval`], [`rules`], [`wording`], [`preconditions`], [`cluster`]: leaves the stages share,
@@ -68,6 +71,7 @@ pub mod location;
 pub mod observe_only;
 pub mod preconditions;
 pub mod resolution;
+pub mod rollback;
 pub mod rules;
 pub mod sharing;
 pub mod status;
@@ -129,6 +133,9 @@ pub struct PlanInput<'a> {
     /// Who approves the object's plans; `spec.approval` holds the approving id either way
     /// (under [`approval::Approver::Platform`] the engine puts a PlanApproval's id there).
     pub approver: approval::Approver,
+    /// Under the canary's `onReject: Rollback`, with private DNS on and rejected sources cut
+    /// off: who turning it off restores and cuts off ([`rollback::weigh`]); `None` otherwise.
+    pub rollback: Option<&'a rollback::Weighing>,
     pub now: Timestamp,
 }
 
@@ -248,7 +255,7 @@ closed_set! {
             direction).",
         PrivateDnsEnabled => "ModifyVpcEndpoint turned private DNS on (every call, also when asked again).",
         PrivateDnsDisabled => "ModifyVpcEndpoint turned private DNS off, because `spec.privateDns.enabled` \
-            is false or the object is being deleted.",
+            is false, the object is being deleted, or the canary rolled back (`onReject: Rollback`).",
         EndpointModified => "ModifyVpcEndpoint changed subnets, security groups or the policy to match the \
             spec.",
         EndpointTagsUpdated => "CreateTags or DeleteTags applied an edit of `spec.tags` to the endpoint: \
@@ -269,6 +276,11 @@ closed_set! {
         TrafficRejected => "The flow logs show connections to the endpoint rejected since private DNS \
             went on (the canary, `spec.verification`), once per distinct set of sources: names each \
             source, its network interface, the missing rule and the reaction.",
+        RolledBack => "The canary turned private DNS off (`onReject: Rollback`) because connections to \
+            the endpoint were rejected: names each source, who the rollback restores and who it cuts off.",
+        RollbackRefused => "The canary did not turn private DNS off although `onReject` says `Rollback`: \
+            it would cut off more clients (subnets without a route to the internet) than it restores; \
+            once per distinct set of sources.",
         Failed => "The rollout cannot go on (the `Ready` condition says why), once per distinct failure.",
         Retrying => "A throttled or transient EC2 failure, once per distinct failure; the controller \
             retries with backoff.",
@@ -403,7 +415,7 @@ fn rollout<'a>(input: &PlanInput<'a>, timing: &Timing) -> Step<'a> {
             adoption::claim(input, endpoint::decide(input, analysis, timing)),
         ),
     };
-    cut_off::reported(input, step)
+    rollback::decided(input, cut_off::reported(input, step), timing)
 }
 
 /// A step as the submodules decide it; [`status::finish`] turns it into a [`Decision`] (status
@@ -438,6 +450,8 @@ pub(crate) struct Step<'a> {
     pub location: Option<location::EndpointLocation>,
     /// When private DNS was last turned on again after someone turned it off by hand.
     pub private_dns_reenabled_time: Option<String>,
+    /// The canary's rollback this step keeps ([`rollback::kept`] says until when).
+    pub rollback: Option<crate::api::RollbackStatus>,
 }
 
 impl<'a> Step<'a> {
@@ -460,6 +474,7 @@ impl<'a> Step<'a> {
             endpoint_recreations: input.status.endpoint_recreations,
             location: location::EndpointLocation::recorded(input.status),
             private_dns_reenabled_time: input.status.private_dns_reenabled_time.clone(),
+            rollback: input.status.rollback.clone(),
         }
     }
 }

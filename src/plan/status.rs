@@ -77,6 +77,7 @@ pub(crate) fn finish(input: &PlanInput<'_>, step: Step<'_>) -> Decision {
             step.endpoint
                 .is_none_or(|e| previous.endpoint_id.as_deref() == Some(e.vpc_endpoint_id.as_str()))
         });
+    next.rollback = super::rollback::kept(input, &step);
     next.deletion_policy = Some(super::deletion::policy(input.spec, input.config));
     next.spec_tag_keys = if input.deleting {
         previous.spec_tag_keys.clone()
@@ -274,6 +275,10 @@ pub fn carry_observed_facts(report: &mut InterfaceEndpointStatus, observed: &Int
     report.private_dns_off_unseen = observed.private_dns_off_unseen;
     report.private_dns_on_since = observed.private_dns_on_since.clone();
     report.verification = observed.verification.clone();
+    // A rollback whose turn-off may have taken effect is kept: it says why private DNS is off.
+    if !observed.private_dns_enabled {
+        report.rollback = observed.rollback.clone();
+    }
     report.dns_entries = observed.dns_entries.clone();
     report.network_interfaces = observed.network_interfaces.clone();
     report.clients = observed.clients.clone();
