@@ -234,3 +234,135 @@ async fn without_a_flow_log_on_the_group_the_default_format_is_read_and_said() {
         "an unread canary cuts nobody off"
     );
 }
+
+/// The incident's route tables: the public subnet through an internet gateway, the private
+/// ones through the NAT gateway, or (`isolated`) on the main table without a default route.
+fn route_tables(h: &Harness, isolated: &[&str]) {
+    use super::incident::{SUBNET_PRIVATE_A, SUBNET_PRIVATE_C, SUBNET_PUBLIC};
+    use crate::model::Route;
+    h.sim.create_route_table(VPC, true, &[], vec![]);
+    h.sim
+        .create_route_table(VPC, false, &[SUBNET_PUBLIC], vec![Route::default_via("igw-0f1e2d3c4b5a69788")]);
+    let private: Vec<&str> = [SUBNET_PRIVATE_A, SUBNET_PRIVATE_C]
+        .into_iter()
+        .filter(|s| !isolated.contains(s))
+        .collect();
+    h.sim
+        .create_route_table(VPC, false, &private, vec![Route::default_via("nat-0c1d2e3f4a5b6c7d8")]);
+}
+
+fn events_of(h: &Harness, reason: EventReason) -> usize {
+    h.events.iter().filter(|e| e.reason == reason).count()
+}
+
+#[tokio::test]
+async fn under_rollback_a_rejected_client_turns_private_dns_off_at_once_until_its_rule_is_in() {
+    let mut h = with_canary(RemediationMode::Auto, RejectAction::Rollback);
+    route_tables(&h, &[]);
+    h.run_until(RolloutPhase::Ready, 40).await;
+    let first_window = h.status.private_dns_on_since.clone().unwrap();
+    let rule = h.owned_rules().into_iter().find(admits_zabbix).unwrap();
+    h.sim
+        .revoke_rule_out_of_band(&rule.security_group_rule_id)
+        .unwrap();
+    connect(&h, &[ENI_ZABBIX, ENI_LAMBDA]);
+
+    let out = h.pass().await;
+    assert!(
+        matches!(out.performed.as_slice(), [Action::ModifyEndpoint(m)] if m.private_dns_enabled == Some(false)),
+        "private DNS off at once, and only that: {:?}",
+        out.performed
+    );
+    assert_eq!(out.status.phase, RolloutPhase::RolledBack);
+    assert!(!h.status.private_dns_enabled && h.status.private_dns_off_unseen);
+    let (status, reason, message) = verified(&h);
+    assert_eq!((status.as_str(), reason.as_str()), ("False", "RolledBack"));
+    assert!(
+        message.contains(ENI_ZABBIX) && message.contains("restores 1 rejected source") && message.contains("cuts off 0 clients"),
+        "{message}"
+    );
+    assert_eq!(events_of(&h, EventReason::RolledBack), 1);
+    assert_eq!(events_of(&h, EventReason::PrivateDnsDisabled), 1, "the call's own Event");
+    let held = h.status.rollback.clone().expect("status.rollback");
+    assert_eq!(held.rejected.len(), 1);
+    assert_eq!(held.rejected[0].client.as_deref(), Some(ENI_ZABBIX));
+    assert!(
+        h.sim
+            .calls()
+            .iter()
+            .any(|c| c.operation == Ec2Operation::DescribeRouteTables)
+    );
+
+    // With private DNS off the canary reads nothing; the rollback held in the status keeps the
+    // Zabbix agent a client: its rule goes back (Auto), then private DNS goes on again.
+    let out = h.pass().await;
+    assert!(matches!(out.performed.as_slice(), [Action::AuthorizeRules(_)]), "{:?}", out.performed);
+    assert_eq!(verified(&h).1, "RolledBack", "Verified says why private DNS is off");
+    h.run_until(RolloutPhase::Ready, 10).await;
+    assert!(h.owned_rules().iter().any(admits_zabbix));
+    assert!(h.status.private_dns_enabled);
+    assert!(h.status.rollback.is_none(), "ended once private DNS is seen on");
+    assert_ne!(
+        h.status.private_dns_on_since.as_deref(),
+        Some(first_window.as_str()),
+        "the canary window starts again"
+    );
+    assert_eq!(verified(&h).1, "NoRejectedTraffic", "the old records are before the new window");
+    assert_eq!(
+        events_of(&h, EventReason::PrivateDnsReenabled),
+        0,
+        "turned on again as the controller's own rollback ends, not as an out-of-band change"
+    );
+}
+
+#[tokio::test]
+async fn a_rollback_that_cuts_off_more_than_it_restores_is_refused_until_forced_and_then_held() {
+    use super::incident::{SUBNET_PRIVATE_A, SUBNET_PRIVATE_C};
+    let mut h = with_canary(RemediationMode::Approval, RejectAction::Rollback);
+    // Neither private subnet reaches the internet: private DNS off would cut the Lambda off
+    // and give the Zabbix agent nothing.
+    route_tables(&h, &[SUBNET_PRIVATE_A, SUBNET_PRIVATE_C]);
+    h.spec.clients.exclude.network_interface_ids = vec![ENI_ZABBIX.into()];
+    h.run_until(RolloutPhase::Ready, 40).await;
+    // The Zabbix agent was left out of the spec, then brought back in right after the switch
+    // (a client the rollout did not check): its connections are rejected.
+    h.edit(|s| s.clients.exclude.network_interface_ids.clear());
+    connect(&h, &[ENI_ZABBIX]);
+    let before = h.sim.mutations().len();
+
+    for _ in 0..2 {
+        let out = h.pass().await;
+        assert!(out.performed.is_empty(), "{:?}", out.performed);
+        assert_eq!(out.status.phase, RolloutPhase::Degraded);
+    }
+    assert_eq!(h.sim.mutations().len(), before);
+    let (_, reason, message) = verified(&h);
+    assert_eq!(reason, "RollbackRefused");
+    assert!(
+        message.contains(ENI_LAMBDA) && message.contains("onReject.force: true"),
+        "{message}"
+    );
+    assert_eq!(events_of(&h, EventReason::RollbackRefused), 1, "once per set of sources");
+    assert!(h.status.rollback.is_none());
+
+    h.edit(|s| s.verification.as_mut().unwrap().on_reject.force = true);
+    let out = h.pass().await;
+    assert!(
+        matches!(out.performed.as_slice(), [Action::ModifyEndpoint(m)] if m.private_dns_enabled == Some(false)),
+        "{:?}",
+        out.performed
+    );
+    let held = h.status.rollback.clone().unwrap();
+    assert!(held.forced);
+    assert!(held.cut_off.iter().any(|c| c.starts_with(ENI_LAMBDA)), "{:?}", held.cut_off);
+
+    // Held off while the plan waits for approval, pass after pass.
+    for _ in 0..3 {
+        let out = h.pass().await;
+        assert!(out.performed.is_empty(), "{:?}", out.performed);
+        assert_eq!(out.status.phase, RolloutPhase::RolledBack);
+    }
+    assert!(!h.status.private_dns_enabled);
+    assert_eq!(h.status.rollback.as_ref(), Some(&held));
+    assert_eq!(verified(&h).1, "RolledBack");
+}
