@@ -14,7 +14,7 @@ use crate::aws::Ec2;
 use crate::logs::Logs;
 use crate::logs::flow::{self, DEFAULT_FLOW_LOG_FORMAT, FlowWindow};
 use crate::model::{FlowLog, Snapshot};
-use crate::plan::canary::{CanaryRead, FormatSource, on_since};
+use crate::plan::canary::{CanaryRead, FormatSource, on_since, seen_on_until_now};
 
 /// The most REJECT records one read scans: ten pages of the API's largest.
 pub const MAX_SCAN_EVENTS: usize = 100_000;
@@ -47,7 +47,8 @@ pub async fn observe<E: Ec2, L: Logs>(
         .vpc_endpoints
         .iter()
         .find(|e| previous.endpoint_id.as_deref() == Some(e.vpc_endpoint_id.as_str()))?;
-    let window_start = on_since(Some(endpoint), previous, now)?;
+    let window_start = on_since(Some(endpoint), previous, now)
+        .or_else(|| seen_on_until_now(Some(endpoint), previous, spec))?;
     let mut read = CanaryRead {
         log_group_name: source.log_group_name.clone(),
         window_start,

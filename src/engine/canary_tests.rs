@@ -241,14 +241,22 @@ fn route_tables(h: &Harness, isolated: &[&str]) {
     use super::incident::{SUBNET_PRIVATE_A, SUBNET_PRIVATE_C, SUBNET_PUBLIC};
     use crate::model::Route;
     h.sim.create_route_table(VPC, true, &[], vec![]);
-    h.sim
-        .create_route_table(VPC, false, &[SUBNET_PUBLIC], vec![Route::default_via("igw-0f1e2d3c4b5a69788")]);
+    h.sim.create_route_table(
+        VPC,
+        false,
+        &[SUBNET_PUBLIC],
+        vec![Route::default_via("igw-0f1e2d3c4b5a69788")],
+    );
     let private: Vec<&str> = [SUBNET_PRIVATE_A, SUBNET_PRIVATE_C]
         .into_iter()
         .filter(|s| !isolated.contains(s))
         .collect();
-    h.sim
-        .create_route_table(VPC, false, &private, vec![Route::default_via("nat-0c1d2e3f4a5b6c7d8")]);
+    h.sim.create_route_table(
+        VPC,
+        false,
+        &private,
+        vec![Route::default_via("nat-0c1d2e3f4a5b6c7d8")],
+    );
 }
 
 fn events_of(h: &Harness, reason: EventReason) -> usize {
@@ -278,11 +286,17 @@ async fn under_rollback_a_rejected_client_turns_private_dns_off_at_once_until_it
     let (status, reason, message) = verified(&h);
     assert_eq!((status.as_str(), reason.as_str()), ("False", "RolledBack"));
     assert!(
-        message.contains(ENI_ZABBIX) && message.contains("restores 1 rejected source") && message.contains("cuts off 0 clients"),
+        message.contains(ENI_ZABBIX)
+            && message.contains("restores 1 rejected source")
+            && message.contains("cuts off 0 clients"),
         "{message}"
     );
     assert_eq!(events_of(&h, EventReason::RolledBack), 1);
-    assert_eq!(events_of(&h, EventReason::PrivateDnsDisabled), 1, "the call's own Event");
+    assert_eq!(
+        events_of(&h, EventReason::PrivateDnsDisabled),
+        1,
+        "the call's own Event"
+    );
     let held = h.status.rollback.clone().expect("status.rollback");
     assert_eq!(held.rejected.len(), 1);
     assert_eq!(held.rejected[0].client.as_deref(), Some(ENI_ZABBIX));
@@ -296,8 +310,16 @@ async fn under_rollback_a_rejected_client_turns_private_dns_off_at_once_until_it
     // With private DNS off the canary reads nothing; the rollback held in the status keeps the
     // Zabbix agent a client: its rule goes back (Auto), then private DNS goes on again.
     let out = h.pass().await;
-    assert!(matches!(out.performed.as_slice(), [Action::AuthorizeRules(_)]), "{:?}", out.performed);
-    assert_eq!(verified(&h).1, "RolledBack", "Verified says why private DNS is off");
+    assert!(
+        matches!(out.performed.as_slice(), [Action::AuthorizeRules(_)]),
+        "{:?}",
+        out.performed
+    );
+    assert_eq!(
+        verified(&h).1,
+        "RolledBack",
+        "Verified says why private DNS is off"
+    );
     h.run_until(RolloutPhase::Ready, 10).await;
     assert!(h.owned_rules().iter().any(admits_zabbix));
     assert!(h.status.private_dns_enabled);
@@ -307,7 +329,11 @@ async fn under_rollback_a_rejected_client_turns_private_dns_off_at_once_until_it
         Some(first_window.as_str()),
         "the canary window starts again"
     );
-    assert_eq!(verified(&h).1, "NoRejectedTraffic", "the old records are before the new window");
+    assert_eq!(
+        verified(&h).1,
+        "NoRejectedTraffic",
+        "the old records are before the new window"
+    );
     assert_eq!(
         events_of(&h, EventReason::PrivateDnsReenabled),
         0,
@@ -342,7 +368,11 @@ async fn a_rollback_that_cuts_off_more_than_it_restores_is_refused_until_forced_
         message.contains(ENI_LAMBDA) && message.contains("onReject.force: true"),
         "{message}"
     );
-    assert_eq!(events_of(&h, EventReason::RollbackRefused), 1, "once per set of sources");
+    assert_eq!(
+        events_of(&h, EventReason::RollbackRefused),
+        1,
+        "once per set of sources"
+    );
     assert!(h.status.rollback.is_none());
 
     h.edit(|s| s.verification.as_mut().unwrap().on_reject.force = true);
@@ -354,7 +384,11 @@ async fn a_rollback_that_cuts_off_more_than_it_restores_is_refused_until_forced_
     );
     let held = h.status.rollback.clone().unwrap();
     assert!(held.forced);
-    assert!(held.cut_off.iter().any(|c| c.starts_with(ENI_LAMBDA)), "{:?}", held.cut_off);
+    assert!(
+        held.cut_off.iter().any(|c| c.starts_with(ENI_LAMBDA)),
+        "{:?}",
+        held.cut_off
+    );
 
     // Held off while the plan waits for approval, pass after pass.
     for _ in 0..3 {
@@ -365,4 +399,42 @@ async fn a_rollback_that_cuts_off_more_than_it_restores_is_refused_until_forced_
     assert!(!h.status.private_dns_enabled);
     assert_eq!(h.status.rollback.as_ref(), Some(&held));
     assert_eq!(verified(&h).1, "RolledBack");
+}
+
+#[tokio::test]
+async fn a_rollback_whose_status_write_was_lost_is_found_again_not_undone() {
+    let mut h = with_canary(RemediationMode::Auto, RejectAction::Rollback);
+    route_tables(&h, &[]);
+    h.run_until(RolloutPhase::Ready, 40).await;
+    // From now on the rule waits for an approval: the rollback holds.
+    h.edit(|s| s.remediation.endpoint_ingress = RemediationMode::Approval);
+    let rule = h.owned_rules().into_iter().find(admits_zabbix).unwrap();
+    h.sim
+        .revoke_rule_out_of_band(&rule.security_group_rule_id)
+        .unwrap();
+    connect(&h, &[ENI_ZABBIX]);
+    let written = h.status.clone();
+    let out = h.pass().await;
+    assert!(matches!(out.performed.as_slice(), [Action::ModifyEndpoint(_)]));
+    // The controller dies before writing the status: the next pass starts from the last one,
+    // which saw private DNS on and knows of no rollback.
+    h.status = written;
+    let out = h.pass().await;
+    assert!(
+        out.performed.is_empty(),
+        "not turned on again: {:?}",
+        out.performed
+    );
+    assert_eq!(out.status.phase, RolloutPhase::RolledBack);
+    let held = h.status.rollback.clone().expect("the rollback found again");
+    assert_eq!(held.rejected[0].client.as_deref(), Some(ENI_ZABBIX));
+    assert_eq!(verified(&h).1, "RolledBack");
+    assert_eq!(events_of(&h, EventReason::PrivateDnsReenabled), 0);
+    // From now on it holds like any rollback.
+    for _ in 0..2 {
+        let out = h.pass().await;
+        assert!(out.performed.is_empty(), "{:?}", out.performed);
+        assert_eq!(out.status.phase, RolloutPhase::RolledBack);
+    }
+    assert!(!h.status.private_dns_enabled);
 }

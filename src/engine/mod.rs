@@ -312,7 +312,12 @@ async fn think<E: Ec2, L: Logs>(
                 Ok(tables) => Ok(tables.as_slice()),
                 Err(e) => Err(format!("DescribeRouteTables failed: {}", e.message)),
             };
-            plan::rollback::weigh(found, read, tables.as_ref().map_err(String::as_str).copied(), force)
+            plan::rollback::weigh(
+                found,
+                read,
+                tables.as_ref().map_err(String::as_str).copied(),
+                force,
+            )
         }
         _ => None,
     };
@@ -375,17 +380,18 @@ async fn think<E: Ec2, L: Logs>(
     // So is what the canary read, and what it leads to.
     match (&canary, reaction) {
         (Some(read), Some(reaction)) => {
-            let acts = plan::canary::PassActs {
-                adds_rules: decision
-                    .actions
-                    .iter()
-                    .any(|a| matches!(a, Action::AuthorizeRules(_))),
-                rollback: weighing.as_ref(),
-                turns_off: decision
-                    .actions
-                    .iter()
-                    .any(|a| matches!(a, Action::ModifyEndpoint(m) if m.private_dns_enabled == Some(false))),
-            };
+            let acts =
+                plan::canary::PassActs {
+                    adds_rules: decision
+                        .actions
+                        .iter()
+                        .any(|a| matches!(a, Action::AuthorizeRules(_))),
+                    rollback: weighing.as_ref(),
+                    // This pass turns private DNS off, or records a rollback it finds already done.
+                    turns_off: decision.actions.iter().any(
+                        |a| matches!(a, Action::ModifyEndpoint(m) if m.private_dns_enabled == Some(false)),
+                    ) || (decision.status.rollback.is_some() && request.status.rollback.is_none()),
+                };
             decision.requeue = plan::canary::report(
                 &mut decision.status,
                 &mut decision.events,

@@ -84,6 +84,27 @@ pub fn on_since(
     Some(recorded.unwrap_or(now))
 }
 
+/// Private DNS is off on `endpoint` although the last status saw it on since a time it
+/// recorded: the pass that turned it off (a rollback) may have lost its status write, or
+/// someone turned it off by hand. Under `onReject: Rollback` the canary reads that window once
+/// more, so that a rollback whose status was lost is found again instead of undone.
+pub fn seen_on_until_now(
+    endpoint: Option<&VpcEndpoint>,
+    previous: &InterfaceEndpointStatus,
+    spec: &InterfaceEndpointSpec,
+) -> Option<Timestamp> {
+    let endpoint = endpoint.filter(|e| !e.private_dns_enabled)?;
+    let rollback = spec
+        .verification
+        .as_ref()
+        .is_some_and(|v| v.on_reject.action == RejectAction::Rollback);
+    let same = previous.endpoint_id.as_deref() == Some(endpoint.vpc_endpoint_id.as_str());
+    if !(rollback && same && previous.private_dns_enabled && previous.rollback.is_none()) {
+        return None;
+    }
+    previous.private_dns_on_since.as_deref()?.parse().ok()
+}
+
 /// The reaction that applies at `now`: the window's, or `afterWindow` once it is over.
 pub fn reaction(spec: &InterfaceEndpointSpec, read: &CanaryRead, now: Timestamp) -> RejectAction {
     let on_reject = spec
@@ -361,9 +382,7 @@ pub fn report(
                 sentences(&all)
             ),
         )
-    } else if let (RejectAction::Rollback, Some(weighing), true) =
-        (reaction, acts.rollback, acts.turns_off)
-    {
+    } else if let (RejectAction::Rollback, Some(weighing), true) = (reaction, acts.rollback, acts.turns_off) {
         (
             false,
             ConditionReason::RolledBack,

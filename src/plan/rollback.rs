@@ -88,10 +88,7 @@ impl Weighing {
                 list(&self.not_restored)
             ));
         }
-        text.push_str(&format!(
-            " and cuts off {}",
-            count(self.cut_off.len(), "client")
-        ));
+        text.push_str(&format!(" and cuts off {}", count(self.cut_off.len(), "client")));
         if !self.cut_off.is_empty() {
             text.push_str(&format!(
                 " that reach the endpoint now and have no route to the internet ({})",
@@ -160,16 +157,21 @@ pub fn weigh(
             weighing.not_restored.push(who);
         }
     }
-    for client in analysis.clients.iter().filter(|c| c.is_reachable() && !c.is_outside()) {
+    for client in analysis
+        .clients
+        .iter()
+        .filter(|c| c.is_reachable() && !c.is_outside())
+    {
         if let InternetPath::None(why) = path(client) {
             let why = if weighing.routes_unknown.is_some() {
                 String::new()
             } else {
                 format!(": {why}")
             };
-            weighing
-                .cut_off
-                .push(format!("{} in {}{why}", client.network_interface_id, client.subnet_id));
+            weighing.cut_off.push(format!(
+                "{} in {}{why}",
+                client.network_interface_id, client.subnet_id
+            ));
         }
     }
     weighing.rejected = cut
@@ -234,6 +236,7 @@ pub(crate) fn kept(input: &PlanInput<'_>, step: &Step<'_>) -> Option<RollbackSta
         Some(endpoint) => (endpoint.vpc_endpoint_id == rollback.endpoint_id
             && (!endpoint.private_dns_enabled || turns_off(step)))
         .then_some(rollback),
+        // An endpoint EC2 does not list right now: the rollback holds.
         None => Some(rollback),
     }
 }
@@ -245,7 +248,11 @@ pub(crate) fn kept(input: &PlanInput<'_>, step: &Step<'_>) -> Option<RollbackSta
 pub(crate) fn decided<'a>(input: &PlanInput<'a>, step: Step<'a>, timing: &Timing) -> Step<'a> {
     if let (Some(weighing), Some(endpoint)) = (input.rollback, step.endpoint) {
         let observing_only = super::observe_only::by(input.spec, input.config).is_some();
-        if endpoint.private_dns_enabled && weighing.rolls_back() && !observing_only {
+        // Off already, although the last status saw it on: this object's rollback whose status
+        // write was lost (or a hand that turned it off for the same sources). Recorded, not
+        // undone.
+        let found_off = !endpoint.private_dns_enabled && input.status.private_dns_enabled;
+        if (endpoint.private_dns_enabled || found_off) && weighing.rolls_back() && !observing_only {
             return roll_back(input, step, endpoint, weighing, timing);
         }
     }
@@ -278,11 +285,13 @@ fn roll_back<'a>(
     step.private_dns_reenabled_time = None;
     // Only the turn-off: the rules the plan needs follow in the next pass, with private DNS
     // off (the stages decide them again then).
-    step.actions.push(Action::ModifyEndpoint(ModifyVpcEndpoint {
-        vpc_endpoint_id: id.clone(),
-        private_dns_enabled: Some(false),
-        ..Default::default()
-    }));
+    if endpoint.private_dns_enabled {
+        step.actions.push(Action::ModifyEndpoint(ModifyVpcEndpoint {
+            vpc_endpoint_id: id.clone(),
+            private_dns_enabled: Some(false),
+            ..Default::default()
+        }));
+    }
     let why = format!(
         "{} cut off since private DNS went on (onReject: Rollback{})",
         super::wording::sources_are(weighing.rejected.len()),
@@ -337,7 +346,12 @@ pub fn report_held(status: &mut InterfaceEndpointStatus, generation: Option<i64>
     );
     set_condition(
         &mut status.conditions,
-        &ConditionUpdate::new(ConditionType::Verified, false, ConditionReason::RolledBack, message),
+        &ConditionUpdate::new(
+            ConditionType::Verified,
+            false,
+            ConditionReason::RolledBack,
+            message,
+        ),
         generation,
         now,
     );
@@ -458,12 +472,19 @@ mod tests {
             condition(&d.status, ConditionType::PrivateDnsEnabled).reason,
             "RolledBack"
         );
-        let kept = d.status.rollback.as_ref().expect("the rollback is kept in the status");
+        let kept = d
+            .status
+            .rollback
+            .as_ref()
+            .expect("the rollback is kept in the status");
         assert_eq!(kept.endpoint_id, ENDPOINT);
         assert_eq!(kept.rejected[0].address, "10.0.1.30");
         assert_eq!(kept.time, now().to_string());
         assert_eq!(held_sources(&d.status)[0].srcaddr.to_string(), "10.0.1.30");
-        assert_eq!(held_sources(&d.status)[0].last_seen_ms, now_minus(60).as_millisecond());
+        assert_eq!(
+            held_sources(&d.status)[0].last_seen_ms,
+            now_minus(60).as_millisecond()
+        );
     }
 
     #[test]
@@ -506,17 +527,33 @@ mod tests {
         i.rollback = Some(&forced);
         let d = decide(&i, &timing());
         assert_eq!(d.status.phase, RolloutPhase::RolledBack);
-        assert!(d.status.rollback.as_ref().is_some_and(|r| r.forced && r.cut_off.len() == 1));
+        assert!(
+            d.status
+                .rollback
+                .as_ref()
+                .is_some_and(|r| r.forced && r.cut_off.len() == 1)
+        );
     }
 
     #[test]
     fn route_tables_that_cannot_be_read_count_every_client_reaching_the_endpoint_as_cut_off() {
         let analysis = analysis(SUBNET_APP, SUBNET_APP);
-        let w = weigh(&analysis, &read(&["10.0.1.30"]), Err("DescribeRouteTables failed: denied"), false).unwrap();
+        let w = weigh(
+            &analysis,
+            &read(&["10.0.1.30"]),
+            Err("DescribeRouteTables failed: denied"),
+            false,
+        )
+        .unwrap();
         assert_eq!(w.cut_off, [format!("{ENI_LAMBDA} in {SUBNET_APP}")]);
         assert!(w.restored.is_empty());
         assert!(!w.rolls_back());
-        assert!(w.sentence().contains("could not be read: DescribeRouteTables failed"), "{}", w.sentence());
+        assert!(
+            w.sentence()
+                .contains("could not be read: DescribeRouteTables failed"),
+            "{}",
+            w.sentence()
+        );
     }
 
     #[test]
@@ -553,7 +590,11 @@ mod tests {
         });
         let off = with_endpoint(incident_world(), "available", false);
         let d = decide(&input_with(&spec, &off, &analysis, &status), &timing());
-        assert_eq!(d.status.phase, RolloutPhase::RolledBack, "waiting for approval, rolled back");
+        assert_eq!(
+            d.status.phase,
+            RolloutPhase::RolledBack,
+            "waiting for approval, rolled back"
+        );
         assert!(d.actions.is_empty(), "{:?}", d.actions);
         assert_eq!(d.status.rollback, status.rollback);
         assert_eq!(
@@ -565,7 +606,11 @@ mod tests {
         report_held(&mut reported, Some(1), now());
         let verified = condition(&reported, ConditionType::Verified);
         assert_eq!(verified.reason, "RolledBack");
-        assert!(verified.message.contains("10.0.1.30 (eni-0bbbbbbbbbbbbbbb2)"), "{}", verified.message);
+        assert!(
+            verified.message.contains("10.0.1.30 (eni-0bbbbbbbbbbbbbbb2)"),
+            "{}",
+            verified.message
+        );
 
         // Once every client reaches it, private DNS goes on again (the rollback is kept until
         // a look sees it on) ...
@@ -632,7 +677,11 @@ mod tests {
         });
         let verified = condition(&status, ConditionType::Verified);
         assert_eq!(verified.reason, "RollbackRefused");
-        assert!(verified.message.contains("onReject.force: true"), "{}", verified.message);
+        assert!(
+            verified.message.contains("onReject.force: true"),
+            "{}",
+            verified.message
+        );
         assert_eq!(status.phase, RolloutPhase::Degraded);
         assert_eq!(condition(&status, ConditionType::Ready).reason, "RollbackRefused");
         assert_eq!(events[0].reason, EventReason::RollbackRefused);
