@@ -18,7 +18,8 @@
 //! - `evidence_on_moto`: the binary reads Resolver query log records from moto's CloudWatch
 //!   Logs; under `scope: Evidence` only the clients that resolved the name are checked.
 //! - `canary_on_moto`: the binary reads a REJECT flow log record toward an endpoint ENI from
-//!   moto's CloudWatch Logs after Ready and puts the missing rule back within one poll.
+//!   moto's CloudWatch Logs after Ready and puts the missing rule back within one poll; under
+//!   `onReject: Rollback` it turns private DNS off until the rule is back.
 //! - `accounts_on_moto`: the binary acting in another account through a grant's role (moto's
 //!   STS): every EC2 call in that account, AssumeRole only in the controller's.
 
