@@ -46,6 +46,8 @@ pub enum DemoMode {
     Grants,
     /// After the switch: a rule removed by hand is caught by the canary on VPC Flow Logs.
     Canary,
+    /// The same under `onReject: Rollback`: private DNS off until the rule is back.
+    Rollback,
     /// Auto, Approval, grants, then the canary.
     All,
 }
@@ -99,7 +101,7 @@ pub fn run_to(mode: DemoMode, style: Style, out: &mut dyn Write) -> Result<Vec<R
         DemoMode::Auto => &[RemediationMode::Auto],
         DemoMode::Approval => &[RemediationMode::Approval],
         DemoMode::Both | DemoMode::All => &[RemediationMode::Auto, RemediationMode::Approval],
-        DemoMode::Grants | DemoMode::Canary => &[],
+        DemoMode::Grants | DemoMode::Canary | DemoMode::Rollback => &[],
     };
     let mut summaries = Vec::new();
     for (i, mode) in modes.iter().enumerate() {
@@ -110,6 +112,9 @@ pub fn run_to(mode: DemoMode, style: Style, out: &mut dyn Write) -> Result<Vec<R
     }
     if matches!(mode, DemoMode::Canary | DemoMode::All) {
         canary::run(style, out)?;
+    }
+    if mode == DemoMode::Rollback {
+        canary::rollback(style, out)?;
     }
     Ok(summaries)
 }
@@ -673,6 +678,24 @@ mod tests {
         assert!(text.contains("Warning TrafficRejected"), "{text}");
         assert!(text.contains("AuthorizeSecurityGroupIngress"), "{text}");
         assert!(text.contains("\"reachableNow\": true"), "{text}");
+    }
+
+    #[test]
+    fn under_rollback_the_canary_turns_private_dns_off_at_its_first_poll_until_the_rule_is_back() {
+        let mut out = Vec::new();
+        let summary = canary::rollback(Style::plain(), &mut out).unwrap();
+        let text = String::from_utf8(out).unwrap();
+        assert!(summary.caught_after <= Duration::from_secs(60), "{summary:?}");
+        assert_eq!(
+            summary.verified.first().map(String::as_str),
+            Some("RolledBack"),
+            "{text}"
+        );
+        assert_eq!(summary.phase, RolloutPhase::Ready);
+        assert!(text.contains("Warning RolledBack"), "{text}");
+        assert!(text.contains("RolledBack"), "{text}");
+        assert!(text.contains("AuthorizeSecurityGroupIngress"), "{text}");
+        assert!(text.contains("restores 1 rejected source"), "{text}");
     }
 
     #[test]

@@ -4,6 +4,9 @@
 //! endpoint; the canary (`spec.verification`) reads them at its next poll, names the source,
 //! its network interface and the missing rule, and puts the rule back. Each pass is the
 //! controller's ([`reconcile_with_logs`] over the simulated world and its CloudWatch Logs).
+//! [`rollback`] plays the same act under `onReject: Rollback`: private DNS is turned off at the
+//! first poll (the VPC's route tables show every subnet reaching the internet through the NAT
+//! gateway, so nobody is cut off by it), the rule goes back, and private DNS goes on again.
 
 use std::io::Write;
 use std::time::Duration;
@@ -11,7 +14,8 @@ use std::time::Duration;
 use super::{DemoError, MAX_PASSES, phase_text};
 use crate::api::conditions::{ConditionType, find_condition};
 use crate::api::{
-    FlowLogsVerification, InterfaceEndpointStatus, OnReject, RemediationMode, RolloutPhase, VerificationSpec,
+    FlowLogsVerification, InterfaceEndpointStatus, OnReject, RejectAction, RemediationMode, RolloutPhase,
+    VerificationSpec,
 };
 use crate::aws::sim::{SimClock, SimEc2};
 use crate::cli::table::{Colour, Style};
@@ -107,33 +111,69 @@ impl Act {
     }
 }
 
+/// The act under `onReject: Remediate` (the default): the rule is put back at the first poll.
 pub fn run(style: Style, out: &mut dyn Write) -> Result<CanarySummary, DemoError> {
+    play(style, out, RejectAction::Remediate)
+}
+
+/// The act under `onReject: Rollback`: private DNS off at the first poll, on again once the rule
+/// is back.
+pub fn rollback(style: Style, out: &mut dyn Write) -> Result<CanarySummary, DemoError> {
+    play(style, out, RejectAction::Rollback)
+}
+
+fn play(style: Style, out: &mut dyn Write, action: RejectAction) -> Result<CanarySummary, DemoError> {
     let s = style;
+    let rolls_back = action == RejectAction::Rollback;
     writeln!(out)?;
-    writeln!(
-        out,
-        "{}",
-        s.paint(
-            Colour::Bold,
-            "━━ After the switch: a canary on VPC Flow Logs catches a rule removed by hand ━━━━━━━━━━━"
-        )
-    )?;
+    let title = if rolls_back {
+        "━━ After the switch, onReject: Rollback: private DNS off until the removed rule is back ━━"
+    } else {
+        "━━ After the switch: a canary on VPC Flow Logs catches a rule removed by hand ━━━━━━━━━━━"
+    };
+    writeln!(out, "{}", s.paint(Colour::Bold, title))?;
     let mut spec = incident::spec(RemediationMode::Auto);
     spec.verification = Some(VerificationSpec {
         flow_logs: FlowLogsVerification {
             log_group_name: FLOW_LOG_GROUP.into(),
             window: "15m".into(),
         },
-        on_reject: OnReject::default(),
+        on_reject: OnReject {
+            action,
+            ..OnReject::default()
+        },
     });
     let sim = SimEc2::new(&incident::world(), SimClock::new());
     sim.create_flow_log(incident::VPC, FLOW_LOG_GROUP, None);
+    if rolls_back {
+        // The incident VPC's routes: the public subnet through the internet gateway, the
+        // private ones through the NAT gateway; the main table holds only the local route.
+        use crate::model::Route;
+        sim.create_route_table(incident::VPC, true, &[], vec![]);
+        sim.create_route_table(
+            incident::VPC,
+            false,
+            &[incident::SUBNET_PUBLIC],
+            vec![Route::default_via("igw-0f1e2d3c4b5a69788")],
+        );
+        sim.create_route_table(
+            incident::VPC,
+            false,
+            &[incident::SUBNET_PRIVATE_A, incident::SUBNET_PRIVATE_C],
+            vec![Route::default_via("nat-0c1d2e3f4a5b6c7d8")],
+        );
+    }
     let logs = SimLogs::new(incident::REGION);
     logs.create_log_group(FLOW_LOG_GROUP);
+    let reaction = if rolls_back {
+        "onReject: Rollback (every private subnet reaches the internet through the NAT gateway)"
+    } else {
+        "onReject: Remediate (the default)"
+    };
     writeln!(
         out,
         "The Auto run's endpoint, with a canary: spec.verification.flowLogs.logGroupName: {FLOW_LOG_GROUP}\n\
-         (the VPC's flow log, default format), window: 15m, onReject: Remediate (the default)."
+         (the VPC's flow log, default format), window: 15m, {reaction}."
     )?;
     let mut act = Act {
         style,
@@ -240,17 +280,19 @@ pub fn run(style: Style, out: &mut dyn Write) -> Result<CanarySummary, DemoError
         passes: MAX_PASSES,
     })?;
     writeln!(out)?;
-    writeln!(
-        out,
-        "{}",
-        s.paint(
-            Colour::Green,
-            &format!(
-                "Caught and fixed {}s after the rule was removed, at the canary's first poll: minutes, not a week.",
-                caught_after.as_secs()
-            )
+    let done = if rolls_back {
+        format!(
+            "Rolled back {}s after the rule was removed, at the canary's first poll; private DNS went on again \
+             once the rule was back, and the canary window started again.",
+            caught_after.as_secs()
         )
-    )?;
+    } else {
+        format!(
+            "Caught and fixed {}s after the rule was removed, at the canary's first poll: minutes, not a week.",
+            caught_after.as_secs()
+        )
+    };
+    writeln!(out, "{}", s.paint(Colour::Green, &done))?;
     writeln!(
         out,
         "$ kubectl -n {} get vpce {} -o jsonpath='{{.status.verification}}'",
