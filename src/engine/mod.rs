@@ -391,6 +391,7 @@ async fn think<E: Ec2, L: Logs>(
                     turns_off: decision.actions.iter().any(
                         |a| matches!(a, Action::ModifyEndpoint(m) if m.private_dns_enabled == Some(false)),
                     ) || (decision.status.rollback.is_some() && request.status.rollback.is_none()),
+                    observing_only: plan::observe_only::by(spec, request.config).is_some(),
                 };
             decision.requeue = plan::canary::report(
                 &mut decision.status,

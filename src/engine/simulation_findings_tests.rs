@@ -384,7 +384,11 @@ async fn seed_31304_private_dns_on_that_the_status_never_showed_is_waited_out_be
             h.status = before;
             turned_off = Some(now);
         }
-        if out.performed.iter().any(|a| matches!(a, Action::DeleteEndpoint { .. })) {
+        if out
+            .performed
+            .iter()
+            .any(|a| matches!(a, Action::DeleteEndpoint { .. }))
+        {
             let off = turned_off.expect("private DNS was turned off first");
             assert!(
                 now - off >= Duration::from_secs(60),
@@ -396,7 +400,11 @@ async fn seed_31304_private_dns_on_that_the_status_never_showed_is_waited_out_be
             break;
         }
     }
-    assert!(turned_off.is_some() && h.owned_endpoints().is_empty(), "{:?}", h.phases);
+    assert!(
+        turned_off.is_some() && h.owned_endpoints().is_empty(),
+        "{:?}",
+        h.phases
+    );
 }
 
 /// Seeds 32342 and 60607 of the reference run: a rule the endpoint of one object relied on
@@ -435,7 +443,8 @@ async fn seed_32342_a_rule_of_a_port_no_longer_named_that_another_endpoint_needs
         monitoring.owned_rules()
     );
     assert!(
-        logs.event_reasons().contains(&crate::plan::EventReason::RulesHandedOver),
+        logs.event_reasons()
+            .contains(&crate::plan::EventReason::RulesHandedOver),
         "{:?}",
         logs.events
     );

@@ -257,6 +257,8 @@ pub struct PassActs<'a> {
     pub rollback: Option<&'a super::rollback::Weighing>,
     /// The decision turns private DNS off.
     pub turns_off: bool,
+    /// The controller or the spec says to observe only.
+    pub observing_only: bool,
 }
 
 /// Sets condition `Verified` and `status.verification` from this pass's read; for a rejected
@@ -433,8 +435,13 @@ pub fn report(
                 "no rule the remediation modes allow fixes it now (status.plan says what is needed)"
                     .to_string()
             }
-            RejectAction::Rollback if acts.rollback.is_some() => {
+            RejectAction::Rollback if acts.rollback.is_some() && acts.observing_only => {
                 "onReject: Rollback, observing only: private DNS would be turned off".to_string()
+            }
+            RejectAction::Rollback if acts.rollback.is_some() => {
+                "onReject: Rollback: the last status does not show private DNS on, recording that \
+                 first, then turning it off"
+                    .to_string()
             }
             RejectAction::Rollback => {
                 "onReject: Rollback, but no source the analysis checks is cut off: the spec excludes them"
@@ -614,6 +621,7 @@ mod tests {
             adds_rules: false,
             rollback: None,
             turns_off: false,
+            observing_only: false,
         };
         let requeue = report(
             &mut status,

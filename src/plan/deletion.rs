@@ -86,7 +86,9 @@ fn delete<'a>(input: &PlanInput<'a>, timing: &Timing, step: &mut Step<'a>) -> St
         .filter(|e| !resolution::status_shows_serving(e, input.status))
         .collect();
     if let Some(first) = unrecorded.first()
-        && step.endpoint.is_some_and(|e| e.vpc_endpoint_id == first.vpc_endpoint_id)
+        && step
+            .endpoint
+            .is_some_and(|e| e.vpc_endpoint_id == first.vpc_endpoint_id)
     {
         return format!("Deleting: {}", record_serving_first(first));
     }
@@ -420,7 +422,9 @@ mod tests {
         off.vpc_endpoints[0].private_dns_enabled = false;
         let d = deleting(&spec(), &off, &recorded);
         assert!(
-            !d.actions.iter().any(|a| matches!(a, Action::DeleteEndpoint { .. })),
+            !d.actions
+                .iter()
+                .any(|a| matches!(a, Action::DeleteEndpoint { .. })),
             "{:?}",
             d.actions
         );

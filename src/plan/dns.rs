@@ -7,8 +7,8 @@
 
 use super::approval::Access;
 use super::preconditions::preconditions;
-use super::rules::authorize;
 use super::resolution;
+use super::rules::authorize;
 use super::wording::{blocked_sentence, count, record_serving_first, what_is_needed};
 use super::{Action, EventNote, EventReason, PlanInput, Step, Timing, not_ready};
 use crate::analysis::Analysis;

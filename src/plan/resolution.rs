@@ -70,8 +70,7 @@ pub fn of(
 /// while clients still hold answers pointing at it. Until it holds, the pass writes the status
 /// that shows private DNS on, and turns it off in the next one.
 pub fn status_shows_serving(endpoint: &VpcEndpoint, previous: &InterfaceEndpointStatus) -> bool {
-    previous.private_dns_enabled
-        && previous.endpoint_id.as_deref() == Some(endpoint.vpc_endpoint_id.as_str())
+    previous.private_dns_enabled && previous.endpoint_id.as_deref() == Some(endpoint.vpc_endpoint_id.as_str())
 }
 
 /// Since when private DNS has been seen off on `endpoint`: as recorded, or `now` when the last

@@ -252,8 +252,17 @@ pub(crate) fn decided<'a>(input: &PlanInput<'a>, step: Step<'a>, timing: &Timing
         // write was lost (or a hand that turned it off for the same sources). Recorded, not
         // undone.
         let found_off = !endpoint.private_dns_enabled && input.status.private_dns_enabled;
+        // As every turn-off: only from a status that shows private DNS on, so that the look
+        // after it starts the record TTL even if this pass's status is lost; until then this
+        // pass writes that status and the next one (2 s) rolls back.
+        let recorded = super::resolution::status_shows_serving(endpoint, input.status);
         if (endpoint.private_dns_enabled || found_off) && weighing.rolls_back() && !observing_only {
-            return roll_back(input, step, endpoint, weighing, timing);
+            if recorded {
+                return roll_back(input, step, endpoint, weighing, timing);
+            }
+            let mut step = step;
+            step.requeue = step.requeue.min(timing.after_change);
+            return step;
         }
     }
     let mut step = step;
@@ -535,6 +544,34 @@ mod tests {
         );
     }
 
+    /// As every turn-off, a rollback waits for a status that shows private DNS on (the status
+    /// of the pass that turned it on may have been lost): this pass writes it, the next rolls
+    /// back.
+    #[test]
+    fn a_rollback_turns_private_dns_off_only_from_a_status_that_shows_it_on() {
+        let analysis = analysis(SUBNET_APP, SUBNET_APP);
+        let w = weigh(&analysis, &read(&["10.0.1.30"]), Ok(&tables()), false).unwrap();
+        let world = with_endpoint(incident_world(), "available", true);
+        let found = Ok(analysis.clone());
+        let mut unseen = serving_status();
+        unseen.private_dns_enabled = false;
+        let mut i = input(&world, &found, &unseen);
+        i.rollback = Some(&w);
+        let d = decide(&i, &timing());
+        assert!(
+            !d.actions
+                .iter()
+                .any(|a| matches!(a, Action::ModifyEndpoint(m) if m.private_dns_enabled == Some(false))),
+            "{:?}",
+            d.actions
+        );
+        assert!(d.status.private_dns_enabled, "the status now shows it on");
+        assert!(d.requeue <= timing().after_change);
+        let mut i = input(&world, &found, &d.status);
+        i.rollback = Some(&w);
+        assert_eq!(decide(&i, &timing()).status.phase, RolloutPhase::RolledBack);
+    }
+
     #[test]
     fn route_tables_that_cannot_be_read_count_every_client_reaching_the_endpoint_as_cut_off() {
         let analysis = analysis(SUBNET_APP, SUBNET_APP);
@@ -657,6 +694,7 @@ mod tests {
             adds_rules: false,
             rollback: Some(&w),
             turns_off: true,
+            observing_only: false,
         });
         let verified = condition(&status, ConditionType::Verified);
         assert_eq!(verified.reason, "RolledBack");
@@ -674,6 +712,7 @@ mod tests {
             adds_rules: false,
             rollback: Some(&refused),
             turns_off: false,
+            observing_only: false,
         });
         let verified = condition(&status, ConditionType::Verified);
         assert_eq!(verified.reason, "RollbackRefused");

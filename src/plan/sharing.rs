@@ -75,7 +75,11 @@ pub fn successors(input: &PlanInput<'_>) -> Vec<Successor> {
 
 /// For each other object's endpoint in `world` (by owner UID, then endpoint id), the rules of
 /// `mine` it needs; the rules no other endpoint needs are the ones left out.
-pub(crate) fn needed_elsewhere(world: &Snapshot, me: &Owner, mine: Vec<&SecurityGroupRule>) -> Vec<Successor> {
+pub(crate) fn needed_elsewhere(
+    world: &Snapshot,
+    me: &Owner,
+    mine: Vec<&SecurityGroupRule>,
+) -> Vec<Successor> {
     let mut others: Vec<(Owner, &VpcEndpoint)> = world
         .vpc_endpoints
         .iter()
