@@ -14,7 +14,7 @@ use ipnet::IpNet;
 use super::index::{VpcIndex, primary_address};
 use super::sources::{self, SourceKind};
 use super::{AnalysisError, Destination};
-use crate::api::{DnsRecordIpType, InterfaceEndpointSpec, IpAddressType, OWNER_TAG, Owner};
+use crate::api::{DnsOptions, DnsRecordIpType, InterfaceEndpointSpec, IpAddressType, OWNER_TAG, Owner};
 use crate::model::{Snapshot, VpcEndpoint, tag_pairs};
 
 /// Checks the spec against what the service says of itself, when the world holds its
@@ -145,6 +145,36 @@ pub fn address_type_misfit(addresses: IpAddressType, subnet: &crate::model::Subn
         IpAddressType::Ipv6 => v4.map(|c| format!("is not IPv6-only (it has the IPv4 CIDR block {c})")),
         _ => None,
     }
+}
+
+/// Whether private DNS answers only queries through a Resolver inbound endpoint, so clients
+/// in the VPC are not redirected: as the endpoint reports it once private DNS is on (a spec
+/// change of it is checked in the world as specified, where the endpoint carries the new value),
+/// as the spec asks before (it is set with the request that turns private DNS on).
+pub fn inbound_only(spec: &InterfaceEndpointSpec, endpoint: Option<&VpcEndpoint>) -> bool {
+    match endpoint {
+        Some(e) if e.private_dns_enabled => {
+            e.dns_options
+                .as_ref()
+                .and_then(|d| d.private_dns_only_for_inbound_resolver_endpoint)
+                == Some(true)
+        }
+        _ => spec.private_dns.enabled && DnsOptions::inbound_only(spec.dns_options.as_ref()),
+    }
+}
+
+/// The VPC's gateway endpoint for the spec's service (`VpcEndpointType` `Gateway`, as the
+/// VPC's DescribeVpcEndpoints lists it), available or being created: the one clients in the
+/// VPC go through when `privateDnsOnlyForInboundResolverEndpoint` is true.
+pub fn gateway_endpoint<'a>(spec: &InterfaceEndpointSpec, snapshot: &'a Snapshot) -> Option<&'a VpcEndpoint> {
+    snapshot.vpc_endpoints.iter().find(|e| {
+        e.vpc_id == spec.vpc_id
+            && e.service_name == spec.service_name
+            && e.vpc_endpoint_type
+                .as_deref()
+                .is_some_and(|t| t.eq_ignore_ascii_case("gateway"))
+            && matches!(e.state_lower().as_str(), "available" | "pending")
+    })
 }
 
 /// Whether `spec.adopt` names the endpoint.

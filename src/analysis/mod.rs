@@ -41,6 +41,8 @@ mod sources;
 #[cfg(test)]
 mod fuzz_tests;
 #[cfg(test)]
+mod inbound_only_tests;
+#[cfg(test)]
 mod port_tests;
 #[cfg(test)]
 mod property_tests;
@@ -62,7 +64,9 @@ use crate::aws::RulePeer;
 use crate::model::{Protocol, Snapshot};
 
 pub use apply::{apply_rules, without_rules};
-pub use endpoint::{owned_endpoint, service_region_problem, unobserved_endpoint_interfaces};
+pub use endpoint::{
+    gateway_endpoint, inbound_only, owned_endpoint, service_region_problem, unobserved_endpoint_interfaces,
+};
 pub use ports::Ports;
 pub use scope::RuleScope;
 pub use service_interfaces::{NOT_CLIENTS, NotAClient, Sign, normalize_interface_type};
@@ -132,6 +136,25 @@ pub fn analyze_with_evidence(
                 network_interface_id: c.eni.network_interface_id.clone(),
                 reason: ExclusionReason::NotEvidenced,
             }));
+        discovery
+            .excluded
+            .sort_by(|a, b| a.network_interface_id.cmp(&b.network_interface_id));
+    }
+    if endpoint::inbound_only(spec, endpoint) {
+        // Not redirected: the switch changes nothing for them, so they are listed, not checked.
+        let gateway = endpoint::gateway_endpoint(spec, snapshot)
+            .map(|g| g.vpc_endpoint_id.clone())
+            .unwrap_or_default();
+        discovery
+            .excluded
+            .extend(
+                std::mem::take(&mut discovery.clients)
+                    .into_iter()
+                    .map(|c| ExcludedInterface {
+                        network_interface_id: c.eni.network_interface_id.clone(),
+                        reason: ExclusionReason::NotRedirected(gateway.clone()),
+                    }),
+            );
         discovery
             .excluded
             .sort_by(|a, b| a.network_interface_id.cmp(&b.network_interface_id));
@@ -344,6 +367,10 @@ pub enum ExclusionReason {
     /// `spec.clients.scope: Evidence`, and the Resolver query logs show no query of the
     /// service's name from it in the lookback.
     NotEvidenced,
+    /// `dnsOptions.privateDnsOnlyForInboundResolverEndpoint`: clients in the VPC are not
+    /// redirected to the endpoint; they go through the service's gateway endpoint (its id, or
+    /// empty when the VPC shows none).
+    NotRedirected(String),
 }
 
 impl ExclusionReason {
@@ -359,6 +386,7 @@ impl ExclusionReason {
             Self::NotSelected => "NotSelected",
             Self::NoAddress => "NoAddress",
             Self::NotEvidenced => "NotEvidenced",
+            Self::NotRedirected(_) => "NotRedirected",
         }
     }
 }
@@ -388,6 +416,17 @@ impl fmt::Display for ExclusionReason {
                 f,
                 "no query of the service's name in the Resolver query logs over the lookback \
                  (spec.clients.scope: Evidence)"
+            ),
+            Self::NotRedirected(gateway) => write!(
+                f,
+                "in the VPC: private DNS answers only queries through a Resolver inbound endpoint \
+                 (spec.dnsOptions.privateDnsOnlyForInboundResolverEndpoint), so it keeps going through \
+                 the gateway endpoint{}",
+                if gateway.is_empty() {
+                    String::new()
+                } else {
+                    format!(" {gateway}")
+                }
             ),
         }
     }

@@ -65,6 +65,7 @@ fn spec_with(addresses: Option<IpAddressType>, records: Option<DnsRecordIpType>)
         ip_address_type: addresses,
         dns_options: records.map(|r| DnsOptions {
             dns_record_ip_type: Some(r),
+            ..Default::default()
         }),
         ..spec()
     }

@@ -128,6 +128,9 @@ closed_set! {
         ConflictingPrivateDns => "Another endpoint of the service in the VPC already serves its private \
             DNS name.",
         NoPrivateDnsName => "The service offers no private DNS name.",
+        NoGatewayEndpoint => "`spec.dnsOptions.privateDnsOnlyForInboundResolverEndpoint` is true and the \
+            VPC has no gateway endpoint of the service, which EC2 requires (clients in the VPC are to \
+            go through it).",
         // Ready, and failures on any condition
         RolloutComplete => "Everything is as the spec asks.",
         InProgress => "Work in progress; the phase says which.",

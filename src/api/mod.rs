@@ -109,6 +109,7 @@ pub const MAX_EARLIER_PLAN_IDS: usize = 10;
 #[x_kube(validation = immutable::rule(immutable::REGION))]
 #[x_kube(validation = immutable::rule(immutable::SERVICE_REGION))]
 #[x_kube(validation = kube::core::Rule::new(DNS_RECORDS_RULE).message(DNS_RECORDS_MESSAGE).field_path(".dnsOptions.dnsRecordIpType"))]
+#[x_kube(validation = kube::core::Rule::new(INBOUND_ONLY_RULE).message(INBOUND_ONLY_MESSAGE).field_path(".dnsOptions.privateDnsOnlyForInboundResolverEndpoint"))]
 #[serde(rename_all = "camelCase")]
 pub struct InterfaceEndpointSpec {
     /// The VPC the endpoint is created in, e.g. `vpc-0a1b2c3d`.
@@ -272,6 +273,21 @@ pub struct DnsOptions {
     /// EC2's default, and an edit of the endpoint's by someone else is left alone.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dns_record_ip_type: Option<DnsRecordIpType>,
+    /// `true`: the service's private DNS name is answered privately only to queries that come
+    /// through a Route 53 Resolver inbound endpoint (clients outside the VPC, e.g. on premises);
+    /// clients in the VPC keep resolving the public name and go through the service's gateway
+    /// endpoint, which must exist in the VPC (S3 and DynamoDB). Needs `privateDns.enabled`: it
+    /// is set with the change that turns private DNS on. Absent: EC2's default (false), and an
+    /// edit of the endpoint's by someone else is left alone.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub private_dns_only_for_inbound_resolver_endpoint: Option<bool>,
+}
+
+impl DnsOptions {
+    /// `spec.dnsOptions.privateDnsOnlyForInboundResolverEndpoint` is true.
+    pub fn inbound_only(options: Option<&DnsOptions>) -> bool {
+        options.and_then(|d| d.private_dns_only_for_inbound_resolver_endpoint) == Some(true)
+    }
 }
 
 /// The DNS records EC2 creates for the endpoint's names.
@@ -342,6 +358,17 @@ pub const DNS_RECORDS_RULE: &str = "!has(self.ipAddressType) || !has(self.dnsOpt
      (self.dnsOptions.dnsRecordIpType == 'ipv4' && self.ipAddressType != 'ipv6') || \
      (self.dnsOptions.dnsRecordIpType == 'ipv6' && self.ipAddressType != 'ipv4') || \
      self.ipAddressType == 'dualstack'";
+
+/// The CEL rule that keeps `dnsOptions.privateDnsOnlyForInboundResolverEndpoint: true` to specs
+/// with private DNS on, as EC2 requires (`api::validation` says the same).
+pub const INBOUND_ONLY_RULE: &str = "!has(self.dnsOptions) || \
+     !has(self.dnsOptions.privateDnsOnlyForInboundResolverEndpoint) || \
+     !self.dnsOptions.privateDnsOnlyForInboundResolverEndpoint || \
+     !has(self.privateDns) || !has(self.privateDns.enabled) || self.privateDns.enabled";
+
+/// The message of [`INBOUND_ONLY_RULE`].
+pub const INBOUND_ONLY_MESSAGE: &str = "spec.dnsOptions.privateDnsOnlyForInboundResolverEndpoint: true needs \
+     spec.privateDns.enabled: true (it says to whom the private DNS name is answered)";
 
 /// The message of [`DNS_RECORDS_RULE`].
 pub const DNS_RECORDS_MESSAGE: &str = "spec.dnsOptions.dnsRecordIpType must fit spec.ipAddressType: ipv4 \

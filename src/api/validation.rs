@@ -127,6 +127,9 @@ fn beyond_the_schema(spec: &InterfaceEndpointSpec) -> Vec<String> {
                 .into(),
         );
     }
+    if super::DnsOptions::inbound_only(spec.dns_options.as_ref()) && !spec.private_dns.enabled {
+        problems.push(super::INBOUND_ONLY_MESSAGE.into());
+    }
     if let (Some(addresses), Some(records)) = (
         spec.ip_address_type,
         spec.dns_options.as_ref().and_then(|d| d.dns_record_ip_type),

@@ -130,6 +130,16 @@ fn the_examples_cover_the_documented_variants() {
         Some(crate::api::DnsRecordIpType::Dualstack)
     );
     assert!(crate::api::validation::spec_problems(dual).is_empty());
+    let on_premises = get("s3-on-premises-only.yaml");
+    assert!(crate::api::DnsOptions::inbound_only(
+        on_premises.dns_options.as_ref()
+    ));
+    assert!(on_premises.private_dns.enabled, "the option needs private DNS");
+    assert!(
+        on_premises.clients.evidence.is_some(),
+        "the outside clients come from evidence"
+    );
+    assert!(crate::api::validation::spec_problems(on_premises).is_empty());
     let kafka = get("kafka-several-ports.yaml");
     let ports = crate::analysis::Ports::of(kafka);
     assert_eq!(

@@ -361,6 +361,9 @@ pub struct ModifyVpcEndpoint {
     pub ip_address_type: Option<crate::api::IpAddressType>,
     /// `DnsOptions.DnsRecordIpType`.
     pub dns_record_ip_type: Option<crate::api::DnsRecordIpType>,
+    /// `DnsOptions.PrivateDnsOnlyForInboundResolverEndpoint`: EC2 takes it only with private
+    /// DNS on (in the request that turns it on, or after).
+    pub private_dns_only_for_inbound_resolver_endpoint: Option<bool>,
 }
 
 /// What a security group rule refers to.

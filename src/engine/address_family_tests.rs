@@ -42,6 +42,7 @@ fn dual_stack_incident() -> Harness {
         s.ip_address_type = Some(IpAddressType::Dualstack);
         s.dns_options = Some(DnsOptions {
             dns_record_ip_type: Some(DnsRecordIpType::Ipv4),
+            ..Default::default()
         });
     });
     h

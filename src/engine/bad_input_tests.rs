@@ -318,6 +318,7 @@ fn rows() -> Vec<Row> {
                 s.ip_address_type = Some(crate::api::IpAddressType::Ipv4);
                 s.dns_options = Some(crate::api::DnsOptions {
                     dns_record_ip_type: Some(crate::api::DnsRecordIpType::Dualstack),
+                    ..Default::default()
                 });
             },
             reason: "InvalidSpec",
@@ -325,6 +326,19 @@ fn rows() -> Vec<Row> {
                 "spec.dnsOptions.dnsRecordIpType dualstack needs spec.ipAddressType dualstack (it is \
                  ipv4): EC2 creates those records only for an endpoint with those addresses",
             ),
+            ..Row::default()
+        },
+        Row {
+            name: "private DNS for Resolver inbound endpoints only, with private DNS off",
+            spec: |s| {
+                s.private_dns.enabled = false;
+                s.dns_options = Some(crate::api::DnsOptions {
+                    private_dns_only_for_inbound_resolver_endpoint: Some(true),
+                    ..Default::default()
+                });
+            },
+            reason: "InvalidSpec",
+            message: invalid(crate::api::INBOUND_ONLY_MESSAGE),
             ..Row::default()
         },
         Row {

@@ -50,6 +50,8 @@ mod canary_tests;
 pub mod evidence;
 #[cfg(test)]
 mod evidence_tests;
+#[cfg(test)]
+mod inbound_only_tests;
 pub mod incident;
 #[cfg(test)]
 mod observe_only_tests;

@@ -17,7 +17,6 @@ use super::wording::{count, record_serving_first};
 use super::{Action, Config, HandOver, PlanInput, RevokeRules, Step, Timing, endpoint, location, not_ready};
 use crate::api::conditions::ConditionReason;
 use crate::api::{DeletionPolicy, InterfaceEndpointSpec, RolloutPhase};
-use crate::aws::ModifyVpcEndpoint;
 use crate::model::VpcEndpoint;
 
 /// What deleting the object does: `spec.deletionPolicy`, else the controller's default.
@@ -94,11 +93,8 @@ fn delete<'a>(input: &PlanInput<'a>, timing: &Timing, step: &mut Step<'a>) -> St
     }
     if !serving.is_empty() {
         for e in &serving {
-            step.actions.push(Action::ModifyEndpoint(ModifyVpcEndpoint {
-                vpc_endpoint_id: e.vpc_endpoint_id.clone(),
-                private_dns_enabled: Some(false),
-                ..Default::default()
-            }));
+            step.actions
+                .push(Action::ModifyEndpoint(super::dns::turning_off(e)));
         }
         return format!(
             "Deleting: turning private DNS off on {} first; the endpoint is deleted once cached \

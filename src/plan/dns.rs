@@ -13,7 +13,7 @@ use super::wording::{blocked_sentence, count, record_serving_first, what_is_need
 use super::{Action, EventNote, EventReason, PlanInput, Step, Timing, not_ready};
 use crate::analysis::Analysis;
 use crate::api::conditions::{ConditionReason, ConditionType, ConditionUpdate};
-use crate::api::{InterfaceEndpointSpec, RolloutPhase};
+use crate::api::{DnsOptions, InterfaceEndpointSpec, RolloutPhase};
 use crate::aws::ModifyVpcEndpoint;
 use crate::model::VpcEndpoint;
 
@@ -86,17 +86,30 @@ pub(crate) fn turn_off(step: &mut Step<'_>, input: &PlanInput<'_>, endpoint: &Vp
         ));
         return;
     }
-    step.actions.push(Action::ModifyEndpoint(ModifyVpcEndpoint {
-        vpc_endpoint_id: id.clone(),
-        private_dns_enabled: Some(false),
-        ..Default::default()
-    }));
+    step.actions.push(Action::ModifyEndpoint(turning_off(endpoint)));
     step.conditions.dns = Some(ConditionUpdate::new(
         ConditionType::PrivateDnsEnabled,
         false,
         ConditionReason::PrivateDnsNotRequested,
         format!("Disabling private DNS on {id}: spec.privateDns.enabled is false"),
     ));
+}
+
+/// The request that turns private DNS off on `endpoint`: with
+/// `PrivateDnsOnlyForInboundResolverEndpoint` off too when the endpoint has it on (EC2 keeps
+/// private DNS on while it is).
+pub(crate) fn turning_off(endpoint: &VpcEndpoint) -> ModifyVpcEndpoint {
+    let inbound_only = endpoint
+        .dns_options
+        .as_ref()
+        .and_then(|d| d.private_dns_only_for_inbound_resolver_endpoint)
+        == Some(true);
+    ModifyVpcEndpoint {
+        vpc_endpoint_id: endpoint.vpc_endpoint_id.clone(),
+        private_dns_enabled: Some(false),
+        private_dns_only_for_inbound_resolver_endpoint: inbound_only.then_some(false),
+        ..Default::default()
+    }
 }
 
 fn serving<'a>(
@@ -196,6 +209,11 @@ fn enable<'a>(
     step.actions.push(Action::ModifyEndpoint(ModifyVpcEndpoint {
         vpc_endpoint_id: id.clone(),
         private_dns_enabled: Some(true),
+        // EC2 takes it only with private DNS on: set in the same request.
+        private_dns_only_for_inbound_resolver_endpoint: DnsOptions::inbound_only(
+            input.spec.dns_options.as_ref(),
+        )
+        .then_some(true),
         ..Default::default()
     }));
 
@@ -457,6 +475,76 @@ mod tests {
         );
         let d = decide(&input_with(&spec, &on, &analysis, &d.status), &timing());
         assert_eq!(dns_modify(&d), Some(false), "the next pass turns it off");
+    }
+
+    #[test]
+    fn private_dns_only_for_inbound_endpoints_is_set_with_private_dns_and_unset_with_it() {
+        let inbound = |m: &ModifyVpcEndpoint| m.private_dns_only_for_inbound_resolver_endpoint;
+        let modify = |d: &crate::plan::Decision| -> ModifyVpcEndpoint {
+            d.actions
+                .iter()
+                .find_map(|a| match a {
+                    Action::ModifyEndpoint(m) => Some(m.clone()),
+                    _ => None,
+                })
+                .expect("a ModifyVpcEndpoint")
+        };
+        let spec = InterfaceEndpointSpec {
+            dns_options: Some(DnsOptions {
+                private_dns_only_for_inbound_resolver_endpoint: Some(true),
+                ..Default::default()
+            }),
+            ..spec()
+        };
+        let mut world = with_endpoint(incident_world(), "available", false);
+        world.vpc_endpoints.push(VpcEndpoint {
+            vpc_endpoint_id: "vpce-0gateway000000000".into(),
+            vpc_endpoint_type: Some("Gateway".into()),
+            vpc_id: VPC.into(),
+            service_name: SERVICE.into(),
+            state: Some("available".into()),
+            ..Default::default()
+        });
+        let analysis = Ok(reachable_analysis());
+        let d = decide(
+            &input_with(&spec, &world, &analysis, &verified_status()),
+            &timing(),
+        );
+        let enabling = modify(&d);
+        assert_eq!(
+            (enabling.private_dns_enabled, inbound(&enabling)),
+            (Some(true), Some(true))
+        );
+        // Without it in the spec the request names nothing of it.
+        let d = decide(&input(&world, &analysis, &verified_status()), &timing());
+        assert_eq!(inbound(&modify(&d)), None);
+        // Turned off (the spec): both in one request when the endpoint has it on.
+        let mut on = world.clone();
+        on.vpc_endpoints[0].private_dns_enabled = true;
+        on.vpc_endpoints[0].dns_options = Some(crate::model::EndpointDnsOptions {
+            private_dns_only_for_inbound_resolver_endpoint: Some(true),
+            ..Default::default()
+        });
+        let off = InterfaceEndpointSpec {
+            private_dns: PrivateDnsSpec {
+                enabled: false,
+                force: false,
+            },
+            dns_options: None,
+            ..spec.clone()
+        };
+        let d = decide(&input_with(&off, &on, &analysis, &serving_status()), &timing());
+        let disabling = modify(&d);
+        assert_eq!(
+            (disabling.private_dns_enabled, inbound(&disabling)),
+            (Some(false), Some(false))
+        );
+        assert_eq!(
+            inbound(&turning_off(
+                &with_endpoint(incident_world(), "available", true).vpc_endpoints[0]
+            )),
+            None
+        );
     }
 
     #[test]

@@ -54,6 +54,7 @@ impl SpecChange {
             && m.remove_security_group_ids.is_empty()
             && m.ip_address_type.is_none()
             && m.dns_record_ip_type.is_none()
+            && m.private_dns_only_for_inbound_resolver_endpoint.is_none()
             && self.revoke.is_empty())
     }
 
@@ -67,7 +68,8 @@ impl SpecChange {
             && m.policy_document.is_none()
             && !m.reset_policy
             && m.ip_address_type.is_none()
-            && m.dns_record_ip_type.is_none())
+            && m.dns_record_ip_type.is_none()
+            && m.private_dns_only_for_inbound_resolver_endpoint.is_none())
     }
 
     /// The calls that apply the change, in order: the hand-overs, the endpoint, then the
@@ -206,6 +208,23 @@ pub fn spec_change(spec: &InterfaceEndpointSpec, endpoint: &VpcEndpoint) -> Opti
             IpAddressType::Ipv4 | IpAddressType::Dualstack => DnsRecordIpType::Ipv4,
         });
     }
+    // Compared once private DNS is on (EC2 takes it only then; the request that turns private
+    // DNS on sets it), and only when the spec names it. Either way it moves clients: true stops
+    // redirecting the VPC's clients, false starts.
+    let observed_inbound_only = endpoint
+        .dns_options
+        .as_ref()
+        .and_then(|d| d.private_dns_only_for_inbound_resolver_endpoint)
+        .unwrap_or(false);
+    if endpoint.private_dns_enabled
+        && let Some(wanted) = spec
+            .dns_options
+            .as_ref()
+            .and_then(|d| d.private_dns_only_for_inbound_resolver_endpoint)
+        && wanted != observed_inbound_only
+    {
+        modify.private_dns_only_for_inbound_resolver_endpoint = Some(wanted);
+    }
     let mut parts = Vec::new();
     let list = |add: &[String], remove: &[String]| {
         add.iter()
@@ -234,6 +253,9 @@ pub fn spec_change(spec: &InterfaceEndpointSpec, endpoint: &VpcEndpoint) -> Opti
     }
     if let Some(r) = modify.dns_record_ip_type {
         parts.push(format!("DNS records {}", r.as_str()));
+    }
+    if let Some(on) = modify.private_dns_only_for_inbound_resolver_endpoint {
+        parts.push(format!("private DNS only for Resolver inbound endpoints {on}"));
     }
     if modify.reset_policy {
         parts.push("policy reset to full access".to_string());
@@ -372,6 +394,12 @@ pub fn world_as_specified(input: &PlanInput<'_>) -> Option<Snapshot> {
         if let Some(r) = change.modify.dns_record_ip_type {
             e.dns_options = Some(crate::model::EndpointDnsOptions {
                 dns_record_ip_type: Some(r.as_str().to_string()),
+                ..e.dns_options.clone().unwrap_or_default()
+            });
+        }
+        if let Some(on) = change.modify.private_dns_only_for_inbound_resolver_endpoint {
+            e.dns_options = Some(crate::model::EndpointDnsOptions {
+                private_dns_only_for_inbound_resolver_endpoint: Some(on),
                 ..e.dns_options.clone().unwrap_or_default()
             });
         }
@@ -753,6 +781,7 @@ mod tests {
             ip_address_type: Some(t),
             dns_options: Some(DnsOptions {
                 dns_record_ip_type: Some(r),
+                ..Default::default()
             }),
             ..spec()
         };
@@ -804,6 +833,54 @@ mod tests {
                 .as_ref()
                 .and_then(|d| d.dns_record_ip_type.as_deref()),
             Some("ipv6")
+        );
+    }
+
+    #[test]
+    fn private_dns_only_for_inbound_endpoints_is_compared_once_private_dns_is_on() {
+        use crate::api::DnsOptions;
+        let named = |on: bool| InterfaceEndpointSpec {
+            dns_options: Some(DnsOptions {
+                private_dns_only_for_inbound_resolver_endpoint: Some(on),
+                ..Default::default()
+            }),
+            ..spec()
+        };
+        // Private DNS off: it is set with the request that turns private DNS on, not here.
+        let off = with_endpoint(incident_world(), "available", false).vpc_endpoints[0].clone();
+        assert_eq!(spec_change(&named(true), &off), None);
+        // On, reported off (EC2 reports nothing until it is set): a change that moves clients.
+        let mut world = with_endpoint(incident_world(), "available", true);
+        let on = world.vpc_endpoints[0].clone();
+        assert_eq!(spec_change(&named(false), &on), None, "absent is false");
+        assert_eq!(spec_change(&spec(), &on), None, "not named: left alone");
+        let change = spec_change(&named(true), &on).unwrap();
+        assert_eq!(
+            change.modify.private_dns_only_for_inbound_resolver_endpoint,
+            Some(true)
+        );
+        assert_eq!(
+            change.summary,
+            "private DNS only for Resolver inbound endpoints true"
+        );
+        assert!(change.changes_reachability() && change.modifies_endpoint());
+        // Back to false: checked in the world as specified, where the endpoint carries it.
+        world.vpc_endpoints[0].dns_options = Some(crate::model::EndpointDnsOptions {
+            private_dns_only_for_inbound_resolver_endpoint: Some(true),
+            ..Default::default()
+        });
+        let change = spec_change(&named(false), &world.vpc_endpoints[0]).unwrap();
+        assert_eq!(
+            change.modify.private_dns_only_for_inbound_resolver_endpoint,
+            Some(false)
+        );
+        let after = as_specified(&named(false), &world, false).unwrap();
+        assert_eq!(
+            after.vpc_endpoints[0]
+                .dns_options
+                .as_ref()
+                .and_then(|d| d.private_dns_only_for_inbound_resolver_endpoint),
+            Some(false)
         );
     }
 

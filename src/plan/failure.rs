@@ -206,6 +206,7 @@ pub(crate) fn report(
             | ConditionReason::VpcDnsHostnamesDisabled
             | ConditionReason::ConflictingPrivateDns
             | ConditionReason::NoPrivateDnsName
+            | ConditionReason::NoGatewayEndpoint
     ) {
         let dns = ConditionUpdate::new(ConditionType::PrivateDnsEnabled, false, reason, message.clone());
         set_condition(&mut status.conditions, &dns, generation, now);
@@ -237,6 +238,8 @@ fn precondition_reason(error: &Ec2Error) -> ConditionReason {
         ConditionReason::VpcDnsSupportDisabled
     } else if message.contains("enablednshostnames") {
         ConditionReason::VpcDnsHostnamesDisabled
+    } else if message.contains("gateway endpoint") {
+        ConditionReason::NoGatewayEndpoint
     } else if message.contains("no private dns name") || message.contains("does not support") {
         ConditionReason::NoPrivateDnsName
     } else {

@@ -10,7 +10,7 @@
 
 use super::wording::{accept_command, service_owner};
 use crate::api::conditions::ConditionReason;
-use crate::api::{InterfaceEndpointSpec, OWNER_TAG};
+use crate::api::{DnsOptions, InterfaceEndpointSpec, OWNER_TAG};
 use crate::model::{Snapshot, VpcEndpoint};
 
 /// EC2's state of an endpoint its service's owner has not accepted yet, lower case.
@@ -41,6 +41,22 @@ pub fn preconditions(spec: &InterfaceEndpointSpec, world: &Snapshot, own: Option
 pub fn unmet(spec: &InterfaceEndpointSpec, world: &Snapshot, own: Option<&str>) -> Vec<Unmet> {
     let mut unmet = Vec::new();
     let vpc = spec.vpc_id.as_str();
+    // First: without it the option means nothing (and EC2 refuses it).
+    if DnsOptions::inbound_only(spec.dns_options.as_ref())
+        && crate::analysis::gateway_endpoint(spec, world).is_none()
+    {
+        let service = &spec.service_name;
+        unmet.push(Unmet {
+            reason: ConditionReason::NoGatewayEndpoint,
+            message: format!(
+                "spec.dnsOptions.privateDnsOnlyForInboundResolverEndpoint is true, but VPC {vpc} has no \
+                 gateway endpoint for {service}, which EC2 requires (clients in the VPC go through it). \
+                 Create one (aws ec2 create-vpc-endpoint --vpc-endpoint-type Gateway --vpc-id {vpc} \
+                 --service-name {service} --route-table-ids ...), or set the option to false (clients \
+                 in the VPC are then redirected to this endpoint, and checked)"
+            ),
+        });
+    }
     let attributes = world.vpc_attributes.get(vpc);
     for (value, name, flag, reason) in [
         (
@@ -247,6 +263,62 @@ mod tests {
             Err(all[0].clone())
         );
         assert!(unmet(&spec(), &incident_world(), None).is_empty());
+    }
+
+    #[test]
+    fn private_dns_for_inbound_endpoints_only_needs_the_service_s_gateway_endpoint_first() {
+        let inbound_only = InterfaceEndpointSpec {
+            dns_options: Some(DnsOptions {
+                private_dns_only_for_inbound_resolver_endpoint: Some(true),
+                ..Default::default()
+            }),
+            ..spec()
+        };
+        let mut world = incident_world();
+        world.vpc_attributes.get_mut(VPC).unwrap().enable_dns_support =
+            Some(crate::model::AttributeBoolean(false));
+        let all = unmet(&inbound_only, &world, None);
+        let reasons: Vec<ConditionReason> = all.iter().map(|u| u.reason).collect();
+        assert_eq!(
+            reasons,
+            [
+                ConditionReason::NoGatewayEndpoint,
+                ConditionReason::VpcDnsSupportDisabled
+            ],
+            "checked first"
+        );
+        assert_eq!(
+            all[0].message,
+            format!(
+                "spec.dnsOptions.privateDnsOnlyForInboundResolverEndpoint is true, but VPC {VPC} has no \
+                 gateway endpoint for {SERVICE}, which EC2 requires (clients in the VPC go through it). \
+                 Create one (aws ec2 create-vpc-endpoint --vpc-endpoint-type Gateway --vpc-id {VPC} \
+                 --service-name {SERVICE} --route-table-ids ...), or set the option to false (clients \
+                 in the VPC are then redirected to this endpoint, and checked)"
+            )
+        );
+        assert!(
+            unmet(&spec(), &world, None)
+                .iter()
+                .all(|u| u.reason != ConditionReason::NoGatewayEndpoint)
+        );
+        // The service's gateway endpoint in the VPC meets it; an interface endpoint does not.
+        let mut with_gateway = incident_world();
+        with_gateway.vpc_endpoints.push(VpcEndpoint {
+            vpc_endpoint_id: "vpce-0gateway000000000".into(),
+            vpc_endpoint_type: Some("Gateway".into()),
+            vpc_id: VPC.into(),
+            service_name: SERVICE.into(),
+            state: Some("available".into()),
+            ..Default::default()
+        });
+        assert_eq!(unmet(&inbound_only, &with_gateway, None), []);
+        let mut interface = with_gateway.clone();
+        interface.vpc_endpoints[0].vpc_endpoint_type = Some("Interface".into());
+        assert_eq!(
+            unmet(&inbound_only, &interface, None)[0].reason,
+            ConditionReason::NoGatewayEndpoint
+        );
     }
 
     #[test]

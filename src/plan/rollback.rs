@@ -295,11 +295,7 @@ fn roll_back<'a>(
     // Only the turn-off: the rules the plan needs follow in the next pass, with private DNS
     // off (the stages decide them again then).
     if endpoint.private_dns_enabled {
-        step.actions.push(Action::ModifyEndpoint(ModifyVpcEndpoint {
-            vpc_endpoint_id: id.clone(),
-            private_dns_enabled: Some(false),
-            ..Default::default()
-        }));
+        step.actions.push(Action::ModifyEndpoint(super::dns::turning_off(endpoint)));
     }
     let why = format!(
         "{} cut off since private DNS went on (onReject: Rollback{})",

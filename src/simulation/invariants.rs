@@ -618,6 +618,7 @@ pub(crate) fn unsettled(status: &InterfaceEndpointStatus) -> Option<String> {
                 | "VpcDnsHostnamesDisabled"
                 | "ConflictingPrivateDns"
                 | "NoPrivateDnsName"
+                | "NoGatewayEndpoint"
         ),
         _ => false,
     };

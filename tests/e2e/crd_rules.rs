@@ -254,6 +254,21 @@ async fn malformed_specs_are_refused_naming_the_field_and_what_it_allows() {
         &example(|doc| doc["spec"]["ipAddressType"] = "IPv6".into()),
     );
     assert_says(&err, r#"spec.ipAddressType: Unsupported value: "IPv6""#);
+    // Private DNS for Resolver inbound endpoints only needs private DNS on.
+    let err = refused(
+        &kubectl,
+        &example(|doc| {
+            doc["metadata"]["name"] = "inbound-only".into();
+            doc["spec"]["privateDns"] = serde_yaml::from_str("{enabled: false}").unwrap();
+            doc["spec"]["dnsOptions"] =
+                serde_yaml::from_str("{privateDnsOnlyForInboundResolverEndpoint: true}").unwrap();
+        }),
+    );
+    assert_says(
+        &err,
+        "spec.dnsOptions.privateDnsOnlyForInboundResolverEndpoint: Invalid value",
+    );
+    assert_says(&err, vpce_rollout::api::INBOUND_ONLY_MESSAGE);
     kubectl.run_with_input(
         &["apply", "-f", "-"],
         Some(&example(|doc| {

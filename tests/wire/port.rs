@@ -337,6 +337,91 @@ async fn address_type_and_dns_records_are_sent_at_creation_and_in_a_modify_only_
     }
 }
 
+/// `spec.dnsOptions.privateDnsOnlyForInboundResolverEndpoint` on the wire: the precondition's
+/// fact, a gateway endpoint of the service, is in the VPC's DescribeVpcEndpoints (filtered by
+/// vpc-id only) with its type; the option goes out as `DnsOptions.PrivateDnsOnlyForInboundResolverEndpoint`
+/// in the ModifyVpcEndpoint that turns private DNS on, and back off with it. moto ignores the
+/// option (moto 5.2.5 has no DnsOptions), so what is checked is what the adapter sent; the
+/// simulated world models EC2's rules (tests in src/aws/sim).
+#[tokio::test]
+async fn the_gateway_endpoint_is_observed_and_inbound_only_goes_out_with_private_dns() {
+    let b = MotoBench::incident().await;
+    let gateway = b
+        .client()
+        .create_vpc_endpoint()
+        .vpc_id(b.id("main"))
+        .service_name(logs_service())
+        .vpc_endpoint_type(aws_sdk_ec2::types::VpcEndpointType::Gateway)
+        // moto would otherwise count it as serving the service's private name in the VPC.
+        .private_dns_enabled(false)
+        .send()
+        .await
+        .expect("CreateVpcEndpoint (Gateway)")
+        .vpc_endpoint()
+        .and_then(|e| e.vpc_endpoint_id())
+        .expect("an id")
+        .to_string();
+    let world = observe_vpc(b.port(), &b.id("main"), ObserveScope::default())
+        .await
+        .unwrap();
+    let seen = world
+        .vpc_endpoints
+        .iter()
+        .find(|e| e.vpc_endpoint_id == gateway)
+        .expect("the VPC's describe lists the gateway endpoint");
+    assert_eq!(seen.vpc_endpoint_type.as_deref(), Some("Gateway"));
+    let spec = vpce_rollout::api::InterfaceEndpointSpec {
+        vpc_id: b.id("main"),
+        service_name: logs_service(),
+        ..serde_json::from_value(serde_json::json!({
+            "vpcId": "vpc-x", "serviceName": "x", "subnetIds": ["subnet-x"], "securityGroupIds": ["sg-x"],
+            "dnsOptions": {"privateDnsOnlyForInboundResolverEndpoint": true}
+        }))
+        .unwrap()
+    };
+    assert_eq!(
+        vpce_rollout::analysis::gateway_endpoint(&spec, &world).map(|g| g.vpc_endpoint_id.as_str()),
+        Some(gateway.as_str())
+    );
+
+    let made = create_available(
+        &b,
+        &create_request(&b, &owner("inbound-only"), "main", &["main-a"], &["endpoint-sg"]),
+    )
+    .await;
+    for on in [true, false] {
+        b.port()
+            .modify_vpc_endpoint(&vpce_rollout::aws::ModifyVpcEndpoint {
+                vpc_endpoint_id: made.vpc_endpoint_id.clone(),
+                private_dns_enabled: Some(on),
+                private_dns_only_for_inbound_resolver_endpoint: Some(on),
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+        let served = b.account.served_requests();
+        let modify = served
+            .iter()
+            .rfind(|r| r.action == "ModifyVpcEndpoint")
+            .expect("modified");
+        assert_eq!(
+            modify.param("PrivateDnsEnabled"),
+            Some(if on { "true" } else { "false" })
+        );
+        assert_eq!(
+            modify.param("DnsOptions.PrivateDnsOnlyForInboundResolverEndpoint"),
+            Some(if on { "true" } else { "false" }),
+            "{:?}",
+            modify.params
+        );
+        assert_eq!(
+            modify.param("DnsOptions.DnsRecordIpType"),
+            None,
+            "not named, not sent"
+        );
+    }
+}
+
 #[tokio::test]
 async fn revoking_a_rule_without_the_owner_tags_is_refused_and_the_rule_stays() {
     let b = MotoBench::incident().await;

@@ -8,9 +8,9 @@ use aws_sdk_ec2::primitives::DateTimeFormat;
 use aws_sdk_ec2::types as sdk;
 
 use crate::model::{
-    Attachment, CidrBlockAssociation, DnsEntry, EndpointDnsOptions, FlowLog, GroupIdentifier, IpPermission, IpRange,
-    Ipv4PrefixSpecification, Ipv6Address, Ipv6CidrBlockAssociation, Ipv6PrefixSpecification, Ipv6Range,
-    NetworkAcl, NetworkAclAssociation, NetworkAclEntry, NetworkInterface, PortRange, PrefixList,
+    Attachment, CidrBlockAssociation, DnsEntry, EndpointDnsOptions, FlowLog, GroupIdentifier, IpPermission,
+    IpRange, Ipv4PrefixSpecification, Ipv6Address, Ipv6CidrBlockAssociation, Ipv6PrefixSpecification,
+    Ipv6Range, NetworkAcl, NetworkAclAssociation, NetworkAclEntry, NetworkInterface, PortRange, PrefixList,
     PrefixListEntry, PrefixListId, PrivateDnsDetails, PrivateIpAddress, Protocol, ReferencedGroup, Route,
     RouteTable, RouteTableAssociation, SecurityGroup, SecurityGroupIdentifier, SecurityGroupRule,
     ServiceDetail, ServiceTypeDetail, Subnet, Tag, UserIdGroupPair, Vpc, VpcEndpoint,

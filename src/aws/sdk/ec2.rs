@@ -566,7 +566,7 @@ impl Ec2 for SdkEc2 {
             .set_policy_document(request.policy_document.clone())
             .set_service_region(request.service_region.clone())
             .set_ip_address_type(request.ip_address_type.map(ip_address_type))
-            .set_dns_options(request.dns_record_ip_type.map(dns_options))
+            .set_dns_options(dns_options(request.dns_record_ip_type, None))
             .private_dns_enabled(false)
             .client_token(token)
             .set_tag_specifications(
@@ -597,7 +597,10 @@ impl Ec2 for SdkEc2 {
             .set_policy_document(request.policy_document.clone())
             .set_reset_policy(request.reset_policy.then_some(true))
             .set_ip_address_type(request.ip_address_type.map(ip_address_type))
-            .set_dns_options(request.dns_record_ip_type.map(dns_options))
+            .set_dns_options(dns_options(
+                request.dns_record_ip_type,
+                request.private_dns_only_for_inbound_resolver_endpoint,
+            ))
             .send()
             .await
             .map_err(|e| {
@@ -828,9 +831,19 @@ fn ip_address_type(t: crate::api::IpAddressType) -> sdk::IpAddressType {
     sdk::IpAddressType::from(t.as_str())
 }
 
-/// `DnsOptions` with only the record type set (the other options are left as they are).
-fn dns_options(records: crate::api::DnsRecordIpType) -> sdk::DnsOptionsSpecification {
-    sdk::DnsOptionsSpecification::builder()
-        .dns_record_ip_type(sdk::DnsRecordIpType::from(records.as_str()))
-        .build()
+/// `DnsOptions` with what is named set (the other options are left as they are); `None` when
+/// nothing is.
+fn dns_options(
+    records: Option<crate::api::DnsRecordIpType>,
+    inbound_only: Option<bool>,
+) -> Option<sdk::DnsOptionsSpecification> {
+    if records.is_none() && inbound_only.is_none() {
+        return None;
+    }
+    Some(
+        sdk::DnsOptionsSpecification::builder()
+            .set_dns_record_ip_type(records.map(|r| sdk::DnsRecordIpType::from(r.as_str())))
+            .set_private_dns_only_for_inbound_resolver_endpoint(inbound_only)
+            .build(),
+    )
 }

@@ -258,6 +258,7 @@ impl World {
         } else {
             (current.ip_address_type.clone(), current.dns_options.clone())
         };
+        let dns_options = self.check_inbound_only(op, request, &current, dns_options)?;
         let enable_dns = request.private_dns_enabled == Some(true) && !current.private_dns_enabled;
         if enable_dns {
             if known_service.is_none() {
@@ -584,6 +585,61 @@ impl World {
         Ok(())
     }
 
+    /// `DnsOptions.PrivateDnsOnlyForInboundResolverEndpoint` as EC2 documents it: set only with
+    /// private DNS on (in the request that turns it on, or after), only for a service that has a
+    /// gateway endpoint in the VPC; private DNS is not turned off while it is on (the same
+    /// request may turn both off). Returns the endpoint's DNS options afterwards, from those
+    /// [`Self::check_address_options`] gave (which know nothing of this option).
+    fn check_inbound_only(
+        &self,
+        op: Ec2Operation,
+        request: &ModifyVpcEndpoint,
+        current: &VpcEndpoint,
+        options: Option<EndpointDnsOptions>,
+    ) -> Result<Option<EndpointDnsOptions>, Ec2Error> {
+        let was = current
+            .dns_options
+            .as_ref()
+            .and_then(|d| d.private_dns_only_for_inbound_resolver_endpoint);
+        let after = request.private_dns_only_for_inbound_resolver_endpoint.or(was);
+        let dns_on = request.private_dns_enabled.unwrap_or(current.private_dns_enabled);
+        if request.private_dns_only_for_inbound_resolver_endpoint == Some(true) {
+            if !dns_on {
+                return Err(codes::invalid_combination(
+                    op,
+                    "PrivateDnsOnlyForInboundResolverEndpoint can only be set when private DNS is enabled",
+                ));
+            }
+            let gateway = self.endpoints.values().any(|other| {
+                let o = &other.endpoint;
+                o.vpc_id == current.vpc_id
+                    && o.service_name == current.service_name
+                    && o.vpc_endpoint_type.as_deref() == Some("Gateway")
+                    && o.is_available()
+            });
+            if !gateway {
+                return Err(codes::invalid_value(
+                    op,
+                    format!(
+                        "PrivateDnsOnlyForInboundResolverEndpoint needs a gateway endpoint for {} in {}",
+                        current.service_name, current.vpc_id
+                    ),
+                ));
+            }
+        } else if after == Some(true) && !dns_on {
+            return Err(codes::invalid_combination(
+                op,
+                "private DNS cannot be disabled while PrivateDnsOnlyForInboundResolverEndpoint is enabled",
+            ));
+        }
+        if after.is_none() {
+            return Ok(options);
+        }
+        let mut options = options.unwrap_or_default();
+        options.private_dns_only_for_inbound_resolver_endpoint = after;
+        Ok(Some(options))
+    }
+
     pub(super) fn endpoint_groups(&self, group_ids: &[String]) -> Vec<SecurityGroupIdentifier> {
         group_ids
             .iter()
@@ -664,7 +720,12 @@ impl World {
             addresses.map(|a| a.as_str().to_string()),
             records.map(|r| EndpointDnsOptions {
                 dns_record_ip_type: Some(r.as_str().to_string()),
-                private_dns_only_for_inbound_resolver_endpoint: Some(false),
+                private_dns_only_for_inbound_resolver_endpoint: Some(
+                    current
+                        .and_then(|c| c.dns_options.as_ref())
+                        .and_then(|d| d.private_dns_only_for_inbound_resolver_endpoint)
+                        .unwrap_or(false),
+                ),
             }),
         ))
     }

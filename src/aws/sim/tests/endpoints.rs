@@ -1122,3 +1122,73 @@ fn the_address_type_and_dns_records_are_checked_reported_and_modified_in_place()
         "{enis:?}"
     );
 }
+
+/// `DnsOptions.PrivateDnsOnlyForInboundResolverEndpoint` as EC2 documents it: only with private
+/// DNS on, only with a gateway endpoint of the service in the VPC; private DNS is not turned off
+/// while it is on, unless the same request turns both off; describes report it.
+#[test]
+fn private_dns_for_inbound_endpoints_only_needs_private_dns_and_a_gateway_endpoint() {
+    let inbound = |id: &str, dns: Option<bool>, on: bool| ModifyVpcEndpoint {
+        vpc_endpoint_id: id.into(),
+        private_dns_enabled: dns,
+        private_dns_only_for_inbound_resolver_endpoint: Some(on),
+        ..Default::default()
+    };
+    let reported = |sim: &SimEc2, id: &str| {
+        describe_one(sim, id)
+            .unwrap()
+            .dns_options
+            .and_then(|d| d.private_dns_only_for_inbound_resolver_endpoint)
+    };
+
+    // No gateway endpoint of the service in the VPC: refused.
+    let sim = instant_sim();
+    let id = run(sim.create_vpc_endpoint(&create_logs("t1")))
+        .unwrap()
+        .value
+        .vpc_endpoint_id;
+    let err = run(sim.modify_vpc_endpoint(&inbound(&id, Some(true), true))).unwrap_err();
+    assert_eq!(err.code, "InvalidParameterValue", "{err}");
+    assert!(err.message.contains("gateway endpoint"), "{err}");
+    assert!(
+        !describe_one(&sim, &id).unwrap().private_dns_enabled,
+        "nothing changed"
+    );
+
+    let mut world = snapshot();
+    world.vpc_endpoints.push(VpcEndpoint {
+        vpc_endpoint_id: "vpce-gw".into(),
+        vpc_endpoint_type: Some("Gateway".into()),
+        vpc_id: "vpc-1".into(),
+        service_name: LOGS.into(),
+        state: Some("available".into()),
+        ..Default::default()
+    });
+    let sim = SimEc2::with_config(
+        &world,
+        SimClock::new(),
+        SimConfig::default().instant().without_throttling(),
+    );
+    let id = run(sim.create_vpc_endpoint(&create_logs("t1")))
+        .unwrap()
+        .value
+        .vpc_endpoint_id;
+    // Private DNS off: refused.
+    let err = run(sim.modify_vpc_endpoint(&inbound(&id, None, true))).unwrap_err();
+    assert_eq!(err.code, "InvalidParameterCombination", "{err}");
+    // With the request that turns private DNS on: taken, reported.
+    run(sim.modify_vpc_endpoint(&inbound(&id, Some(true), true))).unwrap();
+    assert_eq!(reported(&sim, &id), Some(true));
+    assert!(describe_one(&sim, &id).unwrap().private_dns_enabled);
+    // Private DNS off alone: refused while the option is on; both off in one request: taken.
+    let off = ModifyVpcEndpoint {
+        private_dns_enabled: Some(false),
+        ..enable_private_dns(&id)
+    };
+    let err = run(sim.modify_vpc_endpoint(&off)).unwrap_err();
+    assert_eq!(err.code, "InvalidParameterCombination", "{err}");
+    run(sim.modify_vpc_endpoint(&inbound(&id, Some(false), false))).unwrap();
+    let after = describe_one(&sim, &id).unwrap();
+    assert!(!after.private_dns_enabled);
+    assert_eq!(reported(&sim, &id), Some(false));
+}
