@@ -34,7 +34,6 @@ use crate::analysis::internet::{InternetPath, path_of};
 use crate::analysis::{Analysis, ClientVerdict};
 use crate::api::conditions::{ConditionReason, ConditionType, ConditionUpdate, set_condition};
 use crate::api::{InterfaceEndpointStatus, MAX_STATUS_GROUPS, RejectedSource, RollbackStatus, RolloutPhase};
-use crate::aws::ModifyVpcEndpoint;
 use crate::logs::flow::Reject;
 use crate::model::{RouteTable, VpcEndpoint};
 
@@ -295,7 +294,8 @@ fn roll_back<'a>(
     // Only the turn-off: the rules the plan needs follow in the next pass, with private DNS
     // off (the stages decide them again then).
     if endpoint.private_dns_enabled {
-        step.actions.push(Action::ModifyEndpoint(super::dns::turning_off(endpoint)));
+        step.actions
+            .push(Action::ModifyEndpoint(super::dns::turning_off(endpoint)));
     }
     let why = format!(
         "{} cut off since private DNS went on (onReject: Rollback{})",
@@ -368,6 +368,7 @@ mod tests {
 
     use super::*;
     use crate::api::RemediationMode;
+    use crate::aws::ModifyVpcEndpoint;
     use crate::logs::flow::FlowRejects;
     use crate::model::{Route, RouteTableAssociation};
     use crate::plan::canary::FormatSource;
