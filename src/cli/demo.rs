@@ -303,18 +303,7 @@ impl Rollout {
             {
                 continue;
             }
-            let mark = if c.status == "True" {
-                s.paint(Colour::Green, "✓")
-            } else {
-                s.paint(Colour::Yellow, "·")
-            };
-            writeln!(
-                out,
-                "{pad}{mark} {:<18} {}: {}",
-                c.type_,
-                c.reason,
-                s.paint(Colour::Dim, &c.message)
-            )?;
+            write_condition(out, s, &pad, c)?;
         }
         for action in &outcome.performed {
             writeln!(out, "{pad}{} {}", s.paint(Colour::Bold, "→"), describe(action))?;
@@ -503,6 +492,27 @@ impl ObjectView {
     fn full_yaml(&self) -> String {
         serde_yaml::to_string(&self.0).unwrap_or_default()
     }
+}
+
+/// One condition, one line: a tick when it is True, its type, reason and message.
+fn write_condition(
+    out: &mut dyn Write,
+    s: Style,
+    pad: &str,
+    c: &k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition,
+) -> io::Result<()> {
+    let mark = if c.status == "True" {
+        s.paint(Colour::Green, "✓")
+    } else {
+        s.paint(Colour::Yellow, "·")
+    };
+    writeln!(
+        out,
+        "{pad}{mark} {:<18} {}: {}",
+        c.type_,
+        c.reason,
+        s.paint(Colour::Dim, &c.message)
+    )
 }
 
 /// The pass's Events, one line each, Warnings marked.

@@ -80,18 +80,7 @@ impl Act {
         }
         let pad = " ".repeat(12);
         if let Some(v) = find_condition(&outcome.status.conditions, ConditionType::Verified) {
-            let mark = if v.status == "True" {
-                s.paint(Colour::Green, "✓")
-            } else {
-                s.paint(Colour::Yellow, "·")
-            };
-            writeln!(
-                out,
-                "{pad}{mark} {:<18} {}: {}",
-                v.type_,
-                v.reason,
-                s.paint(Colour::Dim, &v.message)
-            )?;
+            super::write_condition(out, s, &pad, v)?;
         }
         for action in &outcome.performed {
             writeln!(
