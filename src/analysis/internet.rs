@@ -84,19 +84,7 @@ mod tests {
     use crate::model::RouteTableAssociation;
 
     fn table(id: &str, main: bool, subnets: &[&str], routes: Vec<Route>) -> RouteTable {
-        let mut associations: Vec<RouteTableAssociation> = subnets
-            .iter()
-            .map(|s| RouteTableAssociation {
-                main: Some(false),
-                subnet_id: Some(s.to_string()),
-            })
-            .collect();
-        if main {
-            associations.push(RouteTableAssociation {
-                main: Some(true),
-                subnet_id: None,
-            });
-        }
+        let associations = RouteTableAssociation::of_table(subnets, main);
         RouteTable {
             route_table_id: id.into(),
             vpc_id: "vpc-1".into(),

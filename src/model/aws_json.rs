@@ -644,6 +644,27 @@ pub struct RouteTableAssociation {
     pub subnet_id: Option<String>,
 }
 
+impl RouteTableAssociation {
+    /// A table's associations as EC2 lists them: one per subnet, and the main one when the
+    /// table is the VPC's main route table.
+    pub fn of_table<S: AsRef<str>>(subnet_ids: &[S], main: bool) -> Vec<RouteTableAssociation> {
+        let mut associations: Vec<RouteTableAssociation> = subnet_ids
+            .iter()
+            .map(|s| RouteTableAssociation {
+                main: Some(false),
+                subnet_id: Some(s.as_ref().to_string()),
+            })
+            .collect();
+        if main {
+            associations.push(RouteTableAssociation {
+                main: Some(true),
+                subnet_id: None,
+            });
+        }
+        associations
+    }
+}
+
 /// One route of a route table (the targets the controller reads; others are ignored).
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "PascalCase", default)]

@@ -25,19 +25,7 @@ impl SimEc2 {
                     || (main && a.main == Some(true)))
             });
         }
-        let mut associations: Vec<RouteTableAssociation> = subnet_ids
-            .iter()
-            .map(|s| RouteTableAssociation {
-                main: Some(false),
-                subnet_id: Some(s.to_string()),
-            })
-            .collect();
-        if main {
-            associations.push(RouteTableAssociation {
-                main: Some(true),
-                subnet_id: None,
-            });
-        }
+        let associations = RouteTableAssociation::of_table(subnet_ids, main);
         let cidr = world.vpcs.get(vpc_id).and_then(|v| v.cidr_block.clone());
         let local = Route {
             destination_cidr_block: cidr,
