@@ -529,32 +529,6 @@ mod tests {
     use crate::api::{FlowLogsVerification, OnReject, VerificationSpec};
     use crate::plan::fixtures::*;
 
-    fn read(rejects: &[(&str, u64)]) -> CanaryRead {
-        CanaryRead {
-            log_group_name: "/flow".into(),
-            window_start: now_minus(120),
-            window: Duration::from_secs(900),
-            read_from: now_minus(120),
-            read_to: now(),
-            format: FormatSource::DescribeFlowLogs,
-            outcome: Ok(FlowRejects {
-                rejects: rejects
-                    .iter()
-                    .map(|(a, n)| Reject {
-                        srcaddr: a.parse().unwrap(),
-                        endpoint_interface_id: Some(ENI_VPCE.into()),
-                        dstport: 443,
-                        records: *n,
-                        last_seen_ms: now_minus(60).as_millisecond(),
-                    })
-                    .collect(),
-                records_read: rejects.len(),
-                calls: 1,
-                complete: true,
-            }),
-        }
-    }
-
     #[test]
     fn the_window_starts_when_private_dns_is_first_seen_on_and_restarts_after_it_was_off() {
         let world = with_endpoint(incident_world(), "available", true);
@@ -584,7 +558,7 @@ mod tests {
             },
             on_reject: OnReject::default(),
         });
-        let r = read(&[]);
+        let r = canary_read(&[]);
         assert_eq!(reaction(&spec, &r, now()), RejectAction::Remediate);
         assert_eq!(
             reaction(&spec, &r, now_minus(120 - 900)),
@@ -596,14 +570,19 @@ mod tests {
     #[test]
     fn a_rejected_source_is_an_eni_of_the_vpc_or_a_client_outside_it() {
         let world = incident_world();
-        let merged =
-            with_rejects(None, &read(&[("10.0.1.30", 3), ("172.16.4.9", 2)]), &world, VPC).expect("evidence");
+        let merged = with_rejects(
+            None,
+            &canary_read(&[("10.0.1.30", 3), ("172.16.4.9", 2)]),
+            &world,
+            VPC,
+        )
+        .expect("evidence");
         assert_eq!(merged.evidence_of(ENI_ZABBIX).map(|e| e.queries), Some(3));
         assert_eq!(merged.outside.len(), 1);
         assert_eq!(merged.outside[0].address.to_string(), "172.16.4.9");
         assert!(merged.outside[0].resolver_endpoint_ids.is_empty());
         assert_eq!(
-            with_rejects(None, &read(&[]), &world, VPC),
+            with_rejects(None, &canary_read(&[]), &world, VPC),
             None,
             "nothing to add"
         );
@@ -616,7 +595,7 @@ mod tests {
         previous.phase = RolloutPhase::Ready;
         let mut status = previous.clone();
         let mut events = Vec::new();
-        let r = read(&[("10.0.1.30", 4)]);
+        let r = canary_read(&[("10.0.1.30", 4)]);
         let acts = PassActs {
             adds_rules: false,
             rollback: None,

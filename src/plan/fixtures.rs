@@ -412,3 +412,31 @@ pub fn cond(type_: ConditionType, status: bool, reason: &str, at: Timestamp) -> 
 pub fn condition(status: &InterfaceEndpointStatus, type_: ConditionType) -> &Condition {
     find_condition(&status.conditions, type_).unwrap_or_else(|| panic!("no {type_:?} condition"))
 }
+
+/// A canary read of the flow logs that found `rejects` (source address, records) toward the
+/// endpoint's ENI on 443, in a window opened two minutes ago.
+pub fn canary_read(rejects: &[(&str, u64)]) -> crate::plan::canary::CanaryRead {
+    crate::plan::canary::CanaryRead {
+        log_group_name: "/flow".into(),
+        window_start: now_minus(120),
+        window: std::time::Duration::from_secs(900),
+        read_from: now_minus(120),
+        read_to: now(),
+        format: crate::plan::canary::FormatSource::DescribeFlowLogs,
+        outcome: Ok(crate::logs::flow::FlowRejects {
+            rejects: rejects
+                .iter()
+                .map(|(a, n)| crate::logs::flow::Reject {
+                    srcaddr: a.parse().unwrap(),
+                    endpoint_interface_id: Some(ENI_VPCE.into()),
+                    dstport: 443,
+                    records: *n,
+                    last_seen_ms: now_minus(60).as_millisecond(),
+                })
+                .collect(),
+            records_read: rejects.len(),
+            calls: 1,
+            complete: true,
+        }),
+    }
+}

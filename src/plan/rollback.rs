@@ -369,38 +369,15 @@ mod tests {
     use super::*;
     use crate::api::RemediationMode;
     use crate::aws::ModifyVpcEndpoint;
-    use crate::logs::flow::FlowRejects;
     use crate::model::{Route, RouteTableAssociation};
-    use crate::plan::canary::FormatSource;
     use crate::plan::decide;
     use crate::plan::fixtures::*;
 
     const SUBNET_ISOLATED: &str = "subnet-0333333333333333";
 
     fn read(sources: &[&str]) -> CanaryRead {
-        CanaryRead {
-            log_group_name: "/flow".into(),
-            window_start: now_minus(120),
-            window: Duration::from_secs(900),
-            read_from: now_minus(120),
-            read_to: now(),
-            format: FormatSource::DescribeFlowLogs,
-            outcome: Ok(FlowRejects {
-                rejects: sources
-                    .iter()
-                    .map(|a| Reject {
-                        srcaddr: a.parse().unwrap(),
-                        endpoint_interface_id: Some(ENI_VPCE.into()),
-                        dstport: 443,
-                        records: 3,
-                        last_seen_ms: now_minus(60).as_millisecond(),
-                    })
-                    .collect(),
-                records_read: sources.len(),
-                calls: 1,
-                complete: true,
-            }),
-        }
+        let rejects: Vec<(&str, u64)> = sources.iter().map(|a| (*a, 3)).collect();
+        canary_read(&rejects)
     }
 
     /// The app subnet behind a NAT gateway (an explicit table); every other subnet on the main
