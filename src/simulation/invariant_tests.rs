@@ -57,7 +57,7 @@ fn ready() -> Ready {
     checker.watch(&owner, &spec);
     checker.after_change(&mut View::new(&sim), sim.clock().now(), &Cause::Outside);
     // The controller's passes listed the endpoint with private DNS on.
-    checker.looked();
+    checker.looked(&sim.snapshot().vpc_endpoints);
     Ready {
         sim,
         owner,
@@ -271,7 +271,7 @@ fn once_the_controller_has_seen_private_dns_on_the_record_ttl_counts_after_it_go
     r.sim.clock().advance(Duration::from_secs(90));
     r.sim.set_private_dns_out_of_band(&id, true).unwrap();
     r.after(&Cause::Outside);
-    r.checker.looked();
+    r.checker.looked(&r.sim.snapshot().vpc_endpoints);
     r.sim.clock().advance(Duration::from_secs(20));
     r.sim.set_private_dns_out_of_band(&id, false).unwrap();
     r.after(&Cause::Outside);
@@ -279,4 +279,33 @@ fn once_the_controller_has_seen_private_dns_on_the_record_ttl_counts_after_it_go
     r.sim.start_deleting_endpoint_out_of_band(&id).unwrap();
     let found = r.after(&r.by_the_controller(Ec2Operation::DeleteVpcEndpoints));
     assert_eq!(found, [Invariant::NoPathRemovedWhileResolvable]);
+}
+
+#[test]
+fn a_look_that_did_not_list_the_endpoint_saw_nothing_of_its_private_dns() {
+    // As above, but the look in the middle listed another endpoint by id only.
+    let mut r = ready();
+    let id = r.status.endpoint_id.clone().unwrap();
+    r.sim.set_private_dns_out_of_band(&id, false).unwrap();
+    r.after(&r.by_the_controller(Ec2Operation::ModifyVpcEndpoint));
+    r.sim.clock().advance(Duration::from_secs(90));
+    r.sim.set_private_dns_out_of_band(&id, true).unwrap();
+    r.after(&Cause::Outside);
+    let others: Vec<_> = r
+        .sim
+        .snapshot()
+        .vpc_endpoints
+        .into_iter()
+        .filter(|e| e.vpc_endpoint_id != id)
+        .collect();
+    r.checker.looked(&others);
+    r.sim.clock().advance(Duration::from_secs(20));
+    r.sim.set_private_dns_out_of_band(&id, false).unwrap();
+    r.after(&Cause::Outside);
+    r.sim.clock().advance(Duration::from_secs(5));
+    r.sim.start_deleting_endpoint_out_of_band(&id).unwrap();
+    assert_eq!(
+        r.after(&r.by_the_controller(Ec2Operation::DeleteVpcEndpoints)),
+        []
+    );
 }

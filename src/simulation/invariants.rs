@@ -10,7 +10,8 @@
 //!   The name is the service's private DNS name: the one that sends clients to the endpoint
 //!   without their asking (the endpoint's own `vpce-…` names are only used on purpose). A
 //!   period of private DNS on that someone else began and ended between two looks of the
-//!   controller's is theirs: the controller had nothing to go by.
+//!   controller's that listed the endpoint (any object's pass, by VPC or by id) is theirs: the
+//!   controller had nothing to go by.
 //!
 //! Changes by others (people, the service's owner, EC2 itself) may cut clients off; that is
 //! what they are for. Invariants 1 and 2 hold the controller's own calls to account, each
@@ -327,10 +328,13 @@ impl Checker {
         }
     }
 
-    /// A pass of the controller's listed the endpoints: it has seen private DNS on where it is.
-    pub(crate) fn looked(&mut self) {
-        for seen in self.dns_on.values_mut() {
-            *seen = true;
+    /// A pass of the controller's listed `endpoints` (all of a VPC's, or some by id): it has
+    /// seen private DNS on where it is on them, and nothing of the others.
+    pub(crate) fn looked(&mut self, endpoints: &[VpcEndpoint]) {
+        for e in endpoints {
+            if let Some(seen) = self.dns_on.get_mut(&e.vpc_endpoint_id) {
+                *seen = true;
+            }
         }
     }
 

@@ -290,9 +290,6 @@ impl ChaosPort {
                 format!("  {who}: {operation}{held} {outcome}")
             });
         }
-        if operation == Ec2Operation::DescribeVpcEndpoints && result.is_ok() {
-            lock(&self.shared).checker.looked();
-        }
         if took_effect {
             let mut world = View::new(&self.sim);
             let cause = Cause::Controller {
@@ -444,10 +441,15 @@ impl Ec2 for ChaosPort {
     }
 
     async fn describe_vpc_endpoints(&self, filter: &EndpointFilter) -> Result<Vec<VpcEndpoint>, Ec2Error> {
-        self.gate(Ec2Operation::DescribeVpcEndpoints, Touch::Nothing, |s| {
-            ready(s.describe_vpc_endpoints(filter))
-        })
-        .await
+        let listed = self
+            .gate(Ec2Operation::DescribeVpcEndpoints, Touch::Nothing, |s| {
+                ready(s.describe_vpc_endpoints(filter))
+            })
+            .await;
+        if let Ok(endpoints) = &listed {
+            lock(&self.shared).checker.looked(endpoints);
+        }
+        listed
     }
 
     async fn describe_vpc_endpoint_services(
