@@ -76,6 +76,7 @@ fn read_analyse_decide(text: &str, reached: &mut Reached) {
         successors: &[],
         approver: Default::default(),
         rollback: None,
+        seen_off: &crate::plan::resolution::NOTHING_SEEN,
         now: Timestamp::UNIX_EPOCH,
     };
     let decision = decide(&input, &Timing::default());

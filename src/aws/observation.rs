@@ -18,7 +18,13 @@
 //! - the snapshot is shared by [`Arc`]: each object's analysis runs on it, nothing is copied;
 //! - memory is bounded: an object that stops passing (deleted, finalized, forgotten) is dropped
 //!   after a while or at once ([`VpcObservations::release`]), and a VPC's snapshot with it once
-//!   no object refers to it.
+//!   no object refers to it;
+//! - what every look saw of private DNS is remembered per endpoint ([`VpcObservations::seen_off`]):
+//!   someone may turn an endpoint's private DNS on and off again between two passes of the
+//!   object that owns it, and only another object's look sees the period on. Clients resolved
+//!   the name to the endpoint then, so the owner must not take their path before the record
+//!   TTL after a look found it off again. The memory is the process's: a restart forgets
+//!   periods that ended while it was down (docs/reliability.md).
 //!
 //! Nothing here decides anything about the rollout: which freshness a pass needs is the
 //! engine's to say (its safety argument is in `engine`). The clock is the caller's (`now` of
@@ -32,7 +38,7 @@ use std::time::Duration;
 use futures::channel::oneshot;
 use k8s_openapi::jiff::Timestamp;
 
-use super::observe::{describe_owned_rules, describe_services, describe_vpc};
+use super::observe::{describe_owned_rules, describe_services, describe_vpc_and};
 use super::{Ec2, Ec2Error, EndpointFilter, ErrorKind, MAX_FILTER_VALUES, RuleFilter};
 use crate::api::OWNER_TAG;
 use crate::model::{SecurityGroupRule, ServiceDetail, Snapshot, VpcEndpoint};
@@ -189,6 +195,56 @@ struct Vpc {
     in_flight: Option<InFlight>,
     /// By owner tag.
     objects: BTreeMap<String, Referent>,
+    /// Private DNS as the looks saw it, by endpoint id: only endpoints some look saw serving.
+    served: HashMap<String, Served>,
+}
+
+/// Private DNS of one endpoint as the looks of this process saw it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Served {
+    /// The latest look that found private DNS on.
+    last_on: Timestamp,
+    /// The first look after it that found it off.
+    off_seen: Option<Timestamp>,
+}
+
+impl Vpc {
+    /// A look at `at` showed `endpoints` (not necessarily every endpoint of the VPC).
+    fn saw<'e>(&mut self, endpoints: impl IntoIterator<Item = &'e VpcEndpoint>, at: Timestamp) {
+        for endpoint in endpoints {
+            let on = endpoint.private_dns_enabled && endpoint.state_lower() != "deleted";
+            let entry = self.served.get_mut(&endpoint.vpc_endpoint_id);
+            match (on, entry) {
+                (true, Some(served)) if at >= served.last_on => {
+                    served.last_on = at;
+                    served.off_seen = served.off_seen.filter(|off| *off > at);
+                }
+                (true, Some(_)) => {}
+                (true, None) => {
+                    self.served.insert(
+                        endpoint.vpc_endpoint_id.clone(),
+                        Served {
+                            last_on: at,
+                            off_seen: None,
+                        },
+                    );
+                }
+                (false, Some(served)) if at > served.last_on => {
+                    served.off_seen = Some(served.off_seen.map_or(at, |off| off.min(at)));
+                }
+                (false, _) => {}
+            }
+        }
+    }
+
+    /// A full refresh at `at` showed every endpoint of the VPC: one it does not list is gone,
+    /// unless a later look saw it serving (it was made after the refresh began).
+    fn saw_all(&mut self, endpoints: &[VpcEndpoint], at: Timestamp) {
+        self.saw(endpoints, at);
+        let listed: BTreeSet<&str> = endpoints.iter().map(|e| e.vpc_endpoint_id.as_str()).collect();
+        self.served
+            .retain(|id, served| listed.contains(id.as_str()) || served.last_on > at);
+    }
 }
 
 #[derive(Debug)]
@@ -280,7 +336,8 @@ impl VpcObservations {
                         seq,
                         landed: false,
                     };
-                    let answer = refresh(ec2, &key.vpc_id, seq, need.now, owners, services).await;
+                    let listed = |endpoints: &[VpcEndpoint]| self.saw(key, endpoints, need.now);
+                    let answer = refresh(ec2, &key.vpc_id, seq, need.now, owners, services, listed).await;
                     flight.land(answer.clone());
                     return answer.and_then(|o| o.for_subscriber(who));
                 }
@@ -378,6 +435,28 @@ impl VpcObservations {
         (observed.seq <= changed_after).then(|| referent.touched.clone())
     }
 
+    /// A pass looked at some endpoints of `key` by id at `at` (what its own change touched, its
+    /// endpoint while EC2 moves it): remembered as a refresh's look is.
+    pub fn saw(&self, key: &VpcKey, endpoints: &[VpcEndpoint], at: Timestamp) {
+        if let Some(vpc) = self.lock().vpcs.get_mut(key) {
+            vpc.saw(endpoints, at);
+        }
+    }
+
+    /// Since when each endpoint of `key` that a look of this process saw with private DNS on
+    /// has been seen off: the first look after the last one that found it on, or `now` when
+    /// the last look found it on. Endpoints no look saw serving are not listed.
+    pub fn seen_off(&self, key: &VpcKey, now: Timestamp) -> BTreeMap<String, Timestamp> {
+        let registry = self.lock();
+        let Some(vpc) = registry.vpcs.get(key) else {
+            return BTreeMap::new();
+        };
+        vpc.served
+            .iter()
+            .map(|(id, served)| (id.clone(), served.off_seen.unwrap_or(now)))
+            .collect()
+    }
+
     /// `owner_tag` no longer refers to any VPC (its deletion completed): dropped, and a VPC's
     /// snapshot with it once no other object refers to it.
     pub fn release(&self, owner_tag: &str) {
@@ -448,10 +527,11 @@ impl Flight<'_> {
                 Some(flight) => flight,
                 None => return,
             };
-            if let Ok(observed) = &answer
-                && vpc.latest.as_ref().is_none_or(|l| l.seq < observed.seq)
-            {
-                vpc.latest = Some(observed.clone());
+            if let Ok(observed) = &answer {
+                vpc.saw_all(&observed.snapshot.vpc_endpoints, observed.observed_at);
+                if vpc.latest.as_ref().is_none_or(|l| l.seq < observed.seq) {
+                    vpc.latest = Some(observed.clone());
+                }
             }
             registry.drop_unreferenced();
             flight.waiters
@@ -484,8 +564,9 @@ async fn refresh<E: Ec2>(
     now: Timestamp,
     owners: Vec<String>,
     services: Vec<Service>,
+    listed: impl FnOnce(&[VpcEndpoint]),
 ) -> Answer {
-    let mut snapshot = describe_vpc(ec2, vpc_id).await?;
+    let mut snapshot = describe_vpc_and(ec2, vpc_id, listed).await?;
     let mut service_errors = BTreeMap::new();
     if !snapshot.vpcs.is_empty() {
         let (details, rules) = futures::try_join!(
@@ -511,8 +592,14 @@ async fn refresh<E: Ec2>(
 /// listed yet, a call refused): the pass then describes the whole VPC, which says why.
 ///
 /// Only the parts named are newer than `observed`: the pass's decision on it is one on a
-/// snapshot older than the pass (see `engine::observing`).
-pub async fn look_at_change<E: Ec2>(ec2: &E, observed: &Observed, touched: &Touched) -> Option<Snapshot> {
+/// snapshot older than the pass (see `engine::observing`). `listed` is shown the endpoints as
+/// soon as EC2 listed them, even when the rest fails.
+pub async fn look_at_change<E: Ec2>(
+    ec2: &E,
+    observed: &Observed,
+    touched: &Touched,
+    listed: impl FnOnce(&[VpcEndpoint]),
+) -> Option<Snapshot> {
     let ids: Vec<String> = touched.endpoints.iter().cloned().collect();
     let groups: Vec<String> = touched.groups.iter().cloned().collect();
     let endpoints = async {
@@ -523,7 +610,9 @@ pub async fn look_at_change<E: Ec2>(ec2: &E, observed: &Observed, touched: &Touc
             vpc_endpoint_ids: ids.clone(),
             ..Default::default()
         };
-        ec2.describe_vpc_endpoints(&filter).await
+        let endpoints = ec2.describe_vpc_endpoints(&filter).await?;
+        listed(&endpoints);
+        Ok(endpoints)
     };
     let rules = async {
         let calls = groups.chunks(MAX_FILTER_VALUES).map(|groups| {

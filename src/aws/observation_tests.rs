@@ -303,7 +303,7 @@ fn what_an_object_changed_is_looked_at_by_id_on_top_of_the_shared_snapshot() {
         observations.unseen_change(&key(&sim), &a.owner_tag, &same),
         Some(Some(touched.clone()))
     );
-    let patched = run(look_at_change(&sim, &same, &touched)).expect("looked at");
+    let patched = run(look_at_change(&sim, &same, &touched, |_| {})).expect("looked at");
     assert_eq!(sim.calls().len(), 1, "{:?}", sim.calls());
     assert_eq!(calls(&sim, Ec2Operation::DescribeSecurityGroupRules), 1);
 
@@ -341,7 +341,7 @@ fn what_an_object_changed_is_looked_at_by_id_on_top_of_the_shared_snapshot() {
         endpoints: ["vpce-0000000000000dead".to_string()].into(),
         groups: BTreeSet::new(),
     };
-    assert!(run(look_at_change(&sim, &after, &gone)).is_none());
+    assert!(run(look_at_change(&sim, &after, &gone, |_| {})).is_none());
 }
 
 /// The simulated world, with DescribeNetworkInterfaces held until a gate opens: a refresh
@@ -454,6 +454,75 @@ impl Ec2 for Gated {
     async fn untag_vpc_endpoints(&self, ids: &[String], keys: &[String]) -> Result<Receipt<()>, Ec2Error> {
         self.sim.untag_vpc_endpoints(ids, keys).await
     }
+}
+
+/// Someone may turn private DNS on and off again between two passes of the object that owns
+/// the endpoint: what any object's look saw is remembered, for that object to wait out the
+/// record TTL from the first look that found it off again.
+#[test]
+fn what_the_looks_saw_of_private_dns_is_remembered_per_endpoint() {
+    let world =
+        crate::plan::fixtures::with_endpoint(crate::plan::fixtures::incident_world(), "available", false);
+    let sim = SimEc2::with_config(&world, SimClock::new(), SimConfig::default().without_throttling());
+    let id = world.vpc_endpoints[0].vpc_endpoint_id.clone();
+    let observations = VpcObservations::new();
+    let k = VpcKey {
+        vpc_id: world.vpc_endpoints[0].vpc_id.clone(),
+        ..key(&sim)
+    };
+    let look = || {
+        let fresh = Need {
+            max_age: Duration::ZERO,
+            ..need(&sim)
+        };
+        run(observations.observe(&sim, &k, &object("other"), &fresh)).unwrap();
+        sim.clock().timestamp()
+    };
+    look();
+    let now = || sim.clock().timestamp();
+    assert!(observations.seen_off(&k, now()).is_empty(), "never seen serving");
+
+    sim.set_private_dns_out_of_band(&id, true).unwrap();
+    sim.clock().advance(Duration::from_secs(10));
+    let on = look();
+    sim.clock().advance(Duration::from_secs(5));
+    assert_eq!(
+        observations.seen_off(&k, now()),
+        BTreeMap::from([(id.clone(), now())]),
+        "last seen on: off since no earlier than now"
+    );
+
+    sim.set_private_dns_out_of_band(&id, false).unwrap();
+    sim.clock().advance(Duration::from_secs(10));
+    let off = look();
+    sim.clock().advance(Duration::from_secs(30));
+    look();
+    assert_eq!(
+        observations.seen_off(&k, now()),
+        BTreeMap::from([(id.clone(), off)]),
+        "the first look that found it off again"
+    );
+
+    // A by-id look older than the last that saw it on says nothing new.
+    let mut serving = world.vpc_endpoints[0].clone();
+    serving.private_dns_enabled = true;
+    observations.saw(&k, &[serving.clone()], on);
+    assert_eq!(
+        observations.seen_off(&k, now()),
+        BTreeMap::from([(id.clone(), off)])
+    );
+    // A later one that finds it on again starts over.
+    observations.saw(&k, &[serving], now());
+    assert_eq!(
+        observations.seen_off(&k, now()),
+        BTreeMap::from([(id.clone(), now())])
+    );
+
+    // Gone from a refresh: forgotten.
+    sim.delete_endpoint_out_of_band(&id).unwrap();
+    sim.clock().advance(Duration::from_secs(600));
+    look();
+    assert!(observations.seen_off(&k, now()).is_empty());
 }
 
 fn poll_once<F: std::future::Future + Unpin>(future: &mut F) -> Poll<F::Output> {

@@ -10,7 +10,7 @@ use futures::future::try_join_all;
 
 use super::{Ec2, Ec2Error, EndpointFilter, ErrorKind, MAX_FILTER_VALUES, RuleFilter};
 use crate::api::{OWNER_TAG, Owner};
-use crate::model::{SecurityGroupRule, ServiceDetail, Snapshot};
+use crate::model::{SecurityGroupRule, ServiceDetail, Snapshot, VpcEndpoint};
 
 /// What to observe besides the VPC itself.
 #[derive(Clone, Debug, Default)]
@@ -54,6 +54,17 @@ pub async fn observe_vpc<E: Ec2>(
 /// groups, network interfaces, network ACLs, endpoints, and the prefix lists its groups refer to.
 /// Independent calls run concurrently. A VPC that does not exist yields an empty snapshot.
 pub(crate) async fn describe_vpc<E: Ec2>(ec2: &E, vpc_id: &str) -> Result<Snapshot, Ec2Error> {
+    describe_vpc_and(ec2, vpc_id, |_| {}).await
+}
+
+/// [`describe_vpc`], showing `listed` the endpoints as soon as EC2 listed them, even when a
+/// later call fails: what the controller saw of private DNS counts from then
+/// ([`super::observation::VpcObservations::seen_off`]).
+pub(crate) async fn describe_vpc_and<E: Ec2>(
+    ec2: &E,
+    vpc_id: &str,
+    listed: impl FnOnce(&[VpcEndpoint]),
+) -> Result<Snapshot, Ec2Error> {
     let vpc_ids = [vpc_id.to_string()];
     let endpoint_filter = EndpointFilter {
         vpc_id: Some(vpc_id.to_string()),
@@ -75,6 +86,7 @@ pub(crate) async fn describe_vpc<E: Ec2>(ec2: &E, vpc_id: &str) -> Result<Snapsh
         ec2.describe_network_acls(vpc_id),
         ec2.describe_vpc_endpoints(&endpoint_filter),
     )?;
+    listed(&vpc_endpoints);
 
     let mut snapshot = Snapshot {
         vpcs,

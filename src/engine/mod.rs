@@ -220,7 +220,7 @@ async fn pass<E: Ec2, L: Logs>(
         Ok(world) => world,
         Err(error) => return failed(request, error, timing, None, Vec::new()),
     };
-    let mut decision = think(ec2, logs, request, admission, &world, timing).await;
+    let mut decision = think(ec2, logs, request, admission, &world, &look.seen_off(), timing).await;
     // Whatever the pass is to do or say (a call, a status, an Event, the finalizer) is decided
     // on a snapshot begun within it, as if nothing were shared: a shared snapshot may be older
     // than something that happened meanwhile (a client added, a rule revoked, private DNS
@@ -228,7 +228,7 @@ async fn pass<E: Ec2, L: Logs>(
     let world = if look.must_look_again(&world, &decision) {
         match look.fresh(ec2).await {
             Ok(fresh) => {
-                decision = think(ec2, logs, request, admission, &fresh, timing).await;
+                decision = think(ec2, logs, request, admission, &fresh, &look.seen_off(), timing).await;
                 fresh
             }
             Err(error) => return failed(request, error, timing, None, Vec::new()),
@@ -252,6 +252,7 @@ async fn think<E: Ec2, L: Logs>(
     request: &ReconcileRequest<'_>,
     admission: Option<&Admission>,
     world: &Snapshot,
+    seen_off: &plan::resolution::SeenOff,
     timing: &Timing,
 ) -> plan::Decision {
     let spec = request.spec;
@@ -337,6 +338,7 @@ async fn think<E: Ec2, L: Logs>(
         successors: &[],
         approver: Approver::Namespace,
         rollback: weighing.as_ref(),
+        seen_off,
         now: request.now,
     };
     let analysis_as_specified = plan::drift::world_as_specified(&input).map(|after| {

@@ -139,7 +139,8 @@ impl<'r> Look<'r> {
             Some(Some(mut touched)) => {
                 // Its own endpoint too, whatever the change was: EC2 may be moving it.
                 touched.endpoints.extend(self.request.status.endpoint_id.clone());
-                return match look_at_change(ec2, &observed, &touched).await {
+                let listed = |e: &[VpcEndpoint]| shared.observations.saw(&shared.key, e, self.request.now);
+                return match look_at_change(ec2, &observed, &touched, listed).await {
                     Some(snapshot) => Ok(World::Patched {
                         snapshot,
                         base: observed,
@@ -179,6 +180,14 @@ impl<'r> Look<'r> {
             (World::Patched { .. }, Some(_)) => true,
             _ => false,
         }
+    }
+
+    /// What the looks of this process, every object's, saw of private DNS in the VPC
+    /// ([`plan::resolution::SeenOff`]); nothing without a shared registry.
+    pub(super) fn seen_off(&self) -> plan::resolution::SeenOff {
+        self.shared.as_ref().map_or_else(Default::default, |shared| {
+            shared.observations.seen_off(&shared.key, self.request.now)
+        })
     }
 
     /// A decision taken on the shared snapshot verified the clients as of that snapshot, not
@@ -245,7 +254,12 @@ impl<'r> Look<'r> {
             ..Default::default()
         };
         match ec2.describe_vpc_endpoints(&filter).await {
-            Ok(now) => now.iter().find(|e| e.vpc_endpoint_id == id) != seen,
+            Ok(now) => {
+                if let Some(shared) = &self.shared {
+                    shared.observations.saw(&shared.key, &now, self.request.now);
+                }
+                now.iter().find(|e| e.vpc_endpoint_id == id) != seen
+            }
             Err(e) if e.kind == ErrorKind::NotFound => true,
             Err(_) => true,
         }

@@ -503,3 +503,63 @@ async fn seed_40804_the_retry_of_a_failed_create_takes_the_same_client_token() {
     assert_eq!(h.status.phase, RolloutPhase::Ready, "{:?}", h.phases);
     assert_eq!(h.owned_endpoints().len(), 1);
 }
+
+/// Seed 74593 of the reference run (invariant 2): while an object was being deleted and
+/// waited out the record TTL after turning private DNS off, someone turned private DNS on by
+/// hand and off again 48 s later, both between two of its passes. Another object's pass looked
+/// at the VPC meanwhile and saw it on: clients resolved the name to the endpoint then. The
+/// deleting object's next pass found private DNS off, the TTL over since the turn-off its
+/// status recorded, and deleted the endpoint 2 s after the second toggle. The looks of every
+/// object are now remembered per endpoint, and the TTL runs from the first look that found
+/// private DNS off again.
+#[tokio::test]
+async fn seed_74593_private_dns_on_that_another_objects_look_saw_is_waited_out_before_deletion() {
+    let observations = Some(std::sync::Arc::new(
+        crate::aws::observation::VpcObservations::new(),
+    ));
+    let (mut logs, mut monitoring) =
+        super::tests::two_objects_sharing_a_group_in(super::incident::world(), observations).await;
+    let endpoint = logs.owned_endpoints()[0].vpc_endpoint_id.clone();
+    logs.deleting = true;
+    // The deletion turns private DNS off, and records the look that sees it off.
+    for _ in 0..10 {
+        logs.pass().await;
+        if logs.status.private_dns_off_since.is_some() {
+            break;
+        }
+    }
+    assert!(
+        logs.status.private_dns_off_since.is_some() && !logs.owned_endpoints()[0].private_dns_enabled,
+        "{:?}",
+        logs.phases
+    );
+    // Between two of its passes: on by hand, seen by the other object's look, off again.
+    logs.sim.set_private_dns_out_of_band(&endpoint, true).unwrap();
+    logs.sim
+        .clock()
+        .advance(logs.timing.resync + Duration::from_secs(1));
+    monitoring.pass_now().await;
+    logs.sim.clock().advance(Duration::from_secs(48));
+    logs.sim.set_private_dns_out_of_band(&endpoint, false).unwrap();
+    let off_by_hand = logs.sim.clock().now();
+    logs.sim.clock().advance(Duration::from_secs(2));
+    for _ in 0..40 {
+        let now = logs.sim.clock().now();
+        let out = logs.pass().await;
+        if out
+            .performed
+            .iter()
+            .any(|a| matches!(a, Action::DeleteEndpoint { .. }))
+        {
+            assert!(
+                now - off_by_hand >= Duration::from_secs(60),
+                "deleted {:?} after private DNS went off by hand",
+                now - off_by_hand
+            );
+        }
+        if out.finalized {
+            break;
+        }
+    }
+    assert!(logs.owned_endpoints().is_empty(), "{:?}", logs.phases);
+}

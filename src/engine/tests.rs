@@ -995,19 +995,24 @@ async fn a_deletion_interrupted_after_any_pass_resumes_in_the_safe_order() {
 /// Two objects whose endpoints (two services) share the endpoint security group: the logs
 /// object's rule admits the Zabbix agent, so the monitoring object reaches Ready without one.
 pub(super) async fn two_objects_sharing_a_group() -> (Harness, Harness) {
-    let (logs, monitoring) = two_objects_sharing_a_group_in(incident::world()).await;
+    let (logs, monitoring) = two_objects_sharing_a_group_in(incident::world(), None).await;
     assert_eq!(logs.owned_rules().len(), 1);
     (logs, monitoring)
 }
 
-/// [`two_objects_sharing_a_group`] in `world`.
-async fn two_objects_sharing_a_group_in(mut world: crate::model::Snapshot) -> (Harness, Harness) {
+/// [`two_objects_sharing_a_group`] in `world`, on the controller's shared `observations` of
+/// the VPC when given.
+pub(super) async fn two_objects_sharing_a_group_in(
+    mut world: crate::model::Snapshot,
+    observations: Option<Arc<VpcObservations>>,
+) -> (Harness, Harness) {
     world.service_details.push(crate::aws::sim::aws_service(
         incident::REGION,
         "monitoring",
         &["ap-northeast-1a", "ap-northeast-1c", "ap-northeast-1d"],
     ));
     let mut logs = Harness::on(SimEc2::new(&world, SimClock::new()), RemediationMode::Auto);
+    logs.observations = observations;
     logs.run_until(RolloutPhase::Ready, 40).await;
     let monitoring_spec = InterfaceEndpointSpec {
         service_name: format!("com.amazonaws.{}.monitoring", incident::REGION),
@@ -1203,7 +1208,7 @@ async fn a_handover_refused_for_a_rule_gone_meanwhile_hands_the_others_over_one_
     eni.private_ip_addresses[0].private_ip_address = "10.0.10.44".into();
     world.security_groups.push(group);
     world.network_interfaces.push(eni);
-    let (mut logs, mut monitoring) = two_objects_sharing_a_group_in(world).await;
+    let (mut logs, mut monitoring) = two_objects_sharing_a_group_in(world, None).await;
     let rules: BTreeSet<String> = logs
         .owned_rules()
         .into_iter()

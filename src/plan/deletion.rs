@@ -122,10 +122,12 @@ fn delete<'a>(input: &PlanInput<'a>, timing: &Timing, step: &mut Step<'a>) -> St
     let cached = owned
         .iter()
         .filter(|e| !location::is_deleting(e))
-        .filter_map(|e| match resolution::of(e, input.status, input.now, timing) {
-            Resolution::Cached { remaining } => Some(remaining),
-            _ => None,
-        })
+        .filter_map(
+            |e| match resolution::of(e, input.status, input.seen_off, input.now, timing) {
+                Resolution::Cached { remaining } => Some(remaining),
+                _ => None,
+            },
+        )
         .max();
     if let Some(remaining) = cached {
         step.requeue = remaining.max(timing.after_change);

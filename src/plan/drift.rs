@@ -436,7 +436,7 @@ pub(crate) fn decide<'a>(
         return access::decide(input, endpoint, analysis, timing);
     };
     let id = &endpoint.vpc_endpoint_id;
-    let resolution = resolution::of(endpoint, input.status, input.now, timing);
+    let resolution = resolution::of(endpoint, input.status, input.seen_off, input.now, timing);
     let mut step = if !resolution.may_lead_clients_here() || !change.changes_reachability() {
         let mut step = Step::new(input, RolloutPhase::Verifying, timing.after_change);
         step.actions.extend(change.actions());

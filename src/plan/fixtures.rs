@@ -94,6 +94,7 @@ pub fn input_with<'a>(
         successors: &[],
         approver: Default::default(),
         rollback: None,
+        seen_off: &crate::plan::resolution::NOTHING_SEEN,
         now: now(),
     }
 }

@@ -81,7 +81,7 @@ pub mod validate;
 pub mod wording;
 
 #[cfg(test)]
-mod fixtures;
+pub(crate) mod fixtures;
 #[cfg(test)]
 mod ports_tests;
 
@@ -136,6 +136,9 @@ pub struct PlanInput<'a> {
     /// Under the canary's `onReject: Rollback`, with private DNS on and rejected sources cut
     /// off: who turning it off restores and cuts off ([`rollback::weigh`]); `None` otherwise.
     pub rollback: Option<&'a rollback::Weighing>,
+    /// What the controller's looks saw of private DNS, whichever object's pass looked: for each
+    /// endpoint a look saw serving, since when it has been seen off ([`resolution::SeenOff`]).
+    pub seen_off: &'a resolution::SeenOff,
     pub now: Timestamp,
 }
 

@@ -9,8 +9,12 @@
 //!
 //! The time private DNS was first seen off lives in the status
 //! (`status.privateDnsOffSince`, kept by [`off_since`]), so that a restart does not forget it.
-//! A leaf: it reads the status and the observed endpoint, and no stage.
+//! Someone else may also turn private DNS on and off again between two passes of the object:
+//! when another object's look saw it on meanwhile ([`SeenOff`]), the TTL runs from the first
+//! look that found it off again.
+//! A leaf: it reads the status, the looks and the observed endpoint, and no stage.
 
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 use k8s_openapi::jiff::Timestamp;
@@ -18,6 +22,15 @@ use k8s_openapi::jiff::Timestamp;
 use super::Timing;
 use crate::api::InterfaceEndpointStatus;
 use crate::model::VpcEndpoint;
+
+/// What the controller's looks (every object's, since the process started) saw of private DNS:
+/// for each endpoint some look found serving, since when it has been seen off (the first look
+/// after the last one that found it on; the pass's own time when that last look found it on).
+/// Empty where nothing is shared (`plan`, the demo): the status alone then says.
+pub type SeenOff = BTreeMap<String, Timestamp>;
+
+/// No look remembered.
+pub static NOTHING_SEEN: SeenOff = BTreeMap::new();
 
 /// Whether a DNS answer can lead a client to the endpoint.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -39,17 +52,18 @@ impl Resolution {
 }
 
 /// The resolution of `endpoint` at `now`, from what `previous` (the last written status)
-/// recorded about it.
+/// recorded about it and what the looks saw.
 pub fn of(
     endpoint: &VpcEndpoint,
     previous: &InterfaceEndpointStatus,
+    seen: &SeenOff,
     now: Timestamp,
     timing: &Timing,
 ) -> Resolution {
     if endpoint.private_dns_enabled {
         return Resolution::Serving;
     }
-    let Some(since) = off_since(endpoint, previous, now) else {
+    let Some(since) = off_since(endpoint, previous, seen, now) else {
         return Resolution::Unresolved;
     };
     let off_for = Duration::try_from(now.duration_since(since)).unwrap_or(Duration::ZERO);
@@ -74,19 +88,32 @@ pub fn status_shows_serving(endpoint: &VpcEndpoint, previous: &InterfaceEndpoint
 }
 
 /// Since when private DNS has been seen off on `endpoint`: as recorded, or `now` when the last
-/// status saw it on (this is the first look that sees it off); `None` while it is on, and
-/// when no status ever saw it on (the name never led anyone here).
+/// status saw it on (this is the first look that sees it off); or, when a look saw it on after
+/// that, since the first look that found it off again (`seen`; the later of the two wins).
+/// `None` while it is on, and when neither a status nor a look ever saw it on (the name never
+/// led anyone here).
 ///
 /// A crash between turning private DNS off and writing the status loses nothing: the status
 /// still says it was on, so the next look starts the clock, later than the real change.
 pub fn off_since(
     endpoint: &VpcEndpoint,
     previous: &InterfaceEndpointStatus,
+    seen: &SeenOff,
     now: Timestamp,
 ) -> Option<Timestamp> {
     if endpoint.private_dns_enabled {
         return None;
     }
+    let looked = seen.get(&endpoint.vpc_endpoint_id).copied();
+    recorded_off_since(endpoint, previous, now).max(looked)
+}
+
+/// [`off_since`] as the status alone says it.
+fn recorded_off_since(
+    endpoint: &VpcEndpoint,
+    previous: &InterfaceEndpointStatus,
+    now: Timestamp,
+) -> Option<Timestamp> {
     let same = previous.endpoint_id.as_deref() == Some(endpoint.vpc_endpoint_id.as_str());
     if !same {
         // Another endpoint (a re-created one, created with private DNS off like every
@@ -121,15 +148,24 @@ mod tests {
 
     #[test]
     fn private_dns_on_serves_the_name_now() {
-        let r = of(&endpoint(true), &status_seen(true, None), now(), &timing());
+        let r = of(
+            &endpoint(true),
+            &status_seen(true, None),
+            &NOTHING_SEEN,
+            now(),
+            &timing(),
+        );
         assert_eq!(r, Resolution::Serving);
     }
 
     #[test]
     fn the_first_look_that_sees_private_dns_off_starts_the_ttl() {
         let previous = status_seen(true, None);
-        assert_eq!(off_since(&endpoint(false), &previous, now()), Some(now()));
-        let r = of(&endpoint(false), &previous, now(), &timing());
+        assert_eq!(
+            off_since(&endpoint(false), &previous, &NOTHING_SEEN, now()),
+            Some(now())
+        );
+        let r = of(&endpoint(false), &previous, &NOTHING_SEEN, now(), &timing());
         assert_eq!(
             r,
             Resolution::Cached {
@@ -143,21 +179,76 @@ mod tests {
         let ttl = timing().private_dns_ttl.as_secs() as i64;
         let cached = status_seen(false, Some(now_minus(ttl - 10)));
         assert_eq!(
-            of(&endpoint(false), &cached, now(), &timing()),
+            of(&endpoint(false), &cached, &NOTHING_SEEN, now(), &timing()),
             Resolution::Cached {
                 remaining: Duration::from_secs(10)
             }
         );
         let expired = status_seen(false, Some(now_minus(ttl)));
         assert_eq!(
-            of(&endpoint(false), &expired, now(), &timing()),
+            of(&endpoint(false), &expired, &NOTHING_SEEN, now(), &timing()),
             Resolution::Unresolved
         );
     }
 
     #[test]
     fn an_endpoint_the_status_never_saw_with_private_dns_on_leads_nobody_here() {
-        let r = of(&endpoint(false), &status_seen(false, None), now(), &timing());
+        let r = of(
+            &endpoint(false),
+            &status_seen(false, None),
+            &NOTHING_SEEN,
+            now(),
+            &timing(),
+        );
         assert_eq!(r, Resolution::Unresolved);
+    }
+
+    #[test]
+    fn a_period_on_that_another_objects_look_saw_runs_the_ttl_from_the_look_that_found_it_off() {
+        // The status recorded the turn-off long ago; since then someone turned private DNS on
+        // and off again, and another object's look saw it on: the TTL runs from the first look
+        // that found it off again, not from the recorded turn-off.
+        let ttl = timing().private_dns_ttl.as_secs() as i64;
+        let previous = status_seen(false, Some(now_minus(10 * ttl)));
+        let e = endpoint(false);
+        let seen = SeenOff::from([(e.vpc_endpoint_id.clone(), now_minus(5))]);
+        assert_eq!(off_since(&e, &previous, &seen, now()), Some(now_minus(5)));
+        assert_eq!(
+            of(&e, &previous, &seen, now(), &timing()),
+            Resolution::Cached {
+                remaining: timing().private_dns_ttl - Duration::from_secs(5)
+            }
+        );
+        // Without the look, the recorded turn-off says no answer leads here any more.
+        assert_eq!(
+            of(&e, &previous, &NOTHING_SEEN, now(), &timing()),
+            Resolution::Unresolved
+        );
+    }
+
+    #[test]
+    fn a_look_that_saw_private_dns_on_counts_even_when_no_status_did() {
+        let e = endpoint(false);
+        let seen = SeenOff::from([(e.vpc_endpoint_id.clone(), now())]);
+        assert_eq!(
+            of(&e, &status_seen(false, None), &seen, now(), &timing()),
+            Resolution::Cached {
+                remaining: timing().private_dns_ttl
+            }
+        );
+        // Another endpoint's look says nothing of this one.
+        let other = SeenOff::from([("vpce-other".to_string(), now())]);
+        assert_eq!(
+            of(&e, &status_seen(false, None), &other, now(), &timing()),
+            Resolution::Unresolved
+        );
+    }
+
+    #[test]
+    fn a_recorded_turn_off_later_than_the_looks_wins() {
+        let previous = status_seen(false, Some(now_minus(5)));
+        let e = endpoint(false);
+        let seen = SeenOff::from([(e.vpc_endpoint_id.clone(), now_minus(50))]);
+        assert_eq!(off_since(&e, &previous, &seen, now()), Some(now_minus(5)));
     }
 }

@@ -56,7 +56,7 @@ pub(crate) fn finish(input: &PlanInput<'_>, step: Step<'_>) -> Decision {
     if let Some(endpoint) = step.endpoint {
         endpoint_facts(&mut next, endpoint, &input.world.network_interfaces);
         next.private_dns_off_since =
-            resolution::off_since(endpoint, previous, input.now).map(|t| t.to_string());
+            resolution::off_since(endpoint, previous, input.seen_off, input.now).map(|t| t.to_string());
         next.private_dns_on_since =
             super::canary::on_since(Some(endpoint), previous, input.now).map(|t| t.to_string());
     } else if step.keep_previous_endpoint {
