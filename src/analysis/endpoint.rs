@@ -131,6 +131,94 @@ pub fn validate_spec(spec: &InterfaceEndpointSpec, index: &VpcIndex<'_>) -> Resu
     Ok(())
 }
 
+/// Checks the addresses `spec.subnetConfigurations` names as EC2 would when it creates the
+/// interfaces: each inside its subnet's CIDR block of its family, not one of the five addresses
+/// AWS reserves in every subnet CIDR (the first four and the last), and not used by another ENI
+/// of the snapshot (an address, secondary address or delegated prefix). The endpoint's own
+/// interfaces do not count: an address it already has is the one asked for.
+pub fn validate_fixed_addresses(
+    spec: &InterfaceEndpointSpec,
+    endpoint: Option<&VpcEndpoint>,
+    index: &VpcIndex<'_>,
+) -> Result<(), AnalysisError> {
+    let own: BTreeSet<&str> = endpoint
+        .map(|e| e.network_interface_ids.iter().map(String::as_str).collect())
+        .unwrap_or_default();
+    for config in &spec.subnet_configurations {
+        let Some(view) = index.subnets.get(config.subnet_id.as_str()) else {
+            continue; // not in spec.subnetIds: api::validation reports it
+        };
+        for address in config.addresses() {
+            let unusable = |why: String| AnalysisError::SubnetAddressUnusable {
+                subnet: config.subnet_id.clone(),
+                address: address.to_string(),
+                why,
+            };
+            let family: Vec<&IpNet> = view
+                .nets
+                .iter()
+                .filter(|n| matches!(n, IpNet::V6(_)) == address.is_ipv6())
+                .collect();
+            let Some(net) = family.iter().find(|n| n.contains(&address)) else {
+                let blocks = family.iter().map(|n| n.to_string()).collect::<Vec<_>>();
+                return Err(unusable(if blocks.is_empty() {
+                    format!(
+                        "has no {} CIDR block",
+                        if address.is_ipv6() { "IPv6" } else { "IPv4" }
+                    )
+                } else {
+                    format!("is not inside its CIDR block {}", blocks.join(", "))
+                }));
+            };
+            if reserved_by_aws(net, address) {
+                return Err(unusable(format!(
+                    "is one of the five addresses AWS reserves in {net} (the first four and the last)"
+                )));
+            }
+            let user = index
+                .interfaces
+                .values()
+                .filter(|n| n.subnet_id == config.subnet_id && !own.contains(n.network_interface_id.as_str()))
+                .find_map(|n| {
+                    let sources = sources::of(n).ok()?;
+                    let source = sources.iter().find(|s| s.net.contains(&address))?;
+                    Some(format!("{} ({})", n.network_interface_id, source.kind.as_str()))
+                });
+            if let Some(user) = user {
+                return Err(unusable(format!("is in use by {user}")));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The first four addresses and the last of a subnet CIDR block, which AWS keeps (network,
+/// router, DNS, future use, broadcast; the same for IPv6 blocks).
+fn reserved_by_aws(net: &IpNet, address: std::net::IpAddr) -> bool {
+    let offset = |base: u128, last: u128, a: u128| a - base < 4 || a == last;
+    match (net, address) {
+        (IpNet::V4(n), std::net::IpAddr::V4(a)) => offset(
+            u32::from(n.network()).into(),
+            u32::from(n.broadcast()).into(),
+            u32::from(a).into(),
+        ),
+        (IpNet::V6(n), std::net::IpAddr::V6(a)) => {
+            offset(u128::from(n.network()), u128::from(n.broadcast()), u128::from(a))
+        }
+        _ => false,
+    }
+}
+
+/// The address `spec.subnetConfigurations` fixes for the subnet's new endpoint interface in
+/// `net`'s family, as a one-address net.
+fn fixed_address(spec: &InterfaceEndpointSpec, subnet_id: &str, v6: bool) -> Option<IpNet> {
+    let config = spec
+        .subnet_configurations
+        .iter()
+        .find(|c| c.subnet_id == subnet_id)?;
+    config.addresses().find(|a| a.is_ipv6() == v6).map(IpNet::from)
+}
+
 /// What keeps EC2 from giving an endpoint interface in `subnet` addresses of `addresses`, as
 /// EC2 documents it: IPv4 addresses need an IPv4 CIDR, IPv6 ones an IPv6 CIDR, and `ipv6` an
 /// IPv6-only subnet (no IPv4 CIDR). `None` when the subnet fits.
@@ -251,10 +339,18 @@ pub fn destinations(
     let spec_groups = sorted(&spec.security_group_ids);
     let records = Records::of(spec, endpoint);
     let Some(endpoint) = endpoint else {
+        // Before the endpoint exists, a subnet whose address the spec fixes is checked at that
+        // address: EC2 gives the new interface exactly it (or refuses the create).
         let subnets = sorted(&spec.subnet_ids);
         let mut out = Vec::new();
         for s in &subnets {
-            out.extend(whole_subnet_for(index, s, &spec_groups, records)?);
+            let mut whole = whole_subnet_for(index, s, &spec_groups, records)?;
+            for d in &mut whole {
+                if let Some(fixed) = fixed_address(spec, s, matches!(d.net, IpNet::V6(_))) {
+                    d.net = fixed;
+                }
+            }
+            out.extend(whole);
         }
         return Ok(out);
     };

@@ -118,6 +118,7 @@ pub fn analyze_with_evidence(
     endpoint::validate_spec(spec, &index)?;
     endpoint::validate_service(spec, snapshot)?;
     let endpoint = endpoint::owned_endpoint(spec, owner, snapshot);
+    endpoint::validate_fixed_addresses(spec, endpoint, &index)?;
     let destinations = endpoint::destinations(spec, endpoint, &index)?;
     let endpoint_interfaces = endpoint
         .map(|e| e.network_interface_ids.as_slice())
@@ -694,5 +695,13 @@ pub enum AnalysisError {
         subnet: String,
         address_type: &'static str,
         lack: String,
+    },
+    /// An address of `spec.subnetConfigurations` EC2 cannot give the subnet's endpoint
+    /// interface: outside the subnet, reserved by AWS, or in use.
+    #[error("spec.subnetConfigurations: {address} for subnet {subnet} {why}; EC2 would refuse the endpoint")]
+    SubnetAddressUnusable {
+        subnet: String,
+        address: String,
+        why: String,
     },
 }

@@ -109,6 +109,8 @@ pub const MAX_EARLIER_PLAN_IDS: usize = 10;
 #[x_kube(validation = immutable::rule(immutable::REGION))]
 #[x_kube(validation = immutable::rule(immutable::SERVICE_REGION))]
 #[x_kube(validation = kube::core::Rule::new(DNS_RECORDS_RULE).message(DNS_RECORDS_MESSAGE).field_path(".dnsOptions.dnsRecordIpType"))]
+#[x_kube(validation = kube::core::Rule::new(SUBNET_CONFIGURATION_SUBNETS_RULE).message(SUBNET_CONFIGURATION_SUBNETS_MESSAGE).field_path(".subnetConfigurations"))]
+#[x_kube(validation = kube::core::Rule::new(SUBNET_CONFIGURATION_FAMILIES_RULE).message(SUBNET_CONFIGURATION_FAMILIES_MESSAGE).field_path(".subnetConfigurations"))]
 #[x_kube(validation = kube::core::Rule::new(INBOUND_ONLY_RULE).message(INBOUND_ONLY_MESSAGE).field_path(".dnsOptions.privateDnsOnlyForInboundResolverEndpoint"))]
 #[serde(rename_all = "camelCase")]
 pub struct InterfaceEndpointSpec {
@@ -121,8 +123,23 @@ pub struct InterfaceEndpointSpec {
     pub service_name: String,
 
     /// Subnets for the endpoint's network interfaces, at most one per Availability Zone.
-    #[schemars(length(min = 1, max = 32), inner(pattern(r"^subnet-[0-9a-f]{8,17}$")))]
+    // maxLength (what the pattern allows anyway) keeps the CEL rules' estimated cost bounded.
+    #[schemars(
+        length(min = 1, max = 32),
+        inner(length(max = 24), pattern(r"^subnet-[0-9a-f]{8,17}$"))
+    )]
     pub subnet_ids: Vec<String>,
+
+    /// Fixed addresses for the endpoint's network interfaces, per subnet of `subnetIds` (the
+    /// others get addresses EC2 picks): `ipv4` with `ipAddressType` ipv4 (or absent) or
+    /// dualstack, `ipv6` with ipv6 or dualstack (EC2 needs an address of each family the
+    /// endpoint has). Each address must be free and inside the subnet's CIDR block. Changing
+    /// them later replaces the subnet's endpoint interface, which interrupts the endpoint in that
+    /// subnet: a serving change, checked like a subnets edit.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 32))]
+    #[x_kube(merge_strategy = kube::core::ListMerge::Map(vec!["subnetId".into()]))]
+    pub subnet_configurations: Vec<SubnetConfiguration>,
 
     /// Security groups attached to the endpoint's network interfaces.
     #[schemars(length(min = 1, max = 5), inner(pattern(r"^sg-[0-9a-f]{8,17}$")))]
@@ -233,6 +250,82 @@ impl Default for PrivateDnsSpec {
         }
     }
 }
+
+/// One entry of `spec.subnetConfigurations`: the addresses of the endpoint's network interface
+/// in one subnet (EC2's `SubnetConfiguration`).
+#[derive(Deserialize, Serialize, Clone, Debug, PartialEq, Eq, PartialOrd, Ord, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct SubnetConfiguration {
+    /// One of `spec.subnetIds`.
+    #[schemars(length(max = 24), pattern(r"^subnet-[0-9a-f]{8,17}$"))]
+    pub subnet_id: String,
+    /// The interface's IPv4 address, e.g. `10.0.1.10`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(max = 15), pattern(IPV4_ADDRESS_PATTERN))]
+    pub ipv4: Option<String>,
+    /// The interface's IPv6 address, e.g. `2600:1f14:aa:1::10`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(max = 39), pattern(IPV6_ADDRESS_PATTERN))]
+    pub ipv6: Option<String>,
+}
+
+impl SubnetConfiguration {
+    /// Which addresses each entry gives for `spec.ipAddressType`: (IPv4, IPv6). EC2 needs an
+    /// address of each family the endpoint has; absent is EC2's default, IPv4.
+    pub fn families(address_type: Option<IpAddressType>) -> (bool, bool) {
+        match address_type {
+            None | Some(IpAddressType::Ipv4) => (true, false),
+            Some(IpAddressType::Dualstack) => (true, true),
+            Some(IpAddressType::Ipv6) => (false, true),
+        }
+    }
+
+    /// The addresses named, parsed (the schema's patterns admit only what parses).
+    pub fn addresses(&self) -> impl Iterator<Item = std::net::IpAddr> + '_ {
+        [self.ipv4.as_deref(), self.ipv6.as_deref()]
+            .into_iter()
+            .flatten()
+            .filter_map(|a| a.parse().ok())
+    }
+}
+
+/// An IPv4 address in dotted decimal, without leading zeros (as EC2 prints it and
+/// `std::net::Ipv4Addr` parses it). A pattern rather than CEL's IP library, which needs
+/// Kubernetes 1.30 (the chart supports 1.26).
+pub const IPV4_ADDRESS_PATTERN: &str =
+    r"^((25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])\.){3}(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])$";
+
+/// An IPv6 address in hex groups, with at most one `::` (no embedded IPv4 form, no zone).
+pub const IPV6_ADDRESS_PATTERN: &str = concat!(
+    r"^(([0-9a-fA-F]{1,4}:){7}[0-9a-fA-F]{1,4}|([0-9a-fA-F]{1,4}:){1,7}:|",
+    r"([0-9a-fA-F]{1,4}:){1,6}:[0-9a-fA-F]{1,4}|([0-9a-fA-F]{1,4}:){1,5}(:[0-9a-fA-F]{1,4}){1,2}|",
+    r"([0-9a-fA-F]{1,4}:){1,4}(:[0-9a-fA-F]{1,4}){1,3}|([0-9a-fA-F]{1,4}:){1,3}(:[0-9a-fA-F]{1,4}){1,4}|",
+    r"([0-9a-fA-F]{1,4}:){1,2}(:[0-9a-fA-F]{1,4}){1,5}|[0-9a-fA-F]{1,4}:(:[0-9a-fA-F]{1,4}){1,6}|",
+    r":((:[0-9a-fA-F]{1,4}){1,7}|:))$"
+);
+
+/// The CEL rule that keeps `subnetConfigurations` to the spec's subnets (`api::validation` says
+/// the same).
+pub const SUBNET_CONFIGURATION_SUBNETS_RULE: &str = "!has(self.subnetConfigurations) || \
+     self.subnetConfigurations.all(c, c.subnetId in self.subnetIds)";
+
+/// The message of [`SUBNET_CONFIGURATION_SUBNETS_RULE`].
+pub const SUBNET_CONFIGURATION_SUBNETS_MESSAGE: &str = "spec.subnetConfigurations: each subnetId must be \
+     one of spec.subnetIds (the addresses are those of the endpoint's interface in that subnet)";
+
+/// The CEL rule that gives each subnet configuration an address of each family the endpoint
+/// has and no other ([`SubnetConfiguration`]; `api::validation` says the same): EC2 needs an
+/// IPv4 address when the endpoint has IPv4 (`ipAddressType` ipv4, absent, or dualstack) and an
+/// IPv6 address when it has IPv6 (ipv6 or dualstack).
+pub const SUBNET_CONFIGURATION_FAMILIES_RULE: &str = "!has(self.subnetConfigurations) || \
+     self.subnetConfigurations.all(c, \
+     has(c.ipv4) == (!has(self.ipAddressType) || self.ipAddressType != 'ipv6') && \
+     has(c.ipv6) == (has(self.ipAddressType) && self.ipAddressType != 'ipv4'))";
+
+/// The message of [`SUBNET_CONFIGURATION_FAMILIES_RULE`].
+pub const SUBNET_CONFIGURATION_FAMILIES_MESSAGE: &str = "spec.subnetConfigurations: each entry gives an \
+     address of each family the endpoint has, and no other: ipv4 with spec.ipAddressType ipv4 (or \
+     absent), ipv4 and ipv6 with dualstack, ipv6 with ipv6";
 
 /// `spec.ipAddressType`: the addresses EC2 gives the endpoint's network interfaces.
 #[derive(Deserialize, Serialize, Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, JsonSchema)]

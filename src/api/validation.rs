@@ -168,6 +168,43 @@ fn beyond_the_schema(spec: &InterfaceEndpointSpec) -> Vec<String> {
     if let Some(dup) = spec.ports.iter().find(|p| !seen.insert(**p)) {
         problems.push(format!("spec.ports lists {dup} twice"));
     }
+    problems.extend(subnet_configuration_problems(spec));
+    problems
+}
+
+/// `spec.subnetConfigurations` against the rest of the spec, as the CRD's CEL rules and its
+/// list-map key check it: each names a subnet of `subnetIds` once, with an address of each
+/// family the endpoint has and no other. (Formats are the schema's patterns; whether an address
+/// is free and in the subnet needs the world: the analysis checks it.)
+fn subnet_configuration_problems(spec: &InterfaceEndpointSpec) -> Vec<String> {
+    let mut problems = Vec::new();
+    let mut seen = BTreeSet::new();
+    for config in &spec.subnet_configurations {
+        let subnet = config.subnet_id.as_str();
+        if !seen.insert(subnet) {
+            problems.push(format!("spec.subnetConfigurations lists {subnet} twice"));
+        }
+        if !spec.subnet_ids.iter().any(|s| s == subnet) {
+            problems.push(format!(
+                "{} ({subnet} is not in spec.subnetIds)",
+                super::SUBNET_CONFIGURATION_SUBNETS_MESSAGE
+            ));
+        }
+        let (v4, v6) = super::SubnetConfiguration::families(spec.ip_address_type);
+        if config.ipv4.is_some() != v4 || config.ipv6.is_some() != v6 {
+            problems.push(format!(
+                "{} ({subnet} gives {}, spec.ipAddressType is {})",
+                super::SUBNET_CONFIGURATION_FAMILIES_MESSAGE,
+                match (&config.ipv4, &config.ipv6) {
+                    (Some(_), Some(_)) => "ipv4 and ipv6",
+                    (Some(_), None) => "ipv4 only",
+                    (None, Some(_)) => "ipv6 only",
+                    (None, None) => "no address",
+                },
+                spec.ip_address_type.map_or("absent", |t| t.as_str())
+            ));
+        }
+    }
     problems
 }
 
@@ -305,5 +342,176 @@ fn bound(at: &str, what: &str, n: usize, min: &Value, max: &Value, errors: &mut 
     }
     if max.as_u64().is_some_and(|m| (n as u64) > m) {
         errors.push(format!("{at}: {n} {what}, more than the maximum {max}"));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::api::{IpAddressType, SubnetConfiguration};
+
+    const A: &str = "subnet-0a000000000000001";
+    const B: &str = "subnet-0a000000000000002";
+
+    fn spec_with(
+        configs: Vec<SubnetConfiguration>,
+        address_type: Option<IpAddressType>,
+    ) -> InterfaceEndpointSpec {
+        let mut spec: InterfaceEndpointSpec = serde_json::from_value(serde_json::json!({
+            "vpcId": "vpc-0123456789abcdef0",
+            "serviceName": "com.amazonaws.ap-northeast-1.logs",
+            "subnetIds": [A, B],
+            "securityGroupIds": ["sg-01234567"],
+        }))
+        .unwrap();
+        spec.subnet_configurations = configs;
+        spec.ip_address_type = address_type;
+        spec
+    }
+
+    fn config(subnet: &str, ipv4: Option<&str>, ipv6: Option<&str>) -> SubnetConfiguration {
+        SubnetConfiguration {
+            subnet_id: subnet.into(),
+            ipv4: ipv4.map(Into::into),
+            ipv6: ipv6.map(Into::into),
+        }
+    }
+
+    #[test]
+    fn the_address_patterns_admit_exactly_what_parses_as_that_family() {
+        let v4 = Regex::new(crate::api::IPV4_ADDRESS_PATTERN).unwrap();
+        let v6 = Regex::new(crate::api::IPV6_ADDRESS_PATTERN).unwrap();
+        let samples = [
+            "10.0.1.10",
+            "0.0.0.0",
+            "255.255.255.255",
+            "256.1.1.1",
+            "10.0.1",
+            "10.0.1.10.1",
+            "010.0.1.10",
+            "10.0.1.1a",
+            " 10.0.1.10",
+            "::",
+            "::1",
+            "1::",
+            "2600:1f14:aa:1::10",
+            "2600:1f14:aa:1:0:0:0:10",
+            "2600:1f14:aa:1:0:0:0:10:1",
+            "2600::aa::10",
+            "fe80::1%eth0",
+            "12345::1",
+            "g::1",
+            ":1::2",
+            "1:2:3:4:5:6:7::",
+            "::2:3:4:5:6:7:8",
+            "1::2:3:4:5:6:7",
+            "::ffff:10.0.0.1",
+            "2600:1f14:aa:1::",
+            "",
+            ":",
+        ];
+        for s in samples {
+            let parsed_v4 = s.parse::<std::net::Ipv4Addr>().is_ok();
+            // The embedded-IPv4 form parses but is not admitted: EC2 prints IPv6 addresses in hex.
+            let parsed_v6 = s.parse::<std::net::Ipv6Addr>().is_ok() && !s.contains('.');
+            assert_eq!(v4.is_match(s), parsed_v4, "ipv4 {s:?}");
+            assert_eq!(v6.is_match(s), parsed_v6, "ipv6 {s:?}");
+        }
+    }
+
+    #[test]
+    fn subnet_configurations_name_the_spec_s_subnets_once_with_the_endpoint_s_families() {
+        let ok = spec_with(vec![config(A, Some("10.0.1.10"), None)], None);
+        assert_eq!(spec_problems(&ok), Vec::<String>::new());
+        let dual = spec_with(
+            vec![config(A, Some("10.0.1.10"), Some("2600:1f14:aa:1::10"))],
+            Some(IpAddressType::Dualstack),
+        );
+        assert_eq!(spec_problems(&dual), Vec::<String>::new());
+        let v6 = spec_with(
+            vec![config(B, None, Some("2600:1f14:aa:2::10"))],
+            Some(IpAddressType::Ipv6),
+        );
+        assert_eq!(spec_problems(&v6), Vec::<String>::new());
+
+        let elsewhere = spec_with(
+            vec![config("subnet-0a000000000000009", Some("10.0.1.10"), None)],
+            None,
+        );
+        assert_eq!(
+            spec_problems(&elsewhere),
+            [format!(
+                "{} (subnet-0a000000000000009 is not in spec.subnetIds)",
+                crate::api::SUBNET_CONFIGURATION_SUBNETS_MESSAGE
+            )]
+        );
+        let twice = spec_with(
+            vec![
+                config(A, Some("10.0.1.10"), None),
+                config(A, Some("10.0.1.11"), None),
+            ],
+            None,
+        );
+        assert_eq!(
+            spec_problems(&twice),
+            [format!("spec.subnetConfigurations lists {A} twice")]
+        );
+        let v6_on_v4 = spec_with(
+            vec![config(A, Some("10.0.1.10"), Some("2600:1f14:aa:1::10"))],
+            None,
+        );
+        assert_eq!(
+            spec_problems(&v6_on_v4),
+            [format!(
+                "{} ({A} gives ipv4 and ipv6, spec.ipAddressType is absent)",
+                crate::api::SUBNET_CONFIGURATION_FAMILIES_MESSAGE
+            )]
+        );
+        let half_dual = spec_with(
+            vec![config(A, Some("10.0.1.10"), None)],
+            Some(IpAddressType::Dualstack),
+        );
+        assert_eq!(
+            spec_problems(&half_dual),
+            [format!(
+                "{} ({A} gives ipv4 only, spec.ipAddressType is dualstack)",
+                crate::api::SUBNET_CONFIGURATION_FAMILIES_MESSAGE
+            )]
+        );
+        let malformed = spec_with(vec![config(A, Some("10.0.1.300"), None)], None);
+        assert_eq!(
+            spec_problems(&malformed),
+            [format!(
+                "spec.subnetConfigurations[0].ipv4: \"10.0.1.300\" does not match {}",
+                crate::api::IPV4_ADDRESS_PATTERN
+            )]
+        );
+    }
+
+    #[test]
+    fn the_crd_keys_subnet_configurations_by_subnet_and_carries_both_rules() {
+        let crd = serde_json::to_value(crate::api::crd::crd()).unwrap();
+        let spec = &crd["spec"]["versions"][0]["schema"]["openAPIV3Schema"]["properties"]["spec"];
+        let list = &spec["properties"]["subnetConfigurations"];
+        assert_eq!(list["x-kubernetes-list-type"], "map", "{list}");
+        assert_eq!(
+            list["x-kubernetes-list-map-keys"],
+            serde_json::json!(["subnetId"])
+        );
+        assert_eq!(list["items"]["required"], serde_json::json!(["subnetId"]));
+        let rules: Vec<&str> = spec["x-kubernetes-validations"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|r| r["rule"].as_str())
+            .collect();
+        assert!(
+            rules.contains(&crate::api::SUBNET_CONFIGURATION_SUBNETS_RULE),
+            "{rules:?}"
+        );
+        assert!(
+            rules.contains(&crate::api::SUBNET_CONFIGURATION_FAMILIES_RULE),
+            "{rules:?}"
+        );
     }
 }

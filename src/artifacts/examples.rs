@@ -140,6 +140,15 @@ fn the_examples_cover_the_documented_variants() {
         "the outside clients come from evidence"
     );
     assert!(crate::api::validation::spec_problems(on_premises).is_empty());
+    let fixed = get("fixed-addresses.yaml");
+    assert_eq!(fixed.subnet_configurations.len(), fixed.subnet_ids.len());
+    assert!(
+        fixed
+            .subnet_configurations
+            .iter()
+            .all(|c| c.ipv4.is_some() && c.ipv6.is_none())
+    );
+    assert!(crate::api::validation::spec_problems(fixed).is_empty());
     let kafka = get("kafka-several-ports.yaml");
     let ports = crate::analysis::Ports::of(kafka);
     assert_eq!(

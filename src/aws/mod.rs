@@ -344,6 +344,9 @@ pub struct CreateVpcEndpoint {
     pub ip_address_type: Option<crate::api::IpAddressType>,
     /// `DnsOptions.DnsRecordIpType`; `None`: EC2's default.
     pub dns_record_ip_type: Option<crate::api::DnsRecordIpType>,
+    /// `SubnetConfigurations`: fixed addresses of the interfaces in some of the subnets; empty:
+    /// EC2 picks every address.
+    pub subnet_configurations: Vec<crate::api::SubnetConfiguration>,
     pub tags: Vec<Tag>,
 }
 
@@ -364,6 +367,10 @@ pub struct ModifyVpcEndpoint {
     /// `DnsOptions.PrivateDnsOnlyForInboundResolverEndpoint`: EC2 takes it only with private
     /// DNS on (in the request that turns it on, or after).
     pub private_dns_only_for_inbound_resolver_endpoint: Option<bool>,
+    /// `SubnetConfigurations`: the addresses of the interfaces in added subnets, or new ones for
+    /// a subnet the endpoint is in, which EC2 does by replacing that subnet's interface (the
+    /// endpoint is interrupted in that subnet meanwhile).
+    pub subnet_configurations: Vec<crate::api::SubnetConfiguration>,
 }
 
 /// What a security group rule refers to.

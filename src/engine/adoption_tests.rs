@@ -36,6 +36,7 @@ async fn made_by_terraform(h: &Harness) -> String {
             service_region: None,
             ip_address_type: None,
             dns_record_ip_type: None,
+            subnet_configurations: Vec::new(),
             tags: tags_from([("ManagedBy", "terraform")]),
         })
         .await

@@ -342,6 +342,88 @@ fn rows() -> Vec<Row> {
             ..Row::default()
         },
         Row {
+            name: "fixed addresses for a subnet the endpoint is not in",
+            spec: |s| {
+                s.subnet_configurations = vec![crate::api::SubnetConfiguration {
+                    subnet_id: SUBNET_PUBLIC.into(),
+                    ipv4: Some("10.0.0.10".into()),
+                    ipv6: None,
+                }]
+            },
+            reason: "InvalidSpec",
+            message: invalid(&format!(
+                "{} ({SUBNET_PUBLIC} is not in spec.subnetIds)",
+                crate::api::SUBNET_CONFIGURATION_SUBNETS_MESSAGE
+            )),
+            ..Row::default()
+        },
+        Row {
+            name: "a fixed IPv6 address for an IPv4 endpoint",
+            spec: |s| {
+                s.subnet_configurations = vec![crate::api::SubnetConfiguration {
+                    subnet_id: SUBNET_PRIVATE_A.into(),
+                    ipv4: None,
+                    ipv6: Some("2600:1f14:aa:1::10".into()),
+                }]
+            },
+            reason: "InvalidSpec",
+            message: invalid(&format!(
+                "{} ({SUBNET_PRIVATE_A} gives ipv6 only, spec.ipAddressType is absent)",
+                crate::api::SUBNET_CONFIGURATION_FAMILIES_MESSAGE
+            )),
+            ..Row::default()
+        },
+        Row {
+            name: "a fixed address another interface has",
+            spec: |s| {
+                s.subnet_configurations = vec![crate::api::SubnetConfiguration {
+                    subnet_id: SUBNET_PRIVATE_A.into(),
+                    ipv4: Some("10.0.10.23".into()),
+                    ipv6: None,
+                }]
+            },
+            reason: "InvalidSpec",
+            message: invalid(&format!(
+                "spec.subnetConfigurations: 10.0.10.23 for subnet {SUBNET_PRIVATE_A} is in use by {} \
+                 (primary private IPv4); EC2 would refuse the endpoint",
+                incident::ENI_ZABBIX
+            )),
+            ..Row::default()
+        },
+        Row {
+            name: "a fixed address outside its subnet",
+            spec: |s| {
+                s.subnet_configurations = vec![crate::api::SubnetConfiguration {
+                    subnet_id: SUBNET_PRIVATE_A.into(),
+                    ipv4: Some("10.0.11.10".into()),
+                    ipv6: None,
+                }]
+            },
+            reason: "InvalidSpec",
+            message: invalid(&format!(
+                "spec.subnetConfigurations: 10.0.11.10 for subnet {SUBNET_PRIVATE_A} is not inside its \
+                 CIDR block 10.0.10.0/24; EC2 would refuse the endpoint"
+            )),
+            ..Row::default()
+        },
+        Row {
+            name: "a fixed address AWS reserves",
+            spec: |s| {
+                s.subnet_configurations = vec![crate::api::SubnetConfiguration {
+                    subnet_id: SUBNET_PRIVATE_A.into(),
+                    ipv4: Some("10.0.10.2".into()),
+                    ipv6: None,
+                }]
+            },
+            reason: "InvalidSpec",
+            message: invalid(&format!(
+                "spec.subnetConfigurations: 10.0.10.2 for subnet {SUBNET_PRIVATE_A} is one of the five \
+                 addresses AWS reserves in 10.0.10.0/24 (the first four and the last); EC2 would refuse the \
+                 endpoint"
+            )),
+            ..Row::default()
+        },
+        Row {
             name: "a dual-stack endpoint in subnets without an IPv6 CIDR",
             spec: |s| s.ip_address_type = Some(crate::api::IpAddressType::Dualstack),
             reason: "InvalidSpec",

@@ -42,6 +42,7 @@ pub fn spec(endpoint_ingress: RemediationMode) -> InterfaceEndpointSpec {
         vpc_id: VPC.into(),
         service_name: SERVICE.into(),
         subnet_ids: vec![SUBNET_PRIVATE_A.into(), SUBNET_PRIVATE_C.into()],
+        subnet_configurations: Vec::new(),
         security_group_ids: vec![SG_ENDPOINT.into()],
         ports: vec![crate::api::DEFAULT_PORT],
         policy: None,

@@ -62,6 +62,8 @@ mod observing_tests;
 mod ports_tests;
 #[cfg(test)]
 mod simulation_findings_tests;
+#[cfg(test)]
+mod subnet_configuration_tests;
 pub mod tenancy;
 #[cfg(test)]
 mod tenancy_tests;

@@ -55,6 +55,7 @@ impl SpecChange {
             && m.ip_address_type.is_none()
             && m.dns_record_ip_type.is_none()
             && m.private_dns_only_for_inbound_resolver_endpoint.is_none()
+            && m.subnet_configurations.is_empty()
             && self.revoke.is_empty())
     }
 
@@ -69,7 +70,8 @@ impl SpecChange {
             && !m.reset_policy
             && m.ip_address_type.is_none()
             && m.dns_record_ip_type.is_none()
-            && m.private_dns_only_for_inbound_resolver_endpoint.is_none())
+            && m.private_dns_only_for_inbound_resolver_endpoint.is_none()
+            && m.subnet_configurations.is_empty())
     }
 
     /// The calls that apply the change, in order: the hand-overs, the endpoint, then the
@@ -95,7 +97,11 @@ impl SpecChange {
 /// while this object's endpoint had that endpoint's security group): that one is handed over
 /// to the other object ([`sharing`]), as a deletion would, and only the others are revoked.
 pub fn spec_change_in(input: &PlanInput<'_>, endpoint: &VpcEndpoint) -> Option<SpecChange> {
-    let change = spec_change(input.spec, endpoint);
+    let change = with_new_addresses(
+        spec_change(input.spec, endpoint),
+        readdressed(input.spec, endpoint, input.world),
+        endpoint,
+    );
     let stale = rules::stale_port_rules(input);
     if stale.is_empty() {
         return change;
@@ -156,12 +162,84 @@ pub fn spec_change_in(input: &PlanInput<'_>, endpoint: &VpcEndpoint) -> Option<S
     Some(change)
 }
 
+/// The subnet configurations of subnets the endpoint keeps whose interface, as the world shows
+/// it, does not have the addresses they name. EC2 applies each by replacing that subnet's
+/// interface, which interrupts the endpoint in the subnet. A subnet whose interface the world
+/// does not show is left until it does.
+pub fn readdressed(
+    spec: &InterfaceEndpointSpec,
+    endpoint: &VpcEndpoint,
+    world: &Snapshot,
+) -> Vec<crate::api::SubnetConfiguration> {
+    let same = |have: &str, want: &str| matches!((have.parse::<std::net::IpAddr>(), want.parse::<std::net::IpAddr>()), (Ok(h), Ok(w)) if h == w);
+    spec.subnet_configurations
+        .iter()
+        .filter(|c| endpoint.subnet_ids.contains(&c.subnet_id) && spec.subnet_ids.contains(&c.subnet_id))
+        .filter(|c| {
+            let Some(eni) = world.network_interfaces.iter().find(|n| {
+                n.subnet_id == c.subnet_id && endpoint.network_interface_ids.contains(&n.network_interface_id)
+            }) else {
+                return false;
+            };
+            let v4_differs = c.ipv4.as_deref().is_some_and(|want| {
+                !eni.private_ip_address
+                    .as_deref()
+                    .is_some_and(|have| same(have, want))
+            });
+            let v6_differs = c
+                .ipv6
+                .as_deref()
+                .is_some_and(|want| !eni.ipv6_addresses.iter().any(|a| same(&a.ipv6_address, want)));
+            v4_differs || v6_differs
+        })
+        .cloned()
+        .collect()
+}
+
+/// `change` with the interfaces of `readdressed` subnets replaced (ModifyVpcEndpoint
+/// SubnetConfigurations), said in the summary as the interruption it is.
+fn with_new_addresses(
+    change: Option<SpecChange>,
+    readdressed: Vec<crate::api::SubnetConfiguration>,
+    endpoint: &VpcEndpoint,
+) -> Option<SpecChange> {
+    if readdressed.is_empty() {
+        return change;
+    }
+    let mut change = change.unwrap_or_else(|| SpecChange {
+        modify: ModifyVpcEndpoint {
+            vpc_endpoint_id: endpoint.vpc_endpoint_id.clone(),
+            ..Default::default()
+        },
+        revoke: Vec::new(),
+        hand_over: Vec::new(),
+        summary: String::new(),
+    });
+    let part = super::wording::interfaces_replaced(&readdressed);
+    change.summary = if change.summary.is_empty() {
+        part
+    } else {
+        format!("{}; {part}", change.summary)
+    };
+    change.modify.subnet_configurations.extend(readdressed);
+    change.modify.subnet_configurations.sort();
+    Some(change)
+}
+
 /// The change that makes `endpoint` match `spec`, if any (private DNS aside: [`super::dns`]).
 pub fn spec_change(spec: &InterfaceEndpointSpec, endpoint: &VpcEndpoint) -> Option<SpecChange> {
     let groups: Vec<String> = endpoint.groups.iter().map(|g| g.group_id.clone()).collect();
     let (add_subnet_ids, remove_subnet_ids) = difference(&spec.subnet_ids, &endpoint.subnet_ids);
     let (add_security_group_ids, remove_security_group_ids) = difference(&spec.security_group_ids, &groups);
+    // Added subnets' interfaces get the addresses the spec fixes for them, as at creation.
+    let subnet_configurations = spec
+        .subnet_configurations
+        .iter()
+        .filter(|c| add_subnet_ids.contains(&c.subnet_id))
+        .cloned()
+        .collect();
     let mut modify = ModifyVpcEndpoint {
+        subnet_configurations,
         vpc_endpoint_id: endpoint.vpc_endpoint_id.clone(),
         add_subnet_ids,
         remove_subnet_ids,
@@ -365,8 +443,20 @@ pub fn world_as_specified(input: &PlanInput<'_>) -> Option<Snapshot> {
         .modify
         .ip_address_type
         .is_some_and(|t| t != IpAddressType::Ipv4 && current.ip_address_type.as_deref() != Some("dualstack"));
-    if !change.modify.add_subnet_ids.is_empty() || adds_addresses {
+    // Interfaces replaced for new fixed addresses (SubnetConfigurations) likewise: the analysis
+    // checks the spec's addresses for them as before the endpoint existed. The endpoint's
+    // interfaces go with it then, so that an address the spec keeps is not taken for another
+    // interface's.
+    if !change.modify.add_subnet_ids.is_empty()
+        || adds_addresses
+        || !change.modify.subnet_configurations.is_empty()
+    {
         after.vpc_endpoints.retain(|e| e.vpc_endpoint_id != id);
+        if !spec.subnet_configurations.is_empty() {
+            after
+                .network_interfaces
+                .retain(|n| !current.network_interface_ids.contains(&n.network_interface_id));
+        }
         return Some(after);
     }
     let removed: BTreeSet<&String> = change.modify.remove_subnet_ids.iter().collect();
@@ -914,6 +1004,84 @@ mod tests {
         };
         let after = as_specified(&more_subnets, &world, false).unwrap();
         assert!(after.vpc_endpoints.is_empty());
+    }
+
+    fn fixed_at(subnet: &str, ipv4: &str) -> InterfaceEndpointSpec {
+        InterfaceEndpointSpec {
+            subnet_configurations: vec![crate::api::SubnetConfiguration {
+                subnet_id: subnet.into(),
+                ipv4: Some(ipv4.into()),
+                ipv6: None,
+            }],
+            ..spec()
+        }
+    }
+
+    #[test]
+    fn a_new_fixed_address_of_a_kept_subnet_replaces_its_interface_as_a_serving_change() {
+        let world = with_endpoint(incident_world(), "available", true);
+        let endpoint = &world.vpc_endpoints[0];
+        // The address the interface has: nothing to change, and not "in use" (it is the
+        // endpoint's own); another interface's address is.
+        assert!(readdressed(&fixed_at(SUBNET_APP, "10.0.1.100"), endpoint, &world).is_empty());
+        crate::analysis::analyze(&fixed_at(SUBNET_APP, "10.0.1.100"), Some(&owner()), &world).unwrap();
+        let taken = crate::analysis::analyze(&fixed_at(SUBNET_APP, "10.0.1.30"), Some(&owner()), &world);
+        assert_eq!(
+            taken.unwrap_err().to_string(),
+            format!(
+                "spec.subnetConfigurations: 10.0.1.30 for subnet {SUBNET_APP} is in use by {ENI_ZABBIX} (primary \
+                 private IPv4); EC2 would refuse the endpoint"
+            )
+        );
+        let moved = fixed_at(SUBNET_APP, "10.0.1.101");
+        assert_eq!(readdressed(&moved, endpoint, &world), moved.subnet_configurations);
+        // An interface the world does not show is waited for, not replaced blind.
+        let mut unseen = world.clone();
+        unseen
+            .network_interfaces
+            .retain(|n| n.network_interface_id != ENI_VPCE);
+        assert!(readdressed(&moved, endpoint, &unseen).is_empty());
+
+        let analysis = Ok(reachable_analysis());
+        let status = ready_status();
+        let input = input_with(&moved, &world, &analysis, &status);
+        let change = spec_change_in(&input, endpoint).unwrap();
+        assert_eq!(change.modify.subnet_configurations, moved.subnet_configurations);
+        assert!(change.modify.add_subnet_ids.is_empty());
+        assert!(change.changes_reachability() && change.modifies_endpoint());
+        assert_eq!(
+            change.summary,
+            format!(
+                "interface of subnet {SUBNET_APP} for 10.0.1.101 replaced (the endpoint is interrupted in that \
+                 subnet meanwhile)"
+            )
+        );
+        // Checked as before the endpoint existed: the endpoint and its interfaces left out, so
+        // the analysis takes the spec's addresses for the subnets.
+        let after = as_specified(&moved, &world, false).unwrap();
+        assert!(after.vpc_endpoints.is_empty());
+        assert!(
+            after
+                .network_interfaces
+                .iter()
+                .all(|n| n.network_interface_id != ENI_VPCE)
+        );
+        let analysis = crate::analysis::analyze(&moved, Some(&owner()), &after).unwrap();
+        let destinations: Vec<String> = analysis.destinations.iter().map(|d| d.net.to_string()).collect();
+        assert_eq!(destinations, ["10.0.1.101/32"]);
+    }
+
+    #[test]
+    fn an_added_subnet_s_interface_gets_its_fixed_address_in_the_same_modify() {
+        let world = with_endpoint(incident_world(), "available", false);
+        let spec = InterfaceEndpointSpec {
+            subnet_ids: vec![SUBNET_APP.into(), SUBNET_PUBLIC.into()],
+            ..fixed_at(SUBNET_PUBLIC, "10.0.0.200")
+        };
+        let change = spec_change(&spec, &world.vpc_endpoints[0]).unwrap();
+        assert_eq!(change.modify.add_subnet_ids, [SUBNET_PUBLIC]);
+        assert_eq!(change.modify.subnet_configurations, spec.subnet_configurations);
+        assert_eq!(change.summary, format!("subnets +{SUBNET_PUBLIC}"));
     }
 
     #[test]

@@ -58,6 +58,7 @@ pub fn create_request(
         service_region: spec.service_region.clone(),
         ip_address_type: spec.ip_address_type,
         dns_record_ip_type: spec.dns_options.as_ref().and_then(|d| d.dns_record_ip_type),
+        subnet_configurations: spec.subnet_configurations.clone(),
         tags: tags_from(tags),
     }
 }

@@ -306,3 +306,28 @@ pub(crate) fn record_serving_first(endpoint: &crate::model::VpcEndpoint) -> Stri
         endpoint.vpc_endpoint_id
     )
 }
+
+/// A replacement of endpoint interfaces for the addresses `spec.subnetConfigurations` fixes:
+/// `interface of subnet-a replaced for 10.0.1.10 (the endpoint is interrupted in that subnet
+/// meanwhile)`, for the spec change's summary.
+pub(crate) fn interfaces_replaced(configs: &[crate::api::SubnetConfiguration]) -> String {
+    let each: Vec<String> = configs
+        .iter()
+        .map(|c| {
+            let addresses: Vec<&str> = [c.ipv4.as_deref(), c.ipv6.as_deref()]
+                .into_iter()
+                .flatten()
+                .collect();
+            format!("{} for {}", c.subnet_id, addresses.join(" and "))
+        })
+        .collect();
+    let (noun, that) = if configs.len() == 1 {
+        ("interface of subnet", "that subnet")
+    } else {
+        ("interfaces of subnets", "those subnets")
+    };
+    format!(
+        "{noun} {} replaced (the endpoint is interrupted in {that} meanwhile)",
+        each.join(", ")
+    )
+}

@@ -253,6 +253,7 @@ fn spec(rng: &mut Rng, service: Service, group: &str) -> InterfaceEndpointSpec {
         vpc_id: VPC.into(),
         service_name: service.name.into(),
         subnet_ids: draw_subnets(rng),
+        subnet_configurations: Vec::new(),
         security_group_ids: vec![group.to_string()],
         ports: service.ports.to_vec(),
         policy: None,

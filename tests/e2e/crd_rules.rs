@@ -269,6 +269,67 @@ async fn malformed_specs_are_refused_naming_the_field_and_what_it_allows() {
         "spec.dnsOptions.privateDnsOnlyForInboundResolverEndpoint: Invalid value",
     );
     assert_says(&err, vpce_rollout::api::INBOUND_ONLY_MESSAGE);
+    // Subnet configurations: in spec.subnetIds, once each, with the endpoint's families, well formed.
+    let err = refused(
+        &kubectl,
+        &example(|doc| {
+            doc["metadata"]["name"] = "fixed-elsewhere".into();
+            doc["spec"]["subnetConfigurations"] =
+                serde_yaml::from_str("[{subnetId: subnet-0fff0000000000009, ipv4: 10.0.10.10}]").unwrap();
+        }),
+    );
+    assert_says(&err, "spec.subnetConfigurations: Invalid value");
+    assert_says(&err, vpce_rollout::api::SUBNET_CONFIGURATION_SUBNETS_MESSAGE);
+    let first_subnet = |doc: &serde_yaml::Value| doc["spec"]["subnetIds"][0].as_str().unwrap().to_string();
+    let err = refused(
+        &kubectl,
+        &example(|doc| {
+            doc["metadata"]["name"] = "fixed-v6".into();
+            let subnet = first_subnet(doc);
+            doc["spec"]["subnetConfigurations"] = serde_yaml::from_str(&format!(
+                "[{{subnetId: {subnet}, ipv4: 10.0.10.10, ipv6: '2600:1f14:aa:1::10'}}]"
+            ))
+            .unwrap();
+        }),
+    );
+    assert_says(&err, vpce_rollout::api::SUBNET_CONFIGURATION_FAMILIES_MESSAGE);
+    let err = refused(
+        &kubectl,
+        &example(|doc| {
+            doc["metadata"]["name"] = "fixed-twice".into();
+            let subnet = first_subnet(doc);
+            doc["spec"]["subnetConfigurations"] = serde_yaml::from_str(&format!(
+                "[{{subnetId: {subnet}, ipv4: 10.0.10.10}}, {{subnetId: {subnet}, ipv4: 10.0.10.11}}]"
+            ))
+            .unwrap();
+        }),
+    );
+    assert_says(&err, "spec.subnetConfigurations[1]: Duplicate value");
+    let err = refused(
+        &kubectl,
+        &example(|doc| {
+            doc["metadata"]["name"] = "fixed-malformed".into();
+            let subnet = first_subnet(doc);
+            doc["spec"]["subnetConfigurations"] =
+                serde_yaml::from_str(&format!("[{{subnetId: {subnet}, ipv4: 10.0.10.300}}]")).unwrap();
+        }),
+    );
+    assert_says(
+        &err,
+        r#"spec.subnetConfigurations[0].ipv4: Invalid value: "10.0.10.300""#,
+    );
+    kubectl.run_with_input(
+        &["apply", "-f", "-"],
+        Some(&example(|doc| {
+            doc["metadata"]["name"] = "fixed".into();
+            doc["spec"]["ipAddressType"] = "dualstack".into();
+            let subnet = first_subnet(doc);
+            doc["spec"]["subnetConfigurations"] = serde_yaml::from_str(&format!(
+                "[{{subnetId: {subnet}, ipv4: 10.0.10.10, ipv6: '2600:1f14:aa:1::10'}}]"
+            ))
+            .unwrap();
+        })),
+    );
     kubectl.run_with_input(
         &["apply", "-f", "-"],
         Some(&example(|doc| {

@@ -76,6 +76,7 @@ pub fn create_request<B: Bench>(
         service_region: None,
         ip_address_type: None,
         dns_record_ip_type: None,
+        subnet_configurations: Vec::new(),
         tags: owner_tags(owner),
     }
 }

@@ -742,3 +742,79 @@ async fn route_tables_are_observed_with_their_associations_and_default_routes() 
         "the main table holds only the local route: {main_only:?}"
     );
 }
+
+/// `spec.subnetConfigurations` on the wire: CreateVpcEndpoint carries `SubnetConfiguration.N`
+/// with the subnet and its address, ModifyVpcEndpoint too (an added subnet's address, or a new
+/// one replacing a kept subnet's interface), and neither sends any when the spec fixes none.
+/// moto 5.2.5 ignores them (it picks the addresses itself), so what is checked is what the
+/// adapter sent, as the launcher received it; the simulated world models EC2's answers (tests
+/// in src/aws/sim).
+#[tokio::test]
+async fn fixed_addresses_are_sent_at_creation_and_in_a_modify_only_when_named() {
+    use vpce_rollout::api::SubnetConfiguration;
+    let b = MotoBench::incident().await;
+    let subnet = b.id("main-a");
+    let request = vpce_rollout::aws::CreateVpcEndpoint {
+        subnet_configurations: vec![SubnetConfiguration {
+            subnet_id: subnet.clone(),
+            ipv4: Some("10.20.1.200".into()),
+            ipv6: None,
+        }],
+        ..create_request(&b, &owner("fixed"), "main", &["main-a"], &["endpoint-sg"])
+    };
+    let made = b.port().create_vpc_endpoint(&request).await.unwrap().value;
+    let served = b.account.served_requests();
+    let create = served
+        .iter()
+        .rfind(|r| r.action == "CreateVpcEndpoint")
+        .expect("created");
+    assert_eq!(
+        create.param("SubnetConfiguration.1.SubnetId"),
+        Some(subnet.as_str()),
+        "{:?}",
+        create.params
+    );
+    assert_eq!(create.param("SubnetConfiguration.1.Ipv4"), Some("10.20.1.200"));
+    assert_eq!(create.param("SubnetConfiguration.1.Ipv6"), None);
+    assert!(
+        create.param("SubnetConfiguration.2.SubnetId").is_none(),
+        "{:?}",
+        create.params
+    );
+
+    b.port()
+        .modify_vpc_endpoint(&vpce_rollout::aws::ModifyVpcEndpoint {
+            vpc_endpoint_id: made.vpc_endpoint_id.clone(),
+            subnet_configurations: vec![SubnetConfiguration {
+                subnet_id: subnet.clone(),
+                ipv4: Some("10.20.1.201".into()),
+                ipv6: None,
+            }],
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let served = b.account.served_requests();
+    let modify = served
+        .iter()
+        .rfind(|r| r.action == "ModifyVpcEndpoint")
+        .expect("modified");
+    assert_eq!(
+        modify.param("SubnetConfiguration.1.SubnetId"),
+        Some(subnet.as_str()),
+        "{:?}",
+        modify.params
+    );
+    assert_eq!(modify.param("SubnetConfiguration.1.Ipv4"), Some("10.20.1.201"));
+
+    // Without fixed addresses, none is sent.
+    let plain = create_request(&b, &owner("picked"), "main", &["main-b"], &["endpoint-sg"]);
+    b.port().create_vpc_endpoint(&plain).await.unwrap();
+    let served = b.account.served_requests();
+    let create = served.iter().rfind(|r| r.action == "CreateVpcEndpoint").unwrap();
+    assert!(
+        !create.params.keys().any(|k| k.starts_with("SubnetConfiguration")),
+        "{:?}",
+        create.params
+    );
+}

@@ -98,6 +98,7 @@ async fn the_incident_rolls_out_on_the_wire_and_cleans_up_only_its_own_rules() {
         vpc_id: b.id("main"),
         service_name: logs_service(),
         subnet_ids: vec![b.id("main-a"), b.id("main-b")],
+        subnet_configurations: Vec::new(),
         security_group_ids: vec![b.id("endpoint-sg")],
         ports: vec![443],
         policy: None,

@@ -567,6 +567,7 @@ impl Ec2 for SdkEc2 {
             .set_service_region(request.service_region.clone())
             .set_ip_address_type(request.ip_address_type.map(ip_address_type))
             .set_dns_options(dns_options(request.dns_record_ip_type, None))
+            .set_subnet_configurations(subnet_configurations(&request.subnet_configurations))
             .private_dns_enabled(false)
             .client_token(token)
             .set_tag_specifications(
@@ -601,6 +602,7 @@ impl Ec2 for SdkEc2 {
                 request.dns_record_ip_type,
                 request.private_dns_only_for_inbound_resolver_endpoint,
             ))
+            .set_subnet_configurations(subnet_configurations(&request.subnet_configurations))
             .send()
             .await
             .map_err(|e| {
@@ -824,6 +826,24 @@ mod tests {
         assert_eq!((p.from_port(), p.to_port()), (None, None));
         assert_eq!(p.ip_ranges()[0].description(), None);
     }
+}
+
+/// `SubnetConfigurations`; `None` when empty (EC2 picks the addresses).
+fn subnet_configurations(
+    configs: &[crate::api::SubnetConfiguration],
+) -> Option<Vec<sdk::SubnetConfiguration>> {
+    (!configs.is_empty()).then(|| {
+        configs
+            .iter()
+            .map(|c| {
+                sdk::SubnetConfiguration::builder()
+                    .subnet_id(&c.subnet_id)
+                    .set_ipv4(c.ipv4.clone())
+                    .set_ipv6(c.ipv6.clone())
+                    .build()
+            })
+            .collect()
+    })
 }
 
 /// `IpAddressType` as the SDK spells it.

@@ -272,3 +272,29 @@ pub(super) fn missing_parameter(op: Ec2Operation, parameter: &str) -> Ec2Error {
 pub(super) fn malformed_cidr(op: Ec2Operation, cidr: &str) -> Ec2Error {
     invalid_value(op, format!("CIDR block {cidr} is malformed"))
 }
+
+/// A fixed address (`SubnetConfigurations`) another interface has. The code is EC2's for an
+/// address in use (CreateNetworkInterface); that CreateVpcEndpoint answers with the same code is
+/// not verified. The message is this world's words.
+pub(super) fn address_in_use(op: Ec2Operation, address: &str) -> Ec2Error {
+    err(
+        op,
+        "InvalidIPAddress.InUse",
+        format!("Address {address} is in use."),
+    )
+}
+
+/// A fixed address (`SubnetConfigurations`) EC2 cannot give an interface of the subnet: outside
+/// its CIDR blocks or one AWS reserves. The message is this world's words.
+pub(super) fn address_outside_subnet(
+    op: Ec2Operation,
+    address: &str,
+    subnet_id: &str,
+    why: &str,
+) -> Ec2Error {
+    err(
+        op,
+        "InvalidParameterValue",
+        format!("Address {address} {why} of subnet {subnet_id}."),
+    )
+}

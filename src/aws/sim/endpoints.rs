@@ -107,11 +107,19 @@ impl World {
 
         let endpoint_id = self.fresh_id("vpce");
         let groups = self.endpoint_groups(&group_ids);
+        self.check_subnet_configurations(op, &request.subnet_ids, &request.subnet_configurations)?;
         let ipv4 = ip_address_type.as_deref() != Some("ipv6");
-        let mut enis = self.new_endpoint_enis(op, &endpoint_id, &request.subnet_ids, &groups, ipv4)?;
+        let mut enis = self.new_endpoint_enis(
+            op,
+            &endpoint_id,
+            &request.subnet_ids,
+            &groups,
+            ipv4,
+            &request.subnet_configurations,
+        )?;
         if ip_address_type.as_deref().is_some_and(|t| t != "ipv4") {
             for eni in &mut enis {
-                self.give_ipv6_address(eni);
+                self.give_ipv6_address(eni, &request.subnet_configurations);
             }
         }
         let dns_label = self.ids.dns_label();
@@ -278,11 +286,23 @@ impl World {
             }
         }
         let groups = self.endpoint_groups(&group_ids);
+        // SubnetConfigurations give the added subnets' interfaces their addresses, and replace
+        // the interface of a subnet the endpoint keeps (EC2: "we replace the existing endpoint
+        // network interface with a new endpoint network interface with this IP address").
+        self.check_subnet_configurations(op, &subnets_after, &request.subnet_configurations)?;
+        let replaced: Vec<String> = request
+            .subnet_configurations
+            .iter()
+            .map(|c| c.subnet_id.clone())
+            .filter(|s| kept.contains(s))
+            .collect();
         let ipv4 = ip_address_type.as_deref() != Some("ipv6");
-        let mut new_enis = self.new_endpoint_enis(op, id, &added, &groups, ipv4)?;
+        let created: Vec<String> = added.iter().chain(&replaced).cloned().collect();
+        let mut new_enis =
+            self.new_endpoint_enis(op, id, &created, &groups, ipv4, &request.subnet_configurations)?;
         if ip_address_type.as_deref().is_some_and(|t| t != "ipv4") {
             for eni in &mut new_enis {
-                self.give_ipv6_address(eni);
+                self.give_ipv6_address(eni, &request.subnet_configurations);
             }
         }
 
@@ -291,9 +311,9 @@ impl World {
             .network_interface_ids
             .iter()
             .filter(|eni| {
-                self.network_interfaces
-                    .get(*eni)
-                    .is_some_and(|n| request.remove_subnet_ids.contains(&n.subnet_id))
+                self.network_interfaces.get(*eni).is_some_and(|n| {
+                    request.remove_subnet_ids.contains(&n.subnet_id) || replaced.contains(&n.subnet_id)
+                })
             })
             .cloned()
             .collect();
@@ -332,7 +352,7 @@ impl World {
                 continue;
             };
             if dual && eni.ipv6_addresses.is_empty() {
-                self.give_ipv6_address(&mut eni);
+                self.give_ipv6_address(&mut eni, &[]);
             } else if !dual {
                 eni.ipv6_addresses.clear();
             }
@@ -730,8 +750,113 @@ impl World {
         ))
     }
 
-    /// An IPv6 address of the ENI's subnet's first IPv6 CIDR that no other ENI has.
-    fn give_ipv6_address(&self, eni: &mut NetworkInterface) {
+    /// `SubnetConfigurations` as EC2 takes them: each for a subnet of the endpoint (after the
+    /// request), each address inside the subnet's CIDR block of its family, not one of the
+    /// five AWS reserves (the first four and the last of the block), and not in use by an
+    /// interface other than the endpoint interface it replaces.
+    fn check_subnet_configurations(
+        &self,
+        op: Ec2Operation,
+        subnet_ids: &[String],
+        configs: &[crate::api::SubnetConfiguration],
+    ) -> Result<(), Ec2Error> {
+        for config in configs {
+            let subnet_id = &config.subnet_id;
+            if !subnet_ids.contains(subnet_id) {
+                return Err(codes::invalid_value(
+                    op,
+                    format!(
+                        "SubnetConfigurations names subnet {subnet_id}, which is not one of the endpoint's subnets"
+                    ),
+                ));
+            }
+            let Some(subnet) = self.subnets.get(subnet_id) else {
+                continue; // check_subnets refuses it
+            };
+            for text in [&config.ipv4, &config.ipv6].into_iter().flatten() {
+                let address: IpAddr = text
+                    .parse()
+                    .map_err(|_| codes::invalid_value(op, format!("{text} is not a valid IP address")))?;
+                let blocks: Vec<ipnet::IpNet> = match address {
+                    IpAddr::V4(_) => subnet.cidr_block.iter().filter_map(|c| c.parse().ok()).collect(),
+                    IpAddr::V6(_) => subnet
+                        .ipv6_cidr_block_association_set
+                        .iter()
+                        .filter_map(|a| a.ipv6_cidr_block.parse().ok())
+                        .collect(),
+                };
+                let Some(block) = blocks.iter().find(|b| b.contains(&address)) else {
+                    return Err(codes::address_outside_subnet(
+                        op,
+                        text,
+                        subnet_id,
+                        "is not in the CIDR blocks",
+                    ));
+                };
+                let (first, last, a) = match (block, address) {
+                    (ipnet::IpNet::V4(b), IpAddr::V4(a)) => (
+                        u128::from(u32::from(b.network())),
+                        u128::from(u32::from(b.broadcast())),
+                        u128::from(u32::from(a)),
+                    ),
+                    (ipnet::IpNet::V6(b), IpAddr::V6(a)) => {
+                        (u128::from(b.network()), u128::from(b.broadcast()), u128::from(a))
+                    }
+                    _ => unreachable!("blocks are of the address's family"),
+                };
+                if a - first < 4 || a == last {
+                    return Err(codes::address_outside_subnet(
+                        op,
+                        text,
+                        subnet_id,
+                        "is reserved in the CIDR block",
+                    ));
+                }
+                if self.address_user(subnet_id, address).is_some() {
+                    return Err(codes::address_in_use(op, text));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The interface of the subnet that has `address` (as an address or in a delegated prefix),
+    /// other than an endpoint interface a SubnetConfiguration of its own endpoint replaces.
+    fn address_user(&self, subnet_id: &str, address: IpAddr) -> Option<&str> {
+        self.network_interfaces
+            .values()
+            .filter(|n| n.subnet_id == subnet_id)
+            .find(|n| {
+                let listed = n
+                    .private_ip_address
+                    .iter()
+                    .chain(n.private_ip_addresses.iter().map(|a| &a.private_ip_address))
+                    .chain(n.ipv6_addresses.iter().map(|a| &a.ipv6_address))
+                    .filter_map(|a| a.parse::<IpAddr>().ok())
+                    .any(|a| a == address);
+                let prefixed = n
+                    .ipv4_prefixes
+                    .iter()
+                    .map(|p| &p.ipv4_prefix)
+                    .chain(n.ipv6_prefixes.iter().map(|p| &p.ipv6_prefix))
+                    .filter_map(|p| p.parse::<ipnet::IpNet>().ok())
+                    .any(|p| p.contains(&address));
+                listed || prefixed
+            })
+            .map(|n| n.network_interface_id.as_str())
+    }
+
+    /// An IPv6 address for the ENI: the one a SubnetConfiguration fixes for its subnet (checked
+    /// before), else one of the subnet's first IPv6 CIDR that no other ENI has.
+    fn give_ipv6_address(&self, eni: &mut NetworkInterface, configs: &[crate::api::SubnetConfiguration]) {
+        if let Some(fixed) = configs
+            .iter()
+            .find(|c| c.subnet_id == eni.subnet_id)
+            .and_then(|c| c.ipv6.clone())
+        {
+            eni.ipv6_addresses = vec![crate::model::Ipv6Address { ipv6_address: fixed }];
+            return;
+        }
         let Some(cidr) = self
             .subnets
             .get(&eni.subnet_id)
@@ -756,8 +881,9 @@ impl World {
         }
     }
 
-    /// One ENI per subnet, each with the lowest free address of its subnet (none for an `ipv6`
-    /// endpoint: `ipv4` false; its IPv6 address is given afterwards).
+    /// One ENI per subnet, each with the address a SubnetConfiguration fixes for it (checked
+    /// before) or else the lowest free address of its subnet (none for an `ipv6` endpoint: `ipv4`
+    /// false; its IPv6 address is given afterwards).
     fn new_endpoint_enis(
         &mut self,
         op: Ec2Operation,
@@ -765,11 +891,20 @@ impl World {
         subnet_ids: &[String],
         groups: &[SecurityGroupIdentifier],
         ipv4: bool,
+        configs: &[crate::api::SubnetConfiguration],
     ) -> Result<Vec<NetworkInterface>, Ec2Error> {
         let mut claimed: HashSet<Ipv4Addr> = HashSet::new();
         let mut out = Vec::new();
         for subnet_id in subnet_ids {
-            let address = if ipv4 {
+            let fixed = configs
+                .iter()
+                .find(|c| &c.subnet_id == subnet_id)
+                .and_then(|c| c.ipv4.as_deref())
+                .and_then(|a| a.parse::<Ipv4Addr>().ok());
+            let address = if let (true, Some(fixed)) = (ipv4, fixed) {
+                claimed.insert(fixed);
+                Some(fixed.to_string())
+            } else if ipv4 {
                 let address = self
                     .free_address(subnet_id, &claimed)
                     .ok_or_else(|| codes::insufficient_addresses(op, subnet_id))?;
@@ -918,6 +1053,13 @@ fn fingerprint(request: &CreateVpcEndpoint) -> CreateFingerprint {
         policy_document: request.policy_document.clone(),
         ip_address_type: request.ip_address_type,
         dns_record_ip_type: request.dns_record_ip_type,
+        subnet_configurations: request
+            .subnet_configurations
+            .iter()
+            .cloned()
+            .collect::<BTreeSet<_>>()
+            .into_iter()
+            .collect(),
         tags: tags.into_iter().collect(),
     }
 }

@@ -189,6 +189,7 @@ mod tests {
                 service_region: None,
                 ip_address_type: None,
                 dns_record_ip_type: None,
+                subnet_configurations: Vec::new(),
                 client_token: owner.client_token(),
                 tags: owner
                     .tags()

@@ -71,6 +71,7 @@ pub(super) struct CreateFingerprint {
     pub policy_document: Option<String>,
     pub ip_address_type: Option<crate::api::IpAddressType>,
     pub dns_record_ip_type: Option<crate::api::DnsRecordIpType>,
+    pub subnet_configurations: Vec<crate::api::SubnetConfiguration>,
     pub tags: Vec<(String, String)>,
 }
 

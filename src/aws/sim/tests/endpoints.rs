@@ -1192,3 +1192,160 @@ fn private_dns_for_inbound_endpoints_only_needs_private_dns_and_a_gateway_endpoi
     assert!(!after.private_dns_enabled);
     assert_eq!(reported(&sim, &id), Some(false));
 }
+
+fn fixed(subnet: &str, ipv4: Option<&str>, ipv6: Option<&str>) -> crate::api::SubnetConfiguration {
+    crate::api::SubnetConfiguration {
+        subnet_id: subnet.into(),
+        ipv4: ipv4.map(Into::into),
+        ipv6: ipv6.map(Into::into),
+    }
+}
+
+/// `SubnetConfigurations` at creation: the interface gets the address named; an address in use,
+/// outside the subnet, reserved by AWS, or for a subnet the endpoint is not in is refused with
+/// EC2's codes, and nothing is created.
+#[test]
+fn fixed_addresses_are_given_to_the_new_interfaces_or_refused_as_ec2_does() {
+    let sim = instant_sim();
+    let with = |configs: Vec<crate::api::SubnetConfiguration>, token: &str| CreateVpcEndpoint {
+        subnet_configurations: configs,
+        ..create_logs(token)
+    };
+    let refused = [
+        (
+            fixed("subnet-a", Some("10.0.1.4"), None),
+            "InvalidIPAddress.InUse",
+        ), // eni-zabbix's
+        (
+            fixed("subnet-a", Some("10.0.2.20"), None),
+            "InvalidParameterValue",
+        ), // subnet-c's block
+        (fixed("subnet-a", Some("10.0.1.3"), None), "InvalidParameterValue"), // reserved
+        (
+            fixed("subnet-a", Some("10.0.1.255"), None),
+            "InvalidParameterValue",
+        ), // broadcast
+        (
+            fixed("subnet-d", Some("10.0.4.20"), None),
+            "InvalidParameterValue",
+        ), // not requested
+    ];
+    for (i, (config, expected)) in refused.into_iter().enumerate() {
+        let err = run(sim.create_vpc_endpoint(&with(vec![config.clone()], &format!("r{i}")))).unwrap_err();
+        assert_eq!(err.code, expected, "{config:?}: {err}");
+        assert_eq!(err.kind, ErrorKind::Invalid, "{err}");
+    }
+    assert_eq!(endpoint_count(&sim), 0);
+
+    let made = run(sim.create_vpc_endpoint(&with(vec![fixed("subnet-c", Some("10.0.2.200"), None)], "t1")))
+        .unwrap()
+        .value;
+    let mut addresses: Vec<(String, String)> = enis_of(&sim, &made)
+        .into_iter()
+        .map(|n| (n.subnet_id, n.private_ip_address.unwrap()))
+        .collect();
+    addresses.sort();
+    assert_eq!(
+        addresses,
+        [
+            ("subnet-a".to_string(), "10.0.1.5".to_string()), // EC2's pick: the lowest free one
+            ("subnet-c".to_string(), "10.0.2.200".to_string()),
+        ]
+    );
+    // The same token with other addresses is another request.
+    let err = run(sim.create_vpc_endpoint(&with(vec![fixed("subnet-c", Some("10.0.2.201"), None)], "t1")))
+        .unwrap_err();
+    assert_eq!(err.code, "IdempotentParameterMismatch");
+    // Now the address is the endpoint's: another endpoint cannot have it.
+    let err = run(sim.create_vpc_endpoint(&with(vec![fixed("subnet-c", Some("10.0.2.200"), None)], "t2")))
+        .unwrap_err();
+    assert_eq!(err.code, "InvalidIPAddress.InUse");
+}
+
+/// A SubnetConfiguration in a modify: an added subnet's interface gets its address; a kept
+/// subnet's interface is replaced by one with the new address (another interface id), as EC2
+/// documents; IPv6 addresses of a dual-stack endpoint likewise.
+#[test]
+fn a_modify_with_fixed_addresses_replaces_the_kept_subnet_s_interface_and_addresses_added_ones() {
+    let mut world = snapshot();
+    for (subnet, block) in [
+        ("subnet-a", "2600:1f14:0:1::/64"),
+        ("subnet-c", "2600:1f14:0:2::/64"),
+    ] {
+        for s in world.subnets.iter_mut().filter(|s| s.subnet_id == subnet) {
+            s.ipv6_cidr_block_association_set = vec![crate::model::Ipv6CidrBlockAssociation {
+                ipv6_cidr_block: block.into(),
+                ..Default::default()
+            }];
+        }
+    }
+    let sim = SimEc2::with_config(
+        &world,
+        SimClock::new(),
+        SimConfig::default().instant().without_throttling(),
+    );
+    let made = run(sim.create_vpc_endpoint(&CreateVpcEndpoint {
+        subnet_ids: vec!["subnet-a".into()],
+        ip_address_type: Some(crate::api::IpAddressType::Dualstack),
+        subnet_configurations: vec![fixed("subnet-a", Some("10.0.1.10"), Some("2600:1f14:0:1::10"))],
+        ..create_logs("t1")
+    }))
+    .unwrap()
+    .value;
+    let before = enis_of(&sim, &made);
+    assert_eq!(before[0].private_ip_address.as_deref(), Some("10.0.1.10"));
+    assert_eq!(before[0].ipv6_addresses[0].ipv6_address, "2600:1f14:0:1::10");
+
+    run(sim.modify_vpc_endpoint(&ModifyVpcEndpoint {
+        vpc_endpoint_id: made.vpc_endpoint_id.clone(),
+        add_subnet_ids: vec!["subnet-c".into()],
+        subnet_configurations: vec![
+            fixed("subnet-a", Some("10.0.1.11"), Some("2600:1f14:0:1::11")),
+            fixed("subnet-c", Some("10.0.2.11"), Some("2600:1f14:0:2::11")),
+        ],
+        ..Default::default()
+    }))
+    .unwrap();
+    let after = describe_one(&sim, &made.vpc_endpoint_id).unwrap();
+    let mut enis: Vec<(String, String, String)> = enis_of(&sim, &after)
+        .into_iter()
+        .map(|n| {
+            (
+                n.subnet_id,
+                n.private_ip_address.unwrap(),
+                n.ipv6_addresses[0].ipv6_address.clone(),
+            )
+        })
+        .collect();
+    enis.sort();
+    assert_eq!(
+        enis,
+        [
+            ("subnet-a".into(), "10.0.1.11".into(), "2600:1f14:0:1::11".into()),
+            ("subnet-c".into(), "10.0.2.11".into(), "2600:1f14:0:2::11".into()),
+        ]
+    );
+    assert_eq!(after.network_interface_ids.len(), 2);
+    assert!(
+        !after
+            .network_interface_ids
+            .contains(&before[0].network_interface_id),
+        "the interface is replaced, not readdressed"
+    );
+    assert!(
+        run(sim.describe_network_interfaces("vpc-1"))
+            .unwrap()
+            .iter()
+            .all(|n| n.network_interface_id != before[0].network_interface_id),
+        "the old interface is gone"
+    );
+    // An IPv6 address outside the subnet's block is refused; nothing changes.
+    let err = run(sim.modify_vpc_endpoint(&ModifyVpcEndpoint {
+        vpc_endpoint_id: made.vpc_endpoint_id.clone(),
+        subnet_configurations: vec![fixed("subnet-a", Some("10.0.1.12"), Some("2600:1f14:0:9::12"))],
+        ..Default::default()
+    }))
+    .unwrap_err();
+    assert_eq!(err.code, "InvalidParameterValue", "{err}");
+    assert_eq!(describe_one(&sim, &made.vpc_endpoint_id).unwrap(), after);
+}

@@ -139,6 +139,7 @@ pub(super) fn create_logs(token: &str) -> CreateVpcEndpoint {
         service_region: None,
         ip_address_type: None,
         dns_record_ip_type: None,
+        subnet_configurations: Vec::new(),
         tags: owner_tags(),
     }
 }
