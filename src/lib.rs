@@ -27,6 +27,7 @@ pub mod api;
 pub mod aws;
 pub mod cli;
 pub mod controller;
+pub mod dns;
 pub mod engine;
 pub mod grants;
 pub mod logs;

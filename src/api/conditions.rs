@@ -27,6 +27,10 @@ closed_set! {
         Verified => "The flow logs `spec.verification` names show no connection to the endpoint \
             rejected now (`status.verification` says what was read); set once private DNS is on, \
             only when the spec names them.",
+        ResolvesToEndpoint => "The service's private DNS name, resolved by the controller itself inside \
+            the endpoint's VPC, answers with the endpoint's addresses only; set once private DNS is on, \
+            only when the controller knows its own address (`--pod-ip`). Unknown when it does not run \
+            in the endpoint's VPC or the lookup failed.",
     }
 }
 
@@ -113,6 +117,18 @@ closed_set! {
             anyway); the phase is Degraded.",
         FlowLogsUnreadable => "The flow logs could not be read (the message says why: the log group, \
             IAM, CloudWatch Logs); nothing is known of rejected traffic.",
+        // ResolvesToEndpoint
+        ResolvesToEndpoint => "The service's private DNS name resolves to the endpoint's addresses where \
+            the controller runs, inside the endpoint's VPC.",
+        ResolvesElsewhere => "The service's private DNS name resolves (also) to addresses that are not \
+            the endpoint's where the controller runs, inside the endpoint's VPC: a private hosted zone \
+            for the name, a DNS server of the VPC's DHCP options, or a cache; clients there do not \
+            use the endpoint (the message names the answers).",
+        DnsLookupFailed => "The controller could not resolve the service's private DNS name (the message \
+            says why); nothing is known of what clients resolve.",
+        NotInEndpointVpc => "The controller does not run inside the endpoint's VPC (its own address, \
+            `--pod-ip`, is no network interface's there): what clients there resolve cannot be checked \
+            from here.",
         // PrivateDnsEnabled
         PrivateDnsOn => "Private DNS is on.",
         PrivateDnsNotRequested => "`spec.privateDns.enabled` is false.",
@@ -157,6 +173,8 @@ pub struct ConditionUpdate {
     pub status: bool,
     pub reason: ConditionReason,
     pub message: String,
+    /// Status `Unknown` (then `status` is ignored): the controller cannot tell.
+    pub unknown: bool,
 }
 
 impl ConditionUpdate {
@@ -171,6 +189,15 @@ impl ConditionUpdate {
             status,
             reason,
             message: message.into(),
+            unknown: false,
+        }
+    }
+
+    /// A condition the controller cannot tell either way: status `Unknown`.
+    pub fn unknown(type_: ConditionType, reason: ConditionReason, message: impl Into<String>) -> Self {
+        Self {
+            unknown: true,
+            ..Self::new(type_, false, reason, message)
         }
     }
 }
@@ -183,7 +210,11 @@ pub fn set_condition(
     generation: Option<i64>,
     now: Timestamp,
 ) {
-    let status = if update.status { "True" } else { "False" };
+    let status = match (update.unknown, update.status) {
+        (true, _) => "Unknown",
+        (false, true) => "True",
+        (false, false) => "False",
+    };
     let message = if update.message.is_empty() {
         update.reason.as_str().to_string()
     } else {

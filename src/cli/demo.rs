@@ -242,6 +242,7 @@ impl Rollout {
                 config: &Default::default(),
                 now: self.sim.clock().timestamp(),
                 observations: None,
+                resolver: None,
             };
             let outcome = futures::executor::block_on(reconcile(&self.sim, &request, &self.timing));
             self.status = outcome.status.clone();

@@ -58,6 +58,13 @@ pub struct RunOptions {
     #[arg(long, env = "VPCE_ROLLOUT_CLUSTER_NAME", value_parser = parse_cluster_name)]
     pub cluster_name: Option<String>,
 
+    /// This pod's address (the chart passes `status.podIP`). Where it is a network interface's
+    /// address in an endpoint's VPC, the controller resolves the service's private DNS name
+    /// itself once private DNS is on, and reports whether it answers with the endpoint's
+    /// addresses (condition `ResolvesToEndpoint`). Unset: no such check.
+    #[arg(long, env = "VPCE_ROLLOUT_POD_IP")]
+    pub pod_ip: Option<std::net::IpAddr>,
+
     /// The share of each AWS account's EC2 API request budget (per region) the controller
     /// takes, in percent (1-100): its own token buckets mirror EC2's at this share, leaving the
     /// rest to the other tools calling EC2 in the account. EC2 throttling the controller
@@ -310,6 +317,17 @@ mod tests {
         .options;
         let err = run.leader_election.lease_config().unwrap_err();
         assert!(err.contains("longer than the renew deadline"), "{err}");
+    }
+
+    #[test]
+    fn the_pod_ip_is_an_address_and_reaches_the_configuration() {
+        let run = Run::try_parse_from(["run", "--pod-ip", "10.0.10.23"])
+            .unwrap()
+            .options;
+        let settings = super::super::run::ControllerSettings::from_options(&run);
+        assert_eq!(settings.config.pod_ip, Some("10.0.10.23".parse().unwrap()));
+        assert_eq!(Run::try_parse_from(["run"]).unwrap().options.pod_ip, None);
+        assert!(Run::try_parse_from(["run", "--pod-ip", "pod-1"]).is_err());
     }
 
     #[test]

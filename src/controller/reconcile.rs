@@ -253,6 +253,7 @@ async fn reconcile_object<P: Ec2Provider + LogsProvider>(
         config: &ctx.config,
         now,
         observations: Some(&ctx.observations),
+        resolver: Some(&crate::dns::SystemResolver),
     };
     let outcome = engine::tenancy::reconcile_object(&ctx.provider, &request, &verdict, &ctx.timing).await;
     for call in &outcome.mutations {

@@ -80,6 +80,7 @@ impl ControllerSettings {
                 observe_only: options.observe_only,
                 default_deletion_policy: options.default_deletion_policy,
                 cluster_name: options.cluster_name.clone(),
+                pod_ip: options.pod_ip,
             },
             instance: super::leader::default_identity(),
         }

@@ -74,6 +74,7 @@ async fn pass(
         config: &Default::default(),
         now: sim.clock().timestamp(),
         observations: None,
+        resolver: None,
     };
     let provider = crate::aws::sim::SimProvider::new(sim.clone());
     let ec2 = provider

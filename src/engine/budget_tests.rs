@@ -52,6 +52,7 @@ fn a_create_waiting_for_the_budget_reports_its_place_in_line_and_requeues_withou
             config: &config,
             now: clock.timestamp(),
             observations: None,
+            resolver: None,
         };
         futures::executor::block_on(reconcile(&ec2, &request, &timing))
     };
@@ -138,6 +139,7 @@ fn ec2_throttling_a_create_is_a_wait_for_the_budget_not_a_failure() {
         config: &config,
         now: clock.timestamp(),
         observations: None,
+        resolver: None,
     };
     let outcome = futures::executor::block_on(reconcile(&ec2, &request, &Timing::default()));
     assert_eq!(outcome.error, None);

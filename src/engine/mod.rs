@@ -61,6 +61,8 @@ mod observing_tests;
 #[cfg(test)]
 mod ports_tests;
 #[cfg(test)]
+mod resolves_tests;
+#[cfg(test)]
 mod simulation_findings_tests;
 #[cfg(test)]
 mod subnet_configuration_tests;
@@ -101,6 +103,9 @@ pub struct ReconcileRequest<'a> {
     pub now: Timestamp,
     /// The VPCs' shared snapshots (the controller's); `None`: the pass observes alone.
     pub observations: Option<&'a VpcObservations>,
+    /// Resolves names where the controller runs, for condition `ResolvesToEndpoint`
+    /// ([`plan::resolves`]; only with `--pod-ip`); `None`: no such check.
+    pub resolver: Option<&'a dyn crate::dns::Resolver>,
 }
 
 /// Whether the VPC holds security groups or network interfaces of several accounts (a shared
@@ -419,6 +424,30 @@ async fn think<E: Ec2, L: Logs>(
             plan::rollback::report_held(&mut decision.status, request.generation, request.now);
         }
     }
+    // observe, DNS: once private DNS is on, what the service's name resolves to where the
+    // controller runs, when that is inside the endpoint's VPC.
+    let endpoint = decision
+        .status
+        .endpoint_id
+        .as_deref()
+        .and_then(|id| world.vpc_endpoints.iter().find(|e| e.vpc_endpoint_id == id));
+    let question = match request.resolver {
+        Some(_) => plan::resolves::question(request.config, world, endpoint, request.deleting),
+        None => plan::resolves::Question::None,
+    };
+    let answer = match (&question, request.resolver) {
+        (plan::resolves::Question::Resolve { name, .. }, Some(resolver)) => Some(resolver.lookup(name).await),
+        _ => None,
+    };
+    plan::resolves::report(
+        &mut decision.status,
+        &mut decision.events,
+        request.status,
+        &question,
+        answer.as_ref(),
+        request.generation,
+        request.now,
+    );
     decision
 }
 

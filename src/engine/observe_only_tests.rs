@@ -10,6 +10,7 @@ static OBSERVE: Config = Config {
     observe_only: true,
     default_deletion_policy: DeletionPolicy::Retain,
     cluster_name: None,
+    pod_ip: None,
 };
 
 fn assert_observing(h: &Harness) {

@@ -126,6 +126,7 @@ impl Scene {
             config: &crate::plan::Config::default(),
             now: self.sim.clock().timestamp(),
             observations: None,
+            resolver: None,
         };
         let outcome = reconcile_object(&self.provider, &request, &verdict, &Timing::default()).await;
         obj.status = outcome.status.clone();

@@ -18,6 +18,7 @@ use crate::api::{
 use crate::aws::observation::VpcObservations;
 use crate::aws::sim::{SimClock, SimConfig, SimEc2, SimProvider};
 use crate::aws::{AuthorizeRules, Ec2, Ec2Operation, Ec2Provider, ErrorKind, NewRule, RulePeer};
+use crate::dns::sim::SimResolver;
 use crate::model::{
     GroupIdentifier, NetworkInterface, Protocol, SecurityGroup, SecurityGroupRule, VpcEndpoint, tag_pairs,
 };
@@ -50,6 +51,8 @@ pub(super) struct Harness {
     /// The VPCs' shared snapshots, as the controller keeps them (`None`: each pass observes
     /// alone).
     pub(super) observations: Option<Arc<VpcObservations>>,
+    /// What names resolve to in the incident's VPC (asked only with `config.pod_ip`).
+    pub(super) resolver: SimResolver,
 }
 
 impl Harness {
@@ -61,7 +64,7 @@ impl Harness {
         let sim = Arc::new(sim);
         Self {
             regions: SimProvider::new(sim.clone()),
-            sim,
+            sim: sim.clone(),
             spec: incident::spec(endpoint_ingress),
             owner: incident::owner(),
             status: InterfaceEndpointStatus::default(),
@@ -75,6 +78,7 @@ impl Harness {
             dns_seen_off_at: None,
             dns_seen_on: false,
             observations: None,
+            resolver: SimResolver::new(sim, incident::VPC),
         }
     }
 
@@ -96,6 +100,7 @@ impl Harness {
             dns_seen_off_at: None,
             dns_seen_on: false,
             observations: self.observations.clone(),
+            resolver: self.resolver.clone(),
         }
     }
 
@@ -117,6 +122,7 @@ impl Harness {
             config: &self.config,
             now: self.sim.clock().timestamp(),
             observations: self.observations.as_deref(),
+            resolver: Some(&self.resolver),
         };
         // As the controller does: the port of the region the endpoint was created in.
         let ec2 = self
@@ -259,6 +265,13 @@ impl Harness {
 
     pub(super) fn mutations(&self, op: Ec2Operation) -> usize {
         self.sim.mutations().iter().filter(|c| c.operation == op).count()
+    }
+
+    /// What the VPC's resolver answers for the service's name with no hand on it: the object's
+    /// endpoint's addresses.
+    pub(super) fn resolver_answer_of_the_endpoint(&self) -> Result<Vec<std::net::IpAddr>, String> {
+        let endpoint = self.owned_endpoints().remove(0);
+        Ok(self.sim.snapshot().endpoint_addresses(&endpoint))
     }
 
     pub(super) fn event_reasons(&self) -> Vec<EventReason> {

@@ -82,6 +82,49 @@ pub enum SnapshotError {
 }
 
 impl Snapshot {
+    /// The addresses of `endpoint`'s network interfaces as this snapshot shows them (IPv4
+    /// primary and secondary, IPv6), unparseable ones left out.
+    pub fn endpoint_addresses(&self, endpoint: &VpcEndpoint) -> Vec<std::net::IpAddr> {
+        let mut out = Vec::new();
+        for eni in self
+            .network_interfaces
+            .iter()
+            .filter(|n| endpoint.network_interface_ids.contains(&n.network_interface_id))
+        {
+            let v4 = eni
+                .private_ip_address
+                .iter()
+                .chain(eni.private_ip_addresses.iter().map(|a| &a.private_ip_address));
+            let v6 = eni.ipv6_addresses.iter().map(|a| &a.ipv6_address);
+            out.extend(v4.chain(v6).filter_map(|a| a.parse::<std::net::IpAddr>().ok()));
+        }
+        out.sort();
+        out.dedup();
+        out
+    }
+
+    /// Whether `address` belongs to a network interface this snapshot shows: one of its
+    /// addresses, or in one of its delegated prefixes (where the VPC CNI's prefix delegation
+    /// takes pods' addresses from).
+    pub fn has_interface_address(&self, address: std::net::IpAddr) -> bool {
+        self.network_interfaces.iter().any(|eni| {
+            let own = eni
+                .private_ip_address
+                .iter()
+                .chain(eni.private_ip_addresses.iter().map(|a| &a.private_ip_address))
+                .chain(eni.ipv6_addresses.iter().map(|a| &a.ipv6_address))
+                .any(|a| a.parse::<std::net::IpAddr>().ok() == Some(address));
+            let delegated = eni
+                .ipv4_prefixes
+                .iter()
+                .map(|p| &p.ipv4_prefix)
+                .chain(eni.ipv6_prefixes.iter().map(|p| &p.ipv6_prefix))
+                .filter_map(|p| p.parse::<ipnet::IpNet>().ok())
+                .any(|net| net.contains(&address));
+            own || delegated
+        })
+    }
+
     /// Parses a snapshot and [checks](Snapshot::check) it; errors name the JSON path of the bad
     /// value. Exactly one JSON value: trailing content is an error, not ignored.
     pub fn from_json(text: &str) -> Result<Snapshot, SnapshotError> {

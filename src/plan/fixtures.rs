@@ -104,6 +104,7 @@ pub static ACTING: Config = Config {
     observe_only: false,
     default_deletion_policy: DeletionPolicy::Retain,
     cluster_name: None,
+    pod_ip: None,
 };
 
 pub fn group(id: &str) -> GroupIdentifier {

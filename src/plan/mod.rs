@@ -71,6 +71,7 @@ pub mod location;
 pub mod observe_only;
 pub mod preconditions;
 pub mod resolution;
+pub mod resolves;
 pub mod rollback;
 pub mod rules;
 pub mod sharing;
@@ -154,6 +155,10 @@ pub struct Config {
     /// `--cluster-name`: the name in the cluster tag of everything this controller creates or
     /// takes over; an endpoint tagged with another cluster's is never touched ([`cluster`]).
     pub cluster_name: Option<String>,
+    /// `--pod-ip`: the controller's own address. Where it is a network interface's in the
+    /// endpoint's VPC, the controller resolves the service's private DNS name itself
+    /// ([`resolves`]); `None`: no such check.
+    pub pod_ip: Option<std::net::IpAddr>,
 }
 
 /// One change to the AWS world. The engine performs a decision's actions in order and stops
@@ -279,6 +284,9 @@ closed_set! {
         TrafficRejected => "The flow logs show connections to the endpoint rejected since private DNS \
             went on (the canary, `spec.verification`), once per distinct set of sources: names each \
             source, its network interface, the missing rule and the reaction.",
+        ResolvesElsewhere => "The service's private DNS name, resolved by the controller inside the \
+            endpoint's VPC, stopped answering with the endpoint's addresses only (condition \
+            `ResolvesToEndpoint` False): names the answers.",
         RolledBack => "The canary turned private DNS off (`onReject: Rollback`) because connections to \
             the endpoint were rejected: names each source, who the rollback restores and who it cuts off.",
         RollbackRefused => "The canary did not turn private DNS off although `onReject` says `Rollback`: \

@@ -225,6 +225,7 @@ mod tests {
         observe_only: true,
         default_deletion_policy: DeletionPolicy::Retain,
         cluster_name: None,
+        pod_ip: None,
     };
 
     /// An endpoint created ten minutes ago, seen `pending` last time.

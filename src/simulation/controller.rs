@@ -234,6 +234,7 @@ impl Run {
             config: &config,
             now: self.clock.timestamp(),
             observations: Some(&observations),
+            resolver: None,
         };
         let mut future = Box::pin(tenancy::reconcile_object(&provider, &request, &verdict, &timing));
         let mut cx = Context::from_waker(Waker::noop());

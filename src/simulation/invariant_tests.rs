@@ -38,6 +38,7 @@ fn ready() -> Ready {
             config: &crate::plan::Config::default(),
             now: sim.clock().timestamp(),
             observations: None,
+            resolver: None,
         };
         let outcome = engine::reconcile(&sim, &request, &timing)
             .now_or_never()

@@ -130,6 +130,7 @@ impl Scenario {
                 DeletionPolicy::Retain
             },
             cluster_name: rng.chance(0.5).then(|| "sim".to_string()),
+            pod_ip: None,
         };
         let mut services = [STS, PARTNER];
         if rng.chance(0.5) {

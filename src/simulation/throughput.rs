@@ -201,6 +201,7 @@ pub fn rollout_wave(n: usize, share: Option<f64>) -> WaveReport {
             config: &controller,
             now: clock.timestamp(),
             observations: None,
+            resolver: None,
         };
         let outcome = match &budgeted {
             Some(port) => futures::executor::block_on(reconcile(port, &request, &timing)),

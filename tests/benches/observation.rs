@@ -100,6 +100,7 @@ impl Run {
                 config: &self.config,
                 now: self.sim.clock().timestamp(),
                 observations: self.observations.as_ref(),
+                resolver: None,
             };
             let outcome = futures::executor::block_on(reconcile(&self.sim, &request, &self.timing));
             let wait = outcome.requeue.unwrap_or(Duration::from_secs(2));

@@ -53,6 +53,7 @@ impl Rollout<'_> {
             config: &Default::default(),
             now: k8s_openapi::jiff::Timestamp::now(),
             observations: None,
+            resolver: None,
         };
         let outcome = reconcile(self.bench.port(), &request, &quick_timing()).await;
         self.status = outcome.status.clone();

@@ -56,6 +56,7 @@ impl Act {
             status: &self.status,
             config: &Default::default(),
             observations: None,
+            resolver: None,
             now: self.sim.clock().timestamp(),
         };
         let outcome =

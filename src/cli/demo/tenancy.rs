@@ -135,6 +135,7 @@ pub fn run(style: Style, out: &mut dyn Write) -> Result<TenancySummary, DemoErro
                 config: &Default::default(),
                 now: sim.clock().timestamp(),
                 observations: None,
+                resolver: None,
             };
             let outcome =
                 futures::executor::block_on(reconcile_object(&provider, &request, &verdict, &timing));
