@@ -68,6 +68,8 @@ fn deployed(kubectl: &Kubectl, pod: &str) -> Deployed {
                 (Value::String(v), _) => v.clone(),
                 (_, Some("metadata.name")) => pod.to_string(),
                 (_, Some("metadata.namespace")) => RELEASE_NS.to_string(),
+                // The process runs here, in no VPC: the DNS check says it cannot check.
+                (_, Some("status.podIP")) => "127.0.0.1".to_string(),
                 _ => panic!("the test cannot resolve {var} of the chart's Deployment"),
             };
             (name, value)
