@@ -16,6 +16,7 @@
 //! - [`engine`]: one reconcile pass over the port: observe → plan → act → report. No Kubernetes.
 //! - [`controller`]: kube-runtime wiring: finalizer, status by server-side apply, Events, metrics.
 //! - [`cli`]: the `vpce-rollout` commands.
+//! - [`memo`]: the last few results of a pure function, per thread (work passes repeat).
 //! - [`simulation`]: the deterministic simulation: the engine and the controller's handling on
 //!   the simulated world, under faults and outside changes, checked against the invariants.
 //!
@@ -31,6 +32,7 @@ pub mod dns;
 pub mod engine;
 pub mod grants;
 pub mod logs;
+pub mod memo;
 pub mod model;
 pub mod plan;
 pub mod simulation;

@@ -152,7 +152,7 @@ pub fn parse_net(text: &str) -> Option<IpNet> {
     // A CIDR has a `/`, an address none: each text is parsed once, as what it can be (most
     // texts are ENI addresses, which a CIDR parse would first fail on).
     if text.contains('/') {
-        return text.parse::<IpNet>().ok().map(|net| net.trunc());
+        return crate::model::parse_ip_net(text).map(|net| net.trunc());
     }
     match text.parse::<IpAddr>().ok()? {
         IpAddr::V4(a) => Some(IpNet::V4(Ipv4Net::new(a, 32).ok()?)),

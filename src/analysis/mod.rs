@@ -523,12 +523,26 @@ impl RuleChange {
 /// A short stable hash of a set of rules (order and duplicates do not matter): 10 hex digits
 /// of SHA-256 over the sorted canonical lines.
 pub fn plan_id<'a>(rules: impl IntoIterator<Item = &'a RuleChange>) -> String {
+    use std::cell::RefCell;
+
     use sha2::{Digest, Sha256};
+
+    use crate::memo::Recent;
+
+    // A pass asks for the id of the same rules several times (its status, the approval, the
+    // grant's ceiling): each distinct text is hashed once.
+    thread_local! {
+        static RECENT: RefCell<Recent<String, String>> = const { RefCell::new(Recent::new(8)) };
+    }
     let mut lines: Vec<String> = rules.into_iter().map(RuleChange::canonical).collect();
     lines.sort();
     lines.dedup();
-    let digest = Sha256::digest(lines.join("\n").as_bytes());
-    digest.iter().take(5).map(|b| format!("{b:02x}")).collect()
+    RECENT.with(|recent| {
+        recent.borrow_mut().get_or_compute(&lines.join("\n"), |text| {
+            let digest = Sha256::digest(text.as_bytes());
+            digest.iter().take(5).map(|b| format!("{b:02x}")).collect()
+        })
+    })
 }
 
 /// A blocked client the controller will not fix, and why.

@@ -16,6 +16,7 @@
 //! ENI this table does not know.
 
 use std::fmt;
+use std::sync::LazyLock;
 
 use crate::model::NetworkInterface;
 
@@ -256,10 +257,23 @@ pub fn normalize_interface_type(t: &str) -> String {
 
 /// The row of an interface type, if it has one (`t` normalised).
 pub fn by_interface_type(normalized: &str) -> Option<&'static NotAClient> {
+    BY_INTERFACE_TYPE
+        .iter()
+        .find(|(t, _)| t == normalized)
+        .map(|(_, row)| *row)
+}
+
+/// The rows signed by an interface type, in table order, each with its type normalised once
+/// (every analysis looks types up).
+static BY_INTERFACE_TYPE: LazyLock<Vec<(String, &'static NotAClient)>> = LazyLock::new(|| {
     NOT_CLIENTS
         .iter()
-        .find(|row| matches!(row.sign, Sign::InterfaceType(t) if normalize_interface_type(t) == normalized))
-}
+        .filter_map(|row| match row.sign {
+            Sign::InterfaceType(t) => Some((normalize_interface_type(t), row)),
+            _ => None,
+        })
+        .collect()
+});
 
 /// The first description row describing the ENI.
 pub fn by_description(eni: &NetworkInterface) -> Option<&'static NotAClient> {

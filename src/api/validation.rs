@@ -20,6 +20,7 @@
 //! here. The API server prunes such fields silently, which is exactly how a misspelt
 //! `deletionPolicy` would turn into the default `Delete`.
 
+use std::cell::RefCell;
 use std::collections::{BTreeSet, HashMap};
 use std::sync::LazyLock;
 
@@ -27,6 +28,7 @@ use regex::Regex;
 use serde_json::Value;
 
 use super::{GROUP, InterfaceEndpointSpec};
+use crate::memo::Recent;
 
 /// Tags AWS allows per resource, minus the controller's two ownership tags.
 const MAX_SPEC_TAGS: usize = 48;
@@ -63,6 +65,15 @@ fn collect_patterns(schema: &Value, out: &mut HashMap<String, Regex>) {
 /// Every problem with `spec`, each a sentence starting with the field's path
 /// (`spec.approval.planId: ...`): the CRD schema first, then the checks no schema can express.
 pub fn spec_problems(spec: &InterfaceEndpointSpec) -> Vec<String> {
+    // Every pass validates its object's spec, which seldom changes between passes.
+    thread_local! {
+        static RECENT: RefCell<Recent<InterfaceEndpointSpec, Vec<String>>> =
+            const { RefCell::new(Recent::new(16)) };
+    }
+    RECENT.with(|recent| recent.borrow_mut().get_or_compute(spec, problems_of))
+}
+
+fn problems_of(spec: &InterfaceEndpointSpec) -> Vec<String> {
     let value = serde_json::to_value(spec).expect("a spec serializes");
     let compiled = &*SPEC_SCHEMA;
     let mut problems = Vec::new();

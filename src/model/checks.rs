@@ -59,10 +59,8 @@ fn cidr(
     other_key: &str,
 ) -> Result<(), SnapshotError> {
     let trimmed = text.trim();
-    let net = trimmed
-        .parse::<IpNet>()
-        .ok()
-        .or_else(|| trimmed.parse::<std::net::IpAddr>().ok().map(IpNet::from));
+    let net =
+        super::parse_ip_net(trimmed).or_else(|| trimmed.parse::<std::net::IpAddr>().ok().map(IpNet::from));
     match net {
         None => Err(invalid(
             path(),

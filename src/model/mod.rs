@@ -6,6 +6,7 @@
 
 pub mod aws_json;
 mod checks;
+mod cidr;
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -14,6 +15,7 @@ use serde::{Deserialize, Serialize};
 
 pub use aws_json::*;
 pub use checks::{DEFAULT_NACL_RULE_NUMBER, MAX_NACL_RULE_NUMBER};
+pub use cidr::parse_ip_net;
 
 /// Everything the analysis needs to know about one VPC, in AWS's own JSON shapes.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
