@@ -211,7 +211,7 @@ mod tests {
             primary: Some(false),
         });
         let snapshot = Snapshot {
-            network_interfaces: vec![eni("eni-lambda", "10.0.1.10", None), secondary],
+            network_interfaces: vec![eni("eni-lambda", "10.0.1.10", None), secondary].into(),
             ..Default::default()
         };
         let attribution = attribute(
@@ -257,7 +257,8 @@ mod tests {
             network_interfaces: vec![
                 eni("eni-a", "10.0.1.30", None),
                 eni("eni-b", "10.0.1.30", Some("i-web")),
-            ],
+            ]
+            .into(),
             ..Default::default()
         };
         let attribution = attribute(

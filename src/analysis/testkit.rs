@@ -173,7 +173,8 @@ impl World {
                     entries: allow_all_entries(),
                     associations: Vec::new(),
                     tags: Vec::new(),
-                }],
+                }]
+                .into(),
                 ..Default::default()
             },
         }

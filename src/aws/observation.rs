@@ -41,7 +41,7 @@ use k8s_openapi::jiff::Timestamp;
 use super::observe::{describe_owned_rules, describe_services, describe_vpc_and};
 use super::{Ec2, Ec2Error, EndpointFilter, ErrorKind, MAX_FILTER_VALUES, RuleFilter};
 use crate::api::OWNER_TAG;
-use crate::model::{SecurityGroupRule, ServiceDetail, Snapshot, VpcEndpoint};
+use crate::model::{SecurityGroup, SecurityGroupRule, ServiceDetail, Snapshot, VpcEndpoint};
 
 /// Which VPC: the same VPC id in two accounts or regions is two VPCs.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -648,25 +648,27 @@ fn patched(
     groups: &BTreeSet<String>,
     rules: Vec<SecurityGroupRule>,
 ) -> Snapshot {
+    // The lists not changed here (the network interfaces, subnets, ACLs; the groups when no
+    // group's rules changed) stay shared with the snapshot, not copied (`model::Shared`).
     let mut snapshot = observed.snapshot.clone();
     snapshot
         .vpc_endpoints
         .retain(|e| !endpoints.iter().any(|n| n.vpc_endpoint_id == e.vpc_endpoint_id));
     snapshot.vpc_endpoints.extend(endpoints);
-    for group in snapshot
-        .security_groups
-        .iter_mut()
-        .filter(|g| groups.contains(&g.group_id))
-    {
-        let of = |egress: bool| {
-            crate::model::ip_permissions(
-                rules
-                    .iter()
-                    .filter(|r| r.group_id == group.group_id && r.is_egress == egress),
-            )
-        };
-        group.ip_permissions = of(false);
-        group.ip_permissions_egress = of(true);
+    let edited = |g: &SecurityGroup| groups.contains(&g.group_id);
+    // Borrowed mutably only when a group is to change: that copies the list of groups.
+    if snapshot.security_groups.iter().any(edited) {
+        for group in snapshot.security_groups.iter_mut().filter(|g| edited(g)) {
+            let of = |egress: bool| {
+                crate::model::ip_permissions(
+                    rules
+                        .iter()
+                        .filter(|r| r.group_id == group.group_id && r.is_egress == egress),
+                )
+            };
+            group.ip_permissions = of(false);
+            group.ip_permissions_egress = of(true);
+        }
     }
     let owned = |r: &SecurityGroupRule| {
         r.tags

@@ -329,6 +329,26 @@ fn what_an_object_changed_is_looked_at_by_id_on_top_of_the_shared_snapshot() {
         "the object's new rule is among its owned rules"
     );
     assert_eq!(patched.network_interfaces, before.snapshot.network_interfaces);
+    // What the change did not touch is shared with the snapshot, not copied; the groups are
+    // copied since one of them changed.
+    let shared = &before.snapshot;
+    assert!(
+        patched
+            .network_interfaces
+            .is_shared_with(&shared.network_interfaces)
+    );
+    assert!(patched.subnets.is_shared_with(&shared.subnets));
+    assert!(patched.network_acls.is_shared_with(&shared.network_acls));
+    assert!(!patched.security_groups.is_shared_with(&shared.security_groups));
+    // No group touched: the groups are shared too.
+    let untouched = super::patched(&before, Vec::new(), &BTreeSet::new(), Vec::new());
+    assert!(untouched.security_groups.is_shared_with(&shared.security_groups));
+    assert!(
+        untouched
+            .network_interfaces
+            .is_shared_with(&shared.network_interfaces)
+    );
+    assert_eq!(untouched, before.snapshot);
 
     // Without `despite_own_change`, only a refresh begun after the change will do; it shows it.
     let after = run(observations.observe(&sim, &key(&sim), &a, &need(&sim))).unwrap();

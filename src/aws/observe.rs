@@ -90,10 +90,10 @@ pub(crate) async fn describe_vpc_and<E: Ec2>(
 
     let mut snapshot = Snapshot {
         vpcs,
-        subnets,
-        security_groups,
-        network_interfaces,
-        network_acls,
+        subnets: subnets.into(),
+        security_groups: security_groups.into(),
+        network_interfaces: network_interfaces.into(),
+        network_acls: network_acls.into(),
         vpc_endpoints,
         ..Default::default()
     };

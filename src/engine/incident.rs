@@ -220,12 +220,14 @@ pub fn world() -> Snapshot {
             subnet(SUBNET_PUBLIC, "10.0.0.0/24", "ap-northeast-1a", "public-a"),
             subnet(SUBNET_PRIVATE_A, "10.0.10.0/24", "ap-northeast-1a", "private-a"),
             subnet(SUBNET_PRIVATE_C, "10.0.11.0/24", "ap-northeast-1c", "private-c"),
-        ],
+        ]
+        .into(),
         security_groups: vec![
             group(SG_ENDPOINT, "logs-endpoint", vec![admit_lambda]),
             group(SG_LAMBDA, "ingest-lambda", vec![]),
             group(SG_ZABBIX, "zabbix-agent", vec![]),
-        ],
+        ]
+        .into(),
         network_interfaces: vec![
             eni(
                 ENI_NAT,
@@ -251,8 +253,9 @@ pub fn world() -> Snapshot {
                 &[(SG_LAMBDA, "ingest-lambda")],
                 "AWS Lambda VPC ENI-ingest",
             ),
-        ],
-        network_acls: vec![default_acl()],
+        ]
+        .into(),
+        network_acls: vec![default_acl()].into(),
         service_details: vec![logs_service()],
         ..Default::default()
     }

@@ -7,6 +7,7 @@
 pub mod aws_json;
 mod checks;
 mod cidr;
+mod shared;
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -16,8 +17,10 @@ use serde::{Deserialize, Serialize};
 pub use aws_json::*;
 pub use checks::{DEFAULT_NACL_RULE_NUMBER, MAX_NACL_RULE_NUMBER};
 pub use cidr::parse_ip_net;
+pub use shared::Shared;
 
-/// Everything the analysis needs to know about one VPC, in AWS's own JSON shapes.
+/// Everything the analysis needs to know about one VPC, in AWS's own JSON shapes. Its largest
+/// lists are [`Shared`]: a clone shares them until it changes one.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "PascalCase", default)]
 pub struct Snapshot {
@@ -27,16 +30,16 @@ pub struct Snapshot {
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     pub vpc_attributes: BTreeMap<String, VpcDnsAttributes>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub subnets: Vec<Subnet>,
+    pub subnets: Shared<Subnet>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub security_groups: Vec<SecurityGroup>,
+    pub security_groups: Shared<SecurityGroup>,
     /// Optional: `describe-security-group-rules`, for rule ids and tags.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub security_group_rules: Vec<SecurityGroupRule>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub network_interfaces: Vec<NetworkInterface>,
+    pub network_interfaces: Shared<NetworkInterface>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub network_acls: Vec<NetworkAcl>,
+    pub network_acls: Shared<NetworkAcl>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub vpc_endpoints: Vec<VpcEndpoint>,
     /// Optional: `describe-vpc-endpoint-services`, for the service's private DNS name.

@@ -184,17 +184,20 @@ pub fn incident_world() -> Snapshot {
                 availability_zone: Some("ap-northeast-1a".into()),
                 ..Default::default()
             },
-        ],
+        ]
+        .into(),
         security_groups: vec![
             security_group(SG_VPCE, vec![admit_lambda]),
             security_group(SG_LAMBDA, vec![]),
             security_group(SG_ZABBIX, vec![]),
-        ],
+        ]
+        .into(),
         network_interfaces: vec![
             eni(ENI_NAT, SUBNET_PUBLIC, "10.0.0.10", "nat_gateway", &[]),
             eni(ENI_LAMBDA, SUBNET_APP, "10.0.1.20", "lambda", &[SG_LAMBDA]),
             eni(ENI_ZABBIX, SUBNET_APP, "10.0.1.30", "interface", &[SG_ZABBIX]),
-        ],
+        ]
+        .into(),
         service_details: vec![ServiceDetail {
             service_name: SERVICE.into(),
             private_dns_name: Some(DNS_NAME.into()),

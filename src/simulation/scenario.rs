@@ -522,7 +522,8 @@ fn world(rng: &mut Rng, guarded: bool) -> Snapshot {
             subnet(SUBNET_A, "10.0.10.0/24", "a"),
             subnet(SUBNET_C, "10.0.11.0/24", "c"),
             subnet(SUBNET_D, "10.0.12.0/24", "d"),
-        ],
+        ]
+        .into(),
         security_groups: vec![
             group(
                 SG_SHARED,
@@ -573,9 +574,10 @@ fn world(rng: &mut Rng, guarded: bool) -> Snapshot {
                 vec![https_from_group(SG_DEFAULT, "default")],
                 vec![all_out()],
             ),
-        ],
-        network_interfaces: interfaces,
-        network_acls: acls,
+        ]
+        .into(),
+        network_interfaces: interfaces.into(),
+        network_acls: acls.into(),
         service_details: [LOGS, MONITORING, STS, PARTNER].map(service).to_vec(),
         ..Default::default()
     }

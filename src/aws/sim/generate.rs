@@ -371,9 +371,9 @@ pub fn generate(shape: &Shape) -> GeneratedVpc {
 
     let groups = security_groups(shape, &mut rng, &vpc_id, &subnets, [&office, &s3]);
     let endpoint_group = groups.endpoint.clone();
-    snapshot.security_groups = groups.all;
+    snapshot.security_groups = groups.all.into();
 
-    snapshot.network_acls = network_acls(&vpc_id, &subnets, seed);
+    snapshot.network_acls = network_acls(&vpc_id, &subnets, seed).into();
 
     // The endpoint: one ENI per zone in the endpoint tier.
     let mut endpoint_enis = Vec::new();

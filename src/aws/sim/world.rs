@@ -170,7 +170,7 @@ impl World {
                 .map(|id| (id.clone(), self.dns_attributes(id)))
                 .collect(),
             subnets: self.subnets.values().cloned().collect(),
-            security_groups: self.security_group_views(self.groups.values()),
+            security_groups: self.security_group_views(self.groups.values()).into(),
             security_group_rules: rules,
             network_interfaces: self.network_interfaces.values().cloned().collect(),
             network_acls: self.network_acls.values().cloned().collect(),
