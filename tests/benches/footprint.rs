@@ -24,7 +24,8 @@
 //! thread's CPU time inside the EC2 port's calls (the simulated world answering, which in the
 //! controller is the network and the SDK's parsing): the decision part, with the analysis.
 //! Each pass runs alone on the thread, so the difference is exact. The passes timed are those
-//! of three resyncs at steady state (every object settled, no mutating call for two resyncs).
+//! of one resync at steady state (every object settled, no mutating call for two resyncs), run
+//! one at a time.
 //! Under `cargo test` (no `--bench`) it runs once on small worlds.
 
 use std::alloc::{GlobalAlloc, Layout, System};
@@ -152,7 +153,9 @@ struct Args {
 /// The zones of the generated worlds' subnets.
 const ZONES: [&str; 3] = ["ap-northeast-1a", "ap-northeast-1c", "ap-northeast-1d"];
 const REGION: &str = "ap-northeast-1";
-const RESYNCS: u32 = 3;
+/// The steady state timed: one resync (objects waiting for approval pass every minute, Ready
+/// ones every resync).
+const RESYNCS: u32 = 1;
 
 struct Object {
     vpc: usize,
@@ -363,6 +366,39 @@ impl Run {
     }
 }
 
+/// What the controller's snapshot of `sim`'s VPC holds on the heap, by part (each part cloned
+/// alone and counted).
+fn snapshot_sizes(sim: &SimEc2) {
+    let port = Port::new(sim);
+    let vpc_id = sim.snapshot().vpcs[0].vpc_id.clone();
+    let before = live();
+    let snapshot = futures::executor::block_on(vpce_rollout::aws::observe::observe_vpc(
+        &port,
+        &vpc_id,
+        vpce_rollout::aws::observe::ObserveScope::default(),
+    ))
+    .expect("the simulated VPC is described");
+    let total = live() - before;
+    let size = |clone: &dyn Fn() -> Box<dyn std::any::Any>| {
+        let before = live();
+        let copy = clone();
+        let bytes = live() - before;
+        drop(copy);
+        mib(bytes)
+    };
+    println!(
+        "the controller's snapshot of the VPC of {} ENIs: {} on the heap: network interfaces {}, security groups {}, subnets {}, network ACLs {}, endpoints {}, services {}",
+        snapshot.network_interfaces.len(),
+        mib(total),
+        size(&|| Box::new(snapshot.network_interfaces.clone())),
+        size(&|| Box::new(snapshot.security_groups.clone())),
+        size(&|| Box::new(snapshot.subnets.clone())),
+        size(&|| Box::new(snapshot.network_acls.clone())),
+        size(&|| Box::new(snapshot.vpc_endpoints.clone())),
+        size(&|| Box::new(snapshot.service_details.clone())),
+    );
+}
+
 fn percentile(sorted: &[Duration], p: f64) -> Duration {
     if sorted.is_empty() {
         return Duration::ZERO;
@@ -421,7 +457,10 @@ fn arguments() -> Args {
             _ => panic!("unknown argument {flag}: --objects N --vpcs V --big ENIS --small ENIS"),
         }
     }
-    assert!(args.vpcs >= 1 && args.objects >= args.vpcs, "at least one object per VPC");
+    assert!(
+        args.vpcs >= 1 && args.objects >= args.vpcs,
+        "at least one object per VPC"
+    );
     args
 }
 
@@ -449,6 +488,7 @@ fn main() {
         mib(world),
         mib(world_rss)
     );
+    snapshot_sizes(&run.sims[0]);
     reset_peak();
     reset_hwm();
 
@@ -460,10 +500,17 @@ fn main() {
     let rollout_cpu = thread_cpu();
     while quiet < 2 * resync {
         t += step;
-        assert!(t < Duration::from_secs(12 * 3600), "not settled after twelve hours");
+        assert!(
+            t < Duration::from_secs(12 * 3600),
+            "not settled after twelve hours"
+        );
         run.run_together_until(t);
         let (_, mutations) = run.take_calls();
-        quiet = if mutations == 0 { quiet + step } else { Duration::ZERO };
+        quiet = if mutations == 0 {
+            quiet + step
+        } else {
+            Duration::ZERO
+        };
         if t.as_secs() % 600 == 0 {
             println!(
                 "  at {:>5} s: heap {} (peak {}), VmRSS {}, phases {:?}",
@@ -482,7 +529,7 @@ fn main() {
         run.phases()
     );
 
-    // Steady state: three resyncs, every pass timed.
+    // Steady state: every pass of a resync timed, one at a time.
     let stats_before = run.observations.stats();
     let mut steady = Vec::new();
     run.run_until(t + resync * RESYNCS, Some(&mut steady));

@@ -178,10 +178,21 @@ fn measure(n: usize, shared: bool, together: bool) -> Row {
     let mut t = Duration::ZERO;
     while !run.all_ready() {
         t += step;
-        assert!(
-            t < Duration::from_secs(6 * 3600),
-            "{n} objects not Ready after six hours"
-        );
+        if t >= Duration::from_secs(6 * 3600) {
+            let mut phases: BTreeMap<String, usize> = BTreeMap::new();
+            for o in &run.objects {
+                *phases.entry(format!("{:?}", o.status.phase)).or_insert(0) += 1;
+            }
+            let stuck = run.objects.iter().find(|o| o.status.phase != RolloutPhase::Ready);
+            let why = stuck.map(|o| {
+                o.status
+                    .conditions
+                    .iter()
+                    .map(|c| format!("{} {} {}: {}", c.type_, c.status, c.reason, c.message))
+                    .collect::<Vec<_>>()
+            });
+            panic!("{n} objects not Ready after six hours: phases {phases:?}; one of them: {why:#?}");
+        }
         if together {
             run.run_together_until(t);
         } else {

@@ -9,12 +9,12 @@ use std::time::Duration;
 
 use vpce_rollout::aws::sim::SimEc2;
 use vpce_rollout::aws::{
-    AccountUnknown, AuthorizeRules, CreateVpcEndpoint, Ec2, Ec2Error, EndpointFilter, ModifyVpcEndpoint, Receipt,
-    RetagOwnedRules, RevokeOwnedRules, RuleFilter,
+    AccountUnknown, AuthorizeRules, CreateVpcEndpoint, Ec2, Ec2Error, EndpointFilter, ModifyVpcEndpoint,
+    Receipt, RetagOwnedRules, RevokeOwnedRules, RuleFilter,
 };
 use vpce_rollout::model::{
-    FlowLog, NetworkAcl, NetworkInterface, PrefixList, PrefixListEntry, RouteTable, SecurityGroup, SecurityGroupRule,
-    ServiceDetail, Subnet, Tag, Vpc, VpcDnsAttributes, VpcEndpoint,
+    FlowLog, NetworkAcl, NetworkInterface, PrefixList, PrefixListEntry, RouteTable, SecurityGroup,
+    SecurityGroupRule, ServiceDetail, Subnet, Tag, Vpc, VpcDnsAttributes, VpcEndpoint,
 };
 
 /// The EC2 port of one VPC's simulated world, for passes run by a benchmark on this thread.
@@ -115,7 +115,10 @@ impl Ec2 for Port<'_> {
     async fn describe_security_groups(&self, vpc_id: &str) -> Result<Vec<SecurityGroup>, Ec2Error> {
         self.io(self.sim.describe_security_groups(vpc_id)).await
     }
-    async fn describe_security_group_rules(&self, filter: &RuleFilter) -> Result<Vec<SecurityGroupRule>, Ec2Error> {
+    async fn describe_security_group_rules(
+        &self,
+        filter: &RuleFilter,
+    ) -> Result<Vec<SecurityGroupRule>, Ec2Error> {
         self.io(self.sim.describe_security_group_rules(filter)).await
     }
     async fn describe_network_interfaces(&self, vpc_id: &str) -> Result<Vec<NetworkInterface>, Ec2Error> {
@@ -132,14 +135,22 @@ impl Ec2 for Port<'_> {
         service_names: &[String],
         service_regions: &[String],
     ) -> Result<Vec<ServiceDetail>, Ec2Error> {
-        self.io(self.sim.describe_vpc_endpoint_services(service_names, service_regions))
+        self.io(self
+            .sim
+            .describe_vpc_endpoint_services(service_names, service_regions))
             .await
     }
-    async fn describe_managed_prefix_lists(&self, prefix_list_ids: &[String]) -> Result<Vec<PrefixList>, Ec2Error> {
+    async fn describe_managed_prefix_lists(
+        &self,
+        prefix_list_ids: &[String],
+    ) -> Result<Vec<PrefixList>, Ec2Error> {
         self.io(self.sim.describe_managed_prefix_lists(prefix_list_ids))
             .await
     }
-    async fn get_managed_prefix_list_entries(&self, prefix_list_id: &str) -> Result<Vec<PrefixListEntry>, Ec2Error> {
+    async fn get_managed_prefix_list_entries(
+        &self,
+        prefix_list_id: &str,
+    ) -> Result<Vec<PrefixListEntry>, Ec2Error> {
         self.io(self.sim.get_managed_prefix_list_entries(prefix_list_id))
             .await
     }
@@ -149,7 +160,10 @@ impl Ec2 for Port<'_> {
     async fn describe_route_tables(&self, vpc_id: &str) -> Result<Vec<RouteTable>, Ec2Error> {
         self.io(self.sim.describe_route_tables(vpc_id)).await
     }
-    async fn create_vpc_endpoint(&self, request: &CreateVpcEndpoint) -> Result<Receipt<VpcEndpoint>, Ec2Error> {
+    async fn create_vpc_endpoint(
+        &self,
+        request: &CreateVpcEndpoint,
+    ) -> Result<Receipt<VpcEndpoint>, Ec2Error> {
         self.io(self.sim.create_vpc_endpoint(request)).await
     }
     async fn modify_vpc_endpoint(&self, request: &ModifyVpcEndpoint) -> Result<Receipt<()>, Ec2Error> {
@@ -173,10 +187,19 @@ impl Ec2 for Port<'_> {
     async fn tag_security_group_rules(&self, request: &RetagOwnedRules) -> Result<Receipt<()>, Ec2Error> {
         self.io(self.sim.tag_security_group_rules(request)).await
     }
-    async fn tag_vpc_endpoints(&self, vpc_endpoint_ids: &[String], tags: &[Tag]) -> Result<Receipt<()>, Ec2Error> {
+    async fn tag_vpc_endpoints(
+        &self,
+        vpc_endpoint_ids: &[String],
+        tags: &[Tag],
+    ) -> Result<Receipt<()>, Ec2Error> {
         self.io(self.sim.tag_vpc_endpoints(vpc_endpoint_ids, tags)).await
     }
-    async fn untag_vpc_endpoints(&self, vpc_endpoint_ids: &[String], keys: &[String]) -> Result<Receipt<()>, Ec2Error> {
-        self.io(self.sim.untag_vpc_endpoints(vpc_endpoint_ids, keys)).await
+    async fn untag_vpc_endpoints(
+        &self,
+        vpc_endpoint_ids: &[String],
+        keys: &[String],
+    ) -> Result<Receipt<()>, Ec2Error> {
+        self.io(self.sim.untag_vpc_endpoints(vpc_endpoint_ids, keys))
+            .await
     }
 }
