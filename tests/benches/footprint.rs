@@ -366,8 +366,8 @@ impl Run {
     }
 }
 
-/// What the controller's snapshot of `sim`'s VPC holds on the heap, by part (each part cloned
-/// alone and counted).
+/// What the controller's snapshot of `sim`'s VPC holds on the heap, by part (each part copied
+/// alone and counted: a clone of a `Shared` list would share it).
 fn snapshot_sizes(sim: &SimEc2) {
     let port = Port::new(sim);
     let vpc_id = sim.snapshot().vpcs[0].vpc_id.clone();
@@ -390,12 +390,12 @@ fn snapshot_sizes(sim: &SimEc2) {
         "the controller's snapshot of the VPC of {} ENIs: {} on the heap: network interfaces {}, security groups {}, subnets {}, network ACLs {}, endpoints {}, services {}",
         snapshot.network_interfaces.len(),
         mib(total),
-        size(&|| Box::new(snapshot.network_interfaces.clone())),
-        size(&|| Box::new(snapshot.security_groups.clone())),
-        size(&|| Box::new(snapshot.subnets.clone())),
-        size(&|| Box::new(snapshot.network_acls.clone())),
-        size(&|| Box::new(snapshot.vpc_endpoints.clone())),
-        size(&|| Box::new(snapshot.service_details.clone())),
+        size(&|| Box::new(snapshot.network_interfaces.to_vec())),
+        size(&|| Box::new(snapshot.security_groups.to_vec())),
+        size(&|| Box::new(snapshot.subnets.to_vec())),
+        size(&|| Box::new(snapshot.network_acls.to_vec())),
+        size(&|| Box::new(snapshot.vpc_endpoints.to_vec())),
+        size(&|| Box::new(snapshot.service_details.to_vec())),
     );
 }
 
