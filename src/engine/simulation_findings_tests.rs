@@ -562,4 +562,67 @@ async fn seed_74593_private_dns_on_that_another_objects_look_saw_is_waited_out_b
         }
     }
     assert!(logs.owned_endpoints().is_empty(), "{:?}", logs.phases);
+/// Seed 1 (the canary, issue 14): `privateDns.force` with `onReject: Rollback`. The canary
+/// turned private DNS off for a source its flow logs showed rejected, and the very next pass
+/// turned it on again: the sources a rollback holds are clients of the analysis so that "never
+/// on while a client is blocked" keeps private DNS off until their plan is applied, and
+/// `force` waived exactly that rule. It flapped at every canary window. `force` accepts the
+/// clients the user knew blocked, not the ones the canary rolled back for.
+#[tokio::test]
+async fn seed_1_private_dns_forced_on_does_not_undo_a_rollback_before_its_sources_reach_the_endpoint() {
+    use super::incident::{ENI_LAMBDA, ENI_ZABBIX, SG_ENDPOINT, SG_ZABBIX, VPC};
+    use crate::api::{FlowLogsVerification, OnReject, RejectAction, VerificationSpec};
+    use crate::logs::records::DEFAULT_FLOW_LOG_FORMAT;
+
+    const FLOW: &str = "/vpc/flow-logs";
+    let mut h = super::tests::Harness::new(RemediationMode::Auto);
+    h.spec.private_dns.force = true;
+    h.spec.verification = Some(VerificationSpec {
+        flow_logs: FlowLogsVerification {
+            log_group_name: FLOW.into(),
+            window: "15m".into(),
+        },
+        // No route tables here: every client counts as cut off by a rollback, so it is forced.
+        on_reject: OnReject {
+            action: RejectAction::Rollback,
+            after_window: RejectAction::Alert,
+            force: true,
+        },
+    });
+    h.sim.create_flow_log(VPC, FLOW, None);
+    h.regions.sim_logs().create_log_group(FLOW);
+    h.run_until(RolloutPhase::Ready, 40).await;
+    // From now on the Zabbix agent's rule waits for an approval.
+    h.edit(|s| s.remediation.endpoint_ingress = RemediationMode::Approval);
+    h.run_until(RolloutPhase::Ready, 5).await;
+    let zabbix_rule = h
+        .owned_rules()
+        .into_iter()
+        .find(|r| {
+            r.group_id == SG_ENDPOINT
+                && !r.is_egress
+                && r.referenced_group_info.as_ref().map(|g| g.group_id.as_str()) == Some(SG_ZABBIX)
+        })
+        .expect("the Zabbix agent's rule");
+    h.sim
+        .revoke_rule_out_of_band(&zabbix_rule.security_group_rule_id)
+        .unwrap();
+    let records = h
+        .sim
+        .flow_log_records(&h.spec, &h.owner, &[ENI_ZABBIX, ENI_LAMBDA], DEFAULT_FLOW_LOG_FORMAT);
+    h.regions.sim_logs().put_events(FLOW, "eni-all", records);
+
+    let out = h.pass().await;
+    assert_eq!(out.status.phase, RolloutPhase::RolledBack);
+    assert!(!h.owned_endpoints()[0].private_dns_enabled, "rolled back");
+    for _ in 0..6 {
+        let out = h.pass().await;
+        assert!(
+            !h.owned_endpoints()[0].private_dns_enabled,
+            "private DNS went on again while the rejected Zabbix agent is still blocked: {:?}",
+            out.performed
+        );
+        assert_eq!(out.status.phase, RolloutPhase::RolledBack, "{:?}", out.status.conditions);
+        assert!(h.status.rollback.is_some(), "the rollback holds");
+    }
 }

@@ -20,7 +20,10 @@ pub(crate) fn decide<'a>(
     timing: &Timing,
 ) -> Step<'a> {
     let access = Access::new(analysis, input.spec, input.status.plan.as_ref(), &input.approver);
-    if access.blocked == 0 || dns::forced(input.spec) {
+    // `force` waives the blocked clients, except the sources a rollback holds private DNS off
+    // for (simulation seed 1).
+    let forced = dns::forced(input.spec) && !super::rollback::holds(input.status, analysis);
+    if access.blocked == 0 || forced {
         return dns::decide(input, endpoint, analysis, &access, timing);
     }
 

@@ -13,7 +13,8 @@
 //!   `Rollback`, with private DNS on and a source cut off.
 //! - [`held_sources`]: the rejected sources a rollback keeps in the status
 //!   (`status.rollback`): clients of the analysis while private DNS stays off, so the usual
-//!   rule (never on while a client is blocked) holds it off until their plan is applied.
+//!   rule (never on while a client is blocked) holds it off until their plan is applied;
+//!   [`holds`]: whether it does now (`privateDns.force` does not waive it).
 //! - [`decided`]: after the rollout stages, the step: turn private DNS off (phase RolledBack),
 //!   or, while a rollback holds, phase RolledBack over a wait on a person.
 //! - [`report_held`]: condition `Verified` while a rollback holds (the canary reads nothing
@@ -214,6 +215,16 @@ pub fn held_sources(status: &InterfaceEndpointStatus) -> Vec<Reject> {
             })
         })
         .collect()
+}
+
+/// Whether a rollback holds private DNS off now: a source it keeps is a client of `analysis`
+/// that is still blocked. `privateDns.force` does not turn private DNS on past it: the user
+/// accepted the clients known blocked, not the ones the canary rolled back for (their plan
+/// is applied first, as without `force`).
+pub(crate) fn holds(status: &InterfaceEndpointStatus, analysis: &Analysis) -> bool {
+    held_sources(status)
+        .iter()
+        .any(|r| cut_off_now(analysis, r).is_some())
 }
 
 /// Whether `step` turns private DNS off.

@@ -272,6 +272,16 @@ impl Run {
             )
         });
 
+        // What the canary did (its Events; counted here, as the controller records them after
+        // the status write, which the faults below may lose).
+        {
+            let reactions = super::canary::reactions(&outcome.events, &outcome.status);
+            let mut shared = lock(&self.shared);
+            for r in reactions {
+                shared.tally.reaction(r);
+            }
+        }
+
         // 4. the status.
         // A pass that rested on the VPC's shared snapshot restates the last status's claims
         // (it decides nothing new on a snapshot older than the pass: engine::observing).

@@ -1,4 +1,5 @@
-//! The seven invariants of issue 9, checked after every step of a simulated run.
+//! The seven invariants of issue 9, and an eighth for the canary's rollback (issue 14), checked
+//! after every step of a simulated run.
 //!
 //! The oracle is the real analysis ([`analysis::analyze`]) of each object's spec over the world
 //! as the simulated EC2 holds it at that moment, not as the controller last saw it:
@@ -23,7 +24,8 @@ use std::time::Duration;
 use crate::analysis;
 use crate::api::conditions::{ConditionType, find_condition};
 use crate::api::{
-    DeletionPolicy, InterfaceEndpointSpec, InterfaceEndpointStatus, OWNER_TAG, Owner, RolloutPhase, UID_TAG,
+    DeletionPolicy, InterfaceEndpointSpec, InterfaceEndpointStatus, OWNER_TAG, Owner, RollbackStatus,
+    RolloutPhase, UID_TAG,
 };
 use crate::aws::Ec2Operation;
 use crate::aws::sim::SimEc2;
@@ -53,10 +55,15 @@ pub enum Invariant {
     SettlesOnceFaultsStop,
     /// 7. The status never claims more than AWS shows.
     StatusClaimsHold,
+    /// 8. A rollback of the canary's holds: once a status recorded private DNS turned off for
+    ///    rejected sources, the controller turns it on again on that endpoint only when every
+    ///    one of them the analysis checks reaches it (their plan applied), `privateDns.force`
+    ///    or not.
+    RollbackHolds,
 }
 
 impl Invariant {
-    pub const ALL: [Invariant; 7] = [
+    pub const ALL: [Invariant; 8] = [
         Self::PrivateDnsOnlyWhenReachable,
         Self::NoPathRemovedWhileResolvable,
         Self::OneEndpointPerObject,
@@ -64,6 +71,7 @@ impl Invariant {
         Self::NothingLeftAfterDeletion,
         Self::SettlesOnceFaultsStop,
         Self::StatusClaimsHold,
+        Self::RollbackHolds,
     ];
 
     pub fn number(self) -> usize {
@@ -79,6 +87,7 @@ impl Invariant {
             Self::NothingLeftAfterDeletion => "5 left behind after deletion",
             Self::SettlesOnceFaultsStop => "6 not settled once faults stopped",
             Self::StatusClaimsHold => "7 status claims more than AWS shows",
+            Self::RollbackHolds => "8 private DNS on again past a rollback",
         }
     }
 }
@@ -139,6 +148,12 @@ pub(crate) struct Checker {
     /// Per object a DNS name could lead to at the last check: the clients that used a path to
     /// its endpoint then.
     paths: BTreeMap<String, BTreeSet<String>>,
+    /// Per object, the last rollback a status of its recorded (invariant 8), and whether it
+    /// ended: private DNS went on again with every held source reaching the endpoint (the
+    /// status of that very pass, written after the call, still carries it), or the spec no
+    /// longer asks for private DNS. A status written later without it (a deposed leader's)
+    /// does not end it.
+    rollbacks: BTreeMap<String, (RollbackStatus, bool)>,
     pub violations: Vec<Violation>,
 }
 
@@ -207,6 +222,9 @@ impl Checker {
             leftovers_reported: false,
         });
         entry.spec = spec.clone();
+        if !spec.private_dns.enabled {
+            self.rollbacks.remove(&owner.uid);
+        }
     }
 
     /// The object's finalizer went: its deletion is complete.
@@ -283,6 +301,9 @@ impl Checker {
             let Cause::Controller { owner, operation } = cause else {
                 continue;
             };
+            if !turned_on.is_empty() {
+                self.rollback_holds(&uid, &w, &turned_on, world.snapshot().clone(), owner, *operation, now);
+            }
             let forced = w.spec.private_dns.enabled && w.spec.private_dns.force;
             if !turned_on.is_empty() && !blocked.is_empty() && !forced {
                 self.violate(
@@ -326,6 +347,56 @@ impl Checker {
                 );
             }
         }
+    }
+
+    /// Invariant 8: private DNS went on again on `turned_on` by a call of `by`'s; the rollback
+    /// the object's status recorded on one of them holds while a source it holds is blocked.
+    #[allow(clippy::too_many_arguments)]
+    fn rollback_holds(
+        &mut self,
+        uid: &str,
+        w: &Watched,
+        turned_on: &[String],
+        world: Snapshot,
+        by: &Owner,
+        operation: Ec2Operation,
+        now: Duration,
+    ) {
+        let Some((rollback, false)) = self.rollbacks.get(uid) else {
+            return;
+        };
+        if !turned_on.contains(&rollback.endpoint_id) {
+            return;
+        }
+        let Ok(found) = analysis::analyze(&w.spec, Some(&w.owner), &world) else {
+            return;
+        };
+        let blocked: Vec<String> = rollback
+            .rejected
+            .iter()
+            .filter_map(|r| {
+                let address = r.address.parse().ok()?;
+                let client = crate::plan::canary::client_at(Some(&found), address)?;
+                (!client.is_reachable()).then(|| format!("{} ({})", r.address, client.network_interface_id))
+            })
+            .collect();
+        if blocked.is_empty() {
+            if let Some(entry) = self.rollbacks.get_mut(uid) {
+                entry.1 = true;
+            }
+            return;
+        }
+        let endpoint = rollback.endpoint_id.clone();
+        self.violate(
+            Invariant::RollbackHolds,
+            now,
+            format!(
+                "{operation} by {} turned private DNS of {} on again on {endpoint}, rolled back for sources still blocked: {}",
+                key(by),
+                key(&w.owner),
+                blocked.join(", ")
+            ),
+        );
     }
 
     /// A pass of the controller's listed `endpoints` (all of a VPC's, or some by id): it has
@@ -452,6 +523,16 @@ impl Checker {
         stored: Option<&InterfaceEndpointStatus>,
         observed: bool,
     ) {
+        if let Some(rollback) = &written.rollback {
+            let ended = self
+                .rollbacks
+                .get(&owner.uid)
+                .is_some_and(|(r, ended)| *ended && r.time == rollback.time);
+            if !ended {
+                self.rollbacks
+                    .insert(owner.uid.clone(), (rollback.clone(), false));
+            }
+        }
         let claims = Claims::of(written);
         let restated = stored.map(Claims::of).unwrap_or_default();
         let who = key(owner);
@@ -595,8 +676,9 @@ impl std::fmt::Display for ClaimedRule {
 
 /// The phases and Ready reasons an object may rest in once nothing changes any more, as
 /// docs/rollout.md documents them: Ready; a wait on a person (an approval, a mode `Off` or a
-/// network ACL, the service's owner accepting the endpoint); or a Failed reason that needs
-/// the spec or the account fixed. `None` when `status` is one of them, else what is wrong.
+/// network ACL, the service's owner accepting the endpoint, rejected connections nothing the
+/// controller may do fixes, a rollback held for a plan that waits); or a Failed reason that
+/// needs the spec or the account fixed. `None` when `status` is one of them, else what is wrong.
 pub(crate) fn unsettled(status: &InterfaceEndpointStatus) -> Option<String> {
     let ready = find_condition(&status.conditions, ConditionType::Ready);
     let reason = ready.map(|c| c.reason.as_str()).unwrap_or("");
@@ -605,7 +687,21 @@ pub(crate) fn unsettled(status: &InterfaceEndpointStatus) -> Option<String> {
         | RolloutPhase::AwaitingApproval
         | RolloutPhase::Blocked
         | RolloutPhase::AwaitingAcceptance => true,
+        // The canary's: connections rejected that nothing the controller may do fixes now
+        // (ClientsRejected), or a rollback that would cut off more than it restores
+        // (RollbackRefused): a person fixes the network or the spec.
         RolloutPhase::Degraded => matches!(
+            reason,
+            "AwaitingApproval"
+                | "StalePlanId"
+                | "UnknownPlanId"
+                | "ClientsBlocked"
+                | "ClientsRejected"
+                | "RollbackRefused"
+        ),
+        // A rollback holds private DNS off until the plan for the rejected sources is applied,
+        // and that plan waits on a person.
+        RolloutPhase::RolledBack => matches!(
             reason,
             "AwaitingApproval" | "StalePlanId" | "UnknownPlanId" | "ClientsBlocked"
         ),

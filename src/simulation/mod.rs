@@ -15,6 +15,9 @@
 //!   or after EC2 acted, a new endpoint listed late), the crash point, the call a leader change
 //!   holds, and the invariant checks around every call that changes the world;
 //! - `cluster.rs`: the objects as the API server holds them, and the app teams' edits;
+//! - `canary.rs`: the canary of issue 14 on some seeds: objects naming the VPC's flow logs,
+//!   the clients' rejected connections written as flow log records, and paths closed after
+//!   the switch;
 //! - `outside.rs`: everyone else's changes (rules, ENIs, the endpoint, private DNS, the service
 //!   owner's acceptance, EC2 being slow or failing an endpoint);
 //! - `invariants.rs`: invariants 1-7 of issue 9, with the real analysis as the oracle
@@ -28,6 +31,7 @@
 //! The seeds test (`cargo test --lib simulation`) runs 2,000 seeds and prints the table;
 //! `vpce-rollout simulate` runs any number.
 
+mod canary;
 mod cluster;
 mod controller;
 mod invariants;
@@ -50,7 +54,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 
 pub use invariants::{Invariant, RECORD_TTL, Violation};
-pub use report::{ChangeKind, FaultKind, Summary, Tally, per_second};
+pub use report::{ChangeKind, FaultKind, Reaction, Summary, Tally, per_second};
 pub use run::{QUIET_BOUND, SeedOutcome, run_seed};
 pub use trace::clock;
 

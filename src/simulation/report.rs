@@ -136,11 +136,14 @@ pub enum ChangeKind {
     SpecSubnets,
     ObjectDeleted,
     ObjectCreated,
+    /// Someone closes the path of clients the endpoint serves (an ingress rule of an endpoint
+    /// group revoked, a client given a group that does not reach it): drawn on canary seeds.
+    ClientPathClosed,
 }
 
 impl ChangeKind {
     /// Every kind, in the order of the table.
-    pub const ALL: [ChangeKind; 22] = [
+    pub const ALL: [ChangeKind; 23] = [
         Self::OwnedRuleRevoked,
         Self::ForeignRuleAdded,
         Self::ForeignRuleRemoved,
@@ -163,6 +166,7 @@ impl ChangeKind {
         Self::SpecSubnets,
         Self::ObjectDeleted,
         Self::ObjectCreated,
+        Self::ClientPathClosed,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -189,6 +193,40 @@ impl ChangeKind {
             Self::SpecSubnets => "spec: subnets",
             Self::ObjectDeleted => "object deleted",
             Self::ObjectCreated => "object created",
+            Self::ClientPathClosed => "client's path closed after the switch",
+        }
+    }
+}
+
+/// What the canary (`spec.verification.flowLogs`) did about connections the flow logs show
+/// rejected, as its Events report it (once per distinct set of cut-off sources).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Reaction {
+    /// Rules added for the rejected sources (`RejectsRemediated`).
+    Remediated,
+    /// Reported, nothing changed (`ClientsRejected`: `Alert`, or nothing the modes allow fixes it).
+    Alerted,
+    /// Private DNS turned off (`RolledBack`).
+    RolledBack,
+    /// Private DNS kept on: turning it off would cut off more than it restores (`RollbackRefused`).
+    RollbackRefused,
+}
+
+impl Reaction {
+    /// Every kind, in the order of the table.
+    pub const ALL: [Reaction; 4] = [
+        Self::Remediated,
+        Self::Alerted,
+        Self::RolledBack,
+        Self::RollbackRefused,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Remediated => "remediated (rules added)",
+            Self::Alerted => "alerted (Degraded, no change)",
+            Self::RolledBack => "rolled back (private DNS off)",
+            Self::RollbackRefused => "rollback refused",
         }
     }
 }
@@ -202,6 +240,11 @@ pub struct Tally {
     pub ec2_calls: u64,
     pub faults: BTreeMap<FaultKind, u64>,
     pub changes: BTreeMap<ChangeKind, u64>,
+    /// Seeds with the canary drawn (one for a seed's own tally).
+    pub canary_seeds: u64,
+    /// REJECT flow log records the clients' traffic left.
+    pub reject_records: u64,
+    pub reactions: BTreeMap<Reaction, u64>,
     /// Virtual time simulated.
     pub virtual_time: Duration,
 }
@@ -215,8 +258,17 @@ impl Tally {
         *self.changes.entry(kind).or_default() += 1;
     }
 
+    pub(crate) fn reaction(&mut self, kind: Reaction) {
+        *self.reactions.entry(kind).or_default() += 1;
+    }
+
     pub fn add(&mut self, other: &Tally) {
         self.steps += other.steps;
+        self.canary_seeds += other.canary_seeds;
+        self.reject_records += other.reject_records;
+        for (k, n) in &other.reactions {
+            *self.reactions.entry(*k).or_default() += n;
+        }
         self.passes += other.passes;
         self.ec2_calls += other.ec2_calls;
         for (k, n) in &other.faults {
@@ -315,6 +367,13 @@ impl fmt::Display for Summary {
         let _ = writeln!(out, "outside changes by kind");
         for k in ChangeKind::ALL {
             let n = t.changes.get(&k).copied().unwrap_or(0);
+            let _ = writeln!(out, "  {:<46} {:>14}", k.as_str(), n);
+        }
+        let _ = writeln!(out, "canary (spec.verification.flowLogs)");
+        let _ = writeln!(out, "  {:<46} {:>14}", "seeds with the canary", t.canary_seeds);
+        let _ = writeln!(out, "  {:<46} {:>14}", "REJECT records written", t.reject_records);
+        for k in Reaction::ALL {
+            let n = t.reactions.get(&k).copied().unwrap_or(0);
             let _ = writeln!(out, "  {:<46} {:>14}", k.as_str(), n);
         }
         let _ = writeln!(out, "violations by invariant");

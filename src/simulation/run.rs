@@ -5,6 +5,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use super::canary::Canary;
 use super::cluster::{Cluster, Object};
 use super::invariants::{Cause, Checker, View, Violation, unsettled};
 use super::outside::{self, Happened};
@@ -80,6 +81,8 @@ pub(crate) struct Run {
     /// When another tool in the account empties EC2's buckets of a category of actions, and
     /// for how long; latest first.
     bursts: Vec<Burst>,
+    /// The canary's flow logs, traffic and closings, on the seeds that draw it.
+    canary: Option<Canary>,
     /// Objects reconciled since the quiet period began.
     pub seen_quiet: BTreeSet<String>,
 }
@@ -108,10 +111,17 @@ impl Run {
         let chaos_until = rng.between(Duration::from_secs(360), Duration::from_secs(900));
         let next_change = rng.between(Duration::from_secs(30), Duration::from_secs(180));
         let bursts = Burst::draw(seed, chaos_until);
+        let canary = Canary::draw(seed, &mut objects, chaos_until);
+        let provider = Arc::new(SimProvider::new(sim.clone()));
+        if let Some(canary) = &canary {
+            canary.prepare(&sim, provider.sim_logs());
+        }
+        let mut shared = shared;
+        shared.tally.canary_seeds = u64::from(canary.is_some());
         Run {
             rng,
             clock,
-            provider: Arc::new(SimProvider::new(sim.clone())),
+            provider,
             sim,
             shared: Arc::new(Mutex::new(shared)),
             cluster: Cluster::default(),
@@ -124,6 +134,7 @@ impl Run {
             quiet: false,
             next_change,
             bursts,
+            canary,
             seen_quiet: BTreeSet::new(),
         }
     }
@@ -180,8 +191,14 @@ impl Run {
             let create = self.declared.last().map(|d| d.created_at);
             let change = (!self.quiet).then_some(self.next_change);
             let burst = self.bursts.last().filter(|_| !self.quiet).map(|b| b.at);
+            let closing = self
+                .canary
+                .as_ref()
+                .and_then(Canary::next_closing)
+                .filter(|_| !self.quiet);
+            let traffic = self.canary.as_ref().map(|c| c.next_traffic);
             let pass = self.memory.next_due();
-            let next = [create, change, burst, pass.as_ref().map(|p| p.0)]
+            let next = [create, change, burst, closing, traffic, pass.as_ref().map(|p| p.0)]
                 .into_iter()
                 .flatten()
                 .min();
@@ -201,6 +218,10 @@ impl Run {
             } else if burst == Some(next) {
                 let burst = self.bursts.pop().expect("due");
                 self.burst(&burst);
+            } else if traffic == Some(next) {
+                self.record_traffic();
+            } else if closing == Some(next) {
+                self.close_path();
             } else if change == Some(next) {
                 self.outside_event();
                 self.next_change = next
@@ -337,6 +358,33 @@ impl Run {
                     .join(", ")
             )
         });
+    }
+
+    /// The clients' connections of the last minute, as the flow logs record them.
+    fn record_traffic(&mut self) {
+        let Some(canary) = self.canary.as_mut() else {
+            return;
+        };
+        let objects = self.cluster.objects.values().map(|o| (&o.owner, &o.spec));
+        let written = canary.record_traffic(&self.sim, self.provider.sim_logs(), objects);
+        if written > 0 {
+            lock(&self.shared).tally.reject_records += written;
+            self.log(|| format!("the flow logs record {written} rejected connections to endpoints"));
+        }
+    }
+
+    /// Someone closes a client's path (after the switch, usually).
+    fn close_path(&mut self) {
+        let Some(canary) = self.canary.as_mut() else {
+            return;
+        };
+        let Some(text) = canary.close_path(&self.sim) else {
+            return;
+        };
+        self.step();
+        self.change(ChangeKind::ClientPathClosed);
+        self.log(|| text);
+        self.check_world();
     }
 
     /// The object is gone from the cluster for good (its finalizer removed).
