@@ -88,8 +88,9 @@ pub enum Command {
     /// Each seed is one run of several objects over a simulated account on virtual time: the
     /// real engine, EC2 faults (throttling, 5xx, timeouts before and after EC2 acted, endpoints
     /// slow or failed), changes by others, spec edits and deletions, crashes, lost status writes
-    /// and leader changes; seven invariants checked after every step (docs/reliability.md).
-    /// Prints seeds, steps, faults and changes by kind, violations by invariant and the rate.
+    /// and leader changes, the flow-log canary and its reactions; eight invariants checked after
+    /// every step (docs/reliability.md). Prints seeds, steps, faults and changes by kind, the
+    /// canary's reactions, violations by invariant and the rate.
     ///
     /// Exit code 0: no invariant broken; 1: some seed broke one (each named, with the command
     /// that replays it), or an error.

@@ -562,6 +562,8 @@ async fn seed_74593_private_dns_on_that_another_objects_look_saw_is_waited_out_b
         }
     }
     assert!(logs.owned_endpoints().is_empty(), "{:?}", logs.phases);
+}
+
 /// Seed 1 (the canary, issue 14): `privateDns.force` with `onReject: Rollback`. The canary
 /// turned private DNS off for a source its flow logs showed rejected, and the very next pass
 /// turned it on again: the sources a rollback holds are clients of the analysis so that "never
@@ -607,9 +609,12 @@ async fn seed_1_private_dns_forced_on_does_not_undo_a_rollback_before_its_source
     h.sim
         .revoke_rule_out_of_band(&zabbix_rule.security_group_rule_id)
         .unwrap();
-    let records = h
-        .sim
-        .flow_log_records(&h.spec, &h.owner, &[ENI_ZABBIX, ENI_LAMBDA], DEFAULT_FLOW_LOG_FORMAT);
+    let records = h.sim.flow_log_records(
+        &h.spec,
+        &h.owner,
+        &[ENI_ZABBIX, ENI_LAMBDA],
+        DEFAULT_FLOW_LOG_FORMAT,
+    );
     h.regions.sim_logs().put_events(FLOW, "eni-all", records);
 
     let out = h.pass().await;
@@ -622,7 +627,12 @@ async fn seed_1_private_dns_forced_on_does_not_undo_a_rollback_before_its_source
             "private DNS went on again while the rejected Zabbix agent is still blocked: {:?}",
             out.performed
         );
-        assert_eq!(out.status.phase, RolloutPhase::RolledBack, "{:?}", out.status.conditions);
+        assert_eq!(
+            out.status.phase,
+            RolloutPhase::RolledBack,
+            "{:?}",
+            out.status.conditions
+        );
         assert!(h.status.rollback.is_some(), "the rollback holds");
     }
 }

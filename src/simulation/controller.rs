@@ -15,7 +15,8 @@
 //! 3. the pass: the EC2 port of where the object acts, and the engine;
 //! 4. the status, written only when it changed, carrying the resourceVersion the pass read:
 //!    refused (409) when the object was written since, and then decided again from a fresh
-//!    read (not an error); then the Events (not modelled: no invariant reads them);
+//!    read (not an error); then the Events (not recorded: no invariant reads them; the
+//!    canary's are counted, by reaction);
 //! 5. the finalizer removed once the engine says deletion is complete;
 //! 6. the requeue: an error that clears by itself backs off per object (2 s doubling to 5
 //!    minutes), a wait on a person requeues as the engine says, anything else requeues as the

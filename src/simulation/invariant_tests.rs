@@ -310,3 +310,80 @@ fn a_look_that_did_not_list_the_endpoint_saw_nothing_of_its_private_dns() {
         []
     );
 }
+
+/// The incident's endpoint rolled back for the Zabbix agent: private DNS off, and a status
+/// holding the rollback written; the spec forces private DNS (so invariant 1 says nothing).
+fn rolled_back_for_zabbix() -> (Ready, String, crate::api::RollbackStatus) {
+    let mut r = ready();
+    let mut spec = incident::spec(RemediationMode::Auto);
+    spec.private_dns.force = true;
+    r.checker.watch(&r.owner, &spec);
+    let id = r.status.endpoint_id.clone().unwrap();
+    r.sim.set_private_dns_out_of_band(&id, false).unwrap();
+    r.after(&r.by_the_controller(Ec2Operation::ModifyVpcEndpoint));
+    let zabbix = r
+        .sim
+        .network_interfaces()
+        .into_iter()
+        .find(|n| n.network_interface_id == incident::ENI_ZABBIX)
+        .and_then(|n| n.private_ip_address)
+        .unwrap();
+    let rollback = crate::api::RollbackStatus {
+        time: "2025-01-01T00:10:00Z".into(),
+        endpoint_id: id.clone(),
+        rejected: vec![crate::api::RejectedSource {
+            address: zabbix,
+            client: Some(incident::ENI_ZABBIX.into()),
+            ..Default::default()
+        }],
+        cut_off: vec![],
+        forced: false,
+    };
+    r.write_rollback(&rollback);
+    (r, id, rollback)
+}
+
+impl Ready {
+    /// A status holding `rollback` lands (private DNS off, as it is).
+    fn write_rollback(&mut self, rollback: &crate::api::RollbackStatus) {
+        let mut status = self.status.clone();
+        status.private_dns_enabled = false;
+        status.rollback = Some(rollback.clone());
+        let now = self.sim.clock().now();
+        self.checker
+            .status_written(&View::new(&self.sim), now, &self.owner, &status, None, true);
+    }
+}
+
+#[test]
+fn the_controller_turning_private_dns_on_past_a_rollback_whose_source_is_blocked_breaks_invariant_8_forced_or_not()
+ {
+    let (mut r, id, _) = rolled_back_for_zabbix();
+    r.sim
+        .revoke_rule_out_of_band(&r.zabbix_rule().security_group_rule_id)
+        .unwrap();
+    r.after(&Cause::Outside);
+    r.sim.set_private_dns_out_of_band(&id, true).unwrap();
+    let found = r.after(&r.by_the_controller(Ec2Operation::ModifyVpcEndpoint));
+    assert_eq!(found, [Invariant::RollbackHolds]);
+    assert!(r.checker.violations[0].message.contains(incident::ENI_ZABBIX));
+}
+
+/// Seed 103: the status of the pass that ended a rollback (private DNS on again, its source
+/// reaching the endpoint) still carried it, written after the call; it does not hold again.
+#[test]
+fn a_rollback_ended_by_private_dns_on_with_its_sources_reaching_the_endpoint_holds_no_more() {
+    let (mut r, id, rollback) = rolled_back_for_zabbix();
+    r.sim.set_private_dns_out_of_band(&id, true).unwrap();
+    assert_eq!(r.after(&r.by_the_controller(Ec2Operation::ModifyVpcEndpoint)), []);
+    r.write_rollback(&rollback);
+    // Off by hand, the Zabbix agent cut off, and private DNS forced on again: no rollback holds.
+    r.sim.set_private_dns_out_of_band(&id, false).unwrap();
+    r.after(&Cause::Outside);
+    r.sim
+        .revoke_rule_out_of_band(&r.zabbix_rule().security_group_rule_id)
+        .unwrap();
+    r.after(&Cause::Outside);
+    r.sim.set_private_dns_out_of_band(&id, true).unwrap();
+    assert_eq!(r.after(&r.by_the_controller(Ec2Operation::ModifyVpcEndpoint)), []);
+}

@@ -302,7 +302,15 @@ impl Checker {
                 continue;
             };
             if !turned_on.is_empty() {
-                self.rollback_holds(&uid, &w, &turned_on, world.snapshot().clone(), owner, *operation, now);
+                self.rollback_holds(
+                    &uid,
+                    &w,
+                    &turned_on,
+                    world.snapshot().clone(),
+                    owner,
+                    *operation,
+                    now,
+                );
             }
             let forced = w.spec.private_dns.enabled && w.spec.private_dns.force;
             if !turned_on.is_empty() && !blocked.is_empty() && !forced {

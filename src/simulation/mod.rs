@@ -20,7 +20,8 @@
 //!   the switch;
 //! - `outside.rs`: everyone else's changes (rules, ENIs, the endpoint, private DNS, the service
 //!   owner's acceptance, EC2 being slow or failing an endpoint);
-//! - `invariants.rs`: invariants 1-7 of issue 9, with the real analysis as the oracle
+//! - `invariants.rs`: invariants 1-7 of issue 9 and 8 (a rollback of the canary's holds),
+//!   with the real analysis as the oracle
 //!   (`invariant_tests.rs` shows each one caught);
 //! - `run.rs`: one seed's timeline: a chaos period (6-15 virtual minutes), then a quiet period
 //!   in which nothing is injected and every object must settle ([`QUIET_BOUND`]);

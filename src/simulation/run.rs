@@ -198,10 +198,17 @@ impl Run {
                 .filter(|_| !self.quiet);
             let traffic = self.canary.as_ref().map(|c| c.next_traffic);
             let pass = self.memory.next_due();
-            let next = [create, change, burst, closing, traffic, pass.as_ref().map(|p| p.0)]
-                .into_iter()
-                .flatten()
-                .min();
+            let next = [
+                create,
+                change,
+                burst,
+                closing,
+                traffic,
+                pass.as_ref().map(|p| p.0),
+            ]
+            .into_iter()
+            .flatten()
+            .min();
             let Some(next) = next else { break };
             let next = if self.quiet {
                 next.min(self.chaos_until + QUIET_BOUND)
