@@ -44,6 +44,19 @@ pub struct SpecChange {
 }
 
 impl SpecChange {
+    /// No change yet to `endpoint`, for the parts found later to add to.
+    fn nothing_for(endpoint: &VpcEndpoint) -> Self {
+        SpecChange {
+            modify: ModifyVpcEndpoint {
+                vpc_endpoint_id: endpoint.vpc_endpoint_id.clone(),
+                ..Default::default()
+            },
+            revoke: Vec::new(),
+            hand_over: Vec::new(),
+            summary: String::new(),
+        }
+    }
+
     /// Whether the change can change who reaches the endpoint (subnets, security groups, rules
     /// revoked; the policy decides what API calls may do, not whether packets arrive).
     pub fn changes_reachability(&self) -> bool {
@@ -106,15 +119,7 @@ pub fn spec_change_in(input: &PlanInput<'_>, endpoint: &VpcEndpoint) -> Option<S
     if stale.is_empty() {
         return change;
     }
-    let mut change = change.unwrap_or_else(|| SpecChange {
-        modify: ModifyVpcEndpoint {
-            vpc_endpoint_id: endpoint.vpc_endpoint_id.clone(),
-            ..Default::default()
-        },
-        revoke: Vec::new(),
-        hand_over: Vec::new(),
-        summary: String::new(),
-    });
+    let mut change = change.unwrap_or_else(|| SpecChange::nothing_for(endpoint));
     let heirs = sharing::needed_elsewhere(input.world, input.owner, stale.clone());
     let handed: BTreeSet<&str> = heirs
         .iter()
@@ -206,15 +211,7 @@ fn with_new_addresses(
     if readdressed.is_empty() {
         return change;
     }
-    let mut change = change.unwrap_or_else(|| SpecChange {
-        modify: ModifyVpcEndpoint {
-            vpc_endpoint_id: endpoint.vpc_endpoint_id.clone(),
-            ..Default::default()
-        },
-        revoke: Vec::new(),
-        hand_over: Vec::new(),
-        summary: String::new(),
-    });
+    let mut change = change.unwrap_or_else(|| SpecChange::nothing_for(endpoint));
     let part = super::wording::interfaces_replaced(&readdressed);
     change.summary = if change.summary.is_empty() {
         part
