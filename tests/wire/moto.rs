@@ -203,6 +203,14 @@ impl Account {
     }
 }
 
+/// The last request of `action` among `served` (what [`Account::served_requests`] gave).
+pub fn last_served<'a>(served: &'a [ServedRequest], action: &str) -> &'a ServedRequest {
+    served
+        .iter()
+        .rfind(|r| r.action == action)
+        .unwrap_or_else(|| panic!("no {action} among the requests the launcher served"))
+}
+
 /// One request the launcher answered.
 #[derive(Debug, serde::Deserialize)]
 #[serde(rename_all = "camelCase")]

@@ -13,7 +13,7 @@ use vpce_rollout::model::{Protocol, Tag};
 
 use crate::bench::{Bench, MotoBench, logs_service, service_without_private_dns};
 use crate::contract::{create_available, create_request, owner, owner_tags, revoke};
-use crate::moto::test_options;
+use crate::moto::{last_served, test_options};
 
 #[tokio::test]
 async fn network_interfaces_are_read_page_by_page() {
@@ -210,10 +210,7 @@ async fn a_service_of_another_region_is_described_and_created_naming_that_region
     };
     b.port().create_vpc_endpoint(&request).await.unwrap();
     let served = b.account.served_requests();
-    let describe = served
-        .iter()
-        .rfind(|r| r.action == "DescribeVpcEndpointServices")
-        .expect("described");
+    let describe = last_served(&served, "DescribeVpcEndpointServices");
     let regions: Vec<(&String, &String)> = describe
         .params
         .iter()
@@ -221,10 +218,7 @@ async fn a_service_of_another_region_is_described_and_created_naming_that_region
         .collect();
     assert_eq!(regions.len(), 1, "{:?}", describe.params);
     assert_eq!(regions[0].1, "eu-west-1");
-    let create = served
-        .iter()
-        .rfind(|r| r.action == "CreateVpcEndpoint")
-        .expect("created");
+    let create = last_served(&served, "CreateVpcEndpoint");
     assert_eq!(
         create.param("ServiceRegion"),
         Some("eu-west-1"),
@@ -238,10 +232,7 @@ async fn a_service_of_another_region_is_described_and_created_naming_that_region
         .await
         .unwrap();
     let served = b.account.served_requests();
-    let plain = served
-        .iter()
-        .rfind(|r| r.action == "DescribeVpcEndpointServices")
-        .unwrap();
+    let plain = last_served(&served, "DescribeVpcEndpointServices");
     assert!(
         !plain.params.keys().any(|k| k.starts_with("ServiceRegion")),
         "{:?}",
@@ -265,10 +256,7 @@ async fn address_type_and_dns_records_are_sent_at_creation_and_in_a_modify_only_
     };
     let made = b.port().create_vpc_endpoint(&request).await.unwrap().value;
     let served = b.account.served_requests();
-    let create = served
-        .iter()
-        .rfind(|r| r.action == "CreateVpcEndpoint")
-        .expect("created");
+    let create = last_served(&served, "CreateVpcEndpoint");
     assert_eq!(
         create.param("IpAddressType"),
         Some("dualstack"),
@@ -300,10 +288,7 @@ async fn address_type_and_dns_records_are_sent_at_creation_and_in_a_modify_only_
         .await
         .unwrap();
     let served = b.account.served_requests();
-    let modify = served
-        .iter()
-        .rfind(|r| r.action == "ModifyVpcEndpoint")
-        .expect("modified");
+    let modify = last_served(&served, "ModifyVpcEndpoint");
     assert_eq!(modify.param("IpAddressType"), Some("ipv4"), "{:?}", modify.params);
     assert_eq!(
         modify.param("DnsOptions.DnsRecordIpType"),
@@ -325,7 +310,7 @@ async fn address_type_and_dns_records_are_sent_at_creation_and_in_a_modify_only_
         .unwrap();
     let served = b.account.served_requests();
     for action in ["CreateVpcEndpoint", "ModifyVpcEndpoint"] {
-        let last = served.iter().rfind(|r| r.action == action).unwrap();
+        let last = last_served(&served, action);
         assert!(
             !last
                 .params
@@ -400,10 +385,7 @@ async fn the_gateway_endpoint_is_observed_and_inbound_only_goes_out_with_private
             .await
             .unwrap();
         let served = b.account.served_requests();
-        let modify = served
-            .iter()
-            .rfind(|r| r.action == "ModifyVpcEndpoint")
-            .expect("modified");
+        let modify = last_served(&served, "ModifyVpcEndpoint");
         assert_eq!(
             modify.param("PrivateDnsEnabled"),
             Some(if on { "true" } else { "false" })
@@ -764,10 +746,7 @@ async fn fixed_addresses_are_sent_at_creation_and_in_a_modify_only_when_named() 
     };
     let made = b.port().create_vpc_endpoint(&request).await.unwrap().value;
     let served = b.account.served_requests();
-    let create = served
-        .iter()
-        .rfind(|r| r.action == "CreateVpcEndpoint")
-        .expect("created");
+    let create = last_served(&served, "CreateVpcEndpoint");
     assert_eq!(
         create.param("SubnetConfiguration.1.SubnetId"),
         Some(subnet.as_str()),
@@ -795,10 +774,7 @@ async fn fixed_addresses_are_sent_at_creation_and_in_a_modify_only_when_named() 
         .await
         .unwrap();
     let served = b.account.served_requests();
-    let modify = served
-        .iter()
-        .rfind(|r| r.action == "ModifyVpcEndpoint")
-        .expect("modified");
+    let modify = last_served(&served, "ModifyVpcEndpoint");
     assert_eq!(
         modify.param("SubnetConfiguration.1.SubnetId"),
         Some(subnet.as_str()),
@@ -811,7 +787,7 @@ async fn fixed_addresses_are_sent_at_creation_and_in_a_modify_only_when_named() 
     let plain = create_request(&b, &owner("picked"), "main", &["main-b"], &["endpoint-sg"]);
     b.port().create_vpc_endpoint(&plain).await.unwrap();
     let served = b.account.served_requests();
-    let create = served.iter().rfind(|r| r.action == "CreateVpcEndpoint").unwrap();
+    let create = last_served(&served, "CreateVpcEndpoint");
     assert!(
         !create.params.keys().any(|k| k.starts_with("SubnetConfiguration")),
         "{:?}",
