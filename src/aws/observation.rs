@@ -237,10 +237,10 @@ impl Vpc {
         }
     }
 
-    /// A full refresh at `at` showed every endpoint of the VPC: one it does not list is gone,
-    /// unless a later look saw it serving (it was made after the refresh began).
-    fn saw_all(&mut self, endpoints: &[VpcEndpoint], at: Timestamp) {
-        self.saw(endpoints, at);
+    /// A full refresh at `at` listed every endpoint of the VPC (each already [`Vpc::saw`] as EC2
+    /// listed it): one it does not list is gone, unless a later look saw it serving (it was made
+    /// after the refresh began).
+    fn forget_unlisted(&mut self, endpoints: &[VpcEndpoint], at: Timestamp) {
         let listed: BTreeSet<&str> = endpoints.iter().map(|e| e.vpc_endpoint_id.as_str()).collect();
         self.served
             .retain(|id, served| listed.contains(id.as_str()) || served.last_on > at);
@@ -528,7 +528,7 @@ impl Flight<'_> {
                 None => return,
             };
             if let Ok(observed) = &answer {
-                vpc.saw_all(&observed.snapshot.vpc_endpoints, observed.observed_at);
+                vpc.forget_unlisted(&observed.snapshot.vpc_endpoints, observed.observed_at);
                 if vpc.latest.as_ref().is_none_or(|l| l.seq < observed.seq) {
                     vpc.latest = Some(observed.clone());
                 }
